@@ -1,0 +1,146 @@
+# ACMS execution layer: one plain Makefile.
+#   make            all binaries into bin/
+#   make deps       install the Debian packages the build, tests and demo need (only the missing ones)
+#   make test       deps + build + unit tests + integration tests
+#   make demo       deps + build + stack up + one pipeline run for dev + stack down
+#   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
+#   make test-asan  the unit and integration suites built with ASan and UBSan
+#   make clean
+
+CC      ?= cc
+SAN     ?=
+BUILD   ?= build
+BIN     ?= bin
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
+           -I$(BUILD)/gen -Icommon -DACMS_VERSION='"$(VERSION)"'
+LDLIBS  := -lrdkafka -lprotobuf-c -lhiredis -lcurl -lyaml -lcjson -lmicrohttpd -luuid -lcrypto -lm -lpthread
+
+ifeq ($(SAN),1)
+BUILD   := build-asan
+BIN     := build-asan/bin
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler \
+  libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
+  libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl
+
+SERVICES := adapter validator coordinator monitor feedback
+TOOLS    := acmsctl devbroker stepload
+
+PROTOS   := $(wildcard proto/acms/v1/*.proto)
+PB_C     := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PB_H     := $(PB_C:.c=.h)
+
+COMMON_SRC := $(wildcard common/*.c)
+LOGIC_SRC  := $(filter-out %/main.c,$(foreach s,$(SERVICES),$(wildcard services/$(s)/*.c)))
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(PB_C:$(BUILD)/%=%) $(COMMON_SRC) $(LOGIC_SRC))
+LIB        := $(BUILD)/libacms.a
+
+SERVICE_BINS := $(foreach s,$(SERVICES),$(BIN)/acms-$(s))
+TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test test-unit test-integration test-asan demo up down clean install bench \
+        bench-learning lint fmt-check
+
+all: $(SERVICE_BINS) $(TOOL_BINS)
+
+# --- dependencies -------------------------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+# --- generated protobuf code (built, not committed) -----------------------------------------
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# --- binaries ---------------------------------------------------------------------------------
+$(BIN)/acms-%: $(BUILD)/obj/services/%/main.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+tool_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/$(1)/*.c))
+
+$(BIN)/acmsctl: $(call tool_objs,acmsctl) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(call tool_objs,acmsctl) $(LIB) $(LDLIBS)
+
+$(BIN)/acms-devbroker: $(call tool_objs,devbroker) $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(call tool_objs,devbroker) $(LIB) $(LDLIBS)
+
+$(BIN)/acms-stepload: $(call tool_objs,stepload)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(call tool_objs,stepload)
+
+# --- tests ------------------------------------------------------------------------------------
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit: $(UNIT_BINS)
+	@BIN=$(BIN) BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
+
+test-integration: all
+	@BIN=$(BIN) BUILD=$(BUILD) tests/run-integration.sh
+
+test-asan: deps
+	@$(MAKE) --no-print-directory SAN=1 all
+	@$(MAKE) --no-print-directory SAN=1 test-unit test-integration
+
+# --- local stack ------------------------------------------------------------------------------
+up: all
+	@BIN=$(BIN) REPLICAS=$(or $(REPLICAS),1) tools/stack.sh up
+
+down:
+	@tools/stack.sh down
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) tools/demo.sh
+
+# --- install ----------------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/acms
+	install -m 0755 $(SERVICE_BINS) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	cp -r examples $(DESTDIR)$(PREFIX)/share/acms/
+	cp -r proto $(DESTDIR)$(PREFIX)/share/acms/
+
+clean:
+	rm -rf build build-asan bin
+
+fmt-check:
+	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] tools/*/*.[ch]
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,51 @@
+/* cfg.h: service configuration, read from environment variables only (README, "Configuration").
+ * When ACMS_KAFKA_BROKERS or ACMS_REDIS_URL is unset, the stack file written by `make up`
+ * (ACMS_STACK_ENV, default run/stack.env) supplies them. Nothing here is a secret except the
+ * SASL password and the Redis URL's password, which are never logged (acms_cfg_redacted_url). */
+#ifndef ACMS_CFG_H
+#define ACMS_CFG_H
+
+#include "acms.h"
+
+typedef struct acms_cfg {
+    char service[64];             /* e.g. "acms-adapter" */
+    char instance_id[128];        /* ACMS_INSTANCE_ID, default <hostname>-<pid> */
+    char brokers[512];            /* ACMS_KAFKA_BROKERS */
+    char redis_url[512];          /* ACMS_REDIS_URL, redis://[:password@]host:port[/db] */
+    char group_id[128];           /* ACMS_GROUP_ID, default the service name */
+    char config_dir[512];         /* ACMS_CONFIG_DIR, default "examples" */
+    char work_dir[512];           /* ACMS_WORK_DIR, default "run/work": step working dirs and logs */
+    char log_level[16];           /* ACMS_LOG_LEVEL, default info */
+    char http_addr[64];           /* ACMS_HTTP_ADDR, default 127.0.0.1 */
+    int http_port;                /* ACMS_HTTP_PORT, default 0 = no health/metrics endpoint */
+    int fetch_wait_ms;            /* ACMS_KAFKA_FETCH_WAIT_MS, default 10 */
+    int linger_ms;                /* ACMS_KAFKA_LINGER_MS, default 2 */
+    int shutdown_timeout_ms;      /* ACMS_SHUTDOWN_TIMEOUT_MS, default 10000 */
+    char security_protocol[32];   /* ACMS_KAFKA_SECURITY_PROTOCOL (plaintext|ssl|sasl_plaintext|sasl_ssl) */
+    char sasl_mechanism[32];      /* ACMS_KAFKA_SASL_MECHANISM */
+    char sasl_username[128];      /* ACMS_KAFKA_SASL_USERNAME */
+    char sasl_password[256];      /* ACMS_KAFKA_SASL_PASSWORD (never logged) */
+    char ssl_ca_location[512];    /* ACMS_KAFKA_SSL_CA_LOCATION */
+    char topics[ACMS_TOPIC__COUNT][128]; /* ACMS_TOPIC_<NAME>, e.g. ACMS_TOPIC_CONFIG_SUBMITTED */
+} acms_cfg;
+
+/* Fills cfg from the environment (and the stack file). Returns ACMS_OK or ACMS_ERR_INVALID with
+ * errstr naming the variable at fault. service is the binary's name. */
+int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errstr_size);
+
+/* Name of topic t as configured. */
+const char *acms_cfg_topic(const acms_cfg *cfg, acms_topic t);
+
+/* The topic enum for a configured name, or -1. */
+int acms_cfg_topic_id(const acms_cfg *cfg, const char *name);
+
+/* The Redis URL with any password replaced by "***" into buf. */
+const char *acms_cfg_redacted_url(const char *url, char *buf, size_t size);
+
+/* Reads KEY=VALUE lines of a stack file; calls fn for each. Returns ACMS_OK or ACMS_ERR_NOTFOUND. */
+int acms_cfg_read_env_file(const char *path, void (*fn)(void *ud, const char *key, const char *value), void *ud);
+
+/* Prints the environment variables every service reads (for --help). */
+void acms_cfg_print_help(const char *service, const char *summary, const char *extra);
+
+#endif

@@ -1,0 +1,33 @@
+/* http.h: the health and metrics endpoint of every service, served by libmicrohttpd:
+ *   GET /healthz  200 "ok" while the process runs
+ *   GET /readyz   200 when the ready callback says so (Kafka and Redis reachable, partitions assigned), else 503
+ *   GET /metrics  Prometheus text exposition of an acms_metrics registry
+ * plus the registry itself: counters, gauges and histograms with fixed label sets; thread-safe. */
+#ifndef ACMS_HTTP_H
+#define ACMS_HTTP_H
+
+#include "acms.h"
+
+typedef struct acms_metrics acms_metrics;
+typedef struct acms_http acms_http;
+
+acms_metrics *acms_metrics_new(const char *service);
+void acms_metrics_free(acms_metrics *m);
+/* name: metric name (acms_events_in_total); labels: Prometheus label body (topic="x") or NULL;
+ * help: # HELP text, used the first time a name is seen. */
+void acms_metrics_add(acms_metrics *m, const char *name, const char *labels, const char *help, double v);
+void acms_metrics_set(acms_metrics *m, const char *name, const char *labels, const char *help, double v);
+/* Histogram observation in seconds (buckets 1 ms .. 10 s). */
+void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds);
+/* Current value of a counter/gauge (0 when unknown), for tests. */
+double acms_metrics_get(acms_metrics *m, const char *name, const char *labels);
+/* Prometheus text into a malloc'd string. */
+char *acms_metrics_render(acms_metrics *m);
+
+/* Starts the endpoint on addr:port (port 0 = do nothing, returns NULL without error).
+ * ready(ud) is called from the server thread: it must only read flags. */
+acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*ready)(void *ud), void *ud,
+                           char *errstr, size_t errstr_size);
+void acms_http_stop(acms_http *h);
+
+#endif

@@ -1,0 +1,82 @@
+/* kafka.h: the bus. One handle holds an idempotent producer and, optionally, a group consumer.
+ * The consume loop gives at-least-once processing: a message's offset is stored only after its
+ * handler returned ACMS_OK (or the message was dead-lettered) AND everything produced so far has
+ * been acknowledged by the broker (flush). Batches amortise the flush. On ACMS_ERR_RETRY the
+ * partition is rewound to the failed message and retried after a backoff, so nothing is skipped.
+ * Rebalances: pending offsets are flushed and committed before partitions are revoked.
+ * All calls are made from the one thread that owns the handle. */
+#ifndef ACMS_KAFKA_H
+#define ACMS_KAFKA_H
+
+#include <signal.h>
+
+#include "cfg.h"
+
+typedef struct acms_kafka acms_kafka;
+typedef struct acms_metrics acms_metrics;
+
+typedef struct acms_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *key;          /* not NUL-terminated; key_len bytes */
+    size_t key_len;
+    const uint8_t *payload;
+    size_t len;
+    int64_t timestamp_ms;
+    char traceparent[64];     /* W3C traceparent header, "" when absent */
+    char ce_type[96];         /* CloudEvents ce_type header, "" when absent */
+} acms_msg;
+
+/* CloudEvents binding headers and trace context for a produced message (any field may be NULL). */
+typedef struct acms_kafka_hdrs {
+    const char *ce_id;
+    const char *ce_type;      /* e.g. "acms.v1.ConfigSubmitted" */
+    const char *ce_source;    /* e.g. "/acms/adapter/<instance>" */
+    const char *traceparent;
+    int64_t time_ms;
+} acms_kafka_hdrs;
+
+typedef struct acms_kafka_loop {
+    /* Processes one message. Returns ACMS_OK (done), ACMS_ERR_RETRY (transient: rewind, back off,
+     * retry) or ACMS_ERR_POISON (dead-letter with *reason, then go on). */
+    int (*on_msg)(void *ud, const acms_msg *m, const char **reason);
+    /* Called about every tick_ms (optional). A non-OK return is logged, not fatal. */
+    int (*on_tick)(void *ud);
+    void *ud;
+    int tick_ms;              /* default 50 */
+    int batch_max;            /* messages between flush+store, default 500 */
+    volatile sig_atomic_t *stop;  /* the loop returns when *stop becomes non-zero */
+} acms_kafka_loop;
+
+/* New handle. group_id NULL = producer only. Returns NULL with errstr on failure.
+ * metrics may be NULL; when given, the handle counts events in/out/failed/dead-lettered per topic. */
+acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metrics *metrics,
+                           char *errstr, size_t errstr_size);
+void acms_kafka_free(acms_kafka *k);   /* flushes (bounded), commits, closes */
+
+int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopics);
+/* Non-zero once the consumer has been assigned partitions at least once (readiness). */
+int acms_kafka_assigned(const acms_kafka *k);
+/* Total consumer lag over assigned partitions (high watermark - position), -1 unknown. */
+int64_t acms_kafka_lag(acms_kafka *k);
+
+/* Queues a message (copied). Delivery is confirmed by acms_kafka_flush. ACMS_OK or ACMS_ERR_RETRY
+ * (queue full after waiting) / ACMS_ERR. */
+int acms_kafka_produce(acms_kafka *k, const char *topic, const char *key, const void *payload, size_t len,
+                       const acms_kafka_hdrs *hdrs);
+/* Waits until every queued message is acknowledged. ACMS_OK, or ACMS_ERR_RETRY when a delivery failed
+ * or the timeout passed (the failed messages have been re-queued). */
+int acms_kafka_flush(acms_kafka *k, int timeout_ms);
+
+/* Publishes a DeadLetter for m with reason to the dead-letter topic (queued like any produce). */
+int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason);
+
+/* Runs the consume loop until *loop->stop. Returns ACMS_OK on orderly stop (pending offsets
+ * committed) or ACMS_ERR on a fatal client error. */
+int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *loop);
+
+/* Reachability check (metadata request within timeout_ms) for /readyz. */
+int acms_kafka_reachable(acms_kafka *k, int timeout_ms);
+
+#endif

@@ -1,0 +1,76 @@
+/* pb.h: protobuf glue. Event envelopes (EventMeta), ids, packing and size-capped decoding into an
+ * arena, and helpers over the generic value tree (Acms__V1__Value).
+ * Decoded messages and everything built with these helpers belong to the arena passed in. */
+#ifndef ACMS_PB_H
+#define ACMS_PB_H
+
+#include "acms.h"
+#include "arena.h"
+#include "acms/v1/config.pb-c.h"
+#include "acms/v1/events.pb-c.h"
+#include "acms/v1/exec.pb-c.h"
+#include "acms/v1/feedback.pb-c.h"
+#include "acms/v1/meta.pb-c.h"
+#include "acms/v1/monitor.pb-c.h"
+#include "acms/v1/policy.pb-c.h"
+#include "acms/v1/runtime.pb-c.h"
+#include "acms/v1/validation.pb-c.h"
+#include "acms/v1/value.pb-c.h"
+
+#define ACMS_ID_LEN 37 /* 36 chars + NUL */
+
+/* A random UUIDv4 into out (ACMS_ID_LEN bytes). */
+void acms_id_random(char out[ACMS_ID_LEN]);
+/* A deterministic id derived from a parent id and a salt (UUID-shaped, from SHA-256), so that a
+ * redelivered input produces outputs with the same ids and consumers de-duplicate them. */
+void acms_id_derive(char out[ACMS_ID_LEN], const char *parent, const char *salt);
+/* Hex SHA-256 of data into out (65 bytes). */
+void acms_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* A new EventMeta in the arena: event_id (derived from causation+salt when causation is given,
+ * else random), run_id, schema version, now, source, causation, traceparent (may be NULL). */
+Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char *source,
+                                   const char *causation_id, const char *salt, const char *traceparent);
+
+/* Packs any message into a malloc'd buffer (*out, *len); caller frees. ACMS_OK or ACMS_ERR_NOMEM. */
+int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len);
+
+/* Decodes payload as desc into the arena. Returns the message or NULL with reason set to a static
+ * string: "payload too large", "undecodable protobuf", "missing meta", "unknown schema version". */
+ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc,
+                                 const void *payload, size_t len, const char **reason);
+/* The EventMeta of a decoded event message (field 1), or NULL. */
+const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg);
+
+/* --- value tree -------------------------------------------------------------------------- */
+Acms__V1__Value *acms_value_new_null(acms_arena *a);
+Acms__V1__Value *acms_value_new_bool(acms_arena *a, int b);
+Acms__V1__Value *acms_value_new_number(acms_arena *a, double d);
+Acms__V1__Value *acms_value_new_string(acms_arena *a, const char *s);
+Acms__V1__Value *acms_value_new_map(acms_arena *a);
+Acms__V1__Value *acms_value_new_list(acms_arena *a);
+/* Appends to a map (key copied) / list. The value is owned by the arena. */
+void acms_value_map_put(acms_arena *a, Acms__V1__Value *map, const char *key, Acms__V1__Value *v);
+void acms_value_list_add(acms_arena *a, Acms__V1__Value *list, Acms__V1__Value *v);
+/* Lookup by key in a map (NULL if absent or not a map). */
+const Acms__V1__Value *acms_value_get(const Acms__V1__Value *map, const char *key);
+/* Dotted path lookup: "spec.steps.0.name" (list indexes as numbers). */
+const Acms__V1__Value *acms_value_path(const Acms__V1__Value *root, const char *path);
+/* Accessors: NULL / fallback when the kind differs. */
+const char *acms_value_str(const Acms__V1__Value *v);
+int acms_value_is(const Acms__V1__Value *v, Acms__V1__Value__KindCase kind);
+/* Deep copy into another arena. */
+Acms__V1__Value *acms_value_copy(acms_arena *a, const Acms__V1__Value *v);
+/* Human name of a value's kind: "string", "number", "map", ... */
+const char *acms_value_kind_name(const Acms__V1__Value *v);
+
+/* Label and string-list helpers used by every service. */
+void acms_pb_add_label(acms_arena *a, Acms__V1__Label ***labels, size_t *n, const char *key, const char *value);
+const char *acms_pb_label(Acms__V1__Label *const *labels, size_t n, const char *key);
+void acms_pb_add_string(acms_arena *a, char ***arr, size_t *n, const char *s);
+
+/* A new message of the given descriptor in the arena, initialised with its defaults:
+ *   Acms__V1__Step *s = acms_pb_new(a, &acms__v1__step__descriptor); */
+void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc);
+
+#endif

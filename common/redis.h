@@ -1,0 +1,42 @@
+/* redis.h: a synchronous hiredis connection that reconnects with backoff, with pipelining and a
+ * run-once helper for idempotent effects. Every key lives under the "acms:" prefix (README, "Redis keys").
+ * A handle is used by one thread. Replies are hiredis redisReply (freeReplyObject). */
+#ifndef ACMS_REDIS_H
+#define ACMS_REDIS_H
+
+#include <hiredis/hiredis.h>
+
+#include "acms.h"
+
+typedef struct acms_redis acms_redis;
+typedef struct acms_metrics acms_metrics;
+
+/* Parses url (redis://[:password@]host:port[/db]) and connects (AUTH and SELECT as given).
+ * A server that is down is not an error here: commands retry the connection. NULL only for a bad url. */
+acms_redis *acms_redis_new(const char *url, acms_metrics *metrics, char *errstr, size_t errstr_size);
+void acms_redis_free(acms_redis *r);
+
+/* One command. Returns the reply (caller frees) or NULL when Redis is unreachable after one
+ * reconnect attempt (callers return ACMS_ERR_RETRY). An error reply is returned as such. */
+redisReply *acms_redis_cmd(acms_redis *r, const char *fmt, ...);
+redisReply *acms_redis_cmdargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen);
+
+/* Pipelining: append n commands, then collect n replies at once. acms_redis_exec returns ACMS_OK
+ * with replies[i] set (caller frees each), or ACMS_ERR_RETRY (connection lost: all replies NULL and
+ * the batch must be re-sent as a whole). */
+void acms_redis_append(acms_redis *r, const char *fmt, ...);
+void acms_redis_appendargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen);
+int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n);
+/* Pipelined commands whose replies only need to be non-errors. */
+int acms_redis_exec_discard(acms_redis *r, size_t n);
+
+/* Sets key to "1" with ttl_s if absent. Returns 1 if this call set it (first time), 0 if it
+ * existed, ACMS_ERR_RETRY if unreachable. */
+int acms_redis_once(acms_redis *r, const char *key, int ttl_s);
+
+/* Reply helpers. */
+long long acms_redis_int(const redisReply *rep, long long fallback);
+/* PING within the connection's timeout: ACMS_OK or ACMS_ERR_RETRY. */
+int acms_redis_ping(acms_redis *r);
+
+#endif

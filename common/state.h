@@ -1,0 +1,33 @@
+/* state.h: live run state in Redis, shared by the services and acmsctl. Keys (README, "Redis keys"):
+ *   acms:run:<run>               hash  run_id pipeline environment status submitted_ms updated_ms
+ *                                      finished_ms steps_total steps_done config_hash source_name
+ *                                      reason owner success
+ *   acms:run:<run>:step:<step>   hash  status attempt started_ms finished_ms exit_reason wall_ms
+ *                                      peak_rss_kb memory_mb max_runtime_s message
+ *   acms:run:<run>:steps         list  step names in document order
+ *   acms:run:<run>:adaptations   list  JSON AdaptationRecords, in order
+ *   acms:runs                    zset  run ids by submit time (ms)
+ * Status only moves forward: submitted < prepared < validated < running < terminal
+ * (succeeded | failed | cancelled | rejected); a terminal status is never overwritten, so a
+ * redelivered event cannot move a run backwards. Every write is one atomic server-side script. */
+#ifndef ACMS_STATE_H
+#define ACMS_STATE_H
+
+#include "redis.h"
+
+/* Sets the run's status if it moves forward, together with the given field/value pairs (fields are
+ * written only when the status moved or is equal). Creates the run hash if absent.
+ * Returns 1 if written, 0 if refused (status would move backwards), ACMS_ERR_RETRY if unreachable. */
+int acms_state_run_status(acms_redis *r, const char *run_id, const char *status,
+                          const char *const *kv, size_t nkv);
+/* Writes step fields (pairs) unconditionally. ACMS_OK or ACMS_ERR_RETRY. */
+int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv);
+/* Rank of a status (0..4), -1 unknown. */
+int acms_state_rank(const char *status);
+int acms_state_is_terminal(const char *status);
+
+/* Key builders into buf (returns buf). */
+const char *acms_key_run(char *buf, size_t size, const char *run_id);
+const char *acms_key_step(char *buf, size_t size, const char *run_id, const char *step);
+
+#endif
