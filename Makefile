@@ -17,7 +17,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
-           -I$(BUILD)/gen -Icommon -DACMS_VERSION='"$(VERSION)"'
+           -I$(BUILD)/gen -Icommon -Iservices -DACMS_VERSION='"$(VERSION)"'
 LDLIBS  := -lrdkafka -lprotobuf-c -lhiredis -lcurl -lyaml -lcjson -lmicrohttpd -luuid -lcrypto -lm -lpthread
 
 ifeq ($(SAN),1)

@@ -1,5 +1,5 @@
 /* profile.h: the configuration directory: instance catalogue (catalog.yaml), environment profiles
- * (environments/*.yaml, kind: Environment) and policies (policies/*.yaml, kind: Policy).
+ * (environments/NAME.yaml, kind: Environment) and policies (policies/NAME.yaml, kind: Policy).
  * Loaded once at start-up; read-only afterwards. */
 #ifndef ACMS_PROFILE_H
 #define ACMS_PROFILE_H

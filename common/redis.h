@@ -39,4 +39,10 @@ long long acms_redis_int(const redisReply *rep, long long fallback);
 /* PING within the connection's timeout: ACMS_OK or ACMS_ERR_RETRY. */
 int acms_redis_ping(acms_redis *r);
 
+/* Parses redis://[[user]:password@]host[:port][/db] (user and password may be %-encoded; a user
+ * name alone, "redis://user:pw@host", is accepted and sent as AUTH user pw; "redis://pw@host" is a
+ * password). host may be an [IPv6] literal; port defaults to 6379, db to 0. pw gets "" when absent.
+ * Returns ACMS_OK or ACMS_ERR_INVALID (an output buffer too small is invalid too). Pure: no I/O. */
+int acms_redis_parse_url(const char *url, char *host, size_t hsz, int *port, char *pw, size_t pwsz, int *db);
+
 #endif

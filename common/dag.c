@@ -1,0 +1,273 @@
+/* dag.c: the step graph. Names are looked up through a small open-addressing hash so building is
+ * linear in steps + edges; cycle detection is Kahn's algorithm, and the steps left over are
+ * walked once more to name one cycle in the issue. */
+#include "dag.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char **keys;
+    size_t *vals;
+    size_t cap;
+} name_index;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void index_init(acms_arena *a, name_index *ix, size_t n)
+{
+    ix->cap = 16;
+    while (ix->cap < n * 2)
+        ix->cap <<= 1;
+    ix->keys = acms_arena_alloc(a, ix->cap * sizeof *ix->keys);
+    ix->vals = acms_arena_alloc(a, ix->cap * sizeof *ix->vals);
+}
+
+/* Inserts name -> i unless present; returns the existing index or -1 when inserted. */
+static long index_put(name_index *ix, const char *name, size_t i)
+{
+    size_t h = hash_str(name) & (ix->cap - 1);
+    while (ix->keys[h]) {
+        if (!strcmp(ix->keys[h], name))
+            return (long)ix->vals[h];
+        h = (h + 1) & (ix->cap - 1);
+    }
+    ix->keys[h] = name;
+    ix->vals[h] = i;
+    return -1;
+}
+
+static long index_get(const name_index *ix, const char *name)
+{
+    size_t h = hash_str(name) & (ix->cap - 1);
+    while (ix->keys[h]) {
+        if (!strcmp(ix->keys[h], name))
+            return (long)ix->vals[h];
+        h = (h + 1) & (ix->cap - 1);
+    }
+    return -1;
+}
+
+typedef struct {
+    acms_dag d;
+    name_index ix;
+} dag_impl;
+
+long acms_dag_index(const acms_dag *d, const char *name)
+{
+    const dag_impl *impl = (const dag_impl *)d;
+    return index_get(&impl->ix, name);
+}
+
+int acms_dag_build(acms_arena *a, const Acms__V1__Pipeline *p, acms_dag **out, acms_issues *issues)
+{
+    dag_impl *impl = acms_arena_alloc(a, sizeof *impl);
+    acms_dag *d = &impl->d;
+    size_t n = p ? p->n_steps : 0;
+    int usable = 1;
+    *out = d;
+    d->n = n;
+    d->names = acms_arena_alloc(a, (n + 1) * sizeof *d->names);
+    d->deps = acms_arena_alloc(a, (n + 1) * sizeof *d->deps);
+    d->ndeps = acms_arena_alloc(a, (n + 1) * sizeof *d->ndeps);
+    d->succ = acms_arena_alloc(a, (n + 1) * sizeof *d->succ);
+    d->nsucc = acms_arena_alloc(a, (n + 1) * sizeof *d->nsucc);
+    d->order = acms_arena_alloc(a, (n + 1) * sizeof *d->order);
+    d->depth = acms_arena_alloc(a, (n + 1) * sizeof *d->depth);
+    index_init(a, &impl->ix, n);
+    if (n == 0) {
+        if (issues)
+            acms_issue_add(issues, "DAG_EMPTY", "error", "spec.steps", NULL, "the pipeline has no steps");
+        d->acyclic = 1;
+        return ACMS_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = p->steps[i]->name ? p->steps[i]->name : "";
+        d->names[i] = name;
+        long prev = index_put(&impl->ix, name, i);
+        if (prev >= 0) {
+            usable = 0;
+            if (issues) {
+                char path[64];
+                snprintf(path, sizeof path, "spec.steps[%zu].name", i);
+                Acms__V1__ValidationIssue *is =
+                    acms_issue_add(issues, "DAG_DUPLICATE_STEP", "error", path, NULL,
+                                   "step name '%s' is used by steps %ld and %zu", name, prev, i);
+                is->line = p->steps[i]->line;
+                acms_issue_suggest(issues, is, "DAG_DUPLICATE_STEP:rename", "pattern", 0.6, path,
+                                   acms_arena_printf(issues->arena, "%s-%zu", name, i),
+                                   "give the second step a unique name, e.g. '%s-%zu'", name, i);
+            }
+        }
+    }
+    /* edges */
+    size_t *indeg = acms_arena_alloc(a, n * sizeof *indeg);
+    for (size_t i = 0; i < n; i++) {
+        const Acms__V1__Step *s = p->steps[i];
+        for (size_t k = 0; k < s->n_depends_on; k++) {
+            const char *dep = s->depends_on[k];
+            long j = index_get(&impl->ix, dep);
+            char path[80];
+            snprintf(path, sizeof path, "spec.steps[%zu].depends_on[%zu]", i, k);
+            if (j < 0) {
+                usable = 0;
+                if (issues) {
+                    Acms__V1__ValidationIssue *is = acms_issue_add(
+                        issues, "DAG_MISSING_DEPENDENCY", "error", path, NULL,
+                        "step '%s' depends on '%s', which is not a step of this pipeline", d->names[i], dep);
+                    is->line = s->line;
+                    /* nearest existing name */
+                    size_t best = 3;
+                    const char *bn = NULL;
+                    for (size_t m = 0; m < n; m++) {
+                        size_t dist = acms_edit_distance(dep, d->names[m], 2);
+                        if (dist < best && m != i) {
+                            best = dist;
+                            bn = d->names[m];
+                        }
+                    }
+                    if (bn)
+                        acms_issue_suggest(issues, is, "DAG_MISSING_DEPENDENCY:did-you-mean", "pattern", 0.8, path, bn,
+                                           "did you mean '%s'?", bn);
+                    acms_issue_suggest(issues, is, "DAG_MISSING_DEPENDENCY:remove", "pattern", 0.4, path, "",
+                                       "remove the dependency on '%s'", dep);
+                }
+                continue;
+            }
+            if ((size_t)j == i) {
+                usable = 0;
+                if (issues) {
+                    Acms__V1__ValidationIssue *is = acms_issue_add(issues, "DAG_SELF_DEPENDENCY", "error", path, NULL,
+                                                                   "step '%s' depends on itself", d->names[i]);
+                    is->line = s->line;
+                    acms_issue_suggest(issues, is, "DAG_SELF_DEPENDENCY:remove", "pattern", 0.9, path, "",
+                                       "remove '%s' from its own depends_on", dep);
+                }
+                continue;
+            }
+            d->deps[i] = acms_arena_push(a, d->deps[i], &d->ndeps[i], sizeof *d->deps[i]);
+            d->deps[i][d->ndeps[i] - 1] = (size_t)j;
+            d->succ[j] = acms_arena_push(a, d->succ[j], &d->nsucc[j], sizeof *d->succ[j]);
+            d->succ[j][d->nsucc[j] - 1] = i;
+            indeg[i]++;
+        }
+    }
+    /* Kahn, stable: a FIFO seeded in document order */
+    size_t *queue = acms_arena_alloc(a, n * sizeof *queue);
+    size_t qh = 0, qt = 0, done = 0;
+    for (size_t i = 0; i < n; i++)
+        if (indeg[i] == 0)
+            queue[qt++] = i;
+    while (qh < qt) {
+        size_t i = queue[qh++];
+        d->order[done++] = i;
+        for (size_t k = 0; k < d->nsucc[i]; k++) {
+            size_t s = d->succ[i][k];
+            if (d->depth[s] < d->depth[i] + 1)
+                d->depth[s] = d->depth[i] + 1;
+            if (--indeg[s] == 0)
+                queue[qt++] = s;
+        }
+    }
+    d->acyclic = done == n;
+    if (!d->acyclic) {
+        usable = 0;
+        if (issues) {
+            /* walk dependencies among the leftover steps until a step repeats: that is a cycle */
+            size_t start = 0;
+            while (indeg[start] == 0)
+                start++;
+            char *seen = acms_arena_alloc(a, n);
+            size_t cur = start;
+            while (!seen[cur]) {
+                seen[cur] = 1;
+                for (size_t k = 0; k < d->ndeps[cur]; k++)
+                    if (indeg[d->deps[cur][k]] != 0) {
+                        cur = d->deps[cur][k];
+                        break;
+                    }
+            }
+            /* cur is on the cycle: print it */
+            char buf[1024];
+            size_t off = 0;
+            size_t c = cur, last = cur, len = 0;
+            do {
+                int w = snprintf(buf + off, sizeof buf - off, "%s%s", len ? " -> " : "", d->names[c]);
+                if (w > 0 && (size_t)w < sizeof buf - off)
+                    off += (size_t)w;
+                len++;
+                last = c;
+                for (size_t k = 0; k < d->ndeps[c]; k++)
+                    if (indeg[d->deps[c][k]] != 0) {
+                        c = d->deps[c][k];
+                        break;
+                    }
+            } while (c != cur && len < n);
+            snprintf(buf + off, sizeof buf - off, " -> %s", d->names[cur]);
+            char path[64];
+            snprintf(path, sizeof path, "spec.steps[%zu].depends_on", last);
+            Acms__V1__ValidationIssue *is =
+                acms_issue_add(issues, "DAG_CYCLE", "error", path, NULL,
+                               "dependency cycle: %s (each step waits for the next)", buf);
+            is->line = p->steps[last]->line;
+            acms_issue_suggest(issues, is, "DAG_CYCLE:break", "pattern", 0.7, path, d->names[cur],
+                               "break the cycle: remove '%s' from the depends_on of step '%s'", d->names[cur],
+                               d->names[last]);
+        }
+    }
+    return usable ? ACMS_OK : ACMS_ERR_INVALID;
+}
+
+size_t acms_dag_critical_path(const acms_dag *d, const double *weight, size_t *path, double *total)
+{
+    if (!d->acyclic || d->n == 0) {
+        *total = 0;
+        return 0;
+    }
+    double best_total = -1;
+    size_t best_end = 0;
+    double *dist = malloc(d->n * sizeof *dist);
+    long *prev = malloc(d->n * sizeof *prev);
+    if (!dist || !prev) {
+        free(dist);
+        free(prev);
+        *total = 0;
+        return 0;
+    }
+    for (size_t k = 0; k < d->n; k++) {
+        size_t i = d->order[k];
+        dist[i] = weight ? weight[i] : 1.0;
+        prev[i] = -1;
+        for (size_t m = 0; m < d->ndeps[i]; m++) {
+            size_t j = d->deps[i][m];
+            double c = dist[j] + (weight ? weight[i] : 1.0);
+            if (c > dist[i]) {
+                dist[i] = c;
+                prev[i] = (long)j;
+            }
+        }
+        if (dist[i] > best_total) {
+            best_total = dist[i];
+            best_end = i;
+        }
+    }
+    size_t len = 0;
+    for (long c = (long)best_end; c >= 0; c = prev[c])
+        path[len++] = (size_t)c;
+    for (size_t i = 0; i < len / 2; i++) {
+        size_t t = path[i];
+        path[i] = path[len - 1 - i];
+        path[len - 1 - i] = t;
+    }
+    *total = best_total;
+    free(dist);
+    free(prev);
+    return len;
+}

@@ -1,0 +1,646 @@
+/* doc.c: YAML/JSON text -> value trees (Acms__V1__Value) with 1-based line/column on every node.
+ * Invariants: hostile input is bounded (file size, nesting depth, scalar length, node count, no
+ * aliases, no NUL bytes, valid UTF-8 only, no duplicate keys); every tree lives in the caller's arena.
+ * Typed conversion is in doc_convert.c, JSON rendering in doc_json.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "doc.h"
+
+/* Node budget of one parse: far above a 5000-step pipeline (~40 nodes a step), far below what a
+ * 4 MiB file of "[0,0,0,..." could otherwise cost in memory (~150 bytes a node). */
+#define DOC_MAX_NODES 250000
+/* Maps with more entries than this index their keys in a hash table (duplicate checks stay O(1)). */
+#define DOC_MAP_INDEX_MIN 16
+
+typedef struct frame {
+    Acms__V1__Value *node;  /* an open list or map */
+    char *key;              /* map: key waiting for its value (NULL: the next node is a key) */
+    uint32_t *slots;        /* map: open-addressing index of entry positions + 1 (NULL below 16) */
+    size_t cap;
+} frame;
+
+typedef struct parser {
+    acms_arena *a;
+    char *errstr;
+    size_t errstr_size;
+    frame stack[ACMS_MAX_DEPTH + 1];
+    size_t depth;
+    Acms__V1__Value *root;
+    Acms__V1__Value **docs;
+    size_t ndocs;
+    size_t nodes;
+    int yaml_syntax;  /* the failure came from libyaml's scanner or parser (JSON may fall back) */
+} parser;
+
+static void set_err(char *errstr, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *errstr, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    if (!errstr || size == 0) return;
+    va_start(ap, fmt);
+    int n = vsnprintf(errstr, size, fmt, ap);
+    va_end(ap);
+    if (n < 0) errstr[0] = '\0'; /* truncation is acceptable for an error message */
+}
+
+/* Formats "line L, column C: msg" into the parser's errstr and returns rc. */
+static int perr(parser *p, int rc, size_t line, size_t col, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int perr(parser *p, int rc, size_t line, size_t col, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n < 0) msg[0] = '\0';
+    set_err(p->errstr, p->errstr_size, "line %zu, column %zu: %s", line, col, msg);
+    return rc;
+}
+
+/* 1-based line and column (in characters) of byte offset off. */
+static void offset_pos(const char *text, size_t len, size_t off, size_t *line, size_t *col)
+{
+    size_t l = 1, c = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (ch == '\n') {
+            l++;
+            c = 1;
+        } else if ((ch & 0xC0) != 0x80) {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+/* Offset of the first NUL byte or invalid UTF-8 sequence (overlong, surrogate, > U+10FFFF), or len. */
+static size_t bad_byte(const char *text, size_t len, int *is_nul)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    *is_nul = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c == 0) {
+            *is_nul = 1;
+            return i;
+        }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp, min;
+        if ((c & 0xE0) == 0xC0) {
+            need = 1; cp = c & 0x1F; min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            need = 2; cp = c & 0x0F; min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            need = 3; cp = c & 0x07; min = 0x10000;
+        } else {
+            return i;
+        }
+        for (size_t k = 1; k <= need; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80) return i;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+        i += need + 1;
+    }
+    return len;
+}
+
+/* --- tree building ------------------------------------------------------------------------ */
+
+static uint64_t hash_key(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void index_put(frame *f, size_t idx)
+{
+    Acms__V1__MapEntry **e = f->node->map_value->entries;
+    size_t mask = f->cap - 1;
+    for (size_t i = hash_key(e[idx]->key) & mask;; i = (i + 1) & mask) {
+        if (f->slots[i] == 0) {
+            f->slots[i] = (uint32_t)idx + 1;
+            return;
+        }
+    }
+}
+
+/* (Re)builds the key index of a map frame once it is large enough, keeping the load under 1/2. */
+static void index_grow(acms_arena *a, frame *f)
+{
+    size_t n = f->node->map_value->n_entries;
+    if (n < DOC_MAP_INDEX_MIN || (f->slots && (n + 1) * 2 <= f->cap)) return;
+    size_t cap = f->cap ? f->cap * 2 : 64;
+    while ((n + 1) * 2 > cap) cap *= 2;
+    f->slots = acms_arena_alloc(a, cap * sizeof *f->slots);
+    f->cap = cap;
+    for (size_t i = 0; i < n; i++) index_put(f, i);
+}
+
+static int map_has(const frame *f, const char *key)
+{
+    const Acms__V1__MapValue *m = f->node->map_value;
+    if (!f->slots) {
+        for (size_t i = 0; i < m->n_entries; i++)
+            if (strcmp(m->entries[i]->key, key) == 0) return 1;
+        return 0;
+    }
+    size_t mask = f->cap - 1;
+    for (size_t i = hash_key(key) & mask; f->slots[i]; i = (i + 1) & mask)
+        if (strcmp(m->entries[f->slots[i] - 1]->key, key) == 0) return 1;
+    return 0;
+}
+
+static Acms__V1__Value *new_node(parser *p, const yaml_mark_t *m)
+{
+    Acms__V1__Value *v = acms_pb_new(p->a, &acms__v1__value__descriptor);
+    v->line = (uint32_t)(m->line + 1);
+    v->column = (uint32_t)(m->column + 1);
+    return v;
+}
+
+/* Hangs a finished or just-opened node under the innermost open collection (or as the root). */
+static void attach(parser *p, Acms__V1__Value *v)
+{
+    if (p->depth == 0) {
+        p->root = v;
+        return;
+    }
+    frame *f = &p->stack[p->depth - 1];
+    if (f->node->kind_case == ACMS__V1__VALUE__KIND_LIST_VALUE) {
+        Acms__V1__ListValue *l = f->node->list_value;
+        l->values = acms_arena_push(p->a, l->values, &l->n_values, sizeof *l->values);
+        l->values[l->n_values - 1] = v;
+        return;
+    }
+    Acms__V1__MapValue *m = f->node->map_value;
+    Acms__V1__MapEntry *e = acms_pb_new(p->a, &acms__v1__map_entry__descriptor);
+    e->key = f->key;
+    e->value = v;
+    m->entries = acms_arena_push(p->a, m->entries, &m->n_entries, sizeof *m->entries);
+    m->entries[m->n_entries - 1] = e;
+    f->key = NULL;
+    if (f->slots) index_put(f, m->n_entries - 1);
+    index_grow(p->a, f);
+}
+
+static int expecting_key(const parser *p)
+{
+    if (p->depth == 0) return 0;
+    const frame *f = &p->stack[p->depth - 1];
+    return f->node->kind_case == ACMS__V1__VALUE__KIND_MAP_VALUE && f->key == NULL;
+}
+
+static int count_node(parser *p, const yaml_mark_t *m)
+{
+    if (++p->nodes > DOC_MAX_NODES)
+        return perr(p, ACMS_ERR_LIMIT, m->line + 1, m->column + 1, "document has more than %d nodes", DOC_MAX_NODES);
+    return ACMS_OK;
+}
+
+/* YAML 1.2 core schema for plain scalars: null, bool, decimal int/float, else string. */
+static int resolve_plain(parser *p, const char *s, size_t len, const yaml_mark_t *m, Acms__V1__Value *v)
+{
+    if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+        strcmp(s, "NULL") == 0) {
+        v->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
+        v->null_value = 1;
+        return ACMS_OK;
+    }
+    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0 || strcmp(s, "false") == 0 ||
+        strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0) {
+        v->kind_case = ACMS__V1__VALUE__KIND_BOOL_VALUE;
+        v->bool_value = (s[0] == 't' || s[0] == 'T');
+        return ACMS_OK;
+    }
+    /* [-+]? ( digits ( . digits* )? | . digits ) ( [eE] [-+]? digits )? */
+    size_t i = 0, digits = 0;
+    if (s[i] == '-' || s[i] == '+') i++;
+    while (s[i] >= '0' && s[i] <= '9') i++, digits++;
+    if (s[i] == '.') {
+        i++;
+        while (s[i] >= '0' && s[i] <= '9') i++, digits++;
+    }
+    int number = digits > 0;
+    if (number && (s[i] == 'e' || s[i] == 'E')) {
+        size_t e = 0;
+        i++;
+        if (s[i] == '-' || s[i] == '+') i++;
+        while (s[i] >= '0' && s[i] <= '9') i++, e++;
+        number = e > 0;
+    }
+    if (number && i == len) {
+        char *end = NULL;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (end != s + len) number = 0;
+        else if (!isfinite(d))
+            return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "number out of range: %.40s", s);
+        if (number) {
+            v->kind_case = ACMS__V1__VALUE__KIND_NUMBER_VALUE;
+            v->number_value = d;
+            return ACMS_OK;
+        }
+    }
+    v->kind_case = ACMS__V1__VALUE__KIND_STRING_VALUE;
+    v->string_value = acms_arena_strndup(p->a, s, len);
+    return ACMS_OK;
+}
+
+static int on_scalar(parser *p, const yaml_event_t *e)
+{
+    const yaml_mark_t *m = &e->start_mark;
+    const char *s = (const char *)e->data.scalar.value;
+    size_t len = e->data.scalar.length;
+    if (len > ACMS_MAX_STRING)
+        return perr(p, ACMS_ERR_LIMIT, m->line + 1, m->column + 1, "scalar of %zu bytes exceeds the limit of %d",
+                    len, ACMS_MAX_STRING);
+    if (memchr(s, '\0', len))
+        return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "NUL character in a string");
+    int rc = count_node(p, m);
+    if (rc != ACMS_OK) return rc;
+    if (expecting_key(p)) {
+        frame *f = &p->stack[p->depth - 1];
+        if (map_has(f, s)) return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "duplicate key '%.200s'", s);
+        f->key = acms_arena_strndup(p->a, s, len);
+        return ACMS_OK;
+    }
+    Acms__V1__Value *v = new_node(p, m);
+    const char *tag = (const char *)e->data.scalar.tag;
+    int force_str = tag && strcmp(tag, YAML_STR_TAG) == 0;
+    if (e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !force_str) {
+        rc = resolve_plain(p, s, len, m, v);
+        if (rc != ACMS_OK) return rc;
+    } else {
+        v->kind_case = ACMS__V1__VALUE__KIND_STRING_VALUE;
+        v->string_value = acms_arena_strndup(p->a, s, len);
+    }
+    attach(p, v);
+    return ACMS_OK;
+}
+
+static int on_open(parser *p, const yaml_event_t *e, int is_map)
+{
+    const yaml_mark_t *m = &e->start_mark;
+    if (expecting_key(p))
+        return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "only scalar map keys are supported");
+    if (p->depth >= ACMS_MAX_DEPTH)
+        return perr(p, ACMS_ERR_LIMIT, m->line + 1, m->column + 1, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
+    int rc = count_node(p, m);
+    if (rc != ACMS_OK) return rc;
+    Acms__V1__Value *v = new_node(p, m);
+    if (is_map) {
+        v->kind_case = ACMS__V1__VALUE__KIND_MAP_VALUE;
+        v->map_value = acms_pb_new(p->a, &acms__v1__map_value__descriptor);
+    } else {
+        v->kind_case = ACMS__V1__VALUE__KIND_LIST_VALUE;
+        v->list_value = acms_pb_new(p->a, &acms__v1__list_value__descriptor);
+    }
+    attach(p, v);
+    frame *f = &p->stack[p->depth++];
+    memset(f, 0, sizeof *f);
+    f->node = v;
+    return ACMS_OK;
+}
+
+/* Translates a libyaml failure into errstr. */
+static int yaml_failure(parser *p, const yaml_parser_t *yp, const char *text, size_t len)
+{
+    size_t line, col;
+    const char *problem = yp->problem ? yp->problem : "malformed document";
+    switch (yp->error) {
+    case YAML_MEMORY_ERROR:
+        set_err(p->errstr, p->errstr_size, "out of memory while parsing");
+        return ACMS_ERR_NOMEM;
+    case YAML_READER_ERROR:
+        offset_pos(text, len, yp->problem_offset, &line, &col);
+        return perr(p, ACMS_ERR_INVALID, line, col, "%s", problem);
+    default:
+        break;
+    }
+    p->yaml_syntax = 1;
+    line = yp->problem_mark.line + 1;
+    col = yp->problem_mark.column + 1;
+    size_t off = yp->problem_mark.index;
+    if (off < len && text[off] == '\t')
+        return perr(p, ACMS_ERR_INVALID, line, col, "tab character where YAML allows only spaces (indent with spaces)");
+    if (yp->context)
+        return perr(p, ACMS_ERR_INVALID, line, col, "%s (%s, line %zu)", problem, yp->context,
+                    (size_t)yp->context_mark.line + 1);
+    return perr(p, ACMS_ERR_INVALID, line, col, "%s", problem);
+}
+
+static int on_event(parser *p, const yaml_event_t *e, int *done)
+{
+    const yaml_mark_t *m = &e->start_mark;
+    switch (e->type) {
+    case YAML_STREAM_END_EVENT:
+        *done = 1;
+        return ACMS_OK;
+    case YAML_DOCUMENT_START_EVENT:
+        p->root = NULL;
+        return ACMS_OK;
+    case YAML_DOCUMENT_END_EVENT:
+        if (!p->root) {
+            p->root = new_node(p, m);
+            p->root->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
+            p->root->null_value = 1;
+        }
+        p->docs = acms_arena_push(p->a, p->docs, &p->ndocs, sizeof *p->docs);
+        p->docs[p->ndocs - 1] = p->root;
+        p->root = NULL;
+        return ACMS_OK;
+    case YAML_ALIAS_EVENT:
+        return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "aliases are not supported");
+    case YAML_SCALAR_EVENT:
+        return on_scalar(p, e);
+    case YAML_SEQUENCE_START_EVENT:
+        return on_open(p, e, 0);
+    case YAML_MAPPING_START_EVENT:
+        return on_open(p, e, 1);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        if (p->depth > 0) p->depth--;
+        return ACMS_OK;
+    default:
+        return ACMS_OK;
+    }
+}
+
+static int parse_yaml(parser *p, const char *text, size_t len)
+{
+    yaml_parser_t yp;
+    int rc = ACMS_OK, done = 0;
+    if (!yaml_parser_initialize(&yp)) {
+        set_err(p->errstr, p->errstr_size, "out of memory while parsing");
+        return ACMS_ERR_NOMEM;
+    }
+    yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+    while (!done) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&yp, &e)) {
+            rc = yaml_failure(p, &yp, text, len);
+            goto out;
+        }
+        rc = on_event(p, &e, &done);
+        yaml_event_delete(&e);
+        if (rc != ACMS_OK) goto out;
+    }
+out:
+    yaml_parser_delete(&yp);
+    return rc;
+}
+
+/* --- JSON fallback (no positions) ---------------------------------------------------------- */
+
+static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value **out)
+{
+    static const yaml_mark_t nowhere = {0, 0, 0};
+    Acms__V1__Value *v;
+    int rc;
+    if ((rc = count_node(p, &nowhere)) != ACMS_OK) return rc;
+    if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
+        if (depth >= ACMS_MAX_DEPTH) return perr(p, ACMS_ERR_LIMIT, 1, 1, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
+        Acms__V1__Value *c = cJSON_IsArray(j) ? acms_value_new_list(p->a) : acms_value_new_map(p->a);
+        frame f = {.node = c};
+        for (const cJSON *it = j->child; it; it = it->next) {
+            Acms__V1__Value *child = NULL;
+            if (cJSON_IsObject(j)) {
+                if (strlen(it->string) > ACMS_MAX_STRING)
+                    return perr(p, ACMS_ERR_LIMIT, 1, 1, "key exceeds the limit of %d bytes", ACMS_MAX_STRING);
+                if (map_has(&f, it->string))
+                    return perr(p, ACMS_ERR_INVALID, 1, 1, "duplicate key '%.200s'", it->string);
+            }
+            if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK) return rc;
+            if (cJSON_IsObject(j)) {
+                Acms__V1__MapValue *m = c->map_value;
+                Acms__V1__MapEntry *e = acms_pb_new(p->a, &acms__v1__map_entry__descriptor);
+                e->key = acms_arena_strdup(p->a, it->string);
+                e->value = child;
+                m->entries = acms_arena_push(p->a, m->entries, &m->n_entries, sizeof *m->entries);
+                m->entries[m->n_entries - 1] = e;
+                if (f.slots) index_put(&f, m->n_entries - 1);
+                index_grow(p->a, &f);
+            } else {
+                Acms__V1__ListValue *l = c->list_value;
+                l->values = acms_arena_push(p->a, l->values, &l->n_values, sizeof *l->values);
+                l->values[l->n_values - 1] = child;
+            }
+        }
+        v = c;
+    } else if (cJSON_IsString(j)) {
+        if (strlen(j->valuestring) > ACMS_MAX_STRING)
+            return perr(p, ACMS_ERR_LIMIT, 1, 1, "string exceeds the limit of %d bytes", ACMS_MAX_STRING);
+        v = acms_value_new_string(p->a, j->valuestring);
+    } else if (cJSON_IsNumber(j)) {
+        if (!isfinite(j->valuedouble)) return perr(p, ACMS_ERR_INVALID, 1, 1, "number out of range");
+        v = acms_value_new_number(p->a, j->valuedouble);
+    } else if (cJSON_IsBool(j)) {
+        v = acms_value_new_bool(p->a, cJSON_IsTrue(j));
+    } else {
+        v = acms_value_new_null(p->a);
+    }
+    *out = v;
+    return ACMS_OK;
+}
+
+/* A copy of JSON text with tabs outside strings turned into spaces (same length, so positions
+ * hold): libyaml refuses a tab where a block-context token could start, e.g. before the first '{'. */
+static char *untab_json(const char *text, size_t len)
+{
+    char *s = malloc(len + 1);
+    int in_str = 0;
+    if (!s) return NULL;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\' && i + 1 < len) {
+                s[i] = c;
+                s[i + 1] = text[i + 1];
+                i++;
+                continue;
+            }
+            if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '\t') {
+            c = ' ';
+        }
+        s[i] = c;
+    }
+    s[len] = '\0';
+    return s;
+}
+
+static int looks_like_json(const char *text, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) i = 3;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;
+    return i < len && (text[i] == '{' || text[i] == '[');
+}
+
+/* JSON is parsed as YAML flow style, for positions. If the text is valid JSON (cJSON says so) that
+ * libyaml still refuses (surrogate-pair escapes, keys over 1024 characters), it is read through
+ * cJSON instead, with the same limits but without positions (line/column 0). */
+static int parse_json(parser *p, const char *text, size_t len, int *handled)
+{
+    int rc = ACMS_OK;
+    *handled = 0;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (!j) return ACMS_OK; /* not JSON: the YAML path reports the error */
+    *handled = 1;
+    char *clean = untab_json(text, len);
+    if (!clean) {
+        rc = ACMS_ERR_NOMEM;
+        goto out;
+    }
+    rc = parse_yaml(p, clean, len);
+    if (rc == ACMS_ERR_INVALID && p->yaml_syntax) {
+        Acms__V1__Value *root = NULL;
+        p->depth = 0;
+        p->nodes = 0;
+        p->ndocs = 0;
+        p->docs = NULL;
+        p->yaml_syntax = 0;
+        rc = from_cjson(p, j, 0, &root);
+        if (rc == ACMS_OK) {
+            p->docs = acms_arena_push(p->a, p->docs, &p->ndocs, sizeof *p->docs);
+            p->docs[0] = root;
+        }
+    }
+out:
+    free(clean);
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* --- public API ---------------------------------------------------------------------------- */
+
+int acms_doc_parse(acms_arena *a, const char *text, size_t len, Acms__V1__Value ***docs, size_t *ndocs,
+                   char *errstr, size_t errstr_size)
+{
+    parser *p = NULL;
+    int rc, is_nul = 0, handled = 0;
+    size_t line, col;
+    *docs = NULL;
+    *ndocs = 0;
+    if (errstr && errstr_size) errstr[0] = '\0';
+    if (len > ACMS_MAX_FILE_BYTES) {
+        set_err(errstr, errstr_size, "document of %zu bytes exceeds the limit of %d bytes", len, ACMS_MAX_FILE_BYTES);
+        return ACMS_ERR_LIMIT;
+    }
+    size_t bad = bad_byte(text, len, &is_nul);
+    if (bad < len) {
+        offset_pos(text, len, bad, &line, &col);
+        set_err(errstr, errstr_size, "line %zu, column %zu: %s", line, col,
+                is_nul ? "binary input (NUL byte)" : "invalid UTF-8");
+        return ACMS_ERR_INVALID;
+    }
+    p = calloc(1, sizeof *p);
+    if (!p) return ACMS_ERR_NOMEM;
+    p->a = a;
+    p->errstr = errstr;
+    p->errstr_size = errstr_size;
+    if (looks_like_json(text, len)) {
+        rc = parse_json(p, text, len, &handled);
+        if (handled) goto out;
+    }
+    rc = parse_yaml(p, text, len);
+out:
+    if (rc == ACMS_OK) {
+        *docs = p->docs;
+        *ndocs = p->ndocs;
+    }
+    free(p);
+    return rc;
+}
+
+int acms_doc_parse_file(acms_arena *a, const char *path, Acms__V1__Value ***docs, size_t *ndocs, char *errstr,
+                        size_t errstr_size)
+{
+    char *buf = NULL, inner[400];
+    size_t len = 0;
+    struct stat st;
+    int rc = ACMS_ERR, fd = open(path, O_RDONLY | O_CLOEXEC);
+    *docs = NULL;
+    *ndocs = 0;
+    if (fd < 0) {
+        set_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? ACMS_ERR_NOTFOUND : ACMS_ERR;
+    }
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        set_err(errstr, errstr_size, "%s: not a readable file", path);
+        goto out;
+    }
+    if (st.st_size > ACMS_MAX_FILE_BYTES) {
+        set_err(errstr, errstr_size, "%s: file of %lld bytes exceeds the limit of %d bytes", path,
+                (long long)st.st_size, ACMS_MAX_FILE_BYTES);
+        rc = ACMS_ERR_LIMIT;
+        goto out;
+    }
+    /* Read up to the cap + 1 whatever stat said (pipes, /proc): a longer input is refused. */
+    buf = malloc((size_t)ACMS_MAX_FILE_BYTES + 1);
+    if (!buf) {
+        rc = ACMS_ERR_NOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + len, (size_t)ACMS_MAX_FILE_BYTES + 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            set_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+        if (len > ACMS_MAX_FILE_BYTES) {
+            set_err(errstr, errstr_size, "%s: file exceeds the limit of %d bytes", path, ACMS_MAX_FILE_BYTES);
+            rc = ACMS_ERR_LIMIT;
+            goto out;
+        }
+    }
+    rc = acms_doc_parse(a, buf, len, docs, ndocs, inner, sizeof inner);
+    if (rc != ACMS_OK) set_err(errstr, errstr_size, "%s: %s", path, inner);
+out:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+const char *acms_doc_kind(const Acms__V1__Value *doc)
+{
+    return acms_value_str(acms_value_get(doc, "kind"));
+}
+
+Acms__V1__Value *acms_value_from_json(acms_arena *a, const cJSON *j)
+{
+    parser *p;
+    Acms__V1__Value *v = NULL;
+    char err[8];
+    if (!j) return NULL;
+    p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->a = a;
+    p->errstr = err;
+    p->errstr_size = sizeof err;
+    if (from_cjson(p, j, 0, &v) != ACMS_OK) v = NULL;
+    free(p);
+    return v;
+}

@@ -1,0 +1,303 @@
+/* http.c: the metrics registry and the /healthz /readyz /metrics endpoint (libmicrohttpd, its own
+ * thread). Series are kept in insertion order; families (name, help, type) render together as the
+ * Prometheus text format requires. One mutex guards the registry. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
+
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+typedef struct series {
+    char *name;
+    char *labels;
+    char *help;
+    int kind;
+    double value;                /* counter/gauge; histogram: sum */
+    unsigned long long count;    /* histogram */
+    unsigned long long b[NBUCKETS];
+} series;
+
+struct acms_metrics {
+    pthread_mutex_t mu;
+    char service[64];
+    series *s;
+    size_t n, cap;
+};
+
+struct acms_http {
+    struct MHD_Daemon *d;
+    acms_metrics *m;
+    int (*ready)(void *);
+    void *ud;
+};
+
+acms_metrics *acms_metrics_new(const char *service)
+{
+    acms_metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->mu, NULL);
+    snprintf(m->service, sizeof m->service, "%s", service ? service : "");
+    return m;
+}
+
+void acms_metrics_free(acms_metrics *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->s[i].name);
+        free(m->s[i].labels);
+        free(m->s[i].help);
+    }
+    free(m->s);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+/* Finds or creates a series; called with the lock held. NULL on allocation failure. */
+static series *get_series(acms_metrics *m, const char *name, const char *labels, const char *help, int kind)
+{
+    labels = labels ? labels : "";
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->s[i].name, name) && !strcmp(m->s[i].labels, labels))
+            return &m->s[i];
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 32;
+        series *ns = realloc(m->s, cap * sizeof *ns);
+        if (!ns)
+            return NULL;
+        m->s = ns;
+        m->cap = cap;
+    }
+    series *s = &m->s[m->n++];
+    memset(s, 0, sizeof *s);
+    s->name = strdup(name);
+    s->labels = strdup(labels);
+    s->help = strdup(help ? help : name);
+    s->kind = kind;
+    return s;
+}
+
+void acms_metrics_add(acms_metrics *m, const char *name, const char *labels, const char *help, double v)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    series *s = get_series(m, name, labels, help, KIND_COUNTER);
+    if (s)
+        s->value += v;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void acms_metrics_set(acms_metrics *m, const char *name, const char *labels, const char *help, double v)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    series *s = get_series(m, name, labels, help, KIND_GAUGE);
+    if (s)
+        s->value = v;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    series *s = get_series(m, name, labels, help, KIND_HISTOGRAM);
+    if (s) {
+        s->value += seconds;
+        s->count++;
+        for (size_t i = 0; i < NBUCKETS; i++)
+            if (seconds <= buckets[i])
+                s->b[i]++;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+double acms_metrics_get(acms_metrics *m, const char *name, const char *labels)
+{
+    double v = 0;
+    if (!m)
+        return 0;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->s[i].name, name) && !strcmp(m->s[i].labels, labels ? labels : ""))
+            v = m->s[i].kind == KIND_HISTOGRAM ? (double)m->s[i].count : m->s[i].value;
+    pthread_mutex_unlock(&m->mu);
+    return v;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return;
+        b->buf = nb;
+        b->cap = cap;
+    }
+}
+
+static void label_join(char *out, size_t size, const char *labels, const char *extra)
+{
+    if (*labels && *extra)
+        snprintf(out, size, "{%s,%s}", labels, extra);
+    else if (*labels || *extra)
+        snprintf(out, size, "{%s%s}", labels, extra);
+    else
+        out[0] = '\0';
+}
+
+char *acms_metrics_render(acms_metrics *m)
+{
+    sbuf b = {malloc(4096), 0, 4096};
+    if (!b.buf)
+        return NULL;
+    b.buf[0] = '\0';
+    pthread_mutex_lock(&m->mu);
+    char *done = calloc(m->n + 1, 1);
+    for (size_t i = 0; done && i < m->n; i++) {
+        if (done[i])
+            continue;
+        const series *f = &m->s[i];
+        static const char *const kinds[] = {"counter", "gauge", "histogram"};
+        sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, kinds[f->kind]);
+        for (size_t j = i; j < m->n; j++) {
+            const series *s = &m->s[j];
+            if (done[j] || strcmp(s->name, f->name))
+                continue;
+            done[j] = 1;
+            char lb[512];
+            if (s->kind != KIND_HISTOGRAM) {
+                label_join(lb, sizeof lb, s->labels, "");
+                sb_printf(&b, "%s%s %.17g\n", s->name, lb, s->value);
+                continue;
+            }
+            for (size_t k = 0; k < NBUCKETS; k++) {
+                char le[32];
+                snprintf(le, sizeof le, "le=\"%g\"", buckets[k]);
+                label_join(lb, sizeof lb, s->labels, le);
+                sb_printf(&b, "%s_bucket%s %llu\n", s->name, lb, s->b[k]);
+            }
+            label_join(lb, sizeof lb, s->labels, "le=\"+Inf\"");
+            sb_printf(&b, "%s_bucket%s %llu\n", s->name, lb, s->count);
+            label_join(lb, sizeof lb, s->labels, "");
+            sb_printf(&b, "%s_sum%s %.9g\n%s_count%s %llu\n", s->name, lb, s->value, s->name, lb, s->count);
+        }
+    }
+    free(done);
+    pthread_mutex_unlock(&m->mu);
+    return b.buf;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)con_cls;
+    acms_http *h = cls;
+    unsigned status = 200;
+    char *body = NULL;
+    const char *ctype = "text/plain; charset=utf-8";
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        status = 405;
+        body = strdup("method not allowed\n");
+    } else if (!strcmp(url, "/healthz")) {
+        body = strdup("ok\n");
+    } else if (!strcmp(url, "/readyz")) {
+        int ok = h->ready ? h->ready(h->ud) : 1;
+        status = ok ? 200 : 503;
+        body = strdup(ok ? "ready\n" : "not ready\n");
+    } else if (!strcmp(url, "/metrics")) {
+        body = acms_metrics_render(h->m);
+        ctype = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+        status = 404;
+        body = strdup("not found: try /healthz, /readyz or /metrics\n");
+    }
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", ctype);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*ready)(void *ud), void *ud,
+                           char *errstr, size_t errstr_size)
+{
+    if (port <= 0)
+        return NULL;
+    acms_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    h->m = m;
+    h->ready = ready;
+    h->ud = ud;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, addr && *addr ? addr : "127.0.0.1", &sa.sin_addr) != 1) {
+        snprintf(errstr, errstr_size, "ACMS_HTTP_ADDR '%s' is not an IPv4 address", addr);
+        free(h);
+        return NULL;
+    }
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
+                            answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(errstr, errstr_size, "cannot listen on %s:%d for /healthz and /metrics", addr, port);
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void acms_http_stop(acms_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

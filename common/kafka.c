@@ -1,0 +1,555 @@
+/* kafka.c: the bus handle: an idempotent producer whose failed deliveries are kept and re-queued
+ * (so a flush reports OK only when every queued message was acknowledged), an optional group
+ * consumer, dead letters and health checks. The consume loop itself is in kafka_loop.c.
+ * Invariant: a message handed to acms_kafka_produce is either acknowledged, queued, or held in
+ * k->failed for the next flush; it is never silently dropped while the handle lives. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arena.h"
+#include "http.h"
+#include "kafka_int.h"
+#include "log.h"
+#include "pb.h"
+
+#define DL_PAYLOAD_MAX (64 * 1024)
+#define PRODUCE_FULL_WAITS 50      /* x 100 ms of waiting for queue space */
+
+static const char H_OUT[] = "Events produced and acknowledged by the broker, per topic.";
+static const char H_FAILED[] = "Events that failed: deliveries re-queued, handler retries, per topic.";
+static const char H_DL[] = "Events dead-lettered, per origin topic.";
+
+void acms_kafka__count(acms_kafka *k, const char *name, const char *help, const char *topic, double v)
+{
+    char labels[300];
+
+    if (!k->metrics)
+        return;
+    if (snprintf(labels, sizeof labels, "topic=\"%s\"", topic ? topic : "") >= (int)sizeof labels)
+        return;
+    acms_metrics_add(k->metrics, name, labels, help, v);
+}
+
+/* --- librdkafka callbacks (log/error may run on internal threads; dr on the polling thread) --- */
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level <= 3)
+        acms_log_error(NULL, NULL, "kafka %s: %s", fac, buf);
+    else if (level == 4)
+        acms_log_warn(NULL, NULL, "kafka %s: %s", fac, buf);
+    else if (level <= 6)
+        acms_log_info(NULL, NULL, "kafka %s: %s", fac, buf);
+    else
+        acms_log_debug(NULL, NULL, "kafka %s: %s", fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    acms_kafka *k = opaque;
+    char fatal[512];
+
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        atomic_store(&k->fatal, 1);
+        acms_log_error(NULL, NULL, "kafka fatal error %s: %s", rd_kafka_err2name(orig), fatal);
+        return;
+    }
+    /* Broker connection errors are transient: the client reconnects by itself. */
+    acms_log_warn(NULL, NULL, "kafka error %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void failed_free(acms_kafka_failed *f)
+{
+    if (!f)
+        return;
+    if (f->hdrs)
+        rd_kafka_headers_destroy(f->hdrs);
+    free(f->topic);
+    free(f->key);
+    free(f->payload);
+    free(f);
+}
+
+/* Delivery report: successes are counted, failures copied to k->failed for the next flush. */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    acms_kafka *k = opaque;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    acms_kafka_failed *f;
+    rd_kafka_headers_t *hdrs = NULL;
+
+    (void)rk;
+    if (!m->err) {
+        acms_kafka__count(k, "acms_events_out_total", H_OUT, topic, 1);
+        return;
+    }
+    acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topic, 1);
+    acms_log_warn(NULL, NULL, "delivery to %s failed (%s): will be re-queued", topic, rd_kafka_err2str(m->err));
+    f = calloc(1, sizeof *f);
+    if (!f)
+        goto oom;
+    f->topic = strdup(topic);
+    f->key_len = m->key_len;
+    f->len = m->len;
+    f->key = m->key_len ? malloc(m->key_len) : NULL;
+    f->payload = malloc(m->len ? m->len : 1);
+    if (!f->topic || (m->key_len && !f->key) || !f->payload)
+        goto oom;
+    if (m->key_len)
+        memcpy(f->key, m->key, m->key_len);
+    if (m->len)
+        memcpy(f->payload, m->payload, m->len);
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
+        f->hdrs = rd_kafka_headers_copy(hdrs);
+    *k->failed_tail = f;
+    k->failed_tail = &f->next;
+    k->nfailed++;
+    return;
+oom:
+    /* Out of memory is fatal by the project's rules (arena.h): do not lose the message quietly. */
+    failed_free(f);
+    acms_log_error(NULL, NULL, "out of memory keeping a failed delivery to %s", topic);
+    abort();
+}
+
+/* --- configuration ------------------------------------------------------------------------ */
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, int secret, char *errstr,
+                    size_t errstr_size)
+{
+    char err[512];
+
+    if (rd_kafka_conf_set(conf, name, value, err, sizeof err) == RD_KAFKA_CONF_OK)
+        return 0;
+    if (secret)
+        snprintf(errstr, errstr_size, "kafka: cannot set %s", name);
+    else
+        snprintf(errstr, errstr_size, "kafka: %s=%s: %s", name, value, err);
+    return -1;
+}
+
+static int conf_int(rd_kafka_conf_t *conf, const char *name, int v, char *errstr, size_t errstr_size)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof buf, "%d", v);
+    return conf_set(conf, name, buf, 0, errstr, errstr_size);
+}
+
+static rd_kafka_conf_t *base_conf(acms_kafka *k, char *errstr, size_t errstr_size)
+{
+    const acms_cfg *c = &k->cfg;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    if (conf_set(conf, "bootstrap.servers", c->brokers, 0, errstr, errstr_size) ||
+        (c->instance_id[0] && conf_set(conf, "client.id", c->instance_id, 0, errstr, errstr_size)) ||
+        (c->security_protocol[0] &&
+         conf_set(conf, "security.protocol", c->security_protocol, 0, errstr, errstr_size)) ||
+        (c->sasl_mechanism[0] && conf_set(conf, "sasl.mechanisms", c->sasl_mechanism, 0, errstr, errstr_size)) ||
+        (c->sasl_username[0] && conf_set(conf, "sasl.username", c->sasl_username, 0, errstr, errstr_size)) ||
+        (c->sasl_password[0] && conf_set(conf, "sasl.password", c->sasl_password, 1, errstr, errstr_size)) ||
+        (c->ssl_ca_location[0] && conf_set(conf, "ssl.ca.location", c->ssl_ca_location, 0, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    return conf;
+}
+
+static int producer_conf(acms_kafka *k, rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    int linger = k->cfg.linger_ms >= 0 ? k->cfg.linger_ms : 2;
+
+    if (conf_set(conf, "enable.idempotence", "true", 0, errstr, errstr_size) ||
+        conf_int(conf, "linger.ms", linger, errstr, errstr_size))
+        return -1;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    return 0;
+}
+
+static int consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *group_id, char *errstr,
+                         size_t errstr_size)
+{
+    int fetch_wait = k->cfg.fetch_wait_ms > 0 ? k->cfg.fetch_wait_ms : 10;
+
+    if (conf_set(conf, "group.id", group_id, 0, errstr, errstr_size) ||
+        conf_set(conf, "enable.auto.offset.store", "false", 0, errstr, errstr_size) ||
+        conf_set(conf, "enable.auto.commit", "true", 0, errstr, errstr_size) ||
+        conf_int(conf, "auto.commit.interval.ms", 200, errstr, errstr_size) ||
+        conf_set(conf, "auto.offset.reset", "earliest", 0, errstr, errstr_size) ||
+        conf_int(conf, "fetch.wait.max.ms", fetch_wait, errstr, errstr_size) ||
+        conf_int(conf, "fetch.error.backoff.ms", 10, errstr, errstr_size) ||
+        conf_int(conf, "session.timeout.ms", 6000, errstr, errstr_size) ||
+        conf_int(conf, "heartbeat.interval.ms", 500, errstr, errstr_size) ||
+        conf_set(conf, "partition.assignment.strategy", "range,roundrobin", 0, errstr, errstr_size))
+        return -1;
+    rd_kafka_conf_set_rebalance_cb(conf, acms_kafka__rebalance_cb);
+    return 0;
+}
+
+acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metrics *metrics, char *errstr,
+                           size_t errstr_size)
+{
+    acms_kafka *k = NULL;
+    rd_kafka_conf_t *base = NULL, *conf = NULL;
+    char err[512];
+
+    if (!cfg || !cfg->brokers[0]) {
+        snprintf(errstr, errstr_size, "kafka: no brokers configured (ACMS_KAFKA_BROKERS)");
+        return NULL;
+    }
+    k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(errstr, errstr_size, "kafka: out of memory");
+        return NULL;
+    }
+    k->cfg = *cfg;
+    k->metrics = metrics;
+    k->failed_tail = &k->failed;
+    atomic_init(&k->assigned, 0);
+    atomic_init(&k->fatal, 0);
+
+    base = base_conf(k, errstr, errstr_size);
+    if (!base)
+        goto fail;
+    conf = rd_kafka_conf_dup(base);
+    if (producer_conf(k, conf, errstr, errstr_size))
+        goto fail;
+    k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!k->producer) {
+        snprintf(errstr, errstr_size, "kafka: producer: %s", err);
+        goto fail;
+    }
+    conf = NULL; /* owned by the producer now */
+
+    if (group_id && group_id[0]) {
+        conf = rd_kafka_conf_dup(base);
+        if (consumer_conf(k, conf, group_id, errstr, errstr_size))
+            goto fail;
+        k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+        if (!k->consumer) {
+            snprintf(errstr, errstr_size, "kafka: consumer: %s", err);
+            goto fail;
+        }
+        conf = NULL;
+        rd_kafka_poll_set_consumer(k->consumer);
+        k->pending = rd_kafka_topic_partition_list_new(16);
+    }
+    rd_kafka_conf_destroy(base);
+    if (k->consumer)
+        acms_log_info(NULL, NULL, "kafka: producer and consumer (group %s), brokers %s", group_id, cfg->brokers);
+    else
+        acms_log_info(NULL, NULL, "kafka: producer, brokers %s", cfg->brokers);
+    return k;
+
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (base)
+        rd_kafka_conf_destroy(base);
+    if (k->consumer)
+        rd_kafka_destroy(k->consumer);
+    if (k->producer)
+        rd_kafka_destroy(k->producer);
+    free(k);
+    return NULL;
+}
+
+void acms_kafka_free(acms_kafka *k)
+{
+    int timeout = k && k->cfg.shutdown_timeout_ms > 0 ? k->cfg.shutdown_timeout_ms : 10000;
+    rd_kafka_resp_err_t err;
+    acms_kafka_failed *f, *next;
+
+    if (!k)
+        return;
+    if (k->consumer) {
+        if (k->pending && k->pending->cnt) {
+            if (acms_kafka_flush(k, timeout) == ACMS_OK)
+                acms_kafka__pending_store(k);
+            else
+                acms_log_warn(NULL, NULL, "kafka: output not acknowledged, last offsets left uncommitted");
+        }
+        err = rd_kafka_commit(k->consumer, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            acms_log_warn(NULL, NULL, "kafka: final commit: %s", rd_kafka_err2str(err));
+        /* Leaving the group revokes: the rebalance callback flushes and commits once more. */
+        err = rd_kafka_consumer_close(k->consumer);
+        if (err)
+            acms_log_warn(NULL, NULL, "kafka: consumer close: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(k->consumer);
+        k->consumer = NULL;
+    }
+    if (k->producer) {
+        if (acms_kafka_flush(k, timeout) != ACMS_OK || k->nfailed)
+            acms_log_error(NULL, NULL, "kafka: %d message(s) not acknowledged at shutdown",
+                           rd_kafka_outq_len(k->producer) + (int)k->nfailed);
+        rd_kafka_destroy(k->producer);
+    }
+    for (f = k->failed; f; f = next) {
+        next = f->next;
+        failed_free(f);
+    }
+    if (k->pending)
+        rd_kafka_topic_partition_list_destroy(k->pending);
+    free(k);
+}
+
+int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopics)
+{
+    rd_kafka_topic_partition_list_t *list;
+    rd_kafka_resp_err_t err;
+    size_t i;
+
+    if (!k->consumer || ntopics == 0)
+        return ACMS_ERR;
+    list = rd_kafka_topic_partition_list_new((int)ntopics);
+    for (i = 0; i < ntopics; i++)
+        rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(k->consumer, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        acms_log_error(NULL, NULL, "kafka: subscribe: %s", rd_kafka_err2str(err));
+        return ACMS_ERR;
+    }
+    for (i = 0; i < ntopics; i++)
+        acms_log_info(NULL, NULL, "kafka: subscribed to %s", topics[i]);
+    return ACMS_OK;
+}
+
+int acms_kafka_assigned(const acms_kafka *k)
+{
+    return k && atomic_load(&((acms_kafka *)k)->assigned);
+}
+
+/* --- producing ---------------------------------------------------------------------------- */
+
+static void rfc3339(int64_t ms, char *buf, size_t size)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    char base[32];
+
+    if (!gmtime_r(&s, &tm) || !strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        snprintf(buf, size, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    snprintf(buf, size, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static rd_kafka_headers_t *build_headers(acms_kafka *k, const acms_kafka_hdrs *h)
+{
+    rd_kafka_headers_t *hd = rd_kafka_headers_new(8);
+    char id[ACMS_ID_LEN], when[40], source[320];
+    int64_t ms = h && h->time_ms > 0 ? h->time_ms : acms_now_ms();
+
+    rd_kafka_header_add(hd, "ce_specversion", -1, "1.0", -1);
+    if (h && h->ce_id && h->ce_id[0]) {
+        rd_kafka_header_add(hd, "ce_id", -1, h->ce_id, -1);
+    } else {
+        acms_id_random(id);
+        rd_kafka_header_add(hd, "ce_id", -1, id, -1);
+    }
+    if (h && h->ce_type && h->ce_type[0])
+        rd_kafka_header_add(hd, "ce_type", -1, h->ce_type, -1);
+    if (h && h->ce_source && h->ce_source[0]) {
+        rd_kafka_header_add(hd, "ce_source", -1, h->ce_source, -1);
+    } else if (snprintf(source, sizeof source, "/acms/%s/%s", k->cfg.service, k->cfg.instance_id) <
+               (int)sizeof source) {
+        rd_kafka_header_add(hd, "ce_source", -1, source, -1);
+    }
+    rfc3339(ms, when, sizeof when);
+    rd_kafka_header_add(hd, "ce_time", -1, when, -1);
+    rd_kafka_header_add(hd, "content-type", -1, "application/protobuf", -1);
+    if (h && h->traceparent && h->traceparent[0])
+        rd_kafka_header_add(hd, "traceparent", -1, h->traceparent, -1);
+    return hd;
+}
+
+/* Queues one message; takes ownership of hdrs (destroyed on failure). */
+static int produce_raw(acms_kafka *k, const char *topic, const void *key, size_t key_len, const void *payload,
+                       size_t len, rd_kafka_headers_t *hdrs)
+{
+    rd_kafka_resp_err_t err;
+    int waits = 0;
+
+    if (!hdrs)
+        hdrs = rd_kafka_headers_new(0);
+    for (;;) {
+        err = rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)payload, len),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        if (!err)
+            return ACMS_OK;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waits++ >= PRODUCE_FULL_WAITS)
+            break;
+        rd_kafka_poll(k->producer, 100); /* serve delivery reports to make room */
+    }
+    rd_kafka_headers_destroy(hdrs);
+    acms_log_error(NULL, NULL, "kafka: produce to %s: %s", topic, rd_kafka_err2str(err));
+    return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ACMS_ERR_RETRY : ACMS_ERR;
+}
+
+int acms_kafka_produce(acms_kafka *k, const char *topic, const char *key, const void *payload, size_t len,
+                       const acms_kafka_hdrs *hdrs)
+{
+    if (!k || !topic)
+        return ACMS_ERR;
+    return produce_raw(k, topic, key, key ? strlen(key) : 0, payload, len, build_headers(k, hdrs));
+}
+
+/* Produces every failed delivery again. Those that cannot even be queued stay in the list. */
+static void requeue_failed(acms_kafka *k)
+{
+    acms_kafka_failed *f = k->failed, *keep = NULL, **keep_tail = &keep;
+    size_t nkeep = 0;
+
+    k->failed = NULL;
+    k->failed_tail = &k->failed;
+    k->nfailed = 0;
+    while (f) {
+        acms_kafka_failed *next = f->next;
+        rd_kafka_headers_t *h = f->hdrs ? rd_kafka_headers_copy(f->hdrs) : NULL;
+
+        if (produce_raw(k, f->topic, f->key, f->key_len, f->payload, f->len, h) == ACMS_OK) {
+            failed_free(f);
+        } else {
+            f->next = NULL;
+            *keep_tail = f;
+            keep_tail = &f->next;
+            nkeep++;
+        }
+        f = next;
+    }
+    /* Failures reported while re-queueing (k->failed) go after the ones kept here. */
+    if (keep) {
+        *keep_tail = k->failed;
+        if (!k->failed)
+            k->failed_tail = keep_tail;
+        k->failed = keep;
+        k->nfailed += nkeep;
+    }
+}
+
+int acms_kafka_flush(acms_kafka *k, int timeout_ms)
+{
+    rd_kafka_resp_err_t err;
+    int rc = ACMS_OK;
+
+    if (!k || !k->producer)
+        return ACMS_ERR;
+    err = rd_kafka_flush(k->producer, timeout_ms > 0 ? timeout_ms : 0);
+    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        acms_log_warn(NULL, NULL, "kafka: flush timed out after %d ms, %d message(s) in flight", timeout_ms,
+                      rd_kafka_outq_len(k->producer));
+        rc = ACMS_ERR_RETRY;
+    }
+    if (k->failed) {
+        acms_log_warn(NULL, NULL, "kafka: re-queueing %zu failed deliveries", k->nfailed);
+        requeue_failed(k);
+        rc = ACMS_ERR_RETRY;
+    }
+    return rc;
+}
+
+/* --- dead letters ------------------------------------------------------------------------- */
+
+static int printable(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > 255)
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
+{
+    static const char hex[] = "0123456789abcdef";
+    acms_arena *a;
+    Acms__V1__DeadLetter *dl;
+    acms_kafka_hdrs h = {0};
+    const char *run_id = "";
+    const char *topic = m->topic ? m->topic : "";
+    uint8_t *buf = NULL;
+    size_t blen = 0, i;
+    int rc;
+
+    if (!k || !m)
+        return ACMS_ERR;
+    a = acms_arena_new(0);
+    if (m->key && printable(m->key, m->key_len)) {
+        run_id = acms_arena_strndup(a, m->key, m->key_len);
+    }
+    dl = acms_pb_new(a, &acms__v1__dead_letter__descriptor);
+    dl->meta = acms_meta_new(a, run_id, k->cfg.service, NULL, NULL, m->traceparent[0] ? m->traceparent : NULL);
+    dl->origin_topic = acms_arena_strdup(a, topic);
+    dl->origin_partition = m->partition;
+    dl->origin_offset = m->offset;
+    dl->reason = acms_arena_strdup(a, reason && reason[0] ? reason : "unspecified");
+    dl->service = acms_arena_strdup(a, k->cfg.service);
+    dl->payload.data = (uint8_t *)m->payload;
+    dl->payload.len = m->payload ? (m->len < DL_PAYLOAD_MAX ? m->len : DL_PAYLOAD_MAX) : 0;
+    dl->payload_size = m->len;
+    if (run_id[0]) {
+        dl->key = (char *)run_id;
+    } else if (m->key && m->key_len) {
+        size_t n = m->key_len < 128 ? m->key_len : 128; /* a binary key, shown as hex */
+        char *x = acms_arena_alloc(a, 4 + 2 * n + 1);
+
+        memcpy(x, "hex:", 4);
+        for (i = 0; i < n; i++) {
+            x[4 + 2 * i] = hex[(unsigned char)m->key[i] >> 4];
+            x[5 + 2 * i] = hex[(unsigned char)m->key[i] & 15];
+        }
+        dl->key = x;
+    }
+    if (acms_pb_pack(&dl->base, &buf, &blen) != ACMS_OK) {
+        rc = ACMS_ERR_RETRY;
+        goto out;
+    }
+    h.ce_id = dl->meta->event_id;
+    h.ce_type = "acms.v1.DeadLetter";
+    h.traceparent = m->traceparent[0] ? m->traceparent : NULL;
+    rc = acms_kafka_produce(k, acms_cfg_topic(&k->cfg, ACMS_TOPIC_DEADLETTER), run_id[0] ? run_id : NULL, buf,
+                            blen, &h);
+    if (rc == ACMS_OK) {
+        acms_kafka__count(k, "acms_deadletters_total", H_DL, topic, 1);
+        acms_log_warn(run_id[0] ? run_id : NULL, dl->meta->event_id,
+                      "dead-lettered %s[%d]@%lld (%zu bytes): %s", topic, (int)m->partition,
+                      (long long)m->offset, m->len, dl->reason);
+    }
+out:
+    free(buf);
+    acms_arena_free(a);
+    return rc;
+}
+
+/* --- health ------------------------------------------------------------------------------- */
+
+int acms_kafka_reachable(acms_kafka *k, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err;
+    int ok;
+
+    if (!k || !k->producer)
+        return ACMS_ERR;
+    err = rd_kafka_metadata(k->producer, 0, NULL, &md, timeout_ms > 0 ? timeout_ms : 1000);
+    if (err) {
+        acms_log_debug(NULL, NULL, "kafka: metadata: %s", rd_kafka_err2str(err));
+        return ACMS_ERR_RETRY;
+    }
+    ok = md->broker_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    return ok ? ACMS_OK : ACMS_ERR_RETRY;
+}

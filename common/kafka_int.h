@@ -1,0 +1,54 @@
+/* kafka_int.h: private state of an acms_kafka handle, shared by kafka.c (handle, producer,
+ * dead letters) and kafka_loop.c (consume loop, offsets, rebalances). Not part of the API:
+ * only those two files include it. All fields are owned by the handle's one thread, except
+ * `assigned`, which the health endpoint's thread reads. */
+#ifndef ACMS_KAFKA_INT_H
+#define ACMS_KAFKA_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+
+#include "kafka.h"
+
+/* A message whose delivery failed, kept to be produced again by the next flush. */
+typedef struct acms_kafka_failed {
+    struct acms_kafka_failed *next;
+    char *topic;
+    void *key;
+    size_t key_len;
+    void *payload;
+    size_t len;
+    rd_kafka_headers_t *hdrs;   /* owned copy, or NULL */
+} acms_kafka_failed;
+
+struct acms_kafka {
+    acms_cfg cfg;                       /* copy: the handle does not depend on the caller's */
+    rd_kafka_t *producer;
+    rd_kafka_t *consumer;               /* NULL for a producer-only handle */
+    acms_metrics *metrics;              /* borrowed, may be NULL */
+    atomic_int assigned;                /* set on the first assignment, never cleared */
+    atomic_int fatal;                   /* a fatal client error was reported */
+    rd_kafka_topic_partition_list_t *pending; /* processed offsets (+1) not yet stored */
+    acms_kafka_failed *failed;          /* failed deliveries to re-queue */
+    acms_kafka_failed **failed_tail;
+    size_t nfailed;
+    int64_t last_poll_err_ms;           /* rate limit for consumer error logs */
+};
+
+/* Helpers shared between the two files (internal, hence the double underscore). */
+
+/* Rebalance callback of the consumer (kafka_loop.c). */
+void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t *parts, void *opaque);
+/* Records that m (topic/partition/offset) was processed: its offset+1 becomes pending. */
+void acms_kafka__pending_add(acms_kafka *k, const char *topic, int32_t partition, int64_t offset);
+/* Stores the pending offsets (they are then auto-committed) and clears them. Only call after
+ * a successful acms_kafka_flush. Returns the number of partitions stored. */
+int acms_kafka__pending_store(acms_kafka *k);
+/* Drops the pending offsets without storing them (after a failed flush on revoke). */
+void acms_kafka__pending_clear(acms_kafka *k);
+
+/* Metric helpers: no-ops when k->metrics is NULL. */
+void acms_kafka__count(acms_kafka *k, const char *name, const char *help, const char *topic, double v);
+
+#endif

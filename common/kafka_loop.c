@@ -1,0 +1,437 @@
+/* kafka_loop.c: the at-least-once consume loop, pending offsets and rebalances.
+ * Invariant: an offset is stored (and so auto-committed) only after its message was handled
+ * (OK or dead-lettered) AND a producer flush acknowledged everything produced before; a message
+ * whose handler asks for a retry is fetched again (seek) before anything after it is stored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "kafka_int.h"
+#include "log.h"
+
+#define LAG_TOPICS_MAX 32
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+
+static const char H_IN[] = "Events consumed, per topic.";
+static const char H_FAILED[] = "Events that failed: deliveries re-queued, handler retries, per topic.";
+static const char H_SECONDS[] = "Time spent handling one event, per topic.";
+static const char H_LAG[] = "Consumer lag (high watermark - position) over assigned partitions, per topic.";
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int flush_timeout(const acms_kafka *k)
+{
+    return k->cfg.shutdown_timeout_ms > 0 ? k->cfg.shutdown_timeout_ms : 10000;
+}
+
+/* --- pending offsets ---------------------------------------------------------------------- */
+
+void acms_kafka__pending_add(acms_kafka *k, const char *topic, int32_t partition, int64_t offset)
+{
+    rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(k->pending, topic, partition);
+
+    if (!p)
+        p = rd_kafka_topic_partition_list_add(k->pending, topic, partition);
+    if (offset + 1 > p->offset)
+        p->offset = offset + 1; /* the next offset to consume: stored as given */
+}
+
+void acms_kafka__pending_clear(acms_kafka *k)
+{
+    if (k->pending->cnt == 0)
+        return;
+    rd_kafka_topic_partition_list_destroy(k->pending);
+    k->pending = rd_kafka_topic_partition_list_new(16);
+}
+
+int acms_kafka__pending_store(acms_kafka *k)
+{
+    rd_kafka_resp_err_t err;
+    int i, n = k->pending->cnt;
+
+    if (n == 0)
+        return 0;
+    err = rd_kafka_offsets_store(k->consumer, k->pending);
+    if (err) {
+        /* Partitions revoked meanwhile: their messages will be delivered again elsewhere. */
+        acms_log_warn(NULL, NULL, "kafka: storing offsets: %s", rd_kafka_err2str(err));
+    } else {
+        for (i = 0; i < n; i++)
+            if (k->pending->elems[i].err)
+                acms_log_debug(NULL, NULL, "kafka: offset %s[%d]: %s", k->pending->elems[i].topic,
+                               (int)k->pending->elems[i].partition, rd_kafka_err2str(k->pending->elems[i].err));
+    }
+    acms_kafka__pending_clear(k);
+    return err ? 0 : n;
+}
+
+/* --- rebalances --------------------------------------------------------------------------- */
+
+void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                              void *opaque)
+{
+    acms_kafka *k = opaque;
+    rd_kafka_resp_err_t e;
+
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        e = rd_kafka_assign(rk, parts);
+        if (e) {
+            acms_log_error(NULL, NULL, "kafka: assign: %s", rd_kafka_err2str(e));
+            return;
+        }
+        acms_log_info(NULL, NULL, "kafka: assigned %d partition(s)", parts->cnt);
+        atomic_store(&k->assigned, 1);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        acms_log_info(NULL, NULL, "kafka: revoking %d partition(s)", parts->cnt);
+        if (acms_kafka_flush(k, flush_timeout(k)) == ACMS_OK) {
+            acms_kafka__pending_store(k);
+        } else if (k->pending->cnt) {
+            acms_log_warn(NULL, NULL, "kafka: output not acknowledged before revoke; %d partition(s) will be "
+                          "redelivered from their last commit", k->pending->cnt);
+            acms_kafka__pending_clear(k);
+        }
+        e = rd_kafka_commit(rk, NULL, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            acms_log_warn(NULL, NULL, "kafka: commit on revoke: %s", rd_kafka_err2str(e));
+        rd_kafka_assign(rk, NULL);
+        break;
+    default:
+        acms_log_warn(NULL, NULL, "kafka: rebalance error: %s", rd_kafka_err2str(err));
+        acms_kafka__pending_clear(k);
+        rd_kafka_assign(rk, NULL);
+        break;
+    }
+}
+
+/* --- lag ---------------------------------------------------------------------------------- */
+
+/* Sums high watermark - position over the assignment; per topic into the gauge when set_gauge. */
+static int64_t lag_collect(acms_kafka *k, int set_gauge)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    struct { const char *topic; int64_t lag; } per[LAG_TOPICS_MAX];
+    int nper = 0, i, j, known = 0;
+    int64_t total = 0;
+
+    if (!k->consumer || rd_kafka_assignment(k->consumer, &a) || !a)
+        return -1;
+    if (a->cnt > 0)
+        rd_kafka_position(k->consumer, a);
+    for (i = 0; i < a->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &a->elems[i];
+        int64_t lo, hi, lag;
+
+        if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
+            continue;
+        if (p->offset < 0)
+            continue; /* nothing consumed yet on this partition: position unknown */
+        lag = hi > p->offset ? hi - p->offset : 0;
+        total += lag;
+        known++;
+        for (j = 0; j < nper && strcmp(per[j].topic, p->topic); j++)
+            ;
+        if (j == nper && nper < LAG_TOPICS_MAX) {
+            per[nper].topic = p->topic;
+            per[nper++].lag = 0;
+        }
+        if (j < nper)
+            per[j].lag += lag;
+    }
+    if (set_gauge && k->metrics) {
+        for (j = 0; j < nper; j++) {
+            char labels[300];
+
+            if (snprintf(labels, sizeof labels, "topic=\"%s\"", per[j].topic) < (int)sizeof labels)
+                acms_metrics_set(k->metrics, "acms_consumer_lag", labels, H_LAG, (double)per[j].lag);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    return known || nper == 0 ? total : -1;
+}
+
+int64_t acms_kafka_lag(acms_kafka *k)
+{
+    return k ? lag_collect(k, 0) : -1;
+}
+
+/* --- the loop ----------------------------------------------------------------------------- */
+
+typedef struct loop_state {
+    acms_kafka *k;
+    const acms_kafka_loop *L;
+    volatile sig_atomic_t *stop;
+    int tick_ms;
+    int64_t next_tick_ms;
+    int64_t next_lag_ms;
+    int backoff_ms;               /* current retry backoff, 0 = none */
+    char retry_topic[256];        /* the partition the backoff belongs to */
+    int32_t retry_partition;
+} loop_state;
+
+static void maybe_tick(loop_state *s)
+{
+    int64_t now = acms_mono_ms();
+
+    if (s->L->on_tick && now >= s->next_tick_ms) {
+        int rc = s->L->on_tick(s->L->ud);
+
+        if (rc != ACMS_OK)
+            acms_log_warn(NULL, NULL, "tick: %s", acms_strerror(rc));
+        s->next_tick_ms = now + s->tick_ms;
+    }
+    if (now >= s->next_lag_ms) {
+        lag_collect(s->k, 1);
+        s->next_lag_ms = now + 1000;
+    }
+}
+
+/* Sleeps ms while serving delivery reports and ticks; returns early on stop. */
+static void nap(loop_state *s, int ms)
+{
+    int64_t until = acms_mono_ms() + ms;
+
+    while (!*s->stop) {
+        int64_t left = until - acms_mono_ms();
+
+        if (left <= 0)
+            break;
+        rd_kafka_poll(s->k->producer, left < 10 ? (int)left : 10);
+        maybe_tick(s);
+    }
+}
+
+/* Flushes the producer and stores the pending offsets. While the broker does not acknowledge,
+ * retries with backoff; on stop gives up without storing (the messages will be redelivered). */
+static int commit_batch(loop_state *s)
+{
+    acms_kafka *k = s->k;
+    int backoff = BACKOFF_MIN_MS;
+    int timeout = flush_timeout(k) < 5000 ? flush_timeout(k) : 5000;
+
+    /* Nothing processed: output (from ticks) is delivered in the background, except at stop. */
+    if (k->pending->cnt == 0 && (!*s->stop || (rd_kafka_outq_len(k->producer) == 0 && !k->failed)))
+        return ACMS_OK;
+    for (;;) {
+        if (acms_kafka_flush(k, *s->stop ? flush_timeout(k) : timeout) == ACMS_OK)
+            break;
+        if (*s->stop || atomic_load(&k->fatal)) {
+            acms_log_warn(NULL, NULL, "kafka: output not acknowledged; %d partition(s) left uncommitted",
+                          k->pending->cnt);
+            acms_kafka__pending_clear(k);
+            return ACMS_ERR_RETRY;
+        }
+        nap(s, backoff);
+        backoff = backoff * 2 < BACKOFF_MAX_MS ? backoff * 2 : BACKOFF_MAX_MS;
+    }
+    acms_kafka__pending_store(k);
+    return ACMS_OK;
+}
+
+static void read_header(rd_kafka_headers_t *hdrs, const char *name, char *out, size_t size)
+{
+    const void *val = NULL;
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &n) || !val)
+        return;
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, val, n);
+    out[n] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+}
+
+/* Handles one message. ACMS_OK when it counts as processed (its offset is pending), or
+ * ACMS_ERR_RETRY when it must be fetched again. */
+static int process_one(loop_state *s, rd_kafka_message_t *rm)
+{
+    acms_kafka *k = s->k;
+    acms_msg m;
+    rd_kafka_headers_t *hdrs = NULL;
+    const char *reason = NULL;
+    int64_t t0;
+    int rc;
+
+    memset(&m, 0, sizeof m);
+    m.topic = rd_kafka_topic_name(rm->rkt);
+    m.partition = rm->partition;
+    m.offset = rm->offset;
+    m.key = rm->key;
+    m.key_len = rm->key_len;
+    m.payload = rm->payload;
+    m.len = rm->len;
+    m.timestamp_ms = rd_kafka_message_timestamp(rm, NULL);
+    if (rd_kafka_message_headers(rm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        read_header(hdrs, "traceparent", m.traceparent, sizeof m.traceparent);
+        read_header(hdrs, "ce_type", m.ce_type, sizeof m.ce_type);
+    }
+    acms_kafka__count(k, "acms_events_in_total", H_IN, m.topic, 1);
+
+    if (m.len > ACMS_MAX_MESSAGE_BYTES) {
+        rc = ACMS_ERR_POISON;
+        reason = "payload too large";
+    } else {
+        acms_log_set_trace(m.traceparent);
+        t0 = mono_us();
+        rc = s->L->on_msg(s->L->ud, &m, &reason);
+        if (k->metrics) {
+            char labels[300];
+
+            if (snprintf(labels, sizeof labels, "topic=\"%s\"", m.topic) < (int)sizeof labels)
+                acms_metrics_observe(k->metrics, "acms_event_processing_seconds", labels, H_SECONDS,
+                                     (double)(mono_us() - t0) / 1e6);
+        }
+        acms_log_set_trace("");
+    }
+    switch (rc) {
+    case ACMS_OK:
+        break;
+    case ACMS_ERR_POISON:
+    case ACMS_ERR_INVALID:
+    case ACMS_ERR_LIMIT:
+        if (!reason)
+            reason = acms_strerror(rc);
+        if (acms_kafka_deadletter(k, &m, reason) != ACMS_OK) {
+            acms_kafka__count(k, "acms_events_failed_total", H_FAILED, m.topic, 1);
+            return ACMS_ERR_RETRY; /* cannot park it: try the whole message again */
+        }
+        break;
+    default: /* ACMS_ERR_RETRY, and any other failure: transient until proven otherwise */
+        acms_kafka__count(k, "acms_events_failed_total", H_FAILED, m.topic, 1);
+        if (rc != ACMS_ERR_RETRY)
+            acms_log_warn(NULL, NULL, "handler returned %s for %s[%d]@%lld: retrying", acms_strerror(rc), m.topic,
+                          (int)m.partition, (long long)m.offset);
+        return ACMS_ERR_RETRY;
+    }
+    acms_kafka__pending_add(k, m.topic, m.partition, m.offset);
+    if (s->backoff_ms && m.partition == s->retry_partition && !strcmp(m.topic, s->retry_topic))
+        s->backoff_ms = 0; /* the partition that was failing moves again */
+    return ACMS_OK;
+}
+
+/* After a retryable failure at rm: commit what came before, rewind its partition, back off. */
+static void retry_from(loop_state *s, rd_kafka_message_t *rm)
+{
+    acms_kafka *k = s->k;
+    const char *topic = rd_kafka_topic_name(rm->rkt);
+    rd_kafka_topic_partition_list_t *one;
+    rd_kafka_error_t *e;
+
+    commit_batch(s); /* stores only offsets before rm: rm itself was not added */
+    one = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(one, topic, rm->partition)->offset = rm->offset;
+    e = rd_kafka_seek_partitions(k->consumer, one, 5000);
+    if (e) {
+        acms_log_warn(NULL, NULL, "kafka: seek %s[%d] to %lld: %s", topic, (int)rm->partition,
+                      (long long)rm->offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else if (one->elems[0].err) {
+        acms_log_warn(NULL, NULL, "kafka: seek %s[%d] to %lld: %s", topic, (int)rm->partition,
+                      (long long)rm->offset, rd_kafka_err2str(one->elems[0].err));
+    }
+    rd_kafka_topic_partition_list_destroy(one);
+
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (s->backoff_ms > BACKOFF_MAX_MS)
+        s->backoff_ms = BACKOFF_MAX_MS;
+    snprintf(s->retry_topic, sizeof s->retry_topic, "%s", topic);
+    s->retry_partition = rm->partition;
+    acms_log_info(NULL, NULL, "retrying %s[%d]@%lld in %d ms", topic, (int)rm->partition, (long long)rm->offset,
+                  s->backoff_ms);
+    nap(s, s->backoff_ms);
+}
+
+static void consumer_error(acms_kafka *k, const rd_kafka_message_t *rm)
+{
+    int64_t now = acms_mono_ms();
+
+    if (rm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
+    if (rm->err == RD_KAFKA_RESP_ERR__FATAL) {
+        atomic_store(&k->fatal, 1);
+        acms_log_error(NULL, NULL, "kafka consumer fatal error: %s", rd_kafka_message_errstr(rm));
+        return;
+    }
+    if (now - k->last_poll_err_ms < 5000)
+        return;
+    k->last_poll_err_ms = now;
+    acms_log_warn(NULL, NULL, "kafka consumer: %s%s%s", rm->rkt ? rd_kafka_topic_name(rm->rkt) : "",
+                  rm->rkt ? ": " : "", rd_kafka_message_errstr(rm));
+}
+
+int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
+{
+    volatile sig_atomic_t never = 0;
+    loop_state s;
+    rd_kafka_resp_err_t err;
+    int batch_max, poll_ms, rc = ACMS_OK;
+
+    if (!k || !k->consumer || !L || !L->on_msg)
+        return ACMS_ERR;
+    memset(&s, 0, sizeof s);
+    s.k = k;
+    s.L = L;
+    s.stop = L->stop ? L->stop : &never;
+    s.tick_ms = L->tick_ms > 0 ? L->tick_ms : 50;
+    s.next_tick_ms = acms_mono_ms() + s.tick_ms;
+    s.next_lag_ms = acms_mono_ms() + 1000;
+    batch_max = L->batch_max > 0 ? L->batch_max : 500;
+    poll_ms = s.tick_ms < 50 ? s.tick_ms : 50;
+
+    while (!*s.stop) {
+        int n = 0, retried = 0;
+
+        while (n < batch_max && !*s.stop) {
+            rd_kafka_message_t *rm = rd_kafka_consumer_poll(k->consumer, n == 0 ? poll_ms : 0);
+
+            rd_kafka_poll(k->producer, 0);
+            maybe_tick(&s);
+            if (atomic_load(&k->fatal)) {
+                if (rm)
+                    rd_kafka_message_destroy(rm);
+                rc = ACMS_ERR;
+                goto out;
+            }
+            if (!rm)
+                break;
+            if (rm->err) {
+                consumer_error(k, rm);
+                rd_kafka_message_destroy(rm);
+                break;
+            }
+            if (process_one(&s, rm) == ACMS_ERR_RETRY) {
+                retry_from(&s, rm);
+                rd_kafka_message_destroy(rm);
+                retried = 1;
+                break;
+            }
+            rd_kafka_message_destroy(rm);
+            n++;
+        }
+        if (!retried)
+            commit_batch(&s);
+    }
+out:
+    /* Orderly stop: flush what was produced, store what was processed, commit synchronously. */
+    if (rc == ACMS_OK) {
+        commit_batch(&s);
+        err = rd_kafka_commit(k->consumer, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            acms_log_warn(NULL, NULL, "kafka: commit at stop: %s", rd_kafka_err2str(err));
+    } else {
+        acms_log_error(NULL, NULL, "kafka: fatal client error, leaving the consume loop");
+    }
+    return rc;
+}

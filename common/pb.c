@@ -1,0 +1,309 @@
+/* pb.c: protobuf glue: event ids, envelopes, size-capped decoding into arenas and the value tree.
+ * Decoding never trusts the payload: the size is capped before protobuf-c sees it, and every event
+ * must carry an EventMeta with a run id and a schema version this build understands. */
+#include "pb.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+void acms_id_random(char out[ACMS_ID_LEN])
+{
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+static void sha256(const void *data, size_t len, unsigned char md[32])
+{
+    unsigned int mdlen = 32;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+}
+
+void acms_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    sha256(data, len, md);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void acms_id_derive(char out[ACMS_ID_LEN], const char *parent, const char *salt)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char md[32];
+    unsigned int mdlen = 32;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, parent, strlen(parent));
+    EVP_DigestUpdate(ctx, "/", 1);
+    if (salt)
+        EVP_DigestUpdate(ctx, salt, strlen(salt));
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    md[6] = (md[6] & 0x0f) | 0x50; /* version 5-style: name based */
+    md[8] = (md[8] & 0x3f) | 0x80;
+    uuid_unparse_lower(md, out);
+}
+
+Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char *source,
+                                   const char *causation_id, const char *salt, const char *traceparent)
+{
+    Acms__V1__EventMeta *m = acms_pb_new(a, &acms__v1__event_meta__descriptor);
+    char id[ACMS_ID_LEN];
+    if (causation_id && *causation_id)
+        acms_id_derive(id, causation_id, salt);
+    else
+        acms_id_random(id);
+    m->event_id = acms_arena_strdup(a, id);
+    m->run_id = acms_arena_strdup(a, run_id ? run_id : "");
+    m->schema_version = ACMS_SCHEMA_VERSION;
+    m->timestamp_ms = acms_now_ms();
+    m->source = acms_arena_strdup(a, source ? source : "");
+    m->causation_id = acms_arena_strdup(a, causation_id ? causation_id : "");
+    m->traceparent = acms_arena_strdup(a, traceparent ? traceparent : "");
+    return m;
+}
+
+void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc)
+{
+    void *m = acms_arena_alloc(a, desc->sizeof_message);
+    desc->message_init(m);
+    return m;
+}
+
+int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return ACMS_ERR_NOMEM;
+    *len = protobuf_c_message_pack(msg, buf);
+    *out = buf;
+    return ACMS_OK;
+}
+
+const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg)
+{
+    if (!msg)
+        return NULL;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(msg->descriptor, 1);
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE || f->descriptor != &acms__v1__event_meta__descriptor)
+        return NULL;
+    return *(const Acms__V1__EventMeta *const *)((const char *)msg + f->offset);
+}
+
+ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc, const void *payload,
+                                 size_t len, const char **reason)
+{
+    static const char *dummy;
+    if (!reason)
+        reason = &dummy;
+    if (len > ACMS_MAX_MESSAGE_BYTES) {
+        *reason = "payload too large";
+        return NULL;
+    }
+    ProtobufCAllocator al = acms_arena_pb(a);
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &al, len, payload);
+    if (!m) {
+        *reason = "undecodable protobuf";
+        return NULL;
+    }
+    /* the arena owns every part of m: protobuf_c_message_free_unpacked is a no-op here */
+    const Acms__V1__EventMeta *meta = acms_pb_meta(m);
+    if (protobuf_c_message_descriptor_get_field(desc, 1) &&
+        protobuf_c_message_descriptor_get_field(desc, 1)->descriptor == &acms__v1__event_meta__descriptor) {
+        if (!meta || !meta->event_id || !*meta->event_id || !meta->run_id || !*meta->run_id) {
+            *reason = "missing meta (event_id and run_id are required)";
+            return NULL;
+        }
+        if (meta->schema_version != ACMS_SCHEMA_VERSION) {
+            *reason = "unknown schema version";
+            return NULL;
+        }
+    }
+    *reason = NULL;
+    return m;
+}
+
+/* --- value tree ---------------------------------------------------------------------------- */
+
+static Acms__V1__Value *value_new(acms_arena *a, Acms__V1__Value__KindCase k)
+{
+    Acms__V1__Value *v = acms_pb_new(a, &acms__v1__value__descriptor);
+    v->kind_case = k;
+    return v;
+}
+
+Acms__V1__Value *acms_value_new_null(acms_arena *a)
+{
+    Acms__V1__Value *v = value_new(a, ACMS__V1__VALUE__KIND_NULL_VALUE);
+    v->null_value = 1;
+    return v;
+}
+
+Acms__V1__Value *acms_value_new_bool(acms_arena *a, int b)
+{
+    Acms__V1__Value *v = value_new(a, ACMS__V1__VALUE__KIND_BOOL_VALUE);
+    v->bool_value = b != 0;
+    return v;
+}
+
+Acms__V1__Value *acms_value_new_number(acms_arena *a, double d)
+{
+    Acms__V1__Value *v = value_new(a, ACMS__V1__VALUE__KIND_NUMBER_VALUE);
+    v->number_value = d;
+    return v;
+}
+
+Acms__V1__Value *acms_value_new_string(acms_arena *a, const char *s)
+{
+    Acms__V1__Value *v = value_new(a, ACMS__V1__VALUE__KIND_STRING_VALUE);
+    v->string_value = acms_arena_strdup(a, s ? s : "");
+    return v;
+}
+
+Acms__V1__Value *acms_value_new_map(acms_arena *a)
+{
+    Acms__V1__Value *v = value_new(a, ACMS__V1__VALUE__KIND_MAP_VALUE);
+    v->map_value = acms_pb_new(a, &acms__v1__map_value__descriptor);
+    return v;
+}
+
+Acms__V1__Value *acms_value_new_list(acms_arena *a)
+{
+    Acms__V1__Value *v = value_new(a, ACMS__V1__VALUE__KIND_LIST_VALUE);
+    v->list_value = acms_pb_new(a, &acms__v1__list_value__descriptor);
+    return v;
+}
+
+void acms_value_map_put(acms_arena *a, Acms__V1__Value *map, const char *key, Acms__V1__Value *v)
+{
+    if (!map || map->kind_case != ACMS__V1__VALUE__KIND_MAP_VALUE)
+        return;
+    Acms__V1__MapValue *m = map->map_value;
+    Acms__V1__MapEntry *e = acms_pb_new(a, &acms__v1__map_entry__descriptor);
+    e->key = acms_arena_strdup(a, key);
+    e->value = v;
+    m->entries = acms_arena_push(a, m->entries, &m->n_entries, sizeof *m->entries);
+    m->entries[m->n_entries - 1] = e;
+}
+
+void acms_value_list_add(acms_arena *a, Acms__V1__Value *list, Acms__V1__Value *v)
+{
+    if (!list || list->kind_case != ACMS__V1__VALUE__KIND_LIST_VALUE)
+        return;
+    Acms__V1__ListValue *l = list->list_value;
+    l->values = acms_arena_push(a, l->values, &l->n_values, sizeof *l->values);
+    l->values[l->n_values - 1] = v;
+}
+
+const Acms__V1__Value *acms_value_get(const Acms__V1__Value *map, const char *key)
+{
+    if (!map || map->kind_case != ACMS__V1__VALUE__KIND_MAP_VALUE || !map->map_value)
+        return NULL;
+    for (size_t i = 0; i < map->map_value->n_entries; i++)
+        if (map->map_value->entries[i]->key && !strcmp(map->map_value->entries[i]->key, key))
+            return map->map_value->entries[i]->value;
+    return NULL;
+}
+
+const Acms__V1__Value *acms_value_path(const Acms__V1__Value *root, const char *path)
+{
+    const Acms__V1__Value *v = root;
+    char part[256];
+    while (v && path && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof part)
+            return NULL;
+        memcpy(part, path, n);
+        part[n] = '\0';
+        path += n + (path[n] == '.');
+        if (v->kind_case == ACMS__V1__VALUE__KIND_LIST_VALUE) {
+            char *end;
+            unsigned long idx = strtoul(part, &end, 10);
+            if (*end || !v->list_value || idx >= v->list_value->n_values)
+                return NULL;
+            v = v->list_value->values[idx];
+        } else {
+            v = acms_value_get(v, part);
+        }
+    }
+    return v;
+}
+
+const char *acms_value_str(const Acms__V1__Value *v)
+{
+    return v && v->kind_case == ACMS__V1__VALUE__KIND_STRING_VALUE ? v->string_value : NULL;
+}
+
+int acms_value_is(const Acms__V1__Value *v, Acms__V1__Value__KindCase kind)
+{
+    return v && v->kind_case == kind;
+}
+
+Acms__V1__Value *acms_value_copy(acms_arena *a, const Acms__V1__Value *v)
+{
+    if (!v)
+        return NULL;
+    Acms__V1__Value *c = NULL;
+    switch (v->kind_case) {
+    case ACMS__V1__VALUE__KIND_BOOL_VALUE: c = acms_value_new_bool(a, v->bool_value); break;
+    case ACMS__V1__VALUE__KIND_NUMBER_VALUE: c = acms_value_new_number(a, v->number_value); break;
+    case ACMS__V1__VALUE__KIND_STRING_VALUE: c = acms_value_new_string(a, v->string_value); break;
+    case ACMS__V1__VALUE__KIND_LIST_VALUE:
+        c = acms_value_new_list(a);
+        for (size_t i = 0; v->list_value && i < v->list_value->n_values; i++)
+            acms_value_list_add(a, c, acms_value_copy(a, v->list_value->values[i]));
+        break;
+    case ACMS__V1__VALUE__KIND_MAP_VALUE:
+        c = acms_value_new_map(a);
+        for (size_t i = 0; v->map_value && i < v->map_value->n_entries; i++)
+            acms_value_map_put(a, c, v->map_value->entries[i]->key,
+                               acms_value_copy(a, v->map_value->entries[i]->value));
+        break;
+    default: c = acms_value_new_null(a); break;
+    }
+    c->line = v->line;
+    c->column = v->column;
+    return c;
+}
+
+const char *acms_value_kind_name(const Acms__V1__Value *v)
+{
+    if (!v)
+        return "nothing";
+    switch (v->kind_case) {
+    case ACMS__V1__VALUE__KIND_NULL_VALUE: return "null";
+    case ACMS__V1__VALUE__KIND_BOOL_VALUE: return "boolean";
+    case ACMS__V1__VALUE__KIND_NUMBER_VALUE: return "number";
+    case ACMS__V1__VALUE__KIND_STRING_VALUE: return "string";
+    case ACMS__V1__VALUE__KIND_LIST_VALUE: return "list";
+    case ACMS__V1__VALUE__KIND_MAP_VALUE: return "map";
+    default: return "null";
+    }
+}
+
+void acms_pb_add_label(acms_arena *a, Acms__V1__Label ***labels, size_t *n, const char *key, const char *value)
+{
+    Acms__V1__Label *l = acms_pb_new(a, &acms__v1__label__descriptor);
+    l->key = acms_arena_strdup(a, key);
+    l->value = acms_arena_strdup(a, value ? value : "");
+    *labels = acms_arena_push(a, *labels, n, sizeof **labels);
+    (*labels)[*n - 1] = l;
+}
+
+const char *acms_pb_label(Acms__V1__Label *const *labels, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (labels[i]->key && !strcmp(labels[i]->key, key))
+            return labels[i]->value;
+    return NULL;
+}
+
+void acms_pb_add_string(acms_arena *a, char ***arr, size_t *n, const char *s)
+{
+    *arr = acms_arena_push(a, *arr, n, sizeof **arr);
+    (*arr)[*n - 1] = acms_arena_strdup(a, s);
+}

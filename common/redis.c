@@ -1,0 +1,518 @@
+/* redis.c: one synchronous hiredis connection that reconnects with backoff (at most one attempt
+ * per window: 50 ms doubling to 2 s, reset on success), re-authenticates and re-selects its db on
+ * every connect, and offers pipelining and a run-once helper.
+ * Invariant: the password lives only in the handle; it never reaches errstr, a log line or a metric. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "http.h"
+#include "log.h"
+#include "redis.h"
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+#define TIMEOUT_MS 1000
+
+struct acms_redis {
+    char host[256];
+    int port;
+    int db;
+    char user[128];
+    char pw[256];
+    redisContext *c;           /* NULL while disconnected */
+    int backoff_ms;            /* 0 after a success */
+    int64_t next_try_ms;       /* monotonic: no connect attempt before this */
+    int down;                  /* a loss was logged; log the recovery */
+    size_t queued;             /* pipelined commands appended since the last exec */
+    int pipe_broken;           /* an append failed: the next exec reports ACMS_ERR_RETRY */
+    acms_metrics *metrics;
+};
+
+static void count_error(acms_redis *r)
+{
+    if (r->metrics)
+        acms_metrics_add(r->metrics, "acms_redis_errors_total", NULL,
+                         "Redis connection failures, lost connections and error replies.", 1);
+}
+
+/* --- URL ---------------------------------------------------------------------------------- */
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* %-decodes s[0..n) into out. 0 or -1 (bad escape, too long). */
+static int decode(const char *s, size_t n, char *out, size_t size)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+
+        if (c == '%') {
+            int h, l;
+
+            if (i + 2 >= n + 0 && i + 2 > n - 1 + 1)
+                return -1;
+            h = hexval((unsigned char)s[i + 1]);
+            l = hexval((unsigned char)s[i + 2]);
+            if (h < 0 || l < 0)
+                return -1;
+            c = h * 16 + l;
+            i += 2;
+        }
+        if (c == 0 || o + 1 >= size)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
+{
+    long v = 0;
+    size_t i;
+
+    if (n == 0 || n > 9)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_url(const char *url, char *host, size_t hsz, int *port, char *user, size_t usz, char *pw,
+                     size_t pwsz, int *db, const char **why)
+{
+    const char *p, *auth_end, *at, *h, *h_end, *colon;
+    size_t n;
+
+    *why = "expected redis://[[user]:password@]host[:port][/db]";
+    if (!url || strncmp(url, "redis://", 8) != 0) {
+        if (url && strncmp(url, "rediss://", 9) == 0)
+            *why = "rediss:// (TLS) is not supported by this client";
+        return -1;
+    }
+    p = url + 8;
+    auth_end = p + strcspn(p, "/?#");
+    if (*auth_end == '?' || *auth_end == '#')
+        return -1;
+    user[0] = pw[0] = '\0';
+    *port = 6379;
+    *db = 0;
+
+    /* userinfo: the last '@' before the path ends it (passwords may contain '@' only %-encoded) */
+    at = NULL;
+    for (h = p; h < auth_end; h++)
+        if (*h == '@')
+            at = h;
+    h = p;
+    if (at) {
+        colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (decode(p, (size_t)(colon - p), user, usz) || decode(colon + 1, (size_t)(at - colon - 1), pw, pwsz)) {
+                *why = "bad user or password encoding";
+                return -1;
+            }
+        } else if (decode(p, (size_t)(at - p), pw, pwsz)) {
+            *why = "bad password encoding";
+            return -1;
+        }
+        h = at + 1;
+    }
+
+    /* host: [v6] or name */
+    if (*h == '[') {
+        h_end = memchr(h, ']', (size_t)(auth_end - h));
+        if (!h_end)
+            return -1;
+        n = (size_t)(h_end - h - 1);
+        if (n == 0 || n >= hsz)
+            return -1;
+        memcpy(host, h + 1, n);
+        host[n] = '\0';
+        p = h_end + 1;
+        if (p < auth_end && *p != ':')
+            return -1;
+    } else {
+        h_end = memchr(h, ':', (size_t)(auth_end - h));
+        if (!h_end)
+            h_end = auth_end;
+        n = (size_t)(h_end - h);
+        if (n == 0 || n >= hsz) {
+            *why = "missing host";
+            return -1;
+        }
+        memcpy(host, h, n);
+        host[n] = '\0';
+        if (strpbrk(host, " \t[]@"))
+            return -1;
+        p = h_end;
+    }
+    if (p < auth_end) { /* ":port" */
+        if (parse_int(p + 1, (size_t)(auth_end - p - 1), 1, 65535, port)) {
+            *why = "bad port";
+            return -1;
+        }
+    }
+
+    /* path: "" | "/" | "/<db>" */
+    p = auth_end;
+    if (*p == '/' && p[1] != '\0') {
+        if (parse_int(p + 1, strlen(p + 1), 0, 1 << 20, db)) {
+            *why = "bad database number";
+            return -1;
+        }
+    } else if (*p == '/' || *p == '\0') {
+        /* default db */
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int acms_redis_parse_url(const char *url, char *host, size_t hsz, int *port, char *pw, size_t pwsz, int *db)
+{
+    char user[128];
+    const char *why;
+
+    return parse_url(url, host, hsz, port, user, sizeof user, pw, pwsz, db, &why) ? ACMS_ERR_INVALID : ACMS_OK;
+}
+
+/* --- connection --------------------------------------------------------------------------- */
+
+static void drop(acms_redis *r)
+{
+    if (r->c)
+        redisFree(r->c);
+    r->c = NULL;
+    r->queued = 0;
+}
+
+/* A command failed at the I/O level: forget the connection. */
+static void lost(acms_redis *r)
+{
+    if (!r->down)
+        acms_log_warn(NULL, NULL, "redis %s:%d: connection lost: %s", r->host, r->port,
+                      r->c && r->c->errstr[0] ? r->c->errstr : "unknown error");
+    r->down = 1;
+    count_error(r);
+    drop(r);
+}
+
+/* Runs AUTH/SELECT on a fresh context. 0 or -1 (logged, without the password). */
+static int handshake(acms_redis *r, redisContext *c)
+{
+    redisReply *rep = NULL;
+
+    if (r->pw[0]) {
+        if (r->user[0])
+            rep = redisCommand(c, "AUTH %s %s", r->user, r->pw);
+        if (rep && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "wrong number of arguments")) {
+            freeReplyObject(rep); /* Redis < 6: no ACL users, the password alone */
+            rep = NULL;
+        }
+        if (!rep && (!r->user[0] || !c->err))
+            rep = redisCommand(c, "AUTH %s", r->pw);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            acms_log_error(NULL, NULL, "redis %s:%d: AUTH failed: %s", r->host, r->port,
+                           rep ? rep->str : c->errstr);
+            freeReplyObject(rep);
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+    if (r->db) {
+        rep = redisCommand(c, "SELECT %d", r->db);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            acms_log_error(NULL, NULL, "redis %s:%d: SELECT %d failed: %s", r->host, r->port, r->db,
+                           rep ? rep->str : c->errstr);
+            freeReplyObject(rep);
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+    return 0;
+}
+
+/* Makes sure a connection exists, attempting one connect when the backoff window allows.
+ * ACMS_OK or ACMS_ERR_RETRY. */
+static int ensure(acms_redis *r)
+{
+    struct timeval tv = {TIMEOUT_MS / 1000, (TIMEOUT_MS % 1000) * 1000};
+    redisContext *c;
+    int64_t now;
+
+    if (r->c && !r->c->err)
+        return ACMS_OK;
+    if (r->c)
+        lost(r);
+    now = acms_mono_ms();
+    if (now < r->next_try_ms)
+        return ACMS_ERR_RETRY;
+
+    c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!c || c->err) {
+        if (!r->down || r->backoff_ms >= BACKOFF_MAX_MS)
+            acms_log_warn(NULL, NULL, "redis %s:%d: cannot connect: %s", r->host, r->port,
+                          c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        goto fail;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK || redisEnableKeepAlive(c) != REDIS_OK || handshake(r, c)) {
+        redisFree(c);
+        goto fail;
+    }
+    r->c = c;
+    r->backoff_ms = 0;
+    r->next_try_ms = 0;
+    if (r->down)
+        acms_log_info(NULL, NULL, "redis %s:%d: connected again", r->host, r->port);
+    r->down = 0;
+    return ACMS_OK;
+
+fail:
+    r->down = 1;
+    count_error(r);
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (r->backoff_ms > BACKOFF_MAX_MS)
+        r->backoff_ms = BACKOFF_MAX_MS;
+    r->next_try_ms = now + r->backoff_ms;
+    return ACMS_ERR_RETRY;
+}
+
+acms_redis *acms_redis_new(const char *url, acms_metrics *metrics, char *errstr, size_t errstr_size)
+{
+    acms_redis *r = calloc(1, sizeof *r);
+    const char *why = NULL;
+
+    if (!r) {
+        snprintf(errstr, errstr_size, "redis: out of memory");
+        return NULL;
+    }
+    if (parse_url(url, r->host, sizeof r->host, &r->port, r->user, sizeof r->user, r->pw, sizeof r->pw, &r->db,
+                  &why)) {
+        snprintf(errstr, errstr_size, "redis: bad ACMS_REDIS_URL: %s", why);
+        free(r);
+        return NULL;
+    }
+    r->metrics = metrics;
+    if (ensure(r) == ACMS_OK)
+        acms_log_info(NULL, NULL, "redis %s:%d db %d: connected", r->host, r->port, r->db);
+    return r;
+}
+
+void acms_redis_free(acms_redis *r)
+{
+    if (!r)
+        return;
+    drop(r);
+    memset(r->pw, 0, sizeof r->pw);
+    free(r);
+}
+
+/* --- commands ----------------------------------------------------------------------------- */
+
+static redisReply *checked(acms_redis *r, redisReply *rep)
+{
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        count_error(r);
+    return rep;
+}
+
+redisReply *acms_redis_cmd(acms_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *rep;
+    int attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (ensure(r) != ACMS_OK)
+            return NULL;
+        va_start(ap, fmt);
+        rep = redisvCommand(r->c, fmt, ap);
+        va_end(ap);
+        if (rep)
+            return checked(r, rep);
+        lost(r); /* then one immediate reconnect: the backoff window was reset by the last success */
+    }
+    return NULL;
+}
+
+redisReply *acms_redis_cmdargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+    redisReply *rep;
+    int attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (ensure(r) != ACMS_OK)
+            return NULL;
+        rep = redisCommandArgv(r->c, argc, argv, argvlen);
+        if (rep)
+            return checked(r, rep);
+        lost(r);
+    }
+    return NULL;
+}
+
+void acms_redis_append(acms_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->queued++;
+    if (r->pipe_broken)
+        return;
+    if ((r->queued == 1 && ensure(r) != ACMS_OK) || !r->c) {
+        r->pipe_broken = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    if (redisvAppendCommand(r->c, fmt, ap) != REDIS_OK)
+        r->pipe_broken = 1;
+    va_end(ap);
+}
+
+void acms_redis_appendargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+    r->queued++;
+    if (r->pipe_broken)
+        return;
+    if ((r->queued == 1 && ensure(r) != ACMS_OK) || !r->c) {
+        r->pipe_broken = 1;
+        return;
+    }
+    if (redisAppendCommandArgv(r->c, argc, argv, argvlen) != REDIS_OK)
+        r->pipe_broken = 1;
+}
+
+int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n)
+{
+    size_t i;
+    int broken = r->pipe_broken;
+
+    for (i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (!broken && n != r->queued) {
+        acms_log_error(NULL, NULL, "redis: pipeline of %zu commands collected as %zu", r->queued, n);
+        broken = 1;
+    }
+    r->pipe_broken = 0;
+    if (broken || !r->c) {
+        if (r->c)
+            drop(r); /* unread replies would answer the next commands */
+        r->queued = 0;
+        return ACMS_ERR_RETRY;
+    }
+    for (i = 0; i < n; i++) {
+        void *rep = NULL;
+
+        if (redisGetReply(r->c, &rep) != REDIS_OK || !rep) {
+            size_t j;
+
+            for (j = 0; j < i; j++) {
+                freeReplyObject(replies[j]);
+                replies[j] = NULL;
+            }
+            lost(r);
+            return ACMS_ERR_RETRY;
+        }
+        replies[i] = checked(r, rep);
+    }
+    r->queued = 0;
+    return ACMS_OK;
+}
+
+int acms_redis_exec_discard(acms_redis *r, size_t n)
+{
+    redisReply *stack[32], **replies = n <= 32 ? stack : calloc(n, sizeof *replies);
+    size_t i;
+    int rc;
+
+    if (!replies) {
+        for (i = 0; i < n; i++) /* keep the connection consistent: collect and drop */
+            ;
+        drop(r);
+        r->pipe_broken = 0;
+        return ACMS_ERR_RETRY;
+    }
+    rc = acms_redis_exec(r, replies, n);
+    if (rc == ACMS_OK) {
+        for (i = 0; i < n; i++) {
+            if (replies[i]->type == REDIS_REPLY_ERROR) {
+                if (rc == ACMS_OK)
+                    acms_log_warn(NULL, NULL, "redis: pipelined command %zu of %zu: %s", i + 1, n, replies[i]->str);
+                rc = ACMS_ERR;
+            }
+            freeReplyObject(replies[i]);
+        }
+    }
+    if (replies != stack)
+        free(replies);
+    return rc;
+}
+
+int acms_redis_once(acms_redis *r, const char *key, int ttl_s)
+{
+    redisReply *rep = ttl_s > 0 ? acms_redis_cmd(r, "SET %s 1 NX EX %d", key, ttl_s)
+                                : acms_redis_cmd(r, "SET %s 1 NX", key);
+    int rc;
+
+    if (!rep)
+        return ACMS_ERR_RETRY;
+    if (rep->type == REDIS_REPLY_STATUS) {
+        rc = 1;
+    } else if (rep->type == REDIS_REPLY_NIL) {
+        rc = 0;
+    } else {
+        /* e.g. LOADING, READONLY, OOM: nothing was decided, try again later */
+        acms_log_warn(NULL, NULL, "redis: SET NX: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        rc = ACMS_ERR_RETRY;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+long long acms_redis_int(const redisReply *rep, long long fallback)
+{
+    char *end;
+    long long v;
+
+    if (!rep)
+        return fallback;
+    if (rep->type == REDIS_REPLY_INTEGER)
+        return rep->integer;
+    if ((rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS) && rep->len > 0) {
+        errno = 0;
+        v = strtoll(rep->str, &end, 10);
+        if (errno == 0 && *end == '\0' && end == rep->str + rep->len)
+            return v;
+    }
+    return fallback;
+}
+
+int acms_redis_ping(acms_redis *r)
+{
+    redisReply *rep = acms_redis_cmd(r, "PING");
+    int ok = rep && rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0;
+
+    freeReplyObject(rep);
+    return ok ? ACMS_OK : ACMS_ERR_RETRY;
+}

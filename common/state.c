@@ -1,0 +1,106 @@
+/* state.c: run and step state in Redis. The run status moves only forward; the check and the
+ * write are one Lua script, so concurrent or redelivered writers cannot race it backwards. */
+#include "state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const status_script =
+    "local cur = redis.call('HGET', KEYS[1], 'status')\n"
+    "local ranks = {submitted=0, prepared=1, validated=2, running=3,\n"
+    "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"
+    "if cur then\n"
+    "  local cr = ranks[cur] or 0\n"
+    "  if cr == 4 and cur ~= ARGV[1] then return 0 end\n"
+    "  if cr > tonumber(ARGV[2]) then return 0 end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4])\n"
+    "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"
+    "for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
+    "return 1\n";
+
+int acms_state_rank(const char *status)
+{
+    static const char *const names[] = {"submitted", "prepared", "validated", "running"};
+    if (!status)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(status, names[i]))
+            return i;
+    return acms_state_is_terminal(status) ? 4 : -1;
+}
+
+int acms_state_is_terminal(const char *status)
+{
+    return status && (!strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "cancelled") ||
+                      !strcmp(status, "rejected"));
+}
+
+const char *acms_key_run(char *buf, size_t size, const char *run_id)
+{
+    snprintf(buf, size, "acms:run:%s", run_id);
+    return buf;
+}
+
+const char *acms_key_step(char *buf, size_t size, const char *run_id, const char *step)
+{
+    snprintf(buf, size, "acms:run:%s:step:%s", run_id, step);
+    return buf;
+}
+
+int acms_state_run_status(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv)
+{
+    int rank = acms_state_rank(status);
+    if (rank < 0 || nkv % 2 || nkv > 64)
+        return ACMS_ERR_INVALID;
+    char key[256], rankbuf[16], now[24];
+    acms_key_run(key, sizeof key, run_id);
+    snprintf(rankbuf, sizeof rankbuf, "%d", rank);
+    snprintf(now, sizeof now, "%lld", (long long)acms_now_ms());
+    const char *argv[80];
+    size_t argvlen[80];
+    int argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = status_script;
+    argv[argc++] = "2";
+    argv[argc++] = key;
+    argv[argc++] = "acms:runs";
+    argv[argc++] = status;
+    argv[argc++] = rankbuf;
+    argv[argc++] = now;
+    argv[argc++] = run_id;
+    for (size_t i = 0; i < nkv; i++)
+        argv[argc++] = kv[i] ? kv[i] : "";
+    for (int i = 0; i < argc; i++)
+        argvlen[i] = strlen(argv[i]);
+    redisReply *rep = acms_redis_cmdargv(r, argc, argv, argvlen);
+    if (!rep)
+        return ACMS_ERR_RETRY;
+    int rc = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
+    freeReplyObject(rep);
+    return rc;
+}
+
+int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv)
+{
+    if (nkv % 2 || nkv > 64 || nkv == 0)
+        return ACMS_ERR_INVALID;
+    char key[512];
+    acms_key_step(key, sizeof key, run_id, step);
+    const char *argv[70];
+    size_t argvlen[70];
+    int argc = 0;
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    for (size_t i = 0; i < nkv; i++)
+        argv[argc++] = kv[i] ? kv[i] : "";
+    for (int i = 0; i < argc; i++)
+        argvlen[i] = strlen(argv[i]);
+    redisReply *rep = acms_redis_cmdargv(r, argc, argv, argvlen);
+    if (!rep)
+        return ACMS_ERR_RETRY;
+    int rc = rep->type == REDIS_REPLY_ERROR ? ACMS_ERR_RETRY : ACMS_OK;
+    freeReplyObject(rep);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/* adapter.h: the Runtime Configuration Manager (the seed's prepare_for_execution and
+ * adapt_during_execution) as plain functions. The service (main.c) and `acmsctl prepare/validate`
+ * call these same entry points. Component files: environment.c secrets.c scaler.c optimizer.c
+ * compliance.c live.c; each exports adapter_<component>_* functions (stages.h is their internal
+ * API; secrets.h is the reference resolver the coordinator's executors share). */
+#ifndef ACMS_ADAPTER_H
+#define ACMS_ADAPTER_H
+
+#include "issue.h"
+#include "profile.h"
+#include "redis.h"
+
+typedef struct adapter_ctx {
+    const acms_profiles *profiles;  /* catalogue, environments, policies */
+    acms_redis *redis;              /* NULL offline: no load, no learned recommendations */
+    const char *vault_addr;         /* VAULT_ADDR (http://127.0.0.1:8200), NULL = vault refs unresolvable */
+    const char *vault_token;        /* VAULT_TOKEN; never logged */
+    int check_secrets;              /* resolve references at prepare time (service: 1) */
+} adapter_ctx;
+
+/* prepare_for_execution: document -> typed pipeline -> environment, secrets, scaling, optimisation,
+ * compliance. On success *out is a RuntimeConfiguration in the arena (pipeline, metadata, adaptation
+ * log, environment) and ACMS_OK is returned. When the configuration cannot be prepared (unknown
+ * environment, unusable document) returns ACMS_ERR_INVALID with the reasons in issues.
+ * ACMS_ERR_RETRY when Redis was needed and unreachable. Deterministic for the same inputs and state. */
+int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
+                    Acms__V1__RuntimeConfiguration **out, acms_issues *issues);
+/* Everything *out points to lives in the arena a, or in in (which must outlive *out); the
+ * environment is a deep copy, so *out does not depend on ctx->profiles afterwards.
+ * prepared_at_ms is in->meta->timestamp_ms (now when in has no meta), so the same input and state
+ * give byte-identical packed output. issues: syntax issues of the document (warnings too) and, on
+ * ACMS_ERR_INVALID, the errors (UNKNOWN_ENVIRONMENT, EMPTY_DOCUMENT, conversion errors). */
+
+/* Hex SHA-256 of the packed document (RuntimeMetadata.config_hash). "" for NULL. */
+void adapter_config_hash(const Acms__V1__Value *document, char out[65]);
+
+/* The ValidationResult of a rejected configuration (phase "rejected", valid false): errors in
+ * issues, warnings and infos in warnings, the ten most confident suggestions. Arena-owned. */
+Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_issues *issues);
+
+/* --- adapt_during_execution (live.c) --------------------------------------------------------- */
+#define ADAPTER_DEFAULT_SAFETY_THRESHOLD 0.8
+
+/* Decides one AdaptationOpportunity from the monitor. Returns 1 to apply (the coordinator applies it
+ * to pending steps and to the next attempt of a running one), 0 to refuse. rec_out is initialised
+ * and filled (stage "runtime", step, field, old/new value, safety score, applied, reason); its
+ * strings point into opp or to static text, so it is valid while opp is. On apply, *memory_mb or
+ * *runtime_s carry the new value (0 = unchanged). Refused: safety score below the threshold (the
+ * environment's safety_threshold when set, else threshold, else 0.8), proposed value above the
+ * environment's quotas (max_memory_mb, max_runtime_s), shrinking the memory of a running step
+ * (in-place rules of the Vertical Pod Autoscaler), unknown environment, field or malformed value.
+ * ctx may be NULL. */
+int adapter_live_decide(const adapter_ctx *ctx, const Acms__V1__Environment *env,
+                        const Acms__V1__AdaptationOpportunity *opp, double threshold,
+                        Acms__V1__AdaptationRecord *rec_out, uint64_t *memory_mb, uint32_t *runtime_s);
+
+#endif

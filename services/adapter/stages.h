@@ -1,0 +1,111 @@
+/* stages.h: the stages of adapter_prepare (environment -> secrets -> scaler -> optimizer ->
+ * compliance), each a plain function over the typed pipeline with no Kafka in sight. Stages mutate
+ * the pipeline in place (new strings come from the arena, shared strings are never written) and
+ * explain every change as an AdaptationRecord appended to one adapter_log, in a deterministic order. */
+#ifndef ACMS_ADAPTER_STAGES_H
+#define ACMS_ADAPTER_STAGES_H
+
+#include "adapter.h"
+
+/* --- the adaptation log (adapter.c) -------------------------------------------------------- */
+typedef struct adapter_log {
+    acms_arena *arena;
+    Acms__V1__AdaptationRecord **v;
+    size_t n;
+} adapter_log;
+
+void adapter_log_init(adapter_log *log, acms_arena *a);
+/* Appends a record (strings copied into the arena; NULL old/new become ""). Returns it. */
+Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage, const char *step,
+                                            const char *field, const char *old_value, const char *new_value,
+                                            double safety_score, int applied, const char *reason_fmt, ...)
+    __attribute__((format(printf, 9, 10)));
+
+/* Sets or replaces tag key=value on a step (arena copies). Returns the previous value or NULL. */
+const char *adapter_step_set_tag(acms_arena *a, Acms__V1__Step *s, const char *key, const char *value);
+/* The step's Resources, created (zeroed) when absent. */
+Acms__V1__Resources *adapter_step_resources(acms_arena *a, Acms__V1__Step *s);
+
+/* --- EnvironmentAdapter (environment.c) ---------------------------------------------------- */
+/* ResourceMapper (default type, instance_map, allowed list, Resources from the catalogue x
+ * memory_scale or explicit requests), NetworkAdapter (vpc_config, isolation), StorageAdapter
+ * (output_path rewrites) and executor/attempt/parallelism defaults. Records stage "environment". */
+void adapter_environment_adapt(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
+                               Acms__V1__Pipeline *p, adapter_log *log);
+/* The longest path_rewrites prefix matching path, rewritten into the arena; NULL when none matches. */
+char *adapter_environment_rewrite_path(acms_arena *a, const Acms__V1__Environment *env, const char *path);
+
+/* --- SecretManager at prepare time (secrets.c; the resolver API is secrets.h) --------------- */
+typedef struct adapter_findings {
+    acms_arena *arena;
+    Acms__V1__SecretFinding **v;
+    size_t n;
+} adapter_findings;
+
+void adapter_findings_init(adapter_findings *f, acms_arena *a);
+/* Checks every secret reference of every step (well-formed, in the environment's secret_scopes,
+ * resolvable when ctx->check_secrets; resolved values are wiped at once) and looks for plain-text
+ * credentials in env values, command arguments and tags. Findings never contain a secret value. */
+void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *env, const Acms__V1__Pipeline *p,
+                           adapter_findings *f);
+/* Does a variable/flag name suggest a credential (PASSWORD, SECRET, TOKEN, API_KEY, PRIVATE_KEY,
+ * CREDENTIAL, case-insensitive)? */
+int adapter_secret_name_sensitive(const char *name);
+/* If value contains something shaped like a credential, a static description of its kind
+ * ("an AWS access key id", ...), else NULL. */
+const char *adapter_secret_value_pattern(const char *value);
+
+/* --- ResourceScaler (scaler.c) --------------------------------------------------------------- */
+typedef enum { ADAPTER_LEARN_OFF = 0, ADAPTER_LEARN_SHADOW = 1, ADAPTER_LEARN_APPLY = 2 } adapter_learn_mode;
+
+/* A learned recommendation (acms:learn:rec:<pipeline>:<step>); present = 0 when none. */
+typedef struct adapter_learned {
+    int present;
+    uint64_t memory_mb;
+    uint32_t runtime_s;
+    const char *instance_type;   /* "" when none */
+    const char *mode;            /* off | shadow | apply ("" = apply) */
+    const char *reason;          /* "" when none */
+    uint32_t based_on_runs;
+} adapter_learned;
+
+/* What the scaler and optimizer know about the world: environment load and one recommendation
+ * per step (learned[i] belongs to p->steps[i]). online = 0 when Redis was not consulted. */
+typedef struct adapter_observed {
+    int online;
+    uint32_t active_runs;
+    uint32_t instances_in_use;
+    adapter_learned *learned;
+    size_t nlearned;
+} adapter_observed;
+
+/* Reads load (HVALS acms:env:<env>:instances) and recommendations (HGETALL acms:learn:rec:...)
+ * in one pipelined batch. r NULL gives an offline observation. ACMS_OK or ACMS_ERR_RETRY. */
+int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env,
+                           const Acms__V1__Pipeline *p, adapter_observed *out);
+/* Effective learning mode of a recommendation in env: the more conservative of the environment's
+ * learning_mode ("" = no restriction) and the recommendation's mode ("" = apply). */
+adapter_learn_mode adapter_learn_mode_of(const Acms__V1__Environment *env, const adapter_learned *l);
+/* Right-sizes steps from recommendations, caps instance counts, records data-size hints, and
+ * builds the capacity plan (*plan, arena). Records stage "scaling". obs may be NULL (offline). */
+void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
+                          Acms__V1__Pipeline *p, const adapter_observed *obs, adapter_log *log,
+                          Acms__V1__CapacityPlan **plan);
+
+/* --- RuntimeOptimizer (optimizer.c) ---------------------------------------------------------- */
+/* Interruptible capacity where the environment allows it (processing/transform steps) and runtime
+ * limits from history. Records stage "optimization". obs may be NULL (no history: no limit change). */
+void adapter_optimizer_optimize(acms_arena *a, const Acms__V1__Environment *env, Acms__V1__Pipeline *p,
+                                const adapter_observed *obs, adapter_log *log);
+
+/* --- ComplianceEnforcer (compliance.c) ------------------------------------------------------- */
+/* Applies the mutations of enforce rules of the policies that apply to env. Require-type ops
+ * (equals, present, forbid on non-booleans, audit rules) are left to the validator. Records
+ * stage "compliance". Returns the number of mutations. */
+size_t adapter_compliance_enforce(acms_arena *a, const acms_profiles *pr, const Acms__V1__Environment *env,
+                                  Acms__V1__Pipeline *p, adapter_log *log);
+/* Rewrites path so that it starts with prefix: the scheme and bucket/host part ("s3://bucket") is
+ * replaced by prefix, the rest kept. Returns path itself when it already starts with prefix. */
+char *adapter_compliance_reprefix(acms_arena *a, const char *path, const char *prefix);
+
+#endif

@@ -1,0 +1,49 @@
+/* acmsctl.h: the command-line client's shared pieces. Exit codes follow the contract in README:
+ * 0 success, 1 failed/invalid/unknown run, 2 usage or unusable input, 3 bus or Redis unreachable. */
+#ifndef ACMSCTL_H
+#define ACMSCTL_H
+
+#include <cjson/cJSON.h>
+
+#include "cfg.h"
+#include "pb.h"
+#include "redis.h"
+
+enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3 };
+
+typedef struct ctl_opts {
+    const char *cmd;
+    const char *file;        /* FILE or RUN_ID */
+    const char *env;
+    const char *config_dir;
+    int json;                /* --format json */
+    int wait;
+    int quiet;
+    int timeout_s;           /* --timeout for --wait/watch (default 900) */
+    const char *ref;         /* --ref ID[@VERSION] */
+} ctl_opts;
+
+int ctl_submit(const ctl_opts *o);
+int ctl_status(const ctl_opts *o);
+int ctl_watch(const ctl_opts *o);
+int ctl_cancel(const ctl_opts *o);
+int ctl_prepare(const ctl_opts *o);
+int ctl_validate(const ctl_opts *o);
+
+/* Connects to Redis with the stack/environment configuration; prints the reason and returns
+ * NULL when unreachable. */
+acms_redis *ctl_redis(const acms_cfg *cfg);
+/* Reads the run (hash, steps, adaptations) into a JSON document; NULL when the run is unknown.
+ * *unreachable is set when Redis could not be read. */
+cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable);
+/* Follows a run until it ends or timeout_s passes, printing progress on stderr unless quiet.
+ * Returns the final view (caller frees) or NULL (unreachable or timeout; *why says which). */
+cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, const char **why);
+/* Prints a run view (human) on stdout. */
+void ctl_print_run(const cJSON *view);
+/* Exit code for a final run view. */
+int ctl_run_exit(const cJSON *view);
+/* Prints one JSON document on stdout. */
+void ctl_print_json(const cJSON *doc);
+
+#endif

@@ -1,0 +1,203 @@
+/* offline.c: acmsctl prepare and validate. They run the adapter's and the validator's own code on
+ * a file, with no broker and no Redis, so a CI job gets the same verdict the services would give. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acmsctl.h"
+#include "adapter/adapter.h"
+#include "doc.h"
+#include "log.h"
+#include "profile.h"
+#include "validator/validator.h"
+
+typedef struct offline {
+    acms_arena *a;
+    acms_profiles profiles;
+    int have_profiles;
+    const Acms__V1__Value *doc;
+    Acms__V1__RuntimeConfiguration *rc;
+    acms_issues issues;     /* why preparation failed */
+} offline;
+
+/* Loads profiles and the file, and prepares it. Returns CTL_OK (prepared), CTL_FAIL (cannot be
+ * prepared: issues say why) or CTL_USAGE (unusable input). */
+static int prepare(const ctl_opts *o, offline *st)
+{
+    char err[1024] = "";
+    st->a = acms_arena_new(0);
+    acms_issues_init(&st->issues, st->a, "syntax");
+    acms_log_init("acmsctl", getenv("ACMS_LOG_LEVEL") ? getenv("ACMS_LOG_LEVEL") : "error");
+    if (acms_profiles_load(&st->profiles, o->config_dir, err, sizeof err) != ACMS_OK) {
+        fprintf(stderr, "acmsctl: configuration directory %s: %s\n", o->config_dir, err);
+        return CTL_USAGE;
+    }
+    st->have_profiles = 1;
+    Acms__V1__Value **docs = NULL;
+    size_t ndocs = 0;
+    if (acms_doc_parse_file(st->a, o->file, &docs, &ndocs, err, sizeof err) != ACMS_OK) {
+        fprintf(stderr, "acmsctl: %s\n", err);
+        return CTL_USAGE;
+    }
+    for (size_t i = 0; i < ndocs && !st->doc; i++)
+        if (acms_doc_kind(docs[i]) && !strcmp(acms_doc_kind(docs[i]), "Pipeline"))
+            st->doc = docs[i];
+    if (!st->doc) {
+        fprintf(stderr, "acmsctl: %s: no document of kind Pipeline (found %zu document(s)%s)\n", o->file, ndocs,
+                ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
+        return CTL_USAGE;
+    }
+    Acms__V1__ConfigSubmitted *in = acms_pb_new(st->a, &acms__v1__config_submitted__descriptor);
+    in->meta = acms_meta_new(st->a, "offline", "acmsctl", "offline", o->file, NULL);
+    in->meta->timestamp_ms = 0; /* deterministic output */
+    in->environment = acms_arena_strdup(st->a, o->env);
+    in->document = (Acms__V1__Value *)st->doc;
+    in->source_name = acms_arena_strdup(st->a, o->file);
+    adapter_ctx actx = {.profiles = &st->profiles, .redis = NULL, .check_secrets = 0};
+    int rc = adapter_prepare(&actx, st->a, in, &st->rc, &st->issues);
+    if (rc == ACMS_OK)
+        return CTL_OK;
+    if (rc == ACMS_ERR_INVALID)
+        return CTL_FAIL;
+    fprintf(stderr, "acmsctl: cannot prepare %s: %s\n", o->file, acms_strerror(rc));
+    return CTL_USAGE;
+}
+
+static void release(offline *st)
+{
+    if (st->have_profiles)
+        acms_profiles_release(&st->profiles);
+    acms_arena_free(st->a);
+}
+
+static void print_issue(const char *file, const Acms__V1__ValidationIssue *is)
+{
+    if (is->line)
+        printf("%s:%u:%u: ", file, is->line, is->column ? is->column : 1);
+    else
+        printf("%s: ", file);
+    printf("%s %s [%s] %s%s%s\n", is->severity, is->code, is->level, is->path, *is->path ? ": " : "", is->message);
+    for (size_t k = 0; k < is->n_suggestions && k < 3; k++) {
+        const Acms__V1__ValidationSuggestion *s = is->suggestions[k];
+        printf("    fix (%s, %.0f%%): %s", s->source, s->confidence * 100, s->text);
+        if (*s->patch_path)
+            printf("  [set %s = %s]", s->patch_path, *s->patch_value ? s->patch_value : "\"\"");
+        putchar('\n');
+    }
+}
+
+static cJSON *issues_json(Acms__V1__ValidationIssue *const *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, acms_json_from_message(&v[i]->base));
+    return arr;
+}
+
+int ctl_prepare(const ctl_opts *o)
+{
+    offline st = {0};
+    int rc = prepare(o, &st);
+    if (rc == CTL_USAGE)
+        goto out;
+    if (rc == CTL_FAIL) {
+        if (o->json) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddBoolToObject(j, "prepared", 0);
+            cJSON_AddItemToObject(j, "issues", issues_json(st.issues.v, st.issues.n));
+            ctl_print_json(j);
+            cJSON_Delete(j);
+        } else {
+            fprintf(stderr, "%s cannot be prepared for %s:\n", o->file, o->env);
+            for (size_t i = 0; i < st.issues.n; i++)
+                print_issue(o->file, st.issues.v[i]);
+        }
+        goto out;
+    }
+    if (o->json) {
+        char *s = acms_json_message_string(&st.rc->base, 1);
+        if (s)
+            puts(s);
+        free(s);
+        goto out;
+    }
+    const Acms__V1__Pipeline *p = st.rc->pipeline;
+    printf("pipeline %s prepared for %s (region %s, executor %s)\n\n", p->name, o->env,
+           st.rc->metadata && *st.rc->metadata->region ? st.rc->metadata->region : "-",
+           st.rc->environment && *st.rc->environment->executor ? st.rc->environment->executor : "local");
+    printf("%-22s %-16s %6s %9s %6s %9s  %s\n", "STEP", "INSTANCE", "COUNT", "MEM(MiB)", "VCPU", "RUNTIME", "OUTPUT");
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const Acms__V1__Step *s = p->steps[i];
+        printf("%-22s %-16s %6u %9llu %6.1f %8us  %s\n", s->name, s->instance_type, s->instance_count,
+               s->resources ? (unsigned long long)s->resources->memory_mb : 0ULL,
+               s->resources ? s->resources->vcpu : 0.0, s->max_runtime_s, s->output_path);
+    }
+    printf("\nadaptation log (%zu):\n", st.rc->n_adaptation_log);
+    for (size_t i = 0; i < st.rc->n_adaptation_log; i++) {
+        const Acms__V1__AdaptationRecord *r = st.rc->adaptation_log[i];
+        printf("  [%s] %s%s%s: %s -> %s  (%s)%s\n", r->stage, r->step, *r->step ? "." : "", r->field,
+               *r->old_value ? r->old_value : "\"\"", *r->new_value ? r->new_value : "\"\"", r->reason,
+               r->applied ? "" : " [recommended, not applied]");
+    }
+    if (st.rc->metadata) {
+        for (size_t i = 0; i < st.rc->metadata->n_secret_findings; i++) {
+            const Acms__V1__SecretFinding *f = st.rc->metadata->secret_findings[i];
+            printf("  [secrets] %s.%s: %s (%s)\n", f->step, f->field, f->kind, f->detail);
+        }
+    }
+out:
+    release(&st);
+    return rc;
+}
+
+int ctl_validate(const ctl_opts *o)
+{
+    offline st = {0};
+    int rc = prepare(o, &st);
+    Acms__V1__ValidationResult *res = NULL;
+    if (rc == CTL_USAGE)
+        goto out;
+    if (rc == CTL_OK) {
+        validator_ctx vctx = {.profiles = &st.profiles, .redis = NULL};
+        if (validator_validate(&vctx, st.a, st.rc, st.doc, &res) != ACMS_OK) {
+            fprintf(stderr, "acmsctl: validation could not run\n");
+            rc = CTL_USAGE;
+            goto out;
+        }
+    } else {
+        /* not preparable: the preparation issues are the verdict */
+        res = acms_pb_new(st.a, &acms__v1__validation_result__descriptor);
+        res->phase = "rejected";
+        for (size_t i = 0; i < st.issues.n; i++) {
+            Acms__V1__ValidationIssue *is = st.issues.v[i];
+            if (!strcmp(is->severity, "error")) {
+                res->issues = acms_arena_push(st.a, res->issues, &res->n_issues, sizeof *res->issues);
+                res->issues[res->n_issues - 1] = is;
+            } else {
+                res->warnings = acms_arena_push(st.a, res->warnings, &res->n_warnings, sizeof *res->warnings);
+                res->warnings[res->n_warnings - 1] = is;
+            }
+        }
+    }
+    rc = res->valid && res->n_issues == 0 ? CTL_OK : CTL_FAIL;
+    if (o->json) {
+        cJSON *j = acms_json_from_message(&res->base);
+        cJSON_DeleteItemFromObject(j, "valid");
+        cJSON_AddBoolToObject(j, "valid", rc == CTL_OK);
+        cJSON_AddStringToObject(j, "file", o->file);
+        cJSON_AddStringToObject(j, "environment", o->env);
+        ctl_print_json(j);
+        cJSON_Delete(j);
+        goto out;
+    }
+    for (size_t i = 0; i < res->n_issues; i++)
+        print_issue(o->file, res->issues[i]);
+    for (size_t i = 0; i < res->n_warnings; i++)
+        print_issue(o->file, res->warnings[i]);
+    printf("%s for %s: %s (%zu error%s, %zu warning%s), confidence %.2f\n", o->file, o->env,
+           rc == CTL_OK ? "VALID" : "INVALID", res->n_issues, res->n_issues == 1 ? "" : "s", res->n_warnings,
+           res->n_warnings == 1 ? "" : "s", res->confidence_score);
+out:
+    release(&st);
+    return rc;
+}

@@ -1,0 +1,236 @@
+/* view.c: reading a run's live state from Redis (run hash, step hashes, adaptation log) into one
+ * JSON document, following it to its end, and rendering it for people. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acmsctl.h"
+#include "state.h"
+
+acms_redis *ctl_redis(const acms_cfg *cfg)
+{
+    char err[256] = "", red[512];
+    acms_redis *r = acms_redis_new(cfg->redis_url, NULL, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "acmsctl: ACMS_REDIS_URL: %s\n", err);
+        return NULL;
+    }
+    if (acms_redis_ping(r) != ACMS_OK) {
+        fprintf(stderr, "acmsctl: Redis at %s is unreachable (is the stack up? `make up`)\n",
+                acms_cfg_redacted_url(cfg->redis_url, red, sizeof red));
+        acms_redis_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int numeric_field(const char *k)
+{
+    static const char *const nums[] = {"submitted_ms", "updated_ms", "finished_ms", "started_ms", "steps_total",
+                                       "steps_done",   "attempt",    "wall_ms",     "peak_rss_kb", "memory_mb",
+                                       "max_runtime_s", "exit_code"};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if (!strcmp(k, nums[i]))
+            return 1;
+    return 0;
+}
+
+/* hash reply (flat key/value array) -> JSON object */
+static cJSON *hash_to_json(const redisReply *rep)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
+        const char *k = rep->element[i]->str, *v = rep->element[i + 1]->str;
+        if (!k || !v || !strcmp(k, "attempts_json"))
+            continue;
+        if (!strcmp(k, "attempts")) {
+            cJSON *a = cJSON_Parse(v);
+            if (a) {
+                cJSON_AddItemToObject(o, "attempts", a);
+                continue;
+            }
+        }
+        if (numeric_field(k))
+            cJSON_AddNumberToObject(o, k, strtod(v, NULL));
+        else if (!strcmp(k, "success"))
+            cJSON_AddBoolToObject(o, k, !strcmp(v, "1") || !strcmp(v, "true"));
+        else
+            cJSON_AddStringToObject(o, k, v);
+    }
+    return o;
+}
+
+cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
+{
+    char key[256];
+    *unreachable = 0;
+    acms_key_run(key, sizeof key, run_id);
+    acms_redis_append(r, "HGETALL %s", key);
+    acms_redis_append(r, "LRANGE %s:steps 0 -1", key);
+    acms_redis_append(r, "LRANGE %s:adaptations 0 -1", key);
+    redisReply *rep[3] = {0};
+    if (acms_redis_exec(r, rep, 3) != ACMS_OK) {
+        *unreachable = 1;
+        return NULL;
+    }
+    cJSON *view = NULL;
+    if (!rep[0] || rep[0]->type != REDIS_REPLY_ARRAY || rep[0]->elements == 0)
+        goto out;
+    view = hash_to_json(rep[0]);
+    if (!cJSON_GetObjectItem(view, "run_id"))
+        cJSON_AddStringToObject(view, "run_id", run_id);
+    cJSON *steps = cJSON_AddArrayToObject(view, "steps");
+    size_t nsteps = rep[1] && rep[1]->type == REDIS_REPLY_ARRAY ? rep[1]->elements : 0;
+    for (size_t i = 0; i < nsteps; i++)
+        acms_redis_append(r, "HGETALL %s:step:%s", key, rep[1]->element[i]->str);
+    redisReply **sr = calloc(nsteps + 1, sizeof *sr);
+    if (nsteps && acms_redis_exec(r, sr, nsteps) != ACMS_OK) {
+        *unreachable = 1;
+        free(sr);
+        cJSON_Delete(view);
+        view = NULL;
+        goto out;
+    }
+    for (size_t i = 0; i < nsteps; i++) {
+        cJSON *s = hash_to_json(sr[i]);
+        cJSON_AddStringToObject(s, "name", rep[1]->element[i]->str);
+        cJSON_AddItemToArray(steps, s);
+        freeReplyObject(sr[i]);
+    }
+    free(sr);
+    cJSON *ad = cJSON_AddArrayToObject(view, "adaptations");
+    for (size_t i = 0; rep[2] && rep[2]->type == REDIS_REPLY_ARRAY && i < rep[2]->elements; i++) {
+        cJSON *a = cJSON_Parse(rep[2]->element[i]->str);
+        if (a)
+            cJSON_AddItemToArray(ad, a);
+    }
+out:
+    for (int i = 0; i < 3; i++)
+        if (rep[i])
+            freeReplyObject(rep[i]);
+    return view;
+}
+
+static const char *jstr(const cJSON *o, const char *k, const char *def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+int ctl_run_exit(const cJSON *view)
+{
+    const char *st = jstr(view, "status", "");
+    return !strcmp(st, "succeeded") ? CTL_OK : CTL_FAIL;
+}
+
+cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, const char **why)
+{
+    int64_t deadline = acms_mono_ms() + (int64_t)timeout_s * 1000;
+    char last[8192] = "";
+    int misses = 0;
+    for (;;) {
+        int unreachable = 0;
+        cJSON *view = ctl_run_view(r, run_id, &unreachable);
+        if (unreachable) {
+            if (++misses > 50) { /* ~5 s of Redis being away */
+                *why = "Redis became unreachable";
+                return NULL;
+            }
+        } else {
+            misses = 0;
+        }
+        if (view) {
+            /* progress: one line per change of run or step status */
+            char now[8192];
+            size_t off = 0;
+            const cJSON *s;
+            off += (size_t)snprintf(now + off, sizeof now - off, "%s", jstr(view, "status", "?"));
+            cJSON_ArrayForEach(s, cJSON_GetObjectItem(view, "steps"))
+            {
+                if (off >= sizeof now - 64)
+                    break;
+                off += (size_t)snprintf(now + off, sizeof now - off, "|%s=%s/%g", jstr(s, "name", "?"),
+                                        jstr(s, "status", "pending"), jnum(s, "attempt"));
+            }
+            if (strcmp(now, last)) {
+                if (!quiet) {
+                    double done = jnum(view, "steps_done"), total = jnum(view, "steps_total");
+                    fprintf(stderr, "[%s] run %.8s %-10s", jstr(view, "pipeline", "?"), run_id,
+                            jstr(view, "status", "?"));
+                    if (total > 0)
+                        fprintf(stderr, " %g/%g steps done", done, total);
+                    cJSON_ArrayForEach(s, cJSON_GetObjectItem(view, "steps"))
+                    {
+                        const char *st = jstr(s, "status", "pending");
+                        if (!strcmp(st, "running") || !strcmp(st, "retrying"))
+                            fprintf(stderr, "  %s: %s (attempt %g)", jstr(s, "name", "?"), st, jnum(s, "attempt"));
+                    }
+                    fputc('\n', stderr);
+                }
+                snprintf(last, sizeof last, "%s", now);
+            }
+            if (acms_state_is_terminal(jstr(view, "status", "")))
+                return view;
+            cJSON_Delete(view);
+        }
+        if (acms_mono_ms() > deadline) {
+            *why = "timed out waiting for the run to end";
+            return NULL;
+        }
+        usleep(100 * 1000);
+    }
+}
+
+void ctl_print_json(const cJSON *doc)
+{
+    char *s = cJSON_Print(doc);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+void ctl_print_run(const cJSON *view)
+{
+    printf("run        %s\n", jstr(view, "run_id", "?"));
+    printf("pipeline   %s\n", jstr(view, "pipeline", "?"));
+    printf("env        %s\n", jstr(view, "environment", "?"));
+    printf("status     %s\n", jstr(view, "status", "?"));
+    double sub = jnum(view, "submitted_ms"), fin = jnum(view, "finished_ms");
+    if (fin > 0 && sub > 0)
+        printf("duration   %.2f s\n", (fin - sub) / 1000.0);
+    if (*jstr(view, "reason", ""))
+        printf("reason     %s\n", jstr(view, "reason", ""));
+    const cJSON *steps = cJSON_GetObjectItem(view, "steps"), *s;
+    if (cJSON_GetArraySize(steps) > 0) {
+        printf("\n%-24s %-10s %8s %10s %10s %10s  %s\n", "STEP", "STATUS", "ATTEMPTS", "WALL(s)", "PEAK(MiB)",
+               "LIMIT(MiB)", "EXIT");
+        cJSON_ArrayForEach(s, steps)
+        {
+            printf("%-24s %-10s %8g %10.2f %10.1f %10g  %s\n", jstr(s, "name", "?"), jstr(s, "status", "pending"),
+                   jnum(s, "attempt"), jnum(s, "wall_ms") / 1000.0, jnum(s, "peak_rss_kb") / 1024.0,
+                   jnum(s, "memory_mb"), jstr(s, "exit_reason", ""));
+            if (*jstr(s, "message", ""))
+                printf("%-24s   %s\n", "", jstr(s, "message", ""));
+        }
+    }
+    const cJSON *ad = cJSON_GetObjectItem(view, "adaptations"), *a;
+    if (cJSON_GetArraySize(ad) > 0) {
+        printf("\nadaptations (%d):\n", cJSON_GetArraySize(ad));
+        cJSON_ArrayForEach(a, ad)
+        {
+            const cJSON *applied = cJSON_GetObjectItem(a, "applied");
+            printf("  [%s] %s%s%s %s: %s -> %s  (%s)%s\n", jstr(a, "stage", "?"), jstr(a, "step", ""),
+                   *jstr(a, "step", "") ? "." : "", jstr(a, "field", "?"), "", jstr(a, "old_value", "\"\""),
+                   jstr(a, "new_value", "\"\""), jstr(a, "reason", ""),
+                   cJSON_IsTrue(applied) ? "" : "  [not applied]");
+        }
+    }
+}
