@@ -23,7 +23,9 @@
 
 typedef struct frame {
     Acms__V1__Value *node;  /* an open list or map */
+    size_t items_cap;       /* capacity of its values/entries array */
     char *key;              /* map: key waiting for its value (NULL: the next node is a key) */
+    uint32_t key_line, key_column;
     uint32_t *slots;        /* map: open-addressing index of entry positions + 1 (NULL below 16) */
     size_t cap;
 } frame;
@@ -36,7 +38,7 @@ typedef struct parser {
     size_t depth;
     Acms__V1__Value *root;
     Acms__V1__Value **docs;
-    size_t ndocs;
+    size_t ndocs, docs_cap;
     size_t nodes;
     int yaml_syntax;  /* the failure came from libyaml's scanner or parser (JSON may fall back) */
 } parser;
@@ -122,6 +124,43 @@ static size_t bad_byte(const char *text, size_t len, int *is_nul)
 
 /* --- tree building ------------------------------------------------------------------------ */
 
+/* Room for element n of arr (capacity tracked by the caller). acms_arena_push remembers only a few
+ * recent arrays, and a document grows many at once: an evicted large array would be copied on
+ * every push (quadratic), so the parser keeps each open collection's capacity itself. */
+static void *grow(acms_arena *a, void *arr, size_t n, size_t *cap, size_t es)
+{
+    if (arr && n < *cap) return arr;
+    size_t nc = *cap > n ? *cap : n;
+    nc = nc < 4 ? 4 : nc * 2;
+    void *na = acms_arena_alloc(a, nc * es);
+    if (n && arr) memcpy(na, arr, n * es);
+    *cap = nc;
+    return na;
+}
+
+static void push_doc(parser *p, Acms__V1__Value *root)
+{
+    p->docs = grow(p->a, p->docs, p->ndocs, &p->docs_cap, sizeof *p->docs);
+    p->docs[p->ndocs++] = root;
+}
+
+static void push_item(acms_arena *a, frame *f, Acms__V1__Value *v)
+{
+    Acms__V1__ListValue *l = f->node->list_value;
+    l->values = grow(a, l->values, l->n_values, &f->items_cap, sizeof *l->values);
+    l->values[l->n_values++] = v;
+}
+
+static void push_entry(acms_arena *a, frame *f, char *key, Acms__V1__Value *v)
+{
+    Acms__V1__MapValue *m = f->node->map_value;
+    Acms__V1__MapEntry *e = acms_pb_new(a, &acms__v1__map_entry__descriptor);
+    e->key = key;
+    e->value = v;
+    m->entries = grow(a, m->entries, m->n_entries, &f->items_cap, sizeof *m->entries);
+    m->entries[m->n_entries++] = e;
+}
+
 static uint64_t hash_key(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -184,19 +223,12 @@ static void attach(parser *p, Acms__V1__Value *v)
     }
     frame *f = &p->stack[p->depth - 1];
     if (f->node->kind_case == ACMS__V1__VALUE__KIND_LIST_VALUE) {
-        Acms__V1__ListValue *l = f->node->list_value;
-        l->values = acms_arena_push(p->a, l->values, &l->n_values, sizeof *l->values);
-        l->values[l->n_values - 1] = v;
+        push_item(p->a, f, v);
         return;
     }
-    Acms__V1__MapValue *m = f->node->map_value;
-    Acms__V1__MapEntry *e = acms_pb_new(p->a, &acms__v1__map_entry__descriptor);
-    e->key = f->key;
-    e->value = v;
-    m->entries = acms_arena_push(p->a, m->entries, &m->n_entries, sizeof *m->entries);
-    m->entries[m->n_entries - 1] = e;
+    push_entry(p->a, f, f->key, v);
     f->key = NULL;
-    if (f->slots) index_put(f, m->n_entries - 1);
+    if (f->slots) index_put(f, f->node->map_value->n_entries - 1);
     index_grow(p->a, f);
 }
 
@@ -279,6 +311,8 @@ static int on_scalar(parser *p, const yaml_event_t *e)
         frame *f = &p->stack[p->depth - 1];
         if (map_has(f, s)) return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "duplicate key '%.200s'", s);
         f->key = acms_arena_strndup(p->a, s, len);
+        f->key_line = (uint32_t)(m->line + 1);
+        f->key_column = (uint32_t)(m->column + 1);
         return ACMS_OK;
     }
     Acms__V1__Value *v = new_node(p, m);
@@ -295,6 +329,7 @@ static int on_scalar(parser *p, const yaml_event_t *e)
     return ACMS_OK;
 }
 
+/* A block collection under a key is positioned at its key ("steps:"), not at its first child. */
 static int on_open(parser *p, const yaml_event_t *e, int is_map)
 {
     const yaml_mark_t *m = &e->start_mark;
@@ -305,6 +340,12 @@ static int on_open(parser *p, const yaml_event_t *e, int is_map)
     int rc = count_node(p, m);
     if (rc != ACMS_OK) return rc;
     Acms__V1__Value *v = new_node(p, m);
+    int block = is_map ? e->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE
+                       : e->data.sequence_start.style == YAML_BLOCK_SEQUENCE_STYLE;
+    if (block && p->depth > 0 && p->stack[p->depth - 1].key) {
+        v->line = p->stack[p->depth - 1].key_line;
+        v->column = p->stack[p->depth - 1].key_column;
+    }
     if (is_map) {
         v->kind_case = ACMS__V1__VALUE__KIND_MAP_VALUE;
         v->map_value = acms_pb_new(p->a, &acms__v1__map_value__descriptor);
@@ -362,8 +403,7 @@ static int on_event(parser *p, const yaml_event_t *e, int *done)
             p->root->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
             p->root->null_value = 1;
         }
-        p->docs = acms_arena_push(p->a, p->docs, &p->ndocs, sizeof *p->docs);
-        p->docs[p->ndocs - 1] = p->root;
+        push_doc(p, p->root);
         p->root = NULL;
         return ACMS_OK;
     case YAML_ALIAS_EVENT:
@@ -418,7 +458,7 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
     if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
         if (depth >= ACMS_MAX_DEPTH) return perr(p, ACMS_ERR_LIMIT, 1, 1, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
         Acms__V1__Value *c = cJSON_IsArray(j) ? acms_value_new_list(p->a) : acms_value_new_map(p->a);
-        frame f = {.node = c};
+        frame f = {.node = c, .items_cap = 0};
         for (const cJSON *it = j->child; it; it = it->next) {
             Acms__V1__Value *child = NULL;
             if (cJSON_IsObject(j)) {
@@ -429,18 +469,11 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
             }
             if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK) return rc;
             if (cJSON_IsObject(j)) {
-                Acms__V1__MapValue *m = c->map_value;
-                Acms__V1__MapEntry *e = acms_pb_new(p->a, &acms__v1__map_entry__descriptor);
-                e->key = acms_arena_strdup(p->a, it->string);
-                e->value = child;
-                m->entries = acms_arena_push(p->a, m->entries, &m->n_entries, sizeof *m->entries);
-                m->entries[m->n_entries - 1] = e;
-                if (f.slots) index_put(&f, m->n_entries - 1);
+                push_entry(p->a, &f, acms_arena_strdup(p->a, it->string), child);
+                if (f.slots) index_put(&f, c->map_value->n_entries - 1);
                 index_grow(p->a, &f);
             } else {
-                Acms__V1__ListValue *l = c->list_value;
-                l->values = acms_arena_push(p->a, l->values, &l->n_values, sizeof *l->values);
-                l->values[l->n_values - 1] = child;
+                push_item(p->a, &f, child);
             }
         }
         v = c;
@@ -517,13 +550,11 @@ static int parse_json(parser *p, const char *text, size_t len, int *handled)
         p->depth = 0;
         p->nodes = 0;
         p->ndocs = 0;
+        p->docs_cap = 0;
         p->docs = NULL;
         p->yaml_syntax = 0;
         rc = from_cjson(p, j, 0, &root);
-        if (rc == ACMS_OK) {
-            p->docs = acms_arena_push(p->a, p->docs, &p->ndocs, sizeof *p->docs);
-            p->docs[0] = root;
-        }
+        if (rc == ACMS_OK) push_doc(p, root);
     }
 out:
     free(clean);
@@ -567,6 +598,7 @@ out:
     if (rc == ACMS_OK) {
         *docs = p->docs;
         *ndocs = p->ndocs;
+        if (errstr && errstr_size) errstr[0] = '\0'; /* a JSON fallback may have left libyaml's complaint */
     }
     free(p);
     return rc;

@@ -63,7 +63,7 @@ static int decode(const char *s, size_t n, char *out, size_t size)
         if (c == '%') {
             int h, l;
 
-            if (i + 2 >= n + 0 && i + 2 > n - 1 + 1)
+            if (i + 2 >= n)
                 return -1;
             h = hexval((unsigned char)s[i + 1]);
             l = hexval((unsigned char)s[i + 2]);
@@ -223,18 +223,20 @@ static int handshake(acms_redis *r, redisContext *c)
     redisReply *rep = NULL;
 
     if (r->pw[0]) {
-        if (r->user[0])
+        if (r->user[0]) {
             rep = redisCommand(c, "AUTH %s %s", r->user, r->pw);
-        if (rep && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "wrong number of arguments")) {
-            freeReplyObject(rep); /* Redis < 6: no ACL users, the password alone */
-            rep = NULL;
-        }
-        if (!rep && (!r->user[0] || !c->err))
+            if (rep && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "wrong number of arguments")) {
+                freeReplyObject(rep); /* Redis < 6: no ACL users, the password alone */
+                rep = redisCommand(c, "AUTH %s", r->pw);
+            }
+        } else {
             rep = redisCommand(c, "AUTH %s", r->pw);
+        }
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             acms_log_error(NULL, NULL, "redis %s:%d: AUTH failed: %s", r->host, r->port,
                            rep ? rep->str : c->errstr);
-            freeReplyObject(rep);
+            if (rep)
+                freeReplyObject(rep);
             return -1;
         }
         freeReplyObject(rep);
@@ -244,7 +246,8 @@ static int handshake(acms_redis *r, redisContext *c)
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             acms_log_error(NULL, NULL, "redis %s:%d: SELECT %d failed: %s", r->host, r->port, r->db,
                            rep ? rep->str : c->errstr);
-            freeReplyObject(rep);
+            if (rep)
+                freeReplyObject(rep);
             return -1;
         }
         freeReplyObject(rep);
@@ -446,9 +449,7 @@ int acms_redis_exec_discard(acms_redis *r, size_t n)
     size_t i;
     int rc;
 
-    if (!replies) {
-        for (i = 0; i < n; i++) /* keep the connection consistent: collect and drop */
-            ;
+    if (!replies) { /* unread replies would answer later commands: start over */
         drop(r);
         r->pipe_broken = 0;
         return ACMS_ERR_RETRY;
@@ -513,6 +514,7 @@ int acms_redis_ping(acms_redis *r)
     redisReply *rep = acms_redis_cmd(r, "PING");
     int ok = rep && rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0;
 
-    freeReplyObject(rep);
+    if (rep)
+        freeReplyObject(rep);
     return ok ? ACMS_OK : ACMS_ERR_RETRY;
 }

@@ -45,8 +45,9 @@ Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_i
  * to pending steps and to the next attempt of a running one), 0 to refuse. rec_out is initialised
  * and filled (stage "runtime", step, field, old/new value, safety score, applied, reason); its
  * strings point into opp or to static text, so it is valid while opp is. On apply, *memory_mb or
- * *runtime_s carry the new value (0 = unchanged). Refused: safety score below the threshold (the
- * environment's safety_threshold when set, else threshold, else 0.8), proposed value above the
+ * *runtime_s carry the new value (0 = unchanged). Refused: safety score below the threshold
+ * (threshold when > 0, the service's ACMS_SAFETY_THRESHOLD; else the environment's safety_threshold;
+ * else ADAPTER_DEFAULT_SAFETY_THRESHOLD), proposed value above the
  * environment's quotas (max_memory_mb, max_runtime_s), shrinking the memory of a running step
  * (in-place rules of the Vertical Pod Autoscaler), unknown environment, field or malformed value.
  * ctx may be NULL. */

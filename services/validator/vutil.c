@@ -261,3 +261,27 @@ uint64_t validator_step_memory_mb(const Acms__V1__Step *s, const acms_catalog *c
     }
     return 0;
 }
+
+const char *validator_json_str(acms_arena *a, const char *s)
+{
+    s = s ? s : "";
+    size_t n = strlen(s);
+    char *out = acms_arena_alloc(a, n * 6 + 3);
+    size_t o = 0;
+    out[o++] = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            int w = snprintf(out + o, 7, "\\u%04x", c);
+            o += w > 0 ? (size_t)w : 0;
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return out;
+}

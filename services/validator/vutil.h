@@ -49,6 +49,8 @@ Acms__V1__ValidationIssue *validator_find_issue_at(const acms_issues *is, size_t
                                                    const char *path);
 /* Parses "spec.steps[i]..." into i; returns 1 on success. */
 int validator_path_step(const char *path, size_t *i);
+/* s as a JSON string literal (quotes, escapes) in the arena. */
+const char *validator_json_str(acms_arena *a, const char *s);
 /* Known step types: processing training evaluation transform custom. */
 int validator_step_type_known(const char *t);
 extern const char *const validator_step_types[5];

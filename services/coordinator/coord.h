@@ -1,0 +1,398 @@
+/* coord.h: the execution coordinator (the seed's ExecutionCoordinator: ExecutionPlanner,
+ * PipelineExecutor, _handle_execution_error). Pure parts (plan.c, recovery.c) take plain structs;
+ * executors (exec.c, exec_local.c, exec_http.c) run one attempt each; lease.c, store.c, report.c,
+ * run.c and coord.c hold a run's state in Redis and on the bus. Invariants: an attempt number is
+ * claimed in Redis before its process starts (never reused), and a finished step's record is queued
+ * before anything else about the run and never dropped while the run's lease is held. */
+#ifndef ACMS_COORD_H
+#define ACMS_COORD_H
+
+#include <sys/types.h>
+
+#include "adapter/adapter.h"
+#include "dag.h"
+#include "pb.h"
+#include "profile.h"
+#include "redis.h"
+#include "service.h"
+
+#define COORD_SERVICE "acms-coordinator"
+#define COORD_LEASE_TTL_MS 5000
+#define COORD_RENEW_MS 1000
+#define COORD_SCAN_MS 1000
+#define COORD_CANCEL_CHECK_MS 1000
+#define COORD_HEARTBEAT_MS 1000
+#define COORD_GRACE_MS 2000             /* SIGTERM -> SIGKILL */
+#define COORD_LOG_CAP (1024 * 1024)     /* per stream and attempt */
+#define COORD_TAIL_MAX 2048             /* stderr tail bytes (and at most 5 lines) */
+#define COORD_DEFAULT_PARALLEL 4
+#define COORD_DEFAULT_ATTEMPTS 3
+#define COORD_MAX_ID 200                /* run ids and step names longer than this are refused */
+
+/* --- step states and resources ---------------------------------------------------------------- */
+
+typedef enum coord_step_state {
+    COORD_STEP_PENDING = 0,   /* not started yet */
+    COORD_STEP_RETRY,         /* an attempt failed; the next one starts at not_before */
+    COORD_STEP_RUNNING,
+    COORD_STEP_SUCCEEDED,
+    COORD_STEP_FAILED,
+    COORD_STEP_SKIPPED,       /* never started: a dependency failed or the run failed */
+    COORD_STEP_CANCELLED,
+} coord_step_state;
+
+/* Redis/StepEvent spelling: pending retrying running succeeded failed skipped cancelled. */
+const char *coord_state_name(coord_step_state s);
+/* Inverse of coord_state_name; -1 when unknown. */
+int coord_state_parse(const char *s);
+int coord_state_terminal(coord_step_state s);
+
+/* Resources of one attempt. */
+typedef struct coord_res {
+    uint64_t memory_mb;       /* 0 = no limit */
+    uint32_t max_runtime_s;   /* 0 = no limit */
+    uint64_t cpu_time_s;      /* 0 = no limit */
+    double vcpu;
+    char instance_type[64];
+} coord_res;
+
+/* The resources a step asks for (Resources filled by the adapter, else its explicit requests). */
+void coord_res_from_step(const Acms__V1__Step *s, coord_res *out);
+/* "UNSPECIFIED" "OK" "NONZERO" "SIGNAL" "MEMORY" "TIME" "CPU_TIME" ... and back (-1 unknown). */
+const char *coord_reason_name(Acms__V1__ExitReason r);
+int coord_reason_parse(const char *s);
+
+/* --- planner (plan.c) -------------------------------------------------------------------------- */
+
+typedef struct coord_plan {
+    const acms_dag *dag;
+    double *weight;           /* per step: max_runtime_s, 60 when unset */
+    double *rank;             /* longest weighted path from the step to a sink, itself included */
+    size_t *critical;         /* the critical path, step indices in order */
+    size_t ncritical;
+    double critical_s;
+    uint32_t max_parallel;
+} coord_plan;
+
+/* pipeline.max_parallel, else environment.max_parallel, else COORD_DEFAULT_PARALLEL. */
+uint32_t coord_plan_max_parallel(const Acms__V1__RuntimeConfiguration *rc);
+/* Builds the plan in the arena from an acyclic dag whose indices are rc's steps. ACMS_OK or
+ * ACMS_ERR_INVALID (cyclic or mismatched dag). */
+int coord_plan_build(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, const acms_dag *dag,
+                     coord_plan **out);
+/* Steps to start now: PENDING with every dependency SUCCEEDED, or RETRY with not_before <= now
+ * (not_before may be NULL), at most max_parallel minus the RUNNING count of them, longest remaining
+ * path first (ties: document order). Writes indices to out (capacity cap); returns the count. */
+size_t coord_plan_ready(const coord_plan *p, const coord_step_state *st, const int64_t *not_before, int64_t now,
+                        size_t *out, size_t cap);
+/* PENDING steps that can never start: a dependency FAILED, SKIPPED or CANCELLED, transitively
+ * (one pass in topological order). Returns the count written to out (capacity dag->n). */
+size_t coord_plan_blocked(const coord_plan *p, const coord_step_state *st, size_t *out);
+
+/* --- recovery (recovery.c): failure class -> decision ----------------------------------------- */
+
+typedef struct coord_failure {
+    Acms__V1__ExitReason reason;
+    uint32_t attempt;         /* the attempt that failed, 1-based */
+    uint32_t max_attempts;
+    int exit_code;
+    int term_signal;
+    int permanent;            /* SPAWN_FAILED that cannot improve (command not found, bad secret) */
+    uint64_t peak_rss_kb;
+    uint64_t cpu_ms;          /* user + sys */
+    const char *detail;       /* executor message (may be NULL) */
+} coord_failure;
+
+typedef struct coord_recovery_env {
+    const acms_catalog *catalog;  /* NULL: no instance-type sizing */
+    double memory_scale;          /* catalogue memory x scale (0 = 1) */
+    uint64_t max_memory_mb;       /* environment quota, 0 = none */
+    uint32_t max_runtime_s;       /* environment quota, 0 = none */
+    const char *environment;      /* name, for explanations */
+} coord_recovery_env;
+
+typedef struct coord_decision {
+    int retry;
+    int transient;            /* the class is transient (backoff, same resources) */
+    coord_res next;           /* resources of the next attempt (a copy of the current when unchanged) */
+    int64_t backoff_ms;
+    char cause[256];          /* what happened, in words */
+    char recovery[512];       /* what the next attempt changes and why, or why there is none */
+    char suggestion[512];     /* for the operator when there is no retry ("" otherwise) */
+} coord_decision;
+
+/* step.max_attempts, else env.default_max_attempts, else COORD_DEFAULT_ATTEMPTS. */
+uint32_t coord_max_attempts(const Acms__V1__Step *s, const Acms__V1__Environment *env);
+/* Exponential backoff for the attempt that failed: 200 ms x 2^(attempt-1), at most 10 s, with half
+ * of it jittered by jitter (any random value). */
+int64_t coord_backoff_ms(uint32_t attempt, uint32_t jitter);
+/* Decides what follows a failed attempt. Pure: same inputs, same decision. */
+void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
+                           uint32_t jitter, coord_decision *d);
+/* After step `failed` failed for good: the steps to mark SKIPPED. Optional step: its not-started
+ * transitive dependents (graceful degradation). Required step: every not-started step (the run
+ * fails; running steps finish). Writes indices to out (capacity dag->n); returns the count. */
+size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional,
+                               size_t *out);
+
+/* --- executors (exec.c, exec_local.c, exec_http.c) --------------------------------------------- */
+
+typedef struct coord_exec_req {
+    const char *run_id;
+    const char *step;
+    uint32_t attempt;
+    char *const *argv;        /* step.command */
+    size_t argc;
+    Acms__V1__EnvVar *const *env;   /* values may be secret references, resolved at spawn only */
+    size_t nenv;
+    const char *output_path;
+    const char *workdir;      /* cwd of the process ("" or NULL = the attempt directory) */
+    const char *work_root;    /* $ACMS_WORK_DIR: attempt dir = <root>/<run>/<step>/attempt-<n> */
+    coord_res res;
+    const adapter_ctx *secrets;     /* for adapter_secret_resolve (vault address) */
+    const char *executor;     /* "local" (default) | "http" */
+    const char *worker_url;   /* http executor endpoint */
+    size_t log_cap;           /* 0 = COORD_LOG_CAP */
+    int grace_ms;             /* 0 = COORD_GRACE_MS */
+} coord_exec_req;
+
+typedef struct coord_exec_status {
+    int done;
+    Acms__V1__ExitReason reason;    /* valid when done */
+    int exit_code;
+    int term_signal;
+    int permanent;            /* SPAWN_FAILED that a retry cannot fix */
+    uint64_t peak_rss_kb;
+    uint64_t rss_kb;          /* live */
+    uint64_t user_cpu_ms;
+    uint64_t sys_cpu_ms;
+    uint64_t wall_ms;
+    char stderr_tail[COORD_TAIL_MAX + 1];
+    char message[512];
+    char dir[512];            /* the attempt directory (local) */
+} coord_exec_status;
+
+typedef struct coord_proc coord_proc;
+
+/* Starts one attempt. Never NULL: a spawn failure gives a handle already done (SPAWN_FAILED or
+ * UNREACHABLE). Secret references are resolved here, in the caller, into the child's environment
+ * only, and wiped right after. Owner: caller, released with coord_exec_free. */
+coord_proc *coord_exec_start(const coord_exec_req *req);
+/* Advances the attempt (limits, reaping, output capture) and fills *st. Returns 1 when done.
+ * Non-blocking for local; the http backend makes at most one short request per 250 ms. */
+int coord_exec_poll(coord_proc *p, int64_t now_mono_ms, coord_exec_status *st);
+/* Asks the attempt to stop (SIGTERM, SIGKILL after the grace / DELETE); it ends CANCELLED. */
+void coord_exec_cancel(coord_proc *p, int64_t now_mono_ms);
+/* Kills without recording (lease lost or shutdown): SIGKILL the group and reap / best-effort DELETE. */
+void coord_exec_abandon(coord_proc *p);
+void coord_exec_free(coord_proc *p);
+/* The backend's id of the attempt: "pid:<n>" or the worker's id. */
+const char *coord_exec_id(const coord_proc *p);
+
+/* Builds "NAME=value" environment entries: PATH, HOME, LANG of this process, the step's env with
+ * secret references resolved through adapter_secret_resolve, and ACMS_RUN_ID, ACMS_STEP,
+ * ACMS_ATTEMPT, ACMS_OUTPUT_PATH, ACMS_STEP_DIR (step_dir may be NULL). NULL-terminated, malloc'd;
+ * release with coord_env_free, which wipes every entry. On failure returns NULL with errstr naming
+ * the variable and reference (never a value) and *transient set when a retry may succeed. */
+char **coord_env_build(const coord_exec_req *req, const char *step_dir, char *errstr, size_t errstr_size,
+                       int *transient);
+void coord_env_free(char **envp);
+/* Copies s into an attempt-directory path component: [A-Za-z0-9._-] kept, others '_'. */
+void coord_path_component(char *out, size_t size, const char *s);
+
+/* Backends (exec.c dispatches). */
+typedef struct coord_local coord_local;
+coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st);
+int coord_local_poll(coord_local *l, int64_t now, coord_exec_status *st);
+void coord_local_cancel(coord_local *l, int64_t now);
+void coord_local_abandon(coord_local *l);
+void coord_local_free(coord_local *l);
+pid_t coord_local_pid(const coord_local *l);
+
+typedef struct coord_http coord_http;
+coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st);
+int coord_http_poll(coord_http *h, int64_t now, coord_exec_status *st);
+void coord_http_cancel(coord_http *h, int64_t now);
+void coord_http_abandon(coord_http *h);
+void coord_http_free(coord_http *h);
+const char *coord_http_id(const coord_http *h);
+/* Best-effort DELETE {worker_url}/steps/<id> (a resumed run cleaning up a dead owner's attempt). */
+void coord_http_delete(const char *worker_url, const char *id);
+
+/* --- leases (lease.c): acms:lease:<run> = owner, PX ttl ---------------------------------------- */
+
+/* 1 = we own it now (taken or already ours, expiry refreshed), 0 = another owner, ACMS_ERR_RETRY. */
+int coord_lease_acquire(acms_redis *r, const char *run_id, const char *owner, int ttl_ms);
+/* 1 = renewed, 0 = lost (expired or taken), ACMS_ERR_RETRY. */
+int coord_lease_renew(acms_redis *r, const char *run_id, const char *owner, int ttl_ms);
+/* Deletes the lease if still ours. 1 released, 0 not ours, ACMS_ERR_RETRY. */
+int coord_lease_release(acms_redis *r, const char *run_id, const char *owner);
+
+/* --- attempts (store.c) ------------------------------------------------------------------------ */
+
+typedef struct coord_attempt {
+    uint32_t attempt;
+    Acms__V1__ExitReason reason;
+    int exit_code;
+    int term_signal;
+    uint64_t peak_rss_kb;
+    uint64_t user_cpu_ms;
+    uint64_t sys_cpu_ms;
+    uint64_t wall_ms;
+    coord_res res;
+    int64_t started_ms;
+    int64_t finished_ms;
+    char cause[256];
+    char recovery[512];
+    char stderr_tail[COORD_TAIL_MAX + 1];
+} coord_attempt;
+
+/* The "attempts" field of a step hash: a JSON list. Returns a malloc'd string (caller frees). */
+char *coord_attempts_json(const coord_attempt *a, size_t n);
+/* Parses it back into a malloc'd array (caller frees). ACMS_OK or ACMS_ERR_INVALID. */
+int coord_attempts_parse(const char *json, coord_attempt **out, size_t *n);
+
+/* --- the pending-write queue (store.c) --------------------------------------------------------- */
+
+/* Ordered effects of one run: Redis writes, bus publications, flushes and the lease release. They
+ * are applied in order; the first that fails stops the drain and is retried on the next tick, so a
+ * finished step's record is never lost and never overtaken. */
+typedef struct coord_op coord_op;
+typedef struct coord_opq {
+    coord_op *head, *tail;
+    size_t n;
+} coord_opq;
+
+void coord_opq_cmd(coord_opq *q, int argc, const char *const *argv);   /* any Redis command (copied) */
+void coord_opq_step_set(coord_opq *q, const char *run_id, const char *step, const char *const *kv, size_t nkv);
+void coord_opq_run_status(coord_opq *q, const char *run_id, const char *status, const char *const *kv, size_t nkv);
+/* Takes the arena holding msg (freed when the op is done). */
+void coord_opq_publish(coord_opq *q, acms_topic t, const char *key, acms_arena *a, const ProtobufCMessage *msg);
+void coord_opq_flush_bus(coord_opq *q);   /* waits for the broker's acknowledgements so far */
+void coord_opq_lease_release(coord_opq *q, const char *run_id, const char *owner);
+/* Applies queued ops in order. ACMS_OK when the queue is empty, ACMS_ERR_RETRY when some remain. */
+int coord_opq_drain(coord_opq *q, acms_service *svc, const char *run_id);
+void coord_opq_clear(coord_opq *q);
+
+/* --- runs (run.c, store.c, report.c) ----------------------------------------------------------- */
+
+typedef struct coord_step {
+    const Acms__V1__Step *cfg;
+    size_t idx;
+    coord_step_state state;
+    uint32_t attempt;         /* last claimed attempt, 0 = none */
+    uint32_t max_attempts;
+    coord_res res;            /* resources of the running / next attempt */
+    int64_t not_before;       /* RETRY: monotonic ms */
+    int64_t started_ms;       /* wall ms of the first attempt's start */
+    int64_t finished_ms;
+    int64_t attempt_started_ms;
+    coord_proc *proc;
+    coord_exec_status live;   /* last polled status of the running attempt */
+    int cancel_sent;
+    coord_attempt *attempts;  /* malloc'd */
+    size_t nattempts;
+    char message[512];
+    int64_t next_heartbeat;
+    char worker_id[128];      /* http: the worker's id of the running attempt */
+} coord_step;
+
+typedef struct coord_ctx coord_ctx;
+
+typedef struct coord_run {
+    acms_arena *arena;        /* rc, dag, plan */
+    char id[COORD_MAX_ID + 1];
+    const char *pipeline;
+    const char *environment;
+    Acms__V1__RuntimeConfiguration *rc;
+    const Acms__V1__Environment *env;   /* rc->environment or an empty one */
+    acms_dag *dag;
+    coord_plan *plan;
+    coord_step *steps;        /* malloc'd, dag order = document order */
+    size_t n;
+    coord_step_state *st;     /* scratch for the planner (malloc'd) */
+    int64_t *not_before;
+    size_t *scratch;
+    char cause_id[ACMS_ID_LEN];     /* the ConfigValidated event id: derived ids hang from it */
+    char traceparent[64];
+    int64_t started_ms;
+    int cancel;               /* cancellation requested */
+    char cancel_reason[256];
+    int failing;              /* a required step failed: nothing new starts */
+    int finishing;            /* final ops queued */
+    int lost;                 /* lease lost: dropped without writes */
+    int resumed;
+    coord_opq q;
+    int64_t next_renew, next_cancel_check, lease_ok_ms;
+    long instances_reported;  /* last value written to acms:env:<env>:instances, -1 none */
+    uint32_t steps_done_reported;
+} coord_run;
+
+struct coord_ctx {
+    acms_service *svc;
+    char owner[128];          /* lease value: the instance id */
+    char work_root[512];
+    const acms_profiles *profiles;
+    adapter_ctx secrets;
+    coord_run **runs;
+    size_t nruns, caprun;
+    int64_t next_scan;
+    uint32_t rng;
+    int draining;             /* shutdown: no new steps, no new runs */
+    int lease_ttl_ms;
+    size_t max_runs;          /* ACMS_COORD_MAX_RUNS, 0 = unlimited */
+};
+
+/* run.c */
+/* A run in memory from its runtime configuration (arena taken over, also on failure). Steps start
+ * PENDING unless store.c fills them from Redis. NULL with errstr when the pipeline is unusable. */
+coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__V1__RuntimeConfiguration *rc,
+                         const char *cause_id, const char *traceparent, char *errstr, size_t errstr_size);
+void coord_run_free(coord_run *r);
+/* One step of the state machine. Returns 1 when the run is over (final writes applied or lease
+ * lost) and can be freed. */
+int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now);
+/* Shutdown: stop running attempts without recording them (the next owner records them LOST). */
+void coord_run_abandon(coord_run *r);
+size_t coord_run_running(const coord_run *r);
+
+/* store.c */
+/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists.
+ * 1 created, 0 duplicate, ACMS_ERR_RETRY. */
+int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__RuntimeConfiguration *rc,
+                       const char *cause_id, const char *traceparent);
+/* Claims attempt s->attempt+1 of a step: status running, overrides applied and cleared, all in
+ * one script. 1 claimed (s->res updated, *adapted describes applied overrides), 0 refused
+ * (step terminal or attempt already claimed: s->attempt updated), ACMS_ERR_RETRY. */
+int coord_store_claim(acms_redis *rd, const coord_run *r, coord_step *s, const char *owner, char *adapted,
+                      size_t adapted_size);
+/* Loads a run owned by us now (lease held) from Redis into memory. ACMS_OK, ACMS_ERR_NOTFOUND
+ * (no runtime: not resumable), ACMS_ERR_RETRY. */
+int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out);
+/* Queues the step hash after an attempt finished or the step reached a state. */
+void coord_store_step(coord_run *r, const coord_step *s);
+/* Runtime adaptation records of the run (acms:run:<run>:adaptations) into the arena. */
+int coord_store_adaptations(acms_redis *rd, acms_arena *a, const char *run_id, Acms__V1__AdaptationRecord ***out,
+                            size_t *n);
+
+/* report.c */
+/* A StepEvent of a step in the arena (salt NULL = random id; else derived from the run's cause). */
+Acms__V1__StepEvent *coord_report_step(acms_arena *a, const coord_run *r, const coord_step *s,
+                                       Acms__V1__StepEventKind kind, const char *salt);
+Acms__V1__StepEvent *coord_report_run(acms_arena *a, const coord_run *r, Acms__V1__StepEventKind kind,
+                                      const char *status, const char *message);
+Acms__V1__StepMetrics *coord_report_metrics(acms_arena *a, const coord_attempt *at);
+/* The run's final status: cancelled | failed | succeeded. */
+const char *coord_report_status(const coord_run *r);
+/* The ExecutionResult of a finished run; runtime adaptation records are appended to the log. */
+Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r,
+                                               Acms__V1__AdaptationRecord *const *runtime, size_t nruntime);
+
+/* coord.c: context, handlers, tick (main.c wires these). */
+int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_size);
+void coord_release(coord_ctx *c);
+int coord_handle(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason);
+int coord_tick(coord_ctx *c, acms_service *svc);
+uint32_t coord_rand(coord_ctx *c);
+
+#endif

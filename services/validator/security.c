@@ -1,0 +1,383 @@
+/* security.c: validation level 4, security and compliance. The adapter's secret findings become
+ * issues (it checked references against the environment's scopes; values never reach us), policy
+ * rules of the environment are evaluated against every step they apply to (a rule's id is the
+ * issue code), and outputs must stay under the environment's allowed prefixes. Read-only. */
+#include "vutil.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_POLICIES 256
+
+/* current under a new prefix: scheme://bucket/ (or the leading '/') is replaced by prefix. */
+static const char *rewrite_under(acms_arena *a, const char *prefix, const char *current)
+{
+    const char *rest = current;
+    const char *sep = strstr(current, "://");
+    if (sep) {
+        const char *slash = strchr(sep + 3, '/');
+        rest = slash ? slash + 1 : "";
+    }
+    while (*rest == '/')
+        rest++;
+    size_t l = strlen(prefix);
+    return acms_arena_printf(a, "%s%s%s", prefix, (l && prefix[l - 1] == '/') || !*rest ? "" : "/", rest);
+}
+
+static int has_prefix_any(const char *s, char *const *prefixes, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!validator_empty(prefixes[k]) && strncmp(s, prefixes[k], strlen(prefixes[k])) == 0)
+            return 1;
+    return 0;
+}
+
+/* --- secret findings ---------------------------------------------------------------------------------- */
+
+static long step_index(const validator_input *in, const char *name)
+{
+    if (in->dag)
+        return acms_dag_index(in->dag, validator_str(name));
+    for (size_t i = 0; in->pipeline && i < in->pipeline->n_steps; i++)
+        if (strcmp(validator_str(in->pipeline->steps[i]->name), validator_str(name)) == 0)
+            return (long)i;
+    return -1;
+}
+
+static Acms__V1__ValidationIssue *finding_issue(const validator_input *in, acms_issues *is, long i, const char *field,
+                                                const char *code, const char *msg)
+{
+    if (i >= 0)
+        return validator_step_issue(in, is, (size_t)i, field, code, "error", "%s", msg);
+    return acms_issue_add(is, code, "error", field, NULL, "%s", msg);
+}
+
+/* Suggests secret references for env var name: one under each readable scope, and secret://env/NAME. */
+static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *is, Acms__V1__ValidationIssue *x,
+                         const char *path, const char *name)
+{
+    const Acms__V1__Environment *env = in->env;
+    const char *env_ref = acms_arena_printf(a, "secret://env/%s", name);
+    int env_ok = env == NULL || env->n_secret_scopes == 0 ||
+                 has_prefix_any(env_ref, env->secret_scopes, env->n_secret_scopes);
+    for (size_t k = 0; env && k < env->n_secret_scopes && k < 2; k++) {
+        const char *scope = validator_str(env->secret_scopes[k]);
+        char *lower = acms_arena_strdup(a, name);
+        for (char *p = lower; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        const char *ref = NULL;
+        if (strncmp(scope, "secret://vault/", 15) == 0)
+            ref = acms_arena_printf(a, "%s%s%s#%s", scope, scope[strlen(scope) - 1] == '/' ? "" : "/",
+                                    validator_str(in->pipeline ? in->pipeline->name : NULL), lower);
+        else if (strncmp(scope, "secret://file/", 14) == 0)
+            ref = acms_arena_printf(a, "%s%s", scope, lower);
+        else if (strncmp(scope, "secret://env/", 13) == 0 && strcmp(scope, env_ref) != 0)
+            ref = strncmp(env_ref, scope, strlen(scope)) == 0 ? NULL : acms_arena_printf(a, "%s%s", scope, name);
+        if (ref)
+            acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", 0.75, path, ref,
+                               "store the value in the secret store and reference it as %s", ref);
+    }
+    acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-env", "pattern", env_ok ? 0.8 : 0.35, path, env_ref,
+                       "use %s and set %s in the executor's environment%s", env_ref, name,
+                       env_ok ? "" : " (outside this environment's secret scopes)");
+}
+
+static void check_findings(const validator_input *in, acms_arena *a, acms_issues *is)
+{
+    const Acms__V1__RuntimeMetadata *m = in->meta;
+    for (size_t k = 0; m && k < m->n_secret_findings; k++) {
+        const Acms__V1__SecretFinding *f = m->secret_findings[k];
+        const char *kind = validator_str(f->kind), *field = validator_str(f->field);
+        const char *detail = validator_str(f->detail);
+        long i = step_index(in, f->step);
+        const char *path = i >= 0 ? validator_step_path(a, (size_t)i, field) : field;
+        if (strcmp(kind, "plaintext_credential") == 0) {
+            Acms__V1__ValidationIssue *x = finding_issue(in, is, i, field, "PLAINTEXT_CREDENTIAL", detail);
+            if (strncmp(field, "env.", 4) == 0 && validator_env_name_ok(field + 4))
+                suggest_refs(in, a, is, x, path, field + 4);
+            else if (strncmp(field, "command[", 8) == 0)
+                acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:via-env", "pattern", 0.6, NULL, NULL,
+                                   "read the credential from an env variable holding a secret reference "
+                                   "(env: {TOKEN: secret://env/TOKEN}) instead of a command argument");
+        } else if (strcmp(kind, "out_of_scope_reference") == 0) {
+            Acms__V1__ValidationIssue *x = finding_issue(in, is, i, field, "SECRET_OUT_OF_SCOPE", detail);
+            for (size_t s = 0; in->env && s < in->env->n_secret_scopes && s < 3; s++)
+                acms_issue_suggest(is, x, "SECRET_OUT_OF_SCOPE:use-scope", "pattern", 0.5 - 0.05 * (double)s, NULL,
+                                   NULL, "environment '%s' may read references under %s",
+                                   validator_str(in->env->name), in->env->secret_scopes[s]);
+        } else if (strcmp(kind, "unresolvable_reference") == 0) {
+            finding_issue(in, is, i, field, "SECRET_UNRESOLVABLE", detail);
+        } else if (strcmp(kind, "malformed_reference") == 0) {
+            if (!validator_find_issue_at(is, 0, "BAD_SECRET_REF", path)) /* syntax said it already? */
+                finding_issue(in, is, i, field, "BAD_SECRET_REF", detail);
+        } else {
+            Acms__V1__ValidationIssue *x = finding_issue(in, is, i, field, "SECRET_FINDING", detail);
+            x->severity = "warning";
+        }
+    }
+}
+
+/* Without adapter metadata (a configuration built by hand), a minimal check of env names. */
+static int name_sensitive(const char *name)
+{
+    static const char *const words[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY",
+                                        "ACCESS_KEY", "PRIVATE_KEY", "CREDENTIAL"};
+    for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
+        size_t wl = strlen(words[k]);
+        for (const char *p = name; *p; p++)
+            if (strncasecmp(p, words[k], wl) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+static void check_plaintext_builtin(const validator_input *in, acms_arena *a, acms_issues *is)
+{
+    const Acms__V1__Pipeline *p = in->pipeline;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const Acms__V1__Step *s = p->steps[i];
+        for (size_t k = 0; k < s->n_env; k++) {
+            const char *name = validator_str(s->env[k]->name), *val = validator_str(s->env[k]->value);
+            if (!*val || strncmp(val, "secret://", 9) == 0 || !name_sensitive(name) || !validator_env_name_ok(name))
+                continue;
+            const char *field = acms_arena_printf(a, "env.%s", name);
+            Acms__V1__ValidationIssue *x = validator_step_issue(
+                in, is, i, field, "PLAINTEXT_CREDENTIAL", "error",
+                "%s looks like a credential but its value is plain text; use a secret reference", name);
+            suggest_refs(in, a, is, x, validator_step_path(a, i, field), name);
+        }
+    }
+}
+
+/* --- policies ------------------------------------------------------------------------------------------ */
+
+typedef struct fval {
+    int known;      /* the field name is understood */
+    int present;    /* set / non-zero / true */
+    int numeric;
+    double num;
+    const char *str;
+} fval;
+
+static fval f_str(const char *s) { return (fval){1, !validator_empty(s), 0, 0, validator_str(s)}; }
+static fval f_num(acms_arena *a, double d) { return (fval){1, d != 0, 1, d, acms_arena_printf(a, "%g", d)}; }
+static fval f_bool(int b) { return (fval){1, b != 0, 1, b ? 1 : 0, b ? "true" : "false"}; }
+
+static fval step_field(acms_arena *a, const Acms__V1__Step *s, const char *f)
+{
+    static const fval unknown = {0, 0, 0, 0, ""};
+    if (!strcmp(f, "name")) return f_str(s->name);
+    if (!strcmp(f, "type")) return f_str(s->type);
+    if (!strcmp(f, "instance_type")) return f_str(s->instance_type);
+    if (!strcmp(f, "output_path")) return f_str(s->output_path);
+    if (!strcmp(f, "executor")) return f_str(s->executor);
+    if (!strcmp(f, "workdir")) return f_str(s->workdir);
+    if (!strcmp(f, "instance_count")) return f_num(a, s->instance_count);
+    if (!strcmp(f, "volume_size_gb")) return f_num(a, s->volume_size_gb);
+    if (!strcmp(f, "max_runtime_s")) return f_num(a, s->max_runtime_s);
+    if (!strcmp(f, "max_attempts")) return f_num(a, s->max_attempts);
+    if (!strcmp(f, "memory_mb")) return f_num(a, (double)s->memory_mb);
+    if (!strcmp(f, "data_size_mb")) return f_num(a, (double)s->data_size_mb);
+    if (!strcmp(f, "vcpu")) return f_num(a, s->vcpu);
+    if (!strcmp(f, "optional")) return f_bool(s->optional);
+    if (!strcmp(f, "interruptible")) return f_bool(s->interruptible);
+    if (!strcmp(f, "encrypt_volume")) return f_bool(s->encrypt_volume);
+    if (!strcmp(f, "command")) return f_num(a, (double)s->n_command);
+    if (!strcmp(f, "depends_on")) return f_num(a, (double)s->n_depends_on);
+    if (!strcmp(f, "vpc_config")) {
+        const Acms__V1__VpcConfig *v = s->vpc_config;
+        return f_bool(v && (v->set || v->n_subnets || v->n_security_group_ids || v->network_isolation));
+    }
+    if (!strncmp(f, "vpc_config.", 11)) {
+        const Acms__V1__VpcConfig *v = s->vpc_config;
+        if (!strcmp(f + 11, "network_isolation")) return f_bool(v && v->network_isolation);
+        if (!strcmp(f + 11, "subnets")) return f_num(a, v ? (double)v->n_subnets : 0);
+        if (!strcmp(f + 11, "security_group_ids")) return f_num(a, v ? (double)v->n_security_group_ids : 0);
+        return unknown;
+    }
+    if (!strncmp(f, "resources.", 10)) {
+        const Acms__V1__Resources *r = s->resources;
+        if (!strcmp(f + 10, "memory_mb")) return f_num(a, r ? (double)r->memory_mb : 0);
+        if (!strcmp(f + 10, "vcpu")) return f_num(a, r ? r->vcpu : 0);
+        if (!strcmp(f + 10, "gpus")) return f_num(a, r ? r->gpus : 0);
+        if (!strcmp(f + 10, "cpu_time_s")) return f_num(a, r ? (double)r->cpu_time_s : 0);
+        return unknown;
+    }
+    if (!strncmp(f, "tags.", 5)) {
+        const char *v = acms_pb_label(s->tags, s->n_tags, f + 5);
+        fval r = f_str(v);
+        r.present = v != NULL;
+        return r;
+    }
+    if (!strncmp(f, "env.", 4)) {
+        for (size_t k = 0; k < s->n_env; k++)
+            if (!strcmp(validator_str(s->env[k]->name), f + 4)) {
+                fval r = f_str(s->env[k]->value);
+                r.present = 1;
+                return r;
+            }
+        return f_str(NULL);
+    }
+    return unknown;
+}
+
+static int parse_num(const char *s, double *out)
+{
+    if (validator_empty(s))
+        return 0;
+    char *end;
+    *out = strtod(s, &end);
+    return *end == '\0';
+}
+
+static int equals_value(const fval *v, const char *want)
+{
+    double w;
+    if (v->numeric && parse_num(want, &w))
+        return v->num == w;
+    if (v->numeric && (!strcasecmp(want, "true") || !strcasecmp(want, "false")))
+        return (v->num != 0) == (strcasecmp(want, "true") == 0);
+    return strcmp(v->str, want) == 0;
+}
+
+static int prefix_match(const char *s, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        while (l && *p == ' ') p++, l--;
+        if (l && strncmp(s, p, l) == 0)
+            return 1;
+        p = comma ? comma + 1 : p + l;
+    }
+    return 0;
+}
+
+/* Does v violate r? *why gets a short statement of the current value. */
+static int violates(acms_arena *a, const Acms__V1__PolicyRule *r, const fval *v, const char **why)
+{
+    const char *op = validator_str(r->op), *want = validator_str(r->value);
+    double w = 0;
+    *why = v->present ? acms_arena_printf(a, "is %s", v->str) : "is not set";
+    if (!strcmp(op, "equals") || !strcmp(op, "set"))
+        return !equals_value(v, want) && (v->present || !(!strcasecmp(want, "false") || !strcmp(want, "0")));
+    if (!strcmp(op, "prefix"))
+        return v->present && !prefix_match(v->str, want);
+    if (!strcmp(op, "present"))
+        return !v->present;
+    if (!strcmp(op, "max"))
+        return v->present && parse_num(want, &w) && v->num > w;
+    if (!strcmp(op, "min"))
+        return parse_num(want, &w) && (v->present ? v->num : 0) < w;
+    if (!strcmp(op, "forbid")) {
+        if (!*want)
+            return v->present;
+        size_t l = strlen(want);
+        if (want[l - 1] == '*')
+            return v->present && strncmp(v->str, want, l - 1) == 0;
+        return v->present && equals_value(v, want);
+    }
+    return 0;
+}
+
+static const char *rule_patch(acms_arena *a, const Acms__V1__PolicyRule *r, const fval *v)
+{
+    const char *op = validator_str(r->op), *want = validator_str(r->value);
+    if (!strcmp(op, "equals") || !strcmp(op, "set") || !strcmp(op, "max") || !strcmp(op, "min"))
+        return want;
+    if (!strcmp(op, "prefix") && *want) {
+        const char *comma = strchr(want, ',');
+        const char *first = comma ? acms_arena_strndup(a, want, (size_t)(comma - want)) : want;
+        return rewrite_under(a, first, v->str);
+    }
+    return NULL;
+}
+
+static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is, const Acms__V1__Policy *pol,
+                       const Acms__V1__PolicyRule *r)
+{
+    const Acms__V1__Pipeline *p = in->pipeline;
+    const char *field = validator_str(r->field);
+    const char *sev = validator_empty(r->severity) ? "error" : r->severity;
+    const char *code = validator_empty(r->id) ? "POLICY_VIOLATION" : r->id;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const Acms__V1__Step *s = p->steps[i];
+        if (!acms_policy_rule_applies(r, in->env_name, validator_str(s->type)))
+            continue;
+        fval v = step_field(a, s, field);
+        if (!v.known) {
+            acms_issue_add(is, "POLICY_BAD_FIELD", "warning", acms_arena_printf(a, "policies.%s.%s",
+                           validator_str(pol->name), code), NULL,
+                           "policy '%s' rule %s checks unknown step field '%s'; the rule is ignored",
+                           validator_str(pol->name), code, field);
+            return;
+        }
+        const char *why;
+        if (!violates(a, r, &v, &why))
+            continue;
+        Acms__V1__ValidationIssue *x = validator_step_issue(
+            in, is, i, field, code, sev, "%s (policy %s: %s %s%s%s; step '%s' %s)",
+            validator_empty(r->description) ? "policy violation" : r->description, validator_str(pol->name), field,
+            validator_str(r->op), validator_empty(r->value) ? "" : " ", validator_str(r->value),
+            validator_str(s->name), why);
+        const char *patch = rule_patch(a, r, &v);
+        const char *text = !validator_empty(r->suggestion)
+                               ? r->suggestion
+                               : patch ? acms_arena_printf(a, "set %s to %s", field, patch)
+                                       : acms_arena_printf(a, "make %s satisfy '%s %s'", field, validator_str(r->op),
+                                                           validator_str(r->value));
+        acms_issue_suggest(is, x, acms_arena_printf(a, "%s:policy-fix", code), "policy", 0.9,
+                           patch ? validator_step_path(a, i, field) : NULL, patch, "%s", text);
+    }
+}
+
+static void check_policies(const validator_input *in, acms_arena *a, acms_issues *is)
+{
+    if (in->profiles == NULL || in->env == NULL)
+        return;
+    const Acms__V1__Policy **pols = acms_arena_alloc(a, MAX_POLICIES * sizeof *pols);
+    size_t np = acms_profiles_policies_for(in->profiles, in->env, pols, MAX_POLICIES);
+    if (np > MAX_POLICIES)
+        np = MAX_POLICIES;
+    for (size_t k = 0; k < np; k++)
+        for (size_t r = 0; pols[k] && r < pols[k]->n_rules; r++)
+            check_rule(in, a, is, pols[k], pols[k]->rules[r]);
+}
+
+static void check_output_locations(const validator_input *in, acms_arena *a, acms_issues *is)
+{
+    const Acms__V1__Environment *env = in->env;
+    if (env == NULL || env->n_allowed_output_prefixes == 0)
+        return;
+    const Acms__V1__Pipeline *p = in->pipeline;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const char *o = p->steps[i]->output_path;
+        if (validator_empty(o) || has_prefix_any(o, env->allowed_output_prefixes, env->n_allowed_output_prefixes))
+            continue;
+        Acms__V1__ValidationIssue *x = validator_step_issue(
+            in, is, i, "output_path", "OUTPUT_LOCATION_NOT_ALLOWED", "error",
+            "output_path %.200s is outside the locations environment '%s' allows (%s%s)", o, validator_str(env->name),
+            env->allowed_output_prefixes[0], env->n_allowed_output_prefixes > 1 ? ", ..." : "");
+        for (size_t k = 0; k < env->n_allowed_output_prefixes && k < 3; k++) {
+            const char *v = rewrite_under(a, validator_str(env->allowed_output_prefixes[k]), o);
+            acms_issue_suggest(is, x, "OUTPUT_LOCATION_NOT_ALLOWED:rewrite", "pattern", 0.8 - 0.1 * (double)k,
+                               validator_step_path(a, i, "output_path"), v, "write to %s", v);
+        }
+    }
+}
+
+int validator_security(const validator_input *in, acms_arena *a, acms_issues *is)
+{
+    if (in->pipeline == NULL)
+        return ACMS_OK;
+    if (in->meta)
+        check_findings(in, a, is);
+    else
+        check_plaintext_builtin(in, a, is);
+    check_policies(in, a, is);
+    check_output_locations(in, a, is);
+    return ACMS_OK;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Garbage on every input topic lands on acms.deadletter with its reason and origin, no service
+# dies, and a pipeline submitted afterwards still succeeds.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+
+stack_init "$(mktemp -d /tmp/acms-dlq-XXXXXX)"
+trap stack_stop EXIT
+stack_start_all
+
+inputs="acms.config.submitted acms.exec.adaptations acms.config.prepared acms.exec.steps acms.config.validated \
+acms.exec.adapted acms.control acms.exec.results acms.validation.results acms.monitor.alerts"
+n=0
+for t in $inputs; do
+  printf 'this is not protobuf \xff\xfe' | kcat -b "$ACMS_KAFKA_BROKERS" -P -t "$t" -k "garbage-$t"
+  head -c 300 /dev/urandom | kcat -b "$ACMS_KAFKA_BROKERS" -P -t "$t" -k "random-$t"
+  n=$((n + 2))
+done
+wait_for 30 "[ \$(topic_count acms.deadletter) -ge $n ]" "$n dead letters"
+dl=$(kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.deadletter -e -o beginning -q -f '%s\n' 2>/dev/null | tr -c '[:print:]\n' '.')
+for t in $inputs; do
+  assert_true "echo \"\$dl\" | grep -q \"$t\"" "dead letter names origin $t"
+done
+assert_true "echo \"\$dl\" | grep -q 'undecodable protobuf'" "dead letter carries the reason"
+for s in adapter validator coordinator monitor feedback; do
+  assert_true "kill -0 \$(cat $STACK_DIR/$s-0.pid)" "acms-$s still running"
+done
+out=$("$BIN/acmsctl" submit "$ACMS_REPO/examples/pipelines/churn-training.yaml" --env dev --wait --format json --timeout 120)
+assert_eq "$(json_get "$out" status)" succeeded "a run after the garbage"
+echo "deadletter: $n poison messages dead-lettered; services alive; next run succeeded"
