@@ -132,12 +132,15 @@ char *acms_arena_strdup(acms_arena *a, const char *s)
 
 char *acms_arena_vprintf(acms_arena *a, const char *fmt, va_list ap)
 {
+    char tmp[256];
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap2);
     va_end(ap2);
     if (n < 0)
         return acms_arena_strdup(a, "");
+    if ((size_t)n < sizeof tmp)
+        return acms_arena_strndup(a, tmp, (size_t)n);
     char *d = acms_arena_alloc(a, (size_t)n + 1);
     vsnprintf(d, (size_t)n + 1, fmt, ap);
     return d;

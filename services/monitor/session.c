@@ -5,7 +5,10 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 /* KEYS[1] seen marker, KEYS[2..] hashes. ARGV[1] seen ttl (0 = unguarded); per hash:
  * expect ('' = unversioned), ttl, nsetnx, nset, nincr, then the pairs of each list. */

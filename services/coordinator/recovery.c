@@ -1,0 +1,343 @@
+/* recovery.c: the seed's _handle_execution_error as pure decisions. A failed attempt's class
+ * decides: resource kills retry with more of that resource (within quotas), transient failures
+ * retry with backoff and the same resources, deterministic failures never retry. Attempts are
+ * bounded; every decision carries its cause and its reason in words. */
+#include "coord.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const reason_names[] = {"UNSPECIFIED", "OK",           "NONZERO",     "SIGNAL",
+                                           "MEMORY",      "TIME",         "CPU_TIME",    "SPAWN_FAILED",
+                                           "UNREACHABLE", "CANCELLED",    "LOST"};
+
+const char *coord_reason_name(Acms__V1__ExitReason r)
+{
+    if ((unsigned)r < sizeof reason_names / sizeof *reason_names)
+        return reason_names[r];
+    return "UNSPECIFIED";
+}
+
+int coord_reason_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < sizeof reason_names / sizeof *reason_names; i++)
+        if (!strcmp(s, reason_names[i]))
+            return (int)i;
+    return -1;
+}
+
+void coord_res_from_step(const Acms__V1__Step *s, coord_res *out)
+{
+    memset(out, 0, sizeof *out);
+    const Acms__V1__Resources *r = s->resources;
+    out->memory_mb = r && r->memory_mb ? r->memory_mb : s->memory_mb;
+    out->vcpu = r && r->vcpu > 0 ? r->vcpu : s->vcpu;
+    out->cpu_time_s = r ? r->cpu_time_s : 0;
+    out->max_runtime_s = s->max_runtime_s;
+    snprintf(out->instance_type, sizeof out->instance_type, "%s", s->instance_type ? s->instance_type : "");
+}
+
+uint32_t coord_max_attempts(const Acms__V1__Step *s, const Acms__V1__Environment *env)
+{
+    if (s && s->max_attempts)
+        return s->max_attempts;
+    if (env && env->default_max_attempts)
+        return env->default_max_attempts;
+    return COORD_DEFAULT_ATTEMPTS;
+}
+
+int64_t coord_backoff_ms(uint32_t attempt, uint32_t jitter)
+{
+    int64_t d = 200;
+    for (uint32_t i = 1; i < attempt && d < 10000; i++)
+        d *= 2;
+    if (d > 10000)
+        d = 10000;
+    int64_t half = d / 2;
+    return half + (int64_t)(jitter % (uint32_t)(half + 1));
+}
+
+static int crash_signal(int sig)
+{
+    return sig == SIGSEGV || sig == SIGABRT || sig == SIGILL || sig == SIGFPE || sig == SIGBUS || sig == SIGSYS ||
+           sig == SIGTRAP;
+}
+
+static uint64_t scaled_mb(const acms_instance_type *t, double scale)
+{
+    return (uint64_t)ceil((double)acms_instance_memory_mb(t) * (scale > 0 ? scale : 1.0));
+}
+
+static void describe(const coord_res *cur, const coord_failure *f, coord_decision *d)
+{
+    uint64_t peak_mb = (f->peak_rss_kb + 1023) / 1024;
+    const char *detail = f->detail && *f->detail ? f->detail : "";
+    switch (f->reason) {
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK:
+        snprintf(d->cause, sizeof d->cause, "exited with code 0");
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO:
+        snprintf(d->cause, sizeof d->cause, "exited with code %d", f->exit_code);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL:
+        snprintf(d->cause, sizeof d->cause, "killed by signal %d (%s), not sent by the coordinator%s",
+                 f->term_signal, strsignal(f->term_signal), crash_signal(f->term_signal) ? ": it crashed" : "");
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
+        snprintf(d->cause, sizeof d->cause, "killed for memory: peak %llu MiB over its limit of %llu MiB",
+                 (unsigned long long)peak_mb, (unsigned long long)cur->memory_mb);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
+        snprintf(d->cause, sizeof d->cause, "stopped after its max_runtime_s of %u s", cur->max_runtime_s);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME:
+        snprintf(d->cause, sizeof d->cause, "stopped after %llu ms of CPU time, its limit being %llu s",
+                 (unsigned long long)f->cpu_ms, (unsigned long long)cur->cpu_time_s);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED:
+        snprintf(d->cause, sizeof d->cause, "could not be started%s%s", *detail ? ": " : "", detail);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE:
+        snprintf(d->cause, sizeof d->cause, "its worker was unreachable%s%s", *detail ? ": " : "", detail);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST:
+        snprintf(d->cause, sizeof d->cause, "lost: its coordinator stopped while it ran (lease expired)");
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED:
+        snprintf(d->cause, sizeof d->cause, "cancelled%s%s", *detail ? ": " : "", detail);
+        break;
+    default:
+        snprintf(d->cause, sizeof d->cause, "ended for an unknown reason%s%s", *detail ? ": " : "", detail);
+        break;
+    }
+}
+
+static int is_transient(const coord_failure *f)
+{
+    switch (f->reason) {
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED:
+        return !f->permanent;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE:
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST:
+        return 1;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL:
+        return !crash_signal(f->term_signal);
+    default:
+        return 0;
+    }
+}
+
+/* MEMORY: the next limit. Returns 1 with d->next set, 0 with d->recovery/suggestion explaining. */
+static int size_memory(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f, coord_decision *d)
+{
+    uint64_t peak_mb = (f->peak_rss_kb + 1023) / 1024;
+    uint64_t base = cur->memory_mb > peak_mb ? cur->memory_mb : peak_mb;
+    uint64_t need = (uint64_t)ceil((double)peak_mb * 1.2);
+    if (need <= cur->memory_mb)
+        need = cur->memory_mb + 1;
+    uint64_t cand = 0;
+    char how[256] = "";
+    const acms_instance_type *t = NULL;
+    if (cur->instance_type[0] && env->catalog)
+        t = acms_catalog_find(env->catalog, cur->instance_type);
+    if (t) {
+        const acms_instance_type *u = t;
+        while (u && scaled_mb(u, env->memory_scale) < need)
+            u = acms_catalog_next_larger(env->catalog, u);
+        if (u) {
+            cand = scaled_mb(u, env->memory_scale);
+            if (u != t)
+                snprintf(how, sizeof how, "next instance size of family %s: %s -> %s (%llu MiB)", t->family, t->name,
+                         u->name, (unsigned long long)cand);
+            else
+                snprintf(how, sizeof how, "the full memory of instance type %s (%llu MiB)", t->name,
+                         (unsigned long long)cand);
+            snprintf(d->next.instance_type, sizeof d->next.instance_type, "%s", u->name);
+            if (u->vcpu > d->next.vcpu)
+                d->next.vcpu = u->vcpu;
+        } else {
+            snprintf(how, sizeof how, "no larger type than %s in family %s: raising the limit alone", t->name,
+                     t->family);
+        }
+    }
+    if (!cand) {
+        double a = (double)peak_mb * 1.5, b = (double)base * 2.0;
+        cand = (uint64_t)ceil(a > b ? a : b);
+        if (!how[0])
+            snprintf(how, sizeof how, "max(peak x 1.5, limit x 2)");
+    }
+    if (env->max_memory_mb && cand > env->max_memory_mb) {
+        if (env->max_memory_mb < need) {
+            snprintf(d->recovery, sizeof d->recovery,
+                     "no retry: it needs at least %llu MiB but quota max_memory_mb of environment %s is %llu MiB",
+                     (unsigned long long)need, env->environment ? env->environment : "?",
+                     (unsigned long long)env->max_memory_mb);
+            snprintf(d->suggestion, sizeof d->suggestion,
+                     "raise quotas.max_memory_mb of environment %s to at least %llu MiB, or reduce the step's "
+                     "memory use (peak %llu MiB)",
+                     env->environment ? env->environment : "?", (unsigned long long)need,
+                     (unsigned long long)peak_mb);
+            return 0;
+        }
+        cand = env->max_memory_mb;
+        snprintf(d->next.instance_type, sizeof d->next.instance_type, "%s", cur->instance_type);
+        size_t l = strlen(how);
+        snprintf(how + l, sizeof how - l, ", capped by quota max_memory_mb %llu", (unsigned long long)cand);
+    }
+    d->next.memory_mb = cand;
+    snprintf(d->recovery, sizeof d->recovery, "retry with memory %llu -> %llu MiB (%s)",
+             (unsigned long long)cur->memory_mb, (unsigned long long)cand, how);
+    return 1;
+}
+
+static int size_time(const coord_recovery_env *env, const coord_res *cur, coord_decision *d)
+{
+    if (!cur->max_runtime_s) {
+        snprintf(d->recovery, sizeof d->recovery, "no retry: the step had no runtime limit to raise");
+        return 0;
+    }
+    uint64_t next = (uint64_t)cur->max_runtime_s * 2;
+    const char *capped = "";
+    if (env->max_runtime_s && next > env->max_runtime_s) {
+        next = env->max_runtime_s;
+        capped = ", capped by quota max_runtime_s";
+    }
+    if (next <= cur->max_runtime_s) {
+        snprintf(d->recovery, sizeof d->recovery,
+                 "no retry: max_runtime_s %u already at quota max_runtime_s %u of environment %s", cur->max_runtime_s,
+                 env->max_runtime_s, env->environment ? env->environment : "?");
+        snprintf(d->suggestion, sizeof d->suggestion,
+                 "raise quotas.max_runtime_s of environment %s above %u s, or make the step faster",
+                 env->environment ? env->environment : "?", cur->max_runtime_s);
+        return 0;
+    }
+    d->next.max_runtime_s = (uint32_t)next;
+    snprintf(d->recovery, sizeof d->recovery, "retry with max_runtime_s %u -> %llu s (x2%s)", cur->max_runtime_s,
+             (unsigned long long)next, capped);
+    return 1;
+}
+
+void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
+                           uint32_t jitter, coord_decision *d)
+{
+    static const coord_recovery_env none = {0};
+    if (!env)
+        env = &none;
+    memset(d, 0, sizeof *d);
+    d->next = *cur;
+    describe(cur, f, d);
+    Acms__V1__ExitReason r = f->reason;
+    if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_OK)
+        return;
+    if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED) {
+        snprintf(d->recovery, sizeof d->recovery, "no retry: the run was cancelled");
+        return;
+    }
+    d->transient = is_transient(f);
+    int resource = r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY || r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME ||
+                   r == ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME;
+    if (!d->transient && !resource) {
+        snprintf(d->recovery, sizeof d->recovery,
+                 "no retry: a deterministic failure would fail the same way again");
+        if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO)
+            snprintf(d->suggestion, sizeof d->suggestion,
+                     "fix the step's command or its inputs: it exited with code %d (see its stderr tail)",
+                     f->exit_code);
+        else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL)
+            snprintf(d->suggestion, sizeof d->suggestion,
+                     "the step crashed with signal %d (%s): fix the program or its native dependencies",
+                     f->term_signal, strsignal(f->term_signal));
+        else
+            snprintf(d->suggestion, sizeof d->suggestion,
+                     "check the step's command (path, permissions) and its secret references");
+        return;
+    }
+    uint32_t max = f->max_attempts ? f->max_attempts : COORD_DEFAULT_ATTEMPTS;
+    if (f->attempt >= max) {
+        snprintf(d->recovery, sizeof d->recovery, "no retry: attempts exhausted (%u of %u)", f->attempt, max);
+        if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY)
+            snprintf(d->suggestion, sizeof d->suggestion,
+                     "request more memory (memory_mb above %llu MiB or a larger instance type) or raise max_attempts",
+                     (unsigned long long)cur->memory_mb);
+        else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME)
+            snprintf(d->suggestion, sizeof d->suggestion,
+                     "raise max_runtime_s above %u s or make the step faster", cur->max_runtime_s);
+        else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME)
+            snprintf(d->suggestion, sizeof d->suggestion, "raise resources.cpu_time_s above %llu s",
+                     (unsigned long long)cur->cpu_time_s);
+        else
+            snprintf(d->suggestion, sizeof d->suggestion,
+                     "the failure looked transient but persisted over %u attempts: check the executor or worker, "
+                     "then resubmit",
+                     max);
+        return;
+    }
+    switch (r) {
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
+        d->retry = size_memory(env, cur, f, d);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
+        d->retry = size_time(env, cur, d);
+        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME:
+        if (!cur->cpu_time_s) {
+            snprintf(d->recovery, sizeof d->recovery, "no retry: the step had no CPU-time limit to raise");
+            break;
+        }
+        d->next.cpu_time_s = cur->cpu_time_s * 2;
+        d->retry = 1;
+        snprintf(d->recovery, sizeof d->recovery, "retry with cpu_time_s %llu -> %llu s (x2)",
+                 (unsigned long long)cur->cpu_time_s, (unsigned long long)d->next.cpu_time_s);
+        break;
+    default:
+        d->retry = 1;
+        d->backoff_ms = coord_backoff_ms(f->attempt, jitter);
+        snprintf(d->recovery, sizeof d->recovery,
+                 "retry after %lld ms backoff with the same resources (transient %s)", (long long)d->backoff_ms,
+                 coord_reason_name(r));
+        break;
+    }
+}
+
+size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional,
+                               size_t *out)
+{
+    size_t nout = 0;
+    if (!optional) {
+        for (size_t i = 0; i < d->n; i++)
+            if (i != failed && (st[i] == COORD_STEP_PENDING || st[i] == COORD_STEP_RETRY))
+                out[nout++] = i;
+        return nout;
+    }
+    /* transitive dependents, breadth first over succ, using out as the queue */
+    unsigned char *seen = calloc(d->n ? d->n : 1, 1);
+    if (!seen)
+        return 0;
+    size_t *queue = malloc((d->n ? d->n : 1) * sizeof *queue);
+    if (!queue) {
+        free(seen);
+        return 0;
+    }
+    size_t qh = 0, qt = 0;
+    queue[qt++] = failed;
+    seen[failed] = 1;
+    while (qh < qt) {
+        size_t i = queue[qh++];
+        for (size_t k = 0; k < d->nsucc[i]; k++) {
+            size_t j = d->succ[i][k];
+            if (seen[j])
+                continue;
+            seen[j] = 1;
+            queue[qt++] = j;
+            if (st[j] == COORD_STEP_PENDING || st[j] == COORD_STEP_RETRY)
+                out[nout++] = j;
+        }
+    }
+    free(queue);
+    free(seen);
+    return nout;
+}
