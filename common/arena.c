@@ -17,6 +17,7 @@ typedef struct block {
 
 struct acms_arena {
     block *head;
+    block *first;            /* kept by acms_arena_reset */
     size_t block_size;
     size_t total;
     /* arrays grown by acms_arena_push recently, with their capacity: pushing onto any other array
@@ -49,7 +50,7 @@ acms_arena *acms_arena_new(size_t block_size)
 {
     acms_arena *a = xmalloc(sizeof *a);
     a->block_size = block_size ? block_size : 16384;
-    a->head = block_new(a->block_size);
+    a->head = a->first = block_new(a->block_size);
     a->total = 0;
     memset(a->grow_ptr, 0, sizeof a->grow_ptr);
     a->grow_next = 0;
@@ -71,18 +72,16 @@ void acms_arena_free(acms_arena *a)
 
 void acms_arena_reset(acms_arena *a)
 {
-    block *keep = NULL, *b = a->head;
+    block *b = a->head;
     while (b) {
         block *n = b->next;
-        if (!n)
-            keep = b; /* the first block allocated is the last in the list */
-        else
+        if (b != a->first)
             free(b);
         b = n;
     }
-    keep->used = 0;
-    keep->next = NULL;
-    a->head = keep;
+    a->first->used = 0;
+    a->first->next = NULL;
+    a->head = a->first;
     a->total = 0;
     memset(a->grow_ptr, 0, sizeof a->grow_ptr);
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const reason_names[] = {"UNSPECIFIED", "OK",           "NONZERO",     "SIGNAL",
@@ -185,6 +186,7 @@ static int size_memory(const coord_recovery_env *env, const coord_res *cur, cons
         }
         cand = env->max_memory_mb;
         snprintf(d->next.instance_type, sizeof d->next.instance_type, "%s", cur->instance_type);
+        d->next.vcpu = cur->vcpu;
         size_t l = strlen(how);
         snprintf(how + l, sizeof how - l, ", capped by quota max_memory_mb %llu", (unsigned long long)cand);
     }

@@ -1,0 +1,316 @@
+/* main.c: acms-adapter wiring. Consumes acms.config.submitted (prepare -> ConfigPrepared, or a
+ * rejection) and acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
+ * Redis before publishing and are idempotent (monotonic status, DEL+RPUSH of the log in one MULTI,
+ * once-keys per event), and published ids are derived from the input, so redelivery is harmless. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter/adapter.h"
+#include "doc.h"
+#include "service.h"
+#include "state.h"
+
+#define SERVICE "acms-adapter"
+#define SEEN_TTL_S (7 * 24 * 3600)
+#define S(x) ((x) ? (x) : "")
+
+typedef struct adapter_service {
+    adapter_ctx ctx;
+    char *vault_addr;
+    char *vault_token;
+    double threshold;   /* ACMS_SAFETY_THRESHOLD, 0 = the environment's or the default */
+} adapter_service;
+
+static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
+{
+    adapter_service *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return ACMS_ERR_NOMEM;
+    }
+    const char *th = getenv("ACMS_SAFETY_THRESHOLD");
+    if (th && *th) {
+        char *end;
+        errno = 0;
+        s->threshold = strtod(th, &end);
+        if (errno || *end || !(s->threshold > 0 && s->threshold <= 1)) {
+            snprintf(errstr, errstr_size, "ACMS_SAFETY_THRESHOLD: '%s' is not a number in (0, 1]", th);
+            free(s);
+            return ACMS_ERR_INVALID;
+        }
+    }
+    const char *va = getenv("VAULT_ADDR"), *vt = getenv("VAULT_TOKEN");
+    s->vault_addr = va && *va ? strdup(va) : NULL;
+    s->vault_token = vt && *vt ? strdup(vt) : NULL;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(errstr, errstr_size, "curl_global_init failed");
+        free(s->vault_addr);
+        free(s->vault_token);
+        free(s);
+        return ACMS_ERR;
+    }
+    s->ctx.profiles = acms_service_profiles(svc);
+    s->ctx.redis = acms_service_redis(svc);
+    s->ctx.vault_addr = s->vault_addr;
+    s->ctx.vault_token = s->vault_token;
+    s->ctx.check_secrets = 1;
+    acms_log_info(NULL, NULL, "adapter ready: vault %s, safety threshold %s", s->vault_addr ? s->vault_addr : "none",
+                  th && *th ? th : "per environment");
+    *out = s;
+    return ACMS_OK;
+}
+
+static void release(void *ctx)
+{
+    adapter_service *s = ctx;
+    if (!s)
+        return;
+    free(s->vault_addr);
+    if (s->vault_token) {
+        explicit_bzero(s->vault_token, strlen(s->vault_token));
+        free(s->vault_token);
+    }
+    curl_global_cleanup();
+    free(s);
+}
+
+/* JSON lines of records, copied into the arena. */
+static const char **records_json(acms_arena *a, Acms__V1__AdaptationRecord *const *v, size_t n)
+{
+    const char **out = acms_arena_alloc(a, (n ? n : 1) * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        char *j = acms_json_message_string(&v[i]->base, 0);
+        out[i] = acms_arena_strdup(a, j ? j : "{}");
+        free(j);
+    }
+    return out;
+}
+
+/* Replaces acms:run:<run>:adaptations with the prepared log: MULTI, DEL, RPUSH, EXEC. */
+static int write_log(acms_redis *r, acms_arena *a, const char *run, const Acms__V1__RuntimeConfiguration *rc)
+{
+    const char *key = acms_arena_printf(a, "acms:run:%s:adaptations", run);
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *del[] = {"DEL", key};
+    size_t multil[] = {5}, execl[] = {4}, dell[] = {3, strlen(key)};
+    size_t n = rc->n_adaptation_log;
+    acms_redis_appendargv(r, 1, multi, multil);
+    acms_redis_appendargv(r, 2, del, dell);
+    if (n) {
+        const char **json = records_json(a, rc->adaptation_log, n);
+        const char **argv = acms_arena_alloc(a, (n + 2) * sizeof *argv);
+        size_t *argl = acms_arena_alloc(a, (n + 2) * sizeof *argl);
+        argv[0] = "RPUSH";
+        argv[1] = key;
+        for (size_t i = 0; i < n; i++)
+            argv[i + 2] = json[i];
+        for (size_t i = 0; i < n + 2; i++)
+            argl[i] = strlen(argv[i]);
+        acms_redis_appendargv(r, (int)(n + 2), argv, argl);
+    }
+    acms_redis_appendargv(r, 1, exec, execl);
+    return acms_redis_exec_discard(r, n ? 4 : 3) == ACMS_OK ? ACMS_OK : ACMS_ERR_RETRY;
+}
+
+static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
+                       Acms__V1__RuntimeConfiguration *rc)
+{
+    const Acms__V1__EventMeta *m = in->meta;
+    const Acms__V1__RuntimeMetadata *md = rc->metadata;
+    const char *kv[] = {"pipeline", S(rc->pipeline->name), "environment", S(md->environment),
+                        "config_hash", S(md->config_hash), "source_name", S(md->source_name)};
+    int st = acms_state_run_status(s->ctx.redis, m->run_id, "prepared", kv, sizeof kv / sizeof *kv);
+    if (st < 0)
+        return ACMS_ERR_RETRY;
+    /* 0: the run moved on (validated, running, terminal): its log is already written and may have
+     * grown with runtime records, so it is left alone. */
+    if (st == 1 && write_log(s->ctx.redis, a, m->run_id, rc) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+
+    Acms__V1__ConfigPrepared *out = acms_pb_new(a, &acms__v1__config_prepared__descriptor);
+    out->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "prepared", m->traceparent);
+    out->runtime = rc;
+    out->document = in->document;
+    if (acms_service_publish(svc, ACMS_TOPIC_CONFIG_PREPARED, m->run_id, &out->base) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    acms_metrics_add(acms_service_metrics(svc), "acms_adapter_prepared_total", NULL,
+                     "Configurations prepared for execution", 1);
+    acms_log_info(m->run_id, m->event_id, "prepared %s for %s: %zu adaptation(s), %zu secret finding(s); %s",
+                  S(rc->pipeline->name), S(md->environment), rc->n_adaptation_log, md->n_secret_findings,
+                  md->capacity ? S(md->capacity->note) : "");
+    return ACMS_OK;
+}
+
+static int on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
+                       const acms_issues *issues)
+{
+    const Acms__V1__EventMeta *m = in->meta;
+    char hash[65];
+    adapter_config_hash(in->document, hash);
+    const char *pipeline = acms_value_str(acms_value_path(in->document, "metadata.name"));
+    Acms__V1__ValidationResult *res = adapter_rejection_result(a, issues);
+    const char *reason = res->n_issues ? S(res->issues[0]->message) : "the configuration cannot be prepared";
+
+    const char *kv[] = {"reason", reason, "pipeline", S(pipeline), "environment", S(in->environment),
+                        "config_hash", hash, "source_name", S(in->source_name)};
+    if (acms_state_run_status(s->ctx.redis, m->run_id, "rejected", kv, sizeof kv / sizeof *kv) < 0)
+        return ACMS_ERR_RETRY;
+
+    Acms__V1__ValidationResultEvent *ev = acms_pb_new(a, &acms__v1__validation_result_event__descriptor);
+    ev->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "rejected", m->traceparent);
+    ev->pipeline = acms_arena_strdup(a, S(pipeline));
+    ev->environment = acms_arena_strdup(a, S(in->environment));
+    ev->result = res;
+    ev->config_hash = acms_arena_strdup(a, hash);
+    ev->source_name = acms_arena_strdup(a, S(in->source_name));
+    if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &ev->base) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    acms_metrics_add(acms_service_metrics(svc), "acms_adapter_rejected_total", NULL,
+                     "Configurations rejected before validation", 1);
+    acms_log_info(m->run_id, m->event_id, "rejected (%zu error(s)): %s", res->n_issues, reason);
+    return ACMS_OK;
+}
+
+static int handle_submitted(adapter_service *s, acms_service *svc, acms_arena *a, const acms_msg *msg,
+                            const char **reason)
+{
+    Acms__V1__ConfigSubmitted *in =
+        (Acms__V1__ConfigSubmitted *)acms_pb_decode(a, &acms__v1__config_submitted__descriptor, msg->payload,
+                                                    msg->len, reason);
+    if (!in)
+        return ACMS_ERR_POISON;
+    if (!in->meta->run_id || !*in->meta->run_id) {
+        *reason = "ConfigSubmitted without run_id";
+        return ACMS_ERR_POISON;
+    }
+    if (!in->document) {
+        *reason = "ConfigSubmitted without a document";
+        return ACMS_ERR_POISON;
+    }
+    acms_issues issues;
+    acms_issues_init(&issues, a, "environment");
+    Acms__V1__RuntimeConfiguration *rc = NULL;
+    int r = adapter_prepare(&s->ctx, a, in, &rc, &issues);
+    switch (r) {
+    case ACMS_OK:
+        return on_prepared(s, svc, a, in, rc);
+    case ACMS_ERR_INVALID:
+        return on_rejected(s, svc, a, in, &issues);
+    case ACMS_ERR_RETRY:
+    case ACMS_ERR_NOMEM:
+        return ACMS_ERR_RETRY;
+    default:
+        *reason = "the configuration could not be prepared";
+        return ACMS_ERR_POISON;
+    }
+}
+
+/* Appends the runtime record once per opportunity event (once-key and RPUSH in one script). */
+static const char *const record_script =
+    "if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then\n"
+    "  redis.call('RPUSH', KEYS[2], ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+static int record_once(acms_redis *r, acms_arena *a, const Acms__V1__EventMeta *m, Acms__V1__AdaptationRecord *rec)
+{
+    const char **json = records_json(a, &rec, 1);
+    const char *argv[] = {"EVAL", record_script, "2",
+                          acms_arena_printf(a, "acms:seen:%s:%s", SERVICE, m->event_id),
+                          acms_arena_printf(a, "acms:run:%s:adaptations", m->run_id),
+                          acms_arena_printf(a, "%d", SEEN_TTL_S), json[0]};
+    size_t argl[7];
+    for (int i = 0; i < 7; i++)
+        argl[i] = strlen(argv[i]);
+    redisReply *rep = acms_redis_cmdargv(r, 7, argv, argl);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? ACMS_OK : ACMS_ERR_RETRY;
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+static int handle_opportunity(adapter_service *s, acms_service *svc, acms_arena *a, const acms_msg *msg,
+                              const char **reason)
+{
+    Acms__V1__AdaptationOpportunity *opp =
+        (Acms__V1__AdaptationOpportunity *)acms_pb_decode(a, &acms__v1__adaptation_opportunity__descriptor,
+                                                          msg->payload, msg->len, reason);
+    if (!opp)
+        return ACMS_ERR_POISON;
+    const Acms__V1__EventMeta *m = opp->meta;
+    if (!m->run_id || !*m->run_id) {
+        *reason = "AdaptationOpportunity without run_id";
+        return ACMS_ERR_POISON;
+    }
+    if (!opp->step || !*opp->step || !opp->field || !*opp->field) {
+        *reason = "AdaptationOpportunity without step or field";
+        return ACMS_ERR_POISON;
+    }
+    const Acms__V1__Environment *env = s->ctx.profiles ? acms_profiles_env(s->ctx.profiles, S(opp->environment)) : NULL;
+    Acms__V1__AdaptationRecord *rec = acms_pb_new(a, &acms__v1__adaptation_record__descriptor);
+    uint64_t mem = 0;
+    uint32_t rt = 0;
+    int apply = adapter_live_decide(&s->ctx, env, opp, s->threshold, rec, &mem, &rt);
+    if (!apply && *S(opp->reason))
+        rec->reason = acms_arena_printf(a, "%s (safety %.2f; monitor: %s)", rec->reason, opp->safety_score, opp->reason);
+    if (record_once(s->ctx.redis, a, m, rec) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    if (apply) {
+        Acms__V1__AdaptedEvent *ev = acms_pb_new(a, &acms__v1__adapted_event__descriptor);
+        ev->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "adapted", m->traceparent);
+        ev->step = opp->step;
+        ev->records = acms_arena_alloc(a, sizeof *ev->records);
+        ev->records[0] = rec;
+        ev->n_records = 1;
+        ev->memory_mb = mem;
+        ev->max_runtime_s = rt;
+        ev->opportunity_id = m->event_id;
+        if (acms_service_publish(svc, ACMS_TOPIC_EXEC_ADAPTED, m->run_id, &ev->base) != ACMS_OK)
+            return ACMS_ERR_RETRY;
+    }
+    acms_metrics_add(acms_service_metrics(svc), "acms_adapter_runtime_decisions_total",
+                     apply ? "decision=\"applied\"" : "decision=\"refused\"", "Runtime adaptation decisions", 1);
+    acms_log_info(m->run_id, m->event_id, "runtime %s of %s %s %s -> %s: %s", apply ? "adaptation" : "refusal",
+                  opp->step, opp->field, S(opp->current_value), S(opp->proposed_value), rec->reason);
+    return ACMS_OK;
+}
+
+static int handle(void *ctx, acms_service *svc, const acms_msg *m, const char **reason)
+{
+    adapter_service *s = ctx;
+    int topic = acms_cfg_topic_id(acms_service_cfg(svc), m->topic);
+    acms_arena *a = acms_arena_new(0);
+    int rc;
+    if (topic == ACMS_TOPIC_CONFIG_SUBMITTED)
+        rc = handle_submitted(s, svc, a, m, reason);
+    else if (topic == ACMS_TOPIC_EXEC_ADAPTATIONS)
+        rc = handle_opportunity(s, svc, a, m, reason);
+    else {
+        *reason = "message from a topic this service does not consume";
+        rc = ACMS_ERR_POISON;
+    }
+    acms_arena_free(a);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const acms_topic inputs[] = {ACMS_TOPIC_CONFIG_SUBMITTED, ACMS_TOPIC_EXEC_ADAPTATIONS};
+    static const acms_service_ops ops = {
+        .name = SERVICE,
+        .summary = "adapts submitted pipeline configurations to their environment and decides runtime adaptations",
+        .extra_help = "  VAULT_ADDR              Vault address for secret://vault references (e.g. http://127.0.0.1:8200)\n"
+                      "  VAULT_TOKEN             Vault token (never logged)\n"
+                      "  ACMS_SAFETY_THRESHOLD   minimum safety score of runtime adaptations, (0,1]; default: the\n"
+                      "                          environment's safety_threshold, else 0.8\n",
+        .inputs = inputs,
+        .ninputs = sizeof inputs / sizeof *inputs,
+        .needs_profiles = 1,
+        .init = init,
+        .handle = handle,
+        .release = release,
+    };
+    return acms_service_main(argc, argv, &ops);
+}
