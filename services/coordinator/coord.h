@@ -174,8 +174,8 @@ typedef struct coord_exec_status {
 
 typedef struct coord_proc coord_proc;
 
-/* Starts one attempt. Never NULL: a spawn failure gives a handle already done (SPAWN_FAILED or
- * UNREACHABLE). Secret references are resolved here, in the caller, into the child's environment
+/* Starts one attempt. A spawn failure gives a handle already done (SPAWN_FAILED or UNREACHABLE);
+ * NULL only when out of memory. Secret references are resolved here, in the caller, into the child's environment
  * only, and wiped right after. Owner: caller, released with coord_exec_free. */
 coord_proc *coord_exec_start(const coord_exec_req *req);
 /* Advances the attempt (limits, reaping, output capture) and fills *st. Returns 1 when done.

@@ -48,6 +48,21 @@ int monitor_webhooks_parse(acms_arena *a, const char *spec, monitor_webhooks *ou
     return ACMS_OK;
 }
 
+/* url without any user:password@ part, for logs. */
+static void redacted(const char *url, char *out, size_t size)
+{
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme ? scheme + 3 : url;
+    const char *slash = strchr(host, '/');
+    const char *at = strchr(host, '@');
+    if (at && (!slash || at < slash)) {
+        int w = snprintf(out, size, "%.*s***@%s", (int)(host - url), url, at + 1);
+        if (w >= 0 && (size_t)w < size)
+            return;
+    }
+    snprintf(out, size, "%.*s", (int)(size - 1), url);
+}
+
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     (void)ptr;
@@ -117,7 +132,9 @@ void monitor_webhooks_post(const monitor_webhooks *w, const char *json, monitor_
             if (ok)
                 break;
             res->errors++;
-            acms_log_warn(NULL, NULL, "webhook %s try %d failed: %s", w->urls[i], t + 1, err);
+            char shown[256];
+            redacted(w->urls[i], shown, sizeof shown);
+            acms_log_warn(NULL, NULL, "webhook %s try %d failed: %s", shown, t + 1, err);
             if (t + 1 < MONITOR_WEBHOOK_TRIES) {
                 int64_t wait = w->backoff_ms[t];
                 left = deadline - acms_mono_ms();

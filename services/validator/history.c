@@ -1,0 +1,180 @@
+/* history.c: the validator's reads of what the feedback service learned, from Redis, into plain
+ * structs the levels consume (performance.c, suggest.c). Reads are pipelined in batches of
+ * HISTORY_BATCH commands; a lost connection makes the whole load ACMS_ERR_RETRY. Keys:
+ *   acms:learn:rec:<pipeline>:<step>       memory_mb runtime_s ...
+ *   acms:feedback:stats:<pipeline>:<step>  p50_wall_ms p90_wall_ms p90_peak_mb runs ...
+ *   acms:learn:fix:<issue_code>            <suggestion_id>:offered <suggestion_id>:resolved */
+#include "vutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY_BATCH 512
+
+static int parse_double(const char *s, double *out)
+{
+    if (validator_empty(s))
+        return 0;
+    char *end;
+    double d = strtod(s, &end);
+    if (*end != '\0' || d != d || d < 0)
+        return 0;
+    *out = d;
+    return 1;
+}
+
+void validator_history_apply(validator_step_history *h, int rec, const char *field, const char *value)
+{
+    double d;
+    if (field == NULL || !parse_double(value, &d))
+        return;
+    if (rec) {
+        if (!strcmp(field, "memory_mb"))
+            h->rec_memory_mb = (uint64_t)d;
+        else if (!strcmp(field, "runtime_s"))
+            h->rec_runtime_s = d > 4e9 ? 4000000000u : (uint32_t)d;
+        else
+            return;
+        h->has_rec = 1;
+        return;
+    }
+    if (!strcmp(field, "p50_wall_ms"))
+        h->p50_wall_ms = d;
+    else if (!strcmp(field, "p90_wall_ms"))
+        h->p90_wall_ms = d;
+    else if (!strcmp(field, "p90_peak_mb"))
+        h->p90_peak_mb = d;
+    else if (!strcmp(field, "runs"))
+        h->runs = (uint64_t)d;
+    else
+        return;
+    h->has_stats = 1;
+}
+
+void validator_fix_history_apply(validator_fix_history *fh, acms_arena *a, const char *field, const char *value)
+{
+    double d;
+    const char *colon = field ? strrchr(field, ':') : NULL;
+    if (colon == NULL || colon == field || !parse_double(value, &d))
+        return;
+    int offered = !strcmp(colon + 1, "offered");
+    if (!offered && strcmp(colon + 1, "resolved") != 0)
+        return;
+    fh->v = acms_arena_push(a, fh->v, &fh->n, sizeof *fh->v);
+    validator_fix_stat *s = &fh->v[fh->n - 1];
+    s->id = acms_arena_strndup(a, field, (size_t)(colon - field));
+    s->offered = offered ? (uint64_t)d : 0;
+    s->resolved = offered ? 0 : (uint64_t)d;
+}
+
+static int cmp_stat(const void *x, const void *y)
+{
+    return strcmp(((const validator_fix_stat *)x)->id, ((const validator_fix_stat *)y)->id);
+}
+
+void validator_fix_history_sort(validator_fix_history *fh)
+{
+    if (fh->n < 2)
+        return;
+    qsort(fh->v, fh->n, sizeof *fh->v, cmp_stat);
+    size_t w = 0;
+    for (size_t r = 1; r < fh->n; r++) {
+        if (!strcmp(fh->v[w].id, fh->v[r].id)) {
+            fh->v[w].offered += fh->v[r].offered;
+            fh->v[w].resolved += fh->v[r].resolved;
+        } else {
+            fh->v[++w] = fh->v[r];
+        }
+    }
+    fh->n = w + 1;
+}
+
+const validator_fix_stat *validator_fix_history_find(const validator_fix_history *fh, const char *id)
+{
+    if (fh == NULL || fh->n == 0 || id == NULL)
+        return NULL;
+    validator_fix_stat key = {.id = id};
+    return bsearch(&key, fh->v, fh->n, sizeof *fh->v, cmp_stat);
+}
+
+/* Runs the n appended commands; hands each reply's field/value pairs to fn(ud, k, field, value). */
+static int exec_hashes(acms_redis *r, acms_arena *a, size_t n, void (*fn)(void *, size_t, const char *, const char *),
+                       void *ud, size_t base)
+{
+    redisReply **rep = acms_arena_alloc(a, (n + 1) * sizeof *rep);
+    if (acms_redis_exec(r, rep, n) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    for (size_t k = 0; k < n; k++) {
+        const redisReply *x = rep[k];
+        if (x && x->type == REDIS_REPLY_ARRAY)
+            for (size_t e = 0; e + 1 < x->elements; e += 2)
+                if (x->element[e]->type == REDIS_REPLY_STRING && x->element[e + 1]->type == REDIS_REPLY_STRING)
+                    fn(ud, base + k, x->element[e]->str, x->element[e + 1]->str);
+        if (rep[k])
+            freeReplyObject(rep[k]);
+    }
+    return ACMS_OK;
+}
+
+static void apply_step(void *ud, size_t k, const char *field, const char *value)
+{
+    validator_step_history *h = ud;
+    validator_history_apply(&h[k / 2], (k % 2) == 0, field, value);
+}
+
+int validator_history_load_steps(acms_redis *r, acms_arena *a, const Acms__V1__Pipeline *p,
+                                 validator_step_history **out)
+{
+    size_t n = p ? p->n_steps : 0;
+    validator_step_history *h = acms_arena_alloc(a, (n + 1) * sizeof *h);
+    *out = h;
+    const char *pipe = p ? validator_str(p->name) : "";
+    for (size_t i = 0; i < n;) {
+        size_t first = i, cmds = 0;
+        for (; i < n && cmds + 2 <= HISTORY_BATCH; i++) {
+            const char *step = validator_str(p->steps[i]->name);
+            acms_redis_append(r, "HGETALL acms:learn:rec:%s:%s", pipe, step);
+            acms_redis_append(r, "HGETALL acms:feedback:stats:%s:%s", pipe, step);
+            cmds += 2;
+        }
+        if (exec_hashes(r, a, cmds, apply_step, h, first * 2) != ACMS_OK)
+            return ACMS_ERR_RETRY;
+    }
+    return ACMS_OK;
+}
+
+typedef struct fix_ud {
+    validator_fix_history *fh;
+    acms_arena *a;
+} fix_ud;
+
+static void apply_fix(void *ud, size_t k, const char *field, const char *value)
+{
+    (void)k;
+    fix_ud *f = ud;
+    validator_fix_history_apply(f->fh, f->a, field, value);
+}
+
+int validator_history_load_fixes(acms_redis *r, acms_arena *a, const acms_issues *is, validator_fix_history *out)
+{
+    memset(out, 0, sizeof *out);
+    validator_strset codes;
+    validator_strset_init(&codes, a, is->n);
+    fix_ud ud = {out, a};
+    size_t cmds = 0;
+    for (size_t i = 0; i < is->n; i++) {
+        const char *code = validator_str(is->v[i]->code);
+        if (!*code || !validator_strset_add(&codes, code, i, NULL))
+            continue;
+        acms_redis_append(r, "HGETALL acms:learn:fix:%s", code);
+        if (++cmds == HISTORY_BATCH) {
+            if (exec_hashes(r, a, cmds, apply_fix, &ud, 0) != ACMS_OK)
+                return ACMS_ERR_RETRY;
+            cmds = 0;
+        }
+    }
+    if (cmds && exec_hashes(r, a, cmds, apply_fix, &ud, 0) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    validator_fix_history_sort(out);
+    return ACMS_OK;
+}
