@@ -53,6 +53,9 @@ UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
+# generated sources and objects are kept between builds
+.SECONDARY:
+
 # --- dependencies -------------------------------------------------------------------------
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \

@@ -285,3 +285,21 @@ const char *validator_json_str(acms_arena *a, const char *s)
     out[o] = '\0';
     return out;
 }
+
+void validator_result_fill(Acms__V1__ValidationResult *r, acms_arena *a, const acms_issues *is)
+{
+    size_t errors = 0;
+    for (size_t i = 0; i < is->n; i++)
+        if (strcmp(validator_str(is->v[i]->severity), "error") == 0)
+            errors++;
+    r->issues = acms_arena_alloc(a, (errors + 1) * sizeof *r->issues);
+    r->warnings = acms_arena_alloc(a, (is->n - errors + 1) * sizeof *r->warnings);
+    r->n_issues = r->n_warnings = 0;
+    for (size_t i = 0; i < is->n; i++) {
+        if (strcmp(validator_str(is->v[i]->severity), "error") == 0)
+            r->issues[r->n_issues++] = is->v[i];
+        else
+            r->warnings[r->n_warnings++] = is->v[i];
+    }
+    r->valid = errors == 0;
+}

@@ -20,24 +20,23 @@ static int load_cfg(acms_cfg *cfg)
     return CTL_OK;
 }
 
-/* W3C traceparent with random trace and span ids. */
+/* W3C traceparent ("00-<32 hex trace id>-<16 hex span id>-01") with random ids. */
 static void new_traceparent(char out[64])
 {
-    char a[ACMS_ID_LEN], b[ACMS_ID_LEN], hex[48];
+    char a[ACMS_ID_LEN], b[ACMS_ID_LEN];
     acms_id_random(a);
     acms_id_random(b);
     size_t k = 0;
-    for (const char *p = a; *p && k < 32; p++)
+    memcpy(out, "00-", 3);
+    k = 3;
+    for (const char *p = a; *p && k < 35; p++)
         if (*p != '-')
-            hex[k++] = *p;
-    hex[k] = '\0';
-    char span[17];
-    size_t j = 0;
-    for (const char *p = b; *p && j < 16; p++)
+            out[k++] = *p;
+    out[k++] = '-';
+    for (const char *p = b; *p && k < 52; p++)
         if (*p != '-')
-            span[j++] = *p;
-    span[j] = '\0';
-    snprintf(out, 64, "00-%s-%s-01", hex, span);
+            out[k++] = *p;
+    memcpy(out + k, "-01", 4);
 }
 
 /* Produces one event and waits for the broker's acknowledgement. */

@@ -1,0 +1,49 @@
+/* outcome.h: the OutcomeAnalyzer. What one step of one run cost and how well it was sized, from its
+ * StepResult: success, attempts and their causes, memory slack (limit - peak) / limit and CPU slack
+ * (vcpu x wall - cpu) / (vcpu x wall) of the successful (else the last) attempt, instance-hours
+ * (instances x wall over every attempt), wasted instance-hours (failed attempts' hours + the
+ * successful attempt's hours x its memory slack: memory is what sizes an instance), cost from the
+ * catalogue's price_per_hour of the step's instance type. StepResult carries no instance count, so
+ * one instance is assumed. Pure. */
+#ifndef FEEDBACK_OUTCOME_H
+#define FEEDBACK_OUTCOME_H
+
+#include "catalog.h"
+
+typedef struct feedback_outcome {
+    const char *step;
+    int success;
+    uint32_t attempts;
+    const char **causes;           /* "attempt 1: memory (killed ...)" per failed attempt */
+    size_t ncauses;
+    int has_memory_slack, has_cpu_slack;
+    double memory_slack, cpu_slack;
+    double instance_hours, wasted_instance_hours, cost_usd;
+    uint64_t peak_rss_kb, mem_limit_mb, wall_ms, cpu_ms;
+    double vcpu;
+    int resource_killed;           /* any attempt ended MEMORY, TIME or CPU_TIME */
+    int killed_memory;
+    double killed_peak_mb;         /* largest peak at a memory kill (its limit when the peak is unknown) */
+    int killed_time;
+    uint32_t killed_runtime_s;     /* largest max_runtime_s an attempt was killed at */
+    int observed;                  /* a successful attempt whose usage feeds the history */
+    /* the step as configured, for recommendations */
+    const char *instance_type;
+    uint64_t configured_memory_mb;
+    uint32_t configured_runtime_s;
+    double configured_vcpu;
+    uint32_t gpus;
+} feedback_outcome;
+
+/* Analyses s. cat may be NULL (no cost). Strings point into s or the arena. ACMS_OK. */
+int feedback_outcome_analyze(acms_arena *a, const Acms__V1__StepResult *s, const acms_catalog *cat,
+                             feedback_outcome *out);
+/* The StepOutcome message of o (arena). */
+Acms__V1__StepOutcome *feedback_outcome_to_pb(acms_arena *a, const feedback_outcome *o);
+/* Short name of an exit reason: ok nonzero signal memory time cpu_time spawn_failed unreachable
+ * cancelled lost unspecified. */
+const char *feedback_exit_reason_name(Acms__V1__ExitReason r);
+/* Median of v[0..n) (v is sorted in place); 0 when n == 0. */
+double feedback_median(double *v, size_t n);
+
+#endif
