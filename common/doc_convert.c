@@ -149,7 +149,7 @@ static void unknown_key(conv *c, const char *parent, const char *key, const Acms
     Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "UNKNOWN_FIELD", "error", path, v, "unknown field '%s'", key);
     const char *near = closest(key, names, n, &conf);
     if (near)
-        acms_issue_suggest(c->is, iss, acms_arena_printf(c->a, "rename-field:%s", near), "pattern", conf,
+        acms_issue_suggest(c->is, iss, "UNKNOWN_FIELD:rename", "pattern", conf,
                            key_path(c, parent, near), scalar_text(c, v), "did you mean '%s'?", near);
 }
 
@@ -177,7 +177,7 @@ static int as_number(conv *c, const Acms__V1__Value *v, const char *path, double
         char *end = NULL;
         double d = strtod(v->string_value, &end);
         if (v->string_value[0] && end && *end == '\0' && isfinite(d))
-            acms_issue_suggest(c->is, iss, "unquote-number", "pattern", 0.9, path, v->string_value,
+            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:unquote-number", "pattern", 0.9, path, v->string_value,
                                "write %s without quotes", v->string_value);
     }
     return -1;
@@ -194,11 +194,11 @@ static int as_integer(conv *c, const Acms__V1__Value *v, const char *path, doubl
         return -1;
     }
     if (min == 0 && d < 0) {
-        acms_issue_add(c->is, "OUT_OF_RANGE", "error", path, v, "must not be negative, got %.15g", d);
+        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path, v, "must not be negative, got %.15g", d);
         return -1;
     }
     if (d < min || d > max || (max_excl && d == max)) {
-        acms_issue_add(c->is, "OUT_OF_RANGE", "error", path, v, "%.15g is out of range (%.15g to %.15g)", d, min,
+        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path, v, "%.15g is out of range (%.15g to %.15g)", d, min,
                        max_excl ? max - 1 : max);
         return -1;
     }
@@ -219,7 +219,7 @@ static int as_bool(conv *c, const Acms__V1__Value *v, const char *path, protobuf
         int yes = !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1");
         int no = !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0");
         if (yes || no)
-            acms_issue_suggest(c->is, iss, yes ? "use-bool:true" : "use-bool:false", "pattern", 0.85, path,
+            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:use-bool", "pattern", 0.85, path,
                                yes ? "true" : "false", "write %s (unquoted)", yes ? "true" : "false");
     }
     return -1;
@@ -390,7 +390,7 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
         if (j && item) cJSON_AddItemToArray(j, item);
         else cJSON_Delete(item);
         if (j) txt = cJSON_PrintUnformatted(j);
-        acms_issue_suggest(c->is, iss, "wrap-in-list", "pattern", 0.9, path, txt ? txt : "",
+        acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:wrap-in-list", "pattern", 0.9, path, txt ? txt : "",
                            "write it as a list: %s", txt ? txt : "[...]");
         free(txt);
         cJSON_Delete(j);
@@ -409,9 +409,18 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
         const char *ipath = index_path(c, path, i);
         if (is_null(l->values[i])) {
             acms_issue_add(c->is, "TYPE_MISMATCH", "error", ipath, l->values[i], "empty list item");
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+            *(ProtobufCMessage **)(out + k++ * es) = acms_pb_new(c->a, f->descriptor);
             continue;
         }
-        if (set_one(c, f, l->values[i], out + k * es, ipath) != 0) continue;
+        if (set_one(c, f, l->values[i], out + k * es, ipath) != 0) {
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue; /* scalars: dropped */
+            /* messages keep their index (steps[i] stays spec.steps[i] for later checks) */
+            ProtobufCMessage *empty = acms_pb_new(c->a, f->descriptor);
+            if (f->descriptor == &acms__v1__step__descriptor) ((Acms__V1__Step *)empty)->line = l->values[i]->line;
+            *(ProtobufCMessage **)(out + k++ * es) = empty;
+            continue;
+        }
         if (pf) {
             const ProtobufCFieldDescriptor *f1 = protobuf_c_message_descriptor_get_field_by_name(pf->desc, pf->first);
             const char *first = *(char **)(*(char **)(out + k * es) + f1->offset);
@@ -458,7 +467,7 @@ static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *m
             Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "FIELD_NOT_ALLOWED", "error", fpath, e->value,
                                                             "field '%s' %s", e->key, r->why);
             if (r->moved_to)
-                acms_issue_suggest(c->is, iss, acms_arena_printf(c->a, "move-field:%s", r->moved_to), "pattern", 0.9,
+                acms_issue_suggest(c->is, iss, "FIELD_NOT_ALLOWED:move", "pattern", 0.9,
                                    r->moved_to, scalar_text(c, e->value), "move it to %s", r->moved_to);
             continue;
         }
@@ -507,19 +516,19 @@ static void check_header(conv *c, const Acms__V1__Value *doc, const char *kind, 
     if (is_null(api)) {
         Acms__V1__ValidationIssue *iss =
             acms_issue_add(c->is, "MISSING_FIELD", "error", "apiVersion", doc, "apiVersion is required");
-        acms_issue_suggest(c->is, iss, "set-api-version", "pattern", 0.9, "apiVersion", API_VERSION,
+        acms_issue_suggest(c->is, iss, "MISSING_FIELD:api-version", "pattern", 0.9, "apiVersion", API_VERSION,
                            "add apiVersion: %s", API_VERSION);
     } else if (!is_kind(api, ACMS__V1__VALUE__KIND_STRING_VALUE) || strcmp(api->string_value, API_VERSION) != 0) {
         Acms__V1__ValidationIssue *iss =
             acms_issue_add(c->is, "BAD_API_VERSION", "error", "apiVersion", api, "unsupported apiVersion '%s' (expected %s)",
                            scalar_text(c, api) ? scalar_text(c, api) : kind_article(api), API_VERSION);
-        acms_issue_suggest(c->is, iss, "set-api-version", "pattern", 0.9, "apiVersion", API_VERSION,
+        acms_issue_suggest(c->is, iss, "BAD_API_VERSION:set", "pattern", 0.9, "apiVersion", API_VERSION,
                            "use apiVersion: %s", API_VERSION);
     }
     const Acms__V1__Value *k = acms_value_get(doc, "kind");
     if (is_null(k)) {
         Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "MISSING_FIELD", "error", "kind", doc, "kind is required");
-        acms_issue_suggest(c->is, iss, "set-kind", "pattern", 0.9, "kind", kind, "add kind: %s", kind);
+        acms_issue_suggest(c->is, iss, "MISSING_FIELD:kind", "pattern", 0.9, "kind", kind, "add kind: %s", kind);
     } else if (!is_kind(k, ACMS__V1__VALUE__KIND_STRING_VALUE) || strcmp(k->string_value, kind) != 0) {
         acms_issue_add(c->is, "BAD_KIND", "error", "kind", k, "expected kind %s, got '%s'", kind,
                        scalar_text(c, k) ? scalar_text(c, k) : kind_article(k));
@@ -574,7 +583,7 @@ static void check_choice(conv *c, const Acms__V1__Value *map, const char *key, c
     double conf = 0;
     const char *near = closest(v->string_value, allowed, n, &conf);
     if (near)
-        acms_issue_suggest(c->is, iss, acms_arena_printf(c->a, "set-value:%s", near), "pattern", conf, p, near,
+        acms_issue_suggest(c->is, iss, "INVALID_VALUE:closest", "pattern", conf, p, near,
                            "did you mean '%s'?", near);
 }
 
@@ -643,10 +652,10 @@ int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1_
     check_choice(&c, h.spec, "learning_mode", "spec", modes, 3);
     const Acms__V1__Value *scale = acms_value_get(h.spec, "memory_scale");
     if (is_kind(scale, ACMS__V1__VALUE__KIND_NUMBER_VALUE) && scale->number_value <= 0)
-        acms_issue_add(is, "OUT_OF_RANGE", "error", "spec.memory_scale", scale, "memory_scale must be above 0");
+        acms_issue_add(is, "VALUE_OUT_OF_RANGE", "error", "spec.memory_scale", scale, "memory_scale must be above 0");
     const Acms__V1__Value *thr = acms_value_get(h.spec, "safety_threshold");
     if (is_kind(thr, ACMS__V1__VALUE__KIND_NUMBER_VALUE) && (thr->number_value <= 0 || thr->number_value > 1))
-        acms_issue_add(is, "OUT_OF_RANGE", "error", "spec.safety_threshold", thr,
+        acms_issue_add(is, "VALUE_OUT_OF_RANGE", "error", "spec.safety_threshold", thr,
                        "safety_threshold must be in (0, 1]");
     if (is_kind(acms_value_get(h.spec, "executor"), ACMS__V1__VALUE__KIND_STRING_VALUE) &&
         strcmp(e->executor, "http") == 0 && !e->worker_url[0])

@@ -37,12 +37,12 @@ void acms_kafka__count(acms_kafka *k, const char *name, const char *help, const 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level <= 3)
+    /* Connection failures ("FAIL") also reach error_cb: log them once, there. Notices are the
+     * library's own chatter (coordinator changes, ...): debug. */
+    if (level <= 2)
         acms_log_error(NULL, NULL, "kafka %s: %s", fac, buf);
-    else if (level == 4)
+    else if (level <= 4 && strcmp(fac, "FAIL") != 0)
         acms_log_warn(NULL, NULL, "kafka %s: %s", fac, buf);
-    else if (level <= 6)
-        acms_log_info(NULL, NULL, "kafka %s: %s", fac, buf);
     else
         acms_log_debug(NULL, NULL, "kafka %s: %s", fac, buf);
 }
@@ -480,6 +480,7 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
     acms_kafka_hdrs h = {0};
     const char *run_id = "";
     const char *topic = m->topic ? m->topic : "";
+    const char *dl_topic;
     uint8_t *buf = NULL;
     size_t blen = 0, i;
     int rc;
@@ -520,8 +521,10 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
     h.ce_id = dl->meta->event_id;
     h.ce_type = "acms.v1.DeadLetter";
     h.traceparent = m->traceparent[0] ? m->traceparent : NULL;
-    rc = acms_kafka_produce(k, acms_cfg_topic(&k->cfg, ACMS_TOPIC_DEADLETTER), run_id[0] ? run_id : NULL, buf,
-                            blen, &h);
+    dl_topic = acms_cfg_topic(&k->cfg, ACMS_TOPIC_DEADLETTER);
+    if (!dl_topic || !dl_topic[0])
+        dl_topic = acms_topic_default_name(ACMS_TOPIC_DEADLETTER);
+    rc = acms_kafka_produce(k, dl_topic, run_id[0] ? run_id : NULL, buf, blen, &h);
     if (rc == ACMS_OK) {
         acms_kafka__count(k, "acms_deadletters_total", H_DL, topic, 1);
         acms_log_warn(run_id[0] ? run_id : NULL, dl->meta->event_id,

@@ -130,13 +130,13 @@ static int64_t lag_collect(acms_kafka *k, int set_gauge)
         rd_kafka_position(k->consumer, a);
     for (i = 0; i < a->cnt; i++) {
         rd_kafka_topic_partition_t *p = &a->elems[i];
-        int64_t lo, hi, lag;
+        int64_t lo, hi, lag, pos;
 
-        if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
+        if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0 || lo < 0)
             continue;
-        if (p->offset < 0)
-            continue; /* nothing consumed yet on this partition: position unknown */
-        lag = hi > p->offset ? hi - p->offset : 0;
+        /* nothing consumed yet on this partition: everything retained is still to be read */
+        pos = p->offset >= 0 ? p->offset : lo;
+        lag = hi > pos ? hi - pos : 0;
         total += lag;
         known++;
         for (j = 0; j < nper && strcmp(per[j].topic, p->topic); j++)
@@ -156,8 +156,9 @@ static int64_t lag_collect(acms_kafka *k, int set_gauge)
                 acms_metrics_set(k->metrics, "acms_consumer_lag", labels, H_LAG, (double)per[j].lag);
         }
     }
+    i = a->cnt;
     rd_kafka_topic_partition_list_destroy(a);
-    return known || nper == 0 ? total : -1;
+    return i > 0 && !known ? -1 : total; /* assigned but no watermark seen yet: unknown */
 }
 
 int64_t acms_kafka_lag(acms_kafka *k)

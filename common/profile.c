@@ -61,6 +61,46 @@ static void policy_defaults(acms_arena *a, Acms__V1__Policy *p)
     }
 }
 
+/* Line of the first mention of name under v (a string scalar, or a map key: its value's line). */
+static uint32_t mention_line(const Acms__V1__Value *v, const char *name, int depth)
+{
+    if (!v || depth > ACMS_MAX_DEPTH) return 0;
+    if (v->kind_case == ACMS__V1__VALUE__KIND_STRING_VALUE) return strcmp(v->string_value, name) ? 0 : v->line;
+    if (v->kind_case == ACMS__V1__VALUE__KIND_LIST_VALUE) {
+        for (size_t i = 0; i < v->list_value->n_values; i++) {
+            uint32_t l = mention_line(v->list_value->values[i], name, depth + 1);
+            if (l) return l;
+        }
+    } else if (v->kind_case == ACMS__V1__VALUE__KIND_MAP_VALUE) {
+        for (size_t i = 0; i < v->map_value->n_entries; i++) {
+            const Acms__V1__MapEntry *e = v->map_value->entries[i];
+            if (!strcmp(e->key, name)) return e->value ? e->value->line : 0;
+            uint32_t l = mention_line(e->value, name, depth + 1);
+            if (l) return l;
+        }
+    }
+    return 0;
+}
+
+/* Every instance type an environment names must be in the catalogue (a typo would never match). */
+static int check_types(const acms_profiles *p, const Acms__V1__Environment *e, const Acms__V1__Value *doc,
+                       const char *file, char *errstr, size_t size)
+{
+    const char *bad = NULL;
+    if (e->default_instance_type[0] && !acms_catalog_find(&p->catalog, e->default_instance_type))
+        bad = e->default_instance_type;
+    for (size_t i = 0; !bad && i < e->n_allowed_instance_types; i++)
+        if (!acms_catalog_find(&p->catalog, e->allowed_instance_types[i])) bad = e->allowed_instance_types[i];
+    for (size_t i = 0; !bad && i < e->n_instance_map; i++) {
+        if (!acms_catalog_find(&p->catalog, e->instance_map[i]->from)) bad = e->instance_map[i]->from;
+        else if (!acms_catalog_find(&p->catalog, e->instance_map[i]->to)) bad = e->instance_map[i]->to;
+    }
+    if (!bad) return ACMS_OK;
+    set_err(errstr, size, "%s:%u: unknown instance type '%s' (not in %s/catalog.yaml)", file,
+            mention_line(acms_value_get(doc, "spec"), bad, 0), bad, p->dir);
+    return ACMS_ERR_INVALID;
+}
+
 /* Loads every document of one file of kind (Environment or Policy) and appends it to p. */
 static int load_file(acms_profiles *p, const char *file, int is_env, char *errstr, size_t size)
 {
@@ -81,6 +121,7 @@ static int load_file(acms_profiles *p, const char *file, int is_env, char *errst
             Acms__V1__Environment *e = NULL;
             acms_doc_to_environment(p->arena, docs[i], &e, &is);
             if ((rc = issue_error(&is, file, errstr, size)) != ACMS_OK) return rc;
+            if ((rc = check_types(p, e, docs[i], file, errstr, size)) != ACMS_OK) return rc;
             if (acms_profiles_env(p, e->name)) {
                 set_err(errstr, size, "%s:%u: environment '%s' is defined twice", file, docs[i]->line, e->name);
                 return ACMS_ERR_INVALID;

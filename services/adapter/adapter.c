@@ -94,7 +94,7 @@ static void unknown_environment(const adapter_ctx *ctx, acms_issues *issues, con
     const acms_profiles *pr = ctx->profiles;
     char *known = acms_arena_strdup(a, "");
     const char *best = NULL;
-    size_t best_d = 4;
+    size_t best_d = strlen(name) >= 7 ? 4 : 3; /* suggest within 2 edits (3 for longer names) */
     for (size_t i = 0; pr && i < pr->nenvs; i++) {
         const char *n = pr->envs[i]->name;
         known = acms_arena_printf(a, "%s%s%s", known, i ? ", " : "", n);
@@ -110,7 +110,8 @@ static void unknown_environment(const adapter_ctx *ctx, acms_issues *issues, con
         acms_issue_add(issues, "UNKNOWN_ENVIRONMENT", "error", "environment", NULL,
                        "unknown environment '%s' (known: %s)", name, *known ? known : "none: no profiles loaded");
     if (best)
-        acms_issue_suggest(issues, is, "use-known-environment", "pattern", 0.9, "environment", best,
+        acms_issue_suggest(issues, is, "use-known-environment", "pattern", best_d <= 1 ? 0.9 : best_d == 2 ? 0.7 : 0.5,
+                           "environment", best,
                            "did you mean environment '%s'?", best);
     issues->level = saved;
 }

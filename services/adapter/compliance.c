@@ -66,7 +66,7 @@ char *adapter_compliance_reprefix(acms_arena *a, const char *path, const char *p
         rest++;
     while (pl > 0 && prefix[pl - 1] == '/')
         pl--;
-    return *rest ? acms_arena_printf(a, "%.*s/%s", (int)pl, prefix, rest) : acms_arena_printf(a, "%.*s/", (int)pl, prefix);
+    return acms_arena_printf(a, "%.*s/%s", (int)pl, prefix, rest);
 }
 
 /* The boolean a field names (NULL for a vpc_config the step does not have yet). Returns 0 when the

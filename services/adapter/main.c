@@ -1,7 +1,8 @@
 /* main.c: acms-adapter wiring. Consumes acms.config.submitted (prepare -> ConfigPrepared, or a
  * rejection) and acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
- * Redis before publishing and are idempotent (monotonic status, DEL+RPUSH of the log in one MULTI,
- * once-keys per event), and published ids are derived from the input, so redelivery is harmless. */
+ * Redis before publishing and are idempotent (monotonic status, DEL+RPUSH of the log in one MULTI
+ * only while the run is at "prepared", once-keys per event), and published ids are derived from the
+ * input, so redelivery is harmless; a run already past "prepared" is not prepared again. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -123,9 +124,13 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
     int st = acms_state_run_status(s->ctx.redis, m->run_id, "prepared", kv, sizeof kv / sizeof *kv);
     if (st < 0)
         return ACMS_ERR_RETRY;
-    /* 0: the run moved on (validated, running, terminal): its log is already written and may have
-     * grown with runtime records, so it is left alone. */
-    if (st == 1 && write_log(s->ctx.redis, a, m->run_id, rc) != ACMS_OK)
+    if (st == 0) {
+        /* The run moved past "prepared": downstream already consumed our ConfigPrepared (its log is
+         * written and may have grown with runtime records), or the run ended (cancelled). */
+        acms_log_info(m->run_id, m->event_id, "run already past prepared: redelivery ignored");
+        return ACMS_OK;
+    }
+    if (write_log(s->ctx.redis, a, m->run_id, rc) != ACMS_OK)
         return ACMS_ERR_RETRY;
 
     Acms__V1__ConfigPrepared *out = acms_pb_new(a, &acms__v1__config_prepared__descriptor);
@@ -154,8 +159,13 @@ static int on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, con
 
     const char *kv[] = {"reason", reason, "pipeline", S(pipeline), "environment", S(in->environment),
                         "config_hash", hash, "source_name", S(in->source_name)};
-    if (acms_state_run_status(s->ctx.redis, m->run_id, "rejected", kv, sizeof kv / sizeof *kv) < 0)
+    int st = acms_state_run_status(s->ctx.redis, m->run_id, "rejected", kv, sizeof kv / sizeof *kv);
+    if (st < 0)
         return ACMS_ERR_RETRY;
+    if (st == 0) {
+        acms_log_info(m->run_id, m->event_id, "run already ended: rejection not published");
+        return ACMS_OK;
+    }
 
     Acms__V1__ValidationResultEvent *ev = acms_pb_new(a, &acms__v1__validation_result_event__descriptor);
     ev->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "rejected", m->traceparent);
@@ -218,7 +228,7 @@ static int record_once(acms_redis *r, acms_arena *a, const Acms__V1__EventMeta *
 {
     const char **json = records_json(a, &rec, 1);
     const char *argv[] = {"EVAL", record_script, "2",
-                          acms_arena_printf(a, "acms:seen:%s:%s", SERVICE, m->event_id),
+                          acms_arena_printf(a, "acms:seen:adapter:%s", m->event_id),
                           acms_arena_printf(a, "acms:run:%s:adaptations", m->run_id),
                           acms_arena_printf(a, "%d", SEEN_TTL_S), json[0]};
     size_t argl[7];
@@ -254,7 +264,8 @@ static int handle_opportunity(adapter_service *s, acms_service *svc, acms_arena 
     uint32_t rt = 0;
     int apply = adapter_live_decide(&s->ctx, env, opp, s->threshold, rec, &mem, &rt);
     if (!apply && *S(opp->reason))
-        rec->reason = acms_arena_printf(a, "%s (safety %.2f; monitor: %s)", rec->reason, opp->safety_score, opp->reason);
+        rec->reason =
+            acms_arena_printf(a, "%s (safety %.2f; monitor: %s)", rec->reason, opp->safety_score, opp->reason);
     if (record_once(s->ctx.redis, a, m, rec) != ACMS_OK)
         return ACMS_ERR_RETRY;
     if (apply) {
@@ -301,7 +312,7 @@ int main(int argc, char **argv)
     static const acms_service_ops ops = {
         .name = SERVICE,
         .summary = "adapts submitted pipeline configurations to their environment and decides runtime adaptations",
-        .extra_help = "  VAULT_ADDR              Vault address for secret://vault references (e.g. http://127.0.0.1:8200)\n"
+        .extra_help = "  VAULT_ADDR              Vault for secret://vault references (e.g. http://127.0.0.1:8200)\n"
                       "  VAULT_TOKEN             Vault token (never logged)\n"
                       "  ACMS_SAFETY_THRESHOLD   minimum safety score of runtime adaptations, (0,1]; default: the\n"
                       "                          environment's safety_threshold, else 0.8\n",

@@ -179,10 +179,14 @@ static int apply_learned(acms_arena *a, const acms_catalog *cat, const Acms__V1_
             capped = acms_arena_printf(a, " (capped at quota max_memory_mb %" PRIu64 ")", cap);
         }
         if (target != r->memory_mb) {
-            adapter_log_add(log, STAGE, s->name, "resources.memory_mb", r->memory_mb ? u64s(a, r->memory_mb) : "",
-                            u64s(a, target), safety, apply, "right-sized to %" PRIu64 " MiB %s%s%s", l->memory_mb,
-                            basis, capped, shadow);
             const acms_instance_type *fit = fit_type(cat, env, s, target);
+            const char *nofit = "";
+            if (!fit && acms_catalog_find(cat, S(s->instance_type)))
+                nofit = acms_arena_printf(a, "; no allowed type of the family of %s holds it, so the type is kept",
+                                          s->instance_type);
+            adapter_log_add(log, STAGE, s->name, "resources.memory_mb", r->memory_mb ? u64s(a, r->memory_mb) : "",
+                            u64s(a, target), safety, apply, "right-sized to %" PRIu64 " MiB %s%s%s%s", l->memory_mb,
+                            basis, capped, nofit, shadow);
             if (fit && strcmp(fit->name, S(s->instance_type)) != 0) {
                 adapter_log_add(log, STAGE, s->name, "instance_type", s->instance_type, fit->name, safety, apply,
                                 "smallest %s type holding %" PRIu64 " MiB%s%s", fit->family, target,

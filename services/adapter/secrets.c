@@ -169,7 +169,7 @@ static int resolve_env(const adapter_secret_ref *r, const char *ref, char *buf, 
 static int resolve_file(const adapter_secret_ref *r, const char *ref, char *buf, size_t size, char *err, size_t errn)
 {
     int rc = ACMS_OK;
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
@@ -580,7 +580,8 @@ static void check_ref(const adapter_ctx *ctx, const Acms__V1__Environment *env, 
     }
     if (!in_scope(env, ref)) {
         finding(f, step, field, "out_of_scope_reference", "%s is outside the secret scopes of environment %s (%s)",
-                ref, env && env->name ? env->name : "?", env && env->n_secret_scopes ? scopes_list(f->arena, env) : "none");
+                ref, env && env->name ? env->name : "?",
+                env && env->n_secret_scopes ? scopes_list(f->arena, env) : "none");
         return;
     }
     if (!ctx || !ctx->check_secrets)
@@ -592,7 +593,8 @@ static void check_ref(const adapter_ctx *ctx, const Acms__V1__Environment *env, 
     finding(f, step, field, "unresolvable_reference", "%s", err);
 }
 
-/* "--db-password=x", "PASSWORD=x": the name part when the argument assigns a value, else NULL. */
+/* "--db-password=x", "PASSWORD=x": the name part when the whole argument is one assignment (a
+ * shell script with spaces is not), else NULL. */
 static const char *arg_assignment(acms_arena *a, const char *arg, const char **value)
 {
     const char *eq = strchr(arg, '=');
@@ -603,8 +605,28 @@ static const char *arg_assignment(acms_arena *a, const char *arg, const char **v
         s++;
     if (s >= eq)
         return NULL;
+    for (const char *c = s; c < eq; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '_' || *c == '-' || *c == '.'))
+            return NULL;
     *value = eq + 1;
     return acms_arena_strndup(a, s, (size_t)(eq - s));
+}
+
+/* "$NAME" or "${NAME}": a variable expanded by a shell or template, not a credential itself. */
+static int is_variable(const char *v)
+{
+    if (v[0] != '$')
+        return 0;
+    const char *p = v + 1;
+    int brace = *p == '{';
+    p += brace;
+    if (!(isalpha((unsigned char)*p) || *p == '_'))
+        return 0;
+    while (isalnum((unsigned char)*p) || *p == '_')
+        p++;
+    if (brace && *p++ != '}')
+        return 0;
+    return *p == '\0';
 }
 
 void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *env, const Acms__V1__Pipeline *p,
@@ -622,7 +644,7 @@ void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *
             const char *kind;
             if (adapter_secret_is_ref(val))
                 check_ref(ctx, env, f, &memo, step, field, val);
-            else if (*val && adapter_secret_name_sensitive(name))
+            else if (*val && !is_variable(val) && adapter_secret_name_sensitive(name))
                 finding(f, step, field, "plaintext_credential",
                         "%s looks like a credential but its value is plain text; use a secret reference "
                         "(secret://env/..., secret://file/..., secret://vault/...#key)", name);
@@ -637,7 +659,7 @@ void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *
             if (adapter_secret_is_ref(arg) || (val && adapter_secret_is_ref(val)))
                 finding(f, step, field, "unresolvable_reference",
                         "secret references are resolved only in env values; pass it through an env variable");
-            else if (aname && *val && adapter_secret_name_sensitive(aname))
+            else if (aname && *val && !is_variable(val) && adapter_secret_name_sensitive(aname))
                 finding(f, step, field, "plaintext_credential",
                         "command argument %s carries a credential in plain text; read it from an env variable "
                         "holding a secret reference", aname);

@@ -129,9 +129,10 @@ int64_t coord_backoff_ms(uint32_t attempt, uint32_t jitter);
 /* Decides what follows a failed attempt. Pure: same inputs, same decision. */
 void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
                            uint32_t jitter, coord_decision *d);
-/* After step `failed` failed for good: the steps to mark SKIPPED. Optional step: its not-started
- * transitive dependents (graceful degradation). Required step: every not-started step (the run
- * fails; running steps finish). Writes indices to out (capacity dag->n); returns the count. */
+/* After step `failed` failed for good: the PENDING steps to mark SKIPPED. Optional step: its
+ * transitive dependents (graceful degradation). Required step: every PENDING step (the run fails;
+ * running steps finish, steps waiting to retry are not retried). Writes indices to out (capacity
+ * dag->n); returns the count. */
 size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional,
                                size_t *out);
 
@@ -197,6 +198,8 @@ const char *coord_exec_id(const coord_proc *p);
 char **coord_env_build(const coord_exec_req *req, const char *step_dir, char *errstr, size_t errstr_size,
                        int *transient);
 void coord_env_free(char **envp);
+/* snprintf for messages where truncation is acceptable: returns 1 when truncated, else 0. */
+int coord_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies s into an attempt-directory path component: [A-Za-z0-9._-] kept, others '_'. */
 void coord_path_component(char *out, size_t size, const char *s);
 
@@ -292,7 +295,8 @@ typedef struct coord_step {
     int cancel_sent;
     coord_attempt *attempts;  /* malloc'd */
     size_t nattempts;
-    char message[512];
+    char message[512];        /* the last attempt's cause and recovery */
+    char suggestion[512];     /* for the operator, when the step failed for good */
     int64_t next_heartbeat;
     char worker_id[128];      /* http: the worker's id of the running attempt */
 } coord_step;
@@ -321,7 +325,8 @@ typedef struct coord_run {
     int failing;              /* a required step failed: nothing new starts */
     int finishing;            /* final ops queued */
     int lost;                 /* lease lost: dropped without writes */
-    int resumed;
+    int resumed;              /* loaded from Redis after another owner */
+    int announced;            /* RUN_STARTED queued by this process */
     coord_opq q;
     int64_t next_renew, next_cancel_check, lease_ok_ms;
     long instances_reported;  /* last value written to acms:env:<env>:instances, -1 none */
@@ -341,6 +346,7 @@ struct coord_ctx {
     int draining;             /* shutdown: no new steps, no new runs */
     int lease_ttl_ms;
     size_t max_runs;          /* ACMS_COORD_MAX_RUNS, 0 = unlimited */
+    char reason[256];         /* dead-letter reason of the last poison message */
 };
 
 /* run.c */

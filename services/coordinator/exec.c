@@ -4,6 +4,7 @@
  * the attempt. Nothing here logs or returns a resolved value. */
 #include "coord.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,15 @@ struct coord_proc {
     coord_exec_status failed;   /* when no backend handle could be made */
     char id[64];
 };
+
+int coord_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= size;
+}
 
 void coord_path_component(char *out, size_t size, const char *s)
 {

@@ -311,7 +311,7 @@ size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, si
     size_t nout = 0;
     if (!optional) {
         for (size_t i = 0; i < d->n; i++)
-            if (i != failed && (st[i] == COORD_STEP_PENDING || st[i] == COORD_STEP_RETRY))
+            if (i != failed && st[i] == COORD_STEP_PENDING)
                 out[nout++] = i;
         return nout;
     }
@@ -335,7 +335,7 @@ size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, si
                 continue;
             seen[j] = 1;
             queue[qt++] = j;
-            if (st[j] == COORD_STEP_PENDING || st[j] == COORD_STEP_RETRY)
+            if (st[j] == COORD_STEP_PENDING)
                 out[nout++] = j;
         }
     }

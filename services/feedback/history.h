@@ -2,7 +2,8 @@
  * fixed log-spaced histograms (peak MiB 1 MiB..1 TiB, wall ms 1 ms..2^32 ms, cores 0.001..1024;
  * 128 buckets each) whose counts are multiplied by a decay (0.9) before each new run is added,
  * so older runs count less and the state stays bounded whatever the number of runs.
- * Quantiles interpolate geometrically inside a bucket and are clamped to the exact extremes seen.
+ * Each bucket also keeps the decayed sum of its values; a quantile is the weighted mean of the bucket
+ * where the cumulative weight crosses q (exact for clustered data, within half a bucket otherwise).
  * Pure functions; the serialised form is one compact string per histogram (a Redis hash field)
  * and the stats hash acms:feedback:stats:<pipeline>:<step> (fields listed at feedback_stats_to_hash). */
 #ifndef FEEDBACK_HISTORY_H
@@ -19,6 +20,7 @@ typedef struct feedback_hist {
     double lo, hi;                 /* range; values outside land in the first/last bucket */
     uint32_t n;                    /* buckets (<= FEEDBACK_HIST_MAX) */
     double count[FEEDBACK_HIST_MAX];
+    double sum[FEEDBACK_HIST_MAX];  /* decayed sum of the values in each bucket */
     double total;                  /* sum of counts */
     double min, max;               /* exact extremes ever added (valid when seen > 0) */
     uint32_t seen;                 /* values ever added (saturating) */
@@ -35,7 +37,7 @@ uint32_t feedback_hist_bucket(const feedback_hist *h, double v);
 /* Buckets with a non-zero count. */
 uint32_t feedback_hist_used(const feedback_hist *h);
 
-/* "h1;lo=<lo>;hi=<hi>;n=<n>;seen=<s>;min=<m>;max=<M>;b=<i>:<c>,<i>:<c>..." (non-zero buckets only).
+/* "h1;lo=<lo>;hi=<hi>;n=<n>;seen=<s>;min=<m>;max=<M>;b=<i>:<count>:<mean>,..." (non-zero buckets only).
  * ACMS_OK or ACMS_ERR_LIMIT when buf is too small (8192 bytes always suffice). */
 int feedback_hist_format(const feedback_hist *h, char *buf, size_t size);
 /* Parses the format into h. NULL/"" leaves h empty with ACMS_OK. A string with another range or

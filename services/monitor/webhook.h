@@ -6,6 +6,7 @@
 #ifndef MONITOR_WEBHOOK_H
 #define MONITOR_WEBHOOK_H
 
+#include "acms.h"
 #include "arena.h"
 
 #define MONITOR_WEBHOOK_TRIES 3

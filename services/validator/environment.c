@@ -24,7 +24,6 @@ static void check_instance_type(env_view *v, acms_arena *a, acms_issues *is, siz
 {
     const Acms__V1__Environment *env = v->env;
     const char *it = s->instance_type;
-    const char *path = validator_step_path(a, i, "instance_type");
     *out = NULL;
     if (validator_empty(it))
         return;
@@ -40,6 +39,7 @@ static void check_instance_type(env_view *v, acms_arena *a, acms_issues *is, siz
                     v->cat_names[k] = v->cat->types[k].name;
             }
             const char *near = validator_closest(it, v->cat_names, v->cat->n, 3);
+            const char *path = validator_step_path(a, i, "instance_type");
             if (near)
                 acms_issue_suggest(is, x, "UNKNOWN_INSTANCE_TYPE:did-you-mean", "pattern",
                                    type_allowed(v, near) ? 0.85 : 0.5, path, near, "did you mean '%s'?", near);
@@ -49,6 +49,7 @@ static void check_instance_type(env_view *v, acms_arena *a, acms_issues *is, siz
     }
     if (type_allowed(v, it))
         return;
+    const char *path = validator_step_path(a, i, "instance_type");
     Acms__V1__ValidationIssue *x = validator_step_issue(
         v->in, is, i, "instance_type", "INSTANCE_TYPE_NOT_ALLOWED", "error",
         "instance type '%.80s' is not allowed in environment '%s' (%zu types allowed)", it, validator_str(env->name),
@@ -105,6 +106,8 @@ static void check_quotas(const env_view *v, acms_arena *a, acms_issues *is, size
     }
 }
 
+static const char *it_name(const Acms__V1__Step *s) { return s->instance_type; }
+
 static void check_step(env_view *v, acms_arena *a, acms_issues *is, size_t i, const Acms__V1__Step *s)
 {
     const Acms__V1__Environment *env = v->env;
@@ -145,7 +148,12 @@ static void check_step(env_view *v, acms_arena *a, acms_issues *is, size_t i, co
         validator_step_issue(v->in, is, i, "command", "MISSING_COMMAND", "error",
                              "step '%s' runs on the local executor but has no command", validator_str(s->name));
     }
-    if (t && t->gpus == 0 && s->type && strcmp(s->type, "training") == 0) {
+    /* a GPU-less training type chosen by the user (not one the environment mapped a GPU type to) */
+    const char *asked = acms_value_str(validator_doc_node(v->in, i, "instance_type"));
+    const acms_instance_type *asked_t = asked && v->cat && strcmp(asked, validator_str(it_name(s))) != 0
+                                            ? acms_catalog_find(v->cat, asked)
+                                            : NULL;
+    if (t && t->gpus == 0 && !(asked_t && asked_t->gpus > 0) && s->type && strcmp(s->type, "training") == 0) {
         Acms__V1__ValidationIssue *x = validator_step_issue(
             v->in, is, i, "instance_type", "NO_GPU_FOR_TRAINING", "info",
             "training step '%s' runs on '%s', which has no GPU; fine for tree models, slow for deep learning",

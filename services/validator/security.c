@@ -119,7 +119,6 @@ static void check_findings(const validator_input *in, acms_arena *a, acms_issues
     }
 }
 
-/* Without adapter metadata (a configuration built by hand), a minimal check of env names. */
 static int name_sensitive(const char *name)
 {
     static const char *const words[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY",
@@ -133,7 +132,10 @@ static int name_sensitive(const char *name)
     return 0;
 }
 
-static void check_plaintext_builtin(const validator_input *in, acms_arena *a, acms_issues *is)
+/* Defence in depth behind the adapter's findings (and the only check for configurations built
+ * without the adapter): sensitive env names with a plain value. Paths already reported since
+ * `from` are skipped. */
+static void check_plaintext_builtin(const validator_input *in, acms_arena *a, acms_issues *is, size_t from)
 {
     const Acms__V1__Pipeline *p = in->pipeline;
     for (size_t i = 0; i < p->n_steps; i++) {
@@ -143,6 +145,8 @@ static void check_plaintext_builtin(const validator_input *in, acms_arena *a, ac
             if (!*val || strncmp(val, "secret://", 9) == 0 || !name_sensitive(name) || !validator_env_name_ok(name))
                 continue;
             const char *field = acms_arena_printf(a, "env.%s", name);
+            if (validator_find_issue_at(is, from, "PLAINTEXT_CREDENTIAL", validator_step_path(a, i, field)))
+                continue;
             Acms__V1__ValidationIssue *x = validator_step_issue(
                 in, is, i, field, "PLAINTEXT_CREDENTIAL", "error",
                 "%s looks like a credential but its value is plain text; use a secret reference", name);
@@ -162,12 +166,21 @@ typedef struct fval {
 } fval;
 
 static fval f_str(const char *s) { return (fval){1, !validator_empty(s), 0, 0, validator_str(s)}; }
-static fval f_num(acms_arena *a, double d) { return (fval){1, d != 0, 1, d, acms_arena_printf(a, "%g", d)}; }
+static fval f_num(acms_arena *a, double d) { (void)a; return (fval){1, d != 0, 1, d, NULL}; } /* str: fval_str */
 static fval f_bool(int b) { return (fval){1, b != 0, 1, b ? 1 : 0, b ? "true" : "false"}; }
+
+/* The text of a value; numbers are formatted only when a rule needs their text. */
+static const char *fval_str(acms_arena *a, fval *v)
+{
+    if (v->str == NULL)
+        v->str = acms_arena_printf(a, "%g", v->num);
+    return v->str;
+}
 
 static fval step_field(acms_arena *a, const Acms__V1__Step *s, const char *f)
 {
     static const fval unknown = {0, 0, 0, 0, ""};
+    (void)a;
     if (!strcmp(f, "name")) return f_str(s->name);
     if (!strcmp(f, "type")) return f_str(s->type);
     if (!strcmp(f, "instance_type")) return f_str(s->instance_type);
@@ -232,14 +245,14 @@ static int parse_num(const char *s, double *out)
     return *end == '\0';
 }
 
-static int equals_value(const fval *v, const char *want)
+static int equals_value(acms_arena *a, fval *v, const char *want)
 {
     double w;
     if (v->numeric && parse_num(want, &w))
         return v->num == w;
     if (v->numeric && (!strcasecmp(want, "true") || !strcasecmp(want, "false")))
         return (v->num != 0) == (strcasecmp(want, "true") == 0);
-    return strcmp(v->str, want) == 0;
+    return strcmp(fval_str(a, v), want) == 0;
 }
 
 static int prefix_match(const char *s, const char *list)
@@ -256,16 +269,15 @@ static int prefix_match(const char *s, const char *list)
     return 0;
 }
 
-/* Does v violate r? *why gets a short statement of the current value. */
-static int violates(acms_arena *a, const Acms__V1__PolicyRule *r, const fval *v, const char **why)
+/* Does v violate r? (the caller states the current value when it does) */
+static int violates(acms_arena *a, const Acms__V1__PolicyRule *r, fval *v)
 {
     const char *op = validator_str(r->op), *want = validator_str(r->value);
     double w = 0;
-    *why = v->present ? acms_arena_printf(a, "is %s", v->str) : "is not set";
     if (!strcmp(op, "equals") || !strcmp(op, "set"))
-        return !equals_value(v, want) && (v->present || !(!strcasecmp(want, "false") || !strcmp(want, "0")));
+        return !equals_value(a, v, want) && (v->present || !(!strcasecmp(want, "false") || !strcmp(want, "0")));
     if (!strcmp(op, "prefix"))
-        return v->present && !prefix_match(v->str, want);
+        return v->present && !prefix_match(fval_str(a, v), want);
     if (!strcmp(op, "present"))
         return !v->present;
     if (!strcmp(op, "max"))
@@ -277,13 +289,13 @@ static int violates(acms_arena *a, const Acms__V1__PolicyRule *r, const fval *v,
             return v->present;
         size_t l = strlen(want);
         if (want[l - 1] == '*')
-            return v->present && strncmp(v->str, want, l - 1) == 0;
-        return v->present && equals_value(v, want);
+            return v->present && strncmp(fval_str(a, v), want, l - 1) == 0;
+        return v->present && equals_value(a, v, want);
     }
     return 0;
 }
 
-static const char *rule_patch(acms_arena *a, const Acms__V1__PolicyRule *r, const fval *v)
+static const char *rule_patch(acms_arena *a, const Acms__V1__PolicyRule *r, fval *v)
 {
     const char *op = validator_str(r->op), *want = validator_str(r->value);
     if (!strcmp(op, "equals") || !strcmp(op, "set") || !strcmp(op, "max") || !strcmp(op, "min"))
@@ -291,7 +303,7 @@ static const char *rule_patch(acms_arena *a, const Acms__V1__PolicyRule *r, cons
     if (!strcmp(op, "prefix") && *want) {
         const char *comma = strchr(want, ',');
         const char *first = comma ? acms_arena_strndup(a, want, (size_t)(comma - want)) : want;
-        return rewrite_under(a, first, v->str);
+        return rewrite_under(a, first, fval_str(a, v));
     }
     return NULL;
 }
@@ -315,9 +327,9 @@ static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is
                            validator_str(pol->name), code, field);
             return;
         }
-        const char *why;
-        if (!violates(a, r, &v, &why))
+        if (!violates(a, r, &v))
             continue;
+        const char *why = v.present ? acms_arena_printf(a, "is %s", fval_str(a, &v)) : "is not set";
         Acms__V1__ValidationIssue *x = validator_step_issue(
             in, is, i, field, code, sev, "%s (policy %s: %s %s%s%s; step '%s' %s)",
             validator_empty(r->description) ? "policy violation" : r->description, validator_str(pol->name), field,
@@ -329,7 +341,8 @@ static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is
                                : patch ? acms_arena_printf(a, "set %s to %s", field, patch)
                                        : acms_arena_printf(a, "make %s satisfy '%s %s'", field, validator_str(r->op),
                                                            validator_str(r->value));
-        acms_issue_suggest(is, x, acms_arena_printf(a, "%s:policy-fix", code), "policy", 0.9,
+        /* a concrete patch is worth more than an instruction the user must turn into a value */
+        acms_issue_suggest(is, x, acms_arena_printf(a, "%s:policy-fix", code), "policy", patch ? 0.9 : 0.7,
                            patch ? validator_step_path(a, i, field) : NULL, patch, "%s", text);
     }
 }
@@ -373,10 +386,9 @@ int validator_security(const validator_input *in, acms_arena *a, acms_issues *is
 {
     if (in->pipeline == NULL)
         return ACMS_OK;
-    if (in->meta)
-        check_findings(in, a, is);
-    else
-        check_plaintext_builtin(in, a, is);
+    size_t from = is->n;
+    check_findings(in, a, is);
+    check_plaintext_builtin(in, a, is, from);
     check_policies(in, a, is);
     check_output_locations(in, a, is);
     return ACMS_OK;

@@ -153,17 +153,16 @@ static void report_unreachable(const validator_input *in, acms_arena *a, acms_is
 
 /* --- value ranges ------------------------------------------------------------------------------------ */
 
-/* Is key written in the document for step i (so a 0 in the typed step was written, not absent)? */
-static int doc_has(const validator_input *in, size_t i, const char *key)
+/* Is key written in the step's document node (so a 0 in the typed step was written, not absent)? */
+static int doc_has(const Acms__V1__Value *node, const char *key)
 {
-    const Acms__V1__Value *step = validator_doc_node(in, i, NULL);
-    return step && acms_value_get(step, key) != NULL;
+    return node && acms_value_get(node, key) != NULL;
 }
 
-static void range_u(const validator_input *in, acms_issues *is, size_t i, const char *field, uint64_t v,
-                    uint64_t min, uint64_t max, const char *unit)
+static void range_u(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Value *node,
+                    const char *field, uint64_t v, uint64_t min, uint64_t max, const char *unit)
 {
-    int zero_written = v == 0 && doc_has(in, i, field);
+    int zero_written = v == 0 && doc_has(node, field);
     if (!zero_written && v <= max)
         return; /* 0 not written means "unset": the default applies */
     uint64_t fix = v > max ? max : min;
@@ -177,13 +176,14 @@ static void range_u(const validator_input *in, acms_issues *is, size_t i, const 
 
 static void check_ranges(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Step *s)
 {
-    range_u(in, is, i, "instance_count", s->instance_count, 1, VALIDATOR_MAX_INSTANCE_COUNT, "");
-    range_u(in, is, i, "volume_size_gb", s->volume_size_gb, 1, VALIDATOR_MAX_VOLUME_GB, " GB");
-    range_u(in, is, i, "max_runtime_s", s->max_runtime_s, 1, VALIDATOR_MAX_RUNTIME_S, " s");
-    if (s->memory_mb == 0 && doc_has(in, i, "memory_mb"))
+    const Acms__V1__Value *node = validator_doc_node(in, i, NULL);
+    range_u(in, is, i, node, "instance_count", s->instance_count, 1, VALIDATOR_MAX_INSTANCE_COUNT, "");
+    range_u(in, is, i, node, "volume_size_gb", s->volume_size_gb, 1, VALIDATOR_MAX_VOLUME_GB, " GB");
+    range_u(in, is, i, node, "max_runtime_s", s->max_runtime_s, 1, VALIDATOR_MAX_RUNTIME_S, " s");
+    if (s->memory_mb == 0 && doc_has(node, "memory_mb"))
         validator_step_issue(in, is, i, "memory_mb", "VALUE_OUT_OF_RANGE", "error",
                              "memory_mb must be above 0 when set (remove it to use the instance type's memory)");
-    if (s->vcpu < 0 || (s->vcpu == 0 && doc_has(in, i, "vcpu")))
+    if (s->vcpu < 0 || (s->vcpu == 0 && doc_has(node, "vcpu")))
         validator_step_issue(in, is, i, "vcpu", "VALUE_OUT_OF_RANGE", "error",
                              "vcpu must be above 0 when set, got %g", s->vcpu);
     if (s->max_attempts > VALIDATOR_MAX_ATTEMPTS) {

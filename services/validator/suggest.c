@@ -20,6 +20,8 @@ typedef struct best_practice {
     const char *text;
 } best_practice;
 
+#define LEARNING_APPLY "learning-apply" /* pointless advice where learning_mode already is apply */
+
 /* Sorted by code (bsearch); several entries may share a code. */
 static const best_practice best_practices[] = {
     {"BAD_SECRET_REF", "reference-forms", 0.3,
@@ -182,8 +184,10 @@ static void rank_issue(const validator_input *in, acms_arena *a, acms_issues *is
     if (bp) {
         while (bp > best_practices && !strcmp(bp[-1].code, code))
             bp--;
+        int applying = in && in->env && in->env->learning_mode && !strcmp(in->env->learning_mode, "apply");
         for (; bp < best_practices + sizeof best_practices / sizeof *best_practices && !strcmp(bp->code, code); bp++)
-            acms_issue_suggest(is, x, acms_arena_printf(a, "%s:%s", code, bp->slug), "best_practice", bp->confidence,
+            if (!(applying && !strcmp(bp->slug, LEARNING_APPLY)))
+                acms_issue_suggest(is, x, acms_arena_printf(a, "%s:%s", code, bp->slug), "best_practice", bp->confidence,
                                NULL, NULL, "%s", bp->text);
     }
     /* ids, history, dedupe (keep the better of two equal fixes) */
@@ -267,11 +271,11 @@ size_t validator_suggest(const validator_input *in, acms_arena *a, acms_issues *
         const Acms__V1__ValidationIssue *x = is->v[k];
         for (size_t m = 0; m < x->n_suggestions && m < PER_ISSUE_IN_TOP; m++) {
             Acms__V1__ValidationSuggestion *s = x->suggestions[m];
-            /* the same fix offered for several issues of one code appears once */
+            /* the same patch for several issues of one code appears once, the same advice once overall */
             const char *key = !validator_empty(s->patch_path)
                                   ? acms_arena_printf(a, "%s\x1f%s\x1f%s", x->code, s->patch_path,
                                                       validator_str(s->patch_value))
-                                  : acms_arena_printf(a, "%s\x1f\x1f\x1f%s", x->code, validator_str(s->text));
+                                  : acms_arena_printf(a, "\x1f\x1f\x1f%s", validator_str(s->text));
             if (!validator_strset_add(&seen, key, n, NULL))
                 continue;
             all[n].s = s;

@@ -294,7 +294,7 @@ int validator_syntax(validator_input *in, acms_arena *a, acms_issues *is, Acms__
             acms_issue_suggest(is, x, "BAD_NAME:slugify", "pattern", 0.8, "metadata.name", slug,
                                "rename the pipeline to '%s'", slug);
     }
-    if (p->n_steps > ACMS_MAX_STEPS) {
+    if (p->n_steps > ACMS_MAX_STEPS && !validator_find_issue_at(is, from, "LIMIT_EXCEEDED", "spec.steps")) {
         const Acms__V1__Value *at = in->document ? acms_value_path(in->document, "spec.steps") : NULL;
         acms_issue_add(is, "TOO_MANY_STEPS", "error", "spec.steps", at,
                        "the pipeline has %zu steps (limit %d); split it into several pipelines", p->n_steps,

@@ -71,6 +71,7 @@ stack__spawn() {
   else
     sh -c 'echo "$$ $0" >"$1"; shift; exec "$@"' "$prog" "$pidf" "$@" </dev/null >>"$log" 2>&1 &
   fi
+  disown $! 2>/dev/null || true  # no "Killed" job notices when a test kills it on purpose
   local i
   for i in $(seq 1 100); do [ -s "$pidf" ] && return 0; sleep 0.02; done
   stack__log "$name: did not start"; return 1

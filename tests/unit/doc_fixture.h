@@ -21,13 +21,13 @@ static inline const char *dfx_repo(char *buf, size_t size)
     const char *env = getenv("ACMS_REPO");
     char probe[PATH_MAX + 32];
     if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return buf;
+        int n = snprintf(buf, size, "%s", env);
+        return n < 0 || (size_t)n >= size ? NULL : buf;
     }
     if (!getcwd(buf, size)) return NULL;
     for (;;) {
-        snprintf(probe, sizeof probe, "%s/examples/catalog.yaml", buf);
-        if (access(probe, R_OK) == 0) return buf;
+        int n = snprintf(probe, sizeof probe, "%s/examples/catalog.yaml", buf);
+        if (n > 0 && (size_t)n < sizeof probe && access(probe, R_OK) == 0) return buf;
         char *slash = strrchr(buf, '/');
         if (!slash || slash == buf) return NULL;
         *slash = '\0';
@@ -39,8 +39,8 @@ static inline const char *dfx_path(char *buf, size_t size, const char *rel)
 {
     char root[PATH_MAX];
     if (!dfx_repo(root, sizeof root)) return NULL;
-    snprintf(buf, size, "%s/%s", root, rel);
-    return buf;
+    int n = snprintf(buf, size, "%s/%s", root, rel);
+    return n < 0 || (size_t)n >= size ? NULL : buf;
 }
 
 /* Parses text and returns its first document (NULL on error, with err filled). */
@@ -59,16 +59,24 @@ static inline const char *dfx_tmpdir(char *buf, size_t size)
     return mkdtemp(buf);
 }
 
+/* dir/name into buf (NULL when it does not fit). */
+static inline const char *dfx_join(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= size ? NULL : buf;
+}
+
 /* Writes text to dir/rel (creating one level of subdirectory when rel has a '/'); 0 on success. */
 static inline int dfx_write(const char *dir, const char *rel, const char *text)
 {
     char path[PATH_MAX];
     const char *slash = strchr(rel, '/');
     if (slash) {
-        snprintf(path, sizeof path, "%s/%.*s", dir, (int)(slash - rel), rel);
+        int n = snprintf(path, sizeof path, "%s/%.*s", dir, (int)(slash - rel), rel);
+        if (n < 0 || (size_t)n >= sizeof path) return -1;
         mkdir(path, 0700);
     }
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (!dfx_join(path, sizeof path, dir, rel)) return -1;
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     size_t len = strlen(text);

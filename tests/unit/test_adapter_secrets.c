@@ -66,8 +66,8 @@ static void resolve_env_and_file_without_leaking(void **state)
 
     /* Too small a buffer: refused, wiped, the value not in errstr. */
     char small[8];
-    assert_int_equal(adapter_secret_resolve(NULL, "secret://env/ACMS_TEST_SECRET_X", small, sizeof small, err, sizeof err),
-                     ACMS_ERR_LIMIT);
+    const char *x = "secret://env/ACMS_TEST_SECRET_X";
+    assert_int_equal(adapter_secret_resolve(NULL, x, small, sizeof small, err, sizeof err), ACMS_ERR_LIMIT);
     assert_null(strstr(err, "hunter2"));
     for (size_t i = 0; i < sizeof small; i++)
         assert_int_equal(small[i], 0);
@@ -88,8 +88,8 @@ static void resolve_env_and_file_without_leaking(void **state)
 
     /* Vault without VAULT_ADDR is a configuration error, not a network call. */
     adapter_ctx ctx = {0};
-    assert_int_equal(adapter_secret_resolve(&ctx, "secret://vault/kv/data/db#password", buf, sizeof buf, err, sizeof err),
-                     ACMS_ERR_INVALID);
+    const char *v = "secret://vault/kv/data/db#password";
+    assert_int_equal(adapter_secret_resolve(&ctx, v, buf, sizeof buf, err, sizeof err), ACMS_ERR_INVALID);
     assert_non_null(strstr(err, "VAULT_ADDR"));
 }
 
@@ -113,7 +113,8 @@ static void credential_value_patterns(void **state)
     (void)state;
     assert_non_null(adapter_secret_value_pattern("AKIAIOSFODNN7EXAMPLE"));
     assert_non_null(adapter_secret_value_pattern("key=AKIAIOSFODNN7EXAMPLE;"));
-    assert_non_null(adapter_secret_value_pattern("-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----"));
+    assert_non_null(adapter_secret_value_pattern(
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----"));
     assert_non_null(adapter_secret_value_pattern("ghp_0123456789abcdefghijABCDEFGHIJ012345"));
     assert_non_null(adapter_secret_value_pattern("xoxb-123456789012-abcdefghijkl"));
     assert_non_null(adapter_secret_value_pattern(
@@ -156,9 +157,11 @@ static void check_pipeline_findings(void **state)
     fx_step_env(a, s, "AWS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");              /* plain text by pattern */
     fx_step_env(a, s, "ROWS", "1000");                                   /* fine */
     fx_step_env(a, s, "TOKENIZER_PATH", "/models/tok");                  /* fine */
-    const char *cmd[] = {"train.py", "--db-password=hunter2", "--rows", "10"};
+    fx_step_env(a, s, "API_KEY", "${API_KEY}");                         /* a variable, not a value */
+    const char *cmd[] = {"train.py", "--db-password=hunter2", "--rows", "10", "--token=$TOKEN",
+                         "export DB_PASSWORD=$X; run"};
     s->command = (char **)cmd;
-    s->n_command = 4;
+    s->n_command = 6;
 
     adapter_ctx ctx = {.check_secrets = 1};
     adapter_findings f;
@@ -176,6 +179,9 @@ static void check_pipeline_findings(void **state)
     assert_string_equal(finding(&f, "env.AWS_KEY_ID")->kind, "plaintext_credential");
     assert_string_equal(finding(&f, "command[1]")->kind, "plaintext_credential");
     assert_null(finding(&f, "command[3]"));
+    assert_null(finding(&f, "command[4]"));
+    assert_null(finding(&f, "command[5]"));
+    assert_null(finding(&f, "env.API_KEY"));
     assert_int_equal(f.n, 6);
     for (size_t i = 0; i < f.n; i++) {
         assert_string_equal(f.v[i]->step, "prep");

@@ -195,7 +195,7 @@ static void test_too_many_nodes_and_big_input(void **state)
 {
     fx *f = *state;
     Acms__V1__Value **docs;
-    size_t n, count = 300000;
+    size_t n, count = 450000;
     char *y = malloc(count * 2 + 2);
     y[0] = '[';
     for (size_t i = 0; i < count; i++) {
@@ -261,7 +261,7 @@ static void test_aliases_refused(void **state)
     size_t n;
     const char *lol = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n";
     assert_int_equal(parse(f, lol, strlen(lol), &docs, &n), ACMS_ERR_INVALID);
-    assert_string_equal(f->err, "line 2, column 13: aliases are not supported");
+    assert_string_equal(f->err, "line 2, column 8: aliases are not supported");
     const char *anchor_only = "a: &a [x]\n";
     assert_int_equal(parse(f, anchor_only, strlen(anchor_only), &docs, &n), ACMS_OK);
     const char *complex_key = "? [a, b]\n: 1\n";
@@ -277,10 +277,10 @@ static void test_many_collections_stay_linear(void **state)
     used += (size_t)snprintf(y, cap, "items:\n");
     /* each item opens more than the arena's remembered arrays, which would make a naive push
      * copy the outer list every time */
-    for (int i = 0; i < 12000; i++)
+    for (int i = 0; i < 8000; i++)
         used += (size_t)snprintf(y + used, cap - used, "  - {a: [1], b: [1], c: [1], d: [1], e: [1], f: [1], g: [1], h: [1], i: [1]}\n");
     assert_int_equal(parse(f, y, used, &docs, &n), ACMS_OK);
-    assert_int_equal(acms_value_get(docs[0], "items")->list_value->n_values, 12000);
+    assert_int_equal(acms_value_get(docs[0], "items")->list_value->n_values, 8000);
     assert_true(acms_arena_used(f->a) < 64u * 1024 * 1024);
     free(y);
 }
@@ -303,12 +303,12 @@ static void test_parse_file(void **state)
     assert_non_null(strstr(f->err, "/nonexistent/x.yaml: "));
     assert_non_null(dfx_tmpdir(dir, sizeof dir));
     assert_int_equal(dfx_write(dir, "bad.yaml", "a: 1\na: 2\n"), 0);
-    snprintf(path, sizeof path, "%s/bad.yaml", dir);
+    assert_non_null(dfx_join(path, sizeof path, dir, "bad.yaml"));
     assert_int_equal(acms_doc_parse_file(f->a, path, &docs, &n, f->err, sizeof f->err), ACMS_ERR_INVALID);
     char want[PATH_MAX + 64];
     snprintf(want, sizeof want, "%s: line 2, column 1: duplicate key 'a'", path);
     assert_string_equal(f->err, want);
-    snprintf(path, sizeof path, "%s/big.yaml", dir);
+    assert_non_null(dfx_join(path, sizeof path, dir, "big.yaml"));
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     assert_int_equal(fseek(fp, ACMS_MAX_FILE_BYTES + 1, SEEK_SET), 0);

@@ -1,0 +1,204 @@
+/* learn.c: the LearningEngine's recommendation rules (learn.h).
+ * Invariants: a recommendation is never below a live floor; a floor never decays before
+ * FEEDBACK_FLOOR_CLEAN_RUNS clean runs; every recommendation carries a reason naming its basis. */
+#include "learn.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+uint64_t feedback_memory_bump_mb(double peak_mb)
+{
+    if (!(peak_mb > 0))
+        peak_mb = 0;
+    double a = peak_mb + FEEDBACK_OOM_ADD_MB, b = peak_mb * FEEDBACK_OOM_FACTOR;
+    return (uint64_t)ceil(a > b ? a : b);
+}
+
+uint64_t feedback_memory_target_mb(double p95_mb)
+{
+    if (!(p95_mb > 0))
+        p95_mb = 0;
+    double a = p95_mb * (1.0 + FEEDBACK_MEM_MARGIN), b = p95_mb + FEEDBACK_MEM_MARGIN_MIN_MB;
+    return (uint64_t)ceil(a > b ? a : b);
+}
+
+uint32_t feedback_runtime_target_s(double p99_wall_ms)
+{
+    if (!(p99_wall_ms > 0))
+        p99_wall_ms = 0;
+    double a = p99_wall_ms * 1.5, b = p99_wall_ms + 30000.0;
+    double s = ceil((a > b ? a : b) / 1000.0);
+    return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+void feedback_learn_observe(feedback_stats *st, const feedback_outcome *o)
+{
+    if (o->killed_memory) {
+        uint64_t bump = feedback_memory_bump_mb(o->killed_peak_mb);
+        if (bump > st->min_memory_mb)
+            st->min_memory_mb = bump;
+        st->kills_memory++;
+    }
+    if (o->killed_time && o->killed_runtime_s > 0) {
+        uint64_t floor2 = 2ull * o->killed_runtime_s;
+        uint32_t f = floor2 > UINT32_MAX ? UINT32_MAX : (uint32_t)floor2;
+        if (f > st->min_runtime_s)
+            st->min_runtime_s = f;
+        st->kills_time++;
+    }
+    if (o->resource_killed) {
+        st->clean_runs = 0;
+        return;
+    }
+    if (!o->success)
+        return;
+    if (st->clean_runs < UINT32_MAX)
+        st->clean_runs++;
+    if (st->clean_runs <= FEEDBACK_FLOOR_CLEAN_RUNS)
+        return;
+    /* Long enough without a kill: let the floors fade towards what history says. */
+    if (st->min_memory_mb > 0) {
+        double p95 = feedback_hist_quantile(&st->peak_mb, 0.95);
+        uint64_t target = isnan(p95) ? 0 : feedback_memory_target_mb(p95);
+        uint64_t next = (uint64_t)((double)st->min_memory_mb * FEEDBACK_FLOOR_DECAY);
+        st->min_memory_mb = next <= target ? 0 : next;
+    }
+    if (st->min_runtime_s > 0) {
+        double p99 = feedback_hist_quantile(&st->wall_ms, 0.99);
+        uint32_t target = isnan(p99) ? 0 : feedback_runtime_target_s(p99);
+        uint32_t next = (uint32_t)((double)st->min_runtime_s * FEEDBACK_FLOOR_DECAY);
+        st->min_runtime_s = next <= target ? 0 : next;
+    }
+}
+
+/* Appends text to out->reason ("; " separated); truncates quietly when full. */
+static void because(feedback_rec *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void because(feedback_rec *out, const char *fmt, ...)
+{
+    size_t len = strlen(out->reason);
+    if (len + 3 >= sizeof out->reason)
+        return;
+    if (len) {
+        memcpy(out->reason + len, "; ", 3);
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out->reason + len, sizeof out->reason - len, fmt, ap);
+    va_end(ap);
+    if (w < 0)
+        out->reason[len] = '\0';
+}
+
+int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *in, feedback_rec *out)
+{
+    memset(out, 0, sizeof *out);
+    out->instance_type = "";
+    out->mode = in->mode && *in->mode ? in->mode : "shadow";
+    out->based_on_runs = st->runs;
+    out->min_memory_mb = st->min_memory_mb;
+    out->min_runtime_s = st->min_runtime_s;
+    out->p95_peak_mb = feedback_hist_quantile(&st->peak_mb, 0.95);
+    out->p99_wall_ms = feedback_hist_quantile(&st->wall_ms, 0.99);
+
+    if (!isnan(out->p95_peak_mb)) {
+        out->memory_mb = feedback_memory_target_mb(out->p95_peak_mb);
+        because(out, "memory: p95 peak %.0f MiB over %u runs + 15%% (>= 32 MiB) = %llu MiB", out->p95_peak_mb,
+                (unsigned)st->runs, (unsigned long long)out->memory_mb);
+    }
+    if (st->min_memory_mb > out->memory_mb) {
+        out->memory_mb = st->min_memory_mb;
+        because(out, "memory: floor %llu MiB after a memory kill (max(peak + 100 MiB, peak x 1.2)), %u/%d clean runs",
+                (unsigned long long)st->min_memory_mb, (unsigned)st->clean_runs, FEEDBACK_FLOOR_CLEAN_RUNS);
+    }
+    if (!isnan(out->p99_wall_ms)) {
+        out->runtime_s = feedback_runtime_target_s(out->p99_wall_ms);
+        because(out, "runtime: p99 wall %.1f s -> max(x1.5, +30 s) = %u s", out->p99_wall_ms / 1000.0,
+                (unsigned)out->runtime_s);
+    }
+    if (st->min_runtime_s > out->runtime_s) {
+        out->runtime_s = st->min_runtime_s;
+        because(out, "runtime: floor %u s after a time kill (2 x the killed limit)", (unsigned)st->min_runtime_s);
+    }
+    if (in->catalog && out->memory_mb > 0) {
+        const acms_instance_type *cur = in->instance_type && *in->instance_type
+                                            ? acms_catalog_find(in->catalog, in->instance_type) : NULL;
+        double p95c = feedback_hist_quantile(&st->cores, 0.95);
+        double vcpu = isnan(p95c) ? in->vcpu : p95c * 1.2;
+        const acms_instance_type *t = acms_catalog_smallest_fit(in->catalog, cur ? cur->family : NULL, vcpu,
+                                                                out->memory_mb, in->gpus, in->allowed, in->nallowed);
+        if (t) {
+            out->instance_type = t->name;
+            because(out, "instance: %s, the cheapest of its family with %llu MiB and %.2f vCPU", t->name,
+                    (unsigned long long)out->memory_mb, vcpu);
+        }
+    }
+    return out->memory_mb > 0 || out->runtime_s > 0;
+}
+
+static Acms__V1__LearningInsight *insight(acms_arena *a, const char *pipeline, const feedback_outcome *o,
+                                          const feedback_rec *rec, const char *kind)
+{
+    Acms__V1__LearningInsight *li = acms_pb_new(a, &acms__v1__learning_insight__descriptor);
+    li->pipeline = (char *)pipeline;
+    li->step = (char *)o->step;
+    li->kind = (char *)kind;
+    li->based_on_runs = rec->based_on_runs;
+    li->recommended_memory_mb = rec->memory_mb;
+    li->recommended_runtime_s = rec->runtime_s;
+    li->recommended_instance_type = (char *)rec->instance_type;
+    li->mode = (char *)rec->mode;
+    return li;
+}
+
+static void push(acms_arena *a, Acms__V1__LearningInsight ***v, size_t *n, Acms__V1__LearningInsight *li)
+{
+    *v = acms_arena_push(a, *v, n, sizeof **v);
+    (*v)[*n - 1] = li;
+}
+
+static int differs(double now, double rec, double share)
+{
+    return now > 0 && rec > 0 && fabs(rec - now) / now > share;
+}
+
+void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback_outcome *o, const feedback_stats *st,
+                             const feedback_rec *rec, Acms__V1__LearningInsight ***v, size_t *n)
+{
+    const char *mode = !strcmp(rec->mode, "apply") ? "applied to the next run" : "recommended only (shadow mode)";
+    if (o->killed_memory) {
+        Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "memory_bump");
+        li->summary = acms_arena_printf(a,
+            "%s was killed for memory at %.0f MiB; next runs get at least %llu MiB (max(peak + 100 MiB, peak x 1.2)), "
+            "kept for %d clean runs; %s", o->step, o->killed_peak_mb, (unsigned long long)st->min_memory_mb,
+            FEEDBACK_FLOOR_CLEAN_RUNS, mode);
+        li->expected_effect = acms_arena_strdup(a, "no memory kill and no retry on the next run of this step");
+        push(a, v, n, li);
+    } else if (rec->memory_mb && differs((double)o->mem_limit_mb, (double)rec->memory_mb, 0.10)) {
+        Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "right_size_memory");
+        double new_slack = isnan(rec->p95_peak_mb) ? 0 : 1.0 - rec->p95_peak_mb / (double)rec->memory_mb;
+        li->summary = acms_arena_printf(a, "%s: p95 peak %.0f MiB over %u runs; memory %llu MiB -> %llu MiB (%s)%s%s",
+                                        o->step, rec->p95_peak_mb, (unsigned)rec->based_on_runs,
+                                        (unsigned long long)o->mem_limit_mb, (unsigned long long)rec->memory_mb, mode,
+                                        *rec->instance_type ? ", instance type " : "", rec->instance_type);
+        li->expected_effect = acms_arena_printf(a, "memory slack %.0f%% -> about %.0f%%",
+                                                o->has_memory_slack ? o->memory_slack * 100.0 : 0, new_slack * 100.0);
+        push(a, v, n, li);
+    }
+    if (o->killed_time) {
+        Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "runtime_limit");
+        li->summary = acms_arena_printf(a, "%s was killed at its %u s runtime limit; next runs get at least %u s; %s",
+                                        o->step, (unsigned)o->killed_runtime_s, (unsigned)st->min_runtime_s, mode);
+        li->expected_effect = acms_arena_strdup(a, "no time kill on the next run of this step");
+        push(a, v, n, li);
+    } else if (rec->runtime_s && differs((double)o->configured_runtime_s, (double)rec->runtime_s, 0.20)) {
+        Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "runtime_limit");
+        li->summary = acms_arena_printf(a, "%s: p99 wall %.1f s over %u runs; max_runtime_s %u s -> %u s (%s)", o->step,
+                                        rec->p99_wall_ms / 1000.0, (unsigned)rec->based_on_runs,
+                                        (unsigned)o->configured_runtime_s, (unsigned)rec->runtime_s, mode);
+        li->expected_effect = acms_arena_strdup(a, "a hung step is stopped sooner while normal runs keep a 1.5x margin");
+        push(a, v, n, li);
+    }
+}

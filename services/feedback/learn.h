@@ -1,0 +1,62 @@
+/* learn.h: the LearningEngine. From a step's decayed history it recommends, per (pipeline, step):
+ *   memory_mb  = max(ceil(max(p95(peak) x 1.15, p95(peak) + 32 MiB)), min_memory_mb)
+ *   runtime_s  = max(ceil(max(p99(wall) x 1.5, p99(wall) + 30 s) / 1000), min_runtime_s)
+ *   instance   = the cheapest catalogue type of the step's family with memory_mb, the vCPUs seen used
+ *                (p95 cores x 1.2) and its GPUs (acms_catalog_smallest_fit); the adapter uses
+ *                memory_mb directly for the local limit, the type is for the record.
+ * A memory kill raises a lasting floor min_memory_mb = max(peak + 100 MiB, peak x 1.2) of the peak
+ * at the kill (the Vertical Pod Autoscaler's OOM rule); a time kill raises min_runtime_s to at least
+ * 2 x the killed limit. Floors hold for FEEDBACK_FLOOR_CLEAN_RUNS clean runs, then decay by 10% per
+ * clean run and vanish once below the history-based value. Written to Redis as
+ *   acms:learn:rec:<pipeline>:<step> {memory_mb, runtime_s, instance_type, mode, based_on_runs,
+ *                                     reason, updated_ms, min_memory_mb, min_runtime_s}
+ * with mode "apply" (the adapter applies it) or "shadow" (reported only). Pure. */
+#ifndef FEEDBACK_LEARN_H
+#define FEEDBACK_LEARN_H
+
+#include "history.h"
+
+#define FEEDBACK_MEM_MARGIN 0.15
+#define FEEDBACK_MEM_MARGIN_MIN_MB 32.0
+#define FEEDBACK_OOM_ADD_MB 100.0
+#define FEEDBACK_OOM_FACTOR 1.2
+#define FEEDBACK_FLOOR_CLEAN_RUNS 10
+#define FEEDBACK_FLOOR_DECAY 0.9
+
+typedef struct feedback_learn_in {
+    const acms_catalog *catalog;   /* may be NULL: no instance type */
+    const char *instance_type;     /* the step's (mapped) type, for its family */
+    double vcpu;                   /* configured vCPUs (used when no CPU history) */
+    uint32_t gpus;
+    char *const *allowed;          /* environment's allowed_instance_types (n 0 = all) */
+    size_t nallowed;
+    const char *mode;              /* apply | shadow */
+} feedback_learn_in;
+
+typedef struct feedback_rec {
+    uint64_t memory_mb;            /* 0 = no memory recommendation */
+    uint32_t runtime_s;            /* 0 = no runtime recommendation */
+    const char *instance_type;     /* "" = none */
+    const char *mode;
+    uint32_t based_on_runs;
+    char reason[512];
+    uint64_t min_memory_mb;
+    uint32_t min_runtime_s;
+    double p95_peak_mb;            /* NAN without history */
+    double p99_wall_ms;
+} feedback_rec;
+
+uint64_t feedback_memory_bump_mb(double peak_mb);     /* ceil(max(peak + 100, peak x 1.2)) */
+uint64_t feedback_memory_target_mb(double p95_mb);    /* ceil(max(p95 x 1.15, p95 + 32)) */
+uint32_t feedback_runtime_target_s(double p99_wall_ms); /* ceil(max(p99 x 1.5, p99 + 30000) / 1000) */
+
+/* Updates the floors and the clean-run count of st from a run's outcome (after feedback_stats_track). */
+void feedback_learn_observe(feedback_stats *st, const feedback_outcome *o);
+/* Fills *out; returns 1 when it recommends something (memory or runtime), else 0. */
+int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *in, feedback_rec *out);
+/* Insights worth reporting for this step's run (memory_bump, right_size_memory, runtime_limit),
+ * appended to *v (arena). */
+void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback_outcome *o, const feedback_stats *st,
+                             const feedback_rec *rec, Acms__V1__LearningInsight ***v, size_t *n);
+
+#endif

@@ -1,0 +1,249 @@
+/* test_coord_exec_local.c: the local executor really forks and execs: success with rusage,
+ * a nonzero exit, a memory hog killed for memory, a sleeper stopped for time, a missing command,
+ * capped logs, and a secret reference resolved only into the child's environment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coordinator/coord.h"
+
+typedef struct fixture {
+    char root[256];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->root, sizeof f->root, "/tmp/acms-test-exec-%ld", (long)getpid());
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cleanup of %s failed\n", f->root);
+    free(f);
+    return 0;
+}
+
+/* Runs argv to completion (or timeout_ms) and returns its final status. */
+static coord_exec_status run(fixture *f, const char *step, char *const *argv, size_t argc, const coord_res *res,
+                             Acms__V1__EnvVar *const *env, size_t nenv, int64_t timeout_ms, int64_t *elapsed)
+{
+    adapter_ctx secrets = {0};
+    coord_exec_req req = {.run_id = "run-1", .step = step, .attempt = 1, .argv = argv, .argc = argc,
+                          .env = env, .nenv = nenv, .work_root = f->root, .secrets = &secrets,
+                          .output_path = "s3://bucket/out"};
+    if (res)
+        req.res = *res;
+    coord_exec_status st;
+    memset(&st, 0, sizeof st);
+    int64_t t0 = acms_mono_ms();
+    coord_proc *p = coord_exec_start(&req);
+    assert_non_null(p);
+    while (!coord_exec_poll(p, acms_mono_ms(), &st)) {
+        if (acms_mono_ms() - t0 > timeout_ms) {
+            coord_exec_abandon(p);
+            fail_msg("step %s did not finish within %lld ms", step, (long long)timeout_ms);
+        }
+        usleep(20000);
+    }
+    if (elapsed)
+        *elapsed = acms_mono_ms() - t0;
+    coord_exec_free(p);
+    return st;
+}
+
+static void test_true_ok_with_usage(void **state)
+{
+    char *argv[] = {"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done"};
+    coord_exec_status st = run(*state, "ok", argv, 3, NULL, NULL, 0, 10000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
+    assert_int_equal(st.exit_code, 0);
+    assert_true(st.peak_rss_kb > 0);
+    assert_true(st.user_cpu_ms + st.sys_cpu_ms > 0);
+    assert_string_equal(st.stderr_tail, "");
+    char path[700];
+    snprintf(path, sizeof path, "%s/stdout.log", st.dir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char line[64] = "";
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    assert_string_equal(line, "done\n");
+    assert_non_null(strstr(st.dir, "/run-1/ok/attempt-1"));
+}
+
+static void test_nonzero_exit(void **state)
+{
+    char *argv[] = {"sh", "-c", "echo first >&2; echo 'boom: bad input' >&2; exit 3"};
+    coord_exec_status st = run(*state, "bad", argv, 3, NULL, NULL, 0, 10000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO);
+    assert_int_equal(st.exit_code, 3);
+    assert_non_null(strstr(st.stderr_tail, "boom: bad input"));
+    assert_non_null(strstr(st.stderr_tail, "first"));
+}
+
+static void test_memory_hog_killed(void **state)
+{
+    char *argv[] = {"sh", "-c", "head -c 400M /dev/zero | tail"};
+    coord_res res = {.memory_mb = 64};
+    coord_exec_status st = run(*state, "hog", argv, 3, &res, NULL, 0, 20000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY);
+    assert_true(st.peak_rss_kb > 64 * 1024);
+}
+
+static void test_time_limit(void **state)
+{
+    char *argv[] = {"sleep", "5"};
+    coord_res res = {.max_runtime_s = 1};
+    int64_t elapsed = 0;
+    coord_exec_status st = run(*state, "slow", argv, 2, &res, NULL, 0, 10000, &elapsed);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME);
+    assert_true(elapsed < 3500);
+    assert_true(st.wall_ms >= 1000);
+}
+
+static void test_term_ignored_then_killed(void **state)
+{
+    char *argv[] = {"sh", "-c", "trap '' TERM; sleep 10"};
+    coord_res res = {.max_runtime_s = 1};
+    int64_t elapsed = 0;
+    coord_exec_status st = run(*state, "stubborn", argv, 3, &res, NULL, 0, 10000, &elapsed);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME);
+    assert_true(elapsed >= 2900 && elapsed < 5000); /* 1 s limit + 2 s grace */
+}
+
+static void test_command_not_found(void **state)
+{
+    char *argv[] = {"acms-no-such-command-xyz"};
+    coord_exec_status st = run(*state, "missing", argv, 1, NULL, NULL, 0, 5000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED);
+    assert_true(st.permanent);
+    assert_non_null(strstr(st.message, "acms-no-such-command-xyz"));
+}
+
+static void test_exec_failure_reported(void **state)
+{
+    fixture *f = *state;
+    char script[300];
+    snprintf(script, sizeof script, "%s-noexec.sh", f->root);
+    FILE *fp = fopen(script, "w");
+    assert_non_null(fp);
+    fputs("#!/bin/sh\nexit 0\n", fp);
+    fclose(fp);
+    chmod(script, 0644); /* not executable: execve fails with EACCES in the child */
+    char *argv[] = {script};
+    coord_exec_status st = run(f, "noexec", argv, 1, NULL, NULL, 0, 5000, NULL);
+    unlink(script);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED);
+    assert_true(st.permanent);
+    assert_non_null(strstr(st.message, "exec"));
+}
+
+static void test_secret_reaches_child_only(void **state)
+{
+    fixture *f = *state;
+    setenv("ACMS_TEST_DB_PASSWORD", "s3cr3t-value", 1);
+    Acms__V1__EnvVar pw = ACMS__V1__ENV_VAR__INIT, rows = ACMS__V1__ENV_VAR__INIT;
+    pw.name = "DB_PASSWORD";
+    pw.value = "secret://env/ACMS_TEST_DB_PASSWORD";
+    rows.name = "ROWS";
+    rows.value = "1000";
+    Acms__V1__EnvVar *env[] = {&pw, &rows};
+    char *argv[] = {"sh", "-c", "env > env.txt"};
+    coord_exec_status st = run(f, "secret", argv, 3, NULL, env, 2, 5000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
+    /* the step's configuration still holds the reference */
+    assert_string_equal(pw.value, "secret://env/ACMS_TEST_DB_PASSWORD");
+    char path[700], buf[8192];
+    snprintf(path, sizeof path, "%s/env.txt", st.dir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "DB_PASSWORD=s3cr3t-value\n"));
+    assert_non_null(strstr(buf, "ROWS=1000\n"));
+    assert_non_null(strstr(buf, "ACMS_RUN_ID=run-1\n"));
+    assert_non_null(strstr(buf, "ACMS_STEP=secret\n"));
+    assert_non_null(strstr(buf, "ACMS_ATTEMPT=1\n"));
+    assert_non_null(strstr(buf, "ACMS_OUTPUT_PATH=s3://bucket/out\n"));
+    assert_null(strstr(buf, "ACMS_TEST_DB_PASSWORD")); /* only the minimal environment is inherited */
+    unsetenv("ACMS_TEST_DB_PASSWORD");
+}
+
+static void test_unresolvable_secret_fails_spawn(void **state)
+{
+    unsetenv("ACMS_TEST_MISSING_SECRET");
+    Acms__V1__EnvVar pw = ACMS__V1__ENV_VAR__INIT;
+    pw.name = "TOKEN";
+    pw.value = "secret://env/ACMS_TEST_MISSING_SECRET";
+    Acms__V1__EnvVar *env[] = {&pw};
+    char *argv[] = {"true"};
+    coord_exec_status st = run(*state, "nosecret", argv, 1, NULL, env, 1, 5000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED);
+    assert_true(st.permanent);
+    assert_non_null(strstr(st.message, "TOKEN"));
+}
+
+static void test_log_capped(void **state)
+{
+    fixture *f = *state;
+    adapter_ctx secrets = {0};
+    char *argv[] = {"sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' 'x'; echo; echo END-OF-OUTPUT"};
+    coord_exec_req req = {.run_id = "run-1", .step = "chatty", .attempt = 1, .argv = argv, .argc = 3,
+                          .work_root = f->root, .secrets = &secrets, .log_cap = 256 * 1024};
+    coord_exec_status st;
+    coord_proc *p = coord_exec_start(&req);
+    int64_t t0 = acms_mono_ms();
+    while (!coord_exec_poll(p, acms_mono_ms(), &st)) {
+        assert_true(acms_mono_ms() - t0 < 20000);
+        usleep(20000);
+    }
+    coord_exec_free(p);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
+    char path[700];
+    snprintf(path, sizeof path, "%s/stdout.log", st.dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size <= 256 * 1024);
+    assert_true(sb.st_size > 128 * 1024);
+    FILE *fp = fopen(path, "r");
+    char *buf = malloc((size_t)sb.st_size + 1);
+    size_t n = fread(buf, 1, (size_t)sb.st_size, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "bytes omitted"));
+    assert_non_null(strstr(buf, "END-OF-OUTPUT\n"));
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_true_ok_with_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nonzero_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_hog_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_term_ignored_then_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_failure_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_reaches_child_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unresolvable_secret_fails_spawn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_capped, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

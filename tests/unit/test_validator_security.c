@@ -1,0 +1,185 @@
+/* test_validator_security.c: level 4. The adapter's secret findings become issues with fixes inside
+ * the environment's secret scopes; without adapter metadata a built-in check still catches plain
+ * credentials; the examples' baseline and prod-baseline policies are evaluated per step (rule id =
+ * issue code, policy fix with patch); outputs outside the allowed prefixes are refused. */
+#include "validator_fixture.h"
+
+typedef struct fx {
+    acms_profiles p;
+    acms_arena *a;
+    acms_issues is;
+    Acms__V1__RuntimeConfiguration *rc;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    vf_profiles(&f->p);
+    f->a = acms_arena_new(0);
+    acms_issues_init(&f->is, f->a, "security");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    acms_arena_free(f->a);
+    acms_profiles_release(&f->p);
+    free(f);
+    return 0;
+}
+
+static const char *pipeline =
+    "apiVersion: acms/v1\nkind: Pipeline\nmetadata: {name: churn}\nspec:\n  steps:\n"
+    "    - name: extract\n"
+    "      type: processing\n"
+    "      command: [sh, -c, 'extract --password=hunter2']\n"
+    "      instance_type: ml.m5.xlarge\n"
+    "      max_runtime_s: 600\n"
+    "      output_path: s3://acme-ml/churn/raw\n"
+    "      env: {DB_PASSWORD: hunter2, API: 'secret://vault/kv/data/other/api#key', TOKEN: 'secret://env/NOPE'}\n"
+    "      tags: {owner: growth, cost-center: cc-1}\n"
+    "    - name: train\n"
+    "      type: training\n"
+    "      depends_on: [extract]\n"
+    "      command: [python, train.py]\n"
+    "      instance_type: ml.m5.xlarge\n"
+    "      max_runtime_s: 90000\n"
+    "      interruptible: true\n"
+    "      output_path: s3://elsewhere/model\n";
+
+static Acms__V1__SecretFinding *finding(acms_arena *a, const char *step, const char *field, const char *kind)
+{
+    Acms__V1__SecretFinding *s = acms_pb_new(a, &acms__v1__secret_finding__descriptor);
+    s->step = (char *)step;
+    s->field = (char *)field;
+    s->kind = (char *)kind;
+    s->detail = acms_arena_printf(a, "%s of %s", kind, field);
+    return s;
+}
+
+static validator_input prepare(fx *f, const char *env)
+{
+    const Acms__V1__Value *doc = vf_doc(f->a, pipeline);
+    f->rc = vf_runtime(f->a, &f->p, acms_profiles_env(&f->p, env), doc);
+    validator_input in = vf_input(&f->p, f->rc, doc);
+    return in;
+}
+
+static void add_findings(fx *f)
+{
+    Acms__V1__RuntimeMetadata *md = f->rc->metadata;
+    md->n_secret_findings = 5;
+    md->secret_findings = acms_arena_alloc(f->a, 5 * sizeof *md->secret_findings);
+    md->secret_findings[0] = finding(f->a, "extract", "env.DB_PASSWORD", "plaintext_credential");
+    md->secret_findings[1] = finding(f->a, "extract", "env.API", "out_of_scope_reference");
+    md->secret_findings[2] = finding(f->a, "extract", "env.TOKEN", "unresolvable_reference");
+    md->secret_findings[3] = finding(f->a, "extract", "command[2]", "plaintext_credential");
+    md->secret_findings[4] = finding(f->a, "extract", "env.TOKEN", "malformed_reference");
+}
+
+static void test_findings_become_issues_with_fixes(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "prod");
+    add_findings(f);
+    assert_int_equal(validator_security(&in, f->a, &f->is), ACMS_OK);
+    const Acms__V1__ValidationIssue *x = vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[0].env.DB_PASSWORD");
+    assert_non_null(x);
+    assert_string_equal(x->severity, "error");
+    assert_string_equal(x->level, "security");
+    /* prod reads the prod Vault path and the process environment */
+    assert_non_null(vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "secret://vault/kv/data/prod/churn#db_password"));
+    const Acms__V1__ValidationSuggestion *s = vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-env", "secret://env/DB_PASSWORD");
+    assert_non_null(s);
+    assert_string_equal(s->patch_path, "spec.steps[0].env.DB_PASSWORD");
+    assert_true(s->confidence >= 0.8);
+    assert_non_null(vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[0].command[2]"));
+    x = vf_find_is(&f->is, "SECRET_OUT_OF_SCOPE", "spec.steps[0].env.API");
+    assert_non_null(x);
+    assert_true(x->n_suggestions >= 2);
+    assert_non_null(vf_find_is(&f->is, "SECRET_UNRESOLVABLE", "spec.steps[0].env.TOKEN"));
+    assert_non_null(vf_find_is(&f->is, "BAD_SECRET_REF", "spec.steps[0].env.TOKEN"));
+}
+
+static void test_malformed_reference_not_reported_twice(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "dev");
+    add_findings(f);
+    acms_issue_add(&f->is, "BAD_SECRET_REF", "error", "spec.steps[0].env.TOKEN", NULL, "from syntax");
+    validator_security(&in, f->a, &f->is);
+    assert_int_equal(vf_count_is(&f->is, "BAD_SECRET_REF"), 1);
+}
+
+static void test_builtin_plaintext_check_without_metadata(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "dev");
+    in.meta = NULL;
+    validator_security(&in, f->a, &f->is);
+    const Acms__V1__ValidationIssue *x = vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[0].env.DB_PASSWORD");
+    assert_non_null(x);
+    assert_non_null(vf_sugg(x, NULL, "secret://env/DB_PASSWORD"));
+    assert_int_equal(vf_count_is(&f->is, "PLAINTEXT_CREDENTIAL"), 1); /* TOKEN is a reference */
+}
+
+static void test_prod_policies(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "prod");
+    validator_security(&in, f->a, &f->is);
+    /* encrypt_volume not set on either step */
+    const Acms__V1__ValidationIssue *x = vf_find_is(&f->is, "POL-PROD-ENCRYPT", "spec.steps[0].encrypt_volume");
+    assert_non_null(x);
+    assert_string_equal(x->severity, "error");
+    const Acms__V1__ValidationSuggestion *s = vf_sugg(x, "POL-PROD-ENCRYPT:policy-fix", "true");
+    assert_non_null(s);
+    assert_string_equal(s->source, "policy");
+    assert_string_equal(s->text, "set encrypt_volume: true");
+    /* the prod VPC is isolated: no isolation issue */
+    assert_null(vf_find_is(&f->is, "POL-PROD-NETWORK-ISOLATION", NULL));
+    /* cost centre: tagged on extract, missing on train */
+    assert_null(vf_find_is(&f->is, "POL-PROD-COST-CENTER", "spec.steps[0].tags.cost-center"));
+    assert_non_null(vf_find_is(&f->is, "POL-PROD-COST-CENTER", "spec.steps[1].tags.cost-center"));
+    x = vf_find_is(&f->is, "POL-PROD-MAX-RUNTIME", "spec.steps[1].max_runtime_s");
+    assert_non_null(vf_sugg(x, NULL, "86400"));
+    x = vf_find_is(&f->is, "POL-PROD-NO-SPOT-TRAINING", "spec.steps[1].interruptible");
+    assert_non_null(x);
+    assert_string_equal(x->severity, "warning");
+    /* outputs: extract was rewritten into the prod bucket, train's is elsewhere */
+    assert_null(vf_find_is(&f->is, "POL-PROD-OUTPUT-BUCKET", "spec.steps[0].output_path"));
+    x = vf_find_is(&f->is, "POL-PROD-OUTPUT-BUCKET", "spec.steps[1].output_path");
+    assert_non_null(vf_sugg(x, NULL, "s3://acme-ml-prod/model"));
+    x = vf_find_is(&f->is, "OUTPUT_LOCATION_NOT_ALLOWED", "spec.steps[1].output_path");
+    assert_non_null(vf_sugg(x, "OUTPUT_LOCATION_NOT_ALLOWED:rewrite", "s3://acme-ml-prod/model"));
+    /* baseline: the owner tag is missing on train only (warning) */
+    x = vf_find_is(&f->is, "POL-OWNER-TAG", "spec.steps[1].tags.owner");
+    assert_non_null(x);
+    assert_string_equal(x->severity, "warning");
+    assert_null(vf_find_is(&f->is, "POL-OWNER-TAG", "spec.steps[0].tags.owner"));
+}
+
+static void test_dev_applies_baseline_only(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "dev");
+    validator_security(&in, f->a, &f->is);
+    assert_null(vf_find_is(&f->is, "POL-PROD-ENCRYPT", NULL));
+    assert_non_null(vf_find_is(&f->is, "POL-OWNER-TAG", "spec.steps[1].tags.owner"));
+    assert_non_null(vf_find_is(&f->is, "OUTPUT_LOCATION_NOT_ALLOWED", "spec.steps[1].output_path"));
+    assert_null(vf_find_is(&f->is, "OUTPUT_LOCATION_NOT_ALLOWED", "spec.steps[0].output_path"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_findings_become_issues_with_fixes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_reference_not_reported_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_builtin_plaintext_check_without_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prod_policies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dev_applies_baseline_only, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
