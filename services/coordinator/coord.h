@@ -109,6 +109,8 @@ typedef struct coord_recovery_env {
     uint64_t max_memory_mb;       /* environment quota, 0 = none */
     uint32_t max_runtime_s;       /* environment quota, 0 = none */
     const char *environment;      /* name, for explanations */
+    char *const *allowed;         /* allowed instance types (environment), nallowed 0 = all */
+    size_t nallowed;
 } coord_recovery_env;
 
 typedef struct coord_decision {

@@ -73,6 +73,16 @@ static uint64_t scaled_mb(const acms_instance_type *t, double scale)
     return (uint64_t)ceil((double)acms_instance_memory_mb(t) * (scale > 0 ? scale : 1.0));
 }
 
+static int allowed(const coord_recovery_env *env, const acms_instance_type *t)
+{
+    if (!env->nallowed)
+        return 1;
+    for (size_t i = 0; i < env->nallowed; i++)
+        if (env->allowed[i] && !strcmp(env->allowed[i], t->name))
+            return 1;
+    return 0;
+}
+
 static void describe(const coord_res *cur, const coord_failure *f, coord_decision *d)
 {
     uint64_t peak_mb = (f->peak_rss_kb + 1023) / 1024;
@@ -136,7 +146,7 @@ static int is_transient(const coord_failure *f)
 static int size_memory(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f, coord_decision *d)
 {
     uint64_t peak_mb = (f->peak_rss_kb + 1023) / 1024;
-    uint64_t base = cur->memory_mb > peak_mb ? cur->memory_mb : peak_mb;
+    uint64_t base = cur->memory_mb ? cur->memory_mb : peak_mb; /* no limit (http worker kill): from the peak */
     uint64_t need = (uint64_t)ceil((double)peak_mb * 1.2);
     if (need <= cur->memory_mb)
         need = cur->memory_mb + 1;
@@ -147,7 +157,7 @@ static int size_memory(const coord_recovery_env *env, const coord_res *cur, cons
         t = acms_catalog_find(env->catalog, cur->instance_type);
     if (t) {
         const acms_instance_type *u = t;
-        while (u && scaled_mb(u, env->memory_scale) < need)
+        while (u && (scaled_mb(u, env->memory_scale) < need || (u != t && !allowed(env, u))))
             u = acms_catalog_next_larger(env->catalog, u);
         if (u) {
             cand = scaled_mb(u, env->memory_scale);
@@ -161,8 +171,8 @@ static int size_memory(const coord_recovery_env *env, const coord_res *cur, cons
             if (u->vcpu > d->next.vcpu)
                 d->next.vcpu = u->vcpu;
         } else {
-            snprintf(how, sizeof how, "no larger type than %s in family %s: raising the limit alone", t->name,
-                     t->family);
+            snprintf(how, sizeof how, "no larger allowed type than %s in family %s: raising the limit alone",
+                     t->name, t->family);
         }
     }
     if (!cand) {

@@ -205,6 +205,8 @@ static void recovery_env(coord_ctx *c, const coord_run *r, coord_recovery_env *e
     e->max_memory_mb = r->env->quotas ? r->env->quotas->max_memory_mb : 0;
     e->max_runtime_s = r->env->quotas ? r->env->quotas->max_runtime_s : 0;
     e->environment = r->environment;
+    e->allowed = r->env->allowed_instance_types;
+    e->nallowed = r->env->n_allowed_instance_types;
 }
 
 /* Records a recovery decision that changed resources in acms:run:<run>:adaptations (for watchers). */

@@ -199,23 +199,6 @@ static void check_ranges(const validator_input *in, acms_issues *is, size_t i, c
 
 /* --- cross-field rules ------------------------------------------------------------------------------- */
 
-/* JSON list of s's depends_on without duplicates (and without skip, when not NULL). */
-static const char *deps_json(acms_arena *a, const Acms__V1__Step *s, const char *skip)
-{
-    validator_strset seen;
-    validator_strset_init(&seen, a, s->n_depends_on);
-    char *out = acms_arena_strdup(a, "[");
-    int first = 1;
-    for (size_t k = 0; k < s->n_depends_on; k++) {
-        const char *dn = validator_str(s->depends_on[k]);
-        if ((skip && strcmp(dn, skip) == 0) || !validator_strset_add(&seen, dn, k, NULL))
-            continue;
-        out = acms_arena_printf(a, "%s%s%s", out, first ? "" : ",", validator_json_str(a, dn));
-        first = 0;
-    }
-    return acms_arena_printf(a, "%s]", out);
-}
-
 static void check_duplicates_in_step(const validator_input *in, acms_arena *a, acms_issues *is, size_t i,
                                      const Acms__V1__Step *s)
 {
@@ -231,7 +214,7 @@ static void check_duplicates_in_step(const validator_input *in, acms_arena *a, a
                 "step '%s' lists '%s' twice in depends_on (entries %zu and %zu)", validator_str(s->name),
                 validator_str(s->depends_on[k]), prev, k);
             acms_issue_suggest(is, x, "DUPLICATE_DEPENDENCY:dedupe", "pattern", 0.9,
-                               validator_step_path(a, i, "depends_on"), deps_json(a, s, NULL),
+                               validator_step_path(a, i, "depends_on"), validator_deps_json(a, s, NULL),
                                "list each dependency once");
             break; /* one issue per step carries the whole fix */
         }

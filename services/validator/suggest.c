@@ -99,6 +99,20 @@ static int sev_rank(const char *s)
 
 /* --- patterns: DAG cycle fixes -------------------------------------------------------------------- */
 
+/* A "remove dependency X" patch on spec.steps[u].depends_on is written as a set-patch: the JSON list
+ * of the remaining dependencies (dag.c names the dependency to drop; normalised here so equal fixes
+ * meet in the de-duplication and every patch means "set path to value"). */
+static void normalise_depends_patch(const validator_input *in, acms_arena *a, Acms__V1__ValidationSuggestion *s)
+{
+    size_t u;
+    const char *pp = validator_str(s->patch_path);
+    size_t l = strlen(pp);
+    if (l < 12 || strcmp(pp + l - 12, "].depends_on") != 0 || !validator_path_step(pp, &u) ||
+        u >= in->pipeline->n_steps || validator_empty(s->patch_value) || s->patch_value[0] == '[')
+        return;
+    s->patch_value = (char *)validator_deps_json(a, in->pipeline->steps[u], s->patch_value);
+}
+
 /* In each cycle, the dependencies on a step declared later are the likely mistakes (pipelines are
  * written top-down); removing all of them breaks every cycle of the component. */
 static void add_cycle_fixes(const validator_input *in, acms_arena *a, acms_issues *is)
@@ -133,6 +147,8 @@ static void add_cycle_fixes(const validator_input *in, acms_arena *a, acms_issue
         size_t i;
         if (strcmp(validator_str(x->code), "DAG_CYCLE") != 0 || !validator_path_step(x->path, &i) || i >= d->n)
             continue;
+        for (size_t m = 0; in->pipeline && m < x->n_suggestions; m++)
+            normalise_depends_patch(in, a, x->suggestions[m]);
         uint32_t c = in->cycle_of[i];
         if (!c)
             continue;
@@ -140,7 +156,10 @@ static void add_cycle_fixes(const validator_input *in, acms_arena *a, acms_issue
         for (size_t e = 0; e < ne; e++) {
             size_t u = edges[c][e][0], v = edges[c][e][1];
             acms_issue_suggest(is, x, "DAG_CYCLE:break", "pattern", nedges[c] == 1 ? 0.75 : 0.55,
-                               validator_step_path(a, u, "depends_on"), d->names[v],
+                               validator_step_path(a, u, "depends_on"),
+                               in->pipeline && u < in->pipeline->n_steps
+                                   ? validator_deps_json(a, in->pipeline->steps[u], d->names[v])
+                                   : d->names[v],
                                "break the cycle: remove '%s' from the depends_on of '%s' ('%s' is declared after it)",
                                d->names[v], d->names[u], d->names[v]);
         }

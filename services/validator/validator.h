@@ -121,8 +121,9 @@ int validator_semantic(validator_input *in, acms_arena *a, acms_issues *is);
  * QUOTA_RUNTIME, QUOTA_MEMORY, ENV_NO_REGION, REGION_MISMATCH, NETWORK_ISOLATION_REQUIRED,
  * INTERRUPTIBLE_NOT_ALLOWED, EXECUTOR_UNAVAILABLE, MISSING_COMMAND, NO_GPU_FOR_TRAINING. */
 int validator_environment(const validator_input *in, acms_arena *a, acms_issues *is);
-/* Level 4. Secret findings (PLAINTEXT_CREDENTIAL, SECRET_OUT_OF_SCOPE, SECRET_UNRESOLVABLE,
- * BAD_SECRET_REF), policy rules (code = rule id), OUTPUT_LOCATION_NOT_ALLOWED, POLICY_BAD_FIELD. */
+/* Level 4. The adapter's secret findings (PLAINTEXT_CREDENTIAL, SECRET_OUT_OF_SCOPE, SECRET_UNRESOLVABLE,
+ * BAD_SECRET_REF) plus a built-in check of sensitive env names behind them, policy rules (code = rule
+ * id), OUTPUT_LOCATION_NOT_ALLOWED, POLICY_BAD_FIELD. */
 int validator_security(const validator_input *in, acms_arena *a, acms_issues *is);
 /* Level 5 (needs in->history): OVERPROVISIONED_MEMORY, UNDERPROVISIONED_MEMORY, RUNTIME_LIMIT_TIGHT,
  * PREDICTED_COST. */

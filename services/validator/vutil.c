@@ -303,3 +303,19 @@ void validator_result_fill(Acms__V1__ValidationResult *r, acms_arena *a, const a
     }
     r->valid = errors == 0;
 }
+
+const char *validator_deps_json(acms_arena *a, const Acms__V1__Step *s, const char *skip)
+{
+    validator_strset seen;
+    validator_strset_init(&seen, a, s->n_depends_on);
+    char *out = acms_arena_strdup(a, "[");
+    int first = 1;
+    for (size_t k = 0; k < s->n_depends_on; k++) {
+        const char *dn = validator_str(s->depends_on[k]);
+        if ((skip && strcmp(dn, skip) == 0) || !validator_strset_add(&seen, dn, k, NULL))
+            continue;
+        out = acms_arena_printf(a, "%s%s%s", out, first ? "" : ",", validator_json_str(a, dn));
+        first = 0;
+    }
+    return acms_arena_printf(a, "%s]", out);
+}

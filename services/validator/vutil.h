@@ -51,6 +51,9 @@ Acms__V1__ValidationIssue *validator_find_issue_at(const acms_issues *is, size_t
 int validator_path_step(const char *path, size_t *i);
 /* s as a JSON string literal (quotes, escapes) in the arena. */
 const char *validator_json_str(acms_arena *a, const char *s);
+/* JSON list of s's depends_on without duplicates and without skip (when not NULL): the value of a
+ * patch that sets spec.steps[i].depends_on. */
+const char *validator_deps_json(acms_arena *a, const Acms__V1__Step *s, const char *skip);
 /* Splits is into r: errors into issues, warnings and info into warnings; valid = no error. */
 void validator_result_fill(Acms__V1__ValidationResult *r, acms_arena *a, const acms_issues *is);
 /* Known step types: processing training evaluation transform custom. */

@@ -84,7 +84,7 @@ static void test_cycle(void **state)
     assert_string_equal(x->level, "semantic");
     assert_true(x->line > 0);
     /* prepare depends on evaluate, declared after it */
-    assert_non_null(vf_sugg(x, "DAG_CYCLE:break", "evaluate"));
+    assert_non_null(vf_sugg(x, "DAG_CYCLE:break", "[]"));
     int top_has_fix = 0;
     for (size_t i = 0; i < r->n_suggestions; i++)
         top_has_fix |= !strcmp(r->suggestions[i]->id, "DAG_CYCLE:break");

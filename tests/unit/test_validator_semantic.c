@@ -44,7 +44,7 @@ static void test_cycle_is_found_and_broken_at_the_forward_edge(void **state)
     Acms__V1__ValidationSuggestion **top = NULL;
     validator_suggest(&f.in, f.a, &f.is, &top, 10);
     const Acms__V1__ValidationIssue *c = vf_find_is(&f.is, "DAG_CYCLE", NULL);
-    const Acms__V1__ValidationSuggestion *s = vf_sugg(c, "DAG_CYCLE:break", "evaluate");
+    const Acms__V1__ValidationSuggestion *s = vf_sugg(c, "DAG_CYCLE:break", "[]");
     assert_non_null(s);
     assert_string_equal(s->patch_path, "spec.steps[0].depends_on");
     assert_ptr_equal(c->suggestions[0], s); /* ranked first */

@@ -1,13 +1,17 @@
 /* main.c (acms-devbroker): the embedded development Kafka: librdkafka's in-memory mock cluster on
  * loopback with the ACMS topics pre-created, its bootstrap string published on stdout and in an
  * env file, and a unix-socket control interface for fault injection in tests.
- * Signals are taken through a signalfd (blocked in every thread), so no handler and no global. */
+ * Signals are taken through a signalfd (blocked in every thread), so no handler and no global.
+ * The mock thread may sleep up to 1 s before serving a request from this process (a wake-up lost
+ * in librdkafka 2.0.2); a "kicker" thread connects to a broker port while a request is pending. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acms.h"
@@ -33,6 +38,18 @@ typedef struct client {
     char buf[LINE_MAX_BYTES];
 } client;
 
+/* Wakes the mock cluster thread (see the file comment) while `busy` is set. */
+typedef struct kicker {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int busy;
+    int quit;
+    int started;
+    int ports[32];
+    int nports;
+} kicker;
+
 typedef struct devbroker {
     int brokers;
     int partitions;
@@ -45,6 +62,7 @@ typedef struct devbroker {
     int sig_fd;
     int listen_fd;
     client clients[MAX_CLIENTS];
+    kicker kick;
 } devbroker;
 
 static void usage(FILE *out)
@@ -153,6 +171,85 @@ static int parse_err(const char *s, rd_kafka_resp_err_t *out)
         return -1;
     *out = (rd_kafka_resp_err_t)v;
     return 0;
+}
+
+/* --- kicker ------------------------------------------------------------------------------- */
+
+static void poke(int port)
+{
+    struct sockaddr_in sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)!connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    close(fd);
+}
+
+static void *kick_main(void *arg)
+{
+    kicker *k = arg;
+    struct timespec ten_ms = {0, 10 * 1000 * 1000};
+
+    pthread_mutex_lock(&k->lock);
+    while (!k->quit) {
+        if (!k->busy) {
+            pthread_cond_wait(&k->cond, &k->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&k->lock);
+        nanosleep(&ten_ms, NULL);
+        for (int i = 0; i < k->nports; i++)
+            poke(k->ports[i]);
+        pthread_mutex_lock(&k->lock);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+/* Reads the ports of "127.0.0.1:p1,127.0.0.1:p2" and starts the thread. Best effort. */
+static void kick_start(kicker *k, const char *bootstraps)
+{
+    const char *p = bootstraps;
+
+    while (p && *p && k->nports < 32) {
+        const char *colon = strchr(p, ':');
+        if (!colon)
+            break;
+        k->ports[k->nports++] = atoi(colon + 1);
+        p = strchr(colon, ',');
+        if (p)
+            p++;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    k->started = pthread_create(&k->thread, NULL, kick_main, k) == 0;
+}
+
+static void kick_set(kicker *k, int busy)
+{
+    if (!k->started)
+        return;
+    pthread_mutex_lock(&k->lock);
+    k->busy = busy;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void kick_stop(kicker *k)
+{
+    if (!k->started)
+        return;
+    pthread_mutex_lock(&k->lock);
+    k->quit = 1;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    pthread_join(k->thread, NULL);
+    k->started = 0;
 }
 
 /* --- control commands --------------------------------------------------------------------- */
@@ -354,7 +451,9 @@ static void client_read(devbroker *d, client *c)
 
         *nl = '\0';
         acms_log_info(NULL, NULL, "control: %s", c->buf);
+        kick_set(&d->kick, 1);
         command(d, c->buf, reply, sizeof reply);
+        kick_set(&d->kick, 0);
         if (strncmp(reply, "ok", 2))
             acms_log_warn(NULL, NULL, "control: %.*s", (int)strcspn(reply, "\n"), reply);
         client_reply(c, reply);
@@ -504,6 +603,7 @@ static int start(devbroker *d)
     char err[512];
     const char *boot;
     size_t i;
+    int rc = 0;
 
     rd_kafka_conf_set_log_cb(conf, rk_log);
     d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -517,15 +617,18 @@ static int start(devbroker *d)
         acms_log_error(NULL, NULL, "cannot create the mock cluster");
         return -1;
     }
-    for (i = 0; i < ACMS_TOPIC__COUNT; i++)
-        if (create_topic(d, acms_topic_default_name((acms_topic)i)))
-            return -1;
-    for (i = 0; i < d->nextra; i++)
-        if (create_topic(d, d->extra[i]))
-            return -1;
+    boot = rd_kafka_mock_cluster_bootstraps(d->mc);
+    kick_start(&d->kick, boot);
+    kick_set(&d->kick, 1);
+    for (i = 0; i < ACMS_TOPIC__COUNT && rc == 0; i++)
+        rc = create_topic(d, acms_topic_default_name((acms_topic)i));
+    for (i = 0; i < d->nextra && rc == 0; i++)
+        rc = create_topic(d, d->extra[i]);
+    kick_set(&d->kick, 0);
+    if (rc)
+        return -1;
     if (d->control && (d->listen_fd = control_listen(d->control)) < 0)
         return -1;
-    boot = rd_kafka_mock_cluster_bootstraps(d->mc);
     if (d->env_file && write_env_file(d->env_file, boot))
         return -1;
     printf("ACMS_KAFKA_BROKERS=%s\n", boot);
@@ -624,8 +727,10 @@ int main(int argc, char **argv)
     }
     if (d.env_file && code == 0)
         unlink(d.env_file);
+    kick_set(&d.kick, 1); /* destroying the cluster is a request to its thread too */
     if (d.mc)
         rd_kafka_mock_cluster_destroy(d.mc);
+    kick_stop(&d.kick);
     if (d.rk)
         rd_kafka_destroy(d.rk);
     close(d.sig_fd);
