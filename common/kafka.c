@@ -34,17 +34,28 @@ void acms_kafka__count(acms_kafka *k, const char *name, const char *help, const 
 
 /* --- librdkafka callbacks (log/error may run on internal threads; dr on the polling thread) --- */
 
+/* Runs on librdkafka threads. Connection failures ("FAIL") also reach error_cb: logged there.
+ * Notices are the library's own chatter (coordinator changes, ...): debug. Auto-commit failures
+ * repeat for every timer tick during a rebalance or an outage: one line per 5 s. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    (void)rk;
-    /* Connection failures ("FAIL") also reach error_cb: log them once, there. Notices are the
-     * library's own chatter (coordinator changes, ...): debug. */
-    if (level <= 2)
+    acms_kafka *k = rd_kafka_opaque(rk);
+
+    if (level <= 2) {
         acms_log_error(NULL, NULL, "kafka %s: %s", fac, buf);
-    else if (level <= 4 && strcmp(fac, "FAIL") != 0)
+    } else if (level <= 4 && strcmp(fac, "FAIL") != 0) {
+        if (k && !strcmp(fac, "COMMITFAIL")) {
+            long long now = acms_mono_ms(), last = atomic_load(&k->last_commitfail_ms);
+
+            if (now - last < 5000 || !atomic_compare_exchange_strong(&k->last_commitfail_ms, &last, now)) {
+                acms_log_debug(NULL, NULL, "kafka %s: %s", fac, buf);
+                return;
+            }
+        }
         acms_log_warn(NULL, NULL, "kafka %s: %s", fac, buf);
-    else
+    } else {
         acms_log_debug(NULL, NULL, "kafka %s: %s", fac, buf);
+    }
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -152,7 +163,9 @@ static rd_kafka_conf_t *base_conf(acms_kafka *k, char *errstr, size_t errstr_siz
         (c->sasl_mechanism[0] && conf_set(conf, "sasl.mechanisms", c->sasl_mechanism, 0, errstr, errstr_size)) ||
         (c->sasl_username[0] && conf_set(conf, "sasl.username", c->sasl_username, 0, errstr, errstr_size)) ||
         (c->sasl_password[0] && conf_set(conf, "sasl.password", c->sasl_password, 1, errstr, errstr_size)) ||
-        (c->ssl_ca_location[0] && conf_set(conf, "ssl.ca.location", c->ssl_ca_location, 0, errstr, errstr_size))) {
+        (c->ssl_ca_location[0] && conf_set(conf, "ssl.ca.location", c->ssl_ca_location, 0, errstr, errstr_size)) ||
+        /* back quickly after a broker restart (default max 10 s), before group sessions time out */
+        conf_int(conf, "reconnect.backoff.max.ms", 1000, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -214,6 +227,7 @@ acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metri
     k->failed_tail = &k->failed;
     atomic_init(&k->assigned, 0);
     atomic_init(&k->fatal, 0);
+    atomic_init(&k->last_commitfail_ms, 0);
 
     base = base_conf(k, errstr, errstr_size);
     if (!base)

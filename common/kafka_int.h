@@ -1,7 +1,7 @@
 /* kafka_int.h: private state of an acms_kafka handle, shared by kafka.c (handle, producer,
  * dead letters) and kafka_loop.c (consume loop, offsets, rebalances). Not part of the API:
  * only those two files include it. All fields are owned by the handle's one thread, except
- * `assigned`, which the health endpoint's thread reads. */
+ * the atomics, which the health endpoint's and librdkafka's threads touch. */
 #ifndef ACMS_KAFKA_INT_H
 #define ACMS_KAFKA_INT_H
 
@@ -28,6 +28,7 @@ struct acms_kafka {
     acms_metrics *metrics;              /* borrowed, may be NULL */
     atomic_int assigned;                /* set on the first assignment, never cleared */
     atomic_int fatal;                   /* a fatal client error was reported */
+    atomic_llong last_commitfail_ms;    /* log rate limit (librdkafka threads) */
     rd_kafka_topic_partition_list_t *pending; /* processed offsets (+1) not yet stored */
     acms_kafka_failed *failed;          /* failed deliveries to re-queue */
     acms_kafka_failed **failed_tail;

@@ -542,8 +542,9 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
         redisReply *rep = acms_redis_cmd(rd, "GET acms:run:%s:cancel", r->id);
         if (rep && rep->type == REDIS_REPLY_STRING) {
             r->cancel = 1;
-            coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s", rep->str);
-            acms_log_info(r->id, NULL, "cancellation requested: %s", rep->str);
+            coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s",
+                      strcmp(rep->str, "1") ? rep->str : "cancel requested");
+            acms_log_info(r->id, NULL, "cancellation requested: %s", r->cancel_reason);
         }
         if (rep)
             freeReplyObject(rep);

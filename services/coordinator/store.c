@@ -511,7 +511,8 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
         r->started_ms = ifield(h, "started_ms");
         if (cancel->type == REDIS_REPLY_STRING) {
             r->cancel = 1;
-            coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s", cancel->str);
+            coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s",
+                      strcmp(cancel->str, "1") ? cancel->str : "cancel requested");
         }
     }
     freeReplyObject(h);
