@@ -8,6 +8,7 @@ source "$here/../lib/assert.sh"
 
 stack_init "$(mktemp -d /tmp/acms-dlq-XXXXXX)"
 trap stack_stop EXIT
+export CHURN_DB_PASSWORD="dlq-$RANDOM"   # the example pipeline reads it through secret://env/
 stack_start_all
 
 inputs="acms.config.submitted acms.exec.adaptations acms.config.prepared acms.exec.steps acms.config.validated \
@@ -25,8 +26,8 @@ for t in $inputs; do
 done
 assert_true "echo \"\$dl\" | grep -q 'undecodable protobuf'" "dead letter carries the reason"
 for s in adapter validator coordinator monitor feedback; do
-  assert_true "kill -0 \$(cat $STACK_DIR/$s-0.pid)" "acms-$s still running"
+  assert_true "[ -n \"\$(stack__pid $s-0)\" ]" "acms-$s still running"
 done
-out=$("$BIN/acmsctl" submit "$ACMS_REPO/examples/pipelines/churn-training.yaml" --env dev --wait --format json --timeout 120)
+out=$("$BIN/acmsctl" submit "$ACMS_REPO/examples/pipelines/churn-training.yaml" --env dev --wait --format json --timeout 120) || { echo "$out"; exit 1; }
 assert_eq "$(json_get "$out" status)" succeeded "a run after the garbage"
 echo "deadletter: $n poison messages dead-lettered; services alive; next run succeeded"
