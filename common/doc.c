@@ -1,7 +1,9 @@
 /* doc.c: YAML/JSON text -> value trees (Acms__V1__Value) with 1-based line/column on every node.
  * Invariants: hostile input is bounded (file size, nesting depth, scalar length, node count, no
  * aliases, no NUL bytes, valid UTF-8 only, no duplicate keys); every tree lives in the caller's arena.
- * Typed conversion is in doc_convert.c, JSON rendering in doc_json.c. */
+ * JSON goes through libyaml too (flow style, so positions hold; tabs outside strings become spaces);
+ * valid JSON that libyaml refuses is read by cJSON without positions. Typed conversion is in
+ * doc_convert.c, JSON rendering in doc_json.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>

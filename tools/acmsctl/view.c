@@ -227,8 +227,8 @@ void ctl_print_run(const cJSON *view)
         cJSON_ArrayForEach(a, ad)
         {
             const cJSON *applied = cJSON_GetObjectItem(a, "applied");
-            printf("  [%s] %s%s%s %s: %s -> %s  (%s)%s\n", jstr(a, "stage", "?"), jstr(a, "step", ""),
-                   *jstr(a, "step", "") ? "." : "", jstr(a, "field", "?"), "", jstr(a, "old_value", "\"\""),
+            printf("  [%s] %s%s%s: %s -> %s  (%s)%s\n", jstr(a, "stage", "?"), jstr(a, "step", ""),
+                   *jstr(a, "step", "") ? "." : "", jstr(a, "field", "?"), jstr(a, "old_value", "\"\""),
                    jstr(a, "new_value", "\"\""), jstr(a, "reason", ""),
                    cJSON_IsTrue(applied) ? "" : "  [not applied]");
         }
