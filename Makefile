@@ -133,6 +133,19 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) tools/demo.sh
 
+# --- benchmarks (README, "Performance") -----------------------------------------------------
+# bench/*.c -> $(BIN)/acms-bench-*, each linked with bench/benchlib.c and the library.
+BENCH_SRC  := $(filter-out bench/benchlib.c,$(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,$(BIN)/acms-bench-%,$(BENCH_SRC))
+
+$(BIN)/acms-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/benchlib.o $(LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/bench/benchlib.o $(LIB) $(LDLIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
+
 # --- install ----------------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/acms

@@ -35,9 +35,14 @@ status() {
 up() {
   STACK_DIR=$RUN_DIR
   if stack_running; then
-    echo "stack already running (tools/stack.sh down first):"
-    status || true
-    return 0
+    if [ -s "$RUN_DIR/services" ] && stack_wait_ready 2 2>/dev/null; then
+      echo "stack already running:"
+      status || true
+      return 0
+    fi
+    echo "stack partly running (a process died?): run 'make down' first" >&2
+    status >&2 || true
+    return 1
   fi
   # start fresh: the devbroker keeps topics in memory, so Redis state of an earlier stack
   # (its AOF) would describe runs that no longer exist on the bus

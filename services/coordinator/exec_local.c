@@ -46,6 +46,8 @@ struct coord_local {
     uint32_t max_runtime_s;
     int grace_ms;
     uint64_t peak_kb, rss_kb, utime_ticks, stime_ticks;
+    uint64_t hwm_kb;        /* largest VmHWM of a group member seen */
+    int sampled;            /* at least one /proc sample found the group */
     int done;
     coord_exec_status final;
 };
@@ -189,7 +191,27 @@ static void stderr_tail(const logcap *c, char *out, size_t size)
 
 /* --- /proc sampling ---------------------------------------------------------------------------- */
 
-/* Sums RSS and CPU ticks over the live members of process group pgid. */
+/* VmHWM (peak RSS since exec) of one process, 0 when unknown. */
+static uint64_t vm_hwm_kb(const char *pid)
+{
+    char path[64], buf[4096];
+    if (snprintf(path, sizeof path, "/proc/%s/status", pid) >= (int)sizeof path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "VmHWM:");
+    return p ? strtoull(p + 6, NULL, 10) : 0;
+}
+
+/* Sums RSS and CPU ticks over the live members of process group pgid, and keeps the largest
+ * member's VmHWM. Why not ru_maxrss alone: the kernel records the pre-exec image's high-water mark
+ * (a copy of the coordinator's) in the child's maxrss at exec, which would inflate every peak. */
 static void sample_group(coord_local *l)
 {
     DIR *d = opendir("/proc");
@@ -226,6 +248,10 @@ static void sample_group(coord_local *l)
         ut += f[11] + f[13];
         st += f[12] + f[14];
         rss_pages += f[21];
+        uint64_t hwm = vm_hwm_kb(e->d_name);
+        if (hwm > l->hwm_kb)
+            l->hwm_kb = hwm;
+        l->sampled = 1;
     }
     closedir(d);
     l->rss_kb = rss_pages * (uint64_t)(page_kb > 0 ? page_kb : 4);
@@ -498,7 +524,7 @@ fail:
 static void fill_live(const coord_local *l, int64_t now, coord_exec_status *st)
 {
     st->rss_kb = l->rss_kb;
-    st->peak_rss_kb = l->peak_kb;
+    st->peak_rss_kb = l->hwm_kb > l->peak_kb ? l->hwm_kb : l->peak_kb;
     st->user_cpu_ms = ticks_ms(l->utime_ticks);
     st->sys_cpu_ms = ticks_ms(l->stime_ticks);
     st->wall_ms = now > l->start_mono ? (uint64_t)(now - l->start_mono) : 0;
@@ -507,8 +533,11 @@ static void fill_live(const coord_local *l, int64_t now, coord_exec_status *st)
 static void classify(coord_local *l, int status, const struct rusage *ru)
 {
     coord_exec_status *f = &l->final;
-    uint64_t ru_peak = (uint64_t)ru->ru_maxrss;
-    f->peak_rss_kb = ru_peak > l->peak_kb ? ru_peak : l->peak_kb;
+    /* sampled peaks are exact lower bounds; ru_maxrss (inflated by the pre-exec image) only
+     * for a process that ended before its first sample */
+    f->peak_rss_kb = l->hwm_kb > l->peak_kb ? l->hwm_kb : l->peak_kb;
+    if (!l->sampled)
+        f->peak_rss_kb = (uint64_t)ru->ru_maxrss;
     f->user_cpu_ms = (uint64_t)ru->ru_utime.tv_sec * 1000 + (uint64_t)ru->ru_utime.tv_usec / 1000;
     f->sys_cpu_ms = (uint64_t)ru->ru_stime.tv_sec * 1000 + (uint64_t)ru->ru_stime.tv_usec / 1000;
     uint64_t cpu_ms = f->user_cpu_ms + f->sys_cpu_ms;

@@ -29,9 +29,22 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 HZ = os.sysconf("SC_CLK_TCK")
 
 
+def vm_hwm_kb(pid):
+    try:
+        with open("/proc/%s/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def group_usage(pgid):
-    """(rss_kb, cpu_ticks) summed over the live members of process group pgid."""
-    rss = cpu = 0
+    """(rss_kb, cpu_ticks, members, max VmHWM) over the live members of process group pgid.
+    ru_maxrss is not used for peaks: the kernel copies the pre-exec image's (this worker's)
+    high-water mark into the child's at exec."""
+    rss = cpu = members = hwm = 0
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -45,7 +58,9 @@ def group_usage(pgid):
             continue
         cpu += sum(int(x) for x in fields[11:15])
         rss += int(fields[21]) * PAGE_KB
-    return rss, cpu
+        members += 1
+        hwm = max(hwm, vm_hwm_kb(d))
+    return rss, cpu, members, hwm
 
 
 def tail(path, max_bytes=2048, max_lines=5):
@@ -68,6 +83,7 @@ class Step:
         self.exit_code = None
         self.reason = ""
         self.peak_rss_kb = self.rss_kb = self.cpu_ms = self.wall_ms = 0
+        self.sampled = False
         limits = req.get("limits") or {}
         self.memory_kb = int(limits.get("memory_mb") or 0) * 1024
         self.max_runtime_s = float(limits.get("max_runtime_s") or 0)
@@ -108,10 +124,11 @@ class Step:
             if pid == self.pid:
                 self.finish(status, ru, now)
                 return
-            rss, ticks = group_usage(self.pid)
+            rss, ticks, members, hwm = group_usage(self.pid)
             with self.lock:
                 self.rss_kb = rss
-                self.peak_rss_kb = max(self.peak_rss_kb, rss)
+                self.peak_rss_kb = max(self.peak_rss_kb, rss, hwm)
+                self.sampled = self.sampled or members > 0
                 self.cpu_ms = max(self.cpu_ms, ticks * 1000 // HZ)
                 self.wall_ms = int((now - self.start) * 1000)
                 kill = None
@@ -135,7 +152,8 @@ class Step:
             self.wall_ms = int((now - self.start) * 1000)
             self.rss_kb = 0
             if ru is not None:
-                self.peak_rss_kb = max(self.peak_rss_kb, ru.ru_maxrss)
+                if not self.sampled:  # ended before the first sample: the (inflated) kernel figure
+                    self.peak_rss_kb = ru.ru_maxrss
                 self.cpu_ms = int((ru.ru_utime + ru.ru_stime) * 1000)
             if os.WIFEXITED(status):
                 self.exit_code = os.WEXITSTATUS(status)

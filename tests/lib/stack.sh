@@ -10,7 +10,10 @@
 #
 # Variables: REPO (repo root, from this file's path), BIN (default $REPO/bin), STACK_DIR,
 # ACMS_CONFIG_DIR (default $REPO/examples), STACK_READY_TIMEOUT (s, default 90),
+# STACK_PARTITIONS (per topic for stack_start_all, default 6), REPLICAS (default 1),
 # STACK_DETACH=1 (start processes in their own session: they outlive the caller's terminal).
+# Other helpers: stack_stop_redis [SIGNAL] / stack_start_redis (same port and AOF data again),
+# stack_stop_broker, stack_free_port, stack_running.
 # Exported once started: ACMS_REDIS_URL, ACMS_KAFKA_BROKERS, ACMS_REPO, STACK_DIR.
 
 STACK_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
