@@ -29,7 +29,8 @@ endif
 
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler \
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
-  libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl
+  libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
+  python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck
 
 SERVICES := adapter validator coordinator monitor feedback
 TOOLS    := acmsctl devbroker stepload
@@ -49,7 +50,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps test test-unit test-integration test-asan demo up down clean install bench \
-        bench-learning lint fmt-check
+        bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -152,6 +153,10 @@ install: all
 	install -m 0755 $(SERVICE_BINS) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
 	cp -r examples $(DESTDIR)$(PREFIX)/share/acms/
 	cp -r proto $(DESTDIR)$(PREFIX)/share/acms/
+
+# --- checks of the public contract (proto/): buf lint + breaking against proto/schema-v1.binpb ---
+proto-check:
+	@tools/buf/check.sh
 
 clean:
 	rm -rf build build-asan bin

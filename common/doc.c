@@ -1,9 +1,10 @@
 /* doc.c: YAML/JSON text -> value trees (Acms__V1__Value) with 1-based line/column on every node.
  * Invariants: hostile input is bounded (file size, nesting depth, scalar length, node count, no
  * aliases, no NUL bytes, valid UTF-8 only, no duplicate keys); every tree lives in the caller's arena.
- * JSON goes through libyaml too (flow style, so positions hold; tabs outside strings become spaces);
- * valid JSON that libyaml refuses is read by cJSON without positions. Typed conversion is in
- * doc_convert.c, JSON rendering in doc_json.c. */
+ * JSON takes a fast path (doc_fastjson.c: jsmn tokens replayed as the same libyaml events, same
+ * positions); what that path leaves goes through libyaml too (flow style, so positions hold; tabs
+ * outside strings become spaces), and valid JSON that libyaml refuses is read by cJSON without
+ * positions. Typed conversion is in doc_convert.c, JSON rendering in doc_json.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <yaml.h>
 
 #include "doc.h"
+#include "doc_int.h"
 
 /* Node budget of one parse (keys count): a 5000-step pipeline at 80 nodes a step fits; far below what a
  * 4 MiB file of "[0,0,0,..." could otherwise cost in memory (~150 bytes a node). */
@@ -531,12 +533,36 @@ static int looks_like_json(const char *text, size_t len)
     return i < len && (text[i] == '{' || text[i] == '[');
 }
 
-/* JSON is parsed as YAML flow style, for positions. If the text is valid JSON (cJSON says so) that
+static int fast_event(void *ud, const yaml_event_t *e, int *done)
+{
+    return on_event(ud, e, done);
+}
+
+/* Forgets a partly built tree (before another reading of the same text). */
+static void parser_restart(parser *p)
+{
+    p->depth = 0;
+    p->nodes = 0;
+    p->ndocs = 0;
+    p->docs_cap = 0;
+    p->docs = NULL;
+    p->root = NULL;
+    p->yaml_syntax = 0;
+}
+
+/* JSON takes the fast path first (same events, same positions as libyaml). What it leaves is
+ * parsed as YAML flow style, for positions. If the text is valid JSON (cJSON says so) that
  * libyaml still refuses (surrogate-pair escapes, keys over 1024 characters), it is read through
  * cJSON instead, with the same limits but without positions (line/column 0). */
 static int parse_json(parser *p, const char *text, size_t len, int *handled)
 {
-    int rc = ACMS_OK;
+    int rc = acms_doc__json_events(text, len, fast_event, p);
+    if (rc != ACMS_DOC__NOT_HANDLED) {
+        *handled = 1;
+        return rc;
+    }
+    parser_restart(p);
+    rc = ACMS_OK;
     *handled = 0;
     cJSON *j = cJSON_ParseWithLength(text, len);
     if (!j) return ACMS_OK; /* not JSON: the YAML path reports the error */
@@ -549,12 +575,7 @@ static int parse_json(parser *p, const char *text, size_t len, int *handled)
     rc = parse_yaml(p, clean, len);
     if (rc == ACMS_ERR_INVALID && p->yaml_syntax) {
         Acms__V1__Value *root = NULL;
-        p->depth = 0;
-        p->nodes = 0;
-        p->ndocs = 0;
-        p->docs_cap = 0;
-        p->docs = NULL;
-        p->yaml_syntax = 0;
+        parser_restart(p);
         rc = from_cjson(p, j, 0, &root);
         if (rc == ACMS_OK) push_doc(p, root);
     }

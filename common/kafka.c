@@ -20,6 +20,7 @@
 static const char H_OUT[] = "Events produced and acknowledged by the broker, per topic.";
 static const char H_FAILED[] = "Events that failed: deliveries re-queued, handler retries, per topic.";
 static const char H_DL[] = "Events dead-lettered, per origin topic.";
+static const char H_IN[] = "Events consumed, per topic."; /* the same text as in kafka_loop.c */
 
 void acms_kafka__count(acms_kafka *k, const char *name, const char *help, const char *topic, double v)
 {
@@ -275,17 +276,49 @@ fail:
     return NULL;
 }
 
+/* --- shutdown deadline ---------------------------------------------------------------------- */
+
+static int shutdown_timeout(const acms_kafka *k)
+{
+    return k->cfg.shutdown_timeout_ms > 0 ? k->cfg.shutdown_timeout_ms : 10000;
+}
+
+int acms_kafka__budget_ms(const acms_kafka *k)
+{
+    int full = shutdown_timeout(k);
+    int64_t left;
+
+    if (!k->deadline_ms)
+        return full;
+    left = k->deadline_ms - acms_mono_ms();
+    return left <= 0 ? 0 : left < full ? (int)left : full;
+}
+
+int64_t acms_kafka_start_deadline(acms_kafka *k)
+{
+    if (!k)
+        return 0;
+    if (!k->deadline_ms)
+        k->deadline_ms = acms_mono_ms() + shutdown_timeout(k);
+    return k->deadline_ms;
+}
+
+int64_t acms_kafka_deadline(const acms_kafka *k)
+{
+    return k ? k->deadline_ms : 0;
+}
+
 void acms_kafka_free(acms_kafka *k)
 {
-    int timeout = k && k->cfg.shutdown_timeout_ms > 0 ? k->cfg.shutdown_timeout_ms : 10000;
     rd_kafka_resp_err_t err;
     acms_kafka_failed *f, *next;
 
     if (!k)
         return;
+    acms_kafka_start_deadline(k); /* every wait below shares what is left of it */
     if (k->consumer) {
         if (k->pending && k->pending->cnt) {
-            if (acms_kafka_flush(k, timeout) == ACMS_OK)
+            if (acms_kafka_flush(k, acms_kafka__budget_ms(k)) == ACMS_OK)
                 acms_kafka__pending_store(k);
             else
                 acms_log_warn(NULL, NULL, "kafka: output not acknowledged, last offsets left uncommitted");
@@ -301,7 +334,7 @@ void acms_kafka_free(acms_kafka *k)
         k->consumer = NULL;
     }
     if (k->producer) {
-        if (acms_kafka_flush(k, timeout) != ACMS_OK || k->nfailed)
+        if (acms_kafka_flush(k, acms_kafka__budget_ms(k)) != ACMS_OK || k->nfailed)
             acms_log_error(NULL, NULL, "kafka: %d message(s) not acknowledged at shutdown",
                            rd_kafka_outq_len(k->producer) + (int)k->nfailed);
         rd_kafka_destroy(k->producer);
@@ -332,8 +365,13 @@ int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopic
         acms_log_error(NULL, NULL, "kafka: subscribe: %s", rd_kafka_err2str(err));
         return ACMS_ERR;
     }
-    for (i = 0; i < ntopics; i++)
+    for (i = 0; i < ntopics; i++) {
+        /* the input counters exist from the start (0), so rate() and alerts see their first event */
+        acms_kafka__count(k, "acms_events_in_total", H_IN, topics[i], 0);
+        acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topics[i], 0);
+        acms_kafka__count(k, "acms_deadletters_total", H_DL, topics[i], 0);
         acms_log_info(NULL, NULL, "kafka: subscribed to %s", topics[i]);
+    }
     return ACMS_OK;
 }
 

@@ -73,8 +73,17 @@ int acms_kafka_flush(acms_kafka *k, int timeout_ms);
 int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason);
 
 /* Runs the consume loop until *loop->stop. Returns ACMS_OK on orderly stop (pending offsets
- * committed) or ACMS_ERR on a fatal client error. */
+ * committed) or ACMS_ERR on a fatal client error. When it sees *loop->stop it starts the shutdown
+ * deadline (below) unless one is set, so the final flush and commit are bounded by it. */
 int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *loop);
+
+/* The shutdown deadline (acms_mono_ms clock): from then on every flush of this handle, including
+ * those of acms_kafka_free and of the revocation when the consumer leaves its group, waits only
+ * for what is left of it, so stop -> close takes at most ACMS_SHUTDOWN_TIMEOUT_MS in all.
+ * acms_kafka_start_deadline sets it to now + ACMS_SHUTDOWN_TIMEOUT_MS unless already set and
+ * returns it; acms_kafka_deadline returns it (0 = not started). Owner thread only. */
+int64_t acms_kafka_start_deadline(acms_kafka *k);
+int64_t acms_kafka_deadline(const acms_kafka *k);
 
 /* Reachability check (metadata request within timeout_ms) for /readyz. */
 int acms_kafka_reachable(acms_kafka *k, int timeout_ms);

@@ -34,6 +34,7 @@ struct acms_kafka {
     acms_kafka_failed **failed_tail;
     size_t nfailed;
     int64_t last_poll_err_ms;           /* rate limit for consumer error logs */
+    int64_t deadline_ms;                /* shutdown: monotonic bound on flushes from then on, 0 = none */
 };
 
 /* Helpers shared between the two files (internal, hence the double underscore). */
@@ -48,6 +49,10 @@ void acms_kafka__pending_add(acms_kafka *k, const char *topic, int32_t partition
 int acms_kafka__pending_store(acms_kafka *k);
 /* Drops the pending offsets without storing them (after a failed flush on revoke). */
 void acms_kafka__pending_clear(acms_kafka *k);
+
+/* How long one flush may wait: ACMS_SHUTDOWN_TIMEOUT_MS, or what is left of the shutdown deadline
+ * once one is set (0 when it has passed: flushes then only poll). */
+int acms_kafka__budget_ms(const acms_kafka *k);
 
 /* Metric helpers: no-ops when k->metrics is NULL. */
 void acms_kafka__count(acms_kafka *k, const char *name, const char *help, const char *topic, double v);

@@ -28,10 +28,14 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* ACMS_SHUTDOWN_TIMEOUT_MS, or what is left of the shutdown deadline once it started. */
 static int flush_timeout(const acms_kafka *k)
 {
-    return k->cfg.shutdown_timeout_ms > 0 ? k->cfg.shutdown_timeout_ms : 10000;
+    return acms_kafka__budget_ms(k);
 }
+
+/* One flush attempt while running: short, so a stop request is seen within about a second. */
+#define FLUSH_SLICE_MS 1000
 
 /* --- pending offsets ---------------------------------------------------------------------- */
 
@@ -218,12 +222,14 @@ static int commit_batch(loop_state *s)
 {
     acms_kafka *k = s->k;
     int backoff = BACKOFF_MIN_MS;
-    int timeout = flush_timeout(k) < 5000 ? flush_timeout(k) : 5000;
+    int timeout = flush_timeout(k) < FLUSH_SLICE_MS ? flush_timeout(k) : FLUSH_SLICE_MS;
 
     /* Nothing processed: output (from ticks) is delivered in the background, except at stop. */
     if (k->pending->cnt == 0 && (!*s->stop || (rd_kafka_outq_len(k->producer) == 0 && !k->failed)))
         return ACMS_OK;
     for (;;) {
+        if (*s->stop)
+            acms_kafka_start_deadline(k); /* the stop was seen: from here on the deadline bounds the waits */
         if (acms_kafka_flush(k, *s->stop ? flush_timeout(k) : timeout) == ACMS_OK)
             break;
         if (*s->stop || atomic_load(&k->fatal)) {
@@ -425,8 +431,10 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
             commit_batch(&s);
     }
 out:
-    /* Orderly stop: flush what was produced, store what was processed, commit synchronously. */
+    /* Orderly stop: flush what was produced, store what was processed, commit synchronously,
+     * all within the shutdown deadline that starts now. */
     if (rc == ACMS_OK) {
+        acms_kafka_start_deadline(k);
         commit_batch(&s);
         err = rd_kafka_commit(k->consumer, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)

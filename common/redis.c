@@ -32,11 +32,16 @@ struct acms_redis {
     acms_metrics *metrics;
 };
 
-static void count_error(acms_redis *r)
+static void count_errors(acms_redis *r, double n)
 {
     if (r->metrics)
         acms_metrics_add(r->metrics, "acms_redis_errors_total", NULL,
-                         "Redis connection failures, lost connections and error replies.", 1);
+                         "Redis connection failures, lost connections and error replies.", n);
+}
+
+static void count_error(acms_redis *r)
+{
+    count_errors(r, 1);
 }
 
 /* --- URL ---------------------------------------------------------------------------------- */
@@ -318,6 +323,7 @@ acms_redis *acms_redis_new(const char *url, acms_metrics *metrics, char *errstr,
         return NULL;
     }
     r->metrics = metrics;
+    count_errors(r, 0); /* the series exists (0) before the first error */
     if (ensure(r) == ACMS_OK)
         acms_log_info(NULL, NULL, "redis %s:%d db %d: connected", r->host, r->port, r->db);
     return r;

@@ -21,10 +21,15 @@ struct acms_service {
     acms_profiles profiles;
     int have_profiles;
     void *ctx;
-    atomic_int kafka_ready;
+    atomic_int kafka_ready;       /* joined the group: partitions assigned (possibly none) once */
+    atomic_int kafka_reachable;   /* the last metadata request was answered */
     atomic_int redis_ready;
     int64_t last_ping_ms;
+    int64_t next_kafka_check_ms;  /* monotonic; 0 = check at the first tick */
 };
+
+#define KAFKA_CHECK_MS 5000       /* readiness: a metadata request this often ... */
+#define KAFKA_CHECK_TIMEOUT_MS 250 /* ... answered within this (the loop waits for it) */
 
 static void on_signal(int sig)
 {
@@ -70,7 +75,7 @@ int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const
 static int ready_cb(void *ud)
 {
     acms_service *svc = ud;
-    return atomic_load(&svc->kafka_ready) && atomic_load(&svc->redis_ready);
+    return atomic_load(&svc->kafka_ready) && atomic_load(&svc->kafka_reachable) && atomic_load(&svc->redis_ready);
 }
 
 static int loop_msg(void *ud, const acms_msg *m, const char **reason)
@@ -87,6 +92,14 @@ static int loop_tick(void *ud)
     acms_service *svc = ud;
     atomic_store(&svc->kafka_ready, acms_kafka_assigned(svc->kafka) ? 1 : 0);
     int64_t now = acms_mono_ms();
+    if (now >= svc->next_kafka_check_ms && !stop_requested) {
+        int ok = acms_kafka_reachable(svc->kafka, KAFKA_CHECK_TIMEOUT_MS) == ACMS_OK;
+        if (ok != atomic_load(&svc->kafka_reachable))
+            acms_log_info(NULL, NULL, "kafka %s", ok ? "reachable" : "unreachable: not ready");
+        atomic_store(&svc->kafka_reachable, ok);
+        /* while unreachable, look again sooner: readiness comes back within about 2 s */
+        svc->next_kafka_check_ms = acms_mono_ms() + (ok ? KAFKA_CHECK_MS : 2000);
+    }
     if (now - svc->last_ping_ms >= 1000) {
         svc->last_ping_ms = now;
         atomic_store(&svc->redis_ready, acms_redis_ping(svc->redis) == ACMS_OK);

@@ -99,5 +99,9 @@ const char *acms_store_key_hashes(char *buf, size_t size, const char *id);
  * preceded by its length ("" for no command). Learned recommendations carry it: a recommendation
  * learned from another command does not apply (services/adapter/scaler.c, services/feedback). */
 void acms_store_command_hash(char *const *argv, size_t argc, char out[65]);
+/* The rule for learning across versions: 1 when history learned under learned_hash still applies to
+ * a step whose command hashes to current_hash (equal, or either unknown: ""/NULL, i.e. learned before
+ * hashes were recorded or reported by a producer without them), 0 when the command changed. */
+int acms_store_command_applies(const char *learned_hash, const char *current_hash);
 
 #endif

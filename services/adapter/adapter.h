@@ -9,6 +9,7 @@
 #include "issue.h"
 #include "profile.h"
 #include "redis.h"
+#include "store.h"
 
 typedef struct adapter_ctx {
     const acms_profiles *profiles;  /* catalogue, environments, policies */
@@ -37,6 +38,29 @@ void adapter_config_hash(const Acms__V1__Value *document, char out[65]);
 /* The ValidationResult of a rejected configuration (phase "rejected", valid false): errors in
  * issues, warnings and infos in warnings, the ten most confident suggestions. Arena-owned. */
 Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_issues *issues);
+
+/* --- load_for_execution (storage.c) ----------------------------------------------------------- */
+/* What a reference resolved to (strings "" until known). */
+typedef struct adapter_resolved {
+    const char *requested;                /* in->config_ref as submitted */
+    char id[ACMS_STORE_MAX_ID + 1];       /* "" when the reference is malformed */
+    char ref[ACMS_STORE_MAX_REF];         /* exact id@version */
+    char hash[65];                        /* the stored content hash */
+} adapter_resolved;
+
+/* Submit by reference: resolves in->config_ref (id, id@latest, id@N) through store for
+ * in->environment, parses the stored text and prepares it (adapter_prepare). pinned: the exact
+ * reference this run resolved before (the run hash's config_ref), so a redelivered "latest" keeps its
+ * version; NULL or "" when none. On ACMS_OK *resolved is a copy of in carrying the document (for
+ * ConfigPrepared), *out has metadata config_ref = the exact id@version and config_hash = the stored
+ * content hash. ACMS_ERR_INVALID with the reason in issues (CONFIG_REF_INVALID, CONFIG_REF_NOT_FOUND
+ * with a suggestion, CONFIG_REF_AMBIGUOUS when a document came too, CONFIG_REF_UNREADABLE when the
+ * stored content fails its hash, CONFIG_REF_UNUSABLE, or adapter_prepare's issues); ACMS_ERR_RETRY when
+ * the store or Redis is unreachable. r is filled as far as resolution got. */
+int adapter_load_for_execution(const adapter_ctx *ctx, acms_store *store, acms_arena *a,
+                               const Acms__V1__ConfigSubmitted *in, const char *pinned,
+                               Acms__V1__ConfigSubmitted **resolved, Acms__V1__RuntimeConfiguration **out,
+                               adapter_resolved *r, acms_issues *issues);
 
 /* --- adapt_during_execution (live.c) --------------------------------------------------------- */
 #define ADAPTER_DEFAULT_SAFETY_THRESHOLD 0.8

@@ -1,5 +1,6 @@
 /* main.c: acms-adapter wiring. Consumes acms.config.submitted (prepare -> ConfigPrepared, or a
- * rejection) and acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
+ * rejection; a submission by reference is first loaded from the configuration store, storage.c) and
+ * acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
  * Redis before publishing and are idempotent (monotonic status, DEL+RPUSH of the log in one MULTI
  * only while the run is at "prepared", once-keys per event), and published ids are derived from the
  * input, so redelivery is harmless; a run already past "prepared" is not prepared again. */
@@ -22,6 +23,7 @@ typedef struct adapter_service {
     char *vault_addr;
     char *vault_token;
     double threshold;   /* ACMS_SAFETY_THRESHOLD, 0 = the environment's or the default */
+    acms_store *store;  /* ACMS_CONFIG_STORE: "redis" (default, the service's Redis) or http://... */
 } adapter_service;
 
 static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
@@ -52,13 +54,30 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
         free(s);
         return ACMS_ERR;
     }
+    const char *spec = getenv("ACMS_CONFIG_STORE");
+    s->store = acms_store_open(spec, acms_service_redis(svc), errstr, errstr_size);
+    if (!s->store) {
+        curl_global_cleanup();
+        free(s->vault_addr);
+        free(s->vault_token);
+        free(s);
+        return ACMS_ERR_INVALID;
+    }
     s->ctx.profiles = acms_service_profiles(svc);
     s->ctx.redis = acms_service_redis(svc);
     s->ctx.vault_addr = s->vault_addr;
     s->ctx.vault_token = s->vault_token;
     s->ctx.check_secrets = 1;
-    acms_log_info(NULL, NULL, "adapter ready: vault %s, safety threshold %s", s->vault_addr ? s->vault_addr : "none",
-                  th && *th ? th : "per environment");
+    acms_metrics *mx = acms_service_metrics(svc); /* the service's own series exist from the start */
+    acms_metrics_add(mx, "acms_adapter_prepared_total", NULL, "Configurations prepared for execution", 0);
+    acms_metrics_add(mx, "acms_adapter_rejected_total", NULL, "Configurations rejected before validation", 0);
+    for (int st = 0; st < 2; st++)
+        acms_metrics_add(mx, "acms_adapter_adaptations_applied_total", st ? "stage=\"runtime\"" : "stage=\"prepare\"",
+                         "Adaptation records applied, at preparation and at runtime", 0);
+    acms_log_info(NULL, NULL, "adapter ready: vault %s, safety threshold %s, configuration store %s%s%s",
+                  s->vault_addr ? s->vault_addr : "none", th && *th ? th : "per environment",
+                  acms_store_kind(s->store), spec && *spec && strcmp(spec, "redis") ? " " : "",
+                  spec && *spec && strcmp(spec, "redis") ? spec : "");
     *out = s;
     return ACMS_OK;
 }
@@ -68,6 +87,7 @@ static void release(void *ctx)
     adapter_service *s = ctx;
     if (!s)
         return;
+    acms_store_close(s->store);
     free(s->vault_addr);
     if (s->vault_token) {
         explicit_bzero(s->vault_token, strlen(s->vault_token));
@@ -119,9 +139,11 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
 {
     const Acms__V1__EventMeta *m = in->meta;
     const Acms__V1__RuntimeMetadata *md = rc->metadata;
-    const char *kv[] = {"pipeline", S(rc->pipeline->name), "environment", S(md->environment),
-                        "config_hash", S(md->config_hash), "source_name", S(md->source_name)};
-    int st = acms_state_run_status(s->ctx.redis, m->run_id, "prepared", kv, sizeof kv / sizeof *kv);
+    const char *kv[] = {"pipeline",    S(rc->pipeline->name), "environment", S(md->environment),
+                        "config_hash", S(md->config_hash),    "source_name", S(md->source_name),
+                        "config_ref",  S(md->config_ref)};
+    size_t nkv = sizeof kv / sizeof *kv - (*S(md->config_ref) ? 0 : 2);
+    int st = acms_state_run_status(s->ctx.redis, m->run_id, "prepared", kv, nkv);
     if (st < 0)
         return ACMS_ERR_RETRY;
     if (st == 0) {
@@ -141,25 +163,38 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_adapter_prepared_total", NULL,
                      "Configurations prepared for execution", 1);
-    acms_log_info(m->run_id, m->event_id, "prepared %s for %s: %zu adaptation(s), %zu secret finding(s); %s",
-                  S(rc->pipeline->name), S(md->environment), rc->n_adaptation_log, md->n_secret_findings,
-                  md->capacity ? S(md->capacity->note) : "");
+    acms_metrics_add(acms_service_metrics(svc), "acms_adapter_adaptations_applied_total", "stage=\"prepare\"",
+                     "Adaptation records applied, at preparation and at runtime", (double)rc->n_adaptation_log);
+    acms_log_info(m->run_id, m->event_id, "prepared %s%s%s for %s: %zu adaptation(s), %zu secret finding(s); %s",
+                  S(rc->pipeline->name), *S(md->config_ref) ? " as " : "", S(md->config_ref), S(md->environment),
+                  rc->n_adaptation_log, md->n_secret_findings, md->capacity ? S(md->capacity->note) : "");
     return ACMS_OK;
 }
 
+/* ref: what a submission by reference resolved to (NULL inline); the run and the event then name the
+ * exact id@version and stored hash when resolution got that far, else the reference as given. */
 static int on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
-                       const acms_issues *issues)
+                       const acms_issues *issues, const adapter_resolved *ref)
 {
     const Acms__V1__EventMeta *m = in->meta;
     char hash[65];
     adapter_config_hash(in->document, hash);
     const char *pipeline = acms_value_str(acms_value_path(in->document, "metadata.name"));
+    const char *config_ref = "";
+    if (ref) {
+        if (*ref->hash)
+            memcpy(hash, ref->hash, sizeof hash);
+        if (!pipeline && *ref->id)
+            pipeline = ref->id;
+        config_ref = *ref->ref ? ref->ref : ref->requested;
+    }
     Acms__V1__ValidationResult *res = adapter_rejection_result(a, issues);
     const char *reason = res->n_issues ? S(res->issues[0]->message) : "the configuration cannot be prepared";
 
-    const char *kv[] = {"reason", reason, "pipeline", S(pipeline), "environment", S(in->environment),
-                        "config_hash", hash, "source_name", S(in->source_name)};
-    int st = acms_state_run_status(s->ctx.redis, m->run_id, "rejected", kv, sizeof kv / sizeof *kv);
+    const char *kv[] = {"reason",      reason, "pipeline",    S(pipeline),          "environment", S(in->environment),
+                        "config_hash", hash,   "source_name", S(in->source_name),   "config_ref",  config_ref};
+    size_t nkv = sizeof kv / sizeof *kv - (*config_ref ? 0 : 2);
+    int st = acms_state_run_status(s->ctx.redis, m->run_id, "rejected", kv, nkv);
     if (st < 0)
         return ACMS_ERR_RETRY;
     if (st == 0) {
@@ -174,11 +209,30 @@ static int on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, con
     ev->result = res;
     ev->config_hash = acms_arena_strdup(a, hash);
     ev->source_name = acms_arena_strdup(a, S(in->source_name));
+    ev->config_ref = acms_arena_strdup(a, config_ref);
     if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &ev->base) != ACMS_OK)
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_adapter_rejected_total", NULL,
                      "Configurations rejected before validation", 1);
     acms_log_info(m->run_id, m->event_id, "rejected (%zu error(s)): %s", res->n_issues, reason);
+    return ACMS_OK;
+}
+
+/* The exact reference this run resolved before (acms:run:<run> config_ref), so a redelivered
+ * "latest" keeps its version. *out NULL when none. ACMS_OK or ACMS_ERR_RETRY. */
+static int pinned_ref(acms_redis *r, acms_arena *a, const char *run_id, const char **out)
+{
+    char key[256];
+    *out = NULL;
+    redisReply *rep = acms_redis_cmd(r, "HGET %s config_ref", acms_key_run(key, sizeof key, run_id));
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        if (rep)
+            freeReplyObject(rep);
+        return ACMS_ERR_RETRY;
+    }
+    if (rep->type == REDIS_REPLY_STRING)
+        *out = acms_arena_strndup(a, rep->str, rep->len);
+    freeReplyObject(rep);
     return ACMS_OK;
 }
 
@@ -194,19 +248,33 @@ static int handle_submitted(adapter_service *s, acms_service *svc, acms_arena *a
         *reason = "ConfigSubmitted without run_id";
         return ACMS_ERR_POISON;
     }
-    if (!in->document) {
-        *reason = "ConfigSubmitted without a document";
+    int by_ref = in->config_ref && *in->config_ref;
+    if (!in->document && !by_ref) {
+        *reason = "ConfigSubmitted without a document or a config_ref";
         return ACMS_ERR_POISON;
     }
     acms_issues issues;
     acms_issues_init(&issues, a, "environment");
     Acms__V1__RuntimeConfiguration *rc = NULL;
-    int r = adapter_prepare(&s->ctx, a, in, &rc, &issues);
+    Acms__V1__ConfigSubmitted *resolved = in;
+    adapter_resolved ref;
+    int r;
+    if (by_ref) {
+        const char *pinned = NULL;
+        if (pinned_ref(s->ctx.redis, a, in->meta->run_id, &pinned) != ACMS_OK)
+            return ACMS_ERR_RETRY;
+        r = adapter_load_for_execution(&s->ctx, s->store, a, in, pinned, &resolved, &rc, &ref, &issues);
+        if (r == ACMS_ERR_RETRY)
+            acms_log_warn(in->meta->run_id, in->meta->event_id, "configuration store unreachable resolving '%s': retrying",
+                          in->config_ref);
+    } else {
+        r = adapter_prepare(&s->ctx, a, in, &rc, &issues);
+    }
     switch (r) {
     case ACMS_OK:
-        return on_prepared(s, svc, a, in, rc);
+        return on_prepared(s, svc, a, resolved, rc);
     case ACMS_ERR_INVALID:
-        return on_rejected(s, svc, a, in, &issues);
+        return on_rejected(s, svc, a, resolved ? resolved : in, &issues, by_ref ? &ref : NULL);
     case ACMS_ERR_RETRY:
     case ACMS_ERR_NOMEM:
         return ACMS_ERR_RETRY;
@@ -280,6 +348,8 @@ static int handle_opportunity(adapter_service *s, acms_service *svc, acms_arena 
         ev->opportunity_id = m->event_id;
         if (acms_service_publish(svc, ACMS_TOPIC_EXEC_ADAPTED, m->run_id, &ev->base) != ACMS_OK)
             return ACMS_ERR_RETRY;
+        acms_metrics_add(acms_service_metrics(svc), "acms_adapter_adaptations_applied_total", "stage=\"runtime\"",
+                         "Adaptation records applied, at preparation and at runtime", 1);
     }
     acms_metrics_add(acms_service_metrics(svc), "acms_adapter_runtime_decisions_total",
                      apply ? "decision=\"applied\"" : "decision=\"refused\"", "Runtime adaptation decisions", 1);
@@ -315,7 +385,10 @@ int main(int argc, char **argv)
         .extra_help = "  VAULT_ADDR              Vault for secret://vault references (e.g. http://127.0.0.1:8200)\n"
                       "  VAULT_TOKEN             Vault token (never logged)\n"
                       "  ACMS_SAFETY_THRESHOLD   minimum safety score of runtime adaptations, (0,1]; default: the\n"
-                      "                          environment's safety_threshold, else 0.8\n",
+                      "                          environment's safety_threshold, else 0.8\n"
+                      "  ACMS_CONFIG_STORE       where submissions by reference (config_ref id[@version]) are read:\n"
+                      "                          redis (default: the service's Redis, keys acms:config:*) or the\n"
+                      "                          URL of a storage service, e.g. http://127.0.0.1:8081\n",
         .inputs = inputs,
         .ninputs = sizeof inputs / sizeof *inputs,
         .needs_profiles = 1,

@@ -64,7 +64,7 @@ void adapter_optimizer_optimize(acms_arena *a, const Acms__V1__Environment *env,
                             S(env->name), s->type);
         }
         const adapter_learned *l = obs && i < obs->nlearned ? &obs->learned[i] : NULL;
-        if (l && l->present)
+        if (l && l->present && adapter_learned_applies(l, s))
             runtime_from_history(a, env, s, l, log);
     }
 }

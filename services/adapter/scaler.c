@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "stages.h"
+#include "store.h"
 
 #define STAGE "scaling"
 #define S(x) ((x) ? (x) : "")
@@ -45,6 +46,8 @@ static void parse_rec(acms_arena *a, const redisReply *rep, adapter_learned *l)
             l->mode = acms_arena_strdup(a, v->str);
         else if (strcmp(f->str, "reason") == 0)
             l->reason = acms_arena_strdup(a, v->str);
+        else if (strcmp(f->str, "command_hash") == 0)
+            l->command_hash = acms_arena_strdup(a, v->str);
         else if (strcmp(f->str, "based_on_runs") == 0) {
             uint64_t n = parse_u64(v->str);
             l->based_on_runs = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
@@ -64,6 +67,7 @@ int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environ
         out->learned[i].instance_type = "";
         out->learned[i].mode = "";
         out->learned[i].reason = "";
+        out->learned[i].command_hash = "";
     }
     if (!r)
         return ACMS_OK;
@@ -112,6 +116,15 @@ static adapter_learn_mode mode_of(const char *m, adapter_learn_mode empty)
     if (strcmp(m, "shadow") == 0)
         return ADAPTER_LEARN_SHADOW;
     return ADAPTER_LEARN_OFF;
+}
+
+int adapter_learned_applies(const adapter_learned *l, const Acms__V1__Step *s)
+{
+    if (!l || !l->command_hash || !*l->command_hash)
+        return 1;
+    char cur[65];
+    acms_store_command_hash(s->command, s->n_command, cur);
+    return acms_store_command_applies(l->command_hash, cur);
 }
 
 adapter_learn_mode adapter_learn_mode_of(const Acms__V1__Environment *env, const adapter_learned *l)
@@ -262,6 +275,13 @@ void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1
         Acms__V1__Step *s = p->steps[i];
         const adapter_learned *l = obs && i < obs->nlearned ? &obs->learned[i] : NULL;
         const char *basis = s->memory_mb > 0 ? "requested" : "catalogue";
+        if (l && l->present && !adapter_learned_applies(l, s)) {
+            adapter_log_add(log, STAGE, s->name, "recommendation", "", "", learned_safety(l), 0,
+                            "recommendation learned from %u run(s) ignored: the step's command changed since, so "
+                            "that history describes another program",
+                            l->based_on_runs);
+            l = NULL;
+        }
         if (l && l->present && apply_learned(a, cat, env, s, l, log))
             basis = "learned";
         data_size_hint(a, env, s, log);

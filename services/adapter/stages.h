@@ -67,6 +67,7 @@ typedef struct adapter_learned {
     const char *mode;            /* off | shadow | apply ("" = apply) */
     const char *reason;          /* "" when none */
     uint32_t based_on_runs;
+    const char *command_hash;    /* the step's command when learned ("" = unknown: applies) */
 } adapter_learned;
 
 /* What the scaler and optimizer know about the world: environment load and one recommendation
@@ -83,11 +84,16 @@ typedef struct adapter_observed {
  * in one pipelined batch. r NULL gives an offline observation. ACMS_OK or ACMS_ERR_RETRY. */
 int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env,
                            const Acms__V1__Pipeline *p, adapter_observed *out);
+/* 1 when a recommendation learned for this step name applies to the step as configured now: a new
+ * version of the pipeline keeps what earlier versions taught unless the step's command changed
+ * (acms_store_command_applies over l->command_hash and the step's command hash). */
+int adapter_learned_applies(const adapter_learned *l, const Acms__V1__Step *s);
 /* Effective learning mode of a recommendation in env: the more conservative of the environment's
  * learning_mode ("" = no restriction) and the recommendation's mode ("" = apply). */
 adapter_learn_mode adapter_learn_mode_of(const Acms__V1__Environment *env, const adapter_learned *l);
 /* Right-sizes steps from recommendations, caps instance counts, records data-size hints, and
- * builds the capacity plan (*plan, arena). Records stage "scaling". obs may be NULL (offline). */
+ * builds the capacity plan (*plan, arena). Records stage "scaling" (a recommendation ignored because
+ * the step's command changed is recorded as not applied). obs may be NULL (offline). */
 void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
                           Acms__V1__Pipeline *p, const adapter_observed *obs, adapter_log *log,
                           Acms__V1__CapacityPlan **plan);

@@ -307,7 +307,10 @@ int coord_tick(coord_ctx *c, acms_service *svc)
     }
     size_t running = 0;
     for (size_t i = 0; i < c->nruns;) {
-        if (coord_run_tick(c, c->runs[i], now)) {
+        acms_log_set_trace(c->runs[i]->traceparent); /* the run's log lines carry its trace */
+        int done = coord_run_tick(c, c->runs[i], now);
+        acms_log_set_trace(NULL);
+        if (done) {
             remove_run(c, i);
             continue;
         }
@@ -316,7 +319,8 @@ int coord_tick(coord_ctx *c, acms_service *svc)
     }
     acms_metrics *m = acms_service_metrics(svc);
     if (m) {
-        acms_metrics_set(m, "acms_coord_runs_owned", NULL, "Runs owned by this coordinator", (double)c->nruns);
+        acms_metrics_set(m, "acms_coord_runs_active", NULL, "Runs this replica executes (holds the lease of)",
+                         (double)c->nruns);
         acms_metrics_set(m, "acms_coord_steps_running", NULL, "Step attempts running here", (double)running);
     }
     return ACMS_OK;
@@ -328,7 +332,13 @@ void coord_release(coord_ctx *c)
         return;
     c->draining = 1;
     const acms_cfg *cfg = acms_service_cfg(c->svc);
-    int64_t deadline = acms_mono_ms() + (cfg->shutdown_timeout_ms > 0 ? cfg->shutdown_timeout_ms : 10000);
+    int budget = cfg->shutdown_timeout_ms > 0 ? cfg->shutdown_timeout_ms : 10000;
+    /* The drain shares the shutdown deadline the consume loop started at the stop request, and
+     * leaves a quarter of the budget to flush what it produces (acms_kafka_free). */
+    int64_t deadline = acms_kafka_start_deadline(acms_service_kafka(c->svc));
+    if (!deadline)
+        deadline = acms_mono_ms() + budget;
+    deadline -= budget / 4;
     while (c->nruns && acms_mono_ms() < deadline) {
         coord_tick(c, c->svc);
         int busy = 0;

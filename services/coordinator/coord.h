@@ -396,6 +396,10 @@ const char *coord_report_status(const coord_run *r);
 Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r,
                                                Acms__V1__AdaptationRecord *const *runtime, size_t nruntime);
 
+/* Shrinks a result whose packed size exceeds limit: stderr tails first, then all attempts but the
+ * last of each step. Returns the packed size after trimming. */
+size_t coord_report_fit(acms_arena *a, Acms__V1__ExecutionResult *res, size_t limit);
+
 /* coord.c: context, handlers, tick (main.c wires these). */
 int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_size);
 void coord_release(coord_ctx *c);

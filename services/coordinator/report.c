@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "store.h"
+
 static const char *s_or(const char *s, const char *dflt)
 {
     return s && *s ? s : dflt;
@@ -38,6 +40,14 @@ static Acms__V1__Resources *resources(acms_arena *a, const coord_res *r)
     return x;
 }
 
+/* The stored configuration that runs (exact id@version, "" when submitted inline) and its hash. */
+static void config_of(acms_arena *a, const coord_run *r, char **ref, char **hash)
+{
+    const Acms__V1__RuntimeMetadata *md = r->rc ? r->rc->metadata : NULL;
+    *ref = acms_arena_strdup(a, md ? s_or(md->config_ref, "") : "");
+    *hash = acms_arena_strdup(a, md ? s_or(md->config_hash, "") : "");
+}
+
 static Acms__V1__EventMeta *meta(acms_arena *a, const coord_run *r, const char *salt)
 {
     return acms_meta_new(a, r->id, COORD_SERVICE, salt && r->cause_id[0] ? r->cause_id : NULL, salt,
@@ -60,6 +70,7 @@ Acms__V1__StepEvent *coord_report_step(acms_arena *a, const coord_run *r, const 
     e->max_runtime_s = s->res.max_runtime_s;
     e->memory_mb = s->res.memory_mb;
     e->vcpu = s->res.vcpu;
+    config_of(a, r, &e->config_ref, &e->config_hash);
     Acms__V1__StepMetrics *m = NULL;
     if (kind == ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED && s->nattempts) {
         m = coord_report_metrics(a, &s->attempts[s->nattempts - 1]);
@@ -94,6 +105,7 @@ Acms__V1__StepEvent *coord_report_run(acms_arena *a, const coord_run *r, Acms__V
     e->status = acms_arena_strdup(a, status);
     e->message = acms_arena_strdup(a, s_or(message, ""));
     e->step_count = (uint32_t)r->n;
+    config_of(a, r, &e->config_ref, &e->config_hash);
     return e;
 }
 
@@ -173,7 +185,7 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
     res->success = !strcmp(res->status, "succeeded");
     res->started_ms = r->started_ms;
     res->finished_ms = acms_now_ms();
-    res->config_hash = acms_arena_strdup(a, r->rc->metadata ? s_or(r->rc->metadata->config_hash, "") : "");
+    config_of(a, r, &res->config_ref, &res->config_hash);
     res->learning_mode = acms_arena_strdup(a, s_or(r->env->learning_mode, ""));
     /* the prepare-time log (the records live in the run's arena, which outlives this message) */
     for (size_t i = 0; i < r->rc->n_adaptation_log; i++) {
@@ -198,6 +210,9 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
         const coord_res *last_res = s->nattempts ? &s->attempts[s->nattempts - 1].res : &s->res;
         sr->resources = resources(a, last_res);
         sr->max_runtime_s = last_res->max_runtime_s;
+        char cmd_hash[65];
+        acms_store_command_hash(s->cfg->command, s->cfg->n_command, cmd_hash);
+        sr->command_hash = acms_arena_strdup(a, cmd_hash);
         for (size_t k = 0; k < s->nattempts; k++) {
             const coord_attempt *t = &s->attempts[k];
             Acms__V1__AttemptRecord *ar = acms_pb_new(a, &acms__v1__attempt_record__descriptor);
@@ -250,4 +265,34 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
                                                          r->cancel_reason));
     res->failure_analysis = analysis ? analysis : acms_arena_strdup(a, "");
     return res;
+}
+
+size_t coord_report_fit(acms_arena *a, Acms__V1__ExecutionResult *res, size_t limit)
+{
+    size_t size = protobuf_c_message_get_packed_size(&res->base);
+    if (size <= limit)
+        return size;
+    res->failure_analysis = acms_arena_printf(a, "%s%s(Trimmed to fit the message size limit: every attempt "
+                                              "is in the step records in Redis.)",
+                                              res->failure_analysis, *res->failure_analysis ? " " : "");
+    /* first the stderr tails (they stay in the step hashes' attempts lists) */
+    for (size_t i = 0; i < res->n_steps; i++) {
+        Acms__V1__StepResult *sr = res->steps[i];
+        if (sr->metrics)
+            sr->metrics->stderr_tail = (char *)"";
+        for (size_t k = 0; k < sr->n_attempts; k++)
+            if (sr->attempts[k]->metrics)
+                sr->attempts[k]->metrics->stderr_tail = (char *)"";
+    }
+    if (protobuf_c_message_get_packed_size(&res->base) <= limit)
+        return protobuf_c_message_get_packed_size(&res->base);
+    /* then every attempt but the last of each step */
+    for (size_t i = 0; i < res->n_steps; i++) {
+        Acms__V1__StepResult *sr = res->steps[i];
+        if (sr->n_attempts > 1) {
+            sr->attempts[0] = sr->attempts[sr->n_attempts - 1];
+            sr->n_attempts = 1;
+        }
+    }
+    return protobuf_c_message_get_packed_size(&res->base);
 }

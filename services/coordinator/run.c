@@ -484,10 +484,16 @@ static int finish(coord_ctx *c, coord_run *r)
     }
     Acms__V1__ExecutionResult *res = coord_report_result(a, r, recs, nrecs);
     const char *status = coord_report_status(r);
+    char analysis[1024];
+    coord_fmt(analysis, sizeof analysis, "%s", res->failure_analysis);
+    if (protobuf_c_message_get_packed_size(&res->base) > ACMS_MAX_MESSAGE_BYTES - 64 * 1024) {
+        size_t size = coord_report_fit(a, res, ACMS_MAX_MESSAGE_BYTES - 64 * 1024);
+        acms_log_warn(r->id, r->cause_id, "execution result trimmed to %zu bytes to fit the message limit", size);
+    }
     char fin[24], done[24], reason[1024];
     snprintf(fin, sizeof fin, "%lld", (long long)res->finished_ms);
     snprintf(done, sizeof done, "%zu", r->n);
-    coord_fmt(reason, sizeof reason, "%s", res->failure_analysis);
+    coord_fmt(reason, sizeof reason, "%s", analysis);
     const char *kv[] = {"finished_ms", fin, "success", res->success ? "1" : "0", "reason", reason, "steps_done", done};
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_RESULTS, r->id, a, &res->base);
     acms_arena *b = acms_arena_new(0);
@@ -510,12 +516,37 @@ static int finish(coord_ctx *c, coord_run *r)
     return ACMS_OK;
 }
 
+/* After our lease expired: take it again only if nobody else holds it and no other replica has
+ * resumed the run since (a replica that resumes a run writes itself as owner before it starts
+ * anything) and the run is still active. Otherwise the lease, if we took it, is given back. */
+static int still_ours(coord_ctx *c, coord_run *r)
+{
+    acms_redis *rd = acms_service_redis(c->svc);
+    if (coord_lease_acquire(rd, r->id, c->owner, c->lease_ttl_ms) != 1)
+        return 0;
+    redisReply *owner = acms_redis_cmd(rd, "HGET acms:run:%s owner", r->id);
+    redisReply *active = acms_redis_cmd(rd, "SISMEMBER acms:runs:active %s", r->id);
+    int ours = owner && active && owner->type == REDIS_REPLY_STRING && !strcmp(owner->str, c->owner) &&
+               acms_redis_int(active, 0) == 1;
+    if (owner)
+        freeReplyObject(owner);
+    if (active)
+        freeReplyObject(active);
+    if (!ours)
+        coord_lease_release(rd, r->id, c->owner);
+    return ours;
+}
+
 int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
 {
     acms_service *svc = c->svc;
     acms_redis *rd = acms_service_redis(svc);
     if (now >= r->next_renew) {
         int lr = coord_lease_renew(rd, r->id, c->owner, c->lease_ttl_ms);
+        if (lr == 0 && still_ours(c, r)) {
+            acms_log_warn(r->id, NULL, "lease had expired (Redis unreachable?); re-acquired: no other owner took the run");
+            lr = 1;
+        }
         if (lr == 0) {
             acms_log_warn(r->id, NULL, "lease lost to another coordinator: dropping the run here");
             r->lost = 1;

@@ -50,6 +50,12 @@ uint64_t feedback_memory_bump_mb(double peak_mb);     /* ceil(max(peak + 100, pe
 uint64_t feedback_memory_target_mb(double p95_mb);    /* ceil(max(p95 x 1.15, p95 + 32)) */
 uint32_t feedback_runtime_target_s(double p99_wall_ms); /* ceil(max(p99 x 1.5, p99 + 30000) / 1000) */
 
+/* Learning across versions of a pipeline: stats and recommendations are keyed by (pipeline, step),
+ * so a new version of a pipeline starts from what earlier versions taught; both hashes also record
+ * command_hash (StepResult.command_hash, acms_store_command_hash of the step's command). When
+ * acms_store_command_applies says the command changed, the step's history starts afresh here and the
+ * adapter ignores the old recommendation (services/adapter/scaler.c). */
+
 /* Updates the floors and the clean-run count of st from a run's outcome (after feedback_stats_track). */
 void feedback_learn_observe(feedback_stats *st, const feedback_outcome *o);
 /* Fills *out; returns 1 when it recommends something (memory or runtime), else 0. */

@@ -14,6 +14,7 @@
 #include "outcome.h"
 #include "service.h"
 #include "store.h"
+#include "../../common/store.h" /* the configuration store's command rule (not this directory's store.h) */
 
 #define SOURCE "acms-feedback"
 #define FLUSH_TIMEOUT_MS 5000
@@ -118,6 +119,8 @@ static int publish_feedback(job *j, const Acms__V1__ExecutionResult *res, const 
     fb->n_learning_insights = nins;
     fb->cost_usd = t->cost;
     fb->wasted_instance_hours = t->wasted;
+    fb->config_ref = res->config_ref;
+    fb->config_hash = res->config_hash;
     if (acms_service_publish(j->svc, ACMS_TOPIC_FEEDBACK_INSIGHTS, j->run, &fb->base) != ACMS_OK)
         return ACMS_ERR_RETRY;
     if (acms_kafka_flush(acms_service_kafka(j->svc), FLUSH_TIMEOUT_MS) != ACMS_OK)
@@ -173,6 +176,19 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
             feedback_stats st;
             if (feedback_stats_from_hash(&st, a, kv, nkv) != ACMS_OK)
                 acms_log_warn(j->run, j->id, "%s: malformed histogram reset", skey);
+            const char *cmd = res->steps[i]->command_hash ? res->steps[i]->command_hash : "";
+            const char *learned_cmd = "";
+            for (size_t k = 0; k + 1 < nkv; k += 2)
+                if (!strcmp(kv[k], "command_hash"))
+                    learned_cmd = kv[k + 1];
+            if (!acms_store_command_applies(learned_cmd, cmd)) {
+                /* another program now: its history starts afresh (the version token is kept) */
+                const char *version = st.version;
+                feedback_stats_init(&st);
+                st.version = version;
+                acms_log_info(j->run, j->id, "%s/%s: the step's command changed: its history starts afresh", pipeline,
+                              o[i].step);
+            }
             feedback_stats_track(&st, &o[i]);
             feedback_learn_observe(&st, &o[i]);
             feedback_learn_in in = {.catalog = cat, .instance_type = o[i].instance_type, .vcpu = o[i].configured_vcpu,
@@ -191,6 +207,8 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
             feedback_op_add(a, &so->set, &so->nset, "pipeline", pipeline);
             feedback_op_add(a, &so->set, &so->nset, "step", o[i].step);
             feedback_op_add(a, &so->set, &so->nset, "updated_ms", updated);
+            if (*cmd)
+                feedback_op_add(a, &so->set, &so->nset, "command_hash", cmd);
             if (!learning || !has)
                 continue;
             feedback_hash_op *ro = &ops[nops++];
@@ -206,6 +224,7 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
             feedback_op_add(a, &ro->set, &ro->nset, "updated_ms", updated);
             feedback_op_add(a, &ro->set, &ro->nset, "min_memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)rec.min_memory_mb));
             feedback_op_add(a, &ro->set, &ro->nset, "min_runtime_s", acms_arena_printf(a, "%u", (unsigned)rec.min_runtime_s));
+            feedback_op_add(a, &ro->set, &ro->nset, "command_hash", cmd);
             t.recs++;
             feedback_learn_insights(a, pipeline, &o[i], &st, &rec, &ins, &nins);
         }

@@ -391,7 +391,10 @@ static int on_run_finished(job *j)
         return ACMS_ERR_RETRY;
     const char *summary = monitor_session_summary(j->a, kv, nkv, j->ev);
     acms_log_info(j->run, j->id, "session closed: %s", summary);
-    return apply_session(j, summary);
+    int rc = apply_session(j, summary);
+    if (rc == ACMS_OK)
+        count(j, "acms_monitor_sessions_closed_total", NULL, "Monitoring sessions closed (runs finished)", 1);
+    return rc;
 }
 
 /* --- service ------------------------------------------------------------------------------------ */

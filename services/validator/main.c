@@ -115,6 +115,7 @@ static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena
     Acms__V1__ValidationResultEvent *ev = result_event(a, m, "validation", pipeline, env, res);
     ev->config_hash = acms_arena_strdup(a, md ? S(md->config_hash) : "");
     ev->source_name = acms_arena_strdup(a, md ? S(md->source_name) : "");
+    ev->config_ref = acms_arena_strdup(a, md ? S(md->config_ref) : "");
     if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &ev->base) != ACMS_OK)
         return ACMS_ERR_RETRY;
     if (res->valid) {
@@ -158,6 +159,8 @@ static int handle_step(const validator_ctx *c, acms_service *svc, acms_arena *a,
     }
     Acms__V1__ValidationResultEvent *out = result_event(a, m, "runtime-validation", ev->pipeline, ev->environment, res);
     out->step = acms_arena_strdup(a, S(ev->step));
+    out->config_ref = acms_arena_strdup(a, S(ev->config_ref));
+    out->config_hash = acms_arena_strdup(a, S(ev->config_hash));
     if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &out->base) != ACMS_OK)
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_validator_runtime_findings_total", NULL,

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #define MAX_NAMES 16
+#ifndef ACMS_VERSION
+#define ACMS_VERSION "0.0.0"
+#endif
 
 typedef struct opts {
     long mem_mb, cpu_ms, sleep_ms, exit_code;
@@ -25,7 +28,7 @@ typedef struct opts {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: acms-stepload [--mem-mb N] [--cpu-ms M] [--sleep-ms S] [--touch FILE] [--exit CODE]\n"
-               "                     [--fail-if-env-missing NAME]... [--print-env NAME]...\n"
+               "                     [--fail-if-env-missing NAME]... [--print-env NAME]... | --help | --version\n"
                "Allocates and touches N MiB over ~100 ms, burns M ms of CPU, sleeps S ms, appends\n"
                "\"$ACMS_RUN_ID $ACMS_STEP $ACMS_ATTEMPT\" to FILE first, and exits CODE (default 0).\n");
 }
@@ -47,6 +50,10 @@ static int parse(int argc, char **argv, opts *o)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--version")) {
+            printf("acms-stepload %s\n", ACMS_VERSION);
             exit(0);
         }
         if (i + 1 >= argc) {

@@ -1,0 +1,232 @@
+/* store_http.c: the HTTP backend of the configuration store: a storage service reached with libcurl
+ * (API in store.h). One easy handle per store, re-used for keep-alive. Status mapping: 200/201 = the
+ * answer, 404 = not found (the body's "error" names what), 5xx or no connection = unreachable
+ * (ACMS_ERR_RETRY: the caller tries again later), anything else = the service misbehaved (ACMS_ERR).
+ * Answers are size-capped before parsing; documents are checked against their hash (store.c). */
+#include "store_int.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONNECT_TIMEOUT_MS 3000L
+#define TIMEOUT_MS 15000L
+/* A 4 MiB document escaped in JSON (\uXXXX for non-ASCII) plus the envelope. */
+#define MAX_ANSWER ((size_t)6 * ACMS_MAX_FILE_BYTES + 65536)
+
+typedef struct answer {
+    acms_arena *a;
+    char *buf;
+    size_t len, cap;
+    int too_big;
+} answer;
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    answer *b = ud;
+    size_t n = size * nmemb;
+    if (b->len + n > MAX_ANSWER) {
+        b->too_big = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 16384;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *nb = acms_arena_alloc(b->a, cap);
+        if (b->len)
+            memcpy(nb, b->buf, b->len);
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return n;
+}
+
+static CURL *handle(acms_store *s)
+{
+    if (!s->curl)
+        s->curl = curl_easy_init();
+    else
+        curl_easy_reset(s->curl);
+    return s->curl;
+}
+
+/* The "error" text of a JSON error body, or a short generic text. */
+static const char *error_text(acms_arena *a, const answer *b, long status)
+{
+    cJSON *j = b->len ? cJSON_ParseWithLength(b->buf, b->len) : NULL;
+    const cJSON *e = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    const char *t = cJSON_IsString(e) && *e->valuestring ? acms_arena_strdup(a, e->valuestring)
+                                                          : acms_arena_printf(a, "HTTP %ld", status);
+    cJSON_Delete(j);
+    return t;
+}
+
+/* One request. body NULL = GET, else POST of body (len bytes, content type ctype).
+ * ACMS_OK with b filled (status 200/201), ACMS_ERR_NOTFOUND (404, errstr = the service's reason),
+ * ACMS_ERR_RETRY, ACMS_ERR. */
+static int request(acms_store *s, acms_arena *a, const char *url, const char *body, size_t len, const char *ctype,
+                   answer *b, long *status_out, char *errstr, size_t errstr_size)
+{
+    CURL *c = handle(s);
+    if (!c) {
+        acms_store__err(errstr, errstr_size, "curl_easy_init failed");
+        return ACMS_ERR;
+    }
+    memset(b, 0, sizeof *b);
+    b->a = a;
+    char cerr[CURL_ERROR_SIZE] = "";
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
+    if (body)
+        h = curl_slist_append(h, acms_arena_printf(a, "Content-Type: %s", ctype));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    CURLcode cc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(h);
+    *status_out = status;
+    if (b->too_big) {
+        acms_store__err(errstr, errstr_size, "the storage service's answer exceeds %zu bytes", MAX_ANSWER);
+        return ACMS_ERR;
+    }
+    if (cc != CURLE_OK) {
+        acms_store__err(errstr, errstr_size, "storage service %s unreachable: %s", s->base,
+                        cerr[0] ? cerr : curl_easy_strerror(cc));
+        return ACMS_ERR_RETRY;
+    }
+    if (status == 200 || status == 201) {
+        if (!b->buf) {
+            b->buf = acms_arena_strdup(a, "");
+            b->len = 0;
+        }
+        return ACMS_OK;
+    }
+    if (status == 404) {
+        acms_store__err(errstr, errstr_size, "%s", error_text(a, b, status));
+        return ACMS_ERR_NOTFOUND;
+    }
+    acms_store__err(errstr, errstr_size, "storage service %s: %s", s->base, error_text(a, b, status));
+    return status >= 500 || status == 429 || status == 408 ? ACMS_ERR_RETRY : ACMS_ERR;
+}
+
+/* %-encoded copy of s in the arena. */
+static const char *esc(acms_store *s, acms_arena *a, const char *str)
+{
+    char *e = curl_easy_escape(s->curl, str, 0);
+    const char *r = acms_arena_strdup(a, e ? e : "");
+    curl_free(e);
+    return r;
+}
+
+static int h_put(acms_store *s, acms_arena *a, const char *id, const char *format, const char *text, size_t len,
+                 const char *hash, acms_store_doc **out, int *created, char *errstr, size_t errstr_size)
+{
+    if (!handle(s)) {
+        acms_store__err(errstr, errstr_size, "curl_easy_init failed");
+        return ACMS_ERR;
+    }
+    const char *url = acms_arena_printf(a, "%s/configs/%s", s->base, esc(s, a, id));
+    answer b;
+    long status;
+    int rc = request(s, a, url, text, len, !strcmp(format, "json") ? "application/json" : "application/yaml", &b,
+                     &status, errstr, errstr_size);
+    if (rc == ACMS_ERR_NOTFOUND)
+        rc = ACMS_ERR; /* a put has nothing to miss */
+    if (rc != ACMS_OK)
+        return rc;
+    cJSON *j = cJSON_ParseWithLength(b.buf, b.len);
+    const cJSON *v = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "version") : NULL;
+    const cJSON *hh = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "hash") : NULL;
+    rc = ACMS_ERR;
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > UINT32_MAX) {
+        acms_store__err(errstr, errstr_size, "the storage service's answer to the put lacks a version");
+    } else if (cJSON_IsString(hh) && strcmp(hh->valuestring, hash) != 0) {
+        acms_store__err(errstr, errstr_size, "the storage service stored hash %.16s... for content %.16s...",
+                        hh->valuestring, hash);
+    } else {
+        acms_store_doc *d = acms_arena_alloc(a, sizeof *d);
+        d->id = acms_arena_strdup(a, id);
+        d->version = (uint32_t)v->valuedouble;
+        memcpy(d->hash, hash, 65);
+        d->document = acms_arena_strndup(a, text, len);
+        d->len = len;
+        d->format = acms_arena_strdup(a, format);
+        const cJSON *cr = cJSON_GetObjectItemCaseSensitive(j, "created");
+        *created = cJSON_IsBool(cr) ? cJSON_IsTrue(cr) : status == 201;
+        *out = d;
+        rc = ACMS_OK;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int h_get(acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *context,
+                 acms_store_doc **out, char *errstr, size_t errstr_size)
+{
+    if (!handle(s)) {
+        acms_store__err(errstr, errstr_size, "curl_easy_init failed");
+        return ACMS_ERR;
+    }
+    const char *eid = esc(s, a, id);
+    const char *url = version ? acms_arena_printf(a, "%s/configs/%s/versions/%u", s->base, eid, (unsigned)version)
+                              : acms_arena_printf(a, "%s/configs/%s/latest", s->base, eid);
+    if (context && *context)
+        url = acms_arena_printf(a, "%s?context=%s", url, esc(s, a, context));
+    answer b;
+    long status;
+    int rc = request(s, a, url, NULL, 0, NULL, &b, &status, errstr, errstr_size);
+    if (rc != ACMS_OK)
+        return rc;
+    return acms_store__doc_from_json(a, b.buf, b.len, id, version, out, errstr, errstr_size);
+}
+
+static int h_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry **out, size_t *n, char *errstr,
+                  size_t errstr_size)
+{
+    if (!handle(s)) {
+        acms_store__err(errstr, errstr_size, "curl_easy_init failed");
+        return ACMS_ERR;
+    }
+    const char *url = id ? acms_arena_printf(a, "%s/configs/%s/versions", s->base, esc(s, a, id))
+                         : acms_arena_printf(a, "%s/configs", s->base);
+    answer b;
+    long status;
+    int rc = request(s, a, url, NULL, 0, NULL, &b, &status, errstr, errstr_size);
+    if (rc != ACMS_OK)
+        return rc;
+    return acms_store__entries_from_json(a, b.buf, b.len, id, out, n, errstr, errstr_size);
+}
+
+static void h_close(acms_store *s)
+{
+    if (s->curl)
+        curl_easy_cleanup(s->curl);
+    s->curl = NULL;
+}
+
+const acms_store_ops acms_store__http_ops = {
+    .kind = "http",
+    .put = h_put,
+    .get = h_get,
+    .list = h_list,
+    .close = h_close,
+};
