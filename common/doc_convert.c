@@ -1,7 +1,8 @@
 /* doc_convert.c: value trees -> typed messages (Pipeline, Environment, Policy), driven by the
  * protobuf-c descriptors: a document key is a proto field name. Every problem becomes an issue with
  * a stable code, a path (spec.steps[1].instance_count) and the node's line/column; conversion goes
- * on after an issue so one pass reports them all, and the partial message is always returned. */
+ * on after an issue so one pass reports them all, and the partial message is always returned.
+ * Paths are built only when an issue is reported (a chain of vpath links on the stack meanwhile). */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -87,14 +88,26 @@ static int is_null(const Acms__V1__Value *v)
     return !v || v->kind_case == ACMS__V1__VALUE__KIND__NOT_SET || v->kind_case == ACMS__V1__VALUE__KIND_NULL_VALUE;
 }
 
-static const char *key_path(conv *c, const char *path, const char *key)
+/* Where a node is, as links to its parent: rendered ("spec.steps[1].name") only for an issue. */
+typedef struct vpath {
+    const struct vpath *up;  /* NULL at the top */
+    const char *key;         /* ".key" ("key" at the top); NULL: "[index]" */
+    size_t index;
+} vpath;
+
+/* The path as text in the arena; "" for NULL (the document itself). */
+static const char *path_str(conv *c, const vpath *p)
 {
-    return path && path[0] ? acms_arena_printf(c->a, "%s.%s", path, key) : acms_arena_strdup(c->a, key);
+    if (!p) return "";
+    const char *up = path_str(c, p->up);
+    if (!p->key) return acms_arena_printf(c->a, "%s[%zu]", up, p->index);
+    return up[0] ? acms_arena_printf(c->a, "%s.%s", up, p->key) : p->key;
 }
 
-static const char *index_path(conv *c, const char *path, size_t i)
+static const char *key_path(conv *c, const vpath *path, const char *key)
 {
-    return acms_arena_printf(c->a, "%s[%zu]", path, i);
+    vpath k = {path, key, 0};
+    return path_str(c, &k);
 }
 
 /* A scalar as text (numbers without trailing zeros), or NULL for lists and maps. */
@@ -141,19 +154,19 @@ static const char *closest(const char *key, const char *const *names, size_t n, 
 }
 
 /* Reports key as unknown among names, with a "did you mean" when one is close. */
-static void unknown_key(conv *c, const char *parent, const char *key, const Acms__V1__Value *v,
+static void unknown_key(conv *c, const vpath *parent, const char *key, const Acms__V1__Value *v,
                         const char *const *names, size_t n)
 {
     double conf = 0;
     const char *path = key_path(c, parent, key);
-    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "UNKNOWN_FIELD", "error", path, v, "unknown field '%s'", key);
+    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "UNKNOWN_FIELD", "error", path_str(c, path), v, "unknown field '%s'", key);
     const char *near = closest(key, names, n, &conf);
     if (near)
         acms_issue_suggest(c->is, iss, "UNKNOWN_FIELD:rename", "pattern", conf,
                            key_path(c, parent, near), scalar_text(c, v), "did you mean '%s'?", near);
 }
 
-static void unknown_field(conv *c, const ProtobufCMessageDescriptor *d, const char *parent, const char *key,
+static void unknown_field(conv *c, const ProtobufCMessageDescriptor *d, const vpath *parent, const char *key,
                           const Acms__V1__Value *v)
 {
     const char **names = acms_arena_alloc(c->a, (d->n_fields + 1) * sizeof *names);
@@ -165,40 +178,40 @@ static void unknown_field(conv *c, const ProtobufCMessageDescriptor *d, const ch
 
 /* --- scalars ------------------------------------------------------------------------------- */
 
-static int as_number(conv *c, const Acms__V1__Value *v, const char *path, double *out)
+static int as_number(conv *c, const Acms__V1__Value *v, const vpath *path, double *out)
 {
     if (is_kind(v, ACMS__V1__VALUE__KIND_NUMBER_VALUE)) {
         *out = v->number_value;
         return 0;
     }
     Acms__V1__ValidationIssue *iss =
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path, v, "expected a number, got %s", kind_article(v));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a number, got %s", kind_article(v));
     if (is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE)) {
         char *end = NULL;
         double d = strtod(v->string_value, &end);
         if (v->string_value[0] && end && *end == '\0' && isfinite(d))
-            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:unquote-number", "pattern", 0.9, path, v->string_value,
+            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:unquote-number", "pattern", 0.9, path_str(c, path), v->string_value,
                                "write %s without quotes", v->string_value);
     }
     return -1;
 }
 
 /* A whole number within [min, max] (max exclusive when max_excl). */
-static int as_integer(conv *c, const Acms__V1__Value *v, const char *path, double min, double max, int max_excl,
+static int as_integer(conv *c, const Acms__V1__Value *v, const vpath *path, double min, double max, int max_excl,
                       double *out)
 {
     double d;
     if (as_number(c, v, path, &d) != 0) return -1;
     if (d != floor(d)) {
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path, v, "expected a whole number, got %.15g", d);
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a whole number, got %.15g", d);
         return -1;
     }
     if (min == 0 && d < 0) {
-        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path, v, "must not be negative, got %.15g", d);
+        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path_str(c, path), v, "must not be negative, got %.15g", d);
         return -1;
     }
     if (d < min || d > max || (max_excl && d == max)) {
-        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path, v, "%.15g is out of range (%.15g to %.15g)", d, min,
+        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path_str(c, path), v, "%.15g is out of range (%.15g to %.15g)", d, min,
                        max_excl ? max - 1 : max);
         return -1;
     }
@@ -206,38 +219,38 @@ static int as_integer(conv *c, const Acms__V1__Value *v, const char *path, doubl
     return 0;
 }
 
-static int as_bool(conv *c, const Acms__V1__Value *v, const char *path, protobuf_c_boolean *out)
+static int as_bool(conv *c, const Acms__V1__Value *v, const vpath *path, protobuf_c_boolean *out)
 {
     if (is_kind(v, ACMS__V1__VALUE__KIND_BOOL_VALUE)) {
         *out = v->bool_value ? 1 : 0;
         return 0;
     }
     Acms__V1__ValidationIssue *iss =
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path, v, "expected true or false, got %s", kind_article(v));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected true or false, got %s", kind_article(v));
     if (is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE)) {
         const char *s = v->string_value;
         int yes = !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1");
         int no = !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off") || !strcmp(s, "0");
         if (yes || no)
-            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:use-bool", "pattern", 0.85, path,
+            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:use-bool", "pattern", 0.85, path_str(c, path),
                                yes ? "true" : "false", "write %s (unquoted)", yes ? "true" : "false");
     }
     return -1;
 }
 
 /* Strings accept numbers and booleans too (written as text); lists and maps are refused. */
-static int as_string(conv *c, const Acms__V1__Value *v, const char *path, char **out)
+static int as_string(conv *c, const Acms__V1__Value *v, const vpath *path, char **out)
 {
     char *s = scalar_text(c, v);
     if (!s) {
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path, v, "expected a string, got %s", kind_article(v));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a string, got %s", kind_article(v));
         return -1;
     }
     *out = s;
     return 0;
 }
 
-static int as_enum(conv *c, const ProtobufCEnumDescriptor *ed, const Acms__V1__Value *v, const char *path, int *out)
+static int as_enum(conv *c, const ProtobufCEnumDescriptor *ed, const Acms__V1__Value *v, const vpath *path, int *out)
 {
     char *s;
     if (as_string(c, v, path, &s) != 0) return -1;
@@ -249,7 +262,7 @@ static int as_enum(conv *c, const ProtobufCEnumDescriptor *ed, const Acms__V1__V
             ev = &ed->values[i];
     }
     if (!ev) {
-        acms_issue_add(c->is, "INVALID_VALUE", "error", path, v, "unknown value '%s' for %s", s, ed->short_name);
+        acms_issue_add(c->is, "INVALID_VALUE", "error", path_str(c, path), v, "unknown value '%s' for %s", s, ed->short_name);
         return -1;
     }
     *out = ev->value;
@@ -258,7 +271,7 @@ static int as_enum(conv *c, const ProtobufCEnumDescriptor *ed, const Acms__V1__V
 
 /* --- messages ------------------------------------------------------------------------------ */
 
-static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *msg, const char *path);
+static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *msg, const vpath *path);
 
 static size_t elem_size(ProtobufCType t)
 {
@@ -276,7 +289,7 @@ static size_t elem_size(ProtobufCType t)
 }
 
 /* A message from a map (with the Step/VpcConfig bookkeeping), or the free-form Value as is. */
-static int build_message(conv *c, const ProtobufCMessageDescriptor *d, const Acms__V1__Value *v, const char *path,
+static int build_message(conv *c, const ProtobufCMessageDescriptor *d, const Acms__V1__Value *v, const vpath *path,
                          ProtobufCMessage **out)
 {
     if (d == &acms__v1__value__descriptor) {
@@ -284,7 +297,7 @@ static int build_message(conv *c, const ProtobufCMessageDescriptor *d, const Acm
         return 0;
     }
     if (!is_kind(v, ACMS__V1__VALUE__KIND_MAP_VALUE)) {
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path, v, "expected a map, got %s", kind_article(v));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a map, got %s", kind_article(v));
         return -1;
     }
     ProtobufCMessage *m = acms_pb_new(c->a, d);
@@ -296,7 +309,7 @@ static int build_message(conv *c, const ProtobufCMessageDescriptor *d, const Acm
 }
 
 /* Converts v into one element of field f at dst. 0, or -1 after reporting an issue. */
-static int set_one(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__Value *v, void *dst, const char *path)
+static int set_one(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__Value *v, void *dst, const vpath *path)
 {
     double d;
     switch (f->type) {
@@ -347,7 +360,7 @@ static int set_one(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__V
 
 /* {K: V, ...} for a repeated two-string message: one element per entry. */
 static void fill_pairs(conv *c, const pair_form *pf, const Acms__V1__Value *map, void **arr, size_t *n,
-                       const char *path)
+                       const vpath *path)
 {
     const Acms__V1__MapValue *m = map->map_value;
     const ProtobufCFieldDescriptor *f1 = protobuf_c_message_descriptor_get_field_by_name(pf->desc, pf->first);
@@ -356,7 +369,8 @@ static void fill_pairs(conv *c, const pair_form *pf, const Acms__V1__Value *map,
     size_t k = 0;
     for (size_t i = 0; i < m->n_entries; i++) {
         char *val;
-        if (as_string(c, m->entries[i]->value, key_path(c, path, m->entries[i]->key), &val) != 0) continue;
+        vpath kp = {path, m->entries[i]->key, 0};
+        if (as_string(c, m->entries[i]->value, &kp, &val) != 0) continue;
         ProtobufCMessage *e = acms_pb_new(c->a, pf->desc);
         *(char **)((char *)e + f1->offset) = m->entries[i]->key;
         *(char **)((char *)e + f2->offset) = val;
@@ -367,7 +381,7 @@ static void fill_pairs(conv *c, const pair_form *pf, const Acms__V1__Value *map,
 }
 
 static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__Value *v,
-                          ProtobufCMessage *msg, const char *path)
+                          ProtobufCMessage *msg, const vpath *path)
 {
     size_t *n = (size_t *)((char *)msg + f->quantifier_offset);
     void **arr = (void **)((char *)msg + f->offset);
@@ -381,7 +395,7 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
     }
     if (!is_kind(v, ACMS__V1__VALUE__KIND_LIST_VALUE)) {
         Acms__V1__ValidationIssue *iss =
-            acms_issue_add(c->is, "TYPE_MISMATCH", "error", path, v, "expected a list, got %s", kind_article(v));
+            acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a list, got %s", kind_article(v));
         if (f->type == PROTOBUF_C_TYPE_MESSAGE || !scalar_text(c, v)) return;
         /* A lone scalar: suggest wrapping it, and keep it as a one-element list meanwhile. */
         cJSON *j = cJSON_CreateArray();
@@ -390,7 +404,7 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
         if (j && item) cJSON_AddItemToArray(j, item);
         else cJSON_Delete(item);
         if (j) txt = cJSON_PrintUnformatted(j);
-        acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:wrap-in-list", "pattern", 0.9, path, txt ? txt : "",
+        acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:wrap-in-list", "pattern", 0.9, path_str(c, path), txt ? txt : "",
                            "write it as a list: %s", txt ? txt : "[...]");
         free(txt);
         cJSON_Delete(j);
@@ -406,9 +420,10 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
     size_t k = 0;
     const pair_form *pf = f->type == PROTOBUF_C_TYPE_MESSAGE ? find_pair(f->descriptor) : NULL;
     for (size_t i = 0; i < l->n_values; i++) {
-        const char *ipath = index_path(c, path, i);
+        vpath ip = {path, NULL, i};
+        const vpath *ipath = &ip;
         if (is_null(l->values[i])) {
-            acms_issue_add(c->is, "TYPE_MISMATCH", "error", ipath, l->values[i], "empty list item");
+            acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, ipath), l->values[i], "empty list item");
             if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
             *(ProtobufCMessage **)(out + k++ * es) = acms_pb_new(c->a, f->descriptor);
             continue;
@@ -435,7 +450,7 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
 }
 
 static void fill_field(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__Value *v, ProtobufCMessage *msg,
-                       const char *path)
+                       const vpath *path)
 {
     if (is_null(v)) return; /* null = not set */
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -451,20 +466,21 @@ static void fill_field(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V
 }
 
 /* Every key of map to the field of msg with that name. Returns 0, or -1 when map is not a map. */
-static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *msg, const char *path)
+static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *msg, const vpath *path)
 {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     if (is_null(map)) return 0;
     if (!is_kind(map, ACMS__V1__VALUE__KIND_MAP_VALUE)) {
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path, map, "expected a map, got %s", kind_article(map));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), map, "expected a map, got %s", kind_article(map));
         return -1;
     }
     for (size_t i = 0; i < map->map_value->n_entries; i++) {
         const Acms__V1__MapEntry *e = map->map_value->entries[i];
-        const char *fpath = key_path(c, path, e->key);
+        vpath fp = {path, e->key, 0};
+        const vpath *fpath = &fp;
         const field_rule *r = find_rule(d, e->key);
         if (r) {
-            Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "FIELD_NOT_ALLOWED", "error", fpath, e->value,
+            Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "FIELD_NOT_ALLOWED", "error", path_str(c, fpath), e->value,
                                                             "field '%s' %s", e->key, r->why);
             if (r->moved_to)
                 acms_issue_suggest(c->is, iss, "FIELD_NOT_ALLOWED:move", "pattern", 0.9,
@@ -481,7 +497,7 @@ static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *m
     return 0;
 }
 
-static void fill_named(conv *c, ProtobufCMessage *msg, const char *field, const Acms__V1__Value *v, const char *path)
+static void fill_named(conv *c, ProtobufCMessage *msg, const char *field, const Acms__V1__Value *v, const vpath *path)
 {
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, field);
     if (f) fill_field(c, f, v, msg, path);
@@ -493,6 +509,11 @@ typedef struct header {
     const Acms__V1__Value *labels, *spec;
     char *name;
 } header;
+
+static const vpath spec_path = {NULL, "spec", 0};
+static const vpath labels_path = {NULL, "metadata.labels", 0};
+static const vpath steps_path = {&spec_path, "steps", 0};
+static const vpath rules_path = {&spec_path, "rules", 0};
 
 /* apiVersion, kind, metadata {name, labels} and spec of a document of the given kind. */
 static void check_header(conv *c, const Acms__V1__Value *doc, const char *kind, header *h)
@@ -510,7 +531,7 @@ static void check_header(conv *c, const Acms__V1__Value *doc, const char *kind, 
         const char *k = doc->map_value->entries[i]->key;
         int known = 0;
         for (size_t t = 0; t < 4; t++) known |= strcmp(k, top[t]) == 0;
-        if (!known) unknown_key(c, "", k, doc->map_value->entries[i]->value, top, 4);
+        if (!known) unknown_key(c, NULL, k, doc->map_value->entries[i]->value, top, 4);
     }
     const Acms__V1__Value *api = acms_value_get(doc, "apiVersion");
     if (is_null(api)) {
@@ -539,10 +560,11 @@ static void check_header(conv *c, const Acms__V1__Value *doc, const char *kind, 
     } else if (!is_kind(meta, ACMS__V1__VALUE__KIND_MAP_VALUE)) {
         acms_issue_add(c->is, "TYPE_MISMATCH", "error", "metadata", meta, "expected a map, got %s", kind_article(meta));
     } else {
+        static const vpath meta_path = {NULL, "metadata", 0};
         for (size_t i = 0; i < meta->map_value->n_entries; i++) {
             const char *mk = meta->map_value->entries[i]->key;
             if (strcmp(mk, "name") != 0 && strcmp(mk, "labels") != 0)
-                unknown_key(c, "metadata", mk, meta->map_value->entries[i]->value, meta_keys, 2);
+                unknown_key(c, &meta_path, mk, meta->map_value->entries[i]->value, meta_keys, 2);
         }
         const Acms__V1__Value *name = acms_value_get(meta, "name");
         if (is_null(name) || (is_kind(name, ACMS__V1__VALUE__KIND_STRING_VALUE) && !name->string_value[0]))
@@ -563,7 +585,7 @@ static void check_header(conv *c, const Acms__V1__Value *doc, const char *kind, 
 }
 
 /* A string field that must be one of allowed (when present). */
-static void check_choice(conv *c, const Acms__V1__Value *map, const char *key, const char *path,
+static void check_choice(conv *c, const Acms__V1__Value *map, const char *key, const vpath *path,
                          const char *const *allowed, size_t n)
 {
     const Acms__V1__Value *v = acms_value_get(map, key);
@@ -587,12 +609,18 @@ static void check_choice(conv *c, const Acms__V1__Value *map, const char *key, c
                            "did you mean '%s'?", near);
 }
 
-static void require(conv *c, const Acms__V1__Value *map, const char *key, const char *path, const char *what)
+/* The field is absent, null, "" or an empty list. */
+static int step_field_empty(const Acms__V1__Value *map, const char *key)
 {
     const Acms__V1__Value *v = acms_value_get(map, key);
-    int empty = is_null(v) || (is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE) && !v->string_value[0]) ||
-                (is_kind(v, ACMS__V1__VALUE__KIND_LIST_VALUE) && v->list_value->n_values == 0);
-    if (empty) acms_issue_add(c->is, "MISSING_FIELD", "error", key_path(c, path, key), is_null(v) ? map : v, "%s", what);
+    return is_null(v) || (is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE) && !v->string_value[0]) ||
+           (is_kind(v, ACMS__V1__VALUE__KIND_LIST_VALUE) && v->list_value->n_values == 0);
+}
+
+static void require(conv *c, const Acms__V1__Value *map, const char *key, const vpath *path, const char *what)
+{
+    const Acms__V1__Value *v = acms_value_get(map, key);
+    if (step_field_empty(map, key)) acms_issue_add(c->is, "MISSING_FIELD", "error", key_path(c, path, key), is_null(v) ? map : v, "%s", what);
 }
 
 static int result(conv *c, size_t errors_before)
@@ -610,8 +638,8 @@ int acms_doc_to_pipeline(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Pi
     check_header(&c, doc, "Pipeline", &h);
     p->api_version = API_VERSION;
     if (h.name) p->name = h.name;
-    if (h.labels) fill_named(&c, &p->base, "labels", h.labels, "metadata.labels");
-    if (!h.spec || fill_message(&c, h.spec, &p->base, "spec") != 0) return result(&c, before);
+    if (h.labels) fill_named(&c, &p->base, "labels", h.labels, &labels_path);
+    if (!h.spec || fill_message(&c, h.spec, &p->base, &spec_path) != 0) return result(&c, before);
     const Acms__V1__Value *steps = acms_value_get(h.spec, "steps");
     if (is_null(steps) || (is_kind(steps, ACMS__V1__VALUE__KIND_LIST_VALUE) && steps->list_value->n_values == 0)) {
         acms_issue_add(is, "MISSING_FIELD", "error", "spec.steps", is_null(steps) ? h.spec : steps,
@@ -625,10 +653,12 @@ int acms_doc_to_pipeline(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Pi
     for (size_t i = 0; i < steps->list_value->n_values; i++) {
         const Acms__V1__Value *s = steps->list_value->values[i];
         if (!is_kind(s, ACMS__V1__VALUE__KIND_MAP_VALUE)) continue;
-        const char *sp = acms_arena_printf(a, "spec.steps[%zu]", i);
+        const vpath sp = {&steps_path, NULL, i};
         const Acms__V1__Value *name = acms_value_get(s, "name");
-        require(&c, s, "name", sp, "a step needs a name");
-        require(&c, s, "command", sp,
+        require(&c, s, "name", &sp, "a step needs a name");
+        if (!step_field_empty(s, "command"))
+            continue; /* the message below is only formatted when it is needed */
+        require(&c, s, "command", &sp,
                 is_kind(name, ACMS__V1__VALUE__KIND_STRING_VALUE) && name->string_value[0]
                     ? acms_arena_printf(a, "step '%s' needs a command (a non-empty list)", name->string_value)
                     : "a step needs a command (a non-empty list)");
@@ -647,9 +677,9 @@ int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1_
     *out = e;
     check_header(&c, doc, "Environment", &h);
     if (h.name) e->name = h.name;
-    if (!h.spec || fill_message(&c, h.spec, &e->base, "spec") != 0) return result(&c, before);
-    check_choice(&c, h.spec, "executor", "spec", executors, 2);
-    check_choice(&c, h.spec, "learning_mode", "spec", modes, 3);
+    if (!h.spec || fill_message(&c, h.spec, &e->base, &spec_path) != 0) return result(&c, before);
+    check_choice(&c, h.spec, "executor", &spec_path, executors, 2);
+    check_choice(&c, h.spec, "learning_mode", &spec_path, modes, 3);
     const Acms__V1__Value *scale = acms_value_get(h.spec, "memory_scale");
     if (is_kind(scale, ACMS__V1__VALUE__KIND_NUMBER_VALUE) && scale->number_value <= 0)
         acms_issue_add(is, "VALUE_OUT_OF_RANGE", "error", "spec.memory_scale", scale, "memory_scale must be above 0");
@@ -675,13 +705,13 @@ int acms_doc_to_policy(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Poli
     *out = p;
     check_header(&c, doc, "Policy", &h);
     if (h.name) p->name = h.name;
-    if (!h.spec || fill_message(&c, h.spec, &p->base, "spec") != 0) return result(&c, before);
+    if (!h.spec || fill_message(&c, h.spec, &p->base, &spec_path) != 0) return result(&c, before);
     const Acms__V1__Value *rules = acms_value_get(h.spec, "rules");
     if (!is_kind(rules, ACMS__V1__VALUE__KIND_LIST_VALUE)) return result(&c, before);
     for (size_t i = 0; i < rules->list_value->n_values; i++) {
         const Acms__V1__Value *r = rules->list_value->values[i];
         if (!is_kind(r, ACMS__V1__VALUE__KIND_MAP_VALUE)) continue;
-        const char *rp = acms_arena_printf(a, "spec.rules[%zu]", i);
+        const vpath rpv = {&rules_path, NULL, i}, *rp = &rpv;
         require(&c, r, "id", rp, "a rule needs an id (its stable issue code)");
         require(&c, r, "field", rp, "a rule needs the step field it checks");
         require(&c, r, "op", rp, "a rule needs an op (set, equals, prefix, present, max, min or forbid)");

@@ -161,9 +161,17 @@ static void recovery_records(acms_arena *a, Acms__V1__ExecutionResult *res, cons
     }
 }
 
+#define ANALYSIS_MAX 8192
+
+/* Appends a sentence to the analysis, which stays under ANALYSIS_MAX bytes. */
 static char *append(acms_arena *a, char *text, const char *add)
 {
-    return text && *text ? acms_arena_printf(a, "%s %s", text, add) : acms_arena_strdup(a, add);
+    size_t have = text ? strlen(text) : 0;
+    if (have >= ANALYSIS_MAX)
+        return text;
+    if (have + strlen(add) + 1 >= ANALYSIS_MAX)
+        return acms_arena_printf(a, "%s%s(more in the step records)", text ? text : "", have ? " " : "");
+    return have ? acms_arena_printf(a, "%s %s", text, add) : acms_arena_strdup(a, add);
 }
 
 static void suggest(acms_arena *a, Acms__V1__ExecutionResult *res, const char *text)
@@ -247,7 +255,7 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
                 suggest(a, res, acms_arena_printf(a, "%s: %s", s->cfg->name, s->suggestion));
             if (last && last->stderr_tail[0]) {
                 const char *nl = strrchr(last->stderr_tail, '\n');
-                analysis = append(a, analysis, acms_arena_printf(a, "Last stderr line of '%s': %s", s->cfg->name,
+                analysis = append(a, analysis, acms_arena_printf(a, "Last stderr line of '%s': %.200s", s->cfg->name,
                                                                  nl ? nl + 1 : last->stderr_tail));
             }
         } else if (s->state == COORD_STEP_SUCCEEDED && s->nattempts > 1 && last) {

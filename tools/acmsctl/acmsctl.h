@@ -21,6 +21,8 @@ typedef struct ctl_opts {
     int quiet;
     int timeout_s;           /* --timeout for --wait/watch (default 900) */
     const char *ref;         /* --ref ID[@VERSION] */
+    const char *args[3];     /* positional arguments after the command (args[0] == file) */
+    int nargs;
 } ctl_opts;
 
 int ctl_submit(const ctl_opts *o);
@@ -29,6 +31,8 @@ int ctl_watch(const ctl_opts *o);
 int ctl_cancel(const ctl_opts *o);
 int ctl_prepare(const ctl_opts *o);
 int ctl_validate(const ctl_opts *o);
+/* acmsctl config put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B (config.c). */
+int ctl_config(const ctl_opts *o);
 
 /* Connects to Redis with the stack/environment configuration; prints the reason and returns
  * NULL when unreachable. */

@@ -16,14 +16,22 @@ static void usage(FILE *out)
             "      offline dry run: the adapted runtime configuration and its adaptation log\n"
             "  acmsctl submit FILE --env NAME [--wait] [--timeout S] [--format json]\n"
             "      publish the config, print the run id; --wait follows the run to its end\n"
+            "  acmsctl submit --ref ID[@VERSION] --env NAME [--wait] ...\n"
+            "      run a stored configuration (ID alone = its latest version) instead of a file\n"
             "  acmsctl status RUN_ID [--format json]    live state of a run\n"
             "  acmsctl watch RUN_ID [--timeout S]       follow a run with progress\n"
-            "  acmsctl cancel RUN_ID [--wait]           stop a run\n\n"
+            "  acmsctl cancel RUN_ID [--wait]           stop a run\n"
+            "  acmsctl config put FILE                  store a pipeline as a new immutable version; prints\n"
+            "                                           ID@VERSION (the same content gives the same version)\n"
+            "  acmsctl config get ID[@VERSION] [--env NAME]  print a stored version exactly as it was put\n"
+            "  acmsctl config list [ID]                 stored ids with their latest version, or one id's versions\n"
+            "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n\n"
             "Exit codes: 0 success, 1 run failed / config invalid / unknown run, 2 usage or unusable\n"
             "input, 3 bus or Redis unreachable.\n"
             "The bus and Redis come from ACMS_KAFKA_BROKERS and ACMS_REDIS_URL, else from run/stack.env\n"
             "(written by `make up`; ACMS_STACK_ENV names another file). Profiles and policies come from\n"
-            "--config-dir, else ACMS_CONFIG_DIR, else examples/.\n",
+            "--config-dir, else ACMS_CONFIG_DIR, else examples/. Stored configurations live in\n"
+            "ACMS_CONFIG_STORE: redis (default, keys acms:config:*) or a storage service's http:// URL.\n",
             ACMS_VERSION);
 }
 
@@ -79,8 +87,9 @@ int main(int argc, char **argv)
             return CTL_USAGE;
         } else if (!o.cmd) {
             o.cmd = a;
-        } else if (!o.file) {
-            o.file = a;
+        } else if (o.nargs < (!strcmp(o.cmd, "config") ? 3 : 1)) {
+            o.args[o.nargs++] = a;
+            o.file = o.args[0];
         } else {
             fprintf(stderr, "acmsctl: unexpected argument '%s'\n", a);
             return CTL_USAGE;
@@ -97,6 +106,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"submit", ctl_submit, 1, 1},   {"status", ctl_status, 1, 0},     {"watch", ctl_watch, 1, 0},
         {"cancel", ctl_cancel, 1, 0},   {"prepare", ctl_prepare, 1, 1}, {"validate", ctl_validate, 1, 1},
+        {"config", ctl_config, 0, 0},
     };
     if (!o.cmd) {
         usage(stderr);

@@ -8,6 +8,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "state.h"
+#include "store.h"
 
 static int load_cfg(acms_cfg *cfg)
 {
@@ -92,6 +93,20 @@ static int finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id
 
 int ctl_submit(const ctl_opts *o)
 {
+    /* by reference: the adapter reads the stored version; only the reference's shape is checked here */
+    char ref_id[ACMS_STORE_MAX_ID + 1] = "";
+    if (o->ref) {
+        char err[256];
+        uint32_t version;
+        if (o->file) {
+            fprintf(stderr, "acmsctl submit: give a FILE or --ref ID[@VERSION], not both\n");
+            return CTL_USAGE;
+        }
+        if (acms_store_parse_ref(o->ref, ref_id, sizeof ref_id, &version, err, sizeof err) != ACMS_OK) {
+            fprintf(stderr, "acmsctl: --ref: %s\n", err);
+            return CTL_USAGE;
+        }
+    }
     acms_cfg cfg;
     int rc = load_cfg(&cfg);
     if (rc)
@@ -134,7 +149,7 @@ int ctl_submit(const ctl_opts *o)
         rc = CTL_UNREACHABLE;
         goto out;
     }
-    const char *kv[] = {"pipeline",    acms_value_str(name) ? acms_value_str(name) : (o->ref ? o->ref : "?"),
+    const char *kv[] = {"pipeline",    acms_value_str(name) ? acms_value_str(name) : (o->ref ? ref_id : "?"),
                         "environment", o->env,
                         "source_name", ev->source_name,
                         "traceparent", trace};
@@ -153,6 +168,8 @@ int ctl_submit(const ctl_opts *o)
             cJSON_AddStringToObject(j, "status", "submitted");
             cJSON_AddStringToObject(j, "environment", o->env);
             cJSON_AddStringToObject(j, "traceparent", trace);
+            if (o->ref)
+                cJSON_AddStringToObject(j, "config_ref", o->ref);
             ctl_print_json(j);
             cJSON_Delete(j);
         } else {

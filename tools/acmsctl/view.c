@@ -202,6 +202,8 @@ void ctl_print_run(const cJSON *view)
     printf("run        %s\n", jstr(view, "run_id", "?"));
     printf("pipeline   %s\n", jstr(view, "pipeline", "?"));
     printf("env        %s\n", jstr(view, "environment", "?"));
+    if (*jstr(view, "config_ref", ""))
+        printf("config     %s (sha256 %.12s)\n", jstr(view, "config_ref", ""), jstr(view, "config_hash", "-"));
     printf("status     %s\n", jstr(view, "status", "?"));
     double sub = jnum(view, "submitted_ms"), fin = jnum(view, "finished_ms");
     if (fin > 0 && sub > 0)

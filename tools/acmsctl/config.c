@@ -1,0 +1,305 @@
+/* config.c: acmsctl config put|get|list|diff, the configuration store from the command line
+ * (common/store.h). The store is ACMS_CONFIG_STORE: "redis" (default: the stack's Redis) or the URL
+ * of a storage service. put prints the id@version (the same content always gives the same version);
+ * get prints the stored bytes exactly, so `config get X@N > f` round-trips. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "acmsctl.h"
+#include "diff.h"
+#include "log.h"
+#include "store.h"
+
+typedef struct ctl_store {
+    acms_cfg cfg;
+    acms_redis *redis;
+    acms_store *store;
+    int curl;
+} ctl_store;
+
+static void close_store(ctl_store *c)
+{
+    acms_store_close(c->store);
+    acms_redis_free(c->redis);
+    if (c->curl)
+        curl_global_cleanup();
+}
+
+/* Opens the configured store. CTL_OK, CTL_USAGE (bad configuration), CTL_UNREACHABLE. */
+static int open_store(ctl_store *c)
+{
+    char err[512] = "";
+    memset(c, 0, sizeof *c);
+    if (acms_cfg_load(&c->cfg, "acmsctl", err, sizeof err) != ACMS_OK) {
+        fprintf(stderr, "acmsctl: configuration error: %s\n", err);
+        return CTL_USAGE;
+    }
+    acms_log_init("acmsctl", getenv("ACMS_LOG_LEVEL") ? getenv("ACMS_LOG_LEVEL") : "error");
+    const char *spec = getenv("ACMS_CONFIG_STORE");
+    int redis = !spec || !*spec || !strcmp(spec, "redis");
+    if (redis && !(c->redis = ctl_redis(&c->cfg)))
+        return CTL_UNREACHABLE;
+    if (!redis) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "acmsctl: curl_global_init failed\n");
+            return CTL_UNREACHABLE;
+        }
+        c->curl = 1;
+    }
+    c->store = acms_store_open(spec, c->redis, err, sizeof err);
+    if (!c->store) {
+        fprintf(stderr, "acmsctl: ACMS_CONFIG_STORE: %s\n", err);
+        close_store(c);
+        return CTL_USAGE;
+    }
+    return CTL_OK;
+}
+
+/* Exit code and message for a store error. */
+static int store_error(int rc, const char *what, const char *err)
+{
+    fprintf(stderr, "acmsctl: %s: %s\n", what, err);
+    switch (rc) {
+    case ACMS_ERR_RETRY:
+        return CTL_UNREACHABLE;
+    case ACMS_ERR_INVALID:
+    case ACMS_ERR_LIMIT:
+        return CTL_USAGE;
+    default:
+        return CTL_FAIL;
+    }
+}
+
+/* Reads path ("-" = stdin) into the arena, at most ACMS_MAX_FILE_BYTES. NULL with a message. */
+static char *read_all(acms_arena *a, const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = acms_arena_alloc(a, cap + 1);
+    for (;;) {
+        if (n == cap) {
+            if (cap > ACMS_MAX_FILE_BYTES)
+                break;
+            char *nb = acms_arena_alloc(a, cap * 2 + 1);
+            memcpy(nb, buf, n);
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        fprintf(stderr, "acmsctl: %s: read error\n", path);
+        return NULL;
+    }
+    if (n > ACMS_MAX_FILE_BYTES) {
+        fprintf(stderr, "acmsctl: %s: larger than the limit of %d bytes\n", path, ACMS_MAX_FILE_BYTES);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static const char *when(acms_arena *a, int64_t ms)
+{
+    if (ms <= 0)
+        return "-";
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[32];
+    if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return "-";
+    return acms_arena_strdup(a, buf);
+}
+
+static cJSON *doc_json(const acms_store_doc *d, int with_document)
+{
+    char ref[ACMS_STORE_MAX_REF];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "id", d->id);
+    cJSON_AddNumberToObject(j, "version", d->version);
+    cJSON_AddStringToObject(j, "ref", acms_store_format_ref(ref, sizeof ref, d->id, d->version));
+    cJSON_AddStringToObject(j, "hash", d->hash);
+    if (d->created_ms > 0)
+        cJSON_AddNumberToObject(j, "created_ms", (double)d->created_ms);
+    if (d->format && *d->format)
+        cJSON_AddStringToObject(j, "format", d->format);
+    if (with_document)
+        cJSON_AddStringToObject(j, "document", d->document);
+    return j;
+}
+
+static int cfg_put(const ctl_opts *o, ctl_store *c, acms_arena *a)
+{
+    const char *path = o->args[1];
+    size_t len = 0;
+    char *text = read_all(a, path, &len);
+    if (!text)
+        return CTL_USAGE;
+    acms_store_doc *d = NULL;
+    int created = 0;
+    char err[1024] = "";
+    int rc = acms_store_put(c->store, a, text, len, &d, &created, err, sizeof err);
+    if (rc != ACMS_OK)
+        return store_error(rc, path, err);
+    char ref[ACMS_STORE_MAX_REF];
+    acms_store_format_ref(ref, sizeof ref, d->id, d->version);
+    if (o->json) {
+        cJSON *j = doc_json(d, 0);
+        cJSON_AddBoolToObject(j, "created", created);
+        ctl_print_json(j);
+        cJSON_Delete(j);
+    } else {
+        printf("%s\n", ref);
+        if (!o->quiet)
+            fprintf(stderr, "%s %s (sha256 %.12s) in the %s store\n", created ? "stored" : "unchanged: already stored as",
+                    ref, d->hash, acms_store_kind(c->store));
+    }
+    return CTL_OK;
+}
+
+/* Reads ID[@VERSION] for the --env context. CTL_OK with *d, or the exit code (message printed). */
+static int get_ref(const ctl_opts *o, ctl_store *c, acms_arena *a, const char *ref, acms_store_doc **d)
+{
+    char id[ACMS_STORE_MAX_ID + 1], err[512] = "";
+    uint32_t version;
+    if (acms_store_parse_ref(ref, id, sizeof id, &version, err, sizeof err) != ACMS_OK) {
+        fprintf(stderr, "acmsctl: %s\n", err);
+        return CTL_USAGE;
+    }
+    int rc = acms_store_get(c->store, a, id, version, o->env, d, err, sizeof err);
+    return rc == ACMS_OK ? CTL_OK : store_error(rc, ref, err);
+}
+
+static int cfg_get(const ctl_opts *o, ctl_store *c, acms_arena *a)
+{
+    acms_store_doc *d = NULL;
+    int rc = get_ref(o, c, a, o->args[1], &d);
+    if (rc != CTL_OK)
+        return rc;
+    if (o->json) {
+        cJSON *j = doc_json(d, 1);
+        ctl_print_json(j);
+        cJSON_Delete(j);
+    } else {
+        fwrite(d->document, 1, d->len, stdout);
+        if (!o->quiet)
+            fprintf(stderr, "%s@%u (sha256 %.12s, stored %s)\n", d->id, (unsigned)d->version, d->hash,
+                    when(a, d->created_ms));
+    }
+    return CTL_OK;
+}
+
+static int cfg_list(const ctl_opts *o, ctl_store *c, acms_arena *a)
+{
+    const char *id = o->nargs == 2 ? o->args[1] : NULL;
+    acms_store_entry *v = NULL;
+    size_t n = 0;
+    char err[512] = "";
+    int rc = acms_store_list(c->store, a, id, &v, &n, err, sizeof err);
+    if (rc != ACMS_OK)
+        return store_error(rc, id ? id : "config list", err);
+    if (o->json) {
+        cJSON *arr = cJSON_CreateArray();
+        char ref[ACMS_STORE_MAX_REF];
+        for (size_t i = 0; i < n; i++) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "id", v[i].id);
+            cJSON_AddNumberToObject(j, id ? "version" : "latest", v[i].version);
+            cJSON_AddStringToObject(j, "ref", acms_store_format_ref(ref, sizeof ref, v[i].id, v[i].version));
+            cJSON_AddStringToObject(j, "hash", v[i].hash);
+            if (v[i].created_ms > 0)
+                cJSON_AddNumberToObject(j, "created_ms", (double)v[i].created_ms);
+            cJSON_AddItemToArray(arr, j);
+        }
+        ctl_print_json(arr);
+        cJSON_Delete(arr);
+        return CTL_OK;
+    }
+    printf("%-32s %8s  %-14s %s\n", "ID", id ? "VERSION" : "LATEST", "SHA256", "STORED");
+    for (size_t i = 0; i < n; i++)
+        printf("%-32s %8u  %-14.12s %s\n", v[i].id, (unsigned)v[i].version, *v[i].hash ? v[i].hash : "-",
+               when(a, v[i].created_ms));
+    if (n == 0 && !o->quiet)
+        fprintf(stderr, "no configurations stored yet (acmsctl config put FILE)\n");
+    return CTL_OK;
+}
+
+static int cfg_diff(const ctl_opts *o, ctl_store *c, acms_arena *a)
+{
+    acms_store_doc *x = NULL, *y = NULL;
+    int rc = get_ref(o, c, a, o->args[1], &x);
+    if (rc == CTL_OK)
+        rc = get_ref(o, c, a, o->args[2], &y);
+    if (rc != CTL_OK)
+        return rc;
+    char rx[ACMS_STORE_MAX_REF], ry[ACMS_STORE_MAX_REF];
+    acms_store_format_ref(rx, sizeof rx, x->id, x->version);
+    acms_store_format_ref(ry, sizeof ry, y->id, y->version);
+    size_t changes = 0;
+    const char *d = acms_diff_unified(a, acms_arena_printf(a, "%s (sha256 %.12s)", rx, x->hash), x->document, x->len,
+                                      acms_arena_printf(a, "%s (sha256 %.12s)", ry, y->hash), y->document, y->len, 3,
+                                      &changes);
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "from", rx);
+        cJSON_AddStringToObject(j, "to", ry);
+        cJSON_AddBoolToObject(j, "identical", changes == 0);
+        cJSON_AddNumberToObject(j, "changed_lines", (double)changes);
+        cJSON_AddStringToObject(j, "diff", d);
+        ctl_print_json(j);
+        cJSON_Delete(j);
+    } else {
+        fputs(d, stdout);
+        if (!o->quiet && changes == 0)
+            fprintf(stderr, "%s and %s have the same lines\n", rx, ry);
+    }
+    return CTL_OK;
+}
+
+int ctl_config(const ctl_opts *o)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(const ctl_opts *, ctl_store *, acms_arena *);
+        int min, max;           /* arguments after the subcommand */
+        const char *usage;
+    } subs[] = {{"put", cfg_put, 1, 1, "put FILE"},
+                {"get", cfg_get, 1, 1, "get ID[@VERSION]"},
+                {"list", cfg_list, 0, 1, "list [ID]"},
+                {"diff", cfg_diff, 2, 2, "diff ID@A ID@B"}};
+    const char *sub = o->nargs ? o->args[0] : NULL;
+    for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(sub, subs[i].name))
+            continue;
+        if (o->nargs - 1 < subs[i].min || o->nargs - 1 > subs[i].max) {
+            fprintf(stderr, "acmsctl config: usage: acmsctl config %s\n", subs[i].usage);
+            return CTL_USAGE;
+        }
+        ctl_store c;
+        int rc = open_store(&c);
+        if (rc != CTL_OK)
+            return rc;
+        acms_arena *a = acms_arena_new(0);
+        rc = subs[i].fn(o, &c, a);
+        acms_arena_free(a);
+        close_store(&c);
+        return rc;
+    }
+    fprintf(stderr, "acmsctl config: %s '%s' (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B)\n",
+            sub ? "unknown subcommand" : "missing subcommand", sub ? sub : "");
+    return CTL_USAGE;
+}
