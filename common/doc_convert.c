@@ -159,7 +159,7 @@ static void unknown_key(conv *c, const vpath *parent, const char *key, const Acm
 {
     double conf = 0;
     const char *path = key_path(c, parent, key);
-    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "UNKNOWN_FIELD", "error", path_str(c, path), v, "unknown field '%s'", key);
+    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "UNKNOWN_FIELD", "error", path, v, "unknown field '%s'", key);
     const char *near = closest(key, names, n, &conf);
     if (near)
         acms_issue_suggest(c->is, iss, "UNKNOWN_FIELD:rename", "pattern", conf,
@@ -610,7 +610,7 @@ static void check_choice(conv *c, const Acms__V1__Value *map, const char *key, c
 }
 
 /* The field is absent, null, "" or an empty list. */
-static int step_field_empty(const Acms__V1__Value *map, const char *key)
+static int field_empty(const Acms__V1__Value *map, const char *key)
 {
     const Acms__V1__Value *v = acms_value_get(map, key);
     return is_null(v) || (is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE) && !v->string_value[0]) ||
@@ -620,7 +620,7 @@ static int step_field_empty(const Acms__V1__Value *map, const char *key)
 static void require(conv *c, const Acms__V1__Value *map, const char *key, const vpath *path, const char *what)
 {
     const Acms__V1__Value *v = acms_value_get(map, key);
-    if (step_field_empty(map, key)) acms_issue_add(c->is, "MISSING_FIELD", "error", key_path(c, path, key), is_null(v) ? map : v, "%s", what);
+    if (field_empty(map, key)) acms_issue_add(c->is, "MISSING_FIELD", "error", key_path(c, path, key), is_null(v) ? map : v, "%s", what);
 }
 
 static int result(conv *c, size_t errors_before)
@@ -656,7 +656,7 @@ int acms_doc_to_pipeline(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Pi
         const vpath sp = {&steps_path, NULL, i};
         const Acms__V1__Value *name = acms_value_get(s, "name");
         require(&c, s, "name", &sp, "a step needs a name");
-        if (!step_field_empty(s, "command"))
+        if (!field_empty(s, "command"))
             continue; /* the message below is only formatted when it is needed */
         require(&c, s, "command", &sp,
                 is_kind(name, ACMS__V1__VALUE__KIND_STRING_VALUE) && name->string_value[0]
