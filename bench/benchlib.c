@@ -9,6 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "adapter/adapter.h"
+#include "doc.h"
+#include "profile.h"
+
 /* --- a growing string ------------------------------------------------------------------------ */
 
 typedef struct sbuf {
@@ -234,7 +238,8 @@ static int set(rd_kafka_conf_t *c, const char *k, const char *v)
     return 0;
 }
 
-rd_kafka_t *bench_producer(const char *brokers, int linger_ms)
+rd_kafka_t *bench_producer(const char *brokers, int linger_ms,
+                           void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque), void *opaque)
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char linger[16], err[256];
@@ -245,6 +250,9 @@ rd_kafka_t *bench_producer(const char *brokers, int linger_ms)
         rd_kafka_conf_destroy(c);
         return NULL;
     }
+    if (dr)
+        rd_kafka_conf_set_dr_msg_cb(c, dr);
+    rd_kafka_conf_set_opaque(c, opaque);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
     if (!rk) {
         fprintf(stderr, "bench: producer: %s\n", err);
@@ -316,4 +324,107 @@ void bench_consumer_close(rd_kafka_t *rk)
         return;
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+}
+
+/* --- pre-packed events --------------------------------------------------------------------------- */
+
+static uint8_t *pack_arena(acms_arena *a, const ProtobufCMessage *m, size_t *len)
+{
+    uint8_t *buf = NULL;
+    if (acms_pb_pack(m, &buf, len) != ACMS_OK)
+        return NULL;
+    (void)a;
+    return buf;
+}
+
+int bench_templates_build(bench_templates *t, size_t n, int prepared, const char *config_dir, const char *env)
+{
+    acms_profiles prof;
+    char err[512];
+    size_t total = 0;
+    int have_prof = 0, rc = -1;
+    memset(t, 0, sizeof *t);
+    t->body = calloc(n, sizeof *t->body);
+    t->len = calloc(n, sizeof *t->len);
+    if (!t->body || !t->len)
+        return -1;
+    t->n = n;
+    if (prepared) {
+        if (acms_profiles_load(&prof, config_dir, err, sizeof err) != ACMS_OK) {
+            fprintf(stderr, "bench: %s: %s\n", config_dir, err);
+            return -1;
+        }
+        have_prof = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        acms_arena *a = acms_arena_new(0);
+        char *text = bench_pipeline(5 + i % 6, 1000 + i, 1, BENCH_SHAPE_REALISTIC, 0);
+        Acms__V1__Value **docs = NULL;
+        size_t ndocs = 0;
+        if (acms_doc_parse(a, text, strlen(text), &docs, &ndocs, err, sizeof err) != ACMS_OK || ndocs != 1) {
+            fprintf(stderr, "bench: generated document %zu: %s\n", i, err);
+            free(text);
+            acms_arena_free(a);
+            goto out;
+        }
+        free(text);
+        Acms__V1__ConfigSubmitted *cs = acms_pb_new(a, &acms__v1__config_submitted__descriptor);
+        cs->environment = (char *)env;
+        cs->document = docs[0];
+        cs->source_name = acms_arena_printf(a, "bench-%zu.json", i);
+        if (!prepared) {
+            t->body[i] = pack_arena(a, &cs->base, &t->len[i]);
+        } else {
+            adapter_ctx actx = {.profiles = &prof, .redis = NULL, .check_secrets = 0};
+            acms_issues is;
+            Acms__V1__RuntimeConfiguration *rc_out = NULL;
+            acms_issues_init(&is, a, "syntax");
+            cs->meta = acms_meta_new(a, "bench", "acms-bench", NULL, NULL, NULL);
+            if (adapter_prepare(&actx, a, cs, &rc_out, &is) != ACMS_OK) {
+                fprintf(stderr, "bench: generated document %zu cannot be prepared for %s\n", i, env);
+                acms_arena_free(a);
+                goto out;
+            }
+            Acms__V1__ConfigPrepared *cp = acms_pb_new(a, &acms__v1__config_prepared__descriptor);
+            cp->runtime = rc_out;
+            cp->document = docs[0];
+            t->body[i] = pack_arena(a, &cp->base, &t->len[i]);
+        }
+        acms_arena_free(a);
+        if (!t->body[i])
+            goto out;
+        total += t->len[i];
+    }
+    t->avg_event_bytes = total / n + 120; /* + the meta */
+    rc = 0;
+out:
+    if (have_prof)
+        acms_profiles_release(&prof);
+    return rc;
+}
+
+void bench_templates_free(bench_templates *t)
+{
+    for (size_t i = 0; t->body && i < t->n; i++)
+        free(t->body[i]);
+    free(t->body);
+    free(t->len);
+    memset(t, 0, sizeof *t);
+}
+
+uint8_t *bench_event(const bench_templates *t, size_t i, const char *run_id, size_t *len)
+{
+    acms_arena *a = acms_arena_new(4096);
+    Acms__V1__ConfigSubmitted *m = acms_pb_new(a, &acms__v1__config_submitted__descriptor);
+    uint8_t *meta = NULL, *out = NULL;
+    size_t mlen = 0, k = i % t->n;
+    m->meta = acms_meta_new(a, run_id, "acms-bench", NULL, NULL, NULL);
+    if (acms_pb_pack(&m->base, &meta, &mlen) == ACMS_OK && (out = malloc(mlen + t->len[k])) != NULL) {
+        memcpy(out, meta, mlen);
+        memcpy(out + mlen, t->body[k], t->len[k]);
+        *len = mlen + t->len[k];
+    }
+    free(meta);
+    acms_arena_free(a);
+    return out;
 }

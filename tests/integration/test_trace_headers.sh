@@ -42,13 +42,22 @@ assert_true "printf '%s' '$tp' | grep -Eq '^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\$
 trace=$(printf '%s' "$tp" | cut -d- -f2)
 # the asynchronous ends of the path: the monitor's session and the feedback record
 wait_for 20 "[ \"\$(stack_redis_cli HGET acms:monitor:session:$run status)\" = closed ]" "monitor session closed"
-wait_for 20 "[ \$(topic_count_key acms.feedback.insights $run) -ge 1 ]" "feedback insight published"
+wait_for 30 "[ \$(topic_count_key acms.feedback.insights $run) -ge 1 ]" "feedback insight published"
 
-# topic -> expected ce_type and the source of its producer
+# every topic once, in parallel (kcat: key TAB headers)
+dump=$STACK_DIR/topics
+mkdir -p "$dump"
+topics="acms.config.submitted acms.config.prepared acms.config.validated acms.validation.results acms.exec.steps
+acms.exec.results acms.feedback.insights acms.monitor.alerts acms.exec.adaptations acms.exec.adapted"
+for t in $topics; do
+  kcat -b "$ACMS_KAFKA_BROKERS" -C -t "$t" -e -o beginning -q -f '%k\t%h\n' >"$dump/$t" 2>/dev/null &
+done
+wait
+
+# check_topic TOPIC CE_TYPE SOURCE_PREFIX: the run's events on TOPIC; prints their number
 check_topic() {
   local topic=$1 type=$2 source=$3 lines
-  lines=$(kcat -b "$ACMS_KAFKA_BROKERS" -C -t "$topic" -e -o beginning -q -f '%k\t%h\n' 2>/dev/null |
-    awk -F'\t' -v k="$run" '$1 == k { print $2 }')
+  lines=$(awk -F'\t' -v k="$run" '$1 == k { print $2 }' "$dump/$topic")
   TOPIC=$topic TYPE=$type SOURCE=$source TRACE=$trace python3 -c '
 import os, re, sys
 lines = [l for l in sys.stdin.read().split("\n") if l]
@@ -93,12 +102,15 @@ for spec in \
   n=$(check_topic "$1" "$2" "$3") || { echo "FAIL: headers on $1" >&2; exit 1; }
   echo "ok: $1: $n event(s) of the run with CloudEvents headers and trace $trace"
 done
-# the monitor's output, when it had something to say about this run, carries the trace as well
-for t in acms.monitor.alerts acms.exec.adaptations; do
-  if [ "$(topic_count_key "$t" "$run")" -gt 0 ]; then
-    case $t in acms.monitor.alerts) ty=acms.v1.Alert ;; *) ty=acms.v1.AdaptationOpportunity ;; esac
-    n=$(check_topic "$t" "$ty" /acms/acms-monitor/) || { echo "FAIL: headers on $t" >&2; exit 1; }
-    echo "ok: $t: $n event(s) with the trace"
+# the runtime loop (monitor -> adapter -> coordinator), when it had something to say about this
+# run, carries the trace as well
+for spec in "acms.monitor.alerts acms.v1.Alert /acms/acms-monitor/" \
+  "acms.exec.adaptations acms.v1.AdaptationOpportunity /acms/acms-monitor/" \
+  "acms.exec.adapted acms.v1.AdaptedEvent /acms/acms-adapter/"; do
+  set -- $spec
+  if awk -F'\t' -v k="$run" '$1 == k { f = 1 } END { exit !f }' "$dump/$1"; then
+    n=$(check_topic "$1" "$2" "$3") || { echo "FAIL: headers on $1" >&2; exit 1; }
+    echo "ok: $1: $n event(s) with the trace"
   fi
 done
 

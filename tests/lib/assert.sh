@@ -16,7 +16,7 @@ wait_for() { # seconds condition-string what
   echo "ok: $3"
 }
 json_get() { # json key[.key...]
-  python3 -c 'import json,sys
+  "${STACK_PY:-python3}" -c 'import json,sys
 d=json.loads(sys.argv[1])
 for k in sys.argv[2].split("."):
     d=d[int(k)] if isinstance(d,list) else d.get(k)

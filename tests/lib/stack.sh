@@ -265,7 +265,9 @@ stack_start_all() {
 }
 
 # stack_stop: TERM every service (at once), wait up to 15 s, KILL what remains; then the broker
-# and redis. Only processes recorded in $STACK_DIR. Idempotent; always returns 0.
+# and redis. Only processes recorded in $STACK_DIR. Idempotent; returns 0, except when a log holds a
+# sanitizer report (stack_sanitizer_check): then it exits 1 (it is usually the EXIT trap, whose
+# return status bash ignores), or returns 1 when STACK_SAN_FATAL=0.
 stack_stop() {
   [ -n "${STACK_DIR:-}" ] && [ -d "$STACK_DIR" ] || return 0
   local id pid pids="" i
@@ -285,7 +287,28 @@ stack_stop() {
   fi
   stack__kill broker TERM 10
   stack__kill redis TERM 10
+  # a sanitizer build (make test-asan) reports in the logs: such a finding fails the caller
+  if ! stack_sanitizer_check; then
+    [ "${STACK_SAN_FATAL:-1}" = 1 ] && exit 1
+    return 1
+  fi
   return 0
+}
+
+# stack_sanitizer_check: 1 (and the reports on stderr) when a log of $STACK_DIR holds an
+# AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer report, else 0.
+stack_sanitizer_check() {
+  [ -n "${STACK_DIR:-}" ] && [ -d "$STACK_DIR" ] || return 0
+  local f found=0 re='ERROR: (AddressSanitizer|LeakSanitizer)|[.][ch]:[0-9]+:[0-9]+: runtime error:'
+  for f in "$STACK_DIR"/*.log; do
+    [ -f "$f" ] || continue
+    if grep -a -q -E "$re" "$f"; then
+      stack__log "sanitizer finding in $f:"
+      grep -a -E -A 30 "$re" "$f" | head -n 60 >&2
+      found=1
+    fi
+  done
+  return "$found"
 }
 
 # stack_write_env FILE: the two addresses for clients (acmsctl, services started by hand).

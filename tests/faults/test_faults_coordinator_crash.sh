@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Scenario 6: coordinator replicas killed while steps run. Two replicas share the runs; every
+# step sleeps 2 s. coordinator-0 is SIGKILLed (its step processes die with it) and stays down
+# longer than the lease (5 s): coordinator-1 takes its runs over once their leases expire,
+# records the interrupted attempts LOST and runs the next ones. coordinator-0 comes back; later
+# coordinator-1 is SIGKILLed and restarted at once (same instance id: it resumes its own runs).
+# Every run succeeds; no succeeded step runs again; every attempt executes at most once.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+faults_begin coordcrash 2000
+faults_start_stack 2
+faults_submit_start
+lease_ms=5000
+
+kill_while_running() { # INDEX: SIGKILL coordinator-INDEX once it has a step running
+  local idx=$1 deadline=$(( $(date +%s) + 60 ))
+  until stack_redis_cli --scan --pattern 'acms:run:*:step:*' --count 1000 2>/dev/null | head -n 400 |
+        awk '{print "HMGET " $1 " status owner"}' | stack_redis_cli 2>/dev/null | paste - - |
+        grep -q -x -F "running	coordinator-$idx"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "FAIL: coordinator-$idx never ran a step" >&2; exit 1; }
+    sleep 0.2
+  done
+  faults__log "SIGKILL coordinator-$idx while it runs steps ($(faults_submitted) submitted, $(faults_terminal_count) terminal)"
+  stack_stop_service coordinator "$idx" KILL
+}
+
+faults_wait_submitted $((FAULTS_RUNS / 3))
+kill_while_running 0
+sleep $(( lease_ms / 1000 + 3 ))   # down past the lease: the survivor takes the runs over
+stack_start_service coordinator 0
+faults_wait_submitted $((2 * FAULTS_RUNS / 3))
+kill_while_running 1
+stack_start_service coordinator 1
+faults_submit_wait
+stack_wait_ready
+faults_wait_terminal 300
+faults_finish --min-lost-attempts 1
