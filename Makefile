@@ -4,11 +4,16 @@
 #   make test       deps + build + unit tests + integration tests
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
 #   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
-#   make test-asan  the unit and integration suites built with ASan and UBSan
+#   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
+#   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
+#   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
 #   make clean
 
 CC      ?= cc
 SAN     ?=
+FUZZ    ?=
+VG      ?=
+FUZZ_BUILD ?= build-fuzz
 BUILD   ?= build
 BIN     ?= bin
 PREFIX  ?= /usr/local
@@ -26,6 +31,31 @@ BIN     := build-asan/bin
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+
+# libFuzzer build: the library and tests/fuzz/fuzz_*.c with clang, coverage and ASan/UBSan
+ifeq ($(FUZZ),1)
+CC      := clang
+BUILD   := $(FUZZ_BUILD)
+BIN     := $(FUZZ_BUILD)/bin
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# valgrind build: no sanitizers, little optimisation (precise memcheck reports)
+ifeq ($(VG),1)
+BUILD   := build-valgrind
+BIN     := build-valgrind/bin
+CFLAGS  += -O1
+endif
+
+# Sanitizer run-time options for test-asan: any finding aborts (unit tests fail, integration tests
+# fail through tests/lib/stack.sh's log check); LeakSanitizer suppressions only for third-party
+# libraries' process-lifetime allocations (tests/lsan.supp).
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:check_initialization_order=1 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+           LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
+VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --child-silent-after-fork=yes
 
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler \
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
@@ -49,8 +79,8 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan demo up down clean install bench \
-        bench-learning lint fmt-check proto-check
+.PHONY: all deps test test-unit test-integration test-asan test-valgrind fuzz fuzz-bins demo up down clean \
+        install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -122,7 +152,25 @@ test-integration: all
 
 test-asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
-	@$(MAKE) --no-print-directory SAN=1 test-unit test-integration
+	@$(SAN_ENV) $(MAKE) --no-print-directory SAN=1 test-unit test-integration
+
+test-valgrind:
+	@$(MAKE) --no-print-directory VG=1 $(patsubst tests/unit/%.c,build-valgrind/tests/%,$(UNIT_SRC))
+	@VALGRIND="$(VALGRIND)" tests/run-valgrind.sh $(patsubst tests/unit/%.c,build-valgrind/tests/%,$(UNIT_SRC))
+
+# --- fuzzing (tests/fuzz/README.md) ----------------------------------------------------------------
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
 
 # --- local stack ------------------------------------------------------------------------------
 up: all
@@ -160,7 +208,7 @@ proto-check:
 	@tools/buf/check.sh
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz build-valgrind bin
 
 fmt-check:
 	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] tools/*/*.[ch]

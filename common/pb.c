@@ -94,6 +94,80 @@ const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg)
     return *(const Acms__V1__EventMeta *const *)((const char *)msg + f->offset);
 }
 
+static int wire_varint(const uint8_t *p, size_t end, size_t *off, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned shift = 0; shift < 70 && *off < end; shift += 7) {
+        uint8_t b = p[(*off)++];
+        if (shift < 64)
+            r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Walks the wire format of payload as desc without recursion (protobuf-c's unpack recurses once per
+ * nested message with no limit: a 40 KB chain of Values exhausts an 8 MiB stack). Returns 1 when
+ * sub-messages nest deeper than ACMS_PB_MAX_NESTING, -1 when the wire format is malformed (protobuf-c
+ * would refuse it too), else 0. Unknown fields and non-message fields are skipped. */
+static int wire_too_deep(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len)
+{
+    struct {
+        const ProtobufCMessageDescriptor *d;
+        size_t end;
+    } st[ACMS_PB_MAX_NESTING + 1];
+    size_t top = 0, off = 0;
+    st[0].d = desc;
+    st[0].end = len;
+    for (;;) {
+        while (off == st[top].end) {
+            if (top == 0)
+                return 0;
+            top--;
+        }
+        size_t end = st[top].end;
+        uint64_t key, v;
+        if (!wire_varint(p, end, &off, &key) || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
+            return -1;
+        switch (key & 7) {
+        case 0:
+            if (!wire_varint(p, end, &off, &v))
+                return -1;
+            break;
+        case 1:
+            if (end - off < 8)
+                return -1;
+            off += 8;
+            break;
+        case 5:
+            if (end - off < 4)
+                return -1;
+            off += 4;
+            break;
+        case 2: {
+            if (!wire_varint(p, end, &off, &v) || v > end - off)
+                return -1;
+            const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(st[top].d, (unsigned)(key >> 3));
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                if (top >= ACMS_PB_MAX_NESTING)
+                    return 1;
+                top++;
+                st[top].d = f->descriptor;
+                st[top].end = off + (size_t)v;
+            } else {
+                off += (size_t)v;
+            }
+            break;
+        }
+        default: /* groups: not in our schema, not supported by protobuf-c */
+            return -1;
+        }
+    }
+}
+
 ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc, const void *payload,
                                  size_t len, const char **reason)
 {
@@ -103,6 +177,20 @@ ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor
     if (len > ACMS_MAX_MESSAGE_BYTES) {
         *reason = "payload too large";
         return NULL;
+    }
+    if (len && !payload) {
+        *reason = "undecodable protobuf";
+        return NULL;
+    }
+    switch (wire_too_deep(desc, payload, len)) {
+    case 1:
+        *reason = "nesting too deep";
+        return NULL;
+    case -1:
+        *reason = "undecodable protobuf";
+        return NULL;
+    default:
+        break;
     }
     ProtobufCAllocator al = acms_arena_pb(a);
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &al, len, payload);

@@ -35,8 +35,14 @@ Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char
 /* Packs any message into a malloc'd buffer (*out, *len); caller frees. ACMS_OK or ACMS_ERR_NOMEM. */
 int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len);
 
+/* Sub-messages nested deeper than this are refused before protobuf-c (which recurses without a
+ * limit) sees them: a document of ACMS_MAX_DEPTH levels is 3 message levels each (Value, MapValue or
+ * ListValue, MapEntry), plus room for the envelope. */
+#define ACMS_PB_MAX_NESTING (3 * ACMS_MAX_DEPTH + 16)
+
 /* Decodes payload as desc into the arena. Returns the message or NULL with reason set to a static
- * string: "payload too large", "undecodable protobuf", "missing meta", "unknown schema version". */
+ * string: "payload too large", "nesting too deep", "undecodable protobuf", "missing meta",
+ * "unknown schema version". */
 ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc,
                                  const void *payload, size_t len, const char **reason);
 /* The EventMeta of a decoded event message (field 1), or NULL. */

@@ -105,8 +105,9 @@ int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *
 
     if (!isnan(out->p95_peak_mb)) {
         out->memory_mb = feedback_memory_target_mb(out->p95_peak_mb);
-        because(out, "memory: p95 peak %.0f MiB over %u runs + 15%% (>= 32 MiB) = %llu MiB", out->p95_peak_mb,
-                (unsigned)st->runs, (unsigned long long)out->memory_mb);
+        because(out, "memory: p95 peak %.0f MiB over %u runs + %.0f%% (>= %.0f MiB) = %llu MiB", out->p95_peak_mb,
+                (unsigned)st->runs, FEEDBACK_MEM_MARGIN * 100.0, FEEDBACK_MEM_MARGIN_MIN_MB,
+                (unsigned long long)out->memory_mb);
     }
     if (st->min_memory_mb > out->memory_mb) {
         out->memory_mb = st->min_memory_mb;
@@ -127,12 +128,14 @@ int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *
                                             ? acms_catalog_find(in->catalog, in->instance_type) : NULL;
         double p95c = feedback_hist_quantile(&st->cores, 0.95);
         double vcpu = isnan(p95c) ? in->vcpu : p95c * 1.2;
+        double scale = in->memory_scale > 0 ? in->memory_scale : 1.0;
+        uint64_t type_mb = (uint64_t)ceil((double)out->memory_mb / scale);
         const acms_instance_type *t = acms_catalog_smallest_fit(in->catalog, cur ? cur->family : NULL, vcpu,
-                                                                out->memory_mb, in->gpus, in->allowed, in->nallowed);
+                                                                type_mb, in->gpus, in->allowed, in->nallowed);
         if (t) {
             out->instance_type = t->name;
-            because(out, "instance: %s, the cheapest of its family with %llu MiB and %.2f vCPU", t->name,
-                    (unsigned long long)out->memory_mb, vcpu);
+            because(out, "instance: %s, the cheapest of its family with %llu MiB%s and %.2f vCPU", t->name,
+                    (unsigned long long)type_mb, scale != 1.0 ? " (memory_mb / memory_scale)" : "", vcpu);
         }
     }
     return out->memory_mb > 0 || out->runtime_s > 0;

@@ -1,9 +1,13 @@
 /* learn.h: the LearningEngine. From a step's decayed history it recommends, per (pipeline, step):
- *   memory_mb  = max(ceil(max(p95(peak) x 1.15, p95(peak) + 32 MiB)), min_memory_mb)
+ *   memory_mb  = max(ceil(max(p95(peak) x 1.15, p95(peak) + 8 MiB)), min_memory_mb)
  *   runtime_s  = max(ceil(max(p99(wall) x 1.5, p99(wall) + 30 s) / 1000), min_runtime_s)
- *   instance   = the cheapest catalogue type of the step's family with memory_mb, the vCPUs seen used
- *                (p95 cores x 1.2) and its GPUs (acms_catalog_smallest_fit); the adapter uses
+ *   instance   = the cheapest catalogue type of the step's family with memory_mb / memory_scale of the
+ *                environment (the catalogue memory a type needs to give memory_mb), the vCPUs seen
+ *                used (p95 cores x 1.2) and its GPUs (acms_catalog_smallest_fit); the adapter uses
  *                memory_mb directly for the local limit, the type is for the record.
+ * Margin: 15% over the p95 is the safety margin of Autopilot-style recommenders; the absolute minimum
+ * (+8 MiB) only covers the allocator and runtime jitter of small processes. It was 32 MiB, which
+ * left every step under 213 MiB with 13-60% slack however steady it was (make bench-learning).
  * A memory kill raises a lasting floor min_memory_mb = max(peak + 100 MiB, peak x 1.2) of the peak
  * at the kill (the Vertical Pod Autoscaler's OOM rule); a time kill raises min_runtime_s to at least
  * 2 x the killed limit. Floors hold for FEEDBACK_FLOOR_CLEAN_RUNS clean runs, then decay by 10% per
@@ -17,7 +21,7 @@
 #include "history.h"
 
 #define FEEDBACK_MEM_MARGIN 0.15
-#define FEEDBACK_MEM_MARGIN_MIN_MB 32.0
+#define FEEDBACK_MEM_MARGIN_MIN_MB 8.0
 #define FEEDBACK_OOM_ADD_MB 100.0
 #define FEEDBACK_OOM_FACTOR 1.2
 #define FEEDBACK_FLOOR_CLEAN_RUNS 10
@@ -31,6 +35,7 @@ typedef struct feedback_learn_in {
     char *const *allowed;          /* environment's allowed_instance_types (n 0 = all) */
     size_t nallowed;
     const char *mode;              /* apply | shadow */
+    double memory_scale;           /* environment's memory_scale (0 = 1): type memory x scale = limit */
 } feedback_learn_in;
 
 typedef struct feedback_rec {
@@ -47,7 +52,7 @@ typedef struct feedback_rec {
 } feedback_rec;
 
 uint64_t feedback_memory_bump_mb(double peak_mb);     /* ceil(max(peak + 100, peak x 1.2)) */
-uint64_t feedback_memory_target_mb(double p95_mb);    /* ceil(max(p95 x 1.15, p95 + 32)) */
+uint64_t feedback_memory_target_mb(double p95_mb);    /* ceil(max(p95 x 1.15, p95 + 8)) */
 uint32_t feedback_runtime_target_s(double p99_wall_ms); /* ceil(max(p99 x 1.5, p99 + 30000) / 1000) */
 
 /* Learning across versions of a pipeline: stats and recommendations are keyed by (pipeline, step),

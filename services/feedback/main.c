@@ -192,7 +192,7 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
             feedback_stats_track(&st, &o[i]);
             feedback_learn_observe(&st, &o[i]);
             feedback_learn_in in = {.catalog = cat, .instance_type = o[i].instance_type, .vcpu = o[i].configured_vcpu,
-                                    .gpus = o[i].gpus, .mode = mode,
+                                    .gpus = o[i].gpus, .mode = mode, .memory_scale = env ? env->memory_scale : 0,
                                     .allowed = env ? env->allowed_instance_types : NULL,
                                     .nallowed = env ? env->n_allowed_instance_types : 0};
             feedback_rec rec;

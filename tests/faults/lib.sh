@@ -97,7 +97,7 @@ faults_start_stack() {
 faults__submit_loop() {
   local count=$1 file=$2 done_n=0 out rc
   while [ "$done_n" -lt "$count" ]; do
-    out=$("$BIN/acmsctl" submit "$F_YAML" --env dev 2>>"$F_WORK/submit.err") && rc=0 || rc=$?
+    out=$("$BIN/acmsctl" submit "$F_YAML" --env dev --quiet 2>>"$F_WORK/submit.err") && rc=0 || rc=$?
     if [ "$rc" -eq 0 ] && [ -n "$out" ]; then
       echo "$out" >>"$file"
       done_n=$((done_n + 1))
@@ -175,7 +175,8 @@ faults_assert_alive() {
   echo "ok: every service still running"
 }
 
-# faults_finish [EXTRA CHECK ARGS...]: the end check; prints the summary line, appends the row to
+# faults_finish [EXTRA CHECK ARGS...]: the end check (a scenario's own failed checks, named in
+# F_FAILED, fail it too); prints the summary line, appends the row to
 # $FAULTS_SUMMARY, exits non-zero when something was lost or duplicated.
 faults_finish() {
   local out rc secs line
@@ -189,6 +190,7 @@ faults_finish() {
   set -e
   echo "$out"
   faults_assert_alive || rc=1
+  if [ -n "${F_FAILED:-}" ]; then echo "FAIL: $F_FAILED" >&2; rc=1; fi
   secs=$(( $(date +%s) - F_T0 ))
   line=$(echo "$out" | grep -E '^submitted=' | tail -n 1)
   [ -n "$line" ] || { line="submitted=? terminal=? lost=? duplicated=?"; rc=1; }

@@ -14,11 +14,16 @@ faults_start_stack 2
 faults_submit_start
 lease_ms=5000
 
+# running_on INDEX: how many steps are running under coordinator-INDEX now
+running_on() {
+  stack_redis_cli --scan --pattern 'acms:run:*:step:*' 2>/dev/null |
+    awk '{print "HMGET " $1 " status owner"}' | stack_redis_cli 2>/dev/null | paste -d ' ' - - |
+    grep -c -x "running coordinator-$1" || true
+}
+
 kill_while_running() { # INDEX: SIGKILL coordinator-INDEX once it has a step running
   local idx=$1 deadline=$(( $(date +%s) + 60 ))
-  until stack_redis_cli --scan --pattern 'acms:run:*:step:*' --count 1000 2>/dev/null | head -n 400 |
-        awk '{print "HMGET " $1 " status owner"}' | stack_redis_cli 2>/dev/null | paste - - |
-        grep -q -x -F "running	coordinator-$idx"; do
+  until [ "$(running_on "$idx")" -gt 0 ]; do
     [ "$(date +%s)" -lt "$deadline" ] || { echo "FAIL: coordinator-$idx never ran a step" >&2; exit 1; }
     sleep 0.2
   done

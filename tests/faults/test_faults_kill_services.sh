@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 
-faults_begin kill
+faults_begin kill 300
 faults_start_stack
 faults_submit_start
 k=0

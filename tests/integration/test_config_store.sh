@@ -109,6 +109,13 @@ assert_eq "$(json_get "$(ctl status "$last_run" --format json)" config_ref)" "$i
 wait_for 20 "event_has acms.exec.results '$last_run' '$id@2'" "the execution result names $id@2"
 wait_for 20 "event_has acms.feedback.insights '$last_run' '$id@2'" "the feedback names $id@2"
 
+# learning across versions: history is keyed by (pipeline, step) and restarts when the command changes
+cmd_hash() { printf '%s' "2:sh2:-c${#1}:$1" | sha256sum | cut -d' ' -f1; }
+wait_for 20 "[ -n \"\$(stack_redis_cli HGET acms:feedback:run:$last_run success)\" ]" "feedback recorded the last run"
+stats=acms:feedback:stats:$id:mark
+assert_eq "$(stack_redis_cli HGET "$stats" command_hash)" "$(cmd_hash 'echo v2 > marker')" "stats carry the command hash"
+assert_eq "$(stack_redis_cli HGET "$stats" runs)" 2 "v2's new command restarted the history (2 runs of v2, not 3)"
+
 # --- missing and malformed references: clean rejections ------------------------------------------
 dl_before=$(topic_count acms.deadletter)
 for case in "nope@7|no configuration 'nope' is stored" "$id@9|has no version 9 (latest is $id@2)"; do

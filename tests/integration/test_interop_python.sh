@@ -81,6 +81,7 @@ st_json=$("$BIN/acmsctl" status "$run" --format json)
 assert_eq "$(json_get "$st_json" status)" succeeded "acmsctl status of a third-party run"
 
 # the publisher's trace id reached the end of the path
+# shellcheck disable=SC2034 # read by the condition assert_true evaluates
 hdrs=$(kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.exec.results -e -o beginning -q -f '%k %h\n' 2>/dev/null |
   grep -F "$run" || true)
 assert_true "printf '%s' \"\$hdrs\" | grep -q -F \"traceparent=00-$trace-\"" "trace id of the Python publisher on acms.exec.results"

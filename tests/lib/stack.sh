@@ -10,7 +10,8 @@
 #
 # Variables: REPO (repo root, from this file's path), BIN (default $REPO/bin), STACK_DIR,
 # ACMS_CONFIG_DIR (default $REPO/examples), STACK_READY_TIMEOUT (s, default 90),
-# STACK_PARTITIONS (per topic for stack_start_all, default 6), REPLICAS (default 1),
+# STACK_PARTITIONS (per topic for stack_start_all, default 6), STACK_BROKERS (mock brokers of the
+# devbroker, default 1; more make leader moves and single-broker outages possible), REPLICAS (default 1),
 # STACK_DETACH=1 (start processes in their own session: they outlive the caller's terminal).
 # Other helpers: stack_stop_redis [SIGNAL] / stack_start_redis (same port and AOF data again),
 # stack_stop_broker, stack_free_port, stack_running.
@@ -54,7 +55,7 @@ stack__pid() {
   [ -f "$f" ] || return 0
   read -r pid prog <"$f" || true
   stack__alive "$pid" || return 0
-  if [ -n "$prog" ] && ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -F -- "$prog"; then
+  if [ -n "$prog" ] && ! tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -F -- "$prog"; then
     return 0  # the pid was recycled by something else
   fi
   echo "$pid"
@@ -173,7 +174,7 @@ stack_start_broker() {
   echo "$sock" >"$STACK_DIR/broker.sockpath"
   rm -f "$STACK_DIR/broker.env"
   stack__spawn broker "$STACK_DIR/broker.log" "$BIN/acms-devbroker" --partitions "$parts" \
-    --env-file "$STACK_DIR/broker.env" --control "$sock" || return 1
+    --brokers "${STACK_BROKERS:-1}" --env-file "$STACK_DIR/broker.env" --control "$sock" || return 1
   for i in $(seq 1 150); do
     if [ -s "$STACK_DIR/broker.env" ] && [ -S "$sock" ]; then
       ACMS_KAFKA_BROKERS=$(sed -n 's/^ACMS_KAFKA_BROKERS=//p' "$STACK_DIR/broker.env")

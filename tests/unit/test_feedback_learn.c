@@ -1,4 +1,4 @@
-/* The LearningEngine's rules: memory = p95 of peak + 15% (at least +32 MiB); a memory kill raises a
+/* The LearningEngine's rules: memory = p95 of peak + 15% (at least +8 MiB); a memory kill raises a
  * floor max(peak + 100 MiB, peak x 1.2) that persists for 10 clean runs and then fades; runtime =
  * max(p99 x 1.5, p99 + 30 s), at least 2x a killed limit; the instance type is the cheapest that fits
  * within the step's family; insights explain what was learned. */
@@ -46,8 +46,11 @@ static feedback_learn_in input(const char *mode)
 static void test_rules(void **state)
 {
     (void)state;
-    assert_int_equal(feedback_memory_target_mb(200), 232);    /* +32 MiB wins */
-    assert_int_equal(feedback_memory_target_mb(1000), 1150);  /* +15% wins */
+    assert_int_equal(feedback_memory_target_mb(40), 48);      /* +8 MiB wins */
+    assert_int_equal(feedback_memory_target_mb(200), 230);    /* +15% wins */
+    assert_int_equal(feedback_memory_target_mb(1000), 1150);
+    assert_int_equal(feedback_memory_target_mb(0), 8);
+    assert_int_equal(feedback_memory_target_mb(NAN), 8);
     assert_int_equal(feedback_memory_bump_mb(400), 500);      /* +100 MiB wins */
     assert_int_equal(feedback_memory_bump_mb(1000), 1200);    /* x1.2 wins */
     assert_int_equal(feedback_runtime_target_s(10000), 40);   /* +30 s wins */
@@ -89,7 +92,7 @@ static void test_oom_bump_persists_then_fades(void **state)
     feedback_rec rec;
     feedback_learn_in in = input("shadow");
     feedback_learn_recommend(&st, &in, &rec);
-    assert_int_equal(rec.memory_mb, 232);
+    assert_int_equal(rec.memory_mb, 230);
 
     /* A run whose input grew: attempt 1 killed at its 1000 MiB limit, attempt 2 succeeded at 230. */
     feedback_outcome k = run(230, 12000, 1000);
@@ -117,7 +120,7 @@ static void test_oom_bump_persists_then_fades(void **state)
         observe(&st, &o);
     feedback_learn_recommend(&st, &in, &rec);
     assert_int_equal(st.min_memory_mb, 0);
-    assert_true(rec.memory_mb >= 232 && rec.memory_mb < 240);
+    assert_true(rec.memory_mb >= 230 && rec.memory_mb < 240);
 
     /* A second kill resets the count; a failure that is not a kill neither counts nor resets. */
     observe(&st, &k);
@@ -189,7 +192,57 @@ static void test_smallest_fit_within_the_family(void **state)
     in.catalog = NULL;  /* no catalogue: memory and runtime only */
     feedback_learn_recommend(&st, &in, &rec);
     assert_string_equal(rec.instance_type, "");
-    assert_int_equal(rec.memory_mb, 232);
+    assert_int_equal(rec.memory_mb, 230);
+}
+
+/* The type is the one whose catalogue memory x memory_scale gives the recommended limit: at dev's
+ * 0.0625, 600 MiB needs 9600 MiB of catalogue memory (ml.m5.xlarge), not ml.m5.large's 8 GiB. */
+static void test_type_fits_the_scaled_memory(void **state)
+{
+    (void)state;
+    feedback_stats st;
+    feedback_stats_init(&st);
+    for (int i = 0; i < 5; i++) {
+        feedback_outcome o = run(520, 10000, 1000);
+        observe(&st, &o);
+    }
+    feedback_rec rec;
+    feedback_learn_in in = input("apply");
+    feedback_learn_recommend(&st, &in, &rec);
+    assert_int_equal(rec.memory_mb, 598);
+    assert_string_equal(rec.instance_type, "ml.m5.large");  /* no scale: 598 MiB of 8 GiB */
+    in.memory_scale = 0.0625;
+    feedback_learn_recommend(&st, &in, &rec);
+    assert_int_equal(rec.memory_mb, 598);                   /* the limit itself is unscaled */
+    assert_string_equal(rec.instance_type, "ml.m5.xlarge"); /* 598 / 0.0625 = 9568 MiB > 8 GiB */
+    assert_non_null(strstr(rec.reason, "memory_scale"));
+}
+
+/* Steady needs converge to a slack of about the margin (the benchmark's goal is <= 0.20): a step
+ * whose peak is constant ends at 1 - 1/1.15 = 0.13, small ones at most 8 MiB over. */
+static void test_steady_need_converges_to_the_margin(void **state)
+{
+    (void)state;
+    static const double peaks[] = {25, 60, 120, 205};
+    for (size_t k = 0; k < sizeof peaks / sizeof peaks[0]; k++) {
+        feedback_stats st;
+        feedback_stats_init(&st);
+        feedback_rec rec;
+        feedback_learn_in in = input("apply");
+        for (int i = 0; i < 6; i++) {
+            double noisy = peaks[k] * (i % 2 ? 1.03 : 0.97);
+            feedback_outcome o = run(noisy, 300, 250);
+            observe(&st, &o);
+            feedback_learn_recommend(&st, &in, &rec);
+            assert_true((double)rec.memory_mb >= peaks[k] * 1.03); /* the next run is not killed */
+        }
+        double slack = 1.0 - peaks[k] / (double)rec.memory_mb;
+        assert_true(slack > 0.0);
+        if (peaks[k] >= 60)
+            assert_true(slack <= 0.20);
+        else
+            assert_true((double)rec.memory_mb <= peaks[k] * 1.03 + FEEDBACK_MEM_MARGIN_MIN_MB + 1);
+    }
 }
 
 static void test_insights_explain(void **state)
@@ -207,9 +260,9 @@ static void test_insights_explain(void **state)
     Acms__V1__LearningInsight **v = NULL;
     size_t n = 0;
     feedback_learn_insights(a, "churn", &o, &st, &rec, &v, &n);
-    assert_int_equal(n, 2);  /* 1024 -> 232 MiB, 3600 -> 40 s */
+    assert_int_equal(n, 2);  /* 1024 -> 230 MiB, 3600 -> 40 s */
     assert_string_equal(v[0]->kind, "right_size_memory");
-    assert_int_equal(v[0]->recommended_memory_mb, 232);
+    assert_int_equal(v[0]->recommended_memory_mb, 230);
     assert_int_equal(v[0]->based_on_runs, 6);
     assert_string_equal(v[0]->mode, "apply");
     assert_non_null(strstr(v[0]->expected_effect, "slack"));
@@ -237,6 +290,8 @@ int main(void)
         cmocka_unit_test(test_oom_bump_persists_then_fades),
         cmocka_unit_test(test_runtime_limit_rule),
         cmocka_unit_test(test_smallest_fit_within_the_family),
+        cmocka_unit_test(test_type_fits_the_scaled_memory),
+        cmocka_unit_test(test_steady_need_converges_to_the_margin),
         cmocka_unit_test(test_insights_explain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# run.sh: the `make bench` driver. Every figure is a ratio against a baseline measured in the same
+# run, alternated (odd rounds ours first, even rounds baseline first), medians of BENCH_ROUNDS runs,
+# because these machines are shared and noisy. Writes bench/results/bench.json and prints a table.
+#   validate_vs_ajv  acms-bench-validate (parse JSON -> adapter_prepare -> validator_validate) vs
+#                    node + ajv 8 (JSON.parse + compiled schema), 6 and 300 steps
+#   throughput       acms-adapter / acms-validator on a pre-loaded topic vs acms-bench-forward (the
+#                    same consume loop, no decode) on the same devbroker; consumed == produced checked
+#   rss_mb           VmHWM of each of those processes at the end of its throughput run
+#   latency          submit -> validated at BENCH_RATE/s vs two chained null forwarders
+#   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2
+# Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
+# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_ONLY ("ajv throughput latency dag", a subset).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+BIN=${BIN:-$REPO/bin}
+case "$BIN" in /*) ;; *) BIN=$REPO/$BIN ;; esac
+export BIN
+ROUNDS=${BENCH_ROUNDS:-3}
+EVENTS=${BENCH_EVENTS:-50000}
+RATE=${BENCH_RATE:-500}
+LAT_S=${BENCH_LAT_S:-6}
+DAG_STEPS=${BENCH_DAG_STEPS:-300}
+ONLY=${BENCH_ONLY:-"ajv throughput latency dag"}
+RESULTS=$REPO/bench/results
+WORK=$(mktemp -d /tmp/acms-bench-XXXXXX)
+mkdir -p "$RESULTS"
+T_START=$(date +%s)
+
+# shellcheck source=../tests/lib/stack.sh
+source "$REPO/tests/lib/stack.sh"
+
+log() { echo "bench: $*" >&2; }
+want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+# jget FILE KEY: a top-level number or string of a one-line JSON object
+jget() { "$STACK_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+# median V...
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+# ratio A B [digits]
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN { if (b == 0) print "null"; else printf "%.*f\n", d, a / b }'; }
+# first_is_ours ROUND: odd rounds measure ours first
+first_is_ours() { [ $(($1 % 2)) -eq 1 ]; }
+
+BENCH_PIDS=""
+cleanup() {
+  local name
+  for name in $BENCH_PIDS; do stack__kill "$name" TERM 10; done
+  [ -n "${STACK_DIR:-}" ] && stack_stop
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# spawn NAME LOG PROG ARGS...: a bench process under the stack directory (stopped by cleanup)
+spawn() {
+  local name=$1 logf=$2; shift 2
+  stack__spawn "$name" "$logf" "$@"
+  BENCH_PIDS="$BENCH_PIDS $name"
+}
+stop() { stack__kill "$1" TERM 15; }
+hwm_mb() { awk '/VmHWM/ {printf "%.1f\n", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
+wait_file() { local f=$1 i; for i in $(seq 1 600); do [ -s "$f" ] && return 0; sleep 0.1; done; return 1; }
+wait_ready() { # wait_ready ID: the service's /readyz (partitions assigned, Redis reachable)
+  local id=$1 i
+  for i in $(seq 1 600); do
+    curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$(cat "$STACK_DIR/$id.port")/readyz" 2>/dev/null && return 0
+    [ -n "$(stack__pid "$id")" ] || { log "$id exited; see $STACK_DIR/$id.log"; tail -5 "$STACK_DIR/$id.log" >&2; return 1; }
+    sleep 0.1
+  done
+  return 1
+}
+
+declare -A R   # result name -> value (numbers, "null" when not measured)
+
+# --- validation engine vs ajv ------------------------------------------------------------------
+bench_ajv() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing nodejs and npm (Debian)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  log "npm ci --prefix bench/ajv"
+  npm ci --prefix "$REPO/bench/ajv" --no-audit --no-fund --loglevel=error >/dev/null
+  local steps f r ours=() theirs=()
+  for steps in 6 300; do
+    f=$WORK/p$steps.json
+    "$BIN/acms-bench-gen" --steps "$steps" --seed "$steps" --format json >"$f"
+    ours=(); theirs=()
+    for r in $(seq 1 "$ROUNDS"); do
+      local o a
+      if first_is_ours "$r"; then
+        o=$("$BIN/acms-bench-validate" "$f" --runs 5 --config-dir "$REPO/examples"); a=$(node bench/ajv/bench.js "$f" --runs 5)
+      else
+        a=$(node bench/ajv/bench.js "$f" --runs 5); o=$("$BIN/acms-bench-validate" "$f" --runs 5 --config-dir "$REPO/examples")
+      fi
+      echo "$o" >"$WORK/v.json"; echo "$a" >"$WORK/a.json"
+      [ "$(jget "$WORK/v.json" valid)" = True ] || { log "generated $steps-step document is not valid for dev: $o"; return 1; }
+      ours+=("$(jget "$WORK/v.json" us)"); theirs+=("$(jget "$WORK/a.json" us)")
+      log "validate $steps steps round $r: ours $(jget "$WORK/v.json" us) us, ajv $(jget "$WORK/a.json" us) us"
+    done
+    R[val_${steps}_ours]=$(median "${ours[@]}"); R[val_${steps}_ajv]=$(median "${theirs[@]}")
+    R[val_${steps}_bytes]=$(wc -c <"$f")
+    R[val_${steps}_ratio]=$(ratio "${R[val_${steps}_ours]}" "${R[val_${steps}_ajv]}")
+  done
+}
+
+# --- the bus: one stack for throughput and latency -------------------------------------------------
+start_bus() {
+  stack_init "$WORK/stack"
+  stack_start_redis >/dev/null
+  stack_start_broker 6 >/dev/null
+  export ACMS_LOG_LEVEL=${ACMS_LOG_LEVEL:-info}
+}
+
+mk_topic() { stack_broker_ctl create-topic "$1" "$2" >/dev/null; }
+
+# tp_run KIND ROUND: one throughput run; KIND adapter|validator|fwd-adapter|fwd-validator.
+# Prints "events_per_s rss_mb"; fails when fewer than EVENTS distinct runs came out.
+tp_run() {
+  local kind=$1 r=$2 in out name pid res
+  case $kind in
+    adapter|fwd-adapter) in=bench.tp.submitted ;;
+    *) in=bench.tp.prepared ;;
+  esac
+  out=bench.tp.out.$kind.$r
+  mk_topic "$out" 24
+  stack_redis_cli FLUSHALL >/dev/null
+  case $kind in
+    adapter)
+      (export ACMS_GROUP_ID=bench-tp-$kind-$r ACMS_TOPIC_CONFIG_SUBMITTED=$in ACMS_TOPIC_CONFIG_PREPARED=$out
+       stack_start_service adapter 1 >/dev/null 2>&1)
+      name=adapter-1 ;;
+    validator)
+      (export ACMS_GROUP_ID=bench-tp-$kind-$r ACMS_TOPIC_CONFIG_PREPARED=$in ACMS_TOPIC_CONFIG_VALIDATED=$out
+       stack_start_service validator 1 >/dev/null 2>&1)
+      name=validator-1 ;;
+    *)
+      name=fwd-tp
+      ACMS_GROUP_ID=bench-tp-$kind-$r spawn "$name" "$STACK_DIR/$name.log" "$BIN/acms-bench-forward" --in "$in" --out "$out" ;;
+  esac
+  pid=$(stack__pid "$name")
+  res=$WORK/tp.$kind.$r.json
+  if ! "$BIN/acms-bench-count" --topic "$out" --expect "$EVENTS" --timeout-s 600 >"$res"; then
+    log "$kind round $r: consumed != produced: $(cat "$res")"
+    return 1
+  fi
+  local hwm; hwm=$(hwm_mb "$pid")
+  case $name in fwd-*) stop "$name" ;; *) stack_stop_service "${name%-1}" 1 ;; esac
+  echo "$(jget "$res" events_per_s) $hwm"
+}
+
+bench_throughput() {
+  local plan_s plan_p ps pp r kind
+  plan_s=$("$BIN/acms-bench-load" --plan --count "$EVENTS" --kind submitted --config-dir "$REPO/examples")
+  plan_p=$("$BIN/acms-bench-load" --plan --count "$EVENTS" --kind prepared --config-dir "$REPO/examples")
+  echo "$plan_s" >"$WORK/ps.json"; echo "$plan_p" >"$WORK/pp.json"
+  ps=$(jget "$WORK/ps.json" partitions); pp=$(jget "$WORK/pp.json" partitions)
+  [ "$ps" -ge 24 ] || ps=24; [ "$pp" -ge 24 ] || pp=24
+  mk_topic bench.tp.submitted "$ps"; mk_topic bench.tp.prepared "$pp"
+  log "pre-loading $EVENTS ConfigSubmitted ($ps partitions) and $EVENTS ConfigPrepared ($pp partitions)"
+  "$BIN/acms-bench-load" --topic bench.tp.submitted --count "$EVENTS" --kind submitted --run-prefix tps >/dev/null
+  "$BIN/acms-bench-load" --topic bench.tp.prepared --count "$EVENTS" --kind prepared --run-prefix tpp \
+    --config-dir "$REPO/examples" >/dev/null
+  # the devbroker trims silently: what is retained must be everything that was produced
+  "$BIN/acms-bench-count" --topic bench.tp.submitted --expect "$EVENTS" --timeout-s 120 >"$WORK/c1.json" ||
+    { log "pre-load trimmed: $(cat "$WORK/c1.json")"; return 1; }
+  "$BIN/acms-bench-count" --topic bench.tp.prepared --expect "$EVENTS" --timeout-s 120 >"$WORK/c2.json" ||
+    { log "pre-load trimmed: $(cat "$WORK/c2.json")"; return 1; }
+  R[tp_partitions_submitted]=$ps; R[tp_partitions_prepared]=$pp
+  local svc
+  for svc in adapter validator; do
+    local ours=() base=() rss=() brss=() out
+    for r in $(seq 1 "$ROUNDS"); do
+      for kind in $(if first_is_ours "$r"; then echo "$svc fwd-$svc"; else echo "fwd-$svc $svc"; fi); do
+        out=$(tp_run "$kind" "$r") || return 1
+        log "throughput $kind round $r: $out (events/s, peak RSS MiB)"
+        if [ "$kind" = "$svc" ]; then ours+=("${out% *}"); rss+=("${out#* }"); else base+=("${out% *}"); brss+=("${out#* }"); fi
+      done
+    done
+    R[tp_${svc}_ours]=$(median "${ours[@]}"); R[tp_${svc}_base]=$(median "${base[@]}")
+    R[tp_${svc}_ratio]=$(ratio "${R[tp_${svc}_ours]}" "${R[tp_${svc}_base]}")
+    R[rss_$svc]=$(printf '%s\n' "${rss[@]}" | sort -g | tail -1)
+    R[rss_fwd_$svc]=$(printf '%s\n' "${brss[@]}" | sort -g | tail -1)
+  done
+}
+
+bench_latency() {
+  local t r
+  for t in bench.lat.submitted bench.lat.prepared bench.lat.validated bench.latb.submitted bench.latb.prepared \
+           bench.latb.validated; do mk_topic "$t" 6; done
+  stack_redis_cli FLUSHALL >/dev/null
+  (export ACMS_GROUP_ID=bench-lat-adapter ACMS_TOPIC_CONFIG_SUBMITTED=bench.lat.submitted \
+          ACMS_TOPIC_CONFIG_PREPARED=bench.lat.prepared
+   stack_start_service adapter 2 >/dev/null 2>&1)
+  (export ACMS_GROUP_ID=bench-lat-validator ACMS_TOPIC_CONFIG_PREPARED=bench.lat.prepared \
+          ACMS_TOPIC_CONFIG_VALIDATED=bench.lat.validated
+   stack_start_service validator 2 >/dev/null 2>&1)
+  ACMS_GROUP_ID=bench-latb-1 spawn fwd-lat1 "$STACK_DIR/fwd-lat1.log" "$BIN/acms-bench-forward" \
+    --in bench.latb.submitted --out bench.latb.prepared --ready-file "$WORK/fwd1.ready"
+  ACMS_GROUP_ID=bench-latb-2 spawn fwd-lat2 "$STACK_DIR/fwd-lat2.log" "$BIN/acms-bench-forward" \
+    --in bench.latb.prepared --out bench.latb.validated --ready-file "$WORK/fwd2.ready"
+  wait_ready adapter-2 && wait_ready validator-2 && wait_file "$WORK/fwd1.ready" && wait_file "$WORK/fwd2.ready" ||
+    { log "latency: the chains did not become ready"; return 1; }
+  local p50=() p99=() b50=() b99=() which res
+  for r in $(seq 1 "$ROUNDS"); do
+    for which in $(if first_is_ours "$r"; then echo "ours base"; else echo "base ours"; fi); do
+      res=$WORK/lat.$which.$r.json
+      if [ "$which" = ours ]; then
+        "$BIN/acms-bench-latency" --in bench.lat.submitted --out bench.lat.validated --rate "$RATE" \
+          --duration-s "$LAT_S" --run-prefix "lat$r" >"$res" || { log "latency ours round $r: $(cat "$res")"; return 1; }
+        p50+=("$(jget "$res" p50_ms)"); p99+=("$(jget "$res" p99_ms)")
+      else
+        "$BIN/acms-bench-latency" --in bench.latb.submitted --out bench.latb.validated --rate "$RATE" \
+          --duration-s "$LAT_S" --run-prefix "latb$r" >"$res" || { log "latency base round $r: $(cat "$res")"; return 1; }
+        b50+=("$(jget "$res" p50_ms)"); b99+=("$(jget "$res" p99_ms)")
+      fi
+      log "latency $which round $r: $(cat "$res")"
+    done
+  done
+  R[lat_p50]=$(median "${p50[@]}"); R[lat_p99]=$(median "${p99[@]}")
+  R[lat_bus_p50]=$(median "${b50[@]}"); R[lat_bus_p99]=$(median "${b99[@]}")
+  R[lat_ratio_p99]=$(ratio "${R[lat_p99]}" "${R[lat_bus_p99]}")
+  stack_stop_service adapter 2; stack_stop_service validator 2; stop fwd-lat1; stop fwd-lat2
+}
+
+# --- coordinator vs make -----------------------------------------------------------------------
+bench_dag() {
+  stack_init "$WORK/dagstack"
+  STACK_PARTITIONS=6 stack_start_all >/dev/null 2>&1 || { log "dag: the stack did not start"; return 1; }
+  "$BIN/acms-bench-gen" --steps "$DAG_STEPS" --shape tree --format yaml --max-parallel 2 >"$WORK/tree.yaml"
+  "$BIN/acms-bench-gen" --steps "$DAG_STEPS" --shape tree --format make >"$WORK/tree.mk"
+  local ours=() theirs=() coord=() r which t0 t1 res
+  for r in $(seq 1 "$ROUNDS"); do
+    for which in $(if first_is_ours "$r"; then echo "ours make"; else echo "make ours"; fi); do
+      t0=$(date +%s%N)
+      if [ "$which" = ours ]; then
+        res=$WORK/dag.$r.json
+        "$BIN/acmsctl" submit "$WORK/tree.yaml" --env dev --wait --format json --config-dir "$REPO/examples" \
+          >"$res" 2>"$WORK/dag.$r.err" || { log "dag round $r failed: $(tail -3 "$WORK/dag.$r.err")"; return 1; }
+        t1=$(date +%s%N); ours+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
+        coord+=("$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print((int(d["finished_ms"])-int(d["started_ms"]))/1000)' "$res")")
+      else
+        make -s -j2 -f "$WORK/tree.mk" all
+        t1=$(date +%s%N); theirs+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
+      fi
+    done
+    log "dag round $r: ours ${ours[-1]} s (coordinator ${coord[-1]} s), make -j2 ${theirs[-1]} s"
+  done
+  R[dag_ours]=$(median "${ours[@]}"); R[dag_make]=$(median "${theirs[@]}"); R[dag_coord]=$(median "${coord[@]}")
+  R[dag_ratio]=$(ratio "${R[dag_ours]}" "${R[dag_make]}")
+  stack_stop
+}
+
+# --- run ----------------------------------------------------------------------------------------
+for k in val_6_ours val_6_ajv val_6_ratio val_6_bytes val_300_ours val_300_ajv val_300_ratio val_300_bytes \
+         tp_adapter_ours tp_adapter_base tp_adapter_ratio tp_validator_ours tp_validator_base tp_validator_ratio \
+         rss_adapter rss_validator rss_fwd_adapter rss_fwd_validator tp_partitions_submitted tp_partitions_prepared \
+         lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio; do R[$k]=null; done
+
+FAILED=""
+if want ajv; then bench_ajv || FAILED="$FAILED validate_vs_ajv"; fi
+if want throughput || want latency; then
+  start_bus
+  if want throughput; then bench_throughput || FAILED="$FAILED throughput"; fi
+  if want latency; then bench_latency || FAILED="$FAILED latency"; fi
+  stack_stop
+fi
+if want dag; then bench_dag || FAILED="$FAILED dag_vs_make"; fi
+
+ELAPSED=$(( $(date +%s) - T_START ))
+cat >"$RESULTS/bench.json" <<EOF
+{
+  "generated": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "host": {"cpus": $(nproc), "loadavg_at_end": "$(cut -d' ' -f1-3 /proc/loadavg)"},
+  "rounds": $ROUNDS,
+  "elapsed_s": $ELAPSED,
+  "failed": "$(echo $FAILED)",
+  "throughput": {
+    "events": $EVENTS,
+    "partitions": {"submitted": ${R[tp_partitions_submitted]}, "prepared": ${R[tp_partitions_prepared]}},
+    "adapter": {"events_per_s": ${R[tp_adapter_ours]}, "baseline_events_per_s": ${R[tp_adapter_base]}, "ratio": ${R[tp_adapter_ratio]}, "goal_ratio_min": 0.5},
+    "validator": {"events_per_s": ${R[tp_validator_ours]}, "baseline_events_per_s": ${R[tp_validator_base]}, "ratio": ${R[tp_validator_ratio]}, "goal_ratio_min": 0.5}
+  },
+  "validate_vs_ajv": {
+    "ours_us": ${R[val_6_ours]}, "ajv_us": ${R[val_6_ajv]}, "ratio": ${R[val_6_ratio]},
+    "steps6": {"bytes": ${R[val_6_bytes]}, "ours_us": ${R[val_6_ours]}, "ajv_us": ${R[val_6_ajv]}, "ratio": ${R[val_6_ratio]}},
+    "steps300": {"bytes": ${R[val_300_bytes]}, "ours_us": ${R[val_300_ours]}, "ajv_us": ${R[val_300_ajv]}, "ratio": ${R[val_300_ratio]}},
+    "goal_ratio_max": 1.0
+  },
+  "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "goal_ratio_max": 2.0},
+  "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
+  "rss_mb": {"adapter": ${R[rss_adapter]}, "validator": ${R[rss_validator]}, "forwarder_adapter_run": ${R[rss_fwd_adapter]}, "forwarder_validator_run": ${R[rss_fwd_validator]}, "goal_max": 32}
+}
+EOF
+
+row() { printf '%-34s %14s %14s %10s %10s\n' "$@"; }
+{
+  echo
+  row "figure" "ours" "baseline" "ratio" "goal"
+  row "validate 6 steps (us/doc)" "${R[val_6_ours]}" "${R[val_6_ajv]} ajv" "${R[val_6_ratio]}" "<= 1.0"
+  row "validate 300 steps (us/doc)" "${R[val_300_ours]}" "${R[val_300_ajv]} ajv" "${R[val_300_ratio]}" "<= 1.0"
+  row "adapter throughput (events/s)" "${R[tp_adapter_ours]}" "${R[tp_adapter_base]} fwd" "${R[tp_adapter_ratio]}" ">= 0.5"
+  row "validator throughput (events/s)" "${R[tp_validator_ours]}" "${R[tp_validator_base]} fwd" "${R[tp_validator_ratio]}" ">= 0.5"
+  row "latency p99 (ms) at ${RATE}/s" "${R[lat_p99]}" "${R[lat_bus_p99]} bus" "${R[lat_ratio_p99]}" "<= 3.0"
+  row "latency p50 (ms)" "${R[lat_p50]}" "${R[lat_bus_p50]} bus" "" ""
+  row "dag ${DAG_STEPS} steps (s)" "${R[dag_ours]}" "${R[dag_make]} make" "${R[dag_ratio]}" "<= 2.0"
+  row "peak RSS adapter / validator (MiB)" "${R[rss_adapter]} / ${R[rss_validator]}" "" "" "<= 32"
+  echo
+  echo "bench: wrote $RESULTS/bench.json in ${ELAPSED}s"
+  [ -z "$FAILED" ] || echo "bench: FAILED:$FAILED (their figures are null)"
+} | tee "$WORK/table.txt"
+[ -z "$FAILED" ]

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Scenario 2: Kafka faults through the devbroker's control socket (librdkafka's mock cluster with
+# three brokers), one after another in the middle of a stream of FAULTS_RUNS runs: added latency
+# (rtt 200 ms on every broker), retriable request errors on produce, fetch and offset commit (and
+# forced disconnects), partition leaders moved to other brokers, one broker down, then every broker
+# down. Clients retry by themselves; the services' loop holds offsets until output is acknowledged.
+# An idempotent producer's retries may be duplicated by the mock (FIELD-NOTES.md): duplicates in the
+# log carry the same event id and must have no second effect.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+
+export STACK_BROKERS=3
+faults_begin kafka 300
+faults_start_stack
+faults_submit_start
+ctl() { stack_broker_ctl "$@" >/dev/null; }
+step() { faults_wait_submitted "$1"; faults__log "$2 ($(faults_submitted) submitted, $(faults_terminal_count) terminal)"; }
+
+topics="acms.config.submitted acms.config.prepared acms.config.validated acms.validation.results acms.exec.steps
+acms.exec.results acms.exec.adaptations acms.exec.adapted acms.monitor.alerts acms.feedback.insights acms.control
+acms.deadletter"
+
+step $((FAULTS_RUNS / 7)) "rtt 200 ms on every broker for 5 s"
+ctl rtt -1 200
+sleep 5
+ctl rtt -1 0
+
+step $((2 * FAULTS_RUNS / 7)) "request errors: produce, fetch, offset commit (retriable), forced disconnects"
+ctl request-errors produce 30 NOT_LEADER_FOR_PARTITION
+ctl request-errors fetch 60 NOT_LEADER_FOR_PARTITION
+ctl request-errors offsetcommit 30 COORDINATOR_NOT_AVAILABLE
+ctl request-errors produce 5 _TRANSPORT
+ctl request-errors fetch 5 _TRANSPORT
+sleep 3
+ctl request-errors offsetcommit 20 REQUEST_TIMED_OUT
+ctl request-errors produce 20 REQUEST_TIMED_OUT
+
+step $((3 * FAULTS_RUNS / 7)) "leader change: every partition of every topic moves to the next broker"
+for t in $topics; do
+  for p in 0 1 2 3 4 5; do ctl leader "$t" "$p" $(( (p + 1) % 3 + 1 )); done
+done
+
+step $((4 * FAULTS_RUNS / 7)) "broker 1 down for 4 s"
+ctl broker-down 1
+sleep 4
+ctl broker-up 1
+
+step $((5 * FAULTS_RUNS / 7)) "leader change back, group coordinator moved"
+for t in $topics; do
+  for p in 0 1 2 3 4 5; do ctl leader "$t" "$p" $(( p % 3 + 1 )); done
+done
+for g in acms-adapter acms-validator acms-coordinator acms-monitor acms-feedback; do ctl coordinator group "$g" 2; done
+
+step $((6 * FAULTS_RUNS / 7)) "every broker down for 5 s"
+ctl broker-down -1
+sleep 5
+ctl broker-up -1
+
+faults_submit_wait
+for api in produce fetch offsetcommit; do ctl clear-request-errors "$api"; done
+stack_wait_ready
+faults_wait_terminal 300
+faults_finish
