@@ -79,7 +79,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan test-valgrind fuzz fuzz-bins demo up down clean \
+.PHONY: all deps test test-unit test-integration test-asan test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -168,6 +168,15 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
 
 fuzz-bins: $(FUZZ_BINS)
 
+# the packed-message seeds of fuzz_messages (tests/fuzz/corpus/fuzz_messages/), from real adapter and
+# validator output: regenerate after a schema change
+$(BUILD)/fuzz-seedgen: $(BUILD)/obj/tests/fuzz/seedgen.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+fuzz-seeds: $(BUILD)/fuzz-seedgen
+	@mkdir -p tests/fuzz/corpus/fuzz_messages
+	$(BUILD)/fuzz-seedgen tests/fuzz/corpus/fuzz_messages
+
 fuzz:
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
@@ -195,6 +204,12 @@ $(BIN)/acms-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/benchlib.o $(LIB)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
+
+# The learning loop, measured (README, "Learning loop"): ROUNDS rounds of PIPELINES x STEPS steps
+# through the real stack, learning on and off; writes bench/results/learning.json.
+bench-learning: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) bench/learning/run.sh
 
 # --- install ----------------------------------------------------------------------------------
 install: all

@@ -3,6 +3,7 @@
 #include "state.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const status_script =
@@ -18,6 +19,26 @@ static const char *const status_script =
     "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"
     "for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
     "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
+    "return 1\n";
+
+/* The status script, then (when written) DEL + RPUSH of KEYS[3] with ARGV[5 + nkv ..], where
+ * ARGV[5] is nkv (the field/value pairs follow it). */
+static const char *const status_list_script =
+    "local cur = redis.call('HGET', KEYS[1], 'status')\n"
+    "local ranks = {submitted=0, prepared=1, validated=2, running=3,\n"
+    "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"
+    "if cur then\n"
+    "  local cr = ranks[cur] or 0\n"
+    "  if cr == 4 and cur ~= ARGV[1] then return 0 end\n"
+    "  if cr > tonumber(ARGV[2]) then return 0 end\n"
+    "end\n"
+    "local nkv = tonumber(ARGV[5])\n"
+    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4])\n"
+    "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"
+    "for i = 6, 5 + nkv, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
+    "redis.call('DEL', KEYS[3])\n"
+    "if #ARGV > 5 + nkv then redis.call('RPUSH', KEYS[3], unpack(ARGV, 6 + nkv)) end\n"
     "return 1\n";
 
 int acms_state_rank(const char *status)
@@ -79,6 +100,53 @@ int acms_state_run_status(acms_redis *r, const char *run_id, const char *status,
         return ACMS_ERR_RETRY;
     int rc = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
     freeReplyObject(rep);
+    return rc;
+}
+
+int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                               size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
+{
+    int rank = acms_state_rank(status);
+    if (rank < 0 || nkv % 2 || nkv > 64 || !list_suffix || nitems > 4096)
+        return ACMS_ERR_INVALID;
+    char key[256], list[512], rankbuf[16], now[24], nkvbuf[16];
+    acms_key_run(key, sizeof key, run_id);
+    if (snprintf(list, sizeof list, "%s:%s", key, list_suffix) >= (int)sizeof list)
+        return ACMS_ERR_INVALID;
+    snprintf(rankbuf, sizeof rankbuf, "%d", rank);
+    snprintf(now, sizeof now, "%lld", (long long)acms_now_ms());
+    snprintf(nkvbuf, sizeof nkvbuf, "%zu", nkv);
+    size_t argc = 0, cap = 12 + nkv + nitems;
+    const char **argv = malloc(cap * sizeof *argv);
+    size_t *argvlen = malloc(cap * sizeof *argvlen);
+    int rc = ACMS_ERR_RETRY;
+    if (!argv || !argvlen)
+        goto out;
+    argv[argc++] = "EVAL";
+    argv[argc++] = status_list_script;
+    argv[argc++] = "3";
+    argv[argc++] = key;
+    argv[argc++] = "acms:runs";
+    argv[argc++] = list;
+    argv[argc++] = status;
+    argv[argc++] = rankbuf;
+    argv[argc++] = now;
+    argv[argc++] = run_id;
+    argv[argc++] = nkvbuf;
+    for (size_t i = 0; i < nkv; i++)
+        argv[argc++] = kv[i] ? kv[i] : "";
+    for (size_t i = 0; i < nitems; i++)
+        argv[argc++] = items[i] ? items[i] : "";
+    for (size_t i = 0; i < argc; i++)
+        argvlen[i] = strlen(argv[i]);
+    redisReply *rep = acms_redis_cmdargv(r, (int)argc, argv, argvlen);
+    if (rep) {
+        rc = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
+        freeReplyObject(rep);
+    }
+out:
+    free(argv);
+    free(argvlen);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /* state.h: live run state in Redis, shared by the services and acmsctl. Keys (README, "Redis keys"):
  *   acms:run:<run>               hash  run_id pipeline environment status submitted_ms updated_ms
- *                                      finished_ms steps_total steps_done config_hash source_name
+ *                                      finished_ms steps_total steps_done config_hash config_ref source_name
  *                                      reason owner success
  *   acms:run:<run>:step:<step>   hash  status attempt started_ms finished_ms exit_reason wall_ms
  *                                      peak_rss_kb memory_mb max_runtime_s message
@@ -20,6 +20,11 @@
  * Returns 1 if written, 0 if refused (status would move backwards), ACMS_ERR_RETRY if unreachable. */
 int acms_state_run_status(acms_redis *r, const char *run_id, const char *status,
                           const char *const *kv, size_t nkv);
+/* acms_state_run_status, and when the status was written, replaces the list <run key>:<list_suffix>
+ * with items (DEL + RPUSH), in the same script: one round trip, and the list is only touched while
+ * the status write is allowed. Same returns. nitems may be 0 (the list is then deleted). */
+int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                               size_t nkv, const char *list_suffix, const char *const *items, size_t nitems);
 /* Writes step fields (pairs) unconditionally. ACMS_OK or ACMS_ERR_RETRY. */
 int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv);
 /* Rank of a status (0..4), -1 unknown. */

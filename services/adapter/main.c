@@ -1,8 +1,8 @@
 /* main.c: acms-adapter wiring. Consumes acms.config.submitted (prepare -> ConfigPrepared, or a
  * rejection; a submission by reference is first loaded from the configuration store, storage.c) and
  * acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
- * Redis before publishing and are idempotent (monotonic status, DEL+RPUSH of the log in one MULTI
- * only while the run is at "prepared", once-keys per event), and published ids are derived from the
+ * Redis before publishing and are idempotent (monotonic status with DEL+RPUSH of the log in the same
+ * script, only while the run is at "prepared"; once-keys per event), and published ids are derived from the
  * input, so redelivery is harmless; a run already past "prepared" is not prepared again. */
 #include <curl/curl.h>
 #include <errno.h>
@@ -109,31 +109,6 @@ static const char **records_json(acms_arena *a, Acms__V1__AdaptationRecord *cons
     return out;
 }
 
-/* Replaces acms:run:<run>:adaptations with the prepared log: MULTI, DEL, RPUSH, EXEC. */
-static int write_log(acms_redis *r, acms_arena *a, const char *run, const Acms__V1__RuntimeConfiguration *rc)
-{
-    const char *key = acms_arena_printf(a, "acms:run:%s:adaptations", run);
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"}, *del[] = {"DEL", key};
-    size_t multil[] = {5}, execl[] = {4}, dell[] = {3, strlen(key)};
-    size_t n = rc->n_adaptation_log;
-    acms_redis_appendargv(r, 1, multi, multil);
-    acms_redis_appendargv(r, 2, del, dell);
-    if (n) {
-        const char **json = records_json(a, rc->adaptation_log, n);
-        const char **argv = acms_arena_alloc(a, (n + 2) * sizeof *argv);
-        size_t *argl = acms_arena_alloc(a, (n + 2) * sizeof *argl);
-        argv[0] = "RPUSH";
-        argv[1] = key;
-        for (size_t i = 0; i < n; i++)
-            argv[i + 2] = json[i];
-        for (size_t i = 0; i < n + 2; i++)
-            argl[i] = strlen(argv[i]);
-        acms_redis_appendargv(r, (int)(n + 2), argv, argl);
-    }
-    acms_redis_appendargv(r, 1, exec, execl);
-    return acms_redis_exec_discard(r, n ? 4 : 3) == ACMS_OK ? ACMS_OK : ACMS_ERR_RETRY;
-}
-
 static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
                        Acms__V1__RuntimeConfiguration *rc)
 {
@@ -143,7 +118,11 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
                         "config_hash", S(md->config_hash),    "source_name", S(md->source_name),
                         "config_ref",  S(md->config_ref)};
     size_t nkv = sizeof kv / sizeof *kv - (*S(md->config_ref) ? 0 : 2);
-    int st = acms_state_run_status(s->ctx.redis, m->run_id, "prepared", kv, nkv);
+    /* Status and adaptation log in one script (one round trip): the log is replaced only while the
+     * status write is allowed. */
+    const char **log = records_json(a, rc->adaptation_log, rc->n_adaptation_log);
+    int st = acms_state_run_status_list(s->ctx.redis, m->run_id, "prepared", kv, nkv, "adaptations", log,
+                                        rc->n_adaptation_log);
     if (st < 0)
         return ACMS_ERR_RETRY;
     if (st == 0) {
@@ -152,8 +131,6 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
         acms_log_info(m->run_id, m->event_id, "run already past prepared: redelivery ignored");
         return ACMS_OK;
     }
-    if (write_log(s->ctx.redis, a, m->run_id, rc) != ACMS_OK)
-        return ACMS_ERR_RETRY;
 
     Acms__V1__ConfigPrepared *out = acms_pb_new(a, &acms__v1__config_prepared__descriptor);
     out->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "prepared", m->traceparent);

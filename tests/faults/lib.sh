@@ -35,6 +35,9 @@ faults__cleanup() {
   local rc=$? p
   for p in $F_SUBMITTERS; do kill "$p" 2>/dev/null || true; done
   [ -n "${F_EXTRA_CLEANUP:-}" ] && eval "$F_EXTRA_CLEANUP"
+  if [ "$rc" -ne 0 ] && [ -n "$(stack__pid broker)" ]; then  # the devbroker is in memory: keep the topics
+    "$STACK_PY" "$FAULTS_LIB_DIR/dump_topics.py" "$ACMS_KAFKA_BROKERS" "$STACK_DIR/topics" >/dev/null 2>&1 || true
+  fi
   stack_stop
   if [ "$rc" -ne 0 ] || [ "${FAULTS_KEEP:-0}" = 1 ]; then
     echo "faults[$F_NAME]: stack directory kept: $STACK_DIR" >&2
@@ -95,9 +98,12 @@ faults_start_stack() {
 
 # One submit loop: COUNT acknowledged runs appended to FILE.
 faults__submit_loop() {
-  local count=$1 file=$2 done_n=0 out rc
+  local count=$1 file=$2 done_n=0 out rc t0 file_tag
+  file_tag=$(basename "$file")
   while [ "$done_n" -lt "$count" ]; do
+    t0=$(date +%s.%N)
     out=$("$BIN/acmsctl" submit "$F_YAML" --env dev --quiet 2>>"$F_WORK/submit.err") && rc=0 || rc=$?
+    echo "$t0 $(date +%s.%N) $rc" >>"$F_WORK/submit.times.$file_tag"
     if [ "$rc" -eq 0 ] && [ -n "$out" ]; then
       echo "$out" >>"$file"
       done_n=$((done_n + 1))
@@ -201,4 +207,51 @@ faults_finish() {
   fi
   echo "$F_NAME: $line (${secs}s)"
   [ "$rc" -eq 0 ] || { echo "FAIL: $F_NAME: lost or duplicated effects (see above)" >&2; exit 1; }
+}
+
+# faults_broker_batch: devbroker control commands from stdin, one per line, over one connection
+# (tools/devbroker-ctl starts a process per command: too slow for 72 leader moves). Fails on the
+# first answer that is not "ok".
+faults_broker_batch() {
+  "$STACK_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+f = s.makefile("rb")
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    s.sendall((line + "\n").encode())
+    answer = f.readline().decode(errors="replace").strip()
+    if not answer.startswith("ok"):
+        sys.exit("devbroker: %s: %s" % (line, answer))
+' "$(stack__broker_sock)"
+}
+
+# faults_lag: the consumer lag summed over every running service (their /metrics gauge
+# acms_consumer_lag, refreshed each second); empty when a service does not answer.
+faults_lag() {
+  local id total=0 v
+  while read -r id; do
+    [ -n "$id" ] && [ -n "$(stack__pid "$id")" ] || continue
+    v=$(curl -fsS -m 2 "http://127.0.0.1:$(cat "$STACK_DIR/$id.port")/metrics" 2>/dev/null |
+        awk '/^acms_consumer_lag[{ ]/ {s += $NF} END {print s + 0}') || return 0
+    [ -n "$v" ] || return 0
+    total=$((total + ${v%.*}))
+  done <"$STACK_DIR/services"
+  echo "$total"
+}
+
+# faults_wait_idle TIMEOUT_S: until every service has consumed everything (lag 0 three times in a
+# row, a second apart).
+faults_wait_idle() {
+  local deadline=$(( $(date +%s) + $1 )) zero=0 lag
+  while [ "$zero" -lt 3 ]; do
+    lag=$(faults_lag)
+    if [ "$lag" = 0 ]; then zero=$((zero + 1)); else zero=0; fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then faults__log "consumers still lagging ($lag)"; return 1; fi
+    sleep 1
+  done
 }

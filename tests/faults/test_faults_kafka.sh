@@ -38,8 +38,8 @@ ctl request-errors produce 20 REQUEST_TIMED_OUT
 
 step $((3 * FAULTS_RUNS / 7)) "leader change: every partition of every topic moves to the next broker"
 for t in $topics; do
-  for p in 0 1 2 3 4 5; do ctl leader "$t" "$p" $(( (p + 1) % 3 + 1 )); done
-done
+  for p in 0 1 2 3 4 5; do echo "leader $t $p $(( (p + 1) % 3 + 1 ))"; done
+done | faults_broker_batch
 
 step $((4 * FAULTS_RUNS / 7)) "broker 1 down for 4 s"
 ctl broker-down 1
@@ -47,10 +47,12 @@ sleep 4
 ctl broker-up 1
 
 step $((5 * FAULTS_RUNS / 7)) "leader change back, group coordinator moved"
-for t in $topics; do
-  for p in 0 1 2 3 4 5; do ctl leader "$t" "$p" $(( p % 3 + 1 )); done
-done
-for g in acms-adapter acms-validator acms-coordinator acms-monitor acms-feedback; do ctl coordinator group "$g" 2; done
+{
+  for t in $topics; do
+    for p in 0 1 2 3 4 5; do echo "leader $t $p $(( p % 3 + 1 ))"; done
+  done
+  for g in acms-adapter acms-validator acms-coordinator acms-monitor acms-feedback; do echo "coordinator group $g 2"; done
+} | faults_broker_batch
 
 step $((6 * FAULTS_RUNS / 7)) "every broker down for 5 s"
 ctl broker-down -1

@@ -299,7 +299,9 @@ int ctl_config(const ctl_opts *o)
         close_store(&c);
         return rc;
     }
-    fprintf(stderr, "acmsctl config: %s '%s' (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B)\n",
-            sub ? "unknown subcommand" : "missing subcommand", sub ? sub : "");
+    if (sub)
+        fprintf(stderr, "acmsctl config: unknown subcommand '%s' (see acmsctl --help)\n", sub);
+    else
+        fprintf(stderr, "acmsctl config: missing subcommand (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B)\n");
     return CTL_USAGE;
 }
