@@ -79,7 +79,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
+.PHONY: all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -153,6 +153,11 @@ test-integration: all
 test-asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(SAN_ENV) $(MAKE) --no-print-directory SAN=1 test-unit test-integration
+
+# fault scenarios on the real stack, >= 200 runs each (README, "Reliability"); FAULTS_TESTS picks some
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	@BIN=$(BIN) tests/faults/run.sh
 
 test-valgrind:
 	@$(MAKE) --no-print-directory VG=1 $(patsubst tests/unit/%.c,build-valgrind/tests/%,$(UNIT_SRC))

@@ -177,7 +177,8 @@ void acms_cfg_print_help(const char *service, const char *summary, const char *e
            "                              127.0.0.1:0)\n"
            "  ACMS_KAFKA_FETCH_WAIT_MS    fetch.wait.max.ms (default 10)\n"
            "  ACMS_KAFKA_LINGER_MS        linger.ms (default 2)\n"
-           "  ACMS_SHUTDOWN_TIMEOUT_MS    bound on graceful shutdown (default 10000)\n"
+           "  ACMS_SHUTDOWN_TIMEOUT_MS    budget of a graceful shutdown after SIGTERM: exit within it + ~1 s\n"
+           "                              (default 10000)\n"
            "  ACMS_KAFKA_SECURITY_PROTOCOL, ACMS_KAFKA_SASL_MECHANISM, ACMS_KAFKA_SASL_USERNAME,\n"
            "  ACMS_KAFKA_SASL_PASSWORD, ACMS_KAFKA_SSL_CA_LOCATION   passed to librdkafka as given\n"
            "  ACMS_TOPIC_<NAME>           topic names, e.g. ACMS_TOPIC_CONFIG_SUBMITTED=acms.config.submitted\n");

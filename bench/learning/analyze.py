@@ -10,6 +10,8 @@ DIR/<series>/round-<r>/ holds one `acmsctl submit --wait --format json` document
   median_slack        median of (limit - peak) / limit over the successful attempts (memory)
   p90_slack           90th percentile of the same (linear interpolation)
   retries             attempts beyond the first, over all steps
+  total_slack         1 - sum(peak) / sum(limit) over the successful attempts (memory reserved and
+                      unused, Autopilot's aggregate form of the same ratio)
   wall_s              from the first submission to the last run's end (baseline: mean per round)
 plus failed steps and overruns (a successful attempt whose measured peak exceeded its limit: the
 local executor samples RSS every 50 ms, so a spike shorter than that can pass unseen; counted
@@ -84,7 +86,8 @@ def figures(dirs, rnd):
             "median_slack": r(percentile(slacks, 0.5)), "p90_slack": r(percentile(slacks, 0.9)),
             "retries": retries, "wall_s": r(wall, 1), "killed_steps": killed, "failed_steps": failed,
             "overruns": overruns, "runs": runs, "runs_failed": runs_failed,
-            "memory_limit_mb": round(limit_mb), "memory_peak_mb": round(peak_mb)}
+            "memory_limit_mb": round(limit_mb), "memory_peak_mb": round(peak_mb),
+            "total_slack": r(1.0 - peak_mb / limit_mb if limit_mb > 0 else None)}
 
 
 def round_dirs(root, name):
@@ -102,16 +105,19 @@ def fmt(x, pct=False):
 
 
 def table(learn, base, baseline):
-    head = f"{'round':>5} | {'steps':>5} {'kills':>7} {'median slack':>12} {'p90 slack':>9} {'retries':>7} {'wall s':>6}"
+    head = (f"{'round':>5} | {'steps':>5} {'kills':>7} {'median slack':>12} {'p90 slack':>9} {'total slack':>11} "
+            f"{'retries':>7} {'wall s':>6}")
     lines = ["learning (learning_mode apply)", head, "-" * len(head)]
     for x in learn:
         lines.append(f"{x['round']:>5} | {x['steps']:>5} {fmt(x['resource_kill_rate'], 1):>7} "
-                     f"{fmt(x['median_slack'], 1):>12} {fmt(x['p90_slack'], 1):>9} {x['retries']:>7} "
+                     f"{fmt(x['median_slack'], 1):>12} {fmt(x['p90_slack'], 1):>9} {fmt(x['total_slack'], 1):>11} "
+                     f"{x['retries']:>7} "
                      f"{fmt(x['wall_s']):>6}")
     lines += ["", "baseline (learning_mode off, the same workload)", head, "-" * len(head)]
     for x in base + ([dict(baseline, round="all")] if baseline else []):
         lines.append(f"{x['round']:>5} | {x['steps']:>5} {fmt(x['resource_kill_rate'], 1):>7} "
-                     f"{fmt(x['median_slack'], 1):>12} {fmt(x['p90_slack'], 1):>9} {x['retries']:>7} "
+                     f"{fmt(x['median_slack'], 1):>12} {fmt(x['p90_slack'], 1):>9} {fmt(x['total_slack'], 1):>11} "
+                     f"{x['retries']:>7} "
                      f"{fmt(x['wall_s']):>6}")
     return "\n".join(lines)
 

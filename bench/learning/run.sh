@@ -25,7 +25,6 @@ for b in acmsctl acms-stepload acms-devbroker acms-adapter acms-validator acms-c
 done
 
 work=$(mktemp -d /tmp/acms-bench-learning-XXXXXX)
-# shellcheck source=../../tests/lib/stack.sh
 source "$REPO/tests/lib/stack.sh"
 cleanup() {
   stack_stop

@@ -163,6 +163,18 @@ static const char *const adapted_script =
     "if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[2], 'override_runtime_s', ARGV[2]) end\n"
     "return 1\n";
 
+/* 2^30 MiB (1 PiB): no instance has it; anything above is a corrupted or forged event */
+#define COORD_ADAPTED_MAX_MB (1ULL << 30)
+
+const char *coord_adapted_problem(const Acms__V1__AdaptedEvent *in)
+{
+    if (!in || !in->step || !*in->step)
+        return "AdaptedEvent without a step";
+    if (in->memory_mb > COORD_ADAPTED_MAX_MB)
+        return "AdaptedEvent with an impossible memory size";
+    return NULL;
+}
+
 static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason)
 {
     (void)c;
@@ -175,7 +187,11 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
     }
     const char *run_id = in->meta->run_id;
     int rc = ACMS_OK;
-    if (!in->step || !*in->step || (!in->memory_mb && !in->max_runtime_s)) {
+    if ((*reason = coord_adapted_problem(in)) != NULL) {
+        acms_arena_free(a);
+        return ACMS_ERR_POISON;
+    }
+    if (!in->memory_mb && !in->max_runtime_s) {
         acms_log_info(run_id, in->meta->event_id, "adaptation without a step memory/runtime change: nothing to apply");
         goto out;
     }

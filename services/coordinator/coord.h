@@ -404,6 +404,9 @@ size_t coord_report_fit(acms_arena *a, Acms__V1__ExecutionResult *res, size_t li
 int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_size);
 void coord_release(coord_ctx *c);
 int coord_handle(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason);
+/* Why a decoded AdaptedEvent cannot be real (the adapter always names the step and asks for a
+ * plausible size): NULL when plausible, else the dead-letter reason. */
+const char *coord_adapted_problem(const Acms__V1__AdaptedEvent *in);
 int coord_tick(coord_ctx *c, acms_service *svc);
 uint32_t coord_rand(coord_ctx *c);
 

@@ -124,3 +124,64 @@ size_t feedback_fix_diff(acms_arena *a, const feedback_fixset *prev, const feedb
             incr(a, out, &n, cur->v[i].code, cur->v[i].ids[j], "offered");
     return n;
 }
+
+/* --- fix insights ------------------------------------------------------------------------------ */
+
+const char *feedback_fix_resolved_join(acms_arena *a, const feedback_fix_incr *inc, size_t n)
+{
+    static const char suffix[] = ":resolved";
+    const size_t sl = sizeof suffix - 1;
+    feedback_fixset set = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t fl = strlen(inc[i].field);
+        if (fl <= sl || strcmp(inc[i].field + fl - sl, suffix) != 0 || strpbrk(inc[i].code, "=;,"))
+            continue;
+        const char *id = acms_arena_strndup(a, inc[i].field, fl - sl);
+        if (strpbrk(id, "=;"))
+            continue;
+        id_add(a, code_get(a, &set, inc[i].code), id);
+    }
+    const char *out = "";
+    for (size_t i = 0; i < set.n; i++)
+        out = acms_arena_printf(a, "%s%s%s=%s", out, i ? ";" : "", set.v[i].code, feedback_fixset_join(a, &set.v[i]));
+    return out;
+}
+
+void feedback_fix_resolved_parse(acms_arena *a, const char *s, feedback_fixset *out)
+{
+    memset(out, 0, sizeof *out);
+    while (s && *s) {
+        const char *end = strchr(s, ';');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        const char *part = acms_arena_strndup(a, s, len), *eq = strchr(part, '=');
+        if (eq && eq != part) {
+            const char *kv[2] = {acms_arena_strndup(a, part, (size_t)(eq - part)), eq + 1};
+            feedback_fixset one;
+            feedback_fixset_from_hash(a, kv, 2, &one);
+            for (size_t i = 0; i < one.n; i++) {
+                feedback_fix_code *c = code_get(a, out, one.v[i].code);
+                for (size_t k = 0; k < one.v[i].nids; k++)
+                    id_add(a, c, one.v[i].ids[k]);
+            }
+        }
+        s += len + (end ? 1 : 0);
+    }
+}
+
+Acms__V1__LearningInsight *feedback_fix_insight(acms_arena *a, const char *pipeline, const char *code,
+                                                const char *id, uint64_t offered, uint64_t resolved)
+{
+    Acms__V1__LearningInsight *li = acms_pb_new(a, &acms__v1__learning_insight__descriptor);
+    li->pipeline = (char *)pipeline;
+    li->step = "";
+    li->kind = "fix_effective";
+    li->based_on_runs = offered > UINT32_MAX ? UINT32_MAX : (uint32_t)offered;
+    li->mode = "apply";
+    li->summary = acms_arena_printf(a,
+                                    "%s no longer reported after suggestion %s was offered: credited as resolving it "
+                                    "(%llu of %llu times offered so far)",
+                                    code, id, (unsigned long long)resolved, (unsigned long long)offered);
+    li->expected_effect = acms_arena_printf(a, "the validator ranks %s for %s by resolved/offered = %.2f", id, code,
+                                            offered ? (double)resolved / (double)offered : 0.0);
+    return li;
+}

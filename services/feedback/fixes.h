@@ -39,4 +39,17 @@ const char *feedback_fixset_join(acms_arena *a, const feedback_fix_code *c);
 size_t feedback_fix_diff(acms_arena *a, const feedback_fixset *prev, const feedback_fixset *cur,
                          feedback_fix_incr **out);
 
+/* Fix insights. The suggestions credited as resolved by a run's validation are kept in its feedback
+ * hash (acms:feedback:run:<run> field fixes_resolved, "CODE=id1,id2;CODE2=id3") until the run's
+ * ExecutionResult arrives; its ExecutionFeedback then carries one "fix_effective" LearningInsight per
+ * credited suggestion with the suggestion's record so far (resolved of offered). Best effort: a run
+ * whose result is handled before its validation result simply has none. */
+/* The resolved increments of inc[0..n) in that form (arena); "" when there are none. */
+const char *feedback_fix_resolved_join(acms_arena *a, const feedback_fix_incr *inc, size_t n);
+/* Parses the form back into a set of codes and credited ids (malformed parts are skipped). */
+void feedback_fix_resolved_parse(acms_arena *a, const char *s, feedback_fixset *out);
+/* The fix_effective insight of suggestion id for code, resolved `resolved` times of `offered`. */
+Acms__V1__LearningInsight *feedback_fix_insight(acms_arena *a, const char *pipeline, const char *code,
+                                                const char *id, uint64_t offered, uint64_t resolved);
+
 #endif

@@ -137,6 +137,43 @@ static int first_of_name(const feedback_outcome *o, size_t i)
     return 1;
 }
 
+/* The fix_effective insights of this run: suggestions its validation credited as resolved (fixes.h),
+ * each with its record so far. ACMS_OK or ACMS_ERR_RETRY. */
+static int fix_insights(job *j, const char *pipeline, Acms__V1__LearningInsight ***v, size_t *n)
+{
+    acms_arena *a = j->a;
+    const char **kv;
+    size_t nkv;
+    *v = NULL;
+    *n = 0;
+    if (feedback_store_hgetall(j->r, a, feedback_key_run(a, j->run), &kv, &nkv) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    const char *credited = NULL;
+    for (size_t i = 0; i + 1 < nkv; i += 2)
+        if (!strcmp(kv[i], "fixes_resolved"))
+            credited = kv[i + 1];
+    feedback_fixset set;
+    feedback_fix_resolved_parse(a, credited, &set);
+    for (size_t i = 0; i < set.n; i++) {
+        if (feedback_store_hgetall(j->r, a, feedback_key_fix(a, set.v[i].code), &kv, &nkv) != ACMS_OK)
+            return ACMS_ERR_RETRY;
+        for (size_t k = 0; k < set.v[i].nids; k++) {
+            const char *off = acms_arena_printf(a, "%s:offered", set.v[i].ids[k]);
+            const char *res = acms_arena_printf(a, "%s:resolved", set.v[i].ids[k]);
+            uint64_t offered = 0, resolved = 0;
+            for (size_t f = 0; f + 1 < nkv; f += 2) {
+                if (!strcmp(kv[f], off))
+                    offered = strtoull(kv[f + 1], NULL, 10);
+                else if (!strcmp(kv[f], res))
+                    resolved = strtoull(kv[f + 1], NULL, 10);
+            }
+            *v = acms_arena_push(a, *v, n, sizeof **v);
+            (*v)[*n - 1] = feedback_fix_insight(a, pipeline, set.v[i].code, set.v[i].ids[k], offered, resolved);
+        }
+    }
+    return ACMS_OK;
+}
+
 static int on_result(job *j, const Acms__V1__ExecutionResult *res)
 {
     acms_arena *a = j->a;
@@ -158,6 +195,10 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
     run_totals t;
     totals_of(a, o, n, &t);
     const char *updated = acms_arena_printf(a, "%lld", (long long)(res->finished_ms ? res->finished_ms : res->meta->timestamp_ms));
+    Acms__V1__LearningInsight **fins;
+    size_t nfins;
+    if (fix_insights(j, pipeline ? pipeline : "", &fins, &nfins) != ACMS_OK)
+        return ACMS_ERR_RETRY;
 
     for (int tries = 0; tries < APPLY_TRIES; tries++) {
         feedback_hash_op *ops = acms_arena_alloc(a, (2 * n + 1) * sizeof *ops);
@@ -228,6 +269,10 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
             t.recs++;
             feedback_learn_insights(a, pipeline, &o[i], &st, &rec, &ins, &nins);
         }
+        for (size_t k = 0; k < nfins; k++) {
+            ins = acms_arena_push(a, ins, &nins, sizeof *ins);
+            ins[nins - 1] = fins[k];
+        }
         run_op(j, res, &t, &ops[nops++]);
         if (tries == 0 && publish_feedback(j, res, o, n, &t, ins, nins) != ACMS_OK)
             return ACMS_ERR_RETRY;
@@ -284,7 +329,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
         feedback_fix_incr *inc;
         size_t ninc = feedback_fix_diff(a, &prev, &cur, &inc);
 
-        feedback_hash_op *ops = acms_arena_alloc(a, (ninc + 1) * sizeof *ops);
+        feedback_hash_op *ops = acms_arena_alloc(a, (ninc + 2) * sizeof *ops);
         size_t nops = 1;
         ops[0].key = lkey;
         ops[0].expect_version = version;
@@ -304,6 +349,14 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
             }
             feedback_op_add(a, &ops[k].incr, &ops[k].nincr, inc[i].field, "1");
             resolved += strstr(inc[i].field, ":resolved") != NULL;
+        }
+        const char *credited = feedback_fix_resolved_join(a, inc, ninc);
+        if (*credited) { /* for the run's ExecutionFeedback (fix_effective insights) */
+            feedback_hash_op *ro = &ops[nops++];
+            memset(ro, 0, sizeof *ro);
+            ro->key = feedback_key_run(a, j->run);
+            ro->ttl_s = FEEDBACK_RUN_TTL_S;
+            feedback_op_add(a, &ro->set, &ro->nset, "fixes_resolved", credited);
         }
         int rc = feedback_store_apply(j->r, seen, ops, nops);
         if (rc < -1)
@@ -364,6 +417,8 @@ static int handle(void *ud, acms_service *svc, const acms_msg *m, const char **r
         *reason = "event without event_id or run_id";
         goto out;
     }
+    if ((*reason = feedback_input_problem(msg)) != NULL)
+        goto out; /* impossible content: dead-lettered */
     job j = {.svc = svc, .r = acms_service_redis(svc), .metrics = acms_service_metrics(svc), .a = a,
              .run = meta->run_id, .id = meta->event_id, .traceparent = meta->traceparent};
     if (topic == ACMS_TOPIC_EXEC_RESULTS)

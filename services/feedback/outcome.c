@@ -8,6 +8,24 @@
 
 #define MS_PER_HOUR 3600000.0
 
+const char *feedback_input_problem(const ProtobufCMessage *msg)
+{
+    if (!msg)
+        return "no message";
+    if (msg->descriptor == &acms__v1__execution_result__descriptor) {
+        const Acms__V1__ExecutionResult *r = (const Acms__V1__ExecutionResult *)msg;
+        if (r->n_steps == 0)
+            return "execution result without steps";
+        for (size_t i = 0; i < r->n_steps; i++)
+            if (!r->steps[i] || !r->steps[i]->name || !*r->steps[i]->name)
+                return "execution result with a nameless step";
+    } else if (msg->descriptor == &acms__v1__validation_result_event__descriptor) {
+        if (!((const Acms__V1__ValidationResultEvent *)msg)->result)
+            return "validation result event without a result";
+    }
+    return NULL;
+}
+
 const char *feedback_exit_reason_name(Acms__V1__ExitReason r)
 {
     switch (r) {

@@ -43,6 +43,10 @@ Acms__V1__StepOutcome *feedback_outcome_to_pb(acms_arena *a, const feedback_outc
 /* Short name of an exit reason: ok nonzero signal memory time cpu_time spawn_failed unreachable
  * cancelled lost unspecified. */
 const char *feedback_exit_reason_name(Acms__V1__ExitReason r);
+/* Why a decoded ExecutionResult or ValidationResultEvent cannot be real: a result without steps (the
+ * coordinator never runs a pipeline without any) or with a nameless step, a validation event without
+ * its result. NULL when plausible (other message types too); the service dead-letters the event. */
+const char *feedback_input_problem(const ProtobufCMessage *msg);
 /* Median of v[0..n) (v is sorted in place); 0 when n == 0. */
 double feedback_median(double *v, size_t n);
 

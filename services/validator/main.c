@@ -147,6 +147,8 @@ static int handle_step(const validator_ctx *c, acms_service *svc, acms_arena *a,
         *reason = "StepEvent without run_id";
         return ACMS_ERR_POISON;
     }
+    if ((*reason = validator_step_event_problem(ev)) != NULL)
+        return ACMS_ERR_POISON; /* impossible content: dead-lettered, as the monitor does */
     Acms__V1__ValidationResult *res = NULL;
     if (validator_runtime_check(ev, a, &res) != ACMS_OK || res->n_issues + res->n_warnings == 0)
         return ACMS_OK; /* healthy: nothing to say */

@@ -105,6 +105,20 @@ static void judge(rt *r, const Acms__V1__StepEvent *ev, const Acms__V1__StepMetr
     }
 }
 
+const char *validator_step_event_problem(const Acms__V1__StepEvent *ev)
+{
+    if (ev == NULL)
+        return "no step event";
+    if (validator_empty(ev->pipeline))
+        return "step event without pipeline";
+    if (ev->kind < ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_STARTED ||
+        ev->kind > ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED)
+        return "unknown step event kind";
+    if (ev->kind <= ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_SKIPPED && validator_empty(ev->step))
+        return "step event without step name";
+    return NULL;
+}
+
 int validator_runtime_check(const Acms__V1__StepEvent *ev, acms_arena *a, Acms__V1__ValidationResult **out)
 {
     Acms__V1__ValidationResult *res = acms_pb_new(a, &acms__v1__validation_result__descriptor);

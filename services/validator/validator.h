@@ -30,6 +30,9 @@ int validator_validate(const validator_ctx *ctx, acms_arena *a, const Acms__V1__
  * *out is always set (phase "runtime"); a healthy step gives a result with no issues or warnings
  * (the service then publishes nothing). ACMS_OK, or ACMS_ERR_INVALID when ev is NULL. */
 int validator_runtime_check(const Acms__V1__StepEvent *ev, acms_arena *a, Acms__V1__ValidationResult **out);
+/* Why a decoded StepEvent cannot be real (the coordinator never sends it): no pipeline, an unknown
+ * kind, a step kind without a step name. NULL when plausible. The service dead-letters the event. */
+const char *validator_step_event_problem(const Acms__V1__StepEvent *ev);
 
 /* --- limits and thresholds (README, "Validation") --------------------------------------------- */
 #define VALIDATOR_TOP_SUGGESTIONS 10

@@ -4,6 +4,9 @@
 # feedback service learns a lasting bump (max(peak + 100 MiB, peak x 1.2) of the peak at the kill).
 # Run 2 of the same pipeline: the adapter's scaler applies the learned memory ("learned" in the
 # capacity plan, a scaling record naming its basis) and the step succeeds on attempt 1, no retry.
+# Fix statistics on the way: run 1 lacks the owner tag (policy warning POL-OWNER-TAG with its
+# suggestion), run 2 has it, so the suggestion is credited as resolved and run 2's ExecutionFeedback
+# carries a fix_effective insight.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
@@ -29,8 +32,11 @@ spec:
       memory_mb: 100
       max_runtime_s: 60
       output_path: s3://acme-ml/it/hungry
-      tags: {owner: it}
 YAML
+# run 2: the same step, with the owner tag the policy asked for (the command, what learning keys on,
+# is unchanged)
+sed 's|^      output_path: s3://acme-ml/it/hungry$|&\n      tags: {owner: it}|' "$work/hungry.yaml" >"$work/hungry-tagged.yaml"
+grep -q 'tags: {owner: it}' "$work/hungry-tagged.yaml"
 
 step_field() { stack_redis_cli HGET "acms:run:$1:step:hungry" "$2"; }
 
@@ -59,7 +65,7 @@ assert_eq "$(stack_redis_cli HGET "acms:feedback:stats:$pipeline:hungry" kills_m
 assert_true "[ $(stack_redis_cli HGET "acms:feedback:stats:$pipeline:hungry" min_memory_mb) -ge $bump ]" "lasting floor kept"
 
 # --- run 2: sized right from the start, no retry ------------------------------------------------------
-out=$("$BIN/acmsctl" submit "$work/hungry.yaml" --env dev --wait --format json --timeout 60)
+out=$("$BIN/acmsctl" submit "$work/hungry-tagged.yaml" --env dev --wait --format json --timeout 60)
 run2=$(json_get "$out" run_id)
 assert_eq "$(json_get "$out" status)" succeeded "run 2 succeeds"
 assert_eq "$(step_field "$run2" attempt)" 1 "run 2 ran the step once (no retry)"
@@ -86,4 +92,24 @@ wait_for 20 "[ -n \"\$(stack_redis_cli HGET acms:feedback:run:$run2 success)\" ]
 assert_eq "$(stack_redis_cli HGET "acms:feedback:run:$run2" resource_kills)" 0 "run 2: no resource kill"
 assert_eq "$(topic_count_key acms.feedback.insights "$run1")" 1 "one ExecutionFeedback for run 1"
 assert_eq "$(topic_count_key acms.feedback.insights "$run2")" 1 "one ExecutionFeedback for run 2"
+# fix statistics: the owner-tag suggestion offered in run 1 resolved the warning by run 2
+fix=acms:learn:fix:POL-OWNER-TAG
+assert_eq "$(stack_redis_cli HGET "$fix" POL-OWNER-TAG:policy-fix:offered)" 1 "owner-tag suggestion offered once"
+assert_eq "$(stack_redis_cli HGET "$fix" POL-OWNER-TAG:policy-fix:resolved)" 1 "owner-tag suggestion credited as resolved"
+kinds=$(kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.feedback.insights -e -o beginning -q -J 2>/dev/null |
+  python3 -c 'import json,sys
+k=set()
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("key")==sys.argv[1]:
+        p=m.get("payload") or ""
+        k|={x for x in ("fix_effective","right_size_memory","memory_bump") if x in p}
+print(" ".join(sorted(k)))' "$run2")
+assert_true "[[ \" $kinds \" == *' fix_effective '* ]]" "run 2's ExecutionFeedback has a fix_effective insight ($kinds)"
+kinds1=$(kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.feedback.insights -e -o beginning -q -J 2>/dev/null |
+  python3 -c 'import json,sys
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("key")==sys.argv[1] and "memory_bump" in (m.get("payload") or ""): print("memory_bump")' "$run1")
+assert_eq "$kinds1" memory_bump "run 1's ExecutionFeedback explains the bump"
 echo "learning: run 1 killed at $kill_limit MiB and retried; run 2 ran once with $mem2 MiB (bump $bump MiB)"
