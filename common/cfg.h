@@ -20,6 +20,8 @@ typedef struct acms_cfg {
     int http_port;                /* ACMS_HTTP_PORT, default 0 = no health/metrics endpoint */
     int fetch_wait_ms;            /* ACMS_KAFKA_FETCH_WAIT_MS, default 10 */
     int linger_ms;                /* ACMS_KAFKA_LINGER_MS, default 2 */
+    int max_in_flight;            /* ACMS_KAFKA_MAX_IN_FLIGHT, 1..5, default 5: produce requests in flight
+                                   * per broker (1 on the devbroker when produce errors are injected) */
     int shutdown_timeout_ms;      /* ACMS_SHUTDOWN_TIMEOUT_MS, default 10000 */
     char security_protocol[32];   /* ACMS_KAFKA_SECURITY_PROTOCOL (plaintext|ssl|sasl_plaintext|sasl_ssl) */
     char sasl_mechanism[32];      /* ACMS_KAFKA_SASL_MECHANISM */

@@ -180,8 +180,11 @@ static int producer_conf(acms_kafka *k, rd_kafka_conf_t *conf, char *errstr, siz
 {
     int linger = k->cfg.linger_ms >= 0 ? k->cfg.linger_ms : 2;
 
+    int in_flight = k->cfg.max_in_flight >= 1 && k->cfg.max_in_flight <= 5 ? k->cfg.max_in_flight : 5;
+
     if (conf_set(conf, "enable.idempotence", "true", 0, errstr, errstr_size) ||
-        conf_int(conf, "linger.ms", linger, errstr, errstr_size))
+        conf_int(conf, "linger.ms", linger, errstr, errstr_size) ||
+        conf_int(conf, "max.in.flight.requests.per.connection", in_flight, errstr, errstr_size))
         return -1;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     return 0;

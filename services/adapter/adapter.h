@@ -32,6 +32,15 @@ int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__Confi
  * give byte-identical packed output. issues: syntax issues of the document (warnings too) and, on
  * ACMS_ERR_INVALID, the errors (UNKNOWN_ENVIRONMENT, EMPTY_DOCUMENT, conversion errors). */
 
+/* A plain-text credential (a plaintext_credential secret finding) is never carried past preparation:
+ * adapter_prepare replaces it with ADAPTER_REDACTED in the prepared pipeline (the validator rejects
+ * such a configuration from the finding), and adapter_redacted_document gives the document to send
+ * on with it: doc itself when md has no such finding, else a copy (arena) with those values replaced
+ * (positions kept). redact.c. */
+#define ADAPTER_REDACTED "[redacted: plain-text credential]"
+Acms__V1__Value *adapter_redacted_document(acms_arena *a, const Acms__V1__Value *doc,
+                                           const Acms__V1__RuntimeMetadata *md);
+
 /* Hex SHA-256 of the packed document (RuntimeMetadata.config_hash). "" for NULL. */
 void adapter_config_hash(const Acms__V1__Value *document, char out[65]);
 

@@ -135,7 +135,7 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
     Acms__V1__ConfigPrepared *out = acms_pb_new(a, &acms__v1__config_prepared__descriptor);
     out->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "prepared", m->traceparent);
     out->runtime = rc;
-    out->document = in->document;
+    out->document = adapter_redacted_document(a, in->document, rc->metadata); /* no plain-text credential */
     if (acms_service_publish(svc, ACMS_TOPIC_CONFIG_PREPARED, m->run_id, &out->base) != ACMS_OK)
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_adapter_prepared_total", NULL,

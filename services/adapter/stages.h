@@ -54,6 +54,9 @@ int adapter_secret_name_sensitive(const char *name);
 /* If value contains something shaped like a credential, a static description of its kind
  * ("an AWS access key id", ...), else NULL. */
 const char *adapter_secret_value_pattern(const char *value);
+/* Replaces every value a plaintext_credential finding of f points at in p (env values, command
+ * arguments, tag values) with ADAPTER_REDACTED (redact.c). Returns how many were replaced. */
+size_t adapter_secrets_redact(const adapter_findings *f, Acms__V1__Pipeline *p);
 
 /* --- ResourceScaler (scaler.c) --------------------------------------------------------------- */
 typedef enum { ADAPTER_LEARN_OFF = 0, ADAPTER_LEARN_SHADOW = 1, ADAPTER_LEARN_APPLY = 2 } adapter_learn_mode;

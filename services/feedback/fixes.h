@@ -40,7 +40,7 @@ size_t feedback_fix_diff(acms_arena *a, const feedback_fixset *prev, const feedb
                          feedback_fix_incr **out);
 
 /* Fix insights. The suggestions credited as resolved by a run's validation are kept in its feedback
- * hash (acms:feedback:run:<run> field fixes_resolved, "CODE=id1,id2;CODE2=id3") until the run's
+ * hash (acms:feedback:runfixes:<run> field fixes_resolved, "CODE=id1,id2;CODE2=id3") until the run's
  * ExecutionResult arrives; its ExecutionFeedback then carries one "fix_effective" LearningInsight per
  * credited suggestion with the suggestion's record so far (resolved of offered). Best effort: a run
  * whose result is handled before its validation result simply has none. */

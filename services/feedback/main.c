@@ -146,7 +146,7 @@ static int fix_insights(job *j, const char *pipeline, Acms__V1__LearningInsight 
     size_t nkv;
     *v = NULL;
     *n = 0;
-    if (feedback_store_hgetall(j->r, a, feedback_key_run(a, j->run), &kv, &nkv) != ACMS_OK)
+    if (feedback_store_hgetall(j->r, a, feedback_key_runfixes(a, j->run), &kv, &nkv) != ACMS_OK)
         return ACMS_ERR_RETRY;
     const char *credited = NULL;
     for (size_t i = 0; i + 1 < nkv; i += 2)
@@ -354,7 +354,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
         if (*credited) { /* for the run's ExecutionFeedback (fix_effective insights) */
             feedback_hash_op *ro = &ops[nops++];
             memset(ro, 0, sizeof *ro);
-            ro->key = feedback_key_run(a, j->run);
+            ro->key = feedback_key_runfixes(a, j->run);
             ro->ttl_s = FEEDBACK_RUN_TTL_S;
             feedback_op_add(a, &ro->set, &ro->nset, "fixes_resolved", credited);
         }

@@ -53,6 +53,11 @@ const char *feedback_key_run(acms_arena *a, const char *run_id)
     return acms_arena_printf(a, "acms:feedback:run:%s", run_id);
 }
 
+const char *feedback_key_runfixes(acms_arena *a, const char *run_id)
+{
+    return acms_arena_printf(a, "acms:feedback:runfixes:%s", run_id);
+}
+
 const char *feedback_key_stats(acms_arena *a, const char *pipeline, const char *step)
 {
     return acms_arena_printf(a, "acms:feedback:stats:%s:%s", pipeline, step);

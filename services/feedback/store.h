@@ -7,6 +7,8 @@
  *   acms:feedback:run:<run>                  hash  success status pipeline environment steps
  *        steps_succeeded resource_kills cost_usd instance_hours wasted_instance_hours median_slack
  *        recorded_ms event_id
+ *   acms:feedback:runfixes:<run>             hash  fixes_resolved (fixes.h), from the run's validation
+ *        until its ExecutionResult (kept apart so acms:feedback:run:<run> exists only once the result is in)
  *   acms:feedback:stats:<pipeline>:<step>    hash  (history.h)
  *   acms:learn:rec:<pipeline>:<step>         hash  (learn.h)
  *   acms:feedback:lastissues:<pipeline>:<env> hash code -> "id1,id2" (fixes.h)
@@ -39,6 +41,7 @@ void feedback_op_add(acms_arena *a, const char ***arr, size_t *n, const char *fi
 
 const char *feedback_key_seen(acms_arena *a, const char *event_id);
 const char *feedback_key_run(acms_arena *a, const char *run_id);
+const char *feedback_key_runfixes(acms_arena *a, const char *run_id);
 const char *feedback_key_stats(acms_arena *a, const char *pipeline, const char *step);
 const char *feedback_key_rec(acms_arena *a, const char *pipeline, const char *step);
 const char *feedback_key_lastissues(acms_arena *a, const char *pipeline, const char *env);

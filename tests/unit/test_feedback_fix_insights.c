@@ -1,6 +1,7 @@
-/* Fix insights: the suggestions a run's validation credited as resolved are kept in the run's
- * feedback hash as "CODE=id1,id2;CODE2=id3" (only resolved increments, unique ids, separators never
- * inside a part) and come back as one fix_effective LearningInsight each with its record. */
+/* Fix insights: the suggestions a run's validation credited as resolved are kept in the run's fixes
+ * hash (acms:feedback:runfixes:<run>) as "CODE=id1,id2;CODE2=id3" (only resolved increments, unique
+ * ids, separators never inside a part) and come back as one fix_effective LearningInsight each with
+ * its record. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
