@@ -26,7 +26,7 @@ for t in $order; do
   rows=$(wc -l <"$summary")
   echo "=== $t"
   if timeout "${FAULTS_TIMEOUT:-900}" bash "$script" >"$log" 2>&1; then
-    grep -E '^(LOST|DUPLICATED|note|counters|executions|deadletters|submitted=)' "$log"
+    grep -E '^(faults\[|LOST|DUPLICATED|note|counters|executions|deadletters|submitted=|FAIL)' "$log"
     echo "PASS $t ($(( $(date +%s) - start ))s)"
   else
     failed+=("$t")
