@@ -3,7 +3,8 @@
 # run, alternated (odd rounds ours first, even rounds baseline first), medians of BENCH_ROUNDS runs,
 # because these machines are shared and noisy. Writes bench/results/bench.json and prints a table.
 #   validate_vs_ajv  acms-bench-validate (parse JSON -> adapter_prepare -> validator_validate) vs
-#                    node + ajv 8 (JSON.parse + compiled schema), 6 and 300 steps
+#                    node + ajv 8 (JSON.parse + compiled schema), 6 and 300 steps, in CPU time per
+#                    document (a descheduled run does not count)
 #   throughput       acms-adapter / acms-validator on a pre-loaded topic vs acms-bench-forward (the
 #                    same consume loop, no decode) on the same devbroker; consumed == produced checked
 #   rss_mb           VmHWM of each of those processes at the end of its throughput run
@@ -259,14 +260,21 @@ for k in val_6_ours val_6_ajv val_6_ratio val_6_bytes val_300_ours val_300_ajv v
          lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio; do R[$k]=null; done
 
 FAILED=""
-if want ajv; then bench_ajv || FAILED="$FAILED validate_vs_ajv"; fi
+SECTIONS=""
+# timed NAME FUNCTION: runs a section, records its seconds and whether it failed
+timed() {
+  local t0=$SECONDS
+  "$2" || FAILED="$FAILED $1"
+  SECTIONS="$SECTIONS${SECTIONS:+, }\"$1\": $((SECONDS - t0))"
+}
+if want ajv; then timed validate_vs_ajv bench_ajv; fi
 if want throughput || want latency; then
   start_bus
-  if want throughput; then bench_throughput || FAILED="$FAILED throughput"; fi
-  if want latency; then bench_latency || FAILED="$FAILED latency"; fi
+  if want throughput; then timed throughput bench_throughput; fi
+  if want latency; then timed latency bench_latency; fi
   stack_stop
 fi
-if want dag; then bench_dag || FAILED="$FAILED dag_vs_make"; fi
+if want dag; then timed dag_vs_make bench_dag; fi
 
 ELAPSED=$(( $(date +%s) - T_START ))
 cat >"$RESULTS/bench.json" <<EOF
@@ -276,6 +284,7 @@ cat >"$RESULTS/bench.json" <<EOF
   "rounds": $ROUNDS,
   "elapsed_s": $ELAPSED,
   "failed": "$(echo $FAILED)",
+  "sections_s": {$SECTIONS},
   "throughput": {
     "events": $EVENTS,
     "partitions": {"submitted": ${R[tp_partitions_submitted]}, "prepared": ${R[tp_partitions_prepared]}},

@@ -88,6 +88,19 @@ int main(int argc, char **argv)
     sub->submitted_by = "ci";
     rc |= write_seed(dir, "submitted-churn-dev", T_SUBMITTED, &sub->base);
 
+    /* nested deeper than acms_pb_decode accepts (ACMS_PB_MAX_NESTING): refused as "nesting too deep";
+     * 100,000 levels of this shape crashed every decoder before the cap (tests/unit/test_pb_decode_depth.c) */
+    Acms__V1__ConfigSubmitted *deep = acms_pb_new(a, &acms__v1__config_submitted__descriptor);
+    deep->meta = meta(a, "deep");
+    deep->environment = "dev";
+    deep->document = acms_value_new_string(a, "x");
+    for (int i = 0; i < ACMS_PB_MAX_NESTING; i++) {
+        Acms__V1__Value *l = acms_value_new_list(a);
+        acms_value_list_add(a, l, deep->document);
+        deep->document = l;
+    }
+    rc |= write_seed(dir, "submitted-too-deep", T_SUBMITTED, &deep->base);
+
     adapter_ctx actx = {.profiles = &prof, .check_secrets = 0};
     acms_issues is;
     acms_issues_init(&is, a, "environment");
