@@ -27,8 +27,15 @@ Acms__V1__ValidationIssue *acms_issue_add(acms_issues *is, const char *code, con
     va_start(ap, fmt);
     v->message = acms_arena_vprintf(is->arena, fmt, ap);
     va_end(ap);
-    is->v = acms_arena_push(is->arena, is->v, &is->n, sizeof *is->v);
-    is->v[is->n - 1] = v;
+    if (is->n >= is->cap) {
+        size_t cap = is->n < 8 ? 16 : 2 * is->n;
+        Acms__V1__ValidationIssue **nv = acms_arena_alloc(is->arena, cap * sizeof *nv);
+        if (is->n)
+            memcpy(nv, is->v, is->n * sizeof *nv);
+        is->v = nv;
+        is->cap = cap;
+    }
+    is->v[is->n++] = v;
     return v;
 }
 

@@ -10,6 +10,8 @@ typedef struct acms_issues {
     acms_arena *arena;
     Acms__V1__ValidationIssue **v;
     size_t n;
+    size_t cap;             /* room in v: the list grows itself (acms_arena_push would copy it on
+                             * every add once other arrays evicted it: quadratic for 50,000 issues) */
     const char *level;      /* level stamped on new issues: syntax | semantic | environment | ... */
 } acms_issues;
 

@@ -88,6 +88,9 @@ int validator_validate(const validator_ctx *ctx, acms_arena *a, const Acms__V1__
         acms_issue_add(&is, "NO_PIPELINE", "error", "", NULL, "neither a runtime configuration nor a document to validate");
         goto out;
     }
+    if (in.pipeline->n_steps > ACMS_MAX_STEPS)
+        goto out; /* TOO_MANY_STEPS (syntax) is the verdict: a 1 MiB message holds 50,000 steps, and the
+                   * later levels (and two Redis reads a step) would spend seconds on them */
 
     is.level = "semantic";
     validator_semantic(&in, a, &is);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: shared by the fault scenarios (tests/faults/test_faults_*.sh). Each scenario starts its
 # own stack (tests/lib/stack.sh), submits a stream of at least FAULTS_RUNS runs with acmsctl (the
 # real client, in FAULTS_STREAMS background loops that retry a submission the client reports as
@@ -7,7 +8,8 @@
 # "<run> <step> <attempt>" behind.
 #
 #   source tests/faults/lib.sh
-#   faults_begin kill                 # stack up, pipeline written, trap set
+#   faults_begin kill 300             # stack dir, pipeline (steps sleep 300 ms) written, trap set
+#   faults_start_stack                # redis, devbroker, the five services, ready
 #   faults_submit_start               # background stream of $FAULTS_RUNS runs
 #   faults_wait_submitted 50          # mid-stream
 #   ... fault ...
@@ -47,8 +49,9 @@ faults__cleanup() {
   exit "$rc"
 }
 
-# faults_begin NAME [SLEEP_MS]: stack up (one replica each unless the caller started more), the
-# scenario's pipeline written (two steps, the second depends on the first; each sleeps SLEEP_MS).
+# faults_begin NAME [SLEEP_MS]: the scenario's stack directory (removed at exit unless it failed or
+# FAULTS_KEEP=1; a failed scenario also keeps every topic in topics/, see dump_topics.py) and its
+# pipeline (a unique name; two steps, the second depends on the first; each sleeps SLEEP_MS).
 faults_begin() {
   F_NAME=$1
   local sleep_ms=${2:-0}
@@ -118,7 +121,6 @@ faults__submit_loop() {
 # faults_submit_start [N]: N (default FAULTS_RUNS) runs in FAULTS_STREAMS background loops.
 faults_submit_start() {
   local n=${1:-$FAULTS_RUNS} k share
-  F_TARGET=$n
   for k in $(seq 1 "$FAULTS_STREAMS"); do
     share=$((n / FAULTS_STREAMS + (k <= n % FAULTS_STREAMS ? 1 : 0)))
     faults__submit_loop "$share" "$F_WORK/runs.$k" &
@@ -143,7 +145,7 @@ faults_submit_wait() {
   for p in $F_SUBMITTERS; do wait "$p" || true; done
   F_SUBMITTERS=""
   cat "$F_WORK"/runs.* >"$F_WORK/submitted.txt" 2>/dev/null || : >"$F_WORK/submitted.txt"
-  faults__log "$(grep -c . "$F_WORK/submitted.txt") runs acknowledged, $(cat "$F_WORK/submit.failed" 2>/dev/null | wc -l) submission(s) refused and retried"
+  faults__log "$(grep -c . "$F_WORK/submitted.txt") runs acknowledged, $( (wc -l <"$F_WORK/submit.failed") 2>/dev/null || echo 0) submission(s) refused and retried"
 }
 
 # Terminal runs among those acknowledged so far.
@@ -235,7 +237,7 @@ for line in sys.stdin:
 faults_lag() {
   local id total=0 v
   while read -r id; do
-    [ -n "$id" ] && [ -n "$(stack__pid "$id")" ] || continue
+    if [ -z "$id" ] || [ -z "$(stack__pid "$id")" ]; then continue; fi
     v=$(curl -fsS -m 2 "http://127.0.0.1:$(cat "$STACK_DIR/$id.port")/metrics" 2>/dev/null |
         awk '/^acms_consumer_lag[{ ]/ {s += $NF} END {print s + 0}') || return 0
     [ -n "$v" ] || return 0

@@ -5,7 +5,7 @@
 # FAULTS_RUNS (default 200) runs per scenario; FAULTS_TIMEOUT (s, default 900) per scenario.
 # Exit status 1 when any scenario lost or duplicated something (or failed to run).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 export ACMS_REPO=$PWD
 export BIN=${BIN:-$PWD/bin}
 case "$BIN" in /*) ;; *) BIN=$PWD/$BIN ;; esac

@@ -6,6 +6,7 @@
 # ended, the whole history is replayed once more (late duplicates). Each event must still have one
 # effect: one run per submission, each step attempt executed once, one result id per run, no
 # counter doubled (feedback, monitor baselines, learned fixes).
+# shellcheck disable=SC2034 # F_FAILED and F_EXTRA_CLEANUP are read by lib.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"

@@ -4,6 +4,7 @@
 # protobuf with impossible content (tests/faults/poison.py). Each must reach acms.deadletter once
 # per consuming service, with its reason, the service and its origin (topic, partition, offset);
 # no service dies, and every run of the stream still succeeds exactly once.
+# shellcheck disable=SC2034 # F_FAILED and F_EXTRA_CLEANUP are read by lib.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
