@@ -60,7 +60,8 @@ VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indire
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler \
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
-  python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck
+  python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
+  valgrind clang libclang-rt-14-dev
 
 SERVICES := adapter validator coordinator monitor feedback
 TOOLS    := acmsctl devbroker stepload
@@ -159,7 +160,7 @@ test-faults: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) tests/faults/run.sh
 
-test-valgrind:
+test-valgrind: deps
 	@$(MAKE) --no-print-directory VG=1 $(patsubst tests/unit/%.c,build-valgrind/tests/%,$(UNIT_SRC))
 	@VALGRIND="$(VALGRIND)" tests/run-valgrind.sh $(patsubst tests/unit/%.c,build-valgrind/tests/%,$(UNIT_SRC))
 
@@ -182,7 +183,7 @@ fuzz-seeds: $(BUILD)/fuzz-seedgen
 	@mkdir -p tests/fuzz/corpus/fuzz_messages
 	$(BUILD)/fuzz-seedgen tests/fuzz/corpus/fuzz_messages
 
-fuzz:
+fuzz: deps
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
 
