@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -27,11 +28,17 @@ typedef struct series {
     unsigned long long b[NBUCKETS];
 } series;
 
+/* Label values may come from messages (an alert's name, a learning mode): escaped so no input adds
+ * lines to /metrics or breaks its syntax, and bounded so no input grows the registry without end. */
+#define METRICS_MAX_SERIES 2048 /* further series are refused (and counted) */
+#define METRICS_MAX_LABELS 384  /* bytes of one escaped label body */
+
 struct acms_metrics {
     pthread_mutex_t mu;
     char service[64];
     series *s;
     size_t n, cap;
+    unsigned long long dropped; /* series refused: malformed or oversized labels, registry full */
 };
 
 struct acms_http {
@@ -65,25 +72,89 @@ void acms_metrics_free(acms_metrics *m)
     free(m);
 }
 
-/* Finds or creates a series; called with the lock held. NULL on allocation failure. */
+/* labels (name="value",...) with each value escaped as the text format wants (\\ \" \n; other
+ * control characters become '_'); a quote ends a value only before a ',' and a label name, or at the
+ * end. malloc'd; NULL when labels do not have that shape or exceed METRICS_MAX_LABELS escaped. */
+static char *clean_labels(const char *labels)
+{
+    const char *p = labels;
+    size_t o = 0;
+    char *out = malloc(2 * strlen(labels) + 1);
+    if (!out)
+        return NULL;
+    while (*p) {
+        if (!(isalpha((unsigned char)*p) || *p == '_'))
+            goto bad;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            out[o++] = *p++;
+        if (p[0] != '=' || p[1] != '"')
+            goto bad;
+        out[o++] = '=';
+        out[o++] = '"';
+        for (p += 2;; p++) {
+            if (!*p)
+                goto bad;
+            if (*p == '"' && (!p[1] || (p[1] == ',' && (isalpha((unsigned char)p[2]) || p[2] == '_'))))
+                break;
+            if (*p == '\\' || *p == '"' || *p == '\n') {
+                out[o++] = '\\';
+                out[o++] = *p == '\n' ? 'n' : *p;
+            } else {
+                out[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '_' : *p;
+            }
+        }
+        out[o++] = '"';
+        if (*++p == ',') {
+            out[o++] = *p++;
+            if (!*p)
+                goto bad;
+        }
+    }
+    out[o] = '\0';
+    if (o <= METRICS_MAX_LABELS)
+        return out;
+bad:
+    free(out);
+    return NULL;
+}
+
+/* Finds or creates a series; called with the lock held. NULL on allocation failure or when the
+ * series is refused (m->dropped counts those). */
 static series *get_series(acms_metrics *m, const char *name, const char *labels, const char *help, int kind)
 {
     labels = labels ? labels : "";
     for (size_t i = 0; i < m->n; i++)
         if (!strcmp(m->s[i].name, name) && !strcmp(m->s[i].labels, labels))
             return &m->s[i];
+    char *clean = clean_labels(labels);
+    if (!clean) {
+        m->dropped++;
+        return NULL;
+    }
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->s[i].name, name) && !strcmp(m->s[i].labels, clean)) {
+            free(clean);
+            return &m->s[i];
+        }
+    if (m->n >= METRICS_MAX_SERIES) {
+        m->dropped++;
+        free(clean);
+        return NULL;
+    }
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 32;
         series *ns = realloc(m->s, cap * sizeof *ns);
-        if (!ns)
+        if (!ns) {
+            free(clean);
             return NULL;
+        }
         m->s = ns;
         m->cap = cap;
     }
     series *s = &m->s[m->n++];
     memset(s, 0, sizeof *s);
     s->name = strdup(name);
-    s->labels = strdup(labels);
+    s->labels = clean;
     s->help = strdup(help ? help : name);
     s->kind = kind;
     return s;
@@ -216,6 +287,12 @@ char *acms_metrics_render(acms_metrics *m)
         }
     }
     free(done);
+    if (m->dropped)
+        sb_printf(&b,
+                  "# HELP acms_metrics_series_dropped_total Series refused: labels malformed or over %d bytes, "
+                  "or more than %d series\n# TYPE acms_metrics_series_dropped_total counter\n"
+                  "acms_metrics_series_dropped_total %llu\n",
+                  METRICS_MAX_LABELS, METRICS_MAX_SERIES, m->dropped);
     pthread_mutex_unlock(&m->mu);
     return b.buf;
 }

@@ -5,8 +5,8 @@
  * validator_runtime_check and the monitor's analyzer, anomaly detector, session and alert builders
  * (StepEvent), coord_run_new and the planner (ConfigValidated), adapter_live_decide
  * (AdaptationOpportunity), the feedback's outcome analysis, statistics and learning (ExecutionResult)
- * and fix statistics (ValidationResultEvent); every decoded message is also rendered as JSON (logs,
- * acmsctl). Profiles come from examples/ (ACMS_CONFIG_DIR overrides), loaded once. */
+ * and fix statistics (ValidationResultEvent), the feedback's per-alert-name counter rendered on
+ * /metrics (Alert); every decoded message is also rendered as JSON (logs, acmsctl). Profiles come from examples/ (ACMS_CONFIG_DIR overrides), loaded once. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include "feedback/history.h"
 #include "feedback/learn.h"
 #include "feedback/outcome.h"
+#include "http.h"
 #include "log.h"
 #include "monitor/alert.h"
 #include "monitor/analyze.h"
@@ -266,6 +267,25 @@ static void on_validation_result(acms_arena *a, const Acms__V1__ValidationResult
     (void)feedback_fix_diff(a, &prev, &cur, &inc);
 }
 
+/* What the feedback service counts per alert (alertname label from the message) must leave /metrics
+ * well formed: every line a comment or one sample starting with the metric name. */
+static void on_alert(acms_arena *a, const Acms__V1__Alert *al)
+{
+    acms_metrics *mx = acms_metrics_new("fuzz");
+    acms_metrics_add(mx, "acms_feedback_alerts_total", acms_arena_printf(a, "alertname=\"%s\"", al->name ? al->name : ""),
+                     "Alerts counted per pipeline", 1);
+    char *text = acms_metrics_render(mx);
+    require(text != NULL, "metrics did not render");
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        require(end != NULL, "metrics text without a final newline");
+        require(*line == '#' || strncmp(line, "acms_", 5) == 0, "a label value added a line to /metrics");
+        line = end + 1;
+    }
+    free(text);
+    acms_metrics_free(mx);
+}
+
 /* --- dispatch ------------------------------------------------------------------------------------ */
 
 static const ProtobufCMessageDescriptor *const k_types[] = {
@@ -315,6 +335,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         on_result(a, (const Acms__V1__ExecutionResult *)m);
     else if (k_types[t] == &acms__v1__validation_result_event__descriptor)
         on_validation_result(a, (const Acms__V1__ValidationResultEvent *)m);
+    else if (k_types[t] == &acms__v1__alert__descriptor)
+        on_alert(a, (const Acms__V1__Alert *)m);
 out:
     acms_arena_free(a);
     return 0;

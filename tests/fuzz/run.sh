@@ -31,7 +31,7 @@ for t in $targets; do
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | sed 's/cov: //')
-  corpus=$(find "$work" "$seeds" -type f 2>/dev/null | wc -l)
+  if [ "$secs" = 0 ]; then corpus=$(find "$seeds" -type f | wc -l); else corpus=$(find "$work" "$seeds" -type f | wc -l); fi
   line=$(printf '%-18s %10s execs  cov %6s  corpus %5s  %s' "$t" "${execs:-?}" "${cov:-?}" "$corpus" \
     "$([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc)")")
   echo "$line"; summary+=("$line")
