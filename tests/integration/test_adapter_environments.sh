@@ -61,8 +61,8 @@ for env in dev prod; do
 done
 # the prepared configurations on the bus still carry the reference
 prepared_text() { kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.config.prepared -e -o beginning -q 2>/dev/null | tr -c '[:print:]' '\n'; }
-wait_for 10 "prepared_text | grep -q 'secret://env/CHURN_DB_PASSWORD'" "reference kept in acms.config.prepared"
-wait_for 10 "prepared_text | grep -q 's3://acme-ml-dev/churn' && prepared_text | grep -q 's3://acme-ml-prod/churn'" \
+wait_for 10 "[ \$(prepared_text | grep -c 'secret://env/CHURN_DB_PASSWORD') -gt 0 ]" "reference kept in acms.config.prepared"
+wait_for 10 "[ \$(prepared_text | grep -c 's3://acme-ml-dev/churn') -gt 0 ] && [ \$(prepared_text | grep -c 's3://acme-ml-prod/churn') -gt 0 ]" \
   "dev and prod storage paths rewritten on the bus"
 # the step got the value: its captured stdout says so, and it never printed the value
 log=$(find "$STACK_DIR/work/$run_dev" -path '*extract*' -name 'stdout*' | head -1)

@@ -72,7 +72,7 @@ assert_eq "$rc" 1 "invalid run exits 1"
 run=$(json_get "$out" run_id)
 assert_eq "$(json_get "$out" status)" rejected "run rejected"
 assert_true "[ -n \"\$(json_get '$out' reason)\" ]" "rejection reason: $(json_get "$out" reason)"
-assert_true "kcat -b \$ACMS_KAFKA_BROKERS -C -t acms.validation.results -e -o beginning -q 2>/dev/null | grep -a -q DAG_CYCLE" \
+assert_true "[ \$(kcat -b \$ACMS_KAFKA_BROKERS -C -t acms.validation.results -e -o beginning -q 2>/dev/null | grep -a -c DAG_CYCLE) -gt 0 ]" \
   "DAG_CYCLE on acms.validation.results"
 assert_eq "$(topic_count_key acms.config.validated "$run")" 0 "nothing validated for execution"
 out=$("$BIN/acmsctl" submit "$d/good.yaml" --env prod --wait --format json --timeout 60)

@@ -31,7 +31,8 @@ topic_count_key() { # topic key -> number of messages with that key
 assert_no_secret() { # value: absent from every topic, every Redis key and value, every log
   local v=$1 t found=0
   for t in $(kcat -b "$ACMS_KAFKA_BROKERS" -L 2>/dev/null | sed -n 's/^  topic "\([^"]*\)".*/\1/p'); do
-    if kcat -b "$ACMS_KAFKA_BROKERS" -C -t "$t" -e -o beginning -q 2>/dev/null | grep -a -q -F "$v"; then
+    # grep -c reads everything: with pipefail, grep -q's early exit would SIGPIPE kcat and hide a match
+    if [ "$(kcat -b "$ACMS_KAFKA_BROKERS" -C -t "$t" -e -o beginning -q 2>/dev/null | grep -a -c -F "$v")" -gt 0 ]; then
       echo "secret found on topic $t" >&2; found=1
     fi
   done
@@ -45,7 +46,7 @@ assert_no_secret() { # value: absent from every topic, every Redis key and value
       set) stack_redis_cli SMEMBERS "$k" ;;
       zset) stack_redis_cli ZRANGE "$k" 0 -1 ;;
     esac; echo "$k"; done)
-  if printf '%s' "$dump" | grep -a -q -F "$v"; then echo "secret found in Redis" >&2; found=1; fi
+  if [ "$(printf '%s' "$dump" | grep -a -c -F "$v")" -gt 0 ]; then echo "secret found in Redis" >&2; found=1; fi
   if grep -a -q -F "$v" "$STACK_DIR"/*.log 2>/dev/null; then echo "secret found in a service log" >&2; found=1; fi
   [ "$found" -eq 0 ] || { echo "FAIL: secret leaked" >&2; exit 1; }
   echo "ok: secret absent from topics, Redis and logs"
