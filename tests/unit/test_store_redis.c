@@ -1,0 +1,154 @@
+/* The configuration store's Redis backend against a real redis-server the test starts on a free
+ * loopback port (and stops): versions are numbered and de-duplicated by content, get returns the
+ * exact bytes of a version or the latest, missing ids and versions are ACMS_ERR_NOTFOUND, a stored
+ * document whose hash no longer matches is refused as corrupt, and a dead server is ACMS_ERR_RETRY. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store_fixture.h"
+
+typedef struct fx {
+    pid_t pid;
+    acms_redis *r;
+    acms_store *st;
+    acms_arena *a;
+} fx;
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) || getsockname(s, (struct sockaddr *)&sa, &len))
+        return -1;
+    close(s);
+    return ntohs(sa.sin_port);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    int port = free_port();
+    char portbuf[16], url[64], err[256] = "";
+    snprintf(portbuf, sizeof portbuf, "%d", port);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    f->pid = fork();
+    if (f->pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", (char *)NULL);
+        _exit(127);
+    }
+    f->r = acms_redis_new(url, NULL, err, sizeof err);
+    for (int i = 0; i < 100 && acms_redis_ping(f->r) != ACMS_OK; i++)
+        usleep(50 * 1000);
+    if (acms_redis_ping(f->r) != ACMS_OK) {
+        fprintf(stderr, "redis-server did not start on port %d\n", port);
+        return -1;
+    }
+    f->st = acms_store_open("redis", f->r, err, sizeof err);
+    f->a = acms_arena_new(0);
+    *state = f;
+    return f->st ? 0 : -1;
+}
+
+static void stop_server(fx *f)
+{
+    if (f->pid > 0) {
+        kill(f->pid, SIGKILL);
+        waitpid(f->pid, NULL, 0);
+        f->pid = 0;
+    }
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    acms_store_close(f->st);
+    acms_redis_free(f->r);
+    stop_server(f);
+    acms_arena_free(f->a);
+    free(f);
+    return 0;
+}
+
+static acms_store_doc *put(fx *f, const char *text, int want_created)
+{
+    acms_store_doc *d = NULL;
+    int created = -1;
+    char err[512] = "";
+    int rc = acms_store_put(f->st, f->a, text, strlen(text), &d, &created, err, sizeof err);
+    if (rc != ACMS_OK)
+        fprintf(stderr, "put: %s\n", err);
+    assert_int_equal(rc, ACMS_OK);
+    assert_int_equal(created, want_created);
+    return d;
+}
+
+static void versions_gets_lists_and_refusals(void **state)
+{
+    fx *f = *state;
+    char t1[1024], t2[1024], err[512] = "";
+    fx_pipeline_text(t1, sizeof t1, "churn", "v1");
+    fx_pipeline_text(t2, sizeof t2, "churn", "v2");
+    assert_string_equal(acms_store_kind(f->st), "redis");
+    acms_store_doc *d1 = put(f, t1, 1);
+    assert_string_equal(d1->id, "churn");
+    assert_int_equal(d1->version, 1);
+    char h1[65];
+    acms_store_hash(t1, strlen(t1), h1);
+    assert_string_equal(d1->hash, h1);
+    assert_int_equal(put(f, t1, 0)->version, 1); /* same content: same version */
+    assert_int_equal(put(f, t2, 1)->version, 2);
+    assert_int_equal(put(f, t1, 0)->version, 1); /* old content does not become version 3 */
+
+    acms_store_doc *g = NULL;
+    assert_int_equal(acms_store_get(f->st, f->a, "churn", 1, "dev", &g, err, sizeof err), ACMS_OK);
+    assert_int_equal(g->version, 1);
+    assert_string_equal(g->document, t1);
+    assert_int_equal(acms_store_get(f->st, f->a, "churn", 0, NULL, &g, err, sizeof err), ACMS_OK);
+    assert_int_equal(g->version, 2);
+    assert_string_equal(g->document, t2);
+    assert_int_equal(acms_store_get(f->st, f->a, "churn", 9, NULL, &g, err, sizeof err), ACMS_ERR_NOTFOUND);
+    assert_int_equal(acms_store_get(f->st, f->a, "nope", 0, NULL, &g, err, sizeof err), ACMS_ERR_NOTFOUND);
+
+    acms_store_entry *e = NULL;
+    size_t n = 0;
+    assert_int_equal(acms_store_list(f->st, f->a, "churn", &e, &n, err, sizeof err), ACMS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(e[0].version, 1);
+    assert_int_equal(e[1].version, 2);
+    assert_int_equal(acms_store_list(f->st, f->a, NULL, &e, &n, err, sizeof err), ACMS_OK);
+    assert_int_equal(n, 1);
+
+    /* a stored document changed behind the store's back is refused, never returned */
+    char key[256];
+    acms_store_key_version(key, sizeof key, "churn", 1);
+    redisReply *rep = acms_redis_cmd(f->r, "HSET %s document %s", key, "tampered");
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    assert_int_equal(acms_store_get(f->st, f->a, "churn", 1, NULL, &g, err, sizeof err), ACMS_ERR);
+
+    /* the server gone: transient */
+    stop_server(f);
+    assert_int_equal(acms_store_get(f->st, f->a, "churn", 2, NULL, &g, err, sizeof err), ACMS_ERR_RETRY);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(versions_gets_lists_and_refusals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
