@@ -14,6 +14,7 @@ SAN     ?=
 FUZZ    ?=
 VG      ?=
 FUZZ_BUILD ?= build-fuzz
+VG_BUILD   ?= build-valgrind
 BUILD   ?= build
 BIN     ?= bin
 PREFIX  ?= /usr/local
@@ -43,8 +44,8 @@ endif
 
 # valgrind build: no sanitizers, little optimisation (precise memcheck reports)
 ifeq ($(VG),1)
-BUILD   := build-valgrind
-BIN     := build-valgrind/bin
+BUILD   := $(VG_BUILD)
+BIN     := $(VG_BUILD)/bin
 CFLAGS  += -O1
 endif
 
@@ -161,8 +162,9 @@ test-faults: deps
 	@BIN=$(BIN) tests/faults/run.sh
 
 test-valgrind: deps
-	@$(MAKE) --no-print-directory VG=1 $(patsubst tests/unit/%.c,build-valgrind/tests/%,$(UNIT_SRC))
-	@VALGRIND="$(VALGRIND)" tests/run-valgrind.sh $(patsubst tests/unit/%.c,build-valgrind/tests/%,$(UNIT_SRC))
+	@$(MAKE) --no-print-directory VG=1 BUILD=$(VG_BUILD) BIN=$(VG_BUILD)/bin \
+	  $(patsubst tests/unit/%.c,$(VG_BUILD)/tests/%,$(UNIT_SRC))
+	@VALGRIND="$(VALGRIND)" tests/run-valgrind.sh $(patsubst tests/unit/%.c,$(VG_BUILD)/tests/%,$(UNIT_SRC))
 
 # --- fuzzing (tests/fuzz/README.md) ----------------------------------------------------------------
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -184,7 +186,7 @@ fuzz-seeds: $(BUILD)/fuzz-seedgen
 	$(BUILD)/fuzz-seedgen tests/fuzz/corpus/fuzz_messages
 
 fuzz: deps
-	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@$(MAKE) --no-print-directory FUZZ=1 BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin fuzz-bins
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
 
 # --- local stack ------------------------------------------------------------------------------

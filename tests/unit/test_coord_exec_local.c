@@ -121,7 +121,7 @@ static void test_term_ignored_then_killed(void **state)
     char *argv[] = {"sh", "-c", "trap '' TERM; sleep 10"};
     coord_res res = {.max_runtime_s = 1};
     int64_t elapsed = 0;
-    coord_exec_status st = run(*state, "stubborn", argv, 3, &res, NULL, 0, 10000, &elapsed);
+    coord_exec_status st = run(*state, "ignores-sigterm", argv, 3, &res, NULL, 0, 10000, &elapsed);
     assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME);
     assert_true(elapsed >= 2900 && elapsed < 5000); /* 1 s limit + 2 s grace */
 }
