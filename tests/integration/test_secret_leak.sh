@@ -90,6 +90,8 @@ ctl_run prepare-text 0 prepare "$work/leak.yaml" --env dev
 ctl_run prepare-json 0 prepare "$work/leak.yaml" --env dev --format json
 ctl_run submit-wait-text 0 submit "$work/leak.yaml" --env dev --wait --timeout 120
 run1=$(awk '$1 == "run" {print $2; exit}' "$ctl/submit-wait-text.out")
+ctl_run submit-wait-json 0 submit "$work/leak.yaml" --env dev --wait --timeout 120 --format json
+run3=$(json_get "$(cat "$ctl/submit-wait-json.out")" run_id)
 ctl_run submit-json 0 submit "$work/leak.yaml" --env dev --format json
 run2=$(json_get "$(cat "$ctl/submit-json.out")" run_id)
 ctl_run watch 0 watch "$run2" --timeout 120
@@ -104,7 +106,7 @@ assert_eq "$(json_get "$(cat "$ctl/status-json.out")" status)" succeeded "second
 for kind in env file vault; do
   case $kind in env) v=$ENV_SECRET ;; file) v=$FILE_SECRET ;; vault) v=$VAULT_SECRET ;; esac
   want=$(printf %s "$v" | sha256sum | cut -d' ' -f1)
-  for run in "$run1" "$run2"; do
+  for run in "$run1" "$run2" "$run3"; do
     f=$(find "$STACK_DIR/work/$run" -name "$kind.sha" | head -1)
     assert_true "[ -n \"$f\" ] && [ \"\$(cut -d' ' -f1 '$f')\" = $want ]" "run ${run:0:8}: step received the $kind secret"
   done
