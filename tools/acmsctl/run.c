@@ -188,26 +188,36 @@ out:
     return rc;
 }
 
+/* The prelude of status, watch and cancel: configuration, Redis, and the run's current view.
+ * Returns CTL_OK with *cfg, *r and *view set (caller frees r and view), or the exit code after
+ * saying why. */
+static int open_run(const ctl_opts *o, acms_cfg *cfg, acms_redis **r, cJSON **view)
+{
+    int rc = load_cfg(cfg);
+    if (rc)
+        return rc;
+    if (!(*r = ctl_redis(cfg)))
+        return CTL_UNREACHABLE;
+    int unreachable = 0;
+    *view = ctl_run_view(*r, o->file, &unreachable);
+    if (!*view) {
+        acms_redis_free(*r);
+        *r = NULL;
+        fprintf(stderr, "acmsctl: %s '%s'\n", unreachable ? "Redis is unreachable reading run" : "unknown run",
+                o->file);
+        return unreachable ? CTL_UNREACHABLE : CTL_FAIL;
+    }
+    return CTL_OK;
+}
+
 int ctl_status(const ctl_opts *o)
 {
     acms_cfg cfg;
-    int rc = load_cfg(&cfg);
+    acms_redis *r;
+    cJSON *view;
+    int rc = open_run(o, &cfg, &r, &view);
     if (rc)
         return rc;
-    acms_redis *r = ctl_redis(&cfg);
-    if (!r)
-        return CTL_UNREACHABLE;
-    int unreachable = 0;
-    cJSON *view = ctl_run_view(r, o->file, &unreachable);
-    if (!view) {
-        acms_redis_free(r);
-        if (unreachable) {
-            fprintf(stderr, "acmsctl: Redis is unreachable\n");
-            return CTL_UNREACHABLE;
-        }
-        fprintf(stderr, "acmsctl: unknown run '%s'\n", o->file);
-        return CTL_FAIL;
-    }
     if (o->json)
         ctl_print_json(view);
     else
@@ -220,20 +230,11 @@ int ctl_status(const ctl_opts *o)
 int ctl_watch(const ctl_opts *o)
 {
     acms_cfg cfg;
-    int rc = load_cfg(&cfg);
+    acms_redis *r;
+    cJSON *view;
+    int rc = open_run(o, &cfg, &r, &view);
     if (rc)
         return rc;
-    acms_redis *r = ctl_redis(&cfg);
-    if (!r)
-        return CTL_UNREACHABLE;
-    int unreachable = 0;
-    cJSON *view = ctl_run_view(r, o->file, &unreachable);
-    if (!view) {
-        acms_redis_free(r);
-        fprintf(stderr, "acmsctl: %s '%s'\n", unreachable ? "Redis is unreachable reading run" : "unknown run",
-                o->file);
-        return unreachable ? CTL_UNREACHABLE : CTL_FAIL;
-    }
     cJSON_Delete(view);
     rc = finish_with_view(o, r, o->file);
     acms_redis_free(r);
@@ -243,20 +244,11 @@ int ctl_watch(const ctl_opts *o)
 int ctl_cancel(const ctl_opts *o)
 {
     acms_cfg cfg;
-    int rc = load_cfg(&cfg);
+    acms_redis *r;
+    cJSON *view;
+    int rc = open_run(o, &cfg, &r, &view);
     if (rc)
         return rc;
-    acms_redis *r = ctl_redis(&cfg);
-    if (!r)
-        return CTL_UNREACHABLE;
-    int unreachable = 0;
-    cJSON *view = ctl_run_view(r, o->file, &unreachable);
-    if (!view) {
-        acms_redis_free(r);
-        fprintf(stderr, "acmsctl: %s '%s'\n", unreachable ? "Redis is unreachable reading run" : "unknown run",
-                o->file);
-        return unreachable ? CTL_UNREACHABLE : CTL_FAIL;
-    }
     const cJSON *st = cJSON_GetObjectItem(view, "status");
     if (cJSON_IsString(st) && acms_state_is_terminal(st->valuestring)) {
         fprintf(stderr, "acmsctl: run %s already ended (%s)\n", o->file, st->valuestring);
