@@ -7,9 +7,9 @@
 # the Redis AOF (every write ever made, expired keys included), every file under the stack directory
 # (service, broker and Redis logs, the steps' captured stdout/stderr and work files) and the output of
 # every acmsctl command (validate, prepare, submit --wait, submit + watch, status, config put/get,
-# text and json). Finally a plain-text credential in a configuration is refused by validate and by the
-# bus path, and its value is echoed by no issue, log, topic (beyond the submitted document itself)
-# or Redis key.
+# text and json). Finally a plain-text credential in a configuration is refused by validate, by
+# acmsctl submit before anything is published, and by the services when another publisher sends it;
+# its value is echoed by no issue, log, topic (beyond that publisher's own document) or Redis key.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
@@ -191,9 +191,22 @@ ctl_run plain-validate-json 1 validate "$work/plain.yaml" --env dev --format jso
 assert_true "grep -q PLAINTEXT_CREDENTIAL '$ctl/plain-validate-text.out'" "validate names PLAINTEXT_CREDENTIAL"
 assert_true "grep -q 'secret://' '$ctl/plain-validate-text.out'" "validate suggests a secret reference"
 ctl_run plain-prepare-text 0 prepare "$work/plain.yaml" --env dev
+# acmsctl submit refuses before publishing: nothing reaches the bus or Redis
+submitted_before=$(topic_count acms.config.submitted)
 ctl_run plain-submit 1 submit "$work/plain.yaml" --env dev --wait --timeout 60 --format json
-prun=$(json_get "$(cat "$ctl/plain-submit.out")" run_id)
-assert_eq "$(json_get "$(cat "$ctl/plain-submit.out")" status)" rejected "plain-text credential rejected on the bus path"
+assert_true "grep -q 'refusing to submit' '$ctl/plain-submit.err' && grep -q 'steps.connect.env.DB_PASSWORD' '$ctl/plain-submit.err'" \
+  "acmsctl submit refuses a plain-text credential and names where it is"
+assert_eq "$(grep -c . "$ctl/plain-submit.out" || true)" 0 "no run id printed for a refused submission"
+assert_eq "$(topic_count acms.config.submitted)" "$submitted_before" "nothing published by a refused submission"
+# a publisher without acmsctl's guard (proto/ only): the adapter redacts it and the validator rejects it
+gen=$STACK_DIR/gen
+mkdir -p "$gen"
+protoc --python_out="$gen" -I"$REPO/proto" "$REPO"/proto/acms/v1/*.proto
+/usr/bin/python3 "$REPO/tests/interop/publish_config.py" --gen "$gen" --brokers "$ACMS_KAFKA_BROKERS" \
+  --env dev "$work/plain.yaml" >"$ctl/plain-publish.out"
+prun=$(json_get "$(cat "$ctl/plain-publish.out")" run_id)
+wait_for 60 "[ \"\$(stack_redis_cli HGET acms:run:$prun status)\" = rejected ]" \
+  "plain-text credential rejected on the bus path"
 ctl_run plain-status 0 status "$prun" --format json
 wait_for 20 "[ -n \"\$(stack_redis_cli HGET acms:feedback:run:$prun status)\" ] || [ \$(topic_count_key acms.validation.results $prun) -ge 1 ]" \
   "rejection recorded"

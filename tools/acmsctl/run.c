@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "acmsctl.h"
+#include "adapter/stages.h"
 #include "doc.h"
 #include "kafka.h"
 #include "log.h"
@@ -91,6 +92,34 @@ static int finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id
     return rc;
 }
 
+/* Submit's guard: a plain-text credential in the file is refused before anything is published, so
+ * it never reaches the bus or Redis. The adapter's own SecretManager check runs on the typed pipeline
+ * (references are the services' business: only plaintext_credential findings count here). Prints each
+ * place (step and field, never the value) and returns how many there are. A document that does not
+ * convert is left to the services, which reject it with its issues. */
+static size_t plaintext_credentials(acms_arena *a, const char *file, const Acms__V1__Value *doc)
+{
+    acms_issues is;
+    acms_issues_init(&is, a, "syntax");
+    Acms__V1__Pipeline *p = NULL;
+    if (acms_doc_to_pipeline(a, doc, &p, &is) != ACMS_OK || !p)
+        return 0;
+    adapter_findings f;
+    adapter_findings_init(&f, a);
+    adapter_secrets_check(NULL, NULL, p, &f);
+    size_t n = 0;
+    for (size_t i = 0; i < f.n; i++) {
+        if (strcmp(f.v[i]->kind, "plaintext_credential") != 0)
+            continue;
+        if (!n++)
+            fprintf(stderr, "acmsctl: %s: refusing to submit: plain-text credentials would be published\n", file);
+        fprintf(stderr, "  steps.%s.%s: %s\n", f.v[i]->step, f.v[i]->field, f.v[i]->detail);
+    }
+    if (n)
+        fprintf(stderr, "  (nothing was published; put the value behind a secret reference and submit again)\n");
+    return n;
+}
+
 int ctl_submit(const ctl_opts *o)
 {
     /* by reference: the adapter reads the stored version; only the reference's shape is checked here */
@@ -129,6 +158,10 @@ int ctl_submit(const ctl_opts *o)
         if (!doc) {
             fprintf(stderr, "acmsctl: %s: no document of kind Pipeline (found %zu document(s))\n", o->file, ndocs);
             rc = CTL_USAGE;
+            goto out;
+        }
+        if (plaintext_credentials(a, o->file, doc)) {
+            rc = CTL_FAIL;
             goto out;
         }
     }
