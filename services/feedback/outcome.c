@@ -16,6 +16,10 @@ const char *feedback_input_problem(const ProtobufCMessage *msg)
         const Acms__V1__ExecutionResult *r = (const Acms__V1__ExecutionResult *)msg;
         if (r->n_steps == 0)
             return "execution result without steps";
+        /* no pipeline has more (the adapter refuses it): a larger result is hostile, and matching
+         * its steps against the run's record would cost quadratic time */
+        if (r->n_steps > ACMS_MAX_STEPS)
+            return "execution result with more steps than a pipeline may have (ACMS_MAX_STEPS)";
         for (size_t i = 0; i < r->n_steps; i++)
             if (!r->steps[i] || !r->steps[i]->name || !*r->steps[i]->name)
                 return "execution result with a nameless step";

@@ -1,11 +1,12 @@
 /* test_feedback_input_poison.c: inputs of the feedback service that decode but cannot be real (an
  * ExecutionResult without steps or with a nameless step, a ValidationResultEvent without its
- * result) are recognised so the service dead-letters them instead of recording a phantom run
+ * result, more steps than any pipeline may have) are recognised so the service dead-letters them instead of recording a phantom run
  * (tests/faults/test_faults_poison.sh, "impossible content"); real ones pass. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -27,6 +28,16 @@ static void test_execution_results(void **state)
     assert_string_equal(feedback_input_problem(&r->base), "execution result with a nameless step");
     s->name = "train";
     assert_null(feedback_input_problem(&r->base));
+    /* a pipeline's worth of steps passes; one more than any pipeline may have does not */
+    Acms__V1__StepResult **many = acms_arena_alloc(a, (ACMS_MAX_STEPS + 1) * sizeof *many);
+    for (size_t i = 0; i <= ACMS_MAX_STEPS; i++)
+        many[i] = s;
+    r->steps = many;
+    r->n_steps = ACMS_MAX_STEPS;
+    assert_null(feedback_input_problem(&r->base));
+    r->n_steps = ACMS_MAX_STEPS + 1;
+    assert_non_null(feedback_input_problem(&r->base));
+    assert_non_null(strstr(feedback_input_problem(&r->base), "more steps"));
     acms_arena_free(a);
 }
 
