@@ -497,6 +497,42 @@ int acms_redis_once(acms_redis *r, const char *key, int ttl_s)
     return rc;
 }
 
+int acms_redis_hgetall(acms_redis *r, acms_arena *a, const char *key, const char ***kv, size_t *nkv)
+{
+    *kv = NULL;
+    *nkv = 0;
+    redisReply *rep = acms_redis_cmd(r, "HGETALL %s", key);
+    if (!rep)
+        return ACMS_ERR_RETRY;
+    int rc = ACMS_OK;
+    if (rep->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+            const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+            if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            *kv = acms_arena_push(a, *kv, nkv, sizeof **kv);
+            (*kv)[*nkv - 1] = acms_arena_strndup(a, f->str, f->len);
+            *kv = acms_arena_push(a, *kv, nkv, sizeof **kv);
+            (*kv)[*nkv - 1] = acms_arena_strndup(a, v->str, v->len);
+        }
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        acms_log_error(NULL, NULL, "HGETALL %s: %s", key, rep->str);
+        rc = ACMS_ERR_RETRY;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int acms_redis_exists(acms_redis *r, const char *key)
+{
+    redisReply *rep = acms_redis_cmd(r, "EXISTS %s", key);
+    if (!rep)
+        return ACMS_ERR_RETRY;
+    int rc = rep->type == REDIS_REPLY_INTEGER ? (rep->integer > 0) : ACMS_ERR_RETRY;
+    freeReplyObject(rep);
+    return rc;
+}
+
 long long acms_redis_int(const redisReply *rep, long long fallback)
 {
     char *end;

@@ -6,6 +6,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "arena.h"
+
 #include "acms.h"
 
 typedef struct acms_redis acms_redis;
@@ -36,6 +38,11 @@ int acms_redis_once(acms_redis *r, const char *key, int ttl_s);
 
 /* Reply helpers. */
 long long acms_redis_int(const redisReply *rep, long long fallback);
+/* HGETALL key into *kv (field, value, field, value...; *nkv strings, arena-owned; a missing key gives
+ * none). ACMS_OK, or ACMS_ERR_RETRY when Redis is unreachable or refuses. */
+int acms_redis_hgetall(acms_redis *r, acms_arena *a, const char *key, const char ***kv, size_t *nkv);
+/* EXISTS key: 1 or 0, ACMS_ERR_RETRY when unreachable. */
+int acms_redis_exists(acms_redis *r, const char *key);
 /* PING within the connection's timeout: ACMS_OK or ACMS_ERR_RETRY. */
 int acms_redis_ping(acms_redis *r);
 

@@ -75,19 +75,19 @@ static const feedback_hash_op *run_op(job *j, const Acms__V1__ExecutionResult *r
     memset(op, 0, sizeof *op);
     op->key = feedback_key_run(a, j->run);
     op->ttl_s = FEEDBACK_RUN_TTL_S;
-    feedback_op_add(a, &op->set, &op->nset, "success", res->success ? "1" : "0");
-    feedback_op_add(a, &op->set, &op->nset, "status", res->status);
-    feedback_op_add(a, &op->set, &op->nset, "pipeline", res->pipeline);
-    feedback_op_add(a, &op->set, &op->nset, "environment", res->environment);
-    feedback_op_add(a, &op->set, &op->nset, "steps", acms_arena_printf(a, "%zu", t->steps));
-    feedback_op_add(a, &op->set, &op->nset, "steps_succeeded", acms_arena_printf(a, "%zu", t->succeeded));
-    feedback_op_add(a, &op->set, &op->nset, "resource_kills", acms_arena_printf(a, "%zu", t->kills));
-    feedback_op_add(a, &op->set, &op->nset, "cost_usd", fmt(a, t->cost));
-    feedback_op_add(a, &op->set, &op->nset, "instance_hours", fmt(a, t->hours));
-    feedback_op_add(a, &op->set, &op->nset, "wasted_instance_hours", fmt(a, t->wasted));
-    feedback_op_add(a, &op->set, &op->nset, "median_slack", t->has_slack ? fmt(a, t->median_slack) : "");
-    feedback_op_add(a, &op->set, &op->nset, "recorded_ms", acms_arena_printf(a, "%lld", (long long)acms_now_ms()));
-    feedback_op_add(a, &op->set, &op->nset, "event_id", j->id);
+    acms_hash_op_add(a, &op->set, &op->nset, "success", res->success ? "1" : "0");
+    acms_hash_op_add(a, &op->set, &op->nset, "status", res->status);
+    acms_hash_op_add(a, &op->set, &op->nset, "pipeline", res->pipeline);
+    acms_hash_op_add(a, &op->set, &op->nset, "environment", res->environment);
+    acms_hash_op_add(a, &op->set, &op->nset, "steps", acms_arena_printf(a, "%zu", t->steps));
+    acms_hash_op_add(a, &op->set, &op->nset, "steps_succeeded", acms_arena_printf(a, "%zu", t->succeeded));
+    acms_hash_op_add(a, &op->set, &op->nset, "resource_kills", acms_arena_printf(a, "%zu", t->kills));
+    acms_hash_op_add(a, &op->set, &op->nset, "cost_usd", fmt(a, t->cost));
+    acms_hash_op_add(a, &op->set, &op->nset, "instance_hours", fmt(a, t->hours));
+    acms_hash_op_add(a, &op->set, &op->nset, "wasted_instance_hours", fmt(a, t->wasted));
+    acms_hash_op_add(a, &op->set, &op->nset, "median_slack", t->has_slack ? fmt(a, t->median_slack) : "");
+    acms_hash_op_add(a, &op->set, &op->nset, "recorded_ms", acms_arena_printf(a, "%lld", (long long)acms_now_ms()));
+    acms_hash_op_add(a, &op->set, &op->nset, "event_id", j->id);
     return op;
 }
 
@@ -146,7 +146,7 @@ static int fix_insights(job *j, const char *pipeline, Acms__V1__LearningInsight 
     size_t nkv;
     *v = NULL;
     *n = 0;
-    if (feedback_store_hgetall(j->r, a, feedback_key_runfixes(a, j->run), &kv, &nkv) != ACMS_OK)
+    if (acms_redis_hgetall(j->r, a, feedback_key_runfixes(a, j->run), &kv, &nkv) != ACMS_OK)
         return ACMS_ERR_RETRY;
     const char *credited = NULL;
     for (size_t i = 0; i + 1 < nkv; i += 2)
@@ -155,7 +155,7 @@ static int fix_insights(job *j, const char *pipeline, Acms__V1__LearningInsight 
     feedback_fixset set;
     feedback_fix_resolved_parse(a, credited, &set);
     for (size_t i = 0; i < set.n; i++) {
-        if (feedback_store_hgetall(j->r, a, feedback_key_fix(a, set.v[i].code), &kv, &nkv) != ACMS_OK)
+        if (acms_redis_hgetall(j->r, a, feedback_key_fix(a, set.v[i].code), &kv, &nkv) != ACMS_OK)
             return ACMS_ERR_RETRY;
         for (size_t k = 0; k < set.v[i].nids; k++) {
             const char *off = acms_arena_printf(a, "%s:offered", set.v[i].ids[k]);
@@ -178,7 +178,7 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
 {
     acms_arena *a = j->a;
     const char *seen = feedback_key_seen(a, j->id);
-    int s = feedback_store_exists(j->r, seen);
+    int s = acms_redis_exists(j->r, seen);
     if (s != 0)
         return s < 0 ? ACMS_ERR_RETRY : ACMS_OK;
     const acms_profiles *prof = acms_service_profiles(j->svc);
@@ -212,7 +212,7 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
             const char *skey = feedback_key_stats(a, pipeline, o[i].step);
             const char **kv;
             size_t nkv;
-            if (feedback_store_hgetall(j->r, a, skey, &kv, &nkv) != ACMS_OK)
+            if (acms_redis_hgetall(j->r, a, skey, &kv, &nkv) != ACMS_OK)
                 return ACMS_ERR_RETRY;
             feedback_stats st;
             if (feedback_stats_from_hash(&st, a, kv, nkv) != ACMS_OK)
@@ -245,27 +245,27 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res)
             so->expect_version = st.version;
             so->ttl_s = FEEDBACK_STATS_TTL_S;
             so->nset = feedback_stats_to_hash(a, &st, &so->set);
-            feedback_op_add(a, &so->set, &so->nset, "pipeline", pipeline);
-            feedback_op_add(a, &so->set, &so->nset, "step", o[i].step);
-            feedback_op_add(a, &so->set, &so->nset, "updated_ms", updated);
+            acms_hash_op_add(a, &so->set, &so->nset, "pipeline", pipeline);
+            acms_hash_op_add(a, &so->set, &so->nset, "step", o[i].step);
+            acms_hash_op_add(a, &so->set, &so->nset, "updated_ms", updated);
             if (*cmd)
-                feedback_op_add(a, &so->set, &so->nset, "command_hash", cmd);
+                acms_hash_op_add(a, &so->set, &so->nset, "command_hash", cmd);
             if (!learning || !has)
                 continue;
             feedback_hash_op *ro = &ops[nops++];
             memset(ro, 0, sizeof *ro);
             ro->key = feedback_key_rec(a, pipeline, o[i].step);
             ro->ttl_s = FEEDBACK_STATS_TTL_S;
-            feedback_op_add(a, &ro->set, &ro->nset, "memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)rec.memory_mb));
-            feedback_op_add(a, &ro->set, &ro->nset, "runtime_s", acms_arena_printf(a, "%u", (unsigned)rec.runtime_s));
-            feedback_op_add(a, &ro->set, &ro->nset, "instance_type", rec.instance_type);
-            feedback_op_add(a, &ro->set, &ro->nset, "mode", rec.mode);
-            feedback_op_add(a, &ro->set, &ro->nset, "based_on_runs", acms_arena_printf(a, "%u", (unsigned)rec.based_on_runs));
-            feedback_op_add(a, &ro->set, &ro->nset, "reason", rec.reason);
-            feedback_op_add(a, &ro->set, &ro->nset, "updated_ms", updated);
-            feedback_op_add(a, &ro->set, &ro->nset, "min_memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)rec.min_memory_mb));
-            feedback_op_add(a, &ro->set, &ro->nset, "min_runtime_s", acms_arena_printf(a, "%u", (unsigned)rec.min_runtime_s));
-            feedback_op_add(a, &ro->set, &ro->nset, "command_hash", cmd);
+            acms_hash_op_add(a, &ro->set, &ro->nset, "memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)rec.memory_mb));
+            acms_hash_op_add(a, &ro->set, &ro->nset, "runtime_s", acms_arena_printf(a, "%u", (unsigned)rec.runtime_s));
+            acms_hash_op_add(a, &ro->set, &ro->nset, "instance_type", rec.instance_type);
+            acms_hash_op_add(a, &ro->set, &ro->nset, "mode", rec.mode);
+            acms_hash_op_add(a, &ro->set, &ro->nset, "based_on_runs", acms_arena_printf(a, "%u", (unsigned)rec.based_on_runs));
+            acms_hash_op_add(a, &ro->set, &ro->nset, "reason", rec.reason);
+            acms_hash_op_add(a, &ro->set, &ro->nset, "updated_ms", updated);
+            acms_hash_op_add(a, &ro->set, &ro->nset, "min_memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)rec.min_memory_mb));
+            acms_hash_op_add(a, &ro->set, &ro->nset, "min_runtime_s", acms_arena_printf(a, "%u", (unsigned)rec.min_runtime_s));
+            acms_hash_op_add(a, &ro->set, &ro->nset, "command_hash", cmd);
             t.recs++;
             feedback_learn_insights(a, pipeline, &o[i], &st, &rec, &ins, &nins);
         }
@@ -309,7 +309,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
         return ACMS_OK;
     }
     const char *seen = feedback_key_seen(a, j->id);
-    int s = feedback_store_exists(j->r, seen);
+    int s = acms_redis_exists(j->r, seen);
     if (s != 0)
         return s < 0 ? ACMS_ERR_RETRY : ACMS_OK;
     feedback_fixset cur;
@@ -318,7 +318,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
     for (int tries = 0; tries < APPLY_TRIES; tries++) {
         const char **kv;
         size_t nkv;
-        if (feedback_store_hgetall(j->r, a, lkey, &kv, &nkv) != ACMS_OK)
+        if (acms_redis_hgetall(j->r, a, lkey, &kv, &nkv) != ACMS_OK)
             return ACMS_ERR_RETRY;
         const char *version = "0";
         for (size_t i = 0; i + 1 < nkv; i += 2)
@@ -336,7 +336,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
         ops[0].replace = 1;
         ops[0].ttl_s = LASTISSUES_TTL_S;
         for (size_t i = 0; i < cur.n; i++)
-            feedback_op_add(a, &ops[0].set, &ops[0].nset, cur.v[i].code, feedback_fixset_join(a, &cur.v[i]));
+            acms_hash_op_add(a, &ops[0].set, &ops[0].nset, cur.v[i].code, feedback_fixset_join(a, &cur.v[i]));
         size_t resolved = 0;
         for (size_t i = 0; i < ninc; i++) {
             const char *fkey = feedback_key_fix(a, inc[i].code);
@@ -347,7 +347,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
                 memset(&ops[nops++], 0, sizeof ops[0]);
                 ops[k].key = fkey;
             }
-            feedback_op_add(a, &ops[k].incr, &ops[k].nincr, inc[i].field, "1");
+            acms_hash_op_add(a, &ops[k].incr, &ops[k].nincr, inc[i].field, "1");
             resolved += strstr(inc[i].field, ":resolved") != NULL;
         }
         const char *credited = feedback_fix_resolved_join(a, inc, ninc);
@@ -356,7 +356,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
             memset(ro, 0, sizeof *ro);
             ro->key = feedback_key_runfixes(a, j->run);
             ro->ttl_s = FEEDBACK_RUN_TTL_S;
-            feedback_op_add(a, &ro->set, &ro->nset, "fixes_resolved", credited);
+            acms_hash_op_add(a, &ro->set, &ro->nset, "fixes_resolved", credited);
         }
         int rc = feedback_store_apply(j->r, seen, ops, nops);
         if (rc < -1)
@@ -383,7 +383,7 @@ static int on_alert(job *j, const Acms__V1__Alert *al, const char **reason)
         return ACMS_ERR_POISON;
     }
     feedback_hash_op op = {.key = feedback_key_alerts(j->a, al->pipeline)};
-    feedback_op_add(j->a, &op.incr, &op.nincr, al->name, "1");
+    acms_hash_op_add(j->a, &op.incr, &op.nincr, al->name, "1");
     int rc = feedback_store_apply(j->r, feedback_key_seen(j->a, j->id), &op, 1);
     if (rc < -1)
         return ACMS_ERR_RETRY;

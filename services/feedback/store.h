@@ -19,6 +19,7 @@
 
 #include "arena.h"
 #include "redis.h"
+#include "redis_apply.h"
 
 #define FEEDBACK_SEEN_TTL_S (7 * 24 * 3600)
 #define FEEDBACK_RUN_TTL_S (30 * 24 * 3600)
@@ -26,18 +27,7 @@
 
 /* Writes to one hash. With expect_version the hash's "version" ("0" when absent) must equal it; it
  * is then set to expect + 1. replace deletes the hash first. ttl_s > 0 refreshes its expiry. */
-typedef struct feedback_hash_op {
-    const char *key;
-    const char *expect_version;
-    int replace;
-    int ttl_s;
-    const char **set;       /* field/value strings */
-    size_t nset;
-    const char **incr;      /* field/integer strings (HINCRBY) */
-    size_t nincr;
-} feedback_hash_op;
-
-void feedback_op_add(acms_arena *a, const char ***arr, size_t *n, const char *field, const char *value);
+typedef acms_hash_op feedback_hash_op; /* common/redis_apply.h */
 
 const char *feedback_key_seen(acms_arena *a, const char *event_id);
 const char *feedback_key_run(acms_arena *a, const char *run_id);
@@ -51,9 +41,5 @@ const char *feedback_key_alerts(acms_arena *a, const char *pipeline);
 /* Applies ops atomically under the seen key (set with FEEDBACK_SEEN_TTL_S). Returns 1 applied,
  * 0 already seen (nothing written), -1 a version was stale (nothing written), ACMS_ERR_RETRY. */
 int feedback_store_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops);
-/* HGETALL into the arena (alternating field/value). ACMS_OK or ACMS_ERR_RETRY. */
-int feedback_store_hgetall(acms_redis *r, acms_arena *a, const char *key, const char ***kv, size_t *nkv);
-/* 1 exists, 0 not, ACMS_ERR_RETRY. */
-int feedback_store_exists(acms_redis *r, const char *key);
 
 #endif

@@ -68,7 +68,7 @@ static int baselines_read(job *j, monitor_baseline bl[MONITOR_METRIC__COUNT], co
     const char **kv;
     size_t nkv;
     const char *key = monitor_key_baseline(j->a, j->ev->pipeline, j->ev->step);
-    if (monitor_store_hgetall(j->r, j->a, key, &kv, &nkv) != ACMS_OK)
+    if (acms_redis_hgetall(j->r, j->a, key, &kv, &nkv) != ACMS_OK)
         return ACMS_ERR_RETRY;
     baselines_load(kv, nkv, bl);
     const char *v = monitor_kv_get(kv, nkv, "version");
@@ -303,18 +303,18 @@ static void baseline_op(job *j, const monitor_baseline bl[MONITOR_METRIC__COUNT]
     for (int i = 0; i < MONITOR_METRIC__COUNT; i++) {
         char buf[1024];
         if (monitor_baseline_format(&bl[i], buf, sizeof buf) == ACMS_OK)
-            monitor_op_add(j->a, &op->set, &op->nset, monitor_metric_name((monitor_metric)i), buf);
+            acms_hash_op_add(j->a, &op->set, &op->nset, monitor_metric_name((monitor_metric)i), buf);
     }
-    monitor_op_add(j->a, &op->set, &op->nset, "pipeline", j->ev->pipeline);
-    monitor_op_add(j->a, &op->set, &op->nset, "step", j->ev->step);
-    monitor_op_add(j->a, &op->set, &op->nset, "updated_ms", acms_arena_printf(j->a, "%lld", (long long)j->ev->meta->timestamp_ms));
+    acms_hash_op_add(j->a, &op->set, &op->nset, "pipeline", j->ev->pipeline);
+    acms_hash_op_add(j->a, &op->set, &op->nset, "step", j->ev->step);
+    acms_hash_op_add(j->a, &op->set, &op->nset, "updated_ms", acms_arena_printf(j->a, "%lld", (long long)j->ev->meta->timestamp_ms));
 }
 
 static int on_finished(job *j)
 {
     const Acms__V1__StepEvent *ev = j->ev;
     const char *seen = monitor_key_seen(j->a, j->id);
-    int s = monitor_store_exists(j->r, seen);
+    int s = acms_redis_exists(j->r, seen);
     if (s < 0)
         return ACMS_ERR_RETRY;
     if (s == 1) {
@@ -384,10 +384,10 @@ static int on_run_finished(job *j)
 {
     const char **kv;
     size_t nkv;
-    int s = monitor_store_exists(j->r, monitor_key_seen(j->a, j->id));
+    int s = acms_redis_exists(j->r, monitor_key_seen(j->a, j->id));
     if (s != 0)
         return s < 0 ? ACMS_ERR_RETRY : ACMS_OK;
-    if (monitor_store_hgetall(j->r, j->a, monitor_key_session(j->a, j->run), &kv, &nkv) != ACMS_OK)
+    if (acms_redis_hgetall(j->r, j->a, monitor_key_session(j->a, j->run), &kv, &nkv) != ACMS_OK)
         return ACMS_ERR_RETRY;
     const char *summary = monitor_session_summary(j->a, kv, nkv, j->ev);
     acms_log_info(j->run, j->id, "session closed: %s", summary);

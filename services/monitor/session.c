@@ -10,34 +10,6 @@
 
 #include "log.h"
 
-/* KEYS[1] seen marker, KEYS[2..] hashes. ARGV[1] seen ttl (0 = unguarded); per hash:
- * expect ('' = unversioned), ttl, nsetnx, nset, nincr, then the pairs of each list. */
-static const char k_apply_lua[] =
-    "local guard = tonumber(ARGV[1])\n"
-    "if guard > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "local p = 2\n"
-    "for k = 2, #KEYS do\n"
-    "  local expect = ARGV[p]\n"
-    "  if expect ~= '' then\n"
-    "    local cur = redis.call('HGET', KEYS[k], 'version') or '0'\n"
-    "    if cur ~= expect then return -1 end\n"
-    "  end\n"
-    "  p = p + 5 + 2 * (tonumber(ARGV[p+2]) + tonumber(ARGV[p+3]) + tonumber(ARGV[p+4]))\n"
-    "end\n"
-    "p = 2\n"
-    "for k = 2, #KEYS do\n"
-    "  local key, expect, ttl = KEYS[k], ARGV[p], tonumber(ARGV[p+1])\n"
-    "  local nsetnx, nset, nincr = tonumber(ARGV[p+2]), tonumber(ARGV[p+3]), tonumber(ARGV[p+4])\n"
-    "  p = p + 5\n"
-    "  for i = 1, nsetnx do redis.call('HSETNX', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
-    "  for i = 1, nset do redis.call('HSET', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
-    "  for i = 1, nincr do redis.call('HINCRBY', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
-    "  if expect ~= '' then redis.call('HINCRBY', key, 'version', 1) end\n"
-    "  if ttl > 0 then redis.call('EXPIRE', key, ttl) end\n"
-    "end\n"
-    "if guard > 0 then redis.call('SET', KEYS[1], '1', 'EX', guard) end\n"
-    "return 1\n";
-
 /* KEYS[1] alerted key, KEYS[2] counter hash; ARGV owner, ttl, counter field ('' = none). */
 static const char k_rate_lua[] =
     "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then\n"
@@ -46,14 +18,6 @@ static const char k_rate_lua[] =
     "end\n"
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return 2 end\n"
     "return 0\n";
-
-void monitor_op_add(acms_arena *a, const char ***arr, size_t *n, const char *field, const char *value)
-{
-    *arr = acms_arena_push(a, *arr, n, sizeof **arr);
-    (*arr)[*n - 1] = acms_arena_strdup(a, field);
-    *arr = acms_arena_push(a, *arr, n, sizeof **arr);
-    (*arr)[*n - 1] = acms_arena_strdup(a, value ? value : "");
-}
 
 const char *monitor_key_session(acms_arena *a, const char *run_id)
 {
@@ -88,7 +52,7 @@ static const char *i64s(acms_arena *a, int64_t v) { return acms_arena_printf(a, 
 
 static void step_set(acms_arena *a, monitor_hash_op *op, const char *step, const char *metric, const char *v)
 {
-    monitor_op_add(a, &op->set, &op->nset, acms_arena_printf(a, "%s.%s", step, metric), v);
+    acms_hash_op_add(a, &op->set, &op->nset, acms_arena_printf(a, "%s.%s", step, metric), v);
 }
 
 int monitor_session_needs_guard(const Acms__V1__StepEvent *ev)
@@ -112,20 +76,20 @@ void monitor_session_op(acms_arena *a, const Acms__V1__StepEvent *ev, const char
     const Acms__V1__StepMetrics *m = ev->metrics;
     op->key = monitor_key_session(a, run);
     op->ttl_s = MONITOR_SESSION_TTL_S;
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "run_id", run);
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "pipeline", ev->pipeline);
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "environment", ev->environment);
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "started_ms", i64s(a, ts));
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "status", "open");
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "steps", "0");
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "attempts", "0");
-    monitor_op_add(a, &op->setnx, &op->nsetnx, "alerts", "0");
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "run_id", run);
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "pipeline", ev->pipeline);
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "environment", ev->environment);
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "started_ms", i64s(a, ts));
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "status", "open");
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "steps", "0");
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "attempts", "0");
+    acms_hash_op_add(a, &op->setnx, &op->nsetnx, "alerts", "0");
     const char *step = ev->step ? ev->step : "";
     const char *attempt = u64s(a, ev->attempt);
 
     switch (ev->kind) {
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_STARTED:
-        monitor_op_add(a, &op->set, &op->nset, "steps_total", u64s(a, ev->step_count));
+        acms_hash_op_add(a, &op->set, &op->nset, "steps_total", u64s(a, ev->step_count));
         break;
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_STARTED:
         step_set(a, op, step, "status", "running");
@@ -155,20 +119,20 @@ void monitor_session_op(acms_arena *a, const Acms__V1__StepEvent *ev, const char
                 protobuf_c_enum_descriptor_get_value(&acms__v1__exit_reason__descriptor, (int)m->exit_reason);
             step_set(a, op, step, "exit_reason", r ? r->name : "EXIT_REASON_UNSPECIFIED");
         }
-        monitor_op_add(a, &op->incr, &op->nincr, "attempts", "1");
+        acms_hash_op_add(a, &op->incr, &op->nincr, "attempts", "1");
         if (!ev->status || strcmp(ev->status, "retrying") != 0)
-            monitor_op_add(a, &op->incr, &op->nincr, "steps", "1");
+            acms_hash_op_add(a, &op->incr, &op->nincr, "steps", "1");
         break;
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_SKIPPED:
         step_set(a, op, step, "status", "skipped");
-        monitor_op_add(a, &op->incr, &op->nincr, "steps", "1");
+        acms_hash_op_add(a, &op->incr, &op->nincr, "steps", "1");
         break;
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED:
-        monitor_op_add(a, &op->set, &op->nset, "status", "closed");
-        monitor_op_add(a, &op->set, &op->nset, "closed_ms", i64s(a, ts));
-        monitor_op_add(a, &op->set, &op->nset, "run_status", ev->status);
+        acms_hash_op_add(a, &op->set, &op->nset, "status", "closed");
+        acms_hash_op_add(a, &op->set, &op->nset, "closed_ms", i64s(a, ts));
+        acms_hash_op_add(a, &op->set, &op->nset, "run_status", ev->status);
         if (run_summary)
-            monitor_op_add(a, &op->set, &op->nset, "summary", run_summary);
+            acms_hash_op_add(a, &op->set, &op->nset, "summary", run_summary);
         break;
     default:
         break;
@@ -212,12 +176,6 @@ static void arg(acms_arena *a, argv_buf *b, const char *s)
     b->n++;
 }
 
-static void args(acms_arena *a, argv_buf *b, const char *const *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        arg(a, b, v[i]);
-}
-
 static int eval_int(acms_redis *r, argv_buf *b, long long *out)
 {
     redisReply *rep = acms_redis_cmdargv(r, (int)b->n, b->v, b->len);
@@ -236,68 +194,7 @@ static int eval_int(acms_redis *r, argv_buf *b, long long *out)
 
 int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_op *ops, size_t nops)
 {
-    acms_arena *a = acms_arena_new(0);
-    argv_buf b = {0};
-    arg(a, &b, "EVAL");
-    arg(a, &b, k_apply_lua);
-    arg(a, &b, acms_arena_printf(a, "%zu", nops + 1));
-    arg(a, &b, seen_key ? seen_key : "acms:seen:monitor:-");
-    for (size_t i = 0; i < nops; i++)
-        arg(a, &b, ops[i].key);
-    arg(a, &b, seen_key ? acms_arena_printf(a, "%d", MONITOR_SEEN_TTL_S) : "0");
-    for (size_t i = 0; i < nops; i++) {
-        const monitor_hash_op *o = &ops[i];
-        arg(a, &b, o->expect_version ? o->expect_version : "");
-        arg(a, &b, acms_arena_printf(a, "%d", o->ttl_s));
-        arg(a, &b, acms_arena_printf(a, "%zu", o->nsetnx / 2));
-        arg(a, &b, acms_arena_printf(a, "%zu", o->nset / 2));
-        arg(a, &b, acms_arena_printf(a, "%zu", o->nincr / 2));
-        args(a, &b, o->setnx, o->nsetnx & ~(size_t)1);
-        args(a, &b, o->set, o->nset & ~(size_t)1);
-        args(a, &b, o->incr, o->nincr & ~(size_t)1);
-    }
-    long long v = 0;
-    int rc = eval_int(r, &b, &v);
-    acms_arena_free(a);
-    if (rc != ACMS_OK)
-        return rc;
-    return v == 1 ? 1 : v == 0 ? 0 : -1;
-}
-
-int monitor_store_hgetall(acms_redis *r, acms_arena *a, const char *key, const char ***kv, size_t *nkv)
-{
-    *kv = NULL;
-    *nkv = 0;
-    redisReply *rep = acms_redis_cmd(r, "HGETALL %s", key);
-    if (!rep)
-        return ACMS_ERR_RETRY;
-    int rc = ACMS_OK;
-    if (rep->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
-            const redisReply *f = rep->element[i], *v = rep->element[i + 1];
-            if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-                continue;
-            *kv = acms_arena_push(a, *kv, nkv, sizeof **kv);
-            (*kv)[*nkv - 1] = acms_arena_strndup(a, f->str, f->len);
-            *kv = acms_arena_push(a, *kv, nkv, sizeof **kv);
-            (*kv)[*nkv - 1] = acms_arena_strndup(a, v->str, v->len);
-        }
-    } else if (rep->type == REDIS_REPLY_ERROR) {
-        acms_log_error(NULL, NULL, "HGETALL %s: %s", key, rep->str);
-        rc = ACMS_ERR_RETRY;
-    }
-    freeReplyObject(rep);
-    return rc;
-}
-
-int monitor_store_exists(acms_redis *r, const char *key)
-{
-    redisReply *rep = acms_redis_cmd(r, "EXISTS %s", key);
-    if (!rep)
-        return ACMS_ERR_RETRY;
-    int rc = rep->type == REDIS_REPLY_INTEGER ? (rep->integer > 0) : ACMS_ERR_RETRY;
-    freeReplyObject(rep);
-    return rc;
+    return acms_hash_apply(r, seen_key, MONITOR_SEEN_TTL_S, ops, nops);
 }
 
 int monitor_store_rate_limit(acms_redis *r, const char *alerted_key, const char *owner, int ttl_s,

@@ -12,6 +12,7 @@
 
 #include "pb.h"
 #include "redis.h"
+#include "redis_apply.h"
 
 #define MONITOR_SEEN_TTL_S (7 * 24 * 3600)
 #define MONITOR_SESSION_TTL_S (7 * 24 * 3600)
@@ -20,20 +21,7 @@
 /* Writes to one hash: HSETNX pairs, HSET pairs, HINCRBY pairs (field, integer string). When
  * expect_version is not NULL the hash's "version" field must equal it ("0" when absent) or nothing
  * is written; it is then incremented. ttl_s > 0 refreshes the key's expiry. */
-typedef struct monitor_hash_op {
-    const char *key;
-    const char *expect_version;
-    int ttl_s;
-    const char **setnx;
-    size_t nsetnx;   /* strings (2 per pair) */
-    const char **set;
-    size_t nset;
-    const char **incr;
-    size_t nincr;
-} monitor_hash_op;
-
-/* Appends a field/value pair to one of an op's lists (arrays grow in the arena). */
-void monitor_op_add(acms_arena *a, const char ***arr, size_t *n, const char *field, const char *value);
+typedef acms_hash_op monitor_hash_op; /* common/redis_apply.h */
 
 /* Key builders (arena). */
 const char *monitor_key_session(acms_arena *a, const char *run_id);
@@ -56,10 +44,6 @@ const char *monitor_kv_get(const char *const *kv, size_t nkv, const char *field)
  * else it is set with MONITOR_SEEN_TTL_S together with the writes. Returns 1 applied, 0 already seen,
  * -1 a version did not match (re-read and retry), ACMS_ERR_RETRY when Redis is unreachable or failed. */
 int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_op *ops, size_t nops);
-/* HGETALL into the arena as alternating field/value strings. ACMS_OK or ACMS_ERR_RETRY. */
-int monitor_store_hgetall(acms_redis *r, acms_arena *a, const char *key, const char ***kv, size_t *nkv);
-/* 1 when key exists, 0 when not, ACMS_ERR_RETRY. */
-int monitor_store_exists(acms_redis *r, const char *key);
 /* Rate limit: SET acms:monitor:alerted:<dedup_key> owner NX EX ttl; on first set also HINCRBY
  * counter_field of counter_key by 1 (both may be NULL). Returns 1 first time, 2 when the key is held by
  * the same owner (a redelivery: re-publish with the same id), 0 when another owner holds it
