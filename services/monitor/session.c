@@ -159,39 +159,6 @@ const char *monitor_session_summary(acms_arena *a, const char *const *kv, size_t
 
 /* --- Redis I/O -------------------------------------------------------------------------------- */
 
-typedef struct argv_buf {
-    const char **v;
-    size_t *len;
-    size_t n;
-} argv_buf;
-
-static void arg(acms_arena *a, argv_buf *b, const char *s)
-{
-    size_t n = b->n;
-    b->v = acms_arena_push(a, b->v, &n, sizeof *b->v);
-    n = b->n;
-    b->len = acms_arena_push(a, b->len, &n, sizeof *b->len);
-    b->v[b->n] = s;
-    b->len[b->n] = strlen(s);
-    b->n++;
-}
-
-static int eval_int(acms_redis *r, argv_buf *b, long long *out)
-{
-    redisReply *rep = acms_redis_cmdargv(r, (int)b->n, b->v, b->len);
-    if (!rep)
-        return ACMS_ERR_RETRY;
-    int rc = ACMS_OK;
-    if (rep->type == REDIS_REPLY_INTEGER)
-        *out = rep->integer;
-    else {
-        acms_log_error(NULL, NULL, "redis script failed: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-        rc = ACMS_ERR_RETRY;
-    }
-    freeReplyObject(rep);
-    return rc;
-}
-
 int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_op *ops, size_t nops)
 {
     return acms_hash_apply(r, seen_key, MONITOR_SEEN_TTL_S, ops, nops);
@@ -200,20 +167,17 @@ int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_
 int monitor_store_rate_limit(acms_redis *r, const char *alerted_key, const char *owner, int ttl_s,
                              const char *counter_key, const char *counter_field)
 {
-    acms_arena *a = acms_arena_new(0);
-    argv_buf b = {0};
-    arg(a, &b, "EVAL");
-    arg(a, &b, k_rate_lua);
-    arg(a, &b, "2");
-    arg(a, &b, alerted_key);
-    arg(a, &b, counter_key ? counter_key : alerted_key);
-    arg(a, &b, owner);
-    arg(a, &b, acms_arena_printf(a, "%d", ttl_s > 0 ? ttl_s : MONITOR_ALERTED_TTL_S));
-    arg(a, &b, counter_key && counter_field ? counter_field : "");
-    long long v = 0;
-    int rc = eval_int(r, &b, &v);
-    acms_arena_free(a);
-    if (rc != ACMS_OK)
-        return rc;
-    return (int)v;
+    redisReply *rep = acms_redis_cmd(r, "EVAL %s 2 %s %s %s %d %s", k_rate_lua, alerted_key,
+                                     counter_key ? counter_key : alerted_key, owner,
+                                     ttl_s > 0 ? ttl_s : MONITOR_ALERTED_TTL_S,
+                                     counter_key && counter_field ? counter_field : "");
+    if (!rep)
+        return ACMS_ERR_RETRY;
+    int rc = ACMS_ERR_RETRY;
+    if (rep->type == REDIS_REPLY_INTEGER)
+        rc = (int)rep->integer;
+    else
+        acms_log_error(NULL, NULL, "redis script failed: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+    freeReplyObject(rep);
+    return rc;
 }
