@@ -22,21 +22,25 @@ for t in $order; do
   script=tests/faults/test_faults_${t%.sh}.sh
   [ -f "$script" ] || { echo "no such scenario: $script" >&2; failed+=("$t"); continue; }
   log=$(mktemp /tmp/acms-faults-XXXXXX.log)
+  ACMS_STACK_DIRS=$(mktemp /tmp/acms-faults-dirs-XXXXXX)
+  export ACMS_STACK_DIRS
   start=$(date +%s)
   rows=$(wc -l <"$summary")
   echo "=== $t"
   if timeout "${FAULTS_TIMEOUT:-900}" bash "$script" >"$log" 2>&1; then
     grep -E '^(faults\[|LOST|DUPLICATED|note|counters|executions|deadletters|submitted=|FAIL)' "$log"
     echo "PASS $t ($(( $(date +%s) - start ))s)"
+    [ "${KEEP_STACKS:-0}" = 1 ] || xargs -r rm -rf <"$ACMS_STACK_DIRS"
   else
     failed+=("$t")
     tail -n 60 "$log"
     echo "FAIL $t ($(( $(date +%s) - start ))s), log $log"
+    sed 's/^/  kept: /' "$ACMS_STACK_DIRS"
     [ "$(wc -l <"$summary")" -gt "$rows" ] ||
       printf '%s\t?\t?\t?\t?\t%s\n' "$t" "$(( $(date +%s) - start ))" >>"$summary"
-    continue
+    rm -f "$ACMS_STACK_DIRS"; continue
   fi
-  rm -f "$log"
+  rm -f "$log" "$ACMS_STACK_DIRS"
 done
 echo
 echo "| scenario | submitted | terminal | lost | duplicated | seconds |"

@@ -104,6 +104,8 @@ stack_init() {
   export STACK_DIR
   mkdir -p "$STACK_DIR/work"
   touch "$STACK_DIR/services"
+  # a test runner that lists stack directories removes them once the test passed
+  [ -n "${ACMS_STACK_DIRS:-}" ] && echo "$STACK_DIR" >>"$ACMS_STACK_DIRS"
   # a directory re-used after an earlier stack: pick up what is still running there
   if [ -f "$STACK_DIR/redis.port" ] && [ -n "$(stack__pid redis)" ]; then
     ACMS_REDIS_URL="redis://127.0.0.1:$(cat "$STACK_DIR/redis.port")"
