@@ -114,11 +114,26 @@ void *acms_arena_alloc(acms_arena *a, size_t size)
     return p;
 }
 
+/* Like acms_arena_alloc without the zeroing, for memory the caller fills at once. */
+static void *alloc_raw(acms_arena *a, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0)
+        size = 16;
+    block *b = a->head;
+    if (b->size - b->used < size)
+        return acms_arena_alloc(a, size);
+    void *p = b->data + b->used;
+    b->used += size;
+    a->total += size;
+    return p;
+}
+
 char *acms_arena_strndup(acms_arena *a, const char *s, size_t n)
 {
     if (!s)
         return NULL;
-    char *d = acms_arena_alloc(a, n + 1);
+    char *d = alloc_raw(a, n + 1);
     memcpy(d, s, n);
     d[n] = '\0';
     return d;

@@ -22,26 +22,49 @@ static void sha256(const void *data, size_t len, unsigned char md[32])
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
 }
 
+static void hex32(const unsigned char md[32], char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
 void acms_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];
     sha256(data, len, md);
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    hex32(md, out);
 }
 
 void acms_id_derive(char out[ACMS_ID_LEN], const char *parent, const char *salt)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char md[32];
-    unsigned int mdlen = 32;
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, parent, strlen(parent));
-    EVP_DigestUpdate(ctx, "/", 1);
-    if (salt)
-        EVP_DigestUpdate(ctx, salt, strlen(salt));
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
+    size_t lp = strlen(parent), ls = salt ? strlen(salt) : 0;
+    char small[256];
+    /* one-shot digest of parent "/" salt (an EVP_MD_CTX costs more than hashing a short id) */
+    char *buf = lp + ls + 1 <= sizeof small ? small : malloc(lp + ls + 1);
+    if (buf) {
+        memcpy(buf, parent, lp);
+        buf[lp] = '/';
+        if (ls)
+            memcpy(buf + lp + 1, salt, ls);
+        sha256(buf, lp + ls + 1, md);
+        if (buf != small)
+            free(buf);
+    } else {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned int mdlen = 32;
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        EVP_DigestUpdate(ctx, parent, lp);
+        EVP_DigestUpdate(ctx, "/", 1);
+        if (salt)
+            EVP_DigestUpdate(ctx, salt, ls);
+        EVP_DigestFinal_ex(ctx, md, &mdlen);
+        EVP_MD_CTX_free(ctx);
+    }
     md[6] = (md[6] & 0x0f) | 0x50; /* version 5-style: name based */
     md[8] = (md[8] & 0x3f) | 0x80;
     uuid_unparse_lower(md, out);
@@ -82,6 +105,213 @@ int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len)
     *len = protobuf_c_message_pack(msg, buf);
     *out = buf;
     return ACMS_OK;
+}
+
+/* --- value tree packing ------------------------------------------------------------------
+ * The same bytes protobuf-c's pack gives for a Value tree (fields in number order, oneof member
+ * when set, proto3 scalars and strings only when not zero/empty, sub-messages when not NULL),
+ * written back to front so every length prefix is known when it is written: one pass, no
+ * get_packed_size recursion (which protobuf-c repeats at every nesting level). A tree it cannot
+ * reproduce exactly (unknown fields, NULL list elements or entries) is left to protobuf-c. */
+
+typedef struct rwriter {
+    uint8_t *buf;  /* written bytes are buf[pos, cap) */
+    size_t cap, pos;
+} rwriter;
+
+static int rw_grow(rwriter *w, size_t n) __attribute__((noinline));
+static int rw_grow(rwriter *w, size_t n)
+{
+    size_t used = w->cap - w->pos, nc = w->cap ? w->cap * 2 : 16384;
+    while (nc - used < n)
+        nc *= 2;
+    uint8_t *nb = malloc(nc);
+    if (!nb)
+        return 0;
+    if (used)
+        memcpy(nb + nc - used, w->buf + w->pos, used);
+    free(w->buf);
+    w->buf = nb;
+    w->pos = nc - used;
+    w->cap = nc;
+    return 1;
+}
+
+static inline int rw_room(rwriter *w, size_t n)
+{
+    return w->pos >= n || rw_grow(w, n);
+}
+
+static inline int rw_varint(rwriter *w, uint64_t v)
+{
+    if (!rw_room(w, 10))
+        return 0;
+    if (v < 0x80) {
+        w->buf[--w->pos] = (uint8_t)v;
+        return 1;
+    }
+    size_t n = 1;
+    for (uint64_t t = v >> 7; t; t >>= 7)
+        n++;
+    w->pos -= n;
+    uint8_t *o = w->buf + w->pos;
+    for (size_t i = 0; i + 1 < n; i++, v >>= 7)
+        o[i] = (uint8_t)(v | 0x80);
+    o[n - 1] = (uint8_t)v;
+    return 1;
+}
+
+static inline int rw_byte(rwriter *w, uint8_t b)
+{
+    if (!rw_room(w, 1))
+        return 0;
+    w->buf[--w->pos] = b;
+    return 1;
+}
+
+static inline int rw_bytes(rwriter *w, const void *p, size_t n)
+{
+    if (!rw_room(w, n))
+        return 0;
+    w->pos -= n;
+    memcpy(w->buf + w->pos, p, n);
+    return 1;
+}
+
+/* A length-delimited field whose body is the bytes written since mark (cap - pos then). */
+static inline int rw_close(rwriter *w, size_t mark, uint8_t tag)
+{
+    return rw_varint(w, (w->cap - w->pos) - mark) && rw_byte(w, tag);
+}
+
+static inline int rw_string(rwriter *w, const char *s, uint8_t tag)
+{
+    size_t mark = w->cap - w->pos;
+    return rw_bytes(w, s, strlen(s)) && rw_close(w, mark, tag);
+}
+
+/* 1 written, 0 out of memory, -1 not reproducible here */
+static int rw_value(rwriter *w, const Acms__V1__Value *v)
+{
+    size_t mark;
+    int rc;
+    if (v->base.n_unknown_fields)
+        return -1;
+    if (v->column && (!rw_varint(w, v->column) || !rw_byte(w, 0x78)))
+        return 0;
+    if (v->line && (!rw_varint(w, v->line) || !rw_byte(w, 0x70)))
+        return 0;
+    switch (v->kind_case) {
+    case ACMS__V1__VALUE__KIND_NULL_VALUE:
+        return rw_varint(w, v->null_value ? 1 : 0) && rw_byte(w, 0x08);
+    case ACMS__V1__VALUE__KIND_BOOL_VALUE:
+        return rw_varint(w, v->bool_value ? 1 : 0) && rw_byte(w, 0x10);
+    case ACMS__V1__VALUE__KIND_NUMBER_VALUE: {
+        uint64_t bits;
+        uint8_t le[9];
+        memcpy(&bits, &v->number_value, 8);
+        le[0] = 0x19;
+        for (int i = 0; i < 8; i++)
+            le[1 + i] = (uint8_t)(bits >> (8 * i));
+        return rw_bytes(w, le, 9);
+    }
+    case ACMS__V1__VALUE__KIND_STRING_VALUE:
+        return !v->string_value || rw_string(w, v->string_value, 0x22);
+    case ACMS__V1__VALUE__KIND_LIST_VALUE: {
+        const Acms__V1__ListValue *l = v->list_value;
+        if (!l)
+            return 1;
+        if (l->base.n_unknown_fields)
+            return -1;
+        mark = w->cap - w->pos;
+        for (size_t i = l->n_values; i-- > 0;) {
+            size_t m = w->cap - w->pos;
+            if (!l->values[i])
+                return -1;
+            if ((rc = rw_value(w, l->values[i])) != 1 || !rw_close(w, m, 0x0a))
+                return rc == 1 ? 0 : rc;
+        }
+        return rw_close(w, mark, 0x2a);
+    }
+    case ACMS__V1__VALUE__KIND_MAP_VALUE: {
+        const Acms__V1__MapValue *mv = v->map_value;
+        if (!mv)
+            return 1;
+        if (mv->base.n_unknown_fields)
+            return -1;
+        mark = w->cap - w->pos;
+        for (size_t i = mv->n_entries; i-- > 0;) {
+            const Acms__V1__MapEntry *e = mv->entries[i];
+            size_t m = w->cap - w->pos;
+            if (!e || e->base.n_unknown_fields)
+                return -1;
+            if (e->value) {
+                size_t mv2 = w->cap - w->pos;
+                if ((rc = rw_value(w, e->value)) != 1 || !rw_close(w, mv2, 0x12))
+                    return rc == 1 ? 0 : rc;
+            }
+            if (e->key && *e->key && !rw_string(w, e->key, 0x0a))
+                return 0;
+            if (!rw_close(w, m, 0x0a))
+                return 0;
+        }
+        return rw_close(w, mark, 0x32);
+    }
+    default:
+        return 1;
+    }
+}
+
+/* Packs v back to front: on 1 the bytes are (*buf)[*off, *off + *len), *buf malloc'd. */
+static int value_pack(const Acms__V1__Value *v, uint8_t **buf, size_t *off, size_t *len)
+{
+    rwriter w = {0};
+    int rc = rw_grow(&w, 1) ? rw_value(&w, v) : 0;
+    if (rc != 1) {
+        free(w.buf);
+        return rc;
+    }
+    *buf = w.buf;
+    *off = w.pos;
+    *len = w.cap - w.pos;
+    return 1;
+}
+
+int acms_value_pack(const Acms__V1__Value *v, uint8_t **out, size_t *len)
+{
+    uint8_t *buf;
+    size_t off;
+    switch (value_pack(v, &buf, &off, len)) {
+    case 1:
+        memmove(buf, buf + off, *len);
+        *out = buf;
+        return ACMS_OK;
+    case 0:
+        return ACMS_ERR_NOMEM;
+    default:
+        return acms_pb_pack(&v->base, out, len);
+    }
+}
+
+int acms_value_sha256_hex(const Acms__V1__Value *v, char out[65])
+{
+    uint8_t *buf;
+    size_t off, len;
+    out[0] = '\0';
+    switch (value_pack(v, &buf, &off, &len)) {
+    case 1:
+        acms_sha256_hex(buf + off, len, out);
+        free(buf);
+        return ACMS_OK;
+    case 0:
+        return ACMS_ERR_NOMEM;
+    default:
+        if (acms_pb_pack(&v->base, &buf, &len) != ACMS_OK)
+            return ACMS_ERR_NOMEM;
+        acms_sha256_hex(buf, len, out);
+        free(buf);
+        return ACMS_OK;
+    }
 }
 
 const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg)

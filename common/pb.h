@@ -34,6 +34,12 @@ Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char
 
 /* Packs any message into a malloc'd buffer (*out, *len); caller frees. ACMS_OK or ACMS_ERR_NOMEM. */
 int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len);
+/* The same bytes as acms_pb_pack(&v->base, ...) for a value tree, in one pass (protobuf-c sizes
+ * every nested message again at each level above it). Caller frees *out. ACMS_OK or ACMS_ERR_NOMEM. */
+int acms_value_pack(const Acms__V1__Value *v, uint8_t **out, size_t *len);
+/* Hex SHA-256 of the packed value tree (acms_value_pack's bytes) into out (65 bytes).
+ * ACMS_OK, or ACMS_ERR_NOMEM with out "". */
+int acms_value_sha256_hex(const Acms__V1__Value *v, char out[65]);
 
 /* Sub-messages nested deeper than this are refused before protobuf-c (which recurses without a
  * limit) sees them: a document of ACMS_MAX_DEPTH levels is 3 message levels each (Value, MapValue or

@@ -67,15 +67,9 @@ Acms__V1__Resources *adapter_step_resources(acms_arena *a, Acms__V1__Step *s)
 
 void adapter_config_hash(const Acms__V1__Value *document, char out[65])
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
     out[0] = '\0';
-    if (!document)
-        return;
-    if (acms_pb_pack(&document->base, &buf, &len) != ACMS_OK)
-        return;
-    acms_sha256_hex(buf, len, out);
-    free(buf);
+    if (document)
+        acms_value_sha256_hex(document, out);
 }
 
 /* A deep copy of any message into the arena (pack, then unpack with the arena's allocator). */

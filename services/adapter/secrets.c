@@ -461,27 +461,38 @@ const char *adapter_secret_value_pattern(const char *v)
     if (!v || !*v || adapter_secret_is_ref(v))
         return NULL;
     for (const char *p = v; *p; p++) {
-        if ((strncmp(p, "AKIA", 4) == 0 || strncmp(p, "ASIA", 4) == 0) && boundary_before(v, p)) {
-            size_t n = span_of(p + 4, NULL, 1);
-            if (n == 16)
+        /* one switch on the first character: most characters start no pattern */
+        switch (*p) {
+        case 'A':
+            if ((p[1] == 'K' || p[1] == 'S') && p[2] == 'I' && p[3] == 'A' && boundary_before(v, p) &&
+                span_of(p + 4, NULL, 1) == 16)
                 return "an AWS access key id";
-        }
-        if ((strncmp(p, "ghp_", 4) == 0 || strncmp(p, "gho_", 4) == 0 || strncmp(p, "ghs_", 4) == 0 ||
-             strncmp(p, "ghu_", 4) == 0 || strncmp(p, "ghr_", 4) == 0) &&
-            boundary_before(v, p) && span_of(p + 4, NULL, 0) >= 30)
-            return "a GitHub token";
-        if (strncmp(p, "github_pat_", 11) == 0 && span_of(p + 11, "_", 0) >= 30)
-            return "a GitHub token";
-        if (strncmp(p, "xox", 3) == 0 && p[3] && strchr("bapr", p[3]) && p[4] == '-' && boundary_before(v, p) &&
-            span_of(p + 5, "-", 0) >= 10)
-            return "a Slack token";
-        if (strncmp(p, "eyJ", 3) == 0 && boundary_before(v, p)) {
-            size_t a = span_of(p, "_-", 0);
-            if (a >= 10 && p[a] == '.') {
-                size_t b = span_of(p + a + 1, "_-", 0);
-                if (b >= 10 && p[a + 1 + b] == '.' && span_of(p + a + 2 + b, "_-", 0) >= 8)
-                    return "a JSON Web Token";
+            break;
+        case 'g':
+            if (p[1] != 'h')
+                break;
+            if (p[2] && strchr("posur", p[2]) && p[3] == '_' && boundary_before(v, p) && span_of(p + 4, NULL, 0) >= 30)
+                return "a GitHub token";
+            if (strncmp(p, "github_pat_", 11) == 0 && span_of(p + 11, "_", 0) >= 30)
+                return "a GitHub token";
+            break;
+        case 'x':
+            if (p[1] == 'o' && p[2] == 'x' && p[3] && strchr("bapr", p[3]) && p[4] == '-' && boundary_before(v, p) &&
+                span_of(p + 5, "-", 0) >= 10)
+                return "a Slack token";
+            break;
+        case 'e':
+            if (p[1] == 'y' && p[2] == 'J' && boundary_before(v, p)) {
+                size_t a = span_of(p, "_-", 0);
+                if (a >= 10 && p[a] == '.') {
+                    size_t b = span_of(p + a + 1, "_-", 0);
+                    if (b >= 10 && p[a + 1 + b] == '.' && span_of(p + a + 2 + b, "_-", 0) >= 8)
+                        return "a JSON Web Token";
+                }
             }
+            break;
+        default:
+            break;
         }
     }
     const char *begin = strstr(v, "-----BEGIN ");
@@ -629,6 +640,17 @@ static int is_variable(const char *v)
     return *p == '\0';
 }
 
+/* The finding's field names, built only when there is a finding (most values have none). */
+static const char *env_field(acms_arena *a, const char *name)
+{
+    return acms_arena_printf(a, "env.%s", name);
+}
+
+static const char *command_field(acms_arena *a, size_t k)
+{
+    return acms_arena_printf(a, "command[%zu]", k);
+}
+
 void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *env, const Acms__V1__Pipeline *p,
                            adapter_findings *f)
 {
@@ -640,31 +662,30 @@ void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *
         for (size_t k = 0; k < s->n_env; k++) {
             const Acms__V1__EnvVar *e = s->env[k];
             const char *name = e->name ? e->name : "", *val = e->value ? e->value : "";
-            const char *field = acms_arena_printf(a, "env.%s", name);
             const char *kind;
             if (adapter_secret_is_ref(val))
-                check_ref(ctx, env, f, &memo, step, field, val);
+                check_ref(ctx, env, f, &memo, step, env_field(a, name), val);
             else if (*val && !is_variable(val) && adapter_secret_name_sensitive(name))
-                finding(f, step, field, "plaintext_credential",
+                finding(f, step, env_field(a, name), "plaintext_credential",
                         "%s looks like a credential but its value is plain text; use a secret reference "
                         "(secret://env/..., secret://file/..., secret://vault/...#key)", name);
             else if ((kind = adapter_secret_value_pattern(val)))
-                finding(f, step, field, "plaintext_credential", "the value of %s looks like %s; use a secret reference",
-                        name, kind);
+                finding(f, step, env_field(a, name), "plaintext_credential",
+                        "the value of %s looks like %s; use a secret reference", name, kind);
         }
         for (size_t k = 0; k < s->n_command; k++) {
             const char *arg = s->command[k] ? s->command[k] : "", *val = NULL, *kind;
-            const char *field = acms_arena_printf(a, "command[%zu]", k);
             const char *aname = arg_assignment(a, arg, &val);
             if (adapter_secret_is_ref(arg) || (val && adapter_secret_is_ref(val)))
-                finding(f, step, field, "unresolvable_reference",
+                finding(f, step, command_field(a, k), "unresolvable_reference",
                         "secret references are resolved only in env values; pass it through an env variable");
             else if (aname && *val && !is_variable(val) && adapter_secret_name_sensitive(aname))
-                finding(f, step, field, "plaintext_credential",
+                finding(f, step, command_field(a, k), "plaintext_credential",
                         "command argument %s carries a credential in plain text; read it from an env variable "
                         "holding a secret reference", aname);
             else if ((kind = adapter_secret_value_pattern(arg)))
-                finding(f, step, field, "plaintext_credential", "a command argument looks like %s", kind);
+                finding(f, step, command_field(a, k), "plaintext_credential", "a command argument looks like %s",
+                        kind);
         }
         for (size_t k = 0; k < s->n_tags; k++) {
             const char *kind = adapter_secret_value_pattern(s->tags[k]->value);

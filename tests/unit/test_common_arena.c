@@ -1,11 +1,16 @@
 /* Arena: zeroed aligned allocations, big blocks, push on foreign arrays, printf, protobuf decoding
  * into an arena with size cap and meta checks, derived ids. */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -110,6 +115,10 @@ static void derived_ids_are_stable(void **state)
     acms_id_derive(c, "parent", "validated");
     assert_string_equal(a, b);
     assert_string_not_equal(a, c);
+    /* SHA-256 of "parent/prepared" as a name-based UUID: ids other builds derived stay the same */
+    assert_string_equal(a, "c9c4be22-3f95-51d0-9b20-03de2fdcffa8");
+    acms_id_derive(c, "parent", NULL);
+    assert_string_equal(c, "489eed1d-0081-51a7-a514-e5781f8aa45d");
     assert_int_equal(strlen(a), 36);
     acms_id_random(r1);
     acms_id_random(r2);
@@ -137,6 +146,37 @@ static void value_tree_paths(void **state)
     acms_arena_free(a);
 }
 
+/* acms_arena_printf formats the common conversions itself; the text must be snprintf's. */
+#define SAME_AS_SNPRINTF(a, ...)                                                                       \
+    do {                                                                                               \
+        char want_[1024];                                                                              \
+        snprintf(want_, sizeof want_, __VA_ARGS__);                                                   \
+        assert_string_equal(acms_arena_printf(a, __VA_ARGS__), want_);                                \
+    } while (0)
+
+static void printf_matches_snprintf(void **state)
+{
+    (void)state;
+    acms_arena *a = acms_arena_new(0);
+    char longs[600];
+    memset(longs, 'x', sizeof longs - 1);
+    longs[sizeof longs - 1] = '\0';
+    SAME_AS_SNPRINTF(a, "plain text");
+    SAME_AS_SNPRINTF(a, "%s", "");
+    SAME_AS_SNPRINTF(a, "env.%s", "PASSWORD");
+    SAME_AS_SNPRINTF(a, "spec.steps[%zu].%s", (size_t)299, "name");
+    SAME_AS_SNPRINTF(a, "%d %d %i %u %u", 0, -7, INT_MIN, 0u, UINT_MAX);
+    SAME_AS_SNPRINTF(a, "%ld %lu %lld %llu", LONG_MIN, ULONG_MAX, LLONG_MIN, ULLONG_MAX);
+    SAME_AS_SNPRINTF(a, "%" PRIu64 " MiB, %zd", UINT64_MAX, (ssize_t)-3);
+    SAME_AS_SNPRINTF(a, "%g %g %g %g %g %g", 0.0, -0.0, 2.0, -5.0, 999999.0, 1000000.0);
+    SAME_AS_SNPRINTF(a, "%g %g %g %g %g", 0.5, 1e-7, 123456789.0, 1e300, -2.25);
+    SAME_AS_SNPRINTF(a, "%g %g", NAN, -INFINITY);
+    SAME_AS_SNPRINTF(a, "100%% of %c%s", 'a', "b");
+    SAME_AS_SNPRINTF(a, "%s and %s", longs, "more"); /* longer than the inline buffer */
+    SAME_AS_SNPRINTF(a, "%5s|%-3d|%.2f|%x|%.*s", "ab", 4, 1.005, 255u, 2, "xyz"); /* left to vsnprintf */
+    acms_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +185,7 @@ int main(void)
         cmocka_unit_test(decode_checks_size_meta_and_version),
         cmocka_unit_test(derived_ids_are_stable),
         cmocka_unit_test(value_tree_paths),
+        cmocka_unit_test(printf_matches_snprintf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
