@@ -47,6 +47,11 @@ typedef struct acms_kafka_loop {
     int tick_ms;              /* default 50 */
     int batch_max;            /* messages between flush+store, default 500 */
     volatile sig_atomic_t *stop;  /* the loop returns when *stop becomes non-zero */
+    /* Optional (0 = none; never stdin): a descriptor whose readability means "tick now". The loop
+     * waits on it beside the consumer queue and calls on_tick as soon as it becomes readable, not
+     * at the next tick_ms. on_tick must consume what made it readable (e.g. drain an edge-triggered
+     * epoll set), or the loop ticks back to back. */
+    int wake_fd;
 } acms_kafka_loop;
 
 /* New handle. group_id NULL = producer only. Returns NULL with errstr on failure.

@@ -2,10 +2,14 @@
  * Invariant: an offset is stored (and so auto-committed) only after its message was handled
  * (OK or dead-lettered) AND a producer flush acknowledged everything produced before; a message
  * whose handler asks for a retry is fetched again (seek) before anything after it is stored. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "kafka_int.h"
@@ -182,18 +186,24 @@ typedef struct loop_state {
     int backoff_ms;               /* current retry backoff, 0 = none */
     char retry_topic[256];        /* the partition the backoff belongs to */
     int32_t retry_partition;
+    /* wake_fd mode: the consumer queue signals new events on io[1]; we poll io[0] and wake_fd */
+    rd_kafka_queue_t *cq;
+    int io[2];
+    int woken;                    /* wake_fd was readable: tick now */
 } loop_state;
 
 static void maybe_tick(loop_state *s)
 {
     int64_t now = acms_mono_ms();
 
-    if (s->L->on_tick && now >= s->next_tick_ms) {
+    if (s->L->on_tick && (now >= s->next_tick_ms || s->woken)) {
         int rc = s->L->on_tick(s->L->ud);
 
         if (rc != ACMS_OK)
             acms_log_warn(NULL, NULL, "tick: %s", acms_strerror(rc));
-        s->next_tick_ms = now + s->tick_ms;
+        if (now >= s->next_tick_ms)
+            s->next_tick_ms = now + s->tick_ms; /* a woken tick does not move the timer */
+        s->woken = 0;
     }
     if (now >= s->next_lag_ms) {
         lag_collect(s->k, 1);
@@ -243,6 +253,63 @@ static int commit_batch(loop_state *s)
     }
     acms_kafka__pending_store(k);
     return ACMS_OK;
+}
+
+/* wake_fd mode: the consumer queue writes a byte to a pipe whenever it turns non-empty. */
+static int wake_setup(loop_state *s)
+{
+    s->io[0] = s->io[1] = -1;
+    if (s->L->wake_fd <= 0)
+        return 0;
+    if (pipe2(s->io, O_NONBLOCK | O_CLOEXEC) < 0) {
+        acms_log_warn(NULL, NULL, "kafka: wake pipe: %s: ticks on the timer only", strerror(errno));
+        s->io[0] = s->io[1] = -1;
+        return 0;
+    }
+    s->cq = rd_kafka_queue_get_consumer(s->k->consumer);
+    if (!s->cq) {
+        close(s->io[0]);
+        close(s->io[1]);
+        s->io[0] = s->io[1] = -1;
+        return 0;
+    }
+    rd_kafka_queue_io_event_enable(s->cq, s->io[1], "1", 1);
+    return 1;
+}
+
+static void wake_teardown(loop_state *s)
+{
+    if (s->cq) {
+        rd_kafka_queue_io_event_enable(s->cq, -1, NULL, 0);
+        rd_kafka_queue_destroy(s->cq);
+        s->cq = NULL;
+    }
+    for (int i = 0; i < 2; i++)
+        if (s->io[i] >= 0) {
+            close(s->io[i]);
+            s->io[i] = -1;
+        }
+}
+
+/* wake_fd mode, nothing in hand: sleeps until the consumer queue has an event, wake_fd is
+ * readable (then the next maybe_tick ticks at once), the next tick is due or poll_ms passed. */
+static void wake_wait(loop_state *s, int poll_ms)
+{
+    struct pollfd pf[2] = {{.fd = s->io[0], .events = POLLIN}, {.fd = s->L->wake_fd, .events = POLLIN}};
+    int64_t left = s->next_tick_ms - acms_mono_ms();
+    int timeout = left < 0 ? 0 : left < poll_ms ? (int)left : poll_ms;
+    int n = poll(pf, 2, timeout);
+
+    if (n <= 0)
+        return;
+    if (pf[0].revents) {
+        char buf[64];
+
+        while (read(s->io[0], buf, sizeof buf) > 0)
+            ;
+    }
+    if (pf[1].revents & (POLLIN | POLLERR | POLLHUP))
+        s->woken = 1;
 }
 
 static void read_header(rd_kafka_headers_t *hdrs, const char *name, char *out, size_t size)
@@ -396,12 +463,18 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
     s.next_lag_ms = acms_mono_ms() + 1000;
     batch_max = L->batch_max > 0 ? L->batch_max : 500;
     poll_ms = s.tick_ms < 50 ? s.tick_ms : 50;
+    int waking = wake_setup(&s), more = 0;
 
     while (!*s.stop) {
         int n = 0, retried = 0;
 
         while (n < batch_max && !*s.stop) {
-            rd_kafka_message_t *rm = rd_kafka_consumer_poll(k->consumer, n == 0 ? poll_ms : 0);
+            rd_kafka_message_t *rm;
+
+            if (waking && n == 0 && !more)
+                wake_wait(&s, poll_ms);
+            rm = rd_kafka_consumer_poll(k->consumer, n == 0 && !waking ? poll_ms : 0);
+            more = rm != NULL;
 
             rd_kafka_poll(k->producer, 0);
             maybe_tick(&s);
@@ -431,6 +504,7 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
             commit_batch(&s);
     }
 out:
+    wake_teardown(&s);
     /* Orderly stop: flush what was produced, store what was processed, commit synchronously,
      * all within the shutdown deadline that starts now. */
     if (rc == ACMS_OK) {

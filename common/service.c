@@ -198,7 +198,10 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
         .tick_ms = ops->tick_ms > 0 ? ops->tick_ms : 50,
         .batch_max = 500,
         .stop = &stop_requested,
+        .wake_fd = ops->wake_fd ? ops->wake_fd(svc->ctx) : 0,
     };
+    if (loop.wake_fd < 0)
+        loop.wake_fd = 0;
     acms_log_info(NULL, NULL, "running; waiting for partition assignment");
     int rc = acms_kafka_run(svc->kafka, &loop);
     acms_log_info(NULL, NULL, "shutting down (%s)", rc == ACMS_OK ? "requested" : "client error");

@@ -29,6 +29,9 @@ typedef struct acms_service_ops {
     int (*handle)(void *ctx, acms_service *svc, const acms_msg *m, const char **reason);
     int (*tick)(void *ctx, acms_service *svc);   /* optional */
     int tick_ms;
+    /* Optional, asked once after init: a descriptor that, when readable, runs tick at once
+     * (acms_kafka_loop.wake_fd: tick must consume the readiness); 0 or less = none. */
+    int (*wake_fd)(void *ctx);
     void (*release)(void *ctx);
 } acms_service_ops;
 

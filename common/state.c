@@ -70,37 +70,66 @@ const char *acms_key_step(char *buf, size_t size, const char *run_id, const char
     return buf;
 }
 
-int acms_state_run_status(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv)
+/* The status script's command for run_status and run_status_append. Buffers are the caller's. */
+typedef struct status_cmd {
+    char key[256], rank[16], now[24];
+    const char *argv[80];
+    size_t len[80];
+    int argc;
+} status_cmd;
+
+static int status_cmd_build(status_cmd *c, const char *run_id, const char *status, const char *const *kv,
+                            size_t nkv)
 {
     int rank = acms_state_rank(status);
     if (rank < 0 || nkv % 2 || nkv > 64)
         return ACMS_ERR_INVALID;
-    char key[256], rankbuf[16], now[24];
-    acms_key_run(key, sizeof key, run_id);
-    snprintf(rankbuf, sizeof rankbuf, "%d", rank);
-    snprintf(now, sizeof now, "%lld", (long long)acms_now_ms());
-    const char *argv[80];
-    size_t argvlen[80];
-    int argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = status_script;
-    argv[argc++] = "2";
-    argv[argc++] = key;
-    argv[argc++] = "acms:runs";
-    argv[argc++] = status;
-    argv[argc++] = rankbuf;
-    argv[argc++] = now;
-    argv[argc++] = run_id;
+    acms_key_run(c->key, sizeof c->key, run_id);
+    snprintf(c->rank, sizeof c->rank, "%d", rank);
+    snprintf(c->now, sizeof c->now, "%lld", (long long)acms_now_ms());
+    c->argc = 0;
+    c->argv[c->argc++] = "EVAL";
+    c->argv[c->argc++] = status_script;
+    c->argv[c->argc++] = "2";
+    c->argv[c->argc++] = c->key;
+    c->argv[c->argc++] = "acms:runs";
+    c->argv[c->argc++] = status;
+    c->argv[c->argc++] = c->rank;
+    c->argv[c->argc++] = c->now;
+    c->argv[c->argc++] = run_id;
     for (size_t i = 0; i < nkv; i++)
-        argv[argc++] = kv[i] ? kv[i] : "";
-    for (int i = 0; i < argc; i++)
-        argvlen[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(r, argc, argv, argvlen);
+        c->argv[c->argc++] = kv[i] ? kv[i] : "";
+    for (int i = 0; i < c->argc; i++)
+        c->len[i] = strlen(c->argv[i]);
+    return ACMS_OK;
+}
+
+int acms_state_run_status(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv)
+{
+    status_cmd c;
+    if (status_cmd_build(&c, run_id, status, kv, nkv) != ACMS_OK)
+        return ACMS_ERR_INVALID;
+    redisReply *rep = acms_redis_cmdargv(r, c.argc, c.argv, c.len);
     if (!rep)
         return ACMS_ERR_RETRY;
-    int rc = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
+    int rc = acms_state_run_status_reply(rep);
     freeReplyObject(rep);
     return rc;
+}
+
+int acms_state_run_status_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                 size_t nkv)
+{
+    status_cmd c;
+    if (status_cmd_build(&c, run_id, status, kv, nkv) != ACMS_OK)
+        return ACMS_ERR_INVALID;
+    acms_redis_appendargv(r, c.argc, c.argv, c.len);
+    return ACMS_OK;
+}
+
+int acms_state_run_status_reply(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
 }
 
 int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
@@ -150,25 +179,52 @@ out:
     return rc;
 }
 
-int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv)
+typedef struct step_cmd {
+    char key[512];
+    const char *argv[70];
+    size_t len[70];
+    int argc;
+} step_cmd;
+
+static int step_cmd_build(step_cmd *c, const char *run_id, const char *step, const char *const *kv, size_t nkv)
 {
     if (nkv % 2 || nkv > 64 || nkv == 0)
         return ACMS_ERR_INVALID;
-    char key[512];
-    acms_key_step(key, sizeof key, run_id, step);
-    const char *argv[70];
-    size_t argvlen[70];
-    int argc = 0;
-    argv[argc++] = "HSET";
-    argv[argc++] = key;
+    acms_key_step(c->key, sizeof c->key, run_id, step);
+    c->argc = 0;
+    c->argv[c->argc++] = "HSET";
+    c->argv[c->argc++] = c->key;
     for (size_t i = 0; i < nkv; i++)
-        argv[argc++] = kv[i] ? kv[i] : "";
-    for (int i = 0; i < argc; i++)
-        argvlen[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(r, argc, argv, argvlen);
+        c->argv[c->argc++] = kv[i] ? kv[i] : "";
+    for (int i = 0; i < c->argc; i++)
+        c->len[i] = strlen(c->argv[i]);
+    return ACMS_OK;
+}
+
+int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv)
+{
+    step_cmd c;
+    if (step_cmd_build(&c, run_id, step, kv, nkv) != ACMS_OK)
+        return ACMS_ERR_INVALID;
+    redisReply *rep = acms_redis_cmdargv(r, c.argc, c.argv, c.len);
     if (!rep)
         return ACMS_ERR_RETRY;
-    int rc = rep->type == REDIS_REPLY_ERROR ? ACMS_ERR_RETRY : ACMS_OK;
+    int rc = acms_state_step_set_reply(rep);
     freeReplyObject(rep);
     return rc;
+}
+
+int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv,
+                               size_t nkv)
+{
+    step_cmd c;
+    if (step_cmd_build(&c, run_id, step, kv, nkv) != ACMS_OK)
+        return ACMS_ERR_INVALID;
+    acms_redis_appendargv(r, c.argc, c.argv, c.len);
+    return ACMS_OK;
+}
+
+int acms_state_step_set_reply(const redisReply *rep)
+{
+    return rep && rep->type != REDIS_REPLY_ERROR ? ACMS_OK : ACMS_ERR_RETRY;
 }

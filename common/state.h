@@ -27,6 +27,15 @@ int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *st
                                size_t nkv, const char *list_suffix, const char *const *items, size_t nitems);
 /* Writes step fields (pairs) unconditionally. ACMS_OK or ACMS_ERR_RETRY. */
 int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv);
+/* Pipelined forms (acms_redis_append ... acms_redis_exec): *_append queues the same command as the
+ * call above (ACMS_OK) or nothing (ACMS_ERR_INVALID, the arguments are unusable); *_reply turns its
+ * reply into the call's return value. */
+int acms_state_run_status_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                 size_t nkv);
+int acms_state_run_status_reply(const redisReply *rep);
+int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv,
+                               size_t nkv);
+int acms_state_step_set_reply(const redisReply *rep);
 /* Rank of a status (0..4), -1 unknown. */
 int acms_state_rank(const char *status);
 int acms_state_is_terminal(const char *status);

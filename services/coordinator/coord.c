@@ -7,9 +7,11 @@
 #include "coord.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +64,11 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         snprintf(errstr, errstr_size, "libcurl initialisation failed");
         free(c);
         return ACMS_ERR;
+    }
+    c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (c->wake_fd < 0) {
+        acms_log_warn(NULL, NULL, "epoll: %s: step ends are noticed on the tick only", strerror(errno));
+        c->wake_fd = 0;
     }
     acms_log_info(NULL, NULL, "coordinator %s: work dir %s, lease ttl %d ms%s", c->owner, c->work_root,
                   c->lease_ttl_ms, c->profiles ? "" : ", no instance catalogue (memory retries use the formula)");
@@ -294,7 +301,7 @@ static void scan(coord_ctx *c, int64_t now)
             continue;
         if (c->max_runs && c->nruns >= c->max_runs)
             break;
-        if (coord_lease_acquire(rd, e->str, c->owner, c->lease_ttl_ms) != 1)
+        if (coord_lease_take_over(rd, e->str, c->owner, c->lease_ttl_ms) != 1)
             continue;
         coord_run *r = NULL;
         int rc = coord_store_resume(c, e->str, &r);
@@ -313,9 +320,25 @@ static void scan(coord_ctx *c, int64_t now)
     freeReplyObject(rep);
 }
 
+int coord_wake_fd(const coord_ctx *c)
+{
+    return c->wake_fd;
+}
+
+/* Consumes the exit events (edge-triggered): the run ticks below reap whatever has ended. */
+static void wake_drain(coord_ctx *c)
+{
+    struct epoll_event ev[64];
+    if (c->wake_fd <= 0)
+        return;
+    while (epoll_wait(c->wake_fd, ev, 64, 0) == 64)
+        ;
+}
+
 int coord_tick(coord_ctx *c, acms_service *svc)
 {
     c->svc = svc;
+    wake_drain(c);
     int64_t now = acms_mono_ms();
     if (!c->draining && !acms_service_stopping(svc) && now >= c->next_scan) {
         c->next_scan = now + COORD_SCAN_MS;
@@ -378,6 +401,8 @@ void coord_release(coord_ctx *c)
         remove_run(c, c->nruns - 1);
     }
     free(c->runs);
+    if (c->wake_fd > 0)
+        close(c->wake_fd);
     curl_global_cleanup();
     free(c);
 }

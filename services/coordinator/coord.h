@@ -157,6 +157,8 @@ typedef struct coord_exec_req {
     const char *worker_url;   /* http executor endpoint */
     size_t log_cap;           /* 0 = COORD_LOG_CAP */
     int grace_ms;             /* 0 = COORD_GRACE_MS */
+    int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
+                               * through a pidfd), so the loop wakes at once; 0 = none (polled) */
 } coord_exec_req;
 
 typedef struct coord_exec_status {
@@ -228,6 +230,9 @@ void coord_http_delete(const char *worker_url, const char *id);
 
 /* 1 = we own it now (taken or already ours, expiry refreshed), 0 = another owner, ACMS_ERR_RETRY. */
 int coord_lease_acquire(acms_redis *r, const char *run_id, const char *owner, int ttl_ms);
+/* coord_lease_acquire for a run found in acms:runs:active by a scan: 0 also when the run has left
+ * the set since (its owner finished it), checked in the same script. */
+int coord_lease_take_over(acms_redis *r, const char *run_id, const char *owner, int ttl_ms);
 /* 1 = renewed, 0 = lost (expired or taken), ACMS_ERR_RETRY. */
 int coord_lease_renew(acms_redis *r, const char *run_id, const char *owner, int ttl_ms);
 /* Deletes the lease if still ours. 1 released, 0 not ours, ACMS_ERR_RETRY. */
@@ -259,9 +264,13 @@ int coord_attempts_parse(const char *json, coord_attempt **out, size_t *n);
 
 /* --- the pending-write queue (store.c) --------------------------------------------------------- */
 
-/* Ordered effects of one run: Redis writes, bus publications, flushes and the lease release. They
- * are applied in order; the first that fails stops the drain and is retried on the next tick, so a
- * finished step's record is never lost and never overtaken. */
+/* Ordered effects of one run: Redis writes, bus publications, flushes and the lease release.
+ * Between two barriers (flush, lease release) the Redis writes go out in order as one pipeline and
+ * then the publications in order, so each publication follows every write queued before it (a
+ * step's record is in Redis before its event is on the bus). What fails stays queued, in place,
+ * and is retried on the next drain (a write Redis refused may then land after writes queued behind
+ * it in the same pipeline); a barrier waits until everything before it is applied, so a finished
+ * step's record is never lost and never overtaken by the run's terminal status. */
 typedef struct coord_op coord_op;
 typedef struct coord_opq {
     coord_op *head, *tail;
@@ -301,6 +310,7 @@ typedef struct coord_step {
     char suggestion[512];     /* for the operator, when the step failed for good */
     int64_t next_heartbeat;
     char worker_id[128];      /* http: the worker's id of the running attempt */
+    int claim;                /* result of its last claim (coord_store_claim_many) */
 } coord_step;
 
 typedef struct coord_ctx coord_ctx;
@@ -344,6 +354,7 @@ struct coord_ctx {
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;
+    int wake_fd;              /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
     uint32_t rng;
     int draining;             /* shutdown: no new steps, no new runs */
     int lease_ttl_ms;
@@ -369,11 +380,13 @@ size_t coord_run_running(const coord_run *r);
  * 1 created, 0 duplicate, ACMS_ERR_RETRY. */
 int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__RuntimeConfiguration *rc,
                        const char *cause_id, const char *traceparent);
-/* Claims attempt s->attempt+1 of a step: status running, overrides applied and cleared, all in
- * one script. 1 claimed (s->res updated, *adapted describes applied overrides), 0 refused
- * (step terminal or attempt already claimed: s->attempt updated), ACMS_ERR_RETRY. */
-int coord_store_claim(acms_redis *rd, const coord_run *r, coord_step *s, const char *owner, char *adapted,
-                      size_t adapted_size);
+/* Claims attempt s->attempt+1 of each of n steps, in one round trip: status running, overrides
+ * applied and cleared, each step in one script. steps[i]->claim is then 1 claimed (s->res updated,
+ * adapted[i] (adapted_size bytes) describes applied overrides), 0 refused (step terminal or
+ * attempt already claimed: s->attempt updated), ACMS_ERR_RETRY (Redis away) or ACMS_ERR_INVALID
+ * (unusable key). */
+void coord_store_claim_many(acms_redis *rd, const coord_run *r, coord_step *const *steps, size_t n,
+                            const char *owner, char *const *adapted, size_t adapted_size);
 /* Loads a run owned by us now (lease held) from Redis into memory. ACMS_OK, ACMS_ERR_NOTFOUND
  * (no runtime: not resumable), ACMS_ERR_RETRY. */
 int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out);
@@ -408,6 +421,9 @@ int coord_handle(coord_ctx *c, acms_service *svc, const acms_msg *m, const char 
  * plausible size): NULL when plausible, else the dead-letter reason. */
 const char *coord_adapted_problem(const Acms__V1__AdaptedEvent *in);
 int coord_tick(coord_ctx *c, acms_service *svc);
+/* The descriptor readable when a local attempt has ended (the service loop then ticks at once);
+ * coord_tick consumes its events. 0 when unavailable (ticks on the timer only). */
+int coord_wake_fd(const coord_ctx *c);
 uint32_t coord_rand(coord_ctx *c);
 
 #endif

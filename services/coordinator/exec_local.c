@@ -3,16 +3,21 @@
  * Limits: memory (group RSS polled from /proc, SIGKILL above the limit; RLIMIT_AS backstop), CPU
  * time (RLIMIT_CPU), wall time (SIGTERM, SIGKILL after the grace). Output is read from pipes into
  * size-capped logs (head + last 64 KiB). Usage comes from wait4's rusage and the polled samples.
- * Between fork and exec the child only makes async-signal-safe calls (the service has threads). */
+ * The child shares the coordinator's memory until exec (clone with CLONE_VM | CLONE_VFORK): between
+ * clone and exec it only makes async-signal-safe calls and writes only its own stack (and errno). */
 #include "coord.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -38,6 +43,7 @@ typedef struct logcap {
 
 struct coord_local {
     pid_t pid;
+    int pidfd;              /* registered in the wake set, -1 when none */
     logcap out, err;
     int64_t start_mono, last_sample, term_at;
     int kill_sent;
@@ -48,6 +54,7 @@ struct coord_local {
     uint64_t peak_kb, rss_kb, utime_ticks, stime_ticks;
     uint64_t hwm_kb;        /* largest VmHWM of a group member seen */
     int sampled;            /* at least one /proc sample found the group */
+    uint64_t spawner_hwm_kb; /* our own high-water mark once the child had exec'd (see classify) */
     int done;
     coord_exec_status final;
 };
@@ -209,51 +216,67 @@ static uint64_t vm_hwm_kb(const char *pid)
     return p ? strtoull(p + 6, NULL, 10) : 0;
 }
 
+/* Adds process pid (a decimal string) to the sums when it is a live member of the group: RSS
+ * pages, CPU ticks, and its VmHWM into l->hwm_kb. Returns 1 when it was a member. */
+static int sample_one(coord_local *l, const char *pid, uint64_t *rss_pages, uint64_t *ut, uint64_t *st)
+{
+    char path[64], buf[1024];
+    if (snprintf(path, sizeof path, "/proc/%s/stat", pid) >= (int)sizeof path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    /* fields after ") ": state ppid pgrp ... utime(14) stime(15) cutime cstime ... rss(24) */
+    unsigned long long f[22] = {0};
+    int k = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(p + 2, " ", &save); tok && k < 22; tok = strtok_r(NULL, " ", &save), k++)
+        f[k] = strtoull(tok, NULL, 10);
+    if (k < 22 || (pid_t)f[2] != l->pid)
+        return 0;
+    *ut += f[11] + f[13];
+    *st += f[12] + f[14];
+    *rss_pages += f[21];
+    uint64_t hwm = vm_hwm_kb(pid);
+    if (hwm > l->hwm_kb)
+        l->hwm_kb = hwm;
+    l->sampled = 1;
+    return 1;
+}
+
 /* Sums RSS and CPU ticks over the live members of process group pgid, and keeps the largest
  * member's VmHWM. Why not ru_maxrss alone: the kernel records the pre-exec image's high-water mark
- * (a copy of the coordinator's) in the child's maxrss at exec, which would inflate every peak. */
-static void sample_group(coord_local *l)
+ * (for our CLONE_VM child, the coordinator's own) in the child's maxrss at exec, which would
+ * inflate every peak. While the attempt is younger than SAMPLE_MS only the leader is read (two
+ * small files instead of a walk of /proc, which most short steps would pay once): what it started
+ * meanwhile is found by the walks that follow, and the RLIMIT_AS backstop bounds it until then. */
+static void sample_group(coord_local *l, int64_t now)
 {
-    DIR *d = opendir("/proc");
     uint64_t rss_pages = 0, ut = 0, st = 0;
     long page_kb = sysconf(_SC_PAGESIZE) / 1024;
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        char path[64], buf[1024];
-        if (snprintf(path, sizeof path, "/proc/%s/stat", e->d_name) >= (int)sizeof path)
-            continue;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        if (!p)
-            continue;
-        /* fields after ") ": state ppid pgrp ... utime(14) stime(15) cutime cstime ... rss(24) */
-        unsigned long long f[22] = {0};
-        int k = 0;
-        char *save = NULL;
-        for (char *tok = strtok_r(p + 2, " ", &save); tok && k < 22; tok = strtok_r(NULL, " ", &save), k++)
-            f[k] = strtoull(tok, NULL, 10);
-        if (k < 22 || (pid_t)f[2] != l->pid)
-            continue;
-        ut += f[11] + f[13];
-        st += f[12] + f[14];
-        rss_pages += f[21];
-        uint64_t hwm = vm_hwm_kb(e->d_name);
-        if (hwm > l->hwm_kb)
-            l->hwm_kb = hwm;
-        l->sampled = 1;
+    if (now - l->start_mono < SAMPLE_MS) {
+        char pid[24];
+        snprintf(pid, sizeof pid, "%ld", (long)l->pid);
+        if (!sample_one(l, pid, &rss_pages, &ut, &st))
+            return;
+    } else {
+        DIR *d = opendir("/proc");
+        if (!d)
+            return;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+                sample_one(l, e->d_name, &rss_pages, &ut, &st);
+        closedir(d);
     }
-    closedir(d);
     l->rss_kb = rss_pages * (uint64_t)(page_kb > 0 ? page_kb : 4);
     if (l->rss_kb > l->peak_kb)
         l->peak_kb = l->rss_kb;
@@ -289,8 +312,9 @@ static void child_fail(int fd, int stage)
     _exit(127);
 }
 
-static void child_main(const child_args *a)
+static int child_main(void *arg)
 {
+    const child_args *a = arg;
     sigset_t none;
     sigemptyset(&none);
     struct sigaction sa;
@@ -330,6 +354,49 @@ static void child_main(const child_args *a)
     close_range((unsigned)a->report_fd + 1, ~0U, 0);
     execve(a->exe, a->argv, a->envp);
     child_fail(a->report_fd, STAGE_EXEC);
+    return 127;
+}
+
+/* Starts child_main(a) in a new process that shares our memory until it execs or exits (the
+ * calling thread is suspended meanwhile, as with vfork and posix_spawn): no page tables to copy
+ * and no copy-on-write faults afterwards, which a fork of this multi-threaded, Redis- and
+ * Kafka-connected process pays on every step. Every signal is blocked in this thread across the
+ * clone, so none of our handlers can run in the child before it restores default dispositions.
+ * Returns the child's pid, or -1 with errno set. */
+static pid_t spawn_child(const child_args *a)
+{
+    enum { STACK = 64 * 1024 };
+    char *stack = malloc(STACK);
+    if (!stack) {
+        errno = ENOMEM;
+        return -1;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = clone(child_main, stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    free(stack);
+    errno = e;
+    return pid;
+}
+
+/* mkdir -p: the leaf first, then up only as far as components are missing (the work root and
+ * the run's directory usually exist: a new step costs two mkdir calls, not one per component). */
+static int mkdir_up(char *buf)
+{
+    if (mkdir(buf, 0750) == 0 || errno == EEXIST)
+        return 0;
+    char *slash = strrchr(buf, '/');
+    if (errno != ENOENT || !slash || slash == buf)
+        return -1;
+    *slash = '\0';
+    int rc = mkdir_up(buf);
+    *slash = '/';
+    if (rc < 0)
+        return -1;
+    return mkdir(buf, 0750) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 static int mkdir_p(const char *path)
@@ -339,20 +406,10 @@ static int mkdir_p(const char *path)
         errno = ENAMETOOLONG;
         return -1;
     }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0750) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
+    return mkdir_up(buf);
 }
 
-/* argv[0] without a slash is searched in the child's PATH (here, before fork). */
+/* argv[0] without a slash is searched in the child's PATH (here, before the child starts). */
 static int find_exe(const char *name, char *const *envp, char *out, size_t size)
 {
     if (strchr(name, '/'))
@@ -401,6 +458,31 @@ static int open_log(const char *dir, const char *name)
     return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 }
 
+/* Reports the child's exit to the wake set through a pidfd (the child is ours and unreaped, so
+ * its pid cannot be reused meanwhile). Without one the exit is found by the next timed poll. */
+static void watch_exit(coord_local *l, int wake_fd)
+{
+    if (wake_fd <= 0)
+        return;
+    l->pidfd = pidfd_open(l->pid, 0);
+    if (l->pidfd < 0)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+    if (epoll_ctl(wake_fd, EPOLL_CTL_ADD, l->pidfd, &ev) < 0) {
+        close(l->pidfd);
+        l->pidfd = -1;
+    }
+}
+
+/* Closing the pidfd also removes it from the wake set. */
+static void unwatch_exit(coord_local *l)
+{
+    if (l->pidfd >= 0) {
+        close(l->pidfd);
+        l->pidfd = -1;
+    }
+}
+
 coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
 {
     memset(st, 0, sizeof *st);
@@ -409,6 +491,7 @@ coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
         snprintf(st->message, sizeof st->message, "out of memory");
         return NULL;
     }
+    l->pidfd = -1;
     size_t cap = req->log_cap ? req->log_cap : COORD_LOG_CAP;
     logcap_init(&l->out, cap);
     logcap_init(&l->err, cap);
@@ -461,9 +544,7 @@ coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
         uint64_t four = req->res.memory_mb * 4, plus = req->res.memory_mb + 1024;
         ca.as_bytes = (four > plus ? four : plus) * 1024 * 1024;
     }
-    pid_t pid = fork();
-    if (pid == 0)
-        child_main(&ca); /* never returns */
+    pid_t pid = spawn_child(&ca);
     err = pid < 0 ? errno : 0;
     l->start_mono = acms_mono_ms();
     close(po[1]);
@@ -497,6 +578,10 @@ coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
         return spawn_failed(l, st, !transient_errno(msg[1]), "%s: %s", detail, msg[1]);
     }
     l->pid = pid;
+    struct rusage self;
+    if (getrusage(RUSAGE_SELF, &self) == 0)
+        l->spawner_hwm_kb = (uint64_t)self.ru_maxrss;
+    watch_exit(l, req->wake_fd);
     l->out.fd = po[0];
     l->err.fd = pe[0];
     fcntl(po[0], F_SETFL, O_NONBLOCK);
@@ -516,7 +601,7 @@ fail:
         close(devnull);
     coord_env_free(envp);
     free(argv);
-    return spawn_failed(l, st, 0, "%s: %s", "fork", err);
+    return spawn_failed(l, st, 0, "%s: %s", "clone", err);
 }
 
 /* --- running ----------------------------------------------------------------------------------- */
@@ -533,11 +618,15 @@ static void fill_live(const coord_local *l, int64_t now, coord_exec_status *st)
 static void classify(coord_local *l, int status, const struct rusage *ru)
 {
     coord_exec_status *f = &l->final;
-    /* sampled peaks are exact lower bounds; ru_maxrss (inflated by the pre-exec image) only
-     * for a process that ended before its first sample */
+    /* Sampled peaks are exact lower bounds. A process that ended before its first sample has only
+     * ru_maxrss, which the kernel set at exec to the pre-exec image's high-water mark: ours, since
+     * the child shared our memory until then. Above our own mark it is the step's own peak; at or
+     * below it the step's peak is unknown (and no larger than that), so it is reported as 0, "not
+     * measured", which no memory decision (classification below, recovery, monitor, learning)
+     * takes for a reading. */
     f->peak_rss_kb = l->hwm_kb > l->peak_kb ? l->hwm_kb : l->peak_kb;
     if (!l->sampled)
-        f->peak_rss_kb = (uint64_t)ru->ru_maxrss;
+        f->peak_rss_kb = (uint64_t)ru->ru_maxrss > l->spawner_hwm_kb ? (uint64_t)ru->ru_maxrss : 0;
     f->user_cpu_ms = (uint64_t)ru->ru_utime.tv_sec * 1000 + (uint64_t)ru->ru_utime.tv_usec / 1000;
     f->sys_cpu_ms = (uint64_t)ru->ru_stime.tv_sec * 1000 + (uint64_t)ru->ru_stime.tv_usec / 1000;
     uint64_t cpu_ms = f->user_cpu_ms + f->sys_cpu_ms;
@@ -600,6 +689,7 @@ static void finish(coord_local *l, int64_t now)
     memset(&ru, 0, sizeof ru);
     while (wait4(l->pid, &status, 0, &ru) < 0 && errno == EINTR)
         ;
+    unwatch_exit(l);
     logcap_pump(&l->out);
     logcap_pump(&l->err);
     fill_live(l, now, &l->final);
@@ -632,6 +722,7 @@ int coord_local_poll(coord_local *l, int64_t now, coord_exec_status *st)
     if (w < 0 && errno == ECHILD) { /* reaped behind our back: nothing to measure */
         l->final.reason = ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL;
         snprintf(l->final.message, sizeof l->final.message, "the step's process vanished (reaped elsewhere)");
+        unwatch_exit(l);
         logcap_close(&l->out);
         logcap_close(&l->err);
         l->final.done = l->done = 1;
@@ -640,7 +731,7 @@ int coord_local_poll(coord_local *l, int64_t now, coord_exec_status *st)
     }
     if (now - l->last_sample >= SAMPLE_MS) {
         l->last_sample = now;
-        sample_group(l);
+        sample_group(l, now);
     }
     if (l->mem_limit_kb && l->rss_kb > l->mem_limit_kb && !l->kill_cause) {
         l->kill_cause = ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY;
@@ -683,6 +774,7 @@ void coord_local_abandon(coord_local *l)
             break;
         usleep(10000);
     }
+    unwatch_exit(l);
     logcap_pump(&l->out);
     logcap_pump(&l->err);
     logcap_close(&l->out);

@@ -1,6 +1,7 @@
 /* main.c: acms-coordinator wiring only. Consumes acms.config.validated, acms.exec.adapted and
  * acms.control; produces acms.exec.steps and acms.exec.results. The logic lives in coord.c and the
- * files it names; the tick (20 ms) drives the runs this replica owns. */
+ * files it names; the tick (every 20 ms, and at once when a step's process ends) drives the runs this
+ * replica owns. */
 #include "coord.h"
 
 static int init(acms_service *svc, void **ctx, char *errstr, size_t errstr_size)
@@ -19,6 +20,11 @@ static int handle(void *ctx, acms_service *svc, const acms_msg *m, const char **
 static int tick(void *ctx, acms_service *svc)
 {
     return coord_tick(ctx, svc);
+}
+
+static int wake_fd(void *ctx)
+{
+    return coord_wake_fd(ctx);
 }
 
 static void release(void *ctx)
@@ -42,6 +48,7 @@ int main(int argc, char **argv)
         .handle = handle,
         .tick = tick,
         .tick_ms = 20,
+        .wake_fd = wake_fd,
         .release = release,
     };
     return acms_service_main(argc, argv, &ops);

@@ -334,12 +334,9 @@ static void lost_attempt(coord_ctx *c, coord_run *r, coord_step *s, int64_t now)
     attempt_done(c, r, s, &st, now);
 }
 
-static int start_step(coord_ctx *c, coord_run *r, coord_step *s, int64_t now)
+/* Starts the attempt of s that coord_store_claim_many has just claimed (adapted: its description). */
+static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *adapted, int64_t now)
 {
-    char adapted[256];
-    int cl = coord_store_claim(acms_service_redis(c->svc), r, s, c->owner, adapted, sizeof adapted);
-    if (cl != 1)
-        return cl == 0 ? ACMS_OK : ACMS_ERR_RETRY;
     int64_t wall = acms_now_ms();
     s->state = COORD_STEP_RUNNING;
     s->attempt_started_ms = wall;
@@ -357,7 +354,7 @@ static int start_step(coord_ctx *c, coord_run *r, coord_step *s, int64_t now)
         .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
         .res = s->res, .secrets = &c->secrets,
         .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
-        .worker_url = r->env->worker_url,
+        .worker_url = r->env->worker_url, .wake_fd = c->wake_fd,
     };
     s->proc = coord_exec_start(&req);
     s->next_heartbeat = now + COORD_HEARTBEAT_MS;
@@ -380,7 +377,25 @@ static int start_step(coord_ctx *c, coord_run *r, coord_step *s, int64_t now)
         snprintf(st.message, sizeof st.message, "out of memory starting the attempt");
         attempt_done(c, r, s, &st, now);
     }
-    return ACMS_OK;
+}
+
+/* Claims the ready steps (indices, n of them) in one round trip, then starts those claimed, in
+ * order. A step whose claim was refused or not decided (Redis away) waits for a later tick. */
+static void start_ready(coord_ctx *c, coord_run *r, const size_t *ready, size_t n, int64_t now)
+{
+    enum { MAXB = 64 };
+    coord_step *steps[MAXB];
+    char buf[MAXB][256], *adapted[MAXB];
+    if (n > MAXB)
+        n = MAXB;
+    for (size_t k = 0; k < n; k++) {
+        steps[k] = &r->steps[ready[k]];
+        adapted[k] = buf[k];
+    }
+    coord_store_claim_many(acms_service_redis(c->svc), r, steps, n, c->owner, adapted, sizeof buf[0]);
+    for (size_t k = 0; k < n; k++)
+        if (steps[k]->claim == 1)
+            start_step(c, r, steps[k], adapted[k], now);
 }
 
 static void cancel_steps(coord_run *r, int64_t now)
@@ -610,13 +625,14 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
         size_t *ready = n ? malloc(n * sizeof *ready) : NULL;
         if (ready) {
             memcpy(ready, r->scratch, n * sizeof *ready);
-            for (size_t k = 0; k < n; k++)
-                if (start_step(c, r, &r->steps[ready[k]], now) != ACMS_OK)
-                    break;
+            start_ready(c, r, ready, n, now);
             free(ready);
         }
     }
     progress(r);
+    /* This tick's records and events go out now, while the steps it started run. */
+    if (!fenced && r->q.n)
+        coord_opq_drain(&r->q, svc, r->id);
     for (size_t i = 0; i < r->n; i++)
         if (!coord_state_terminal(r->steps[i].state))
             return 0;

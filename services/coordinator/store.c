@@ -200,53 +200,136 @@ static void op_pop(coord_opq *q)
     acms_arena_free(op->a);
 }
 
+static int is_redis_op(const coord_op *op)
+{
+    return op->kind == OP_CMD || op->kind == OP_STEP_SET || op->kind == OP_RUN_STATUS;
+}
+
+/* Queues op's command on the pipeline. 1 queued, 0 not sent (unusable arguments: logged, dropped). */
+static int op_append(acms_redis *r, coord_op *op, const char *run_id)
+{
+    switch (op->kind) {
+    case OP_CMD: {
+        size_t *len = acms_arena_alloc(op->a, (size_t)op->argc * sizeof *len);
+        for (int i = 0; i < op->argc; i++)
+            len[i] = strlen(op->argv[i]);
+        acms_redis_appendargv(r, op->argc, op->argv, len);
+        return 1;
+    }
+    case OP_STEP_SET:
+        if (acms_state_step_set_append(r, op->s1, op->s2, op->argv, (size_t)op->argc) == ACMS_OK)
+            return 1;
+        acms_log_error(run_id, NULL, "step %s: invalid state write dropped", op->s2);
+        return 0;
+    case OP_RUN_STATUS:
+        if (acms_state_run_status_append(r, op->s1, op->s2, op->argv, (size_t)op->argc) == ACMS_OK)
+            return 1;
+        acms_log_error(run_id, NULL, "run status %s: invalid write dropped", op->s2);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ACMS_OK when op's reply completes it, ACMS_ERR_RETRY when Redis refused it for now. */
+static int op_reply(const coord_op *op, const redisReply *rep, const char *run_id)
+{
+    switch (op->kind) {
+    case OP_CMD:
+        if (rep->type == REDIS_REPLY_ERROR) /* a bug, not an outage: do not wedge the queue */
+            acms_log_error(run_id, NULL, "redis %s refused: %s", op->argv[0], rep->str);
+        return ACMS_OK;
+    case OP_STEP_SET:
+        return acms_state_step_set_reply(rep);
+    case OP_RUN_STATUS: {
+        int rc = acms_state_run_status_reply(rep);
+        if (rc == 0)
+            acms_log_debug(run_id, NULL, "run status %s refused (already further)", op->s2);
+        return rc == ACMS_ERR_RETRY ? ACMS_ERR_RETRY : ACMS_OK;
+    }
+    default:
+        return ACMS_OK;
+    }
+}
+
+/* Removes op (not necessarily the head) from q; prev is the op before it or NULL. */
+static void op_unlink(coord_opq *q, coord_op *prev, coord_op *op)
+{
+    if (prev)
+        prev->next = op->next;
+    else
+        q->head = op->next;
+    if (q->tail == op)
+        q->tail = prev;
+    q->n--;
+    acms_arena_free(op->a);
+}
+
+/* One barrier op (flush, lease release), alone and in order. */
+static int op_apply_barrier(coord_op *op, acms_service *svc)
+{
+    if (op->kind == OP_FLUSH)
+        return acms_kafka_flush(acms_service_kafka(svc), 200) == ACMS_OK ? ACMS_OK : ACMS_ERR_RETRY;
+    return coord_lease_release(acms_service_redis(svc), op->s1, op->s2) == ACMS_ERR_RETRY ? ACMS_ERR_RETRY : ACMS_OK;
+}
+
+#define DRAIN_BATCH 256   /* Redis commands per round trip */
+
 int coord_opq_drain(coord_opq *q, acms_service *svc, const char *run_id)
 {
     acms_redis *r = acms_service_redis(svc);
+    redisReply *rep[DRAIN_BATCH];
+    unsigned char sent[DRAIN_BATCH];
     while (q->head) {
-        coord_op *op = q->head;
-        int rc = ACMS_OK;
-        switch (op->kind) {
-        case OP_CMD: {
-            size_t *len = acms_arena_alloc(op->a, (size_t)op->argc * sizeof *len);
-            for (int i = 0; i < op->argc; i++)
-                len[i] = strlen(op->argv[i]);
-            redisReply *rep = acms_redis_cmdargv(r, op->argc, op->argv, len);
-            if (!rep) {
-                rc = ACMS_ERR_RETRY;
-            } else {
-                if (rep->type == REDIS_REPLY_ERROR) /* a bug, not an outage: do not wedge the queue */
-                    acms_log_error(run_id, NULL, "redis %s refused: %s", op->argv[0], rep->str);
-                freeReplyObject(rep);
-            }
-            break;
+        if (!is_redis_op(q->head) && q->head->kind != OP_PUBLISH) {
+            if (op_apply_barrier(q->head, svc) != ACMS_OK)
+                return ACMS_ERR_RETRY;
+            op_pop(q);
+            continue;
         }
-        case OP_STEP_SET:
-            rc = acms_state_step_set(r, op->s1, op->s2, op->argv, (size_t)op->argc);
-            if (rc == ACMS_ERR_INVALID) {
-                acms_log_error(run_id, NULL, "step %s: invalid state write dropped", op->s2);
-                rc = ACMS_OK;
+        /* The batch: Redis writes and publications up to the next barrier. */
+        coord_op *end = q->head;
+        size_t nred = 0, nops = 0, queued = 0;
+        for (; end && (is_redis_op(end) || end->kind == OP_PUBLISH) && nred < DRAIN_BATCH; end = end->next) {
+            if (is_redis_op(end)) {
+                sent[nred] = (unsigned char)op_append(r, end, run_id);
+                queued += sent[nred++];
             }
-            break;
-        case OP_RUN_STATUS:
-            rc = acms_state_run_status(r, op->s1, op->s2, op->argv, (size_t)op->argc);
-            if (rc == 0)
-                acms_log_debug(run_id, NULL, "run status %s refused (already further)", op->s2);
-            rc = rc == ACMS_ERR_RETRY ? ACMS_ERR_RETRY : ACMS_OK;
-            break;
-        case OP_PUBLISH:
-            rc = acms_service_publish(svc, op->topic, op->key, op->msg);
-            break;
-        case OP_FLUSH:
-            rc = acms_kafka_flush(acms_service_kafka(svc), 200) == ACMS_OK ? ACMS_OK : ACMS_ERR_RETRY;
-            break;
-        case OP_LEASE_RELEASE:
-            rc = coord_lease_release(r, op->s1, op->s2) == ACMS_ERR_RETRY ? ACMS_ERR_RETRY : ACMS_OK;
-            break;
+            nops++;
         }
-        if (rc == ACMS_ERR_RETRY)
+        if (queued && acms_redis_exec(r, rep, queued) != ACMS_OK)
             return ACMS_ERR_RETRY;
-        op_pop(q);
+        /* Completed Redis writes leave the queue; refused ones stay, in place, for the next drain. */
+        int refused = 0;
+        size_t k = 0, j = 0;
+        coord_op *prev = NULL, *op = q->head;
+        for (size_t i = 0; i < nops; i++) {
+            coord_op *next = op->next;
+            int done = 0;
+            if (is_redis_op(op)) {
+                done = 1;
+                if (sent[j++]) {
+                    done = op_reply(op, rep[k], run_id) == ACMS_OK;
+                    freeReplyObject(rep[k++]);
+                }
+            }
+            if (done) {
+                op_unlink(q, prev, op);
+            } else {
+                refused |= is_redis_op(op);
+                prev = op;
+            }
+            op = next;
+        }
+        /* Then the publications, in order: each goes out after every write queued before it. */
+        while (q->head && q->head->kind == OP_PUBLISH && q->head != end) {
+            coord_op *p = q->head;
+            if (acms_service_publish(svc, p->topic, p->key, p->msg) != ACMS_OK)
+                return ACMS_ERR_RETRY;
+            op_pop(q);
+        }
+        if (refused)
+            return ACMS_ERR_RETRY;
     }
     return ACMS_OK;
 }
@@ -354,29 +437,37 @@ static const char *const claim_script =
     "redis.call('HSETNX', KEYS[1], 'started_ms', ARGV[2])\n"
     "return {1, mem, rt, om, orr}\n";
 
-int coord_store_claim(acms_redis *rd, const coord_run *r, coord_step *s, const char *owner, char *adapted,
-                      size_t adapted_size)
-{
+/* One claim command's arguments (buffers for the numbers included). */
+typedef struct claim_cmd {
     char key[512], att[16], now[24], mem[24], rt[16], mc[24], rc[16], cpu[24];
-    const Acms__V1__Quotas *q = r->env->quotas;
-    adapted[0] = '\0';
-    if (coord_fmt(key, sizeof key, "acms:run:%s:step:%s", r->id, s->cfg->name))
-        return ACMS_ERR_INVALID;
-    snprintf(att, sizeof att, "%u", s->attempt + 1);
-    snprintf(now, sizeof now, "%lld", (long long)acms_now_ms());
-    snprintf(mem, sizeof mem, "%llu", (unsigned long long)s->res.memory_mb);
-    snprintf(rt, sizeof rt, "%u", s->res.max_runtime_s);
-    snprintf(mc, sizeof mc, "%llu", (unsigned long long)(q ? q->max_memory_mb : 0));
-    snprintf(rc, sizeof rc, "%u", q ? q->max_runtime_s : 0);
-    snprintf(cpu, sizeof cpu, "%llu", (unsigned long long)s->res.cpu_time_s);
-    const char *argv[] = {"EVAL", claim_script, "1", key, att, now, mem, rt, mc, rc, owner, s->res.instance_type, cpu,
-                          s->attempt > 0 ? "1" : "0"};
+    const char *argv[14];
     size_t len[14];
-    for (int i = 0; i < 14; i++)
-        len[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(rd, 14, argv, len);
-    if (!rep)
-        return ACMS_ERR_RETRY;
+} claim_cmd;
+
+static int claim_build(claim_cmd *c, const coord_run *r, const coord_step *s, const char *owner)
+{
+    const Acms__V1__Quotas *q = r->env->quotas;
+    if (coord_fmt(c->key, sizeof c->key, "acms:run:%s:step:%s", r->id, s->cfg->name))
+        return ACMS_ERR_INVALID;
+    snprintf(c->att, sizeof c->att, "%u", s->attempt + 1);
+    snprintf(c->now, sizeof c->now, "%lld", (long long)acms_now_ms());
+    snprintf(c->mem, sizeof c->mem, "%llu", (unsigned long long)s->res.memory_mb);
+    snprintf(c->rt, sizeof c->rt, "%u", s->res.max_runtime_s);
+    snprintf(c->mc, sizeof c->mc, "%llu", (unsigned long long)(q ? q->max_memory_mb : 0));
+    snprintf(c->rc, sizeof c->rc, "%u", q ? q->max_runtime_s : 0);
+    snprintf(c->cpu, sizeof c->cpu, "%llu", (unsigned long long)s->res.cpu_time_s);
+    const char *argv[] = {"EVAL", claim_script, "1", c->key, c->att, c->now, c->mem, c->rt, c->mc, c->rc, owner,
+                          s->res.instance_type, c->cpu, s->attempt > 0 ? "1" : "0"};
+    for (int i = 0; i < 14; i++) {
+        c->argv[i] = argv[i];
+        c->len[i] = strlen(argv[i]);
+    }
+    return ACMS_OK;
+}
+
+/* The claim script's reply applied to s: 1 claimed, 0 refused, ACMS_ERR_RETRY. */
+static int claim_reply(const redisReply *rep, const coord_run *r, coord_step *s, char *adapted, size_t adapted_size)
+{
     int ret = ACMS_ERR_RETRY;
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 5) {
         long long v[5];
@@ -398,8 +489,36 @@ int coord_store_claim(acms_redis *rd, const coord_run *r, coord_step *s, const c
     } else if (rep->type == REDIS_REPLY_ERROR) {
         acms_log_error(r->id, NULL, "claiming step %s failed: %s", s->cfg->name, rep->str);
     }
-    freeReplyObject(rep);
     return ret;
+}
+
+void coord_store_claim_many(acms_redis *rd, const coord_run *r, coord_step *const *steps, size_t n,
+                            const char *owner, char *const *adapted, size_t adapted_size)
+{
+    claim_cmd c;
+    size_t queued = 0;
+    for (size_t i = 0; i < n; i++) {
+        adapted[i][0] = '\0';
+        /* ACMS_ERR_RETRY until its reply says otherwise; ACMS_ERR_INVALID when not sent */
+        steps[i]->claim = claim_build(&c, r, steps[i], owner) == ACMS_OK ? ACMS_ERR_RETRY : ACMS_ERR_INVALID;
+        if (steps[i]->claim == ACMS_ERR_INVALID)
+            continue;
+        acms_redis_appendargv(rd, 14, c.argv, c.len);
+        queued++;
+    }
+    redisReply *stack[8], **rep = queued <= 8 ? stack : malloc(queued * sizeof *rep);
+    int ok = rep && queued && acms_redis_exec(rd, rep, queued) == ACMS_OK;
+    if (!rep && queued) /* the commands are queued: collect (and drop) their replies */
+        acms_redis_exec_discard(rd, queued);
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (steps[i]->claim == ACMS_ERR_INVALID)
+            continue;
+        steps[i]->claim = ok ? claim_reply(rep[k], r, steps[i], adapted[i], adapted_size) : ACMS_ERR_RETRY;
+        if (ok)
+            freeReplyObject(rep[k++]);
+    }
+    if (rep != stack)
+        free(rep);
 }
 
 /* --- step records ------------------------------------------------------------------------------ */

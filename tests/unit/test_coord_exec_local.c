@@ -1,4 +1,4 @@
-/* test_coord_exec_local.c: the local executor really forks and execs: success with rusage,
+/* test_coord_exec_local.c: the local executor really spawns and execs: success with rusage,
  * a nonzero exit, a memory hog killed for memory, a sleeper stopped for time, a missing command,
  * capped logs, and a secret reference resolved only into the child's environment. */
 #include <setjmp.h>
@@ -103,6 +103,38 @@ static void test_memory_hog_killed(void **state)
     coord_exec_status st = run(*state, "hog", argv, 3, &res, NULL, 0, 20000, NULL);
     assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY);
     assert_true(st.peak_rss_kb > 64 * 1024);
+}
+
+/* A step that ends before its first sample has only ru_maxrss, which holds the spawning process's
+ * own high-water mark (the child shares its memory until exec). A large coordinator must not make
+ * a small failing step look like it ran out of memory: no MEMORY verdict, no such peak. */
+static void test_short_step_peak_not_the_spawners(void **state)
+{
+    enum { HELD_MB = 96 };
+    char *held = malloc((size_t)HELD_MB << 20);
+    assert_non_null(held);
+    memset(held, 1, (size_t)HELD_MB << 20); /* our high-water mark is now above HELD_MB */
+    fixture *f = *state;
+    char *argv[] = {"sh", "-c", "exit 3"};
+    adapter_ctx secrets = {0};
+    coord_exec_req req = {.run_id = "run-1", .step = "short", .attempt = 1, .argv = argv, .argc = 3,
+                          .work_root = f->root, .secrets = &secrets, .output_path = "s3://bucket/out",
+                          .res = {.memory_mb = 48}};
+    coord_exec_status st;
+    memset(&st, 0, sizeof st);
+    coord_proc *p = coord_exec_start(&req);
+    assert_non_null(p);
+    usleep(300 * 1000); /* the step is long gone before the first poll could sample it */
+    int64_t t0 = acms_mono_ms();
+    while (!coord_exec_poll(p, acms_mono_ms(), &st)) {
+        assert_true(acms_mono_ms() - t0 < 10000);
+        usleep(20000);
+    }
+    coord_exec_free(p);
+    free(held);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO);
+    assert_int_equal(st.exit_code, 3);
+    assert_true(st.peak_rss_kb < 48 * 1024);
 }
 
 static void test_time_limit(void **state)
@@ -237,6 +269,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_true_ok_with_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonzero_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_hog_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_step_peak_not_the_spawners, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_term_ignored_then_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_not_found, setup, teardown),

@@ -130,21 +130,41 @@ int ctl_run_exit(const cJSON *view)
     return !strcmp(st, "succeeded") ? CTL_OK : CTL_FAIL;
 }
 
+/* Quiet following needs only the run's status until it is terminal: 1 terminal, 0 not yet (or
+ * unknown run), -1 unreachable. */
+static int run_ended(acms_redis *r, const char *run_id)
+{
+    redisReply *rep = acms_redis_cmd(r, "HGET acms:run:%s status", run_id);
+    if (!rep)
+        return -1;
+    int ended = rep->type == REDIS_REPLY_STRING && acms_state_is_terminal(rep->str);
+    freeReplyObject(rep);
+    return ended;
+}
+
 cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, const char **why)
 {
     int64_t deadline = acms_mono_ms() + (int64_t)timeout_s * 1000;
+    int64_t away_since = 0;
     char last[8192] = "";
-    int misses = 0;
     for (;;) {
         int unreachable = 0;
-        cJSON *view = ctl_run_view(r, run_id, &unreachable);
+        /* quiet: a cheap status read every 20 ms, the whole view once the run has ended */
+        int ended = quiet ? run_ended(r, run_id) : 1;
+        cJSON *view = NULL;
+        if (ended < 0)
+            unreachable = 1;
+        else if (ended)
+            view = ctl_run_view(r, run_id, &unreachable);
         if (unreachable) {
-            if (++misses > 50) { /* ~5 s of Redis being away */
+            if (!away_since) {
+                away_since = acms_mono_ms();
+            } else if (acms_mono_ms() - away_since > 5000) {
                 *why = "Redis became unreachable";
                 return NULL;
             }
         } else {
-            misses = 0;
+            away_since = 0;
         }
         if (view) {
             /* progress: one line per change of run or step status */
@@ -184,7 +204,7 @@ cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, c
             *why = "timed out waiting for the run to end";
             return NULL;
         }
-        usleep(100 * 1000);
+        usleep(quiet ? 20 * 1000 : 100 * 1000);
     }
 }
 
