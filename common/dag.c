@@ -115,7 +115,8 @@ int acms_dag_build(acms_arena *a, const Acms__V1__Pipeline *p, acms_dag **out, a
             const char *dep = s->depends_on[k];
             long j = index_get(&impl->ix, dep);
             char path[80];
-            snprintf(path, sizeof path, "spec.steps[%zu].depends_on[%zu]", i, k);
+            if (j < 0 || (size_t)j == i) /* the path names an issue: formatted only then */
+                snprintf(path, sizeof path, "spec.steps[%zu].depends_on[%zu]", i, k);
             if (j < 0) {
                 usable = 0;
                 if (issues) {

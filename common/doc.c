@@ -1,8 +1,9 @@
 /* doc.c: YAML/JSON text -> value trees (Acms__V1__Value) with 1-based line/column on every node.
  * Invariants: hostile input is bounded (file size, nesting depth, scalar length, node count, no
  * aliases, no NUL bytes, valid UTF-8 only, no duplicate keys); every tree lives in the caller's arena.
- * JSON takes a fast path (doc_fastjson.c: jsmn tokens replayed as the same libyaml events, same
- * positions); what that path leaves goes through libyaml too (flow style, so positions hold; tabs
+ * Trees are built through the acms_doc__* calls (doc_int.h), from libyaml's events or, for JSON, from
+ * the fast path's single walk over jsmn tokens (doc_fastjson.c: same tree, same positions); what
+ * that path leaves goes through libyaml too (flow style, so positions hold; tabs
  * outside strings become spaces), and valid JSON that libyaml refuses is read by cJSON without
  * positions. Typed conversion is in doc_convert.c, JSON rendering in doc_json.c. */
 #include <errno.h>
@@ -30,11 +31,14 @@ typedef struct frame {
     size_t items_cap;       /* capacity of its values/entries array */
     char *key;              /* map: key waiting for its value (NULL: the next node is a key) */
     uint32_t key_line, key_column;
+    uint32_t key_hash;      /* map: hash of the waiting key */
+    uint32_t *hashes;       /* map: key hash of every entry (capacity hashes_cap) */
+    size_t hashes_cap;
     uint32_t *slots;        /* map: open-addressing index of entry positions + 1 (NULL below 16) */
     size_t cap;
 } frame;
 
-typedef struct parser {
+struct acms_doc__parser {
     acms_arena *a;
     char *errstr;
     size_t errstr_size;
@@ -45,7 +49,8 @@ typedef struct parser {
     size_t ndocs, docs_cap;
     size_t nodes;
     int yaml_syntax;  /* the failure came from libyaml's scanner or parser (JSON may fall back) */
-} parser;
+};
+typedef struct acms_doc__parser parser;
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
@@ -96,6 +101,10 @@ static size_t bad_byte(const char *text, size_t len, int *is_nul)
     size_t i = 0;
     *is_nul = 0;
     while (i < len) {
+        if (i + 8 <= len && acms_ascii8(s + i, 0x01)) { /* eight ASCII bytes, none NUL */
+            i += 8;
+            continue;
+        }
         unsigned char c = s[i];
         if (c == 0) {
             *is_nul = 1;
@@ -155,28 +164,30 @@ static void push_item(acms_arena *a, frame *f, Acms__V1__Value *v)
     l->values[l->n_values++] = v;
 }
 
-static void push_entry(acms_arena *a, frame *f, char *key, Acms__V1__Value *v)
+static void push_entry(acms_arena *a, frame *f, char *key, uint32_t hash, Acms__V1__Value *v)
 {
     Acms__V1__MapValue *m = f->node->map_value;
     Acms__V1__MapEntry *e = acms_pb_new(a, &acms__v1__map_entry__descriptor);
     e->key = key;
     e->value = v;
+    f->hashes = grow(a, f->hashes, m->n_entries, &f->hashes_cap, sizeof *f->hashes);
+    f->hashes[m->n_entries] = hash;
     m->entries = grow(a, m->entries, m->n_entries, &f->items_cap, sizeof *m->entries);
     m->entries[m->n_entries++] = e;
 }
 
-static uint64_t hash_key(const char *s)
+/* FNV-1a of the n bytes of a key. */
+static uint32_t hash_key(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
 static void index_put(frame *f, size_t idx)
 {
-    Acms__V1__MapEntry **e = f->node->map_value->entries;
     size_t mask = f->cap - 1;
-    for (size_t i = hash_key(e[idx]->key) & mask;; i = (i + 1) & mask) {
+    for (size_t i = f->hashes[idx] & mask;; i = (i + 1) & mask) {
         if (f->slots[i] == 0) {
             f->slots[i] = (uint32_t)idx + 1;
             return;
@@ -196,25 +207,35 @@ static void index_grow(acms_arena *a, frame *f)
     for (size_t i = 0; i < n; i++) index_put(f, i);
 }
 
-static int map_has(const frame *f, const char *key)
+/* Whether the stored key k equals s[0..n) (strncmp: k may be shorter than n). */
+static int key_is(const char *k, const char *s, size_t n)
+{
+    return strncmp(k, s, n) == 0 && k[n] == '\0';
+}
+
+/* Whether the map of f has the key s[0..n) of hash h (keys hold no NUL: checked before). */
+static int map_has(const frame *f, const char *s, size_t n, uint32_t h)
 {
     const Acms__V1__MapValue *m = f->node->map_value;
     if (!f->slots) {
         for (size_t i = 0; i < m->n_entries; i++)
-            if (strcmp(m->entries[i]->key, key) == 0) return 1;
+            if (f->hashes[i] == h && key_is(m->entries[i]->key, s, n)) return 1;
         return 0;
     }
     size_t mask = f->cap - 1;
-    for (size_t i = hash_key(key) & mask; f->slots[i]; i = (i + 1) & mask)
-        if (strcmp(m->entries[f->slots[i] - 1]->key, key) == 0) return 1;
+    for (size_t i = h & mask; f->slots[i]; i = (i + 1) & mask) {
+        size_t e = f->slots[i] - 1;
+        if (f->hashes[e] == h && key_is(m->entries[e]->key, s, n)) return 1;
+    }
     return 0;
 }
 
-static Acms__V1__Value *new_node(parser *p, const yaml_mark_t *m)
+/* line and col are 1-based here and in everything below that takes them. */
+static Acms__V1__Value *new_node(parser *p, size_t line, size_t col)
 {
     Acms__V1__Value *v = acms_pb_new(p->a, &acms__v1__value__descriptor);
-    v->line = (uint32_t)(m->line + 1);
-    v->column = (uint32_t)(m->column + 1);
+    v->line = (uint32_t)line;
+    v->column = (uint32_t)col;
     return v;
 }
 
@@ -230,7 +251,7 @@ static void attach(parser *p, Acms__V1__Value *v)
         push_item(p->a, f, v);
         return;
     }
-    push_entry(p->a, f, f->key, v);
+    push_entry(p->a, f, f->key, f->key_hash, v);
     f->key = NULL;
     if (f->slots) index_put(f, f->node->map_value->n_entries - 1);
     index_grow(p->a, f);
@@ -243,15 +264,15 @@ static int expecting_key(const parser *p)
     return f->node->kind_case == ACMS__V1__VALUE__KIND_MAP_VALUE && f->key == NULL;
 }
 
-static int count_node(parser *p, const yaml_mark_t *m)
+static int count_node(parser *p, size_t line, size_t col)
 {
     if (++p->nodes > DOC_MAX_NODES)
-        return perr(p, ACMS_ERR_LIMIT, m->line + 1, m->column + 1, "document has more than %d nodes", DOC_MAX_NODES);
+        return perr(p, ACMS_ERR_LIMIT, line, col, "document has more than %d nodes", DOC_MAX_NODES);
     return ACMS_OK;
 }
 
 /* YAML 1.2 core schema for plain scalars: null, bool, decimal int/float, else string. */
-static int resolve_plain(parser *p, const char *s, size_t len, const yaml_mark_t *m, Acms__V1__Value *v)
+static int resolve_plain(parser *p, const char *s, size_t len, size_t line, size_t col, Acms__V1__Value *v)
 {
     if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
         strcmp(s, "NULL") == 0) {
@@ -287,7 +308,7 @@ static int resolve_plain(parser *p, const char *s, size_t len, const yaml_mark_t
         double d = strtod(s, &end);
         if (end != s + len) number = 0;
         else if (!isfinite(d))
-            return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "number out of range: %.40s", s);
+            return perr(p, ACMS_ERR_INVALID, line, col, "number out of range: %.40s", s);
         if (number) {
             v->kind_case = ACMS__V1__VALUE__KIND_NUMBER_VALUE;
             v->number_value = d;
@@ -299,53 +320,80 @@ static int resolve_plain(parser *p, const char *s, size_t len, const yaml_mark_t
     return ACMS_OK;
 }
 
-static int on_scalar(parser *p, const yaml_event_t *e)
+/* A JSON literal already checked by the fast path (true, false, null or a JSON number, which the
+ * core schema resolves the same way); s need not be NUL-terminated. */
+static int resolve_json_literal(parser *p, const char *s, size_t len, size_t line, size_t col, Acms__V1__Value *v)
 {
-    const yaml_mark_t *m = &e->start_mark;
-    const char *s = (const char *)e->data.scalar.value;
-    size_t len = e->data.scalar.length;
+    if (s[0] == 't' || s[0] == 'f') {
+        v->kind_case = ACMS__V1__VALUE__KIND_BOOL_VALUE;
+        v->bool_value = s[0] == 't';
+        return ACMS_OK;
+    }
+    if (s[0] == 'n') {
+        v->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
+        v->null_value = 1;
+        return ACMS_OK;
+    }
+    /* A JSON number is a core-schema number: strtod reads all of it, from a terminated copy */
+    char buf[64];
+    const char *num = s;
+    if (len < sizeof buf) {
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        num = buf;
+    } else {
+        num = acms_arena_strndup(p->a, s, len);
+    }
+    char *end = NULL;
+    double d = strtod(num, &end);
+    if (end != num + len) return resolve_plain(p, num, len, line, col, v);
+    if (!isfinite(d)) return perr(p, ACMS_ERR_INVALID, line, col, "number out of range: %.40s", num);
+    v->kind_case = ACMS__V1__VALUE__KIND_NUMBER_VALUE;
+    v->number_value = d;
+    return ACMS_OK;
+}
+
+int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t line, size_t col)
+{
     if (len > ACMS_MAX_STRING)
-        return perr(p, ACMS_ERR_LIMIT, m->line + 1, m->column + 1, "scalar of %zu bytes exceeds the limit of %d",
-                    len, ACMS_MAX_STRING);
-    if (memchr(s, '\0', len))
-        return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "NUL character in a string");
-    int rc = count_node(p, m);
+        return perr(p, ACMS_ERR_LIMIT, line, col, "scalar of %zu bytes exceeds the limit of %d", len, ACMS_MAX_STRING);
+    if (memchr(s, '\0', len)) return perr(p, ACMS_ERR_INVALID, line, col, "NUL character in a string");
+    int rc = count_node(p, line, col);
     if (rc != ACMS_OK) return rc;
     if (expecting_key(p)) {
         frame *f = &p->stack[p->depth - 1];
-        if (map_has(f, s)) return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "duplicate key '%.200s'", s);
+        uint32_t h = hash_key(s, len);
+        if (map_has(f, s, len, h))
+            return perr(p, ACMS_ERR_INVALID, line, col, "duplicate key '%.*s'", (int)(len < 200 ? len : 200), s);
         f->key = acms_arena_strndup(p->a, s, len);
-        f->key_line = (uint32_t)(m->line + 1);
-        f->key_column = (uint32_t)(m->column + 1);
+        f->key_hash = h;
+        f->key_line = (uint32_t)line;
+        f->key_column = (uint32_t)col;
         return ACMS_OK;
     }
-    Acms__V1__Value *v = new_node(p, m);
-    const char *tag = (const char *)e->data.scalar.tag;
-    int force_str = tag && strcmp(tag, YAML_STR_TAG) == 0;
-    if (e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !force_str) {
-        rc = resolve_plain(p, s, len, m, v);
-        if (rc != ACMS_OK) return rc;
+    Acms__V1__Value *v = new_node(p, line, col);
+    if (style == ACMS_DOC__PLAIN) {
+        rc = resolve_plain(p, s, len, line, col, v);
+    } else if (style == ACMS_DOC__JSON_LITERAL) {
+        rc = resolve_json_literal(p, s, len, line, col, v);
     } else {
         v->kind_case = ACMS__V1__VALUE__KIND_STRING_VALUE;
         v->string_value = acms_arena_strndup(p->a, s, len);
     }
+    if (rc != ACMS_OK) return rc;
     attach(p, v);
     return ACMS_OK;
 }
 
 /* A block collection under a key is positioned at its key ("steps:"), not at its first child. */
-static int on_open(parser *p, const yaml_event_t *e, int is_map)
+int acms_doc__open(parser *p, int is_map, int block, size_t line, size_t col)
 {
-    const yaml_mark_t *m = &e->start_mark;
-    if (expecting_key(p))
-        return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "only scalar map keys are supported");
+    if (expecting_key(p)) return perr(p, ACMS_ERR_INVALID, line, col, "only scalar map keys are supported");
     if (p->depth >= ACMS_MAX_DEPTH)
-        return perr(p, ACMS_ERR_LIMIT, m->line + 1, m->column + 1, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
-    int rc = count_node(p, m);
+        return perr(p, ACMS_ERR_LIMIT, line, col, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
+    int rc = count_node(p, line, col);
     if (rc != ACMS_OK) return rc;
-    Acms__V1__Value *v = new_node(p, m);
-    int block = is_map ? e->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE
-                       : e->data.sequence_start.style == YAML_BLOCK_SEQUENCE_STYLE;
+    Acms__V1__Value *v = new_node(p, line, col);
     if (block && p->depth > 0 && p->stack[p->depth - 1].key) {
         v->line = p->stack[p->depth - 1].key_line;
         v->column = p->stack[p->depth - 1].key_column;
@@ -362,6 +410,43 @@ static int on_open(parser *p, const yaml_event_t *e, int is_map)
     memset(f, 0, sizeof *f);
     f->node = v;
     return ACMS_OK;
+}
+
+void acms_doc__close(parser *p)
+{
+    if (p->depth > 0) p->depth--;
+}
+
+void acms_doc__begin(parser *p)
+{
+    p->root = NULL;
+}
+
+void acms_doc__end(parser *p, size_t line, size_t col)
+{
+    if (!p->root) {
+        p->root = new_node(p, line, col);
+        p->root->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
+        p->root->null_value = 1;
+    }
+    push_doc(p, p->root);
+    p->root = NULL;
+}
+
+static int on_scalar(parser *p, const yaml_event_t *e)
+{
+    const char *tag = (const char *)e->data.scalar.tag;
+    int force_str = tag && strcmp(tag, YAML_STR_TAG) == 0;
+    int style = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !force_str ? ACMS_DOC__PLAIN : ACMS_DOC__QUOTED;
+    return acms_doc__scalar(p, (const char *)e->data.scalar.value, e->data.scalar.length, style,
+                            e->start_mark.line + 1, e->start_mark.column + 1);
+}
+
+static int on_open(parser *p, const yaml_event_t *e, int is_map)
+{
+    int block = is_map ? e->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE
+                       : e->data.sequence_start.style == YAML_BLOCK_SEQUENCE_STYLE;
+    return acms_doc__open(p, is_map, block, e->start_mark.line + 1, e->start_mark.column + 1);
 }
 
 /* Translates a libyaml failure into errstr. */
@@ -399,16 +484,10 @@ static int on_event(parser *p, const yaml_event_t *e, int *done)
         *done = 1;
         return ACMS_OK;
     case YAML_DOCUMENT_START_EVENT:
-        p->root = NULL;
+        acms_doc__begin(p);
         return ACMS_OK;
     case YAML_DOCUMENT_END_EVENT:
-        if (!p->root) {
-            p->root = new_node(p, m);
-            p->root->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
-            p->root->null_value = 1;
-        }
-        push_doc(p, p->root);
-        p->root = NULL;
+        acms_doc__end(p, m->line + 1, m->column + 1);
         return ACMS_OK;
     case YAML_ALIAS_EVENT:
         return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "aliases are not supported");
@@ -420,7 +499,7 @@ static int on_event(parser *p, const yaml_event_t *e, int *done)
         return on_open(p, e, 1);
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
-        if (p->depth > 0) p->depth--;
+        acms_doc__close(p);
         return ACMS_OK;
     default:
         return ACMS_OK;
@@ -455,25 +534,28 @@ out:
 
 static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value **out)
 {
-    static const yaml_mark_t nowhere = {0, 0, 0};
     Acms__V1__Value *v;
     int rc;
-    if ((rc = count_node(p, &nowhere)) != ACMS_OK) return rc;
+    if ((rc = count_node(p, 1, 1)) != ACMS_OK) return rc;
     if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
         if (depth >= ACMS_MAX_DEPTH) return perr(p, ACMS_ERR_LIMIT, 1, 1, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
         Acms__V1__Value *c = cJSON_IsArray(j) ? acms_value_new_list(p->a) : acms_value_new_map(p->a);
         frame f = {.node = c, .items_cap = 0};
         for (const cJSON *it = j->child; it; it = it->next) {
             Acms__V1__Value *child = NULL;
+            size_t klen = 0;
+            uint32_t h = 0;
             if (cJSON_IsObject(j)) {
-                if (strlen(it->string) > ACMS_MAX_STRING)
+                klen = strlen(it->string);
+                if (klen > ACMS_MAX_STRING)
                     return perr(p, ACMS_ERR_LIMIT, 1, 1, "key exceeds the limit of %d bytes", ACMS_MAX_STRING);
-                if (map_has(&f, it->string))
+                h = hash_key(it->string, klen);
+                if (map_has(&f, it->string, klen, h))
                     return perr(p, ACMS_ERR_INVALID, 1, 1, "duplicate key '%.200s'", it->string);
             }
             if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK) return rc;
             if (cJSON_IsObject(j)) {
-                push_entry(p->a, &f, acms_arena_strdup(p->a, it->string), child);
+                push_entry(p->a, &f, acms_arena_strndup(p->a, it->string, klen), h, child);
                 if (f.slots) index_put(&f, c->map_value->n_entries - 1);
                 index_grow(p->a, &f);
             } else {
@@ -533,11 +615,6 @@ static int looks_like_json(const char *text, size_t len)
     return i < len && (text[i] == '{' || text[i] == '[');
 }
 
-static int fast_event(void *ud, const yaml_event_t *e, int *done)
-{
-    return on_event(ud, e, done);
-}
-
 /* Forgets a partly built tree (before another reading of the same text). */
 static void parser_restart(parser *p)
 {
@@ -556,7 +633,7 @@ static void parser_restart(parser *p)
  * cJSON instead, with the same limits but without positions (line/column 0). */
 static int parse_json(parser *p, const char *text, size_t len, int *handled)
 {
-    int rc = acms_doc__json_events(text, len, fast_event, p);
+    int rc = acms_doc__json_tree(p, text, len);
     if (rc != ACMS_DOC__NOT_HANDLED) {
         *handled = 1;
         return rc;

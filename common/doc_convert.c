@@ -18,7 +18,8 @@ typedef struct conv {
     acms_issues *is;
 } conv;
 
-/* Fields a document may not set, and where they belong instead (moved_to: a patch path or NULL). */
+/* Fields a document may not set, and where they belong instead (moved_to: a patch path or NULL).
+ * The rules of one message are adjacent (rules_of returns them as one run). */
 typedef struct field_rule {
     const ProtobufCMessageDescriptor *desc;
     const char *field;
@@ -50,10 +51,21 @@ static const pair_form pair_forms[] = {
     {&acms__v1__path_rewrite__descriptor, "from_prefix", "to_prefix"},
 };
 
-static const field_rule *find_rule(const ProtobufCMessageDescriptor *d, const char *name)
+/* The run of rules for d (*n of them; none: *n = 0). */
+static const field_rule *rules_of(const ProtobufCMessageDescriptor *d, size_t *n)
 {
-    for (size_t i = 0; i < sizeof field_rules / sizeof field_rules[0]; i++)
-        if (field_rules[i].desc == d && strcmp(field_rules[i].field, name) == 0) return &field_rules[i];
+    size_t total = sizeof field_rules / sizeof field_rules[0], i = 0, k = 0;
+    while (i < total && field_rules[i].desc != d) i++;
+    while (i + k < total && field_rules[i + k].desc == d) k++;
+    *n = k;
+    return k ? &field_rules[i] : NULL;
+}
+
+/* The rule among rules[0..n) for field name, or NULL. */
+static const field_rule *find_rule(const field_rule *rules, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rules[i].field[0] == name[0] && strcmp(rules[i].field, name) == 0) return &rules[i];
     return NULL;
 }
 
@@ -170,9 +182,10 @@ static void unknown_field(conv *c, const ProtobufCMessageDescriptor *d, const vp
                           const Acms__V1__Value *v)
 {
     const char **names = acms_arena_alloc(c->a, (d->n_fields + 1) * sizeof *names);
-    size_t n = 0;
+    size_t n = 0, nrules;
+    const field_rule *rules = rules_of(d, &nrules);
     for (unsigned i = 0; i < d->n_fields; i++)
-        if (!find_rule(d, d->fields[i].name)) names[n++] = d->fields[i].name;
+        if (!find_rule(rules, nrules, d->fields[i].name)) names[n++] = d->fields[i].name;
     unknown_key(c, parent, key, v, names, n);
 }
 
@@ -465,6 +478,22 @@ static void fill_field(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V
         *(protobuf_c_boolean *)((char *)msg + f->quantifier_offset) = 1;
 }
 
+/* The field of d named key, or NULL. The few fields after the previous match (*hint) are tried
+ * first, as documents mostly list fields in declaration order; then protobuf-c's search by name. */
+static const ProtobufCFieldDescriptor *field_named(const ProtobufCMessageDescriptor *d, const char *key,
+                                                   unsigned *hint)
+{
+    for (unsigned i = *hint; i < d->n_fields && i < *hint + 4; i++) {
+        if (d->fields[i].name[0] == key[0] && strcmp(d->fields[i].name, key) == 0) {
+            *hint = i + 1;
+            return &d->fields[i];
+        }
+    }
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key);
+    if (f) *hint = (unsigned)(f - d->fields) + 1;
+    return f;
+}
+
 /* Every key of map to the field of msg with that name. Returns 0, or -1 when map is not a map. */
 static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *msg, const vpath *path)
 {
@@ -474,11 +503,14 @@ static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *m
         acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), map, "expected a map, got %s", kind_article(map));
         return -1;
     }
+    unsigned hint = 0;
+    size_t nrules;
+    const field_rule *rules = rules_of(d, &nrules);
     for (size_t i = 0; i < map->map_value->n_entries; i++) {
         const Acms__V1__MapEntry *e = map->map_value->entries[i];
         vpath fp = {path, e->key, 0};
         const vpath *fpath = &fp;
-        const field_rule *r = find_rule(d, e->key);
+        const field_rule *r = find_rule(rules, nrules, e->key);
         if (r) {
             Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "FIELD_NOT_ALLOWED", "error", path_str(c, fpath), e->value,
                                                             "field '%s' %s", e->key, r->why);
@@ -487,7 +519,7 @@ static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *m
                                    r->moved_to, scalar_text(c, e->value), "move it to %s", r->moved_to);
             continue;
         }
-        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, e->key);
+        const ProtobufCFieldDescriptor *f = field_named(d, e->key, &hint);
         if (!f) {
             unknown_field(c, d, path, e->key, e->value);
             continue;

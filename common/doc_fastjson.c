@@ -1,8 +1,8 @@
 /* doc_fastjson.c: the fast path for JSON documents. jsmn (Debian libjsmn-dev, header-only, no
- * allocation) tokenises; this file checks the token stream is strict JSON and replays it as the
- * libyaml events doc.c builds trees from, so limits, duplicate keys and scalar resolution stay in
- * one place. Invariant: whatever this path accepts gives the same tree, positions and errors as the
- * libyaml path; anything it is not sure about is handed back (ACMS_DOC__NOT_HANDLED).
+ * allocation) tokenises; this file checks the token stream is strict JSON and walks it once,
+ * building the tree through doc.c's builder calls, so limits, duplicate keys and scalar resolution
+ * stay in one place. Invariant: whatever this path accepts gives the same tree, positions and errors
+ * as the libyaml path; anything it is not sure about is handed back (ACMS_DOC__NOT_HANDLED).
  * Line/column come from byte offsets with one forward cursor, so they cost one pass over the text. */
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +27,7 @@ typedef struct jctx {
     int nt;
     char *scratch;          /* len + 1 bytes: one decoded scalar at a time */
     size_t off, line, col;  /* the position cursor (0-based line/column) */
-    acms_doc__event_fn fn;
-    void *ud;
-    int done;
+    acms_doc__parser *p;
 } jctx;
 
 static size_t tok_begin(const jsmntok_t *t)
@@ -63,6 +61,11 @@ static int advance(jctx *j, size_t to)
     const unsigned char *s = (const unsigned char *)j->s;
     size_t line = j->line, col = j->col;
     for (size_t i = j->off; i < to; i++) {
+        if (i + 8 <= to && acms_printable8(s + i)) { /* eight printable characters */
+            i += 7;
+            col += 8;
+            continue;
+        }
         unsigned char c = s[i];
         if (c >= 0x20 && c < 0x7F) {
             col++;
@@ -117,14 +120,24 @@ static int hexval(char c)
     return -1;
 }
 
-/* Decodes the string token t into j->scratch (NUL-terminated); *n its length. -1: not handled
- * (raw control character, surrogate escape, malformed escape). */
-static int decode_string(jctx *j, const jsmntok_t *t, size_t *n)
+/* The contents of string token t: *out points into the text when it has no escape, else to its
+ * decoding in j->scratch; *n its length. -1: not handled (raw control character, surrogate escape,
+ * malformed escape). */
+static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *n)
 {
     const char *s = j->s + t->start;
-    size_t len = (size_t)(t->end - t->start), k = 0;
+    size_t len = (size_t)(t->end - t->start), k = 0, i = 0;
     char *out = j->scratch;
-    for (size_t i = 0; i < len; i++) {
+    while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '\\')
+        i++;
+    if (i == len) {
+        *res = s;
+        *n = len;
+        return 0;
+    }
+    memcpy(out, s, i);
+    k = i;
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20)
             return -1;
@@ -173,18 +186,19 @@ static int decode_string(jctx *j, const jsmntok_t *t, size_t *n)
         }
     }
     out[k] = '\0';
+    *res = out;
     *n = k;
     return 0;
 }
 
-/* true, false, null or a JSON number (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?), copied to scratch. */
-static int primitive_ok(jctx *j, const jsmntok_t *t, size_t *n)
+/* true, false, null or a JSON number (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?). */
+static int primitive_ok(const jctx *j, const jsmntok_t *t)
 {
     const char *s = j->s + t->start;
     size_t len = (size_t)(t->end - t->start), i = 0;
     if ((len == 4 && !memcmp(s, "true", 4)) || (len == 5 && !memcmp(s, "false", 5)) ||
         (len == 4 && !memcmp(s, "null", 4)))
-        goto copy;
+        return 0;
     if (i < len && s[i] == '-')
         i++;
     if (i < len && s[i] == '0') {
@@ -212,51 +226,31 @@ static int primitive_ok(jctx *j, const jsmntok_t *t, size_t *n)
         if (i == d)
             return -1;
     }
-    if (i != len)
-        return -1;
-copy:
-    memcpy(j->scratch, s, len);
-    j->scratch[len] = '\0';
-    *n = len;
-    return 0;
-}
-
-static int emit(jctx *j, yaml_event_t *e, size_t at)
-{
-    if (advance(j, at) != 0)
-        return ACMS_DOC__NOT_HANDLED;
-    e->start_mark.index = at;
-    e->start_mark.line = j->line;
-    e->start_mark.column = j->col;
-    e->end_mark = e->start_mark;
-    return j->fn(j->ud, e, &j->done);
-}
-
-static int emit_plain(jctx *j, yaml_event_type_t type)
-{
-    yaml_event_t e;
-    memset(&e, 0, sizeof e);
-    e.type = type;
-    return emit(j, &e, j->off);
+    return i == len ? 0 : -1;
 }
 
 static int scalar(jctx *j, const jsmntok_t *t)
 {
-    yaml_event_t e;
+    const char *v;
     size_t n = 0;
-    if ((t->type == JSMN_STRING ? decode_string(j, t, &n) : primitive_ok(j, t, &n)) != 0)
+    int style;
+    if (t->type == JSMN_STRING) {
+        if (decode_string(j, t, &v, &n) != 0)
+            return ACMS_DOC__NOT_HANDLED;
+        style = ACMS_DOC__QUOTED;
+    } else {
+        if (primitive_ok(j, t) != 0)
+            return ACMS_DOC__NOT_HANDLED;
+        v = j->s + t->start;
+        n = (size_t)(t->end - t->start);
+        style = ACMS_DOC__JSON_LITERAL;
+    }
+    if (advance(j, tok_begin(t)) != 0)
         return ACMS_DOC__NOT_HANDLED;
-    memset(&e, 0, sizeof e);
-    e.type = YAML_SCALAR_EVENT;
-    e.data.scalar.value = (yaml_char_t *)j->scratch;
-    e.data.scalar.length = n;
-    e.data.scalar.style = t->type == JSMN_STRING ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE;
-    e.data.scalar.plain_implicit = t->type != JSMN_STRING;
-    e.data.scalar.quoted_implicit = t->type == JSMN_STRING;
-    return emit(j, &e, tok_begin(t));
+    return acms_doc__scalar(j->p, v, n, style, j->line + 1, j->col + 1);
 }
 
-/* Replays token i and its subtree; *next gets the index after the subtree. */
+/* Builds token i and its subtree; *next gets the index after the subtree. */
 static int walk(jctx *j, int i, int *next)
 {
     const jsmntok_t *t = &j->t[i];
@@ -267,14 +261,9 @@ static int walk(jctx *j, int i, int *next)
     }
     if ((t->type != JSMN_ARRAY && !is_map) || t->end < 0)
         return ACMS_DOC__NOT_HANDLED;
-    yaml_event_t e;
-    memset(&e, 0, sizeof e);
-    e.type = is_map ? YAML_MAPPING_START_EVENT : YAML_SEQUENCE_START_EVENT;
-    if (is_map)
-        e.data.mapping_start.style = YAML_FLOW_MAPPING_STYLE;
-    else
-        e.data.sequence_start.style = YAML_FLOW_SEQUENCE_STYLE;
-    if ((rc = emit(j, &e, (size_t)t->start)) != ACMS_OK)
+    if (advance(j, (size_t)t->start) != 0)
+        return ACMS_DOC__NOT_HANDLED;
+    if ((rc = acms_doc__open(j->p, is_map, 0, j->line + 1, j->col + 1)) != ACMS_OK)
         return rc;
     size_t pos = (size_t)t->start + 1;
     for (int n = 0; n < t->size; n++) {
@@ -303,18 +292,15 @@ static int walk(jctx *j, int i, int *next)
     }
     if (!gap_ok(j, pos, (size_t)t->end - 1, 0))
         return ACMS_DOC__NOT_HANDLED;
-    memset(&e, 0, sizeof e);
-    e.type = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
-    if ((rc = emit(j, &e, (size_t)t->end - 1)) != ACMS_OK)
-        return rc;
+    acms_doc__close(j->p);
     *next = k;
     return ACMS_OK;
 }
 
-int acms_doc__json_events(const char *text, size_t len, acms_doc__event_fn fn, void *ud)
+int acms_doc__json_tree(acms_doc__parser *p, const char *text, size_t len)
 {
     jsmn_parser jp;
-    jctx j = {.s = text, .len = len, .fn = fn, .ud = ud};
+    jctx j = {.s = text, .len = len, .p = p};
     size_t ntok;
     int rc, next = 0;
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
@@ -343,19 +329,15 @@ int acms_doc__json_events(const char *text, size_t len, acms_doc__event_fn fn, v
         rc = ACMS_DOC__NOT_HANDLED;
         goto out;
     }
-    if ((rc = emit_plain(&j, YAML_STREAM_START_EVENT)) != ACMS_OK ||
-        (rc = emit_plain(&j, YAML_DOCUMENT_START_EVENT)) != ACMS_OK)
-        goto out;
+    acms_doc__begin(p);
     if ((rc = walk(&j, 0, &next)) != ACMS_OK)
         goto out;
     if (next != j.nt || !gap_ok(&j, (size_t)toks[0].end, len, 0) || advance(&j, len) != 0) {
         rc = ACMS_DOC__NOT_HANDLED;
         goto out;
     }
-    if ((rc = emit_plain(&j, YAML_DOCUMENT_END_EVENT)) != ACMS_OK ||
-        (rc = emit_plain(&j, YAML_STREAM_END_EVENT)) != ACMS_OK)
-        goto out;
-    rc = j.done ? ACMS_OK : ACMS_DOC__NOT_HANDLED;
+    acms_doc__end(p, j.line + 1, j.col + 1);
+    rc = ACMS_OK;
 out:
     free(block);
     return rc;

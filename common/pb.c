@@ -96,6 +96,94 @@ void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc)
     return m;
 }
 
+static size_t pb_elem_size(ProtobufCType t)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return sizeof(uint64_t);
+    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
+    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+    default: return sizeof(uint32_t); /* int32, sint32, sfixed32, uint32, fixed32, enum */
+    }
+}
+
+static void *pb_bytes_copy(acms_arena *a, const void *src, size_t n)
+{
+    void *d = acms_arena_alloc(a, n ? n : 1);
+    if (n)
+        memcpy(d, src, n);
+    return d;
+}
+
+/* Replaces the element of field f at p (already a shallow copy) by a deep one. */
+static void pb_copy_elem(acms_arena *a, const ProtobufCFieldDescriptor *f, void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        char **s = p;
+        if (*s)
+            *s = acms_arena_strdup(a, *s);
+        else if (f->label != PROTOBUF_C_LABEL_REPEATED)
+            *s = (char *)f->default_value; /* the default string itself, as unpack sets it */
+        break;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        ProtobufCBinaryData *b = p;
+        b->data = b->len ? pb_bytes_copy(a, b->data, b->len) : NULL;
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        ProtobufCMessage **m = p;
+        *m = acms_pb_copy(a, *m);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m)
+{
+    if (!m)
+        return NULL;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    ProtobufCMessage *c = pb_bytes_copy(a, m, d->sizeof_message);
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        char *member = (char *)c + f->offset;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            if (*(const uint32_t *)((const char *)c + f->quantifier_offset) != f->id)
+                continue; /* another member of the oneof owns the storage */
+        }
+        if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+            pb_copy_elem(a, f, member);
+            continue;
+        }
+        size_t n = *(const size_t *)((const char *)c + f->quantifier_offset), es = pb_elem_size(f->type);
+        void **arr = (void **)member;
+        if (n == 0) {
+            *arr = NULL;
+            continue;
+        }
+        char *na = pb_bytes_copy(a, *arr, n * es);
+        for (size_t k = 0; k < n; k++)
+            pb_copy_elem(a, f, na + k * es);
+        *arr = na;
+    }
+    if (c->n_unknown_fields) {
+        c->unknown_fields = pb_bytes_copy(a, m->unknown_fields, m->n_unknown_fields * sizeof *m->unknown_fields);
+        for (unsigned k = 0; k < c->n_unknown_fields; k++)
+            c->unknown_fields[k].data = pb_bytes_copy(a, m->unknown_fields[k].data, m->unknown_fields[k].len);
+    } else {
+        c->unknown_fields = NULL;
+    }
+    return c;
+}
+
 int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
@@ -521,9 +609,11 @@ const Acms__V1__Value *acms_value_get(const Acms__V1__Value *map, const char *ke
 {
     if (!map || map->kind_case != ACMS__V1__VALUE__KIND_MAP_VALUE || !map->map_value)
         return NULL;
-    for (size_t i = 0; i < map->map_value->n_entries; i++)
-        if (map->map_value->entries[i]->key && !strcmp(map->map_value->entries[i]->key, key))
+    for (size_t i = 0; i < map->map_value->n_entries; i++) {
+        const char *k = map->map_value->entries[i]->key;
+        if (k && k[0] == key[0] && !strcmp(k, key)) /* the first byte settles most mismatches */
             return map->map_value->entries[i]->value;
+    }
     return NULL;
 }
 

@@ -84,5 +84,10 @@ void acms_pb_add_string(acms_arena *a, char ***arr, size_t *n, const char *s);
 /* A new message of the given descriptor in the arena, initialised with its defaults:
  *   Acms__V1__Step *s = acms_pb_new(a, &acms__v1__step__descriptor); */
 void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc);
+/* A deep copy of any message into the arena, walking its descriptor: every string, bytes field,
+ * repeated array, sub-message and unknown field is copied, so the copy shares nothing with m.
+ * Packs to the same bytes as m (unset proto3 strings come back as "", like protobuf-c's unpack);
+ * m and its sub-messages must not be NULL inside repeated fields. Returns NULL when m is NULL. */
+void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m);
 
 #endif

@@ -72,16 +72,6 @@ void adapter_config_hash(const Acms__V1__Value *document, char out[65])
         acms_value_sha256_hex(document, out);
 }
 
-/* A deep copy of any message into the arena (pack, then unpack with the arena's allocator). */
-static void *pb_copy(acms_arena *a, const ProtobufCMessage *m)
-{
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = acms_arena_alloc(a, len ? len : 1);
-    protobuf_c_message_pack(m, buf);
-    ProtobufCAllocator al = acms_arena_pb(a);
-    return protobuf_c_message_unpack(m->descriptor, &al, len, buf);
-}
-
 static void unknown_environment(const adapter_ctx *ctx, acms_issues *issues, const char *name)
 {
     acms_arena *a = issues->arena;
@@ -182,7 +172,7 @@ int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__Confi
     r->metadata = md;
     r->adaptation_log = log.v;
     r->n_adaptation_log = log.n;
-    r->environment = pb_copy(a, &env->base);
+    r->environment = acms_pb_copy(a, &env->base);
     if (!r->environment)
         return ACMS_ERR_NOMEM;
     *out = r;

@@ -146,8 +146,8 @@ static const char *secret_problem(acms_arena *a, const char *ref, const char **f
 
 static void check_name(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Step *s, size_t from)
 {
-    const char *path = validator_step_path(is->arena, i, "name");
     if (validator_empty(s->name)) {
+        const char *path = validator_step_path(is->arena, i, "name");
         if (validator_find_issue_at(is, from, NULL, path))
             return; /* the conversion already said so */
         Acms__V1__ValidationIssue *x =
@@ -165,7 +165,7 @@ static void check_name(const validator_input *in, acms_issues *is, size_t i, con
         s->name, VALIDATOR_MAX_NAME);
     const char *slug = validator_name_slug(is->arena, s->name, NULL);
     if (slug)
-        acms_issue_suggest(is, x, "BAD_NAME:slugify", "pattern", 0.8, path, slug,
+        acms_issue_suggest(is, x, "BAD_NAME:slugify", "pattern", 0.8, validator_step_path(is->arena, i, "name"), slug,
                            "rename the step to '%s' (and update depends_on references to it)", slug);
 }
 
@@ -174,8 +174,9 @@ static void check_env(const validator_input *in, acms_issues *is, size_t i, cons
     for (size_t k = 0; k < s->n_env; k++) {
         const Acms__V1__EnvVar *e = s->env[k];
         const char *name = validator_str(e->name);
-        const char *field = acms_arena_printf(is->arena, "env.%s", name);
+        const char *field = NULL; /* "env.<name>", formatted only for an issue */
         if (!validator_env_name_ok(name)) {
+            field = acms_arena_printf(is->arena, "env.%s", name);
             Acms__V1__ValidationIssue *x = validator_step_issue(
                 in, is, i, field, "BAD_ENV_NAME", "error",
                 "environment variable name '%.80s' is not valid ([A-Za-z_][A-Za-z0-9_]*)", name);
@@ -196,6 +197,8 @@ static void check_env(const validator_input *in, acms_issues *is, size_t i, cons
         const char *why = secret_problem(is->arena, v, &fix);
         if (why == NULL)
             continue;
+        if (!field)
+            field = acms_arena_printf(is->arena, "env.%s", name);
         Acms__V1__ValidationIssue *x = validator_step_issue(in, is, i, field, "BAD_SECRET_REF", "error",
                                                             "malformed secret reference in %s: %s", name, why);
         if (fix && secret_problem(is->arena, fix, &(const char *){NULL}) == NULL)

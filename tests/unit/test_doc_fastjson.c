@@ -84,6 +84,9 @@ static void small_documents(void **state)
     compare("{\"tabs\":\t[1,\t2]\t, \"k\" :\t\"v\"}");
     compare("[\"true\", \"1\", \"null\", \"~\", \"yes\", \"0x10\", \" spaced \", \"a: b\", \"# not a comment\"]");
     compare("{\"deep\": [[[[{\"x\": [[{\"y\": \"z\"}]]}]]]]}");
+    /* long printable runs (counted a word at a time) mixed with multi-byte characters and tabs */
+    compare("{\"abcdefghijklmnop\": \"0123456789abcdef\xC3\xA9ghijklmnopqrstuvwxyz\",\t\"qrstuvwxyzABCDEF\":\n"
+            "  [\"\xE2\x82\xAC\xE2\x82\xAC" "0123456789\", 12345678901234, \"tab\\tinside a long string\"], \"z\": 1}");
 }
 
 static void generated_pipeline(void **state)

@@ -232,7 +232,13 @@ static void test_binary_and_invalid_utf8(void **state)
     const char *esc = "a: \"x\\0y\"\n"; /* an escaped NUL inside a string */
     assert_int_equal(parse(f, esc, strlen(esc), &docs, &n), ACMS_ERR_INVALID);
     const char *ok = "name: caf\xC3\xA9 \xE2\x82\xAC\n";
-    assert_int_equal(parse(f, ok, strlen(ok), &docs, &n), ACMS_OK);
+    assert_int_equal(parse(f, ok, strlen(ok), &docs, &n), ACMS_OK);    /* inside a run of eight ASCII bytes (the scan checks a word at a time) */
+    const char word_nul[] = "name: abcdefgh\0ijklmnop\n";
+    assert_int_equal(parse(f, word_nul, sizeof word_nul - 1, &docs, &n), ACMS_ERR_INVALID);
+    assert_string_equal(f->err, "line 1, column 15: binary input (NUL byte)");
+    const char *word_bad = "name: abcdefg\xFFhijklmnop\n";
+    assert_int_equal(parse(f, word_bad, strlen(word_bad), &docs, &n), ACMS_ERR_INVALID);
+    assert_string_equal(f->err, "line 1, column 14: invalid UTF-8");
 }
 
 static void test_duplicate_keys(void **state)
@@ -251,7 +257,37 @@ static void test_duplicate_keys(void **state)
     assert_int_equal(docs[0]->map_value->n_entries, 200);
     snprintf(big + used, sizeof big - used, "k137: again\n");
     assert_int_equal(parse(f, big, strlen(big), &docs, &n), ACMS_ERR_INVALID);
-    assert_non_null(strstr(f->err, "line 201, column 1: duplicate key 'k137'"));
+    assert_non_null(strstr(f->err, "line 201, column 1: duplicate key 'k137'"));    /* JSON (the fast path): small and hashed maps, and a key of a number's digits */
+    const char *j = "{\"a\": 1,\n \"b\": {\"1\": 2, \"1\": 3}}";
+    assert_int_equal(parse(f, j, strlen(j), &docs, &n), ACMS_ERR_INVALID);
+    assert_string_equal(f->err, "line 2, column 16: duplicate key '1'");
+    used = 0;
+    used += (size_t)snprintf(big + used, sizeof big - used, "{");
+    for (int i = 0; i < 200; i++) used += (size_t)snprintf(big + used, sizeof big - used, "\"k%d\": %d, ", i, i);
+    snprintf(big + used, sizeof big - used, "\"k199\": 0}");
+    assert_int_equal(parse(f, big, strlen(big), &docs, &n), ACMS_ERR_INVALID);
+    assert_non_null(strstr(f->err, "duplicate key 'k199'"));
+}
+
+static void test_json_numbers(void **state)
+{
+    fx *f = *state;
+    Acms__V1__Value **docs;
+    size_t n;
+    const char *j = "{\"a\": [1, -2.5e2, 0.125, true, false, null]}";
+    assert_int_equal(parse(f, j, strlen(j), &docs, &n), ACMS_OK);
+    const Acms__V1__ListValue *l = docs[0]->map_value->entries[0]->value->list_value;
+    assert_int_equal(l->n_values, 6);
+    assert_true(l->values[0]->number_value == 1.0);
+    assert_true(l->values[1]->number_value == -250.0);
+    assert_true(l->values[2]->number_value == 0.125);
+    assert_int_equal(l->values[3]->kind_case, ACMS__V1__VALUE__KIND_BOOL_VALUE);
+    assert_true(l->values[3]->bool_value);
+    assert_false(l->values[4]->bool_value);
+    assert_int_equal(l->values[5]->kind_case, ACMS__V1__VALUE__KIND_NULL_VALUE);
+    const char *big = "{\"a\": [1, 1e999]}";
+    assert_int_equal(parse(f, big, strlen(big), &docs, &n), ACMS_ERR_INVALID);
+    assert_string_equal(f->err, "line 1, column 11: number out of range: 1e999");
 }
 
 static void test_aliases_refused(void **state)
@@ -332,6 +368,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_many_nodes_and_big_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binary_and_invalid_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_collections_stay_linear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_file, setup, teardown),
