@@ -160,14 +160,20 @@ bench_throughput() {
   [ "$ps" -ge 24 ] || ps=24; [ "$pp" -ge 24 ] || pp=24
   mk_topic bench.tp.submitted "$ps"; mk_topic bench.tp.prepared "$pp"
   log "pre-loading $EVENTS ConfigSubmitted ($ps partitions) and $EVENTS ConfigPrepared ($pp partitions)"
-  "$BIN/acms-bench-load" --topic bench.tp.submitted --count "$EVENTS" --kind submitted --run-prefix tps >/dev/null
+  # both topics at once (two producers, then two readers): the broker and the generators overlap
+  local l1 l2 rc=0
+  "$BIN/acms-bench-load" --topic bench.tp.submitted --count "$EVENTS" --kind submitted --run-prefix tps \
+    >"$WORK/l1.json" & l1=$!
   "$BIN/acms-bench-load" --topic bench.tp.prepared --count "$EVENTS" --kind prepared --run-prefix tpp \
-    --config-dir "$REPO/examples" >/dev/null
+    --config-dir "$REPO/examples" >"$WORK/l2.json" & l2=$!
+  wait "$l1" || rc=1; wait "$l2" || rc=1
+  [ "$rc" = 0 ] || { log "pre-load failed: $(cat "$WORK/l1.json" "$WORK/l2.json")"; return 1; }
   # the devbroker trims silently: what is retained must be everything that was produced
-  "$BIN/acms-bench-count" --topic bench.tp.submitted --expect "$EVENTS" --timeout-s 120 >"$WORK/c1.json" ||
-    { log "pre-load trimmed: $(cat "$WORK/c1.json")"; return 1; }
-  "$BIN/acms-bench-count" --topic bench.tp.prepared --expect "$EVENTS" --timeout-s 120 >"$WORK/c2.json" ||
-    { log "pre-load trimmed: $(cat "$WORK/c2.json")"; return 1; }
+  "$BIN/acms-bench-count" --topic bench.tp.submitted --expect "$EVENTS" --timeout-s 120 >"$WORK/c1.json" & l1=$!
+  "$BIN/acms-bench-count" --topic bench.tp.prepared --expect "$EVENTS" --timeout-s 120 >"$WORK/c2.json" & l2=$!
+  wait "$l1" || { log "pre-load trimmed: $(cat "$WORK/c1.json")"; rc=1; }
+  wait "$l2" || { log "pre-load trimmed: $(cat "$WORK/c2.json")"; rc=1; }
+  [ "$rc" = 0 ] || return 1
   R[tp_partitions_submitted]=$ps; R[tp_partitions_prepared]=$pp
   local svc
   for svc in adapter validator; do
