@@ -174,7 +174,9 @@ int feedback_outcome_analyze(acms_arena *a, const Acms__V1__StepResult *s, const
             out->cpu_slack = clamp01((cap - (double)out->cpu_ms) / cap);
             out->has_cpu_slack = 1;
         }
-        out->observed = have_success && (out->wall_ms > 0 || out->peak_rss_kb > 0);
+        /* a success counts for the history even when too short to measure (wall 0 ms, peak 0 =
+         * not measured): it adds no sample, the history's statistics skip zeros */
+        out->observed = have_success;
     }
     out->wasted_instance_hours = failed_hours + (have_success && out->has_memory_slack ? success_hours * out->memory_slack : 0);
     const acms_instance_type *t = cat && out->instance_type[0] ? acms_catalog_find(cat, out->instance_type) : NULL;

@@ -26,7 +26,8 @@ typedef struct feedback_outcome {
     double killed_peak_mb;         /* largest peak at a memory kill (its limit when the peak is unknown) */
     int killed_time;
     uint32_t killed_runtime_s;     /* largest max_runtime_s an attempt was killed at */
-    int observed;                  /* a successful attempt whose usage feeds the history */
+    int observed;                  /* a successful attempt: counted in the history, its usage (where
+                                      measured) feeds it */
     /* the step as configured, for recommendations */
     const char *instance_type;
     uint64_t configured_memory_mb;

@@ -155,6 +155,24 @@ static void test_skipped_step_without_attempts(void **state)
     acms_arena_free(a);
 }
 
+/* A step too short to measure (under 1 ms of wall time, ended before its first memory sample, so
+ * its peak is 0, "not measured") still counts as a successful run for the history; it only adds
+ * no sample to it. */
+static void test_unmeasured_success_still_counts(void **state)
+{
+    (void)state;
+    acms_arena *a = acms_arena_new(0);
+    Acms__V1__StepResult *s = step(a, "succeeded");
+    add(a, s, attempt(a, 1, ACMS__V1__EXIT_REASON__EXIT_REASON_OK, 1024, 0, 0, 0, 2));
+    feedback_outcome o;
+    assert_int_equal(feedback_outcome_analyze(a, s, &k_cat, &o), ACMS_OK);
+    assert_true(o.success);
+    assert_true(o.observed);
+    assert_false(o.has_memory_slack);
+    assert_false(o.has_cpu_slack);
+    acms_arena_free(a);
+}
+
 static void test_median(void **state)
 {
     (void)state;
@@ -173,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_failed_step_is_all_waste),
         cmocka_unit_test(test_unknown_type_and_limits),
         cmocka_unit_test(test_skipped_step_without_attempts),
+        cmocka_unit_test(test_unmeasured_success_still_counts),
         cmocka_unit_test(test_median),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
