@@ -20,63 +20,27 @@
 #include <unistd.h>
 
 #include "coordinator/coord.h"
+#include "redis_fixture.h"
 
 typedef struct fx {
-    pid_t pid;
-    acms_redis *r;
+    fx_redis srv;
+    acms_redis *r; /* srv.r */
 } fx;
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) || getsockname(s, (struct sockaddr *)&sa, &len))
-        return -1;
-    close(s);
-    return ntohs(sa.sin_port);
-}
 
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    int port = free_port();
-    char portbuf[16], url[64], err[256] = "";
-    snprintf(portbuf, sizeof portbuf, "%d", port);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-    f->pid = fork();
-    if (f->pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    f->r = acms_redis_new(url, NULL, err, sizeof err);
-    for (int i = 0; i < 100 && acms_redis_ping(f->r) != ACMS_OK; i++)
-        usleep(50 * 1000);
-    if (acms_redis_ping(f->r) != ACMS_OK) {
-        fprintf(stderr, "redis-server did not start on port %d\n", port);
+    if (fx_redis_start(&f->srv) != 0)
         return -1;
-    }
+    f->r = f->srv.r;
     *state = f;
     return 0;
-}
-
-static void stop_server(fx *f)
-{
-    if (f->pid > 0) {
-        kill(f->pid, SIGKILL);
-        waitpid(f->pid, NULL, 0);
-        f->pid = 0;
-    }
 }
 
 static int teardown(void **state)
 {
     fx *f = *state;
-    acms_redis_free(f->r);
-    stop_server(f);
+    fx_redis_stop(&f->srv);
     free(f);
     return 0;
 }
@@ -147,7 +111,7 @@ static void test_unreachable_is_retry(void **state)
 {
     fx *f = *state;
     sadd_active(f, "run-d");
-    stop_server(f);
+    fx_redis_kill(&f->srv);
     assert_int_equal(coord_lease_take_over(f->r, "run-d", "coord-1", 5000), ACMS_ERR_RETRY);
 }
 

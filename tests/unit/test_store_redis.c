@@ -18,69 +18,34 @@
 #include <unistd.h>
 
 #include "redis_apply.h"
+#include "redis_fixture.h"
 #include "store_fixture.h"
 
 typedef struct fx {
-    pid_t pid;
-    acms_redis *r;
+    fx_redis srv;
+    acms_redis *r; /* srv.r */
     acms_store *st;
     acms_arena *a;
 } fx;
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) || getsockname(s, (struct sockaddr *)&sa, &len))
-        return -1;
-    close(s);
-    return ntohs(sa.sin_port);
-}
-
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    int port = free_port();
-    char portbuf[16], url[64], err[256] = "";
-    snprintf(portbuf, sizeof portbuf, "%d", port);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
-    f->pid = fork();
-    if (f->pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        execlp("redis-server", "redis-server", "--port", portbuf, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    f->r = acms_redis_new(url, NULL, err, sizeof err);
-    for (int i = 0; i < 100 && acms_redis_ping(f->r) != ACMS_OK; i++)
-        usleep(50 * 1000);
-    if (acms_redis_ping(f->r) != ACMS_OK) {
-        fprintf(stderr, "redis-server did not start on port %d\n", port);
+    if (fx_redis_start(&f->srv) != 0)
         return -1;
-    }
+    f->r = f->srv.r;
+    char err[256] = "";
     f->st = acms_store_open("redis", f->r, err, sizeof err);
     f->a = acms_arena_new(0);
     *state = f;
     return f->st ? 0 : -1;
 }
 
-static void stop_server(fx *f)
-{
-    if (f->pid > 0) {
-        kill(f->pid, SIGKILL);
-        waitpid(f->pid, NULL, 0);
-        f->pid = 0;
-    }
-}
-
 static int teardown(void **state)
 {
     fx *f = *state;
     acms_store_close(f->st);
-    acms_redis_free(f->r);
-    stop_server(f);
+    fx_redis_stop(&f->srv);
     acms_arena_free(f->a);
     free(f);
     return 0;
@@ -144,7 +109,7 @@ static void versions_gets_lists_and_refusals(void **state)
     assert_int_equal(acms_store_get(f->st, f->a, "churn", 1, NULL, &g, err, sizeof err), ACMS_ERR);
 
     /* the server gone: transient */
-    stop_server(f);
+    fx_redis_kill(&f->srv);
     assert_int_equal(acms_store_get(f->st, f->a, "churn", 2, NULL, &g, err, sizeof err), ACMS_ERR_RETRY);
 }
 
@@ -170,7 +135,7 @@ static void hash_reads(void **state)
     freeReplyObject(rep);
     assert_int_equal(acms_redis_hgetall(f->r, f->a, "acms:test:s", &kv, &n), ACMS_ERR_RETRY);
     assert_int_equal(n, 0);
-    stop_server(f);
+    fx_redis_kill(&f->srv);
     assert_int_equal(acms_redis_exists(f->r, "acms:test:h"), ACMS_ERR_RETRY);
     assert_int_equal(acms_redis_hgetall(f->r, f->a, "acms:test:h", &kv, &n), ACMS_ERR_RETRY);
 }
@@ -220,7 +185,7 @@ static void hash_apply(void **state)
     assert_int_equal(acms_hash_apply(f->r, NULL, 0, &r, 1), 1);
     assert_null(hget(f, "acms:test:b", "n"));
     assert_string_equal(hget(f, "acms:test:b", "only"), "this");
-    stop_server(f);
+    fx_redis_kill(&f->srv);
     assert_int_equal(acms_hash_apply(f->r, "acms:test:seen:e3", 60, op, 2), ACMS_ERR_RETRY);
 }
 
