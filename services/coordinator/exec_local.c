@@ -198,20 +198,29 @@ static void stderr_tail(const logcap *c, char *out, size_t size)
 
 /* --- /proc sampling ---------------------------------------------------------------------------- */
 
-/* VmHWM (peak RSS since exec) of one process, 0 when unknown. */
-static uint64_t vm_hwm_kb(const char *pid)
+/* Reads /proc/<pid>/<file> into buf (NUL-terminated); its length, 0 when unreadable or empty. */
+static size_t read_proc(const char *pid, const char *file, char *buf, size_t size)
 {
-    char path[64], buf[4096];
-    if (snprintf(path, sizeof path, "/proc/%s/status", pid) >= (int)sizeof path)
+    char path[64];
+    if (snprintf(path, sizeof path, "/proc/%s/%s", pid, file) >= (int)sizeof path)
         return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
         return 0;
     buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* VmHWM (peak RSS since exec) of one process, 0 when unknown. */
+static uint64_t vm_hwm_kb(const char *pid)
+{
+    char buf[4096];
+    if (!read_proc(pid, "status", buf, sizeof buf))
+        return 0;
     const char *p = strstr(buf, "VmHWM:");
     return p ? strtoull(p + 6, NULL, 10) : 0;
 }
@@ -220,17 +229,9 @@ static uint64_t vm_hwm_kb(const char *pid)
  * pages, CPU ticks, and its VmHWM into l->hwm_kb. Returns 1 when it was a member. */
 static int sample_one(coord_local *l, const char *pid, uint64_t *rss_pages, uint64_t *ut, uint64_t *st)
 {
-    char path[64], buf[1024];
-    if (snprintf(path, sizeof path, "/proc/%s/stat", pid) >= (int)sizeof path)
+    char buf[1024];
+    if (!read_proc(pid, "stat", buf, sizeof buf))
         return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     char *p = strrchr(buf, ')');
     if (!p)
         return 0;
