@@ -286,21 +286,6 @@ static int as_enum(conv *c, const ProtobufCEnumDescriptor *ed, const Acms__V1__V
 
 static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *msg, const vpath *path);
 
-static size_t elem_size(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return sizeof(uint64_t);
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
-    default: return sizeof(uint32_t);
-    }
-}
-
 /* A message from a map (with the Step/VpcConfig bookkeeping), or the free-form Value as is. */
 static int build_message(conv *c, const ProtobufCMessageDescriptor *d, const Acms__V1__Value *v, const vpath *path,
                          ProtobufCMessage **out)
@@ -398,7 +383,7 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
 {
     size_t *n = (size_t *)((char *)msg + f->quantifier_offset);
     void **arr = (void **)((char *)msg + f->offset);
-    size_t es = elem_size(f->type);
+    size_t es = acms_pb_elem_size(f->type);
     if (f->type == PROTOBUF_C_TYPE_MESSAGE && is_kind(v, ACMS__V1__VALUE__KIND_MAP_VALUE)) {
         const pair_form *pf = find_pair(f->descriptor);
         if (pf) {

@@ -130,21 +130,6 @@ static int field_present(const ProtobufCMessage *m, const ProtobufCFieldDescript
     return 1;
 }
 
-static size_t elem_size(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return sizeof(uint64_t);
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
-    default: return sizeof(uint32_t);
-    }
-}
-
 cJSON *acms_json_from_message(const ProtobufCMessage *m)
 {
     if (!m) return cJSON_CreateNull();
@@ -163,7 +148,7 @@ cJSON *acms_json_from_message(const ProtobufCMessage *m)
             if (n == 0 || !arr) continue;
             item = cJSON_CreateArray();
             for (size_t k = 0; item && k < n; k++) {
-                cJSON *e = render_one(f, arr + k * elem_size(f->type), &zero);
+                cJSON *e = render_one(f, arr + k * acms_pb_elem_size(f->type), &zero);
                 if (!e || !cJSON_AddItemToArray(item, e)) {
                     cJSON_Delete(e);
                     goto fail;

@@ -96,7 +96,7 @@ void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc)
     return m;
 }
 
-static size_t pb_elem_size(ProtobufCType t)
+size_t acms_pb_elem_size(ProtobufCType t)
 {
     switch (t) {
     case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
@@ -163,7 +163,7 @@ void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m)
             pb_copy_elem(a, f, member);
             continue;
         }
-        size_t n = *(const size_t *)((const char *)c + f->quantifier_offset), es = pb_elem_size(f->type);
+        size_t n = *(const size_t *)((const char *)c + f->quantifier_offset), es = acms_pb_elem_size(f->type);
         void **arr = (void **)member;
         if (n == 0) {
             *arr = NULL;

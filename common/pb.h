@@ -90,4 +90,7 @@ void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc);
  * m and its sub-messages must not be NULL inside repeated fields. Returns NULL when m is NULL. */
 void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m);
 
+/* Size of one element of a repeated field of type t in a protobuf-c message (its array stride). */
+size_t acms_pb_elem_size(ProtobufCType t);
+
 #endif
