@@ -11,7 +11,8 @@
 #   latency          submit -> validated at BENCH_RATE/s vs two chained null forwarders
 #   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2
 # Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
-# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_ONLY ("ajv throughput latency dag", a subset).
+# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_ONLY ("ajv throughput latency dag", a subset),
+# BENCH_TP_SERVICES ("adapter validator", a subset).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +26,7 @@ RATE=${BENCH_RATE:-500}
 LAT_S=${BENCH_LAT_S:-6}
 DAG_STEPS=${BENCH_DAG_STEPS:-300}
 ONLY=${BENCH_ONLY:-"ajv throughput latency dag"}
+TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
 RESULTS=$REPO/bench/results
 WORK=$(mktemp -d /tmp/acms-bench-XXXXXX)
 mkdir -p "$RESULTS"
@@ -176,7 +178,7 @@ bench_throughput() {
   [ "$rc" = 0 ] || return 1
   R[tp_partitions_submitted]=$ps; R[tp_partitions_prepared]=$pp
   local svc
-  for svc in adapter validator; do
+  for svc in $TP_SERVICES; do
     local ours=() base=() rss=() brss=() out
     for r in $(seq 1 "$ROUNDS"); do
       for kind in $(if first_is_ours "$r"; then echo "$svc fwd-$svc"; else echo "fwd-$svc $svc"; fi); do

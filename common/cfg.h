@@ -20,6 +20,11 @@ typedef struct acms_cfg {
     int http_port;                /* ACMS_HTTP_PORT, default 0 = no health/metrics endpoint */
     int fetch_wait_ms;            /* ACMS_KAFKA_FETCH_WAIT_MS, default 10 */
     int linger_ms;                /* ACMS_KAFKA_LINGER_MS, default 2 */
+    int queue_kb;                 /* ACMS_KAFKA_QUEUE_KB, default 4096: queued.max.messages.kbytes, the
+                                   * consumer's prefetch bound */
+    int fetch_nudge;              /* ACMS_KAFKA_FETCH_NUDGE, 0|1, default 1: with a librdkafka that has
+                                   * no fetch.queue.backoff.ms (< 2.1), wake the fetcher as soon as the
+                                   * local queue runs dry instead of after its fixed second */
     int max_in_flight;            /* ACMS_KAFKA_MAX_IN_FLIGHT, 1..5, default 5: produce requests in flight
                                    * per broker (1 on the devbroker when produce errors are injected) */
     int shutdown_timeout_ms;      /* ACMS_SHUTDOWN_TIMEOUT_MS, default 10000 */

@@ -194,6 +194,7 @@ static int consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *group
                          size_t errstr_size)
 {
     int fetch_wait = k->cfg.fetch_wait_ms > 0 ? k->cfg.fetch_wait_ms : 10;
+    int queue_kb = k->cfg.queue_kb >= 1024 ? k->cfg.queue_kb : 4096;
 
     if (conf_set(conf, "group.id", group_id, 0, errstr, errstr_size) ||
         conf_set(conf, "enable.auto.offset.store", "false", 0, errstr, errstr_size) ||
@@ -205,14 +206,19 @@ static int consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *group
         conf_int(conf, "session.timeout.ms", 6000, errstr, errstr_size) ||
         conf_int(conf, "heartbeat.interval.ms", 500, errstr, errstr_size) ||
         /* Bounded prefetch (README, "Performance"): with the defaults (64 MiB queued, 50 MiB fetches)
-         * a service with a backlog peaked near 80 MiB; these keep it under 32 MiB. Measured on the
-         * broker-bound null forwarder they cost about half of its throughput; the services, at
-         * < 1k events/s, lose nothing measurable. queued.min.messages or smaller per-partition
-         * fetches cost more. */
-        conf_int(conf, "queued.max.messages.kbytes", 4096, errstr, errstr_size) ||
+         * a service with a backlog peaked near 80 MiB; these keep it under 32 MiB. With librdkafka
+         * < 2.1 a full queue stops fetching for a second: the consume loop's fetch nudge takes that
+         * cost away (kafka_loop.c). ACMS_KAFKA_QUEUE_KB overrides the 4096. */
+        conf_int(conf, "queued.max.messages.kbytes", queue_kb, errstr, errstr_size) ||
         conf_int(conf, "fetch.max.bytes", 2 * 1024 * 1024, errstr, errstr_size) ||
         conf_set(conf, "partition.assignment.strategy", "range,roundrobin", 0, errstr, errstr_size))
         return -1;
+    /* librdkafka >= 2.1 re-fetches after fetch.queue.backoff.ms once the prefetch queue has room;
+     * before it, after a fixed second, which the consume loop shortens (k->nudge, kafka_loop.c). */
+    char tmp[256];
+    k->nudge = 0;
+    if (rd_kafka_conf_set(conf, "fetch.queue.backoff.ms", "10", tmp, sizeof tmp) != RD_KAFKA_CONF_OK)
+        k->nudge = k->cfg.fetch_nudge;
     rd_kafka_conf_set_rebalance_cb(conf, acms_kafka__rebalance_cb);
     return 0;
 }
@@ -356,6 +362,11 @@ void acms_kafka_free(acms_kafka *k)
     if (k->pending)
         rd_kafka_topic_partition_list_destroy(k->pending);
     free(k);
+}
+
+int64_t acms_kafka_fetch_nudges(const acms_kafka *k)
+{
+    return k ? atomic_load(&((acms_kafka *)k)->nudges) : 0;
 }
 
 int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopics)

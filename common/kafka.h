@@ -66,6 +66,10 @@ int acms_kafka_assigned(const acms_kafka *k);
 /* Total consumer lag over assigned partitions (high watermark - position), -1 unknown. */
 int64_t acms_kafka_lag(acms_kafka *k);
 
+/* How many times the consume loop woke the fetcher after the local queue ran dry (see
+ * ACMS_KAFKA_FETCH_NUDGE in cfg.h); 0 when the nudge is off or not needed. */
+int64_t acms_kafka_fetch_nudges(const acms_kafka *k);
+
 /* Queues a message (copied). Delivery is confirmed by acms_kafka_flush. ACMS_OK or ACMS_ERR_RETRY
  * (queue full after waiting) / ACMS_ERR. */
 int acms_kafka_produce(acms_kafka *k, const char *topic, const char *key, const void *payload, size_t len,

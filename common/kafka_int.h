@@ -35,6 +35,9 @@ struct acms_kafka {
     size_t nfailed;
     int64_t last_poll_err_ms;           /* rate limit for consumer error logs */
     int64_t deadline_ms;                /* shutdown: monotonic bound on flushes from then on, 0 = none */
+    int nudge;                          /* wake the fetcher when the local queue runs dry (kafka_loop.c):
+                                         * ACMS_KAFKA_FETCH_NUDGE and no fetch.queue.backoff.ms */
+    atomic_llong nudges;                /* how many times it did */
 };
 
 /* Helpers shared between the two files (internal, hence the double underscore). */

@@ -190,7 +190,39 @@ typedef struct loop_state {
     rd_kafka_queue_t *cq;
     int io[2];
     int woken;                    /* wake_fd was readable: tick now */
+    int64_t consumed_since_nudge; /* messages taken from the local queue since the last nudge */
+    int64_t last_nudge_ms;
 } loop_state;
+
+/* The fetch nudge (k->nudge: librdkafka without fetch.queue.backoff.ms, i.e. before 2.1). Once the
+ * local queue reaches queued.max.messages.kbytes, every partition leaves the fetch list, and the
+ * broker thread looks at them again only when something wakes it: at the latest after a fixed
+ * second. A consumer with a backlog then empties its queue and idles for the rest of that second,
+ * so its rate is bounded by one queue per second. When the queue runs dry right after the loop
+ * consumed from it, one ListOffsets request per partition leader (rd_kafka_offsets_for_times, sent
+ * by the leaders' broker threads) wakes those threads, and they put the partitions back on the
+ * fetch list at once. An idle consumer sends nothing (at least 16 messages between two nudges). */
+static void fetch_nudge(loop_state *s)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int64_t now = acms_mono_ms();
+
+    if (!s->k->nudge || s->consumed_since_nudge < 16 || now - s->last_nudge_ms < 5)
+        return;
+    s->consumed_since_nudge = 0;
+    s->last_nudge_ms = now;
+    if (rd_kafka_assignment(s->k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (parts->cnt > 0) {
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+        rd_kafka_offsets_for_times(s->k->consumer, parts, 100); /* the reply itself is not needed */
+        atomic_fetch_add(&s->k->nudges, 1);
+        acms_kafka__count(s->k, "acms_kafka_fetch_nudges_total",
+                          "Wake-ups of the fetcher after the local queue ran dry (librdkafka < 2.1)", NULL, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
 
 static void maybe_tick(loop_state *s)
 {
@@ -484,8 +516,11 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
                 rc = ACMS_ERR;
                 goto out;
             }
-            if (!rm)
+            if (!rm) {
+                fetch_nudge(&s);
                 break;
+            }
+            s.consumed_since_nudge++;
             if (rm->err) {
                 consumer_error(k, rm);
                 rd_kafka_message_destroy(rm);

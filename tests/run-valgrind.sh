@@ -5,6 +5,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 export ACMS_REPO=$PWD
+export ACMS_UNDER_VALGRIND=1 # timing checks of the unit tests are skipped under memcheck
 vg=${VALGRIND:-valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --child-silent-after-fork=yes}
 command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)" >&2; exit 2; }
 passed=0 failed=0 failed_names=()
