@@ -190,7 +190,7 @@ typedef struct loop_state {
     rd_kafka_queue_t *cq;
     int io[2];
     int woken;                    /* wake_fd was readable: tick now */
-    int64_t consumed_since_nudge; /* messages taken from the local queue since the last nudge */
+    int64_t consumed_since_nudge; /* bytes taken from the local queue since the last nudge */
     int64_t last_nudge_ms;
 } loop_state;
 
@@ -201,13 +201,18 @@ typedef struct loop_state {
  * so its rate is bounded by one queue per second. When the queue runs dry right after the loop
  * consumed from it, one ListOffsets request per partition leader (rd_kafka_offsets_for_times, sent
  * by the leaders' broker threads) wakes those threads, and they put the partitions back on the
- * fetch list at once. An idle consumer sends nothing (at least 16 messages between two nudges). */
+ * fetch list at once. Only a queue that may have been full is worth a nudge: the queue is empty at
+ * each nudge, so before the fetcher can stall again the loop must have taken at least a queueful
+ * from it (half of queued.max.messages.kbytes is asked, as librdkafka counts its bytes a little
+ * differently). A consumer below that rate never sends one. */
 static void fetch_nudge(loop_state *s)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
     int64_t now = acms_mono_ms();
 
-    if (!s->k->nudge || s->consumed_since_nudge < 16 || now - s->last_nudge_ms < 5)
+    int64_t queue_bytes = (int64_t)(s->k->cfg.queue_kb >= 1024 ? s->k->cfg.queue_kb : 4096) * 1024;
+
+    if (!s->k->nudge || s->consumed_since_nudge < queue_bytes / 2 || now - s->last_nudge_ms < 5)
         return;
     s->consumed_since_nudge = 0;
     s->last_nudge_ms = now;
@@ -520,7 +525,7 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
                 fetch_nudge(&s);
                 break;
             }
-            s.consumed_since_nudge++;
+            s.consumed_since_nudge += (int64_t)rm->len + (int64_t)rm->key_len;
             if (rm->err) {
                 consumer_error(k, rm);
                 rd_kafka_message_destroy(rm);
