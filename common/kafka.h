@@ -52,7 +52,18 @@ typedef struct acms_kafka_loop {
      * at the next tick_ms. on_tick must consume what made it readable (e.g. drain an edge-triggered
      * epoll set), or the loop ticks back to back. */
     int wake_fd;
+    /* Optional, instead of on_msg for every message: up to group_max messages that were already
+     * waiting in the local queue (never waiting for more), in consumption order, so a handler can
+     * share Redis round trips between them. It sets rcs[i] (and reasons[i] for a poison) for every
+     * message; rcs starts at ACMS_ERR_RETRY. The loop then treats them in order as it treats one
+     * on_msg result; from the first ACMS_ERR_RETRY on, no message of the group counts as processed,
+     * and each partition is rewound to its first message in that tail (they are redelivered, so a
+     * handler must be idempotent as on_msg already must). Oversized payloads never reach it. */
+    int (*on_batch)(void *ud, const acms_msg *msgs, size_t n, int *rcs, const char **reasons);
+    int group_max;            /* default 32, at most ACMS_KAFKA_GROUP_MAX */
 } acms_kafka_loop;
+
+#define ACMS_KAFKA_GROUP_MAX 64
 
 /* New handle. group_id NULL = producer only. Returns NULL with errstr on failure.
  * metrics may be NULL; when given, the handle counts events in/out/failed/dead-lettered per topic. */

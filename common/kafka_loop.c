@@ -364,30 +364,76 @@ static void read_header(rd_kafka_headers_t *hdrs, const char *name, char *out, s
     out[strcspn(out, "\r\n")] = '\0';
 }
 
+static void msg_fill(acms_msg *m, rd_kafka_message_t *rm)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+
+    memset(m, 0, sizeof *m);
+    m->topic = rd_kafka_topic_name(rm->rkt);
+    m->partition = rm->partition;
+    m->offset = rm->offset;
+    m->key = rm->key;
+    m->key_len = rm->key_len;
+    m->payload = rm->payload;
+    m->len = rm->len;
+    m->timestamp_ms = rd_kafka_message_timestamp(rm, NULL);
+    if (rd_kafka_message_headers(rm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        read_header(hdrs, "traceparent", m->traceparent, sizeof m->traceparent);
+        read_header(hdrs, "ce_type", m->ce_type, sizeof m->ce_type);
+    }
+}
+
+static void observe_seconds(acms_kafka *k, const char *topic, double secs)
+{
+    char labels[300];
+
+    if (k->metrics && snprintf(labels, sizeof labels, "topic=\"%s\"", topic) < (int)sizeof labels)
+        acms_metrics_observe(k->metrics, "acms_event_processing_seconds", labels, H_SECONDS, secs);
+}
+
+/* What the handler's rc means for m: ACMS_OK when it counts as processed (its offset is pending,
+ * or it was dead-lettered), ACMS_ERR_RETRY when it must be fetched again. */
+static int settle(loop_state *s, const acms_msg *m, int rc, const char *reason)
+{
+    acms_kafka *k = s->k;
+
+    switch (rc) {
+    case ACMS_OK:
+        break;
+    case ACMS_ERR_POISON:
+    case ACMS_ERR_INVALID:
+    case ACMS_ERR_LIMIT:
+        if (!reason)
+            reason = acms_strerror(rc);
+        if (acms_kafka_deadletter(k, m, reason) != ACMS_OK) {
+            acms_kafka__count(k, "acms_events_failed_total", H_FAILED, m->topic, 1);
+            return ACMS_ERR_RETRY; /* cannot park it: try the whole message again */
+        }
+        break;
+    default: /* ACMS_ERR_RETRY, and any other failure: transient until proven otherwise */
+        acms_kafka__count(k, "acms_events_failed_total", H_FAILED, m->topic, 1);
+        if (rc != ACMS_ERR_RETRY)
+            acms_log_warn(NULL, NULL, "handler returned %s for %s[%d]@%lld: retrying", acms_strerror(rc), m->topic,
+                          (int)m->partition, (long long)m->offset);
+        return ACMS_ERR_RETRY;
+    }
+    acms_kafka__pending_add(k, m->topic, m->partition, m->offset);
+    if (s->backoff_ms && m->partition == s->retry_partition && !strcmp(m->topic, s->retry_topic))
+        s->backoff_ms = 0; /* the partition that was failing moves again */
+    return ACMS_OK;
+}
+
 /* Handles one message. ACMS_OK when it counts as processed (its offset is pending), or
  * ACMS_ERR_RETRY when it must be fetched again. */
 static int process_one(loop_state *s, rd_kafka_message_t *rm)
 {
     acms_kafka *k = s->k;
     acms_msg m;
-    rd_kafka_headers_t *hdrs = NULL;
     const char *reason = NULL;
     int64_t t0;
     int rc;
 
-    memset(&m, 0, sizeof m);
-    m.topic = rd_kafka_topic_name(rm->rkt);
-    m.partition = rm->partition;
-    m.offset = rm->offset;
-    m.key = rm->key;
-    m.key_len = rm->key_len;
-    m.payload = rm->payload;
-    m.len = rm->len;
-    m.timestamp_ms = rd_kafka_message_timestamp(rm, NULL);
-    if (rd_kafka_message_headers(rm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        read_header(hdrs, "traceparent", m.traceparent, sizeof m.traceparent);
-        read_header(hdrs, "ce_type", m.ce_type, sizeof m.ce_type);
-    }
+    msg_fill(&m, rm);
     acms_kafka__count(k, "acms_events_in_total", H_IN, m.topic, 1);
 
     if (m.len > ACMS_MAX_MESSAGE_BYTES) {
@@ -397,39 +443,10 @@ static int process_one(loop_state *s, rd_kafka_message_t *rm)
         acms_log_set_trace(m.traceparent);
         t0 = mono_us();
         rc = s->L->on_msg(s->L->ud, &m, &reason);
-        if (k->metrics) {
-            char labels[300];
-
-            if (snprintf(labels, sizeof labels, "topic=\"%s\"", m.topic) < (int)sizeof labels)
-                acms_metrics_observe(k->metrics, "acms_event_processing_seconds", labels, H_SECONDS,
-                                     (double)(mono_us() - t0) / 1e6);
-        }
+        observe_seconds(k, m.topic, (double)(mono_us() - t0) / 1e6);
         acms_log_set_trace("");
     }
-    switch (rc) {
-    case ACMS_OK:
-        break;
-    case ACMS_ERR_POISON:
-    case ACMS_ERR_INVALID:
-    case ACMS_ERR_LIMIT:
-        if (!reason)
-            reason = acms_strerror(rc);
-        if (acms_kafka_deadletter(k, &m, reason) != ACMS_OK) {
-            acms_kafka__count(k, "acms_events_failed_total", H_FAILED, m.topic, 1);
-            return ACMS_ERR_RETRY; /* cannot park it: try the whole message again */
-        }
-        break;
-    default: /* ACMS_ERR_RETRY, and any other failure: transient until proven otherwise */
-        acms_kafka__count(k, "acms_events_failed_total", H_FAILED, m.topic, 1);
-        if (rc != ACMS_ERR_RETRY)
-            acms_log_warn(NULL, NULL, "handler returned %s for %s[%d]@%lld: retrying", acms_strerror(rc), m.topic,
-                          (int)m.partition, (long long)m.offset);
-        return ACMS_ERR_RETRY;
-    }
-    acms_kafka__pending_add(k, m.topic, m.partition, m.offset);
-    if (s->backoff_ms && m.partition == s->retry_partition && !strcmp(m.topic, s->retry_topic))
-        s->backoff_ms = 0; /* the partition that was failing moves again */
-    return ACMS_OK;
+    return settle(s, &m, rc, reason);
 }
 
 /* After a retryable failure at rm: commit what came before, rewind its partition, back off. */
@@ -464,6 +481,74 @@ static void retry_from(loop_state *s, rd_kafka_message_t *rm)
     nap(s, s->backoff_ms);
 }
 
+/* After retry_from(g[first]): rewinds every other partition of g[first + 1 .. n - 1] to its first
+ * message there, so nothing after the failed message is skipped. */
+static void rewind_tail(loop_state *s, rd_kafka_message_t **g, size_t first, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)(n - first));
+    rd_kafka_error_t *e;
+
+    for (size_t j = first + 1; j < n; j++) {
+        const char *topic = rd_kafka_topic_name(g[j]->rkt);
+        if ((g[j]->partition == g[first]->partition && g[j]->rkt == g[first]->rkt) ||
+            rd_kafka_topic_partition_list_find(l, topic, g[j]->partition))
+            continue;
+        rd_kafka_topic_partition_list_add(l, topic, g[j]->partition)->offset = g[j]->offset;
+    }
+    if (l->cnt > 0) {
+        e = rd_kafka_seek_partitions(s->k->consumer, l, 5000);
+        if (e) {
+            acms_log_warn(NULL, NULL, "kafka: rewinding %d partition(s) after a retry: %s", l->cnt,
+                          rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Handles a group of messages through on_batch. ACMS_OK, or ACMS_ERR_RETRY after rewinding. */
+static int process_group(loop_state *s, rd_kafka_message_t **g, size_t n)
+{
+    acms_kafka *k = s->k;
+    acms_msg ms[ACMS_KAFKA_GROUP_MAX], pass[ACMS_KAFKA_GROUP_MAX];
+    int rcs[ACMS_KAFKA_GROUP_MAX], prcs[ACMS_KAFKA_GROUP_MAX];
+    const char *reasons[ACMS_KAFKA_GROUP_MAX], *preasons[ACMS_KAFKA_GROUP_MAX];
+    size_t map[ACMS_KAFKA_GROUP_MAX], np = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        msg_fill(&ms[i], g[i]);
+        acms_kafka__count(k, "acms_events_in_total", H_IN, ms[i].topic, 1);
+        reasons[i] = NULL;
+        if (ms[i].len > ACMS_MAX_MESSAGE_BYTES) {
+            rcs[i] = ACMS_ERR_POISON;
+            reasons[i] = "payload too large";
+            continue;
+        }
+        rcs[i] = ACMS_ERR_RETRY;
+        pass[np] = ms[i];
+        prcs[np] = ACMS_ERR_RETRY;
+        preasons[np] = NULL;
+        map[np++] = i;
+    }
+    if (np > 0) {
+        int64_t t0 = mono_us();
+        s->L->on_batch(s->L->ud, pass, np, prcs, preasons);
+        double each = (double)(mono_us() - t0) / 1e6 / (double)np;
+        for (size_t j = 0; j < np; j++) {
+            rcs[map[j]] = prcs[j];
+            reasons[map[j]] = preasons[j];
+            observe_seconds(k, pass[j].topic, each);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (settle(s, &ms[i], rcs[i], reasons[i]) == ACMS_ERR_RETRY) {
+            retry_from(s, g[i]);
+            rewind_tail(s, g, i, n);
+            return ACMS_ERR_RETRY;
+        }
+    return ACMS_OK;
+}
+
 static void consumer_error(acms_kafka *k, const rd_kafka_message_t *rm)
 {
     int64_t now = acms_mono_ms();
@@ -489,7 +574,7 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
     rd_kafka_resp_err_t err;
     int batch_max, poll_ms, rc = ACMS_OK;
 
-    if (!k || !k->consumer || !L || !L->on_msg)
+    if (!k || !k->consumer || !L || (!L->on_msg && !L->on_batch))
         return ACMS_ERR;
     memset(&s, 0, sizeof s);
     s.k = k;
@@ -501,6 +586,10 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
     batch_max = L->batch_max > 0 ? L->batch_max : 500;
     poll_ms = s.tick_ms < 50 ? s.tick_ms : 50;
     int waking = wake_setup(&s), more = 0;
+
+    int group_max = L->group_max > 0 && L->group_max <= ACMS_KAFKA_GROUP_MAX ? L->group_max : 32;
+    rd_kafka_message_t *grp[ACMS_KAFKA_GROUP_MAX];
+    size_t gn = 0;
 
     while (!*s.stop) {
         int n = 0, retried = 0;
@@ -518,6 +607,8 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
             if (atomic_load(&k->fatal)) {
                 if (rm)
                     rd_kafka_message_destroy(rm);
+                for (size_t i = 0; i < gn; i++) /* not processed: redelivered after a restart */
+                    rd_kafka_message_destroy(grp[i]);
                 rc = ACMS_ERR;
                 goto out;
             }
@@ -531,6 +622,21 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
                 rd_kafka_message_destroy(rm);
                 break;
             }
+            n++;
+            if (L->on_batch) {
+                grp[gn++] = rm;
+                if ((int)gn < group_max)
+                    continue;
+                int r = process_group(&s, grp, gn);
+                for (size_t i = 0; i < gn; i++)
+                    rd_kafka_message_destroy(grp[i]);
+                gn = 0;
+                if (r == ACMS_ERR_RETRY) {
+                    retried = 1;
+                    break;
+                }
+                continue;
+            }
             if (process_one(&s, rm) == ACMS_ERR_RETRY) {
                 retry_from(&s, rm);
                 rd_kafka_message_destroy(rm);
@@ -538,7 +644,13 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
                 break;
             }
             rd_kafka_message_destroy(rm);
-            n++;
+        }
+        if (gn > 0) { /* the queue ran dry, a batch_max was reached or a stop came: the group in hand */
+            if (process_group(&s, grp, gn) == ACMS_ERR_RETRY)
+                retried = 1;
+            for (size_t i = 0; i < gn; i++)
+                rd_kafka_message_destroy(grp[i]);
+            gn = 0;
         }
         if (!retried)
             commit_batch(&s);

@@ -87,6 +87,12 @@ static int loop_msg(void *ud, const acms_msg *m, const char **reason)
     return rc;
 }
 
+static int loop_batch(void *ud, const acms_msg *msgs, size_t n, int *rcs, const char **reasons)
+{
+    acms_service *svc = ud;
+    return svc->ops->handle_batch(svc->ctx, svc, msgs, n, rcs, reasons);
+}
+
 static int loop_tick(void *ud)
 {
     acms_service *svc = ud;
@@ -199,6 +205,8 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
         .batch_max = 500,
         .stop = &stop_requested,
         .wake_fd = ops->wake_fd ? ops->wake_fd(svc->ctx) : 0,
+        .on_batch = ops->handle_batch ? loop_batch : NULL,
+        .group_max = 16, /* shares round trips; bounds the memory of a group (one arena) */
     };
     if (loop.wake_fd < 0)
         loop.wake_fd = 0;

@@ -27,6 +27,9 @@ typedef struct acms_service_ops {
     int (*init)(acms_service *svc, void **ctx, char *errstr, size_t errstr_size);
     /* One input message, already size-checked. Same contract as acms_kafka_loop.on_msg. */
     int (*handle)(void *ctx, acms_service *svc, const acms_msg *m, const char **reason);
+    /* Optional: the messages already waiting, handled together (acms_kafka_loop.on_batch); handle
+     * stays required (tools and tests call it). */
+    int (*handle_batch)(void *ctx, acms_service *svc, const acms_msg *msgs, size_t n, int *rcs, const char **reasons);
     int (*tick)(void *ctx, acms_service *svc);   /* optional */
     int tick_ms;
     /* Optional, asked once after init: a descriptor that, when readable, runs tick at once

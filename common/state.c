@@ -132,8 +132,10 @@ int acms_state_run_status_reply(const redisReply *rep)
     return rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
 }
 
-int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
-                               size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
+/* Builds (and, queue = 0, runs; 1, queues) the status-and-list script. Returns the script's result,
+ * or for queue = 1 ACMS_OK when queued. */
+static int status_list(acms_redis *r, int queue, const char *run_id, const char *status, const char *const *kv,
+                       size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
 {
     int rank = acms_state_rank(status);
     if (rank < 0 || nkv % 2 || nkv > 64 || !list_suffix || nitems > 4096)
@@ -168,6 +170,11 @@ int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *st
         argv[argc++] = items[i] ? items[i] : "";
     for (size_t i = 0; i < argc; i++)
         argvlen[i] = strlen(argv[i]);
+    if (queue) {
+        acms_redis_appendargv(r, (int)argc, argv, argvlen); /* hiredis copies the arguments */
+        rc = ACMS_OK;
+        goto out;
+    }
     redisReply *rep = acms_redis_cmdargv(r, (int)argc, argv, argvlen);
     if (rep) {
         rc = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
@@ -177,6 +184,18 @@ out:
     free(argv);
     free(argvlen);
     return rc;
+}
+
+int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                               size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
+{
+    return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, nitems);
+}
+
+int acms_state_run_status_list_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                      size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
+{
+    return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, nitems);
 }
 
 typedef struct step_cmd {

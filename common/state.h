@@ -33,6 +33,9 @@ int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, con
 int acms_state_run_status_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                  size_t nkv);
 int acms_state_run_status_reply(const redisReply *rep);
+/* acms_state_run_status_list queued (its reply is read with acms_state_run_status_reply). */
+int acms_state_run_status_list_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                      size_t nkv, const char *list_suffix, const char *const *items, size_t nitems);
 int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv,
                                size_t nkv);
 int acms_state_step_set_reply(const redisReply *rep);

@@ -146,7 +146,7 @@ int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__Confi
     adapter_environment_adapt(a, cat, env, p, &log);
     adapter_secrets_check(ctx, env, p, &findings);
     adapter_secrets_redact(&findings, p);
-    rc = adapter_scaler_observe(ctx->redis, a, env, p, &obs);
+    rc = adapter_scaler_observe(ctx->redis, a, env, p, ctx->prefetch, &obs);
     if (rc != ACMS_OK)
         return rc;
     adapter_scaler_scale(a, cat, env, p, &obs, &log, &plan);

@@ -11,12 +11,24 @@
 #include "redis.h"
 #include "store.h"
 
+/* The scaler's Redis reads done ahead for one submission (a service handling several at once):
+ * rep[0] the HVALS of acms:env:<env>:instances, rep[1 + i] the HGETALL of acms:learn:rec:<pipeline>:
+ * <steps[i]>. Used only when the prepared pipeline has exactly these names; otherwise read again. */
+typedef struct adapter_prefetch {
+    const char *env;
+    const char *pipeline;
+    const char *const *steps;
+    size_t n;
+    redisReply **rep;
+} adapter_prefetch;
+
 typedef struct adapter_ctx {
     const acms_profiles *profiles;  /* catalogue, environments, policies */
     acms_redis *redis;              /* NULL offline: no load, no learned recommendations */
     const char *vault_addr;         /* VAULT_ADDR (http://127.0.0.1:8200), NULL = vault refs unresolvable */
     const char *vault_token;        /* VAULT_TOKEN; never logged */
     int check_secrets;              /* resolve references at prepare time (service: 1) */
+    const adapter_prefetch *prefetch; /* NULL, or the scaler's reads done ahead (service batches) */
 } adapter_ctx;
 
 /* prepare_for_execution: document -> typed pipeline -> environment, secrets, scaling, optimisation,

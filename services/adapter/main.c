@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "adapter/adapter.h"
+#include "adapter/stages.h"
 #include "doc.h"
 #include "service.h"
 #include "state.h"
@@ -109,20 +110,23 @@ static const char **records_json(acms_arena *a, Acms__V1__AdaptationRecord *cons
     return out;
 }
 
-static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
-                       Acms__V1__RuntimeConfiguration *rc)
+/* The run fields the status write records for a prepared run; returns how many of kv are used. */
+static size_t prepared_fields(const Acms__V1__RuntimeConfiguration *rc, const char *kv[10])
+{
+    const Acms__V1__RuntimeMetadata *md = rc->metadata;
+    const char *v[] = {"pipeline",    S(rc->pipeline->name), "environment", S(md->environment),
+                       "config_hash", S(md->config_hash),    "source_name", S(md->source_name),
+                       "config_ref",  S(md->config_ref)};
+    memcpy(kv, v, sizeof v);
+    return sizeof v / sizeof *v - (*S(md->config_ref) ? 0 : 2);
+}
+
+/* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed). */
+static int prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
+                            Acms__V1__RuntimeConfiguration *rc, int st)
 {
     const Acms__V1__EventMeta *m = in->meta;
     const Acms__V1__RuntimeMetadata *md = rc->metadata;
-    const char *kv[] = {"pipeline",    S(rc->pipeline->name), "environment", S(md->environment),
-                        "config_hash", S(md->config_hash),    "source_name", S(md->source_name),
-                        "config_ref",  S(md->config_ref)};
-    size_t nkv = sizeof kv / sizeof *kv - (*S(md->config_ref) ? 0 : 2);
-    /* Status and adaptation log in one script (one round trip): the log is replaced only while the
-     * status write is allowed. */
-    const char **log = records_json(a, rc->adaptation_log, rc->n_adaptation_log);
-    int st = acms_state_run_status_list(s->ctx.redis, m->run_id, "prepared", kv, nkv, "adaptations", log,
-                                        rc->n_adaptation_log);
     if (st < 0)
         return ACMS_ERR_RETRY;
     if (st == 0) {
@@ -146,6 +150,19 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
                   S(rc->pipeline->name), *S(md->config_ref) ? " as " : "", S(md->config_ref), S(md->environment),
                   rc->n_adaptation_log, md->n_secret_findings, md->capacity ? S(md->capacity->note) : "");
     return ACMS_OK;
+}
+
+static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
+                       Acms__V1__RuntimeConfiguration *rc)
+{
+    const char *kv[10];
+    size_t nkv = prepared_fields(rc, kv);
+    /* Status and adaptation log in one script (one round trip): the log is replaced only while the
+     * status write is allowed. */
+    const char **log = records_json(a, rc->adaptation_log, rc->n_adaptation_log);
+    int st = acms_state_run_status_list(s->ctx.redis, in->meta->run_id, "prepared", kv, nkv, "adaptations", log,
+                                        rc->n_adaptation_log);
+    return prepared_publish(svc, a, in, rc, st);
 }
 
 /* ref: what a submission by reference resolved to (NULL inline); the run and the event then name the
@@ -353,6 +370,138 @@ static int handle(void *ctx, acms_service *svc, const acms_msg *m, const char **
     return rc;
 }
 
+/* What the scaler will read for an inline submission, named from the document as written (the
+ * prepared pipeline keeps these names; when it does not, adapter_prepare reads again). */
+static size_t doc_step_names(acms_arena *a, const Acms__V1__Value *doc, const char ***out)
+{
+    const Acms__V1__Value *steps = acms_value_path(doc, "spec.steps");
+    size_t n = acms_value_is(steps, ACMS__V1__VALUE__KIND_LIST_VALUE) ? steps->list_value->n_values : 0;
+    const char **names = acms_arena_alloc(a, (n ? n : 1) * sizeof *names);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = acms_value_str(acms_value_get(steps->list_value->values[i], "name"));
+        names[i] = name ? name : "";
+    }
+    *out = names;
+    return n;
+}
+
+typedef struct batch_item {
+    Acms__V1__ConfigSubmitted *in;     /* NULL: handled on its own, or done */
+    adapter_prefetch pf;
+    size_t first;                      /* its replies in the read pipeline */
+    Acms__V1__RuntimeConfiguration *rc;
+} batch_item;
+
+/* The submissions waiting in the queue, together: inline ones share two Redis round trips (the
+ * scaler's reads, then the status-and-log writes) instead of two each. Submissions by reference,
+ * rejections and anything else go through the single-message path. Per message the outcome is
+ * handle_submitted's. */
+static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size_t n, int *rcs, const char **reasons)
+{
+    adapter_service *s = ctx;
+    acms_redis *r = s->ctx.redis;
+    acms_arena *a = acms_arena_new(0);
+    batch_item *it = acms_arena_alloc(a, (n ? n : 1) * sizeof *it);
+    redisReply **rep = NULL;
+    size_t cmds = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = ACMS_ERR_RETRY;
+        int mine = r && acms_cfg_topic_id(acms_service_cfg(svc), msgs[i].topic) == ACMS_TOPIC_CONFIG_SUBMITTED;
+        Acms__V1__ConfigSubmitted *in = NULL;
+        if (mine) {
+            const char *why = NULL;
+            in = (Acms__V1__ConfigSubmitted *)acms_pb_decode(a, &acms__v1__config_submitted__descriptor,
+                                                             msgs[i].payload, msgs[i].len, &why);
+            mine = in && in->meta->run_id && *in->meta->run_id && in->document && !(in->config_ref && *in->config_ref);
+        }
+        if (!mine) /* its own path (which also gives the poison reasons); nothing is queued yet */
+            rcs[i] = handle(ctx, svc, &msgs[i], &reasons[i]);
+        else
+            it[i].in = in;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].in)
+            continue;
+        adapter_prefetch *pf = &it[i].pf;
+        const char **names;
+        pf->env = S(it[i].in->environment);
+        pf->pipeline = S(acms_value_str(acms_value_path(it[i].in->document, "metadata.name")));
+        pf->n = doc_step_names(a, it[i].in->document, &names);
+        pf->steps = names;
+        it[i].first = cmds;
+        cmds += adapter_scaler_append(r, a, pf->env, pf->pipeline, pf->steps, pf->n);
+    }
+    if (cmds == 0)
+        goto out;
+    rep = acms_arena_alloc(a, cmds * sizeof *rep);
+    if (acms_redis_exec(r, rep, cmds) != ACMS_OK) {
+        rep = NULL;
+        goto out;
+    }
+    /* prepare each; rejections are written and published on their own (nothing is queued now) */
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].in)
+            continue;
+        Acms__V1__ConfigSubmitted *in = it[i].in;
+        it[i].pf.rep = rep + it[i].first;
+        adapter_ctx c = s->ctx;
+        c.prefetch = &it[i].pf;
+        acms_issues issues;
+        acms_issues_init(&issues, a, "environment");
+        acms_log_set_trace(msgs[i].traceparent);
+        int pr = adapter_prepare(&c, a, in, &it[i].rc, &issues);
+        if (pr != ACMS_OK) {
+            it[i].in = NULL;
+            if (pr == ACMS_ERR_INVALID)
+                rcs[i] = on_rejected(s, svc, a, in, &issues, NULL);
+            else if (pr != ACMS_ERR_RETRY && pr != ACMS_ERR_NOMEM) {
+                rcs[i] = ACMS_ERR_POISON;
+                reasons[i] = "the configuration could not be prepared";
+            }
+        }
+    }
+    acms_log_set_trace(NULL);
+    /* every status-and-log write in one round trip, then publish in order */
+    size_t nst = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].in)
+            continue;
+        const char *kv[10];
+        size_t nkv = prepared_fields(it[i].rc, kv);
+        const char **log = records_json(a, it[i].rc->adaptation_log, it[i].rc->n_adaptation_log);
+        if (acms_state_run_status_list_append(r, it[i].in->meta->run_id, "prepared", kv, nkv, "adaptations", log,
+                                              it[i].rc->n_adaptation_log) != ACMS_OK) {
+            it[i].in = NULL; /* as on_prepared: retried */
+            continue;
+        }
+        nst++;
+    }
+    if (nst == 0)
+        goto out;
+    redisReply **st = acms_arena_alloc(a, nst * sizeof *st);
+    if (acms_redis_exec(r, st, nst) != ACMS_OK)
+        goto out;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].in)
+            continue;
+        int applied = acms_state_run_status_reply(st[k]);
+        if (st[k])
+            freeReplyObject(st[k]);
+        k++;
+        acms_log_set_trace(msgs[i].traceparent);
+        rcs[i] = prepared_publish(svc, a, it[i].in, it[i].rc, applied);
+    }
+    acms_log_set_trace(NULL);
+out:
+    for (size_t j = 0; rep && j < cmds; j++)
+        if (rep[j])
+            freeReplyObject(rep[j]);
+    acms_arena_free(a);
+    return ACMS_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const acms_topic inputs[] = {ACMS_TOPIC_CONFIG_SUBMITTED, ACMS_TOPIC_EXEC_ADAPTATIONS};
@@ -371,6 +520,7 @@ int main(int argc, char **argv)
         .needs_profiles = 1,
         .init = init,
         .handle = handle,
+        .handle_batch = handle_batch,
         .release = release,
     };
     return acms_service_main(argc, argv, &ops);

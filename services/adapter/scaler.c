@@ -56,10 +56,8 @@ static void parse_rec(acms_arena *a, const redisReply *rep, adapter_learned *l)
     l->present = l->memory_mb > 0 || l->runtime_s > 0 || (l->instance_type && *l->instance_type);
 }
 
-int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env,
-                           const Acms__V1__Pipeline *p, adapter_observed *out)
+static void observe_init(acms_arena *a, size_t n, adapter_observed *out)
 {
-    size_t n = p ? p->n_steps : 0;
     memset(out, 0, sizeof *out);
     out->nlearned = n;
     out->learned = acms_arena_alloc(a, (n ? n : 1) * sizeof *out->learned);
@@ -69,41 +67,80 @@ int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environ
         out->learned[i].reason = "";
         out->learned[i].command_hash = "";
     }
-    if (!r)
-        return ACMS_OK;
+}
 
-    const char *argv[2];
-    size_t argl[2];
-    argv[0] = "HVALS";
-    argv[1] = acms_arena_printf(a, "acms:env:%s:instances", S(env->name));
-    argl[0] = strlen(argv[0]);
-    argl[1] = strlen(argv[1]);
-    acms_redis_appendargv(r, 2, argv, argl);
-    for (size_t i = 0; i < n; i++) {
-        argv[0] = "HGETALL";
-        argv[1] = acms_arena_printf(a, "acms:learn:rec:%s:%s", S(p->name), S(p->steps[i]->name));
-        argl[0] = strlen(argv[0]);
-        argl[1] = strlen(argv[1]);
-        acms_redis_appendargv(r, 2, argv, argl);
-    }
-    redisReply **rep = acms_arena_alloc(a, (n + 1) * sizeof *rep);
-    if (acms_redis_exec(r, rep, n + 1) != ACMS_OK)
-        return ACMS_ERR_RETRY;
-
-    if (rep[0] && rep[0]->type == REDIS_REPLY_ARRAY) {
-        for (size_t k = 0; k < rep[0]->elements; k++) {
-            const redisReply *v = rep[0]->element[k];
+/* instances: the HVALS reply; recs[i]: the HGETALL reply of step i. Replies are only read. */
+static void observe_replies(acms_arena *a, const redisReply *instances, redisReply *const *recs, size_t n,
+                            adapter_observed *out)
+{
+    if (instances && instances->type == REDIS_REPLY_ARRAY) {
+        for (size_t k = 0; k < instances->elements; k++) {
+            const redisReply *v = instances->element[k];
             uint64_t inst = v && v->type == REDIS_REPLY_STRING ? parse_u64(v->str) : 0;
             out->active_runs++;
             out->instances_in_use += inst > UINT32_MAX ? UINT32_MAX : (uint32_t)inst;
         }
     }
     for (size_t i = 0; i < n; i++)
-        parse_rec(a, rep[i + 1], &out->learned[i]);
+        parse_rec(a, recs[i], &out->learned[i]);
+    out->online = 1;
+}
+
+size_t adapter_scaler_append(acms_redis *r, acms_arena *a, const char *env, const char *pipeline,
+                             const char *const *steps, size_t n)
+{
+    const char *argv[2];
+    size_t argl[2];
+    argv[0] = "HVALS";
+    argv[1] = acms_arena_printf(a, "acms:env:%s:instances", S(env));
+    argl[0] = strlen(argv[0]);
+    argl[1] = strlen(argv[1]);
+    acms_redis_appendargv(r, 2, argv, argl);
+    for (size_t i = 0; i < n; i++) {
+        argv[0] = "HGETALL";
+        argv[1] = acms_arena_printf(a, "acms:learn:rec:%s:%s", S(pipeline), S(steps[i]));
+        argl[0] = strlen(argv[0]);
+        argl[1] = strlen(argv[1]);
+        acms_redis_appendargv(r, 2, argv, argl);
+    }
+    return n + 1;
+}
+
+/* The prefetched replies when they were read for this environment, pipeline and step names. */
+static int observe_prefetched(const adapter_prefetch *pf, acms_arena *a, const Acms__V1__Environment *env,
+                              const Acms__V1__Pipeline *p, adapter_observed *out)
+{
+    size_t n = p ? p->n_steps : 0;
+    if (!pf || !pf->rep || pf->n != n || strcmp(S(pf->env), S(env->name)) || strcmp(S(pf->pipeline), S(p->name)))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(S(pf->steps[i]), S(p->steps[i]->name)))
+            return 0;
+    observe_init(a, n, out);
+    observe_replies(a, pf->rep[0], pf->rep + 1, n, out);
+    return 1;
+}
+
+int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env,
+                           const Acms__V1__Pipeline *p, const adapter_prefetch *pf, adapter_observed *out)
+{
+    size_t n = p ? p->n_steps : 0;
+    if (r && observe_prefetched(pf, a, env, p, out))
+        return ACMS_OK;
+    observe_init(a, n, out);
+    if (!r)
+        return ACMS_OK;
+    const char **names = acms_arena_alloc(a, (n ? n : 1) * sizeof *names);
+    for (size_t i = 0; i < n; i++)
+        names[i] = p->steps[i]->name;
+    adapter_scaler_append(r, a, env->name, p ? p->name : "", names, n);
+    redisReply **rep = acms_arena_alloc(a, (n + 1) * sizeof *rep);
+    if (acms_redis_exec(r, rep, n + 1) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    observe_replies(a, rep[0], rep + 1, n, out);
     for (size_t i = 0; i <= n; i++)
         if (rep[i])
             freeReplyObject(rep[i]);
-    out->online = 1;
     return ACMS_OK;
 }
 

@@ -86,7 +86,12 @@ typedef struct adapter_observed {
 /* Reads load (HVALS acms:env:<env>:instances) and recommendations (HGETALL acms:learn:rec:...)
  * in one pipelined batch. r NULL gives an offline observation. ACMS_OK or ACMS_ERR_RETRY. */
 int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env,
-                           const Acms__V1__Pipeline *p, adapter_observed *out);
+                           const Acms__V1__Pipeline *p, const adapter_prefetch *pf, adapter_observed *out);
+/* Queues the reads of adapter_scaler_observe for an environment, pipeline and step names (a service
+ * reading for several configurations in one round trip); returns how many commands (n + 1). Their
+ * replies, in an adapter_prefetch, are used instead of a read when the names match. */
+size_t adapter_scaler_append(acms_redis *r, acms_arena *a, const char *env, const char *pipeline,
+                             const char *const *steps, size_t n);
 /* 1 when a recommendation learned for this step name applies to the step as configured now: a new
  * version of the pipeline keeps what earlier versions taught unless the step's command changed
  * (acms_store_command_applies over l->command_hash and the step's command hash). */

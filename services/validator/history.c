@@ -143,6 +143,33 @@ int validator_history_load_steps(acms_redis *r, acms_arena *a, const Acms__V1__P
     return ACMS_OK;
 }
 
+size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p)
+{
+    size_t n = p ? p->n_steps : 0;
+    const char *pipe = p ? validator_str(p->name) : "";
+    for (size_t i = 0; i < n; i++) {
+        const char *step = validator_str(p->steps[i]->name);
+        acms_redis_append(r, "HGETALL acms:learn:rec:%s:%s", pipe, step);
+        acms_redis_append(r, "HGETALL acms:feedback:stats:%s:%s", pipe, step);
+    }
+    return 2 * n;
+}
+
+validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p,
+                                                        redisReply **rep)
+{
+    size_t n = p ? p->n_steps : 0;
+    validator_step_history *h = acms_arena_alloc(a, (n + 1) * sizeof *h);
+    for (size_t k = 0; k < 2 * n; k++) {
+        const redisReply *x = rep[k];
+        if (x && x->type == REDIS_REPLY_ARRAY)
+            for (size_t e = 0; e + 1 < x->elements; e += 2)
+                if (x->element[e]->type == REDIS_REPLY_STRING && x->element[e + 1]->type == REDIS_REPLY_STRING)
+                    apply_step(h, k, x->element[e]->str, x->element[e + 1]->str);
+    }
+    return h;
+}
+
 typedef struct fix_ud {
     validator_fix_history *fh;
     acms_arena *a;

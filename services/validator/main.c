@@ -4,6 +4,7 @@
  * monotonic and published ids are derived from the input event, so a redelivery is harmless. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "service.h"
 #include "state.h"
@@ -71,47 +72,49 @@ static Acms__V1__ValidationResultEvent *result_event(acms_arena *a, const Acms__
     return ev;
 }
 
-static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena *a, const acms_msg *msg,
-                           const char **reason)
+/* The ConfigPrepared in msg, or NULL (a poison, *reason set). */
+static Acms__V1__ConfigPrepared *prepared_decode(acms_arena *a, const acms_msg *msg, const char **reason)
 {
     Acms__V1__ConfigPrepared *in = (Acms__V1__ConfigPrepared *)acms_pb_decode(
         a, &acms__v1__config_prepared__descriptor, msg->payload, msg->len, reason);
     if (!in)
-        return ACMS_ERR_POISON;
-    const Acms__V1__EventMeta *m = in->meta;
-    if (!m->run_id || !*m->run_id) {
+        return NULL;
+    if (!in->meta->run_id || !*in->meta->run_id) {
         *reason = "ConfigPrepared without run_id";
-        return ACMS_ERR_POISON;
+        return NULL;
     }
-    Acms__V1__RuntimeConfiguration *rc = in->runtime;
-    if (!rc || !rc->pipeline) {
+    if (!in->runtime || !in->runtime->pipeline) {
         *reason = "ConfigPrepared without a runtime configuration";
-        return ACMS_ERR_POISON;
+        return NULL;
     }
-    Acms__V1__ValidationResult *res = NULL;
-    int64_t t0 = acms_mono_ms();
-    if (validator_validate(c, a, rc, in->document, &res) != ACMS_OK)
-        return ACMS_ERR_RETRY;
-    double secs = (double)(acms_mono_ms() - t0) / 1000.0;
+    return in;
+}
+
+/* The run's status write for a verdict: "validated", or "rejected" with the first error as reason. */
+static const char *verdict_status(acms_arena *a, const Acms__V1__ValidationResult *res, const char **kv, size_t *nkv)
+{
+    *nkv = 0;
+    if (res->valid)
+        return "validated";
+    const Acms__V1__ValidationIssue *first = res->issues[0];
+    kv[0] = "reason";
+    kv[1] = acms_arena_printf(a, "%s: %s", *S(first->path) ? first->path : "(document)", S(first->message));
+    *nkv = 2;
+    return "rejected";
+}
+
+/* After the status write (applied or refused: a refused write, the run having moved on or ended,
+ * still republishes the same ids): the result events. ACMS_OK or ACMS_ERR_RETRY. */
+static int prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigPrepared *in,
+                            Acms__V1__ValidationResult *res, double secs)
+{
+    const Acms__V1__EventMeta *m = in->meta;
+    Acms__V1__RuntimeConfiguration *rc = in->runtime;
     const Acms__V1__RuntimeMetadata *md = rc->metadata;
     const char *pipeline = S(rc->pipeline->name);
     const char *env = md && md->environment && *md->environment ? md->environment
                       : rc->environment                         ? S(rc->environment->name)
                                                                 : "";
-
-    /* status first: a refused write (the run moved on or ended) still republishes the same ids */
-    if (res->valid) {
-        if (acms_state_run_status(c->redis, m->run_id, "validated", NULL, 0) < 0)
-            return ACMS_ERR_RETRY;
-    } else {
-        const Acms__V1__ValidationIssue *first = res->issues[0];
-        const char *why = acms_arena_printf(a, "%s: %s", *S(first->path) ? first->path : "(document)",
-                                            S(first->message));
-        const char *kv[] = {"reason", why};
-        if (acms_state_run_status(c->redis, m->run_id, "rejected", kv, 2) < 0)
-            return ACMS_ERR_RETRY;
-    }
-
     Acms__V1__ValidationResultEvent *ev = result_event(a, m, "validation", pipeline, env, res);
     ev->config_hash = acms_arena_strdup(a, md ? S(md->config_hash) : "");
     ev->source_name = acms_arena_strdup(a, md ? S(md->source_name) : "");
@@ -133,6 +136,25 @@ static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena
     acms_log_info(m->run_id, m->event_id, "%s for %s: %s, %zu error(s), %zu warning(s), confidence %.3f", pipeline, env,
                   res->valid ? "valid" : "invalid", res->n_issues, res->n_warnings, res->confidence_score);
     return ACMS_OK;
+}
+
+static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena *a, const acms_msg *msg,
+                           const char **reason)
+{
+    Acms__V1__ConfigPrepared *in = prepared_decode(a, msg, reason);
+    if (!in)
+        return ACMS_ERR_POISON;
+    Acms__V1__ValidationResult *res = NULL;
+    int64_t t0 = acms_mono_ms();
+    if (validator_validate(c, a, in->runtime, in->document, &res) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    double secs = (double)(acms_mono_ms() - t0) / 1000.0;
+    const char *kv[2];
+    size_t nkv;
+    const char *status = verdict_status(a, res, kv, &nkv);
+    if (acms_state_run_status(c->redis, in->meta->run_id, status, nkv ? kv : NULL, nkv) < 0)
+        return ACMS_ERR_RETRY;
+    return prepared_publish(svc, a, in, res, secs);
 }
 
 static int handle_step(const validator_ctx *c, acms_service *svc, acms_arena *a, const acms_msg *msg,
@@ -191,6 +213,140 @@ static int handle(void *ctx, acms_service *svc, const acms_msg *m, const char **
     return rc;
 }
 
+/* Up to BATCH_MAX_STEPS steps a configuration shares the group's history reads; a larger one reads
+ * its own (validator_validate_levels with no history), in chunks. */
+#define BATCH_MAX_STEPS 256
+
+typedef struct batch_item {
+    Acms__V1__ConfigPrepared *in;        /* NULL: not (or no longer) in the shared path */
+    validator_step_history *history;
+    size_t first, ncmds;                 /* its replies in the history pipeline */
+    validator_pass vp;
+    Acms__V1__ValidationResult *res;
+    int64_t t0_us;
+} batch_item;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The messages waiting in the queue, together: ConfigPrepared events share three Redis round trips
+ * (the steps' history, the fix statistics of all their issue codes, the status writes) instead of
+ * three each; anything else goes through handle(). Per message the outcome is handle_prepared's. */
+static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size_t n, int *rcs, const char **reasons)
+{
+    const validator_ctx *c = ctx;
+    acms_redis *r = c->redis;
+    acms_arena *a = acms_arena_new(0);
+    batch_item *it = acms_arena_alloc(a, (n ? n : 1) * sizeof *it);
+    size_t cmds = 0, live = 0;
+
+    /* anything else first, one by one: its Redis commands must not meet the queued ones below */
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = ACMS_ERR_RETRY;
+        if (acms_cfg_topic_id(acms_service_cfg(svc), msgs[i].topic) != ACMS_TOPIC_CONFIG_PREPARED || !r)
+            rcs[i] = handle(ctx, svc, &msgs[i], &reasons[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (acms_cfg_topic_id(acms_service_cfg(svc), msgs[i].topic) != ACMS_TOPIC_CONFIG_PREPARED || !r)
+            continue;
+        it[i].in = prepared_decode(a, &msgs[i], &reasons[i]);
+        if (!it[i].in) {
+            rcs[i] = ACMS_ERR_POISON;
+            continue;
+        }
+        it[i].t0_us = now_us();
+        const Acms__V1__Pipeline *p = it[i].in->runtime->pipeline;
+        if (p->n_steps <= BATCH_MAX_STEPS) {
+            it[i].first = cmds;
+            it[i].ncmds = validator_history_append_steps(r, p);
+            cmds += it[i].ncmds;
+        }
+        live++;
+    }
+    if (live == 0)
+        goto out;
+    /* 1. the history of every step of every configuration */
+    if (cmds > 0) {
+        redisReply **rep = acms_arena_alloc(a, cmds * sizeof *rep);
+        if (acms_redis_exec(r, rep, cmds) != ACMS_OK)
+            goto out; /* all still ACMS_ERR_RETRY */
+        for (size_t i = 0; i < n; i++)
+            if (it[i].in && it[i].ncmds > 0)
+                it[i].history = validator_history_collect_steps(a, it[i].in->runtime->pipeline, rep + it[i].first);
+            else if (it[i].in && it[i].in->runtime->pipeline->n_steps == 0)
+                it[i].history = acms_arena_alloc(a, sizeof *it[i].history);
+        for (size_t k = 0; k < cmds; k++)
+            if (rep[k])
+                freeReplyObject(rep[k]);
+    }
+    /* 2. the levels, then the fix statistics of every issue code met */
+    acms_issues all;
+    acms_issues_init(&all, a, "all");
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].in)
+            continue;
+        acms_log_set_trace(msgs[i].traceparent);
+        if (validator_validate_levels(c, a, it[i].in->runtime, it[i].in->document, it[i].history, &it[i].vp) !=
+            ACMS_OK) {
+            it[i].in = NULL; /* stays ACMS_ERR_RETRY */
+            continue;
+        }
+        for (size_t k = 0; k < it[i].vp.is.n; k++) {
+            all.v = acms_arena_push(a, all.v, &all.n, sizeof *all.v);
+            all.v[all.n - 1] = it[i].vp.is.v[k];
+        }
+    }
+    acms_log_set_trace(NULL);
+    validator_fix_history fixes = {0};
+    if (all.n > 0 && validator_history_load_fixes(r, a, &all, &fixes) != ACMS_OK)
+        goto out;
+    /* 3. results, and every status write in one round trip */
+    size_t nstatus = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].in)
+            continue;
+        if (validator_validate_finish(c, a, &it[i].vp, &fixes, &it[i].res) != ACMS_OK) {
+            it[i].in = NULL;
+            continue;
+        }
+        const char *kv[2];
+        size_t nkv;
+        const char *status = verdict_status(a, it[i].res, kv, &nkv);
+        if (acms_state_run_status_append(r, it[i].in->meta->run_id, status, nkv ? kv : NULL, nkv) != ACMS_OK) {
+            it[i].in = NULL; /* as handle_prepared: retried */
+            continue;
+        }
+        nstatus++;
+    }
+    if (nstatus == 0)
+        goto out;
+    redisReply **st = acms_arena_alloc(a, nstatus * sizeof *st);
+    if (acms_redis_exec(r, st, nstatus) != ACMS_OK)
+        goto out;
+    /* 4. publish, in order */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!it[i].in)
+            continue;
+        int applied = acms_state_run_status_reply(st[k]);
+        if (st[k])
+            freeReplyObject(st[k]);
+        k++;
+        if (applied < 0)
+            continue; /* stays ACMS_ERR_RETRY */
+        acms_log_set_trace(msgs[i].traceparent);
+        rcs[i] = prepared_publish(svc, a, it[i].in, it[i].res, (double)(now_us() - it[i].t0_us) / 1e6);
+    }
+    acms_log_set_trace(NULL);
+out:
+    acms_arena_free(a);
+    return ACMS_OK;
+}
+
 int main(int argc, char **argv)
 {
     static const acms_topic inputs[] = {ACMS_TOPIC_CONFIG_PREPARED, ACMS_TOPIC_EXEC_STEPS};
@@ -204,6 +360,7 @@ int main(int argc, char **argv)
         .needs_profiles = 1,
         .init = init,
         .handle = handle,
+        .handle_batch = handle_batch,
         .release = release,
     };
     return acms_service_main(argc, argv, &ops);

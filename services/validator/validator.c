@@ -63,67 +63,86 @@ static const Acms__V1__Environment *find_env(const validator_ctx *ctx, const Acm
     return NULL;
 }
 
-int validator_validate(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
-                       const Acms__V1__Value *document, Acms__V1__ValidationResult **out)
+int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                              const Acms__V1__Value *document, validator_step_history *history, validator_pass *vp)
+{
+    memset(vp, 0, sizeof *vp);
+    validator_input *in = &vp->in;
+    in->pipeline = rc ? rc->pipeline : NULL;
+    in->document = document;
+    in->profiles = ctx ? ctx->profiles : NULL;
+    in->meta = rc ? rc->metadata : NULL;
+    in->env = find_env(ctx, rc, &in->env_name);
+    vp->online = ctx && ctx->redis;
+
+    acms_issues *is = &vp->is;
+    acms_issues_init(is, a, "syntax");
+    Acms__V1__Pipeline *doc_pipeline = NULL;
+    validator_syntax(in, a, is, &doc_pipeline);
+    if (in->pipeline == NULL)
+        in->pipeline = doc_pipeline; /* nothing adapted: judge the document's pipeline */
+    if (in->pipeline == NULL) {
+        acms_issue_add(is, "NO_PIPELINE", "error", "", NULL, "neither a runtime configuration nor a document to validate");
+        return ACMS_OK;
+    }
+    if (in->pipeline->n_steps > ACMS_MAX_STEPS)
+        return ACMS_OK; /* TOO_MANY_STEPS (syntax) is the verdict: a 1 MiB message holds 50,000 steps, and the
+                         * later levels (and two Redis reads a step) would spend seconds on them */
+
+    is->level = "semantic";
+    validator_semantic(in, a, is);
+
+    is->level = "environment";
+    if (in->env == NULL && in->env_name[0])
+        acms_issue_add(is, "UNKNOWN_ENVIRONMENT", "error", "environment", NULL,
+                       "environment '%s' has no profile in the configuration directory", in->env_name);
+    validator_environment(in, a, is);
+
+    is->level = "security";
+    validator_security(in, a, is);
+
+    is->level = "performance";
+    if (vp->online) {
+        validator_step_history *h = history;
+        if (h == NULL && validator_history_load_steps(ctx->redis, a, in->pipeline, &h) != ACMS_OK)
+            return ACMS_ERR_RETRY;
+        in->history = h;
+        validator_performance(in, a, is);
+    }
+    return ACMS_OK;
+}
+
+int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp,
+                              validator_fix_history *fixes, Acms__V1__ValidationResult **out)
 {
     Acms__V1__ValidationResult *res = acms_pb_new(a, &acms__v1__validation_result__descriptor);
     res->phase = "pre-execution";
     *out = res;
-
-    validator_input in = {0};
-    in.pipeline = rc ? rc->pipeline : NULL;
-    in.document = document;
-    in.profiles = ctx ? ctx->profiles : NULL;
-    in.meta = rc ? rc->metadata : NULL;
-    in.env = find_env(ctx, rc, &in.env_name);
-    int online = ctx && ctx->redis;
-
-    acms_issues is;
-    acms_issues_init(&is, a, "syntax");
-    Acms__V1__Pipeline *doc_pipeline = NULL;
-    validator_syntax(&in, a, &is, &doc_pipeline);
-    if (in.pipeline == NULL)
-        in.pipeline = doc_pipeline; /* nothing adapted: judge the document's pipeline */
-    if (in.pipeline == NULL) {
-        acms_issue_add(&is, "NO_PIPELINE", "error", "", NULL, "neither a runtime configuration nor a document to validate");
-        goto out;
-    }
-    if (in.pipeline->n_steps > ACMS_MAX_STEPS)
-        goto out; /* TOO_MANY_STEPS (syntax) is the verdict: a 1 MiB message holds 50,000 steps, and the
-                   * later levels (and two Redis reads a step) would spend seconds on them */
-
-    is.level = "semantic";
-    validator_semantic(&in, a, &is);
-
-    is.level = "environment";
-    if (in.env == NULL && in.env_name[0])
-        acms_issue_add(&is, "UNKNOWN_ENVIRONMENT", "error", "environment", NULL,
-                       "environment '%s' has no profile in the configuration directory", in.env_name);
-    validator_environment(&in, a, &is);
-
-    is.level = "security";
-    validator_security(&in, a, &is);
-
-    is.level = "performance";
-    if (online) {
-        validator_step_history *h = NULL;
-        if (validator_history_load_steps(ctx->redis, a, in.pipeline, &h) != ACMS_OK)
-            return ACMS_ERR_RETRY;
-        in.history = h;
-        validator_performance(&in, a, &is);
-    }
-
-out:;
-    validator_fix_history fixes = {0};
-    if (online && is.n > 0) {
-        if (validator_history_load_fixes(ctx->redis, a, &is, &fixes) != ACMS_OK)
-            return ACMS_ERR_RETRY;
-        in.fixes = &fixes;
+    validator_input *in = &vp->in;
+    acms_issues *is = &vp->is;
+    validator_fix_history own = {0};
+    if (vp->online && is->n > 0) {
+        if (fixes == NULL) {
+            if (validator_history_load_fixes(ctx->redis, a, is, &own) != ACMS_OK)
+                return ACMS_ERR_RETRY;
+            fixes = &own;
+        }
+        in->fixes = fixes;
     }
     Acms__V1__ValidationSuggestion **top = NULL;
-    res->n_suggestions = validator_suggest(&in, a, &is, &top, VALIDATOR_TOP_SUGGESTIONS);
+    res->n_suggestions = validator_suggest(in, a, is, &top, VALIDATOR_TOP_SUGGESTIONS);
     res->suggestions = top;
-    validator_result_fill(res, a, &is);
-    res->confidence_score = confidence(ctx, &in, online);
+    validator_result_fill(res, a, is);
+    res->confidence_score = confidence(ctx, in, vp->online);
     return ACMS_OK;
+}
+
+int validator_validate(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                       const Acms__V1__Value *document, Acms__V1__ValidationResult **out)
+{
+    validator_pass vp;
+    *out = NULL;
+    if (validator_validate_levels(ctx, a, rc, document, NULL, &vp) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    return validator_validate_finish(ctx, a, &vp, NULL, out);
 }

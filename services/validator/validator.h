@@ -111,6 +111,27 @@ typedef struct validator_input {
     int unknown_fields;                      /* UNKNOWN_FIELD issues seen by the syntax level */
 } validator_input;
 
+/* validator_validate in two phases, so a service can share Redis round trips between several
+ * configurations: the levels (history: the steps' history already read, or NULL to read it from
+ * ctx->redis when online), then the ranked suggestions and the result (fixes: the fix statistics
+ * already read for at least vp->is's codes, or NULL to read them). Each ACMS_OK or ACMS_ERR_RETRY. */
+typedef struct validator_pass {
+    validator_input in;
+    acms_issues is;
+    int online;
+} validator_pass;
+int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                              const Acms__V1__Value *document, validator_step_history *history, validator_pass *vp);
+int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp,
+                              validator_fix_history *fixes, Acms__V1__ValidationResult **out);
+
+/* Pipelined step-history reads: append queues the two reads of every step of p and returns how many
+ * commands it queued (2 x n_steps); collect turns those replies, rep[0 .. 2 x n_steps), into the
+ * per-step history (arena), as validator_history_load_steps does. */
+size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p);
+validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p,
+                                                        redisReply **rep);
+
 /* Level 1. With in->document: converts it (acms_doc_to_pipeline) and checks formats on the document
  * as written; *doc_pipeline (may be NULL) receives the converted pipeline. Without a document the
  * typed in->pipeline is checked. Codes: the conversion's, BAD_NAME, BAD_URI, BAD_SECRET_REF,

@@ -75,7 +75,7 @@ static void offline_plan(void **state)
     req->instance_count = 2;
     adapter_environment_adapt(f->a, &f->pr.catalog, e, p, &log);
     adapter_observed obs;
-    assert_int_equal(adapter_scaler_observe(NULL, f->a, e, p, &obs), ACMS_OK);
+    assert_int_equal(adapter_scaler_observe(NULL, f->a, e, p, NULL, &obs), ACMS_OK);
     assert_false(obs.online);
     Acms__V1__CapacityPlan *plan = NULL;
     adapter_scaler_scale(f->a, &f->pr.catalog, e, p, &obs, &log, &plan);
