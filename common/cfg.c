@@ -105,6 +105,7 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         (rc = set_int(&cfg->linger_ms, "ACMS_KAFKA_LINGER_MS", 2, 0, 60000, errstr, errsz)) ||
         (rc = set_int(&cfg->queue_kb, "ACMS_KAFKA_QUEUE_KB", 4096, 1024, 2097151, errstr, errsz)) ||
         (rc = set_int(&cfg->fetch_nudge, "ACMS_KAFKA_FETCH_NUDGE", 1, 0, 1, errstr, errsz)) ||
+        (rc = set_int(&cfg->group_max, "ACMS_GROUP_MAX", 8, 1, 64, errstr, errsz)) ||
         (rc = set_int(&cfg->max_in_flight, "ACMS_KAFKA_MAX_IN_FLIGHT", 5, 1, 5, errstr, errsz)) ||
         (rc = set_int(&cfg->shutdown_timeout_ms, "ACMS_SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000, errstr, errsz)) ||
         (rc = set_str(cfg->security_protocol, sizeof cfg->security_protocol, "ACMS_KAFKA_SECURITY_PROTOCOL", NULL,
@@ -181,6 +182,8 @@ void acms_cfg_print_help(const char *service, const char *summary, const char *e
            "  ACMS_KAFKA_FETCH_WAIT_MS    fetch.wait.max.ms (default 10)\n"
            "  ACMS_KAFKA_LINGER_MS        linger.ms (default 2)\n"
            "  ACMS_KAFKA_QUEUE_KB         queued.max.messages.kbytes, the consumer's prefetch (default 4096)\n"
+           "  ACMS_GROUP_MAX              events already waiting that the adapter and validator handle as\n"
+           "                              one group, sharing Redis round trips, 1..64 (default 8)\n"
            "  ACMS_KAFKA_FETCH_NUDGE      1: librdkafka < 2.1 fetches again as soon as the prefetch queue\n"
            "                              runs dry, not a second later (default 1; 0 = off)\n"
            "  ACMS_KAFKA_MAX_IN_FLIGHT    produce requests in flight per broker, 1..5 (default 5; 1 when\n"

@@ -22,6 +22,8 @@ typedef struct acms_cfg {
     int linger_ms;                /* ACMS_KAFKA_LINGER_MS, default 2 */
     int queue_kb;                 /* ACMS_KAFKA_QUEUE_KB, default 4096: queued.max.messages.kbytes, the
                                    * consumer's prefetch bound */
+    int group_max;                /* ACMS_GROUP_MAX, 1..64, default 8: events a service handles as one
+                                   * group (those already waiting), sharing Redis round trips */
     int fetch_nudge;              /* ACMS_KAFKA_FETCH_NUDGE, 0|1, default 1: with a librdkafka that has
                                    * no fetch.queue.backoff.ms (< 2.1), wake the fetcher as soon as the
                                    * local queue runs dry instead of after its fixed second */

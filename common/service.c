@@ -206,7 +206,7 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
         .stop = &stop_requested,
         .wake_fd = ops->wake_fd ? ops->wake_fd(svc->ctx) : 0,
         .on_batch = ops->handle_batch ? loop_batch : NULL,
-        .group_max = 16, /* shares round trips; bounds the memory of a group (one arena) */
+        .group_max = svc->cfg.group_max, /* ACMS_GROUP_MAX: round trips shared vs a group's memory */
     };
     if (loop.wake_fd < 0)
         loop.wake_fd = 0;

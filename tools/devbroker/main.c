@@ -4,12 +4,14 @@
  * Signals are taken through a signalfd (blocked in every thread), so no handler and no global.
  * The mock thread may sleep up to 1 s before serving a request from this process (a wake-up lost
  * in librdkafka 2.0.2); a "kicker" thread connects to a broker port while a request is pending. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -116,6 +118,8 @@ static void usage(FILE *out)
 }
 
 /* --- parsing helpers ---------------------------------------------------------------------- */
+
+static int nodelay_listeners(void);
 
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -298,6 +302,7 @@ static void command(devbroker *d, char *line, char *reply, size_t size)
         }
         err = argv[0][7] == 'd' ? rd_kafka_mock_broker_set_down(d->mc, (int32_t)a)
                                 : rd_kafka_mock_broker_set_up(d->mc, (int32_t)a);
+        nodelay_listeners(); /* in case a listener was made anew */
         answer_err(reply, size, err);
     } else if (!strcmp(argv[0], "rtt")) {
         ARGS(2, "ID MS");
@@ -601,6 +606,36 @@ bad:
     return -1;
 }
 
+/* The mock cluster's brokers listen and answer without TCP_NODELAY: a response written in two parts
+ * then waits for the client's delayed ACK, ~40 ms, whenever a client sends while one is in flight
+ * (a producer flush of 50 messages took 44 ms instead of 1). Real Kafka brokers set TCP_NODELAY on
+ * every connection. The listening sockets of this process get it, and Linux passes it on to the
+ * connections they accept. Returns how many listening TCP sockets were set. */
+static int nodelay_listeners(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    if (!dir)
+        return -1;
+    while ((e = readdir(dir)) != NULL) {
+        int fd = atoi(e->d_name), acc = 0, one = 1;
+        struct sockaddr_storage sa;
+        socklen_t al = sizeof acc, sl = sizeof sa;
+        struct stat st;
+
+        if (fd <= 2 || fd == dirfd(dir) || fstat(fd, &st) || !S_ISSOCK(st.st_mode) ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &al) || !acc ||
+            getsockname(fd, (struct sockaddr *)&sa, &sl) || (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+            continue;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0)
+            n++;
+    }
+    closedir(dir);
+    return n;
+}
+
 static int start(devbroker *d)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -622,6 +657,8 @@ static int start(devbroker *d)
         return -1;
     }
     boot = rd_kafka_mock_cluster_bootstraps(d->mc);
+    if (nodelay_listeners() < d->brokers)
+        acms_log_warn(NULL, NULL, "TCP_NODELAY not set on every broker listener: responses may wait ~40 ms");
     kick_start(&d->kick, boot);
     kick_set(&d->kick, 1);
     for (i = 0; i < ACMS_TOPIC__COUNT && rc == 0; i++)
