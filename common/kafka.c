@@ -196,6 +196,8 @@ static int consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *group
     int fetch_wait = k->cfg.fetch_wait_ms > 0 ? k->cfg.fetch_wait_ms : 10;
     int queue_kb = k->cfg.queue_kb >= 1024 ? k->cfg.queue_kb : 4096;
 
+    k->queue_bytes = (int64_t)queue_kb * 1024;
+
     if (conf_set(conf, "group.id", group_id, 0, errstr, errstr_size) ||
         conf_set(conf, "enable.auto.offset.store", "false", 0, errstr, errstr_size) ||
         conf_set(conf, "enable.auto.commit", "true", 0, errstr, errstr_size) ||

@@ -38,6 +38,7 @@ struct acms_kafka {
     int nudge;                          /* wake the fetcher when the local queue runs dry (kafka_loop.c):
                                          * ACMS_KAFKA_FETCH_NUDGE and no fetch.queue.backoff.ms */
     atomic_llong nudges;                /* how many times it did */
+    int64_t queue_bytes;                /* queued.max.messages.kbytes as set, in bytes */
 };
 
 /* Helpers shared between the two files (internal, hence the double underscore). */

@@ -210,9 +210,7 @@ static void fetch_nudge(loop_state *s)
     rd_kafka_topic_partition_list_t *parts = NULL;
     int64_t now = acms_mono_ms();
 
-    int64_t queue_bytes = (int64_t)(s->k->cfg.queue_kb >= 1024 ? s->k->cfg.queue_kb : 4096) * 1024;
-
-    if (!s->k->nudge || s->consumed_since_nudge < queue_bytes / 2 || now - s->last_nudge_ms < 5)
+    if (!s->k->nudge || s->consumed_since_nudge < s->k->queue_bytes / 2 || now - s->last_nudge_ms < 5)
         return;
     s->consumed_since_nudge = 0;
     s->last_nudge_ms = now;

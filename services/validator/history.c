@@ -97,19 +97,25 @@ const validator_fix_stat *validator_fix_history_find(const validator_fix_history
     return bsearch(&key, fh->v, fh->n, sizeof *fh->v, cmp_stat);
 }
 
-/* Runs the n appended commands; hands each reply's field/value pairs to fn(ud, k, field, value). */
-static int exec_hashes(acms_redis *r, acms_arena *a, size_t n, void (*fn)(void *, size_t, const char *, const char *),
-                       void *ud, size_t base)
+typedef void (*pair_fn)(void *ud, size_t k, const char *field, const char *value);
+
+/* Hands the field/value pairs of one HGETALL reply (command k) to fn. */
+static void hash_pairs(const redisReply *x, size_t k, pair_fn fn, void *ud)
+{
+    if (x && x->type == REDIS_REPLY_ARRAY)
+        for (size_t e = 0; e + 1 < x->elements; e += 2)
+            if (x->element[e]->type == REDIS_REPLY_STRING && x->element[e + 1]->type == REDIS_REPLY_STRING)
+                fn(ud, k, x->element[e]->str, x->element[e + 1]->str);
+}
+
+/* Runs the n appended commands; hands each reply's pairs to fn as command base + k. */
+static int exec_hashes(acms_redis *r, acms_arena *a, size_t n, pair_fn fn, void *ud, size_t base)
 {
     redisReply **rep = acms_arena_alloc(a, (n + 1) * sizeof *rep);
     if (acms_redis_exec(r, rep, n) != ACMS_OK)
         return ACMS_ERR_RETRY;
     for (size_t k = 0; k < n; k++) {
-        const redisReply *x = rep[k];
-        if (x && x->type == REDIS_REPLY_ARRAY)
-            for (size_t e = 0; e + 1 < x->elements; e += 2)
-                if (x->element[e]->type == REDIS_REPLY_STRING && x->element[e + 1]->type == REDIS_REPLY_STRING)
-                    fn(ud, base + k, x->element[e]->str, x->element[e + 1]->str);
+        hash_pairs(rep[k], base + k, fn, ud);
         if (rep[k])
             freeReplyObject(rep[k]);
     }
@@ -122,22 +128,27 @@ static void apply_step(void *ud, size_t k, const char *field, const char *value)
     validator_history_apply(&h[k / 2], (k % 2) == 0, field, value);
 }
 
+/* Queues the two reads of steps [first, end) of p. */
+static void append_steps(acms_redis *r, const Acms__V1__Pipeline *p, size_t first, size_t end)
+{
+    const char *pipe = validator_str(p->name);
+    for (size_t i = first; i < end; i++) {
+        const char *step = validator_str(p->steps[i]->name);
+        acms_redis_append(r, "HGETALL acms:learn:rec:%s:%s", pipe, step);
+        acms_redis_append(r, "HGETALL acms:feedback:stats:%s:%s", pipe, step);
+    }
+}
+
 int validator_history_load_steps(acms_redis *r, acms_arena *a, const Acms__V1__Pipeline *p,
                                  validator_step_history **out)
 {
     size_t n = p ? p->n_steps : 0;
     validator_step_history *h = acms_arena_alloc(a, (n + 1) * sizeof *h);
     *out = h;
-    const char *pipe = p ? validator_str(p->name) : "";
-    for (size_t i = 0; i < n;) {
-        size_t first = i, cmds = 0;
-        for (; i < n && cmds + 2 <= HISTORY_BATCH; i++) {
-            const char *step = validator_str(p->steps[i]->name);
-            acms_redis_append(r, "HGETALL acms:learn:rec:%s:%s", pipe, step);
-            acms_redis_append(r, "HGETALL acms:feedback:stats:%s:%s", pipe, step);
-            cmds += 2;
-        }
-        if (exec_hashes(r, a, cmds, apply_step, h, first * 2) != ACMS_OK)
+    for (size_t first = 0; first < n; first += HISTORY_BATCH / 2) {
+        size_t end = first + HISTORY_BATCH / 2 < n ? first + HISTORY_BATCH / 2 : n;
+        append_steps(r, p, first, end);
+        if (exec_hashes(r, a, 2 * (end - first), apply_step, h, first * 2) != ACMS_OK)
             return ACMS_ERR_RETRY;
     }
     return ACMS_OK;
@@ -146,12 +157,8 @@ int validator_history_load_steps(acms_redis *r, acms_arena *a, const Acms__V1__P
 size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p)
 {
     size_t n = p ? p->n_steps : 0;
-    const char *pipe = p ? validator_str(p->name) : "";
-    for (size_t i = 0; i < n; i++) {
-        const char *step = validator_str(p->steps[i]->name);
-        acms_redis_append(r, "HGETALL acms:learn:rec:%s:%s", pipe, step);
-        acms_redis_append(r, "HGETALL acms:feedback:stats:%s:%s", pipe, step);
-    }
+    if (n)
+        append_steps(r, p, 0, n);
     return 2 * n;
 }
 
@@ -160,13 +167,8 @@ validator_step_history *validator_history_collect_steps(acms_arena *a, const Acm
 {
     size_t n = p ? p->n_steps : 0;
     validator_step_history *h = acms_arena_alloc(a, (n + 1) * sizeof *h);
-    for (size_t k = 0; k < 2 * n; k++) {
-        const redisReply *x = rep[k];
-        if (x && x->type == REDIS_REPLY_ARRAY)
-            for (size_t e = 0; e + 1 < x->elements; e += 2)
-                if (x->element[e]->type == REDIS_REPLY_STRING && x->element[e + 1]->type == REDIS_REPLY_STRING)
-                    apply_step(h, k, x->element[e]->str, x->element[e + 1]->str);
-    }
+    for (size_t k = 0; k < 2 * n; k++)
+        hash_pairs(rep[k], k, apply_step, h);
     return h;
 }
 

@@ -4,7 +4,6 @@
  * monotonic and published ids are derived from the input event, so a redelivery is harmless. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "service.h"
 #include "state.h"
@@ -223,15 +222,8 @@ typedef struct batch_item {
     size_t first, ncmds;                 /* its replies in the history pipeline */
     validator_pass vp;
     Acms__V1__ValidationResult *res;
-    int64_t t0_us;
+    int64_t t0_ms;
 } batch_item;
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* The messages waiting in the queue, together: ConfigPrepared events share three Redis round trips
  * (the steps' history, the fix statistics of all their issue codes, the status writes) instead of
@@ -258,7 +250,7 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
             rcs[i] = ACMS_ERR_POISON;
             continue;
         }
-        it[i].t0_us = now_us();
+        it[i].t0_ms = acms_mono_ms();
         const Acms__V1__Pipeline *p = it[i].in->runtime->pipeline;
         if (p->n_steps <= BATCH_MAX_STEPS) {
             it[i].first = cmds;
@@ -277,8 +269,6 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
         for (size_t i = 0; i < n; i++)
             if (it[i].in && it[i].ncmds > 0)
                 it[i].history = validator_history_collect_steps(a, it[i].in->runtime->pipeline, rep + it[i].first);
-            else if (it[i].in && it[i].in->runtime->pipeline->n_steps == 0)
-                it[i].history = acms_arena_alloc(a, sizeof *it[i].history);
         for (size_t k = 0; k < cmds; k++)
             if (rep[k])
                 freeReplyObject(rep[k]);
@@ -339,7 +329,7 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
         if (applied < 0)
             continue; /* stays ACMS_ERR_RETRY */
         acms_log_set_trace(msgs[i].traceparent);
-        rcs[i] = prepared_publish(svc, a, it[i].in, it[i].res, (double)(now_us() - it[i].t0_us) / 1e6);
+        rcs[i] = prepared_publish(svc, a, it[i].in, it[i].res, (double)(acms_mono_ms() - it[i].t0_ms) / 1000.0);
     }
     acms_log_set_trace(NULL);
 out:

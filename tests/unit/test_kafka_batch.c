@@ -14,23 +14,21 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "kafka.h"
+#include "kafka_fixture.h"
 #include "log.h"
 
 #define NMSG 60
 
 typedef struct seen {
+    fx_stop st;            /* first: fx_kafka_tick */
     int ok[NMSG];          /* successful handlings per key */
     int calls[NMSG];       /* times the handler saw each key */
     int distinct_ok;
     int failed_once;
     int failed_key;
     size_t largest_group;
-    int64_t deadline_ms;
-    volatile sig_atomic_t stop;
 } seen;
 
 static int key_of(const acms_msg *m)
@@ -72,42 +70,19 @@ static int on_batch(void *ud, const acms_msg *msgs, size_t n, int *rcs, const ch
             s->distinct_ok++;
     }
     if (s->distinct_ok == NMSG)
-        s->stop = 1;
+        s->st.stop = 1;
     return ACMS_OK;
-}
-
-static int on_tick(void *ud)
-{
-    seen *s = ud;
-    if (acms_mono_ms() > s->deadline_ms)
-        s->stop = 1;
-    return ACMS_OK;
-}
-
-static void cfg_init(acms_cfg *c, const char *brokers)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->service, sizeof c->service, "test");
-    snprintf(c->instance_id, sizeof c->instance_id, "test-batch");
-    snprintf(c->brokers, sizeof c->brokers, "%s", brokers);
-    c->shutdown_timeout_ms = 3000;
 }
 
 static void test_group_retry_rewinds_every_partition(void **state)
 {
     (void)state;
     char err[256], key[16];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err); /* the host client has no brokers */
-    rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(host);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
-    assert_non_null(mc);
-    const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "batch", 3, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    fx_kafka fx;
+    fx_kafka_start(&fx, "batch", 3);
 
     acms_cfg c;
-    cfg_init(&c, brokers);
+    fx_kafka_cfg(&c, fx.brokers, "test-batch");
     c.linger_ms = 50;
     acms_kafka *p = acms_kafka_new(&c, NULL, NULL, err, sizeof err);
     assert_non_null(p);
@@ -120,14 +95,14 @@ static void test_group_retry_rewinds_every_partition(void **state)
 
     seen s;
     memset(&s, 0, sizeof s);
-    s.deadline_ms = acms_mono_ms() + 60000;
-    cfg_init(&c, brokers);
+    s.st.deadline_ms = acms_mono_ms() + 60000;
+    fx_kafka_cfg(&c, fx.brokers, "test-batch");
     acms_kafka *k = acms_kafka_new(&c, "g-batch", NULL, err, sizeof err);
     assert_non_null(k);
     const char *topics[] = {"batch"};
     assert_int_equal(acms_kafka_subscribe(k, topics, 1), ACMS_OK);
-    acms_kafka_loop loop = {.on_batch = on_batch, .on_tick = on_tick, .ud = &s, .tick_ms = 50, .stop = &s.stop,
-                            .group_max = 16};
+    acms_kafka_loop loop = {.on_batch = on_batch, .on_tick = fx_kafka_tick, .ud = &s, .tick_ms = 50,
+                            .stop = &s.st.stop, .group_max = 16};
     assert_int_equal(acms_kafka_run(k, &loop), ACMS_OK);
     acms_kafka_free(k);
     printf("largest group %zu, failed key k%d seen %d times, %d of %d keys handled\n", s.largest_group, s.failed_key,
@@ -137,8 +112,7 @@ static void test_group_retry_rewinds_every_partition(void **state)
     assert_int_equal(s.failed_once, 1);
     assert_true(s.calls[s.failed_key] >= 2); /* redelivered after the rewind */
     assert_int_equal(s.distinct_ok, NMSG);   /* nothing after the failure was skipped */
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(host);
+    fx_kafka_stop(&fx);
 }
 
 int main(void)

@@ -18,10 +18,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "kafka.h"
+#include "kafka_fixture.h"
 #include "log.h"
 
 #define NMSG 240
@@ -29,11 +28,10 @@
 #define MSG_BYTES (16 * 1024)
 
 typedef struct counter {
+    fx_stop st;        /* first: fx_kafka_tick */
     int n;
     int64_t last_ms;
     int64_t max_gap_ms;
-    int64_t deadline_ms;
-    volatile sig_atomic_t stop;
 } counter;
 
 static int on_msg(void *ud, const acms_msg *m, const char **reason)
@@ -47,27 +45,15 @@ static int on_msg(void *ud, const acms_msg *m, const char **reason)
         c->max_gap_ms = now - c->last_ms;
     c->last_ms = now;
     if (++c->n >= NMSG)
-        c->stop = 1;
-    return ACMS_OK;
-}
-
-static int on_tick(void *ud)
-{
-    counter *c = ud;
-    if (acms_mono_ms() > c->deadline_ms)
-        c->stop = 1;
+        c->st.stop = 1;
     return ACMS_OK;
 }
 
 static void cfg_init(acms_cfg *c, const char *brokers, int nudge)
 {
-    memset(c, 0, sizeof *c);
-    snprintf(c->service, sizeof c->service, "test");
-    snprintf(c->instance_id, sizeof c->instance_id, "test-nudge");
-    snprintf(c->brokers, sizeof c->brokers, "%s", brokers);
+    fx_kafka_cfg(c, brokers, "test-nudge");
     c->queue_kb = 1024;
     c->fetch_nudge = nudge;
-    c->shutdown_timeout_ms = 3000;
 }
 
 static void produce_backlog(const char *brokers, const char *topic)
@@ -95,13 +81,14 @@ static counter consume(const char *brokers, const char *topic, const char *group
 {
     acms_cfg c;
     char err[256];
-    counter ctr = {.deadline_ms = acms_mono_ms() + 60000};
+    counter ctr = {.st.deadline_ms = acms_mono_ms() + 60000};
     cfg_init(&c, brokers, nudge);
     acms_kafka *k = acms_kafka_new(&c, group, NULL, err, sizeof err);
     assert_non_null(k);
     const char *topics[] = {topic};
     assert_int_equal(acms_kafka_subscribe(k, topics, 1), ACMS_OK);
-    acms_kafka_loop loop = {.on_msg = on_msg, .on_tick = on_tick, .ud = &ctr, .tick_ms = 50, .stop = &ctr.stop};
+    acms_kafka_loop loop = {.on_msg = on_msg, .on_tick = fx_kafka_tick, .ud = &ctr, .tick_ms = 50,
+                            .stop = &ctr.st.stop};
     assert_int_equal(acms_kafka_run(k, &loop), ACMS_OK);
     *nudges = acms_kafka_fetch_nudges(k);
     acms_kafka_free(k);
@@ -111,15 +98,9 @@ static counter consume(const char *brokers, const char *topic, const char *group
 static void test_backlog_keeps_fetching(void **state)
 {
     (void)state;
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err); /* the host client has no brokers */
-    rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(host);
-    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, 1);
-    assert_non_null(mc);
-    const char *brokers = rd_kafka_mock_cluster_bootstraps(mc);
-    assert_int_equal(rd_kafka_mock_topic_create(mc, "nudge", PARTITIONS, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    fx_kafka fx;
+    fx_kafka_start(&fx, "nudge", PARTITIONS);
+    const char *brokers = fx.brokers;
     produce_backlog(brokers, "nudge");
     int slow = getenv("ACMS_UNDER_VALGRIND") != NULL;
 
@@ -136,8 +117,7 @@ static void test_backlog_keeps_fetching(void **state)
         assert_true(off.max_gap_ms >= 500);
         assert_true(on.max_gap_ms < 500);
     }
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(host);
+    fx_kafka_stop(&fx);
 }
 
 int main(void)
