@@ -1,5 +1,5 @@
 /* test_kafka_batch.c: the consume loop's groups (acms_kafka_loop.on_batch). Against librdkafka's mock
- * cluster in process: 60 keyed messages over 3 partitions, handled in groups of up to 16 of the
+ * cluster in process: 60 keyed messages over 30 partitions, handled in groups of up to 16 of the
  * messages already waiting. The first group that spans two partitions fails at its first message
  * (ACMS_ERR_RETRY) while the handler reports the rest as done: the loop must rewind every partition
  * of that group's tail, so each message is still handled successfully at least once (nothing is
@@ -20,6 +20,7 @@
 #include "log.h"
 
 #define NMSG 60
+#define PARTITIONS 30 /* about two messages a partition: a group of a few spans partitions */
 
 typedef struct seen {
     fx_stop st;            /* first: fx_kafka_tick */
@@ -79,7 +80,7 @@ static void test_group_retry_rewinds_every_partition(void **state)
     (void)state;
     char err[256], key[16];
     fx_kafka fx;
-    fx_kafka_start(&fx, "batch", 3);
+    fx_kafka_start(&fx, "batch", PARTITIONS);
 
     acms_cfg c;
     fx_kafka_cfg(&c, fx.brokers, "test-batch");
