@@ -110,6 +110,9 @@ $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(PB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
 
+# the repository's own path: where a binary built here finds run/stack.env and examples/ (common/locate.h)
+$(BUILD)/obj/common/locate.o: CFLAGS += -DACMS_SOURCE_DIR='"$(CURDIR)"'
+
 $(BUILD)/obj/%.o: %.c | $(PB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@

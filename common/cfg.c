@@ -3,6 +3,8 @@
  * error naming the variable. */
 #include "cfg.h"
 
+#include "locate.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,24 @@ static void stack_value(void *ud, const char *key, const char *value)
         snprintf(cfg->redis_url, sizeof cfg->redis_url, "%s", value);
 }
 
+/* The stack file for unset addresses and the configuration directory when ACMS_CONFIG_DIR is unset
+ * (locate.h), each remembered with what was looked at. */
+static void locate_defaults(acms_cfg *cfg)
+{
+    acms_located l;
+    if (!cfg->brokers[0] || !cfg->redis_url[0]) {
+        acms_locate_stack_file(&l);
+        snprintf(cfg->stack_tried, sizeof cfg->stack_tried, "%s", l.tried);
+        if (l.path[0] && acms_cfg_read_env_file(l.path, stack_value, cfg) == ACMS_OK)
+            snprintf(cfg->stack_file, sizeof cfg->stack_file, "%s", l.path);
+    }
+    if (!cfg->config_dir[0]) {
+        acms_locate_config_dir(&l);
+        snprintf(cfg->config_dir, sizeof cfg->config_dir, "%s", l.path);
+        snprintf(cfg->config_dir_tried, sizeof cfg->config_dir_tried, "%s", l.tried);
+    }
+}
+
 static const char *const topic_vars[ACMS_TOPIC__COUNT] = {
     "ACMS_TOPIC_CONFIG_SUBMITTED", "ACMS_TOPIC_CONFIG_PREPARED",  "ACMS_TOPIC_CONFIG_VALIDATED",
     "ACMS_TOPIC_VALIDATION_RESULTS", "ACMS_TOPIC_EXEC_STEPS",     "ACMS_TOPIC_EXEC_RESULTS",
@@ -96,7 +116,7 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         (rc = set_str(cfg->brokers, sizeof cfg->brokers, "ACMS_KAFKA_BROKERS", NULL, errstr, errsz)) ||
         (rc = set_str(cfg->redis_url, sizeof cfg->redis_url, "ACMS_REDIS_URL", NULL, errstr, errsz)) ||
         (rc = set_str(cfg->group_id, sizeof cfg->group_id, "ACMS_GROUP_ID", service, errstr, errsz)) ||
-        (rc = set_str(cfg->config_dir, sizeof cfg->config_dir, "ACMS_CONFIG_DIR", "examples", errstr, errsz)) ||
+        (rc = set_str(cfg->config_dir, sizeof cfg->config_dir, "ACMS_CONFIG_DIR", NULL, errstr, errsz)) ||
         (rc = set_str(cfg->work_dir, sizeof cfg->work_dir, "ACMS_WORK_DIR", "run/work", errstr, errsz)) ||
         (rc = set_str(cfg->log_level, sizeof cfg->log_level, "ACMS_LOG_LEVEL", "info", errstr, errsz)) ||
         (rc = set_str(cfg->http_addr, sizeof cfg->http_addr, "ACMS_HTTP_ADDR", "127.0.0.1", errstr, errsz)) ||
@@ -125,10 +145,7 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         if (rc)
             return rc;
     }
-    if (!cfg->brokers[0] || !cfg->redis_url[0]) {
-        const char *stack = getenv("ACMS_STACK_ENV");
-        acms_cfg_read_env_file(stack && *stack ? stack : "run/stack.env", stack_value, cfg);
-    }
+    locate_defaults(cfg);
     if (!cfg->brokers[0])
         snprintf(cfg->brokers, sizeof cfg->brokers, "127.0.0.1:9092");
     if (!cfg->redis_url[0])
@@ -168,13 +185,16 @@ void acms_cfg_print_help(const char *service, const char *summary, const char *e
     printf("%s %s: %s\n\n", service, ACMS_VERSION, summary);
     printf("Usage: %s [--help] [--version]\n\n", service);
     printf("Configuration is read from the environment only:\n"
-           "  ACMS_KAFKA_BROKERS          bootstrap servers (default: run/stack.env, then 127.0.0.1:9092)\n"
-           "  ACMS_REDIS_URL              redis://[:password@]host:port[/db] (default: run/stack.env, then\n"
+           "  ACMS_KAFKA_BROKERS          bootstrap servers (default: the stack file, then 127.0.0.1:9092)\n"
+           "  ACMS_REDIS_URL              redis://[:password@]host:port[/db] (default: the stack file, then\n"
            "                              redis://127.0.0.1:6379)\n"
-           "  ACMS_STACK_ENV              stack file to read the two above from (default run/stack.env)\n"
+           "  ACMS_STACK_ENV              stack file to read the two above from (default: run/stack.env of\n"
+           "                              the repository the binary was built in, or <prefix>/etc/acms/stack.env\n"
+           "                              of its install prefix, then ~/.config/acms/stack.env)\n"
            "  ACMS_GROUP_ID               consumer group (default: the service name)\n"
            "  ACMS_INSTANCE_ID            this replica's id (default <hostname>-<pid>)\n"
-           "  ACMS_CONFIG_DIR             catalogue, environment profiles, policies (default examples)\n"
+           "  ACMS_CONFIG_DIR             catalogue, environment profiles, policies (default: examples/ of\n"
+           "                              the repository, or <prefix>/share/acms/examples, then ~/.config/acms)\n"
            "  ACMS_WORK_DIR               step working directories and logs (default run/work)\n"
            "  ACMS_LOG_LEVEL              debug | info | warn | error (default info)\n"
            "  ACMS_HTTP_ADDR, ACMS_HTTP_PORT  /healthz /readyz /metrics endpoint (port 0 = off; default\n"

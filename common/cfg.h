@@ -1,7 +1,9 @@
 /* cfg.h: service configuration, read from environment variables only (README, "Configuration").
- * When ACMS_KAFKA_BROKERS or ACMS_REDIS_URL is unset, the stack file written by `make up`
- * (ACMS_STACK_ENV, default run/stack.env) supplies them. Nothing here is a secret except the
- * SASL password and the Redis URL's password, which are never logged (acms_cfg_redacted_url). */
+ * When ACMS_KAFKA_BROKERS or ACMS_REDIS_URL is unset, the stack file written by `make up` supplies
+ * them, and ACMS_CONFIG_DIR defaults to the installation's configuration directory: both are found
+ * by locate.h (the variable, the repository or install prefix, then ~/.config/acms), never relative
+ * to the current directory. Nothing here is a secret except the SASL password and the Redis URL's
+ * password, which are never logged (acms_cfg_redacted_url). */
 #ifndef ACMS_CFG_H
 #define ACMS_CFG_H
 
@@ -13,7 +15,10 @@ typedef struct acms_cfg {
     char brokers[512];            /* ACMS_KAFKA_BROKERS */
     char redis_url[512];          /* ACMS_REDIS_URL, redis://[:password@]host:port[/db] */
     char group_id[128];           /* ACMS_GROUP_ID, default the service name */
-    char config_dir[512];         /* ACMS_CONFIG_DIR, default "examples" */
+    char config_dir[1024];        /* ACMS_CONFIG_DIR, else located (locate.h); "" when none was found */
+    char config_dir_tried[2048];  /* the directories looked at when ACMS_CONFIG_DIR is unset */
+    char stack_file[1024];        /* the stack file that supplied an address; "" when none did */
+    char stack_tried[2048];       /* the stack files looked for ("" when both addresses were set) */
     char work_dir[512];           /* ACMS_WORK_DIR, default "run/work": step working dirs and logs */
     char log_level[16];           /* ACMS_LOG_LEVEL, default info */
     char http_addr[64];           /* ACMS_HTTP_ADDR, default 127.0.0.1 */

@@ -165,6 +165,11 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
                   svc->cfg.brokers, acms_cfg_redacted_url(svc->cfg.redis_url, redacted, sizeof redacted),
                   svc->cfg.group_id, svc->cfg.instance_id);
     if (ops->needs_profiles) {
+        if (!svc->cfg.config_dir[0]) {
+            acms_log_error(NULL, NULL, "no configuration directory: set ACMS_CONFIG_DIR (looked for %s)",
+                           svc->cfg.config_dir_tried);
+            goto out;
+        }
         if (acms_profiles_load(&svc->profiles, svc->cfg.config_dir, err, sizeof err) != ACMS_OK) {
             acms_log_error(NULL, NULL, "cannot load the configuration directory %s: %s", svc->cfg.config_dir, err);
             goto out;

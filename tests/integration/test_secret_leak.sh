@@ -194,9 +194,10 @@ ctl_run plain-prepare-text 0 prepare "$work/plain.yaml" --env dev
 # acmsctl submit refuses before publishing: nothing reaches the bus or Redis
 submitted_before=$(topic_count acms.config.submitted)
 ctl_run plain-submit 1 submit "$work/plain.yaml" --env dev --wait --timeout 60 --format json
-assert_true "grep -q 'refusing to submit' '$ctl/plain-submit.err' && grep -q 'steps.connect.env.DB_PASSWORD' '$ctl/plain-submit.err'" \
+# --format json: the refusal is the one JSON document on stdout (docs/acmsctl.md), naming the place
+assert_true "$STACK_PY -c 'import json,sys; e=json.load(open(sys.argv[1]))[\"error\"]; assert e[\"code\"]==\"plaintext_credential\" and \"refusing to submit\" in e[\"message\"] and e[\"details\"][\"places\"][0][\"path\"]==\"steps.connect.env.DB_PASSWORD\"' '$ctl/plain-submit.out'" \
   "acmsctl submit refuses a plain-text credential and names where it is"
-assert_eq "$(grep -c . "$ctl/plain-submit.out" || true)" 0 "no run id printed for a refused submission"
+assert_eq "$(grep -c run_id "$ctl/plain-submit.out" || true)" 0 "no run id printed for a refused submission"
 assert_eq "$(topic_count acms.config.submitted)" "$submitted_before" "nothing published by a refused submission"
 # a publisher without acmsctl's guard (proto/ only): the adapter redacts it and the validator rejects it
 gen=$STACK_DIR/gen
