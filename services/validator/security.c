@@ -4,10 +4,13 @@
  * issue code), and outputs must stay under the environment's allowed prefixes. Read-only. */
 #include "vutil.h"
 
+#include "adapter/secrets.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define MAX_POLICIES 256
 
@@ -54,7 +57,36 @@ static Acms__V1__ValidationIssue *finding_issue(const validator_input *in, acms_
     return acms_issue_add(is, code, "error", field, NULL, "%s", msg);
 }
 
-/* Suggests secret references for env var name: one under each readable scope, and secret://env/NAME. */
+/* What must happen before a suggested reference resolves where the executor runs: NULL when it does
+ * now (an existing regular file), else the step to take. *ok is 0 when the reference cannot work at all
+ * (malformed for the resolver): it is then not offered. The one parser of references is the resolver's
+ * (adapter_secret_parse, the only call to it here). */
+static const char *ref_todo(acms_arena *a, const char *ref, const char *name, int *ok)
+{
+    adapter_secret_ref r;
+    *ok = adapter_secret_parse(ref, &r) == ACMS_OK;
+    if (!*ok)
+        return NULL;
+    struct stat st;
+    switch (r.kind) {
+    case ADAPTER_SECRET_FILE:
+        if (stat(r.path, &st) == 0 && S_ISREG(st.st_mode))
+            return NULL;
+        return acms_arena_printf(a, "create the file %s holding the value (mode 0600, on the machine that runs the "
+                                    "step; it does not exist here), then",
+                                 r.path);
+    case ADAPTER_SECRET_VAULT:
+        return acms_arena_printf(a, "write the value to Vault at %s under the key %s, then", r.path, r.key);
+    default:
+        return acms_arena_printf(a, "set %s in the environment of the service that runs the step (for `make up`: a "
+                                    "line %s=... in run/secrets.env), then",
+                                 name, name);
+    }
+}
+
+/* Suggests secret references for env var name: one under each readable scope, and secret://env/NAME
+ * when the environment may read it. Each says what must be done before it resolves (ref_todo); a
+ * reference outside the scopes or that the resolver would refuse is not offered. */
 static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *is, Acms__V1__ValidationIssue *x,
                          const char *path, const char *name)
 {
@@ -75,13 +107,17 @@ static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *
             ref = acms_arena_printf(a, "%s%s", scope, lower);
         else if (strncmp(scope, "secret://env/", 13) == 0 && strcmp(scope, env_ref) != 0)
             ref = strncmp(env_ref, scope, strlen(scope)) == 0 ? NULL : acms_arena_printf(a, "%s%s", scope, name);
-        if (ref)
-            acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", 0.75, path, ref,
-                               "store the value in the secret store and reference it as %s", ref);
+        int ok = 0;
+        const char *todo = ref ? ref_todo(a, ref, name, &ok) : NULL;
+        if (ref && ok)
+            acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", todo ? 0.6 : 0.75, path, ref,
+                               "%s%sreference it as %s", todo ? todo : "", todo ? " " : "", ref);
     }
-    acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-env", "pattern", env_ok ? 0.8 : 0.35, path, env_ref,
-                       "use %s and set %s in the executor's environment%s", env_ref, name,
-                       env_ok ? "" : " (outside this environment's secret scopes)");
+    int ok = 0;
+    const char *todo = env_ok ? ref_todo(a, env_ref, name, &ok) : NULL;
+    if (env_ok && ok)
+        acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-env", "pattern", 0.8, path, env_ref, "%s%suse %s",
+                           todo ? todo : "", todo ? " " : "", env_ref);
 }
 
 static void check_findings(const validator_input *in, acms_arena *a, acms_issues *is)
