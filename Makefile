@@ -3,7 +3,8 @@
 #   make deps       install the Debian packages the build, tests and demo need (only the missing ones)
 #   make test       deps + build + unit tests + integration tests
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
-#   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
+#   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/; its data
+#                   (run/data) survives down/up; make clean-data (or make down WIPE=1) wipes it
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
 #   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
@@ -64,6 +65,10 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
   python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
+# commands whose Debian package is installed only when the command is missing (COMMAND:PACKAGE): npm
+# (make proto-check's buf, make bench's ajv) may come with another Node.js build that conflicts with
+# Debian's npm package
+DEB_COMMANDS := npm:npm
 
 SERVICES := adapter validator coordinator monitor feedback
 TOOLS    := acmsctl devbroker stepload
@@ -82,7 +87,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
+.PHONY: all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -95,6 +100,7 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	for c in $(DEB_COMMANDS); do command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -139,7 +145,7 @@ $(BIN)/acms-devbroker: $(call tool_objs,devbroker) $(LIB)
 # the workload program is built without sanitizers: steps run under address-space limits
 $(BIN)/acms-stepload: tools/stepload/main.c
 	@mkdir -p $(BIN)
-	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DACMS_VERSION='"$(VERSION)"' -o $@ $<
 
 # --- tests ------------------------------------------------------------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
@@ -194,11 +200,16 @@ fuzz: deps
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
 
 # --- local stack ------------------------------------------------------------------------------
+# state (Redis AOF under run/data, step work dirs, logs) survives down/up; secrets come from
+# run/secrets.env (docs/local-stack.md)
 up: all
 	@BIN=$(BIN) REPLICAS=$(or $(REPLICAS),1) tools/stack.sh up
 
 down:
-	@tools/stack.sh down
+	@WIPE=$(or $(WIPE),0) tools/stack.sh down
+
+clean-data:
+	@tools/stack.sh wipe
 
 demo: deps
 	@$(MAKE) --no-print-directory all

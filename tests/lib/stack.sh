@@ -9,7 +9,8 @@
 #   stack_redis_cli GET k; stack_broker_ctl broker-down 1; stack_stop_service coordinator 0 KILL
 #
 # Variables: REPO (repo root, from this file's path), BIN (default $REPO/bin), STACK_DIR,
-# ACMS_CONFIG_DIR (default $REPO/examples), STACK_READY_TIMEOUT (s, default 90),
+# ACMS_CONFIG_DIR (default $REPO/examples), STACK_READY_TIMEOUT (s, default 90), STACK_REDIS_DIR (Redis's
+# data directory, default $STACK_DIR),
 # STACK_PARTITIONS (per topic for stack_start_all, default 6), STACK_BROKERS (mock brokers of the
 # devbroker, default 1; more make leader moves and single-broker outages possible), REPLICAS (default 1),
 # STACK_DETACH=1 (start processes in their own session: they outlive the caller's terminal).
@@ -123,22 +124,24 @@ stack_redis_cli() {
   redis-cli -h 127.0.0.1 -p "$(cat "$STACK_DIR/redis.port")" "$@"
 }
 
-# Starts redis-server with AOF (appendfsync everysec) in $STACK_DIR. A restart after
-# stack_stop_redis re-uses the same port and data, so services keep their URL.
+# Starts redis-server with AOF (appendfsync everysec) in $STACK_REDIS_DIR (default $STACK_DIR; `make up`
+# keeps it under run/data/redis so it outlives the stack). A restart after stack_stop_redis re-uses
+# the same port and data, so services keep their URL.
 stack_start_redis() {
   stack__need_dir || return 1
-  local attempt port i
+  local attempt port i dir=${STACK_REDIS_DIR:-$STACK_DIR}
   if [ -n "$(stack__pid redis)" ]; then stack__log "redis already running"; return 0; fi
+  mkdir -p "$dir" || return 1
   for attempt in 1 2 3 4 5; do
     if [ -f "$STACK_DIR/redis.port" ]; then port=$(cat "$STACK_DIR/redis.port"); else port=$(stack_free_port); fi
     echo "$port" >"$STACK_DIR/redis.port"
     stack__spawn redis "$STACK_DIR/redis.out" redis-server --bind 127.0.0.1 --port "$port" \
-      --save '' --appendonly yes --appendfsync everysec --dir "$STACK_DIR" \
+      --save '' --appendonly yes --appendfsync everysec --dir "$dir" \
       --logfile "$STACK_DIR/redis.log" --daemonize no || return 1
     for i in $(seq 1 100); do
       if [ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]; then
         export ACMS_REDIS_URL="redis://127.0.0.1:$port"
-        stack__log "redis-server on 127.0.0.1:$port (AOF everysec, dir $STACK_DIR)"
+        stack__log "redis-server on 127.0.0.1:$port (AOF everysec, dir $dir)"
         return 0
       fi
       stack__alive "$(stack__pid redis)" || break
