@@ -12,6 +12,7 @@ env=${DEMO_ENV:-dev}
 
 demo_dir=$(mktemp -d /tmp/acms-demo-XXXXXX)
 export ACMS_RUN_DIR=$demo_dir ACMS_STACK_ENV=$demo_dir/stack.env ACMS_SECRETS_FILE=$demo_dir/secrets.env
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
   echo "== stopping the demo stack"
   tools/stack.sh down >/dev/null || true
