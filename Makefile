@@ -2,6 +2,7 @@
 #   make            all binaries into bin/
 #   make deps       install the Debian packages the build, tests and demo need (only the missing ones)
 #   make test       deps + build + unit tests + integration tests
+#   make test-doc   README's walkthrough run as written from a fresh copy of the repository
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
 #   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/; its data
 #                   (run/data) survives down/up; make clean-data (or make down WIPE=1) wipes it
@@ -87,7 +88,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
+.PHONY: all deps test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -155,6 +156,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 	@$(MAKE) --no-print-directory test-unit test-integration
+
+# README's walkthrough, run as written from a fresh copy of the repository (tests/doc/)
+test-doc: deps
+	@tests/doc/test_readme_walkthrough.sh
 
 test-unit: $(UNIT_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
