@@ -148,6 +148,7 @@ settings_record() {
 # resumes them from Redis (acms:runs:active) once their lease expires. Prints how many were marked.
 stack_mark_interrupted() {
   local start_ms=$1 now_ms n
+  [ "${ACMS_BUS:-devbroker}" = devbroker ] || return 0 # Apache Kafka keeps its topics: the runs go on
   now_ms=$(date +%s%3N)
   # shellcheck disable=SC2016 # Lua, not shell
   n=$(stack_redis_cli EVAL '
