@@ -22,7 +22,9 @@ typedef struct tree {
 
 static const char *at(tree *t, int slot, const char *rel)
 {
-    snprintf(t->buf[slot], sizeof t->buf[slot], "%s/%s", t->root, rel);
+    char root[sizeof t->root];
+    memcpy(root, t->root, sizeof root); /* not the object written below */
+    snprintf(t->buf[slot], sizeof t->buf[slot], "%s/%s", root, rel);
     return t->buf[slot];
 }
 
