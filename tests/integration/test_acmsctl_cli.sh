@@ -119,7 +119,8 @@ assert_true "one_json reject-json 'd[\"status\"] == \"rejected\" and d[\"validat
   "submit --wait --format json: the rejection's issues in the run view"
 # the validator's rejection: the example's secret://env/CHURN_DB_PASSWORD is not set in this stack
 ctl reject-validator 1 submit "$REPO/examples/pipelines/churn-training.yaml" --env dev --wait --quiet
-assert_true "grep -q 'churn-training.yaml:22:22: error SECRET_UNRESOLVABLE \\[security\\]' '$out/reject-validator.out'" \
+pw_line=$(grep -n 'DB_PASSWORD: "secret://env/CHURN_DB_PASSWORD"' "$REPO/examples/pipelines/churn-training.yaml" | cut -d: -f1)
+assert_true "grep -q 'churn-training.yaml:$pw_line:22: error SECRET_UNRESOLVABLE \\[security\\]' '$out/reject-validator.out'" \
   "validator rejection: file:line:col and code"
 ctl put 0 config put "$REPO/examples/pipelines/churn-training.yaml"
 ctl reject-ref 1 submit --ref churn-trainin --env dev --wait --quiet
