@@ -27,8 +27,8 @@ static int is_config_dir(const char *p)
     return n > 0 && (size_t)n < sizeof env && stat(env, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Records candidate path (dir + suffix) in out->tried; returns 1 and sets out->path when it exists. */
-static int try(acms_locate_what what, const char *dir, const char *suffix, acms_located *out)
+/* Records the candidate dir + suffix in out->tried; returns 1 and sets out->path when it exists. */
+static int candidate(acms_locate_what what, const char *dir, const char *suffix, acms_located *out)
 {
     char p[sizeof out->path];
     int n = snprintf(p, sizeof p, "%s%s", dir, suffix);
@@ -66,13 +66,13 @@ static int try_installation(acms_locate_what what, const acms_locate_env *e, acm
         return 0;
     size_t sl = e->source_dir ? strlen(e->source_dir) : 0;
     if (sl && !strncmp(e->exe, e->source_dir, sl) && e->exe[sl] == '/')
-        return try(what, e->source_dir, what == ACMS_LOCATE_STACK_FILE ? "/run/stack.env" : "/examples", out);
+        return candidate(what, e->source_dir, what == ACMS_LOCATE_STACK_FILE ? "/run/stack.env" : "/examples", out);
     char prefix[PATH_MAX];
     if (!prefix_of(e->exe, prefix, sizeof prefix))
         return 0;
     if (!strcmp(prefix, "/"))
         prefix[0] = '\0';
-    return try(what, prefix, what == ACMS_LOCATE_STACK_FILE ? "/etc/acms/stack.env" : "/share/acms/examples", out);
+    return candidate(what, prefix, what == ACMS_LOCATE_STACK_FILE ? "/etc/acms/stack.env" : "/share/acms/examples", out);
 }
 
 int acms_locate_with(acms_locate_what what, const acms_locate_env *e, acms_located *out)
@@ -80,7 +80,7 @@ int acms_locate_with(acms_locate_what what, const acms_locate_env *e, acms_locat
     memset(out, 0, sizeof *out);
     if (e->var && *e->var) {
         out->from_var = 1;
-        return try(what, e->var, "", out) ? ACMS_OK : ACMS_ERR_NOTFOUND;
+        return candidate(what, e->var, "", out) ? ACMS_OK : ACMS_ERR_NOTFOUND;
     }
     if (try_installation(what, e, out))
         return ACMS_OK;
@@ -90,7 +90,7 @@ int acms_locate_with(acms_locate_what what, const acms_locate_env *e, acms_locat
         n = snprintf(user, sizeof user, "%s/acms", e->xdg_config);
     else if (e->home && *e->home)
         n = snprintf(user, sizeof user, "%s/.config/acms", e->home);
-    if (n > 0 && (size_t)n < sizeof user && try(what, user, what == ACMS_LOCATE_STACK_FILE ? "/stack.env" : "", out))
+    if (n > 0 && (size_t)n < sizeof user && candidate(what, user, what == ACMS_LOCATE_STACK_FILE ? "/stack.env" : "", out))
         return ACMS_OK;
     return ACMS_ERR_NOTFOUND;
 }
