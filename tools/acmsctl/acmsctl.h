@@ -23,6 +23,8 @@ typedef struct ctl_opts {
     const char *ref;         /* --ref ID[@VERSION] */
     const char *args[3];     /* positional arguments after the command (args[0] == file) */
     int nargs;
+    int attempt;             /* logs --attempt N (0 = the last) */
+    int follow;              /* logs -f */
 } ctl_opts;
 
 int ctl_submit(const ctl_opts *o);
@@ -31,6 +33,8 @@ int ctl_watch(const ctl_opts *o);
 int ctl_cancel(const ctl_opts *o);
 int ctl_prepare(const ctl_opts *o);
 int ctl_validate(const ctl_opts *o);
+/* acmsctl logs RUN_ID STEP [--attempt N] [-f] (logs.c). */
+int ctl_logs(const ctl_opts *o);
 /* acmsctl config put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B (config.c). */
 int ctl_config(const ctl_opts *o);
 
