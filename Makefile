@@ -62,7 +62,7 @@ VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indire
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler \
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
-  python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
+  python3-yaml python3-confluent-kafka python3-protobuf python3-kubernetes protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
 
 SERVICES := adapter validator coordinator monitor feedback

@@ -43,7 +43,8 @@ LOCK = threading.Condition()
 STORE = {"pods": {}, "secrets": {}, "networkpolicies": {}}   # kind -> {(ns, name): obj}
 EVENTS = []          # (rv, type, pod) for pods only
 STATE = {"rv": 100, "compacted": 0, "watch_gen": 0, "watches": 0, "lists": 0, "rejected": 0,
-         "created": {"pods": 0, "secrets": 0, "networkpolicies": 0}, "deleted": {"pods": 0}}
+         "created": {"pods": 0, "secrets": 0, "networkpolicies": 0}, "deleted": {"pods": 0},
+         "last_delete_grace": None}
 PROCS = {}           # (ns, name) -> Popen
 LOGS = {}            # (ns, name) -> bytes
 MODELS = {"pods": "V1Pod", "secrets": "V1Secret", "networkpolicies": "V1NetworkPolicy"}
@@ -470,6 +471,7 @@ class Handler(BaseHTTPRequestHandler):
             grace = opts.get("gracePeriodSeconds")
             grace = obj["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace
             if not obj["metadata"].get("deletionTimestamp"):
+                STATE["last_delete_grace"] = grace
                 obj["metadata"]["deletionTimestamp"] = now_iso()
                 obj["metadata"]["deletionGracePeriodSeconds"] = grace
                 # a running container gets SIGTERM and the grace (scaled down: at most 1 s here)
@@ -491,7 +493,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_control/drop-watches":
                 STATE["watch_gen"] += 1
             elif path == "/_control/compact":
-                STATE["compacted"] = STATE["rv"] + 1
+                STATE["compacted"] = STATE["rv"]
             LOCK.notify_all()
         self.send_json(200, {"ok": True})
 
