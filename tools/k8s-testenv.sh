@@ -21,6 +21,7 @@ if [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kwok" ] && [ -f "$dir/buil
     echo "$dir"
     exit 0
 fi
+[ -x /usr/local/go/bin/go ] && PATH=$PATH:/usr/local/go/bin
 command -v go >/dev/null || { echo "k8s-testenv: go is required (Go module proxy)" >&2; exit 2; }
 mkdir -p "$dir/src" "$dir/bin"
 # Self-contained caches: a cold build is what a fresh machine pays, and the numbers say so.
