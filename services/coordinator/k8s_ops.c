@@ -234,7 +234,8 @@ static void do_log(k8s_exec *x, CURL *h, k8s_slot *s)
         size_t keep = r.len < cap ? r.len : cap;
         char *b = malloc(keep + 1);
         if (b) {
-            memcpy(b, r.body + (r.len - keep), keep);
+            if (keep) /* an empty log has no body at all */
+                memcpy(b, r.body + (r.len - keep), keep);
             b[keep] = '\0';
             free(s->log_buf);
             s->log_buf = b;
