@@ -13,6 +13,7 @@
 #include "adapter/stages.h"
 #include "doc.h"
 #include "service.h"
+#include "vault.h"
 #include "state.h"
 
 #define SERVICE "acms-adapter"
@@ -21,8 +22,6 @@
 
 typedef struct adapter_service {
     adapter_ctx ctx;
-    char *vault_addr;
-    char *vault_token;
     double threshold;   /* ACMS_SAFETY_THRESHOLD, 0 = the environment's or the default */
     acms_store *store;  /* ACMS_CONFIG_STORE: "redis" (default, the service's Redis) or http://... */
 } adapter_service;
@@ -45,29 +44,26 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
             return ACMS_ERR_INVALID;
         }
     }
-    const char *va = getenv("VAULT_ADDR"), *vt = getenv("VAULT_TOKEN");
-    s->vault_addr = va && *va ? strdup(va) : NULL;
-    s->vault_token = vt && *vt ? strdup(vt) : NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(errstr, errstr_size, "curl_global_init failed");
-        free(s->vault_addr);
-        free(s->vault_token);
         free(s);
         return ACMS_ERR;
+    }
+    if (acms_secret_ctx_from_env(&s->ctx.secret, errstr, errstr_size) != ACMS_OK) {
+        curl_global_cleanup();
+        free(s);
+        return ACMS_ERR_INVALID;
     }
     const char *spec = getenv("ACMS_CONFIG_STORE");
     s->store = acms_store_open(spec, acms_service_redis(svc), errstr, errstr_size);
     if (!s->store) {
+        acms_secret_ctx_release(&s->ctx.secret);
         curl_global_cleanup();
-        free(s->vault_addr);
-        free(s->vault_token);
         free(s);
         return ACMS_ERR_INVALID;
     }
     s->ctx.profiles = acms_service_profiles(svc);
     s->ctx.redis = acms_service_redis(svc);
-    s->ctx.vault_addr = s->vault_addr;
-    s->ctx.vault_token = s->vault_token;
     s->ctx.check_secrets = 1;
     acms_metrics *mx = acms_service_metrics(svc); /* the service's own series exist from the start */
     acms_metrics_add(mx, "acms_adapter_prepared_total", NULL, "Configurations prepared for execution", 0);
@@ -76,7 +72,7 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
         acms_metrics_add(mx, "acms_adapter_adaptations_applied_total", st ? "stage=\"runtime\"" : "stage=\"prepare\"",
                          "Adaptation records applied, at preparation and at runtime", 0);
     acms_log_info(NULL, NULL, "adapter ready: vault %s, safety threshold %s, configuration store %s%s%s",
-                  s->vault_addr ? s->vault_addr : "none", th && *th ? th : "per environment",
+                  s->ctx.secret.vault ? acms_vault_addr(s->ctx.secret.vault) : "none", th && *th ? th : "per environment",
                   acms_store_kind(s->store), spec && *spec && strcmp(spec, "redis") ? " " : "",
                   spec && *spec && strcmp(spec, "redis") ? spec : "");
     *out = s;
@@ -89,11 +85,7 @@ static void release(void *ctx)
     if (!s)
         return;
     acms_store_close(s->store);
-    free(s->vault_addr);
-    if (s->vault_token) {
-        explicit_bzero(s->vault_token, strlen(s->vault_token));
-        free(s->vault_token);
-    }
+    acms_secret_ctx_release(&s->ctx.secret);
     curl_global_cleanup();
     free(s);
 }

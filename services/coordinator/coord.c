@@ -52,9 +52,6 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
     snprintf(c->owner, sizeof c->owner, "%s", cfg->instance_id);
     snprintf(c->work_root, sizeof c->work_root, "%s", cfg->work_dir[0] ? cfg->work_dir : "run/work");
     c->profiles = acms_service_profiles(svc);
-    c->secrets.profiles = c->profiles;
-    c->secrets.vault_addr = getenv("VAULT_ADDR");
-    c->secrets.vault_token = getenv("VAULT_TOKEN");
     c->lease_ttl_ms = (int)env_long("ACMS_COORD_LEASE_TTL_MS", COORD_LEASE_TTL_MS);
     if (c->lease_ttl_ms < 2 * COORD_RENEW_MS)
         c->lease_ttl_ms = 2 * COORD_RENEW_MS;
@@ -64,6 +61,11 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         snprintf(errstr, errstr_size, "libcurl initialisation failed");
         free(c);
         return ACMS_ERR;
+    }
+    if (acms_secret_ctx_from_env(&c->secrets, errstr, errstr_size) != ACMS_OK) {
+        curl_global_cleanup();
+        free(c);
+        return ACMS_ERR_INVALID;
     }
     c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
     if (c->wake_fd < 0) {
@@ -403,6 +405,7 @@ void coord_release(coord_ctx *c)
     free(c->runs);
     if (c->wake_fd > 0)
         close(c->wake_fd);
+    acms_secret_ctx_release(&c->secrets);
     curl_global_cleanup();
     free(c);
 }

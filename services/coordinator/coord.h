@@ -14,6 +14,7 @@
 #include "pb.h"
 #include "profile.h"
 #include "redis.h"
+#include "secret.h"
 #include "service.h"
 
 #define COORD_SERVICE "acms-coordinator"
@@ -152,7 +153,9 @@ typedef struct coord_exec_req {
     const char *workdir;      /* cwd of the process ("" or NULL = the attempt directory) */
     const char *work_root;    /* $ACMS_WORK_DIR: attempt dir = <root>/<run>/<step>/attempt-<n> */
     coord_res res;
-    const adapter_ctx *secrets;     /* for adapter_secret_resolve (vault address) */
+    const acms_secret_ctx *secrets; /* vault client and env deny list (coordinator's own) */
+    char *const *secret_scopes;     /* the environment's scopes from the coordinator's own profile */
+    size_t nsecret_scopes;
     const char *executor;     /* "local" (default) | "http" */
     const char *worker_url;   /* http executor endpoint */
     size_t log_cap;           /* 0 = COORD_LOG_CAP */
@@ -195,13 +198,22 @@ void coord_exec_free(coord_proc *p);
 const char *coord_exec_id(const coord_proc *p);
 
 /* Builds "NAME=value" environment entries: PATH, HOME, LANG of this process, the step's env with
- * secret references resolved through adapter_secret_resolve, and ACMS_RUN_ID, ACMS_STEP,
+ * secret references resolved through coord_secret_resolve (secrets.c), and ACMS_RUN_ID, ACMS_STEP,
  * ACMS_ATTEMPT, ACMS_OUTPUT_PATH, ACMS_STEP_DIR (step_dir may be NULL). NULL-terminated, malloc'd;
  * release with coord_env_free, which wipes every entry. On failure returns NULL with errstr naming
  * the variable and reference (never a value) and *transient set when a retry may succeed. */
 char **coord_env_build(const coord_exec_req *req, const char *step_dir, char *errstr, size_t errstr_size,
                        int *transient);
 void coord_env_free(char **envp);
+/* Secrets of a step (secrets.c). coord_secret_check: NULL when every secret reference of the
+ * pipeline parses and lies inside the scopes of env (the coordinator's own profile), else the
+ * reason (static or in buf). coord_secret_resolve: resolves one reference of an attempt into buf
+ * through acms_secret_resolve with the request's scopes; same returns. */
+const char *coord_secret_check(const Acms__V1__Pipeline *p, const Acms__V1__Environment *env,
+                               const acms_secret_ctx *sc, char *buf, size_t size);
+int coord_secret_resolve(const coord_exec_req *req, const char *ref, char *buf, size_t size, char *errstr,
+                         size_t errstr_size);
+
 /* snprintf for messages where truncation is acceptable: returns 1 when truncated, else 0. */
 int coord_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies s into an attempt-directory path component: [A-Za-z0-9._-] kept, others '_'. */
@@ -350,7 +362,7 @@ struct coord_ctx {
     char owner[128];          /* lease value: the instance id */
     char work_root[512];
     const acms_profiles *profiles;
-    adapter_ctx secrets;
+    acms_secret_ctx secrets;  /* vault client, env deny list */
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;

@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter/secrets.h"
-
-#define SECRET_MAX 65536
+#define SECRET_MAX ACMS_SECRET_MAX_VALUE
 
 struct coord_proc {
     coord_local *local;
@@ -129,11 +127,11 @@ char **coord_env_build(const coord_exec_req *req, const char *step_dir, char *er
         if (!strncmp(v->name, "ACMS_", 5))
             continue; /* reserved: set below */
         const char *value = v->value ? v->value : "";
-        if (adapter_secret_is_ref(value)) {
+        if (acms_secret_is_ref(value)) {
             char err[256] = "";
             if (!secret && !(secret = malloc(SECRET_MAX)))
                 goto nomem;
-            int rc = adapter_secret_resolve(req->secrets, value, secret, SECRET_MAX, err, sizeof err);
+            int rc = coord_secret_resolve(req, value, secret, SECRET_MAX, err, sizeof err);
             if (rc != ACMS_OK) {
                 explicit_bzero(secret, SECRET_MAX);
                 *transient = rc == ACMS_ERR_RETRY;

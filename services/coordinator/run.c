@@ -14,11 +14,43 @@
 
 static const Acms__V1__Environment empty_env = ACMS__V1__ENVIRONMENT__INIT;
 
+/* The environment a run names: its runtime's environment, else its metadata's. */
+static const char *env_name(const Acms__V1__RuntimeConfiguration *rc)
+{
+    if (rc->environment && rc->environment->name && *rc->environment->name)
+        return rc->environment->name;
+    return rc->metadata && rc->metadata->environment ? rc->metadata->environment : "";
+}
+
+/* The profile a run executes under: the coordinator's own (quotas, executor endpoint, secret
+ * scopes), never the copy carried by the event; without a context (tools, fuzzing) the event's.
+ * NULL with errstr when the coordinator does not know the environment or a secret reference of the
+ * pipeline is outside its scopes (nothing of such a run starts). */
+static const Acms__V1__Environment *trusted_env(const coord_ctx *c, const Acms__V1__RuntimeConfiguration *rc,
+                                                char *errstr, size_t errstr_size)
+{
+    if (!c)
+        return rc->environment ? rc->environment : &empty_env;
+    const char *name = env_name(rc);
+    const Acms__V1__Environment *env = c->profiles ? acms_profiles_env(c->profiles, name) : NULL;
+    if (!env) {
+        snprintf(errstr, errstr_size, "environment '%.64s' is not in the coordinator's configuration", name);
+        return NULL;
+    }
+    char why[512];
+    const char *bad = coord_secret_check(rc->pipeline, env, &c->secrets, why, sizeof why);
+    if (bad) {
+        snprintf(errstr, errstr_size, "%s", bad);
+        return NULL;
+    }
+    return env;
+}
+
 coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__V1__RuntimeConfiguration *rc,
                          const char *cause_id, const char *traceparent, char *errstr, size_t errstr_size)
 {
-    (void)c;
     coord_run *r = NULL;
+    const Acms__V1__Environment *env = NULL;
     acms_dag *dag = NULL;
     coord_plan *plan = NULL;
     if (!run_id || !*run_id || strlen(run_id) > COORD_MAX_ID) {
@@ -36,6 +68,8 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
             goto fail;
         }
     }
+    if (!(env = trusted_env(c, rc, errstr, errstr_size)))
+        goto fail;
     if (acms_dag_build(a, rc->pipeline, &dag, NULL) != ACMS_OK || coord_plan_build(a, rc, dag, &plan) != ACMS_OK) {
         snprintf(errstr, errstr_size, "the step graph is unusable (duplicate, missing or cyclic dependencies)");
         goto fail;
@@ -50,11 +84,9 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
     r->arena = a;
     snprintf(r->id, sizeof r->id, "%s", run_id);
     r->rc = rc;
-    r->env = rc->environment ? rc->environment : &empty_env;
+    r->env = env;
     r->pipeline = rc->pipeline->name ? rc->pipeline->name : "";
-    r->environment = r->env->name && *r->env->name ? r->env->name
-                     : rc->metadata && rc->metadata->environment ? rc->metadata->environment
-                                                                 : "";
+    r->environment = env_name(rc);
     r->dag = dag;
     r->plan = plan;
     r->n = n;
@@ -353,6 +385,7 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
         .argv = cfg->command, .argc = cfg->n_command, .env = cfg->env, .nenv = cfg->n_env,
         .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
         .res = s->res, .secrets = &c->secrets,
+        .secret_scopes = r->env->secret_scopes, .nsecret_scopes = r->env->n_secret_scopes,
         .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
         .worker_url = r->env->worker_url, .wake_fd = c->wake_fd,
     };
@@ -498,6 +531,7 @@ static int finish(coord_ctx *c, coord_run *r)
         return ACMS_ERR_RETRY;
     }
     Acms__V1__ExecutionResult *res = coord_report_result(a, r, recs, nrecs);
+    res->owner = acms_arena_strdup(a, c->owner);
     const char *status = coord_report_status(r);
     char analysis[1024];
     coord_fmt(analysis, sizeof analysis, "%s", res->failure_analysis);

@@ -4,6 +4,8 @@
  * issue code), and outputs must stay under the environment's allowed prefixes. Read-only. */
 #include "vutil.h"
 
+#include "secret.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +62,9 @@ static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *
 {
     const Acms__V1__Environment *env = in->env;
     const char *env_ref = acms_arena_printf(a, "secret://env/%s", name);
-    int env_ok = env == NULL || env->n_secret_scopes == 0 ||
-                 has_prefix_any(env_ref, env->secret_scopes, env->n_secret_scopes);
+    acms_secret_ref r;
+    int env_ok = acms_secret_parse(env_ref, &r, NULL) == ACMS_OK && !acms_secret_env_denied(NULL, name) &&
+                 (env == NULL || acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes));
     for (size_t k = 0; env && k < env->n_secret_scopes && k < 2; k++) {
         const char *scope = validator_str(env->secret_scopes[k]);
         char *lower = acms_arena_strdup(a, name);
@@ -73,8 +76,8 @@ static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *
                                     validator_str(in->pipeline ? in->pipeline->name : NULL), lower);
         else if (strncmp(scope, "secret://file/", 14) == 0)
             ref = acms_arena_printf(a, "%s%s", scope, lower);
-        else if (strncmp(scope, "secret://env/", 13) == 0 && strcmp(scope, env_ref) != 0)
-            ref = strncmp(env_ref, scope, strlen(scope)) == 0 ? NULL : acms_arena_printf(a, "%s%s", scope, name);
+        else if (strncmp(scope, "secret://env/", 13) == 0 && scope[strlen(scope) - 1] == '*' && !env_ok)
+            ref = acms_arena_printf(a, "%.*s%s", (int)strlen(scope) - 1, scope, name);
         if (ref)
             acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", 0.75, path, ref,
                                "store the value in the secret store and reference it as %s", ref);

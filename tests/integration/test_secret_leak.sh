@@ -31,6 +31,11 @@ FILE_SECRET="fileS-$(rnd)"
 VAULT_SECRET="vaultS-$(rnd)"
 VAULT_TOKEN_VALUE="hvs.$(rnd)"
 PLAIN_SECRET="hunter2-$(rnd)"
+# dev's profile with this test's secret folder as its file scope (the shipped one names /var/lib/acms/secrets/dev/)
+cp -r "$REPO/examples" "$secret_dir/config"
+sed -i "s|secret://file/var/lib/acms/secrets/dev/|secret://file$secret_dir/|" "$secret_dir/config/environments/dev.yaml"
+grep -q "secret://file$secret_dir/" "$secret_dir/config/environments/dev.yaml"
+export ACMS_CONFIG_DIR=$secret_dir/config
 printf '%s\n' "$FILE_SECRET" >"$secret_dir/db-password"   # one trailing newline: dropped on resolution
 chmod 600 "$secret_dir/db-password"
 printf '{"kv/data/dev/leak-db": {"password": "%s"}}\n' "$VAULT_SECRET" >"$secret_dir/vault.json"
@@ -42,7 +47,7 @@ mkfifo "$secret_dir/vault.port"
 vault_pid=$!
 read -r vault_port <"$secret_dir/vault.port"
 export VAULT_ADDR="http://127.0.0.1:$vault_port" VAULT_TOKEN="$VAULT_TOKEN_VALUE"
-export LEAK_DB_PASSWORD="$ENV_SECRET"   # the services' environment: only the coordinator resolves it
+export DEV_LEAK_DB_PASSWORD="$ENV_SECRET"   # the services' environment: only the coordinator resolves it
 export ACMS_LOG_LEVEL=debug             # the most talkative logs are the ones searched
 stack_start_all
 
@@ -62,7 +67,7 @@ spec:
       max_runtime_s: 30
       output_path: s3://acme-ml/security/leak
       env:
-        DB_PASSWORD: "secret://env/LEAK_DB_PASSWORD"
+        DB_PASSWORD: "secret://env/DEV_LEAK_DB_PASSWORD"
         FILE_PASSWORD: "secret://file$secret_dir/db-password"
         VAULT_PASSWORD: "secret://vault/kv/data/dev/leak-db#password"
         ROWS: "10"
@@ -71,7 +76,7 @@ spec:
       type: processing
       depends_on: [use-secrets]
       # the coordinator's own environment (where the env secret and the Vault token live) is not inherited
-      command: ["sh", "-c", "test -z \"\$DB_PASSWORD\$LEAK_DB_PASSWORD\$VAULT_TOKEN\" && echo 'no secret here'"]
+      command: ["sh", "-c", "test -z \"\$DB_PASSWORD\$DEV_LEAK_DB_PASSWORD\$VAULT_TOKEN\" && echo 'no secret here'"]
       instance_type: ml.t3.medium
       max_runtime_s: 30
       output_path: s3://acme-ml/security/after

@@ -89,12 +89,12 @@ static void test_findings_become_issues_with_fixes(void **state)
     assert_non_null(x);
     assert_string_equal(x->severity, "error");
     assert_string_equal(x->level, "security");
-    /* prod reads the prod Vault path and the process environment */
+    /* prod reads the prod Vault path and one named variable only */
     assert_non_null(vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "secret://vault/kv/data/prod/churn#db_password"));
     const Acms__V1__ValidationSuggestion *s = vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-env", "secret://env/DB_PASSWORD");
     assert_non_null(s);
     assert_string_equal(s->patch_path, "spec.steps[0].env.DB_PASSWORD");
-    assert_true(s->confidence >= 0.8);
+    assert_true(s->confidence < 0.5); /* outside prod's scopes: offered, ranked low */
     assert_non_null(vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[0].command[2]"));
     x = vf_find_is(&f->is, "SECRET_OUT_OF_SCOPE", "spec.steps[0].env.API");
     assert_non_null(x);
