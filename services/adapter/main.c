@@ -282,8 +282,8 @@ static int record_once(acms_redis *r, acms_arena *a, const Acms__V1__EventMeta *
 {
     const char **json = records_json(a, &rec, 1);
     const char *argv[] = {"EVAL", record_script, "2",
-                          acms_arena_printf(a, "acms:seen:adapter:%s", m->event_id),
-                          acms_arena_printf(a, "acms:run:%s:adaptations", m->run_id),
+                          acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, "adapter", m->event_id),
+                          acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, m->run_id, "adaptations"),
                           acms_arena_printf(a, "%d", SEEN_TTL_S), json[0]};
     size_t argl[7];
     for (int i = 0; i < 7; i++)

@@ -205,8 +205,8 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
         goto out;
     }
     const char *argv[] = {"EVAL", adapted_script, "2",
-                          acms_arena_printf(a, "acms:seen:%s:%s", COORD_SERVICE, in->meta->event_id),
-                          acms_arena_printf(a, "acms:run:%s:step:%s", run_id, in->step),
+                          acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, COORD_SERVICE, in->meta->event_id),
+                          acms_key_step(acms_key_buf(a), ACMS_KEY_MAX, run_id, in->step),
                           acms_arena_printf(a, "%llu", (unsigned long long)in->memory_mb),
                           acms_arena_printf(a, "%u", in->max_runtime_s),
                           acms_arena_printf(a, "%d", SEEN_TTL_S)};
@@ -245,7 +245,9 @@ static int on_control(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
     }
     const char *run_id = in->meta->run_id;
     const char *why = in->reason && *in->reason ? in->reason : "cancelled on request";
-    redisReply *rep = acms_redis_cmd(acms_service_redis(svc), "SET acms:run:%s:cancel %s EX %d", run_id, why, SEEN_TTL_S);
+    char key[ACMS_KEY_MAX];
+    redisReply *rep = acms_redis_cmd(acms_service_redis(svc), "SET %s %s EX %d",
+                                     acms_key_run_part(key, sizeof key, run_id, "cancel"), why, SEEN_TTL_S);
     int rc = rep && rep->type != REDIS_REPLY_ERROR ? ACMS_OK : ACMS_ERR_RETRY;
     if (rep)
         freeReplyObject(rep);

@@ -53,8 +53,8 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
     const Acms__V1__Environment *env = NULL;
     acms_dag *dag = NULL;
     coord_plan *plan = NULL;
-    if (!run_id || !*run_id || strlen(run_id) > COORD_MAX_ID) {
-        snprintf(errstr, errstr_size, "run id missing or longer than %d characters", COORD_MAX_ID);
+    if (acms_id_problem(run_id)) {
+        snprintf(errstr, errstr_size, "run id: %s", acms_id_problem(run_id));
         goto fail;
     }
     if (!rc || !rc->pipeline || !rc->pipeline->n_steps || rc->pipeline->n_steps > ACMS_MAX_STEPS) {
@@ -245,7 +245,7 @@ static void recovery_env(coord_ctx *c, const coord_run *r, coord_recovery_env *e
 static void log_recovery(coord_run *r, const coord_step *s, const coord_res *old, const char *why)
 {
     const char *argv[3] = {"RPUSH", NULL, NULL};
-    char key[300], json[1600], esc[1100];
+    char key[ACMS_KEY_MAX], json[1600], esc[1100];
     size_t k = 0;
     for (const char *p = why; *p && k + 2 < sizeof esc; p++) {
         if (*p == '"' || *p == '\\')
@@ -253,7 +253,8 @@ static void log_recovery(coord_run *r, const coord_step *s, const coord_res *old
         esc[k++] = (unsigned char)*p < 0x20 ? ' ' : *p;
     }
     esc[k] = '\0';
-    snprintf(key, sizeof key, "acms:run:%s:adaptations", r->id);
+    if (!acms_key_run_part(key, sizeof key, r->id, "adaptations"))
+        return;
     argv[1] = key;
     if (old->memory_mb != s->res.memory_mb) {
         coord_fmt(json, sizeof json,
@@ -511,8 +512,8 @@ static void progress(coord_run *r)
         r->steps_done_reported = done;
     }
     if (inst != r->instances_reported) {
-        char key[300], v[24];
-        snprintf(key, sizeof key, "acms:env:%s:instances", r->environment);
+        char key[ACMS_KEY_MAX], v[24];
+        acms_key_env_instances(key, sizeof key, r->environment);
         snprintf(v, sizeof v, "%ld", inst);
         const char *argv[] = {"HSET", key, r->id, v};
         coord_opq_cmd(&r->q, 4, argv);
@@ -550,10 +551,10 @@ static int finish(coord_ctx *c, coord_run *r)
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_STEPS, r->id, b, &e->base);
     coord_opq_flush_bus(&r->q); /* the result is acknowledged before the run leaves the active set */
     coord_opq_run_status(&r->q, r->id, status, kv, sizeof kv / sizeof *kv);
-    char key[300];
-    snprintf(key, sizeof key, "acms:env:%s:instances", r->environment);
+    char key[ACMS_KEY_MAX];
+    acms_key_env_instances(key, sizeof key, r->environment);
     const char *hdel[] = {"HDEL", key, r->id};
-    const char *srem[] = {"SREM", "acms:runs:active", r->id};
+    const char *srem[] = {"SREM", ACMS_KEY_RUNS_ACTIVE, r->id};
     coord_opq_cmd(&r->q, 3, hdel);
     coord_opq_cmd(&r->q, 3, srem);
     coord_opq_lease_release(&r->q, r->id, c->owner);
@@ -573,8 +574,9 @@ static int still_ours(coord_ctx *c, coord_run *r)
     acms_redis *rd = acms_service_redis(c->svc);
     if (coord_lease_acquire(rd, r->id, c->owner, c->lease_ttl_ms) != 1)
         return 0;
-    redisReply *owner = acms_redis_cmd(rd, "HGET acms:run:%s owner", r->id);
-    redisReply *active = acms_redis_cmd(rd, "SISMEMBER acms:runs:active %s", r->id);
+    char key[ACMS_KEY_MAX];
+    redisReply *owner = acms_redis_cmd(rd, "HGET %s owner", acms_key_run(key, sizeof key, r->id));
+    redisReply *active = acms_redis_cmd(rd, "SISMEMBER %s %s", ACMS_KEY_RUNS_ACTIVE, r->id);
     int ours = owner && active && owner->type == REDIS_REPLY_STRING && !strcmp(owner->str, c->owner) &&
                acms_redis_int(active, 0) == 1;
     if (owner)
@@ -619,7 +621,8 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
 
     if (!r->cancel && now >= r->next_cancel_check) {
         r->next_cancel_check = now + COORD_CANCEL_CHECK_MS;
-        redisReply *rep = acms_redis_cmd(rd, "GET acms:run:%s:cancel", r->id);
+        char key[ACMS_KEY_MAX];
+        redisReply *rep = acms_redis_cmd(rd, "GET %s", acms_key_run_part(key, sizeof key, r->id, "cancel"));
         if (rep && rep->type == REDIS_REPLY_STRING) {
             r->cancel = 1;
             coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s",

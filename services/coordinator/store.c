@@ -377,12 +377,15 @@ int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__Runti
     argv[k++] = "EVAL";
     argv[k++] = create_script;
     argv[k++] = acms_arena_printf(a, "%zu", 4 + n);
-    argv[k++] = acms_arena_printf(a, "acms:run:%s:runtime", run_id);
-    argv[k++] = acms_arena_printf(a, "acms:run:%s:steps", run_id);
-    argv[k++] = "acms:runs:active";
-    argv[k++] = acms_arena_printf(a, "acms:run:%s", run_id);
+    argv[k++] = acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "runtime");
+    argv[k++] = acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "steps");
+    argv[k++] = ACMS_KEY_RUNS_ACTIVE;
+    argv[k++] = acms_key_run(acms_key_buf(a), ACMS_KEY_MAX, run_id);
     for (size_t i = 0; i < n; i++)
-        argv[k++] = acms_arena_printf(a, "acms:run:%s:step:%s", run_id, p->steps[i]->name);
+        argv[k++] = acms_key_step(acms_key_buf(a), ACMS_KEY_MAX, run_id, p->steps[i]->name);
+    for (size_t i = 0; i < k; i++)
+        if (!argv[i])
+            goto out; /* a key that does not fit: never cut short into another run's */
     size_t blob_at = k;
     argv[k++] = (const char *)blob;
     argv[k++] = run_id;
@@ -447,7 +450,7 @@ typedef struct claim_cmd {
 static int claim_build(claim_cmd *c, const coord_run *r, const coord_step *s, const char *owner)
 {
     const Acms__V1__Quotas *q = r->env->quotas;
-    if (coord_fmt(c->key, sizeof c->key, "acms:run:%s:step:%s", r->id, s->cfg->name))
+    if (!acms_key_step(c->key, sizeof c->key, r->id, s->cfg->name))
         return ACMS_ERR_INVALID;
     snprintf(c->att, sizeof c->att, "%u", s->attempt + 1);
     snprintf(c->now, sizeof c->now, "%lld", (long long)acms_now_ms());
@@ -597,7 +600,10 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
 {
     acms_redis *rd = acms_service_redis(c->svc);
     *out = NULL;
-    redisReply *rt = acms_redis_cmd(rd, "GET acms:run:%s:runtime", run_id);
+    char key[ACMS_KEY_MAX], ckey[ACMS_KEY_MAX];
+    if (acms_id_problem(run_id))
+        return ACMS_ERR_NOTFOUND;
+    redisReply *rt = acms_redis_cmd(rd, "GET %s", acms_key_run_part(key, sizeof key, run_id, "runtime"));
     if (!rt)
         return ACMS_ERR_RETRY;
     if (rt->type != REDIS_REPLY_STRING) {
@@ -614,8 +620,8 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
         acms_arena_free(a);
         return ACMS_ERR_NOTFOUND;
     }
-    redisReply *h = acms_redis_cmd(rd, "HGETALL acms:run:%s", run_id);
-    redisReply *cancel = h ? acms_redis_cmd(rd, "GET acms:run:%s:cancel", run_id) : NULL;
+    redisReply *h = acms_redis_cmd(rd, "HGETALL %s", acms_key_run(key, sizeof key, run_id));
+    redisReply *cancel = h ? acms_redis_cmd(rd, "GET %s", acms_key_run_part(ckey, sizeof ckey, run_id, "cancel")) : NULL;
     if (!h || !cancel) {
         if (h)
             freeReplyObject(h);
