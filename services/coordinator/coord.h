@@ -11,6 +11,7 @@
 
 #include "adapter/adapter.h"
 #include "dag.h"
+#include "keys.h"
 #include "pb.h"
 #include "profile.h"
 #include "redis.h"
@@ -156,6 +157,7 @@ typedef struct coord_exec_req {
     const acms_secret_ctx *secrets; /* vault client and env deny list (coordinator's own) */
     char *const *secret_scopes;     /* the environment's scopes from the coordinator's own profile */
     size_t nsecret_scopes;
+    struct coord_redact *redact;    /* filled by coord_env_build with every resolved value (exec.c) */
     const char *executor;     /* "local" (default) | "http" */
     const char *worker_url;   /* http executor endpoint */
     size_t log_cap;           /* 0 = COORD_LOG_CAP */
@@ -184,7 +186,9 @@ typedef struct coord_proc coord_proc;
 
 /* Starts one attempt. A spawn failure gives a handle already done (SPAWN_FAILED or UNREACHABLE);
  * NULL only when out of memory. Secret references are resolved here, in the caller, into the child's environment
- * only, and wiped right after. Owner: caller, released with coord_exec_free. */
+ * only, and wiped right after; the handle keeps the values' masks (redact.h) until it is freed, and
+ * every status it reports (stderr tail, message) and the attempt's captured output files are masked.
+ * Owner: caller, released with coord_exec_free. */
 coord_proc *coord_exec_start(const coord_exec_req *req);
 /* Advances the attempt (limits, reaping, output capture) and fills *st. Returns 1 when done.
  * Non-blocking for local; the http backend makes at most one short request per 250 ms. */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redact.h"
+
 #define SECRET_MAX ACMS_SECRET_MAX_VALUE
 
 struct coord_proc {
@@ -16,6 +18,8 @@ struct coord_proc {
     coord_http *http;
     coord_exec_status failed;   /* when no backend handle could be made */
     char id[64];
+    coord_redact *redact;       /* the attempt's resolved values, masked in all it reports */
+    int files_masked;           /* the captured output files were masked once the attempt ended */
 };
 
 int coord_fmt(char *buf, size_t size, const char *fmt, ...)
@@ -139,7 +143,7 @@ char **coord_env_build(const coord_exec_req *req, const char *step_dir, char *er
                          err[0] ? err : acms_strerror(rc));
                 goto fail;
             }
-            int bad = env_set(&e, v->name, secret);
+            int bad = env_set(&e, v->name, secret) || coord_redact_add(req->redact, secret);
             explicit_bzero(secret, strnlen(secret, SECRET_MAX));
             if (bad)
                 goto nomem;
@@ -172,11 +176,15 @@ fail:
 
 /* --- dispatch ---------------------------------------------------------------------------------- */
 
-coord_proc *coord_exec_start(const coord_exec_req *req)
+coord_proc *coord_exec_start(const coord_exec_req *in)
 {
     coord_proc *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p || !(p->redact = coord_redact_new())) {
+        free(p);
         return NULL;
+    }
+    coord_exec_req copy = *in, *req = &copy;
+    copy.redact = p->redact;
     coord_exec_status st;
     memset(&st, 0, sizeof st);
     if (req->executor && !strcmp(req->executor, "http")) {
@@ -203,12 +211,30 @@ coord_proc *coord_exec_start(const coord_exec_req *req)
     return p;
 }
 
+/* Masks the attempt's secret values in what it reports, and in its captured output once it ended. */
+static int masked(coord_proc *p, int done, coord_exec_status *st)
+{
+    if (coord_redact_empty(p->redact))
+        return done;
+    coord_redact_str(p->redact, st->stderr_tail);
+    coord_redact_str(p->redact, st->message);
+    if (done && !p->files_masked && st->dir[0]) {
+        static const char *const files[] = {"stdout.log", "stderr.log"};
+        char path[700];
+        for (size_t i = 0; i < 2; i++)
+            if (!coord_fmt(path, sizeof path, "%s/%s", st->dir, files[i]) && coord_redact_file(p->redact, path) != 0)
+                acms_log_warn(NULL, NULL, "%s: cannot mask the step's secrets in it", path);
+        p->files_masked = 1;
+    }
+    return done;
+}
+
 int coord_exec_poll(coord_proc *p, int64_t now, coord_exec_status *st)
 {
     if (p->local)
-        return coord_local_poll(p->local, now, st);
+        return masked(p, coord_local_poll(p->local, now, st), st);
     if (p->http)
-        return coord_http_poll(p->http, now, st);
+        return masked(p, coord_http_poll(p->http, now, st), st);
     *st = p->failed;
     return 1;
 }
@@ -237,6 +263,7 @@ void coord_exec_free(coord_proc *p)
         coord_local_free(p->local);
     if (p->http)
         coord_http_free(p->http);
+    coord_redact_free(p->redact);
     free(p);
 }
 
