@@ -97,6 +97,8 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
         s->state = COORD_STEP_PENDING;
         s->max_attempts = coord_max_attempts(s->cfg, r->env);
         coord_res_from_step(s->cfg, &s->res);
+        if (!s->res.max_runtime_s && r->env->quotas) /* the environment's quota is the default limit */
+            s->res.max_runtime_s = r->env->quotas->max_runtime_s;
     }
     coord_fmt(r->cause_id, sizeof r->cause_id, "%s", cause_id ? cause_id : "");
     coord_fmt(r->traceparent, sizeof r->traceparent, "%s", traceparent ? traceparent : "");

@@ -2,7 +2,8 @@
  * client that can write to the topic carries its own copy of the environment (wide secret scopes,
  * an attacker's worker_url, no quotas): the coordinator runs under its own profile instead, refuses
  * a run whose secret reference is outside that profile's scopes (nothing starts, nothing resolves),
- * and refuses an environment it does not know. */
+ * and refuses an environment it does not know. A step without max_runtime_s gets the environment's
+ * max_runtime_s quota as its limit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,6 +103,8 @@ static void own_profile_replaces_the_events(void **state)
     assert_string_equal(r->env->executor, "local");  /* not the event's "http" */
     assert_true(!r->env->worker_url || !*r->env->worker_url || strcmp(r->env->worker_url, "http://127.0.0.1:9/steal"));
     assert_true(r->env->quotas && r->env->quotas->max_runtime_s == 3600);
+    /* the step gives no max_runtime_s: the environment's quota is its wall-clock limit */
+    assert_int_equal(r->steps[0].res.max_runtime_s, 3600);
     coord_run_free(r);
 }
 
