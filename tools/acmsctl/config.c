@@ -3,10 +3,13 @@
  * of a storage service. put prints the id@version (the same content always gives the same version);
  * get prints the stored bytes exactly, so `config get X@N > f` round-trips. */
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acmsctl.h"
 #include "diff.h"
@@ -76,10 +79,25 @@ static int store_error(int rc, const char *what, const char *err)
 /* Reads path ("-" = stdin) into the arena, at most ACMS_MAX_FILE_BYTES. NULL with a message. */
 static char *read_all(acms_arena *a, const char *path, size_t *len)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
-        return NULL;
+    FILE *f = stdin;
+    if (strcmp(path, "-")) { /* a FIFO or a device is refused, never waited on */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (fd < 0)
+                fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
+            else
+                fprintf(stderr, "acmsctl: %s: not a regular file\n", path);
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        if (!(f = fdopen(fd, "rb"))) {
+            close(fd);
+            fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
+            return NULL;
+        }
     }
     size_t cap = 65536, n = 0;
     char *buf = acms_arena_alloc(a, cap + 1);
