@@ -29,4 +29,12 @@ const char *acms_vault_addr(const acms_vault *v);
 int acms_vault_read_kv(acms_vault *v, const char *path, const char *key, char *buf, size_t size, char *errstr,
                        size_t errstr_size);
 
+/* Vault's transit engine: op "encrypt" sends plain (len bytes, base64-encoded) to
+ * POST /v1/transit/encrypt/<key> and writes data.ciphertext ("vault:v1:...") into out; op "decrypt"
+ * sends in (a ciphertext string) to /v1/transit/decrypt/<key> and writes the plain bytes into out
+ * (*out_len). context (may be NULL) is sent as the derivation context (base64). ACMS_OK; ACMS_ERR
+ * (refused, undecodable, too long: errstr); ACMS_ERR_RETRY (unreachable, 429, 5xx). */
+int acms_vault_transit(acms_vault *v, const char *op, const char *key, const char *context, const unsigned char *in,
+                       size_t len, char *out, size_t out_size, size_t *out_len, char *errstr, size_t errstr_size);
+
 #endif

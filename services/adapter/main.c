@@ -13,6 +13,7 @@
 #include "adapter/stages.h"
 #include "doc.h"
 #include "service.h"
+#include "crypt.h"
 #include "vault.h"
 #include "state.h"
 
@@ -24,6 +25,7 @@ typedef struct adapter_service {
     adapter_ctx ctx;
     double threshold;   /* ACMS_SAFETY_THRESHOLD, 0 = the environment's or the default */
     acms_store *store;  /* ACMS_CONFIG_STORE: "redis" (default, the service's Redis) or http://... */
+    acms_crypt *crypt;  /* ACMS_MASTER_KEY_FILE / _TRANSIT: stored documents encrypted at rest; NULL = off */
 } adapter_service;
 
 static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
@@ -56,12 +58,14 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
     }
     const char *spec = getenv("ACMS_CONFIG_STORE");
     s->store = acms_store_open(spec, acms_service_redis(svc), errstr, errstr_size);
-    if (!s->store) {
+    if (!s->store || acms_crypt_from_env(&s->crypt, s->ctx.secret.vault, errstr, errstr_size) != ACMS_OK) {
+        acms_store_close(s->store);
         acms_secret_ctx_release(&s->ctx.secret);
         curl_global_cleanup();
         free(s);
         return ACMS_ERR_INVALID;
     }
+    acms_store_set_crypt(s->store, s->crypt);
     s->ctx.profiles = acms_service_profiles(svc);
     s->ctx.redis = acms_service_redis(svc);
     s->ctx.check_secrets = 1;
@@ -85,6 +89,7 @@ static void release(void *ctx)
     if (!s)
         return;
     acms_store_close(s->store);
+    acms_crypt_free(s->crypt);
     acms_secret_ctx_release(&s->ctx.secret);
     curl_global_cleanup();
     free(s);

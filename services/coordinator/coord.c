@@ -6,6 +6,8 @@
  * then the rest is left to lease recovery (their attempts become LOST and are retried). */
 #include "coord.h"
 
+#include "crypt.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -62,7 +64,9 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         free(c);
         return ACMS_ERR;
     }
-    if (acms_secret_ctx_from_env(&c->secrets, errstr, errstr_size) != ACMS_OK) {
+    if (acms_secret_ctx_from_env(&c->secrets, errstr, errstr_size) != ACMS_OK ||
+        acms_crypt_from_env(&c->crypt, c->secrets.vault, errstr, errstr_size) != ACMS_OK) {
+        acms_secret_ctx_release(&c->secrets);
         curl_global_cleanup();
         free(c);
         return ACMS_ERR_INVALID;
@@ -143,7 +147,7 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
         return ACMS_ERR_POISON;
     }
     acms_redis *rd = acms_service_redis(svc);
-    int created = coord_store_create(rd, r->id, rc, event_id, tp);
+    int created = coord_store_create(rd, c->crypt, r->id, rc, event_id, tp);
     if (created == ACMS_ERR_RETRY) {
         coord_run_free(r);
         return ACMS_ERR_RETRY;
@@ -407,6 +411,7 @@ void coord_release(coord_ctx *c)
     free(c->runs);
     if (c->wake_fd > 0)
         close(c->wake_fd);
+    acms_crypt_free(c->crypt);
     acms_secret_ctx_release(&c->secrets);
     curl_global_cleanup();
     free(c);

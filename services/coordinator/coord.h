@@ -367,6 +367,7 @@ struct coord_ctx {
     char work_root[512];
     const acms_profiles *profiles;
     acms_secret_ctx secrets;  /* vault client, env deny list */
+    struct acms_crypt *crypt; /* the run's stored runtime configuration sealed at rest; NULL = off */
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;
@@ -392,10 +393,11 @@ void coord_run_abandon(coord_run *r);
 size_t coord_run_running(const coord_run *r);
 
 /* store.c */
-/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists.
+/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists; with
+ * crypt the runtime configuration is sealed (kind "runtime", id = run id, version 1).
  * 1 created, 0 duplicate, ACMS_ERR_RETRY. */
-int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__RuntimeConfiguration *rc,
-                       const char *cause_id, const char *traceparent);
+int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
+                       const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent);
 /* Claims attempt s->attempt+1 of each of n steps, in one round trip: status running, overrides
  * applied and cleared, each step in one script. steps[i]->claim is then 1 claimed (s->res updated,
  * adapted[i] (adapted_size bytes) describes applied overrides), 0 refused (step terminal or

@@ -6,6 +6,8 @@
  * override_memory_mb override_runtime_s owner worker_id), acms:runs:active, acms:run:<run>:cancel. */
 #include "coord.h"
 
+#include "crypt.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,8 +362,8 @@ static const char *const create_script =
     "redis.call('HSETNX', KEYS[4], 'steps_done', '0')\n"
     "return 1\n";
 
-int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__RuntimeConfiguration *rc,
-                       const char *cause_id, const char *traceparent)
+int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
+                       const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent)
 {
     const Acms__V1__Pipeline *p = rc->pipeline;
     size_t n = p->n_steps;
@@ -387,7 +389,18 @@ int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__Runti
         if (!argv[i])
             goto out; /* a key that does not fit: never cut short into another run's */
     size_t blob_at = k;
-    argv[k++] = (const char *)blob;
+    const char *stored = (const char *)blob;
+    size_t stored_len = bloblen;
+    if (crypt) {
+        char *env = NULL, err[256];
+        if (acms_crypt_seal(crypt, a, "runtime", run_id, 1, blob, bloblen, &env, &stored_len, err, sizeof err) !=
+            ACMS_OK) {
+            acms_log_error(run_id, cause_id, "sealing the runtime configuration failed: %s", err);
+            goto out;
+        }
+        stored = env;
+    }
+    argv[k++] = stored;
     argv[k++] = run_id;
     argv[k++] = cause_id ? cause_id : "";
     argv[k++] = traceparent ? traceparent : "";
@@ -404,7 +417,7 @@ int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__Runti
         argv[k++] = acms_arena_printf(a, "%u", coord_max_attempts(p->steps[i], rc->environment));
     }
     for (size_t i = 0; i < k; i++)
-        len[i] = i == blob_at ? bloblen : strlen(argv[i]);
+        len[i] = i == blob_at ? stored_len : strlen(argv[i]);
     redisReply *rep = acms_redis_cmdargv(rd, (int)k, argv, len);
     if (rep) {
         if (rep->type == REDIS_REPLY_INTEGER)
@@ -612,8 +625,17 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
     }
     acms_arena *a = acms_arena_new(0);
     const char *why = NULL;
+    char *bytes = rt->str, cerr[512];
+    size_t nbytes = rt->len;
+    if (acms_crypt_is_envelope(rt->str, rt->len) &&
+        acms_crypt_open(c->crypt, a, "runtime", run_id, 1, rt->str, rt->len, &bytes, &nbytes, cerr, sizeof cerr) != ACMS_OK) {
+        acms_log_error(run_id, NULL, "stored runtime configuration: %s: run not resumable", cerr);
+        freeReplyObject(rt);
+        acms_arena_free(a);
+        return ACMS_ERR_NOTFOUND;
+    }
     Acms__V1__RuntimeConfiguration *rc = (Acms__V1__RuntimeConfiguration *)acms_pb_decode(
-        a, &acms__v1__runtime_configuration__descriptor, rt->str, rt->len, &why);
+        a, &acms__v1__runtime_configuration__descriptor, bytes, nbytes, &why);
     freeReplyObject(rt);
     if (!rc) {
         acms_log_error(run_id, NULL, "stored runtime configuration unreadable (%s): run not resumable", why);

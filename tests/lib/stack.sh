@@ -120,7 +120,17 @@ stack_init() {
 # --- redis ------------------------------------------------------------------------------------
 
 stack_redis_cli() {
-  REDISCLI_AUTH=${STACK_REDIS_PASSWORD:-} redis-cli -h 127.0.0.1 -p "$(cat "$STACK_DIR/redis.port")" "$@"
+  stack__redis_cli_port "$(cat "$STACK_DIR/redis.port")" "$@"
+}
+
+# redis-cli on a port, with the stack's password when it has one (REDISCLI_AUTH: not on the command line)
+stack__redis_cli_port() {
+  local port=$1; shift
+  if [ -n "${STACK_REDIS_PASSWORD:-}" ]; then
+    REDISCLI_AUTH=$STACK_REDIS_PASSWORD redis-cli -h 127.0.0.1 -p "$port" "$@"
+  else
+    redis-cli -h 127.0.0.1 -p "$port" "$@"
+  fi
 }
 
 # With STACK_REDIS_PASSWORD set, redis-server requires it: the password goes into a mode-0600
@@ -145,7 +155,7 @@ stack_start_redis() {
       --save '' --appendonly yes --appendfsync everysec --dir "$STACK_DIR" \
       --logfile "$STACK_DIR/redis.log" --daemonize no || return 1
     for i in $(seq 1 100); do
-      if [ "$(REDISCLI_AUTH=${STACK_REDIS_PASSWORD:-} redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]; then
+      if [ "$(stack__redis_cli_port "$port" PING 2>/dev/null)" = PONG ]; then
         export ACMS_REDIS_URL="redis://${STACK_REDIS_PASSWORD:+:$STACK_REDIS_PASSWORD@}127.0.0.1:$port"
         stack__log "redis-server on 127.0.0.1:$port (AOF everysec, dir $STACK_DIR)"
         return 0
