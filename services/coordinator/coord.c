@@ -65,7 +65,9 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         return ACMS_ERR;
     }
     if (acms_secret_ctx_from_env(&c->secrets, errstr, errstr_size) != ACMS_OK ||
-        acms_crypt_from_env(&c->crypt, c->secrets.vault, errstr, errstr_size) != ACMS_OK) {
+        acms_crypt_from_env(&c->crypt, c->secrets.vault, errstr, errstr_size) != ACMS_OK ||
+        coord_http_auth_from_env(&c->worker_auth, errstr, errstr_size) != ACMS_OK) {
+        acms_crypt_free(c->crypt);
         acms_secret_ctx_release(&c->secrets);
         curl_global_cleanup();
         free(c);
@@ -412,6 +414,7 @@ void coord_release(coord_ctx *c)
     if (c->wake_fd > 0)
         close(c->wake_fd);
     acms_crypt_free(c->crypt);
+    coord_http_auth_release(&c->worker_auth);
     acms_secret_ctx_release(&c->secrets);
     curl_global_cleanup();
     free(c);

@@ -142,6 +142,22 @@ size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, si
 
 /* --- executors (exec.c, exec_local.c, exec_http.c) --------------------------------------------- */
 
+/* How the http executor authenticates to workers (exec_http_auth.c). */
+typedef struct coord_http_auth {
+    char token[1024];         /* bearer token (ACMS_WORKER_TOKEN_FILE), "" = none */
+    char cert[512], key[512]; /* mTLS client certificate and key (ACMS_WORKER_CERT, ACMS_WORKER_KEY) */
+    char cacert[512];         /* CA bundle the worker's certificate is checked against (ACMS_WORKER_CACERT) */
+} coord_http_auth;
+/* From the environment. ACMS_OK or ACMS_ERR_INVALID (unreadable token file, cert without key). */
+int coord_http_auth_from_env(coord_http_auth *a, char *errstr, size_t errstr_size);
+void coord_http_auth_release(coord_http_auth *a);
+/* NULL when url may carry a step's secrets: https, or http to a loopback host; else why not. */
+const char *coord_http_url_problem(const char *url);
+/* Sets TLS verification, the client certificate and the bearer header on a curl handle; returns
+ * hdrs with the header appended (the caller frees the list and sends it). a may be NULL. */
+struct curl_slist;
+struct curl_slist *coord_http_auth_apply(const coord_http_auth *a, void *curl, struct curl_slist *hdrs);
+
 typedef struct coord_exec_req {
     const char *run_id;
     const char *step;
@@ -160,6 +176,7 @@ typedef struct coord_exec_req {
     struct coord_redact *redact;    /* filled by coord_env_build with every resolved value (exec.c) */
     const char *executor;     /* "local" (default) | "http" */
     const char *worker_url;   /* http executor endpoint */
+    const coord_http_auth *worker_auth; /* http: token, client certificate (NULL = none) */
     size_t log_cap;           /* 0 = COORD_LOG_CAP */
     int grace_ms;             /* 0 = COORD_GRACE_MS */
     int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
@@ -240,7 +257,7 @@ void coord_http_abandon(coord_http *h);
 void coord_http_free(coord_http *h);
 const char *coord_http_id(const coord_http *h);
 /* Best-effort DELETE {worker_url}/steps/<id> (a resumed run cleaning up a dead owner's attempt). */
-void coord_http_delete(const char *worker_url, const char *id);
+void coord_http_delete(const char *worker_url, const coord_http_auth *auth, const char *id);
 
 /* --- leases (lease.c): acms:lease:<run> = owner, PX ttl ---------------------------------------- */
 
@@ -368,6 +385,7 @@ struct coord_ctx {
     const acms_profiles *profiles;
     acms_secret_ctx secrets;  /* vault client, env deny list */
     struct acms_crypt *crypt; /* the run's stored runtime configuration sealed at rest; NULL = off */
+    coord_http_auth worker_auth; /* how the http executor authenticates to workers */
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;

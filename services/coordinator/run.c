@@ -358,7 +358,7 @@ static void lost_attempt(coord_ctx *c, coord_run *r, coord_step *s, int64_t now)
 {
     const char *exec = s->cfg->executor && *s->cfg->executor ? s->cfg->executor : r->env->executor;
     if (exec && !strcmp(exec, "http") && s->worker_id[0])
-        coord_http_delete(r->env->worker_url, s->worker_id);
+        coord_http_delete(r->env->worker_url, &c->worker_auth, s->worker_id);
     coord_exec_status st;
     memset(&st, 0, sizeof st);
     st.done = 1;
@@ -390,7 +390,7 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
         .res = s->res, .secrets = &c->secrets,
         .secret_scopes = r->env->secret_scopes, .nsecret_scopes = r->env->n_secret_scopes,
         .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
-        .worker_url = r->env->worker_url, .wake_fd = c->wake_fd,
+        .worker_url = r->env->worker_url, .worker_auth = &c->worker_auth, .wake_fd = c->wake_fd,
     };
     s->proc = coord_exec_start(&req);
     s->next_heartbeat = now + COORD_HEARTBEAT_MS;
