@@ -452,12 +452,7 @@ int acms_secret_ctx_from_env(acms_secret_ctx *ctx, char *errstr, size_t errstr_s
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->env_deny = getenv("ACMS_SECRET_ENV_DENY");
-    const char *addr = getenv("VAULT_ADDR");
-    if (!addr || !*addr)
-        return ACMS_OK;
-    acms_vault_opts o = {.addr = addr, .token = getenv("VAULT_TOKEN")};
-    ctx->vault = acms_vault_new(&o, errstr, errstr_size);
-    return ctx->vault ? ACMS_OK : ACMS_ERR_INVALID;
+    return acms_vault_from_env(&ctx->vault, errstr, errstr_size);
 }
 
 void acms_secret_ctx_release(acms_secret_ctx *ctx)

@@ -43,7 +43,7 @@ typedef struct acms_secret_ctx {
                                  * through secret://env/, beside the built-in list */
 } acms_secret_ctx;
 
-/* Fills ctx from the process environment: a vault client when VAULT_ADDR is set (VAULT_TOKEN),
+/* Fills ctx from the process environment: a vault client when VAULT_ADDR is set (vault.h),
  * the deny list from ACMS_SECRET_ENV_DENY. ACMS_OK or ACMS_ERR_INVALID with errstr. Release with
  * acms_secret_ctx_release (curl_global_init is the caller's business). */
 int acms_secret_ctx_from_env(acms_secret_ctx *ctx, char *errstr, size_t errstr_size);

@@ -1,33 +1,42 @@
-/* vault.c: the Vault client (KV v2 reads over libcurl). Invariant: the token and every answer body
- * are wiped before their memory is released; errstr never holds a value or the token. */
-#include "vault.h"
+/* vault.c: the Vault client's requests and authentication (vault.h). Invariant: tokens, secret ids,
+ * service account tokens and every answer body are wiped before their memory is released; errstr
+ * never holds one of them. The lock is never held during a request. */
+#include "vault_int.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-#include <openssl/evp.h>
-
 #define VAULT_MAX_RESPONSE (64 * 1024)
-#define VAULT_DEFAULT_TIMEOUT_MS 2000L
+#define K8S_JWT_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
-struct acms_vault {
-    char *addr;               /* without trailing '/' */
-    char *token;
-    long timeout_ms;
-    char *cacert;             /* CA bundle for https (NULL = the system's) */
-    pthread_mutex_t mu;       /* guards token */
-};
-
-static void wipe_free(char *s)
+void acms_vault__wipe_free(char *s)
 {
     if (s) {
         explicit_bzero(s, strlen(s));
         free(s);
     }
+}
+
+static void json_wipe(cJSON *j)
+{
+    for (; j; j = j->next) {
+        if (cJSON_IsString(j) && j->valuestring)
+            explicit_bzero(j->valuestring, strlen(j->valuestring));
+        json_wipe(j->child);
+    }
+}
+
+void acms_vault__json_free(cJSON *j)
+{
+    json_wipe(j);
+    cJSON_Delete(j);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
 }
 
 acms_vault *acms_vault_new(const acms_vault_opts *o, char *errstr, size_t errstr_size)
@@ -36,10 +45,32 @@ acms_vault *acms_vault_new(const acms_vault_opts *o, char *errstr, size_t errstr
         snprintf(errstr, errstr_size, "vault: no address (VAULT_ADDR)");
         return NULL;
     }
+    if (!o->role_id != !o->secret_id) {
+        snprintf(errstr, errstr_size, "vault: AppRole needs both VAULT_ROLE_ID and VAULT_SECRET_ID(_FILE)");
+        return NULL;
+    }
     acms_vault *v = calloc(1, sizeof *v);
-    if (v)
-        pthread_mutex_init(&v->mu, NULL);
-    if (!v || !(v->addr = strdup(o->addr)) || !(v->token = strdup(o->token ? o->token : ""))) {
+    if (!v) {
+        snprintf(errstr, errstr_size, "vault: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&v->mu, NULL);
+    v->addr = strdup(o->addr);
+    v->ns = dup_or_null(o->ns);
+    v->cacert = dup_or_null(o->cacert);
+    v->token = strdup(o->token ? o->token : "");
+    v->role_id = dup_or_null(o->role_id);
+    v->secret_id = dup_or_null(o->secret_id);
+    v->k8s_role = dup_or_null(o->k8s_role);
+    v->k8s_jwt_file = strdup(o->k8s_jwt_file && *o->k8s_jwt_file ? o->k8s_jwt_file : K8S_JWT_DEFAULT);
+    v->auth = v->role_id ? VAULT_AUTH_APPROLE : v->k8s_role ? VAULT_AUTH_K8S : VAULT_AUTH_TOKEN;
+    v->mount = strdup(o->auth_mount && *o->auth_mount ? o->auth_mount
+                      : v->auth == VAULT_AUTH_K8S       ? "kubernetes"
+                                                        : "approle");
+    v->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
+    v->backoff_ms = o->backoff_ms ? o->backoff_ms : 5000;
+    v->cache_ttl_s = o->cache_ttl_s < 0 ? 30 : o->cache_ttl_s;
+    if (!v->addr || !v->token || !v->k8s_jwt_file || !v->mount) {
         snprintf(errstr, errstr_size, "vault: out of memory");
         acms_vault_free(v);
         return NULL;
@@ -47,40 +78,94 @@ acms_vault *acms_vault_new(const acms_vault_opts *o, char *errstr, size_t errstr
     size_t n = strlen(v->addr);
     while (n > 0 && v->addr[n - 1] == '/')
         v->addr[--n] = '\0';
-    v->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : VAULT_DEFAULT_TIMEOUT_MS;
     return v;
+}
+
+static long env_long(const char *name, long dflt)
+{
+    const char *s = getenv(name);
+    char *end;
+    long x = s && *s ? strtol(s, &end, 10) : dflt;
+    return s && *s && *end ? dflt : x;
+}
+
+/* The content of a file named by a variable, trimmed (malloc'd), or NULL. */
+static char *read_small(const char *path)
+{
+    FILE *f = path && *path ? fopen(path, "r") : NULL;
+    if (!f)
+        return NULL;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    char *s = strdup(buf);
+    explicit_bzero(buf, sizeof buf);
+    return s;
+}
+
+int acms_vault_from_env(acms_vault **out, char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    const char *addr = getenv("VAULT_ADDR");
+    if (!addr || !*addr)
+        return ACMS_OK;
+    char *sid_file = read_small(getenv("VAULT_SECRET_ID_FILE"));
+    acms_vault_opts o = {
+        .addr = addr, .token = getenv("VAULT_TOKEN"), .role_id = getenv("VAULT_ROLE_ID"),
+        .secret_id = sid_file ? sid_file : getenv("VAULT_SECRET_ID"), .k8s_role = getenv("VAULT_K8S_ROLE"),
+        .k8s_jwt_file = getenv("VAULT_K8S_TOKEN_FILE"), .auth_mount = getenv("VAULT_AUTH_MOUNT"),
+        .ns = getenv("VAULT_NAMESPACE"), .cacert = getenv("VAULT_CACERT"),
+        .timeout_ms = env_long("ACMS_VAULT_TIMEOUT_MS", 0), .backoff_ms = env_long("ACMS_VAULT_BACKOFF_MS", 0),
+        .cache_ttl_s = env_long("VAULT_CACHE_TTL_S", -1),
+    };
+    if (o.role_id && !*o.role_id)
+        o.role_id = NULL;
+    if (o.secret_id && !*o.secret_id)
+        o.secret_id = NULL;
+    *out = acms_vault_new(&o, errstr, errstr_size);
+    acms_vault__wipe_free(sid_file);
+    return *out ? ACMS_OK : ACMS_ERR_INVALID;
 }
 
 void acms_vault_free(acms_vault *v)
 {
     if (!v)
         return;
+    for (vault_cache_entry *e = v->cache, *next; e; e = next) {
+        next = e->next;
+        free(e->path);
+        acms_vault__wipe_free(e->data);
+        free(e);
+    }
     pthread_mutex_destroy(&v->mu);
     free(v->addr);
+    free(v->ns);
     free(v->cacert);
-    wipe_free(v->token);
+    free(v->mount);
+    free(v->k8s_role);
+    free(v->k8s_jwt_file);
+    acms_vault__wipe_free(v->role_id);
+    acms_vault__wipe_free(v->secret_id);
+    acms_vault__wipe_free(v->token);
     free(v);
-}
-
-/* A copy of the current token (under the lock): callers wipe it after use. */
-static void vault_token_copy(acms_vault *v, char *out, size_t size)
-{
-    pthread_mutex_lock(&v->mu);
-    snprintf(out, size, "%s", v->token);
-    pthread_mutex_unlock(&v->mu);
-}
-
-/* TLS settings of every request (the CA bundle of ACMS_VAULT_CACERT when given). */
-static void vault_tls(const acms_vault *v, CURL *c)
-{
-    if (v->cacert)
-        curl_easy_setopt(c, CURLOPT_CAINFO, v->cacert);
 }
 
 const char *acms_vault_addr(const acms_vault *v)
 {
     return v ? v->addr : "";
 }
+
+void acms_vault_get_stats(acms_vault *v, acms_vault_stats *out)
+{
+    pthread_mutex_lock(&v->mu);
+    *out = v->stats;
+    pthread_mutex_unlock(&v->mu);
+}
+
+/* --- one HTTP request ----------------------------------------------------------------------------- */
 
 typedef struct body_t {
     char *data;
@@ -102,181 +187,55 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* Wipes every string of a cJSON tree (the secret values of an answer) before it is freed. */
-static void json_wipe(cJSON *j)
+static struct curl_slist *headers(const acms_vault *v, const char *body, const char *token)
 {
-    for (; j; j = j->next) {
-        if (cJSON_IsString(j) && j->valuestring)
-            explicit_bzero(j->valuestring, strlen(j->valuestring));
-        json_wipe(j->child);
-    }
+    char h[1200];
+    struct curl_slist *l = curl_slist_append(NULL, "Accept: application/json");
+    if (l && body)
+        l = curl_slist_append(l, "Content-Type: application/json");
+    if (l && token && snprintf(h, sizeof h, "X-Vault-Token: %s", token) < (int)sizeof h)
+        l = curl_slist_append(l, h);
+    if (l && v->ns && snprintf(h, sizeof h, "X-Vault-Namespace: %s", v->ns) < (int)sizeof h)
+        l = curl_slist_append(l, h);
+    explicit_bzero(h, sizeof h);
+    return l;
 }
 
-static int put_value(const char *s, size_t len, char *buf, size_t size)
+/* Fails fast while backing off after a transport failure. */
+static int backing_off(acms_vault *v)
 {
-    if (len >= size)
-        return ACMS_ERR_LIMIT;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    return ACMS_OK;
+    pthread_mutex_lock(&v->mu);
+    int off = v->down_until_ms && acms_mono_ms() < v->down_until_ms;
+    if (off)
+        v->stats.fast_failures++;
+    pthread_mutex_unlock(&v->mu);
+    return off;
 }
 
-static int extract(const body_t *b, const char *path, const char *key, char *buf, size_t size, char *err, size_t errn)
+static int http(acms_vault *v, const char *path, const char *body, const char *token, long *status, cJSON **json,
+                char *err, size_t errn)
 {
-    int rc;
-    cJSON *root = cJSON_ParseWithLength(b->data, b->len);
-    if (!root) {
-        snprintf(err, errn, "vault answered with undecodable JSON");
-        return ACMS_ERR;
-    }
-    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "data"), "data");
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(kv, key);
-    char tmp[64];
-    if (!cJSON_IsObject(kv)) {
-        rc = ACMS_ERR;
-        snprintf(err, errn, "vault answer has no data.data (is %s a KV v2 path?)", path);
-    } else if (cJSON_IsString(item) && item->valuestring) {
-        rc = put_value(item->valuestring, strlen(item->valuestring), buf, size);
-    } else if (cJSON_IsNumber(item) || cJSON_IsBool(item)) {
-        int n = cJSON_IsBool(item) ? snprintf(tmp, sizeof tmp, "%s", cJSON_IsTrue(item) ? "true" : "false")
-                                   : snprintf(tmp, sizeof tmp, "%.17g", item->valuedouble);
-        rc = n > 0 ? put_value(tmp, (size_t)n, buf, size) : ACMS_ERR;
-        explicit_bzero(tmp, sizeof tmp);
-    } else if (item) {
-        rc = ACMS_ERR_INVALID;
-        snprintf(err, errn, "key %s is not a scalar", key);
-    } else {
-        rc = ACMS_ERR_NOTFOUND;
-        snprintf(err, errn, "key %s absent from the secret", key);
-    }
-    if (rc == ACMS_ERR_LIMIT)
-        snprintf(err, errn, "value longer than %zu bytes", size - 1);
-    json_wipe(root);
-    cJSON_Delete(root);
-    return rc;
-}
-
-static int status_rc(long status, const char *path, char *err, size_t errn)
-{
-    if (status == 404) {
-        snprintf(err, errn, "no secret at %s (HTTP 404)", path);
-        return ACMS_ERR_NOTFOUND;
-    }
-    if (status == 401 || status == 403) {
-        snprintf(err, errn, "permission denied (HTTP %ld)", status);
-        return ACMS_ERR;
-    }
-    if (status == 429 || status >= 500) {
-        snprintf(err, errn, "vault unavailable (HTTP %ld)", status);
+    char url[2048], cerr[CURL_ERROR_SIZE] = "";
+    *status = 0;
+    *json = NULL;
+    if (backing_off(v)) {
+        snprintf(err, errn, "vault was unreachable moments ago: backing off");
         return ACMS_ERR_RETRY;
     }
-    snprintf(err, errn, "vault answered HTTP %ld", status);
-    return ACMS_ERR;
-}
-
-int acms_vault_read_kv(acms_vault *v, const char *path, const char *key, char *buf, size_t size, char *err,
-                       size_t errn)
-{
-    int rc = ACMS_OK;
-    char url[2048], hdr[1024];
-    if (err && errn)
-        err[0] = '\0';
-    int n = snprintf(url, sizeof url, "%s/v1/%s", v->addr, path);
-    if (n < 0 || (size_t)n >= sizeof url) {
-        snprintf(err, errn, "vault URL too long");
-        return ACMS_ERR_INVALID;
-    }
-    pthread_mutex_lock(&v->mu);
-    n = snprintf(hdr, sizeof hdr, "X-Vault-Token: %s", v->token);
-    pthread_mutex_unlock(&v->mu);
-    if (n < 0 || (size_t)n >= sizeof hdr) {
-        explicit_bzero(hdr, sizeof hdr);
-        snprintf(err, errn, "vault token too long");
-        return ACMS_ERR_INVALID;
-    }
-    body_t b = {.data = malloc(VAULT_MAX_RESPONSE)};
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = curl_slist_append(NULL, hdr);
-    if (!b.data || !c || !hl) {
-        rc = ACMS_ERR_NOMEM;
-        snprintf(err, errn, "out of memory");
-        goto out;
-    }
-    b.data[0] = '\0';
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, v->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (b.overflow) {
-        rc = ACMS_ERR;
-        snprintf(err, errn, "vault answer larger than %d bytes", VAULT_MAX_RESPONSE);
-    } else if (cc != CURLE_OK) {
-        rc = ACMS_ERR_RETRY;
-        snprintf(err, errn, "vault unreachable: %s", cerr[0] ? cerr : curl_easy_strerror(cc));
-    } else if (status == 200) {
-        rc = extract(&b, path, key, buf, size, err, errn);
-    } else {
-        rc = status_rc(status, path, err, errn);
-    }
-out:
-    if (rc != ACMS_OK && buf && size)
-        explicit_bzero(buf, size);
-    explicit_bzero(hdr, sizeof hdr);
-    if (hl) {
-        explicit_bzero(hl->data, strlen(hl->data));
-        curl_slist_free_all(hl);
-    }
-    if (c)
-        curl_easy_cleanup(c);
-    if (b.data) {
-        explicit_bzero(b.data, VAULT_MAX_RESPONSE);
-        free(b.data);
-    }
-    return rc;
-}
-
-/* --- requests with a JSON body (transit, auth) ---------------------------------------------------- */
-
-/* POST (body != NULL) or GET path; the parsed answer in *json (caller frees with json_free) when
- * the status is 2xx. ACMS_OK, ACMS_ERR (refused: errstr has the status), ACMS_ERR_RETRY. token
- * NULL: no X-Vault-Token header (logins). */
-static int vault_call(acms_vault *v, const char *path, const char *body, const char *token, cJSON **json, char *err,
-                      size_t errn)
-{
-    char url[2048], hdr[1024] = "";
-    int rc = ACMS_OK;
-    *json = NULL;
     if (snprintf(url, sizeof url, "%s/v1/%s", v->addr, path) >= (int)sizeof url) {
         snprintf(err, errn, "vault URL too long");
         return ACMS_ERR;
     }
-    if (token && snprintf(hdr, sizeof hdr, "X-Vault-Token: %s", token) >= (int)sizeof hdr) {
-        explicit_bzero(hdr, sizeof hdr);
-        snprintf(err, errn, "vault token too long");
-        return ACMS_ERR;
-    }
     body_t b = {.data = malloc(VAULT_MAX_RESPONSE)};
     CURL *c = curl_easy_init();
-    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
-    if (hl && token)
-        hl = curl_slist_append(hl, hdr);
+    struct curl_slist *hl = headers(v, body, token);
+    int rc = ACMS_OK;
     if (!b.data || !c || !hl) {
-        rc = ACMS_ERR_NOMEM;
         snprintf(err, errn, "out of memory");
+        rc = ACMS_ERR;
         goto out;
     }
     b.data[0] = '\0';
-    char cerr[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     if (body)
@@ -287,28 +246,30 @@ static int vault_call(acms_vault *v, const char *path, const char *body, const c
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, v->timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, v->timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    vault_tls(v, c);
+    if (v->cacert)
+        curl_easy_setopt(c, CURLOPT_CAINFO, v->cacert);
     CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (cc != CURLE_OK) {
-        rc = ACMS_ERR_RETRY;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    pthread_mutex_lock(&v->mu);
+    v->stats.requests++;
+    if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR && v->backoff_ms > 0)
+        v->down_until_ms = acms_mono_ms() + v->backoff_ms;
+    pthread_mutex_unlock(&v->mu);
+    if (b.overflow) {
+        snprintf(err, errn, "vault answer larger than %d bytes", VAULT_MAX_RESPONSE);
+        rc = ACMS_ERR;
+    } else if (cc != CURLE_OK) {
         snprintf(err, errn, "vault unreachable: %s", cerr[0] ? cerr : curl_easy_strerror(cc));
-    } else if (status == 429 || status >= 500) {
         rc = ACMS_ERR_RETRY;
-        snprintf(err, errn, "vault unavailable (HTTP %ld)", status);
-    } else if (status < 200 || status >= 300) {
-        rc = ACMS_ERR;
-        snprintf(err, errn, "vault refused %s (HTTP %ld)", path, status);
-    } else if (!(*json = cJSON_ParseWithLength(b.data, b.len))) {
-        rc = ACMS_ERR;
-        snprintf(err, errn, "vault answered %s with undecodable JSON", path);
+    } else if (b.len) {
+        *json = cJSON_ParseWithLength(b.data, b.len);
     }
 out:
-    explicit_bzero(hdr, sizeof hdr);
-    if (hl)
-        curl_slist_free_all(hl);
+    for (struct curl_slist *l = hl; l; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
+    curl_slist_free_all(hl);
     if (c)
         curl_easy_cleanup(c);
     if (b.data) {
@@ -318,77 +279,134 @@ out:
     return rc;
 }
 
-static void json_free(cJSON *j)
+/* --- authentication ------------------------------------------------------------------------------- */
+
+/* The login request's body (malloc'd; wiped and freed by the caller), or NULL with err. */
+static char *login_body(acms_vault *v, char *err, size_t errn)
 {
-    json_wipe(j);
-    cJSON_Delete(j);
+    cJSON *j = cJSON_CreateObject();
+    char *jwt = NULL, *out = NULL;
+    if (v->auth == VAULT_AUTH_APPROLE) {
+        cJSON_AddStringToObject(j, "role_id", v->role_id);
+        cJSON_AddStringToObject(j, "secret_id", v->secret_id);
+    } else if ((jwt = read_small(v->k8s_jwt_file))) {
+        cJSON_AddStringToObject(j, "role", v->k8s_role);
+        cJSON_AddStringToObject(j, "jwt", jwt);
+    } else {
+        snprintf(err, errn, "vault kubernetes login: cannot read the service account token %s", v->k8s_jwt_file);
+    }
+    if (v->auth == VAULT_AUTH_APPROLE || jwt)
+        out = cJSON_PrintUnformatted(j);
+    acms_vault__json_free(j);
+    acms_vault__wipe_free(jwt);
+    return out;
 }
 
-int acms_vault_transit(acms_vault *v, const char *op, const char *key, const char *context, const unsigned char *in,
-                       size_t len, char *out, size_t out_size, size_t *out_len, char *err, size_t errn)
+/* Takes the token of a login or renewal answer (auth.client_token, lease_duration, renewable). */
+static int take_auth(acms_vault *v, const cJSON *j, int login)
 {
-    int enc = !strcmp(op, "encrypt");
-    char *b64 = malloc(4 * ((len + 2) / 3) + 1), *body = NULL, *ctx64 = NULL, path[256], token[1024];
+    const cJSON *auth = cJSON_GetObjectItemCaseSensitive(j, "auth");
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(auth, "client_token");
+    const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(auth, "lease_duration");
+    if (!cJSON_IsString(tok) || !*tok->valuestring)
+        return -1;
+    char *copy = strdup(tok->valuestring);
+    if (!copy)
+        return -1;
+    double s = cJSON_IsNumber(ttl) ? ttl->valuedouble : 0;
+    pthread_mutex_lock(&v->mu);
+    acms_vault__wipe_free(v->token);
+    v->token = copy;
+    v->token_ttl_ms = (int64_t)(s * 1000);
+    v->token_expires_ms = s > 0 ? acms_mono_ms() + v->token_ttl_ms : 0;
+    v->renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
+    if (login)
+        v->stats.logins++;
+    else
+        v->stats.renewals++;
+    pthread_mutex_unlock(&v->mu);
+    return 0;
+}
+
+static int login(acms_vault *v, char *err, size_t errn)
+{
+    char path[300];
+    long status = 0;
     cJSON *j = NULL;
-    int rc = ACMS_ERR;
-    if (!b64 || snprintf(path, sizeof path, "transit/%s/%s", enc ? "encrypt" : "decrypt", key) >= (int)sizeof path)
-        goto out;
-    if (enc)
-        EVP_EncodeBlock((unsigned char *)b64, in, (int)len);
-    if (context && (ctx64 = malloc(4 * ((strlen(context) + 2) / 3) + 1)))
-        EVP_EncodeBlock((unsigned char *)ctx64, (const unsigned char *)context, (int)strlen(context));
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, enc ? "plaintext" : "ciphertext", enc ? b64 : (const char *)in);
-    if (ctx64)
-        cJSON_AddStringToObject(req, "context", ctx64);
-    body = cJSON_PrintUnformatted(req);
-    json_free(req);
-    vault_token_copy(v, token, sizeof token);
-    rc = body ? vault_call(v, path, body, token, &j, err, errn) : ACMS_ERR_NOMEM;
-    explicit_bzero(token, sizeof token);
-    if (rc != ACMS_OK)
-        goto out;
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "data"),
-                                                      enc ? "ciphertext" : "plaintext");
-    rc = ACMS_ERR;
-    if (!cJSON_IsString(r)) {
-        snprintf(err, errn, "vault transit answer without data.%s", enc ? "ciphertext" : "plaintext");
-    } else if (enc) {
-        if (strlen(r->valuestring) < out_size) {
-            memcpy(out, r->valuestring, strlen(r->valuestring) + 1);
-            rc = ACMS_OK;
-        }
-    } else {
-        size_t n = strlen(r->valuestring);
-        unsigned char *tmp = malloc(n / 4 * 3 + 3);
-        int k = tmp && n % 4 == 0 ? EVP_DecodeBlock(tmp, (const unsigned char *)r->valuestring, (int)n) : -1;
-        while (k > 0 && n > 0 && r->valuestring[n - 1] == '=') {
-            n--;
-            k--;
-        }
-        if (k >= 0 && (size_t)k <= out_size) {
-            memcpy(out, tmp, (size_t)k);
-            *out_len = (size_t)k;
-            rc = ACMS_OK;
-        }
-        if (tmp) {
-            explicit_bzero(tmp, n / 4 * 3 + 3);
-            free(tmp);
-        }
+    char *body = login_body(v, err, errn);
+    if (!body)
+        return ACMS_ERR;
+    snprintf(path, sizeof path, "auth/%s/login", v->mount);
+    int rc = http(v, path, body, NULL, &status, &j, err, errn);
+    acms_vault__wipe_free(body);
+    if (rc == ACMS_OK && (status != 200 || take_auth(v, j, 1) != 0)) {
+        snprintf(err, errn, "vault %s login refused (HTTP %ld)", v->auth == VAULT_AUTH_K8S ? "kubernetes" : "approle",
+                 status);
+        rc = status == 429 || status >= 500 ? ACMS_ERR_RETRY : ACMS_ERR;
     }
-    if (rc != ACMS_OK && !err[0])
-        snprintf(err, errn, "vault transit answer does not fit");
-out:
     if (j)
-        json_free(j);
-    if (body) {
-        explicit_bzero(body, strlen(body));
-        free(body);
+        acms_vault__json_free(j);
+    return rc;
+}
+
+static char *token_copy(acms_vault *v)
+{
+    pthread_mutex_lock(&v->mu);
+    char *t = strdup(v->token ? v->token : "");
+    pthread_mutex_unlock(&v->mu);
+    return t;
+}
+
+static int renew(acms_vault *v, char *err, size_t errn)
+{
+    long status = 0;
+    cJSON *j = NULL;
+    char *tok = token_copy(v);
+    int rc = tok ? http(v, "auth/token/renew-self", "{}", tok, &status, &j, err, errn) : ACMS_ERR;
+    acms_vault__wipe_free(tok);
+    if (rc == ACMS_OK && (status != 200 || take_auth(v, j, 0) != 0))
+        rc = ACMS_ERR;
+    if (j)
+        acms_vault__json_free(j);
+    return rc;
+}
+
+/* A token good for a while: renewed once a third of its lease is left, a new login when renewal is
+ * refused, when it expired, or when force (Vault refused it). Static tokens are taken as they are. */
+static int ensure_token(acms_vault *v, int force, char *err, size_t errn)
+{
+    if (v->auth == VAULT_AUTH_TOKEN)
+        return ACMS_OK;
+    pthread_mutex_lock(&v->mu);
+    int have = v->token && *v->token, renewable = v->renewable;
+    int64_t exp = v->token_expires_ms, ttl = v->token_ttl_ms, now = acms_mono_ms();
+    pthread_mutex_unlock(&v->mu);
+    if (!force && have && (exp == 0 || now < exp - ttl / 3))
+        return ACMS_OK;
+    if (!force && have && renewable && now < exp && renew(v, err, errn) == ACMS_OK) {
+        pthread_mutex_lock(&v->mu);
+        int ok = v->token_expires_ms == 0 || acms_mono_ms() < v->token_expires_ms - v->token_ttl_ms / 3;
+        pthread_mutex_unlock(&v->mu);
+        if (ok)
+            return ACMS_OK; /* renewal gave a fresh lease; else the max TTL is near: log in again */
     }
-    if (b64) {
-        explicit_bzero(b64, 4 * ((len + 2) / 3) + 1);
-        free(b64);
+    return login(v, err, errn);
+}
+
+int acms_vault__request(acms_vault *v, const char *path, const char *body, int with_token, long *status,
+                        cJSON **json, char *err, size_t errn)
+{
+    int rc = with_token ? ensure_token(v, 0, err, errn) : ACMS_OK;
+    for (int attempt = 0; rc == ACMS_OK; attempt++) {
+        char *tok = with_token ? token_copy(v) : NULL;
+        rc = http(v, path, body, tok, status, json, err, errn);
+        acms_vault__wipe_free(tok);
+        if (rc != ACMS_OK || *status != 403 || !with_token || v->auth == VAULT_AUTH_TOKEN || attempt > 0)
+            break;
+        if (*json) /* the token was revoked or expired under us: log in again, once */
+            acms_vault__json_free(*json);
+        *json = NULL;
+        rc = ensure_token(v, 1, err, errn);
     }
-    free(ctx64);
     return rc;
 }
