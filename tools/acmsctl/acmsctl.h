@@ -25,10 +25,12 @@ typedef struct ctl_opts {
     const char *ref;         /* --ref ID[@VERSION] */
     const char *args[3];     /* positional arguments after the command (args[0] == file) */
     int nargs;
+    int attempt;             /* logs --attempt N (0 = the last) */
+    int follow;              /* logs -f */
     char located_dir[1024];  /* the located configuration directory config_dir may point to */
 } ctl_opts;
 
-/* --- plumbing (opts.c, error.c, stack.c, runid.c, verdict.c) ---------------------------------- */
+/* --- plumbing (opts.c, error.c, stack.c, runid.c, issues.c) ----------------------------------- */
 
 /* Parses the command line into *o (o's strings point into argv). Returns -1 to go on with o->cmd, or
  * the exit code to end with (help and version printed, or a usage error reported). */
@@ -51,7 +53,7 @@ acms_redis *ctl_redis(const ctl_opts *o, const acms_cfg *cfg);
 
 /* Resolves a run id given in full or as a unique prefix of at least 4 characters (as git does with
  * hashes) into out (ACMS_ID_LEN bytes or more). CTL_OK, or the exit code after reporting: 1 unknown
- * ("not_found") or ambiguous ("ambiguous", with the candidates), 3 unreachable. */
+ * ("unknown_run") or ambiguous ("ambiguous_run", with the candidates), 3 unreachable. */
 int ctl_resolve_run(const ctl_opts *o, acms_redis *r, const char *given, char *out, size_t size);
 
 /* Prints validation issues as `acmsctl validate` does: FILE:LINE:COL: severity CODE [level] path:
@@ -68,6 +70,8 @@ int ctl_watch(const ctl_opts *o);
 int ctl_cancel(const ctl_opts *o);
 int ctl_prepare(const ctl_opts *o);
 int ctl_validate(const ctl_opts *o);
+/* acmsctl logs RUN_ID STEP [--attempt N] [-f] (logs.c). */
+int ctl_logs(const ctl_opts *o);
 /* acmsctl config put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B (config.c). */
 int ctl_config(const ctl_opts *o);
 
@@ -83,5 +87,14 @@ void ctl_print_run(const cJSON *view);
 int ctl_run_exit(const cJSON *view);
 /* Prints one JSON document on stdout. */
 void ctl_print_json(const cJSON *doc);
+
+/* The guard of submit and config put: a plain-text credential in the document is refused before
+ * anything is published or stored. The adapter's own SecretManager check runs on the typed pipeline
+ * (references are the services' business: only plaintext_credential findings count here). Reports
+ * each place (step and field, never the value; error code plaintext_credential) and returns CTL_FAIL,
+ * or CTL_OK when there is none. A document that does not convert is left to the next check.
+ * verb: "submit" or "store" (run.c). */
+int ctl_plaintext_credentials(const ctl_opts *o, acms_arena *a, const char *file, const Acms__V1__Value *doc,
+                              const char *verb);
 
 #endif

@@ -24,12 +24,15 @@ static void usage(FILE *out)
             "  acmsctl status RUN [--format json]       live state of a run\n"
             "  acmsctl watch RUN [--timeout S]          follow a run with progress\n"
             "  acmsctl cancel RUN [--wait]              stop a run\n"
+            "  acmsctl logs RUN STEP [--attempt N] [-f] what a step attempt wrote (stdout, stderr)\n"
             "      RUN is a run id or a unique prefix of one (at least 4 characters)\n"
             "  acmsctl config put FILE                  store a pipeline as a new immutable version; prints\n"
             "                                           ID@VERSION (the same content gives the same version)\n"
             "  acmsctl config get ID[@VERSION] [--env NAME]  print a stored version exactly as it was put\n"
             "  acmsctl config list [ID]                 stored ids with their latest version, or one id's versions\n"
-            "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n\n"
+            "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n"
+            "  acmsctl config rotate-key                re-wrap every stored data key under ACMS_MASTER_KEY_FILE\n"
+            "                                           (the old key in ACMS_MASTER_KEY_FILE_PREVIOUS)\n\n"
             "Options take `--name value` or `--name=value`; -q/--quiet drops progress and hints.\n"
             "Exit codes: 0 success, 1 run failed, rejected or cancelled / config invalid / unknown or\n"
             "ambiguous run, 2 usage or unusable input, 3 bus or Redis unreachable, 4 --timeout passed.\n"
@@ -45,8 +48,8 @@ static void usage(FILE *out)
             ACMS_VERSION);
 }
 
-static const char *const value_opts[] = {"--env", "--format", "--config-dir", "--timeout", "--ref"};
-static const char *const flag_opts[] = {"--wait", "--quiet", "-q", "--help", "-h", "--version"};
+static const char *const value_opts[] = {"--env", "--format", "--config-dir", "--timeout", "--ref", "--attempt"};
+static const char *const flag_opts[] = {"--wait", "--quiet", "-q", "--help", "-h", "--version", "-f", "--follow"};
 
 static int in(const char *const *v, size_t n, const char *name, size_t len)
 {
@@ -110,6 +113,14 @@ static int option(ctl_opts *o, int argc, char **argv, int *i)
         o->timeout_s = (int)t;
     } else if (IS("--ref")) {
         o->ref = val;
+    } else if (IS("--attempt")) {
+        char *end;
+        long n = strtol(val, &end, 10);
+        if (*end || n <= 0 || n > 1000000)
+            return ctl_fail(o, CTL_USAGE, "usage", NULL, "--attempt takes a positive number, not '%s'", val);
+        o->attempt = (int)n;
+    } else if (IS("-f") || IS("--follow")) {
+        o->follow = 1;
     } else if (IS("--wait")) {
         o->wait = 1;
     } else {
@@ -125,7 +136,7 @@ static int positional(ctl_opts *o, const char *a)
         o->cmd = a;
         return -1;
     }
-    if (o->nargs < (!strcmp(o->cmd, "config") ? 3 : 1)) {
+    if (o->nargs < (!strcmp(o->cmd, "config") ? 3 : !strcmp(o->cmd, "logs") ? 2 : 1)) {
         o->args[o->nargs++] = a;
         o->file = o->args[0];
         return -1;

@@ -82,12 +82,8 @@ static int finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id
     return rc;
 }
 
-/* Submit's guard: a plain-text credential in the file is refused before anything is published, so
- * it never reaches the bus or Redis. The adapter's own SecretManager check runs on the typed pipeline
- * (references are the services' business: only plaintext_credential findings count here). Reports
- * each place (step and field, never the value) and returns CTL_FAIL, or CTL_OK when there is none. A
- * document that does not convert is left to the services, which reject it with its issues. */
-static int plaintext_credentials(const ctl_opts *o, acms_arena *a, const char *file, const Acms__V1__Value *doc)
+int ctl_plaintext_credentials(const ctl_opts *o, acms_arena *a, const char *file, const Acms__V1__Value *doc,
+                              const char *verb)
 {
     acms_issues is;
     acms_issues_init(&is, a, "syntax");
@@ -115,10 +111,11 @@ static int plaintext_credentials(const ctl_opts *o, acms_arena *a, const char *f
     }
     cJSON *d = cJSON_CreateObject();
     cJSON_AddItemToObject(d, "places", places);
+    const char *done = strcmp(verb, "submit") ? "stored" : "published";
     return ctl_fail(o, CTL_FAIL, "plaintext_credential", d,
-                    "%s: refusing to submit: plain-text credentials would be published%s\n"
-                    "  (nothing was published; put the value behind a secret reference and submit again)",
-                    file, lines);
+                    "%s: refusing to %s: plain-text credentials would be %s%s\n"
+                    "  (nothing was %s; put the value behind a secret reference and %s again)",
+                    file, verb, done, lines, done, verb);
 }
 
 /* The Pipeline document of a file into *doc. CTL_OK or the exit code (reported). */
@@ -136,7 +133,7 @@ static int read_pipeline(const ctl_opts *o, acms_arena *a, const Acms__V1__Value
     if (!*doc)
         return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: no document of kind Pipeline (found %zu document(s)%s)",
                         o->file, ndocs, ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
-    return plaintext_credentials(o, a, o->file, *doc);
+    return ctl_plaintext_credentials(o, a, o->file, *doc, "submit");
 }
 
 static void print_submitted(const ctl_opts *o, const char *run_id, const char *trace)
