@@ -21,7 +21,8 @@ unset ACMS_KAFKA_BROKERS ACMS_REDIS_URL
 stack() { "$REPO/tools/stack.sh" "$@"; }
 trap 'stack down >/dev/null 2>&1 || true' EXIT
 ctl() { (cd /tmp && "$BIN/acmsctl" "$@"); }
-rcli() { redis-cli -u "$(sed -n 's/^ACMS_REDIS_URL=//p' "$dir/stack.env")" "$@"; }
+# redis-cli on the stack's Redis, with its password (tests/lib/stack.sh: REDISCLI_AUTH, not argv)
+rcli() { STACK_DIR=$dir STACK_REDIS_PASSWORD=$(cat "$dir/redis.password") stack_redis_cli "$@"; }
 
 # --- secrets -------------------------------------------------------------------------------------------
 secret=restart-$RANDOM$RANDOM
