@@ -1,9 +1,12 @@
 # ACMS execution layer: one plain Makefile.
 #   make            all binaries into bin/
 #   make deps       install the Debian packages the build, tests and demo need (only the missing ones)
+#   make kafka      the pinned Apache Kafka broker (tools/kafka/pom.xml) into .cache/kafka, checked;
+#                   needs Maven and a JDK 17 (KAFKA_DEB_PACKAGES), only when Kafka is wanted (docs/bus.md)
 #   make test       deps + build + unit tests + integration tests
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
-#   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
+#   make up/down    local stack (redis-server, acms-devbroker or with ACMS_BUS=kafka Apache Kafka, the
+#                   five services) under run/
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
 #   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
@@ -65,6 +68,9 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
 
+# Apache Kafka for ACMS_BUS=kafka (make kafka): a JRE and Maven, installed only by that target
+KAFKA_DEB_PACKAGES := openjdk-17-jre-headless maven
+
 SERVICES := adapter validator coordinator monitor feedback
 TOOLS    := acmsctl devbroker stepload
 
@@ -82,7 +88,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
+.PHONY: all deps kafka test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -100,6 +106,18 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
+
+# Apache Kafka (docs/bus.md): the Debian JRE and Maven when missing, then the pinned broker jars
+kafka:
+	@missing=""; for p in $(KAFKA_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ] && ! { command -v java >/dev/null && command -v mvn >/dev/null; }; then \
+	  echo "kafka: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@tools/kafka/fetch.sh >/dev/null
 
 # --- generated protobuf code (built, not committed) -----------------------------------------
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -192,6 +210,7 @@ fuzz: deps
 
 # --- local stack ------------------------------------------------------------------------------
 up: all
+	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@BIN=$(BIN) REPLICAS=$(or $(REPLICAS),1) tools/stack.sh up
 
 down:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tools/stack.sh: the local stack behind `make up` / `make down`: redis-server, acms-devbroker and
-# the five services (REPLICAS each) as processes under run/, recorded by pid files there.
+# tools/stack.sh: the local stack behind `make up` / `make down`: redis-server, the bus and the five
+# services (REPLICAS each) as processes under run/, recorded by pid files there. The bus is
+# acms-devbroker, or with ACMS_BUS=kafka an Apache Kafka broker (`make kafka`; docs/bus.md).
 #   tools/stack.sh up       start everything; returns once every service is ready; writes run/stack.env
 #   tools/stack.sh down     stop exactly what `up` started (idempotent)
 #   tools/stack.sh status   list what runs; exit 0 when the stack runs, 1 when not
@@ -32,6 +33,19 @@ status() {
   return 0
 }
 
+# bus_fresh: an earlier stack's Kafka data goes with its Redis state (they describe the same runs).
+bus_fresh() {
+  rm -rf "$RUN_DIR"/kafka-* "$RUN_DIR"/kafka.*
+}
+
+bus_hint() {
+  if [ "$(stack_bus)" = kafka ]; then
+    echo "  bus:       Apache Kafka, data and server.log in $RUN_DIR/kafka-1/ (topics: deploy/topics.yaml)"
+  else
+    echo "  faults:    tools/devbroker-ctl $(stack__broker_sock) broker-down 1"
+  fi
+}
+
 up() {
   STACK_DIR=$RUN_DIR
   if stack_running; then
@@ -50,6 +64,7 @@ up() {
     rm -f "$RUN_DIR"/services "$RUN_DIR"/*.pid "$RUN_DIR"/*.port "$RUN_DIR"/*.env "$RUN_DIR"/*.log \
           "$RUN_DIR"/*.out "$RUN_DIR"/broker.sockpath "$RUN_DIR"/broker.sock
     rm -rf "$RUN_DIR/appendonlydir"
+    bus_fresh
   fi
   export STACK_DETACH=1
   stack_init "$RUN_DIR"
@@ -63,7 +78,7 @@ up() {
   echo "  addresses: $RUN_DIR/stack.env (acmsctl and services read it by default)"
   sed 's/^/    /' "$RUN_DIR/stack.env"
   echo "  logs:      $RUN_DIR/<service>-<n>.log, broker.log, redis.log"
-  echo "  faults:    tools/devbroker-ctl $(stack__broker_sock) broker-down 1"
+  bus_hint
   echo "  stop:      make down"
 }
 

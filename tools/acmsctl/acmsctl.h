@@ -21,6 +21,9 @@ typedef struct ctl_opts {
     int quiet;
     int timeout_s;           /* --timeout for --wait/watch (default 900) */
     const char *ref;         /* --ref ID[@VERSION] */
+    int partitions;          /* topics apply --partitions / --replication (0 = the spec's) */
+    int replication;
+    int dry_run;             /* topics apply --dry-run */
     const char *args[3];     /* positional arguments after the command (args[0] == file) */
     int nargs;
 } ctl_opts;
@@ -33,6 +36,8 @@ int ctl_prepare(const ctl_opts *o);
 int ctl_validate(const ctl_opts *o);
 /* acmsctl config put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B (config.c). */
 int ctl_config(const ctl_opts *o);
+/* acmsctl topics apply [SPEC] (topics.c). */
+int ctl_topics(const ctl_opts *o);
 
 /* Connects to Redis with the stack/environment configuration; prints the reason and returns
  * NULL when unreachable. */

@@ -25,7 +25,10 @@ static void usage(FILE *out)
             "                                           ID@VERSION (the same content gives the same version)\n"
             "  acmsctl config get ID[@VERSION] [--env NAME]  print a stored version exactly as it was put\n"
             "  acmsctl config list [ID]                 stored ids with their latest version, or one id's versions\n"
-            "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n\n"
+            "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n"
+            "  acmsctl topics apply [SPEC] [--partitions N] [--replication N] [--dry-run]\n"
+            "      create or update the bus topics from the topic spec (default: ACMS_TOPICS_SPEC, else\n"
+            "      /usr/share/acms/topics.yaml, else deploy/topics.yaml); idempotent (docs/bus.md)\n\n"
             "Exit codes: 0 success, 1 run failed / config invalid / unknown run, 2 usage or unusable\n"
             "input, 3 bus or Redis unreachable.\n"
             "The bus and Redis come from ACMS_KAFKA_BROKERS and ACMS_REDIS_URL, else from run/stack.env\n"
@@ -46,7 +49,8 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *val = NULL;
         int takes = !strcmp(a, "--env") || !strcmp(a, "--format") || !strcmp(a, "--config-dir") ||
-                    !strcmp(a, "--timeout") || !strcmp(a, "--ref");
+                    !strcmp(a, "--timeout") || !strcmp(a, "--ref") || !strcmp(a, "--partitions") ||
+                    !strcmp(a, "--replication");
         if (takes) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "acmsctl: %s needs a value\n", a);
@@ -78,6 +82,15 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--ref")) {
             o.ref = val;
+        } else if (!strcmp(a, "--partitions") || !strcmp(a, "--replication")) {
+            int n = atoi(val);
+            if (n <= 0) {
+                fprintf(stderr, "acmsctl: %s takes a positive number\n", a);
+                return CTL_USAGE;
+            }
+            *(!strcmp(a, "--partitions") ? &o.partitions : &o.replication) = n;
+        } else if (!strcmp(a, "--dry-run")) {
+            o.dry_run = 1;
         } else if (!strcmp(a, "--wait")) {
             o.wait = 1;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -87,7 +100,7 @@ int main(int argc, char **argv)
             return CTL_USAGE;
         } else if (!o.cmd) {
             o.cmd = a;
-        } else if (o.nargs < (!strcmp(o.cmd, "config") ? 3 : 1)) {
+        } else if (o.nargs < (!strcmp(o.cmd, "config") || !strcmp(o.cmd, "topics") ? 3 : 1)) {
             o.args[o.nargs++] = a;
             o.file = o.args[0];
         } else {
@@ -106,7 +119,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"submit", ctl_submit, 1, 1},   {"status", ctl_status, 1, 0},     {"watch", ctl_watch, 1, 0},
         {"cancel", ctl_cancel, 1, 0},   {"prepare", ctl_prepare, 1, 1}, {"validate", ctl_validate, 1, 1},
-        {"config", ctl_config, 0, 0},
+        {"config", ctl_config, 0, 0},   {"topics", ctl_topics, 0, 0},
     };
     if (!o.cmd) {
         usage(stderr);
