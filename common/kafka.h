@@ -81,12 +81,18 @@ int64_t acms_kafka_lag(acms_kafka *k);
  * ACMS_KAFKA_FETCH_NUDGE in cfg.h); 0 when the nudge is off or not needed. */
 int64_t acms_kafka_fetch_nudges(const acms_kafka *k);
 
-/* Queues a message (copied). Delivery is confirmed by acms_kafka_flush. ACMS_OK or ACMS_ERR_RETRY
- * (queue full after waiting) / ACMS_ERR. */
+/* Queues a message (copied). Delivery is confirmed by acms_kafka_flush. ACMS_OK, ACMS_ERR_RETRY
+ * (queue full after waiting), ACMS_ERR_LIMIT (refused for good before it left, e.g. larger than the
+ * bus limit or an unknown topic: already dead-lettered, logged and counted) or ACMS_ERR. */
 int acms_kafka_produce(acms_kafka *k, const char *topic, const char *key, const void *payload, size_t len,
                        const acms_kafka_hdrs *hdrs);
-/* Waits until every queued message is acknowledged. ACMS_OK, or ACMS_ERR_RETRY when a delivery failed
- * or the timeout passed (the failed messages have been re-queued). */
+/* Non-zero for a produce/delivery error that waiting cannot fix (MSG_SIZE_TOO_LARGE,
+ * RECORD_LIST_TOO_LARGE, TOPIC_AUTHORIZATION_FAILED, an unknown topic, INVALID_RECORD, ...). */
+int acms_kafka_permanent_error(int err);
+
+/* Waits until every queued message is acknowledged or refused for good (dead-lettered by the
+ * delivery report). ACMS_OK, or ACMS_ERR_RETRY when a delivery failed transiently or the timeout
+ * passed (the failed messages have been re-queued). */
 int acms_kafka_flush(acms_kafka *k, int timeout_ms);
 
 /* Publishes a DeadLetter for m with reason to the dead-letter topic (queued like any produce). */
@@ -104,6 +110,11 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *loop);
  * returns it; acms_kafka_deadline returns it (0 = not started). Owner thread only. */
 int64_t acms_kafka_start_deadline(acms_kafka *k);
 int64_t acms_kafka_deadline(const acms_kafka *k);
+
+/* Health (ACMS_STALL_TIMEOUT_MS): non-zero when the consume loop has had work in hand and neither
+ * committed nor been idle for longer than the bound (a wedged partition, a handler that never
+ * returns, output never acknowledged); *stalled_ms (optional) gets how long. Any thread. */
+int acms_kafka_stalled(const acms_kafka *k, int64_t *stalled_ms);
 
 /* Reachability check (metadata request within timeout_ms) for /readyz. */
 int acms_kafka_reachable(acms_kafka *k, int timeout_ms);

@@ -3,6 +3,8 @@
  * state is the signal flag, since a signal handler cannot be handed a context. */
 #include "service.h"
 
+#include "kafka_admin.h"
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@ struct acms_service {
     atomic_int kafka_ready;       /* joined the group: partitions assigned (possibly none) once */
     atomic_int kafka_reachable;   /* the last metadata request was answered */
     atomic_int redis_ready;
+    atomic_uint missing;          /* bit i: topic i (acms_topic) absent from the cluster's metadata */
     int64_t last_ping_ms;
     int64_t next_kafka_check_ms;  /* monotonic; 0 = check at the first tick */
 };
@@ -72,10 +75,74 @@ int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const
     return rc;
 }
 
-static int ready_cb(void *ud)
+/* The topics a service needs: its inputs and the dead-letter topic (by acms_topic). */
+static size_t needed_topics(const acms_service *svc, acms_topic *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < svc->ops->ninputs && n < ACMS_TOPIC__COUNT - 1; i++)
+        out[n++] = svc->ops->inputs[i];
+    out[n++] = ACMS_TOPIC_DEADLETTER;
+    return n;
+}
+
+static int ready_cb(void *ud, char *why, size_t size)
 {
     acms_service *svc = ud;
-    return atomic_load(&svc->kafka_ready) && atomic_load(&svc->kafka_reachable) && atomic_load(&svc->redis_ready);
+    unsigned missing = atomic_load(&svc->missing);
+    size_t used = 0;
+
+    if (!atomic_load(&svc->kafka_reachable))
+        return snprintf(why, size, "kafka unreachable (%s)", svc->cfg.brokers), 0;
+    if (missing) {
+        used = (size_t)snprintf(why, size, "topic(s) missing on the cluster (acmsctl topics apply):");
+        for (int t = 0; t < ACMS_TOPIC__COUNT && used < size; t++)
+            if (missing & (1u << t))
+                used += (size_t)snprintf(why + used, size - used, " %s", acms_cfg_topic(&svc->cfg, (acms_topic)t));
+        return 0;
+    }
+    if (!atomic_load(&svc->redis_ready))
+        return snprintf(why, size, "redis unreachable"), 0;
+    if (!atomic_load(&svc->kafka_ready))
+        return snprintf(why, size, "waiting for the consumer group's partition assignment"), 0;
+    return 1;
+}
+
+static int healthy_cb(void *ud, char *why, size_t size)
+{
+    acms_service *svc = ud;
+    int64_t ms = 0;
+
+    if (!acms_kafka_stalled(svc->kafka, &ms))
+        return 1;
+    snprintf(why, size, "consume loop without progress for %lld ms (bound ACMS_STALL_TIMEOUT_MS=%d)", (long long)ms,
+             svc->cfg.stall_timeout_ms);
+    return 0;
+}
+
+/* Which needed topics the cluster lacks (a readiness condition), logged when it changes. */
+static void check_topics(acms_service *svc)
+{
+    acms_topic need[ACMS_TOPIC__COUNT];
+    const char *names[ACMS_TOPIC__COUNT];
+    char missing[1024];
+    size_t n = needed_topics(svc, need);
+    unsigned mask = 0;
+
+    for (size_t i = 0; i < n; i++)
+        names[i] = acms_cfg_topic(&svc->cfg, need[i]);
+    if (acms_kafka_topics_missing(svc->kafka, names, n, KAFKA_CHECK_TIMEOUT_MS, missing, sizeof missing) != ACMS_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (strstr(missing, names[i]))
+            mask |= 1u << need[i];
+    if (mask != atomic_load(&svc->missing)) {
+        if (mask)
+            acms_log_error(NULL, NULL, "not ready: topic(s) missing on the cluster: %s (create them: acmsctl "
+                           "topics apply)", missing);
+        else
+            acms_log_info(NULL, NULL, "every needed topic exists");
+    }
+    atomic_store(&svc->missing, mask);
 }
 
 static int loop_msg(void *ud, const acms_msg *m, const char **reason)
@@ -103,8 +170,10 @@ static int loop_tick(void *ud)
         if (ok != atomic_load(&svc->kafka_reachable))
             acms_log_info(NULL, NULL, "kafka %s", ok ? "reachable" : "unreachable: not ready");
         atomic_store(&svc->kafka_reachable, ok);
+        if (ok)
+            check_topics(svc);
         /* while unreachable, look again sooner: readiness comes back within about 2 s */
-        svc->next_kafka_check_ms = acms_mono_ms() + (ok ? KAFKA_CHECK_MS : 2000);
+        svc->next_kafka_check_ms = acms_mono_ms() + (ok && !atomic_load(&svc->missing) ? KAFKA_CHECK_MS : 2000);
     }
     if (now - svc->last_ping_ms >= 1000) {
         svc->last_ping_ms = now;
@@ -181,7 +250,8 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
         acms_log_error(NULL, NULL, "kafka: %s", err);
         goto out;
     }
-    svc->http = acms_http_start(svc->cfg.http_addr, svc->cfg.http_port, svc->metrics, ready_cb, svc, err, sizeof err);
+    acms_http_probes probes = {.ready = ready_cb, .healthy = healthy_cb, .ud = svc};
+    svc->http = acms_http_start(svc->cfg.http_addr, svc->cfg.http_port, svc->metrics, &probes, err, sizeof err);
     if (!svc->http && svc->cfg.http_port > 0) {
         acms_log_error(NULL, NULL, "%s", err);
         goto out;

@@ -90,7 +90,7 @@ stack__kafka_format() {
     args+=(--add-scram "SCRAM-SHA-256=[name=${u%%:*},password=${u#*:}]")
   done
   java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$lib/*" kafka.tools.StorageTool format \
-    -t "$cid" -c "$dir/server.properties" "${args[@]}" >"$dir/format.log" 2>&1 || {
+    --cluster-id="$cid" -c "$dir/server.properties" "${args[@]}" >"$dir/format.log" 2>&1 || {
     stack__log "kafka-$n: storage format failed:"; tail -n 20 "$dir/format.log" >&2; return 1; }
 }
 
@@ -147,14 +147,17 @@ stack_kafka_start() {
   done
   echo "$nodes" >"$STACK_DIR/kafka.nodes"
   cid=$(stack__kafka_cluster_id)
+  local formats=()
   for i in $(seq 1 "$nodes"); do
     dir=$(stack__kafka_node_dir "$i")
     if [ ! -f "$dir/data/meta.properties" ]; then
       stack__kafka_write_config "$i" "$nodes"
       stack__kafka_format "$i" "$cid" &
+      formats+=($!)
     fi
   done
-  wait || true
+  # only the formats: a bare `wait` would also wait for the caller's own background jobs
+  for i in "${formats[@]}"; do wait "$i" || true; done
   for i in $(seq 1 "$nodes"); do
     [ -f "$(stack__kafka_node_dir "$i")/data/meta.properties" ] || { stack__log "kafka-$i: not formatted"; return 1; }
     touch "$STACK_DIR/kafka-$i.pid.want"
