@@ -32,6 +32,8 @@ enum {
 #define ACMS_BUS_MAX_BYTES (1024 * 1024)
 #define ACMS_BUS_RESERVE_BYTES (16 * 1024)
 #define ACMS_MAX_MESSAGE_BYTES (ACMS_BUS_MAX_BYTES - ACMS_BUS_RESERVE_BYTES)
+/* The largest payload decoded: one that came by reference (claim.h, ACMS_CLAIM_MAX_BYTES). */
+#define ACMS_MAX_DECODE_BYTES (64 * 1024 * 1024)
 #define ACMS_MAX_FILE_BYTES (4 * 1024 * 1024)  /* config files above are refused */
 #define ACMS_MAX_DEPTH 64                      /* nesting depth of a document */
 #define ACMS_MAX_STEPS 5000                    /* steps per pipeline */

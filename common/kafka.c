@@ -350,9 +350,27 @@ int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopic
         acms_kafka__count(k, "acms_events_in_total", H_IN, topics[i], 0);
         acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topics[i], 0);
         acms_kafka__count(k, "acms_deadletters_total", H_DL, topics[i], 0);
+        char labels[300];
+        if (k->metrics && snprintf(labels, sizeof labels, "topic=\"%s\"", topics[i]) < (int)sizeof labels)
+            acms_metrics_set(k->metrics, "acms_consumer_lag", labels,
+                             "Consumer lag (high watermark - position) over assigned partitions, per topic.", 0);
+        if (k->nsubscribed < (int)(sizeof k->subscribed / sizeof *k->subscribed))
+            snprintf(k->subscribed[k->nsubscribed++], sizeof *k->subscribed, "%s", topics[i]);
         acms_log_info(NULL, NULL, "kafka: subscribed to %s", topics[i]);
     }
     return ACMS_OK;
+}
+
+int64_t acms_kafka_queued(acms_kafka *k)
+{
+    rd_kafka_queue_t *q;
+    int64_t n;
+
+    if (!k || !k->consumer || !(q = rd_kafka_queue_get_consumer(k->consumer)))
+        return 0;
+    n = (int64_t)rd_kafka_queue_length(q);
+    rd_kafka_queue_destroy(q);
+    return n;
 }
 
 int acms_kafka_assigned(const acms_kafka *k)
@@ -401,6 +419,12 @@ static rd_kafka_headers_t *build_headers(acms_kafka *k, const acms_kafka_hdrs *h
     rd_kafka_header_add(hd, "content-type", -1, "application/protobuf", -1);
     if (h && h->traceparent && h->traceparent[0])
         rd_kafka_header_add(hd, "traceparent", -1, h->traceparent, -1);
+    if (h && h->claim && h->claim[0]) {
+        char size[24];
+        snprintf(size, sizeof size, "%zu", h->claim_size);
+        rd_kafka_header_add(hd, "acms_claim", -1, h->claim, -1);
+        rd_kafka_header_add(hd, "acms_claim_size", -1, size, -1);
+    }
     return hd;
 }
 

@@ -26,6 +26,8 @@ typedef struct acms_msg {
     int64_t timestamp_ms;
     char traceparent[64];     /* W3C traceparent header, "" when absent */
     char ce_type[96];         /* CloudEvents ce_type header, "" when absent */
+    char claim[65];           /* acms_claim header: the payload is in Redis under this hash (claim.h), "" = inline */
+    size_t claim_size;        /* acms_claim_size header: the claimed payload's size */
 } acms_msg;
 
 /* CloudEvents binding headers and trace context for a produced message (any field may be NULL). */
@@ -35,6 +37,8 @@ typedef struct acms_kafka_hdrs {
     const char *ce_source;    /* e.g. "/acms/adapter/<instance>" */
     const char *traceparent;
     int64_t time_ms;
+    const char *claim;        /* claim check (claim.h): the payload's hash, the payload itself left out */
+    size_t claim_size;
 } acms_kafka_hdrs;
 
 typedef struct acms_kafka_loop {
@@ -74,6 +78,8 @@ void acms_kafka_free(acms_kafka *k);   /* flushes (bounded), commits, closes */
 int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopics);
 /* Non-zero once the consumer has been assigned partitions at least once (readiness). */
 int acms_kafka_assigned(const acms_kafka *k);
+/* Events fetched and waiting in the consumer's local queue (not yet handed to the loop). */
+int64_t acms_kafka_queued(acms_kafka *k);
 /* Total consumer lag over assigned partitions (high watermark - position), -1 unknown. */
 int64_t acms_kafka_lag(acms_kafka *k);
 

@@ -39,6 +39,8 @@ struct acms_kafka {
                                          * ACMS_KAFKA_FETCH_NUDGE and no fetch.queue.backoff.ms */
     atomic_llong nudges;                /* how many times it did */
     int64_t queue_bytes;                /* queued.max.messages.kbytes as set, in bytes */
+    char subscribed[32][256];           /* the topics subscribed to (lag gauges exist for each) */
+    int nsubscribed;
     atomic_int revocations;             /* partitions revoked or lost so far (kafka_loop.c) */
     atomic_llong progress_ms;           /* monotonic: the loop last committed or was idle (health) */
     atomic_int stalled;                 /* 1 while no progress for longer than cfg.stall_timeout_ms */

@@ -84,6 +84,19 @@ int acms_kafka__pending_store(acms_kafka *k)
 
 /* --- rebalances --------------------------------------------------------------------------- */
 
+/* How many partitions this member holds now (the log line tests and operators read). */
+static int assigned_count(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts, int cooperative)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    int n = parts->cnt;
+
+    if (cooperative && !rd_kafka_assignment(rk, &a) && a) {
+        n = a->cnt;
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    return n;
+}
+
 /* Drops the pending offsets of the partitions in parts (lost: another member owns them now). */
 static void pending_forget(acms_kafka *k, const rd_kafka_topic_partition_list_t *parts)
 {
@@ -120,6 +133,9 @@ static void revoke_parts(acms_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition
         if (err) {
             acms_log_error(NULL, NULL, "kafka: incremental unassign: %s", rd_kafka_error_string(err));
             rd_kafka_error_destroy(err);
+        } else {
+            acms_log_info(NULL, NULL, "kafka: assigned %d partition(s) after the revocation",
+                          assigned_count(rk, parts, 1));
         }
     } else {
         rd_kafka_assign(rk, NULL);
@@ -148,7 +164,8 @@ void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
                 return;
             }
         }
-        acms_log_info(NULL, NULL, "kafka: assigned %d partition(s)%s", parts->cnt, cooperative ? " (incremental)" : "");
+        acms_log_info(NULL, NULL, "kafka: assigned %d partition(s)%s", assigned_count(rk, parts, cooperative),
+                      cooperative ? " (incremental)" : "");
         atomic_store(&k->assigned, 1);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
@@ -175,16 +192,22 @@ static int64_t lag_collect(acms_kafka *k, int set_gauge)
 
     if (!k->consumer || rd_kafka_assignment(k->consumer, &a) || !a)
         return -1;
+    /* every subscribed topic has a gauge, 0 while none of its partitions is assigned here */
+    for (j = 0; j < k->nsubscribed && nper < LAG_TOPICS_MAX; j++) {
+        per[nper].topic = k->subscribed[j];
+        per[nper++].lag = 0;
+    }
     if (a->cnt > 0)
         rd_kafka_position(k->consumer, a);
     for (i = 0; i < a->cnt; i++) {
         rd_kafka_topic_partition_t *p = &a->elems[i];
         int64_t lo, hi, lag, pos;
 
-        if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0 || lo < 0)
+        if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
             continue;
-        /* nothing consumed yet on this partition: everything retained is still to be read */
-        pos = p->offset >= 0 ? p->offset : lo;
+        /* nothing consumed yet on this partition: everything retained is still to be read (the low
+         * watermark is not always known: a fetch response may not carry it) */
+        pos = p->offset >= 0 ? p->offset : lo >= 0 ? lo : 0;
         lag = hi > pos ? hi - pos : 0;
         total += lag;
         known++;
@@ -419,6 +442,10 @@ static void msg_fill(acms_msg *m, rd_kafka_message_t *rm)
     if (rd_kafka_message_headers(rm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         read_header(hdrs, "traceparent", m->traceparent, sizeof m->traceparent);
         read_header(hdrs, "ce_type", m->ce_type, sizeof m->ce_type);
+        char size[24];
+        read_header(hdrs, "acms_claim", m->claim, sizeof m->claim);
+        read_header(hdrs, "acms_claim_size", size, sizeof size);
+        m->claim_size = m->claim[0] ? strtoull(size, NULL, 10) : 0;
     }
 }
 

@@ -3,6 +3,7 @@
  * state is the signal flag, since a signal handler cannot be handed a context. */
 #include "service.h"
 
+#include "claim.h"
 #include "kafka_admin.h"
 
 #include <signal.h>
@@ -54,6 +55,30 @@ int acms_service_stopping(const acms_service *svc)
     return stop_requested != 0;
 }
 
+static void claim_count(acms_service *svc, const char *name, const char *help, const char *topic)
+{
+    char labels[300];
+    if (svc->metrics && snprintf(labels, sizeof labels, "topic=\"%s\"", topic) < (int)sizeof labels)
+        acms_metrics_add(svc->metrics, name, labels, help, 1);
+}
+
+/* A claim envelope's payload, fetched and verified, in place of its empty one (*held to free).
+ * ACMS_OK (also for an inline event), or acms_claim_get's failure with *reason. */
+static int unclaim(acms_service *svc, acms_msg *m, uint8_t **held, const char **reason)
+{
+    *held = NULL;
+    if (!m->claim[0])
+        return ACMS_OK;
+    int rc = acms_claim_get(svc->redis, m, held, reason);
+    if (rc != ACMS_OK)
+        return rc;
+    m->payload = *held;
+    m->len = m->claim_size;
+    claim_count(svc, "acms_claims_in_total", "Events received by reference (claim check), verified, per topic",
+                m->topic);
+    return ACMS_OK;
+}
+
 int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg)
 {
     uint8_t *buf;
@@ -70,9 +95,13 @@ int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const
         .traceparent = meta && meta->traceparent && *meta->traceparent ? meta->traceparent : NULL,
         .time_ms = meta ? meta->timestamp_ms : acms_now_ms(),
     };
-    int rc = acms_kafka_produce(svc->kafka, acms_cfg_topic(&svc->cfg, t), key, buf, len, &h);
+    /* above the bus limit the payload travels by reference (claim.h) */
+    int rc = acms_claim_produce(svc->kafka, svc->redis, acms_cfg_topic(&svc->cfg, t), key, buf, len, &h);
+    if (rc == ACMS_OK && len > ACMS_MAX_MESSAGE_BYTES)
+        claim_count(svc, "acms_claims_out_total", "Events sent by reference (claim check), per topic",
+                    acms_cfg_topic(&svc->cfg, t));
     free(buf);
-    return rc;
+    return rc == ACMS_ERR_LIMIT ? ACMS_ERR_LIMIT : rc;
 }
 
 /* The topics a service needs: its inputs and the dead-letter topic (by acms_topic). */
@@ -145,19 +174,44 @@ static void check_topics(acms_service *svc)
     atomic_store(&svc->missing, mask);
 }
 
-static int loop_msg(void *ud, const acms_msg *m, const char **reason)
+static int loop_msg(void *ud, const acms_msg *in, const char **reason)
 {
     acms_service *svc = ud;
-    acms_log_set_trace(m->traceparent);
-    int rc = svc->ops->handle(svc->ctx, svc, m, reason);
+    acms_msg m = *in;
+    uint8_t *held;
+    int rc = unclaim(svc, &m, &held, reason);
+    if (rc != ACMS_OK)
+        return rc;
+    acms_log_set_trace(m.traceparent);
+    rc = svc->ops->handle(svc->ctx, svc, &m, reason);
     acms_log_set_trace(NULL);
+    free(held);
     return rc;
 }
 
+/* A group with claim envelopes: each resolved first; one that cannot be settles alone (its rc),
+ * and the group is cut there so that nothing after a retry counts as processed. */
 static int loop_batch(void *ud, const acms_msg *msgs, size_t n, int *rcs, const char **reasons)
 {
     acms_service *svc = ud;
-    return svc->ops->handle_batch(svc->ctx, svc, msgs, n, rcs, reasons);
+    acms_msg ms[ACMS_KAFKA_GROUP_MAX];
+    uint8_t *held[ACMS_KAFKA_GROUP_MAX] = {0};
+    size_t ok = 0;
+    int rc = ACMS_OK;
+
+    for (; ok < n && ok < ACMS_KAFKA_GROUP_MAX; ok++) {
+        ms[ok] = msgs[ok];
+        rc = unclaim(svc, &ms[ok], &held[ok], &reasons[ok]);
+        if (rc != ACMS_OK) {
+            rcs[ok] = rc;
+            break;
+        }
+    }
+    if (ok > 0)
+        rc = svc->ops->handle_batch(svc->ctx, svc, ms, ok, rcs, reasons);
+    for (size_t i = 0; i < n && i < ACMS_KAFKA_GROUP_MAX; i++)
+        free(held[i]);
+    return rc;
 }
 
 static int loop_tick(void *ud)
