@@ -11,6 +11,7 @@
 #   stack_kafka_node_stop N [SIG]  one node; stack_kafka_node_start N starts it again (same ports, data)
 #   stack_kafka_node_signal N SIG  e.g. STOP / CONT (a frozen JVM)
 #   stack_kafka_topics [PARTITIONS [REPLICATION]]   acmsctl topics apply (deploy/topics.yaml)
+#   stack_bus_pause / stack_bus_resume   the bus stops answering / answers again (either bus)
 #
 # Variables: STACK_KAFKA_HEAP (default 384m), STACK_KAFKA_JVM_OPTS (default -XX:TieredStopAtLevel=1:
 # the client compiler only, a faster start; the benchmarks set it empty), STACK_KAFKA_SASL=1 adds a SASL_PLAINTEXT listener
@@ -204,4 +205,24 @@ stack_kafka_topics() {
   [ -n "${1:-}" ] && args+=(--partitions "$1")
   [ -n "${2:-}" ] && args+=(--replication "$2")
   "$BIN/acmsctl" topics apply "${ACMS_TOPICS_SPEC:-$REPO/deploy/topics.yaml}" "${args[@]}" >&2
+}
+
+# stack_bus_pause / stack_bus_resume: the whole bus stops answering and comes back, whichever it
+# is: every Kafka JVM frozen (SIGSTOP) and thawed (SIGCONT), or the devbroker's brokers down/up.
+stack_bus_pause() {
+  local i
+  if [ -f "$STACK_DIR/kafka.nodes" ]; then
+    for i in $(seq 1 "$(cat "$STACK_DIR/kafka.nodes")"); do stack_kafka_node_signal "$i" STOP || return 1; done
+  else
+    stack_broker_ctl broker-down -1 >/dev/null
+  fi
+}
+
+stack_bus_resume() {
+  local i
+  if [ -f "$STACK_DIR/kafka.nodes" ]; then
+    for i in $(seq 1 "$(cat "$STACK_DIR/kafka.nodes")"); do stack_kafka_node_signal "$i" CONT || return 1; done
+  else
+    stack_broker_ctl broker-up -1 >/dev/null
+  fi
 }
