@@ -229,7 +229,9 @@ $(BIN)/acms-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/benchlib.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/bench/benchlib.o $(LIB) $(LDLIBS)
 
+# BENCH_BUS=kafka: the throughput, latency and dag figures on Apache Kafka (bench/README.md)
 bench: deps
+	@if [ "$${BENCH_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
 
