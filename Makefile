@@ -168,15 +168,19 @@ test: deps
 test-unit: $(UNIT_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
 
+# ACMS_BUS=kafka: on Apache Kafka (make kafka first); ACMS_BUS=external with ACMS_KAFKA_BROKERS
 test-integration: all
+	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run-integration.sh
 
 test-asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(SAN_ENV) $(MAKE) --no-print-directory SAN=1 test-unit test-integration
 
-# fault scenarios on the real stack, >= 200 runs each (README, "Reliability"); FAULTS_TESTS picks some
+# fault scenarios on the real stack, >= 200 runs each (README, "Reliability"); FAULTS_TESTS picks some;
+# ACMS_BUS=kafka runs them on Apache Kafka (the kafka scenario on three KRaft nodes)
 test-faults: deps
+	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) tests/faults/run.sh
 
