@@ -68,8 +68,9 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
 
-# Apache Kafka for ACMS_BUS=kafka (make kafka): a JRE and Maven, installed only by that target
-KAFKA_DEB_PACKAGES := openjdk-17-jre-headless maven
+# Apache Kafka for ACMS_BUS=kafka (make kafka): a JDK (the tests' ACL helper runs from Java source)
+# and Maven, installed only by that target
+KAFKA_DEB_PACKAGES := openjdk-17-jdk-headless maven
 
 SERVICES := adapter validator coordinator monitor feedback
 TOOLS    := acmsctl devbroker stepload
@@ -112,7 +113,7 @@ kafka:
 	@missing=""; for p in $(KAFKA_DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
-	if [ -n "$$missing" ] && ! { command -v java >/dev/null && command -v mvn >/dev/null; }; then \
+	if [ -n "$$missing" ] && ! { command -v javac >/dev/null && command -v mvn >/dev/null; }; then \
 	  echo "kafka: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \

@@ -12,11 +12,14 @@
 #   stack_kafka_node_signal N SIG  e.g. STOP / CONT (a frozen JVM)
 #   stack_kafka_topics [PARTITIONS [REPLICATION]]   acmsctl topics apply (deploy/topics.yaml)
 #   stack_bus_pause / stack_bus_resume   the bus stops answering / answers again (either bus)
+#   stack_kafka_acls PREFIX [--deny-write SERVICE:TOPIC]   ACLs per service principal (SASL tests)
 #
 # Variables: STACK_KAFKA_HEAP (default 384m), STACK_KAFKA_JVM_OPTS (default -XX:TieredStopAtLevel=1:
-# the client compiler only, a faster start; the benchmarks set it empty), STACK_KAFKA_SASL=1 adds a SASL_PLAINTEXT listener
-# (SCRAM-SHA-256) with ACLs enforced (StandardAuthorizer); STACK_KAFKA_USERS="name:password ..."
-# are created at format time. The PLAINTEXT listener's ANONYMOUS principal is a super user: tests
+# the client compiler only, a faster start; the benchmarks set it empty), STACK_KAFKA_SASL=1 adds a
+# SASL_PLAINTEXT listener with ACLs enforced (StandardAuthorizer) and the users of
+# STACK_KAFKA_USERS="name:password ..." for both PLAIN (the broker's JAAS configuration in
+# kafka-N/server.properties) and SCRAM-SHA-256 (created at format time). librdkafka before 2.6.1
+# cannot complete SCRAM with Kafka 4.x (a nonce bug, librdkafka#4895): Debian 12's 2.0.2 uses PLAIN. The PLAINTEXT listener's ANONYMOUS principal is a super user: tests
 # and tools reach the broker there; services given SASL credentials are held to their ACLs.
 # Exported when SASL is on: ACMS_KAFKA_SASL_BROKERS (the SASL listener's bootstrap list).
 
@@ -73,8 +76,12 @@ group.classic.min.session.timeout.ms=1000
 log.flush.interval.messages=9223372036854775807
 EOF
   if [ "${STACK_KAFKA_SASL:-0}" = 1 ]; then
+    local u plain=""
+    for u in ${STACK_KAFKA_USERS:-}; do plain="$plain user_${u%%:*}=\"${u#*:}\""; done
     cat >>"$dir/server.properties" <<EOF
-sasl.enabled.mechanisms=SCRAM-SHA-256
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain;
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:ANONYMOUS
 allow.everyone.if.no.acl.found=false
@@ -225,4 +232,14 @@ stack_bus_resume() {
   else
     stack_broker_ctl broker-up -1 >/dev/null
   fi
+}
+
+# stack_kafka_acls PREFIX [--deny-write SERVICE:TOPIC]...: the ACLs of each service principal
+# User:PREFIX<service> (tests/lib/KafkaAcls.java, run from source with the broker's jars; a JDK).
+stack_kafka_acls() {
+  local lib
+  lib=$(stack_kafka_lib) || return 1
+  java -Xmx128m -XX:TieredStopAtLevel=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+    -Dlog4j2.configurationFile="$REPO/tools/kafka/log4j2.properties" -Dkafka.logs.dir="$STACK_DIR" \
+    -cp "$lib/*" "$REPO/tests/lib/KafkaAcls.java" "$ACMS_KAFKA_BROKERS" "$@"
 }
