@@ -519,6 +519,35 @@ int acms_kafka_flush(acms_kafka *k, int timeout_ms)
     return rc;
 }
 
+int acms_kafka_settle(acms_kafka *k, int timeout_ms)
+{
+    if (!k || !k->producer)
+        return ACMS_ERR;
+    if (acms_kafka_flush(k, timeout_ms) == ACMS_OK && !k->failed)
+        return ACMS_OK;
+    /* What was never sent is taken back (its delivery report lands in k->failed); what is in flight
+     * is waited for, its acknowledgement deciding; only then are the stragglers purged too. */
+    rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE);
+    rd_kafka_flush(k->producer, timeout_ms);
+    if (rd_kafka_outq_len(k->producer) > 0) {
+        rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(k->producer, 1000);
+    }
+    if (!k->failed && rd_kafka_outq_len(k->producer) == 0)
+        return ACMS_OK;
+    /* the caller reports the failure: nothing of it may be delivered later (acms_kafka_free
+     * would re-queue k->failed) */
+    acms_log_warn(NULL, NULL, "kafka: %zu message(s) not acknowledged: dropped, the caller reports it", k->nfailed);
+    for (acms_kafka_failed *f = k->failed, *next; f; f = next) {
+        next = f->next;
+        failed_free(f);
+    }
+    k->failed = NULL;
+    k->failed_tail = &k->failed;
+    k->nfailed = 0;
+    return ACMS_ERR_RETRY;
+}
+
 /* --- dead letters ------------------------------------------------------------------------- */
 
 static int printable(const char *s, size_t n)

@@ -101,6 +101,12 @@ int acms_kafka_permanent_error(int err);
  * passed (the failed messages have been re-queued). */
 int acms_kafka_flush(acms_kafka *k, int timeout_ms);
 
+/* For a client that must say truthfully whether its messages were delivered (acmsctl): flushes;
+ * on failure takes back what was never sent and waits for what is in flight. ACMS_OK when every
+ * message was acknowledged; ACMS_ERR_RETRY when some were not, and then none of those is ever sent
+ * by this handle (they are dropped, logged). */
+int acms_kafka_settle(acms_kafka *k, int timeout_ms);
+
 /* Publishes a DeadLetter for m with reason to the dead-letter topic (queued like any produce). */
 int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason);
 

@@ -85,8 +85,10 @@ static int publish(const acms_cfg *cfg, acms_topic t, const char *key, const Pro
         rc = acms_kafka_produce(k, acms_cfg_topic(cfg, t), key, buf, len, &h);
     }
     free(buf);
+    /* a truthful answer: acknowledged, or certainly not sent later (a leader failover may take
+     * several seconds: 30 s each for what waits and what is in flight) */
     if (rc == ACMS_OK)
-        rc = acms_kafka_flush(k, 10000);
+        rc = acms_kafka_settle(k, 30000);
     acms_kafka_free(k);
     if (rc != ACMS_OK) {
         fprintf(stderr, "acmsctl: the bus at %s did not acknowledge the event (is the stack up? `make up`)\n",
