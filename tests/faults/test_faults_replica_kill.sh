@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scenario 7: three replicas of the adapter, the validator and the monitor (one consumer group each,
-# cooperative-sticky), and every few seconds one of them SIGKILLed and started again, round robin,
-# for the whole stream of FAULTS_RUNS runs. Each kill loses that member's partitions to the others
+# cooperative-sticky), and every 2 s one of them SIGKILLed and started again, round robin, until
+# every run of the stream of FAULTS_RUNS is terminal (at least three kills of each service). Each kill loses that member's partitions to the others
 # (after the session timeout, 6 s here) and each restart takes some back: incremental rebalances
 # under load, events collected by a member whose partitions were revoked dropped unprocessed, and
 # the new owner redelivering from the last commit. Expected: 0 lost, 0 duplicated.
@@ -12,7 +12,7 @@ source "$here/lib.sh"
 # a killed member is noticed after the session timeout: the broker's minimum by default
 export ACMS_KAFKA_SESSION_TIMEOUT_MS=6000 ACMS_KAFKA_HEARTBEAT_MS=500
 SERVICES="adapter validator monitor"
-faults_begin replica_kill 200
+faults_begin replica_kill 500
 faults_start_stack
 for s in $SERVICES; do
   for i in 1 2; do stack_start_service "$s" "$i"; done
@@ -20,8 +20,9 @@ done
 stack_wait_ready
 faults_submit_start
 kills=0 k=0
-while [ "$(faults_submitted)" -lt "$FAULTS_RUNS" ] && [ "$kills" -lt 60 ]; do
-  sleep 3
+# until every run is terminal, and at least three kills of each service (at most 60)
+while { [ "$(faults_terminal_count)" -lt "$FAULTS_RUNS" ] || [ "$kills" -lt 9 ]; } && [ "$kills" -lt 60 ]; do
+  sleep 2
   read -r -a svc <<<"$SERVICES"
   s=${svc[$(( k % 3 ))]} i=$(( (k / 3) % 3 ))
   k=$((k + 1)) kills=$((kills + 1))
