@@ -30,6 +30,7 @@ struct acms_service {
     atomic_uint missing;          /* bit i: topic i (acms_topic) absent from the cluster's metadata */
     int64_t last_ping_ms;
     int64_t next_kafka_check_ms;  /* monotonic; 0 = check at the first tick */
+    char redis_reasons[ACMS_KAFKA_GROUP_MAX][320]; /* dead-letter reasons of permanent Redis errors */
 };
 
 #define KAFKA_CHECK_MS 5000       /* readiness: a metadata request this often ... */
@@ -174,6 +175,22 @@ static void check_topics(acms_service *svc)
     atomic_store(&svc->missing, mask);
 }
 
+/* A handler asked for a retry, but Redis refused its effects with an error no retry can fix
+ * (WRONGTYPE, a failing script): the event is dead-lettered with that error instead of blocking its
+ * partition forever. slot: which reason buffer (one per message of a group). */
+static int classify(acms_service *svc, const acms_msg *m, int rc, const char **reason, size_t slot)
+{
+    const char *perm = acms_redis_permanent_error(svc->redis);
+    if (rc != ACMS_ERR_RETRY || !perm)
+        return rc;
+    char *buf = svc->redis_reasons[slot % ACMS_KAFKA_GROUP_MAX];
+    snprintf(buf, sizeof svc->redis_reasons[0], "redis refused the event's effects and retrying cannot help: %s",
+             perm);
+    acms_log_error(NULL, NULL, "%s@%d:%lld: %s", m->topic, (int)m->partition, (long long)m->offset, buf);
+    *reason = buf;
+    return ACMS_ERR_POISON;
+}
+
 static int loop_msg(void *ud, const acms_msg *in, const char **reason)
 {
     acms_service *svc = ud;
@@ -183,14 +200,18 @@ static int loop_msg(void *ud, const acms_msg *in, const char **reason)
     if (rc != ACMS_OK)
         return rc;
     acms_log_set_trace(m.traceparent);
+    acms_redis_clear_permanent(svc->redis);
     rc = svc->ops->handle(svc->ctx, svc, &m, reason);
+    rc = classify(svc, &m, rc, reason, 0);
     acms_log_set_trace(NULL);
     free(held);
     return rc;
 }
 
-/* A group with claim envelopes: each resolved first; one that cannot be settles alone (its rc),
- * and the group is cut there so that nothing after a retry counts as processed. */
+/* A group: claim envelopes resolved first (one that cannot be settles alone, its rc, and the group
+ * is cut there so that nothing after a retry counts as processed). When its Redis round trips met a
+ * permanent error, the messages it asked to retry are handled one at a time (effects are
+ * idempotent), so the one Redis refuses is found and dead-lettered. */
 static int loop_batch(void *ud, const acms_msg *msgs, size_t n, int *rcs, const char **reasons)
 {
     acms_service *svc = ud;
@@ -207,8 +228,18 @@ static int loop_batch(void *ud, const acms_msg *msgs, size_t n, int *rcs, const 
             break;
         }
     }
-    if (ok > 0)
+    if (ok > 0) {
+        acms_redis_clear_permanent(svc->redis);
         rc = svc->ops->handle_batch(svc->ctx, svc, ms, ok, rcs, reasons);
+    }
+    int perm = ok > 0 && acms_redis_permanent_error(svc->redis) && svc->ops->handle;
+    for (size_t i = 0; perm && i < ok; i++) {
+        if (rcs[i] != ACMS_ERR_RETRY)
+            continue;
+        acms_redis_clear_permanent(svc->redis);
+        rcs[i] = svc->ops->handle(svc->ctx, svc, &ms[i], &reasons[i]);
+        rcs[i] = classify(svc, &ms[i], rcs[i], &reasons[i], i);
+    }
     for (size_t i = 0; i < n && i < ACMS_KAFKA_GROUP_MAX; i++)
         free(held[i]);
     return rc;
