@@ -152,9 +152,9 @@ static int healthy_cb(void *ud, char *why, size_t size)
 /* Which needed topics the cluster lacks (a readiness condition), logged when it changes. */
 static void check_topics(acms_service *svc)
 {
-    acms_topic need[ACMS_TOPIC__COUNT];
-    const char *names[ACMS_TOPIC__COUNT];
-    char missing[1024];
+    acms_topic need[ACMS_TOPIC__COUNT] = {0};
+    const char *names[ACMS_TOPIC__COUNT] = {0};
+    char missing[1024], list[1026];
     size_t n = needed_topics(svc, need);
     unsigned mask = 0;
 
@@ -162,9 +162,12 @@ static void check_topics(acms_service *svc)
         names[i] = acms_cfg_topic(&svc->cfg, need[i]);
     if (acms_kafka_topics_missing(svc->kafka, names, n, KAFKA_CHECK_TIMEOUT_MS, missing, sizeof missing) != ACMS_OK)
         return;
-    for (size_t i = 0; i < n; i++)
-        if (strstr(missing, names[i]))
+    snprintf(list, sizeof list, ",%s,", missing); /* exact names: ",a,b," holds ",a," */
+    for (size_t i = 0; i < n; i++) {
+        char item[260];
+        if (snprintf(item, sizeof item, ",%s,", names[i]) < (int)sizeof item && strstr(list, item))
             mask |= 1u << need[i];
+    }
     if (mask != atomic_load(&svc->missing)) {
         if (mask)
             acms_log_error(NULL, NULL, "not ready: topic(s) missing on the cluster: %s (create them: acmsctl "
