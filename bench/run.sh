@@ -127,7 +127,7 @@ mk_topic() {
   if [ "$BUS" = devbroker ]; then stack_broker_ctl create-topic "$1" "$2" >/dev/null; return; fi
   printf 'kind: Topics\nspec:\n  defaults: {replication: 1, min_insync_replicas: 1}\n  topics:\n    - {name: %s, partitions: %s}\n' \
     "$1" "$2" >"$WORK/topic-$1.yaml"
-  "$BIN/acmsctl" topics apply "$WORK/topic-$1.yaml" >/dev/null
+  ACMS_LOG_LEVEL=error "$BIN/acmsctl" topics apply "$WORK/topic-$1.yaml" >/dev/null
 }
 
 # tp_run KIND ROUND: one throughput run; KIND adapter|validator|fwd-adapter|fwd-validator.
