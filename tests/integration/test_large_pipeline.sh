@@ -21,7 +21,7 @@ t0=$(date +%s%N)
 out=$("$BIN/acmsctl" submit "$STACK_DIR/large.yaml" --env dev --format json) || fail "large submit: $out"
 run=$(json_get "$out" run_id)
 runs=()
-for i in $(seq 1 24); do  # right after it: on the same partitions, behind it
+for _ in $(seq 1 24); do  # right after it: on the same partitions, behind it
   out=$("$BIN/acmsctl" submit "$REPO/examples/pipelines/churn-training.yaml" --env dev --format json)
   runs+=("$(json_get "$out" run_id)")
 done
