@@ -10,7 +10,7 @@
 #     protocol is refused naming the value; the SASL password is never written anywhere.
 #   With ACMS_BUS=kafka the broker has a SASL_PLAINTEXT listener (PLAIN: Debian's librdkafka 2.0.2
 #     cannot complete SCRAM with Kafka 4.x, docs/bus.md) with ACLs per
-#     service principal (tests/lib/kafka_acls.py): the five services and acmsctl run the pipeline end
+#     service principal (tests/lib/KafkaAcls.java): the five services and acmsctl run the pipeline end
 #     to end through it; a replica with a wrong SASL password reports the authentication failure and
 #     is never ready; an adapter whose principal lacks WRITE on acms.config.prepared fails clearly
 #     (TOPIC_AUTHORIZATION_FAILED: dead letter, error log, acms_delivery_refused_total) and never
