@@ -128,6 +128,14 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         (rc = set_int(&cfg->group_max, "ACMS_GROUP_MAX", 8, 1, 64, errstr, errsz)) ||
         (rc = set_int(&cfg->max_in_flight, "ACMS_KAFKA_MAX_IN_FLIGHT", 5, 1, 5, errstr, errsz)) ||
         (rc = set_int(&cfg->shutdown_timeout_ms, "ACMS_SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000, errstr, errsz)) ||
+        (rc = set_int(&cfg->session_timeout_ms, "ACMS_KAFKA_SESSION_TIMEOUT_MS", 10000, 1000, 3600000, errstr,
+                      errsz)) ||
+        (rc = set_int(&cfg->heartbeat_ms, "ACMS_KAFKA_HEARTBEAT_MS", 1000, 100, 3600000, errstr, errsz)) ||
+        (rc = set_int(&cfg->max_poll_interval_ms, "ACMS_KAFKA_MAX_POLL_INTERVAL_MS", 300000, 1000, 86400000, errstr,
+                      errsz)) ||
+        (rc = set_int(&cfg->stall_timeout_ms, "ACMS_STALL_TIMEOUT_MS", 300000, 0, 86400000, errstr, errsz)) ||
+        (rc = set_str(cfg->kafka_props_file, sizeof cfg->kafka_props_file, "ACMS_KAFKA_PROPERTIES_FILE", NULL,
+                      errstr, errsz)) ||
         (rc = set_str(cfg->security_protocol, sizeof cfg->security_protocol, "ACMS_KAFKA_SECURITY_PROTOCOL", NULL,
                       errstr, errsz)) ||
         (rc = set_str(cfg->sasl_mechanism, sizeof cfg->sasl_mechanism, "ACMS_KAFKA_SASL_MECHANISM", NULL, errstr,
@@ -210,6 +218,12 @@ void acms_cfg_print_help(const char *service, const char *summary, const char *e
            "                              the devbroker injects produce errors: see its --help)\n"
            "  ACMS_SHUTDOWN_TIMEOUT_MS    budget of a graceful shutdown after SIGTERM: exit within it + ~1 s\n"
            "                              (default 10000)\n"
+           "  ACMS_KAFKA_SESSION_TIMEOUT_MS, ACMS_KAFKA_HEARTBEAT_MS, ACMS_KAFKA_MAX_POLL_INTERVAL_MS\n"
+           "                              consumer group timing (default 10000, 1000, 300000)\n"
+           "  ACMS_STALL_TIMEOUT_MS       work in hand and no progress for longer: /healthz 503 (default\n"
+           "                              300000; 0 = never)\n"
+           "  ACMS_KAFKA_PROPERTIES_FILE  librdkafka properties, one name=value a line (# comments)\n"
+           "  ACMS_KAFKA_PROP_<NAME>      one librdkafka property, '_' for '.': ACMS_KAFKA_PROP_CLIENT_RACK=r1\n"
            "  ACMS_KAFKA_SECURITY_PROTOCOL, ACMS_KAFKA_SASL_MECHANISM, ACMS_KAFKA_SASL_USERNAME,\n"
            "  ACMS_KAFKA_SASL_PASSWORD, ACMS_KAFKA_SSL_CA_LOCATION   passed to librdkafka as given\n"
            "  ACMS_TOPIC_<NAME>           topic names, e.g. ACMS_TOPIC_CONFIG_SUBMITTED=acms.config.submitted\n");

@@ -35,6 +35,14 @@ typedef struct acms_cfg {
     int max_in_flight;            /* ACMS_KAFKA_MAX_IN_FLIGHT, 1..5, default 5: produce requests in flight
                                    * per broker (1 on the devbroker when produce errors are injected) */
     int shutdown_timeout_ms;      /* ACMS_SHUTDOWN_TIMEOUT_MS, default 10000 */
+    int session_timeout_ms;       /* ACMS_KAFKA_SESSION_TIMEOUT_MS, default 10000 (a broker refuses less
+                                   * than its group.*.min.session.timeout.ms, 6000 by default) */
+    int heartbeat_ms;             /* ACMS_KAFKA_HEARTBEAT_MS, default 1000 */
+    int max_poll_interval_ms;     /* ACMS_KAFKA_MAX_POLL_INTERVAL_MS, default 300000 */
+    int stall_timeout_ms;         /* ACMS_STALL_TIMEOUT_MS, default 300000: a consume loop with work in
+                                   * hand and no progress for longer turns /healthz unhealthy (0 = never) */
+    char kafka_props_file[512];   /* ACMS_KAFKA_PROPERTIES_FILE: librdkafka name=value lines (docs/bus.md);
+                                   * ACMS_KAFKA_PROP_<NAME> variables likewise (applied after the file) */
     char security_protocol[32];   /* ACMS_KAFKA_SECURITY_PROTOCOL (plaintext|ssl|sasl_plaintext|sasl_ssl) */
     char sasl_mechanism[32];      /* ACMS_KAFKA_SASL_MECHANISM */
     char sasl_username[128];      /* ACMS_KAFKA_SASL_USERNAME */

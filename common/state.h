@@ -16,6 +16,9 @@
 #include "keys.h"
 #include "redis.h"
 
+/* The most items one status-and-list write takes (a 5000-step pipeline's adaptation log fits). */
+#define ACMS_STATE_LIST_MAX 200000
+
 /* Sets the run's status if it moves forward, together with the given field/value pairs (fields are
  * written only when the status moved or is equal). Creates the run hash if absent.
  * Returns 1 if written, 0 if refused (status would move backwards), ACMS_ERR_RETRY if unreachable. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/stack.sh: the local stack behind `make up` / `make down` (docs/local-stack.md): redis-server,
-# acms-devbroker and the five services (REPLICAS each) as processes under run/, recorded by pid files.
+# the bus and the five services (REPLICAS each) as processes under run/, recorded by pid files. The
+# bus is acms-devbroker, or with ACMS_BUS=kafka an Apache Kafka broker (`make kafka`; docs/bus.md).
 #   tools/stack.sh up       start everything (secrets from run/secrets.env); returns once every service is
 #                           ready; writes run/stack.env; on a running stack, checks its settings instead
 #   tools/stack.sh down     stop exactly what `up` started (idempotent); WIPE=1 also wipes the data
@@ -169,6 +170,20 @@ return n' 0 "$start_ms" "$now_ms" \
   return 0
 }
 
+# The bus's own data (Apache Kafka's log directories, under run/kafka-N) goes with the stack's data:
+# both describe the same runs, so `make clean-data` wipes them together.
+bus_wipe() {
+  rm -rf "$RUN_DIR"/kafka-* "$RUN_DIR"/kafka.*
+}
+
+bus_hint() {
+  if [ "$(stack_bus)" = kafka ]; then
+    echo "  bus:       Apache Kafka, data and server.log in $RUN_DIR/kafka-1/ (topics: deploy/topics.yaml)"
+  else
+    echo "  faults:    tools/devbroker-ctl $(stack__broker_sock) broker-down 1"
+  fi
+}
+
 # The local Redis gets a password: random at the first `make up`, kept in run/redis.password (0600)
 # for the next ones; every file the stack writes under run/ is readable by its owner only.
 redis_password() {
@@ -230,7 +245,7 @@ up() {
   echo "  redis:     password in $RUN_DIR/redis.password (mode 0600)"
   echo "  data:      $DATA_DIR (kept by make down; make clean-data wipes it)"
   echo "  logs:      $RUN_DIR/<service>-<n>.log, broker.log, redis.log; steps: $RUN_DIR/work"
-  echo "  faults:    tools/devbroker-ctl $(stack__broker_sock) broker-down 1"
+  bus_hint
   echo "  stop:      make down"
 }
 
@@ -242,6 +257,7 @@ wipe() {
     return 1
   fi
   rm -rf "$DATA_DIR" "$RUN_DIR/work" "$RUN_DIR/appendonlydir"
+  bus_wipe
   rm -f "$RUN_DIR"/*.log "$RUN_DIR"/*.out "$SETTINGS_FILE"
   echo "stack data wiped: $DATA_DIR, $RUN_DIR/work, logs (kept: $SECRETS_FILE)"
 }

@@ -17,6 +17,8 @@
 # Other helpers: stack_stop_redis [SIGNAL] / stack_start_redis (same port and AOF data again),
 # stack_stop_broker, stack_free_port, stack_running.
 # Exported once started: ACMS_REDIS_URL, ACMS_KAFKA_BROKERS, ACMS_REPO, STACK_DIR.
+# The bus (docs/bus.md): ACMS_BUS=devbroker (default), kafka (Apache Kafka from `make kafka`, started
+# here: tests/lib/kafka.sh) or external (ACMS_KAFKA_BROKERS given: nothing started, topics applied).
 
 STACK_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${REPO:-$(cd "$STACK_LIB_DIR/../.." && pwd)}
@@ -31,6 +33,8 @@ if [ -z "${STACK_PY:-}" ]; then
 fi
 
 stack__log() { echo "stack: $*" >&2; }
+# shellcheck source=kafka.sh
+source "$STACK_LIB_DIR/kafka.sh"
 
 # A free TCP port on 127.0.0.1 (the kernel's choice; released before use, so tiny race).
 stack_free_port() {
@@ -187,9 +191,32 @@ stack__broker_sock() {
   if [ -f "$STACK_DIR/broker.sockpath" ]; then cat "$STACK_DIR/broker.sockpath"; else echo "$STACK_DIR/broker.sock"; fi
 }
 
-# stack_start_broker [PARTITIONS]: acms-devbroker with a control socket. Its ports are random:
-# ACMS_KAFKA_BROKERS is read from the env file it writes.
+# stack_bus: the bus this stack runs on (devbroker, kafka or external).
+stack_bus() {
+  case "${ACMS_BUS:-devbroker}" in
+    devbroker|kafka|external) echo "${ACMS_BUS:-devbroker}" ;;
+    *) stack__log "ACMS_BUS=${ACMS_BUS}: expected devbroker, kafka or external"; return 1 ;;
+  esac
+}
+
+# stack_start_broker [PARTITIONS]: the bus of stack_bus with the ACMS topics (PARTITIONS each).
 stack_start_broker() {
+  local bus
+  bus=$(stack_bus) || return 1
+  case "$bus" in
+    kafka)
+      stack_kafka_start "${STACK_BROKERS:-1}" || return 1
+      stack_kafka_topics "${1:-6}" "$(( ${STACK_BROKERS:-1} < 3 ? ${STACK_BROKERS:-1} : 3 ))" ;;
+    external)
+      [ -n "${ACMS_KAFKA_BROKERS:-}" ] || { stack__log "ACMS_BUS=external needs ACMS_KAFKA_BROKERS"; return 1; }
+      stack_kafka_topics "${1:-6}" ;;
+    *) stack_start_devbroker "$@" ;;
+  esac
+}
+
+# stack_start_devbroker [PARTITIONS]: acms-devbroker with a control socket. Its ports are random:
+# ACMS_KAFKA_BROKERS is read from the env file it writes.
+stack_start_devbroker() {
   stack__need_dir || return 1
   local parts=${1:-6} sock=$STACK_DIR/broker.sock i
   if [ -n "$(stack__pid broker)" ]; then stack__log "broker already running"; return 0; fi
@@ -218,6 +245,8 @@ stack_start_broker() {
 stack_stop_broker() {
   stack__need_dir || return 1
   stack__kill broker "${1:-TERM}" 10
+  [ -f "$STACK_DIR/kafka.nodes" ] && stack_kafka_stop "${1:-TERM}"
+  return 0
 }
 
 # stack_broker_ctl CMD ARGS...: one control command; prints the answer, non-zero on "error: ...".
@@ -310,7 +339,7 @@ stack_stop() {
     done
     for id in $pids; do stack__kill "$id" KILL 5; done
   fi
-  stack__kill broker TERM 10
+  stack_stop_broker TERM
   stack__kill redis TERM 10
   # a sanitizer build (make test-asan) reports in the logs: such a finding fails the caller
   if ! stack_sanitizer_check; then

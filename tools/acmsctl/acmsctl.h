@@ -23,6 +23,9 @@ typedef struct ctl_opts {
     int quiet;
     int timeout_s;           /* --timeout for --wait/watch (default 900) */
     const char *ref;         /* --ref ID[@VERSION] */
+    int partitions;          /* topics apply --partitions / --replication (0 = the spec's) */
+    int replication;
+    int dry_run;             /* topics apply --dry-run */
     const char *args[3];     /* positional arguments after the command (args[0] == file) */
     int nargs;
     int attempt;             /* logs --attempt N (0 = the last) */
@@ -74,6 +77,8 @@ int ctl_validate(const ctl_opts *o);
 int ctl_logs(const ctl_opts *o);
 /* acmsctl config put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B (config.c). */
 int ctl_config(const ctl_opts *o);
+/* acmsctl topics apply [SPEC] (topics.c). */
+int ctl_topics(const ctl_opts *o);
 
 /* Reads the run (hash, steps, adaptations, stored validation result) into a JSON document; NULL when
  * the run is unknown. *unreachable is set when Redis could not be read. */

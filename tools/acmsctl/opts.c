@@ -32,7 +32,10 @@ static void usage(FILE *out)
             "  acmsctl config list [ID]                 stored ids with their latest version, or one id's versions\n"
             "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n"
             "  acmsctl config rotate-key                re-wrap every stored data key under ACMS_MASTER_KEY_FILE\n"
-            "                                           (the old key in ACMS_MASTER_KEY_FILE_PREVIOUS)\n\n"
+            "                                           (the old key in ACMS_MASTER_KEY_FILE_PREVIOUS)\n"
+            "  acmsctl topics apply [SPEC] [--partitions N] [--replication N] [--dry-run]\n"
+            "      create or update the bus topics from the topic spec (default: ACMS_TOPICS_SPEC, else\n"
+            "      /usr/share/acms/topics.yaml, else deploy/topics.yaml); idempotent (docs/bus.md)\n\n"
             "Options take `--name value` or `--name=value`; -q/--quiet drops progress and hints.\n"
             "Exit codes: 0 success, 1 run failed, rejected or cancelled / config invalid / unknown or\n"
             "ambiguous run, 2 usage or unusable input, 3 bus or Redis unreachable, 4 --timeout passed.\n"
@@ -48,8 +51,10 @@ static void usage(FILE *out)
             ACMS_VERSION);
 }
 
-static const char *const value_opts[] = {"--env", "--format", "--config-dir", "--timeout", "--ref", "--attempt"};
-static const char *const flag_opts[] = {"--wait", "--quiet", "-q", "--help", "-h", "--version", "-f", "--follow"};
+static const char *const value_opts[] = {"--env",      "--format", "--config-dir", "--timeout",
+                                         "--ref",      "--attempt", "--partitions", "--replication"};
+static const char *const flag_opts[] = {"--wait",    "--quiet", "-q",     "--help",
+                                        "-h",        "--version", "-f",  "--follow", "--dry-run"};
 
 static int in(const char *const *v, size_t n, const char *name, size_t len)
 {
@@ -119,6 +124,14 @@ static int option(ctl_opts *o, int argc, char **argv, int *i)
         if (*end || n <= 0 || n > 1000000)
             return ctl_fail(o, CTL_USAGE, "usage", NULL, "--attempt takes a positive number, not '%s'", val);
         o->attempt = (int)n;
+    } else if (IS("--partitions") || IS("--replication")) {
+        char *end;
+        long n = strtol(val, &end, 10);
+        if (*end || n <= 0 || n > 100000)
+            return ctl_fail(o, CTL_USAGE, "usage", NULL, "%.*s takes a positive number, not '%s'", (int)len, a, val);
+        *(IS("--partitions") ? &o->partitions : &o->replication) = (int)n;
+    } else if (IS("--dry-run")) {
+        o->dry_run = 1;
     } else if (IS("-f") || IS("--follow")) {
         o->follow = 1;
     } else if (IS("--wait")) {
@@ -136,7 +149,7 @@ static int positional(ctl_opts *o, const char *a)
         o->cmd = a;
         return -1;
     }
-    if (o->nargs < (!strcmp(o->cmd, "config") ? 3 : !strcmp(o->cmd, "logs") ? 2 : 1)) {
+    if (o->nargs < (!strcmp(o->cmd, "config") || !strcmp(o->cmd, "topics") ? 3 : !strcmp(o->cmd, "logs") ? 2 : 1)) {
         o->args[o->nargs++] = a;
         o->file = o->args[0];
         return -1;

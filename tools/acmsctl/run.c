@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+
 #include "acmsctl.h"
 #include "adapter/stages.h"
+#include "claim.h"
 #include "doc.h"
 #include "kafka.h"
 #include "state.h"
@@ -48,10 +50,31 @@ static int publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const c
                          .ce_source = "/acms/acmsctl",
                          .traceparent = meta->traceparent,
                          .time_ms = meta->timestamp_ms};
-    int rc = acms_kafka_produce(k, acms_cfg_topic(cfg, t), key, buf, len, &h);
+    int rc;
+    if (len > ACMS_MAX_MESSAGE_BYTES) { /* too large for the bus: by reference (claim.h) */
+        acms_redis *r = ctl_redis(cfg);
+        if (!r) {
+            free(buf);
+            acms_kafka_free(k);
+            return CTL_UNREACHABLE;
+        }
+        rc = acms_claim_produce(k, r, acms_cfg_topic(cfg, t), key, buf, len, &h);
+        acms_redis_free(r);
+        if (rc == ACMS_ERR_LIMIT) {
+            fprintf(stderr, "acmsctl: the event is %zu bytes, above the limit of %d bytes\n", len,
+                    ACMS_CLAIM_MAX_BYTES);
+            free(buf);
+            acms_kafka_free(k);
+            return CTL_USAGE;
+        }
+    } else {
+        rc = acms_kafka_produce(k, acms_cfg_topic(cfg, t), key, buf, len, &h);
+    }
     free(buf);
+    /* a truthful answer: acknowledged, or certainly not sent later (a leader failover may take
+     * several seconds: 30 s each for what waits and what is in flight) */
     if (rc == ACMS_OK)
-        rc = acms_kafka_flush(k, 10000);
+        rc = acms_kafka_settle(k, 30000);
     acms_kafka_free(k);
     if (rc != ACMS_OK)
         return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL,
