@@ -16,6 +16,9 @@ source "$here/../lib/assert.sh"
 
 dir=$(mktemp -d /tmp/acms-restart-XXXXXX)
 [ -n "${ACMS_STACK_DIRS:-}" ] && echo "$dir" >>"$ACMS_STACK_DIRS"
+# the devbroker, whatever ACMS_BUS says: what a restarted stack can continue is the devbroker's case
+# (Apache Kafka keeps its topics, so no run is interrupted there; docs/local-stack.md)
+export ACMS_BUS=devbroker
 export ACMS_RUN_DIR=$dir ACMS_STACK_ENV=$dir/stack.env ACMS_SHUTDOWN_TIMEOUT_MS=2000 REPLICAS=1
 unset ACMS_KAFKA_BROKERS ACMS_REDIS_URL
 stack() { "$REPO/tools/stack.sh" "$@"; }
