@@ -65,7 +65,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
 
-SERVICES := adapter validator coordinator monitor feedback
+SERVICES := adapter validator coordinator monitor feedback console
 TOOLS    := acmsctl devbroker stepload
 
 PROTOS   := $(wildcard proto/acms/v1/*.proto)

@@ -198,6 +198,23 @@ int acms_state_run_status_list_append(acms_redis *r, const char *run_id, const c
     return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, nitems);
 }
 
+int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,
+                          const char *json)
+{
+    char key[512];
+    if (!run_id || !*run_id || !suffix || !event_id || !*event_id || !json)
+        return ACMS_ERR_INVALID;
+    if (snprintf(key, sizeof key, "acms:run:%s:%s", run_id, suffix) >= (int)sizeof key)
+        return ACMS_ERR_INVALID;
+    const char *argv[] = {"HSET", key, event_id, json};
+    size_t len[] = {4, strlen(key), strlen(event_id), strlen(json)};
+    redisReply *rep = acms_redis_cmdargv(r, 4, argv, len);
+    int rc = rep && rep->type != REDIS_REPLY_ERROR ? ACMS_OK : ACMS_ERR_RETRY;
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
 typedef struct step_cmd {
     char key[512];
     const char *argv[70];

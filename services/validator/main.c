@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "service.h"
 #include "state.h"
 #include "validator/validator.h"
@@ -89,6 +90,15 @@ static Acms__V1__ConfigPrepared *prepared_decode(acms_arena *a, const acms_msg *
     return in;
 }
 
+/* The verdict as the run keeps it (acms:run:<run>:validation), in the arena. */
+static const char *result_json(acms_arena *a, const Acms__V1__ValidationResult *res)
+{
+    char *j = acms_json_message_string(&res->base, 0);
+    const char *out = acms_arena_strdup(a, j ? j : "{}");
+    free(j);
+    return out;
+}
+
 /* The run's status write for a verdict: "validated", or "rejected" with the first error as reason. */
 static const char *verdict_status(acms_arena *a, const Acms__V1__ValidationResult *res, const char **kv, size_t *nkv)
 {
@@ -151,7 +161,9 @@ static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena
     const char *kv[2];
     size_t nkv;
     const char *status = verdict_status(a, res, kv, &nkv);
-    if (acms_state_run_status(c->redis, in->meta->run_id, status, nkv ? kv : NULL, nkv) < 0)
+    const char *verdict[1] = {result_json(a, res)};
+    if (acms_state_run_status_list(c->redis, in->meta->run_id, status, nkv ? kv : NULL, nkv, ACMS_STATE_VALIDATION,
+                                   verdict, 1) < 0)
         return ACMS_ERR_RETRY;
     return prepared_publish(svc, a, in, res, secs);
 }
@@ -184,6 +196,14 @@ static int handle_step(const validator_ctx *c, acms_service *svc, acms_arena *a,
     out->step = acms_arena_strdup(a, S(ev->step));
     out->config_ref = acms_arena_strdup(a, S(ev->config_ref));
     out->config_hash = acms_arena_strdup(a, S(ev->config_hash));
+    if (c->redis) { /* the run keeps it (acms:run:<run>:findings), keyed by the derived event id */
+        char *json = acms_json_message_string(&out->base, 0);
+        int w = json ? acms_state_run_record(c->redis, m->run_id, ACMS_STATE_FINDINGS, out->meta->event_id, json)
+                     : ACMS_ERR_RETRY;
+        free(json);
+        if (w == ACMS_ERR_RETRY)
+            return ACMS_ERR_RETRY;
+    }
     if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &out->base) != ACMS_OK)
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_validator_runtime_findings_total", NULL,
@@ -306,7 +326,9 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
         const char *kv[2];
         size_t nkv;
         const char *status = verdict_status(a, it[i].res, kv, &nkv);
-        if (acms_state_run_status_append(r, it[i].in->meta->run_id, status, nkv ? kv : NULL, nkv) != ACMS_OK) {
+        const char *verdict[1] = {result_json(a, it[i].res)};
+        if (acms_state_run_status_list_append(r, it[i].in->meta->run_id, status, nkv ? kv : NULL, nkv,
+                                              ACMS_STATE_VALIDATION, verdict, 1) != ACMS_OK) {
             it[i].in = NULL; /* as handle_prepared: retried */
             continue;
         }

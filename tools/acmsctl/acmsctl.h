@@ -37,9 +37,6 @@ int ctl_config(const ctl_opts *o);
 /* Connects to Redis with the stack/environment configuration; prints the reason and returns
  * NULL when unreachable. */
 acms_redis *ctl_redis(const acms_cfg *cfg);
-/* Reads the run (hash, steps, adaptations) into a JSON document; NULL when the run is unknown.
- * *unreachable is set when Redis could not be read. */
-cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable);
 /* Follows a run until it ends or timeout_s passes, printing progress on stderr unless quiet.
  * Returns the final view (caller frees) or NULL (unreachable or timeout; *why says which). */
 cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, const char **why);

@@ -8,6 +8,7 @@
 #include "doc.h"
 #include "kafka.h"
 #include "log.h"
+#include "runview.h"
 #include "state.h"
 #include "store.h"
 
@@ -232,7 +233,7 @@ static int open_run(const ctl_opts *o, acms_cfg *cfg, acms_redis **r, cJSON **vi
     if (!(*r = ctl_redis(cfg)))
         return CTL_UNREACHABLE;
     int unreachable = 0;
-    *view = ctl_run_view(*r, o->file, &unreachable);
+    *view = acms_runview_read(*r, o->file, &unreachable);
     if (!*view) {
         acms_redis_free(*r);
         *r = NULL;
