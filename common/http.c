@@ -427,11 +427,15 @@ acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, int (*
         return NULL;
     }
     unsigned threads = o->threads ? o->threads : 1;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &sa},
+        {MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s : 5, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 64, NULL},
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL}, /* one thread: no pool */
+        {MHD_OPTION_END, 0, NULL},
+    };
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)o->port, NULL, NULL,
-                            answer, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                            o->timeout_s ? o->timeout_s : 5u, MHD_OPTION_CONNECTION_LIMIT,
-                            o->max_connections ? o->max_connections : 64u, MHD_OPTION_THREAD_POOL_SIZE,
-                            threads > 1 ? threads : 0u, MHD_OPTION_END);
+                            answer, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!h->d) {
         snprintf(errstr, errstr_size, "cannot listen on %s:%d (port in use?)", addr, o->port);
         free(h);
