@@ -167,7 +167,7 @@
   }
 
   /* --- the DAG -------------------------------------------------------------------------------------- */
-  const NODE_W = 170, NODE_H = 46, GAP_X = 56, GAP_Y = 14, PAD = 12;
+  const NODE_W = 160, NODE_H = 46, GAP_X = 44, GAP_Y = 14, PAD = 12;
 
   /* Columns by layer; inside a layer, steps ordered by the mean row of their dependencies. */
   function layout(nodes) {
@@ -196,13 +196,13 @@
   function dagNode(n, st, at) {
     const status = (st && st.status) || 'pending';
     const sub = status + (st && st.attempt > 1 ? ' · attempt ' + st.attempt : '') +
-      (st && st.peak_rss_kb ? ' · ' + mib(st.peak_rss_kb) + ' MiB' : '');
+      (st && st.peak_rss_kb >= 1024 ? ' · ' + mib(st.peak_rss_kb) + ' MiB' : '');
     const g = sv('g', { class: 'node ' + status.replace(/[^a-z-]/g, '') + (state.selected === n.name ? ' selected' : ''),
       'data-step': n.name, 'data-status': status, transform: 'translate(' + at.x + ',' + at.y + ')' },
     sv('title', { text: n.name + ': ' + status }),
     sv('rect', { width: NODE_W, height: NODE_H, rx: 6, ry: 6 }),
-    sv('text', { x: 10, y: 19, text: clip(n.name, 24) }),
-    sv('text', { x: 10, y: 36, class: 'sub', text: clip(sub, 30) }));
+    sv('text', { x: 10, y: 19, text: clip(n.name, 22) }),
+    sv('text', { x: 10, y: 36, class: 'sub', text: clip(sub, 28) }));
     g.addEventListener('click', () => { state.selected = n.name; renderRun(); });
     return g;
   }
