@@ -3,7 +3,7 @@
 #   make deps       install the Debian packages the build, tests and demo need (only the missing ones)
 #   make test       deps + build + unit tests + integration tests
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
-#   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
+#   make up/down    local stack (redis-server, acms-devbroker, the five services, the web console) under run/
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
 #   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
@@ -63,7 +63,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
   python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
-  valgrind clang libclang-rt-14-dev
+  valgrind clang libclang-rt-14-dev chromium python3-websocket fonts-dejavu-core
 
 SERVICES := adapter validator coordinator monitor feedback console
 TOOLS    := acmsctl devbroker stepload
@@ -222,8 +222,9 @@ bench-learning: deps
 
 # --- install ----------------------------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/acms
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/acms $(DESTDIR)$(PREFIX)/share/acms/console
 	install -m 0755 $(SERVICE_BINS) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 services/console/web/* $(DESTDIR)$(PREFIX)/share/acms/console/
 	cp -r examples $(DESTDIR)$(PREFIX)/share/acms/
 	cp -r proto $(DESTDIR)$(PREFIX)/share/acms/
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tools/stack.sh: the local stack behind `make up` / `make down`: redis-server, acms-devbroker and
-# the five services (REPLICAS each) as processes under run/, recorded by pid files there.
+# tools/stack.sh: the local stack behind `make up` / `make down`: redis-server, acms-devbroker,
+# the five services (REPLICAS each) and the web console as processes under run/, recorded by pid
+# files there.
 #   tools/stack.sh up       start everything; returns once every service is ready; writes run/stack.env
 #   tools/stack.sh down     stop exactly what `up` started (idempotent)
 #   tools/stack.sh status   list what runs; exit 0 when the stack runs, 1 when not
@@ -32,12 +33,26 @@ status() {
   return 0
 }
 
+# The web console (docs/console.md) on ACMS_CONSOLE_PORT (default 8090) when that port is free, else
+# on a free one; its URL goes to run/console.url.
+console_up() {
+  local port=${ACMS_CONSOLE_PORT:-8090}
+  if ! "$STACK_PY" -c 'import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",int(sys.argv[1])))' \
+      "$port" 2>/dev/null; then
+    port=$(stack_free_port)
+  fi
+  STACK_SERVICE_PORT=$port stack_start_service console 0 && stack_wait_ready 30 &&
+    echo "http://127.0.0.1:$port/" >"$RUN_DIR/console.url"
+}
+
 up() {
   STACK_DIR=$RUN_DIR
   if stack_running; then
     if [ -s "$RUN_DIR/services" ] && stack_wait_ready 2 2>/dev/null; then
       echo "stack already running:"
       status || true
+      [ -f "$RUN_DIR/console.url" ] && echo "  console:   $(cat "$RUN_DIR/console.url")"
       return 0
     fi
     echo "stack partly running (a process died?): run 'make down' first" >&2
@@ -53,7 +68,8 @@ up() {
   fi
   export STACK_DETACH=1
   stack_init "$RUN_DIR"
-  if ! stack_start_all "${REPLICAS:-1}"; then
+  rm -f "$RUN_DIR/console.url"
+  if ! stack_start_all "${REPLICAS:-1}" || ! console_up; then
     echo "stack: start-up failed; stopping what was started" >&2
     stack_stop
     return 1
@@ -62,6 +78,7 @@ up() {
   echo "stack up: $(wc -l <"$RUN_DIR/services") service process(es), REPLICAS=${REPLICAS:-1}"
   echo "  addresses: $RUN_DIR/stack.env (acmsctl and services read it by default)"
   sed 's/^/    /' "$RUN_DIR/stack.env"
+  echo "  console:   $(cat "$RUN_DIR/console.url")"
   echo "  logs:      $RUN_DIR/<service>-<n>.log, broker.log, redis.log"
   echo "  faults:    tools/devbroker-ctl $(stack__broker_sock) broker-down 1"
   echo "  stop:      make down"
