@@ -53,13 +53,14 @@ int console_web_locate(const char *dir, const char *exe_dir, char *out, size_t s
         snprintf(errstr, errstr_size, "ACMS_CONSOLE_WEB_DIR '%s' has no index.html", dir);
         return ACMS_ERR_NOTFOUND;
     }
-    static const char *const rel[] = {"../share/acms/console", "../services/console/web"};
+    /* installed; bin/ of a build tree; build-asan/bin/ and the other sanitizer trees */
+    static const char *const rel[] = {"../share/acms/console", "../services/console/web", "../../services/console/web"};
     for (size_t i = 0; exe_dir && i < sizeof rel / sizeof rel[0]; i++) {
         if (snprintf(out, size, "%s/%s", exe_dir, rel[i]) < (int)size && is_page_dir(out))
             return ACMS_OK;
     }
-    snprintf(errstr, errstr_size, "the page was not found in %s/../share/acms/console or %s/../services/console/web; "
-             "set ACMS_CONSOLE_WEB_DIR", exe_dir ? exe_dir : "?", exe_dir ? exe_dir : "?");
+    snprintf(errstr, errstr_size, "the page was not found in %s/../share/acms/console nor in a build tree's "
+             "services/console/web; set ACMS_CONSOLE_WEB_DIR", exe_dir ? exe_dir : "?");
     return ACMS_ERR_NOTFOUND;
 }
 

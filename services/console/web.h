@@ -24,7 +24,8 @@ typedef struct console_web {
 } console_web;
 
 /* Finds the page's directory: dir when given (ACMS_CONSOLE_WEB_DIR), else beside the program
- * (exe_dir/../share/acms/console as installed, exe_dir/../services/console/web in a build tree).
+ * (exe_dir/../share/acms/console as installed, exe_dir/../services/console/web in a build tree,
+ * exe_dir/../../services/console/web for build-asan/bin and the other sanitizer trees).
  * Writes it to out. ACMS_OK, or ACMS_ERR_NOTFOUND with errstr naming the places looked at. */
 int console_web_locate(const char *dir, const char *exe_dir, char *out, size_t size, char *errstr,
                        size_t errstr_size);

@@ -15,6 +15,10 @@ source "$here/../lib/assert.sh"
 command -v chromium >/dev/null || { echo "FAIL: chromium is missing (make deps installs it)" >&2; exit 1; }
 "$STACK_PY" -c 'import websocket' || { echo "FAIL: python3-websocket is missing (make deps)" >&2; exit 1; }
 
+# the page's script never hands a string to the HTML parser (what the DOM checks below see at run time)
+assert_true "! grep -n -E 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment|\beval\(|new Function' '$REPO/services/console/web/app.js'" \
+  "app.js parses no string as HTML"
+
 stack_init "$(mktemp -d /tmp/acms-console-browser-XXXXXX)"
 trap stack_stop EXIT
 t0=$(date +%s)
