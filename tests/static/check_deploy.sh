@@ -393,20 +393,22 @@ PY
 }
 
 check_k8s() {
-    if ! command -v kubectl >/dev/null 2>&1; then
-        fail "kubectl not installed: Kustomize overlays not rendered"
+    local kz=tools/deps/kustomize.sh
+    if ! "$kz" --ensure >/dev/null 2>"$TMP/kz.err"; then
+        fail "no Kustomize renderer (kubectl kustomize or kustomize): run make deps"
+        indent < "$TMP/kz.err"
         return
     fi
     local dir name
     for dir in "$K8S/base" "$K8S"/overlays/*/; do
         dir=${dir%/}
         name=${dir##*/}
-        if ! kubectl kustomize "$dir" > "$TMP/$name.yaml" 2> "$TMP/$name.err"; then
-            fail "kubectl kustomize $dir:"
+        if ! "$kz" "$dir" > "$TMP/$name.yaml" 2> "$TMP/$name.err"; then
+            fail "kustomize $dir:"
             indent < "$TMP/$name.err"
             continue
         fi
-        pass "kubectl kustomize $dir renders ($(grep -c '^kind:' "$TMP/$name.yaml") objects)"
+        pass "kustomize $dir renders ($(grep -c '^kind:' "$TMP/$name.yaml") objects)"
         if check_rendered "$name" "$TMP/$name.yaml"; then
             pass "$name: Deployments have liveness /healthz, readiness /readyz, non-root 10001, read-only root fs, no privilege escalation, caps dropped, RuntimeDefault seccomp, resources; Service, PDB, HPA per service; the console's Deployment, Service, PDB"
         else
