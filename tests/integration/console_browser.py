@@ -9,9 +9,11 @@ token, one failed run and one run whose pipeline name is markup. It checks what 
   3. the failed run's DAG: succeeded steps green, the failed step red, the skipped one grey;
   4. an adaptation reason (the first record the API returns) is on the page, under its stage;
   5. the failed step's details: its attempt and cause;
-  6. the stored configuration's diff;
+  6. live status: a run whose step waits for a file is seen running, the file is made, and the same
+     page (no reload) turns the step green and the run finished;
+  7. the stored configuration's diff;
 and keeps screenshots of the list and of the run under the artifacts directory.
-Usage: console_browser.py URL TOKEN FAILED_RUN XSS_RUN XSS_NAME REASON CONFIG_ID ARTIFACTS_DIR
+Usage: console_browser.py URL TOKEN FAILED_RUN XSS_RUN XSS_NAME REASON CONFIG_ID ARTIFACTS_DIR LIVE_RUN GO_FILE
 """
 import json
 import os
@@ -21,7 +23,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from cdp import Browser  # noqa: E402
 
-url, token, failed_run, xss_run, xss_name, reason, config_id, artifacts = sys.argv[1:9]
+url, token, failed_run, xss_run, xss_name, reason, config_id, artifacts, live_run, go_file = sys.argv[1:11]
 js = json.dumps  # every value goes into the page's JavaScript as a JSON literal
 
 
@@ -95,6 +97,18 @@ def xss_view(b):
     no_markup(b, "run view")
 
 
+def live_view(b):
+    node = "document.querySelector('#dag g.node[data-step=hold]')"
+    b.navigate(url + "#/runs/" + live_run)
+    b.wait("(%s || {dataset: {}}).dataset.status === 'running'" % node, "the waiting step shown running", 60)
+    check(b.eval("document.getElementById('live').textContent.startsWith('live')"), "the page follows the run live")
+    with open(go_file, "w") as f:  # the step may finish now
+        f.write("go\n")
+    b.wait("(%s || {dataset: {}}).dataset.status === 'succeeded'" % node, "the same page to show it succeeded", 60)
+    b.wait("document.getElementById('live').textContent.startsWith('finished')", "the run's end, without a reload", 60)
+    ok("a running step turned green and the run finished, on the same page")
+
+
 def config_view(b):
     b.navigate(url + "#/configs/" + config_id)
     b.wait("document.querySelector('#diff .add') !== null && document.getElementById('document') !== null",
@@ -121,6 +135,7 @@ def main():
         run_list(b)
         run_view(b)
         xss_view(b)
+        live_view(b)
         config_view(b)
         check(b.exceptions == [], "no uncaught exception in the page (%r)" % b.exceptions)
     except BaseException:

@@ -5,7 +5,8 @@
 # named <img src=x onerror=alert(1)> (rejected: its name is not valid) and two stored versions of a
 # configuration; the console asks for a token. The browser enters the token, lists the runs, sees
 # the markup-named pipeline as text (no <img>, no dialog), opens the failed run and sees its DAG
-# coloured, an adaptation reason, the failed attempt and its cause, then the configuration's diff.
+# coloured, an adaptation reason, the failed attempt and its cause; follows a running run until its
+# waiting step (released by a file the browser script makes) turns green; then the configuration's diff.
 # Screenshots are kept in tests/artifacts/ (console-list.png, console-run.png; CI keeps them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +21,9 @@ assert_true "! grep -n -E 'innerHTML|outerHTML|insertAdjacentHTML|document\.writ
   "app.js parses no string as HTML"
 
 stack_init "$(mktemp -d /tmp/acms-console-browser-XXXXXX)"
-trap stack_stop EXIT
+gate=$(mktemp -d /tmp/acms-console-gate-XXXXXX) # readable by a step's user: see the live run below
+chmod 755 "$gate"
+trap 'rm -rf "$gate"; stack_stop' EXIT
 t0=$(date +%s)
 stack_start_all
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
@@ -66,6 +69,22 @@ rc=0
 out=$("$BIN/acmsctl" submit "$work/xss.yaml" --env dev --wait --format json --timeout 120) || rc=$?
 xss=$(json_get "$out" run_id)
 assert_eq "$(json_get "$out" status)" rejected "the markup-named pipeline is rejected (its name is not valid)"
+# a run that waits: its step `hold` runs until the browser script makes the file go
+cat >"$work/live.yaml" <<YAML
+apiVersion: acms/v1
+kind: Pipeline
+metadata: {name: live-run}
+spec:
+  steps:
+    - name: hold
+      type: processing
+      command: ["sh", "-c", "while [ ! -e $gate/go ]; do sleep 0.1; done"]
+      instance_type: ml.m5.large
+      max_runtime_s: 300
+      output_path: s3://acme-ml/live/hold
+    - {name: after, type: processing, command: ["true"], instance_type: ml.m5.large, depends_on: [hold], output_path: s3://acme-ml/live/after}
+YAML
+live=$("$BIN/acmsctl" submit "$work/live.yaml" --env dev --quiet)
 "$BIN/acmsctl" config put "$work/churn.yaml" >/dev/null
 sed 's/ml.m5.xlarge/ml.m5.2xlarge/' "$work/churn.yaml" >"$work/churn-v2.yaml"
 "$BIN/acmsctl" config put "$work/churn-v2.yaml" >/dev/null
@@ -74,6 +93,6 @@ t1=$(date +%s)
 artifacts=$REPO/tests/artifacts
 mkdir -p "$artifacts"
 "$STACK_PY" "$here/console_browser.py" "$url" "$token" "$failed" "$xss" '<img src=x onerror=alert(1)>' \
-  "$reason" churn-training "$artifacts"
+  "$reason" churn-training "$artifacts" "$live" "$gate/go"
 assert_true "[ -s '$artifacts/console-run.png' ]" "screenshot kept: tests/artifacts/console-run.png"
 echo "time: stack and runs $((t1 - t0)) s, browser $(( $(date +%s) - t1 )) s"
