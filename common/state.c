@@ -132,10 +132,11 @@ int acms_state_run_status_reply(const redisReply *rep)
     return rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
 }
 
-/* Builds (and, queue = 0, runs; 1, queues) the status-and-list script. Returns the script's result,
- * or for queue = 1 ACMS_OK when queued. */
+/* Builds (and, queue = 0, runs; 1, queues) the status-and-list script. Item i is lens[i] bytes (lens
+ * NULL: strlen). Returns the script's result, or for queue = 1 ACMS_OK when queued. */
 static int status_list(acms_redis *r, int queue, const char *run_id, const char *status, const char *const *kv,
-                       size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
+                       size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
+                       size_t nitems)
 {
     int rank = acms_state_rank(status);
     if (rank < 0 || nkv % 2 || nkv > 64 || !list_suffix || nitems > 4096)
@@ -166,10 +167,11 @@ static int status_list(acms_redis *r, int queue, const char *run_id, const char 
     argv[argc++] = nkvbuf;
     for (size_t i = 0; i < nkv; i++)
         argv[argc++] = kv[i] ? kv[i] : "";
+    size_t first_item = argc;
     for (size_t i = 0; i < nitems; i++)
         argv[argc++] = items[i] ? items[i] : "";
     for (size_t i = 0; i < argc; i++)
-        argvlen[i] = strlen(argv[i]);
+        argvlen[i] = lens && i >= first_item && items[i - first_item] ? lens[i - first_item] : strlen(argv[i]);
     if (queue) {
         acms_redis_appendargv(r, (int)argc, argv, argvlen); /* hiredis copies the arguments */
         rc = ACMS_OK;
@@ -189,13 +191,27 @@ out:
 int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
 {
-    return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, nitems);
+    return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, NULL, nitems);
 }
 
 int acms_state_run_status_list_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                       size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
 {
-    return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, nitems);
+    return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, NULL, nitems);
+}
+
+int acms_state_run_status_blobs(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
+                                size_t nitems)
+{
+    return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, lens, nitems);
+}
+
+int acms_state_run_status_blobs_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                       size_t nkv, const char *list_suffix, const char *const *items,
+                                       const size_t *lens, size_t nitems)
+{
+    return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, lens, nitems);
 }
 
 int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,

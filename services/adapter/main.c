@@ -188,11 +188,15 @@ static int on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, con
     const char *kv[] = {"reason",      reason, "pipeline",    S(pipeline),          "environment", S(in->environment),
                         "config_hash", hash,   "source_name", S(in->source_name),   "config_ref",  config_ref};
     size_t nkv = sizeof kv / sizeof *kv - (*config_ref ? 0 : 2);
-    /* the verdict stays with the run (acms:run:<run>:validation), as the validator's does */
-    char *json = acms_json_message_string(&res->base, 0);
-    const char *verdict[1] = {acms_arena_strdup(a, json ? json : "{}")};
-    free(json);
-    int st = acms_state_run_status_list(s->ctx.redis, m->run_id, "rejected", kv, nkv, ACMS_STATE_VALIDATION, verdict, 1);
+    /* the verdict stays with the run (acms:run:<run>:validation, packed), as the validator's does */
+    uint8_t *packed = NULL;
+    size_t plen = 0;
+    if (acms_pb_pack(&res->base, &packed, &plen) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    const char *verdict[1] = {(const char *)packed};
+    int st = acms_state_run_status_blobs(s->ctx.redis, m->run_id, "rejected", kv, nkv, ACMS_STATE_VALIDATION, verdict,
+                                         &plen, 1);
+    free(packed);
     if (st < 0)
         return ACMS_ERR_RETRY;
     if (st == 0) {

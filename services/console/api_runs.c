@@ -126,10 +126,15 @@ static cJSON *records(const redisReply *h, const char *key1, const char *key2)
     return arr;
 }
 
-/* The first item of a list reply as JSON, or a JSON null. */
-static cJSON *first_json(const redisReply *l)
+/* The verdict (the packed ValidationResult first in the list) as JSON, or a JSON null. */
+static cJSON *verdict(acms_arena *a, const redisReply *l)
 {
-    cJSON *j = l && l->type == REDIS_REPLY_ARRAY && l->elements > 0 ? cJSON_Parse(l->element[0]->str) : NULL;
+    const redisReply *v = l && l->type == REDIS_REPLY_ARRAY && l->elements > 0 ? l->element[0] : NULL;
+    const char *why = NULL;
+    ProtobufCMessage *m = v && v->type == REDIS_REPLY_STRING
+                              ? acms_pb_decode(a, &acms__v1__validation_result__descriptor, v->str, v->len, &why)
+                              : NULL;
+    cJSON *j = m ? acms_json_from_message(m) : NULL;
     return j ? j : cJSON_CreateNull();
 }
 
@@ -189,7 +194,7 @@ static int add_extras(acms_arena *a, acms_redis *r, const char *run_id, const cJ
     }
     cJSON *g = graph(a, rep[X_RUNTIME]);
     cJSON_AddItemToObject(out, "graph", g ? g : cJSON_CreateNull());
-    cJSON_AddItemToObject(out, "validation", first_json(rep[X_VALIDATION]));
+    cJSON_AddItemToObject(out, "validation", verdict(a, rep[X_VALIDATION]));
     cJSON_AddItemToObject(out, "findings", records(rep[X_FINDINGS], "meta", "timestamp_ms"));
     cJSON_AddItemToObject(out, "alerts", records(rep[X_ALERTS], "starts_at_ms", NULL));
     cJSON_AddItemToObject(out, "feedback", hash_or_null(rep[X_FEEDBACK]));

@@ -2,7 +2,8 @@
  * a run's view (hash fields typed, steps in document order with attempts parsed, adaptations), an
  * unknown run, the run list newest first with its filters, and paging by (before_ms, skip) that
  * neither repeats nor skips a run when several were submitted in the same millisecond and a page
- * boundary falls among them. A dead server is "unreachable", never an unknown run. */
+ * boundary falls among them; a status written with binary list items (the packed verdict). A dead
+ * server is "unreachable", never an unknown run. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,6 +153,43 @@ static void test_list_pages_with_ties(void **state)
     assert_string_equal(seen[6], "w");
 }
 
+/* A run keeps binary items (the packed verdict) with its status: written byte for byte with a status
+ * that moves forward, left alone once the run has moved past it. */
+static void test_status_blobs(void **state)
+{
+    acms_redis *r = ((fx_redis *)*state)->r;
+    const char bytes[] = {'a', 0, 'b', (char)0xff};
+    const char *items[] = {bytes};
+    size_t lens[] = {sizeof bytes};
+    const char *kv[] = {"reason", "bad"};
+    assert_int_equal(acms_state_run_status_blobs(r, "b1", "rejected", kv, 2, ACMS_STATE_VALIDATION, items, lens, 1), 1);
+    redisReply *rep = acms_redis_cmd(r, "LRANGE acms:run:b1:validation 0 -1");
+    assert_int_equal(rep->elements, 1);
+    assert_int_equal(rep->element[0]->len, sizeof bytes);
+    assert_memory_equal(rep->element[0]->str, bytes, sizeof bytes);
+    freeReplyObject(rep);
+    const char other[] = "later";
+    const char *later[] = {other};
+    size_t llen[] = {5};
+    assert_int_equal(acms_state_run_status_blobs(r, "b1", "validated", NULL, 0, ACMS_STATE_VALIDATION, later, llen, 1),
+                     0); /* rejected is final */
+    rep = acms_redis_cmd(r, "LRANGE acms:run:b1:validation 0 -1");
+    assert_int_equal(rep->elements, 1);
+    assert_memory_equal(rep->element[0]->str, bytes, sizeof bytes);
+    freeReplyObject(rep);
+    /* queued, as the validator's group path sends it */
+    assert_int_equal(acms_state_run_status_blobs_append(r, "b2", "validated", NULL, 0, ACMS_STATE_VALIDATION, items,
+                                                        lens, 1),
+                     ACMS_OK);
+    redisReply *st = NULL;
+    assert_int_equal(acms_redis_exec(r, &st, 1), ACMS_OK);
+    assert_int_equal(acms_state_run_status_reply(st), 1);
+    freeReplyObject(st);
+    rep = acms_redis_cmd(r, "LRANGE acms:run:b2:validation 0 -1");
+    assert_int_equal(rep->element[0]->len, sizeof bytes);
+    freeReplyObject(rep);
+}
+
 static void test_unreachable(void **state)
 {
     fx_redis *x = *state;
@@ -172,6 +210,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_pages_with_ties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

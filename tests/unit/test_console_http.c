@@ -143,6 +143,31 @@ static void seed_runtime(acms_redis *r)
     acms_arena_free(a);
 }
 
+/* The verdict as the validator keeps it: one packed ValidationResult. */
+static void seed_verdict(acms_redis *r)
+{
+    acms_arena *a = acms_arena_new(0);
+    Acms__V1__ValidationResult *res = acms_pb_new(a, &acms__v1__validation_result__descriptor);
+    Acms__V1__ValidationIssue *is = acms_pb_new(a, &acms__v1__validation_issue__descriptor);
+    Acms__V1__ValidationSuggestion *sg = acms_pb_new(a, &acms__v1__validation_suggestion__descriptor);
+    sg->text = "fix it";
+    sg->confidence = 0.9;
+    is->code = "X";
+    is->message = "m";
+    is->suggestions = acms_arena_alloc(a, sizeof *is->suggestions);
+    is->suggestions[0] = sg;
+    is->n_suggestions = 1;
+    res->issues = acms_arena_alloc(a, sizeof *res->issues);
+    res->issues[0] = is;
+    res->n_issues = 1;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(acms_pb_pack(&res->base, &buf, &len), ACMS_OK);
+    redis_ok(r, acms_redis_cmd(r, "RPUSH acms:run:r1:validation %b", buf, len));
+    free(buf);
+    acms_arena_free(a);
+}
+
 static void seed(acms_redis *r)
 {
     redis_ok(r, acms_redis_cmd(r, "HSET acms:run:r1 run_id r1 pipeline p1 environment dev status failed "
@@ -159,9 +184,7 @@ static void seed(acms_redis *r)
     redis_ok(r, acms_redis_cmd(r, "RPUSH acms:run:r1:adaptations %s",
                                "{\"stage\":\"environment\",\"step\":\"prep\",\"field\":\"executor\","
                                "\"new_value\":\"local\",\"reason\":\"default of environment dev\",\"applied\":true}"));
-    redis_ok(r, acms_redis_cmd(r, "RPUSH acms:run:r1:validation %s",
-                               "{\"valid\":false,\"issues\":[{\"code\":\"X\",\"message\":\"m\",\"suggestions\":"
-                               "[{\"text\":\"fix it\",\"confidence\":0.9}]}]}"));
+    seed_verdict(r);
     redis_ok(r, acms_redis_cmd(r, "HSET acms:run:r1:alerts e2 %s e1 %s",
                                "{\"name\":\"Second\",\"starts_at_ms\":2500}", "{\"name\":\"First\",\"starts_at_ms\":2100}"));
     redis_ok(r, acms_redis_cmd(r, "HSET acms:run:r1:findings f1 %s",
@@ -305,7 +328,8 @@ static void test_run_view(void **state)
     assert_int_equal((int)get(j, "graph.nodes.1.layer")->valuedouble, 1);
     assert_string_equal(get(j, "graph.nodes.1.depends_on.0")->valuestring, "prep");
     assert_string_equal(get(j, "graph.nodes.0.env.0.value")->valuestring, ADAPTER_REDACTED);
-    assert_true(cJSON_IsFalse(get(j, "validation.valid")));
+    assert_true(cJSON_IsObject(get(j, "validation")));
+    assert_false(cJSON_IsTrue(get(j, "validation.valid"))); /* false: left out, as in proto3 JSON */
     assert_string_equal(get(j, "validation.issues.0.suggestions.0.text")->valuestring, "fix it");
     assert_string_equal(get(j, "alerts.0.name")->valuestring, "First"); /* in time order */
     assert_string_equal(get(j, "alerts.1.name")->valuestring, "Second");
