@@ -429,8 +429,10 @@ acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, int (*
     unsigned threads = o->threads ? o->threads : 1;
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &sa},
-        {MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s : 5, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 64, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s : ACMS_HTTP_IDLE_TIMEOUT_S, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : ACMS_HTTP_MAX_CONNECTIONS, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_ip_limit ? o->per_ip_limit : ACMS_HTTP_PER_IP_LIMIT, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL}, /* one thread: no pool */
         {MHD_OPTION_END, 0, NULL},
     };

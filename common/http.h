@@ -26,9 +26,17 @@ double acms_metrics_get(acms_metrics *m, const char *name, const char *labels);
 /* Prometheus text into a malloc'd string. */
 char *acms_metrics_render(acms_metrics *m);
 
+/* Connection limits: a connection idle (no byte in either direction) this long is closed; at most
+ * ACMS_HTTP_PER_IP_LIMIT connections per client address (a slow "trickle" client holds no more than
+ * that, so probes and scrapes from other addresses are still served), ACMS_HTTP_MAX_CONNECTIONS in
+ * all, 32 KiB of request buffer each. */
+#define ACMS_HTTP_IDLE_TIMEOUT_S 3
+#define ACMS_HTTP_PER_IP_LIMIT 8
+#define ACMS_HTTP_MAX_CONNECTIONS 64
+
 /* Starts the endpoint on addr:port (port 0 = do nothing, returns NULL without error).
- * ready(ud) is called from the server thread: it must only read flags. One server thread, at most 64
- * connections, 5 s idle timeout. */
+ * ready(ud) is called from the server thread: it must only read flags. One server thread, the
+ * connection limits above. */
 acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*ready)(void *ud), void *ud,
                            char *errstr, size_t errstr_size);
 void acms_http_stop(acms_http *h);
@@ -56,8 +64,10 @@ typedef struct acms_http_opts {
     const char *addr;            /* IPv4 address to bind ("0.0.0.0" in containers) */
     int port;                    /* > 0 */
     unsigned threads;            /* server threads (a pool); 0 = 1 */
-    unsigned max_connections;    /* connections at once; 0 = 64 */
-    unsigned timeout_s;          /* a connection idle this long is closed; 0 = 5 */
+    unsigned max_connections;    /* connections at once; 0 = ACMS_HTTP_MAX_CONNECTIONS (with a pool,
+                                  * shared among the threads) */
+    unsigned per_ip_limit;       /* connections per client address; 0 = ACMS_HTTP_PER_IP_LIMIT */
+    unsigned timeout_s;          /* a connection idle this long is closed; 0 = ACMS_HTTP_IDLE_TIMEOUT_S */
     acms_http_handler handler;   /* NULL = health and metrics only */
     void *handler_ud;
 } acms_http_opts;

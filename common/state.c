@@ -2,6 +2,8 @@
  * write are one Lua script, so concurrent or redelivered writers cannot race it backwards. */
 #include "state.h"
 
+#include "keys.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,17 +60,6 @@ int acms_state_is_terminal(const char *status)
                       !strcmp(status, "rejected"));
 }
 
-const char *acms_key_run(char *buf, size_t size, const char *run_id)
-{
-    snprintf(buf, size, "acms:run:%s", run_id);
-    return buf;
-}
-
-const char *acms_key_step(char *buf, size_t size, const char *run_id, const char *step)
-{
-    snprintf(buf, size, "acms:run:%s:step:%s", run_id, step);
-    return buf;
-}
 
 /* The status script's command for run_status and run_status_append. Buffers are the caller's. */
 typedef struct status_cmd {
@@ -92,7 +83,7 @@ static int status_cmd_build(status_cmd *c, const char *run_id, const char *statu
     c->argv[c->argc++] = status_script;
     c->argv[c->argc++] = "2";
     c->argv[c->argc++] = c->key;
-    c->argv[c->argc++] = "acms:runs";
+    c->argv[c->argc++] = ACMS_KEY_RUNS;
     c->argv[c->argc++] = status;
     c->argv[c->argc++] = c->rank;
     c->argv[c->argc++] = c->now;
@@ -158,7 +149,7 @@ static int status_list(acms_redis *r, int queue, const char *run_id, const char 
     argv[argc++] = status_list_script;
     argv[argc++] = "3";
     argv[argc++] = key;
-    argv[argc++] = "acms:runs";
+    argv[argc++] = ACMS_KEY_RUNS;
     argv[argc++] = list;
     argv[argc++] = status;
     argv[argc++] = rankbuf;
@@ -217,10 +208,10 @@ int acms_state_run_status_blobs_append(acms_redis *r, const char *run_id, const 
 int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,
                           const char *json)
 {
-    char key[512];
+    char key[ACMS_KEY_MAX];
     if (!run_id || !*run_id || !suffix || !event_id || !*event_id || !json)
         return ACMS_ERR_INVALID;
-    if (snprintf(key, sizeof key, "acms:run:%s:%s", run_id, suffix) >= (int)sizeof key)
+    if (!acms_key_run_part(key, sizeof key, run_id, suffix))
         return ACMS_ERR_INVALID;
     const char *argv[] = {"HSET", key, event_id, json};
     size_t len[] = {4, strlen(key), strlen(event_id), strlen(json)};

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "keys.h"
 #include "pb.h"
 
 /* --- options ------------------------------------------------------------------------------------ */
@@ -120,13 +121,7 @@ void console_error(acms_http_resp *resp, unsigned status, const char *fmt, ...)
 
 int console_valid_run_id(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 200)
-        return 0;
-    for (; *s; s++)
-        if (*s <= ' ' || *s >= 0x7f || *s == '/')
-            return 0;
-    return 1;
+    return s && acms_id_problem(s) == NULL; /* the rule every service decodes ids by (keys.h) */
 }
 
 /* --- the request path ------------------------------------------------------------------------- */

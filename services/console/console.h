@@ -61,7 +61,7 @@ int console_ready(void *ud);
 void console_json(acms_http_resp *resp, unsigned status, cJSON *j);
 /* Answers {"error": {"code": status, "message": ...}}. */
 void console_error(acms_http_resp *resp, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* 1 when s is usable as a run id in a key: 1..200 bytes, printable ASCII without '/' or spaces. */
+/* 1 when s is usable as a run id in a key (keys.h: [A-Za-z0-9._-], at most ACMS_MAX_ID). */
 int console_valid_run_id(const char *s);
 
 /* api_runs.c */

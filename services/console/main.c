@@ -47,6 +47,8 @@ static int serve(const acms_cfg *cfg, console *c, acms_metrics *m)
                          .port = cfg->http_port > 0 ? cfg->http_port : CONSOLE_DEFAULT_PORT,
                          .threads = c->opts.threads,
                          .max_connections = c->opts.max_connections,
+                         /* behind an Ingress or a port-forward every browser shares one address */
+                         .per_ip_limit = c->opts.max_connections,
                          .timeout_s = c->opts.timeout_s,
                          .handler = console_handle,
                          .handler_ud = c};

@@ -6,9 +6,9 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "adapter/secrets.h"
 #include "adapter/stages.h"
 #include "doc.h"
+#include "secret.h"
 
 /* One value to mask and its node in the document (for its line and column). */
 typedef struct secret {
@@ -172,7 +172,7 @@ static int line_secret(acms_arena *a, const char *line)
     const char *val = sep + 1;
     while (*val == ' ' || *val == '"' || *val == '\'')
         val++;
-    return end > start && *val && !adapter_secret_is_ref(val) &&
+    return end > start && *val && !acms_secret_is_ref(val) &&
            adapter_secret_name_sensitive(acms_arena_strndup(a, start, (size_t)(end - start)));
 }
 

@@ -6,22 +6,31 @@
 # the run in the list under its filters, its DAG by layer, each step's attempts and causes, the
 # adaptation log, the validation verdict, the monitor's alert and the validator's runtime finding
 # for the memory kill, the monitoring session, the feedback outcome and the learned recommendation.
-# A rejected run carries its issues and ranked suggestions; a stored configuration's versions and
-# diff are served with a plain-text credential masked.
+# A rejected run carries its issues and ranked suggestions; stored configurations, read from a
+# storage service over HTTP (ACMS_CONFIG_STORE, tests/lib/config_server.py), are served with a
+# plain-text credential masked in a version and in the diff.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
 source "$here/../lib/assert.sh"
 
 stack_init "$(mktemp -d /tmp/acms-console-api-XXXXXX)"
-trap stack_stop EXIT
+srv_pid=""
+trap '[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null; stack_stop' EXIT
 stack_start_all
+# stored configurations come from a storage service over HTTP, whose files this test writes
+srv_dir=$STACK_DIR/configs
+mkdir -p "$srv_dir"
+exec 7< <(exec "$STACK_PY" "$REPO/tests/lib/config_server.py" "$srv_dir" 2>"$STACK_DIR/config-server.log")
+srv_pid=$!
+read -r -t 10 srv_port <&7
+assert_true "[ -n '$srv_port' ]" "config_server.py listens"
 stack_redis_cli ACL SETUSER acms-console on '>console-pw' '~acms:*' resetchannels -@all +@read +ping +select >/dev/null
 assert_eq "$(redis-cli -p "$(cat "$STACK_DIR/redis.port")" --user acms-console --pass console-pw --no-auth-warning \
   SET acms:probe 1 2>&1 | cut -d' ' -f1)" NOPERM "the console's Redis user cannot write"
 token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 ACMS_CONSOLE_TOKEN=$token ACMS_REDIS_URL="redis://acms-console:console-pw@127.0.0.1:$(cat "$STACK_DIR/redis.port")" \
-  stack_start_service console 0
+  ACMS_CONFIG_STORE=http://127.0.0.1:$srv_port stack_start_service console 0
 stack_wait_ready 30
 base=http://127.0.0.1:$(cat "$STACK_DIR/console-0.port")
 
@@ -125,8 +134,10 @@ sed "s/name: $pipeline,/name: $cfg,/" "$work/p.yaml" >"$work/c1.yaml"
 sed 's|{name: prepare, type: processing, command: \["true"\],|{name: prepare, type: processing, command: ["true"], env: {API_TOKEN: tok-2b7e151628aed2a6}, |' \
   "$work/c1.yaml" >"$work/c2.yaml"
 grep -q tok-2b7e151628aed2a6 "$work/c2.yaml"
-"$BIN/acmsctl" config put "$work/c1.yaml" >/dev/null
-"$BIN/acmsctl" config put "$work/c2.yaml" >/dev/null
+# written as files of the storage service: acmsctl config put would refuse version 2's credential
+mkdir -p "$srv_dir/$cfg"
+cp "$work/c1.yaml" "$srv_dir/$cfg/1.yaml"
+cp "$work/c2.yaml" "$srv_dir/$cfg/2.yaml"
 assert_eq "$(jq_py "$(api "configs/$cfg")" '[x["version"] for x in d["versions"]]')" "[1, 2]" "the stored versions"
 doc=$(api "configs/$cfg/versions/2")
 diff=$(api "configs/$cfg/diff?from=1&to=2")
