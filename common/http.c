@@ -45,8 +45,7 @@ struct acms_metrics {
 struct acms_http {
     struct MHD_Daemon *d;
     acms_metrics *m;
-    int (*ready)(void *);
-    void *ud;
+    acms_http_probes probes;
     acms_http_handler handler;
     void *handler_ud;
 };
@@ -342,11 +341,16 @@ static void route(acms_http *h, const acms_http_req *req, acms_http_resp *r)
     if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
         resp_text(r, 405, "method not allowed\n");
         acms_http_resp_header(r, "Allow", "GET, HEAD");
-    } else if (!strcmp(req->path, "/healthz")) {
-        resp_text(r, 200, "ok\n");
-    } else if (!strcmp(req->path, "/readyz")) {
-        int ok = h->ready ? h->ready(h->ud) : 1;
-        resp_text(r, ok ? 200 : 503, ok ? "ready\n" : "not ready\n");
+    } else if (!strcmp(req->path, "/healthz") || !strcmp(req->path, "/readyz")) {
+        int ready = !strcmp(req->path, "/readyz");
+        int (*probe)(void *, char *, size_t) = ready ? h->probes.ready : h->probes.healthy;
+        char why[400] = "", text[440];
+        int ok = probe ? probe(h->probes.ud, why, sizeof why) : 1;
+        if (ok)
+            snprintf(text, sizeof text, "%s\n", ready ? "ready" : "ok");
+        else
+            snprintf(text, sizeof text, "%s: %s\n", ready ? "not ready" : "unhealthy", why[0] ? why : "unknown");
+        resp_text(r, ok ? 200 : 503, text);
     } else if (!strcmp(req->path, "/metrics")) {
         r->status = 200;
         r->body = acms_metrics_render(h->m);
@@ -394,16 +398,16 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
-acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*ready)(void *ud), void *ud,
+acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const acms_http_probes *probes,
                            char *errstr, size_t errstr_size)
 {
     if (port <= 0)
         return NULL;
     acms_http_opts o = {.addr = addr, .port = port};
-    return acms_http_start_opts(&o, m, ready, ud, errstr, errstr_size);
+    return acms_http_start_opts(&o, m, probes, errstr, errstr_size);
 }
 
-acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, int (*ready)(void *ud), void *ud,
+acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, const acms_http_probes *probes,
                                 char *errstr, size_t errstr_size)
 {
     acms_http *h = calloc(1, sizeof *h);
@@ -412,8 +416,8 @@ acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, int (*
         return NULL;
     }
     h->m = m;
-    h->ready = ready;
-    h->ud = ud;
+    if (probes)
+        h->probes = *probes;
     h->handler = o->handler;
     h->handler_ud = o->handler_ud;
     const char *addr = o->addr && *o->addr ? o->addr : "127.0.0.1";

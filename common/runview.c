@@ -21,10 +21,10 @@ static int numeric_field(const char *k)
 
 static void add_field(cJSON *o, const char *k, const char *v)
 {
-    if (!strcmp(k, "attempts")) {
+    if (!strcmp(k, "attempts") || !strcmp(k, "validation")) { /* JSON kept in a field (verdict.h) */
         cJSON *a = cJSON_Parse(v);
         if (a) {
-            cJSON_AddItemToObject(o, "attempts", a);
+            cJSON_AddItemToObject(o, k, a);
             return;
         }
     }

@@ -19,7 +19,7 @@
 cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable);
 
 /* A hash reply (flat field/value array) as a JSON object, with the run and step hashes' numeric
- * fields as numbers, "success" as a boolean and "attempts" parsed. Never NULL. */
+ * fields as numbers, "success" as a boolean, "attempts" and "validation" parsed. Never NULL. */
 cJSON *acms_runview_hash_json(const redisReply *rep);
 
 #define ACMS_RUNVIEW_MAX_LIMIT 500   /* runs per page */

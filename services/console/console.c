@@ -84,12 +84,14 @@ void console_free(console *c)
     free(c);
 }
 
-int console_ready(void *ud)
+int console_ready(void *ud, char *why, size_t why_size)
 {
     console *c = ud;
     acms_redis *r = console_pool_get(c->pool);
     int ok = acms_redis_ping(r) == ACMS_OK;
     console_pool_put(c->pool, r);
+    if (!ok)
+        snprintf(why, why_size, "Redis does not answer");
     return ok;
 }
 

@@ -52,9 +52,9 @@ typedef struct console {
 console *console_new(const console_opts *o, const char *redis_url, acms_metrics *m, char *errstr,
                      size_t errstr_size);
 void console_free(console *c);
-/* The server's handler (acms_http_handler) and readiness (Redis answers PING). */
+/* The server's handler (acms_http_handler) and readiness probe (Redis answers PING; else 0 and why). */
 void console_handle(void *ud, const acms_http_req *req, acms_http_resp *resp);
-int console_ready(void *ud);
+int console_ready(void *ud, char *why, size_t why_size);
 
 /* --- inside the console ------------------------------------------------------------------------ */
 /* Answers with j (deleted here) as JSON. */

@@ -52,7 +52,8 @@ static int serve(const acms_cfg *cfg, console *c, acms_metrics *m)
                          .timeout_s = c->opts.timeout_s,
                          .handler = console_handle,
                          .handler_ud = c};
-    acms_http *h = acms_http_start_opts(&ho, m, console_ready, c, err, sizeof err);
+    acms_http_probes probes = {.ready = console_ready, .ud = c};
+    acms_http *h = acms_http_start_opts(&ho, m, &probes, err, sizeof err);
     if (!h) {
         acms_log_error(NULL, NULL, "%s", err);
         return 1;

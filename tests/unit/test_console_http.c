@@ -228,7 +228,8 @@ static int setup(void **state)
     f->port = fx_redis_free_port();
     acms_http_opts ho = {.addr = "127.0.0.1", .port = f->port, .threads = 2, .max_connections = 16,
                          .timeout_s = 5, .handler = console_handle, .handler_ud = f->c};
-    f->h = acms_http_start_opts(&ho, f->m, console_ready, f->c, err, sizeof err);
+    acms_http_probes probes = {.ready = console_ready, .ud = f->c};
+    f->h = acms_http_start_opts(&ho, f->m, &probes, err, sizeof err);
     return f->h ? 0 : -1;
 }
 
@@ -457,7 +458,7 @@ static void test_connection_limit(void **state)
     int port = fx_redis_free_port();
     char err[256] = "";
     acms_http_opts ho = {.addr = "127.0.0.1", .port = port, .threads = 1, .max_connections = 2, .timeout_s = 3600};
-    acms_http *h = acms_http_start_opts(&ho, NULL, NULL, NULL, err, sizeof err);
+    acms_http *h = acms_http_start_opts(&ho, NULL, NULL, err, sizeof err);
     assert_non_null(h);
     int a = connect_to(port), b = connect_to(port), c = connect_to(port);
     assert_true(closed_within(c, 30) >= 0); /* over the limit: closed without an answer */
@@ -481,7 +482,7 @@ static void test_idle_timeout(void **state)
     int port = fx_redis_free_port();
     char err[256] = "";
     acms_http_opts ho = {.addr = "127.0.0.1", .port = port, .threads = 2, .max_connections = 16, .timeout_s = 1};
-    acms_http *h = acms_http_start_opts(&ho, NULL, NULL, NULL, err, sizeof err);
+    acms_http *h = acms_http_start_opts(&ho, NULL, NULL, err, sizeof err);
     assert_non_null(h);
     int a = connect_to(port);
     const char *partial = "GET /healthz HTTP/1.1\r\nHost: x\r\n"; /* a request never finished */

@@ -1,5 +1,5 @@
-/* view.c: a run's live state (common/runview.c reads it), followed to its end and rendered for
- * people. */
+/* view.c: a run's live state (read by common/runview.c, as acms-console reads it), followed to its
+ * end and rendered for people. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,21 +9,9 @@
 #include "runview.h"
 #include "state.h"
 
-acms_redis *ctl_redis(const acms_cfg *cfg)
+cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
 {
-    char err[256] = "", red[512];
-    acms_redis *r = acms_redis_new(cfg->redis_url, NULL, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, "acmsctl: ACMS_REDIS_URL: %s\n", err);
-        return NULL;
-    }
-    if (acms_redis_ping(r) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: Redis at %s is unreachable (is the stack up? `make up`)\n",
-                acms_cfg_redacted_url(cfg->redis_url, red, sizeof red));
-        acms_redis_free(r);
-        return NULL;
-    }
-    return r;
+    return acms_runview_read(r, run_id, unreachable); /* common/runview.c: acms-console reads runs alike */
 }
 
 static const char *jstr(const cJSON *o, const char *k, const char *def)
@@ -56,7 +44,7 @@ static int run_ended(acms_redis *r, const char *run_id)
     return ended;
 }
 
-cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, const char **why)
+cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, int *rc, const char **why)
 {
     int64_t deadline = acms_mono_ms() + (int64_t)timeout_s * 1000;
     int64_t away_since = 0;
@@ -69,12 +57,13 @@ cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, c
         if (ended < 0)
             unreachable = 1;
         else if (ended)
-            view = acms_runview_read(r, run_id, &unreachable);
+            view = ctl_run_view(r, run_id, &unreachable);
         if (unreachable) {
             if (!away_since) {
                 away_since = acms_mono_ms();
             } else if (acms_mono_ms() - away_since > 5000) {
                 *why = "Redis became unreachable";
+                *rc = CTL_UNREACHABLE;
                 return NULL;
             }
         } else {
@@ -115,7 +104,8 @@ cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, c
             cJSON_Delete(view);
         }
         if (acms_mono_ms() > deadline) {
-            *why = "timed out waiting for the run to end";
+            *why = "--timeout passed before the run ended (it goes on; follow it with acmsctl watch)";
+            *rc = CTL_TIMEOUT;
             return NULL;
         }
         usleep(quiet ? 20 * 1000 : 100 * 1000);
@@ -131,6 +121,28 @@ void ctl_print_json(const cJSON *doc)
     }
 }
 
+/* The issues a rejected run was refused for, as `acmsctl validate` prints them, named after the file
+ * (or stored configuration) that was submitted. */
+static void print_verdict(const cJSON *view)
+{
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(view, "validation");
+    if (!cJSON_IsObject(res))
+        return;
+    const char *name = *jstr(view, "config_ref", "") ? jstr(view, "config_ref", "") : jstr(view, "source_name", "");
+    size_t errors, warnings, infos;
+    ctl_count_issues(res, &errors, &warnings, &infos);
+    printf("\n");
+    ctl_print_issues(*name ? name : "(document)", cJSON_GetObjectItemCaseSensitive(res, "issues"));
+    ctl_print_issues(*name ? name : "(document)", cJSON_GetObjectItemCaseSensitive(res, "warnings"));
+    const cJSON *cut = cJSON_GetObjectItemCaseSensitive(res, "truncated");
+    if (cJSON_IsTrue(cut))
+        printf("(more issues than the run record keeps: `acmsctl validate` the file for all of them)\n");
+    printf("%zu error%s, %zu warning%s", errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    if (infos)
+        printf(", %zu info", infos);
+    printf("\n");
+}
+
 void ctl_print_run(const cJSON *view)
 {
     printf("run        %s\n", jstr(view, "run_id", "?"));
@@ -144,6 +156,7 @@ void ctl_print_run(const cJSON *view)
         printf("duration   %.2f s\n", (fin - sub) / 1000.0);
     if (*jstr(view, "reason", ""))
         printf("reason     %s\n", jstr(view, "reason", ""));
+    print_verdict(view);
     const cJSON *steps = cJSON_GetObjectItem(view, "steps"), *s;
     if (cJSON_GetArraySize(steps) > 0) {
         printf("\n%-24s %-10s %8s %10s %10s %10s  %s\n", "STEP", "STATUS", "ATTEMPTS", "WALL(s)", "PEAK(MiB)",
