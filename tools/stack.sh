@@ -286,7 +286,7 @@ down() {
     stack_stop
     echo "stack down (data kept in $DATA_DIR; make clean-data wipes it)"
   fi
-  rm -f "$RUN_DIR/stack.env" "$SETTINGS_FILE"
+  rm -f "$RUN_DIR/stack.env" "$SETTINGS_FILE" "$RUN_DIR/console.url"
   if [ "${WIPE:-0}" = 1 ]; then wipe; fi
 }
 
