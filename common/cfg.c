@@ -2,6 +2,7 @@
  * the broker and Redis addresses. Every value is bounded; a value too long or not a number is an
  * error naming the variable. */
 #include "cfg.h"
+#include "retention.h"
 
 #include "locate.h"
 
@@ -134,6 +135,11 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         (rc = set_int(&cfg->max_poll_interval_ms, "ACMS_KAFKA_MAX_POLL_INTERVAL_MS", 300000, 1000, 86400000, errstr,
                       errsz)) ||
         (rc = set_int(&cfg->stall_timeout_ms, "ACMS_STALL_TIMEOUT_MS", 300000, 0, 86400000, errstr, errsz)) ||
+        (rc = set_int(&cfg->run_retention_s, "ACMS_RUN_RETENTION_S", ACMS_RUN_RETENTION_DEFAULT_S, 1, 1 << 30, errstr,
+                      errsz)) ||
+        (rc = set_int(&cfg->run_compact_s, "ACMS_RUN_COMPACT_S", ACMS_RUN_COMPACT_DEFAULT_S, 0, 1 << 30, errstr,
+                      errsz)) ||
+        (rc = set_int(&cfg->seen_ttl_s, "ACMS_SEEN_TTL_S", ACMS_SEEN_TTL_DEFAULT_S, 60, 1 << 30, errstr, errsz)) ||
         (rc = set_str(cfg->kafka_props_file, sizeof cfg->kafka_props_file, "ACMS_KAFKA_PROPERTIES_FILE", NULL,
                       errstr, errsz)) ||
         (rc = set_str(cfg->security_protocol, sizeof cfg->security_protocol, "ACMS_KAFKA_SECURITY_PROTOCOL", NULL,
@@ -222,6 +228,12 @@ void acms_cfg_print_help(const char *service, const char *summary, const char *e
            "                              consumer group timing (default 10000, 1000, 300000)\n"
            "  ACMS_STALL_TIMEOUT_MS       work in hand and no progress for longer: /healthz 503 (default\n"
            "                              300000; 0 = never)\n"
+           "  ACMS_RUN_RETENTION_S        a finished run's Redis keys expire this long after it ends (default\n"
+           "                              1209600 = 14 days; docs/operations.md)\n"
+           "  ACMS_RUN_COMPACT_S          a finished run is compacted to its summary this long after it ends\n"
+           "                              (default 3600; the coordinator's sweep)\n"
+           "  ACMS_SEEN_TTL_S             idempotency marks live this long: at least a day more than the\n"
+           "                              longest topic retention (default 2678400 = 31 days)\n"
            "  ACMS_KAFKA_PROPERTIES_FILE  librdkafka properties, one name=value a line (# comments)\n"
            "  ACMS_KAFKA_PROP_<NAME>      one librdkafka property, '_' for '.': ACMS_KAFKA_PROP_CLIENT_RACK=r1\n"
            "  ACMS_KAFKA_SECURITY_PROTOCOL, ACMS_KAFKA_SASL_MECHANISM, ACMS_KAFKA_SASL_USERNAME,\n"

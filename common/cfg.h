@@ -41,6 +41,12 @@ typedef struct acms_cfg {
     int max_poll_interval_ms;     /* ACMS_KAFKA_MAX_POLL_INTERVAL_MS, default 300000 */
     int stall_timeout_ms;         /* ACMS_STALL_TIMEOUT_MS, default 300000: a consume loop with work in
                                    * hand and no progress for longer turns /healthz unhealthy (0 = never) */
+    int run_retention_s;          /* ACMS_RUN_RETENTION_S, default 14 days: a finished run's keys then
+                                   * expire (retention.h) */
+    int run_compact_s;            /* ACMS_RUN_COMPACT_S, default 3600: a finished run is then compacted
+                                   * to its summary (coordinator) */
+    int seen_ttl_s;               /* ACMS_SEEN_TTL_S, default 31 days: idempotency marks and tombstones;
+                                   * at least a day above the longest topic retention */
     char kafka_props_file[512];   /* ACMS_KAFKA_PROPERTIES_FILE: librdkafka name=value lines (docs/bus.md);
                                    * ACMS_KAFKA_PROP_<NAME> variables likewise (applied after the file) */
     char security_protocol[32];   /* ACMS_KAFKA_SECURITY_PROTOCOL (plaintext|ssl|sasl_plaintext|sasl_ssl) */

@@ -12,9 +12,10 @@
 
 #include "kafka.h"
 #include "redis.h"
+#include "retention.h"
 
 #define ACMS_CLAIM_MAX_BYTES ACMS_MAX_DECODE_BYTES
-#define ACMS_CLAIM_TTL_S (30 * 24 * 3600) /* the longest retention in deploy/topics.yaml */
+#define ACMS_CLAIM_TTL_S ACMS_HISTORY_MAX_S /* the longest topic retention (retention.h) */
 
 /* Stores payload under its hash (SET NX; an existing copy gets its TTL renewed); hex gets the hash.
  * ACMS_OK, ACMS_ERR_LIMIT (above ACMS_CLAIM_MAX_BYTES: reject the input), ACMS_ERR_RETRY (Redis). */

@@ -59,3 +59,8 @@ const char *acms_key_env_instances(char *buf, size_t size, const char *env)
 {
     return fit(buf, size, snprintf(buf, size, "acms:env:%s:instances", env));
 }
+
+const char *acms_key_doc(char *buf, size_t size, const char *hash)
+{
+    return fit(buf, size, snprintf(buf, size, "acms:doc:%s", hash));
+}

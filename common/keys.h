@@ -6,6 +6,7 @@
  *   acms:run:<run>:step:<step>     hash   a step's record                              adaptations cancel
  *   acms:runs  acms:runs:active    zset/set of run ids          acms:lease:<run>        the run's owner
  *   acms:seen:<service>:<event>    idempotency marks            acms:env:<env>:instances hash per run
+ *   acms:runs:expiry :compact :gone :deleted   retention indexes (retention.h)   acms:doc:<hash>
  * Builders write into buf and return it, or return NULL when the key does not fit (never cut). */
 #ifndef ACMS_KEYS_H
 #define ACMS_KEYS_H
@@ -18,6 +19,10 @@
 #define ACMS_KEY_MAX 768        /* every key fits: ids, step and pipeline names are bounded */
 #define ACMS_KEY_RUNS "acms:runs"
 #define ACMS_KEY_RUNS_ACTIVE "acms:runs:active"
+#define ACMS_KEY_RUNS_EXPIRY "acms:runs:expiry"   /* zset: finished runs by expiry time (retention.h) */
+#define ACMS_KEY_RUNS_COMPACT "acms:runs:compact" /* zset: finished runs by finish time, to compact */
+#define ACMS_KEY_RUNS_GONE "acms:runs:gone"       /* zset: tombstones of expired runs, by expiry */
+#define ACMS_KEY_RUNS_DELETED "acms:runs:deleted" /* zset: tombstones of deleted runs, by deletion */
 
 /* NULL when id is a usable run or event id, else why not (static). */
 const char *acms_id_problem(const char *id);
@@ -32,5 +37,7 @@ const char *acms_key_step(char *buf, size_t size, const char *run_id, const char
 const char *acms_key_lease(char *buf, size_t size, const char *run_id);
 const char *acms_key_seen(char *buf, size_t size, const char *service, const char *event_id);
 const char *acms_key_env_instances(char *buf, size_t size, const char *env);
+/* acms:doc:<sha256 hex>: a submitted document (packed Value), kept while a run that used it is kept. */
+const char *acms_key_doc(char *buf, size_t size, const char *hash);
 
 #endif

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "log.h"
 #include "redis.h"
+#include "retention.h"
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
@@ -31,6 +32,9 @@ struct acms_redis {
     int pipe_broken;           /* an append failed: the next exec reports ACMS_ERR_RETRY */
     char permanent[256];       /* first permanent error reply since the last clear, "" none */
     acms_metrics *metrics;
+    int64_t retention_ms;      /* of the runs written through this handle (retention.h) */
+    char retention_arg[24];
+    int seen_ttl_s;            /* of the idempotency marks written through this handle */
 };
 
 static void count_errors(acms_redis *r, double n)
@@ -324,10 +328,38 @@ acms_redis *acms_redis_new(const char *url, acms_metrics *metrics, char *errstr,
         return NULL;
     }
     r->metrics = metrics;
+    acms_redis_set_run_retention(r, (int64_t)ACMS_RUN_RETENTION_DEFAULT_S * 1000);
+    r->seen_ttl_s = ACMS_SEEN_TTL_DEFAULT_S;
     count_errors(r, 0); /* the series exists (0) before the first error */
     if (ensure(r) == ACMS_OK)
         acms_log_info(NULL, NULL, "redis %s:%d db %d: connected", r->host, r->port, r->db);
     return r;
+}
+
+void acms_redis_set_run_retention(acms_redis *r, int64_t ms)
+{
+    r->retention_ms = ms > 0 ? ms : 1;
+    snprintf(r->retention_arg, sizeof r->retention_arg, "%lld", (long long)r->retention_ms);
+}
+
+int64_t acms_redis_run_retention_ms(const acms_redis *r)
+{
+    return r->retention_ms;
+}
+
+const char *acms_redis_run_retention_arg(const acms_redis *r)
+{
+    return r->retention_arg;
+}
+
+void acms_redis_set_seen_ttl(acms_redis *r, int seconds)
+{
+    r->seen_ttl_s = seconds > 0 ? seconds : ACMS_SEEN_TTL_DEFAULT_S;
+}
+
+int acms_redis_seen_ttl_s(const acms_redis *r)
+{
+    return r->seen_ttl_s;
 }
 
 void acms_redis_free(acms_redis *r)

@@ -32,6 +32,17 @@ int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n);
 /* Pipelined commands whose replies only need to be non-errors. */
 int acms_redis_exec_discard(acms_redis *r, size_t n);
 
+/* The retention of the runs this handle writes (retention.h), in ms: the writers' scripts read it.
+ * Default ACMS_RUN_RETENTION_DEFAULT_S; the services and acmsctl set ACMS_RUN_RETENTION_S. */
+void acms_redis_set_run_retention(acms_redis *r, int64_t ms);
+int64_t acms_redis_run_retention_ms(const acms_redis *r);
+/* The same value as a decimal string (for script arguments), valid while r lives. */
+const char *acms_redis_run_retention_arg(const acms_redis *r);
+/* How long the idempotency marks written through this handle live (s): ACMS_SEEN_TTL_S, default
+ * ACMS_SEEN_TTL_DEFAULT_S (retention.h: longer than any topic's history). */
+void acms_redis_set_seen_ttl(acms_redis *r, int seconds);
+int acms_redis_seen_ttl_s(const acms_redis *r);
+
 /* Sets key to "1" with ttl_s if absent. Returns 1 if this call set it (first time), 0 if it
  * existed, ACMS_ERR_RETRY if unreachable. */
 int acms_redis_once(acms_redis *r, const char *key, int ttl_s);

@@ -4,32 +4,42 @@
 #include <string.h>
 
 #include "log.h"
+#include "retention.h"
 
-/* KEYS[1] seen marker, KEYS[2..] hashes. ARGV[1] seen ttl (0 = unguarded); per hash: expect
- * ('' = unversioned), ttl, replace (0|1), nsetnx, nset, nincr, then the pairs of each list. */
+/* KEYS[1] seen marker, KEYS[2..] hashes. ARGV[1] seen ttl (0 = unguarded), ARGV[2] run retention (ms);
+ * per hash: expect ('' = unversioned), ttl, replace (0|1), nsetnx, nset, nincr, run ('' = none), then
+ * the pairs of each list. */
 static const char k_apply_lua[] =
+    ACMS_RETENTION_LUA
     "local guard = tonumber(ARGV[1])\n"
     "if guard > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "local p = 2\n"
+    "local p = 3\n"
     "for k = 2, #KEYS do\n"
     "  local expect = ARGV[p]\n"
     "  if expect ~= '' then\n"
     "    local cur = redis.call('HGET', KEYS[k], 'version') or '0'\n"
     "    if cur ~= expect then return -1 end\n"
     "  end\n"
-    "  p = p + 6 + 2 * (tonumber(ARGV[p+3]) + tonumber(ARGV[p+4]) + tonumber(ARGV[p+5]))\n"
+    "  p = p + 7 + 2 * (tonumber(ARGV[p+3]) + tonumber(ARGV[p+4]) + tonumber(ARGV[p+5]))\n"
     "end\n"
-    "p = 2\n"
+    "p = 3\n"
     "for k = 2, #KEYS do\n"
     "  local key, expect, ttl, replace = KEYS[k], ARGV[p], tonumber(ARGV[p+1]), ARGV[p+2]\n"
-    "  local nsetnx, nset, nincr = tonumber(ARGV[p+3]), tonumber(ARGV[p+4]), tonumber(ARGV[p+5])\n"
-    "  p = p + 6\n"
-    "  if replace == '1' then redis.call('DEL', key) end\n"
-    "  for i = 1, nsetnx do redis.call('HSETNX', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
-    "  for i = 1, nset do redis.call('HSET', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
-    "  for i = 1, nincr do redis.call('HINCRBY', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
-    "  if expect ~= '' then redis.call('HSET', key, 'version', tostring(tonumber(expect) + 1)) end\n"
-    "  if ttl > 0 then redis.call('EXPIRE', key, ttl) end\n"
+    "  local nsetnx, nset, nincr, run = tonumber(ARGV[p+3]), tonumber(ARGV[p+4]), tonumber(ARGV[p+5]), ARGV[p+6]\n"
+    "  p = p + 7\n"
+    "  local skip = run ~= '' and acms_gone(run)\n"
+    "  if skip then\n"
+    "    p = p + 2 * (nsetnx + nset + nincr)\n"
+    "  else\n"
+    "    if replace == '1' then redis.call('DEL', key) end\n"
+    "    for i = 1, nsetnx do redis.call('HSETNX', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
+    "    for i = 1, nset do redis.call('HSET', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
+    "    for i = 1, nincr do redis.call('HINCRBY', key, ARGV[p], ARGV[p+1]); p = p + 2 end\n"
+    "    if expect ~= '' then redis.call('HSET', key, 'version', tostring(tonumber(expect) + 1)) end\n"
+    "    if not (run ~= '' and acms_retain(run, key, ARGV[2])) and ttl > 0 then\n"
+    "      redis.call('EXPIRE', key, ttl)\n"
+    "    end\n"
+    "  end\n"
     "end\n"
     "if guard > 0 then redis.call('SET', KEYS[1], '1', 'EX', guard) end\n"
     "return 1\n";
@@ -77,6 +87,7 @@ int acms_hash_apply(acms_redis *r, const char *seen_key, int seen_ttl_s, const a
     for (size_t i = 0; i < nops; i++)
         arg(a, &b, ops[i].key);
     arg(a, &b, acms_arena_printf(a, "%d", guard ? seen_ttl_s : 0));
+    arg(a, &b, acms_redis_run_retention_arg(r));
     for (size_t i = 0; i < nops; i++) {
         const acms_hash_op *o = &ops[i];
         size_t nsetnx = o->nsetnx & ~(size_t)1, nset = o->nset & ~(size_t)1, nincr = o->nincr & ~(size_t)1;
@@ -86,6 +97,7 @@ int acms_hash_apply(acms_redis *r, const char *seen_key, int seen_ttl_s, const a
         arg(a, &b, acms_arena_printf(a, "%zu", nsetnx / 2));
         arg(a, &b, acms_arena_printf(a, "%zu", nset / 2));
         arg(a, &b, acms_arena_printf(a, "%zu", nincr / 2));
+        arg(a, &b, o->run_id ? o->run_id : "");
         pairs(a, &b, o->setnx, nsetnx);
         pairs(a, &b, o->set, nset);
         pairs(a, &b, o->incr, nincr);

@@ -18,6 +18,8 @@ typedef struct acms_hash_op {
                                    (a missing one is "0") and becomes expect + 1 */
     int replace;                /* DEL the hash before writing */
     int ttl_s;                  /* > 0: EXPIRE after writing */
+    const char *run_id;         /* a key of this run (retention.h): once the run has ended its expiry
+                                   applies instead of ttl_s; a run that is gone gets no write */
     const char **setnx;         /* HSETNX: fields written only once */
     size_t nsetnx;
     const char **set;           /* HSET */

@@ -12,7 +12,8 @@ static int numeric_field(const char *k)
 {
     static const char *const nums[] = {"submitted_ms",  "updated_ms", "finished_ms", "started_ms", "steps_total",
                                        "steps_done",    "attempt",    "wall_ms",     "peak_rss_kb", "memory_mb",
-                                       "max_runtime_s", "exit_code",  "cpu_time_s",  "attempt_started_ms"};
+                                       "max_runtime_s", "exit_code",  "cpu_time_s",  "attempt_started_ms",
+                                       "expires_ms",    "compacted_ms", "adaptations_count"};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (!strcmp(k, nums[i]))
             return 1;
@@ -21,7 +22,7 @@ static int numeric_field(const char *k)
 
 static void add_field(cJSON *o, const char *k, const char *v)
 {
-    if (!strcmp(k, "attempts") || !strcmp(k, "validation")) { /* JSON kept in a field (verdict.h) */
+    if (!strcmp(k, "attempts") || !strcmp(k, "validation") || !strcmp(k, "reuse_steps")) { /* JSON in a field */
         cJSON *a = cJSON_Parse(v);
         if (a) {
             cJSON_AddItemToObject(o, k, a);
@@ -41,7 +42,7 @@ cJSON *acms_runview_hash_json(const redisReply *rep)
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
         const char *k = rep->element[i]->str, *v = rep->element[i + 1]->str;
-        if (k && v && strcmp(k, "attempts_json"))
+        if (k && v && strcmp(k, "attempts_json") && strcmp(k, "summary")) /* the summary: compacted_steps */
             add_field(o, k, v);
     }
     return o;
@@ -70,6 +71,22 @@ static int read_steps(acms_redis *r, const char *key, const redisReply *names, c
     return ACMS_OK;
 }
 
+/* A compacted run (retention.h): its steps from the summary written at its end, whose step objects
+ * have the step hashes' field names; its adaptation log is gone, its count stays. */
+static void compacted_steps(const redisReply *hash, cJSON *view, cJSON *steps)
+{
+    const char *summary = NULL;
+    for (size_t i = 0; hash && hash->type == REDIS_REPLY_ARRAY && i + 1 < hash->elements; i += 2)
+        if (hash->element[i]->str && !strcmp(hash->element[i]->str, "summary"))
+            summary = hash->element[i + 1]->str;
+    cJSON *doc = summary ? cJSON_Parse(summary) : NULL, *st;
+    cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(doc, "steps"))
+        cJSON_AddItemToArray(steps, cJSON_Duplicate(st, 1));
+    cJSON_Delete(doc);
+    if (cJSON_GetObjectItem(view, "compacted_ms"))
+        cJSON_AddBoolToObject(view, "compacted", 1);
+}
+
 cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable)
 {
     char key[256];
@@ -89,12 +106,15 @@ cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable)
     view = acms_runview_hash_json(rep[0]);
     if (!cJSON_GetObjectItem(view, "run_id"))
         cJSON_AddStringToObject(view, "run_id", run_id);
-    if (read_steps(r, key, rep[1], cJSON_AddArrayToObject(view, "steps")) != ACMS_OK) {
+    cJSON *steps = cJSON_AddArrayToObject(view, "steps");
+    if (read_steps(r, key, rep[1], steps) != ACMS_OK) {
         *unreachable = 1;
         cJSON_Delete(view);
         view = NULL;
         goto out;
     }
+    if (cJSON_GetArraySize(steps) == 0)
+        compacted_steps(rep[0], view, steps);
     cJSON *ad = cJSON_AddArrayToObject(view, "adaptations");
     for (size_t i = 0; rep[2] && rep[2]->type == REDIS_REPLY_ARRAY && i < rep[2]->elements; i++) {
         cJSON *a = cJSON_Parse(rep[2]->element[i]->str);

@@ -5,6 +5,8 @@
  *   many runs: acms:runs (by submit time, newest first) with each run's summary fields, filtered by
  *              environment, pipeline and status, paged by a (before_ms, skip) cursor that neither
  *              repeats nor skips a run, even among runs submitted in the same millisecond.
+ * A compacted run (retention.h) reads the same: its steps come from the summary its coordinator wrote
+ * at its end ("compacted": true, "adaptations_count" instead of the adaptation log).
  * A run whose hash is absent is unknown (expired or never submitted). */
 #ifndef ACMS_RUNVIEW_H
 #define ACMS_RUNVIEW_H

@@ -338,6 +338,8 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
         acms_log_error(NULL, NULL, "ACMS_REDIS_URL: %s", err);
         goto out;
     }
+    acms_redis_set_run_retention(svc->redis, (int64_t)svc->cfg.run_retention_s * 1000);
+    acms_redis_set_seen_ttl(svc->redis, svc->cfg.seen_ttl_s);
     svc->kafka = acms_kafka_new(&svc->cfg, ops->ninputs ? svc->cfg.group_id : NULL, svc->metrics, err, sizeof err);
     if (!svc->kafka) {
         acms_log_error(NULL, NULL, "kafka: %s", err);

@@ -3,46 +3,47 @@
 #include "state.h"
 
 #include "keys.h"
+#include "retention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const status_script =
-    "local cur = redis.call('HGET', KEYS[1], 'status')\n"
-    "local ranks = {submitted=0, prepared=1, validated=2, running=3,\n"
-    "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"
-    "if cur then\n"
-    "  local cr = ranks[cur] or 0\n"
-    "  if cr == 4 and cur ~= ARGV[1] then return 0 end\n"
-    "  if cr > tonumber(ARGV[2]) then return 0 end\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4])\n"
-    "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"
-    "for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+/* The status check and write shared by the scripts below. ARGV[1] status, [2] its rank, [3] now (ms),
+ * [4] run id, [5] retention (ms), [6] the number of field/value pairs, then the pairs. A run that is
+ * gone (retention.h: tombstone) is never created again. */
+#define STATUS_WRITE                                                                                    \
+    "local cur = redis.call('HGET', KEYS[1], 'status')\n"                                               \
+    "local ranks = {submitted=0, prepared=1, validated=2, running=3,\n"                                 \
+    "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"                                  \
+    "if cur then\n"                                                                                     \
+    "  local cr = ranks[cur] or 0\n"                                                                    \
+    "  if cr == 4 and cur ~= ARGV[1] then return 0 end\n"                                               \
+    "  if cr > tonumber(ARGV[2]) then return 0 end\n"                                                   \
+    "elseif redis.call('ZSCORE', 'acms:runs:gone', ARGV[4]) or\n"                                       \
+    "       redis.call('ZSCORE', 'acms:runs:deleted', ARGV[4]) then\n"                                  \
+    "  return 0\n"                                                                                      \
+    "end\n"                                                                                             \
+    "local nkv = tonumber(ARGV[6])\n"                                                                   \
+    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4])\n"        \
+    "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"                                          \
+    "for i = 7, 6 + nkv, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"                  \
     "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
-    "return 1\n";
 
-/* The status script, then (when written) DEL + RPUSH of KEYS[3] with ARGV[5 + nkv ..], where
- * ARGV[5] is nkv (the field/value pairs follow it). */
-static const char *const status_list_script =
-    "local cur = redis.call('HGET', KEYS[1], 'status')\n"
-    "local ranks = {submitted=0, prepared=1, validated=2, running=3,\n"
-    "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"
-    "if cur then\n"
-    "  local cr = ranks[cur] or 0\n"
-    "  if cr == 4 and cur ~= ARGV[1] then return 0 end\n"
-    "  if cr > tonumber(ARGV[2]) then return 0 end\n"
+/* Then (list scripts) DEL + RPUSH of KEYS[3] with the arguments after the pairs. */
+#define LIST_WRITE                                                                                      \
+    "redis.call('DEL', KEYS[3])\n"                                                                      \
+    "for i = 7 + nkv, #ARGV, 1000 do\n" /* unpack() is bounded by Lua's C stack: chunks */              \
+    "  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))\n"                       \
     "end\n"
-    "local nkv = tonumber(ARGV[5])\n"
-    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4])\n"
-    "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"
-    "for i = 6, 5 + nkv, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
-    "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
-    "redis.call('DEL', KEYS[3])\n"
-    "for i = 6 + nkv, #ARGV, 1000 do\n"  /* unpack() is bounded by Lua's C stack: chunks */
-    "  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))\n"
-    "end\n"
+
+/* A terminal status: the run's keys expire after the retention (retention.h). */
+#define EXPIRE_RUN "acms_expire_run(ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[5]))\n"
+
+static const char *const status_script = STATUS_WRITE "return 1\n";
+static const char *const status_script_final = ACMS_RETENTION_LUA STATUS_WRITE EXPIRE_RUN "return 1\n";
+static const char *const status_list_script = STATUS_WRITE LIST_WRITE "return 1\n";
+static const char *const status_list_script_final = ACMS_RETENTION_LUA STATUS_WRITE LIST_WRITE EXPIRE_RUN
     "return 1\n";
 
 int acms_state_rank(const char *status)
@@ -65,13 +66,13 @@ int acms_state_is_terminal(const char *status)
 
 /* The status script's command for run_status and run_status_append. Buffers are the caller's. */
 typedef struct status_cmd {
-    char key[256], rank[16], now[24];
+    char key[256], rank[16], now[24], nkv[16];
     const char *argv[80];
     size_t len[80];
     int argc;
 } status_cmd;
 
-static int status_cmd_build(status_cmd *c, const char *run_id, const char *status, const char *const *kv,
+static int status_cmd_build(status_cmd *c, const acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                             size_t nkv)
 {
     int rank = acms_state_rank(status);
@@ -80,9 +81,10 @@ static int status_cmd_build(status_cmd *c, const char *run_id, const char *statu
     acms_key_run(c->key, sizeof c->key, run_id);
     snprintf(c->rank, sizeof c->rank, "%d", rank);
     snprintf(c->now, sizeof c->now, "%lld", (long long)acms_now_ms());
+    snprintf(c->nkv, sizeof c->nkv, "%zu", nkv);
     c->argc = 0;
     c->argv[c->argc++] = "EVAL";
-    c->argv[c->argc++] = status_script;
+    c->argv[c->argc++] = rank == 4 ? status_script_final : status_script;
     c->argv[c->argc++] = "2";
     c->argv[c->argc++] = c->key;
     c->argv[c->argc++] = ACMS_KEY_RUNS;
@@ -90,6 +92,8 @@ static int status_cmd_build(status_cmd *c, const char *run_id, const char *statu
     c->argv[c->argc++] = c->rank;
     c->argv[c->argc++] = c->now;
     c->argv[c->argc++] = run_id;
+    c->argv[c->argc++] = acms_redis_run_retention_arg(r);
+    c->argv[c->argc++] = c->nkv;
     for (size_t i = 0; i < nkv; i++)
         c->argv[c->argc++] = kv[i] ? kv[i] : "";
     for (int i = 0; i < c->argc; i++)
@@ -100,7 +104,7 @@ static int status_cmd_build(status_cmd *c, const char *run_id, const char *statu
 int acms_state_run_status(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv)
 {
     status_cmd c;
-    if (status_cmd_build(&c, run_id, status, kv, nkv) != ACMS_OK)
+    if (status_cmd_build(&c, r, run_id, status, kv, nkv) != ACMS_OK)
         return ACMS_ERR_INVALID;
     redisReply *rep = acms_redis_cmdargv(r, c.argc, c.argv, c.len);
     if (!rep)
@@ -114,7 +118,7 @@ int acms_state_run_status_append(acms_redis *r, const char *run_id, const char *
                                  size_t nkv)
 {
     status_cmd c;
-    if (status_cmd_build(&c, run_id, status, kv, nkv) != ACMS_OK)
+    if (status_cmd_build(&c, r, run_id, status, kv, nkv) != ACMS_OK)
         return ACMS_ERR_INVALID;
     acms_redis_appendargv(r, c.argc, c.argv, c.len);
     return ACMS_OK;
@@ -141,14 +145,14 @@ static int status_list(acms_redis *r, int queue, const char *run_id, const char 
     snprintf(rankbuf, sizeof rankbuf, "%d", rank);
     snprintf(now, sizeof now, "%lld", (long long)acms_now_ms());
     snprintf(nkvbuf, sizeof nkvbuf, "%zu", nkv);
-    size_t argc = 0, cap = 12 + nkv + nitems;
+    size_t argc = 0, cap = 13 + nkv + nitems;
     const char **argv = malloc(cap * sizeof *argv);
     size_t *argvlen = malloc(cap * sizeof *argvlen);
     int rc = ACMS_ERR_RETRY;
     if (!argv || !argvlen)
         goto out;
     argv[argc++] = "EVAL";
-    argv[argc++] = status_list_script;
+    argv[argc++] = rank == 4 ? status_list_script_final : status_list_script;
     argv[argc++] = "3";
     argv[argc++] = key;
     argv[argc++] = ACMS_KEY_RUNS;
@@ -157,6 +161,7 @@ static int status_list(acms_redis *r, int queue, const char *run_id, const char 
     argv[argc++] = rankbuf;
     argv[argc++] = now;
     argv[argc++] = run_id;
+    argv[argc++] = acms_redis_run_retention_arg(r);
     argv[argc++] = nkvbuf;
     for (size_t i = 0; i < nkv; i++)
         argv[argc++] = kv[i] ? kv[i] : "";
@@ -207,6 +212,13 @@ int acms_state_run_status_blobs_append(acms_redis *r, const char *run_id, const 
     return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, lens, nitems);
 }
 
+/* KEYS[1] the record hash; ARGV run, field, json, retention (ms). */
+static const char *const record_script = ACMS_RETENTION_LUA
+    "if acms_gone(ARGV[1]) then return 0 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
+    "acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
+    "return 1\n";
+
 int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,
                           const char *json)
 {
@@ -215,10 +227,36 @@ int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix,
         return ACMS_ERR_INVALID;
     if (!acms_key_run_part(key, sizeof key, run_id, suffix))
         return ACMS_ERR_INVALID;
-    const char *argv[] = {"HSET", key, event_id, json};
-    size_t len[] = {4, strlen(key), strlen(event_id), strlen(json)};
-    redisReply *rep = acms_redis_cmdargv(r, 4, argv, len);
-    int rc = rep && rep->type != REDIS_REPLY_ERROR ? ACMS_OK : ACMS_ERR_RETRY;
+    const char *argv[] = {"EVAL", record_script, "1", key, run_id, event_id, json, acms_redis_run_retention_arg(r)};
+    size_t len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = strlen(argv[i]);
+    redisReply *rep = acms_redis_cmdargv(r, 8, argv, len);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? ACMS_OK : ACMS_ERR_RETRY;
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+static const char *const cancel_script = ACMS_RETENTION_LUA
+    "if acms_gone(ARGV[1]) then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
+    "acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
+    "return 1\n";
+
+int acms_state_cancel_flag(acms_redis *r, const char *run_id, const char *why)
+{
+    char key[ACMS_KEY_MAX], ttl[16];
+    if (!run_id || acms_id_problem(run_id) || !acms_key_run_part(key, sizeof key, run_id, "cancel"))
+        return ACMS_ERR_INVALID;
+    snprintf(ttl, sizeof ttl, "%d", acms_redis_seen_ttl_s(r));
+    const char *argv[] = {"EVAL", cancel_script, "1", key, run_id, why && *why ? why : "1", ttl,
+                          acms_redis_run_retention_arg(r)};
+    size_t len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = strlen(argv[i]);
+    redisReply *rep = acms_redis_cmdargv(r, 8, argv, len);
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? ACMS_OK : ACMS_ERR_RETRY;
     if (rep)
         freeReplyObject(rep);
     return rc;

@@ -15,7 +15,10 @@
  *   acms:runs                    zset  run ids by submit time (ms)
  * Status only moves forward: submitted < prepared < validated < running < terminal
  * (succeeded | failed | cancelled | rejected); a terminal status is never overwritten, so a
- * redelivered event cannot move a run backwards. Every write is one atomic server-side script. */
+ * redelivered event cannot move a run backwards. Every write is one atomic server-side script. The
+ * script that writes a terminal status also sets the run's expiry (retention.h, with the handle's
+ * acms_redis_run_retention_ms); a run that is gone (expired or deleted) is never created again: the
+ * status writes below then return 0 (refused). */
 #ifndef ACMS_STATE_H
 #define ACMS_STATE_H
 
@@ -58,13 +61,18 @@ int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *st
                                size_t nkv);
 int acms_state_step_set_reply(const redisReply *rep);
 /* A record the run keeps per event (acms:run:<run>:<suffix>, a hash: event_id -> json). Idempotent: a
- * redelivered event writes the same field again. ACMS_OK, ACMS_ERR_INVALID (unusable arguments) or
+ * redelivered event writes the same field again. A finished run's expiry applies to it; for a run that
+ * is gone (retention.h) nothing is written. ACMS_OK, ACMS_ERR_INVALID (unusable arguments) or
  * ACMS_ERR_RETRY. */
 #define ACMS_STATE_VALIDATION "validation"
 #define ACMS_STATE_FINDINGS "findings"
 #define ACMS_STATE_ALERTS "alerts"
 int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,
                           const char *json);
+/* The run's cancel flag (acms:run:<run>:cancel = why), read by its owner within a second. It expires
+ * after ACMS_SEEN_TTL_S, or with the run once the run has ended; a run that is gone gets none.
+ * ACMS_OK, ACMS_ERR_INVALID (unusable id) or ACMS_ERR_RETRY. */
+int acms_state_cancel_flag(acms_redis *r, const char *run_id, const char *why);
 /* Rank of a status (0..4), -1 unknown. */
 int acms_state_rank(const char *status);
 int acms_state_is_terminal(const char *status);

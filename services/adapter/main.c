@@ -15,11 +15,11 @@
 #include "service.h"
 #include "crypt.h"
 #include "vault.h"
+#include "retention.h"
 #include "state.h"
 #include "verdict.h"
 
 #define SERVICE "acms-adapter"
-#define SEEN_TTL_S (7 * 24 * 3600)
 #define S(x) ((x) ? (x) : "")
 
 typedef struct adapter_service {
@@ -286,10 +286,13 @@ static int handle_submitted(adapter_service *s, acms_service *svc, acms_arena *a
     }
 }
 
-/* Appends the runtime record once per opportunity event (once-key and RPUSH in one script). */
-static const char *const record_script =
+/* Appends the runtime record once per opportunity event (once-key and RPUSH in one script); a finished
+ * run's expiry applies to the list, a run that is gone gets nothing (common/retention.h). */
+static const char *const record_script = ACMS_RETENTION_LUA
     "if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then\n"
+    "  if acms_gone(ARGV[3]) then return 0 end\n"
     "  redis.call('RPUSH', KEYS[2], ARGV[2])\n"
+    "  acms_retain(ARGV[3], KEYS[2], ARGV[4])\n"
     "  return 1\n"
     "end\n"
     "return 0\n";
@@ -300,11 +303,12 @@ static int record_once(acms_redis *r, acms_arena *a, const Acms__V1__EventMeta *
     const char *argv[] = {"EVAL", record_script, "2",
                           acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, "adapter", m->event_id),
                           acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, m->run_id, "adaptations"),
-                          acms_arena_printf(a, "%d", SEEN_TTL_S), json[0]};
-    size_t argl[7];
-    for (int i = 0; i < 7; i++)
+                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(r)), json[0], m->run_id,
+                          acms_redis_run_retention_arg(r)};
+    size_t argl[9];
+    for (int i = 0; i < 9; i++)
         argl[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(r, 7, argv, argl);
+    redisReply *rep = acms_redis_cmdargv(r, 9, argv, argl);
     int rc = rep && rep->type == REDIS_REPLY_INTEGER ? ACMS_OK : ACMS_ERR_RETRY;
     if (rep)
         freeReplyObject(rep);

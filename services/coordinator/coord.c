@@ -18,9 +18,8 @@
 #include <unistd.h>
 
 #include "k8s_watch.h"
+#include "retention.h"
 #include "state.h"
-
-#define SEEN_TTL_S (7 * 24 * 3600)
 
 uint32_t coord_rand(coord_ctx *c)
 {
@@ -163,6 +162,10 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
         coord_run_free(r);
         return ACMS_OK; /* if it is still active and unowned, the scan takes it over */
     }
+    if (created == 2 && coord_store_load_steps(rd, r) != ACMS_OK) { /* a retry: its reused steps */
+        coord_run_free(r);
+        return ACMS_ERR_RETRY; /* created: the redelivery finds it and the scan resumes it */
+    }
     int lease = (c->max_runs && c->nruns >= c->max_runs) ? 0 : coord_lease_acquire(rd, r->id, c->owner, c->lease_ttl_ms);
     if (lease != 1 || add_run(c, r) != ACMS_OK) {
         acms_log_info(r->id, event_id, "run created; left to another replica (lease %d)", lease);
@@ -231,7 +234,7 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
                           acms_key_step(acms_key_buf(a), ACMS_KEY_MAX, run_id, in->step),
                           acms_arena_printf(a, "%llu", (unsigned long long)in->memory_mb),
                           acms_arena_printf(a, "%u", in->max_runtime_s),
-                          acms_arena_printf(a, "%d", SEEN_TTL_S)};
+                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(acms_service_redis(svc)))};
     size_t len[8];
     for (int i = 0; i < 8; i++)
         len[i] = strlen(argv[i]);
@@ -270,12 +273,7 @@ static int on_control(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
     }
     const char *run_id = in->meta->run_id;
     const char *why = in->reason && *in->reason ? in->reason : "cancelled on request";
-    char key[ACMS_KEY_MAX];
-    redisReply *rep = acms_redis_cmd(acms_service_redis(svc), "SET %s %s EX %d",
-                                     acms_key_run_part(key, sizeof key, run_id, "cancel"), why, SEEN_TTL_S);
-    int rc = rep && rep->type != REDIS_REPLY_ERROR ? ACMS_OK : ACMS_ERR_RETRY;
-    if (rep)
-        freeReplyObject(rep);
+    int rc = acms_state_cancel_flag(acms_service_redis(svc), run_id, why);
     coord_run *r = rc == ACMS_OK ? find_run(c, run_id, NULL) : NULL;
     if (r && !r->cancel) {
         r->cancel = 1;
@@ -349,6 +347,27 @@ static void scan(coord_ctx *c, int64_t now)
     freeReplyObject(rep);
 }
 
+/* Finished runs leave the run index when their keys expire, and are compacted once they are
+ * ACMS_RUN_COMPACT_S old (common/retention.h). Every replica sweeps; the script is atomic. */
+static void sweep(coord_ctx *c)
+{
+    const acms_cfg *cfg = acms_service_cfg(c->svc);
+    acms_sweep sw = {.now_ms = acms_now_ms(),
+                     .compact_after_ms = cfg->run_compact_s < cfg->run_retention_s ? (int64_t)cfg->run_compact_s * 1000 : -1,
+                     .tombstone_ms = (int64_t)cfg->seen_ttl_s * 1000};
+    if (acms_retention_sweep(acms_service_redis(c->svc), &sw) != ACMS_OK)
+        return;
+    acms_metrics *m = acms_service_metrics(c->svc);
+    if (m) {
+        acms_metrics_add(m, "acms_retention_runs_expired_total", NULL, "Finished runs whose keys expired (left the run index)",
+                         (double)sw.expired);
+        acms_metrics_add(m, "acms_retention_runs_compacted_total", NULL, "Finished runs compacted to their summary",
+                         (double)sw.compacted);
+    }
+    if (sw.expired || sw.compacted)
+        acms_log_debug(NULL, NULL, "retention: %zu run(s) expired, %zu compacted", sw.expired, sw.compacted);
+}
+
 int coord_wake_fd(const coord_ctx *c)
 {
     return c->wake_fd;
@@ -372,6 +391,10 @@ int coord_tick(coord_ctx *c, acms_service *svc)
     if (!c->draining && !acms_service_stopping(svc) && now >= c->next_scan) {
         c->next_scan = now + COORD_SCAN_MS;
         scan(c, now);
+    }
+    if (now >= c->next_sweep) {
+        c->next_sweep = now + COORD_SWEEP_MS;
+        sweep(c);
     }
     size_t running = 0;
     for (size_t i = 0; i < c->nruns;) {

@@ -22,6 +22,7 @@
 #define COORD_LEASE_TTL_MS 5000
 #define COORD_RENEW_MS 1000
 #define COORD_SCAN_MS 1000
+#define COORD_SWEEP_MS 1000             /* retention sweep (common/retention.h) */
 #define COORD_CANCEL_CHECK_MS 1000
 #define COORD_HEARTBEAT_MS 1000
 #define COORD_GRACE_MS 2000             /* SIGTERM -> SIGKILL */
@@ -429,6 +430,7 @@ struct coord_ctx {
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;
+    int64_t next_sweep;       /* monotonic ms of the next retention sweep */
     int wake_fd;              /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
     struct k8s_exec *k8s;     /* kubernetes executor state (threads), made on first use */
     size_t tail_cap;          /* ACMS_LOG_TAIL_KB x 1024 */
@@ -453,9 +455,11 @@ void coord_run_abandon(coord_run *r);
 size_t coord_run_running(const coord_run *r);
 
 /* store.c */
-/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists; with
- * crypt the runtime configuration is sealed (kind "runtime", id = run id, version 1).
- * 1 created, 0 duplicate, ACMS_ERR_RETRY. */
+/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists, has ended
+ * or is gone (retention.h); with crypt the runtime configuration is sealed (kind "runtime", id = run
+ * id, version 1). A retry (acmsctl retry: the run hash's reuse_steps and retry_of) records the steps
+ * it reuses succeeded. 1 created, 2 created with reused steps (coord_store_load_steps then reads
+ * them), 0 duplicate, ACMS_ERR_RETRY. */
 int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
                        const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent);
 /* Claims attempt s->attempt+1 of each of n steps, in one round trip: status running, overrides
@@ -468,6 +472,8 @@ void coord_store_claim_many(acms_redis *rd, const coord_run *r, coord_step *cons
 /* Loads a run owned by us now (lease held) from Redis into memory. ACMS_OK, ACMS_ERR_NOTFOUND
  * (no runtime: not resumable), ACMS_ERR_RETRY. */
 int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out);
+/* Reads every step hash of r into its steps (states, attempts, resources). ACMS_OK or ACMS_ERR_RETRY. */
+int coord_store_load_steps(acms_redis *rd, coord_run *r);
 /* Queues the step hash after an attempt finished or the step reached a state. */
 void coord_store_step(coord_run *r, const coord_step *s);
 /* Runtime adaptation records of the run (acms:run:<run>:adaptations) into the arena. */
@@ -493,6 +499,11 @@ const char *coord_report_status(const coord_run *r);
 /* The ExecutionResult of a finished run; runtime adaptation records are appended to the log. */
 Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r,
                                                Acms__V1__AdaptationRecord *const *runtime, size_t nruntime);
+
+/* summary.c: the run's summary (per step: status, times, exit reason, peak, message, attempts with
+ * reason, cause and recovery) as JSON, written with the terminal status; a compacted run is read
+ * back from it. malloc'd (cJSON_free), NULL when out of memory. */
+char *coord_summary_json(const coord_run *r);
 
 /* Shrinks a result whose packed size exceeds limit: stderr tails first, then all attempts but the
  * last of each step. Returns the packed size after trimming. */

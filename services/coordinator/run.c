@@ -6,6 +6,8 @@
  * unconfirmed lease writes nothing. */
 #include "coord.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,13 +574,16 @@ static int finish(coord_ctx *c, coord_run *r)
     snprintf(fin, sizeof fin, "%lld", (long long)res->finished_ms);
     snprintf(done, sizeof done, "%zu", r->n);
     coord_fmt(reason, sizeof reason, "%s", analysis);
-    const char *kv[] = {"finished_ms", fin, "success", res->success ? "1" : "0", "reason", reason, "steps_done", done};
+    char *summary = coord_summary_json(r); /* what stays once the run is compacted (retention.h) */
+    const char *kv[] = {"finished_ms", fin,         "success", res->success ? "1" : "0", "reason", reason,
+                        "steps_done",  done,        "summary", summary ? summary : "{}"};
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_RESULTS, r->id, a, &res->base);
     acms_arena *b = acms_arena_new(0);
     Acms__V1__StepEvent *e = coord_report_run(b, r, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED, status, reason);
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_STEPS, r->id, b, &e->base);
     coord_opq_flush_bus(&r->q); /* the result is acknowledged before the run leaves the active set */
-    coord_opq_run_status(&r->q, r->id, status, kv, sizeof kv / sizeof *kv);
+    coord_opq_run_status(&r->q, r->id, status, kv, sizeof kv / sizeof *kv); /* sets the run's expiry */
+    cJSON_free(summary);
     char key[ACMS_KEY_MAX];
     acms_key_env_instances(key, sizeof key, r->environment);
     const char *hdel[] = {"HDEL", key, r->id};

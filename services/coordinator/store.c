@@ -344,8 +344,15 @@ void coord_opq_clear(coord_opq *q)
 
 /* --- creation and claims ----------------------------------------------------------------------- */
 
+/* A run that ended, or is gone (expired or deleted: retention.h), is never created again, whatever
+ * event is replayed. Steps named in the run's reuse_steps (acmsctl retry) are recorded succeeded as
+ * they were in the run it retries (retry_of); the script then returns 2. */
 static const char *const create_script =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "local st = redis.call('HGET', KEYS[4], 'status')\n"
+    "if st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'rejected' then return 0 end\n"
+    "if not st and (redis.call('ZSCORE', 'acms:runs:gone', ARGV[2]) or\n"
+    "               redis.call('ZSCORE', 'acms:runs:deleted', ARGV[2])) then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1])\n"
     "redis.call('DEL', KEYS[2])\n"
     "local n = tonumber(ARGV[6])\n"
@@ -360,7 +367,19 @@ static const char *const create_script =
     "redis.call('HSET', KEYS[4], 'validated_event_id', ARGV[3], 'traceparent', ARGV[4], 'steps_total', tostring(n))\n"
     "redis.call('HSETNX', KEYS[4], 'started_ms', ARGV[5])\n"
     "redis.call('HSETNX', KEYS[4], 'steps_done', '0')\n"
-    "return 1\n";
+    "local ok, reuse = pcall(cjson.decode, redis.call('HGET', KEYS[4], 'reuse_steps') or '')\n"
+    "if not ok or type(reuse) ~= 'table' then return 1 end\n"
+    "local from, want, done = redis.call('HGET', KEYS[4], 'retry_of') or '', {}, 0\n"
+    "for _, name in ipairs(reuse) do if type(name) == 'string' then want[name] = true end end\n"
+    "for i = 0, n - 1 do\n"
+    "  if want[ARGV[7 + i * 6]] then\n"
+    "    redis.call('HSET', KEYS[5 + i], 'status', 'succeeded', 'reused_from', from, 'started_ms', ARGV[5],\n"
+    "               'finished_ms', ARGV[5], 'message', 'reused: succeeded in run ' .. from)\n"
+    "    done = done + 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[4], 'steps_done', tostring(done))\n"
+    "return done > 0 and 2 or 1\n";
 
 int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
                        const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent)
@@ -567,6 +586,28 @@ void coord_store_step(coord_run *r, const coord_step *s)
 
 /* --- resume ------------------------------------------------------------------------------------ */
 
+static void load_step(coord_step *s, const redisReply *h, int64_t now);
+
+int coord_store_load_steps(acms_redis *rd, coord_run *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        acms_redis_append(rd, "HGETALL acms:run:%s:step:%s", r->id, r->steps[i].cfg->name);
+    redisReply **reps = calloc(r->n ? r->n : 1, sizeof *reps);
+    if (!reps || acms_redis_exec(rd, reps, r->n) != ACMS_OK) {
+        free(reps);
+        return ACMS_ERR_RETRY;
+    }
+    int64_t now = acms_mono_ms();
+    for (size_t i = 0; i < r->n; i++) {
+        load_step(&r->steps[i], reps[i], now);
+        if (r->steps[i].state == COORD_STEP_FAILED && !r->steps[i].cfg->optional)
+            r->failing = 1;
+        freeReplyObject(reps[i]);
+    }
+    free(reps);
+    return ACMS_OK;
+}
+
 static const char *field(const redisReply *h, const char *name)
 {
     if (!h || h->type != REDIS_REPLY_ARRAY)
@@ -668,22 +709,10 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
         acms_log_error(run_id, NULL, "stored run not resumable: %s", err);
         return ACMS_ERR_NOTFOUND;
     }
-    for (size_t i = 0; i < r->n; i++)
-        acms_redis_append(rd, "HGETALL acms:run:%s:step:%s", run_id, r->steps[i].cfg->name);
-    redisReply **reps = calloc(r->n ? r->n : 1, sizeof *reps);
-    if (!reps || acms_redis_exec(rd, reps, r->n) != ACMS_OK) {
-        free(reps);
+    if (coord_store_load_steps(rd, r) != ACMS_OK) {
         coord_run_free(r);
         return ACMS_ERR_RETRY;
     }
-    int64_t now = acms_mono_ms();
-    for (size_t i = 0; i < r->n; i++) {
-        load_step(&r->steps[i], reps[i], now);
-        if (r->steps[i].state == COORD_STEP_FAILED && !r->steps[i].cfg->optional)
-            r->failing = 1;
-        freeReplyObject(reps[i]);
-    }
-    free(reps);
     *out = r;
     return ACMS_OK;
 }

@@ -76,6 +76,7 @@ static const feedback_hash_op *run_op(job *j, const Acms__V1__ExecutionResult *r
     memset(op, 0, sizeof *op);
     op->key = feedback_key_run(a, j->run);
     op->ttl_s = FEEDBACK_RUN_TTL_S;
+    op->run_id = j->run; /* the run's retention (retention.h) */
     acms_hash_op_add(a, &op->set, &op->nset, "success", res->success ? "1" : "0");
     acms_hash_op_add(a, &op->set, &op->nset, "status", res->status);
     acms_hash_op_add(a, &op->set, &op->nset, "pipeline", res->pipeline);
@@ -391,6 +392,7 @@ static int on_validation(job *j, const Acms__V1__ValidationResultEvent *ev)
             memset(ro, 0, sizeof *ro);
             ro->key = feedback_key_runfixes(a, j->run);
             ro->ttl_s = FEEDBACK_RUN_TTL_S;
+            ro->run_id = j->run;
             acms_hash_op_add(a, &ro->set, &ro->nset, "fixes_resolved", credited);
         }
         int rc = feedback_store_apply(j->r, seen, ops, nops);

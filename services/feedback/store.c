@@ -50,6 +50,6 @@ const char *feedback_key_alerts(acms_arena *a, const char *pipeline)
 
 int feedback_store_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops)
 {
-    return acms_hash_apply(r, seen_key, FEEDBACK_SEEN_TTL_S, ops, nops);
+    return acms_hash_apply(r, seen_key, acms_redis_seen_ttl_s(r), ops, nops);
 }
 

@@ -21,8 +21,7 @@
 #include "redis.h"
 #include "redis_apply.h"
 
-#define FEEDBACK_SEEN_TTL_S (7 * 24 * 3600)
-#define FEEDBACK_RUN_TTL_S (30 * 24 * 3600)
+#define FEEDBACK_RUN_TTL_S (30 * 24 * 3600) /* until the run ends; then the run's retention */
 #define FEEDBACK_STATS_TTL_S (180 * 24 * 3600)
 
 /* Writes to one hash. With expect_version the hash's "version" ("0" when absent) must equal it; it
@@ -38,7 +37,7 @@ const char *feedback_key_lastissues(acms_arena *a, const char *pipeline, const c
 const char *feedback_key_fix(acms_arena *a, const char *code);
 const char *feedback_key_alerts(acms_arena *a, const char *pipeline);
 
-/* Applies ops atomically under the seen key (set with FEEDBACK_SEEN_TTL_S). Returns 1 applied,
+/* Applies ops atomically under the seen key (set for ACMS_SEEN_TTL_S: acms_redis_seen_ttl_s). Returns 1 applied,
  * 0 already seen (nothing written), -1 a version was stale (nothing written), ACMS_ERR_RETRY. */
 int feedback_store_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops);
 

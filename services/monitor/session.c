@@ -76,6 +76,7 @@ void monitor_session_op(acms_arena *a, const Acms__V1__StepEvent *ev, const char
     const Acms__V1__StepMetrics *m = ev->metrics;
     op->key = monitor_key_session(a, run);
     op->ttl_s = MONITOR_SESSION_TTL_S;
+    op->run_id = acms_arena_strdup(a, run); /* ends with the run's retention once it has finished */
     acms_hash_op_add(a, &op->setnx, &op->nsetnx, "run_id", run);
     acms_hash_op_add(a, &op->setnx, &op->nsetnx, "pipeline", ev->pipeline);
     acms_hash_op_add(a, &op->setnx, &op->nsetnx, "environment", ev->environment);
@@ -161,7 +162,7 @@ const char *monitor_session_summary(acms_arena *a, const char *const *kv, size_t
 
 int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_op *ops, size_t nops)
 {
-    return acms_hash_apply(r, seen_key, MONITOR_SEEN_TTL_S, ops, nops);
+    return acms_hash_apply(r, seen_key, acms_redis_seen_ttl_s(r), ops, nops);
 }
 
 int monitor_store_rate_limit(acms_redis *r, const char *alerted_key, const char *owner, int ttl_s,

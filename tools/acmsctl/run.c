@@ -301,9 +301,7 @@ static int publish_cancel(const ctl_opts *o, const acms_cfg *cfg, acms_redis *r,
     ev->action = ACMS__V1__CONTROL_ACTION__CONTROL_ACTION_CANCEL;
     ev->reason = acms_arena_strdup(a, "cancelled by acmsctl");
     /* the flag reaches the run's owner even before the event does */
-    redisReply *rep = acms_redis_cmd(r, "SET acms:run:%s:cancel 1 EX 86400", id);
-    if (rep)
-        freeReplyObject(rep);
+    acms_state_cancel_flag(r, id, "1");
     int rc = publish(o, cfg, ACMS_TOPIC_CONTROL, id, &ev->base);
     acms_arena_free(a);
     return rc;

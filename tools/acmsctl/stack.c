@@ -45,5 +45,7 @@ acms_redis *ctl_redis(const ctl_opts *o, const acms_cfg *cfg)
         acms_redis_free(r);
         return NULL;
     }
+    acms_redis_set_run_retention(r, (int64_t)cfg->run_retention_s * 1000);
+    acms_redis_set_seen_ttl(r, cfg->seen_ttl_s);
     return r;
 }

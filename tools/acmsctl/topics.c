@@ -11,6 +11,7 @@
 #include "kafka.h"
 #include "kafka_admin.h"
 #include "log.h"
+#include "retention.h"
 #include "topics.h"
 
 #define APPLY_TIMEOUT_MS 15000
@@ -52,6 +53,11 @@ int ctl_topics(const ctl_opts *o)
     acms_log_init("acmsctl", getenv("ACMS_LOG_LEVEL") ? getenv("ACMS_LOG_LEVEL") : "error");
     if (acms_cfg_load(&cfg, "acmsctl", err, sizeof err) != ACMS_OK) {
         fprintf(stderr, "acmsctl: configuration error: %s\n", err);
+        return CTL_USAGE;
+    }
+    /* the idempotency marks must outlive every topic's history (common/retention.h) */
+    if (acms_retention_check_topics(&ts, cfg.seen_ttl_s, err, sizeof err) != ACMS_OK) {
+        fprintf(stderr, "acmsctl topics: %s: %s\n", path, err);
         return CTL_USAGE;
     }
     acms_topics_override(&ts, o->partitions, o->replication);
