@@ -209,6 +209,10 @@ static int list_chunk(acms_redis *r, list_state *st)
             break;
         }
         int64_t score = (int64_t)strtod(ids->element[2 * i + 1]->str, NULL);
+        if (st->f->since_ms > 0 && score < st->f->since_ms) { /* older than --since: the end */
+            st->more = 0;
+            break;
+        }
         if (st->have_cursor && score == st->before) {
             st->skip++;
         } else {

@@ -31,6 +31,7 @@ typedef struct acms_runview_filter {
     const char *environment;   /* exact match; NULL or "" = any */
     const char *pipeline;      /* exact match; NULL or "" = any */
     const char *status;        /* exact match; NULL or "" = any */
+    int64_t since_ms;          /* runs submitted at or after this time only (0 = any) */
     int64_t before_ms;         /* cursor: runs submitted at or before this time ... (0 = newest) */
     size_t skip;               /* ... after the first skip runs submitted exactly at before_ms */
     size_t limit;              /* 1..ACMS_RUNVIEW_MAX_LIMIT (0 = 50) */

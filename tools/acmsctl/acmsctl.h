@@ -30,6 +30,10 @@ typedef struct ctl_opts {
     int nargs;
     int attempt;             /* logs --attempt N (0 = the last) */
     int follow;              /* logs -f */
+    const char *pipeline;    /* list --pipeline */
+    const char *status;      /* list --status */
+    const char *since;       /* list --since (a duration or a UTC time) */
+    int limit;               /* list --limit (0 = 20) */
     char located_dir[1024];  /* the located configuration directory config_dir may point to */
 } ctl_opts;
 
@@ -79,6 +83,26 @@ int ctl_logs(const ctl_opts *o);
 int ctl_config(const ctl_opts *o);
 /* acmsctl topics apply [SPEC] (topics.c). */
 int ctl_topics(const ctl_opts *o);
+/* The document of an inline submission, kept for retry (submitted.c): ctl_doc_keep stores the event
+ * under its document's hash (sealed when ACMS_MASTER_KEY_FILE or _TRANSIT is set); CTL_OK or the
+ * exit code (reported). ctl_doc_load reads it back into the arena: CTL_OK, CTL_FAIL (not kept: not
+ * reported, the caller says what to do), or the exit code (reported). */
+int ctl_doc_keep(const ctl_opts *o, acms_redis *r, const Acms__V1__ConfigSubmitted *ev);
+int ctl_doc_load(const ctl_opts *o, acms_redis *r, acms_arena *a, const char *hash,
+                 const Acms__V1__ConfigSubmitted **out);
+/* Publishes one event and waits for the broker's acknowledgement (run.c). CTL_OK or the exit code. */
+int ctl_publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const char *key, const ProtobufCMessage *msg);
+/* Follows the run to its end and prints it; exit 0 when it ended with want (NULL: succeeded). */
+int ctl_finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id, const char *want);
+/* A new W3C traceparent with random ids into out. */
+void ctl_new_traceparent(char out[64]);
+
+/* acmsctl list [--env E] [--pipeline P] [--status S] [--since T] [--limit N] (list.c). */
+int ctl_list(const ctl_opts *o);
+/* acmsctl retry RUN [--wait] (retry.c). */
+int ctl_retry(const ctl_opts *o);
+/* acmsctl delete RUN (retry.c). */
+int ctl_delete(const ctl_opts *o);
 
 /* Reads the run (hash, steps, adaptations, stored validation result) into a JSON document; NULL when
  * the run is unknown. *unreachable is set when Redis could not be read. */

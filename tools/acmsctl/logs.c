@@ -1,10 +1,12 @@
 /* logs.c: `acmsctl logs RUN STEP [--attempt N] [-f]`: what a step attempt wrote, from the tail the
  * coordinator keeps in Redis (acms:run:<run>:log:<step>:<attempt>: stdout, stderr, their byte
  * totals, done) whatever the executor. Default attempt: the step's last. With -f it prints what is
- * new (by the totals) every 500 ms until the attempt is done; bytes that left the tail between two
- * reads are announced, never invented. RUN may be a unique prefix of the run id. With --format json:
- * one document {run_id, step, attempt, stdout, stderr, stdout_total, stderr_total, done}, after
- * following to the end with -f. */
+ * new (by the totals) every 500 ms; without --attempt it waits for the step to start and follows
+ * each of its attempts in turn until the step has ended (with --attempt N: that attempt until it is
+ * done). Bytes that left the tail between two reads are announced, never invented; the tail is
+ * masked by the coordinator (secrets never reach Redis). A compacted run's steps are read from its
+ * summary. RUN may be a unique prefix of the run id. With --format json: one document {run_id, step,
+ * attempt, stdout, stderr, stdout_total, stderr_total, done}, after following to the end with -f. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,17 +74,47 @@ static void print_new(const tail *t, int s, unsigned long long *printed)
     *printed = t->total[s];
 }
 
-/* The attempt to show: --attempt, else the step's last claimed one. 0 when the step is unknown. */
-static unsigned which_attempt(acms_redis *r, const ctl_opts *o, const char *run, const char *step, int *unreachable)
+/* Where a step stands: its status and last claimed attempt, from its hash, or from the run's
+ * summary once the run is compacted (common/retention.h). */
+typedef struct step_state {
+    int exists;
+    char status[32];
+    unsigned attempt;
+} step_state;
+
+static int read_step(acms_redis *r, const char *run, const char *step, step_state *st)
 {
-    redisReply *rep = acms_redis_cmd(r, "HGET acms:run:%s:step:%s attempt", run, step);
-    *unreachable = !rep;
-    unsigned a = rep && rep->type == REDIS_REPLY_STRING ? (unsigned)strtoul(rep->str, NULL, 10) : 0;
-    if (rep)
-        freeReplyObject(rep);
-    if (o->attempt > 0 && (a || !*unreachable))
-        return a ? (unsigned)o->attempt : 0;
-    return a;
+    memset(st, 0, sizeof *st);
+    redisReply *rep = acms_redis_cmd(r, "HMGET acms:run:%s:step:%s status attempt", run, step);
+    if (!rep)
+        return CTL_UNREACHABLE;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->type == REDIS_REPLY_STRING) {
+        st->exists = 1;
+        snprintf(st->status, sizeof st->status, "%s", rep->element[0]->str);
+        st->attempt = rep->element[1]->str ? (unsigned)strtoul(rep->element[1]->str, NULL, 10) : 0;
+    }
+    freeReplyObject(rep);
+    if (st->exists)
+        return CTL_OK;
+    int unreachable = 0;
+    cJSON *view = ctl_run_view(r, run, &unreachable), *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(view, "steps"))
+    {
+        const cJSON *name = cJSON_GetObjectItem(s, "name"), *stt = cJSON_GetObjectItem(s, "status");
+        if (!cJSON_IsString(name) || strcmp(name->valuestring, step))
+            continue;
+        st->exists = 1;
+        snprintf(st->status, sizeof st->status, "%s", cJSON_IsString(stt) ? stt->valuestring : "");
+        st->attempt = (unsigned)cJSON_GetNumberValue(cJSON_GetObjectItem(s, "attempt"));
+    }
+    cJSON_Delete(view);
+    return unreachable ? CTL_UNREACHABLE : CTL_OK;
+}
+
+static int step_ended(const step_state *st)
+{
+    return !strcmp(st->status, "succeeded") || !strcmp(st->status, "failed") || !strcmp(st->status, "skipped") ||
+           !strcmp(st->status, "cancelled");
 }
 
 static void print_json(const char *run, const char *step, unsigned attempt, const tail *t)
@@ -100,16 +132,23 @@ static void print_json(const char *run, const char *step, unsigned attempt, cons
     cJSON_Delete(j);
 }
 
-/* Prints the attempt's output (following it with -f) until done. CTL_OK or the exit code (reported). */
-static int show(const ctl_opts *o, acms_redis *r, const char *run, const char *step, unsigned attempt)
+/* Prints what attempt wrote; with -f until it is done (its tail says so, or the step went on to
+ * another attempt or ended: an executor may keep no tail). CTL_OK or the exit code (reported). */
+static int show(const ctl_opts *o, acms_redis *r, const char *run, const char *step, unsigned attempt,
+                int64_t deadline)
 {
     unsigned long long printed[2] = {0, 0};
-    int64_t deadline = acms_mono_ms() + (int64_t)o->timeout_s * 1000;
-    for (;;) {
+    for (int last = 0;;) {
         tail t;
+        step_state st = {0};
         if (read_tail(r, run, step, attempt, &t) != CTL_OK)
             return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis became unreachable reading the logs");
-        int done = t.done, last = !o->follow || done;
+        last = last || !o->follow || t.done;
+        if (!last && (read_step(r, run, step, &st) != CTL_OK || st.attempt > attempt || step_ended(&st))) {
+            tail_free(&t); /* moved on: read the tail once more, after the step's record */
+            last = 1;
+            continue;
+        }
         if (o->json && last) {
             print_json(run, step, attempt, &t);
         } else if (!o->json) {
@@ -127,6 +166,36 @@ static int show(const ctl_opts *o, acms_redis *r, const char *run, const char *s
     }
 }
 
+/* -f without --attempt: the step's attempts in turn, waiting for the first to start and for each
+ * retry, until the step has ended. */
+static int follow_step(const ctl_opts *o, acms_redis *r, const char *run, const char *step, step_state st,
+                       int64_t deadline)
+{
+    unsigned shown = 0;
+    for (;;) {
+        if (st.attempt > shown) {
+            if (shown && !o->json)
+                fprintf(stderr, "--- acmsctl: step %s attempt %u ---\n", step, shown + 1);
+            int rc = show(o, r, run, step, ++shown, deadline);
+            if (rc != CTL_OK)
+                return rc;
+            if (read_step(r, run, step, &st) != CTL_OK)
+                return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis became unreachable");
+            continue;
+        }
+        if (step_ended(&st)) {
+            if (!shown && !o->quiet)
+                fprintf(stderr, "acmsctl: step %s %s without running\n", step, st.status);
+            return CTL_OK;
+        }
+        if (acms_mono_ms() > deadline)
+            return ctl_fail(o, CTL_TIMEOUT, "timeout", NULL, "--timeout passed while following step %s", step);
+        usleep(500 * 1000);
+        if (read_step(r, run, step, &st) != CTL_OK)
+            return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis became unreachable");
+    }
+}
+
 int ctl_logs(const ctl_opts *o)
 {
     acms_cfg cfg;
@@ -140,15 +209,27 @@ int ctl_logs(const ctl_opts *o)
     acms_redis *r = ctl_redis(o, &cfg);
     if (!r)
         return CTL_UNREACHABLE;
-    int unreachable = 0;
-    unsigned attempt = 0;
-    if ((rc = ctl_resolve_run(o, r, o->file, run, sizeof run)) == CTL_OK &&
-        !(attempt = which_attempt(r, o, run, step, &unreachable)))
-        rc = unreachable ? ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable")
-                         : ctl_fail(o, CTL_FAIL, "unknown_step", NULL, "run %s has no step '%s'%s", run, step,
-                                    o->attempt ? " or no such attempt" : "");
-    if (rc == CTL_OK)
-        rc = show(o, r, run, step, attempt);
+    step_state st = {0};
+    int64_t deadline = acms_mono_ms() + (int64_t)o->timeout_s * 1000;
+    if ((rc = ctl_resolve_run(o, r, o->file, run, sizeof run)) != CTL_OK)
+        goto out;
+    if (read_step(r, run, step, &st) != CTL_OK) {
+        rc = ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable");
+    } else if (!st.exists) {
+        rc = ctl_fail(o, CTL_FAIL, "unknown_step", NULL, "run %s has no step '%s'", run, step);
+    } else if (o->attempt > 0 && (unsigned)o->attempt > st.attempt && !o->follow) {
+        rc = ctl_fail(o, CTL_FAIL, "unknown_step", NULL, "step '%s' of run %s has no attempt %d (its last is %u)", step,
+                      run, o->attempt, st.attempt);
+    } else if (o->follow && !o->attempt) {
+        rc = follow_step(o, r, run, step, st, deadline);
+    } else if (!o->attempt && !st.attempt) {
+        rc = o->json ? (print_json(run, step, 0, &(tail){0}), CTL_OK) : CTL_OK;
+        if (!o->json)
+            fprintf(stderr, "acmsctl: step %s has not started (%s)\n", step, st.status);
+    } else {
+        rc = show(o, r, run, step, o->attempt ? (unsigned)o->attempt : st.attempt, deadline);
+    }
+out:
     acms_redis_free(r);
     return rc;
 }

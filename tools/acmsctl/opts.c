@@ -24,7 +24,14 @@ static void usage(FILE *out)
             "  acmsctl status RUN [--format json]       live state of a run\n"
             "  acmsctl watch RUN [--timeout S]          follow a run with progress\n"
             "  acmsctl cancel RUN [--wait]              stop a run\n"
-            "  acmsctl logs RUN STEP [--attempt N] [-f] what a step attempt wrote (stdout, stderr)\n"
+            "  acmsctl logs RUN STEP [--attempt N] [-f] what a step attempt wrote (stdout, stderr); -f follows\n"
+            "                                           the step through its attempts until it ends\n"
+            "  acmsctl list [--env E] [--pipeline P] [--status S] [--since T] [--limit N] [--format json]\n"
+            "      recent runs, newest first; T is a duration (90s, 30m, 2h, 7d) or a UTC time\n"
+            "      (2026-11-26 or 2026-11-26T14:00:00Z); --limit 1..500 (default 20)\n"
+            "  acmsctl retry RUN [--wait] [--timeout S] a new run of the same configuration and environment\n"
+            "                                           that re-runs the failed and skipped steps only\n"
+            "  acmsctl delete RUN                       remove a finished run's state from Redis now\n"
             "      RUN is a run id or a unique prefix of one (at least 4 characters)\n"
             "  acmsctl config put FILE                  store a pipeline as a new immutable version; prints\n"
             "                                           ID@VERSION (the same content gives the same version)\n"
@@ -51,8 +58,9 @@ static void usage(FILE *out)
             ACMS_VERSION);
 }
 
-static const char *const value_opts[] = {"--env",      "--format", "--config-dir", "--timeout",
-                                         "--ref",      "--attempt", "--partitions", "--replication"};
+static const char *const value_opts[] = {"--env",      "--format",   "--config-dir", "--timeout",
+                                         "--ref",      "--attempt",  "--partitions", "--replication",
+                                         "--pipeline", "--status",   "--since",      "--limit"};
 static const char *const flag_opts[] = {"--wait",    "--quiet", "-q",     "--help",
                                         "-h",        "--version", "-f",  "--follow", "--dry-run"};
 
@@ -130,6 +138,18 @@ static int option(ctl_opts *o, int argc, char **argv, int *i)
         if (*end || n <= 0 || n > 100000)
             return ctl_fail(o, CTL_USAGE, "usage", NULL, "%.*s takes a positive number, not '%s'", (int)len, a, val);
         *(IS("--partitions") ? &o->partitions : &o->replication) = (int)n;
+    } else if (IS("--pipeline")) {
+        o->pipeline = val;
+    } else if (IS("--status")) {
+        o->status = val;
+    } else if (IS("--since")) {
+        o->since = val;
+    } else if (IS("--limit")) {
+        char *end;
+        long n = strtol(val, &end, 10);
+        if (*end || n <= 0 || n > 500)
+            return ctl_fail(o, CTL_USAGE, "usage", NULL, "--limit takes a number from 1 to 500, not '%s'", val);
+        o->limit = (int)n;
     } else if (IS("--dry-run")) {
         o->dry_run = 1;
     } else if (IS("-f") || IS("--follow")) {

@@ -13,7 +13,7 @@
 #include "store.h"
 
 /* W3C traceparent ("00-<32 hex trace id>-<16 hex span id>-01") with random ids. */
-static void new_traceparent(char out[64])
+void ctl_new_traceparent(char out[64])
 {
     char a[ACMS_ID_LEN], b[ACMS_ID_LEN];
     acms_id_random(a);
@@ -32,7 +32,7 @@ static void new_traceparent(char out[64])
 }
 
 /* Produces one event and waits for the broker's acknowledgement. CTL_OK or the exit code (reported). */
-static int publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const char *key, const ProtobufCMessage *msg)
+int ctl_publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const char *key, const ProtobufCMessage *msg)
 {
     char err[512] = "", origin[2400];
     acms_kafka *k = acms_kafka_new(cfg, NULL, NULL, err, sizeof err);
@@ -84,7 +84,7 @@ static int publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const c
 
 /* Follows the run to its end and prints the final view. want: the status that means success
  * (NULL: "succeeded"). Exit 0 when the run ended with it, 1 otherwise, 3 unreachable, 4 timeout. */
-static int finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id, const char *want)
+int ctl_finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id, const char *want)
 {
     const char *why = NULL;
     int rc = CTL_OK;
@@ -201,7 +201,7 @@ int ctl_submit(const ctl_opts *o)
     const Acms__V1__Value *name = acms_value_path(doc, "metadata.name");
     char run_id[ACMS_ID_LEN], trace[64];
     acms_id_random(run_id);
-    new_traceparent(trace);
+    ctl_new_traceparent(trace);
 
     Acms__V1__ConfigSubmitted *ev = acms_pb_new(a, &acms__v1__config_submitted__descriptor);
     ev->meta = acms_meta_new(a, run_id, "acmsctl", NULL, NULL, trace);
@@ -223,7 +223,9 @@ int ctl_submit(const ctl_opts *o)
         rc = ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis refused the run record");
         goto out;
     }
-    if ((rc = publish(o, &cfg, ACMS_TOPIC_CONFIG_SUBMITTED, run_id, &ev->base)) != CTL_OK)
+    if (doc && (rc = ctl_doc_keep(o, r, ev)) != CTL_OK) /* for `acmsctl retry` */
+        goto out;
+    if ((rc = ctl_publish(o, &cfg, ACMS_TOPIC_CONFIG_SUBMITTED, run_id, &ev->base)) != CTL_OK)
         goto out;
     if (!o->wait) {
         print_submitted(o, run_id, trace);
@@ -231,7 +233,7 @@ int ctl_submit(const ctl_opts *o)
     }
     if (!o->json && !o->quiet)
         fprintf(stderr, "submitted run %s; following it\n", run_id);
-    rc = finish_with_view(o, r, run_id, NULL);
+    rc = ctl_finish_with_view(o, r, run_id, NULL);
 out:
     acms_redis_free(r);
     acms_arena_free(a);
@@ -288,7 +290,7 @@ int ctl_watch(const ctl_opts *o)
     if (rc)
         return rc;
     cJSON_Delete(view);
-    rc = finish_with_view(o, r, id, NULL);
+    rc = ctl_finish_with_view(o, r, id, NULL);
     acms_redis_free(r);
     return rc;
 }
@@ -302,7 +304,7 @@ static int publish_cancel(const ctl_opts *o, const acms_cfg *cfg, acms_redis *r,
     ev->reason = acms_arena_strdup(a, "cancelled by acmsctl");
     /* the flag reaches the run's owner even before the event does */
     acms_state_cancel_flag(r, id, "1");
-    int rc = publish(o, cfg, ACMS_TOPIC_CONTROL, id, &ev->base);
+    int rc = ctl_publish(o, cfg, ACMS_TOPIC_CONTROL, id, &ev->base);
     acms_arena_free(a);
     return rc;
 }
@@ -331,7 +333,7 @@ int ctl_cancel(const ctl_opts *o)
     if (rc == CTL_OK && !o->json && !o->quiet)
         fprintf(stderr, "cancel requested for run %s\n", id);
     if (rc == CTL_OK && o->wait) {
-        rc = finish_with_view(o, r, id, "cancelled");
+        rc = ctl_finish_with_view(o, r, id, "cancelled");
     } else if (rc == CTL_OK && o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "run_id", id);

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acmsctl.h"
+#include "retention.h"
 #include "state.h"
 
 #define RUNID_MIN_PREFIX 4
@@ -129,6 +131,77 @@ static int ambiguous(const ctl_opts *o, acms_redis *r, const char *given, matche
                     m->total, lines, m->total > shown ? "\n  ..." : "");
 }
 
+/* The tombstone of a run given in full or by a unique prefix (retention.h): 1 with id, when and
+ * deleted set, 0 none, ACMS_ERR_RETRY. */
+static int find_gone(acms_redis *r, const char *given, char *id, size_t size, int64_t *when, int *deleted)
+{
+    int g = acms_retention_gone(r, given, when, deleted);
+    if (g != 0 || strlen(given) < RUNID_MIN_PREFIX)
+        return g == 1 ? (snprintf(id, size, "%s", given), 1) : g;
+    static const char *const zsets[] = {ACMS_KEY_RUNS_GONE, ACMS_KEY_RUNS_DELETED};
+    char pat[600];
+    if (!pattern(given, pat, sizeof pat))
+        return 0;
+    matches m = {0};
+    for (int z = 0; z < 2; z++) {
+        char cursor[32] = "0";
+        do {
+            redisReply *rep = acms_redis_cmd(r, "ZSCAN %s %s MATCH %s COUNT 1000", zsets[z], cursor, pat);
+            if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || !rep->element[0]->str) {
+                if (rep)
+                    freeReplyObject(rep);
+                return ACMS_ERR_RETRY;
+            }
+            snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+            collect(&m, rep->element[1]);
+            freeReplyObject(rep);
+        } while (strcmp(cursor, "0"));
+    }
+    if (m.total != 1)
+        return 0;
+    snprintf(id, size, "%s", m.v[0].id);
+    return acms_retention_gone(r, id, when, deleted);
+}
+
+/* An unknown run: expired or deleted (with where its history is), else unknown. Returns the exit code. */
+static int unknown(const ctl_opts *o, acms_redis *r, const char *given, const char *hint)
+{
+    char id[256], when_s[32] = "?";
+    int64_t when = 0;
+    int deleted = 0;
+    int g = find_gone(r, given, id, sizeof id, &when, &deleted);
+    if (g < 0)
+        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis became unreachable looking up run '%s'", given);
+    if (g == 0)
+        return ctl_fail(o, CTL_FAIL, "unknown_run", NULL, "unknown run '%s'%s", given, hint);
+    acms_cfg cfg;
+    char err[256];
+    if (acms_cfg_load(&cfg, "acmsctl", err, sizeof err) != ACMS_OK)
+        memset(&cfg, 0, sizeof cfg);
+    const char *sub = cfg.topics[ACMS_TOPIC_CONFIG_SUBMITTED][0] ? cfg.topics[ACMS_TOPIC_CONFIG_SUBMITTED]
+                                                                  : "acms.config.submitted";
+    const char *steps = cfg.topics[ACMS_TOPIC_EXEC_STEPS][0] ? cfg.topics[ACMS_TOPIC_EXEC_STEPS] : "acms.exec.steps";
+    const char *res = cfg.topics[ACMS_TOPIC_EXEC_RESULTS][0] ? cfg.topics[ACMS_TOPIC_EXEC_RESULTS] : "acms.exec.results";
+    time_t t = (time_t)(when / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(when_s, sizeof when_s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON *d = cJSON_CreateObject(), *topics = cJSON_AddArrayToObject(d, "history_topics");
+    cJSON_AddStringToObject(d, "run_id", id);
+    cJSON_AddNumberToObject(d, deleted ? "deleted_ms" : "expired_ms", (double)when);
+    cJSON_AddItemToArray(topics, cJSON_CreateString(sub));
+    cJSON_AddItemToArray(topics, cJSON_CreateString(steps));
+    cJSON_AddItemToArray(topics, cJSON_CreateString(res));
+    return ctl_fail(o, CTL_FAIL, deleted ? "deleted_run" : "expired_run", d,
+                    "run %s %s at %s: %s; its history is on the bus, keyed by the run id, for the topics' "
+                    "retention (deploy/topics.yaml): %s (the submission), %s (every step event), %s (the result), "
+                    "e.g. kcat -C -t %s -e -f '%%k %%T\\n' | grep %s",
+                    id, deleted ? "was deleted" : "expired", when_s,
+                    deleted ? "its state was removed by acmsctl delete"
+                            : "a finished run's state is kept ACMS_RUN_RETENTION_S after it ends",
+                    sub, steps, res, res, id);
+}
+
 int ctl_resolve_run(const ctl_opts *o, acms_redis *r, const char *given, char *out, size_t size)
 {
     char key[300];
@@ -141,14 +214,16 @@ int ctl_resolve_run(const ctl_opts *o, acms_redis *r, const char *given, char *o
         snprintf(out, size, "%s", given);
         return CTL_OK;
     }
-    if (strlen(given) < RUNID_MIN_PREFIX)
-        return ctl_fail(o, CTL_FAIL, "unknown_run", NULL,
-                        "unknown run '%s' (a prefix needs at least %d characters)", given, RUNID_MIN_PREFIX);
+    if (strlen(given) < RUNID_MIN_PREFIX) {
+        char hint[96];
+        snprintf(hint, sizeof hint, " (a prefix needs at least %d characters)", RUNID_MIN_PREFIX);
+        return unknown(o, r, given, hint);
+    }
     matches m = {0};
     if (scan(r, given, &m) != ACMS_OK || keep_existing(r, &m) != ACMS_OK)
         return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis became unreachable looking up run '%s'", given);
     if (m.total == 0)
-        return ctl_fail(o, CTL_FAIL, "unknown_run", NULL, "unknown run '%s'", given);
+        return unknown(o, r, given, "");
     if (m.total > 1)
         return ambiguous(o, r, given, &m);
     snprintf(out, size, "%s", m.v[0].id);

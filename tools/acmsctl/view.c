@@ -156,6 +156,10 @@ void ctl_print_run(const cJSON *view)
         printf("duration   %.2f s\n", (fin - sub) / 1000.0);
     if (*jstr(view, "reason", ""))
         printf("reason     %s\n", jstr(view, "reason", ""));
+    if (*jstr(view, "retry_of", ""))
+        printf("retry of   %s\n", jstr(view, "retry_of", ""));
+    if (*jstr(view, "retried_by", ""))
+        printf("retried by %s\n", jstr(view, "retried_by", ""));
     print_verdict(view);
     const cJSON *steps = cJSON_GetObjectItem(view, "steps"), *s;
     if (cJSON_GetArraySize(steps) > 0) {
@@ -171,6 +175,9 @@ void ctl_print_run(const cJSON *view)
         }
     }
     const cJSON *ad = cJSON_GetObjectItem(view, "adaptations"), *a;
+    if (cJSON_IsTrue(cJSON_GetObjectItem(view, "compacted")))
+        printf("\ncompacted: %g adaptation(s), the log is on the bus (acms.config.prepared, acms.exec.adapted)\n",
+               jnum(view, "adaptations_count"));
     if (cJSON_GetArraySize(ad) > 0) {
         printf("\nadaptations (%d):\n", cJSON_GetArraySize(ad));
         cJSON_ArrayForEach(a, ad)
