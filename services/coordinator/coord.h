@@ -238,9 +238,10 @@ coord_proc *coord_exec_adopt(const coord_exec_req *req);
  * backend tries (the outcome comes later in coord_exec_status.note), 0 when it cannot. */
 int coord_exec_resize(coord_proc *p, uint64_t memory_mb);
 /* The last bytes of the attempt's output so far (stream 1 stdout, 2 stderr; kubernetes has one
- * combined stream, reported as stdout) into a malloc'd *out (caller frees), and the total written.
- * 0, or -1 when the backend keeps none. */
-int coord_exec_tail(coord_proc *p, int stream, char **out, size_t *len, uint64_t *total);
+ * combined stream, reported as stdout) into a malloc'd *out (caller frees), and the total written,
+ * masked (each resolved secret by as many '*'); live (the attempt runs): the last bytes that could
+ * begin a secret are left out of both until a later call. 0, or -1 when the backend keeps none. */
+int coord_exec_tail(coord_proc *p, int stream, int live, char **out, size_t *len, uint64_t *total);
 /* A run ended: what the backends made for the whole run goes (kubernetes: its NetworkPolicy). */
 void coord_exec_run_done(struct k8s_exec *k8s, const char *run_id, const Acms__V1__Environment *env);
 

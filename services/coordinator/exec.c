@@ -322,7 +322,7 @@ int coord_exec_resize(coord_proc *p, uint64_t memory_mb)
     return p->k8s ? coord_k8s_resize(p->k8s, memory_mb) : 0;
 }
 
-int coord_exec_tail(coord_proc *p, int stream, char **out, size_t *len, uint64_t *total)
+int coord_exec_tail(coord_proc *p, int stream, int live, char **out, size_t *len, uint64_t *total)
 {
     *out = NULL;
     *len = 0;
@@ -338,9 +338,19 @@ int coord_exec_tail(coord_proc *p, int stream, char **out, size_t *len, uint64_t
         return -1;
     }
     /* the live tail is read by `acmsctl logs`: masked like everything else that leaves the attempt
-     * (a value cut at the tail's start is not recognised; docs/security.md, limits) */
+     * (a value cut at the tail's start is not recognised; docs/security.md, limits), each value by
+     * as many '*' so that the totals a follower counts by stay true, and while the attempt runs the
+     * last bytes that could be the start of a value are held back until the next read */
     if (*out) {
-        *len = coord_redact_buf(p->redact, *out, *len);
+        coord_redact_buf_keeplen(p->redact, *out, *len);
+        size_t hold = coord_redact_longest(p->redact);
+        hold = live && hold > 1 ? hold - 1 : 0;
+        if (hold > *len)
+            hold = *len;
+        if (hold > *total)
+            hold = (size_t)*total;
+        *len -= hold;
+        *total -= hold;
         (*out)[*len] = '\0';
     }
     return 0;

@@ -26,8 +26,8 @@ void coord_logs_record(coord_ctx *c, coord_run *r, coord_step *s, int final)
     uint64_t otot = 0, etot = 0;
     if (!s->proc)
         return;
-    int have_out = coord_exec_tail(s->proc, 1, &out, &olen, &otot) == 0;
-    int have_err = coord_exec_tail(s->proc, 2, &err, &elen, &etot) == 0;
+    int have_out = coord_exec_tail(s->proc, 1, !final, &out, &olen, &otot) == 0;
+    int have_err = coord_exec_tail(s->proc, 2, !final, &err, &elen, &etot) == 0;
     size_t cap = c->tail_cap ? c->tail_cap : COORD_TAIL_CAP;
     if ((have_out || have_err) && (final || otot + etot != s->logged_total)) {
         char key[600], ot[24], et[24];

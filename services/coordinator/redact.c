@@ -157,6 +157,23 @@ size_t coord_redact_buf(const coord_redact *r, char *buf, size_t len)
     return len;
 }
 
+void coord_redact_buf_keeplen(const coord_redact *r, char *buf, size_t len)
+{
+    for (size_t i = 0; r && i < r->n; i++) {
+        size_t pl = r->len[i], at = 0;
+        char *hit;
+        while (at + pl <= len && (hit = memmem(buf + at, len - at, r->p[i], pl)) != NULL) {
+            memset(hit, '*', pl);
+            at = (size_t)(hit - buf) + pl;
+        }
+    }
+}
+
+size_t coord_redact_longest(const coord_redact *r)
+{
+    return r && r->n ? r->len[0] : 0; /* kept longest first */
+}
+
 void coord_redact_str(const coord_redact *r, char *s)
 {
     if (!s || coord_redact_empty(r))

@@ -21,6 +21,12 @@ void coord_redact_free(coord_redact *r);
 int coord_redact_add(coord_redact *r, const char *value);
 /* Masks every pattern in buf[0..len) (binary-safe); returns the new length (never longer). */
 size_t coord_redact_buf(const coord_redact *r, char *buf, size_t len);
+/* Masks every pattern in buf[0..len) with as many '*' as it has bytes (the length never changes: a
+ * log follower's byte counts stay true). */
+void coord_redact_buf_keeplen(const coord_redact *r, char *buf, size_t len);
+/* The longest pattern's length (0 when empty): a live tail holds back this many bytes less one, so
+ * a value cut at its end is never shown in part. */
+size_t coord_redact_longest(const coord_redact *r);
 /* Masks a NUL-terminated string in place. */
 void coord_redact_str(const coord_redact *r, char *s);
 /* Masks a file in place (read, mask, rewrite, truncate). 0, or -1 with errno (a missing file is 0).

@@ -1,7 +1,8 @@
 /* test_coord_redact.c: an attempt's resolved secret values are masked ("***") in everything it
  * reports: raw, base64 (padded or not, url alphabet) and percent-encoded forms, in strings, binary
  * buffers and its captured output files; a step that prints its password to stderr leaves it in
- * neither its stderr tail nor its log files (through the local executor, end to end). */
+ * neither its stderr tail nor its log files (through the local executor, end to end); the live tail
+ * keeps its length (as many '*') and never shows a value in part. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,12 +114,60 @@ static void local_attempt_printing_its_password(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The tail `acmsctl logs` follows: each value masked by as many '*' (its byte totals stay true, so
+ * a follower neither repeats nor loses a byte), and while the attempt runs the bytes that could begin
+ * a value are held back: a value printed in two writes is never shown in part. */
+static void log_tail_keeps_lengths_and_holds_back(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/acms-redact-tail-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    setenv("TEST_TAIL_PASSWORD", "Sup3r/S3cret+Pw", 1);
+    Acms__V1__EnvVar pw = ACMS__V1__ENV_VAR__INIT;
+    pw.name = "DB_PASSWORD";
+    pw.value = "secret://env/TEST_TAIL_PASSWORD";
+    Acms__V1__EnvVar *env[] = {&pw};
+    char *argv[] = {"sh", "-c", "printf 'hello Sup3r/S3'; sleep 1; printf 'cret+Pw done\\n'"};
+    char *scopes[] = {"secret://env/TEST_*"};
+    acms_secret_ctx sc = {0};
+    coord_exec_req req = {.run_id = "run-t", .step = "s", .attempt = 1, .argv = argv, .argc = 3, .env = env, .nenv = 1,
+                          .work_root = root, .secrets = &sc, .secret_scopes = scopes, .nsecret_scopes = 1};
+    coord_proc *p = coord_exec_start(&req);
+    assert_non_null(p);
+    coord_exec_status st;
+    int64_t deadline = acms_mono_ms() + 30000;
+    char *out = NULL;
+    size_t len = 0;
+    uint64_t total = 0;
+    int done = 0;
+    while (!done && acms_mono_ms() < deadline) {
+        done = coord_exec_poll(p, acms_mono_ms(), &st);
+        assert_int_equal(coord_exec_tail(p, 1, !done, &out, &len, &total), 0);
+        assert_int_equal(len, total);          /* everything fits the tail: its length is the total */
+        assert_null(strstr(out, "Sup3r"));     /* never in part, whatever the timing */
+        assert_null(memchr(out, 'S', len));
+        free(out);
+        usleep(20000);
+    }
+    assert_true(done);
+    assert_int_equal(coord_exec_tail(p, 1, 0, &out, &len, &total), 0);
+    assert_int_equal(total, strlen("hello Sup3r/S3cret+Pw done\n"));
+    assert_string_equal(out, "hello *************** done\n");
+    free(out);
+    coord_exec_free(p);
+    unsetenv("TEST_TAIL_PASSWORD");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(masks_every_form),
         cmocka_unit_test(files_masked_in_place),
         cmocka_unit_test(local_attempt_printing_its_password),
+        cmocka_unit_test(log_tail_keeps_lengths_and_holds_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
