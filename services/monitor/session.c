@@ -9,11 +9,21 @@
 #include <string.h>
 
 #include "log.h"
+#include "retention.h"
 
-/* KEYS[1] alerted key, KEYS[2] counter hash; ARGV owner, ttl, counter field ('' = none). */
+/* KEYS[1] alerted key, KEYS[2] counter hash; ARGV owner, ttl, counter field ('' = none), run retention
+ * (ms). A run's session counter follows the run's retention (common/retention.h): it is not written
+ * for a run that is gone, and takes the run's expiry once the run has ended. */
 static const char k_rate_lua[] =
+    ACMS_RETENTION_LUA
     "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then\n"
-    "  if ARGV[3] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[3], 1) end\n"
+    "  local run = string.match(KEYS[2], '^acms:monitor:session:(.+)$')\n"
+    "  if ARGV[3] ~= '' and not (run and acms_gone(run)) then\n"
+    "    redis.call('HINCRBY', KEYS[2], ARGV[3], 1)\n"
+    "    if not (run and acms_retain(run, KEYS[2], ARGV[4])) and redis.call('PTTL', KEYS[2]) == -1 then\n"
+    "      redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
+    "    end\n"
+    "  end\n"
     "  return 1\n"
     "end\n"
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return 2 end\n"
@@ -168,10 +178,11 @@ int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_
 int monitor_store_rate_limit(acms_redis *r, const char *alerted_key, const char *owner, int ttl_s,
                              const char *counter_key, const char *counter_field)
 {
-    redisReply *rep = acms_redis_cmd(r, "EVAL %s 2 %s %s %s %d %s", k_rate_lua, alerted_key,
+    redisReply *rep = acms_redis_cmd(r, "EVAL %s 2 %s %s %s %d %s %s %d", k_rate_lua, alerted_key,
                                      counter_key ? counter_key : alerted_key, owner,
                                      ttl_s > 0 ? ttl_s : MONITOR_ALERTED_TTL_S,
-                                     counter_key && counter_field ? counter_field : "");
+                                     counter_key && counter_field ? counter_field : "",
+                                     acms_redis_run_retention_arg(r), MONITOR_SESSION_TTL_S);
     if (!rep)
         return ACMS_ERR_RETRY;
     int rc = ACMS_ERR_RETRY;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "acmsctl.h"
+#include "state.h"
 
 typedef struct tail {
     char *data[2];
@@ -196,6 +197,27 @@ static int follow_step(const ctl_opts *o, acms_redis *r, const char *run, const 
     }
 }
 
+/* -f on a run that has not reached its coordinator yet: its steps are not known until it is
+ * created; waits for the step to appear or the run to end. CTL_OK (st filled) or the exit code. */
+static int await_step(const ctl_opts *o, acms_redis *r, const char *run, const char *step, step_state *st,
+                      int64_t deadline)
+{
+    while (!st->exists) {
+        redisReply *rep = acms_redis_cmd(r, "HGET acms:run:%s status", run);
+        int ended = rep && rep->type == REDIS_REPLY_STRING && acms_state_is_terminal(rep->str);
+        if (rep)
+            freeReplyObject(rep);
+        if (!rep)
+            return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable");
+        if (ended || acms_mono_ms() > deadline)
+            return CTL_OK;
+        usleep(250 * 1000);
+        if (read_step(r, run, step, st) != CTL_OK)
+            return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable");
+    }
+    return CTL_OK;
+}
+
 int ctl_logs(const ctl_opts *o)
 {
     acms_cfg cfg;
@@ -215,6 +237,8 @@ int ctl_logs(const ctl_opts *o)
         goto out;
     if (read_step(r, run, step, &st) != CTL_OK) {
         rc = ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable");
+    } else if (o->follow && !st.exists && (rc = await_step(o, r, run, step, &st, deadline)) != CTL_OK) {
+        ;
     } else if (!st.exists) {
         rc = ctl_fail(o, CTL_FAIL, "unknown_step", NULL, "run %s has no step '%s'", run, step);
     } else if (o->attempt > 0 && (unsigned)o->attempt > st.attempt && !o->follow) {
