@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
+enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM, KIND_HISTOGRAM_LONG };
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
+/* durations of work that takes seconds to hours (step attempts): as many buckets, 1 s .. 6 h */
+static const double long_buckets[NBUCKETS] = {1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600};
 
 typedef struct series {
     char *name;
@@ -190,20 +192,32 @@ void acms_metrics_set(acms_metrics *m, const char *name, const char *labels, con
     pthread_mutex_unlock(&m->mu);
 }
 
-void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds)
+static void observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds, int kind)
 {
     if (!m)
         return;
+    const double *bk = kind == KIND_HISTOGRAM_LONG ? long_buckets : buckets;
     pthread_mutex_lock(&m->mu);
-    series *s = get_series(m, name, labels, help, KIND_HISTOGRAM);
+    series *s = get_series(m, name, labels, help, kind);
     if (s) {
         s->value += seconds;
         s->count++;
         for (size_t i = 0; i < NBUCKETS; i++)
-            if (seconds <= buckets[i])
+            if (seconds <= bk[i])
                 s->b[i]++;
     }
     pthread_mutex_unlock(&m->mu);
+}
+
+void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds)
+{
+    observe(m, name, labels, help, seconds, KIND_HISTOGRAM);
+}
+
+void acms_metrics_observe_long(acms_metrics *m, const char *name, const char *labels, const char *help,
+                               double seconds)
+{
+    observe(m, name, labels, help, seconds, KIND_HISTOGRAM_LONG);
 }
 
 double acms_metrics_get(acms_metrics *m, const char *name, const char *labels)
@@ -214,7 +228,7 @@ double acms_metrics_get(acms_metrics *m, const char *name, const char *labels)
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->n; i++)
         if (!strcmp(m->s[i].name, name) && !strcmp(m->s[i].labels, labels ? labels : ""))
-            v = m->s[i].kind == KIND_HISTOGRAM ? (double)m->s[i].count : m->s[i].value;
+            v = m->s[i].kind >= KIND_HISTOGRAM ? (double)m->s[i].count : m->s[i].value;
     pthread_mutex_unlock(&m->mu);
     return v;
 }
@@ -269,7 +283,7 @@ char *acms_metrics_render(acms_metrics *m)
         if (done[i])
             continue;
         const series *f = &m->s[i];
-        static const char *const kinds[] = {"counter", "gauge", "histogram"};
+        static const char *const kinds[] = {"counter", "gauge", "histogram", "histogram"};
         sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, kinds[f->kind]);
         for (size_t j = i; j < m->n; j++) {
             const series *s = &m->s[j];
@@ -277,14 +291,15 @@ char *acms_metrics_render(acms_metrics *m)
                 continue;
             done[j] = 1;
             char lb[512];
-            if (s->kind != KIND_HISTOGRAM) {
+            if (s->kind != KIND_HISTOGRAM && s->kind != KIND_HISTOGRAM_LONG) {
                 label_join(lb, sizeof lb, s->labels, "");
                 sb_printf(&b, "%s%s %.17g\n", s->name, lb, s->value);
                 continue;
             }
+            const double *bk = s->kind == KIND_HISTOGRAM_LONG ? long_buckets : buckets;
             for (size_t k = 0; k < NBUCKETS; k++) {
                 char le[32];
-                snprintf(le, sizeof le, "le=\"%g\"", buckets[k]);
+                snprintf(le, sizeof le, "le=\"%g\"", bk[k]);
                 label_join(lb, sizeof lb, s->labels, le);
                 sb_printf(&b, "%s_bucket%s %llu\n", s->name, lb, s->b[k]);
             }
@@ -352,6 +367,12 @@ static void route(acms_http *h, const acms_http_req *req, acms_http_resp *r)
             snprintf(text, sizeof text, "%s: %s\n", ready ? "not ready" : "unhealthy", why[0] ? why : "unknown");
         resp_text(r, ok ? 200 : 503, text);
     } else if (!strcmp(req->path, "/metrics")) {
+        /* the probes' answers as gauges, as of this scrape: a stalled loop cannot set them itself */
+        char why[400];
+        acms_metrics_set(h->m, "acms_service_healthy", NULL, "1 when /healthz answers 200 (the loop progresses)",
+                         !h->probes.healthy || h->probes.healthy(h->probes.ud, why, sizeof why) ? 1 : 0);
+        acms_metrics_set(h->m, "acms_service_ready", NULL, "1 when /readyz answers 200",
+                         !h->probes.ready || h->probes.ready(h->probes.ud, why, sizeof why) ? 1 : 0);
         r->status = 200;
         r->body = acms_metrics_render(h->m);
         r->len = r->body ? strlen(r->body) : 0;

@@ -2,7 +2,8 @@
  *   GET /healthz  200 "ok" while the process runs and its loop makes progress, else 503 with the reason
  *   GET /readyz   200 when the ready probe says so (Kafka and Redis reachable, topics there, partitions
  *                 assigned), else 503 with the reason
- *   GET /metrics  Prometheus text exposition of an acms_metrics registry
+ *   GET /metrics  Prometheus text exposition of an acms_metrics registry, with the two probes' answers
+ *                 as of the scrape (acms_service_healthy, acms_service_ready: 1 or 0)
  *   anything else: the service's own handler when it gives one (acms-console's API and page), else 404
  * plus the registry itself: counters, gauges and histograms with fixed label sets; thread-safe.
  * Only GET and HEAD are served; every answer carries X-Content-Type-Options: nosniff. */
@@ -22,6 +23,9 @@ void acms_metrics_add(acms_metrics *m, const char *name, const char *labels, con
 void acms_metrics_set(acms_metrics *m, const char *name, const char *labels, const char *help, double v);
 /* Histogram observation in seconds (buckets 1 ms .. 10 s). */
 void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds);
+/* The same for durations of seconds to hours (buckets 1 s .. 6 h): step attempts. */
+void acms_metrics_observe_long(acms_metrics *m, const char *name, const char *labels, const char *help,
+                               double seconds);
 /* Current value of a counter/gauge (0 when unknown), for tests. */
 double acms_metrics_get(acms_metrics *m, const char *name, const char *labels);
 /* Prometheus text into a malloc'd string. */

@@ -311,6 +311,9 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     char labels[64];
     snprintf(labels, sizeof labels, "reason=\"%s\"", coord_reason_name(st->reason));
     count(c, "acms_coord_attempts_total", labels, "Step attempts by exit reason");
+    if (acms_service_metrics(c->svc))
+        acms_metrics_observe_long(acms_service_metrics(c->svc), "acms_coord_step_duration_seconds", labels,
+                                  "Wall time of step attempts by exit reason", (double)st->wall_ms / 1000.0);
 
     if (st->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK) {
         s->state = COORD_STEP_SUCCEEDED;

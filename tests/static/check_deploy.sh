@@ -3,7 +3,7 @@
 # docker-compose.yml (config -q + content), deploy/Dockerfile (shape), every Kustomize overlay
 # (renders; each Deployment has probes, non-root, read-only root fs, ...; the web console's
 # Deployment, Service and probes too), the ConfigMap sources
-# in deploy/k8s/base/config/ match examples/, yamllint (strict). Exit 0 only if all pass.
+# in deploy/k8s/base/config/ match examples/, yamllint (strict), deploy/observability renders. Exit 0 only if all pass.
 # Usage: tests/static/check_deploy.sh [--sync-config]
 #   --sync-config  first copy examples/{catalog.yaml,environments,policies} into
 #                  deploy/k8s/base/config/ and regenerate its kustomization.yaml
@@ -505,6 +505,25 @@ check_yamllint() {
     fi
 }
 
+# deploy/observability: renders (a ConfigMap with the dashboard, the PodMonitor, the PrometheusRule),
+# the dashboard is JSON; tests/integration/test_observability_metrics.sh checks its metrics.
+check_observability() {
+    local dir=deploy/observability out=$TMP/observability.yaml kinds
+    if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$dir/grafana-dashboard.json" 2>"$TMP/dash"; then
+        fail "$dir/grafana-dashboard.json is not JSON:"; indent < "$TMP/dash"; return
+    fi
+    if ! command -v kubectl >/dev/null 2>&1; then
+        warn "kubectl not installed: $dir not rendered"
+        return
+    fi
+    if ! kubectl kustomize "$dir" > "$out" 2>&1; then
+        fail "kubectl kustomize $dir:"; indent < "$out"; return
+    fi
+    kinds=$(sed -n 's/^kind: //p' "$out" | sort | tr '\n' ' ')
+    if [ "$kinds" = "ConfigMap PodMonitor PrometheusRule " ]; then pass "$dir renders: $kinds"
+    else fail "$dir renders $kinds, expected ConfigMap PodMonitor PrometheusRule"; fi
+}
+
 check_shellcheck() {
     if ! command -v shellcheck >/dev/null 2>&1; then
         warn "shellcheck not installed: $0 not linted"
@@ -532,6 +551,7 @@ check_compose
 check_dockerfile
 check_k8s
 check_yamllint
+check_observability
 check_shellcheck
 [ "$nwarn" = 0 ] || echo "== $nwarn warning(s), see WARN lines"
 echo "check_deploy: $npass passed, $nfail failed"
