@@ -10,6 +10,7 @@
 #                   five services, the web console) under run/; its data (run/data) survives down/up; make clean-data
 #                   (or make down WIPE=1) wipes it
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
+#   make bench-soak retention under load: SOAK_RUNS small runs, Redis memory/RSS/lag over time (bench/)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
 #   make k8s-testenv  build kube-apiserver + kwok for test_exec_kubernetes_apiserver (git-ignored cache)
 #   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
@@ -75,6 +76,9 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
 # Debian's npm package
 DEB_COMMANDS := npm:npm
 
+# the soak bench's plot (make bench-soak), installed by that target only
+SOAK_DEB_PACKAGES := python3-matplotlib
+
 # Apache Kafka for ACMS_BUS=kafka (make kafka): a JDK (the tests' ACL helper runs from Java source)
 # and Maven, installed only by that target
 KAFKA_DEB_PACKAGES := openjdk-17-jdk-headless maven
@@ -97,7 +101,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: k8s-testenv all deps kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
-        install bench bench-learning lint fmt-check proto-check
+        install bench bench-learning bench-soak lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -265,6 +269,20 @@ bench: deps
 bench-learning: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bench/learning/run.sh
+
+# Retention under load (bench/README.md, "Soak"): SOAK_RUNS (20000) small runs at SOAK_RATE (60/s) with
+# a SOAK_RETENTION_S (30) retention; Redis memory, RSS and lag over time into bench/results/soak.*
+bench-soak: deps
+	@missing=""; for p in $(SOAK_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "bench-soak: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(MAKE) --no-print-directory all $(BIN)/acms-bench-soak
+	@BIN=$(BIN) bench/soak/run.sh
 
 # --- install ----------------------------------------------------------------------------------
 install: all
