@@ -102,11 +102,18 @@ int acms_sizefit_predict(const acms_sizefit *m, double x, int64_t now_ms, double
     return 0;
 }
 
-double acms_sizefit_trend_per_day(const acms_sizefit *m)
+double acms_sizefit_trend_per_hour(const acms_sizefit *m)
 {
-    if (!m || !m->uses_trend)
+    return m && m->uses_trend && m->p > 1 ? m->beta[m->p - 1] : 0;
+}
+
+double acms_sizefit_growth(const acms_sizefit *m, double hours)
+{
+    if (!(hours > 0))
         return 0;
-    return exp(m->beta[m->p - 1] * 24.0) - 1.0;
+    if (m && hours > m->horizon_cap_h)
+        hours = m->horizon_cap_h;
+    return expm1(acms_sizefit_trend_per_hour(m) * hours);
 }
 
 int acms_sizefit_format(const acms_sizefit *m, char *buf, size_t size)

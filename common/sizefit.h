@@ -52,8 +52,11 @@ double acms_sizefit_normal_quantile(double p);
 /* Predicts at input x (ignored without an input column; must be > 0 with one) and time now_ms.
  * Returns 0 and *out, or -1 (bad model or x). */
 int acms_sizefit_predict(const acms_sizefit *m, double x, int64_t now_ms, double q, acms_sizefit_pred *out);
-/* Relative growth per day of the trend (exp(b2 x 24) - 1), 0 without a trend. */
-double acms_sizefit_trend_per_day(const acms_sizefit *m);
+/* Relative growth the trend gives over hours (capped at horizon_cap_h): exp(b2 x h) - 1; 0 without
+ * a trend. */
+double acms_sizefit_growth(const acms_sizefit *m, double hours);
+/* The trend's slope, d ln(need) / d hour (0 without a trend). */
+double acms_sizefit_trend_per_hour(const acms_sizefit *m);
 /* "f1;p=..;i=..;t=..;b=..;c=..;s2=..;df=..;sd=..;mr=..;r2=..;tr=..;sp=..;x=lo,hi;n=..;k=.."
  * ACMS_OK or ACMS_ERR_LIMIT (512 bytes always suffice). */
 int acms_sizefit_format(const acms_sizefit *m, char *buf, size_t size);

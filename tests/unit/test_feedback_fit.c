@@ -201,8 +201,8 @@ static void test_drift_is_extrapolated(void **state)
     assert_int_equal(feedback_fit(&w, FEEDBACK_FIT_MEMORY, 1, &m, &why), ACMS_OK);
     assert_true(m.uses_trend);
     assert_true(m.uses_input);
-    double per_day = acms_sizefit_trend_per_day(&m);
-    assert_true(per_day > 1.0); /* 6% per hour is far more than 100% per day */
+    assert_true(fabs(acms_sizefit_growth(&m, 1.0) - 0.06) < 0.02); /* 6% per hour ... */
+    assert_true(fabs(acms_sizefit_growth(&m, 24.0) - 0.06) < 0.02); /* ... extrapolated one pause at most */
     assert_true(fabs(exp(m.beta[2]) - 1.06) < 0.02);
     /* the next round (5 h after the first): the bound covers its worst need */
     int64_t next = 5 * HOUR_MS;
@@ -220,7 +220,7 @@ static void test_drift_is_extrapolated(void **state)
     rounds(&w, 5, 1.0, &s);
     assert_int_equal(feedback_fit(&w, FEEDBACK_FIT_MEMORY, 1, &m, &why), ACMS_OK);
     assert_false(m.uses_trend);
-    assert_true(acms_sizefit_trend_per_day(&m) == 0);
+    assert_true(acms_sizefit_trend_per_hour(&m) == 0);
 }
 
 static void test_level_shift_is_followed(void **state)
