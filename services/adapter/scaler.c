@@ -335,7 +335,7 @@ static acms_sizing_status resolve_input(acms_arena *a, Acms__V1__Step *s, acms_s
         return st;
     if (st != ACMS_SIZING_OK) {
         adapter_log_add(log, STAGE, s->name, "sizing.input", S(in->name), "", 1.0, 0,
-                        "%s: this run is sized from history", acms_sizing_status_text(st));
+                        "%s: this run is not sized from its input", acms_sizing_status_text(st));
         return st;
     }
     s->sizing->input_value = in->value;

@@ -37,7 +37,7 @@ int feedback_window_format(const feedback_window *w, char *buf, size_t size)
     size_t off = (size_t)n;
     for (uint32_t i = 0; i < w->n; i++) {
         const feedback_obs *o = &w->v[i];
-        n = snprintf(buf + off, size - off, ";%" PRId64 ",%.8g,%.6g,%.6g,%d", o->t_ms, o->x, o->peak_mb, o->wall_ms,
+        n = snprintf(buf + off, size - off, ";%" PRId64 ",%.10g,%.7g,%.7g,%d", o->t_ms, o->x, o->peak_mb, o->wall_ms,
                      o->censored ? 1 : 0);
         if (n < 0 || (size_t)n >= size - off)
             return ACMS_ERR_LIMIT;

@@ -21,6 +21,7 @@ typedef struct ctl_opts {
     int quiet;
     int timeout_s;           /* --timeout for --wait/watch (default 900) */
     const char *ref;         /* --ref ID[@VERSION] */
+    int learned;             /* prepare --learned: read learned recommendations from the stack's Redis */
     const char *args[3];     /* positional arguments after the command (args[0] == file) */
     int nargs;
 } ctl_opts;

@@ -12,8 +12,9 @@ static void usage(FILE *out)
             "Usage:\n"
             "  acmsctl validate FILE --env NAME [--format json] [--config-dir DIR]\n"
             "      adapt and validate offline; exit 0 valid, 1 invalid, 2 unusable input\n"
-            "  acmsctl prepare FILE --env NAME [--format json] [--config-dir DIR]\n"
-            "      offline dry run: the adapted runtime configuration and its adaptation log\n"
+            "  acmsctl prepare FILE --env NAME [--format json] [--config-dir DIR] [--learned]\n"
+            "      offline dry run: the adapted runtime configuration and its adaptation log;\n"
+            "      --learned also applies what the learning loop learned (read from Redis, now)\n"
             "  acmsctl submit FILE --env NAME [--wait] [--timeout S] [--format json]\n"
             "      publish the config, print the run id; --wait follows the run to its end\n"
             "  acmsctl submit --ref ID[@VERSION] --env NAME [--wait] ...\n"
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--ref")) {
             o.ref = val;
+        } else if (!strcmp(a, "--learned")) {
+            o.learned = 1;
         } else if (!strcmp(a, "--wait")) {
             o.wait = 1;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
