@@ -65,6 +65,9 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
 
+# only for make bench-learning's plot (make deps-bench): not needed to build, test or run
+BENCH_DEB_PACKAGES := python3-matplotlib
+
 SERVICES := adapter validator coordinator monitor feedback
 TOOLS    := acmsctl devbroker stepload
 
@@ -82,7 +85,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
+.PHONY: all deps deps-bench test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -100,6 +103,16 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
+
+deps-bench:
+	@missing=""; for p in $(BENCH_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps-bench: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps-bench: all Debian packages present"; fi
 
 # --- generated protobuf code (built, not committed) -----------------------------------------
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -214,9 +227,10 @@ bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
 
-# The learning loop, measured (README, "Learning loop"): ROUNDS rounds of PIPELINES x STEPS steps
-# through the real stack, learning on and off; writes bench/results/learning.json.
-bench-learning: deps
+# The learning loop, measured (docs/learning.md, bench/README.md): a stationary workload learning on
+# and off, and a non-stationary one beside two offline baselines, through the real stack; writes
+# bench/results/learning.json and learning.png.
+bench-learning: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bench/learning/run.sh
 
