@@ -28,7 +28,7 @@ def main():
     with open(sys.argv[1]) as fh:
         doc = json.load(fh)
     ns = doc.get("nonstationary") or {}
-    fig, ax = plt.subplots(2, 3, figsize=(13, 7), constrained_layout=True)
+    fig, ax = plt.subplots(2, 3, figsize=(14, 7.5), constrained_layout=True)
     lines = [("learning loop", [r["ours"] for r in ns.get("rounds", [])], "tab:blue", "o-"),
              ("VPA-style 1.15 x p90", [r["vpa"] for r in ns.get("rounds", [])], "tab:orange", "s--"),
              ("Autopilot-style window peak x 1.1", [r["autopilot"] for r in ns.get("rounds", [])], "tab:green", "^:")]
@@ -40,14 +40,13 @@ def main():
         goal = {"median_slack": 10, "resource_kill_rate": 1}.get(key)
         if goal is not None:
             ax[0][c].axhline(goal, color="grey", lw=0.8, ls="--")
-        ax[0][c].set_title(f"non-stationary: {label} (%)" + (f", goal <= {goal}% by the last rounds" if goal else ""),
-                           fontsize=10)
+        ax[0][c].set_title(f"non-stationary: {label} (%)" + (f", goal <= {goal}%" if goal else ""), fontsize=10)
         for name, rows, color, style in [("learning on", doc.get("rounds", []), "tab:blue", "o-"),
                                          ("learning off", doc.get("baseline_rounds", []), "tab:red", "s--")]:
             if rows:
                 x, y = series(rows, key)
                 ax[1][c].plot(x, y, style, color=color, label=name)
-        ax[1][c].set_title(f"stationary: {label} (%)")
+        ax[1][c].set_title(f"stationary: {label} (%)", fontsize=10)
         for r in (0, 1):
             ax[r][c].set_xlabel("round")
             ax[r][c].grid(alpha=0.3)

@@ -54,6 +54,12 @@ static const char *growth_text(acms_arena *a, const acms_sizefit *m, double hori
                              ahead);
 }
 
+/* ", 2 of them killed for memory (censored)" when the fit holds kills, else "". */
+static const char *killed_text(acms_arena *a, const acms_sizefit *m)
+{
+    return m->censored ? acms_arena_printf(a, ", %u of them killed for memory (censored)", (unsigned)m->censored) : "";
+}
+
 static Acms__V1__LearnedBasis *basis_of(acms_arena *a, const adapter_learned *l, const char *method)
 {
     Acms__V1__LearnedBasis *b = acms_pb_new(a, &acms__v1__learned_basis__descriptor);
@@ -112,10 +118,10 @@ static int size_from_input(acms_arena *a, const adapter_learned *l, const acms_s
                               ? acms_arena_printf(a, " (outside the inputs seen, %.6g..%.6g: a wider bound)", m->x_lo, m->x_hi)
                               : "";
     out->why = acms_arena_printf(a,
-                                 "sized from its input %s = %.6g%s: the fit over %u runs (%u killed, censored) predicts "
+                                 "sized from its input %s = %.6g%s: the fit over %u runs%s predicts "
                                  "%.0f MiB, upper bound %.0f MiB (%.1f%%; %s^%.2f, R2 %.2f, residual sd %.1f%%%s) + "
                                  "max(%.0f%%, %.0f MiB) margin = %llu MiB",
-                                 in->name, in->value, outside, (unsigned)m->n, (unsigned)m->censored, p.mean, p.upper,
+                                 in->name, in->value, outside, (unsigned)m->n, killed_text(a, m), p.mean, p.upper,
                                  ACMS_SIZEFIT_Q * 100.0, in->name, m->beta[1], m->r2, m->resid_sd * 100.0,
                                  growth_text(a, m, p.horizon_h), ACMS_SIZEFIT_MARGIN * 100.0,
                                  ACMS_SIZEFIT_MARGIN_MIN_MB, (unsigned long long)out->memory_mb);
@@ -138,10 +144,10 @@ static int size_from_trend(acms_arena *a, const adapter_learned *l, int64_t now_
     out->basis = basis_of(a, l, "history-trend");
     fit_figures(out->basis, m, &p);
     out->why = acms_arena_printf(a,
-                                 "a growing need: the trend over %u runs (%u killed, censored) predicts %.0f MiB now, "
+                                 "a growing need: the trend over %u runs%s predicts %.0f MiB now, "
                                  "upper bound %.0f MiB (%.1f%%, residual sd %.1f%%%s) + margin = %llu MiB, above the "
                                  "history's %llu MiB",
-                                 (unsigned)m->n, (unsigned)m->censored, p.mean, p.upper, ACMS_SIZEFIT_Q * 100.0,
+                                 (unsigned)m->n, killed_text(a, m), p.mean, p.upper, ACMS_SIZEFIT_Q * 100.0,
                                  m->resid_sd * 100.0, growth_text(a, m, p.horizon_h), (unsigned long long)mb,
                                  (unsigned long long)l->memory_mb);
     return 1;

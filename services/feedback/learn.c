@@ -115,12 +115,15 @@ static void describe_fit(feedback_rec *out, const char *what, const acms_sizefit
                      acms_sizefit_growth(m, m->horizon_cap_h) * 100.0, pause) < 0)
             growth[0] = '\0';
     }
+    char killed[64] = "";
+    if (m->censored && snprintf(killed, sizeof killed, ", %u killed (censored)", (unsigned)m->censored) < 0)
+        killed[0] = '\0';
     if (m->uses_input)
-        because(out, "%s fit over %u runs (%u killed, censored): %s ~ %s^%.2f, R2 %.2f, residual sd %.1f%%%s", what,
-                (unsigned)m->n, (unsigned)m->censored, what, input, m->beta[1], m->r2, m->resid_sd * 100.0, growth);
+        because(out, "%s fit over %u runs%s: %s ~ %s^%.2f, R2 %.2f, residual sd %.1f%%%s", what, (unsigned)m->n,
+                killed, what, input, m->beta[1], m->r2, m->resid_sd * 100.0, growth);
     else
-        because(out, "%s trend over %u runs (%u killed, censored): residual sd %.1f%%%s", what, (unsigned)m->n,
-                (unsigned)m->censored, m->resid_sd * 100.0, growth);
+        because(out, "%s trend over %u runs%s: residual sd %.1f%%%s", what, (unsigned)m->n, killed,
+                m->resid_sd * 100.0, growth);
 }
 
 /* The size fits of st (fit.h) into out: input fits when the step declares a sizing input, else a
