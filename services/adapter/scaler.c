@@ -361,6 +361,34 @@ static void data_size_hint(acms_arena *a, const Acms__V1__Environment *env, Acms
                     s->data_size_mb, r->memory_mb, want, cap && want == cap ? ", capped at quota" : "");
 }
 
+/* Resolves the step's sizing input and sizes it from what was learned (l may be NULL); a runtime from
+ * the wall fit goes to l for the optimizer. Returns the plan basis ("learned", "input-fit") when
+ * resources changed, else NULL. */
+static const char *scale_learned(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
+                                 Acms__V1__Step *s, adapter_learned *l, int64_t now_ms, adapter_log *log)
+{
+    acms_sizing_input in;
+    acms_sizing_status st = resolve_input(a, s, &in, log);
+    if (!l || !l->present)
+        return NULL;
+    if (!adapter_learned_applies(l, s)) {
+        adapter_log_add(log, STAGE, s->name, "recommendation", "", "", learned_safety(l), 0,
+                        "recommendation learned from %u run(s) ignored: the step's command changed since, so "
+                        "that history describes another program",
+                        l->based_on_runs);
+        return NULL;
+    }
+    adapter_size sz;
+    adapter_learned_size(a, l, st, &in, now_ms, &sz);
+    if (sz.runtime_s) { /* for the optimizer: the runtime limit from the wall fit at this input */
+        l->runtime_s = sz.runtime_s;
+        l->reason = sz.runtime_why;
+    }
+    if (!apply_learned(a, cat, env, s, l, &sz, log))
+        return NULL;
+    return sz.basis && !strcmp(sz.basis->method, "input-fit") ? "input-fit" : "learned";
+}
+
 void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
                           Acms__V1__Pipeline *p, adapter_observed *obs, adapter_log *log,
                           Acms__V1__CapacityPlan **plan_out)
@@ -376,25 +404,9 @@ void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1
         Acms__V1__Step *s = p->steps[i];
         adapter_learned *l = obs && i < obs->nlearned ? &obs->learned[i] : NULL;
         const char *basis = s->memory_mb > 0 ? "requested" : "catalogue";
-        acms_sizing_input in;
-        acms_sizing_status st = resolve_input(a, s, &in, log);
-        if (l && l->present && !adapter_learned_applies(l, s)) {
-            adapter_log_add(log, STAGE, s->name, "recommendation", "", "", learned_safety(l), 0,
-                            "recommendation learned from %u run(s) ignored: the step's command changed since, so "
-                            "that history describes another program",
-                            l->based_on_runs);
-            l = NULL;
-        }
-        if (l && l->present) {
-            adapter_size sz;
-            adapter_learned_size(a, l, st, &in, obs->now_ms, &sz);
-            if (apply_learned(a, cat, env, s, l, &sz, log))
-                basis = sz.basis && !strcmp(sz.basis->method, "input-fit") ? "input-fit" : "learned";
-            if (sz.runtime_s) { /* for the optimizer: the runtime limit from the wall fit at this input */
-                l->runtime_s = sz.runtime_s;
-                l->reason = sz.runtime_why;
-            }
-        }
+        const char *learned = scale_learned(a, cat, env, s, l, obs ? obs->now_ms : 0, log);
+        if (learned)
+            basis = learned;
         data_size_hint(a, env, s, log);
         if (q && q->max_instances > 0 && s->instance_count > q->max_instances) {
             adapter_log_add(log, STAGE, s->name, "instance_count", u64s(a, s->instance_count),
