@@ -278,7 +278,18 @@ void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback
                              const feedback_rec *rec, Acms__V1__LearningInsight ***v, size_t *n)
 {
     const char *mode = !strcmp(rec->mode, "apply") ? "applied to the next run" : "recommended only (shadow mode)";
-    if (o->killed_memory) {
+    int by_input = rec->fit_usable && !strcmp(rec->fit_method, "input-fit");
+    if (o->killed_memory && by_input) {
+        Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "memory_bump");
+        li->summary = acms_arena_printf(a,
+            "%s was killed for memory at %.0f MiB with %s = %.6g; the kill is in its input fit (%s), so the next "
+            "runs are sized from their own %s at the fit's upper bound; %s", o->step, o->killed_peak_mb,
+            rec->sizing_input, o->input_value, o->censored_memory ? "a censored run: the need was above the limit"
+                                                                   : "as its retry's measure",
+            rec->sizing_input, mode);
+        li->expected_effect = acms_arena_strdup(a, "no memory kill on the next runs of this step, whatever their input");
+        push(a, v, n, li);
+    } else if (o->killed_memory) {
         Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "memory_bump");
         li->summary = acms_arena_printf(a,
             "%s was killed for memory at %.0f MiB; next runs get at least %llu MiB (max(peak + 100 MiB, peak x 1.2)), "
@@ -286,7 +297,8 @@ void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback
             FEEDBACK_FLOOR_CLEAN_RUNS, mode);
         li->expected_effect = acms_arena_strdup(a, "no memory kill and no retry on the next run of this step");
         push(a, v, n, li);
-    } else if (rec->memory_mb && differs((double)o->mem_limit_mb, (double)rec->memory_mb, 0.10)) {
+    } else if (!by_input && rec->memory_mb && differs((double)o->mem_limit_mb, (double)rec->memory_mb, 0.10)) {
+        /* (a step sized from its input gets its size per run: the history's value is only its fallback) */
         Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "right_size_memory");
         double new_slack = isnan(rec->p95_peak_mb) ? 0 : 1.0 - rec->p95_peak_mb / (double)rec->memory_mb;
         li->summary = acms_arena_printf(a, "%s: p95 peak %.0f MiB over %u runs; memory %llu MiB -> %llu MiB (%s)%s%s",

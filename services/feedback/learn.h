@@ -87,7 +87,9 @@ int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *
 size_t feedback_rec_to_hash(acms_arena *a, const feedback_rec *rec, const char *updated_ms, const char *command_hash,
                             const char ***kv);
 /* Insights worth reporting for this step's run (memory_bump, right_size_memory, runtime_limit),
- * appended to *v (arena). */
+ * appended to *v (arena). A step sized from its input (a usable input fit) gets no right_size_memory
+ * (each run is sized from its own input; the history's value is only the fallback), and its
+ * memory_bump says the kill is in the fit rather than announcing a floor. */
 void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback_outcome *o, const feedback_stats *st,
                              const feedback_rec *rec, Acms__V1__LearningInsight ***v, size_t *n);
 

@@ -191,6 +191,47 @@ static void test_scattered_fit_is_not_usable(void **state)
     assert_non_null(strstr(rec.fit_note, "poor fit"));
 }
 
+static void test_insights_of_an_input_sized_step(void **state)
+{
+    (void)state;
+    acms_arena *a = acms_arena_new(0);
+    feedback_stats st;
+    feedback_stats_init(&st);
+    uint64_t s = 6;
+    for (int i = 0; i < 8; i++) {
+        double x = 1e6 * (1 + 0.3 * noise(&s));
+        feedback_outcome o = run(100 * x / 1e6 * (1 + 0.01 * noise(&s)), x, "ROWS", i);
+        o.mem_limit_mb = 400; /* far from the history's value: a history-sized step would get right_size_memory */
+        observe(&st, &o);
+    }
+    feedback_outcome k = run(0, 2e6, "ROWS", 9);
+    k.success = k.observed = 0;
+    k.peak_rss_kb = 0;
+    k.resource_killed = k.killed_memory = k.censored_memory = 1;
+    k.killed_peak_mb = 150;
+    observe(&st, &k);
+    feedback_learn_in in = {.mode = "apply"};
+    feedback_rec rec;
+    feedback_learn_recommend(&st, &in, &rec);
+    assert_true(rec.fit_usable);
+    assert_true(rec.min_memory_mb >= 250); /* the floor stays the history's fallback */
+    Acms__V1__LearningInsight **v = NULL;
+    size_t n = 0;
+    feedback_learn_insights(a, "etl", &k, &st, &rec, &v, &n);
+    assert_true(n >= 1);
+    assert_string_equal(v[0]->kind, "memory_bump");
+    assert_non_null(strstr(v[0]->summary, "in its input fit (a censored run"));
+    assert_null(strstr(v[0]->summary, "at least"));
+    feedback_outcome ok = run(100, 1e6, "ROWS", 10);
+    ok.mem_limit_mb = 400;
+    v = NULL;
+    n = 0;
+    feedback_learn_insights(a, "etl", &ok, &st, &rec, &v, &n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(v[i]->kind, "right_size_memory");
+    acms_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_new_input_forgets_old_values),
         cmocka_unit_test(test_drift_without_input),
         cmocka_unit_test(test_scattered_fit_is_not_usable),
+        cmocka_unit_test(test_insights_of_an_input_sized_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
