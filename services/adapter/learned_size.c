@@ -18,8 +18,7 @@ uint64_t adapter_fit_memory_mb(double upper_mb)
 {
     if (!(upper_mb > 0) || !isfinite(upper_mb))
         return 0;
-    double a = upper_mb * (1.0 + ACMS_SIZEFIT_MARGIN), b = upper_mb + ACMS_SIZEFIT_MARGIN_MIN_MB;
-    double v = ceil(a > b ? a : b);
+    double v = ceil(upper_mb * (1.0 + ACMS_SIZEFIT_MARGIN));
     return v > 1e15 ? (uint64_t)1e15 : (uint64_t)v;
 }
 
@@ -120,11 +119,11 @@ static int size_from_input(acms_arena *a, const adapter_learned *l, const acms_s
     out->why = acms_arena_printf(a,
                                  "sized from its input %s = %.6g%s: the fit over %u runs%s predicts "
                                  "%.0f MiB, upper bound %.0f MiB (%.1f%%; %s^%.2f, R2 %.2f, residual sd %.1f%%%s) + "
-                                 "max(%.0f%%, %.0f MiB) margin = %llu MiB",
+                                 "%.0f%% margin = %llu MiB",
                                  in->name, in->value, outside, (unsigned)m->n, killed_text(a, m), p.mean, p.upper,
                                  ACMS_SIZEFIT_Q * 100.0, in->name, m->beta[1], m->r2, m->resid_sd * 100.0,
                                  growth_text(a, m, p.horizon_h), ACMS_SIZEFIT_MARGIN * 100.0,
-                                 ACMS_SIZEFIT_MARGIN_MIN_MB, (unsigned long long)out->memory_mb);
+                                 (unsigned long long)out->memory_mb);
     runtime_from_fit(a, l, in, now_ms, out);
     return 1;
 }

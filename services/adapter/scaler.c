@@ -245,7 +245,7 @@ static void memory_record(acms_arena *a, const Acms__V1__Environment *env, const
                              : "";
     Acms__V1__AdaptationRecord *rec =
         adapter_log_add(log, STAGE, s->name, "resources.memory_mb", old_mb ? u64s(a, old_mb) : "", u64s(a, target),
-                        learned_safety(l), apply, "right-sized to %" PRIu64 " MiB %s%s%s%s", sz->memory_mb, sz->why,
+                        learned_safety(l), apply, "right-sized to %" PRIu64 " MiB, %s%s%s%s", sz->memory_mb, sz->why,
                         capped, nofit, apply ? "" : "; shadow mode: recorded, not applied");
     rec->learned = sz->basis;
 }

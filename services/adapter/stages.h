@@ -140,8 +140,7 @@ typedef struct adapter_size {
  * back. now_ms is when the run is prepared (drift models). Pure. */
 void adapter_learned_size(acms_arena *a, const adapter_learned *l, acms_sizing_status st, const acms_sizing_input *in,
                           int64_t now_ms, adapter_size *out);
-/* The memory a fit's prediction is sized at: ceil(max(upper x (1 + ACMS_SIZEFIT_MARGIN),
- * upper + ACMS_SIZEFIT_MARGIN_MIN_MB)). */
+/* The memory a fit's prediction is sized at: ceil(upper x (1 + ACMS_SIZEFIT_MARGIN)), whole MiB. */
 uint64_t adapter_fit_memory_mb(double upper_mb);
 
 /* --- RuntimeOptimizer (optimizer.c) ---------------------------------------------------------- */
