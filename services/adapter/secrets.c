@@ -105,6 +105,30 @@ static int parse_vault(const char *rest, adapter_secret_ref *out)
     return ACMS_OK;
 }
 
+/* <secret>#<key>: a Secret name (DNS-1123 subdomain: [a-z0-9.-], <= 253, alphanumeric at both
+ * ends) and a key ([A-Za-z0-9._-], <= 253). */
+static int parse_k8s(const char *rest, adapter_secret_ref *out)
+{
+    const char *hash = strchr(rest, '#');
+    size_t plen = hash ? (size_t)(hash - rest) : 0;
+    if (!hash || !plen || plen > 253 || !hash[1] || strlen(hash + 1) > 253)
+        return ACMS_ERR_INVALID;
+    for (size_t i = 0; i < plen; i++)
+        if (!(islower((unsigned char)rest[i]) || isdigit((unsigned char)rest[i]) || rest[i] == '-' || rest[i] == '.'))
+            return ACMS_ERR_INVALID;
+    if (!isalnum((unsigned char)rest[0]) || !isalnum((unsigned char)rest[plen - 1]))
+        return ACMS_ERR_INVALID;
+    for (const char *c = hash + 1; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '_' || *c == '-' || *c == '.'))
+            return ACMS_ERR_INVALID;
+    memcpy(out->path, rest, plen);
+    out->path[plen] = '\0';
+    if (!copy_checked(out->key, sizeof out->key, hash + 1))
+        return ACMS_ERR_INVALID;
+    out->kind = ADAPTER_SECRET_K8S;
+    return ACMS_OK;
+}
+
 int adapter_secret_parse(const char *ref, adapter_secret_ref *out)
 {
     memset(out, 0, sizeof *out);
@@ -118,6 +142,8 @@ int adapter_secret_parse(const char *ref, adapter_secret_ref *out)
         rc = parse_file(r + 5, out);
     else if (strncmp(r, "vault/", 6) == 0)
         rc = parse_vault(r + 6, out);
+    else if (strncmp(r, "k8s/", 4) == 0)
+        rc = parse_k8s(r + 4, out);
     else
         rc = ACMS_ERR_INVALID;
     if (rc != ACMS_OK)
@@ -370,6 +396,9 @@ int adapter_secret_resolve(const adapter_ctx *ctx, const char *ref, char *buf, s
         return resolve_file(&r, ref, buf, size, errstr, errstr_size);
     case ADAPTER_SECRET_VAULT:
         return resolve_vault(ctx, &r, ref, buf, size, errstr, errstr_size);
+    case ADAPTER_SECRET_K8S:
+        return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref,
+                    "a Kubernetes Secret is read by the kubelet: only steps of the kubernetes executor can use it");
     }
     return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref, "unknown backend");
 }
@@ -585,8 +614,8 @@ static void check_ref(const adapter_ctx *ctx, const Acms__V1__Environment *env, 
     adapter_secret_ref r;
     if (adapter_secret_parse(ref, &r) != ACMS_OK) {
         finding(f, step, field, "malformed_reference",
-                "%s is not a valid reference (use secret://env/NAME, secret://file/PATH or "
-                "secret://vault/<kv path>#<key>)", ref);
+                "%s is not a valid reference (use secret://env/NAME, secret://file/PATH, "
+                "secret://vault/<kv path>#<key> or secret://k8s/<secret>#<key>)", ref);
         return;
     }
     if (!in_scope(env, ref)) {
@@ -595,7 +624,7 @@ static void check_ref(const adapter_ctx *ctx, const Acms__V1__Environment *env, 
                 env && env->n_secret_scopes ? scopes_list(f->arena, env) : "none");
         return;
     }
-    if (!ctx || !ctx->check_secrets)
+    if (!ctx || !ctx->check_secrets || r.kind == ADAPTER_SECRET_K8S) /* read by the kubelet, not here */
         return;
     const char *err = "";
     int rc = memo_resolve(ctx, f->arena, m, ref, &err);

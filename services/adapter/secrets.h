@@ -3,6 +3,8 @@
  *   secret://env/NAME              a variable of the resolving process's environment
  *   secret://file/PATH             a file's content (PATH is absolute: secret://file/run/secrets/db)
  *   secret://vault/<kv path>#<key> Vault KV v2: GET $VAULT_ADDR/v1/<kv path>, data.data.<key>
+ *   secret://k8s/<secret>#<key>    a key of an existing Kubernetes Secret in the steps' namespace:
+ *                                  never resolved here, the kubernetes executor references it
  * A resolved value is written only into the caller's buffer: never logged, never in errstr. */
 #ifndef ACMS_ADAPTER_SECRETS_H
 #define ACMS_ADAPTER_SECRETS_H
@@ -15,12 +17,14 @@ typedef enum {
     ADAPTER_SECRET_ENV = 1,
     ADAPTER_SECRET_FILE = 2,
     ADAPTER_SECRET_VAULT = 3,
+    ADAPTER_SECRET_K8S = 4,
 } adapter_secret_kind;
 
 typedef struct adapter_secret_ref {
     adapter_secret_kind kind;
-    char path[1024];     /* env: variable name; file: absolute path; vault: kv path (kv/data/app/db) */
-    char key[256];       /* vault: the key inside data.data; "" otherwise */
+    char path[1024];     /* env: variable name; file: absolute path; vault: kv path (kv/data/app/db);
+                          * k8s: the Secret's name */
+    char key[256];       /* vault: the key inside data.data; k8s: the Secret's key; "" otherwise */
 } adapter_secret_ref;
 
 /* Is s a secret reference (starts with "secret://")? Says nothing about its form. */

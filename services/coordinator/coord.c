@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "k8s_watch.h"
 #include "state.h"
 
 #define SEEN_TTL_S (7 * 24 * 3600)
@@ -59,6 +60,9 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
     if (c->lease_ttl_ms < 2 * COORD_RENEW_MS)
         c->lease_ttl_ms = 2 * COORD_RENEW_MS;
     c->max_runs = (size_t)env_long("ACMS_COORD_MAX_RUNS", 0);
+    c->tail_cap = (size_t)env_long("ACMS_LOG_TAIL_KB", COORD_TAIL_CAP / 1024) * 1024;
+    if (!c->tail_cap || c->tail_cap > 4u * 1024 * 1024)
+        c->tail_cap = COORD_TAIL_CAP;
     c->rng = (uint32_t)getpid() ^ (uint32_t)acms_now_ms() ^ (uint32_t)time(NULL) << 7;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(errstr, errstr_size, "libcurl initialisation failed");
@@ -182,9 +186,21 @@ const char *coord_adapted_problem(const Acms__V1__AdaptedEvent *in)
     return NULL;
 }
 
+/* A running attempt of a run owned here asked to use memory_mb now (kubernetes: pods/resize).
+ * 1 when its backend tries; the outcome is recorded by the run's tick. */
+static int resize_running(coord_ctx *c, const char *run_id, const char *step, uint64_t memory_mb)
+{
+    coord_run *r = find_run(c, run_id, NULL);
+    for (size_t i = 0; r && i < r->n; i++) {
+        coord_step *s = &r->steps[i];
+        if (!strcmp(s->cfg->name, step) && s->state == COORD_STEP_RUNNING && s->proc)
+            return coord_exec_resize(s->proc, memory_mb);
+    }
+    return 0;
+}
+
 static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason)
 {
-    (void)c;
     acms_arena *a = acms_arena_new(0);
     Acms__V1__AdaptedEvent *in =
         (Acms__V1__AdaptedEvent *)acms_pb_decode(a, &acms__v1__adapted_event__descriptor, m->payload, m->len, reason);
@@ -215,8 +231,11 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         rc = ACMS_ERR_RETRY;
     } else if (rep->integer == 1) {
+        int inplace = in->memory_mb && resize_running(c, run_id, in->step, in->memory_mb);
         acms_log_info(run_id, in->meta->event_id, "adaptation stored for step %s (memory %llu MiB, max_runtime_s %u): "
-                      "applies to its next attempt", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s);
+                      "%s", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s,
+                      inplace ? "in-place resize of the running attempt asked, and its next attempt"
+                              : "applies to its next attempt");
     } else if (rep->integer == 2) {
         acms_log_warn(run_id, in->meta->event_id, "adaptation for unknown step %s ignored", in->step);
     }
@@ -403,6 +422,7 @@ void coord_release(coord_ctx *c)
     free(c->runs);
     if (c->wake_fd > 0)
         close(c->wake_fd);
+    k8s_exec_free(c->k8s); /* after the runs: their attempts' slots are detached by now */
     curl_global_cleanup();
     free(c);
 }

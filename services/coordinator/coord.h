@@ -25,6 +25,7 @@
 #define COORD_GRACE_MS 2000             /* SIGTERM -> SIGKILL */
 #define COORD_LOG_CAP (1024 * 1024)     /* per stream and attempt */
 #define COORD_TAIL_MAX 2048             /* stderr tail bytes (and at most 5 lines) */
+#define COORD_TAIL_CAP 65536            /* output kept in Redis per stream and attempt (ACMS_LOG_TAIL_KB) */
 #define COORD_DEFAULT_PARALLEL 4
 #define COORD_DEFAULT_ATTEMPTS 3
 #define COORD_MAX_ID 200                /* run ids and step names longer than this are refused */
@@ -101,6 +102,7 @@ typedef struct coord_failure {
     uint64_t peak_rss_kb;
     uint64_t cpu_ms;          /* user + sys */
     const char *detail;       /* executor message (may be NULL) */
+    const char *suggestion;   /* the executor's advice for a permanent failure (may be NULL) */
 } coord_failure;
 
 typedef struct coord_recovery_env {
@@ -138,7 +140,9 @@ void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, 
 size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional,
                                size_t *out);
 
-/* --- executors (exec.c, exec_local.c, exec_http.c) --------------------------------------------- */
+/* --- executors (exec.c, exec_local.c, exec_http.c, exec_kubernetes.c) --------------------------- */
+
+struct k8s_exec;
 
 typedef struct coord_exec_req {
     const char *run_id;
@@ -153,12 +157,17 @@ typedef struct coord_exec_req {
     const char *work_root;    /* $ACMS_WORK_DIR: attempt dir = <root>/<run>/<step>/attempt-<n> */
     coord_res res;
     const adapter_ctx *secrets;     /* for adapter_secret_resolve (vault address) */
-    const char *executor;     /* "local" (default) | "http" */
+    const char *executor;     /* "local" (default) | "http" | "kubernetes" */
     const char *worker_url;   /* http executor endpoint */
     size_t log_cap;           /* 0 = COORD_LOG_CAP */
     int grace_ms;             /* 0 = COORD_GRACE_MS */
     int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
                                * through a pidfd), so the loop wakes at once; 0 = none (polled) */
+    const Acms__V1__Step *cfg;          /* kubernetes: image, GPUs, volume, interruptible, network */
+    const Acms__V1__Environment *env_profile;   /* kubernetes: its settings */
+    const char *pipeline;
+    struct k8s_exec **k8s;    /* kubernetes: the shared executor state, made on first use */
+    size_t tail_cap;          /* output tail kept per stream (0 = COORD_TAIL_CAP) */
 } coord_exec_req;
 
 typedef struct coord_exec_status {
@@ -175,6 +184,9 @@ typedef struct coord_exec_status {
     char stderr_tail[COORD_TAIL_MAX + 1];
     char message[512];
     char dir[512];            /* the attempt directory (local) */
+    char suggestion[256];     /* permanent failures: what to fix */
+    int peak_unmeasured;      /* the backend cannot measure peak memory (peak_rss_kb 0 means unknown) */
+    char note[256];           /* once: what happened to a runtime resize (kubernetes) */
 } coord_exec_status;
 
 typedef struct coord_proc coord_proc;
@@ -191,8 +203,21 @@ void coord_exec_cancel(coord_proc *p, int64_t now_mono_ms);
 /* Kills without recording (lease lost or shutdown): SIGKILL the group and reap / best-effort DELETE. */
 void coord_exec_abandon(coord_proc *p);
 void coord_exec_free(coord_proc *p);
-/* The backend's id of the attempt: "pid:<n>" or the worker's id. */
+/* The backend's id of the attempt: "pid:<n>", the worker's id or "pod:<ns>/<name>". */
 const char *coord_exec_id(const coord_proc *p);
+/* A resumed step whose attempt was running under a dead owner: the backend takes the attempt over
+ * when it can (kubernetes: its Pod, found by name) and returns a handle; NULL when the attempt is
+ * lost (local, http). */
+coord_proc *coord_exec_adopt(const coord_exec_req *req);
+/* Asks a running attempt to use memory_mb from now on (kubernetes: in-place resize). 1 when the
+ * backend tries (the outcome comes later in coord_exec_status.note), 0 when it cannot. */
+int coord_exec_resize(coord_proc *p, uint64_t memory_mb);
+/* The last bytes of the attempt's output so far (stream 1 stdout, 2 stderr; kubernetes has one
+ * combined stream, reported as stdout) into a malloc'd *out (caller frees), and the total written.
+ * 0, or -1 when the backend keeps none. */
+int coord_exec_tail(coord_proc *p, int stream, char **out, size_t *len, uint64_t *total);
+/* A run ended: what the backends made for the whole run goes (kubernetes: its NetworkPolicy). */
+void coord_exec_run_done(struct k8s_exec *k8s, const char *run_id, const Acms__V1__Environment *env);
 
 /* Builds "NAME=value" environment entries: PATH, HOME, LANG of this process, the step's env with
  * secret references resolved through adapter_secret_resolve, and ACMS_RUN_ID, ACMS_STEP,
@@ -223,6 +248,20 @@ void coord_http_cancel(coord_http *h, int64_t now);
 void coord_http_abandon(coord_http *h);
 void coord_http_free(coord_http *h);
 const char *coord_http_id(const coord_http *h);
+
+typedef struct coord_k8s coord_k8s;
+coord_k8s *coord_k8s_start(const coord_exec_req *req, coord_exec_status *st);
+coord_k8s *coord_k8s_adopt(const coord_exec_req *req, coord_exec_status *st);
+int coord_k8s_poll(coord_k8s *k, int64_t now, coord_exec_status *st);
+void coord_k8s_cancel(coord_k8s *k, int64_t now);
+void coord_k8s_abandon(coord_k8s *k);
+void coord_k8s_free(coord_k8s *k);
+const char *coord_k8s_id(const coord_k8s *k);
+int coord_k8s_resize(coord_k8s *k, uint64_t memory_mb);
+int coord_k8s_tail(coord_k8s *k, char **out, size_t *len, uint64_t *total);
+void coord_k8s_run_done(struct k8s_exec *x, const char *run_id, const Acms__V1__Environment *env);
+/* local: the last bytes of stdout (1) or stderr (2), at most cap (<= 64 KiB). */
+size_t coord_local_tail(const coord_local *l, int stream, char *out, size_t cap, uint64_t *total);
 /* Best-effort DELETE {worker_url}/steps/<id> (a resumed run cleaning up a dead owner's attempt). */
 void coord_http_delete(const char *worker_url, const char *id);
 
@@ -310,6 +349,7 @@ typedef struct coord_step {
     char suggestion[512];     /* for the operator, when the step failed for good */
     int64_t next_heartbeat;
     char worker_id[128];      /* http: the worker's id of the running attempt */
+    uint64_t logged_total;    /* output bytes of the running attempt already written to Redis */
     int claim;                /* result of its last claim (coord_store_claim_many) */
 } coord_step;
 
@@ -355,6 +395,8 @@ struct coord_ctx {
     size_t nruns, caprun;
     int64_t next_scan;
     int wake_fd;              /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
+    struct k8s_exec *k8s;     /* kubernetes executor state (threads), made on first use */
+    size_t tail_cap;          /* ACMS_LOG_TAIL_KB x 1024 */
     uint32_t rng;
     int draining;             /* shutdown: no new steps, no new runs */
     int lease_ttl_ms;
@@ -395,6 +437,13 @@ void coord_store_step(coord_run *r, const coord_step *s);
 /* Runtime adaptation records of the run (acms:run:<run>:adaptations) into the arena. */
 int coord_store_adaptations(acms_redis *rd, acms_arena *a, const char *run_id, Acms__V1__AdaptationRecord ***out,
                             size_t *n);
+
+/* logs.c: acms:run:<run>:log:<step>:<attempt> (hash: stdout, stdout_total, stderr, stderr_total,
+ * done), the last tail_cap bytes of each stream. Queues the write when the output grew (final:
+ * always, with done=1); on the run's queue, so it lands in order with the step's record. */
+void coord_logs_record(coord_ctx *c, coord_run *r, coord_step *s, int final);
+/* A runtime resize's outcome as an adaptation record (stage runtime) of the step. */
+void coord_logs_note(coord_run *r, const coord_step *s, const char *note);
 
 /* report.c */
 /* A StepEvent of a step in the arena (salt NULL = random id; else derived from the run's cause). */

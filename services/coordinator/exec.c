@@ -1,4 +1,4 @@
-/* exec.c: one handle over the executor backends (local process, http worker) and the step
+/* exec.c: one handle over the executor backends (local process, http worker, kubernetes Pod) and the step
  * environment both share. Secret references are resolved here at the last moment, only into the
  * malloc'd environment handed to the backend, which wipes it (coord_env_free) once it has started
  * the attempt. Nothing here logs or returns a resolved value. */
@@ -16,8 +16,9 @@
 struct coord_proc {
     coord_local *local;
     coord_http *http;
+    coord_k8s *k8s;
     coord_exec_status failed;   /* when no backend handle could be made */
-    char id[64];
+    char id[400];
 };
 
 int coord_fmt(char *buf, size_t size, const char *fmt, ...)
@@ -185,18 +186,23 @@ coord_proc *coord_exec_start(const coord_exec_req *req)
         p->http = coord_http_start(req, &st);
         if (p->http)
             snprintf(p->id, sizeof p->id, "%s", coord_http_id(p->http));
+    } else if (req->executor && !strcmp(req->executor, "kubernetes")) {
+        p->k8s = coord_k8s_start(req, &st);
+        if (p->k8s)
+            snprintf(p->id, sizeof p->id, "%s", coord_k8s_id(p->k8s));
     } else if (req->executor && *req->executor && strcmp(req->executor, "local")) {
         p->failed.done = 1;
         p->failed.reason = ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED;
         p->failed.permanent = 1;
-        snprintf(p->failed.message, sizeof p->failed.message, "unknown executor '%s' (local | http)", req->executor);
+        snprintf(p->failed.message, sizeof p->failed.message, "unknown executor '%s' (local | http | kubernetes)",
+                 req->executor);
         return p;
     } else {
         p->local = coord_local_start(req, &st);
         if (p->local)
             snprintf(p->id, sizeof p->id, "pid:%ld", (long)coord_local_pid(p->local));
     }
-    if (!p->local && !p->http) {
+    if (!p->local && !p->http && !p->k8s) {
         p->failed = st;
         p->failed.done = 1;
         if (!p->failed.reason)
@@ -211,6 +217,8 @@ int coord_exec_poll(coord_proc *p, int64_t now, coord_exec_status *st)
         return coord_local_poll(p->local, now, st);
     if (p->http)
         return coord_http_poll(p->http, now, st);
+    if (p->k8s)
+        return coord_k8s_poll(p->k8s, now, st);
     *st = p->failed;
     return 1;
 }
@@ -221,6 +229,8 @@ void coord_exec_cancel(coord_proc *p, int64_t now)
         coord_local_cancel(p->local, now);
     else if (p->http)
         coord_http_cancel(p->http, now);
+    else if (p->k8s)
+        coord_k8s_cancel(p->k8s, now);
 }
 
 void coord_exec_abandon(coord_proc *p)
@@ -229,6 +239,8 @@ void coord_exec_abandon(coord_proc *p)
         coord_local_abandon(p->local);
     else if (p->http)
         coord_http_abandon(p->http);
+    else if (p->k8s)
+        coord_k8s_abandon(p->k8s);
 }
 
 void coord_exec_free(coord_proc *p)
@@ -239,10 +251,52 @@ void coord_exec_free(coord_proc *p)
         coord_local_free(p->local);
     if (p->http)
         coord_http_free(p->http);
+    if (p->k8s)
+        coord_k8s_free(p->k8s);
     free(p);
 }
 
 const char *coord_exec_id(const coord_proc *p)
 {
     return p->id;
+}
+
+coord_proc *coord_exec_adopt(const coord_exec_req *req)
+{
+    coord_exec_status st;
+    if (!req->executor || strcmp(req->executor, "kubernetes"))
+        return NULL;
+    coord_proc *p = calloc(1, sizeof *p);
+    if (!p || !(p->k8s = coord_k8s_adopt(req, &st))) {
+        free(p);
+        return NULL;
+    }
+    snprintf(p->id, sizeof p->id, "%s", coord_k8s_id(p->k8s));
+    return p;
+}
+
+int coord_exec_resize(coord_proc *p, uint64_t memory_mb)
+{
+    return p->k8s ? coord_k8s_resize(p->k8s, memory_mb) : 0;
+}
+
+int coord_exec_tail(coord_proc *p, int stream, char **out, size_t *len, uint64_t *total)
+{
+    *out = NULL;
+    *len = 0;
+    *total = 0;
+    if (p->k8s)
+        return stream == 1 ? coord_k8s_tail(p->k8s, out, len, total) : -1;
+    if (!p->local)
+        return -1;
+    if (!(*out = malloc(COORD_TAIL_CAP + 1)))
+        return -1;
+    *len = coord_local_tail(p->local, stream, *out, COORD_TAIL_CAP, total);
+    (*out)[*len] = '\0';
+    return 0;
+}
+
+void coord_exec_run_done(struct k8s_exec *k8s, const char *run_id, const Acms__V1__Environment *env)
+{
+    coord_k8s_run_done(k8s, run_id, env);
 }

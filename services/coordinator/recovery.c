@@ -12,7 +12,8 @@
 
 static const char *const reason_names[] = {"UNSPECIFIED", "OK",           "NONZERO",     "SIGNAL",
                                            "MEMORY",      "TIME",         "CPU_TIME",    "SPAWN_FAILED",
-                                           "UNREACHABLE", "CANCELLED",    "LOST"};
+                                           "UNREACHABLE", "CANCELLED",    "LOST",
+                                           "INTERRUPTED"};
 
 const char *coord_reason_name(Acms__V1__ExitReason r)
 {
@@ -118,6 +119,9 @@ static void describe(const coord_res *cur, const coord_failure *f, coord_decisio
     case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST:
         snprintf(d->cause, sizeof d->cause, "lost: its coordinator stopped while it ran (lease expired)");
         break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_INTERRUPTED:
+        snprintf(d->cause, sizeof d->cause, "interrupted%s%s", *detail ? ": " : "", detail);
+        break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED:
         snprintf(d->cause, sizeof d->cause, "cancelled%s%s", *detail ? ": " : "", detail);
         break;
@@ -134,6 +138,7 @@ static int is_transient(const coord_failure *f)
         return !f->permanent;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE:
     case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST:
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_INTERRUPTED:
         return 1;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL:
         return !crash_signal(f->term_signal);
@@ -263,6 +268,8 @@ void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, 
             snprintf(d->suggestion, sizeof d->suggestion,
                      "the step crashed with signal %d (%s): fix the program or its native dependencies",
                      f->term_signal, strsignal(f->term_signal));
+        else if (f->suggestion && *f->suggestion)
+            snprintf(d->suggestion, sizeof d->suggestion, "%s", f->suggestion);
         else
             snprintf(d->suggestion, sizeof d->suggestion,
                      "check the step's command (path, permissions) and its secret references");

@@ -265,6 +265,7 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     at->finished_ms = acms_now_ms();
     s->finished_ms = at->finished_ms;
     if (s->proc) {
+        coord_logs_record(c, r, s, 1); /* the output's tail is queued before the handle (and Pod) goes */
         coord_exec_free(s->proc);
         s->proc = NULL;
     }
@@ -277,8 +278,12 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     if (st->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK) {
         s->state = COORD_STEP_SUCCEEDED;
         snprintf(at->cause, sizeof at->cause, "exited with code 0");
-        coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak %llu MiB)", s->attempt,
-                  (double)at->wall_ms / 1000.0, (unsigned long long)(at->peak_rss_kb / 1024));
+        if (st->peak_unmeasured && !at->peak_rss_kb)
+            coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak memory not measured)",
+                      s->attempt, (double)at->wall_ms / 1000.0);
+        else
+            coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak %llu MiB)", s->attempt,
+                      (double)at->wall_ms / 1000.0, (unsigned long long)(at->peak_rss_kb / 1024));
         record(r, s, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED, salt);
         acms_log_info(r->id, NULL, "step %s attempt %u succeeded in %llu ms", s->cfg->name, s->attempt,
                       (unsigned long long)at->wall_ms);
@@ -287,7 +292,7 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     coord_failure f = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
                        .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
                        .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
-                       .detail = st->message};
+                       .detail = st->message, .suggestion = st->suggestion};
     coord_recovery_env renv;
     recovery_env(c, r, &renv);
     coord_decision d;
@@ -318,9 +323,35 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
         after_failure(r, s);
 }
 
-/* A step marked running in Redis by a dead owner (found when resuming): that attempt is LOST. */
+/* The executor's request for the current attempt of s. */
+static void exec_req(coord_ctx *c, const coord_run *r, const coord_step *s, coord_exec_req *req)
+{
+    const Acms__V1__Step *cfg = s->cfg;
+    coord_exec_req q = {
+        .run_id = r->id, .step = cfg->name, .attempt = s->attempt,
+        .argv = cfg->command, .argc = cfg->n_command, .env = cfg->env, .nenv = cfg->n_env,
+        .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
+        .res = s->res, .secrets = &c->secrets,
+        .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
+        .worker_url = r->env->worker_url, .wake_fd = c->wake_fd,
+        .cfg = cfg, .env_profile = r->env, .pipeline = r->pipeline, .k8s = &c->k8s, .tail_cap = c->tail_cap,
+    };
+    *req = q;
+}
+
+/* A step marked running in Redis by a dead owner (found when resuming): the backend takes its
+ * attempt over when it can (a Pod), else that attempt is LOST. */
 static void lost_attempt(coord_ctx *c, coord_run *r, coord_step *s, int64_t now)
 {
+    coord_exec_req req;
+    exec_req(c, r, s, &req);
+    if ((s->proc = coord_exec_adopt(&req))) {
+        memset(&s->live, 0, sizeof s->live);
+        s->logged_total = 0;
+        s->next_heartbeat = now + COORD_HEARTBEAT_MS;
+        acms_log_info(r->id, NULL, "step %s attempt %u adopted (%s)", s->cfg->name, s->attempt, coord_exec_id(s->proc));
+        return;
+    }
     const char *exec = s->cfg->executor && *s->cfg->executor ? s->cfg->executor : r->env->executor;
     if (exec && !strcmp(exec, "http") && s->worker_id[0])
         coord_http_delete(r->env->worker_url, s->worker_id);
@@ -343,19 +374,14 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
     if (!s->started_ms)
         s->started_ms = wall;
     s->cancel_sent = 0;
+    s->logged_total = 0;
     s->worker_id[0] = '\0';
     memset(&s->live, 0, sizeof s->live);
     coord_fmt(s->message, sizeof s->message, "attempt %u of %u started%s%s", s->attempt, s->max_attempts,
               adapted[0] ? "; runtime adaptation applied: " : "", adapted);
     const Acms__V1__Step *cfg = s->cfg;
-    coord_exec_req req = {
-        .run_id = r->id, .step = cfg->name, .attempt = s->attempt,
-        .argv = cfg->command, .argc = cfg->n_command, .env = cfg->env, .nenv = cfg->n_env,
-        .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
-        .res = s->res, .secrets = &c->secrets,
-        .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
-        .worker_url = r->env->worker_url, .wake_fd = c->wake_fd,
-    };
+    coord_exec_req req;
+    exec_req(c, r, s, &req);
     s->proc = coord_exec_start(&req);
     s->next_heartbeat = now + COORD_HEARTBEAT_MS;
     char salt[COORD_MAX_ID + 32];
@@ -523,6 +549,7 @@ static int finish(coord_ctx *c, coord_run *r)
     coord_opq_cmd(&r->q, 3, hdel);
     coord_opq_cmd(&r->q, 3, srem);
     coord_opq_lease_release(&r->q, r->id, c->owner);
+    coord_exec_run_done(c->k8s, r->id, r->env);
     r->finishing = 1;
     char labels[64];
     snprintf(labels, sizeof labels, "status=\"%s\"", status);
@@ -612,9 +639,12 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
             attempt_done(c, r, s, &st, now);
         } else {
             s->live = st;
+            if (st.note[0])
+                coord_logs_note(r, s, st.note);
             if (now >= s->next_heartbeat) {
                 s->next_heartbeat = now + COORD_HEARTBEAT_MS;
                 heartbeat(c, r, s);
+                coord_logs_record(c, r, s, 0);
             }
         }
     }

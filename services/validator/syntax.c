@@ -2,6 +2,7 @@
  * (unknown fields with "did you mean", types, missing fields, kind, apiVersion); this file adds the
  * formats of names, output URIs, secret references and environment variable names, known step
  * types and input limits. It only reads the pipeline; every finding is an issue in `is`. */
+#include "adapter/secrets.h"
 #include "vutil.h"
 
 #include "doc.h"
@@ -99,9 +100,9 @@ static const char *secret_problem(acms_arena *a, const char *ref, const char **f
     const char *b = ref + sizeof SECRET_SCHEME - 1;
     const char *slash = strchr(b, '/');
     size_t blen = slash ? (size_t)(slash - b) : strlen(b);
-    static const char *const backends[] = {"env", "file", "vault"};
+    static const char *const backends[] = {"env", "file", "vault", "k8s"};
     int which = -1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (blen == strlen(backends[i]) && strncmp(b, backends[i], blen) == 0)
             which = i;
     if (which < 0) {
@@ -110,16 +111,16 @@ static const char *secret_problem(acms_arena *a, const char *ref, const char **f
             for (size_t i = 0; i < blen; i++)
                 tmp[i] = (char)tolower((unsigned char)b[i]);
             tmp[blen] = '\0';
-            const char *near = validator_closest(tmp, backends, 3, 3);
+            const char *near = validator_closest(tmp, backends, 4, 3);
             if (strcmp(tmp, "environment") == 0)
                 near = "env";
-            for (int i = 0; i < 3 && !near; i++)
+            for (int i = 0; i < 4 && !near; i++)
                 if (strcmp(tmp, backends[i]) == 0)
                     near = backends[i];
             if (near && slash)
                 *fix = acms_arena_printf(a, SECRET_SCHEME "%s%s", near, slash);
         }
-        return "unknown secret backend (env, file or vault)";
+        return "unknown secret backend (env, file, vault or k8s)";
     }
     if (slash == NULL || slash[1] == '\0')
         return "missing secret path after the backend";
@@ -139,6 +140,9 @@ static const char *secret_problem(acms_arena *a, const char *ref, const char **f
         if (hash == NULL || hash[1] == '\0')
             return "a vault reference names its key after '#' (secret://vault/kv/data/app#key)";
     }
+    adapter_secret_ref parsed; /* the one parser of the form (k8s: Secret name and key) */
+    if (which == 3 && adapter_secret_parse(ref, &parsed) != ACMS_OK)
+        return "secret://k8s/<secret>#<key> names a Secret (a lower-case DNS name) and one of its keys";
     return NULL;
 }
 

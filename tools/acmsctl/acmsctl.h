@@ -24,6 +24,8 @@ typedef struct ctl_opts {
     int learned;             /* prepare --learned: read learned recommendations from the stack's Redis */
     const char *args[3];     /* positional arguments after the command (args[0] == file) */
     int nargs;
+    int attempt;             /* logs --attempt N (0 = the last) */
+    int follow;              /* logs -f */
 } ctl_opts;
 
 int ctl_submit(const ctl_opts *o);
@@ -32,6 +34,8 @@ int ctl_watch(const ctl_opts *o);
 int ctl_cancel(const ctl_opts *o);
 int ctl_prepare(const ctl_opts *o);
 int ctl_validate(const ctl_opts *o);
+/* acmsctl logs RUN_ID STEP [--attempt N] [-f] (logs.c). */
+int ctl_logs(const ctl_opts *o);
 /* acmsctl config put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B (config.c). */
 int ctl_config(const ctl_opts *o);
 
