@@ -17,8 +17,8 @@
 
 #define ACMS_SIZEFIT_MAX_P 3
 #define ACMS_SIZEFIT_Q 0.995          /* one-sided quantile of the upper prediction bound */
-#define ACMS_SIZEFIT_MARGIN 0.01      /* relative margin the scaler adds over the upper bound ... */
-#define ACMS_SIZEFIT_MARGIN_MIN_MB 1.0 /* ... and at least this much (page and sampling granularity) */
+#define ACMS_SIZEFIT_MARGIN 0.01      /* relative margin the scaler adds over the upper bound, before
+                                         rounding up to a whole MiB */
 
 typedef struct acms_sizefit {
     uint32_t p;                   /* parameters (1..3), columns in the order 1, ln x, hours */
