@@ -15,6 +15,7 @@ are wrong the way real ones are (as in workload.py): a few too small, some left 
 most too large; they stay the same every round.
 
   growth.py gen --seed S --round R --prefix P --stepload BIN --out DIR [--pipelines 2 --steps 5 --runs 8]
+                [--no-sizing]   (the steps do not declare sizing: the loop learns from history alone)
       writes DIR/<P>-<i>-run<k>.yaml (one file per run) and DIR/truth.json (per run and step: rows,
       need, request)
 The same seed gives the same trace whatever the prefix.
@@ -78,7 +79,7 @@ def need_of(seed, rnd, run, j, step, rows):
     return max(1, int(round(need))), max(10, int(round(cpu)))
 
 
-def run_yaml(name, steps, rows, needs, stepload):
+def run_yaml(name, steps, rows, needs, stepload, sizing=True):
     lines = ["apiVersion: acms/v1", "kind: Pipeline", f"metadata: {{name: {name}, labels: {{team: bench}}}}",
              "spec:", "  max_parallel: 1", "  steps:"]
     for j, s in enumerate(steps):
@@ -88,7 +89,7 @@ def run_yaml(name, steps, rows, needs, stepload):
                   f"      type: {s['type']}",
                   f"      command: [{', '.join(json.dumps(c) for c in cmd)}]",
                   f"      env: {{ROWS: \"{rows}\", BENCH_MEM_MB: \"{mem}\", BENCH_CPU_MS: \"{cpu}\"}}",
-                  "      sizing: {input: ROWS}",
+                  *(["      sizing: {input: ROWS}"] if sizing else []),
                   f"      instance_type: {s['instance_type']}",
                   "      max_runtime_s: 300",
                   f"      output_path: s3://acme-ml/bench/{name}/{s['name']}",
@@ -110,7 +111,7 @@ def gen(a):
         rows = run_rows(a.seed, a.round, k)
         needs = [need_of(a.seed, a.round, k, j, s, rows) for j, s in enumerate(plan[i])]
         with open(os.path.join(a.out, f"{name}-run{k + 1}.yaml"), "w") as f:
-            f.write(run_yaml(name, plan[i], rows, needs, a.stepload))
+            f.write(run_yaml(name, plan[i], rows, needs, a.stepload, not a.no_sizing))
         for j, s in enumerate(plan[i]):
             truth[f"{name}-run{k + 1}/{s['name']}"] = dict(s, pipeline=name, run=k + 1, rows=rows,
                                                           need_mb=needs[j][0], cpu_ms_this_run=needs[j][1])
@@ -130,6 +131,7 @@ def main():
     g.add_argument("--pipelines", type=int, default=2)
     g.add_argument("--steps", type=int, default=5)
     g.add_argument("--runs", type=int, default=8)
+    g.add_argument("--no-sizing", action="store_true")
     a = p.parse_args()
     gen(a)
 

@@ -16,7 +16,8 @@
 # Writes $OUT (default bench/results/learning.json) and $PLOT (bench/results/learning.png) and prints
 # the tables.
 # Variables: BIN, ROUNDS (6), PIPELINES (8), STEPS (6), SEED (42), GROWTH_ROUNDS (6), GROWTH_RUNS (8),
-# GROWTH_PIPELINES (2), GROWTH_STEPS (5), GROWTH_PERIOD_S (30), STATIONARY=0 or GROWTH=0 (skip one),
+# GROWTH_PIPELINES (2), GROWTH_STEPS (5), GROWTH_PERIOD_S (30), GROWTH_SIZING=0 (the steps do not declare
+# their input: the loop learns from history alone), STATIONARY=0 or GROWTH=0 (skip one),
 # OUT, PLOT, KEEP=1 (keep the work dir).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,7 +28,7 @@ case "$BIN" in /*) ;; *) BIN=$REPO/$BIN ;; esac
 export BIN
 ROUNDS=${ROUNDS:-6} PIPELINES=${PIPELINES:-8} STEPS=${STEPS:-6} SEED=${SEED:-42}
 GROWTH_ROUNDS=${GROWTH_ROUNDS:-6} GROWTH_RUNS=${GROWTH_RUNS:-8} GROWTH_PIPELINES=${GROWTH_PIPELINES:-2}
-GROWTH_STEPS=${GROWTH_STEPS:-5} GROWTH_PERIOD_S=${GROWTH_PERIOD_S:-30}
+GROWTH_STEPS=${GROWTH_STEPS:-5} GROWTH_PERIOD_S=${GROWTH_PERIOD_S:-30} GROWTH_SIZING=${GROWTH_SIZING:-1}
 STATIONARY=${STATIONARY:-1} GROWTH=${GROWTH:-1}
 OUT=${OUT:-$REPO/bench/results/learning.json}
 PLOT=${PLOT:-${OUT%.json}.png}
@@ -71,7 +72,8 @@ gen() {
   local series=$1 prefix=$2 r=$3 pipes=$4
   if [ "$series" = growth ]; then
     "$PY" "$here/growth.py" gen --seed "$SEED" --round "$r" --prefix "$prefix" --stepload "$BIN/acms-stepload" \
-      --out "$pipes" --pipelines "$GROWTH_PIPELINES" --steps "$GROWTH_STEPS" --runs "$GROWTH_RUNS"
+      --out "$pipes" --pipelines "$GROWTH_PIPELINES" --steps "$GROWTH_STEPS" --runs "$GROWTH_RUNS" \
+      $( [ "$GROWTH_SIZING" = 1 ] || echo --no-sizing )
     cp "$pipes/truth.json" "$results/$series/round-$r/truth.json"
   else
     "$PY" "$here/workload.py" gen --seed "$SEED" --round "$r" --prefix "$prefix" --stepload "$BIN/acms-stepload" \

@@ -112,6 +112,7 @@ typedef struct design {
     double r[FEEDBACK_OBS_MAX];    /* residuals */
     int64_t t_ref, t_min;
     double max_gap_h;              /* the longest pause between two consecutive runs */
+    uint32_t pauses;               /* pauses of at least FEEDBACK_FIT_SAME_TIME_MS between them */
     double x_lo, x_hi;
     uint32_t ncens;
 } design;
@@ -131,8 +132,9 @@ static int cmp_i64(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-/* The longest pause between two runs usable for target, in time order (results may arrive out of it). */
-static double max_gap_h(const feedback_window *win, feedback_fit_target target, int use_input)
+/* The longest pause between two runs usable for target, in time order (results may arrive out of it),
+ * and how many pauses of at least FEEDBACK_FIT_SAME_TIME_MS there are (*pauses). */
+static double max_gap_h(const feedback_window *win, feedback_fit_target target, int use_input, uint32_t *pauses)
 {
     int64_t t[FEEDBACK_OBS_MAX];
     uint32_t n = 0;
@@ -141,8 +143,11 @@ static double max_gap_h(const feedback_window *win, feedback_fit_target target, 
             t[n++] = win->v[i].t_ms;
     qsort(t, n, sizeof t[0], cmp_i64);
     double gap = 0;
-    for (uint32_t k = 1; k < n; k++)
+    *pauses = 0;
+    for (uint32_t k = 1; k < n; k++) {
         gap = fmax(gap, (double)(t[k] - t[k - 1]) / MS_PER_HOUR);
+        *pauses += t[k] - t[k - 1] >= FEEDBACK_FIT_SAME_TIME_MS;
+    }
     return gap;
 }
 
@@ -179,7 +184,7 @@ static uint32_t collect(const feedback_window *win, feedback_fit_target target, 
         if (trend)
             d->X[k][c++] = (double)(o->t_ms - d->t_ref) / MS_PER_HOUR;
     }
-    d->max_gap_h = max_gap_h(win, target, use_input);
+    d->max_gap_h = max_gap_h(win, target, use_input, &d->pauses);
     for (uint32_t k = 0; k < d->n; k++)
         d->w[k] = pow(0.5, (double)(d->n - 1 - k) / FEEDBACK_FIT_HALFLIFE);
     if (!use_input)
@@ -389,8 +394,8 @@ static int fit_trend(const feedback_window *w, feedback_fit_target target, int u
     design d;
     double beta[ACMS_SIZEFIT_MAX_P], ainv[ACMS_SIZEFIT_MAX_P][ACMS_SIZEFIT_MAX_P];
     collect(w, target, use_input, 1, &d);
-    if (d.t_ref <= d.t_min || d.n < d.p + 2 || irls(&d, beta, ainv) != 0 || finish(&d, beta, ainv, m) != 0)
-        return -1;
+    if (d.pauses == 0 || d.n < d.p + 2 || irls(&d, beta, ainv) != 0 || finish(&d, beta, ainv, m) != 0)
+        return -1; /* runs started together are one point in time: no trend to see */
     uint32_t t = m->p - 1;
     double slope = m->beta[t], se = sqrt(m->s2 * m->cov[t][t]);
     return slope > 0 && se > 0 && slope / se > FEEDBACK_FIT_TREND_T ? 0 : -1;

@@ -9,8 +9,9 @@
  *   - censoring: a memory kill says the need was above the limit; its value is imputed as
  *     E[y | y > ln(limit)] under the current fit (Buckley-James), so kills pull the fit up instead of
  *     being dropped;
- *   - a trend column only when the window spans time and the fitted growth is positive and
- *     significant (t > FEEDBACK_FIT_TREND_T): drift is extrapolated, noise is not;
+ *   - a trend column only when the runs were started at two times at least (runs started within
+ *     FEEDBACK_FIT_SAME_TIME_MS of each other are one point in time) and the fitted growth is positive
+ *     and significant (t > FEEDBACK_FIT_TREND_T): drift is extrapolated, noise is not;
  *   - the residual variance pooled with a prior (FEEDBACK_FIT_PRIOR_SD, FEEDBACK_FIT_PRIOR_DF), so a
  *     fit from three runs is not trusted as if its three residuals were the whole story.
  * A fit is poor (the scaler falls back to history quantiles) when its residual sd exceeds
@@ -27,6 +28,7 @@
 #define FEEDBACK_FIT_HALFLIFE 16.0
 #define FEEDBACK_FIT_HUBER_K 1.345
 #define FEEDBACK_FIT_TREND_T 2.0
+#define FEEDBACK_FIT_SAME_TIME_MS 1000
 #define FEEDBACK_FIT_PRIOR_SD 0.03
 #define FEEDBACK_FIT_PRIOR_DF 3.0
 #define FEEDBACK_FIT_MIN_RUNS 3

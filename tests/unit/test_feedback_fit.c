@@ -216,6 +216,12 @@ static void test_drift_is_extrapolated(void **state)
     assert_int_equal(acms_sizefit_predict(&m, 1e6, 365 * 24 * HOUR_MS, ACMS_SIZEFIT_Q, &p), 0);
     assert_true(fabs(p.horizon_h - 1.0) < 1e-6);
     assert_true(fabs(m.horizon_cap_h - 1.0) < 1e-6);
+    /* runs started together (within a second) are one point in time: their differences are no trend */
+    feedback_window together = {0};
+    for (int k = 0; k < 8; k++)
+        push(&together, 5000 + 100 * k, 1e6, 100 * (1 + 0.05 * k), 0);
+    assert_int_equal(feedback_fit(&together, FEEDBACK_FIT_MEMORY, 0, &m, &why), ACMS_OK);
+    assert_false(m.uses_trend);
     /* a steady need over the same rounds gets no trend */
     rounds(&w, 5, 1.0, &s);
     assert_int_equal(feedback_fit(&w, FEEDBACK_FIT_MEMORY, 1, &m, &why), ACMS_OK);
