@@ -210,12 +210,13 @@ int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *
     return out->memory_mb > 0 || out->runtime_s > 0 || out->has_fit_memory;
 }
 
+/* Appends field = a copy of value (the rec, and its reason buffer, may not outlive the hash op). */
 static void pair(acms_arena *a, const char ***kv, size_t *n, const char *field, const char *value)
 {
     *kv = acms_arena_push(a, *kv, n, sizeof **kv);
     (*kv)[*n - 1] = field;
     *kv = acms_arena_push(a, *kv, n, sizeof **kv);
-    (*kv)[*n - 1] = value ? value : "";
+    (*kv)[*n - 1] = acms_arena_strdup(a, value ? value : "");
 }
 
 static const char *fit_text(acms_arena *a, int has, const acms_sizefit *m)

@@ -80,7 +80,8 @@ uint32_t feedback_runtime_target_s(double p99_wall_ms); /* ceil(max(p99 x 1.5, p
 void feedback_learn_observe(feedback_stats *st, const feedback_outcome *o);
 /* Fills *out; returns 1 when it recommends something (memory or runtime), else 0. */
 int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *in, feedback_rec *out);
-/* The fields of acms:learn:rec:<pipeline>:<step> for rec (arena; the op replaces the hash): memory_mb
+/* The fields of acms:learn:rec:<pipeline>:<step> for rec (names static, values copied into the arena, so
+ * they outlive rec; the op replaces the hash): memory_mb
  * runtime_s instance_type mode based_on_runs reason updated_ms min_memory_mb min_runtime_s
  * command_hash sizing_input fit_method fit_usable fit_note fit_memory fit_wall. Returns the number of
  * strings (2 per pair). */

@@ -86,6 +86,11 @@ static void test_input_fit_beside_history(void **state)
     assert_int_equal(acms_sizefit_parse(&m, field(kv, n, "fit_memory")), ACMS_OK);
     assert_int_equal(acms_sizefit_parse(&m, field(kv, n, "fit_wall")), ACMS_OK);
     assert_string_equal(field(kv, n, "command_hash"), "abc");
+    /* the values outlive the recommendation they came from (the service applies them after its loop) */
+    char reason[sizeof rec.reason];
+    memcpy(reason, rec.reason, sizeof reason);
+    memset(&rec, 0x55, sizeof rec);
+    assert_string_equal(field(kv, n, "reason"), reason);
     /* the window and the input name survive the stats hash */
     n = feedback_stats_to_hash(a, &st, &kv);
     feedback_stats back;
