@@ -2,13 +2,14 @@
  * adapt_during_execution) as plain functions. The service (main.c) and `acmsctl prepare/validate`
  * call these same entry points. Component files: environment.c secrets.c scaler.c optimizer.c
  * compliance.c live.c; each exports adapter_<component>_* functions (stages.h is their internal
- * API; secrets.h is the reference resolver the coordinator's executors share). */
+ * API; common/secret.h is the reference parser and resolver every service shares). */
 #ifndef ACMS_ADAPTER_H
 #define ACMS_ADAPTER_H
 
 #include "issue.h"
 #include "profile.h"
 #include "redis.h"
+#include "secret.h"
 #include "store.h"
 
 /* The scaler's Redis reads done ahead for one submission (a service handling several at once):
@@ -25,8 +26,7 @@ typedef struct adapter_prefetch {
 typedef struct adapter_ctx {
     const acms_profiles *profiles;  /* catalogue, environments, policies */
     acms_redis *redis;              /* NULL offline: no load, no learned recommendations */
-    const char *vault_addr;         /* VAULT_ADDR (http://127.0.0.1:8200), NULL = vault refs unresolvable */
-    const char *vault_token;        /* VAULT_TOKEN; never logged */
+    acms_secret_ctx secret;         /* vault client (NULL = vault refs unresolvable), env deny list */
     int check_secrets;              /* resolve references at prepare time (service: 1) */
     const adapter_prefetch *prefetch; /* NULL, or the scaler's reads done ahead (service batches) */
 } adapter_ctx;
@@ -57,7 +57,9 @@ Acms__V1__Value *adapter_redacted_document(acms_arena *a, const Acms__V1__Value 
 void adapter_config_hash(const Acms__V1__Value *document, char out[65]);
 
 /* The ValidationResult of a rejected configuration (phase "rejected", valid false): errors in
- * issues, warnings and infos in warnings, the ten most confident suggestions. Arena-owned. */
+ * issues, warnings and infos in warnings, the ten most confident suggestions. Arena-owned.
+ * confidence_score: the error is certain, so 1.0, less what may hide a setting the user meant,
+ * as in the validator (services/validator/README.md): min(0.10, 0.02 x UNKNOWN_FIELD issues). */
 Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_issues *issues);
 
 /* --- load_for_execution (storage.c) ----------------------------------------------------------- */

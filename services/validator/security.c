@@ -4,10 +4,13 @@
  * issue code), and outputs must stay under the environment's allowed prefixes. Read-only. */
 #include "vutil.h"
 
+#include "secret.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define MAX_POLICIES 256
 
@@ -54,14 +57,53 @@ static Acms__V1__ValidationIssue *finding_issue(const validator_input *in, acms_
     return acms_issue_add(is, code, "error", field, NULL, "%s", msg);
 }
 
-/* Suggests secret references for env var name: one under each readable scope, and secret://env/NAME. */
+/* What must happen before a suggested reference resolves where the executor runs: NULL when it does
+ * now (an existing regular file), else the step to take. *ok: 0 when the resolver would refuse it
+ * whatever is done (malformed, a services' own variable): not offered; 1 when it is outside the
+ * environment's secret_scopes (the text then starts with widening them); 2 inside them. The one parser
+ * of references is common/secret.c. */
+static const char *ref_todo(const validator_input *in, acms_arena *a, const char *ref, int *ok)
+{
+    acms_secret_ref r;
+    const Acms__V1__Environment *env = in->env;
+    *ok = 0;
+    if (acms_secret_parse(ref, &r, NULL) != ACMS_OK || (r.kind == ACMS_SECRET_ENV && acms_secret_env_denied(NULL, r.path)))
+        return NULL;
+    *ok = env == NULL || acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes) ? 2 : 1;
+    const char *scope = *ok == 1 ? acms_arena_printf(a, "add %s to the secret_scopes of environment %s, ", ref,
+                                                     validator_str(env->name))
+                                 : "";
+    struct stat st;
+    switch (r.kind) {
+    case ACMS_SECRET_FILE:
+        if (stat(r.path, &st) == 0 && S_ISREG(st.st_mode))
+            return *scope ? acms_arena_printf(a, "%sthen", scope) : NULL;
+        return acms_arena_printf(a, "%screate the file %s holding the value (mode 0600, on the machine that runs the "
+                                    "step; it does not exist here), then",
+                                 scope, r.path);
+    case ACMS_SECRET_VAULT:
+        return acms_arena_printf(a, "%swrite the value to Vault at %s under the key %s, then", scope, r.path, r.key);
+    case ACMS_SECRET_K8S:
+        return acms_arena_printf(a, "%screate the Kubernetes Secret %s with the key %s in the steps' namespace, then",
+                                 scope, r.path, r.key);
+    default:
+        return acms_arena_printf(a, "%sset %s in the environment of the services that run the step (for `make up`: "
+                                    "a line %s=... in run/secrets.env), then",
+                                 scope, r.path, r.path);
+    }
+}
+
+/* Suggests secret references for env var name: one under each readable scope, and secret://env/NAME.
+ * Each says what must be done before it resolves (ref_todo). A scope-derived reference the scopes do
+ * not cover, or one the resolver refuses, is not offered; secret://env/NAME outside the scopes is, low,
+ * with widening the scopes as its first step. */
 static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *is, Acms__V1__ValidationIssue *x,
                          const char *path, const char *name)
 {
     const Acms__V1__Environment *env = in->env;
     const char *env_ref = acms_arena_printf(a, "secret://env/%s", name);
-    int env_ok = env == NULL || env->n_secret_scopes == 0 ||
-                 has_prefix_any(env_ref, env->secret_scopes, env->n_secret_scopes);
+    int env_ok = 0;
+    const char *env_todo = ref_todo(in, a, env_ref, &env_ok);
     for (size_t k = 0; env && k < env->n_secret_scopes && k < 2; k++) {
         const char *scope = validator_str(env->secret_scopes[k]);
         char *lower = acms_arena_strdup(a, name);
@@ -73,15 +115,17 @@ static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *
                                     validator_str(in->pipeline ? in->pipeline->name : NULL), lower);
         else if (strncmp(scope, "secret://file/", 14) == 0)
             ref = acms_arena_printf(a, "%s%s", scope, lower);
-        else if (strncmp(scope, "secret://env/", 13) == 0 && strcmp(scope, env_ref) != 0)
-            ref = strncmp(env_ref, scope, strlen(scope)) == 0 ? NULL : acms_arena_printf(a, "%s%s", scope, name);
-        if (ref)
-            acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", 0.75, path, ref,
-                               "store the value in the secret store and reference it as %s", ref);
+        else if (strncmp(scope, "secret://env/", 13) == 0 && scope[strlen(scope) - 1] == '*' && env_ok != 2)
+            ref = acms_arena_printf(a, "%.*s%s", (int)strlen(scope) - 1, scope, name);
+        int ok = 0;
+        const char *todo = ref ? ref_todo(in, a, ref, &ok) : NULL;
+        if (ref && ok == 2)
+            acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", todo ? 0.6 : 0.75, path, ref,
+                               "%s%sreference it as %s", todo ? todo : "", todo ? " " : "", ref);
     }
-    acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-env", "pattern", env_ok ? 0.8 : 0.35, path, env_ref,
-                       "use %s and set %s in the executor's environment%s", env_ref, name,
-                       env_ok ? "" : " (outside this environment's secret scopes)");
+    if (env_ok)
+        acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-env", "pattern", env_ok == 2 ? 0.8 : 0.35, path,
+                           env_ref, "%s%suse %s", env_todo ? env_todo : "", env_todo ? " " : "", env_ref);
 }
 
 static void check_findings(const validator_input *in, acms_arena *a, acms_issues *is)
@@ -360,15 +404,74 @@ static void check_policies(const validator_input *in, acms_arena *a, acms_issues
             check_rule(in, a, is, pols[k], pols[k]->rules[r]);
 }
 
+/* Is the path component c[0..n) "." or ".." once %2e is decoded? */
+static int dot_component(const char *c, size_t n, int *dotdot)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; dots++) {
+        if (c[i] == '.')
+            i++;
+        else if (i + 2 < n && c[i] == '%' && c[i + 1] == '2' && (c[i + 2] == 'e' || c[i + 2] == 'E'))
+            i += 3;
+        else
+            return 0;
+    }
+    *dotdot = dots == 2;
+    return dots == 1 || dots == 2;
+}
+
+/* The output path with "." and empty components dropped (the form the prefix check judges), or NULL
+ * when a component is ".." (also as %2e%2e): a path that climbs out of its prefix is refused, never
+ * resolved (s3://acme-ml-dev/../acme-ml-prod/x passed a plain prefix check). */
+static const char *normal_output(acms_arena *a, const char *o)
+{
+    const char *sep = strstr(o, "://");
+    const char *path = sep ? strchr(sep + 3, '/') : o;
+    if (!path)
+        return o;
+    char *out = acms_arena_alloc(a, strlen(o) + 2);
+    size_t k = (size_t)(path - o);
+    memcpy(out, o, k);
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        int dotdot = 0;
+        if (n && dot_component(p, n, &dotdot)) {
+            if (dotdot)
+                return NULL;
+        } else if (n) {
+            out[k++] = '/';
+            memcpy(out + k, p, n);
+            k += n;
+        }
+        if (!e)
+            break;
+        p = e;
+        if (!p[1] && k > 0) /* keep a trailing '/' */
+            out[k++] = '/';
+    }
+    out[k] = '\0';
+    return out;
+}
+
 static void check_output_locations(const validator_input *in, acms_arena *a, acms_issues *is)
 {
     const Acms__V1__Environment *env = in->env;
-    if (env == NULL || env->n_allowed_output_prefixes == 0)
-        return;
     const Acms__V1__Pipeline *p = in->pipeline;
     for (size_t i = 0; i < p->n_steps; i++) {
         const char *o = p->steps[i]->output_path;
-        if (validator_empty(o) || has_prefix_any(o, env->allowed_output_prefixes, env->n_allowed_output_prefixes))
+        if (validator_empty(o))
+            continue;
+        const char *norm = normal_output(a, o);
+        if (!norm) {
+            validator_step_issue(in, is, i, "output_path", "OUTPUT_PATH_TRAVERSAL", "error",
+                                 "output_path %.200s has a '..' component; write the location without it", o);
+            continue;
+        }
+        if (env == NULL || env->n_allowed_output_prefixes == 0 ||
+            has_prefix_any(norm, env->allowed_output_prefixes, env->n_allowed_output_prefixes))
             continue;
         Acms__V1__ValidationIssue *x = validator_step_issue(
             in, is, i, "output_path", "OUTPUT_LOCATION_NOT_ALLOWED", "error",

@@ -58,6 +58,11 @@ check big.yaml 2 'big.yaml: file of [0-9]+ bytes exceeds the limit of 4194304 by
 check deep100.yaml 2 'deep100.yaml: line 4, column [0-9]+: nesting deeper than 64 levels' "nesting depth"
 check steps6000.yaml 1 'LIMIT_EXCEEDED.*6000 steps exceed the limit of 5000' "steps per pipeline"
 check scalar.yaml 2 'scalar of 70000 bytes exceeds the limit of 65536' "scalar size"
+# a FIFO (no writer) and a folder: refused at once, never waited on (the answer-time budget applies)
+mkfifo "$d/fifo.yaml"
+mkdir -p "$d/folder.yaml"
+check fifo.yaml 2 'fifo.yaml: not a regular file' "a FIFO as input"
+check folder.yaml 2 'folder.yaml: not a regular file' "a folder as input"
 # at the limits: the parser accepts them (the verdict is the validator's, not a limit error)
 rc=0; out=$("$BIN/acmsctl" validate "$d/deep64.yaml" --env dev 2>&1) || rc=$?
 assert_true "! echo \"\$out\" | grep -q 'nesting deeper'" "64 levels parse"
@@ -67,6 +72,8 @@ assert_true "! echo \"\$out\" | grep -q TOO_MANY_STEPS && echo \"\$out\" | grep 
 # --- the bus -------------------------------------------------------------------------------------
 export CHURN_DB_PASSWORD="limits-$RANDOM"
 stack_start_all
+rc=0; out=$(timeout 20 "$BIN/acmsctl" config put "$d/fifo.yaml" 2>&1) || rc=$?
+assert_true "[ $rc -ne 124 ] && echo \"\$out\" | grep -q 'not a regular file'" "config put refuses a FIFO (exit $rc)"
 $py - "$d" <<'PY'
 import sys
 d = sys.argv[1]
@@ -86,14 +93,15 @@ for _ in range(20000):  # Value{list_value: ListValue{values: [value]}}
     value = field(5, field(1, value))
 open(f"{d}/deep.pb", "wb").write(field(1, meta) + field(2, b"dev") + field(3, value))
 meta = field(1, b"limits-big-1") + field(2, b"limits-big-run") + bytes([3 << 3]) + varint(1)
-open(f"{d}/big.pb", "wb").write(field(1, meta) + field(2, b"dev") + field(4, b"x" * (1536 * 1024)))
+# past the consumers' guard (1 MiB - 16 KiB) and within the bus limit a real broker enforces (1 MiB)
+open(f"{d}/big.pb", "wb").write(field(1, meta) + field(2, b"dev") + field(4, b"x" * 1040000))
 PY
 assert_true "[ \$(stat -c %s '$d/deep.pb') -lt 200000 ]" "deep payload is small ($(stat -c %s "$d/deep.pb") bytes)"
 kcat -b "$ACMS_KAFKA_BROKERS" -P -t acms.config.submitted -k limits-deep-run "$d/deep.pb"
-kcat -b "$ACMS_KAFKA_BROKERS" -X message.max.bytes=4000000 -P -t acms.config.submitted -k limits-big-run "$d/big.pb"
+kcat -b "$ACMS_KAFKA_BROKERS" -X message.max.bytes=1048576 -P -t acms.config.submitted -k limits-big-run "$d/big.pb"
 dead() { kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.deadletter -e -o beginning -q -f '%k %s\n' 2>/dev/null | tr -c '[:print:]\n' '.'; }
 wait_for 30 "dead | grep -c 'nesting too deep' >/dev/null" "20,000-level document dead-lettered: nesting too deep"
-wait_for 30 "dead | grep -c 'payload too large' >/dev/null" "1.5 MiB payload dead-lettered: payload too large"
+wait_for 30 "dead | grep -c 'payload too large' >/dev/null" "1,040,000-byte payload dead-lettered: payload too large"
 for s in $STACK_SERVICES_ALL; do
   assert_true "[ -n \"\$(stack__pid $s-0)\" ]" "acms-$s still running"
 done
