@@ -79,6 +79,9 @@ DEB_COMMANDS := npm:npm
 # and Maven, installed only by that target
 KAFKA_DEB_PACKAGES := openjdk-17-jdk-headless maven
 
+# only for make bench-learning's plot (make deps-bench): not needed to build, test or run
+BENCH_DEB_PACKAGES := python3-matplotlib
+
 SERVICES := adapter validator coordinator monitor feedback console
 TOOLS    := acmsctl devbroker stepload
 
@@ -96,7 +99,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: k8s-testenv all deps kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
+.PHONY: k8s-testenv all deps deps-bench kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -115,6 +118,16 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
+
+deps-bench:
+	@missing=""; for p in $(BENCH_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps-bench: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps-bench: all Debian packages present"; fi
 
 # Apache Kafka (docs/bus.md): the Debian JRE and Maven when missing, then the pinned broker jars
 kafka:
@@ -260,9 +273,10 @@ bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
 
-# The learning loop, measured (README, "Learning loop"): ROUNDS rounds of PIPELINES x STEPS steps
-# through the real stack, learning on and off; writes bench/results/learning.json.
-bench-learning: deps
+# The learning loop, measured (docs/learning.md, bench/README.md): a stationary workload learning on
+# and off, and a non-stationary one beside two offline baselines, through the real stack; writes
+# bench/results/learning.json and learning.png.
+bench-learning: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bench/learning/run.sh
 
