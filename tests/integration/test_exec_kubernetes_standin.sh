@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The kubernetes executor end to end, through the coordinator, against tests/k8s/apiserver.py (the
-# strict stand-in API server with its kubelet: docs/kubernetes.md says why and what a real cluster
-# adds). A pipeline whose environment runs on kubernetes:
+# strict stand-in API server with its kubelet). test_exec_kubernetes.sh runs the real control plane
+# with kwok; this test covers what kwok cannot play (docs/kubernetes.md): the step's command runs as
+# a process with its env and secretKeyRefs resolved (its output is the log), a dropped watch and a
+# 410 Gone on demand, a server without the metrics API and without pods/resize (an approved
+# memory_up then applies to the next attempt), peak memory measured from the process. A pipeline
+# whose environment runs on kubernetes:
 #   - every attempt is a Pod: instance-type nodeSelector, requests = limits, deadline, labels,
 #     hardened securityContext, spot tolerations/affinity for the interruptible step, the run's
 #     NetworkPolicy; a resolved secret only in the Pod-owned Secret, secret://k8s/ as secretKeyRef;
@@ -168,6 +172,7 @@ st=$(stack_redis_cli HGET "acms:run:$run" status)
 echo "run status: $st"
 step() { stack_redis_cli HGET "acms:run:$run:step:$1" "$2"; }
 attempts() { stack_redis_cli HGET "acms:run:$run:step:$1" attempts; }
+attempts_of() { stack_redis_cli HGET "acms:run:$1:step:$2" attempts; }
 assert_eq "$(step extract status)" succeeded "extract succeeded in a Pod"
 assert_eq "$(step train status)" succeeded "the interruptible step ran on the spot node"
 assert_eq "$(json_get "$(attempts oom)" 0.reason)" MEMORY "OOMKilled -> MEMORY"
@@ -206,6 +211,9 @@ PY
 assert_true "grep -q 'POST /api/v1/namespaces/acms-steps/pods?fieldValidation=Strict' $STACK_DIR/apiserver.log" \
   "Pods are created with strict field validation"
 assert_no_secret "$K8S_IT_SECRET"
+
+# from here on the stand-in serves metrics.k8s.io (the restarted coordinator probes it afresh)
+curl -fsS -X POST "$API/_control/metrics-api" >/dev/null
 
 # --- a coordinator restart while a Pod runs: adopted, not run twice -----------------------------
 cat >"$work/restart.yaml" <<'YAML'
@@ -259,6 +267,31 @@ assert c["command"] == ["sh"] and c["args"][0] == "-c"
 assert m["labels"].get("acms.io/isolated") == "true"
 print("pod fields ok:", json.dumps({"nodeSelector": s["nodeSelector"], "resources": c["resources"]}))
 PY
+
+# --- an approved memory_up where the server has no pods/resize: it applies to the next attempt ----
+cat >"$work/hungry.yaml" <<'YAML'
+apiVersion: acms/v1
+kind: Pipeline
+metadata: {name: k8s-hungry}
+spec:
+  steps:
+    - name: hungry
+      type: processing
+      command: ["python3", "-c", "import time; b = b'x' * (236 << 20); print('allocated', flush=True); time.sleep(25)"]
+      instance_type: ml.t3.medium
+      max_runtime_s: 120
+      output_path: s3://acme-ml/it/hungry
+      tags: {cost-center: cc-1}
+YAML
+run5=$(json_get "$("$BIN/acmsctl" submit "$work/hungry.yaml" --env k8sit --format json)" run_id)
+wait_for 90 "stack_redis_cli LRANGE acms:run:$run5:adaptations 0 -1 | grep -q 'applies to the next attempt'" \
+  "memory_up at 92% of 256 MiB (metrics.k8s.io): no pods/resize here, it applies to the next attempt"
+assert_true "[ \$(stack_redis_cli HGET acms:run:$run5:step:hungry override_memory_mb) -gt 256 ]" \
+  "the next attempt's memory is stored"
+"$BIN/acmsctl" watch "$run5" --timeout 120 --format json >/dev/null || true
+assert_eq "$(stack_redis_cli HGET "acms:run:$run5" status)" succeeded "hungry succeeded"
+assert_true "[ \$(json_get \"\$(attempts_of $run5 hungry)\" 0.peak_rss_kb) -ge $((200 * 1024)) ]" \
+  "its peak memory measured from the metrics API (the process's resident memory)"
 
 # --- cancel: the running Pod is deleted with its grace period ---------------------------------------
 cat >"$work/cancel.yaml" <<'YAML'
