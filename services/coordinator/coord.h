@@ -11,9 +11,11 @@
 
 #include "adapter/adapter.h"
 #include "dag.h"
+#include "keys.h"
 #include "pb.h"
 #include "profile.h"
 #include "redis.h"
+#include "secret.h"
 #include "service.h"
 
 #define COORD_SERVICE "acms-coordinator"
@@ -144,6 +146,22 @@ size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, si
 
 struct k8s_exec;
 
+/* How the http executor authenticates to workers (exec_http_auth.c). */
+typedef struct coord_http_auth {
+    char token[1024];         /* bearer token (ACMS_WORKER_TOKEN_FILE), "" = none */
+    char cert[512], key[512]; /* mTLS client certificate and key (ACMS_WORKER_CERT, ACMS_WORKER_KEY) */
+    char cacert[512];         /* CA bundle the worker's certificate is checked against (ACMS_WORKER_CACERT) */
+} coord_http_auth;
+/* From the environment. ACMS_OK or ACMS_ERR_INVALID (unreadable token file, cert without key). */
+int coord_http_auth_from_env(coord_http_auth *a, char *errstr, size_t errstr_size);
+void coord_http_auth_release(coord_http_auth *a);
+/* NULL when url may carry a step's secrets: https, or http to a loopback host; else why not. */
+const char *coord_http_url_problem(const char *url);
+/* Sets TLS verification, the client certificate and the bearer header on a curl handle; returns
+ * hdrs with the header appended (the caller frees the list and sends it). a may be NULL. */
+struct curl_slist;
+struct curl_slist *coord_http_auth_apply(const coord_http_auth *a, void *curl, struct curl_slist *hdrs);
+
 typedef struct coord_exec_req {
     const char *run_id;
     const char *step;
@@ -156,9 +174,13 @@ typedef struct coord_exec_req {
     const char *workdir;      /* cwd of the process ("" or NULL = the attempt directory) */
     const char *work_root;    /* $ACMS_WORK_DIR: attempt dir = <root>/<run>/<step>/attempt-<n> */
     coord_res res;
-    const adapter_ctx *secrets;     /* for adapter_secret_resolve (vault address) */
+    const acms_secret_ctx *secrets; /* vault client and env deny list (coordinator's own) */
+    char *const *secret_scopes;     /* the environment's scopes from the coordinator's own profile */
+    size_t nsecret_scopes;
+    struct coord_redact *redact;    /* filled by coord_env_build with every resolved value (exec.c) */
     const char *executor;     /* "local" (default) | "http" | "kubernetes" */
     const char *worker_url;   /* http executor endpoint */
+    const coord_http_auth *worker_auth; /* http: token, client certificate (NULL = none) */
     size_t log_cap;           /* 0 = COORD_LOG_CAP */
     int grace_ms;             /* 0 = COORD_GRACE_MS */
     int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
@@ -193,7 +215,9 @@ typedef struct coord_proc coord_proc;
 
 /* Starts one attempt. A spawn failure gives a handle already done (SPAWN_FAILED or UNREACHABLE);
  * NULL only when out of memory. Secret references are resolved here, in the caller, into the child's environment
- * only, and wiped right after. Owner: caller, released with coord_exec_free. */
+ * only, and wiped right after; the handle keeps the values' masks (redact.h) until it is freed, and
+ * every status it reports (stderr tail, message) and the attempt's captured output files are masked.
+ * Owner: caller, released with coord_exec_free. */
 coord_proc *coord_exec_start(const coord_exec_req *req);
 /* Advances the attempt (limits, reaping, output capture) and fills *st. Returns 1 when done.
  * Non-blocking for local; the http backend makes at most one short request per 250 ms. */
@@ -220,13 +244,22 @@ int coord_exec_tail(coord_proc *p, int stream, char **out, size_t *len, uint64_t
 void coord_exec_run_done(struct k8s_exec *k8s, const char *run_id, const Acms__V1__Environment *env);
 
 /* Builds "NAME=value" environment entries: PATH, HOME, LANG of this process, the step's env with
- * secret references resolved through adapter_secret_resolve, and ACMS_RUN_ID, ACMS_STEP,
+ * secret references resolved through coord_secret_resolve (secrets.c), and ACMS_RUN_ID, ACMS_STEP,
  * ACMS_ATTEMPT, ACMS_OUTPUT_PATH, ACMS_STEP_DIR (step_dir may be NULL). NULL-terminated, malloc'd;
  * release with coord_env_free, which wipes every entry. On failure returns NULL with errstr naming
  * the variable and reference (never a value) and *transient set when a retry may succeed. */
 char **coord_env_build(const coord_exec_req *req, const char *step_dir, char *errstr, size_t errstr_size,
                        int *transient);
 void coord_env_free(char **envp);
+/* Secrets of a step (secrets.c). coord_secret_check: NULL when every secret reference of the
+ * pipeline parses and lies inside the scopes of env (the coordinator's own profile), else the
+ * reason (static or in buf). coord_secret_resolve: resolves one reference of an attempt into buf
+ * through acms_secret_resolve with the request's scopes; same returns. */
+const char *coord_secret_check(const Acms__V1__Pipeline *p, const Acms__V1__Environment *env,
+                               const acms_secret_ctx *sc, char *buf, size_t size);
+int coord_secret_resolve(const coord_exec_req *req, const char *ref, char *buf, size_t size, char *errstr,
+                         size_t errstr_size);
+
 /* snprintf for messages where truncation is acceptable: returns 1 when truncated, else 0. */
 int coord_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies s into an attempt-directory path component: [A-Za-z0-9._-] kept, others '_'. */
@@ -263,7 +296,7 @@ void coord_k8s_run_done(struct k8s_exec *x, const char *run_id, const Acms__V1__
 /* local: the last bytes of stdout (1) or stderr (2), at most cap (<= 64 KiB). */
 size_t coord_local_tail(const coord_local *l, int stream, char *out, size_t cap, uint64_t *total);
 /* Best-effort DELETE {worker_url}/steps/<id> (a resumed run cleaning up a dead owner's attempt). */
-void coord_http_delete(const char *worker_url, const char *id);
+void coord_http_delete(const char *worker_url, const coord_http_auth *auth, const char *id);
 
 /* --- leases (lease.c): acms:lease:<run> = owner, PX ttl ---------------------------------------- */
 
@@ -390,7 +423,9 @@ struct coord_ctx {
     char owner[128];          /* lease value: the instance id */
     char work_root[512];
     const acms_profiles *profiles;
-    adapter_ctx secrets;
+    acms_secret_ctx secrets;  /* vault client, env deny list */
+    struct acms_crypt *crypt; /* the run's stored runtime configuration sealed at rest; NULL = off */
+    coord_http_auth worker_auth; /* how the http executor authenticates to workers */
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;
@@ -418,10 +453,11 @@ void coord_run_abandon(coord_run *r);
 size_t coord_run_running(const coord_run *r);
 
 /* store.c */
-/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists.
+/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists; with
+ * crypt the runtime configuration is sealed (kind "runtime", id = run id, version 1).
  * 1 created, 0 duplicate, ACMS_ERR_RETRY. */
-int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__RuntimeConfiguration *rc,
-                       const char *cause_id, const char *traceparent);
+int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
+                       const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent);
 /* Claims attempt s->attempt+1 of each of n steps, in one round trip: status running, overrides
  * applied and cleared, each step in one script. steps[i]->claim is then 1 claimed (s->res updated,
  * adapted[i] (adapted_size bytes) describes applied overrides), 0 refused (step terminal or

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter/secrets.h"
+#include "redact.h"
 #include "k8s_watch.h"
 
 #define SECRET_MAX 65536
@@ -106,7 +106,7 @@ static int add_var(const coord_exec_req *req, const char *pod, const Acms__V1__E
     char sname[256], skey[256];
     o->name = v->name;
     const char *value = v->value ? v->value : "";
-    if (!adapter_secret_is_ref(value)) {
+    if (!acms_secret_is_ref(value)) {
         o->value = value;
         e->n++;
         return ACMS_OK;
@@ -118,7 +118,9 @@ static int add_var(const coord_exec_req *req, const char *pod, const Acms__V1__E
         return o->secret_name && o->secret_key ? ACMS_OK : ACMS_ERR_NOMEM;
     }
     char rerr[256] = "";
-    int rc = adapter_secret_resolve(req->secrets, value, secret, SECRET_MAX, rerr, sizeof rerr);
+    int rc = coord_secret_resolve(req, value, secret, SECRET_MAX, rerr, sizeof rerr);
+    if (rc == ACMS_OK && coord_redact_add(req->redact, secret))
+        rc = ACMS_ERR_NOMEM;
     if (rc != ACMS_OK) {
         explicit_bzero(secret, SECRET_MAX);
         *transient = rc == ACMS_ERR_RETRY;

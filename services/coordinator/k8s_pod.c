@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter/secrets.h"
+#include "secret.h"
 #include "pb.h"
 
 #define DEFAULT_TYPE_LABEL "node.kubernetes.io/instance-type"
@@ -111,8 +111,8 @@ void k8s_quantity_cpu(double vcpu, char *out, size_t size)
 
 int k8s_secret_ref(const char *ref, char *name, size_t name_size, char *key, size_t key_size)
 {
-    adapter_secret_ref r;
-    if (adapter_secret_parse(ref, &r) != ACMS_OK || r.kind != ADAPTER_SECRET_K8S)
+    acms_secret_ref r;
+    if (acms_secret_parse(ref, &r, NULL) != ACMS_OK || r.kind != ACMS_SECRET_K8S)
         return 0;
     snprintf(name, name_size, "%s", r.path);
     snprintf(key, key_size, "%s", r.key);

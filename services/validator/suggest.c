@@ -44,6 +44,7 @@ static const best_practice best_practices[] = {
     {"NO_GPU_FOR_TRAINING", "cpu-ok", 0.2, "CPU instances are fine for tree-based models; keep them if training is fast"},
     {"OUTPUT_LOCATION_NOT_ALLOWED", "allowed-prefixes", 0.3,
      "outputs of this environment must stay under its allowed prefixes (see the environment profile)"},
+    {"OUTPUT_PATH_TRAVERSAL", "no-dotdot", 0.5, "name the output location directly, without '..' components"},
     {"OVERPROVISIONED_MEMORY", "learning-apply", 0.4,
      "enable learning_mode: apply so the adapter right-sizes memory from observed peaks"},
     {"PLAINTEXT_CREDENTIAL", "rotate", 0.5,

@@ -54,4 +54,11 @@ int ctl_run_exit(const cJSON *view);
 /* Prints one JSON document on stdout. */
 void ctl_print_json(const cJSON *doc);
 
+/* The guard of submit and config put: a plain-text credential in the document is refused before
+ * anything is published or stored. The adapter's own SecretManager check runs on the typed pipeline
+ * (references are the services' business: only plaintext_credential findings count here). Prints
+ * each place (step and field, never the value) and returns how many there are. A document that does
+ * not convert is left to the next check. verb: "submit" or "store" (run.c). */
+size_t ctl_plaintext_credentials(acms_arena *a, const char *file, const Acms__V1__Value *doc, const char *verb);
+
 #endif
