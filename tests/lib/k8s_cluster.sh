@@ -35,17 +35,21 @@ k8s__spawn() { # NAME ARGS...: background process recorded in $STACK_DIR/k8s-NAM
   echo $! >"$STACK_DIR/k8s-$name.pid"
 }
 
+# Stops the control plane; first says each component's peak resident memory (VmHWM).
 k8s_cluster_stop() {
-  local f pid
+  local f pid hwm peaks=""
   # dependents first; nothing here holds state worth a graceful stop (an open watch would
   # delay a TERM by a minute)
-  for f in metrics-server kwok kwok-metrics controller-manager scheduler apiserver etcd; do
+  for f in metrics-server kwok controller-manager scheduler apiserver etcd; do
     [ -f "$STACK_DIR/k8s-$f.pid" ] || continue
     pid=$(cat "$STACK_DIR/k8s-$f.pid")
+    hwm=$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+    [ -n "$hwm" ] && peaks="$peaks $f $((hwm / 1024))"
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rm -f "$STACK_DIR/k8s-$f.pid"
   done
+  [ -z "$peaks" ] || echo "k8s_cluster: peak RSS (MB):$peaks" >&2
 }
 
 # The test PKI: one CA; one certificate (CN admin, O system:masters; serverAuth and clientAuth for
