@@ -52,7 +52,7 @@ static int publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const c
                          .time_ms = meta->timestamp_ms};
     int rc;
     if (len > ACMS_MAX_MESSAGE_BYTES) { /* too large for the bus: by reference (claim.h) */
-        acms_redis *r = ctl_redis(cfg);
+        acms_redis *r = ctl_redis(o, cfg);
         if (!r) {
             free(buf);
             acms_kafka_free(k);
