@@ -43,7 +43,7 @@ k8s_cluster_stop() {
   for f in metrics-server kwok controller-manager scheduler apiserver etcd; do
     [ -f "$STACK_DIR/k8s-$f.pid" ] || continue
     pid=$(cat "$STACK_DIR/k8s-$f.pid")
-    hwm=$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+    hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null || true)
     [ -n "$hwm" ] && peaks="$peaks $f $((hwm / 1024))"
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
