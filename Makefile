@@ -11,7 +11,7 @@
 #                   (or make down WIPE=1) wipes it
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
-#   make k8s-testenv  build kube-apiserver + kwok for test_exec_kubernetes_apiserver (git-ignored cache)
+#   make k8s-testenv  build the control plane + kwok for test_exec_kubernetes (git-ignored cache)
 #   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
 #   make clean
 
@@ -289,7 +289,8 @@ install: all
 	cp -r proto $(DESTDIR)$(PREFIX)/share/acms/
 
 # --- the kubernetes executor's real-server test environment (docs/kubernetes.md) -------------------
-# kube-apiserver and kwok from the Go module proxy into .cache/k8s-testenv/<versions>/ (~12 min cold)
+# kube-apiserver, kube-scheduler, kube-controller-manager, kwok and metrics-server from the Go module
+# proxy into .cache/k8s-testenv/<versions>/ (one go build; figures in docs/kubernetes.md)
 k8s-testenv:
 	@tools/k8s-testenv.sh
 
