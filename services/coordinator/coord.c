@@ -198,14 +198,16 @@ const char *coord_adapted_problem(const Acms__V1__AdaptedEvent *in)
 }
 
 /* A running attempt of a run owned here asked to use memory_mb now (kubernetes: pods/resize).
- * 1 when its backend tries; the outcome is recorded by the run's tick. */
+ * 1 when its backend tries; the outcome is recorded by the run's tick. Only ever a raise: an
+ * adaptation sized from an earlier attempt (an OOM kill at a smaller limit) never shrinks the
+ * running one. */
 static int resize_running(coord_ctx *c, const char *run_id, const char *step, uint64_t memory_mb)
 {
     coord_run *r = find_run(c, run_id, NULL);
     for (size_t i = 0; r && i < r->n; i++) {
         coord_step *s = &r->steps[i];
         if (!strcmp(s->cfg->name, step) && s->state == COORD_STEP_RUNNING && s->proc)
-            return coord_exec_resize(s->proc, memory_mb);
+            return memory_mb > s->res.memory_mb && coord_exec_resize(s->proc, memory_mb);
     }
     return 0;
 }
