@@ -514,22 +514,59 @@ check_yamllint() {
 }
 
 # deploy/observability: renders (a ConfigMap with the dashboard, the PodMonitor, the PrometheusRule),
-# the dashboard is JSON; tests/integration/test_observability_metrics.sh checks its metrics.
+# the dashboard is JSON, and every Deployment each overlay renders is scraped: its pod template
+# matches the PodMonitor's selector, carries the component label the `service` label comes from,
+# has a container port the PodMonitor names, and ACMSServiceDown lists its component.
+# tests/integration/test_observability_metrics.sh checks the metrics the dashboard and rules use.
 check_observability() {
-    local dir=deploy/observability out=$TMP/observability.yaml kinds
+    local dir=deploy/observability out=$TMP/observability.yaml kinds kz=tools/deps/kustomize.sh name
     if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$dir/grafana-dashboard.json" 2>"$TMP/dash"; then
         fail "$dir/grafana-dashboard.json is not JSON:"; indent < "$TMP/dash"; return
     fi
-    if ! command -v kubectl >/dev/null 2>&1; then
-        warn "kubectl not installed: $dir not rendered"
-        return
+    if ! "$kz" --ensure >/dev/null 2>"$TMP/kz.err"; then
+        fail "no Kustomize renderer: $dir not rendered (run make deps)"; indent < "$TMP/kz.err"; return
     fi
-    if ! kubectl kustomize "$dir" > "$out" 2>&1; then
-        fail "kubectl kustomize $dir:"; indent < "$out"; return
+    if ! "$kz" "$dir" > "$out" 2>&1; then
+        fail "kustomize $dir:"; indent < "$out"; return
     fi
     kinds=$(sed -n 's/^kind: //p' "$out" | sort | tr '\n' ' ')
     if [ "$kinds" = "ConfigMap PodMonitor PrometheusRule " ]; then pass "$dir renders: $kinds"
     else fail "$dir renders $kinds, expected ConfigMap PodMonitor PrometheusRule"; fi
+    for name in base $(cd "$K8S/overlays" && ls); do
+        [ -f "$TMP/$name.yaml" ] || continue
+        if python3 - "$out" "$TMP/$name.yaml" > "$TMP/scrape.$name" 2>&1 <<'PY'
+import re, sys, yaml
+obs = list(yaml.safe_load_all(open(sys.argv[1])))
+pm = next(d for d in obs if d["kind"] == "PodMonitor")
+rules = next(d for d in obs if d["kind"] == "PrometheusRule")
+sel = pm["spec"]["selector"]["matchLabels"]
+ports = {e["port"] for e in pm["spec"]["podMetricsEndpoints"]}
+down = [r["expr"] for g in rules["spec"]["groups"] for r in g["rules"] if r.get("alert") == "ACMSServiceDown"]
+listed = set(re.search(r'service=~"([^"]+)"', down[0]).group(1).split("|")) if down else set()
+bad = []
+for d in yaml.safe_load_all(open(sys.argv[2])):
+    if not d or d.get("kind") != "Deployment":
+        continue
+    tpl = d["spec"]["template"]
+    labels = tpl["metadata"].get("labels", {})
+    comp = labels.get("app.kubernetes.io/component")
+    name = d["metadata"]["name"]
+    if any(labels.get(k) != v for k, v in sel.items()):
+        bad.append("%s: pod labels do not match the PodMonitor selector %s" % (name, sel))
+    if not comp:
+        bad.append("%s: no app.kubernetes.io/component label (the series' service label)" % name)
+    elif comp not in listed:
+        bad.append("%s: ACMSServiceDown does not list %s" % (name, comp))
+    named = {p.get("name") for c in tpl["spec"]["containers"] for p in c.get("ports", [])}
+    if not named & ports:
+        bad.append("%s: no container port named %s (has %s)" % (name, sorted(ports), sorted(n for n in named if n)))
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+PY
+        then pass "$name: every Deployment is scraped by the PodMonitor and listed by ACMSServiceDown"
+        else fail "$name: Deployments the observability does not cover:"; indent < "$TMP/scrape.$name"; fi
+    done
 }
 
 check_shellcheck() {
