@@ -17,7 +17,7 @@ static const char sweep_lua[] =
     "  if st ~= 'succeeded' and st ~= 'failed' and st ~= 'cancelled' and st ~= 'rejected' then return 0 end\n"
     "  redis.call('HSET', rk, 'adaptations_count', redis.call('LLEN', rk .. ':adaptations'),\n"
     "             'compacted_ms', string.format('%d', now))\n"
-    "  redis.call('DEL', rk .. ':runtime', rk .. ':adaptations', 'acms:monitor:session:' .. run)\n"
+    "  redis.call('DEL', rk .. ':runtime', rk .. ':adaptations', rk .. ':rtonce', 'acms:monitor:session:' .. run)\n"
     "  if redis.call('HEXISTS', rk, 'summary') == 1 then\n"
     "    for _, s in ipairs(redis.call('LRANGE', rk .. ':steps', 0, -1)) do\n"
     "      redis.call('DEL', rk .. ':step:' .. s)\n"

@@ -1,6 +1,6 @@
 /* retention.h: how long a run's state stays in Redis, and how long idempotency marks live.
  * A run's keys: acms:run:<run> and its parts (runtime, steps, adaptations, validation, findings, alerts,
- * cancel), its step hashes and attempt log tails, acms:monitor:session:<run>, acms:feedback:run:<run>
+ * cancel, rtonce), its step hashes and attempt log tails, acms:monitor:session:<run>, acms:feedback:run:<run>
  * and acms:feedback:runfixes:<run>. Learned keys (statistics, baselines, recommendations, fix
  * statistics) and stored configurations are never touched here. Invariants:
  *  - expiry: the script that writes a run's terminal status also sets expires_ms = now + retention on
@@ -13,9 +13,9 @@
  *  - indexes: acms:runs (by submit time) drops a run when its hash expires (acms:runs:expiry holds
  *    the expiry times; acms_retention_sweep moves due runs to acms:runs:gone);
  *  - compaction: compact_after after the finish, the sweep drops the run's runtime configuration,
- *    adaptation log (keeping its count), monitoring session, step hashes and step list (the summary
- *    written with the terminal status replaces them); the run hash, verdict, findings, alerts,
- *    feedback record and log tails stay until the expiry;
+ *    adaptation log (keeping its count), monitoring session, runtime-finding marks (rtonce), step
+ *    hashes and step list (the summary written with the terminal status replaces them); the run
+ *    hash, verdict, findings, alerts, feedback record and log tails stay until the expiry;
  *  - idempotency marks (acms:seen:*) and tombstones live ACMS_SEEN_TTL_S, at least a day longer than
  *    the longest retention of a topic (acms_retention_check_topics): a replay of any history still
  *    on the bus is recognised.
@@ -57,7 +57,8 @@
     "local function acms_run_keys(run)\n"                                                                       \
     "  local rk = 'acms:run:' .. run\n"                                                                         \
     "  local ks = {rk, rk .. ':runtime', rk .. ':steps', rk .. ':adaptations', rk .. ':validation',\n"          \
-    "              rk .. ':findings', rk .. ':alerts', rk .. ':cancel', 'acms:monitor:session:' .. run,\n"      \
+    "              rk .. ':findings', rk .. ':alerts', rk .. ':cancel', rk .. ':rtonce',\n"                   \
+    "              'acms:monitor:session:' .. run,\n"                                                          \
     "              'acms:feedback:run:' .. run, 'acms:feedback:runfixes:' .. run}\n"                            \
     "  local steps = redis.call('LRANGE', rk .. ':steps', 0, -1)\n"                                             \
     "  local att = {}\n"                                                                                        \

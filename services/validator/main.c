@@ -13,15 +13,24 @@
 
 #define SERVICE "acms-validator"
 #define S(x) ((x) ? (x) : "")
-#define RT_ONCE_TTL_S (24 * 3600)
+#include "keys.h"
+#include "retention.h"
 
-/* Heartbeat findings are published once per run/step/attempt/codes: the key remembers the event
- * that published them, so a redelivery of that event publishes again (same derived id) while later
- * heartbeats with the same findings stay quiet. Returns 1 publish, 0 skip, ACMS_ERR_RETRY. */
-static const char *const once_script =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if not v then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end\n"
-    "if v == ARGV[1] then return 1 end\n"
+/* Heartbeat findings are published once per run/step/attempt/codes: the run's hash
+ * acms:run:<run>:rtonce maps "<step>:<attempt>:<codes>" to the event that published them, so a
+ * redelivery of that event publishes again (same derived id) while later heartbeats with the same
+ * findings stay quiet. The hash is one of the run's keys (retention.h): it expires with the run, and
+ * a run that is gone publishes nothing. KEYS[1] the hash; ARGV run, field, event id, retention (ms).
+ * Returns 1 publish, 0 skip, ACMS_ERR_RETRY. */
+static const char *const once_script = ACMS_RETENTION_LUA
+    "if acms_gone(ARGV[1]) then return 0 end\n"
+    "local v = redis.call('HGET', KEYS[1], ARGV[2])\n"
+    "if not v then\n"
+    "  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
+    "  acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
+    "  return 1\n"
+    "end\n"
+    "if v == ARGV[3] then return 1 end\n"
     "return 0\n";
 
 static int heartbeat_once(acms_redis *r, acms_arena *a, const Acms__V1__StepEvent *ev,
@@ -32,14 +41,16 @@ static int heartbeat_once(acms_redis *r, acms_arena *a, const Acms__V1__StepEven
         codes = acms_arena_printf(a, "%s,%s", codes, S(res->issues[i]->code));
     for (size_t i = 0; i < res->n_warnings; i++)
         codes = acms_arena_printf(a, "%s,%s", codes, S(res->warnings[i]->code));
-    const char *argv[] = {"EVAL", once_script, "1",
-                          acms_arena_printf(a, "acms:validator:rt:%s:%s:%u:%s", ev->meta->run_id, S(ev->step),
-                                            ev->attempt, codes + 1),
-                          ev->meta->event_id, acms_arena_printf(a, "%d", RT_ONCE_TTL_S)};
-    size_t argl[6];
-    for (int i = 0; i < 6; i++)
+    const char *key = acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, ev->meta->run_id, "rtonce");
+    if (!key)
+        return 1; /* cannot happen (ids are checked at decode): publish rather than stall */
+    const char *argv[] = {"EVAL", once_script, "1", key, ev->meta->run_id,
+                          acms_arena_printf(a, "%s:%u:%s", S(ev->step), ev->attempt, codes + 1),
+                          ev->meta->event_id, acms_redis_run_retention_arg(r)};
+    size_t argl[8];
+    for (int i = 0; i < 8; i++)
         argl[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(r, 6, argv, argl);
+    redisReply *rep = acms_redis_cmdargv(r, 8, argv, argl);
     int rc = rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
     if (rep)
         freeReplyObject(rep);

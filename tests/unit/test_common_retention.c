@@ -68,6 +68,7 @@ static void live_run(acms_redis *r, const char *run)
     cmd(r, "RPUSH acms:run:%s:adaptations {} {}", run, NULL);
     cmd(r, "RPUSH acms:run:%s:validation v", run, NULL);
     cmd(r, "SET acms:run:%s:runtime blob", run, NULL);
+    cmd(r, "HSET acms:run:%s:rtonce b:2:MEMORY_NEAR_LIMIT e7", run, NULL); /* the validator's runtime marks */
     cmd(r, "HSET acms:monitor:session:%s status open", run, NULL);
     cmd(r, "SET acms:doc:h1 doc EX 60", NULL, NULL);
     cmd(r, "HSET acms:learn:rec:p:a memory_mb 100", NULL, NULL);
@@ -75,7 +76,7 @@ static void live_run(acms_redis *r, const char *run)
 }
 
 static const char *const run_parts[] = {"", ":steps", ":step:a", ":step:b", ":log:a:1", ":log:b:1", ":log:b:2",
-                                        ":adaptations", ":validation", ":runtime"};
+                                        ":adaptations", ":validation", ":runtime", ":rtonce"};
 
 static void assert_all_expire(acms_redis *r, const char *run, long long max_ms)
 {
@@ -187,9 +188,9 @@ static void sweep_compacts_to_the_summary(void **state)
     acms_sweep sw = {.now_ms = acms_now_ms() + 10, .compact_after_ms = 0, .tombstone_ms = 3600000};
     assert_int_equal(acms_retention_sweep(r, &sw), ACMS_OK);
     assert_int_equal(sw.compacted, 1);
-    const char *gone[] = {":runtime", ":adaptations", ":steps", ":step:a", ":step:b"};
+    const char *gone[] = {":runtime", ":adaptations", ":rtonce", ":steps", ":step:a", ":step:b"};
     char key[128];
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 6; i++) {
         snprintf(key, sizeof key, "acms:run:r5%s", gone[i]);
         assert_int_equal(num(r, "EXISTS %s", key, NULL), 0);
     }
