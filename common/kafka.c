@@ -320,6 +320,8 @@ void acms_kafka_free(acms_kafka *k)
     }
     if (k->pending)
         rd_kafka_topic_partition_list_destroy(k->pending);
+    if (k->committed)
+        rd_kafka_topic_partition_list_destroy(k->committed);
     free(k);
 }
 

@@ -30,6 +30,9 @@ struct acms_kafka {
     atomic_int fatal;                   /* a fatal client error was reported */
     atomic_llong last_commitfail_ms;    /* log rate limit (librdkafka threads) */
     rd_kafka_topic_partition_list_t *pending; /* processed offsets (+1) not yet stored */
+    rd_kafka_topic_partition_list_t *committed; /* lag: the committed offsets of assigned partitions
+                                                 * not consumed from since the assignment (kafka_loop.c);
+                                                 * NULL after a rebalance until asked again */
     acms_kafka_failed *failed;          /* failed deliveries to re-queue */
     acms_kafka_failed **failed_tail;
     size_t nfailed;

@@ -148,6 +148,11 @@ void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
     acms_kafka *k = opaque;
     int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
+    if (k->committed) { /* the lag's committed offsets are asked again for the new assignment */
+        rd_kafka_topic_partition_list_destroy(k->committed);
+        k->committed = NULL;
+    }
+
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         if (cooperative) {
@@ -182,7 +187,43 @@ void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
 
 /* --- lag ---------------------------------------------------------------------------------- */
 
-/* Sums high watermark - position over the assignment; per topic into the gauge when set_gauge. */
+/* The offset a partition of the assignment a is consumed from: its position once a message was
+ * consumed since the assignment; before that its committed offset (asked of the group coordinator
+ * once per assignment for all such partitions, kept in k->committed: a restarted service that has
+ * nothing new to read has no lag), else the low watermark lo, else 0. */
+static int64_t lag_from(acms_kafka *k, const rd_kafka_topic_partition_t *p, int64_t lo)
+{
+    const rd_kafka_topic_partition_t *c =
+        k->committed ? rd_kafka_topic_partition_list_find(k->committed, p->topic, p->partition) : NULL;
+    if (p->offset >= 0)
+        return p->offset;
+    if (c && c->offset >= 0)
+        return c->offset;
+    return lo >= 0 ? lo : 0;
+}
+
+/* Asks the committed offsets of the partitions of a with no position that k->committed lacks
+ * (blocking, at most 2 s, only after an assignment). Kept even when unknown (asked once). */
+static void lag_committed(acms_kafka *k, const rd_kafka_topic_partition_list_t *a)
+{
+    rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(a->cnt > 0 ? a->cnt : 1);
+    for (int i = 0; i < a->cnt; i++)
+        if (a->elems[i].offset < 0 &&
+            !(k->committed && rd_kafka_topic_partition_list_find(k->committed, a->elems[i].topic, a->elems[i].partition)))
+            rd_kafka_topic_partition_list_add(ask, a->elems[i].topic, a->elems[i].partition);
+    if (ask->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_committed(k->consumer, ask, 2000);
+        if (!k->committed)
+            k->committed = rd_kafka_topic_partition_list_new(ask->cnt);
+        for (int i = 0; i < ask->cnt; i++)
+            rd_kafka_topic_partition_list_add(k->committed, ask->elems[i].topic, ask->elems[i].partition)->offset =
+                e || ask->elems[i].err ? RD_KAFKA_OFFSET_INVALID : ask->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(ask);
+}
+
+/* Sums high watermark - position over the assignment (lag_from); per topic into the gauge when
+ * set_gauge. */
 static int64_t lag_collect(acms_kafka *k, int set_gauge)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
@@ -197,17 +238,17 @@ static int64_t lag_collect(acms_kafka *k, int set_gauge)
         per[nper].topic = k->subscribed[j];
         per[nper++].lag = 0;
     }
-    if (a->cnt > 0)
+    if (a->cnt > 0) {
         rd_kafka_position(k->consumer, a);
+        lag_committed(k, a);
+    }
     for (i = 0; i < a->cnt; i++) {
         rd_kafka_topic_partition_t *p = &a->elems[i];
         int64_t lo, hi, lag, pos;
 
         if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
             continue;
-        /* nothing consumed yet on this partition: everything retained is still to be read (the low
-         * watermark is not always known: a fetch response may not carry it) */
-        pos = p->offset >= 0 ? p->offset : lo >= 0 ? lo : 0;
+        pos = lag_from(k, p, lo);
         lag = hi > pos ? hi - pos : 0;
         total += lag;
         known++;
