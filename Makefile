@@ -281,8 +281,9 @@ bench-learning: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bench/learning/run.sh
 
-# Retention under load (bench/README.md, "Soak"): SOAK_RUNS (20000) small runs at SOAK_RATE (60/s) with
-# a SOAK_RETENTION_S (30) retention; Redis memory, RSS and lag over time into bench/results/soak.*
+# Retention under load (bench/README.md, "Soak"): SOAK_RUNS (9000) small runs at SOAK_RATE (30/s, about
+# 7 minutes in all; SOAK_RUNS=20000 or more for a longer soak) with a SOAK_RETENTION_S (30) retention;
+# Redis memory, RSS and lag over time into bench/results/soak.{json,csv,png}
 bench-soak: deps deps-bench
 	@$(MAKE) --no-print-directory all $(BIN)/acms-bench-soak
 	@BIN=$(BIN) bench/soak/run.sh

@@ -15,13 +15,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$here/../.." && pwd)
 source "$REPO/tests/lib/stack.sh"
 
-RUNS=${SOAK_RUNS:-20000}
-RATE=${SOAK_RATE:-60}
+RUNS=${SOAK_RUNS:-9000}
+RATE=${SOAK_RATE:-30}
 RETENTION=${SOAK_RETENTION_S:-30}
 COMPACT=${SOAK_COMPACT_S:-5}
-SEEN=${SOAK_SEEN_TTL_S:-120}
+SEEN=${SOAK_SEEN_TTL_S:-60}
 EVERY=${SOAK_SAMPLE_S:-5}
-BASELINE=${SOAK_BASELINE_RUNS:-2000}
+BASELINE=${SOAK_BASELINE_RUNS:-1000}
 OUT_DIR=${OUT_DIR:-$REPO/bench/results}
 PIPELINE=$here/pipeline.yaml
 mkdir -p "$OUT_DIR"
