@@ -27,7 +27,7 @@
 #define CONSOLE_DEFAULT_PORT 8090
 #define CONSOLE_MAX_TOKEN 256
 
-/* What the console reads beside acms_cfg (environment variables, README "Configuration"). */
+/* What the console reads beside acms_cfg (environment variables, docs/configuration.md). */
 typedef struct console_opts {
     char web_dir[1024];        /* ACMS_CONSOLE_WEB_DIR, else found beside the program */
     char token[CONSOLE_MAX_TOKEN]; /* ACMS_CONSOLE_TOKEN ("" = no token asked); never logged */
