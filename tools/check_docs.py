@@ -8,6 +8,7 @@
   builds (a string starting "acms:", printf conversions read as one part) is in the table. The
   generic builders (a run's parts, a stored configuration's parts) are listed in GENERIC; a part
   such as acms:run:<run>:cancel is then found as the literal "cancel" in the code.
+- every service's README.md lists each of its .c files in its file table, and no file that is gone.
 - every relative link of README.md, CHANGELOG.md, docs/*.md, bench/README.md and services/*/README.md
   names a file that exists.
 Exit 0 when they agree; 1 with one line per disagreement. Run from the repository root."""
@@ -119,12 +120,27 @@ def links(problems):
                 problems.append(f"links: {page.relative_to(ROOT)} links to {target}, which does not exist")
 
 
+def service_files(problems):
+    for readme in sorted((ROOT / "services").glob("*/README.md")):
+        d = readme.parent
+        listed = set(re.findall(r"^\| `([A-Za-z0-9_]+\.c)`", readme.read_text(), flags=re.M))
+        present = {p.name for p in d.glob("*.c")}
+        for f in sorted(present - listed):
+            problems.append(f"services: {d.name}/{f} is missing from {readme.relative_to(ROOT)}")
+        for f in sorted(listed - present):
+            problems.append(f"services: {readme.relative_to(ROOT)} lists {f}, which does not exist")
+    for d in sorted((ROOT / "services").iterdir()):
+        if d.is_dir() and not (d / "README.md").exists():
+            problems.append(f"services: {d.name} has no README.md")
+
+
 def main():
     texts = code_text()
     problems = []
     variables(texts, problems)
     keys(texts, problems)
     links(problems)
+    service_files(problems)
     for p in problems:
         print("check-docs:", p)
     if problems:
