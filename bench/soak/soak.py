@@ -132,7 +132,7 @@ def plot(rows, a, out):
         ax[2].plot(t, [int(r["lag_" + s]) for r in rows], label=s)
     ax[2].set_ylabel("events")
     ax[2].set_title("Consumer lag per service")
-    ax[2].set_xlabel("seconds since the stack started")
+    ax[2].set_xlabel("seconds since the soak started (services restarted with the short retention)")
     for x in ax:
         x.axvline(a.submit_end, color="grey", linestyle="--", linewidth=1)
         x.axvspan(a.warmup, a.submit_end, color="green", alpha=0.06)
