@@ -116,10 +116,15 @@ int main(int argc, char **argv)
     const char *pipeline = doc ? acms_value_str(acms_value_path(doc, "metadata.name")) : NULL;
     char err[256];
     acms_redis *r = doc ? acms_redis_new(url, NULL, err, sizeof err) : NULL;
+    if (doc && !r)
+        fprintf(stderr, "acms-bench-soak: Redis %s: %s\n", url, err);
     dr_state st = {0};
     rd_kafka_t *rk = r ? bench_producer(brokers, 5, dr_cb, &st) : NULL;
-    if (!rk)
+    if (!rk) {
+        acms_redis_free(r);
+        acms_arena_free(a);
         return 1;
+    }
     int64_t t0 = bench_now_us();
     size_t sent = 0;
     while (sent < runs) {
