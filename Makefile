@@ -286,7 +286,7 @@ bench-learning: deps deps-bench
 # 7 minutes in all; SOAK_RUNS=20000 or more for a longer soak) with a SOAK_RETENTION_S (30) retention;
 # Redis memory, RSS and lag over time into bench/results/soak.{json,csv,png}
 bench-soak: deps deps-bench
-	@$(MAKE) --no-print-directory all $(BIN)/acms-bench-soak
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(BIN)/acms-bench-soak
 	@BIN=$(BIN) bench/soak/run.sh
 
 # --- install ----------------------------------------------------------------------------------
