@@ -1,4 +1,4 @@
-/* state.h: live run state in Redis, shared by the services and acmsctl. Keys (README, "Redis keys"):
+/* state.h: live run state in Redis, shared by the services and acmsctl. Keys (docs/redis-keys.md):
  *   acms:run:<run>               hash  run_id pipeline environment status submitted_ms updated_ms
  *                                      finished_ms steps_total steps_done config_hash config_ref source_name
  *                                      reason owner success validation (JSON, rejected runs: verdict.h)

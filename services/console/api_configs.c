@@ -150,6 +150,7 @@ void console_api_configs(console *c, acms_redis *r, const char *path, const acms
         console_error(resp, 500, "ACMS_CONFIG_STORE: %s", err);
         return;
     }
+    acms_store_set_crypt(st, c->crypt);
     acms_arena *a = acms_arena_new(0);
     route(st, a, path, req, resp);
     acms_arena_free(a);
