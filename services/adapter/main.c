@@ -1,9 +1,10 @@
 /* main.c: acms-adapter wiring. Consumes acms.config.submitted (prepare -> ConfigPrepared, or a
  * rejection; a submission by reference is first loaded from the configuration store, storage.c) and
- * acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
- * Redis before publishing and are idempotent (monotonic status with DEL+RPUSH of the log, one packed
- * value, in the same script, only while the run is at "prepared"; once-keys per event), and published ids are derived from the
- * input, so redelivery is harmless; a run already past "prepared" is not prepared again. */
+ * acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to Redis before
+ * publishing and are idempotent (monotonic status with DEL+RPUSH of the log, one packed value, in the
+ * same script, only while the run is at "prepared"; once-keys per event), and published ids are
+ * derived from the input, so redelivery is harmless; a run already past "prepared" is not prepared
+ * again. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
