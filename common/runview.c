@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "doc.h"
-#include "state.h"
+#include "run_state.h"
 
 static int numeric_field(const char *k)
 {

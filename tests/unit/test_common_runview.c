@@ -15,7 +15,7 @@
 #include "pb.h"
 #include "redis_fixture.h"
 #include "runview.h"
-#include "state.h"
+#include "run_state.h"
 
 static int setup(void **state)
 {
