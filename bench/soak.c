@@ -12,7 +12,7 @@
 #include "benchlib.h"
 #include "doc.h"
 #include "log.h"
-#include "state.h"
+#include "run_state.h"
 
 typedef struct dr_state {
     size_t acked, failed;

@@ -15,8 +15,11 @@ static const char sweep_lua[] =
     "  if redis.call('EXISTS', rk) == 0 or redis.call('HEXISTS', rk, 'compacted_ms') == 1 then return 0 end\n"
     "  local st = redis.call('HGET', rk, 'status')\n"
     "  if st ~= 'succeeded' and st ~= 'failed' and st ~= 'cancelled' and st ~= 'rejected' then return 0 end\n"
-    "  redis.call('HSET', rk, 'adaptations_count', redis.call('LLEN', rk .. ':adaptations'),\n"
-    "             'compacted_ms', string.format('%d', now))\n"
+    "  local n, prep = 0, tonumber(redis.call('HGET', rk, 'adaptations_prepared')) or 1\n"
+    "  for _, e in ipairs(redis.call('LRANGE', rk .. ':adaptations', 0, -1)) do\n" /* JSON records, packed logs */
+    "    if string.sub(e, 1, 1) == '{' then n = n + 1 else n = n + prep end\n"
+    "  end\n"
+    "  redis.call('HSET', rk, 'adaptations_count', n, 'compacted_ms', string.format('%d', now))\n"
     "  redis.call('DEL', rk .. ':runtime', rk .. ':adaptations', rk .. ':rtonce', 'acms:monitor:session:' .. run)\n"
     "  if redis.call('HEXISTS', rk, 'summary') == 1 then\n"
     "    for _, s in ipairs(redis.call('LRANGE', rk .. ':steps', 0, -1)) do\n"

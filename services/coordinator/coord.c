@@ -19,7 +19,7 @@
 
 #include "k8s_watch.h"
 #include "retention.h"
-#include "state.h"
+#include "run_state.h"
 
 uint32_t coord_rand(coord_ctx *c)
 {

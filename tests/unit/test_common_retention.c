@@ -14,11 +14,11 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "redis_apply.h"
+#include "redis_hash.h"
 #include "redis_fixture.h"
 #include "retention.h"
 #include "runview.h"
-#include "state.h"
+#include "run_state.h"
 
 static int setup(void **state)
 {
@@ -65,7 +65,8 @@ static void live_run(acms_redis *r, const char *run)
     cmd(r, "HSET acms:run:%s:log:a:1 stdout x", run, NULL);
     cmd(r, "HSET acms:run:%s:log:b:1 stdout y", run, NULL);
     cmd(r, "HSET acms:run:%s:log:b:2 stdout z", run, NULL);
-    cmd(r, "RPUSH acms:run:%s:adaptations {} {}", run, NULL);
+    cmd(r, "RPUSH acms:run:%s:adaptations packed-log {} {}", run, NULL); /* the adapter's log, 3 records */
+    cmd(r, "HSET acms:run:%s adaptations_prepared 3", run, NULL);
     cmd(r, "RPUSH acms:run:%s:validation v", run, NULL);
     cmd(r, "SET acms:run:%s:runtime blob", run, NULL);
     cmd(r, "HSET acms:run:%s:rtonce b:2:MEMORY_NEAR_LIMIT e7", run, NULL); /* the validator's runtime marks */
@@ -196,7 +197,7 @@ static void sweep_compacts_to_the_summary(void **state)
     }
     assert_int_equal(num(r, "EXISTS %s", "acms:monitor:session:r5", NULL), 0);
     assert_int_equal(num(r, "EXISTS %s", "acms:run:r5:log:b:2", NULL), 1); /* logs stay until the expiry */
-    assert_int_equal(num(r, "HGET acms:run:%s adaptations_count", "r5", NULL), 2);
+    assert_int_equal(num(r, "HGET acms:run:%s adaptations_count", "r5", NULL), 5);
     int unreachable = 0;
     cJSON *v = acms_runview_read(r, "r5", &unreachable);
     assert_non_null(v);

@@ -10,7 +10,7 @@
 
 #include "acmsctl.h"
 #include "runview.h"
-#include "state.h"
+#include "run_state.h"
 
 #define LIST_DEFAULT_LIMIT 20
 

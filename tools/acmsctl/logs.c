@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "acmsctl.h"
-#include "state.h"
+#include "run_state.h"
 
 typedef struct tail {
     char *data[2];

@@ -13,8 +13,8 @@
 
 #include "acmsctl.h"
 #include "retention.h"
-#include "state.h"
-#include "store.h"
+#include "run_state.h"
+#include "config_store.h"
 
 static const char *jstr(const cJSON *o, const char *k)
 {

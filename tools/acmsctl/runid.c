@@ -9,7 +9,7 @@
 
 #include "acmsctl.h"
 #include "retention.h"
-#include "state.h"
+#include "run_state.h"
 
 #define RUNID_MIN_PREFIX 4
 #define RUNID_MAX_LISTED 10

@@ -1,4 +1,4 @@
-/* store_http.c: the HTTP backend of the configuration store: a storage service reached with libcurl
+/* config_store_http.c: the HTTP backend of the configuration store: a storage service reached with libcurl
  * (API in store.h). One easy handle per store, re-used for keep-alive. Status mapping: 200/201 = the
  * answer, 404 = not found (the body's "error" names what), 5xx or no connection = unreachable
  * (ACMS_ERR_RETRY: the caller tries again later), anything else = the service misbehaved (ACMS_ERR).
@@ -8,7 +8,7 @@
  * binds it). The service then hashes and de-duplicates ciphertext, which differs on every seal: a
  * put first opens the latest version and answers it when its content is the same. A document read
  * back is opened, and its hash is that of the plain text, as with the Redis backend. */
-#include "store_int.h"
+#include "config_store_int.h"
 
 #include "crypt.h"
 

@@ -1,11 +1,14 @@
-/* state.h: live run state in Redis, shared by the services and acmsctl. Keys (docs/redis-keys.md):
+/* run_state.h: live run state in Redis, shared by the services and acmsctl. Keys (docs/redis-keys.md):
  *   acms:run:<run>               hash  run_id pipeline environment status submitted_ms updated_ms
  *                                      finished_ms steps_total steps_done config_hash config_ref source_name
  *                                      reason owner success validation (JSON, rejected runs: verdict.h)
  *   acms:run:<run>:step:<step>   hash  status attempt started_ms finished_ms exit_reason wall_ms
  *                                      peak_rss_kb memory_mb max_runtime_s message
  *   acms:run:<run>:steps         list  step names in document order
- *   acms:run:<run>:adaptations   list  JSON AdaptationRecords, in order
+ *   acms:run:<run>:adaptations   list  the adapter's prepared log as one item (a packed
+ *                                      RuntimeConfiguration holding only adaptation_log), then runtime
+ *                                      and recovery records (one JSON object an item), in order; read
+ *                                      by common/runview.c
  *   acms:run:<run>:validation    list  the verdict before execution: one packed ValidationResult (issues
  *                                      and warnings with ranked suggestions; protobuf, as :runtime, for
  *                                      it is written on the validator's hot path), written with the
@@ -19,8 +22,8 @@
  * script that writes a terminal status also sets the run's expiry (retention.h, with the handle's
  * acms_redis_run_retention_ms); a run that is gone (expired or deleted) is never created again: the
  * status writes below then return 0 (refused). */
-#ifndef ACMS_STATE_H
-#define ACMS_STATE_H
+#ifndef ACMS_RUN_STATE_H
+#define ACMS_RUN_STATE_H
 
 #include "keys.h"
 #include "redis.h"
