@@ -80,7 +80,9 @@ int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopic
 int acms_kafka_assigned(const acms_kafka *k);
 /* Events fetched and waiting in the consumer's local queue (not yet handed to the loop). */
 int64_t acms_kafka_queued(acms_kafka *k);
-/* Total consumer lag over assigned partitions (high watermark - position), -1 unknown. */
+/* Total consumer lag over assigned partitions (high watermark - position, or - the committed offset
+ * where nothing was consumed since the assignment), -1 unknown. The consume loop's thread only (it
+ * may ask the group coordinator once per assignment, up to 2 s). */
 int64_t acms_kafka_lag(acms_kafka *k);
 
 /* How many times the consume loop woke the fetcher after the local queue ran dry (see

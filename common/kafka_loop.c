@@ -207,10 +207,12 @@ static int64_t lag_from(acms_kafka *k, const rd_kafka_topic_partition_t *p, int6
 static void lag_committed(acms_kafka *k, const rd_kafka_topic_partition_list_t *a)
 {
     rd_kafka_topic_partition_list_t *ask = rd_kafka_topic_partition_list_new(a->cnt > 0 ? a->cnt : 1);
-    for (int i = 0; i < a->cnt; i++)
-        if (a->elems[i].offset < 0 &&
-            !(k->committed && rd_kafka_topic_partition_list_find(k->committed, a->elems[i].topic, a->elems[i].partition)))
-            rd_kafka_topic_partition_list_add(ask, a->elems[i].topic, a->elems[i].partition);
+    for (int i = 0; i < a->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &a->elems[i];
+        int known = k->committed && rd_kafka_topic_partition_list_find(k->committed, p->topic, p->partition);
+        if (p->offset < 0 && !known)
+            rd_kafka_topic_partition_list_add(ask, p->topic, p->partition);
+    }
     if (ask->cnt > 0) {
         rd_kafka_resp_err_t e = rd_kafka_committed(k->consumer, ask, 2000);
         if (!k->committed)
