@@ -24,8 +24,10 @@ spec:
   steps:
     - name: hog
       type: processing
-      # dev: ml.t3.medium = 4 GiB x 0.0625 = 256 MiB enforced; the step needs 300 MiB
-      command: ["$BIN/acms-stepload", "--mem-mb", "300", "--touch", "$touch_file"]
+      # dev: ml.t3.medium = 4 GiB x 0.0625 = 256 MiB enforced; the step needs 300 MiB and holds it
+      # for a second: the local executor samples RSS (every 50 ms), so a step that exits within a
+      # sample of reaching its peak may finish unseen (seen under load: attempt 1 succeeded)
+      command: ["$BIN/acms-stepload", "--mem-mb", "300", "--sleep-ms", "1000", "--touch", "$touch_file"]
       instance_type: ml.t3.medium
       max_runtime_s: 60
       output_path: s3://acme-ml/it/hog
