@@ -89,6 +89,10 @@ void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc);
  * Packs to the same bytes as m (unset proto3 strings come back as "", like protobuf-c's unpack);
  * m and its sub-messages must not be NULL inside repeated fields. Returns NULL when m is NULL. */
 void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m);
+/* acms_pb_copy of the structure only: every sub-message and repeated array is copied, strings and
+ * bytes are shared with m (same arena lifetime). For a copy that is then changed by replacing
+ * pointers, never by writing into a string. */
+void *acms_pb_copy_structure(acms_arena *a, const ProtobufCMessage *m);
 
 /* Size of one element of a repeated field of type t in a protobuf-c message (its array stride). */
 size_t acms_pb_elem_size(ProtobufCType t);
