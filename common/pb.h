@@ -51,6 +51,17 @@ int acms_value_sha256_hex(const Acms__V1__Value *v, char out[65]);
  * "unknown schema version", "invalid run_id", "invalid event_id" (keys.h: ids become key parts). */
 ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc,
                                  const void *payload, size_t len, const char **reason);
+/* --- wire-level fields (pb_wire.c) ------------------------------------------------------------ */
+/* The bytes of top-level field `field` (a sub-message, string or bytes: wire type 2) of a packed
+ * message, pointing into packed. ACMS_OK; ACMS_ERR_NOTFOUND when absent; ACMS_ERR_INVALID when the
+ * packing is malformed, or the field has another wire type or occurs more than once. */
+int acms_pb_field_bytes(const void *packed, size_t len, uint32_t field, const uint8_t **out, size_t *out_len);
+/* Packs msg (which must leave `field` unset) followed by field `field` holding raw (bytes of a packed
+ * sub-message, e.g. from acms_pb_field_bytes) into a malloc'd buffer. Caller frees *out. ACMS_OK or
+ * ACMS_ERR_NOMEM. */
+int acms_pb_pack_with_field(const ProtobufCMessage *msg, uint32_t field, const uint8_t *raw, size_t raw_len,
+                            uint8_t **out, size_t *len);
+
 /* The EventMeta of a decoded event message (field 1), or NULL. */
 const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg);
 
