@@ -56,11 +56,16 @@ ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor
  * message, pointing into packed. ACMS_OK; ACMS_ERR_NOTFOUND when absent; ACMS_ERR_INVALID when the
  * packing is malformed, or the field has another wire type or occurs more than once. */
 int acms_pb_field_bytes(const void *packed, size_t len, uint32_t field, const uint8_t **out, size_t *out_len);
-/* Packs msg (which must leave `field` unset) followed by field `field` holding raw (bytes of a packed
- * sub-message, e.g. from acms_pb_field_bytes) into a malloc'd buffer. Caller frees *out. ACMS_OK or
- * ACMS_ERR_NOMEM. */
-int acms_pb_pack_with_field(const ProtobufCMessage *msg, uint32_t field, const uint8_t *raw, size_t raw_len,
-                            uint8_t **out, size_t *len);
+/* A field given as packed bytes: a sub-message from acms_pb_field_bytes, or packed with acms_pb_pack. */
+typedef struct acms_pb_raw_field {
+    uint32_t field;
+    const uint8_t *data;
+    size_t len;
+} acms_pb_raw_field;
+/* Packs msg (which must leave those fields unset) followed by the n_raw fields raw (length-delimited,
+ * in the order given) into a malloc'd buffer. Caller frees *out. ACMS_OK or ACMS_ERR_NOMEM. */
+int acms_pb_pack_with_fields(const ProtobufCMessage *msg, const acms_pb_raw_field *raw, size_t n_raw, uint8_t **out,
+                             size_t *len);
 
 /* The EventMeta of a decoded event message (field 1), or NULL. */
 const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg);

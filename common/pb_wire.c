@@ -2,8 +2,9 @@
  * a sub-message it did not change (the submitted document) without packing it again.
  * Invariants: the scanner reads only the wire format (tags, varints, lengths), never past len, and
  * refuses anything malformed or a field that occurs more than once (protobuf would merge those, so
- * the bytes would not be the decoded value); the writer appends the field after msg's own packing,
- * which decoders accept in any order (for the highest-numbered field it is protobuf-c's own order). */
+ * the bytes would not be the decoded value); the writer appends the fields after msg's own packing,
+ * which decoders accept in any order (for fields numbered above all of msg's own, given in ascending
+ * order, it is protobuf-c's own order: the same bytes). */
 #include "pb.h"
 
 #include <stdlib.h>
@@ -79,19 +80,24 @@ static size_t put_varint(uint8_t *d, uint64_t v)
     return n;
 }
 
-int acms_pb_pack_with_field(const ProtobufCMessage *msg, uint32_t field, const uint8_t *raw, size_t raw_len,
-                            uint8_t **out, size_t *len)
+int acms_pb_pack_with_fields(const ProtobufCMessage *msg, const acms_pb_raw_field *raw, size_t n_raw, uint8_t **out,
+                             size_t *len)
 {
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    uint8_t *buf = malloc(n + 20 + raw_len);
+    size_t n = protobuf_c_message_get_packed_size(msg), extra = 0;
+    for (size_t i = 0; i < n_raw; i++)
+        extra += 20 + raw[i].len;
+    uint8_t *buf = malloc(n + extra + 1);
     if (!buf)
         return ACMS_ERR_NOMEM;
     size_t at = protobuf_c_message_pack(msg, buf);
-    at += put_varint(buf + at, ((uint64_t)field << 3) | 2);
-    at += put_varint(buf + at, raw_len);
-    if (raw_len)
-        memcpy(buf + at, raw, raw_len);
+    for (size_t i = 0; i < n_raw; i++) {
+        at += put_varint(buf + at, ((uint64_t)raw[i].field << 3) | 2);
+        at += put_varint(buf + at, raw[i].len);
+        if (raw[i].len)
+            memcpy(buf + at, raw[i].data, raw[i].len);
+        at += raw[i].len;
+    }
     *out = buf;
-    *len = at + raw_len;
+    *len = at;
     return ACMS_OK;
 }

@@ -92,12 +92,12 @@ int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const
     return publish_packed(svc, t, key, msg, buf, len);
 }
 
-int acms_service_publish_with_field(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
-                                    uint32_t field, const uint8_t *raw, size_t raw_len)
+int acms_service_publish_with_fields(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
+                                     const acms_pb_raw_field *raw, size_t n_raw)
 {
     uint8_t *buf;
     size_t len;
-    if (acms_pb_pack_with_field(msg, field, raw, raw_len, &buf, &len) != ACMS_OK)
+    if (acms_pb_pack_with_fields(msg, raw, n_raw, &buf, &len) != ACMS_OK)
         return ACMS_ERR_RETRY;
     return publish_packed(svc, t, key, msg, buf, len);
 }

@@ -155,8 +155,9 @@ static int publish_prepared(acms_service *svc, Acms__V1__ConfigPrepared *out, co
         return acms_service_publish(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base);
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(&acms__v1__config_prepared__descriptor, "document");
+    acms_pb_raw_field doc = {.field = f->id, .data = raw, .len = raw_len};
     out->document = NULL;
-    return acms_service_publish_with_field(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base, f->id, raw, raw_len);
+    return acms_service_publish_with_fields(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base, &doc, 1);
 }
 
 /* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed). msg: the

@@ -1,5 +1,5 @@
 /* test_pb_wire.c: a packed message's top-level field read as bytes (acms_pb_field_bytes) and a
- * message packed with such bytes as one of its fields (acms_pb_pack_with_field), as the adapter
+ * message packed with such bytes as one of its fields (acms_pb_pack_with_fields), as the adapter
  * forwards the submitted document: the bytes found are the sub-message's packing; a ConfigPrepared
  * packed with them is byte-identical to one packed with the decoded document; an absent field, a
  * repeated one (protobuf would merge), a wrong wire type and every truncation are refused. */
@@ -57,7 +57,8 @@ static void forwarded_document_same_bytes(void **state)
     assert_int_equal(acms_pb_pack(&cp->base, &want, &wantlen), ACMS_OK);
     cp->document = NULL;
     assert_int_equal(acms_pb_field_bytes(sub, sublen, 3, &raw, &rawlen), ACMS_OK);
-    assert_int_equal(acms_pb_pack_with_field(&cp->base, 3, raw, rawlen, &got, &gotlen), ACMS_OK);
+    acms_pb_raw_field f = {.field = 3, .data = raw, .len = rawlen};
+    assert_int_equal(acms_pb_pack_with_fields(&cp->base, &f, 1, &got, &gotlen), ACMS_OK);
     assert_int_equal(gotlen, wantlen);
     assert_memory_equal(got, want, wantlen);
 
