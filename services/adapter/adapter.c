@@ -162,8 +162,7 @@ int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__
         }
         return ACMS_ERR_INVALID;
     }
-    rc = keep_converted(a, p, issues, issues_before, written);
-    if (rc != ACMS_OK)
+    if ((rc = keep_converted(a, p, issues, issues_before, written)) != ACMS_OK)
         return rc;
 
     const acms_catalog *cat = &ctx->profiles->catalog;

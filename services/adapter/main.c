@@ -4,7 +4,8 @@
  * publishing and are idempotent (monotonic status with DEL+RPUSH of the log, one packed value, in the
  * same script, only while the run is at "prepared"; once-keys per event), and published ids are
  * derived from the input, so redelivery is harmless; a run already past "prepared" is not prepared
- * again. */
+ * again. The submitted document goes on in the ConfigPrepared as the bytes it arrived in (packed
+ * again only when a plain-text credential was redacted from it). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,9 @@
 /* main.c: acms-validator wiring. Consumes acms.config.prepared (validate -> ValidationResultEvent,
  * then ConfigValidated and run status "validated", or status "rejected") and acms.exec.steps
  * (runtime validation -> a runtime ValidationResultEvent when a step shows issues). Status writes are
- * monotonic and published ids are derived from the input event, so a redelivery is harmless. */
+ * monotonic and published ids are derived from the input event, so a redelivery is harmless. The
+ * runtime configuration goes on in the ConfigValidated as the bytes it arrived in, and the verdict
+ * is packed once (the run's record) for both events. */
 #include <stdlib.h>
 #include <string.h>
 
