@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "cfg.h"
+#include "crypt.h"
 #include "http.h"
 #include "pool.h"
 #include "web.h"
@@ -46,6 +47,7 @@ typedef struct console {
     console_web web;
     console_pool *pool;
     acms_metrics *metrics;   /* borrowed */
+    acms_crypt *crypt;       /* ACMS_MASTER_KEY_FILE's key ring, NULL without one (crypt.h) */
 } console;
 
 /* The console over Redis at redis_url: loads the page and opens the connections. NULL with errstr. */

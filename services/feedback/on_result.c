@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_store.h" /* the configuration store's command rule */
 #include "history.h"
 #include "learn.h"
 #include "run_feedback.h"
-#include "state.h"
-#include "../../common/store.h" /* the configuration store's command rule (not this directory's store.h) */
+#include "run_state.h"
 
 /* What one result teaches, computed once before the apply loop. */
 typedef struct result_in {

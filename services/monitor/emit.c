@@ -9,7 +9,7 @@
 #include "doc.h"
 #include "monitor.h"
 #include "session.h"
-#include "state.h"
+#include "run_state.h"
 
 static const char *k_metric_alert[MONITOR_METRIC__COUNT] = {"StepDurationAnomaly", "StepMemoryAnomaly",
                                                             "StepCpuAnomaly"};

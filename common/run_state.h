@@ -1,4 +1,4 @@
-/* state.h: live run state in Redis, shared by the services and acmsctl. Keys (docs/redis-keys.md):
+/* run_state.h: live run state in Redis, shared by the services and acmsctl. Keys (docs/redis-keys.md):
  *   acms:run:<run>               hash  run_id pipeline environment status submitted_ms updated_ms
  *                                      finished_ms steps_total steps_done config_hash config_ref source_name
  *                                      reason owner success validation (JSON, rejected runs: verdict.h)
@@ -16,8 +16,8 @@
  * Status only moves forward: submitted < prepared < validated < running < terminal
  * (succeeded | failed | cancelled | rejected); a terminal status is never overwritten, so a
  * redelivered event cannot move a run backwards. Every write is one atomic server-side script. */
-#ifndef ACMS_STATE_H
-#define ACMS_STATE_H
+#ifndef ACMS_RUN_STATE_H
+#define ACMS_RUN_STATE_H
 
 #include "keys.h"
 #include "redis.h"

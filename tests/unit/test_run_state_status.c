@@ -1,4 +1,4 @@
-/* The run status scripts of common/state.c against a real redis-server: a status only moves
+/* The run status scripts of common/run_state.c against a real redis-server: a status only moves
  * forward (submitted < prepared < validated < running < terminal), an equal status is rewritten
  * with its fields, a refused write writes none of its fields (nor, for the status-and-list write,
  * its list), a terminal status never changes, and writers racing on the same runs from several
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "redis_fixture.h"
-#include "state.h"
+#include "run_state.h"
 
 static char g_buf[256]; /* the last hget's value (test-local scratch, one thread) */
 
