@@ -97,35 +97,25 @@ static void baseline_op(monitor_job *j, const monitor_baseline bl[MONITOR_METRIC
     acms_hash_op_add(j->a, &op->set, &op->nset, "updated_ms", acms_arena_printf(j->a, "%lld", (long long)j->ev->meta->timestamp_ms));
 }
 
-static int on_finished(monitor_job *j)
+/* Judges a finished step against its baselines and publishes its anomaly and kill alerts and its
+ * opportunities; fills obs with its metrics. ACMS_OK or ACMS_ERR_RETRY. */
+static int finished_judge(monitor_job *j, const monitor_baseline bl[MONITOR_METRIC__COUNT],
+                          double obs[MONITOR_METRIC__COUNT])
 {
-    const Acms__V1__StepEvent *ev = j->ev;
-    const char *seen = monitor_key_seen(j->a, j->id);
-    int s = acms_redis_exists(j->r, seen);
-    if (s < 0)
-        return ACMS_ERR_RETRY;
-    if (s == 1) {
-        acms_log_debug(j->run, j->id, "step event already processed");
-        return ACMS_OK;
-    }
-    const Acms__V1__StepMetrics *m = ev->metrics;
-    monitor_baseline bl[MONITOR_METRIC__COUNT];
-    const char *version;
-    if (baselines_read(j, bl, &version) != ACMS_OK)
-        return ACMS_ERR_RETRY;
-    int ok = m && m->exit_reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK;
-    int judged = m && (ok || m->exit_reason == ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO);
-    double obs[MONITOR_METRIC__COUNT] = {0};
+    const Acms__V1__StepMetrics *m = j->ev->metrics;
     monitor_alert *alerts[MONITOR_METRIC__COUNT + 1];
     size_t nal = 0;
     if (m) {
+        int judged = m->exit_reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK ||
+                     m->exit_reason == ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO;
         observations(m, obs);
         for (int i = 0; judged && i < MONITOR_METRIC__COUNT; i++) {
             monitor_anomaly an;
             if (monitor_anomaly_check(&bl[i], obs[i], &an)) {
                 alerts[nal++] = monitor_alert_anomaly(j, (monitor_metric)i, &an, 0, &bl[i]);
-                monitor_count(j, "acms_anomalies_total", acms_arena_printf(j->a, "metric=\"%s\"", monitor_metric_name((monitor_metric)i)),
-                      "Anomalous step metrics detected", 1);
+                monitor_count(j, "acms_anomalies_total",
+                              acms_arena_printf(j->a, "metric=\"%s\"", monitor_metric_name((monitor_metric)i)),
+                              "Anomalous step metrics detected", 1);
             }
         }
         monitor_alert *kill = monitor_alert_kill(j, m);
@@ -133,21 +123,25 @@ static int on_finished(monitor_job *j)
             alerts[nal++] = kill;
         monitor_usage u;
         monitor_opportunity opps[MONITOR_MAX_OPPS];
-        monitor_usage_of(ev, m, 0, bl[MONITOR_METRIC_PEAK].n, &u);
+        monitor_usage_of(j->ev, m, 0, bl[MONITOR_METRIC_PEAK].n, &u);
         size_t nopp = monitor_analyze(&u, opps);
         if (monitor_emit_opportunities(j, opps, nopp, 0) != ACMS_OK)
             return ACMS_ERR_RETRY;
     }
-    if (monitor_emit_alerts(j, alerts, nal) != ACMS_OK)
-        return ACMS_ERR_RETRY;
-    /* What was produced must be acknowledged before the seen mark makes a redelivery skip it. */
-    if (j->published && acms_kafka_flush(acms_service_kafka(j->svc), FLUSH_TIMEOUT_MS) != ACMS_OK)
-        return ACMS_ERR_RETRY;
+    return monitor_emit_alerts(j, alerts, nal);
+}
 
+/* The session update and, for a successful attempt, the baselines taught by obs, under the seen
+ * mark; a baseline another replica updated meanwhile is re-read. ACMS_OK or ACMS_ERR_RETRY. */
+static int finished_apply(monitor_job *j, const char *seen, monitor_baseline bl[MONITOR_METRIC__COUNT],
+                          const char *version, const double obs[MONITOR_METRIC__COUNT])
+{
+    const Acms__V1__StepMetrics *m = j->ev->metrics;
+    int ok = m && m->exit_reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK;
     for (int t = 0; t < APPLY_TRIES; t++) {
         monitor_hash_op ops[2];
         size_t nops = 1;
-        monitor_session_op(j->a, ev, NULL, &ops[0]);
+        monitor_session_op(j->a, j->ev, NULL, &ops[0]);
         if (ok) {  /* only successful attempts teach the baseline: a killed one is censored */
             monitor_baseline upd[MONITOR_METRIC__COUNT];
             memcpy(upd, bl, sizeof upd);
@@ -165,6 +159,29 @@ static int on_finished(monitor_job *j)
     }
     acms_log_warn(j->run, j->id, "baseline update kept conflicting; retrying the event");
     return ACMS_ERR_RETRY;
+}
+
+static int on_finished(monitor_job *j)
+{
+    const char *seen = monitor_key_seen(j->a, j->id);
+    int s = acms_redis_exists(j->r, seen);
+    if (s < 0)
+        return ACMS_ERR_RETRY;
+    if (s == 1) {
+        acms_log_debug(j->run, j->id, "step event already processed");
+        return ACMS_OK;
+    }
+    monitor_baseline bl[MONITOR_METRIC__COUNT];
+    const char *version;
+    if (baselines_read(j, bl, &version) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    double obs[MONITOR_METRIC__COUNT] = {0};
+    if (finished_judge(j, bl, obs) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    /* What was produced must be acknowledged before the seen mark makes a redelivery skip it. */
+    if (j->published && acms_kafka_flush(acms_service_kafka(j->svc), FLUSH_TIMEOUT_MS) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    return finished_apply(j, seen, bl, version, obs);
 }
 
 static int on_run_finished(monitor_job *j)
