@@ -6,6 +6,7 @@
 #   make test       deps + build + unit tests + integration tests
 #   make test-doc   README's walkthrough run as written from a fresh copy of the repository
 #   make check-docs the documented variables, Redis keys and links against the code (tools/check_docs.py)
+#   make check-shape no function over 80 lines in services/ and common/, every main.c under 200 (tools/check_shape.py)
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
 #   make up/down    local stack (redis-server, acms-devbroker or with ACMS_BUS=kafka Apache Kafka, the
 #                   five services, the web console) under run/; its data (run/data) survives down/up; make clean-data
@@ -102,7 +103,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: k8s-testenv all deps deps-bench kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
-        install bench bench-learning bench-soak lint fmt-check proto-check check-docs
+        install bench bench-learning bench-soak lint fmt-check proto-check check-docs check-shape
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -306,6 +307,10 @@ k8s-testenv:
 # docs/configuration.md and docs/redis-keys.md against the code, both ways; links of README and docs/
 check-docs:
 	@python3 tools/check_docs.py
+
+check-shape:
+	@tests/static/test_check_shape.sh >/dev/null || tests/static/test_check_shape.sh
+	@python3 tools/check_shape.py
 
 # --- checks of the public contract (proto/): buf lint + breaking against proto/schema-v1.binpb ---
 proto-check:

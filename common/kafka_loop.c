@@ -299,6 +299,14 @@ typedef struct loop_state {
     int woken;                    /* wake_fd was readable: tick now */
     int64_t consumed_since_nudge; /* bytes taken from the local queue since the last nudge */
     int64_t last_nudge_ms;
+    int batch_max;                /* messages per batch before a commit */
+    int poll_ms;                  /* the consumer poll's timeout when nothing is in hand */
+    int waking;                   /* wake_fd mode is on */
+    int more;                     /* the last poll returned a message */
+    int revocations;              /* k->revocations last seen */
+    int group_max;                /* grouped mode (on_batch): messages per group */
+    rd_kafka_message_t *grp[ACMS_KAFKA_GROUP_MAX]; /* the group in hand */
+    size_t gn;
 } loop_state;
 
 /* The fetch nudge (k->nudge: librdkafka without fetch.queue.backoff.ms, i.e. before 2.1). Once the
@@ -723,113 +731,139 @@ int acms_kafka_stalled(const acms_kafka *k, int64_t *stalled_ms)
     return idle > k->cfg.stall_timeout_ms;
 }
 
+static void loop_init(loop_state *s, acms_kafka *k, const acms_kafka_loop *L, volatile sig_atomic_t *never)
+{
+    memset(s, 0, sizeof *s);
+    s->k = k;
+    s->L = L;
+    s->stop = L->stop ? L->stop : never;
+    s->tick_ms = L->tick_ms > 0 ? L->tick_ms : 50;
+    s->next_tick_ms = acms_mono_ms() + s->tick_ms;
+    s->next_lag_ms = acms_mono_ms() + 1000;
+    s->batch_max = L->batch_max > 0 ? L->batch_max : 500;
+    s->poll_ms = s->tick_ms < 50 ? s->tick_ms : 50;
+    s->waking = wake_setup(s);
+    s->group_max = L->group_max > 0 && L->group_max <= ACMS_KAFKA_GROUP_MAX ? L->group_max : 32;
+    s->revocations = atomic_load(&k->revocations);
+}
+
+/* Processes the group in hand and releases its messages. Returns process_group's code. */
+static int group_flush(loop_state *s)
+{
+    int r = process_group(s, s->grp, s->gn);
+    for (size_t i = 0; i < s->gn; i++)
+        rd_kafka_message_destroy(s->grp[i]);
+    s->gn = 0;
+    return r;
+}
+
+enum { TAKE_NEXT, TAKE_END };
+
+/* Hands one message to the service, alone or as part of a group; takes rm. TAKE_END with
+ * *retried set when the service asked for a retry. */
+static int take_message(loop_state *s, rd_kafka_message_t *rm, int *retried)
+{
+    if (s->L->on_batch) {
+        s->grp[s->gn++] = rm;
+        if ((int)s->gn < s->group_max)
+            return TAKE_NEXT;
+        if (group_flush(s) == ACMS_ERR_RETRY) {
+            *retried = 1;
+            return TAKE_END;
+        }
+        return TAKE_NEXT;
+    }
+    if (process_one(s, rm) == ACMS_ERR_RETRY) {
+        retry_from(s, rm);
+        rd_kafka_message_destroy(rm);
+        *retried = 1;
+        return TAKE_END;
+    }
+    rd_kafka_message_destroy(rm);
+    return TAKE_NEXT;
+}
+
+/* One batch: polls until batch_max messages, an empty queue, a consumer error, a retry or a stop;
+ * *n counts the messages taken. ACMS_OK, or ACMS_ERR on a fatal client error (the messages in
+ * hand are dropped unprocessed: redelivered after a restart). */
+static int poll_batch(loop_state *s, int *n, int *retried)
+{
+    acms_kafka *k = s->k;
+    while (*n < s->batch_max && !*s->stop) {
+        if (s->waking && *n == 0 && !s->more)
+            wake_wait(s, s->poll_ms);
+        rd_kafka_message_t *rm = rd_kafka_consumer_poll(k->consumer, *n == 0 && !s->waking ? s->poll_ms : 0);
+        s->more = rm != NULL;
+        if (atomic_load(&k->revocations) != s->revocations) { /* the poll ran a revocation */
+            s->revocations = atomic_load(&k->revocations);
+            drop_revoked(s, s->grp, &s->gn);
+        }
+        rd_kafka_poll(k->producer, 0);
+        maybe_tick(s);
+        if (atomic_load(&k->fatal)) {
+            if (rm)
+                rd_kafka_message_destroy(rm);
+            for (size_t i = 0; i < s->gn; i++)
+                rd_kafka_message_destroy(s->grp[i]);
+            s->gn = 0;
+            return ACMS_ERR;
+        }
+        if (!rm) {
+            fetch_nudge(s);
+            break;
+        }
+        s->consumed_since_nudge += (int64_t)rm->len + (int64_t)rm->key_len;
+        if (rm->err) {
+            consumer_error(k, rm);
+            rd_kafka_message_destroy(rm);
+            break;
+        }
+        (*n)++;
+        if (take_message(s, rm, retried) == TAKE_END)
+            break;
+    }
+    return ACMS_OK;
+}
+
+/* Orderly stop: flush what was produced, store what was processed, commit synchronously, all
+ * within the shutdown deadline that starts now. After a fatal error only the reason is logged. */
+static void loop_stop(loop_state *s, int rc)
+{
+    acms_kafka *k = s->k;
+    wake_teardown(s);
+    if (rc != ACMS_OK) {
+        acms_log_error(NULL, NULL, "kafka: fatal client error, leaving the consume loop");
+        return;
+    }
+    acms_kafka_start_deadline(k);
+    commit_batch(s);
+    rd_kafka_resp_err_t err = rd_kafka_commit(k->consumer, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        acms_log_warn(NULL, NULL, "kafka: commit at stop: %s", rd_kafka_err2str(err));
+}
+
 int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
 {
     volatile sig_atomic_t never = 0;
     loop_state s;
-    rd_kafka_resp_err_t err;
-    int batch_max, poll_ms, rc = ACMS_OK;
+    int rc = ACMS_OK;
 
     if (!k || !k->consumer || !L || (!L->on_msg && !L->on_batch))
         return ACMS_ERR;
-    memset(&s, 0, sizeof s);
-    s.k = k;
-    s.L = L;
-    s.stop = L->stop ? L->stop : &never;
-    s.tick_ms = L->tick_ms > 0 ? L->tick_ms : 50;
-    s.next_tick_ms = acms_mono_ms() + s.tick_ms;
-    s.next_lag_ms = acms_mono_ms() + 1000;
-    batch_max = L->batch_max > 0 ? L->batch_max : 500;
-    poll_ms = s.tick_ms < 50 ? s.tick_ms : 50;
-    int waking = wake_setup(&s), more = 0;
-
-    int group_max = L->group_max > 0 && L->group_max <= ACMS_KAFKA_GROUP_MAX ? L->group_max : 32;
-    rd_kafka_message_t *grp[ACMS_KAFKA_GROUP_MAX];
-    size_t gn = 0;
-    int revocations = atomic_load(&k->revocations);
-
+    loop_init(&s, k, L, &never);
     progressed(k);
-
     while (!*s.stop) {
         int n = 0, retried = 0;
-
-        while (n < batch_max && !*s.stop) {
-            rd_kafka_message_t *rm;
-
-            if (waking && n == 0 && !more)
-                wake_wait(&s, poll_ms);
-            rm = rd_kafka_consumer_poll(k->consumer, n == 0 && !waking ? poll_ms : 0);
-            more = rm != NULL;
-            if (atomic_load(&k->revocations) != revocations) { /* the poll ran a revocation */
-                revocations = atomic_load(&k->revocations);
-                drop_revoked(&s, grp, &gn);
-            }
-
-            rd_kafka_poll(k->producer, 0);
-            maybe_tick(&s);
-            if (atomic_load(&k->fatal)) {
-                if (rm)
-                    rd_kafka_message_destroy(rm);
-                for (size_t i = 0; i < gn; i++) /* not processed: redelivered after a restart */
-                    rd_kafka_message_destroy(grp[i]);
-                rc = ACMS_ERR;
-                goto out;
-            }
-            if (!rm) {
-                fetch_nudge(&s);
-                break;
-            }
-            s.consumed_since_nudge += (int64_t)rm->len + (int64_t)rm->key_len;
-            if (rm->err) {
-                consumer_error(k, rm);
-                rd_kafka_message_destroy(rm);
-                break;
-            }
-            n++;
-            if (L->on_batch) {
-                grp[gn++] = rm;
-                if ((int)gn < group_max)
-                    continue;
-                int r = process_group(&s, grp, gn);
-                for (size_t i = 0; i < gn; i++)
-                    rd_kafka_message_destroy(grp[i]);
-                gn = 0;
-                if (r == ACMS_ERR_RETRY) {
-                    retried = 1;
-                    break;
-                }
-                continue;
-            }
-            if (process_one(&s, rm) == ACMS_ERR_RETRY) {
-                retry_from(&s, rm);
-                rd_kafka_message_destroy(rm);
-                retried = 1;
-                break;
-            }
-            rd_kafka_message_destroy(rm);
+        if (poll_batch(&s, &n, &retried) != ACMS_OK) {
+            rc = ACMS_ERR;
+            break;
         }
-        if (gn > 0) { /* the queue ran dry, a batch_max was reached or a stop came: the group in hand */
-            if (process_group(&s, grp, gn) == ACMS_ERR_RETRY)
-                retried = 1;
-            for (size_t i = 0; i < gn; i++)
-                rd_kafka_message_destroy(grp[i]);
-            gn = 0;
-        }
-        if (!retried && commit_batch(&s) == ACMS_OK && (n > 0 || (!more && k->pending->cnt == 0)))
+        /* the queue ran dry, a batch_max was reached or a stop came: the group in hand */
+        if (s.gn > 0 && group_flush(&s) == ACMS_ERR_RETRY)
+            retried = 1;
+        if (!retried && commit_batch(&s) == ACMS_OK && (n > 0 || (!s.more && k->pending->cnt == 0)))
             progressed(k); /* committed what it did, or idle */
     }
-out:
-    wake_teardown(&s);
-    /* Orderly stop: flush what was produced, store what was processed, commit synchronously,
-     * all within the shutdown deadline that starts now. */
-    if (rc == ACMS_OK) {
-        acms_kafka_start_deadline(k);
-        commit_batch(&s);
-        err = rd_kafka_commit(k->consumer, NULL, 0);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            acms_log_warn(NULL, NULL, "kafka: commit at stop: %s", rd_kafka_err2str(err));
-    } else {
-        acms_log_error(NULL, NULL, "kafka: fatal client error, leaving the consume loop");
-    }
+    loop_stop(&s, rc);
     return rc;
 }

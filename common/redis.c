@@ -108,47 +108,39 @@ static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
     return 0;
 }
 
-static int parse_url(const char *url, char *host, size_t hsz, int *port, char *user, size_t usz, char *pw,
-                     size_t pwsz, int *db, const char **why)
+/* userinfo in p[0..auth_end): the last '@' ends it (passwords may contain '@' only %-encoded).
+ * Sets *host_start past it. 0 or -1 (*why set). */
+static int parse_userinfo(const char *p, const char *auth_end, char *user, size_t usz, char *pw, size_t pwsz,
+                          const char **host_start, const char **why)
 {
-    const char *p, *auth_end, *at, *h, *h_end, *colon;
-    size_t n;
+    const char *at = NULL, *colon;
 
-    *why = "expected redis://[[user]:password@]host[:port][/db]";
-    if (!url || strncmp(url, "redis://", 8) != 0) {
-        if (url && strncmp(url, "rediss://", 9) == 0)
-            *why = "rediss:// (TLS) is not supported by this client";
-        return -1;
-    }
-    p = url + 8;
-    auth_end = p + strcspn(p, "/?#");
-    if (*auth_end == '?' || *auth_end == '#')
-        return -1;
-    user[0] = pw[0] = '\0';
-    *port = 6379;
-    *db = 0;
-
-    /* userinfo: the last '@' before the path ends it (passwords may contain '@' only %-encoded) */
-    at = NULL;
-    for (h = p; h < auth_end; h++)
-        if (*h == '@')
-            at = h;
-    h = p;
-    if (at) {
-        colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (decode(p, (size_t)(colon - p), user, usz) || decode(colon + 1, (size_t)(at - colon - 1), pw, pwsz)) {
-                *why = "bad user or password encoding";
-                return -1;
-            }
-        } else if (decode(p, (size_t)(at - p), pw, pwsz)) {
-            *why = "bad password encoding";
+    for (const char *c = p; c < auth_end; c++)
+        if (*c == '@')
+            at = c;
+    *host_start = p;
+    if (!at)
+        return 0;
+    colon = memchr(p, ':', (size_t)(at - p));
+    if (colon) {
+        if (decode(p, (size_t)(colon - p), user, usz) || decode(colon + 1, (size_t)(at - colon - 1), pw, pwsz)) {
+            *why = "bad user or password encoding";
             return -1;
         }
-        h = at + 1;
+    } else if (decode(p, (size_t)(at - p), pw, pwsz)) {
+        *why = "bad password encoding";
+        return -1;
     }
+    *host_start = at + 1;
+    return 0;
+}
 
-    /* host: [v6] or name */
+/* host ([v6] or name) and optional ":port" in h[0..auth_end). 0 or -1 (*why set when known). */
+static int parse_hostport(const char *h, const char *auth_end, char *host, size_t hsz, int *port, const char **why)
+{
+    const char *p, *h_end;
+    size_t n;
+
     if (*h == '[') {
         h_end = memchr(h, ']', (size_t)(auth_end - h));
         if (!h_end)
@@ -176,26 +168,47 @@ static int parse_url(const char *url, char *host, size_t hsz, int *port, char *u
             return -1;
         p = h_end;
     }
-    if (p < auth_end) { /* ":port" */
-        if (parse_int(p + 1, (size_t)(auth_end - p - 1), 1, 65535, port)) {
-            *why = "bad port";
-            return -1;
-        }
+    if (p < auth_end && parse_int(p + 1, (size_t)(auth_end - p - 1), 1, 65535, port)) { /* ":port" */
+        *why = "bad port";
+        return -1;
     }
+    return 0;
+}
 
-    /* path: "" | "/" | "/<db>" */
-    p = auth_end;
+/* path: "" | "/" | "/<db>". 0 or -1 (*why set when known). */
+static int parse_db(const char *p, int *db, const char **why)
+{
     if (*p == '/' && p[1] != '\0') {
         if (parse_int(p + 1, strlen(p + 1), 0, 1 << 20, db)) {
             *why = "bad database number";
             return -1;
         }
-    } else if (*p == '/' || *p == '\0') {
-        /* default db */
-    } else {
+        return 0;
+    }
+    return *p == '/' || *p == '\0' ? 0 : -1;
+}
+
+static int parse_url(const char *url, char *host, size_t hsz, int *port, char *user, size_t usz, char *pw,
+                     size_t pwsz, int *db, const char **why)
+{
+    const char *p, *auth_end, *h;
+
+    *why = "expected redis://[[user]:password@]host[:port][/db]";
+    if (!url || strncmp(url, "redis://", 8) != 0) {
+        if (url && strncmp(url, "rediss://", 9) == 0)
+            *why = "rediss:// (TLS) is not supported by this client";
         return -1;
     }
-    return 0;
+    p = url + 8;
+    auth_end = p + strcspn(p, "/?#");
+    if (*auth_end == '?' || *auth_end == '#')
+        return -1;
+    user[0] = pw[0] = '\0';
+    *port = 6379;
+    *db = 0;
+    if (parse_userinfo(p, auth_end, user, usz, pw, pwsz, &h, why) || parse_hostport(h, auth_end, host, hsz, port, why))
+        return -1;
+    return parse_db(auth_end, db, why);
 }
 
 int acms_redis_parse_url(const char *url, char *host, size_t hsz, int *port, char *pw, size_t pwsz, int *db)

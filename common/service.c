@@ -300,7 +300,8 @@ static int wants(int argc, char **argv, const char *flag)
     return 0;
 }
 
-int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
+/* --help, --version and stray arguments: the exit code, or -1 to go on. */
+static int service_args(int argc, char **argv, const acms_service_ops *ops)
 {
     if (wants(argc, argv, "--help") || wants(argc, argv, "-h")) {
         acms_cfg_print_help(ops->name, ops->summary, ops->extra_help);
@@ -315,19 +316,12 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
                 argv[1]);
         return 2;
     }
-    acms_service *svc = calloc(1, sizeof *svc);
-    char err[512] = "";
-    int exit_code = 1;
-    if (!svc)
-        return 1;
-    svc->ops = ops;
-    if (acms_cfg_load(&svc->cfg, ops->name, err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "%s: configuration error: %s\n", ops->name, err);
-        free(svc);
-        return 2;
-    }
-    acms_log_init(ops->name, svc->cfg.log_level);
+    return -1;
+}
 
+/* SIGTERM and SIGINT set the stop flag; SIGPIPE is ignored. */
+static void signals_install(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -335,53 +329,69 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
-    svc->metrics = acms_metrics_new(ops->name);
-    char redacted[512];
-    acms_log_info(NULL, NULL, "starting %s %s: brokers %s, redis %s, group %s, instance %s", ops->name, ACMS_VERSION,
-                  svc->cfg.brokers, acms_cfg_redacted_url(svc->cfg.redis_url, redacted, sizeof redacted),
-                  svc->cfg.group_id, svc->cfg.instance_id);
-    if (ops->needs_profiles) {
-        if (!svc->cfg.config_dir[0]) {
-            acms_log_error(NULL, NULL, "no configuration directory: set ACMS_CONFIG_DIR (looked for %s)",
-                           svc->cfg.config_dir_tried);
-            goto out;
-        }
-        if (acms_profiles_load(&svc->profiles, svc->cfg.config_dir, err, sizeof err) != ACMS_OK) {
-            acms_log_error(NULL, NULL, "cannot load the configuration directory %s: %s", svc->cfg.config_dir, err);
-            goto out;
-        }
-        svc->have_profiles = 1;
+/* Loads the configuration directory when the service needs it. ACMS_OK or ACMS_ERR (logged). */
+static int service_profiles(acms_service *svc, char *err, size_t errsz)
+{
+    if (!svc->ops->needs_profiles)
+        return ACMS_OK;
+    if (!svc->cfg.config_dir[0]) {
+        acms_log_error(NULL, NULL, "no configuration directory: set ACMS_CONFIG_DIR (looked for %s)",
+                       svc->cfg.config_dir_tried);
+        return ACMS_ERR;
     }
-    svc->redis = acms_redis_new(svc->cfg.redis_url, svc->metrics, err, sizeof err);
+    if (acms_profiles_load(&svc->profiles, svc->cfg.config_dir, err, errsz) != ACMS_OK) {
+        acms_log_error(NULL, NULL, "cannot load the configuration directory %s: %s", svc->cfg.config_dir, err);
+        return ACMS_ERR;
+    }
+    svc->have_profiles = 1;
+    return ACMS_OK;
+}
+
+/* Profiles, Redis, Kafka, the HTTP endpoint, the service's own init and the subscription, in that
+ * order. ACMS_OK, or ACMS_ERR with the reason logged (what was set up is torn down by the caller). */
+static int service_setup(acms_service *svc, char *err, size_t errsz)
+{
+    const acms_service_ops *ops = svc->ops;
+    if (service_profiles(svc, err, errsz) != ACMS_OK)
+        return ACMS_ERR;
+    svc->redis = acms_redis_new(svc->cfg.redis_url, svc->metrics, err, errsz);
     if (!svc->redis) {
         acms_log_error(NULL, NULL, "ACMS_REDIS_URL: %s", err);
-        goto out;
+        return ACMS_ERR;
     }
     acms_redis_set_run_retention(svc->redis, (int64_t)svc->cfg.run_retention_s * 1000);
     acms_redis_set_seen_ttl(svc->redis, svc->cfg.seen_ttl_s);
-    svc->kafka = acms_kafka_new(&svc->cfg, ops->ninputs ? svc->cfg.group_id : NULL, svc->metrics, err, sizeof err);
+    svc->kafka = acms_kafka_new(&svc->cfg, ops->ninputs ? svc->cfg.group_id : NULL, svc->metrics, err, errsz);
     if (!svc->kafka) {
         acms_log_error(NULL, NULL, "kafka: %s", err);
-        goto out;
+        return ACMS_ERR;
     }
     acms_http_probes probes = {.ready = ready_cb, .healthy = healthy_cb, .ud = svc};
-    svc->http = acms_http_start(svc->cfg.http_addr, svc->cfg.http_port, svc->metrics, &probes, err, sizeof err);
+    svc->http = acms_http_start(svc->cfg.http_addr, svc->cfg.http_port, svc->metrics, &probes, err, errsz);
     if (!svc->http && svc->cfg.http_port > 0) {
         acms_log_error(NULL, NULL, "%s", err);
-        goto out;
+        return ACMS_ERR;
     }
-    if (ops->init && ops->init(svc, &svc->ctx, err, sizeof err) != ACMS_OK) {
+    if (ops->init && ops->init(svc, &svc->ctx, err, errsz) != ACMS_OK) {
         acms_log_error(NULL, NULL, "initialisation failed: %s", err);
-        goto out;
+        return ACMS_ERR;
     }
     const char *topics[ACMS_TOPIC__COUNT];
     for (size_t i = 0; i < ops->ninputs && i < ACMS_TOPIC__COUNT; i++)
         topics[i] = acms_cfg_topic(&svc->cfg, ops->inputs[i]);
     if (ops->ninputs && acms_kafka_subscribe(svc->kafka, topics, ops->ninputs) != ACMS_OK) {
         acms_log_error(NULL, NULL, "cannot subscribe to the input topics");
-        goto out;
+        return ACMS_ERR;
     }
+    return ACMS_OK;
+}
+
+/* Runs the consume loop until a stop is requested. The process exit code. */
+static int service_run(acms_service *svc)
+{
+    const acms_service_ops *ops = svc->ops;
     acms_kafka_loop loop = {
         .on_msg = loop_msg,
         .on_tick = loop_tick,
@@ -398,10 +408,14 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
     acms_log_info(NULL, NULL, "running; waiting for partition assignment");
     int rc = acms_kafka_run(svc->kafka, &loop);
     acms_log_info(NULL, NULL, "shutting down (%s)", rc == ACMS_OK ? "requested" : "client error");
-    exit_code = rc == ACMS_OK ? 0 : 1;
-out:
-    if (ops->release && svc->ctx)
-        ops->release(svc->ctx);
+    return rc == ACMS_OK ? 0 : 1;
+}
+
+/* Releases what service_setup made, in reverse order, and the service itself. */
+static void service_teardown(acms_service *svc)
+{
+    if (svc->ops->release && svc->ctx)
+        svc->ops->release(svc->ctx);
     acms_http_stop(svc->http);
     acms_kafka_free(svc->kafka);
     acms_redis_free(svc->redis);
@@ -410,5 +424,31 @@ out:
     acms_metrics_free(svc->metrics);
     acms_log_info(NULL, NULL, "stopped");
     free(svc);
+}
+
+int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
+{
+    int exit_code = service_args(argc, argv, ops);
+    if (exit_code >= 0)
+        return exit_code;
+    acms_service *svc = calloc(1, sizeof *svc);
+    char err[512] = "";
+    if (!svc)
+        return 1;
+    svc->ops = ops;
+    if (acms_cfg_load(&svc->cfg, ops->name, err, sizeof err) != ACMS_OK) {
+        fprintf(stderr, "%s: configuration error: %s\n", ops->name, err);
+        free(svc);
+        return 2;
+    }
+    acms_log_init(ops->name, svc->cfg.log_level);
+    signals_install();
+    svc->metrics = acms_metrics_new(ops->name);
+    char redacted[512];
+    acms_log_info(NULL, NULL, "starting %s %s: brokers %s, redis %s, group %s, instance %s", ops->name, ACMS_VERSION,
+                  svc->cfg.brokers, acms_cfg_redacted_url(svc->cfg.redis_url, redacted, sizeof redacted),
+                  svc->cfg.group_id, svc->cfg.instance_id);
+    exit_code = service_setup(svc, err, sizeof err) == ACMS_OK ? service_run(svc) : 1;
+    service_teardown(svc);
     return exit_code;
 }

@@ -102,11 +102,111 @@ static void input_of(const Acms__V1__StepResult *s, feedback_outcome *out)
     out->input_value = *out->input_name ? z->input_value : 0;
 }
 
+/* The attempt whose usage describes the step (the successful one, else the last) and the hours. */
+typedef struct usage_pick {
+    const Acms__V1__StepMetrics *um;
+    const Acms__V1__Resources *ures;
+    double failed_hours, success_hours;
+    int have_success;
+} usage_pick;
+
+/* A failed attempt: its cause, and for a resource kill the limit it met. */
+static void failed_attempt(acms_arena *a, const Acms__V1__StepResult *s, const Acms__V1__AttemptRecord *at,
+                           Acms__V1__ExitReason r, feedback_outcome *out)
+{
+    const Acms__V1__StepMetrics *m = at->metrics;
+    const char *cause = at->cause && *at->cause ? at->cause : feedback_exit_reason_name(r);
+    out->causes = acms_arena_push(a, out->causes, &out->ncauses, sizeof *out->causes);
+    out->causes[out->ncauses - 1] =
+        acms_arena_printf(a, "attempt %u: %s: %s", (unsigned)at->attempt, feedback_exit_reason_name(r), cause);
+    if (is_resource_kill(r))
+        out->resource_killed = 1;
+    if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY) {
+        out->killed_memory = 1;
+        double peak = m ? (double)m->peak_rss_kb / 1024.0 : 0;
+        double lim = (double)limit_of(m, at->resources, s->resources);
+        if (peak < lim)  /* the kernel stops it at the limit: the need is at least the limit */
+            peak = lim;
+        if (peak > out->killed_peak_mb)
+            out->killed_peak_mb = peak;
+    } else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME) {
+        out->killed_time = 1;
+        uint32_t lim = at->runtime_limit_s ? at->runtime_limit_s
+                       : (m && m->runtime_limit_s) ? m->runtime_limit_s : s->max_runtime_s;
+        if (lim == 0 && m)
+            lim = (uint32_t)((m->wall_ms + 999) / 1000);
+        if (lim > out->killed_runtime_s)
+            out->killed_runtime_s = lim;
+    }
+}
+
+/* Walks the attempts: instance hours, causes, kills, and the usage that describes the step. */
+static void attempts_walk(acms_arena *a, const Acms__V1__StepResult *s, feedback_outcome *out, usage_pick *u)
+{
+    const double instances = 1.0;
+    memset(u, 0, sizeof *u);
+    u->um = s->metrics;
+    u->ures = s->resources;
+    for (size_t i = 0; i < s->n_attempts; i++) {
+        const Acms__V1__AttemptRecord *at = s->attempts[i];
+        const Acms__V1__StepMetrics *m = at->metrics;
+        double hours = m ? (double)m->wall_ms / MS_PER_HOUR * instances : 0;
+        out->instance_hours += hours;
+        Acms__V1__ExitReason r = at->reason ? at->reason : (m ? m->exit_reason : 0);
+        if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_OK) {
+            u->success_hours = hours;
+            u->have_success = 1;
+            u->um = m;
+            u->ures = at->resources;
+            continue;
+        }
+        u->failed_hours += hours;
+        if (!u->have_success) {
+            u->um = m;
+            u->ures = at->resources;
+        }
+        failed_attempt(a, s, at, r, out);
+    }
+    if (s->n_attempts == 0 && s->metrics) {
+        out->instance_hours = (double)s->metrics->wall_ms / MS_PER_HOUR * instances;
+        if (out->success)
+            u->success_hours = out->instance_hours;
+        else
+            u->failed_hours = out->instance_hours;
+        u->have_success = out->success;
+    }
+}
+
+/* The usage of the picked attempt: peak, wall, CPU, limits and slacks. */
+static void usage_describe(const Acms__V1__StepResult *s, const usage_pick *u, feedback_outcome *out)
+{
+    const Acms__V1__StepMetrics *um = u->um;
+    if (!um)
+        return;
+    out->peak_rss_kb = um->peak_rss_kb;
+    out->wall_ms = um->wall_ms;
+    out->cpu_ms = um->user_cpu_ms + um->sys_cpu_ms;
+    out->mem_limit_mb = limit_of(um, u->ures, s->resources);
+    out->vcpu = vcpu_of(um, u->ures, s->resources);
+    if (out->mem_limit_mb > 0 && out->peak_rss_kb > 0) {
+        double lim = (double)out->mem_limit_mb, peak = (double)out->peak_rss_kb / 1024.0;
+        out->memory_slack = clamp01((lim - peak) / lim);
+        out->has_memory_slack = 1;
+    }
+    if (out->vcpu > 0 && out->wall_ms > 0) {
+        double cap = out->vcpu * (double)out->wall_ms;
+        out->cpu_slack = clamp01((cap - (double)out->cpu_ms) / cap);
+        out->has_cpu_slack = 1;
+    }
+    /* a success counts for the history even when too short to measure (wall 0 ms, peak 0 =
+     * not measured): it adds no sample, the history's statistics skip zeros */
+    out->observed = u->have_success;
+}
+
 int feedback_outcome_analyze(acms_arena *a, const Acms__V1__StepResult *s, const acms_catalog *cat,
                              feedback_outcome *out)
 {
     memset(out, 0, sizeof *out);
-    const double instances = 1.0;
     out->step = s->name ? s->name : "";
     out->success = s->status && !strcmp(s->status, "succeeded");
     out->attempts = (uint32_t)s->n_attempts;
@@ -115,86 +215,13 @@ int feedback_outcome_analyze(acms_arena *a, const Acms__V1__StepResult *s, const
     out->configured_vcpu = s->resources ? s->resources->vcpu : 0;
     out->gpus = s->resources ? s->resources->gpus : 0;
     out->configured_runtime_s = s->max_runtime_s;
-
-    /* The attempt whose usage describes the step: the successful one, else the last. */
-    const Acms__V1__StepMetrics *um = s->metrics;
-    const Acms__V1__Resources *ures = s->resources;
-    double failed_hours = 0, success_hours = 0;
-    int have_success = 0;
-    for (size_t i = 0; i < s->n_attempts; i++) {
-        const Acms__V1__AttemptRecord *at = s->attempts[i];
-        const Acms__V1__StepMetrics *m = at->metrics;
-        double hours = m ? (double)m->wall_ms / MS_PER_HOUR * instances : 0;
-        out->instance_hours += hours;
-        Acms__V1__ExitReason r = at->reason ? at->reason : (m ? m->exit_reason : 0);
-        if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_OK) {
-            success_hours = hours;
-            have_success = 1;
-            um = m;
-            ures = at->resources;
-            continue;
-        }
-        failed_hours += hours;
-        if (!have_success) {
-            um = m;
-            ures = at->resources;
-        }
-        const char *cause = at->cause && *at->cause ? at->cause : feedback_exit_reason_name(r);
-        out->causes = acms_arena_push(a, out->causes, &out->ncauses, sizeof *out->causes);
-        out->causes[out->ncauses - 1] =
-            acms_arena_printf(a, "attempt %u: %s: %s", (unsigned)at->attempt, feedback_exit_reason_name(r), cause);
-        if (is_resource_kill(r))
-            out->resource_killed = 1;
-        if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY) {
-            out->killed_memory = 1;
-            double peak = m ? (double)m->peak_rss_kb / 1024.0 : 0;
-            double lim = (double)limit_of(m, at->resources, s->resources);
-            if (peak < lim)  /* the kernel stops it at the limit: the need is at least the limit */
-                peak = lim;
-            if (peak > out->killed_peak_mb)
-                out->killed_peak_mb = peak;
-        } else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME) {
-            out->killed_time = 1;
-            uint32_t lim = at->runtime_limit_s ? at->runtime_limit_s
-                           : (m && m->runtime_limit_s) ? m->runtime_limit_s : s->max_runtime_s;
-            if (lim == 0 && m)
-                lim = (uint32_t)((m->wall_ms + 999) / 1000);
-            if (lim > out->killed_runtime_s)
-                out->killed_runtime_s = lim;
-        }
-    }
-    if (s->n_attempts == 0 && s->metrics) {
-        out->instance_hours = (double)s->metrics->wall_ms / MS_PER_HOUR * instances;
-        if (out->success)
-            success_hours = out->instance_hours;
-        else
-            failed_hours = out->instance_hours;
-        have_success = out->success;
-    }
-
-    if (um) {
-        out->peak_rss_kb = um->peak_rss_kb;
-        out->wall_ms = um->wall_ms;
-        out->cpu_ms = um->user_cpu_ms + um->sys_cpu_ms;
-        out->mem_limit_mb = limit_of(um, ures, s->resources);
-        out->vcpu = vcpu_of(um, ures, s->resources);
-        if (out->mem_limit_mb > 0 && out->peak_rss_kb > 0) {
-            double lim = (double)out->mem_limit_mb, peak = (double)out->peak_rss_kb / 1024.0;
-            out->memory_slack = clamp01((lim - peak) / lim);
-            out->has_memory_slack = 1;
-        }
-        if (out->vcpu > 0 && out->wall_ms > 0) {
-            double cap = out->vcpu * (double)out->wall_ms;
-            out->cpu_slack = clamp01((cap - (double)out->cpu_ms) / cap);
-            out->has_cpu_slack = 1;
-        }
-        /* a success counts for the history even when too short to measure (wall 0 ms, peak 0 =
-         * not measured): it adds no sample, the history's statistics skip zeros */
-        out->observed = have_success;
-    }
-    out->censored_memory = out->killed_memory && !(have_success && out->peak_rss_kb > 0);
+    usage_pick u;
+    attempts_walk(a, s, out, &u);
+    usage_describe(s, &u, out);
+    out->censored_memory = out->killed_memory && !(u.have_success && out->peak_rss_kb > 0);
     input_of(s, out);
-    out->wasted_instance_hours = failed_hours + (have_success && out->has_memory_slack ? success_hours * out->memory_slack : 0);
+    out->wasted_instance_hours =
+        u.failed_hours + (u.have_success && out->has_memory_slack ? u.success_hours * out->memory_slack : 0);
     const acms_instance_type *t = cat && out->instance_type[0] ? acms_catalog_find(cat, out->instance_type) : NULL;
     if (t && t->price_per_hour > 0)
         out->cost_usd = out->instance_hours * t->price_per_hour;

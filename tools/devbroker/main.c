@@ -270,14 +270,153 @@ static void answer_err(char *reply, size_t size, rd_kafka_resp_err_t err)
         snprintf(reply, size, "ok\n");
 }
 
+/* One command: argv[0] is its name, argc was checked against the table. Writes reply. */
+typedef void command_fn(devbroker *d, char **argv, char *reply, size_t size);
+
+static void cmd_ping(devbroker *d, char **argv, char *reply, size_t size)
+{
+    (void)d;
+    (void)argv;
+    snprintf(reply, size, "ok\n");
+}
+
+static void cmd_bootstraps(devbroker *d, char **argv, char *reply, size_t size)
+{
+    (void)argv;
+    snprintf(reply, size, "ok %s\n", rd_kafka_mock_cluster_bootstraps(d->mc));
+}
+
+static void cmd_broker_updown(devbroker *d, char **argv, char *reply, size_t size)
+{
+    long a;
+    if (parse_long(argv[1], -1, d->brokers, &a) || a == 0) {
+        snprintf(reply, size, "error: broker id must be 1..%d or -1\n", d->brokers);
+        return;
+    }
+    rd_kafka_resp_err_t err = argv[0][7] == 'd' ? rd_kafka_mock_broker_set_down(d->mc, (int32_t)a)
+                                                : rd_kafka_mock_broker_set_up(d->mc, (int32_t)a);
+    nodelay_listeners(); /* in case a listener was made anew */
+    answer_err(reply, size, err);
+}
+
+static void cmd_rtt(devbroker *d, char **argv, char *reply, size_t size)
+{
+    long a, b;
+    if (parse_long(argv[1], -1, d->brokers, &a) || a == 0 || parse_long(argv[2], 0, 600000, &b)) {
+        snprintf(reply, size, "error: usage: rtt ID(1..%d|-1) MS\n", d->brokers);
+        return;
+    }
+    answer_err(reply, size, rd_kafka_mock_broker_set_rtt(d->mc, (int32_t)a, (int)b));
+}
+
+static void cmd_request_errors(devbroker *d, char **argv, char *reply, size_t size)
+{
+    int16_t key;
+    long a;
+    rd_kafka_resp_err_t err;
+    if (parse_api_key(argv[1], &key) || parse_long(argv[2], 1, 100000, &a) || parse_err(argv[3], &err)) {
+        snprintf(reply, size, "error: bad API key, count (1..100000) or error code\n");
+        return;
+    }
+    rd_kafka_resp_err_t *errs = malloc((size_t)a * sizeof *errs);
+    if (!errs) {
+        snprintf(reply, size, "error: out of memory\n");
+        return;
+    }
+    for (long i = 0; i < a; i++)
+        errs[i] = err;
+    rd_kafka_mock_push_request_errors_array(d->mc, key, (size_t)a, errs);
+    free(errs);
+    snprintf(reply, size, "ok\n");
+}
+
+static void cmd_clear_request_errors(devbroker *d, char **argv, char *reply, size_t size)
+{
+    int16_t key;
+    if (parse_api_key(argv[1], &key)) {
+        snprintf(reply, size, "error: bad API key\n");
+        return;
+    }
+    rd_kafka_mock_clear_request_errors(d->mc, key);
+    snprintf(reply, size, "ok\n");
+}
+
+static void cmd_leader(devbroker *d, char **argv, char *reply, size_t size)
+{
+    long a, b;
+    if (parse_long(argv[2], 0, MAX_PARTITIONS, &a) || parse_long(argv[3], -1, d->brokers, &b)) {
+        snprintf(reply, size, "error: usage: leader TOPIC PARTITION BROKERID\n");
+        return;
+    }
+    answer_err(reply, size, rd_kafka_mock_partition_set_leader(d->mc, argv[1], (int32_t)a, (int32_t)b));
+}
+
+static void cmd_coordinator(devbroker *d, char **argv, char *reply, size_t size)
+{
+    long b;
+    const char *type = !strcmp(argv[1], "group") ? "group" : (!strcmp(argv[1], "txn") ? "transaction" : NULL);
+    if (!type || parse_long(argv[3], -1, 1000000, &b)) {
+        snprintf(reply, size, "error: usage: coordinator group|txn KEY BROKERID\n");
+        return;
+    }
+    answer_err(reply, size, rd_kafka_mock_coordinator_set(d->mc, type, argv[2], (int32_t)b));
+}
+
+static void cmd_topic_error(devbroker *d, char **argv, char *reply, size_t size)
+{
+    rd_kafka_resp_err_t err;
+    if (parse_err(argv[2], &err)) {
+        snprintf(reply, size, "error: bad error code\n");
+        return;
+    }
+    rd_kafka_mock_topic_set_error(d->mc, argv[1], err);
+    snprintf(reply, size, "ok\n");
+}
+
+static void cmd_create_topic(devbroker *d, char **argv, char *reply, size_t size)
+{
+    long a;
+    if (parse_long(argv[2], 1, MAX_PARTITIONS, &a)) {
+        snprintf(reply, size, "error: partitions must be 1..%d\n", MAX_PARTITIONS);
+        return;
+    }
+    answer_err(reply, size, rd_kafka_mock_topic_create(d->mc, argv[1], (int)a, d->brokers < 3 ? d->brokers : 3));
+}
+
+static void cmd_help(devbroker *d, char **argv, char *reply, size_t size)
+{
+    (void)d;
+    (void)argv;
+    snprintf(reply, size, "ok ping bootstraps broker-down broker-up rtt request-errors clear-request-errors "
+                          "leader coordinator topic-error create-topic (see acms-devbroker --help)\n");
+}
+
+/* The commands: name, argument count (-1: any) and usage, handler. */
+static const struct {
+    const char *name;
+    int nargs;
+    const char *usage;
+    command_fn *fn;
+} k_commands[] = {
+    {"ping", -1, NULL, cmd_ping},
+    {"bootstraps", -1, NULL, cmd_bootstraps},
+    {"broker-down", 1, "ID", cmd_broker_updown},
+    {"broker-up", 1, "ID", cmd_broker_updown},
+    {"rtt", 2, "ID MS", cmd_rtt},
+    {"request-errors", 3, "APIKEY COUNT ERRCODE", cmd_request_errors},
+    {"clear-request-errors", 1, "APIKEY", cmd_clear_request_errors},
+    {"leader", 3, "TOPIC PARTITION BROKERID", cmd_leader},
+    {"coordinator", 3, "group|txn KEY BROKERID", cmd_coordinator},
+    {"topic-error", 2, "TOPIC ERRCODE", cmd_topic_error},
+    {"create-topic", 2, "NAME PARTITIONS", cmd_create_topic},
+    {"help", -1, NULL, cmd_help},
+};
+
 /* Executes one command line into reply ("ok\n" / "ok ...\n" / "error: ...\n"). */
 static void command(devbroker *d, char *line, char *reply, size_t size)
 {
     char *argv[8], *save = NULL, *tok;
     int argc = 0;
-    long a, b;
-    int16_t key;
-    rd_kafka_resp_err_t err;
 
     for (tok = strtok_r(line, " \t\r", &save); tok && argc < 8; tok = strtok_r(NULL, " \t\r", &save))
         argv[argc++] = tok;
@@ -285,99 +424,17 @@ static void command(devbroker *d, char *line, char *reply, size_t size)
         snprintf(reply, size, "error: empty command\n");
         return;
     }
-#define ARGS(n, use)                                                             \
-    if (argc != (n) + 1) {                                                       \
-        snprintf(reply, size, "error: usage: %s %s\n", argv[0], use);            \
-        return;                                                                  \
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++) {
+        if (strcmp(argv[0], k_commands[i].name) != 0)
+            continue;
+        if (k_commands[i].nargs >= 0 && argc != k_commands[i].nargs + 1) {
+            snprintf(reply, size, "error: usage: %s %s\n", argv[0], k_commands[i].usage);
+            return;
+        }
+        k_commands[i].fn(d, argv, reply, size);
+        return;
     }
-    if (!strcmp(argv[0], "ping")) {
-        snprintf(reply, size, "ok\n");
-    } else if (!strcmp(argv[0], "bootstraps")) {
-        snprintf(reply, size, "ok %s\n", rd_kafka_mock_cluster_bootstraps(d->mc));
-    } else if (!strcmp(argv[0], "broker-down") || !strcmp(argv[0], "broker-up")) {
-        ARGS(1, "ID");
-        if (parse_long(argv[1], -1, d->brokers, &a) || a == 0) {
-            snprintf(reply, size, "error: broker id must be 1..%d or -1\n", d->brokers);
-            return;
-        }
-        err = argv[0][7] == 'd' ? rd_kafka_mock_broker_set_down(d->mc, (int32_t)a)
-                                : rd_kafka_mock_broker_set_up(d->mc, (int32_t)a);
-        nodelay_listeners(); /* in case a listener was made anew */
-        answer_err(reply, size, err);
-    } else if (!strcmp(argv[0], "rtt")) {
-        ARGS(2, "ID MS");
-        if (parse_long(argv[1], -1, d->brokers, &a) || a == 0 || parse_long(argv[2], 0, 600000, &b)) {
-            snprintf(reply, size, "error: usage: rtt ID(1..%d|-1) MS\n", d->brokers);
-            return;
-        }
-        answer_err(reply, size, rd_kafka_mock_broker_set_rtt(d->mc, (int32_t)a, (int)b));
-    } else if (!strcmp(argv[0], "request-errors")) {
-        rd_kafka_resp_err_t *errs;
-        long i;
-
-        ARGS(3, "APIKEY COUNT ERRCODE");
-        if (parse_api_key(argv[1], &key) || parse_long(argv[2], 1, 100000, &a) || parse_err(argv[3], &err)) {
-            snprintf(reply, size, "error: bad API key, count (1..100000) or error code\n");
-            return;
-        }
-        errs = malloc((size_t)a * sizeof *errs);
-        if (!errs) {
-            snprintf(reply, size, "error: out of memory\n");
-            return;
-        }
-        for (i = 0; i < a; i++)
-            errs[i] = err;
-        rd_kafka_mock_push_request_errors_array(d->mc, key, (size_t)a, errs);
-        free(errs);
-        snprintf(reply, size, "ok\n");
-    } else if (!strcmp(argv[0], "clear-request-errors")) {
-        ARGS(1, "APIKEY");
-        if (parse_api_key(argv[1], &key)) {
-            snprintf(reply, size, "error: bad API key\n");
-            return;
-        }
-        rd_kafka_mock_clear_request_errors(d->mc, key);
-        snprintf(reply, size, "ok\n");
-    } else if (!strcmp(argv[0], "leader")) {
-        ARGS(3, "TOPIC PARTITION BROKERID");
-        if (parse_long(argv[2], 0, MAX_PARTITIONS, &a) || parse_long(argv[3], -1, d->brokers, &b)) {
-            snprintf(reply, size, "error: usage: leader TOPIC PARTITION BROKERID\n");
-            return;
-        }
-        answer_err(reply, size, rd_kafka_mock_partition_set_leader(d->mc, argv[1], (int32_t)a, (int32_t)b));
-    } else if (!strcmp(argv[0], "coordinator")) {
-        const char *type;
-
-        ARGS(3, "group|txn KEY BROKERID");
-        type = !strcmp(argv[1], "group") ? "group" : (!strcmp(argv[1], "txn") ? "transaction" : NULL);
-        if (!type || parse_long(argv[3], -1, 1000000, &b)) {
-            snprintf(reply, size, "error: usage: coordinator group|txn KEY BROKERID\n");
-            return;
-        }
-        answer_err(reply, size, rd_kafka_mock_coordinator_set(d->mc, type, argv[2], (int32_t)b));
-    } else if (!strcmp(argv[0], "topic-error")) {
-        ARGS(2, "TOPIC ERRCODE");
-        if (parse_err(argv[2], &err)) {
-            snprintf(reply, size, "error: bad error code\n");
-            return;
-        }
-        rd_kafka_mock_topic_set_error(d->mc, argv[1], err);
-        snprintf(reply, size, "ok\n");
-    } else if (!strcmp(argv[0], "create-topic")) {
-        ARGS(2, "NAME PARTITIONS");
-        if (parse_long(argv[2], 1, MAX_PARTITIONS, &a)) {
-            snprintf(reply, size, "error: partitions must be 1..%d\n", MAX_PARTITIONS);
-            return;
-        }
-        answer_err(reply, size,
-                   rd_kafka_mock_topic_create(d->mc, argv[1], (int)a, d->brokers < 3 ? d->brokers : 3));
-    } else if (!strcmp(argv[0], "help")) {
-        snprintf(reply, size, "ok ping bootstraps broker-down broker-up rtt request-errors clear-request-errors "
-                              "leader coordinator topic-error create-topic (see acms-devbroker --help)\n");
-    } else {
-        snprintf(reply, size, "error: unknown command \"%.64s\" (try help)\n", argv[0]);
-    }
-#undef ARGS
+    snprintf(reply, size, "error: unknown command \"%.64s\" (try help)\n", argv[0]);
 }
 
 /* --- control socket ----------------------------------------------------------------------- */
