@@ -14,6 +14,7 @@
 #include "pb.h"
 #include "profile.h"
 #include "redis.h"
+#include "retry.h"
 #include "service.h"
 
 #define COORD_SERVICE "acms-coordinator"
@@ -101,6 +102,13 @@ typedef struct coord_failure {
     uint64_t peak_rss_kb;
     uint64_t cpu_ms;          /* user + sys */
     const char *detail;       /* executor message (may be NULL) */
+    const char *tail;         /* its stderr tail (may be NULL) */
+    acms_retry_policy policy; /* the step's (acms_retry_resolve); zero = on_failure, default backoff */
+    int has_prev;             /* the attempt before it failed too: */
+    Acms__V1__ExitReason prev_reason;
+    int prev_exit_code;
+    int prev_term_signal;
+    const char *prev_tail;
 } coord_failure;
 
 typedef struct coord_recovery_env {
@@ -125,10 +133,8 @@ typedef struct coord_decision {
 
 /* step.max_attempts, else env.default_max_attempts, else COORD_DEFAULT_ATTEMPTS. */
 uint32_t coord_max_attempts(const Acms__V1__Step *s, const Acms__V1__Environment *env);
-/* Exponential backoff for the attempt that failed: 200 ms x 2^(attempt-1), at most 10 s, with half
- * of it jittered by jitter (any random value). */
-int64_t coord_backoff_ms(uint32_t attempt, uint32_t jitter);
-/* Decides what follows a failed attempt. Pure: same inputs, same decision. */
+/* Decides what follows a failed attempt under the step's retry policy (README "Retries"): a
+ * retry waits acms_retry_backoff_ms(policy, attempt, jitter). Pure: same inputs, same decision. */
 void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
                            uint32_t jitter, coord_decision *d);
 /* After step `failed` failed for good: the PENDING steps to mark SKIPPED. Optional step: its

@@ -287,7 +287,16 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     coord_failure f = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
                        .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
                        .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
-                       .detail = st->message};
+                       .detail = st->message, .tail = st->stderr_tail};
+    acms_retry_resolve(s->cfg, r->env, &f.policy);
+    if (s->nattempts >= 2) {
+        const coord_attempt *prev = &s->attempts[s->nattempts - 2];
+        f.has_prev = prev->attempt + 1 == s->attempt;
+        f.prev_reason = prev->reason;
+        f.prev_exit_code = prev->exit_code;
+        f.prev_term_signal = prev->term_signal;
+        f.prev_tail = prev->stderr_tail;
+    }
     coord_recovery_env renv;
     recovery_env(c, r, &renv);
     coord_decision d;

@@ -72,6 +72,8 @@ int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acm
     in->document = document;
     in->profiles = ctx ? ctx->profiles : NULL;
     in->meta = rc ? rc->metadata : NULL;
+    in->adaptations = rc ? rc->adaptation_log : NULL;
+    in->nadaptations = rc ? rc->n_adaptation_log : 0;
     in->env = find_env(ctx, rc, &in->env_name);
     vp->online = ctx && ctx->redis;
 
