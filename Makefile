@@ -1,6 +1,7 @@
 # ACMS execution layer: one plain Makefile.
 #   make            all binaries into bin/
-#   make deps       install the Debian packages the build, tests and demo need (only the missing ones)
+#   make deps       install the Debian packages the build, tests and demo need (only the missing ones),
+#                   and create the step user (STEP_USER, default acms-step)
 #   make test       deps + build + unit tests + integration tests
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
 #   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
@@ -65,6 +66,9 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
 
+# the unprivileged user and group the coordinator runs local steps as (ACMS_STEP_USER), created by deps
+STEP_USER ?= acms-step
+
 SERVICES := adapter validator coordinator monitor feedback
 TOOLS    := acmsctl devbroker stepload
 
@@ -100,6 +104,11 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
+	@if ! id -u $(STEP_USER) >/dev/null 2>&1; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "deps: creating the unprivileged user local steps run as: $(STEP_USER)"; \
+	  $$SUDO useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(STEP_USER); \
+	fi
 
 # --- generated protobuf code (built, not committed) -----------------------------------------
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto

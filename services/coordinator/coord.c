@@ -65,6 +65,12 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         free(c);
         return ACMS_ERR;
     }
+    if (coord_sandbox_init(&c->sandbox, errstr, errstr_size) != ACMS_OK) {
+        curl_global_cleanup();
+        free(c);
+        return ACMS_ERR;
+    }
+    acms_log_info(NULL, NULL, "sandbox for local steps: %s", c->sandbox.label);
     c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
     if (c->wake_fd < 0) {
         acms_log_warn(NULL, NULL, "epoll: %s: step ends are noticed on the tick only", strerror(errno));
@@ -339,6 +345,8 @@ int coord_tick(coord_ctx *c, acms_service *svc)
 {
     c->svc = svc;
     wake_drain(c);
+    if (c->sandbox.nbusy)
+        coord_sandbox_sweep(&c->sandbox);
     int64_t now = acms_mono_ms();
     if (!c->draining && !acms_service_stopping(svc) && now >= c->next_scan) {
         c->next_scan = now + COORD_SCAN_MS;
@@ -401,6 +409,7 @@ void coord_release(coord_ctx *c)
         remove_run(c, c->nruns - 1);
     }
     free(c->runs);
+    coord_sandbox_release(&c->sandbox);
     if (c->wake_fd > 0)
         close(c->wake_fd);
     curl_global_cleanup();

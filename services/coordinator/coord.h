@@ -15,6 +15,7 @@
 #include "profile.h"
 #include "redis.h"
 #include "retry.h"
+#include "sandbox.h"
 #include "service.h"
 
 #define COORD_SERVICE "acms-coordinator"
@@ -165,6 +166,12 @@ typedef struct coord_exec_req {
     int grace_ms;             /* 0 = COORD_GRACE_MS */
     int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
                                * through a pidfd), so the loop wakes at once; 0 = none (polled) */
+    coord_sandbox *sandbox;   /* local: the host's sandbox (NULL: none, polling) */
+    uint32_t volume_size_gb;  /* local: a tmpfs work directory of this size; http: passed on */
+    int network_isolated;     /* vpc_config.network_isolation */
+    int require_isolation;    /* the environment requires it: an attempt that cannot be isolated fails */
+    int encrypt_volume, interruptible;   /* http: passed on (local enforces neither, enforce.h) */
+    uint32_t gpus;
 } coord_exec_req;
 
 typedef struct coord_exec_status {
@@ -181,6 +188,8 @@ typedef struct coord_exec_status {
     char stderr_tail[COORD_TAIL_MAX + 1];
     char message[512];
     char dir[512];            /* the attempt directory (local) */
+    char sandbox[384];        /* how the attempt is confined, and what it asked for and did not get */
+    uint64_t memory_limit_mb; /* the limit in force now (raised in place by a runtime adaptation) */
 } coord_exec_status;
 
 typedef struct coord_proc coord_proc;
@@ -196,6 +205,9 @@ int coord_exec_poll(coord_proc *p, int64_t now_mono_ms, coord_exec_status *st);
 void coord_exec_cancel(coord_proc *p, int64_t now_mono_ms);
 /* Kills without recording (lease lost or shutdown): SIGKILL the group and reap / best-effort DELETE. */
 void coord_exec_abandon(coord_proc *p);
+/* Changes the memory limit of the running attempt in place (local: its cgroup's limit, else the
+ * polled limit). ACMS_OK (errstr may hold a remark) or ACMS_ERR with errstr (http: not supported). */
+int coord_exec_set_memory(coord_proc *p, uint64_t memory_mb, char *errstr, size_t errstr_size);
 void coord_exec_free(coord_proc *p);
 /* The backend's id of the attempt: "pid:<n>" or the worker's id. */
 const char *coord_exec_id(const coord_proc *p);
@@ -221,6 +233,7 @@ void coord_local_cancel(coord_local *l, int64_t now);
 void coord_local_abandon(coord_local *l);
 void coord_local_free(coord_local *l);
 pid_t coord_local_pid(const coord_local *l);
+int coord_local_set_memory(coord_local *l, uint64_t memory_mb, char *errstr, size_t errstr_size);
 
 typedef struct coord_http coord_http;
 coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st);
@@ -261,6 +274,8 @@ typedef struct coord_attempt {
     char cause[256];
     char recovery[512];
     char stderr_tail[COORD_TAIL_MAX + 1];
+    char sandbox[384];        /* how it was confined (coord_exec_status.sandbox) */
+    char live[256];           /* runtime adaptations applied while it ran, "" when none */
 } coord_attempt;
 
 /* The "attempts" field of a step hash: a JSON list. Returns a malloc'd string (caller frees). */
@@ -316,6 +331,7 @@ typedef struct coord_step {
     char suggestion[512];     /* for the operator, when the step failed for good */
     int64_t next_heartbeat;
     char worker_id[128];      /* http: the worker's id of the running attempt */
+    char live_note[256];      /* runtime adaptations applied to the running attempt in place */
     int claim;                /* result of its last claim (coord_store_claim_many) */
 } coord_step;
 
@@ -361,6 +377,7 @@ struct coord_ctx {
     size_t nruns, caprun;
     int64_t next_scan;
     int wake_fd;              /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
+    coord_sandbox sandbox;    /* what local attempts get (probed at start) */
     uint32_t rng;
     int draining;             /* shutdown: no new steps, no new runs */
     int lease_ttl_ms;

@@ -261,6 +261,8 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     at->sys_cpu_ms = st->sys_cpu_ms;
     at->wall_ms = st->wall_ms;
     at->res = s->res;
+    coord_fmt(at->sandbox, sizeof at->sandbox, "%s", st->sandbox);
+    coord_fmt(at->live, sizeof at->live, "%s", s->live_note);
     at->started_ms = s->attempt_started_ms;
     at->finished_ms = acms_now_ms();
     s->finished_ms = at->finished_ms;
@@ -353,6 +355,7 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
         s->started_ms = wall;
     s->cancel_sent = 0;
     s->worker_id[0] = '\0';
+    s->live_note[0] = '\0';
     memset(&s->live, 0, sizeof s->live);
     coord_fmt(s->message, sizeof s->message, "attempt %u of %u started%s%s", s->attempt, s->max_attempts,
               adapted[0] ? "; runtime adaptation applied: " : "", adapted);
@@ -363,7 +366,10 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
         .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
         .res = s->res, .secrets = &c->secrets,
         .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
-        .worker_url = r->env->worker_url, .wake_fd = c->wake_fd,
+        .worker_url = r->env->worker_url, .wake_fd = c->wake_fd, .sandbox = &c->sandbox,
+        .volume_size_gb = cfg->volume_size_gb, .network_isolated = cfg->vpc_config && cfg->vpc_config->network_isolation,
+        .require_isolation = r->env->require_network_isolation, .encrypt_volume = cfg->encrypt_volume,
+        .interruptible = cfg->interruptible, .gpus = cfg->resources ? cfg->resources->gpus : 0,
     };
     s->proc = coord_exec_start(&req);
     s->next_heartbeat = now + COORD_HEARTBEAT_MS;

@@ -16,7 +16,7 @@ stack_start_all
 
 work=$STACK_DIR/pipeline
 mkdir -p "$work"
-touch_file=$work/attempts.txt
+touch_file=$STACK_SHARED/attempts.txt
 cat >"$work/recover.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline
@@ -71,7 +71,7 @@ assert_eq "$(json_get "$attempts" 0.memory_mb)" 256 "attempt 1 limit"
 assert_eq "$(json_get "$attempts" 1.reason)" OK "attempt 2 succeeded"
 assert_eq "$(json_get "$attempts" 1.instance_type)" ml.t3.large "attempt 2 on the next size of the family"
 assert_eq "$(json_get "$attempts" 1.memory_mb)" 512 "attempt 2 limit (8 GiB x 0.0625)"
-assert_true "[ \"$(json_get "$attempts" 0.peak_rss_kb)\" -gt 262144 ]" "attempt 1 peak above its limit"
+assert_true "[ \"$(json_get "$attempts" 0.peak_rss_kb)\" -ge $((262144 * 9 / 10)) ]" "attempt 1 peak reached its limit"
 assert_eq "$(grep -c -x "$run hog 1" "$touch_file")" 1 "attempt 1 started exactly once"
 assert_eq "$(grep -c -x "$run hog 2" "$touch_file")" 1 "attempt 2 started exactly once"
 assert_eq "$(wc -l <"$touch_file" | tr -d ' ')" 2 "no other attempt started"

@@ -30,7 +30,7 @@ for s in adapter validator coordinator monitor feedback; do
   echo "    $s-0: $(last_assigned "$s-0"), $s-1: $(last_assigned "$s-1")"
 done
 
-touch_file=$STACK_DIR/attempts.log
+touch_file=$STACK_SHARED/attempts.log
 : >"$touch_file"
 cat >"$STACK_DIR/scale.yaml" <<YAML
 apiVersion: acms/v1

@@ -26,7 +26,7 @@ spec:
   steps:
     - name: use
       type: processing
-      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_DIR/expected)\" && echo matched"]
+      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_SHARED/expected)\" && echo matched"]
       instance_type: ml.m5.large
       max_runtime_s: 30
       output_path: s3://acme-ml/it/vault
@@ -34,7 +34,8 @@ spec:
       env: {DB_PASSWORD: "$2"}
 YAML
 }
-printf '%s' "$secret" >"$STACK_DIR/expected"   # the step compares against it without printing it
+printf '%s' "$secret" >"$STACK_SHARED/expected"   # the step compares against it without printing it
+chmod 0644 "$STACK_SHARED/expected"
 pipeline vault-ok "secret://vault/kv/data/dev/churn-db#password" >"$STACK_DIR/ok.yaml"
 pipeline vault-missing "secret://vault/kv/data/dev/churn-db#nope" >"$STACK_DIR/missing.yaml"
 out=$("$BIN/acmsctl" submit "$STACK_DIR/ok.yaml" --env dev --wait --format json --timeout 60)
@@ -44,6 +45,6 @@ assert_true "grep -rq matched $STACK_DIR/work/$run" "the step saw the right valu
 set +e; out=$("$BIN/acmsctl" submit "$STACK_DIR/missing.yaml" --env dev --wait --format json --timeout 60); rc=$?; set -e
 assert_eq "$rc" 1 "missing Vault key: run not executed"
 assert_eq "$(json_get "$out" status)" rejected "missing Vault key rejected"
-rm -f "$STACK_DIR/expected" "$STACK_DIR/secrets.json"
+rm -f "$STACK_SHARED/expected" "$STACK_DIR/secrets.json"
 assert_no_secret "$secret"
 echo "vault: reference checked at prepare, resolved at exec, value nowhere else"
