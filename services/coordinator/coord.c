@@ -169,10 +169,16 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
     return ACMS_OK;
 }
 
+/* Stores an adaptation for the step's next attempt and, for memory, for its running one: the run's
+ * owner sees the step in acms:run:<run>:live within a second (live.c). */
 static const char *const adapted_script =
     "if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then return 0 end\n"
     "if redis.call('EXISTS', KEYS[2]) == 0 then return 2 end\n"
-    "if tonumber(ARGV[1]) > 0 then redis.call('HSET', KEYS[2], 'override_memory_mb', ARGV[1]) end\n"
+    "if tonumber(ARGV[1]) > 0 then\n"
+    "  redis.call('HSET', KEYS[2], 'override_memory_mb', ARGV[1], 'live_memory_mb', ARGV[1])\n"
+    "  redis.call('SADD', KEYS[3], ARGV[4])\n"
+    "  redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
+    "end\n"
     "if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[2], 'override_runtime_s', ARGV[2]) end\n"
     "return 1\n";
 
@@ -208,21 +214,23 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
         acms_log_info(run_id, in->meta->event_id, "adaptation without a step memory/runtime change: nothing to apply");
         goto out;
     }
-    const char *argv[] = {"EVAL", adapted_script, "2",
+    const char *argv[] = {"EVAL", adapted_script, "3",
                           acms_arena_printf(a, "acms:seen:%s:%s", COORD_SERVICE, in->meta->event_id),
                           acms_arena_printf(a, "acms:run:%s:step:%s", run_id, in->step),
+                          acms_arena_printf(a, "acms:run:%s:live", run_id),
                           acms_arena_printf(a, "%llu", (unsigned long long)in->memory_mb),
                           acms_arena_printf(a, "%u", in->max_runtime_s),
-                          acms_arena_printf(a, "%d", SEEN_TTL_S)};
-    size_t len[8];
-    for (int i = 0; i < 8; i++)
+                          acms_arena_printf(a, "%d", SEEN_TTL_S), in->step};
+    size_t len[10];
+    for (int i = 0; i < 10; i++)
         len[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(acms_service_redis(svc), 8, argv, len);
+    redisReply *rep = acms_redis_cmdargv(acms_service_redis(svc), 10, argv, len);
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         rc = ACMS_ERR_RETRY;
     } else if (rep->integer == 1) {
         acms_log_info(run_id, in->meta->event_id, "adaptation stored for step %s (memory %llu MiB, max_runtime_s %u): "
-                      "applies to its next attempt", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s);
+                      "applies to its next attempt%s", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s,
+                      in->memory_mb ? " and, raised in place, to its running one" : "");
     } else if (rep->integer == 2) {
         acms_log_warn(run_id, in->meta->event_id, "adaptation for unknown step %s ignored", in->step);
     }

@@ -419,6 +419,10 @@ void coord_store_step(coord_run *r, const coord_step *s);
 int coord_store_adaptations(acms_redis *rd, acms_arena *a, const char *run_id, Acms__V1__AdaptationRecord ***out,
                             size_t *n);
 
+/* live.c: applies the in-place adaptations pending for the run's steps (steps: the members of
+ * acms:run:<run>:live). ACMS_OK or ACMS_ERR_RETRY (the rest is handled on the next check). */
+int coord_live_apply(coord_ctx *c, coord_run *r, const redisReply *steps);
+
 /* report.c */
 /* A StepEvent of a step in the arena (salt NULL = random id; else derived from the run's cause). */
 Acms__V1__StepEvent *coord_report_step(acms_arena *a, const coord_run *r, const coord_step *s,

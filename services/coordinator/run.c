@@ -456,7 +456,8 @@ static void announce(coord_ctx *c, coord_run *r)
                                               r->resumed ? "resumed by a new owner" : "");
     char total[24];
     snprintf(total, sizeof total, "%zu", r->n);
-    const char *kv[] = {"owner", c->owner, "pipeline", r->pipeline, "environment", r->environment, "steps_total", total};
+    const char *kv[] = {"owner", c->owner, "pipeline", r->pipeline, "environment", r->environment, "steps_total", total,
+                        "sandbox", c->sandbox.label};
     coord_opq_run_status(&r->q, r->id, "running", kv, sizeof kv / sizeof *kv);
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_STEPS, r->id, a, &e->base);
     if (!r->resumed)
@@ -546,6 +547,27 @@ static int finish(coord_ctx *c, coord_run *r)
     return ACMS_OK;
 }
 
+/* Every second: the cancel key and the steps with an in-place adaptation pending, in one round trip. */
+static void check_controls(coord_ctx *c, coord_run *r, int64_t now)
+{
+    acms_redis *rd = acms_service_redis(c->svc);
+    r->next_cancel_check = now + COORD_CANCEL_CHECK_MS;
+    acms_redis_append(rd, "GET acms:run:%s:cancel", r->id);
+    acms_redis_append(rd, "SMEMBERS acms:run:%s:live", r->id);
+    redisReply *rep[2] = {0};
+    if (acms_redis_exec(rd, rep, 2) != ACMS_OK)
+        return;
+    if (rep[0]->type == REDIS_REPLY_STRING) {
+        r->cancel = 1;
+        coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s", strcmp(rep[0]->str, "1") ? rep[0]->str : "cancel requested");
+        acms_log_info(r->id, NULL, "cancellation requested: %s", r->cancel_reason);
+    }
+    if (!r->cancel && coord_live_apply(c, r, rep[1]) != ACMS_OK)
+        r->next_cancel_check = now; /* Redis went away midway: the rest on the next tick */
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
+}
+
 /* After our lease expired: take it again only if nobody else holds it and no other replica has
  * resumed the run since (a replica that resumes a run writes itself as owner before it starts
  * anything) and the run is still active. Otherwise the lease, if we took it, is given back. */
@@ -598,18 +620,8 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
     if (r->finishing)
         return !backlog;
 
-    if (!r->cancel && now >= r->next_cancel_check) {
-        r->next_cancel_check = now + COORD_CANCEL_CHECK_MS;
-        redisReply *rep = acms_redis_cmd(rd, "GET acms:run:%s:cancel", r->id);
-        if (rep && rep->type == REDIS_REPLY_STRING) {
-            r->cancel = 1;
-            coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s",
-                      strcmp(rep->str, "1") ? rep->str : "cancel requested");
-            acms_log_info(r->id, NULL, "cancellation requested: %s", r->cancel_reason);
-        }
-        if (rep)
-            freeReplyObject(rep);
-    }
+    if (!r->cancel && now >= r->next_cancel_check)
+        check_controls(c, r, now);
     if (r->cancel)
         cancel_steps(r, now);
 

@@ -230,6 +230,8 @@ void ctl_print_run(const cJSON *view)
         printf("duration   %.2f s\n", (fin - sub) / 1000.0);
     if (*jstr(view, "reason", ""))
         printf("reason     %s\n", jstr(view, "reason", ""));
+    if (*jstr(view, "sandbox", ""))
+        printf("sandbox    %s\n", jstr(view, "sandbox", ""));
     const cJSON *steps = cJSON_GetObjectItem(view, "steps"), *s;
     if (cJSON_GetArraySize(steps) > 0) {
         printf("\n%-24s %-10s %8s %10s %10s %10s  %s\n", "STEP", "STATUS", "ATTEMPTS", "WALL(s)", "PEAK(MiB)",
