@@ -701,10 +701,8 @@ static void classify(coord_local *l, int status, const struct rusage *ru)
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
         if (l->sbx.cg.open)
-            snprintf(f->message, sizeof f->message,
-                     "OOM-killed by the kernel at its cgroup memory limit of %llu MiB (%llu kill(s), peak %llu MiB)",
-                     (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)l->oom_kills,
-                     (unsigned long long)(f->peak_rss_kb / 1024));
+            snprintf(f->message, sizeof f->message, "OOM-killed by the kernel at its cgroup memory limit of %llu MiB, "
+                     "%llu process(es)", (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)l->oom_kills);
         else
             snprintf(f->message, sizeof f->message, "memory limit %llu MiB exceeded (peak %llu MiB, polled)",
                      (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)(f->peak_rss_kb / 1024));

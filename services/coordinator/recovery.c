@@ -91,8 +91,9 @@ static void describe(const coord_res *cur, const coord_failure *f, coord_decisio
                  f->term_signal, strsignal(f->term_signal), crash_signal(f->term_signal) ? ": it crashed" : "");
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
-        snprintf(d->cause, sizeof d->cause, "killed for memory: peak %llu MiB over its limit of %llu MiB",
-                 (unsigned long long)peak_mb, (unsigned long long)cur->memory_mb);
+        snprintf(d->cause, sizeof d->cause, "killed for memory: peak %llu MiB at its limit of %llu MiB%s%s%s",
+                 (unsigned long long)peak_mb, (unsigned long long)cur->memory_mb, *detail ? " (" : "", detail,
+                 *detail ? ")" : "");
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
         snprintf(d->cause, sizeof d->cause, "stopped after its max_runtime_s of %u s", cur->max_runtime_s);

@@ -32,6 +32,7 @@ done
 
 touch_file=$STACK_SHARED/attempts.log
 : >"$touch_file"
+chmod 0666 "$touch_file"  # steps append to it as the step user
 cat >"$STACK_DIR/scale.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline

@@ -56,6 +56,7 @@ stack_wait_ready 60
 
 touch_file=$STACK_SHARED/attempts.log
 : >"$touch_file"
+chmod 0666 "$touch_file"  # steps append to it as the step user
 cat >"$STACK_DIR/load.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline
