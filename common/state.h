@@ -7,8 +7,9 @@
  *   acms:run:<run>:steps         list  step names in document order
  *   acms:run:<run>:adaptations   list  JSON AdaptationRecords, in order
  *   acms:runs                    zset  run ids by submit time (ms)
- * Status only moves forward: submitted < prepared < validated < running < terminal
- * (succeeded | failed | cancelled | rejected); a terminal status is never overwritten, so a
+ * Status only moves forward: submitted < prepared < validated < queued = running < terminal
+ * (succeeded | failed | cancelled | rejected); queued (waiting for the environment's quota) and
+ * running may follow each other; a terminal status is never overwritten, so a
  * redelivered event cannot move a run backwards. Every write is one atomic server-side script. */
 #ifndef ACMS_STATE_H
 #define ACMS_STATE_H

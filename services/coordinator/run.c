@@ -71,6 +71,7 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
     r->started_ms = acms_now_ms();
     r->instances_reported = -1;
     r->steps_done_reported = (uint32_t)-1;
+    r->admitted = !coord_admission_needed(r->env);
     r->lease_ok_ms = acms_mono_ms();
     return r;
 fail:
@@ -270,6 +271,10 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
         coord_exec_free(s->proc);
         s->proc = NULL;
     }
+    if (s->reserved) {
+        coord_admission_release_step(r, s);
+        s->reserved = 0;
+    }
     char salt[COORD_MAX_ID + 32];
     snprintf(salt, sizeof salt, "%s/%u/finished", s->cfg->name, s->attempt);
     char labels[64];
@@ -396,6 +401,44 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
 
 /* Claims the ready steps (indices, n of them) in one round trip, then starts those claimed, in
  * order. A step whose claim was refused or not decided (Redis away) waits for a later tick. */
+/* Keeps, of the n steps, those the environment's capacity admits now (all of them without step
+ * quotas); the others wait, told once. Returns the count kept (compacted in place). */
+static size_t reserve(coord_ctx *c, coord_run *r, coord_step **steps, size_t n)
+{
+    const Acms__V1__Quotas *q = r->env->quotas;
+    int granted[64];
+    uint64_t inst = 0, mb = 0;
+    if (!q || !(q->max_total_instances || q->max_memory_mb) || !n)
+        return n;
+    int rc = coord_admission_steps(acms_service_redis(c->svc), r, steps, n, granted, &inst, &mb);
+    if (rc == ACMS_ERR_NOTFOUND) {
+        acms_log_warn(r->id, NULL, "the run's slot in environment %s expired: admission again before new steps",
+                      r->environment);
+        r->admitted = 0;
+    }
+    if (rc != ACMS_OK)
+        return 0;
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        coord_step *s = steps[k];
+        if (granted[k]) {
+            s->reserved = 1;
+            s->waiting_capacity = 0;
+            steps[kept++] = s;
+        } else if (!s->waiting_capacity) {
+            s->waiting_capacity = 1;
+            coord_fmt(s->message, sizeof s->message,
+                      "waiting for capacity: environment %s has %llu of %u instances and %llu of %llu MiB in use",
+                      r->environment, (unsigned long long)inst, q->max_total_instances, (unsigned long long)mb,
+                      (unsigned long long)q->max_memory_mb);
+            const char *kv[] = {"message", s->message};
+            coord_opq_step_set(&r->q, r->id, s->cfg->name, kv, 2);
+            acms_log_info(r->id, NULL, "step %s %s", s->cfg->name, s->message);
+        }
+    }
+    return kept;
+}
+
 static void start_ready(coord_ctx *c, coord_run *r, const size_t *ready, size_t n, int64_t now)
 {
     enum { MAXB = 64 };
@@ -407,10 +450,18 @@ static void start_ready(coord_ctx *c, coord_run *r, const size_t *ready, size_t 
         steps[k] = &r->steps[ready[k]];
         adapted[k] = buf[k];
     }
+    n = reserve(c, r, steps, n);
+    if (!n)
+        return;
     coord_store_claim_many(acms_service_redis(c->svc), r, steps, n, c->owner, adapted, sizeof buf[0]);
-    for (size_t k = 0; k < n; k++)
-        if (steps[k]->claim == 1)
+    for (size_t k = 0; k < n; k++) {
+        if (steps[k]->claim == 1) {
             start_step(c, r, steps[k], adapted[k], now);
+        } else if (steps[k]->reserved) {
+            coord_admission_release_step(r, steps[k]);
+            steps[k]->reserved = 0;
+        }
+    }
 }
 
 static void cancel_steps(coord_run *r, int64_t now)
@@ -538,6 +589,8 @@ static int finish(coord_ctx *c, coord_run *r)
     const char *srem[] = {"SREM", "acms:runs:active", r->id};
     coord_opq_cmd(&r->q, 3, hdel);
     coord_opq_cmd(&r->q, 3, srem);
+    if (coord_admission_needed(r->env))
+        coord_admission_release_run(r);
     coord_opq_lease_release(&r->q, r->id, c->owner);
     r->finishing = 1;
     char labels[64];
@@ -545,6 +598,34 @@ static int finish(coord_ctx *c, coord_run *r)
     count(c, "acms_coord_runs_finished_total", labels, "Runs finished by status");
     acms_log_info(r->id, r->cause_id, "run %s: %s", status, reason[0] ? reason : "every step succeeded");
     return ACMS_OK;
+}
+
+/* A run waiting for its environment's slot: asks every COORD_ADMIT_POLL_MS; while queued, its status
+ * says so with the reason, and its place in line whenever that changes. */
+static void admit(coord_ctx *c, coord_run *r, int64_t now)
+{
+    coord_admission ad;
+    r->next_admit = now + COORD_ADMIT_POLL_MS;
+    if (coord_admission_run(acms_service_redis(c->svc), r, COORD_ADMIT_LEASE_MS, &ad) != ACMS_OK)
+        return;
+    if (ad.admitted) {
+        r->admitted = 1;
+        if (r->queue_position)
+            acms_log_info(r->id, NULL, "admitted in environment %s (%u run(s) active)", r->environment, ad.active);
+        return;
+    }
+    if (ad.position == r->queue_position)
+        return;
+    char why[256], pos[16];
+    const Acms__V1__Quotas *q = r->env->quotas;
+    coord_fmt(why, sizeof why, "waiting for a run slot: environment %s allows max_active_runs %u and %u are active",
+              r->environment, q ? q->max_active_runs : 0, ad.active);
+    snprintf(pos, sizeof pos, "%u", ad.position);
+    const char *kv[] = {"queue_reason", why, "queue_position", pos, "owner", c->owner};
+    coord_opq_run_status(&r->q, r->id, "queued", kv, 6);
+    if (!r->queue_position)
+        acms_log_info(r->id, NULL, "queued at position %u: %s", ad.position, why);
+    r->queue_position = ad.position;
 }
 
 /* Every second: the cancel key and the steps with an in-place adaptation pending, in one round trip. */
@@ -609,10 +690,18 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
         r->next_renew = now + (lr == 1 ? COORD_RENEW_MS : 250);
         if (lr == 1)
             r->lease_ok_ms = now;
+        if (lr == 1 && r->admitted && coord_admission_needed(r->env) &&
+            coord_admission_renew(rd, r, COORD_ADMIT_LEASE_MS) == 0) {
+            acms_log_warn(r->id, NULL, "the run's slot in environment %s expired: admission again before new steps",
+                          r->environment);
+            r->admitted = 0;
+        }
     }
     /* Without a confirmed lease for most of its ttl, another replica may take over: write nothing. */
     int fenced = now - r->lease_ok_ms > c->lease_ttl_ms - COORD_RENEW_MS;
-    if (!r->announced && !fenced) {
+    if (!r->admitted && !fenced && !r->finishing && now >= r->next_admit)
+        admit(c, r, now);
+    if (r->admitted && !r->announced && !fenced) {
         announce(c, r);
         r->announced = 1;
     }
@@ -646,7 +735,7 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
         }
     }
     skip_blocked(r);
-    if (!backlog && !r->cancel && !r->failing && !c->draining && !acms_service_stopping(svc)) {
+    if (!backlog && r->admitted && !r->cancel && !r->failing && !c->draining && !acms_service_stopping(svc)) {
         snapshot(r);
         size_t n = coord_plan_ready(r->plan, r->st, r->not_before, now, r->scratch, r->n);
         size_t *ready = n ? malloc(n * sizeof *ready) : NULL;
@@ -656,7 +745,8 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
             free(ready);
         }
     }
-    progress(r);
+    if (r->announced)
+        progress(r); /* a queued run says "queued" until it is admitted */
     /* This tick's records and events go out now, while the steps it started run. */
     if (!fenced && r->q.n)
         coord_opq_drain(&r->q, svc, r->id);

@@ -29,7 +29,7 @@ static int numeric_field(const char *k)
 {
     static const char *const nums[] = {"submitted_ms", "updated_ms", "finished_ms", "started_ms", "steps_total",
                                        "steps_done",   "attempt",    "wall_ms",     "peak_rss_kb", "memory_mb",
-                                       "max_runtime_s", "exit_code"};
+                                       "max_runtime_s", "exit_code", "queue_position"};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (!strcmp(k, nums[i]))
             return 1;
@@ -59,6 +59,28 @@ static cJSON *hash_to_json(const redisReply *rep)
             cJSON_AddStringToObject(o, k, v);
     }
     return o;
+}
+
+/* A queued run's live place in its environment's line (acms:quota:<env>:queue, 1-based). */
+static void queue_place(acms_redis *r, cJSON *view, const char *run_id)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(view, "status");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(view, "environment");
+    if (!cJSON_IsString(st) || strcmp(st->valuestring, "queued") || !cJSON_IsString(env))
+        return;
+    acms_redis_append(r, "ZRANK acms:quota:%s:queue %s", env->valuestring, run_id);
+    acms_redis_append(r, "ZCARD acms:quota:%s:runs", env->valuestring);
+    redisReply *rep[2] = {0};
+    if (acms_redis_exec(r, rep, 2) != ACMS_OK)
+        return;
+    if (rep[0]->type == REDIS_REPLY_INTEGER) {
+        cJSON_DeleteItemFromObject(view, "queue_position");
+        cJSON_AddNumberToObject(view, "queue_position", (double)rep[0]->integer + 1);
+    }
+    if (rep[1]->type == REDIS_REPLY_INTEGER)
+        cJSON_AddNumberToObject(view, "runs_active", (double)rep[1]->integer);
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
 }
 
 cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
@@ -99,6 +121,7 @@ cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
         freeReplyObject(sr[i]);
     }
     free(sr);
+    queue_place(r, view, run_id);
     cJSON *ad = cJSON_AddArrayToObject(view, "adaptations");
     for (size_t i = 0; rep[2] && rep[2]->type == REDIS_REPLY_ARRAY && i < rep[2]->elements; i++) {
         cJSON *a = cJSON_Parse(rep[2]->element[i]->str);
@@ -232,6 +255,9 @@ void ctl_print_run(const cJSON *view)
         printf("reason     %s\n", jstr(view, "reason", ""));
     if (*jstr(view, "sandbox", ""))
         printf("sandbox    %s\n", jstr(view, "sandbox", ""));
+    if (!strcmp(jstr(view, "status", ""), "queued"))
+        printf("queue      position %g in %s; %s\n", jnum(view, "queue_position"), jstr(view, "environment", "?"),
+               jstr(view, "queue_reason", ""));
     const cJSON *steps = cJSON_GetObjectItem(view, "steps"), *s;
     if (cJSON_GetArraySize(steps) > 0) {
         printf("\n%-24s %-10s %8s %10s %10s %10s  %s\n", "STEP", "STATUS", "ATTEMPTS", "WALL(s)", "PEAK(MiB)",
