@@ -28,13 +28,13 @@
 #include <unistd.h>
 
 #include "exec_poll.h"
+#include "exec_spawn.h"
 #include "sandbox.h"
 
 #define RING 65536
 #define SAMPLE_MS 50
 #define PUMP_BUDGET (4 * 1024 * 1024)
 
-enum { STAGE_SETSID = 1, STAGE_DUP, STAGE_RLIMIT, STAGE_CHDIR, STAGE_EXEC };
 
 typedef struct logcap {
     int fd;                 /* pipe read end, -1 when closed */
@@ -234,100 +234,6 @@ static void sample(coord_local *l, int64_t now)
 
 /* --- spawn ------------------------------------------------------------------------------------- */
 
-typedef struct child_args {
-    const char *exe;
-    char *const *argv;
-    char *const *envp;
-    const char *cwd;
-    int in_fd, out_fd, err_fd, report_fd;
-    pid_t parent;
-    uint64_t as_bytes, cpu_s;
-    coord_child_sandbox sandbox;
-} child_args;
-
-static void child_fail(int fd, int stage)
-{
-    int msg[2] = {stage, errno};
-    ssize_t w = write(fd, msg, sizeof msg);
-    (void)w;
-    _exit(127);
-}
-
-static int child_main(void *arg)
-{
-    const child_args *a = arg;
-    sigset_t none;
-    sigemptyset(&none);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &sa, NULL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (setsid() < 0)
-        child_fail(a->report_fd, STAGE_SETSID);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != a->parent)
-        _exit(127); /* the coordinator died before prctl */
-    int stage = coord_child_join_cgroup(&a->sandbox);
-    if (stage)
-        child_fail(a->report_fd, stage);
-    if (dup2(a->in_fd, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0)
-        child_fail(a->report_fd, STAGE_DUP);
-    for (int fd = 0; fd < 3; fd++)
-        fcntl(fd, F_SETFD, 0);
-    struct rlimit rl;
-    rl.rlim_cur = rl.rlim_max = 0;
-    setrlimit(RLIMIT_CORE, &rl);
-    if (a->as_bytes) {
-        rl.rlim_cur = rl.rlim_max = a->as_bytes;
-        if (setrlimit(RLIMIT_AS, &rl) < 0)
-            child_fail(a->report_fd, STAGE_RLIMIT);
-    }
-    if (a->cpu_s) {
-        rl.rlim_cur = a->cpu_s;
-        rl.rlim_max = a->cpu_s + 2; /* SIGXCPU first, SIGKILL if it is ignored */
-        if (setrlimit(RLIMIT_CPU, &rl) < 0)
-            child_fail(a->report_fd, STAGE_RLIMIT);
-    }
-    if (a->cwd && chdir(a->cwd) < 0) /* as root: the step's directory even under untraversable parents */
-        child_fail(a->report_fd, STAGE_CHDIR);
-    if ((stage = coord_child_confine(&a->sandbox)))
-        child_fail(a->report_fd, stage);
-    if (a->report_fd > 3)
-        close_range(3, (unsigned)a->report_fd - 1, 0);
-    close_range((unsigned)a->report_fd + 1, ~0U, 0);
-    execve(a->exe, a->argv, a->envp);
-    child_fail(a->report_fd, STAGE_EXEC);
-    return 127;
-}
-
-/* Starts child_main(a) in a new process that shares our memory until it execs or exits (the
- * calling thread is suspended meanwhile, as with vfork and posix_spawn): no page tables to copy
- * and no copy-on-write faults afterwards, which a fork of this multi-threaded, Redis- and
- * Kafka-connected process pays on every step. Every signal is blocked in this thread across the
- * clone, so none of our handlers can run in the child before it restores default dispositions.
- * Returns the child's pid, or -1 with errno set. */
-static pid_t spawn_child(const child_args *a)
-{
-    enum { STACK = 64 * 1024 };
-    char *stack = malloc(STACK);
-    if (!stack) {
-        errno = ENOMEM;
-        return -1;
-    }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = clone(child_main, stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
-    int e = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(stack);
-    errno = e;
-    return pid;
-}
-
 /* mkdir -p: the leaf first, then up only as far as components are missing (the work root and
  * the run's directory usually exist: a new step costs two mkdir calls, not one per component). */
 static int mkdir_up(char *buf)
@@ -508,7 +414,11 @@ static coord_local *launch(coord_local *l, const coord_exec_req *req, char **env
         uint64_t four = req->res.memory_mb * 4, plus = req->res.memory_mb + 1024;
         ca.as_bytes = (four > plus ? four : plus) * 1024 * 1024;
     }
-    pid_t pid = spawn_child(&ca);
+    int into = 0;
+    pid_t pid = coord_spawn_child(&ca, l->sbx.cg.open ? l->sbx.cg.dir_fd : -1, &into);
+    if (into)
+        coord_fmt(l->final.sandbox + strlen(l->final.sandbox), sizeof l->final.sandbox - strlen(l->final.sandbox),
+                  " (started in its cgroup: clone3)");
     err = pid < 0 ? errno : 0;
     l->start_mono = acms_mono_ms();
     coord_attempt_sandbox_started(&l->sbx);

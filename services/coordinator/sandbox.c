@@ -60,6 +60,7 @@ static void sweep_stale(coord_sandbox *sb)
         memset(&cg, 0, sizeof cg);
         cg.host = &sb->cg;
         cg.open = 1;
+        cg.dir_fd = -1;
         for (int c = 0; c < COORD_CG_NCTRL; c++) {
             cg.procs_fd[c] = -1;
             if (sb->cg.base[c][0])
@@ -237,6 +238,10 @@ static int open_cgroup(coord_attempt_sandbox *as, const coord_attempt_spec *spec
         return ACMS_ERR;
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         as->child.cg_fds[c] = as->cg.procs_fd[c];
+    if (h->no_clone_into && as->cg.dir_fd >= 0) {
+        close(as->cg.dir_fd);
+        as->cg.dir_fd = -1;
+    }
     return ACMS_OK;
 }
 
@@ -244,6 +249,7 @@ int coord_attempt_sandbox_open(coord_attempt_sandbox *as, coord_sandbox *host, c
                                char *workdir, size_t workdir_size, char *errstr, size_t errstr_size, int *permanent)
 {
     memset(as, 0, sizeof *as);
+    as->cg.dir_fd = -1;
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         as->child.cg_fds[c] = as->cg.procs_fd[c] = -1;
     *permanent = 0;

@@ -63,6 +63,7 @@ typedef struct coord_cg {
     int open;
     char dir[COORD_CG_NCTRL][COORD_CG_PATH];  /* "" for a controller that is absent or shares a hierarchy */
     int procs_fd[COORD_CG_NCTRL];             /* cgroup.procs, written "0" by the child; -1 once closed */
+    int dir_fd;                               /* v2: the directory, for clone3's CLONE_INTO_CGROUP; -1 */
     uint64_t memory_limit;                    /* bytes, 0 = none */
     uint64_t peak_seen;                       /* largest current usage sampled (without memory.peak) */
 } coord_cg;
@@ -109,6 +110,7 @@ typedef struct coord_sandbox {
     char user_name[64];
     int volumes;              /* tmpfs work directories can be mounted (root) */
     uint32_t pids_max;
+    int no_clone_into;        /* v2: join by writing cgroup.procs instead of clone3 (benchmarks) */
     uint64_t seq;             /* attempt cgroup names: a<pid>-<seq> */
     char label[384];          /* what steps get, in words (log, acmsctl status) */
     char **busy;              /* attempt cgroups still to remove (processes were dying) */

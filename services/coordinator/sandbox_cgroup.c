@@ -451,6 +451,7 @@ int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_lim
 {
     memset(cg, 0, sizeof *cg);
     cg->host = h;
+    cg->dir_fd = -1;
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         cg->procs_fd[c] = -1;
     int n = h->version == COORD_CG_V2 ? 1 : h->version == COORD_CG_V1 ? COORD_CG_NCTRL : 0;
@@ -471,6 +472,8 @@ int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_lim
     }
     if (coord_cg_configure(cg, lim, errstr, errstr_size) != ACMS_OK)
         goto undo;
+    if (h->version == COORD_CG_V2)
+        cg->dir_fd = open(cg->dir[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* -1: the child joins by writing */
     cg->open = 1;
     return ACMS_OK;
 undo:
@@ -483,6 +486,10 @@ undo:
 
 void coord_cg_close_fds(coord_cg *cg)
 {
+    if (cg->dir_fd > 0) {
+        close(cg->dir_fd);
+        cg->dir_fd = -1;
+    }
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         if (cg->procs_fd[c] >= 0) {
             close(cg->procs_fd[c]);

@@ -255,6 +255,50 @@ static void test_raise_memory_in_place(void **state)
     assert_int_equal(st.memory_limit_mb, 400);
 }
 
+/* clone3 with CLONE_INTO_CGROUP starts the child inside its v2 cgroup, no migration. This host's
+ * cgroup2 (the unified hierarchy) has no memory controller, but a cgroup there is a cgroup: the
+ * mechanism is the same as with one. */
+static void test_clone3_into_v2_cgroup(void **state)
+{
+    fixture *f = *state;
+    const char *unified = access("/sys/fs/cgroup/unified/cgroup.procs", W_OK) == 0 ? "/sys/fs/cgroup/unified"
+                          : access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? "/sys/fs/cgroup"
+                                                                                  : NULL;
+    if (!f->sb.root || !unified) {
+        printf("SKIP: no writable cgroup2 hierarchy here (%s)\n", f->why);
+        return;
+    }
+    coord_sandbox sb;
+    memset(&sb, 0, sizeof sb);
+    sb.root = 1;
+    sb.cg.version = COORD_CG_V2;
+    snprintf(sb.cg.base[0], sizeof sb.cg.base[0], "%s/acms-test-%ld", unified, (long)getpid());
+    assert_int_equal(mkdir(sb.cg.base[0], 0755), 0);
+    snprintf(sb.label, sizeof sb.label, "test");
+    char *argv[] = {"/bin/cat", "/proc/self/cgroup"};
+    adapter_ctx secrets = {0};
+    coord_exec_req req = {.run_id = "run-s", .step = "into", .attempt = 1, .argv = argv, .argc = 2,
+                          .work_root = f->root, .secrets = &secrets, .sandbox = &sb};
+    coord_exec_status st;
+    coord_proc *p = coord_exec_start(&req);
+    assert_non_null(p);
+    int64_t t0 = acms_mono_ms();
+    while (!coord_exec_poll(p, acms_mono_ms(), &st) && acms_mono_ms() - t0 < 30000)
+        usleep(10000);
+    coord_exec_free(p);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
+    char path[700], buf[4096], want[256];
+    snprintf(path, sizeof path, "%s/stdout.log", st.dir);
+    slurp(path, buf, sizeof buf);
+    snprintf(want, sizeof want, "0::%s/a%ld-1\n", sb.cg.base[0] + strlen(unified), (long)getpid());
+    assert_non_null(strstr(buf, want));
+#if defined(__x86_64__)
+    assert_non_null(strstr(st.sandbox, "clone3"));
+#endif
+    coord_sandbox_release(&sb);
+    assert_int_equal(rmdir(sb.cg.base[0]), 0); /* the attempt's cgroup was removed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +308,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_network_isolated_sees_loopback_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_volume_is_sized_tmpfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raise_memory_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clone3_into_v2_cgroup, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
