@@ -293,7 +293,9 @@ static void test_clone3_into_v2_cgroup(void **state)
     snprintf(want, sizeof want, "0::%s/a%ld-1\n", sb.cg.base[0] + strlen(unified), (long)getpid());
     assert_non_null(strstr(buf, want));
 #if defined(__x86_64__)
-    assert_non_null(strstr(st.sandbox, "clone3"));
+    const char *pre = getenv("LD_PRELOAD"); /* valgrind does not know clone3: the fallback joined by writing */
+    if (!(pre && strstr(pre, "vgpreload")))
+        assert_non_null(strstr(st.sandbox, "clone3"));
 #endif
     coord_sandbox_release(&sb);
     assert_int_equal(rmdir(sb.cg.base[0]), 0); /* the attempt's cgroup was removed */
