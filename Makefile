@@ -7,6 +7,7 @@
 #   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
+#   make k8s-testenv  build kube-apiserver + kwok for test_exec_kubernetes_apiserver (git-ignored cache)
 #   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
 #   make clean
 
@@ -63,7 +64,7 @@ VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=definite,indire
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev protobuf-c-compiler \
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
-  python3-yaml python3-confluent-kafka python3-protobuf protobuf-compiler yamllint docker-compose shellcheck \
+  python3-yaml python3-confluent-kafka python3-protobuf python3-kubernetes etcd-server openssl protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
 
 # the unprivileged user and group the coordinator runs local steps as (ACMS_STEP_USER), created by deps
@@ -86,7 +87,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
+.PHONY: k8s-testenv all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -235,6 +236,11 @@ install: all
 	install -m 0755 $(SERVICE_BINS) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
 	cp -r examples $(DESTDIR)$(PREFIX)/share/acms/
 	cp -r proto $(DESTDIR)$(PREFIX)/share/acms/
+
+# --- the kubernetes executor's real-server test environment (docs/kubernetes.md) -------------------
+# kube-apiserver and kwok from the Go module proxy into .cache/k8s-testenv/<versions>/ (~12 min cold)
+k8s-testenv:
+	@tools/k8s-testenv.sh
 
 # --- checks of the public contract (proto/): buf lint + breaking against proto/schema-v1.binpb ---
 proto-check:

@@ -714,24 +714,27 @@ int acms_doc_parse_file(acms_arena *a, const char *path, Acms__V1__Value ***docs
     char *buf = NULL, inner[400];
     size_t len = 0;
     struct stat st;
-    int rc = ACMS_ERR, fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; only a regular file is read */
+    int rc = ACMS_ERR, fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     *docs = NULL;
     *ndocs = 0;
     if (fd < 0) {
         set_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? ACMS_ERR_NOTFOUND : ACMS_ERR;
     }
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        set_err(errstr, errstr_size, "%s: not a readable file", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        set_err(errstr, errstr_size, "%s: not a regular file (a FIFO, a device or a folder is refused)", path);
+        rc = ACMS_ERR_INVALID;
         goto out;
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if (st.st_size > ACMS_MAX_FILE_BYTES) {
         set_err(errstr, errstr_size, "%s: file of %lld bytes exceeds the limit of %d bytes", path,
                 (long long)st.st_size, ACMS_MAX_FILE_BYTES);
         rc = ACMS_ERR_LIMIT;
         goto out;
     }
-    /* Read up to the cap + 1 whatever stat said (pipes, /proc): a longer input is refused. */
+    /* Read up to the cap + 1 whatever stat said (a file still growing): a longer input is refused. */
     buf = malloc((size_t)ACMS_MAX_FILE_BYTES + 1);
     if (!buf) {
         rc = ACMS_ERR_NOMEM;

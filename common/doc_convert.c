@@ -685,7 +685,7 @@ int acms_doc_to_pipeline(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Pi
 
 int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Environment **out, acms_issues *is)
 {
-    static const char *const executors[] = {"local", "http"};
+    static const char *const executors[] = {"local", "http", "kubernetes"};
     static const char *const modes[] = {"off", "shadow", "apply"};
     conv c = {a, is};
     header h;
@@ -695,7 +695,7 @@ int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1_
     check_header(&c, doc, "Environment", &h);
     if (h.name) e->name = h.name;
     if (!h.spec || fill_message(&c, h.spec, &e->base, &spec_path) != 0) return result(&c, before);
-    check_choice(&c, h.spec, "executor", &spec_path, executors, 2);
+    check_choice(&c, h.spec, "executor", &spec_path, executors, 3);
     check_choice(&c, h.spec, "learning_mode", &spec_path, modes, 3);
     const Acms__V1__Value *scale = acms_value_get(h.spec, "memory_scale");
     if (is_kind(scale, ACMS__V1__VALUE__KIND_NUMBER_VALUE) && scale->number_value <= 0)

@@ -1,5 +1,6 @@
-/* enforce.c: the enforcement matrix as one table, a column per executor. Add an executor by adding
- * its column to `columns`; docs/execution.md shows the same table. */
+/* enforce.c: the enforcement matrix as one table, a column per executor (local, http, kubernetes).
+ * Add an executor by adding its column to `columns`; docs/execution.md shows the same table
+ * (test_enforce_matrix checks it does). */
 #include "enforce.h"
 
 #include <string.h>
@@ -41,6 +42,22 @@ static const acms_enf_column columns[] = {
          [ACMS_ENF_INTERRUPTIBLE] = {B, "sent to the worker (limits.interruptible)"},
          [ACMS_ENF_MAX_RUNTIME] = {E, "the coordinator ends the attempt at the limit (DELETE to the worker) and "
                                       "records TIME"},
+     }},
+    {"kubernetes",
+     {
+         [ACMS_ENF_INSTANCE_TYPE] = {E, "nodeSelector on the instance type label: scheduled only on such nodes"},
+         [ACMS_ENF_MEMORY] = {E, "container memory limit; the kernel's OOM kill is reported by the kubelet "
+                                 "(OOMKilled) and recorded as MEMORY"},
+         [ACMS_ENF_VCPU] = {E, "container CPU limit (CFS quota), the request reserving it"},
+         [ACMS_ENF_GPUS] = {E, "extended resource nvidia.com/gpu: scheduled only where the GPUs are free"},
+         [ACMS_ENF_NETWORK_ISOLATION] = {B, "a NetworkPolicy denying all traffic: enforced where the cluster's CNI "
+                                            "enforces NetworkPolicy, not otherwise"},
+         [ACMS_ENF_VOLUME_SIZE] = {B, "emptyDir sizeLimit and an ephemeral-storage request: the kubelet evicts the "
+                                      "Pod above it, after the fact"},
+         [ACMS_ENF_ENCRYPT_VOLUME] = {N, "the work volume is an emptyDir on the node's disk, encrypted only if the "
+                                         "cluster's node disks are"},
+         [ACMS_ENF_INTERRUPTIBLE] = {E, "spot tolerations and a required node affinity for spot capacity"},
+         [ACMS_ENF_MAX_RUNTIME] = {E, "activeDeadlineSeconds, and the coordinator deletes the Pod 60 s past it"},
      }},
 };
 

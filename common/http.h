@@ -24,6 +24,14 @@ double acms_metrics_get(acms_metrics *m, const char *name, const char *labels);
 /* Prometheus text into a malloc'd string. */
 char *acms_metrics_render(acms_metrics *m);
 
+/* Connection limits: a connection idle (no byte in either direction) this long is closed; at most
+ * ACMS_HTTP_PER_IP_LIMIT connections per client address (a slow "trickle" client holds no more than
+ * that, so probes and scrapes from other addresses are still served), ACMS_HTTP_MAX_CONNECTIONS in
+ * all, 32 KiB of request buffer each. */
+#define ACMS_HTTP_IDLE_TIMEOUT_S 3
+#define ACMS_HTTP_PER_IP_LIMIT 8
+#define ACMS_HTTP_MAX_CONNECTIONS 64
+
 /* Starts the endpoint on addr:port (port 0 = do nothing, returns NULL without error).
  * ready(ud) is called from the server thread: it must only read flags. */
 acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*ready)(void *ud), void *ud,

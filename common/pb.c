@@ -2,6 +2,7 @@
  * Decoding never trusts the payload: the size is capped before protobuf-c sees it, and every event
  * must carry an EventMeta with a run id and a schema version this build understands. */
 #include "pb.h"
+#include "keys.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -75,8 +76,8 @@ Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char
 {
     Acms__V1__EventMeta *m = acms_pb_new(a, &acms__v1__event_meta__descriptor);
     char id[ACMS_ID_LEN];
-    if (causation_id && *causation_id)
-        acms_id_derive(id, causation_id, salt);
+    if (causation_id && *causation_id) /* the run id is part of the name: two runs given one id stay apart */
+        acms_id_derive(id, causation_id, acms_arena_printf(a, "%s\x1f%s", run_id ? run_id : "", salt ? salt : ""));
     else
         acms_id_random(id);
     m->event_id = acms_arena_strdup(a, id);
@@ -526,6 +527,14 @@ ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor
         }
         if (meta->schema_version != ACMS_SCHEMA_VERSION) {
             *reason = "unknown schema version";
+            return NULL;
+        }
+        if (acms_id_problem(meta->run_id)) {
+            *reason = "invalid run_id (letters, digits, '.', '_' and '-', at most 128 characters)";
+            return NULL;
+        }
+        if (acms_id_problem(meta->event_id)) {
+            *reason = "invalid event_id (letters, digits, '.', '_' and '-', at most 128 characters)";
             return NULL;
         }
     }

@@ -27,8 +27,8 @@ void acms_id_derive(char out[ACMS_ID_LEN], const char *parent, const char *salt)
 /* Hex SHA-256 of data into out (65 bytes). */
 void acms_sha256_hex(const void *data, size_t len, char out[65]);
 
-/* A new EventMeta in the arena: event_id (derived from causation+salt when causation is given,
- * else random), run_id, schema version, now, source, causation, traceparent (may be NULL). */
+/* A new EventMeta in the arena: event_id (derived from causation, run_id and salt when causation is
+ * given, else random), run_id, schema version, now, source, causation, traceparent (may be NULL). */
 Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char *source,
                                    const char *causation_id, const char *salt, const char *traceparent);
 
@@ -48,7 +48,7 @@ int acms_value_sha256_hex(const Acms__V1__Value *v, char out[65]);
 
 /* Decodes payload as desc into the arena. Returns the message or NULL with reason set to a static
  * string: "payload too large", "nesting too deep", "undecodable protobuf", "missing meta",
- * "unknown schema version". */
+ * "unknown schema version", "invalid run_id", "invalid event_id" (keys.h: ids become key parts). */
 ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc,
                                  const void *payload, size_t len, const char **reason);
 /* The EventMeta of a decoded event message (field 1), or NULL. */

@@ -10,6 +10,7 @@
 
 #include "doc.h"
 #include "profile.h"
+#include "secret.h"
 
 static void set_err(char *errstr, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
@@ -101,6 +102,22 @@ static int check_types(const acms_profiles *p, const Acms__V1__Environment *e, c
     return ACMS_ERR_INVALID;
 }
 
+/* Every secret scope must be one (secret.h): a whole backend or "*" would hand a pipeline the
+ * services' own credentials or any file. */
+static int check_scopes(const Acms__V1__Environment *e, const Acms__V1__Value *doc, const char *file, char *errstr,
+                        size_t size)
+{
+    for (size_t i = 0; i < e->n_secret_scopes; i++) {
+        const char *why = acms_secret_scope_problem(e->secret_scopes[i]);
+        if (why) {
+            set_err(errstr, size, "%s:%u: secret scope '%s': %s", file,
+                    mention_line(acms_value_get(doc, "spec"), e->secret_scopes[i], 0), e->secret_scopes[i], why);
+            return ACMS_ERR_INVALID;
+        }
+    }
+    return ACMS_OK;
+}
+
 /* Loads every document of one file of kind (Environment or Policy) and appends it to p. */
 static int load_file(acms_profiles *p, const char *file, int is_env, char *errstr, size_t size)
 {
@@ -122,6 +139,7 @@ static int load_file(acms_profiles *p, const char *file, int is_env, char *errst
             acms_doc_to_environment(p->arena, docs[i], &e, &is);
             if ((rc = issue_error(&is, file, errstr, size)) != ACMS_OK) return rc;
             if ((rc = check_types(p, e, docs[i], file, errstr, size)) != ACMS_OK) return rc;
+            if ((rc = check_scopes(e, docs[i], file, errstr, size)) != ACMS_OK) return rc;
             if (acms_profiles_env(p, e->name)) {
                 set_err(errstr, size, "%s:%u: environment '%s' is defined twice", file, docs[i]->line, e->name);
                 return ACMS_ERR_INVALID;

@@ -29,6 +29,7 @@ struct acms_redis {
     int down;                  /* a loss was logged; log the recovery */
     size_t queued;             /* pipelined commands appended since the last exec */
     int pipe_broken;           /* an append failed: the next exec reports ACMS_ERR_RETRY */
+    char permanent[256];       /* first permanent error reply since the last clear, "" none */
     acms_metrics *metrics;
 };
 
@@ -340,10 +341,38 @@ void acms_redis_free(acms_redis *r)
 
 /* --- commands ----------------------------------------------------------------------------- */
 
+int acms_redis_error_is_permanent(const char *err)
+{
+    static const char *const prefixes[] = {
+        "WRONGTYPE", "ERR user_script", "ERR Error running script", "ERR Error compiling script",
+        "ERR value is not", "ERR hash value is not", "ERR increment or decrement would overflow",
+        "ERR bit offset", "ERR string exceeds maximum", "ERR unknown command", "ERR wrong number of arguments",
+    };
+    for (size_t i = 0; err && i < sizeof prefixes / sizeof *prefixes; i++)
+        if (!strncmp(err, prefixes[i], strlen(prefixes[i])))
+            return 1;
+    /* a script's own redis.call failing on a wrong type says so after its script prefix */
+    return err && strstr(err, "WRONGTYPE") != NULL;
+}
+
+const char *acms_redis_permanent_error(const acms_redis *r)
+{
+    return r && r->permanent[0] ? r->permanent : NULL;
+}
+
+void acms_redis_clear_permanent(acms_redis *r)
+{
+    if (r)
+        r->permanent[0] = '\0';
+}
+
 static redisReply *checked(acms_redis *r, redisReply *rep)
 {
-    if (rep && rep->type == REDIS_REPLY_ERROR)
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
         count_error(r);
+        if (!r->permanent[0] && acms_redis_error_is_permanent(rep->str))
+            snprintf(r->permanent, sizeof r->permanent, "%.200s", rep->str);
+    }
     return rep;
 }
 

@@ -43,6 +43,15 @@ long long acms_redis_int(const redisReply *rep, long long fallback);
 int acms_redis_hgetall(acms_redis *r, acms_arena *a, const char *key, const char ***kv, size_t *nkv);
 /* EXISTS key: 1 or 0, ACMS_ERR_RETRY when unreachable. */
 int acms_redis_exists(acms_redis *r, const char *key);
+/* Errors that no retry can fix (WRONGTYPE, a script that fails, a value of the wrong form): every
+ * error reply read through this handle is classified, and the first permanent one since the last
+ * acms_redis_clear_permanent is kept. NULL when there was none. The service loop uses it to
+ * dead-letter an event whose effects Redis refuses, instead of retrying it forever. */
+const char *acms_redis_permanent_error(const acms_redis *r);
+void acms_redis_clear_permanent(acms_redis *r);
+/* Is the text of an error reply one that retrying cannot fix? */
+int acms_redis_error_is_permanent(const char *err);
+
 /* PING within the connection's timeout: ACMS_OK or ACMS_ERR_RETRY. */
 int acms_redis_ping(acms_redis *r);
 

@@ -26,6 +26,7 @@ struct acms_service {
     atomic_int redis_ready;
     int64_t last_ping_ms;
     int64_t next_kafka_check_ms;  /* monotonic; 0 = check at the first tick */
+    char redis_reasons[ACMS_KAFKA_GROUP_MAX][320]; /* dead-letter reasons of permanent Redis errors */
 };
 
 #define KAFKA_CHECK_MS 5000       /* readiness: a metadata request this often ... */
@@ -78,19 +79,50 @@ static int ready_cb(void *ud)
     return atomic_load(&svc->kafka_ready) && atomic_load(&svc->kafka_reachable) && atomic_load(&svc->redis_ready);
 }
 
+/* A handler asked for a retry, but Redis refused its effects with an error no retry can fix
+ * (WRONGTYPE, a failing script): the event is dead-lettered with that error instead of blocking its
+ * partition forever. slot: which reason buffer (one per message of a group). */
+static int classify(acms_service *svc, const acms_msg *m, int rc, const char **reason, size_t slot)
+{
+    const char *perm = acms_redis_permanent_error(svc->redis);
+    if (rc != ACMS_ERR_RETRY || !perm)
+        return rc;
+    char *buf = svc->redis_reasons[slot % ACMS_KAFKA_GROUP_MAX];
+    snprintf(buf, sizeof svc->redis_reasons[0], "redis refused the event's effects and retrying cannot help: %s",
+             perm);
+    acms_log_error(NULL, NULL, "%s@%d:%lld: %s", m->topic, (int)m->partition, (long long)m->offset, buf);
+    *reason = buf;
+    return ACMS_ERR_POISON;
+}
+
 static int loop_msg(void *ud, const acms_msg *m, const char **reason)
 {
     acms_service *svc = ud;
     acms_log_set_trace(m->traceparent);
+    acms_redis_clear_permanent(svc->redis);
     int rc = svc->ops->handle(svc->ctx, svc, m, reason);
+    rc = classify(svc, m, rc, reason, 0);
     acms_log_set_trace(NULL);
     return rc;
 }
 
+/* A group whose Redis round trips met a permanent error: the messages it asked to retry are handled
+ * one at a time (effects are idempotent), so the one Redis refuses is found and dead-lettered. */
 static int loop_batch(void *ud, const acms_msg *msgs, size_t n, int *rcs, const char **reasons)
 {
     acms_service *svc = ud;
-    return svc->ops->handle_batch(svc->ctx, svc, msgs, n, rcs, reasons);
+    acms_redis_clear_permanent(svc->redis);
+    int rc = svc->ops->handle_batch(svc->ctx, svc, msgs, n, rcs, reasons);
+    if (!acms_redis_permanent_error(svc->redis) || !svc->ops->handle)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (rcs[i] != ACMS_ERR_RETRY)
+            continue;
+        acms_redis_clear_permanent(svc->redis);
+        rcs[i] = svc->ops->handle(svc->ctx, svc, &msgs[i], &reasons[i]);
+        rcs[i] = classify(svc, &msgs[i], rcs[i], &reasons[i], i);
+    }
+    return rc;
 }
 
 static int loop_tick(void *ud)

@@ -60,17 +60,6 @@ int acms_state_is_terminal(const char *status)
                       !strcmp(status, "rejected"));
 }
 
-const char *acms_key_run(char *buf, size_t size, const char *run_id)
-{
-    snprintf(buf, size, "acms:run:%s", run_id);
-    return buf;
-}
-
-const char *acms_key_step(char *buf, size_t size, const char *run_id, const char *step)
-{
-    snprintf(buf, size, "acms:run:%s:step:%s", run_id, step);
-    return buf;
-}
 
 /* The status script's command for run_status and run_status_append. Buffers are the caller's. */
 typedef struct status_cmd {
@@ -94,7 +83,7 @@ static int status_cmd_build(status_cmd *c, const char *run_id, const char *statu
     c->argv[c->argc++] = status_script;
     c->argv[c->argc++] = "2";
     c->argv[c->argc++] = c->key;
-    c->argv[c->argc++] = "acms:runs";
+    c->argv[c->argc++] = ACMS_KEY_RUNS;
     c->argv[c->argc++] = status;
     c->argv[c->argc++] = c->rank;
     c->argv[c->argc++] = c->now;
@@ -159,7 +148,7 @@ static int status_list(acms_redis *r, int queue, const char *run_id, const char 
     argv[argc++] = status_list_script;
     argv[argc++] = "3";
     argv[argc++] = key;
-    argv[argc++] = "acms:runs";
+    argv[argc++] = ACMS_KEY_RUNS;
     argv[argc++] = list;
     argv[argc++] = status;
     argv[argc++] = rankbuf;

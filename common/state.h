@@ -14,6 +14,7 @@
 #ifndef ACMS_STATE_H
 #define ACMS_STATE_H
 
+#include "keys.h"
 #include "redis.h"
 
 /* Sets the run's status if it moves forward, together with the given field/value pairs (fields are
@@ -43,9 +44,5 @@ int acms_state_step_set_reply(const redisReply *rep);
 /* Rank of a status (0..4), -1 unknown. */
 int acms_state_rank(const char *status);
 int acms_state_is_terminal(const char *status);
-
-/* Key builders into buf (returns buf). */
-const char *acms_key_run(char *buf, size_t size, const char *run_id);
-const char *acms_key_step(char *buf, size_t size, const char *run_id, const char *step);
 
 #endif

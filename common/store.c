@@ -80,6 +80,27 @@ void acms_store_close(acms_store *s)
     free(s);
 }
 
+void acms_store_set_crypt(acms_store *s, const struct acms_crypt *c)
+{
+    if (s)
+        s->crypt = c;
+}
+
+int acms_store_rotate_key(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size)
+{
+    *n = 0;
+    if (!s->crypt) {
+        acms_store__err(errstr, errstr_size, "no master key is set (ACMS_MASTER_KEY_FILE or ACMS_MASTER_KEY_TRANSIT)");
+        return ACMS_ERR_INVALID;
+    }
+    if (s->ops != &acms_store__redis_ops) {
+        acms_store__err(errstr, errstr_size, "the %s backend stores documents in its own service: rotate its keys there",
+                        s->ops->kind);
+        return ACMS_ERR_INVALID;
+    }
+    return acms_store__redis_rotate(s, a, n, errstr, errstr_size);
+}
+
 const char *acms_store_kind(const acms_store *s)
 {
     return s && s->ops ? s->ops->kind : "";

@@ -53,6 +53,16 @@ typedef struct acms_store_entry {
  * (curl_global_init is the caller's business). NULL with errstr on a bad spec. */
 acms_store *acms_store_open(const char *spec, acms_redis *redis, char *errstr, size_t errstr_size);
 void acms_store_close(acms_store *s);
+/* Encryption at rest: from now on documents are sealed with c (borrowed; crypt.h) before they are
+ * stored, and sealed documents are opened on reads (id, version and kind "config" bound). Without
+ * it a sealed document fails to read with a clear error. NULL turns sealing off. */
+struct acms_crypt;
+void acms_store_set_crypt(acms_store *s, const struct acms_crypt *c);
+/* Re-wraps every stored document's data key under c's current master key (documents stored in
+ * clear are sealed). *n gets how many changed. Redis backend only (the HTTP backend's service keeps
+ * its own storage): ACMS_ERR_INVALID there. ACMS_OK, ACMS_ERR_RETRY, ACMS_ERR (errstr). */
+int acms_store_rotate_key(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size);
+
 /* "redis" or "http". */
 const char *acms_store_kind(const acms_store *s);
 

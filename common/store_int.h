@@ -22,9 +22,12 @@ struct acms_store {
     acms_redis *redis;        /* redis: borrowed */
     char *base;               /* http: base URL without a trailing '/' (malloc'd) */
     void *curl;               /* http: a CURL easy handle, re-used for keep-alive */
+    const struct acms_crypt *crypt; /* NULL: documents stored as given; else sealed (crypt.h) */
 };
 
 extern const acms_store_ops acms_store__redis_ops;
+/* acms_store_rotate_key of the Redis backend (store_redis.c). */
+int acms_store__redis_rotate(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size);
 extern const acms_store_ops acms_store__http_ops;
 
 /* Format error text into errstr (truncation is acceptable for a message). */

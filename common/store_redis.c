@@ -5,16 +5,22 @@
  * same content always maps to one version. Reads verify the content hash (store.c). */
 #include "store_int.h"
 
+#include "crypt.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #define KEYSZ (ACMS_STORE_MAX_ID + 48)
 
-/* KEYS[1] hashes, KEYS[2] latest, KEYS[3] ids. ARGV: id hash document created_ms format vprefix.
- * Returns {version, created (0|1)}. */
+/* KEYS[1] hashes, KEYS[2] latest, KEYS[3] ids. ARGV: id hash document created_ms format vprefix
+ * expect. Returns {version, created (0|1)}; with expect (an encrypted document sealed for version
+ * expect) and another version taken meanwhile, {0, latest}: the caller seals again. */
 static const char put_lua[] =
     "local v = redis.call('HGET', KEYS[1], ARGV[2])\n"
     "if v then return {tonumber(v), 0} end\n"
+    "if ARGV[7] ~= '' and (tonumber(redis.call('GET', KEYS[2]) or '0') + 1) ~= tonumber(ARGV[7]) then\n"
+    "  return {0, tonumber(redis.call('GET', KEYS[2]) or '0')}\n"
+    "end\n"
     "local n = redis.call('INCR', KEYS[2])\n"
     "redis.call('HSET', ARGV[6] .. n, 'document', ARGV[3], 'hash', ARGV[2], 'created_ms', ARGV[4],\n"
     "           'format', ARGV[5])\n"
@@ -48,6 +54,20 @@ static uint32_t reply_version(const redisReply *rep)
     return *end || v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
+/* The latest version of id (0 when none). */
+static int current_latest(acms_store *s, const char *id, uint32_t *latest, char *errstr, size_t errstr_size)
+{
+    char klatest[KEYSZ];
+    redisReply *rep = acms_redis_cmd(s->redis, "GET %s", acms_store_key_latest(klatest, sizeof klatest, id));
+    if (!rep) {
+        acms_store__err(errstr, errstr_size, "Redis is unreachable");
+        return ACMS_ERR_RETRY;
+    }
+    *latest = reply_version(rep);
+    freeReplyObject(rep);
+    return ACMS_OK;
+}
+
 static int r_put(acms_store *s, acms_arena *a, const char *id, const char *format, const char *text, size_t len,
                  const char *hash, acms_store_doc **out, int *created, char *errstr, size_t errstr_size)
 {
@@ -58,19 +78,48 @@ static int r_put(acms_store *s, acms_arena *a, const char *id, const char *forma
         return ACMS_ERR_INVALID;
     }
     const char *created_ms = acms_arena_printf(a, "%lld", (long long)acms_now_ms());
-    const char *argv[] = {"EVAL", put_lua, "3", khashes, klatest, ACMS_STORE_KEY_IDS,
-                          id,     hash,    text, created_ms, format, vprefix};
-    size_t argl[12];
-    for (int i = 0; i < 12; i++)
-        argl[i] = argv[i] == text ? len : strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(s->redis, 12, argv, argl);
+    const char *stored = text, *expect = "";
+    size_t stored_len = len;
+    uint32_t latest = 0;
+    redisReply *rep = NULL;
+    int rc = ACMS_ERR;
+    for (int tries = 0; tries < 8; tries++) {
+        if (s->crypt) { /* sealed for the version it should get: id, version and kind are bound */
+            char *env = NULL;
+            if (tries == 0 && (rc = current_latest(s, id, &latest, errstr, errstr_size)) != ACMS_OK)
+                return rc;
+            if ((rc = acms_crypt_seal(s->crypt, a, "config", id, latest + 1, text, len, &env, &stored_len, errstr,
+                                      errstr_size)) != ACMS_OK)
+                return rc;
+            stored = env;
+            expect = acms_arena_printf(a, "%u", (unsigned)(latest + 1));
+        }
+        const char *argv[] = {"EVAL", put_lua, "3",        khashes, klatest, ACMS_STORE_KEY_IDS, id,
+                              hash,   stored,  created_ms, format,  vprefix, expect};
+        size_t argl[13];
+        for (int i = 0; i < 13; i++)
+            argl[i] = argv[i] == stored ? stored_len : strlen(argv[i]);
+        rep = acms_redis_cmdargv(s->redis, 13, argv, argl);
+        if (!rep) {
+            acms_store__err(errstr, errstr_size, "Redis is unreachable");
+            return ACMS_ERR_RETRY;
+        }
+        rc = ACMS_ERR;
+        if (reply_error(rep, "the put", errstr, errstr_size))
+            goto out;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->type == REDIS_REPLY_INTEGER &&
+            rep->element[0]->integer == 0 && s->crypt) {
+            latest = (uint32_t)acms_redis_int(rep->element[1], 0); /* another put took that version */
+            freeReplyObject(rep);
+            rep = NULL;
+            continue;
+        }
+        break;
+    }
     if (!rep) {
-        acms_store__err(errstr, errstr_size, "Redis is unreachable");
+        acms_store__err(errstr, errstr_size, "concurrent puts kept taking the version");
         return ACMS_ERR_RETRY;
     }
-    int rc = ACMS_ERR;
-    if (reply_error(rep, "the put", errstr, errstr_size))
-        goto out;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
         rep->element[0]->integer < 1 || rep->element[0]->integer > UINT32_MAX) {
         acms_store__err(errstr, errstr_size, "unexpected answer from the put script");
@@ -145,6 +194,20 @@ static int r_get(acms_store *s, acms_arena *a, const char *id, uint32_t version,
         const redisReply *e = rep[1]->element[i];
         f[i] = e->type == REDIS_REPLY_STRING ? e->str : "";
         fl[i] = e->type == REDIS_REPLY_STRING ? e->len : 0;
+    }
+    for (size_t i = 0; i + 1 < n; i += 2) { /* an encrypted document opens only as this id and version */
+        if (strcmp(f[i], "document") || !acms_crypt_is_envelope(f[i + 1], fl[i + 1]))
+            continue;
+        char *plain = NULL;
+        char why[512] = "";
+        rc = acms_crypt_open(s->crypt, a, "config", id, version, f[i + 1], fl[i + 1], &plain, &fl[i + 1], why,
+                             sizeof why);
+        if (rc != ACMS_OK) {
+            acms_store__err(errstr, errstr_size, "configuration %s@%u: %s", id, (unsigned)version, why);
+            rc = rc == ACMS_ERR_RETRY ? rc : ACMS_ERR;
+            goto out;
+        }
+        f[i + 1] = plain;
     }
     rc = acms_store__doc_from_fields(a, id, version, f, fl, n, out, errstr, errstr_size);
 out:
@@ -248,3 +311,55 @@ const acms_store_ops acms_store__redis_ops = {
     .list = r_list,
     .close = NULL,
 };
+
+/* Replaces the document field of KEYS[1] with ARGV[2] only while it still holds ARGV[1]. */
+static const char swap_lua[] =
+    "if redis.call('HGET', KEYS[1], 'document') == ARGV[1] then\n"
+    "  redis.call('HSET', KEYS[1], 'document', ARGV[2]) return 1 end\n"
+    "return 0\n";
+
+/* Re-wraps the document of id@v (rotate_key). 1 changed, 0 not, or an ACMS_ERR_* code. */
+static int rotate_one(acms_store *s, acms_arena *a, const char *id, uint32_t v, char *errstr, size_t errstr_size)
+{
+    char kv[KEYSZ];
+    acms_store_key_version(kv, sizeof kv, id, v);
+    redisReply *rep = acms_redis_cmd(s->redis, "HGET %s document", kv);
+    if (!rep) {
+        acms_store__err(errstr, errstr_size, "Redis is unreachable");
+        return ACMS_ERR_RETRY;
+    }
+    int rc = 0, changed = 0;
+    char *out = NULL, why[512] = "";
+    size_t out_len = 0;
+    if (rep->type == REDIS_REPLY_STRING &&
+        (rc = acms_crypt_rewrap(s->crypt, a, "config", id, v, rep->str, rep->len, &out, &out_len, &changed, why,
+                                sizeof why)) != ACMS_OK) {
+        acms_store__err(errstr, errstr_size, "configuration %s@%u: %s", id, (unsigned)v, why);
+    } else if (changed) {
+        const char *argv[] = {"EVAL", swap_lua, "1", kv, rep->str, out};
+        size_t argl[] = {4, strlen(swap_lua), 1, strlen(kv), rep->len, out_len};
+        redisReply *sw = acms_redis_cmdargv(s->redis, 6, argv, argl);
+        rc = !sw ? ACMS_ERR_RETRY : acms_redis_int(sw, 0) == 1 ? 1 : 0;
+        if (sw)
+            freeReplyObject(sw);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+int acms_store__redis_rotate(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size)
+{
+    acms_store_entry *ids = NULL;
+    size_t nids = 0;
+    *n = 0;
+    int rc = r_list(s, a, NULL, &ids, &nids, errstr, errstr_size);
+    for (size_t i = 0; rc == ACMS_OK && i < nids; i++)
+        for (uint32_t v = 1; rc == ACMS_OK && v <= ids[i].version; v++) {
+            int k = rotate_one(s, a, ids[i].id, v, errstr, errstr_size);
+            if (k < 0)
+                rc = k;
+            else
+                *n += (size_t)k;
+        }
+    return rc;
+}

@@ -28,11 +28,26 @@ status() {
     fi
   done
   if [ "$any" -ne 0 ]; then echo "stack not running"; return 1; fi
-  [ -f "$RUN_DIR/stack.env" ] && sed 's/^/  /' "$RUN_DIR/stack.env"
+  [ -f "$RUN_DIR/stack.env" ] && sed -e 's#://:[^@]*@#://:***@#' -e 's/^/  /' "$RUN_DIR/stack.env"
   return 0
 }
 
+# The local Redis gets a password: random at the first `make up`, kept in run/redis.password (0600)
+# for the next ones; every file the stack writes under run/ is readable by its owner only. run/
+# itself is 0711: local steps, run as the step user, reach their work directories in run/work and
+# can neither list run/ nor read anything in it.
+redis_password() {
+  umask 077
+  mkdir -p "$RUN_DIR"
+  chmod 711 "$RUN_DIR"
+  local f=$RUN_DIR/redis.password
+  [ -s "$f" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f"
+  STACK_REDIS_PASSWORD=$(cat "$f")
+  export STACK_REDIS_PASSWORD
+}
+
 up() {
+  redis_password
   STACK_DIR=$RUN_DIR
   if stack_running; then
     if [ -s "$RUN_DIR/services" ] && stack_wait_ready 2 2>/dev/null; then
@@ -61,7 +76,8 @@ up() {
   stack_write_env "$RUN_DIR/stack.env"
   echo "stack up: $(wc -l <"$RUN_DIR/services") service process(es), REPLICAS=${REPLICAS:-1}"
   echo "  addresses: $RUN_DIR/stack.env (acmsctl and services read it by default)"
-  sed 's/^/    /' "$RUN_DIR/stack.env"
+  sed -e 's#://:[^@]*@#://:***@#' -e 's/^/    /' "$RUN_DIR/stack.env"
+  echo "  redis:     password in $RUN_DIR/redis.password (mode 0600)"
   echo "  logs:      $RUN_DIR/<service>-<n>.log, broker.log, redis.log"
   echo "  faults:    tools/devbroker-ctl $(stack__broker_sock) broker-down 1"
   echo "  stop:      make down"

@@ -2,13 +2,14 @@
  * adapt_during_execution) as plain functions. The service (main.c) and `acmsctl prepare/validate`
  * call these same entry points. Component files: environment.c secrets.c scaler.c optimizer.c
  * compliance.c live.c; each exports adapter_<component>_* functions (stages.h is their internal
- * API; secrets.h is the reference resolver the coordinator's executors share). */
+ * API; common/secret.h is the reference parser and resolver every service shares). */
 #ifndef ACMS_ADAPTER_H
 #define ACMS_ADAPTER_H
 
 #include "issue.h"
 #include "profile.h"
 #include "redis.h"
+#include "secret.h"
 #include "store.h"
 
 /* The scaler's Redis reads done ahead for one submission (a service handling several at once):
@@ -25,8 +26,7 @@ typedef struct adapter_prefetch {
 typedef struct adapter_ctx {
     const acms_profiles *profiles;  /* catalogue, environments, policies */
     acms_redis *redis;              /* NULL offline: no load, no learned recommendations */
-    const char *vault_addr;         /* VAULT_ADDR (http://127.0.0.1:8200), NULL = vault refs unresolvable */
-    const char *vault_token;        /* VAULT_TOKEN; never logged */
+    acms_secret_ctx secret;         /* vault client (NULL = vault refs unresolvable), env deny list */
     int check_secrets;              /* resolve references at prepare time (service: 1) */
     const adapter_prefetch *prefetch; /* NULL, or the scaler's reads done ahead (service batches) */
 } adapter_ctx;

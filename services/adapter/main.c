@@ -13,6 +13,8 @@
 #include "adapter/stages.h"
 #include "doc.h"
 #include "service.h"
+#include "crypt.h"
+#include "vault.h"
 #include "state.h"
 
 #define SERVICE "acms-adapter"
@@ -21,10 +23,9 @@
 
 typedef struct adapter_service {
     adapter_ctx ctx;
-    char *vault_addr;
-    char *vault_token;
     double threshold;   /* ACMS_SAFETY_THRESHOLD, 0 = the environment's or the default */
     acms_store *store;  /* ACMS_CONFIG_STORE: "redis" (default, the service's Redis) or http://... */
+    acms_crypt *crypt;  /* ACMS_MASTER_KEY_FILE / _TRANSIT: stored documents encrypted at rest; NULL = off */
 } adapter_service;
 
 static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
@@ -45,29 +46,28 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
             return ACMS_ERR_INVALID;
         }
     }
-    const char *va = getenv("VAULT_ADDR"), *vt = getenv("VAULT_TOKEN");
-    s->vault_addr = va && *va ? strdup(va) : NULL;
-    s->vault_token = vt && *vt ? strdup(vt) : NULL;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(errstr, errstr_size, "curl_global_init failed");
-        free(s->vault_addr);
-        free(s->vault_token);
         free(s);
         return ACMS_ERR;
     }
-    const char *spec = getenv("ACMS_CONFIG_STORE");
-    s->store = acms_store_open(spec, acms_service_redis(svc), errstr, errstr_size);
-    if (!s->store) {
+    if (acms_secret_ctx_from_env(&s->ctx.secret, errstr, errstr_size) != ACMS_OK) {
         curl_global_cleanup();
-        free(s->vault_addr);
-        free(s->vault_token);
         free(s);
         return ACMS_ERR_INVALID;
     }
+    const char *spec = getenv("ACMS_CONFIG_STORE");
+    s->store = acms_store_open(spec, acms_service_redis(svc), errstr, errstr_size);
+    if (!s->store || acms_crypt_from_env(&s->crypt, s->ctx.secret.vault, errstr, errstr_size) != ACMS_OK) {
+        acms_store_close(s->store);
+        acms_secret_ctx_release(&s->ctx.secret);
+        curl_global_cleanup();
+        free(s);
+        return ACMS_ERR_INVALID;
+    }
+    acms_store_set_crypt(s->store, s->crypt);
     s->ctx.profiles = acms_service_profiles(svc);
     s->ctx.redis = acms_service_redis(svc);
-    s->ctx.vault_addr = s->vault_addr;
-    s->ctx.vault_token = s->vault_token;
     s->ctx.check_secrets = 1;
     acms_metrics *mx = acms_service_metrics(svc); /* the service's own series exist from the start */
     acms_metrics_add(mx, "acms_adapter_prepared_total", NULL, "Configurations prepared for execution", 0);
@@ -76,7 +76,7 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
         acms_metrics_add(mx, "acms_adapter_adaptations_applied_total", st ? "stage=\"runtime\"" : "stage=\"prepare\"",
                          "Adaptation records applied, at preparation and at runtime", 0);
     acms_log_info(NULL, NULL, "adapter ready: vault %s, safety threshold %s, configuration store %s%s%s",
-                  s->vault_addr ? s->vault_addr : "none", th && *th ? th : "per environment",
+                  s->ctx.secret.vault ? acms_vault_addr(s->ctx.secret.vault) : "none", th && *th ? th : "per environment",
                   acms_store_kind(s->store), spec && *spec && strcmp(spec, "redis") ? " " : "",
                   spec && *spec && strcmp(spec, "redis") ? spec : "");
     *out = s;
@@ -89,11 +89,8 @@ static void release(void *ctx)
     if (!s)
         return;
     acms_store_close(s->store);
-    free(s->vault_addr);
-    if (s->vault_token) {
-        explicit_bzero(s->vault_token, strlen(s->vault_token));
-        free(s->vault_token);
-    }
+    acms_crypt_free(s->crypt);
+    acms_secret_ctx_release(&s->ctx.secret);
     curl_global_cleanup();
     free(s);
 }
@@ -290,8 +287,8 @@ static int record_once(acms_redis *r, acms_arena *a, const Acms__V1__EventMeta *
 {
     const char **json = records_json(a, &rec, 1);
     const char *argv[] = {"EVAL", record_script, "2",
-                          acms_arena_printf(a, "acms:seen:adapter:%s", m->event_id),
-                          acms_arena_printf(a, "acms:run:%s:adaptations", m->run_id),
+                          acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, "adapter", m->event_id),
+                          acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, m->run_id, "adaptations"),
                           acms_arena_printf(a, "%d", SEEN_TTL_S), json[0]};
     size_t argl[7];
     for (int i = 0; i < 7; i++)

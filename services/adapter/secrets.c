@@ -1,12 +1,11 @@
-/* secrets.c: the SecretManager. References are parsed and resolved here (env, file, Vault KV v2
- * over libcurl with 2 s timeouts); at prepare time each reference is checked for form, scope and
- * resolvability and plain-text credentials are reported. Invariant: a resolved value lives only in
+/* secrets.c: the SecretManager's prepare-time checks. Each reference is checked for form, scope
+ * and resolvability through common/secret.h (the one parser and resolver), and plain-text
+ * credentials are reported. Invariant: a resolved value lives only in
  * a caller's buffer and is wiped (explicit_bzero) as soon as it is not needed; findings, errstr and
  * logs carry references and kinds, never values. */
-#include "secrets.h"
+#include "secret.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -16,363 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "stages.h"
 
-#define VAULT_TIMEOUT_MS 2000L
-#define VAULT_MAX_RESPONSE (64 * 1024)
 #define CHECK_BUF 16384
-
-/* --- parsing ----------------------------------------------------------------------------------- */
-
-int adapter_secret_is_ref(const char *s)
-{
-    return s && strncmp(s, ADAPTER_SECRET_PREFIX, sizeof ADAPTER_SECRET_PREFIX - 1) == 0;
-}
-
-static int has_dotdot(const char *path)
-{
-    const char *p = path;
-    while (*p) {
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == 2 && p[0] == '.' && p[1] == '.')
-            return 1;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return 0;
-}
-
-static int copy_checked(char *dst, size_t size, const char *src)
-{
-    int n = snprintf(dst, size, "%s", src);
-    return n >= 0 && (size_t)n < size;
-}
-
-static int parse_env(const char *name, adapter_secret_ref *out)
-{
-    if (!(isalpha((unsigned char)name[0]) || name[0] == '_'))
-        return ACMS_ERR_INVALID;
-    for (const char *c = name; *c; c++)
-        if (!(isalnum((unsigned char)*c) || *c == '_'))
-            return ACMS_ERR_INVALID;
-    out->kind = ADAPTER_SECRET_ENV;
-    return copy_checked(out->path, sizeof out->path, name) ? ACMS_OK : ACMS_ERR_INVALID;
-}
-
-static int parse_file(const char *rest, adapter_secret_ref *out)
-{
-    if (!*rest || has_dotdot(rest))
-        return ACMS_ERR_INVALID;
-    for (const char *c = rest; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            return ACMS_ERR_INVALID;
-    int n = snprintf(out->path, sizeof out->path, "%s%s", rest[0] == '/' ? "" : "/", rest);
-    if (n < 0 || (size_t)n >= sizeof out->path)
-        return ACMS_ERR_INVALID;
-    out->kind = ADAPTER_SECRET_FILE;
-    return ACMS_OK;
-}
-
-static int parse_vault(const char *rest, adapter_secret_ref *out)
-{
-    const char *hash = strrchr(rest, '#');
-    if (!hash || hash == rest || !hash[1] || rest[0] == '/')
-        return ACMS_ERR_INVALID;
-    size_t plen = (size_t)(hash - rest);
-    if (plen >= sizeof out->path)
-        return ACMS_ERR_INVALID;
-    for (size_t i = 0; i < plen; i++) {
-        char c = rest[i];
-        if (!(isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.' || c == '/'))
-            return ACMS_ERR_INVALID;
-        if (c == '/' && i + 1 < plen && rest[i + 1] == '/')
-            return ACMS_ERR_INVALID;
-    }
-    for (const char *c = hash + 1; *c; c++)
-        if (!(isalnum((unsigned char)*c) || *c == '_' || *c == '-' || *c == '.'))
-            return ACMS_ERR_INVALID;
-    memcpy(out->path, rest, plen);
-    out->path[plen] = '\0';
-    if (has_dotdot(out->path) || out->path[plen - 1] == '/')
-        return ACMS_ERR_INVALID;
-    if (!copy_checked(out->key, sizeof out->key, hash + 1))
-        return ACMS_ERR_INVALID;
-    out->kind = ADAPTER_SECRET_VAULT;
-    return ACMS_OK;
-}
-
-int adapter_secret_parse(const char *ref, adapter_secret_ref *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!adapter_secret_is_ref(ref))
-        return ACMS_ERR_NOTFOUND;
-    const char *r = ref + sizeof ADAPTER_SECRET_PREFIX - 1;
-    int rc;
-    if (strncmp(r, "env/", 4) == 0)
-        rc = parse_env(r + 4, out);
-    else if (strncmp(r, "file/", 5) == 0)
-        rc = parse_file(r + 5, out);
-    else if (strncmp(r, "vault/", 6) == 0)
-        rc = parse_vault(r + 6, out);
-    else
-        rc = ACMS_ERR_INVALID;
-    if (rc != ACMS_OK)
-        memset(out, 0, sizeof *out);
-    return rc;
-}
-
-/* --- resolution ------------------------------------------------------------------------------- */
-
-static int fail(int rc, char *errstr, size_t errstr_size, const char *ref, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int fail(int rc, char *errstr, size_t errstr_size, const char *ref, const char *fmt, ...)
-{
-    if (errstr && errstr_size) {
-        int n = snprintf(errstr, errstr_size, "%s: ", ref);
-        if (n >= 0 && (size_t)n < errstr_size) {
-            va_list ap;
-            va_start(ap, fmt);
-            if (vsnprintf(errstr + n, errstr_size - (size_t)n, fmt, ap) < 0)
-                errstr[n] = '\0';
-            va_end(ap);
-        }
-    }
-    return rc;
-}
-
-static int put_value(const char *v, size_t len, char *buf, size_t size)
-{
-    if (len >= size) {
-        explicit_bzero(buf, size);
-        return ACMS_ERR_LIMIT;
-    }
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    return ACMS_OK;
-}
-
-static int resolve_env(const adapter_secret_ref *r, const char *ref, char *buf, size_t size, char *err, size_t errn)
-{
-    const char *v = getenv(r->path);
-    if (!v)
-        return fail(ACMS_ERR_NOTFOUND, err, errn, ref, "environment variable %s is not set", r->path);
-    if (put_value(v, strlen(v), buf, size) != ACMS_OK)
-        return fail(ACMS_ERR_LIMIT, err, errn, ref, "value longer than %zu bytes", size ? size - 1 : 0);
-    return ACMS_OK;
-}
-
-static int resolve_file(const adapter_secret_ref *r, const char *ref, char *buf, size_t size, char *err, size_t errn)
-{
-    int rc = ACMS_OK;
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO must not block us */
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT || e == ENOTDIR)
-            return fail(ACMS_ERR_NOTFOUND, err, errn, ref, "no such file");
-        if (e == EACCES || e == EPERM)
-            return fail(ACMS_ERR, err, errn, ref, "permission denied");
-        return fail(ACMS_ERR, err, errn, ref, "cannot open: %s", strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = fail(ACMS_ERR_INVALID, err, errn, ref, "not a regular file");
-        goto out;
-    }
-    size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t k = read(fd, buf + len, size - 1 - len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            explicit_bzero(buf, size);
-            rc = fail(ACMS_ERR, err, errn, ref, "read failed: %s", strerror(errno));
-            goto out;
-        }
-        if (k == 0)
-            break;
-        len += (size_t)k;
-    }
-    if (len + 1 >= size) {
-        char extra;
-        ssize_t k = read(fd, &extra, 1);
-        if (k != 0) {
-            explicit_bzero(buf, size);
-            explicit_bzero(&extra, sizeof extra);
-            rc = fail(ACMS_ERR_LIMIT, err, errn, ref, "value longer than %zu bytes", size - 1);
-            goto out;
-        }
-    }
-    if (len > 0 && buf[len - 1] == '\n')
-        len--;
-    if (len > 0 && buf[len - 1] == '\r')
-        len--;
-    buf[len] = '\0';
-out:
-    close(fd);
-    return rc;
-}
-
-typedef struct vault_body {
-    char *data;
-    size_t len;
-    int overflow;
-} vault_body;
-
-static size_t vault_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    vault_body *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n >= VAULT_MAX_RESPONSE) {
-        b->overflow = 1;
-        return 0;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-/* Wipes every string of a cJSON tree (the secret values of a KV response) before it is freed. */
-static void json_wipe(cJSON *j)
-{
-    for (; j; j = j->next) {
-        if (cJSON_IsString(j) && j->valuestring)
-            explicit_bzero(j->valuestring, strlen(j->valuestring));
-        json_wipe(j->child);
-    }
-}
-
-static int vault_extract(const vault_body *b, const adapter_secret_ref *r, const char *ref, char *buf, size_t size,
-                         char *err, size_t errn)
-{
-    int rc;
-    cJSON *root = cJSON_ParseWithLength(b->data, b->len);
-    if (!root)
-        return fail(ACMS_ERR, err, errn, ref, "vault answered with undecodable JSON");
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(data, "data");
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(kv, r->key);
-    if (!cJSON_IsObject(kv)) {
-        rc = fail(ACMS_ERR, err, errn, ref, "vault answer has no data.data (is %s a KV v2 path?)", r->path);
-    } else if (cJSON_IsString(item) && item->valuestring) {
-        rc = put_value(item->valuestring, strlen(item->valuestring), buf, size);
-        if (rc != ACMS_OK)
-            fail(rc, err, errn, ref, "value longer than %zu bytes", size ? size - 1 : 0);
-    } else if (cJSON_IsNumber(item) || cJSON_IsBool(item)) {
-        char tmp[64];
-        int n = cJSON_IsBool(item) ? snprintf(tmp, sizeof tmp, "%s", cJSON_IsTrue(item) ? "true" : "false")
-                                   : snprintf(tmp, sizeof tmp, "%.17g", item->valuedouble);
-        rc = (n > 0) ? put_value(tmp, (size_t)n, buf, size) : ACMS_ERR;
-        explicit_bzero(tmp, sizeof tmp);
-        if (rc != ACMS_OK)
-            fail(rc, err, errn, ref, "value does not fit");
-    } else if (item) {
-        rc = fail(ACMS_ERR_INVALID, err, errn, ref, "key %s is not a scalar", r->key);
-    } else {
-        rc = fail(ACMS_ERR_NOTFOUND, err, errn, ref, "key %s absent from the secret", r->key);
-    }
-    json_wipe(root);
-    cJSON_Delete(root);
-    return rc;
-}
-
-static int resolve_vault(const adapter_ctx *ctx, const adapter_secret_ref *r, const char *ref, char *buf,
-                         size_t size, char *err, size_t errn)
-{
-    if (!ctx || !ctx->vault_addr || !*ctx->vault_addr)
-        return fail(ACMS_ERR_INVALID, err, errn, ref, "no vault configured (VAULT_ADDR unset)");
-    int rc = ACMS_OK;
-    char url[2048], hdr[1024] = "";
-    size_t alen = strlen(ctx->vault_addr);
-    while (alen > 0 && ctx->vault_addr[alen - 1] == '/')
-        alen--;
-    int n = snprintf(url, sizeof url, "%.*s/v1/%s", (int)alen, ctx->vault_addr, r->path);
-    if (n < 0 || (size_t)n >= sizeof url)
-        return fail(ACMS_ERR_INVALID, err, errn, ref, "vault URL too long");
-    n = snprintf(hdr, sizeof hdr, "X-Vault-Token: %s", ctx->vault_token ? ctx->vault_token : "");
-    if (n < 0 || (size_t)n >= sizeof hdr)
-        return fail(ACMS_ERR_INVALID, err, errn, ref, "vault token too long");
-
-    vault_body body = {.data = malloc(VAULT_MAX_RESPONSE)};
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = curl_slist_append(NULL, hdr);
-    if (!body.data || !c || !hl) {
-        rc = fail(ACMS_ERR_NOMEM, err, errn, ref, "out of memory");
-        goto out;
-    }
-    body.data[0] = '\0';
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, vault_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, VAULT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, VAULT_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (body.overflow) {
-        rc = fail(ACMS_ERR, err, errn, ref, "vault answer larger than %d bytes", VAULT_MAX_RESPONSE);
-    } else if (cc != CURLE_OK) {
-        rc = fail(ACMS_ERR_RETRY, err, errn, ref, "vault unreachable: %s", cerr[0] ? cerr : curl_easy_strerror(cc));
-    } else if (status == 200) {
-        rc = vault_extract(&body, r, ref, buf, size, err, errn);
-    } else if (status == 404) {
-        rc = fail(ACMS_ERR_NOTFOUND, err, errn, ref, "no secret at %s (HTTP 404)", r->path);
-    } else if (status == 401 || status == 403) {
-        rc = fail(ACMS_ERR, err, errn, ref, "permission denied (HTTP %ld)", status);
-    } else if (status == 429 || status >= 500) {
-        rc = fail(ACMS_ERR_RETRY, err, errn, ref, "vault unavailable (HTTP %ld)", status);
-    } else {
-        rc = fail(ACMS_ERR, err, errn, ref, "vault answered HTTP %ld", status);
-    }
-out:
-    if (rc != ACMS_OK && buf && size)
-        explicit_bzero(buf, size);
-    explicit_bzero(hdr, sizeof hdr);
-    if (hl) {
-        explicit_bzero(hl->data, strlen(hl->data));
-        curl_slist_free_all(hl);
-    }
-    if (c)
-        curl_easy_cleanup(c);
-    if (body.data) {
-        explicit_bzero(body.data, VAULT_MAX_RESPONSE);
-        free(body.data);
-    }
-    return rc;
-}
-
-int adapter_secret_resolve(const adapter_ctx *ctx, const char *ref, char *buf, size_t size, char *errstr,
-                           size_t errstr_size)
-{
-    adapter_secret_ref r;
-    if (errstr && errstr_size)
-        errstr[0] = '\0';
-    if (!buf || size == 0)
-        return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref ? ref : "(null)", "no buffer");
-    buf[0] = '\0';
-    if (adapter_secret_parse(ref, &r) != ACMS_OK)
-        return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref ? ref : "(null)", "malformed secret reference");
-    switch (r.kind) {
-    case ADAPTER_SECRET_ENV:
-        return resolve_env(&r, ref, buf, size, errstr, errstr_size);
-    case ADAPTER_SECRET_FILE:
-        return resolve_file(&r, ref, buf, size, errstr, errstr_size);
-    case ADAPTER_SECRET_VAULT:
-        return resolve_vault(ctx, &r, ref, buf, size, errstr, errstr_size);
-    }
-    return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref, "unknown backend");
-}
 
 /* --- plain-text credential detection ---------------------------------------------------------- */
 
@@ -458,7 +103,7 @@ static int boundary_before(const char *base, const char *p)
 
 const char *adapter_secret_value_pattern(const char *v)
 {
-    if (!v || !*v || adapter_secret_is_ref(v))
+    if (!v || !*v || acms_secret_is_ref(v))
         return NULL;
     for (const char *p = v; *p; p++) {
         /* one switch on the first character: most characters start no pattern */
@@ -526,18 +171,6 @@ static void finding(adapter_findings *f, const char *step, const char *field, co
     f->v[f->n - 1] = s;
 }
 
-static int in_scope(const Acms__V1__Environment *env, const char *ref)
-{
-    for (size_t i = 0; env && i < env->n_secret_scopes; i++) {
-        const char *s = env->secret_scopes[i];
-        if (!s || !*s)
-            continue;
-        if (strcmp(s, "*") == 0 || strncmp(ref, s, strlen(s)) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static char *scopes_list(acms_arena *a, const Acms__V1__Environment *env)
 {
     char *out = acms_arena_strdup(a, "");
@@ -554,7 +187,8 @@ typedef struct ref_memo {
     size_t n;
 } ref_memo;
 
-static int memo_resolve(const adapter_ctx *ctx, acms_arena *a, ref_memo *m, const char *ref, const char **err)
+static int memo_resolve(const adapter_ctx *ctx, const Acms__V1__Environment *env, acms_arena *a, ref_memo *m,
+                        const char *ref, const char **err)
 {
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->refs[i], ref) == 0) {
@@ -562,7 +196,9 @@ static int memo_resolve(const adapter_ctx *ctx, acms_arena *a, ref_memo *m, cons
             return m->rcs[i];
         }
     char *buf = malloc(CHECK_BUF), errstr[512] = "";
-    int rc = buf ? adapter_secret_resolve(ctx, ref, buf, CHECK_BUF, errstr, sizeof errstr) : ACMS_ERR_NOMEM;
+    int rc = buf ? acms_secret_resolve(&ctx->secret, ref, env ? env->secret_scopes : NULL,
+                                      env ? env->n_secret_scopes : 0, buf, CHECK_BUF, errstr, sizeof errstr)
+                 : ACMS_ERR_NOMEM;
     if (buf) {
         explicit_bzero(buf, CHECK_BUF);
         free(buf);
@@ -582,23 +218,38 @@ static int memo_resolve(const adapter_ctx *ctx, acms_arena *a, ref_memo *m, cons
 static void check_ref(const adapter_ctx *ctx, const Acms__V1__Environment *env, adapter_findings *f, ref_memo *m,
                       const char *step, const char *field, const char *ref)
 {
-    adapter_secret_ref r;
-    if (adapter_secret_parse(ref, &r) != ACMS_OK) {
+    acms_secret_ref r;
+    const char *why = NULL;
+    if (acms_secret_parse(ref, &r, &why) != ACMS_OK) {
         finding(f, step, field, "malformed_reference",
-                "%s is not a valid reference (use secret://env/NAME, secret://file/PATH or "
-                "secret://vault/<kv path>#<key>)", ref);
+                "%s is not a valid reference: %s (use secret://env/NAME, secret://file/PATH, "
+                "secret://vault/<kv path>#<key> or secret://k8s/<secret>#<key>)", ref, why ? why : "malformed");
         return;
     }
-    if (!in_scope(env, ref)) {
+    if (r.kind == ACMS_SECRET_ENV && acms_secret_env_denied(ctx ? ctx->secret.env_deny : NULL, r.path)) {
+        finding(f, step, field, "out_of_scope_reference",
+                "%s names one of the services' own variables (ACMS_*, VAULT_*, Kafka, Redis or the deny list), "
+                "which no pipeline may read", ref);
+        return;
+    }
+    if (!env || !acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes)) {
         finding(f, step, field, "out_of_scope_reference", "%s is outside the secret scopes of environment %s (%s)",
                 ref, env && env->name ? env->name : "?",
                 env && env->n_secret_scopes ? scopes_list(f->arena, env) : "none");
         return;
     }
+    if (r.kind == ACMS_SECRET_K8S) { /* a Secret of the cluster: only a Pod can read it */
+        if (!env->executor || strcmp(env->executor, "kubernetes"))
+            finding(f, step, field, "unresolvable_reference",
+                    "%s names a Kubernetes Secret, which only the kubernetes executor can give a step "
+                    "(environment %s uses %s)", ref, env->name ? env->name : "?",
+                    env->executor && *env->executor ? env->executor : "local");
+        return;
+    }
     if (!ctx || !ctx->check_secrets)
         return;
     const char *err = "";
-    int rc = memo_resolve(ctx, f->arena, m, ref, &err);
+    int rc = memo_resolve(ctx, env, f->arena, m, ref, &err);
     if (rc == ACMS_OK || rc == ACMS_ERR_LIMIT)
         return;
     finding(f, step, field, "unresolvable_reference", "%s", err);
@@ -663,7 +314,7 @@ void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *
             const Acms__V1__EnvVar *e = s->env[k];
             const char *name = e->name ? e->name : "", *val = e->value ? e->value : "";
             const char *kind;
-            if (adapter_secret_is_ref(val))
+            if (acms_secret_is_ref(val))
                 check_ref(ctx, env, f, &memo, step, env_field(a, name), val);
             else if (*val && !is_variable(val) && adapter_secret_name_sensitive(name))
                 finding(f, step, env_field(a, name), "plaintext_credential",
@@ -676,7 +327,7 @@ void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *
         for (size_t k = 0; k < s->n_command; k++) {
             const char *arg = s->command[k] ? s->command[k] : "", *val = NULL, *kind;
             const char *aname = arg_assignment(a, arg, &val);
-            if (adapter_secret_is_ref(arg) || (val && adapter_secret_is_ref(val)))
+            if (acms_secret_is_ref(arg) || (val && acms_secret_is_ref(val)))
                 finding(f, step, command_field(a, k), "unresolvable_reference",
                         "secret references are resolved only in env values; pass it through an env variable");
             else if (aname && *val && !is_variable(val) && adapter_secret_name_sensitive(aname))

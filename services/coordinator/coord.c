@@ -6,6 +6,8 @@
  * then the rest is left to lease recovery (their attempts become LOST and are retried). */
 #include "coord.h"
 
+#include "crypt.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "k8s_watch.h"
 #include "state.h"
 
 #define SEEN_TTL_S (7 * 24 * 3600)
@@ -52,23 +55,29 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
     snprintf(c->owner, sizeof c->owner, "%s", cfg->instance_id);
     snprintf(c->work_root, sizeof c->work_root, "%s", cfg->work_dir[0] ? cfg->work_dir : "run/work");
     c->profiles = acms_service_profiles(svc);
-    c->secrets.profiles = c->profiles;
-    c->secrets.vault_addr = getenv("VAULT_ADDR");
-    c->secrets.vault_token = getenv("VAULT_TOKEN");
     c->lease_ttl_ms = (int)env_long("ACMS_COORD_LEASE_TTL_MS", COORD_LEASE_TTL_MS);
     if (c->lease_ttl_ms < 2 * COORD_RENEW_MS)
         c->lease_ttl_ms = 2 * COORD_RENEW_MS;
     c->max_runs = (size_t)env_long("ACMS_COORD_MAX_RUNS", 0);
+    c->tail_cap = (size_t)env_long("ACMS_LOG_TAIL_KB", COORD_TAIL_CAP / 1024) * 1024;
+    if (!c->tail_cap || c->tail_cap > 4u * 1024 * 1024)
+        c->tail_cap = COORD_TAIL_CAP;
     c->rng = (uint32_t)getpid() ^ (uint32_t)acms_now_ms() ^ (uint32_t)time(NULL) << 7;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(errstr, errstr_size, "libcurl initialisation failed");
         free(c);
         return ACMS_ERR;
     }
-    if (coord_sandbox_init(&c->sandbox, errstr, errstr_size) != ACMS_OK) {
+    if (acms_secret_ctx_from_env(&c->secrets, errstr, errstr_size) != ACMS_OK ||
+        acms_crypt_from_env(&c->crypt, c->secrets.vault, errstr, errstr_size) != ACMS_OK ||
+        coord_http_auth_from_env(&c->worker_auth, errstr, errstr_size) != ACMS_OK ||
+        coord_sandbox_init(&c->sandbox, errstr, errstr_size) != ACMS_OK) {
+        coord_http_auth_release(&c->worker_auth);
+        acms_crypt_free(c->crypt);
+        acms_secret_ctx_release(&c->secrets);
         curl_global_cleanup();
         free(c);
-        return ACMS_ERR;
+        return ACMS_ERR_INVALID;
     }
     acms_log_info(NULL, NULL, "sandbox for local steps: %s", c->sandbox.label);
     c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -147,7 +156,7 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
         return ACMS_ERR_POISON;
     }
     acms_redis *rd = acms_service_redis(svc);
-    int created = coord_store_create(rd, r->id, rc, event_id, tp);
+    int created = coord_store_create(rd, c->crypt, r->id, rc, event_id, tp);
     if (created == ACMS_ERR_RETRY) {
         coord_run_free(r);
         return ACMS_ERR_RETRY;
@@ -196,7 +205,7 @@ const char *coord_adapted_problem(const Acms__V1__AdaptedEvent *in)
 
 static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason)
 {
-    (void)c;
+    (void)c; /* the run's owner, wherever it is, applies it in place (live.c) */
     acms_arena *a = acms_arena_new(0);
     Acms__V1__AdaptedEvent *in =
         (Acms__V1__AdaptedEvent *)acms_pb_decode(a, &acms__v1__adapted_event__descriptor, m->payload, m->len, reason);
@@ -215,9 +224,9 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
         goto out;
     }
     const char *argv[] = {"EVAL", adapted_script, "3",
-                          acms_arena_printf(a, "acms:seen:%s:%s", COORD_SERVICE, in->meta->event_id),
-                          acms_arena_printf(a, "acms:run:%s:step:%s", run_id, in->step),
-                          acms_arena_printf(a, "acms:run:%s:live", run_id),
+                          acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, COORD_SERVICE, in->meta->event_id),
+                          acms_key_step(acms_key_buf(a), ACMS_KEY_MAX, run_id, in->step),
+                          acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "live"),
                           acms_arena_printf(a, "%llu", (unsigned long long)in->memory_mb),
                           acms_arena_printf(a, "%u", in->max_runtime_s),
                           acms_arena_printf(a, "%d", SEEN_TTL_S), in->step};
@@ -230,7 +239,7 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
     } else if (rep->integer == 1) {
         acms_log_info(run_id, in->meta->event_id, "adaptation stored for step %s (memory %llu MiB, max_runtime_s %u): "
                       "applies to its next attempt%s", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s,
-                      in->memory_mb ? " and, raised in place, to its running one" : "");
+                      in->memory_mb ? " and, in place, to its running one (by the run's owner)" : "");
     } else if (rep->integer == 2) {
         acms_log_warn(run_id, in->meta->event_id, "adaptation for unknown step %s ignored", in->step);
     }
@@ -257,7 +266,9 @@ static int on_control(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
     }
     const char *run_id = in->meta->run_id;
     const char *why = in->reason && *in->reason ? in->reason : "cancelled on request";
-    redisReply *rep = acms_redis_cmd(acms_service_redis(svc), "SET acms:run:%s:cancel %s EX %d", run_id, why, SEEN_TTL_S);
+    char key[ACMS_KEY_MAX];
+    redisReply *rep = acms_redis_cmd(acms_service_redis(svc), "SET %s %s EX %d",
+                                     acms_key_run_part(key, sizeof key, run_id, "cancel"), why, SEEN_TTL_S);
     int rc = rep && rep->type != REDIS_REPLY_ERROR ? ACMS_OK : ACMS_ERR_RETRY;
     if (rep)
         freeReplyObject(rep);
@@ -420,6 +431,10 @@ void coord_release(coord_ctx *c)
     coord_sandbox_release(&c->sandbox);
     if (c->wake_fd > 0)
         close(c->wake_fd);
+    k8s_exec_free(c->k8s); /* after the runs: their attempts' slots are detached by now */
+    acms_crypt_free(c->crypt);
+    coord_http_auth_release(&c->worker_auth);
+    acms_secret_ctx_release(&c->secrets);
     curl_global_cleanup();
     free(c);
 }

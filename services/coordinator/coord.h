@@ -11,11 +11,13 @@
 
 #include "adapter/adapter.h"
 #include "dag.h"
+#include "keys.h"
 #include "pb.h"
 #include "profile.h"
 #include "redis.h"
 #include "retry.h"
 #include "sandbox.h"
+#include "secret.h"
 #include "service.h"
 
 #define COORD_SERVICE "acms-coordinator"
@@ -27,6 +29,7 @@
 #define COORD_GRACE_MS 2000             /* SIGTERM -> SIGKILL */
 #define COORD_LOG_CAP (1024 * 1024)     /* per stream and attempt */
 #define COORD_TAIL_MAX 2048             /* stderr tail bytes (and at most 5 lines) */
+#define COORD_TAIL_CAP 65536            /* output kept in Redis per stream and attempt (ACMS_LOG_TAIL_KB) */
 #define COORD_DEFAULT_PARALLEL 4
 #define COORD_DEFAULT_ATTEMPTS 3
 #define COORD_MAX_ID 200                /* run ids and step names longer than this are refused */
@@ -110,6 +113,7 @@ typedef struct coord_failure {
     int prev_exit_code;
     int prev_term_signal;
     const char *prev_tail;
+    const char *suggestion;   /* the executor's advice for a permanent failure (may be NULL) */
 } coord_failure;
 
 typedef struct coord_recovery_env {
@@ -145,7 +149,25 @@ void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, 
 size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional,
                                size_t *out);
 
-/* --- executors (exec.c, exec_local.c, exec_http.c) --------------------------------------------- */
+/* --- executors (exec.c, exec_local.c, exec_http.c, exec_kubernetes.c) --------------------------- */
+
+struct k8s_exec;
+
+/* How the http executor authenticates to workers (exec_http_auth.c). */
+typedef struct coord_http_auth {
+    char token[1024];         /* bearer token (ACMS_WORKER_TOKEN_FILE), "" = none */
+    char cert[512], key[512]; /* mTLS client certificate and key (ACMS_WORKER_CERT, ACMS_WORKER_KEY) */
+    char cacert[512];         /* CA bundle the worker's certificate is checked against (ACMS_WORKER_CACERT) */
+} coord_http_auth;
+/* From the environment. ACMS_OK or ACMS_ERR_INVALID (unreadable token file, cert without key). */
+int coord_http_auth_from_env(coord_http_auth *a, char *errstr, size_t errstr_size);
+void coord_http_auth_release(coord_http_auth *a);
+/* NULL when url may carry a step's secrets: https, or http to a loopback host; else why not. */
+const char *coord_http_url_problem(const char *url);
+/* Sets TLS verification, the client certificate and the bearer header on a curl handle; returns
+ * hdrs with the header appended (the caller frees the list and sends it). a may be NULL. */
+struct curl_slist;
+struct curl_slist *coord_http_auth_apply(const coord_http_auth *a, void *curl, struct curl_slist *hdrs);
 
 typedef struct coord_exec_req {
     const char *run_id;
@@ -159,9 +181,13 @@ typedef struct coord_exec_req {
     const char *workdir;      /* cwd of the process ("" or NULL = the attempt directory) */
     const char *work_root;    /* $ACMS_WORK_DIR: attempt dir = <root>/<run>/<step>/attempt-<n> */
     coord_res res;
-    const adapter_ctx *secrets;     /* for adapter_secret_resolve (vault address) */
-    const char *executor;     /* "local" (default) | "http" */
+    const acms_secret_ctx *secrets; /* vault client and env deny list (coordinator's own) */
+    char *const *secret_scopes;     /* the environment's scopes from the coordinator's own profile */
+    size_t nsecret_scopes;
+    struct coord_redact *redact;    /* filled by coord_env_build with every resolved value (exec.c) */
+    const char *executor;     /* "local" (default) | "http" | "kubernetes" */
     const char *worker_url;   /* http executor endpoint */
+    const coord_http_auth *worker_auth; /* http: token, client certificate (NULL = none) */
     size_t log_cap;           /* 0 = COORD_LOG_CAP */
     int grace_ms;             /* 0 = COORD_GRACE_MS */
     int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
@@ -172,6 +198,11 @@ typedef struct coord_exec_req {
     int require_isolation;    /* the environment requires it: an attempt that cannot be isolated fails */
     int encrypt_volume, interruptible;   /* http: passed on (local enforces neither, enforce.h) */
     uint32_t gpus;
+    const Acms__V1__Step *cfg;          /* kubernetes: image, GPUs, volume, interruptible, network */
+    const Acms__V1__Environment *env_profile;   /* kubernetes: its settings */
+    const char *pipeline;
+    struct k8s_exec **k8s;    /* kubernetes: the shared executor state, made on first use */
+    size_t tail_cap;          /* output tail kept per stream (0 = COORD_TAIL_CAP) */
 } coord_exec_req;
 
 typedef struct coord_exec_status {
@@ -190,13 +221,18 @@ typedef struct coord_exec_status {
     char dir[512];            /* the attempt directory (local) */
     char sandbox[384];        /* how the attempt is confined, and what it asked for and did not get */
     uint64_t memory_limit_mb; /* the limit in force now (raised in place by a runtime adaptation) */
+    char suggestion[256];     /* permanent failures: what to fix */
+    int peak_unmeasured;      /* the backend cannot measure peak memory (peak_rss_kb 0 means unknown) */
+    char note[256];           /* once: what happened to a runtime resize (kubernetes) */
 } coord_exec_status;
 
 typedef struct coord_proc coord_proc;
 
 /* Starts one attempt. A spawn failure gives a handle already done (SPAWN_FAILED or UNREACHABLE);
  * NULL only when out of memory. Secret references are resolved here, in the caller, into the child's environment
- * only, and wiped right after. Owner: caller, released with coord_exec_free. */
+ * only, and wiped right after; the handle keeps the values' masks (redact.h) until it is freed, and
+ * every status it reports (stderr tail, message) and the attempt's captured output files are masked.
+ * Owner: caller, released with coord_exec_free. */
 coord_proc *coord_exec_start(const coord_exec_req *req);
 /* Advances the attempt (limits, reaping, output capture) and fills *st. Returns 1 when done.
  * Non-blocking for local; the http backend makes at most one short request per 250 ms. */
@@ -205,21 +241,46 @@ int coord_exec_poll(coord_proc *p, int64_t now_mono_ms, coord_exec_status *st);
 void coord_exec_cancel(coord_proc *p, int64_t now_mono_ms);
 /* Kills without recording (lease lost or shutdown): SIGKILL the group and reap / best-effort DELETE. */
 void coord_exec_abandon(coord_proc *p);
-/* Changes the memory limit of the running attempt in place (local: its cgroup's limit, else the
- * polled limit). ACMS_OK (errstr may hold a remark) or ACMS_ERR with errstr (http: not supported). */
+/* Changes the memory limit of the running attempt in place: local, its cgroup's limit (else the
+ * polled limit) now, ACMS_OK (errstr may hold a remark); kubernetes, a pods/resize asked,
+ * COORD_RESIZE_ASKED (its outcome comes in coord_exec_status.note); ACMS_ERR with errstr when the
+ * backend cannot (http). */
+#define COORD_RESIZE_ASKED 1
 int coord_exec_set_memory(coord_proc *p, uint64_t memory_mb, char *errstr, size_t errstr_size);
 void coord_exec_free(coord_proc *p);
-/* The backend's id of the attempt: "pid:<n>" or the worker's id. */
+/* The backend's id of the attempt: "pid:<n>", the worker's id or "pod:<ns>/<name>". */
 const char *coord_exec_id(const coord_proc *p);
+/* A resumed step whose attempt was running under a dead owner: the backend takes the attempt over
+ * when it can (kubernetes: its Pod, found by name) and returns a handle; NULL when the attempt is
+ * lost (local, http). */
+coord_proc *coord_exec_adopt(const coord_exec_req *req);
+/* Asks a running attempt to use memory_mb from now on (kubernetes: in-place resize). 1 when the
+ * backend tries (the outcome comes later in coord_exec_status.note), 0 when it cannot. */
+int coord_exec_resize(coord_proc *p, uint64_t memory_mb);
+/* The last bytes of the attempt's output so far (stream 1 stdout, 2 stderr; kubernetes has one
+ * combined stream, reported as stdout) into a malloc'd *out (caller frees), and the total written.
+ * 0, or -1 when the backend keeps none. */
+int coord_exec_tail(coord_proc *p, int stream, char **out, size_t *len, uint64_t *total);
+/* A run ended: what the backends made for the whole run goes (kubernetes: its NetworkPolicy). */
+void coord_exec_run_done(struct k8s_exec *k8s, const char *run_id, const Acms__V1__Environment *env);
 
 /* Builds "NAME=value" environment entries: PATH, HOME, LANG of this process, the step's env with
- * secret references resolved through adapter_secret_resolve, and ACMS_RUN_ID, ACMS_STEP,
+ * secret references resolved through coord_secret_resolve (secrets.c), and ACMS_RUN_ID, ACMS_STEP,
  * ACMS_ATTEMPT, ACMS_OUTPUT_PATH, ACMS_STEP_DIR (step_dir may be NULL). NULL-terminated, malloc'd;
  * release with coord_env_free, which wipes every entry. On failure returns NULL with errstr naming
  * the variable and reference (never a value) and *transient set when a retry may succeed. */
 char **coord_env_build(const coord_exec_req *req, const char *step_dir, char *errstr, size_t errstr_size,
                        int *transient);
 void coord_env_free(char **envp);
+/* Secrets of a step (secrets.c). coord_secret_check: NULL when every secret reference of the
+ * pipeline parses and lies inside the scopes of env (the coordinator's own profile), else the
+ * reason (static or in buf). coord_secret_resolve: resolves one reference of an attempt into buf
+ * through acms_secret_resolve with the request's scopes; same returns. */
+const char *coord_secret_check(const Acms__V1__Pipeline *p, const Acms__V1__Environment *env,
+                               const acms_secret_ctx *sc, char *buf, size_t size);
+int coord_secret_resolve(const coord_exec_req *req, const char *ref, char *buf, size_t size, char *errstr,
+                         size_t errstr_size);
+
 /* snprintf for messages where truncation is acceptable: returns 1 when truncated, else 0. */
 int coord_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies s into an attempt-directory path component: [A-Za-z0-9._-] kept, others '_'. */
@@ -242,8 +303,22 @@ void coord_http_cancel(coord_http *h, int64_t now);
 void coord_http_abandon(coord_http *h);
 void coord_http_free(coord_http *h);
 const char *coord_http_id(const coord_http *h);
+
+typedef struct coord_k8s coord_k8s;
+coord_k8s *coord_k8s_start(const coord_exec_req *req, coord_exec_status *st);
+coord_k8s *coord_k8s_adopt(const coord_exec_req *req, coord_exec_status *st);
+int coord_k8s_poll(coord_k8s *k, int64_t now, coord_exec_status *st);
+void coord_k8s_cancel(coord_k8s *k, int64_t now);
+void coord_k8s_abandon(coord_k8s *k);
+void coord_k8s_free(coord_k8s *k);
+const char *coord_k8s_id(const coord_k8s *k);
+int coord_k8s_resize(coord_k8s *k, uint64_t memory_mb);
+int coord_k8s_tail(coord_k8s *k, char **out, size_t *len, uint64_t *total);
+void coord_k8s_run_done(struct k8s_exec *x, const char *run_id, const Acms__V1__Environment *env);
+/* local: the last bytes of stdout (1) or stderr (2), at most cap (<= 64 KiB). */
+size_t coord_local_tail(const coord_local *l, int stream, char *out, size_t cap, uint64_t *total);
 /* Best-effort DELETE {worker_url}/steps/<id> (a resumed run cleaning up a dead owner's attempt). */
-void coord_http_delete(const char *worker_url, const char *id);
+void coord_http_delete(const char *worker_url, const coord_http_auth *auth, const char *id);
 
 /* --- leases (lease.c): acms:lease:<run> = owner, PX ttl ---------------------------------------- */
 
@@ -332,6 +407,7 @@ typedef struct coord_step {
     int64_t next_heartbeat;
     char worker_id[128];      /* http: the worker's id of the running attempt */
     char live_note[256];      /* runtime adaptations applied to the running attempt in place */
+    uint64_t logged_total;    /* output bytes of the running attempt already written to Redis */
     int claim;                /* result of its last claim (coord_store_claim_many) */
     int reserved;             /* holds an admission reservation (admission.c) */
     int waiting_capacity;     /* told the user it waits for the environment's capacity */
@@ -377,12 +453,16 @@ struct coord_ctx {
     char owner[128];          /* lease value: the instance id */
     char work_root[512];
     const acms_profiles *profiles;
-    adapter_ctx secrets;
+    acms_secret_ctx secrets;  /* vault client, env deny list */
+    struct acms_crypt *crypt; /* the run's stored runtime configuration sealed at rest; NULL = off */
+    coord_http_auth worker_auth; /* how the http executor authenticates to workers */
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;
     int wake_fd;              /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
     coord_sandbox sandbox;    /* what local attempts get (probed at start) */
+    struct k8s_exec *k8s;     /* kubernetes executor state (threads), made on first use */
+    size_t tail_cap;          /* ACMS_LOG_TAIL_KB x 1024 */
     uint32_t rng;
     int draining;             /* shutdown: no new steps, no new runs */
     int lease_ttl_ms;
@@ -404,10 +484,11 @@ void coord_run_abandon(coord_run *r);
 size_t coord_run_running(const coord_run *r);
 
 /* store.c */
-/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists.
+/* Creates the run in Redis (runtime, step list, step hashes, active set) unless it exists; with
+ * crypt the runtime configuration is sealed (kind "runtime", id = run id, version 1).
  * 1 created, 0 duplicate, ACMS_ERR_RETRY. */
-int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__RuntimeConfiguration *rc,
-                       const char *cause_id, const char *traceparent);
+int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
+                       const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent);
 /* Claims attempt s->attempt+1 of each of n steps, in one round trip: status running, overrides
  * applied and cleared, each step in one script. steps[i]->claim is then 1 claimed (s->res updated,
  * adapted[i] (adapted_size bytes) describes applied overrides), 0 refused (step terminal or
@@ -454,6 +535,12 @@ int coord_admission_release_now(acms_redis *rd, const char *env, const char *run
 /* live.c: applies the in-place adaptations pending for the run's steps (steps: the members of
  * acms:run:<run>:live). ACMS_OK or ACMS_ERR_RETRY (the rest is handled on the next check). */
 int coord_live_apply(coord_ctx *c, coord_run *r, const redisReply *steps);
+/* logs.c: acms:run:<run>:log:<step>:<attempt> (hash: stdout, stdout_total, stderr, stderr_total,
+ * done), the last tail_cap bytes of each stream. Queues the write when the output grew (final:
+ * always, with done=1); on the run's queue, so it lands in order with the step's record. */
+void coord_logs_record(coord_ctx *c, coord_run *r, coord_step *s, int final);
+/* A runtime resize's outcome as an adaptation record (stage runtime) of the step. */
+void coord_logs_note(coord_run *r, const coord_step *s, const char *note);
 
 /* report.c */
 /* A StepEvent of a step in the arena (salt NULL = random id; else derived from the run's cause). */

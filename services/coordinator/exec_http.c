@@ -21,6 +21,7 @@
 
 struct coord_http {
     CURL *curl;
+    const coord_http_auth *auth;  /* borrowed from the coordinator's context */
     char base[512];
     char id[128];
     int64_t start_mono, next_poll, fail_since;
@@ -55,8 +56,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 
 /* One request. Returns 0 with *status set when the worker answered, -1 on transport failure
  * (err says why). The caller frees out->p. */
-static int http_do(CURL *c, const char *method, const char *url, const char *body, long *status, resp *out,
-                   char *err, size_t errsz)
+static int http_do(CURL *c, const coord_http_auth *auth, const char *method, const char *url, const char *body,
+                   long *status, resp *out, char *err, size_t errsz)
 {
     char ebuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
@@ -73,14 +74,18 @@ static int http_do(CURL *c, const char *method, const char *url, const char *bod
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (body) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
+    hdrs = coord_http_auth_apply(auth, c, hdrs);
+    if (hdrs)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     if (strcmp(method, body ? "POST" : "GET"))
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    for (struct curl_slist *l = hdrs; l; l = l->next) /* the bearer token */
+        explicit_bzero(l->data, strlen(l->data));
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         snprintf(err, errsz, "%s %s: %s", method, url, ebuf[0] ? ebuf : curl_easy_strerror(rc));
@@ -179,6 +184,14 @@ coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
     }
     memcpy(h->base, url, ul);
     h->base[ul] = '\0';
+    h->auth = req->worker_auth;
+    const char *bad = coord_http_url_problem(h->base);
+    if (bad) {
+        h->live.permanent = 1;
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, bad);
+        *st = h->final;
+        return h;
+    }
     if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0]) {
         h->live.permanent = 1;
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, "the step has no command");
@@ -197,7 +210,7 @@ coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
     snprintf(target, sizeof target, "%s/steps", h->base);
     long status = 0;
     resp r;
-    int rc = http_do(h->curl, "POST", target, body, &status, &r, err, sizeof err);
+    int rc = http_do(h->curl, h->auth, "POST", target, body, &status, &r, err, sizeof err);
     explicit_bzero(body, strlen(body));
     free(body);
     if (rc < 0 || status >= 500 || status == 429) {
@@ -251,7 +264,7 @@ static Acms__V1__ExitReason map_reason(const char *s, int exit_code)
     return exit_code == 0 ? ACMS__V1__EXIT_REASON__EXIT_REASON_OK : ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO;
 }
 
-static void send_delete(CURL *c, const char *base, const char *id)
+static void send_delete(CURL *c, const coord_http_auth *auth, const char *base, const char *id)
 {
     char url[700], err[256];
     long status;
@@ -259,7 +272,7 @@ static void send_delete(CURL *c, const char *base, const char *id)
     if (!id[0])
         return;
     snprintf(url, sizeof url, "%s/steps/%s", base, id);
-    if (http_do(c, "DELETE", url, NULL, &status, &r, err, sizeof err) == 0)
+    if (http_do(c, auth, "DELETE", url, NULL, &status, &r, err, sizeof err) == 0)
         free(r.p);
 }
 
@@ -278,13 +291,13 @@ int coord_http_poll(coord_http *h, int64_t now, coord_exec_status *st)
     /* backstops, should the worker not enforce the limits itself */
     if (h->max_runtime_s &&
         now - h->start_mono > (int64_t)h->max_runtime_s * 1000 + h->grace_ms + 1000) {
-        send_delete(h->curl, h->base, h->id);
+        send_delete(h->curl, h->auth, h->base, h->id);
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME, "max_runtime_s exceeded (stopped by the coordinator)");
         *st = h->final;
         return 1;
     }
     if (h->mem_limit_kb && h->live.rss_kb > h->mem_limit_kb) {
-        send_delete(h->curl, h->base, h->id);
+        send_delete(h->curl, h->auth, h->base, h->id);
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY, "memory limit exceeded (stopped by the coordinator)");
         *st = h->final;
         return 1;
@@ -293,7 +306,7 @@ int coord_http_poll(coord_http *h, int64_t now, coord_exec_status *st)
     long status = 0;
     resp r;
     snprintf(url, sizeof url, "%s/steps/%s", h->base, h->id);
-    if (http_do(h->curl, "GET", url, NULL, &status, &r, err, sizeof err) < 0 || status >= 500) {
+    if (http_do(h->curl, h->auth, "GET", url, NULL, &status, &r, err, sizeof err) < 0 || status >= 500) {
         if (!h->fail_since)
             h->fail_since = now;
         if (now - h->fail_since >= UNREACHABLE_MS) {
@@ -353,7 +366,7 @@ void coord_http_cancel(coord_http *h, int64_t now)
     (void)now;
     if (h->done)
         return;
-    send_delete(h->curl, h->base, h->id);
+    send_delete(h->curl, h->auth, h->base, h->id);
     set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED, "cancelled");
 }
 
@@ -361,7 +374,7 @@ void coord_http_abandon(coord_http *h)
 {
     if (h->done)
         return;
-    send_delete(h->curl, h->base, h->id);
+    send_delete(h->curl, h->auth, h->base, h->id);
     set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_LOST, "abandoned by its coordinator");
 }
 
@@ -379,11 +392,11 @@ const char *coord_http_id(const coord_http *h)
     return h->id;
 }
 
-void coord_http_delete(const char *worker_url, const char *id)
+void coord_http_delete(const char *worker_url, const coord_http_auth *auth, const char *id)
 {
     CURL *c;
-    if (!worker_url || !*worker_url || !id || !*id || !(c = curl_easy_init()))
+    if (!worker_url || !*worker_url || !id || !*id || coord_http_url_problem(worker_url) || !(c = curl_easy_init()))
         return;
-    send_delete(c, worker_url, id);
+    send_delete(c, auth, worker_url, id);
     curl_easy_cleanup(c);
 }

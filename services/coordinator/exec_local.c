@@ -772,3 +772,12 @@ pid_t coord_local_pid(const coord_local *l)
 {
     return l->pid;
 }
+
+size_t coord_local_tail(const coord_local *l, int stream, char *out, size_t cap, uint64_t *total)
+{
+    const logcap *c = stream == 2 ? &l->err : &l->out;
+    size_t k = ring_len(c) < cap ? ring_len(c) : cap;
+    ring_last(c, out, k);
+    *total = c->total;
+    return k;
+}

@@ -36,12 +36,12 @@ static const char *const release_script =
 
 static int eval(acms_redis *r, const char *script, const char *run_id, const char *owner, int ttl_ms)
 {
-    char key[300], ttl[24];
-    if (snprintf(key, sizeof key, "acms:lease:%s", run_id) >= (int)sizeof key)
+    char key[ACMS_KEY_MAX], ttl[24];
+    if (!acms_key_lease(key, sizeof key, run_id))
         return ACMS_ERR_INVALID;
     snprintf(ttl, sizeof ttl, "%d", ttl_ms > 0 ? ttl_ms : COORD_LEASE_TTL_MS);
     /* every script gets the active set and the run id too; the ones that do not need them ignore them */
-    const char *argv[] = {"EVAL", script, "2", key, "acms:runs:active", owner, ttl, run_id};
+    const char *argv[] = {"EVAL", script, "2", key, ACMS_KEY_RUNS_ACTIVE, owner, ttl, run_id};
     size_t len[8];
     for (int i = 0; i < 8; i++)
         len[i] = strlen(argv[i]);

@@ -60,7 +60,13 @@ static void raise_step(coord_run *r, coord_step *s, uint64_t mb, int64_t now_wal
                       (unsigned long long)mb, (unsigned long long)old);
         return;
     }
-    if (coord_exec_set_memory(s->proc, mb, err, sizeof err) != ACMS_OK) {
+    int rc = coord_exec_set_memory(s->proc, mb, err, sizeof err);
+    if (rc == COORD_RESIZE_ASKED) { /* its outcome is recorded when the backend reports it */
+        acms_log_info(r->id, NULL, "memory_up for %s to %llu MiB: in-place resize asked", s->cfg->name,
+                      (unsigned long long)mb);
+        return;
+    }
+    if (rc != ACMS_OK) {
         coord_fmt(why, sizeof why, "not applied in place to attempt %u: %s; applies to its next attempt", s->attempt,
                   err);
         record(r, s, old, mb, 0, why);

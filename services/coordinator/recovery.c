@@ -111,6 +111,9 @@ static void describe(const coord_res *cur, const coord_failure *f, coord_decisio
     case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST:
         snprintf(d->cause, sizeof d->cause, "lost: its coordinator stopped while it ran (lease expired)");
         break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_INTERRUPTED:
+        snprintf(d->cause, sizeof d->cause, "interrupted%s%s", *detail ? ": " : "", detail);
+        break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED:
         snprintf(d->cause, sizeof d->cause, "cancelled%s%s", *detail ? ": " : "", detail);
         break;
@@ -165,6 +168,8 @@ static void suggest_fix(const coord_failure *f, coord_decision *d)
         snprintf(d->suggestion, sizeof d->suggestion,
                  "the step crashed with signal %d (%s): fix the program or its native dependencies", f->term_signal,
                  strsignal(f->term_signal));
+    else if (f->suggestion && *f->suggestion)
+        snprintf(d->suggestion, sizeof d->suggestion, "%s", f->suggestion);
     else
         snprintf(d->suggestion, sizeof d->suggestion,
                  "check the step's command (path, permissions) and its secret references");

@@ -14,15 +14,47 @@
 
 static const Acms__V1__Environment empty_env = ACMS__V1__ENVIRONMENT__INIT;
 
+/* The environment a run names: its runtime's environment, else its metadata's. */
+static const char *env_name(const Acms__V1__RuntimeConfiguration *rc)
+{
+    if (rc->environment && rc->environment->name && *rc->environment->name)
+        return rc->environment->name;
+    return rc->metadata && rc->metadata->environment ? rc->metadata->environment : "";
+}
+
+/* The profile a run executes under: the coordinator's own (quotas, executor endpoint, secret
+ * scopes), never the copy carried by the event; without a context (tools, fuzzing) the event's.
+ * NULL with errstr when the coordinator does not know the environment or a secret reference of the
+ * pipeline is outside its scopes (nothing of such a run starts). */
+static const Acms__V1__Environment *trusted_env(const coord_ctx *c, const Acms__V1__RuntimeConfiguration *rc,
+                                                char *errstr, size_t errstr_size)
+{
+    if (!c)
+        return rc->environment ? rc->environment : &empty_env;
+    const char *name = env_name(rc);
+    const Acms__V1__Environment *env = c->profiles ? acms_profiles_env(c->profiles, name) : NULL;
+    if (!env) {
+        snprintf(errstr, errstr_size, "environment '%.64s' is not in the coordinator's configuration", name);
+        return NULL;
+    }
+    char why[512];
+    const char *bad = coord_secret_check(rc->pipeline, env, &c->secrets, why, sizeof why);
+    if (bad) {
+        snprintf(errstr, errstr_size, "%s", bad);
+        return NULL;
+    }
+    return env;
+}
+
 coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__V1__RuntimeConfiguration *rc,
                          const char *cause_id, const char *traceparent, char *errstr, size_t errstr_size)
 {
-    (void)c;
     coord_run *r = NULL;
+    const Acms__V1__Environment *env = NULL;
     acms_dag *dag = NULL;
     coord_plan *plan = NULL;
-    if (!run_id || !*run_id || strlen(run_id) > COORD_MAX_ID) {
-        snprintf(errstr, errstr_size, "run id missing or longer than %d characters", COORD_MAX_ID);
+    if (acms_id_problem(run_id)) {
+        snprintf(errstr, errstr_size, "run id: %s", acms_id_problem(run_id));
         goto fail;
     }
     if (!rc || !rc->pipeline || !rc->pipeline->n_steps || rc->pipeline->n_steps > ACMS_MAX_STEPS) {
@@ -36,6 +68,8 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
             goto fail;
         }
     }
+    if (!(env = trusted_env(c, rc, errstr, errstr_size)))
+        goto fail;
     if (acms_dag_build(a, rc->pipeline, &dag, NULL) != ACMS_OK || coord_plan_build(a, rc, dag, &plan) != ACMS_OK) {
         snprintf(errstr, errstr_size, "the step graph is unusable (duplicate, missing or cyclic dependencies)");
         goto fail;
@@ -50,11 +84,9 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
     r->arena = a;
     snprintf(r->id, sizeof r->id, "%s", run_id);
     r->rc = rc;
-    r->env = rc->environment ? rc->environment : &empty_env;
+    r->env = env;
     r->pipeline = rc->pipeline->name ? rc->pipeline->name : "";
-    r->environment = r->env->name && *r->env->name ? r->env->name
-                     : rc->metadata && rc->metadata->environment ? rc->metadata->environment
-                                                                 : "";
+    r->environment = env_name(rc);
     r->dag = dag;
     r->plan = plan;
     r->n = n;
@@ -65,6 +97,8 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
         s->state = COORD_STEP_PENDING;
         s->max_attempts = coord_max_attempts(s->cfg, r->env);
         coord_res_from_step(s->cfg, &s->res);
+        if (!s->res.max_runtime_s && r->env->quotas) /* the environment's quota is the default limit */
+            s->res.max_runtime_s = r->env->quotas->max_runtime_s;
     }
     coord_fmt(r->cause_id, sizeof r->cause_id, "%s", cause_id ? cause_id : "");
     coord_fmt(r->traceparent, sizeof r->traceparent, "%s", traceparent ? traceparent : "");
@@ -214,7 +248,7 @@ static void recovery_env(coord_ctx *c, const coord_run *r, coord_recovery_env *e
 static void log_recovery(coord_run *r, const coord_step *s, const coord_res *old, const char *why)
 {
     const char *argv[3] = {"RPUSH", NULL, NULL};
-    char key[300], json[1600], esc[1100];
+    char key[ACMS_KEY_MAX], json[1600], esc[1100];
     size_t k = 0;
     for (const char *p = why; *p && k + 2 < sizeof esc; p++) {
         if (*p == '"' || *p == '\\')
@@ -222,7 +256,8 @@ static void log_recovery(coord_run *r, const coord_step *s, const coord_res *old
         esc[k++] = (unsigned char)*p < 0x20 ? ' ' : *p;
     }
     esc[k] = '\0';
-    snprintf(key, sizeof key, "acms:run:%s:adaptations", r->id);
+    if (!acms_key_run_part(key, sizeof key, r->id, "adaptations"))
+        return;
     argv[1] = key;
     if (old->memory_mb != s->res.memory_mb) {
         coord_fmt(json, sizeof json,
@@ -268,6 +303,7 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     at->finished_ms = acms_now_ms();
     s->finished_ms = at->finished_ms;
     if (s->proc) {
+        coord_logs_record(c, r, s, 1); /* the output's tail is queued before the handle (and Pod) goes */
         coord_exec_free(s->proc);
         s->proc = NULL;
     }
@@ -284,8 +320,12 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     if (st->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK) {
         s->state = COORD_STEP_SUCCEEDED;
         snprintf(at->cause, sizeof at->cause, "exited with code 0");
-        coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak %llu MiB)", s->attempt,
-                  (double)at->wall_ms / 1000.0, (unsigned long long)(at->peak_rss_kb / 1024));
+        if (st->peak_unmeasured && !at->peak_rss_kb)
+            coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak memory not measured)",
+                      s->attempt, (double)at->wall_ms / 1000.0);
+        else
+            coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak %llu MiB)", s->attempt,
+                      (double)at->wall_ms / 1000.0, (unsigned long long)(at->peak_rss_kb / 1024));
         record(r, s, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED, salt);
         acms_log_info(r->id, NULL, "step %s attempt %u succeeded in %llu ms", s->cfg->name, s->attempt,
                       (unsigned long long)at->wall_ms);
@@ -294,7 +334,7 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     coord_failure f = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
                        .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
                        .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
-                       .detail = st->message, .tail = st->stderr_tail};
+                       .detail = st->message, .tail = st->stderr_tail, .suggestion = st->suggestion};
     acms_retry_resolve(s->cfg, r->env, &f.policy);
     if (s->nattempts >= 2) {
         const coord_attempt *prev = &s->attempts[s->nattempts - 2];
@@ -334,12 +374,43 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
         after_failure(r, s);
 }
 
-/* A step marked running in Redis by a dead owner (found when resuming): that attempt is LOST. */
+/* The executor's request for the current attempt of s. */
+static void exec_req(coord_ctx *c, const coord_run *r, const coord_step *s, coord_exec_req *req)
+{
+    const Acms__V1__Step *cfg = s->cfg;
+    coord_exec_req q = {
+        .run_id = r->id, .step = cfg->name, .attempt = s->attempt,
+        .argv = cfg->command, .argc = cfg->n_command, .env = cfg->env, .nenv = cfg->n_env,
+        .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
+        .res = s->res, .secrets = &c->secrets,
+        .secret_scopes = r->env->secret_scopes, .nsecret_scopes = r->env->n_secret_scopes,
+        .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
+        .worker_url = r->env->worker_url, .worker_auth = &c->worker_auth, .wake_fd = c->wake_fd,
+        .cfg = cfg, .env_profile = r->env, .pipeline = r->pipeline, .k8s = &c->k8s, .tail_cap = c->tail_cap,
+        .sandbox = &c->sandbox, .volume_size_gb = cfg->volume_size_gb,
+        .network_isolated = cfg->vpc_config && cfg->vpc_config->network_isolation,
+        .require_isolation = r->env->require_network_isolation, .encrypt_volume = cfg->encrypt_volume,
+        .interruptible = cfg->interruptible, .gpus = cfg->resources ? cfg->resources->gpus : 0,
+    };
+    *req = q;
+}
+
+/* A step marked running in Redis by a dead owner (found when resuming): the backend takes its
+ * attempt over when it can (a Pod), else that attempt is LOST. */
 static void lost_attempt(coord_ctx *c, coord_run *r, coord_step *s, int64_t now)
 {
+    coord_exec_req req;
+    exec_req(c, r, s, &req);
+    if ((s->proc = coord_exec_adopt(&req))) {
+        memset(&s->live, 0, sizeof s->live);
+        s->logged_total = 0;
+        s->next_heartbeat = now + COORD_HEARTBEAT_MS;
+        acms_log_info(r->id, NULL, "step %s attempt %u adopted (%s)", s->cfg->name, s->attempt, coord_exec_id(s->proc));
+        return;
+    }
     const char *exec = s->cfg->executor && *s->cfg->executor ? s->cfg->executor : r->env->executor;
     if (exec && !strcmp(exec, "http") && s->worker_id[0])
-        coord_http_delete(r->env->worker_url, s->worker_id);
+        coord_http_delete(r->env->worker_url, &c->worker_auth, s->worker_id);
     coord_exec_status st;
     memset(&st, 0, sizeof st);
     st.done = 1;
@@ -359,23 +430,15 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
     if (!s->started_ms)
         s->started_ms = wall;
     s->cancel_sent = 0;
+    s->logged_total = 0;
     s->worker_id[0] = '\0';
     s->live_note[0] = '\0';
     memset(&s->live, 0, sizeof s->live);
     coord_fmt(s->message, sizeof s->message, "attempt %u of %u started%s%s", s->attempt, s->max_attempts,
               adapted[0] ? "; runtime adaptation applied: " : "", adapted);
     const Acms__V1__Step *cfg = s->cfg;
-    coord_exec_req req = {
-        .run_id = r->id, .step = cfg->name, .attempt = s->attempt,
-        .argv = cfg->command, .argc = cfg->n_command, .env = cfg->env, .nenv = cfg->n_env,
-        .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
-        .res = s->res, .secrets = &c->secrets,
-        .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
-        .worker_url = r->env->worker_url, .wake_fd = c->wake_fd, .sandbox = &c->sandbox,
-        .volume_size_gb = cfg->volume_size_gb, .network_isolated = cfg->vpc_config && cfg->vpc_config->network_isolation,
-        .require_isolation = r->env->require_network_isolation, .encrypt_volume = cfg->encrypt_volume,
-        .interruptible = cfg->interruptible, .gpus = cfg->resources ? cfg->resources->gpus : 0,
-    };
+    coord_exec_req req;
+    exec_req(c, r, s, &req);
     s->proc = coord_exec_start(&req);
     s->next_heartbeat = now + COORD_HEARTBEAT_MS;
     char salt[COORD_MAX_ID + 32];
@@ -545,8 +608,8 @@ static void progress(coord_run *r)
         r->steps_done_reported = done;
     }
     if (inst != r->instances_reported) {
-        char key[300], v[24];
-        snprintf(key, sizeof key, "acms:env:%s:instances", r->environment);
+        char key[ACMS_KEY_MAX], v[24];
+        acms_key_env_instances(key, sizeof key, r->environment);
         snprintf(v, sizeof v, "%ld", inst);
         const char *argv[] = {"HSET", key, r->id, v};
         coord_opq_cmd(&r->q, 4, argv);
@@ -565,6 +628,7 @@ static int finish(coord_ctx *c, coord_run *r)
         return ACMS_ERR_RETRY;
     }
     Acms__V1__ExecutionResult *res = coord_report_result(a, r, recs, nrecs);
+    res->owner = acms_arena_strdup(a, c->owner);
     const char *status = coord_report_status(r);
     char analysis[1024];
     coord_fmt(analysis, sizeof analysis, "%s", res->failure_analysis);
@@ -583,15 +647,16 @@ static int finish(coord_ctx *c, coord_run *r)
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_STEPS, r->id, b, &e->base);
     coord_opq_flush_bus(&r->q); /* the result is acknowledged before the run leaves the active set */
     coord_opq_run_status(&r->q, r->id, status, kv, sizeof kv / sizeof *kv);
-    char key[300];
-    snprintf(key, sizeof key, "acms:env:%s:instances", r->environment);
+    char key[ACMS_KEY_MAX];
+    acms_key_env_instances(key, sizeof key, r->environment);
     const char *hdel[] = {"HDEL", key, r->id};
-    const char *srem[] = {"SREM", "acms:runs:active", r->id};
+    const char *srem[] = {"SREM", ACMS_KEY_RUNS_ACTIVE, r->id};
     coord_opq_cmd(&r->q, 3, hdel);
     coord_opq_cmd(&r->q, 3, srem);
     if (coord_admission_needed(r->env))
         coord_admission_release_run(r);
     coord_opq_lease_release(&r->q, r->id, c->owner);
+    coord_exec_run_done(c->k8s, r->id, r->env);
     r->finishing = 1;
     char labels[64];
     snprintf(labels, sizeof labels, "status=\"%s\"", status);
@@ -633,8 +698,9 @@ static void check_controls(coord_ctx *c, coord_run *r, int64_t now)
 {
     acms_redis *rd = acms_service_redis(c->svc);
     r->next_cancel_check = now + COORD_CANCEL_CHECK_MS;
-    acms_redis_append(rd, "GET acms:run:%s:cancel", r->id);
-    acms_redis_append(rd, "SMEMBERS acms:run:%s:live", r->id);
+    char key[ACMS_KEY_MAX];
+    acms_redis_append(rd, "GET %s", acms_key_run_part(key, sizeof key, r->id, "cancel"));
+    acms_redis_append(rd, "SMEMBERS %s", acms_key_run_part(key, sizeof key, r->id, "live"));
     redisReply *rep[2] = {0};
     if (acms_redis_exec(rd, rep, 2) != ACMS_OK)
         return;
@@ -657,8 +723,9 @@ static int still_ours(coord_ctx *c, coord_run *r)
     acms_redis *rd = acms_service_redis(c->svc);
     if (coord_lease_acquire(rd, r->id, c->owner, c->lease_ttl_ms) != 1)
         return 0;
-    redisReply *owner = acms_redis_cmd(rd, "HGET acms:run:%s owner", r->id);
-    redisReply *active = acms_redis_cmd(rd, "SISMEMBER acms:runs:active %s", r->id);
+    char key[ACMS_KEY_MAX];
+    redisReply *owner = acms_redis_cmd(rd, "HGET %s owner", acms_key_run(key, sizeof key, r->id));
+    redisReply *active = acms_redis_cmd(rd, "SISMEMBER %s %s", ACMS_KEY_RUNS_ACTIVE, r->id);
     int ours = owner && active && owner->type == REDIS_REPLY_STRING && !strcmp(owner->str, c->owner) &&
                acms_redis_int(active, 0) == 1;
     if (owner)
@@ -728,9 +795,12 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
             attempt_done(c, r, s, &st, now);
         } else {
             s->live = st;
+            if (st.note[0])
+                coord_logs_note(r, s, st.note);
             if (now >= s->next_heartbeat) {
                 s->next_heartbeat = now + COORD_HEARTBEAT_MS;
                 heartbeat(c, r, s);
+                coord_logs_record(c, r, s, 0);
             }
         }
     }

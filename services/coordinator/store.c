@@ -6,6 +6,8 @@
  * override_memory_mb override_runtime_s owner worker_id), acms:runs:active, acms:run:<run>:cancel. */
 #include "coord.h"
 
+#include "crypt.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,8 +368,8 @@ static const char *const create_script =
     "redis.call('HSETNX', KEYS[4], 'steps_done', '0')\n"
     "return 1\n";
 
-int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__RuntimeConfiguration *rc,
-                       const char *cause_id, const char *traceparent)
+int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
+                       const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent)
 {
     const Acms__V1__Pipeline *p = rc->pipeline;
     size_t n = p->n_steps;
@@ -383,14 +385,28 @@ int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__Runti
     argv[k++] = "EVAL";
     argv[k++] = create_script;
     argv[k++] = acms_arena_printf(a, "%zu", 4 + n);
-    argv[k++] = acms_arena_printf(a, "acms:run:%s:runtime", run_id);
-    argv[k++] = acms_arena_printf(a, "acms:run:%s:steps", run_id);
-    argv[k++] = "acms:runs:active";
-    argv[k++] = acms_arena_printf(a, "acms:run:%s", run_id);
+    argv[k++] = acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "runtime");
+    argv[k++] = acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "steps");
+    argv[k++] = ACMS_KEY_RUNS_ACTIVE;
+    argv[k++] = acms_key_run(acms_key_buf(a), ACMS_KEY_MAX, run_id);
     for (size_t i = 0; i < n; i++)
-        argv[k++] = acms_arena_printf(a, "acms:run:%s:step:%s", run_id, p->steps[i]->name);
+        argv[k++] = acms_key_step(acms_key_buf(a), ACMS_KEY_MAX, run_id, p->steps[i]->name);
+    for (size_t i = 0; i < k; i++)
+        if (!argv[i])
+            goto out; /* a key that does not fit: never cut short into another run's */
     size_t blob_at = k;
-    argv[k++] = (const char *)blob;
+    const char *stored = (const char *)blob;
+    size_t stored_len = bloblen;
+    if (crypt) {
+        char *env = NULL, err[256];
+        if (acms_crypt_seal(crypt, a, "runtime", run_id, 1, blob, bloblen, &env, &stored_len, err, sizeof err) !=
+            ACMS_OK) {
+            acms_log_error(run_id, cause_id, "sealing the runtime configuration failed: %s", err);
+            goto out;
+        }
+        stored = env;
+    }
+    argv[k++] = stored;
     argv[k++] = run_id;
     argv[k++] = cause_id ? cause_id : "";
     argv[k++] = traceparent ? traceparent : "";
@@ -407,7 +423,7 @@ int coord_store_create(acms_redis *rd, const char *run_id, const Acms__V1__Runti
         argv[k++] = acms_arena_printf(a, "%u", coord_max_attempts(p->steps[i], rc->environment));
     }
     for (size_t i = 0; i < k; i++)
-        len[i] = i == blob_at ? bloblen : strlen(argv[i]);
+        len[i] = i == blob_at ? stored_len : strlen(argv[i]);
     redisReply *rep = acms_redis_cmdargv(rd, (int)k, argv, len);
     if (rep) {
         if (rep->type == REDIS_REPLY_INTEGER)
@@ -453,7 +469,7 @@ typedef struct claim_cmd {
 static int claim_build(claim_cmd *c, const coord_run *r, const coord_step *s, const char *owner)
 {
     const Acms__V1__Quotas *q = r->env->quotas;
-    if (coord_fmt(c->key, sizeof c->key, "acms:run:%s:step:%s", r->id, s->cfg->name))
+    if (!acms_key_step(c->key, sizeof c->key, r->id, s->cfg->name))
         return ACMS_ERR_INVALID;
     snprintf(c->att, sizeof c->att, "%u", s->attempt + 1);
     snprintf(c->now, sizeof c->now, "%lld", (long long)acms_now_ms());
@@ -603,7 +619,10 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
 {
     acms_redis *rd = acms_service_redis(c->svc);
     *out = NULL;
-    redisReply *rt = acms_redis_cmd(rd, "GET acms:run:%s:runtime", run_id);
+    char key[ACMS_KEY_MAX], ckey[ACMS_KEY_MAX];
+    if (acms_id_problem(run_id))
+        return ACMS_ERR_NOTFOUND;
+    redisReply *rt = acms_redis_cmd(rd, "GET %s", acms_key_run_part(key, sizeof key, run_id, "runtime"));
     if (!rt)
         return ACMS_ERR_RETRY;
     if (rt->type != REDIS_REPLY_STRING) {
@@ -612,16 +631,25 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
     }
     acms_arena *a = acms_arena_new(0);
     const char *why = NULL;
+    char *bytes = rt->str, cerr[512];
+    size_t nbytes = rt->len;
+    if (acms_crypt_is_envelope(rt->str, rt->len) &&
+        acms_crypt_open(c->crypt, a, "runtime", run_id, 1, rt->str, rt->len, &bytes, &nbytes, cerr, sizeof cerr) != ACMS_OK) {
+        acms_log_error(run_id, NULL, "stored runtime configuration: %s: run not resumable", cerr);
+        freeReplyObject(rt);
+        acms_arena_free(a);
+        return ACMS_ERR_NOTFOUND;
+    }
     Acms__V1__RuntimeConfiguration *rc = (Acms__V1__RuntimeConfiguration *)acms_pb_decode(
-        a, &acms__v1__runtime_configuration__descriptor, rt->str, rt->len, &why);
+        a, &acms__v1__runtime_configuration__descriptor, bytes, nbytes, &why);
     freeReplyObject(rt);
     if (!rc) {
         acms_log_error(run_id, NULL, "stored runtime configuration unreadable (%s): run not resumable", why);
         acms_arena_free(a);
         return ACMS_ERR_NOTFOUND;
     }
-    redisReply *h = acms_redis_cmd(rd, "HGETALL acms:run:%s", run_id);
-    redisReply *cancel = h ? acms_redis_cmd(rd, "GET acms:run:%s:cancel", run_id) : NULL;
+    redisReply *h = acms_redis_cmd(rd, "HGETALL %s", acms_key_run(key, sizeof key, run_id));
+    redisReply *cancel = h ? acms_redis_cmd(rd, "GET %s", acms_key_run_part(ckey, sizeof ckey, run_id, "cancel")) : NULL;
     if (!h || !cancel) {
         if (h)
             freeReplyObject(h);

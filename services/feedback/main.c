@@ -13,6 +13,7 @@
 #include "learn.h"
 #include "outcome.h"
 #include "service.h"
+#include "state.h"
 #include "store.h"
 #include "../../common/store.h" /* the configuration store's command rule (not this directory's store.h) */
 
@@ -174,13 +175,47 @@ static int fix_insights(job *j, const char *pipeline, Acms__V1__LearningInsight 
     return ACMS_OK;
 }
 
-static int on_result(job *j, const Acms__V1__ExecutionResult *res)
+/* A result is learned from only when the run's record in Redis (written by the coordinator that ran
+ * it) names the same pipeline, environment and owner: a result forged on the bus for another run,
+ * or for a run that never existed, is dead-lettered. ACMS_OK, ACMS_ERR_RETRY or ACMS_ERR_POISON. */
+static int result_matches_run(job *j, const Acms__V1__ExecutionResult *res, const char **reason)
+{
+    const char **kv;
+    size_t nkv;
+    char key[300];
+    if (acms_redis_hgetall(j->r, j->a, acms_key_run(key, sizeof key, j->run), &kv, &nkv) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    const char *pipeline = NULL, *env = NULL, *owner = NULL;
+    for (size_t k = 0; k + 1 < nkv; k += 2) {
+        if (!strcmp(kv[k], "pipeline"))
+            pipeline = kv[k + 1];
+        else if (!strcmp(kv[k], "environment"))
+            env = kv[k + 1];
+        else if (!strcmp(kv[k], "owner"))
+            owner = kv[k + 1];
+    }
+    if (!owner || !*owner)
+        *reason = "execution result for a run no coordinator ran";
+    else if (!pipeline || strcmp(pipeline, res->pipeline ? res->pipeline : ""))
+        *reason = "execution result names another pipeline than its run";
+    else if (!env || strcmp(env, res->environment ? res->environment : ""))
+        *reason = "execution result names another environment than its run";
+    else if (strcmp(owner, res->owner ? res->owner : ""))
+        *reason = "execution result from another owner than the run's coordinator";
+    else
+        return ACMS_OK;
+    return ACMS_ERR_POISON;
+}
+
+static int on_result(job *j, const Acms__V1__ExecutionResult *res, const char **reason)
 {
     acms_arena *a = j->a;
     const char *seen = feedback_key_seen(a, j->id);
     int s = acms_redis_exists(j->r, seen);
     if (s != 0)
         return s < 0 ? ACMS_ERR_RETRY : ACMS_OK;
+    if ((s = result_matches_run(j, res, reason)) != ACMS_OK)
+        return s;
     const acms_profiles *prof = acms_service_profiles(j->svc);
     const acms_catalog *cat = prof ? &prof->catalog : NULL;
     const Acms__V1__Environment *env = prof && res->environment ? acms_profiles_env(prof, res->environment) : NULL;
@@ -422,7 +457,7 @@ static int handle(void *ud, acms_service *svc, const acms_msg *m, const char **r
     job j = {.svc = svc, .r = acms_service_redis(svc), .metrics = acms_service_metrics(svc), .a = a,
              .run = meta->run_id, .id = meta->event_id, .traceparent = meta->traceparent};
     if (topic == ACMS_TOPIC_EXEC_RESULTS)
-        rc = on_result(&j, (const Acms__V1__ExecutionResult *)msg);
+        rc = on_result(&j, (const Acms__V1__ExecutionResult *)msg, reason);
     else if (topic == ACMS_TOPIC_VALIDATION_RESULTS)
         rc = on_validation(&j, (const Acms__V1__ValidationResultEvent *)msg);
     else

@@ -43,6 +43,7 @@ const char *feedback_exit_reason_name(Acms__V1__ExitReason r)
     case ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE: return "unreachable";
     case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED: return "cancelled";
     case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST: return "lost";
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_INTERRUPTED: return "interrupted";
     default: return "unspecified";
     }
 }

@@ -135,16 +135,25 @@ static void check_step(env_view *v, acms_arena *a, acms_issues *is, size_t i, co
                            validator_step_path(a, i, "interruptible"), "false", "set interruptible: false");
     }
     const char *ex = !validator_empty(s->executor) ? s->executor : validator_str(env->executor);
-    if (ex[0] && strcmp(ex, "local") != 0 && strcmp(ex, "http") != 0) {
+    if (ex[0] && strcmp(ex, "local") != 0 && strcmp(ex, "http") != 0 && strcmp(ex, "kubernetes") != 0) {
         Acms__V1__ValidationIssue *x = validator_step_issue(v->in, is, i, "executor", "EXECUTOR_UNAVAILABLE", "error",
-                                                            "unknown executor '%.40s' (local or http)", ex);
+                                                            "unknown executor '%.40s' (local, http or kubernetes)", ex);
         acms_issue_suggest(is, x, "EXECUTOR_UNAVAILABLE:local", "pattern", 0.5, validator_step_path(a, i, "executor"),
                            "local", "use the local executor");
     } else if (strcmp(ex, "http") == 0 && validator_empty(env->worker_url)) {
         validator_step_issue(v->in, is, i, "executor", "EXECUTOR_UNAVAILABLE", "error",
                              "step '%s' uses the http executor but environment '%s' has no worker_url",
                              validator_str(s->name), env_name);
-    } else if (strcmp(ex, "http") != 0 && s->n_command == 0 && v->in->document == NULL) {
+    } else if (strcmp(ex, "kubernetes") == 0 && validator_empty(s->image) &&
+               (!env->kubernetes || validator_empty(env->kubernetes->default_image))) {
+        Acms__V1__ValidationIssue *x = validator_step_issue(
+            v->in, is, i, "image", "MISSING_IMAGE", "error",
+            "step '%s' runs on the kubernetes executor but has no image and environment '%s' no kubernetes.default_image",
+            validator_str(s->name), env_name);
+        acms_issue_suggest(is, x, "MISSING_IMAGE:set", "pattern", 0.6, validator_step_path(a, i, "image"), "",
+                           "set the step's image (a container image holding its command)");
+    } else if (strcmp(ex, "http") != 0 && strcmp(ex, "kubernetes") != 0 && s->n_command == 0 &&
+               v->in->document == NULL) {
         /* with a document, the conversion already reported the missing command */
         validator_step_issue(v->in, is, i, "command", "MISSING_COMMAND", "error",
                              "step '%s' runs on the local executor but has no command", validator_str(s->name));

@@ -5,6 +5,8 @@
  * (enforce.h), and outputs must stay under the environment's allowed prefixes. Read-only. */
 #include "vutil.h"
 
+#include "secret.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +65,9 @@ static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *
 {
     const Acms__V1__Environment *env = in->env;
     const char *env_ref = acms_arena_printf(a, "secret://env/%s", name);
-    int env_ok = env == NULL || env->n_secret_scopes == 0 ||
-                 has_prefix_any(env_ref, env->secret_scopes, env->n_secret_scopes);
+    acms_secret_ref r;
+    int env_ok = acms_secret_parse(env_ref, &r, NULL) == ACMS_OK && !acms_secret_env_denied(NULL, name) &&
+                 (env == NULL || acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes));
     for (size_t k = 0; env && k < env->n_secret_scopes && k < 2; k++) {
         const char *scope = validator_str(env->secret_scopes[k]);
         char *lower = acms_arena_strdup(a, name);
@@ -76,8 +79,8 @@ static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *
                                     validator_str(in->pipeline ? in->pipeline->name : NULL), lower);
         else if (strncmp(scope, "secret://file/", 14) == 0)
             ref = acms_arena_printf(a, "%s%s", scope, lower);
-        else if (strncmp(scope, "secret://env/", 13) == 0 && strcmp(scope, env_ref) != 0)
-            ref = strncmp(env_ref, scope, strlen(scope)) == 0 ? NULL : acms_arena_printf(a, "%s%s", scope, name);
+        else if (strncmp(scope, "secret://env/", 13) == 0 && scope[strlen(scope) - 1] == '*' && !env_ok)
+            ref = acms_arena_printf(a, "%.*s%s", (int)strlen(scope) - 1, scope, name);
         if (ref)
             acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", 0.75, path, ref,
                                "store the value in the secret store and reference it as %s", ref);
@@ -401,15 +404,74 @@ static void check_policies(const validator_input *in, acms_arena *a, acms_issues
             check_rule(in, a, is, pols[k], pols[k]->rules[r]);
 }
 
+/* Is the path component c[0..n) "." or ".." once %2e is decoded? */
+static int dot_component(const char *c, size_t n, int *dotdot)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; dots++) {
+        if (c[i] == '.')
+            i++;
+        else if (i + 2 < n && c[i] == '%' && c[i + 1] == '2' && (c[i + 2] == 'e' || c[i + 2] == 'E'))
+            i += 3;
+        else
+            return 0;
+    }
+    *dotdot = dots == 2;
+    return dots == 1 || dots == 2;
+}
+
+/* The output path with "." and empty components dropped (the form the prefix check judges), or NULL
+ * when a component is ".." (also as %2e%2e): a path that climbs out of its prefix is refused, never
+ * resolved (s3://acme-ml-dev/../acme-ml-prod/x passed a plain prefix check). */
+static const char *normal_output(acms_arena *a, const char *o)
+{
+    const char *sep = strstr(o, "://");
+    const char *path = sep ? strchr(sep + 3, '/') : o;
+    if (!path)
+        return o;
+    char *out = acms_arena_alloc(a, strlen(o) + 2);
+    size_t k = (size_t)(path - o);
+    memcpy(out, o, k);
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        int dotdot = 0;
+        if (n && dot_component(p, n, &dotdot)) {
+            if (dotdot)
+                return NULL;
+        } else if (n) {
+            out[k++] = '/';
+            memcpy(out + k, p, n);
+            k += n;
+        }
+        if (!e)
+            break;
+        p = e;
+        if (!p[1] && k > 0) /* keep a trailing '/' */
+            out[k++] = '/';
+    }
+    out[k] = '\0';
+    return out;
+}
+
 static void check_output_locations(const validator_input *in, acms_arena *a, acms_issues *is)
 {
     const Acms__V1__Environment *env = in->env;
-    if (env == NULL || env->n_allowed_output_prefixes == 0)
-        return;
     const Acms__V1__Pipeline *p = in->pipeline;
     for (size_t i = 0; i < p->n_steps; i++) {
         const char *o = p->steps[i]->output_path;
-        if (validator_empty(o) || has_prefix_any(o, env->allowed_output_prefixes, env->n_allowed_output_prefixes))
+        if (validator_empty(o))
+            continue;
+        const char *norm = normal_output(a, o);
+        if (!norm) {
+            validator_step_issue(in, is, i, "output_path", "OUTPUT_PATH_TRAVERSAL", "error",
+                                 "output_path %.200s has a '..' component; write the location without it", o);
+            continue;
+        }
+        if (env == NULL || env->n_allowed_output_prefixes == 0 ||
+            has_prefix_any(norm, env->allowed_output_prefixes, env->n_allowed_output_prefixes))
             continue;
         Acms__V1__ValidationIssue *x = validator_step_issue(
             in, is, i, "output_path", "OUTPUT_LOCATION_NOT_ALLOWED", "error",

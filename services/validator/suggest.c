@@ -25,7 +25,8 @@ typedef struct best_practice {
 /* Sorted by code (bsearch); several entries may share a code. */
 static const best_practice best_practices[] = {
     {"BAD_SECRET_REF", "reference-forms", 0.3,
-     "secret references are secret://env/NAME, secret://file/ABSOLUTE/PATH or secret://vault/<kv path>#<key>"},
+     "secret references are secret://env/NAME, secret://file/ABSOLUTE/PATH, secret://vault/<kv path>#<key> or "
+     "secret://k8s/<secret>#<key>"},
     {"BAD_URI", "uri-forms", 0.3, "write outputs to s3://bucket/prefix, gs://bucket/prefix, file:///abs/path or /abs/path"},
     {"DAG_CYCLE", "dag-order", 0.35,
      "a step may only depend on steps that finish before it: move shared work into its own upstream step"},
@@ -43,6 +44,7 @@ static const best_practice best_practices[] = {
     {"NO_GPU_FOR_TRAINING", "cpu-ok", 0.2, "CPU instances are fine for tree-based models; keep them if training is fast"},
     {"OUTPUT_LOCATION_NOT_ALLOWED", "allowed-prefixes", 0.3,
      "outputs of this environment must stay under its allowed prefixes (see the environment profile)"},
+    {"OUTPUT_PATH_TRAVERSAL", "no-dotdot", 0.5, "name the output location directly, without '..' components"},
     {"OVERPROVISIONED_MEMORY", "learning-apply", 0.4,
      "enable learning_mode: apply so the adapter right-sizes memory from observed peaks"},
     {"PLAINTEXT_CREDENTIAL", "rotate", 0.5,

@@ -5,12 +5,11 @@
 #include "vutil.h"
 
 #include "doc.h"
+#include "secret.h"
 
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
-
-#define SECRET_SCHEME "secret://"
 
 /* --- output URIs ----------------------------------------------------------------------------------- */
 
@@ -84,62 +83,49 @@ static int looks_like_secret_ref(const char *v)
            strncasecmp(v, "secret//", 8) == 0;
 }
 
-/* NULL when ref (which looks like a reference) is well formed; else why, with *fix when obvious. */
-static const char *secret_problem(acms_arena *a, const char *ref, const char **fix)
+/* A corrected reference for a near miss of the scheme or the backend ("secrets:/env/X",
+ * "secret://environment/X"), or NULL. Suggestions only: the form itself is judged by
+ * acms_secret_parse (common/secret.c), the one parser of the syntax. */
+static const char *secret_fix(acms_arena *a, const char *ref)
 {
-    *fix = NULL;
-    if (strncmp(ref, SECRET_SCHEME, sizeof SECRET_SCHEME - 1) != 0) {
+    if (strncmp(ref, ACMS_SECRET_PREFIX, sizeof ACMS_SECRET_PREFIX - 1) != 0) {
         const char *body = strchr(ref, ':');
         body = body ? body + 1 : ref + 6;
         while (*body == '/')
             body++;
-        *fix = acms_arena_printf(a, SECRET_SCHEME "%s", body);
-        return "a secret reference starts with \"secret://\"";
+        return acms_arena_printf(a, ACMS_SECRET_PREFIX "%s", body);
     }
-    const char *b = ref + sizeof SECRET_SCHEME - 1;
+    const char *b = ref + sizeof ACMS_SECRET_PREFIX - 1;
     const char *slash = strchr(b, '/');
     size_t blen = slash ? (size_t)(slash - b) : strlen(b);
-    static const char *const backends[] = {"env", "file", "vault"};
-    int which = -1;
-    for (int i = 0; i < 3; i++)
-        if (blen == strlen(backends[i]) && strncmp(b, backends[i], blen) == 0)
-            which = i;
-    if (which < 0) {
-        char tmp[32];
-        if (blen < sizeof tmp) {
-            for (size_t i = 0; i < blen; i++)
-                tmp[i] = (char)tolower((unsigned char)b[i]);
-            tmp[blen] = '\0';
-            const char *near = validator_closest(tmp, backends, 3, 3);
-            if (strcmp(tmp, "environment") == 0)
-                near = "env";
-            for (int i = 0; i < 3 && !near; i++)
-                if (strcmp(tmp, backends[i]) == 0)
-                    near = backends[i];
-            if (near && slash)
-                *fix = acms_arena_printf(a, SECRET_SCHEME "%s%s", near, slash);
-        }
-        return "unknown secret backend (env, file or vault)";
-    }
-    if (slash == NULL || slash[1] == '\0')
-        return "missing secret path after the backend";
-    const char *path = slash + 1;
-    for (const char *p = path; *p; p++)
-        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-            return "contains whitespace or control characters";
-    if (which == 0 && !validator_env_name_ok(path))
-        return "secret://env/NAME needs a variable name ([A-Za-z_][A-Za-z0-9_]*)";
-    if (which != 0 && (strcmp(path, "..") == 0 || strncmp(path, "../", 3) == 0 || strstr(path, "/../") ||
-                       (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0)))
-        return "'..' path components are not allowed";
-    if (which == 2) {
-        const char *hash = strchr(path, '#');
-        if (hash == path)
-            return "missing vault path before '#'";
-        if (hash == NULL || hash[1] == '\0')
-            return "a vault reference names its key after '#' (secret://vault/kv/data/app#key)";
-    }
-    return NULL;
+    static const char *const backends[] = {"env", "file", "vault", "k8s"};
+    char tmp[32];
+    if (!slash || blen >= sizeof tmp)
+        return NULL;
+    for (size_t i = 0; i < blen; i++)
+        tmp[i] = (char)tolower((unsigned char)b[i]);
+    tmp[blen] = '\0';
+    const char *near = validator_closest(tmp, backends, 4, 3);
+    if (strcmp(tmp, "environment") == 0)
+        near = "env";
+    for (int i = 0; i < 4 && !near; i++)
+        if (strcmp(tmp, backends[i]) == 0)
+            near = backends[i];
+    if (!near || (strlen(near) == blen && strncmp(near, b, blen) == 0))
+        return NULL;
+    return acms_arena_printf(a, ACMS_SECRET_PREFIX "%s%s", near, slash);
+}
+
+/* NULL when ref (which looks like a reference) is well formed; else why, with *fix when obvious. */
+static const char *secret_problem(acms_arena *a, const char *ref, const char **fix)
+{
+    acms_secret_ref r;
+    const char *why = NULL;
+    *fix = NULL;
+    if (acms_secret_parse(ref, &r, &why) == ACMS_OK)
+        return NULL;
+    *fix = secret_fix(a, ref);
+    return why ? why : "malformed secret reference";
 }
 
 /* --- checks ------------------------------------------------------------------------------------------ */

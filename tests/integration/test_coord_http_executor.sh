@@ -30,7 +30,7 @@ sed -e 's/^metadata: {name: dev}/metadata: {name: devhttp}/' \
     "$REPO/examples/environments/dev.yaml" >"$ACMS_CONFIG_DIR/environments/devhttp.yaml"
 grep -q "worker_url: http://127.0.0.1:$port" "$ACMS_CONFIG_DIR/environments/devhttp.yaml"
 
-export HTTP_IT_TOKEN="tok-$RANDOM-$RANDOM-$$"
+export DEV_HTTP_IT_TOKEN="tok-$RANDOM-$RANDOM-$$"
 stack_start_all
 
 work=$STACK_DIR/pipeline
@@ -55,7 +55,7 @@ spec:
       instance_type: ml.t3.medium
       max_runtime_s: 60
       output_path: s3://acme-ml/it/secret
-      env: {TOKEN: "secret://env/HTTP_IT_TOKEN"}
+      env: {TOKEN: "secret://env/DEV_HTTP_IT_TOKEN"}
       tags: {cost-center: cc-1}
 YAML
 
@@ -72,5 +72,5 @@ assert_true "[ -n \"\$(stack_redis_cli HGET acms:run:$run:step:hog worker_id)\" 
 assert_eq "$(stack_redis_cli HGET "acms:run:$run:step:use-secret" status)" succeeded "secret reached the step"
 assert_eq "$(grep -c -x "$run use-secret 1" "$work/ran.txt")" 1 "the step ran once"
 assert_true "[ \$(grep -c 'POST /steps' $STACK_DIR/http-worker.log) -eq 3 ]" "three attempts handed to the worker"
-assert_no_secret "$HTTP_IT_TOKEN"
+assert_no_secret "$DEV_HTTP_IT_TOKEN"
 echo "coordinator http executor: steps on a worker, memory recovery, secret delivered only there"

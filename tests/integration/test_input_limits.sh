@@ -58,6 +58,11 @@ check big.yaml 2 'big.yaml: file of [0-9]+ bytes exceeds the limit of 4194304 by
 check deep100.yaml 2 'deep100.yaml: line 4, column [0-9]+: nesting deeper than 64 levels' "nesting depth"
 check steps6000.yaml 1 'LIMIT_EXCEEDED.*6000 steps exceed the limit of 5000' "steps per pipeline"
 check scalar.yaml 2 'scalar of 70000 bytes exceeds the limit of 65536' "scalar size"
+# a FIFO (no writer) and a folder: refused at once, never waited on (the answer-time budget applies)
+mkfifo "$d/fifo.yaml"
+mkdir -p "$d/folder.yaml"
+check fifo.yaml 2 'fifo.yaml: not a regular file' "a FIFO as input"
+check folder.yaml 2 'folder.yaml: not a regular file' "a folder as input"
 # at the limits: the parser accepts them (the verdict is the validator's, not a limit error)
 rc=0; out=$("$BIN/acmsctl" validate "$d/deep64.yaml" --env dev 2>&1) || rc=$?
 assert_true "! echo \"\$out\" | grep -q 'nesting deeper'" "64 levels parse"
@@ -67,6 +72,8 @@ assert_true "! echo \"\$out\" | grep -q TOO_MANY_STEPS && echo \"\$out\" | grep 
 # --- the bus -------------------------------------------------------------------------------------
 export CHURN_DB_PASSWORD="limits-$RANDOM"
 stack_start_all
+rc=0; out=$(timeout 20 "$BIN/acmsctl" config put "$d/fifo.yaml" 2>&1) || rc=$?
+assert_true "[ $rc -ne 124 ] && echo \"\$out\" | grep -q 'not a regular file'" "config put refuses a FIFO (exit $rc)"
 $py - "$d" <<'PY'
 import sys
 d = sys.argv[1]

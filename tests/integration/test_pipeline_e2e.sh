@@ -9,7 +9,7 @@ source "$here/../lib/assert.sh"
 
 stack_init "$(mktemp -d /tmp/acms-e2e-XXXXXX)"
 trap stack_stop EXIT
-export E2E_DB_PASSWORD="pw-$RANDOM-$RANDOM-$$"   # resolved by the coordinator at exec time only
+export DEV_E2E_DB_PASSWORD="pw-$RANDOM-$RANDOM-$$"   # resolved by the coordinator at exec time only
 stack_start_all
 
 work=$STACK_DIR/pipeline
@@ -36,7 +36,7 @@ spec:
       instance_type: ml.m5.large
       max_runtime_s: 30
       output_path: s3://acme-ml/nightly/transform
-      env: {DB_PASSWORD: "secret://env/E2E_DB_PASSWORD"}
+      env: {DB_PASSWORD: "secret://env/DEV_E2E_DB_PASSWORD"}
       tags: {cost-center: cc-1}
     - name: load
       type: processing
@@ -84,5 +84,5 @@ assert_eq "$(topic_count_key acms.exec.results "$run")" 1 "exactly one execution
 
 # the secret reached the step (it wrote transform.out only if DB_PASSWORD was set) and nothing else
 assert_true "[ -f \"\$(find $STACK_DIR/work -path '*transform*' -name transform.out | head -1)\" ]" "step saw its secret"
-assert_no_secret "$E2E_DB_PASSWORD"
+assert_no_secret "$DEV_E2E_DB_PASSWORD"
 echo "e2e: run $run succeeded; events on every topic; secret only inside the step"

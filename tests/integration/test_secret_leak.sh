@@ -26,11 +26,16 @@ cleanup() {
 trap cleanup EXIT
 
 rnd() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 28; }
-ENV_SECRET="envS-$(rnd)"
+ENV_SECRET="envS-$(rnd)/+&"   # reserved characters: its URL-encoded form differs
 FILE_SECRET="fileS-$(rnd)"
 VAULT_SECRET="vaultS-$(rnd)"
 VAULT_TOKEN_VALUE="hvs.$(rnd)"
 PLAIN_SECRET="hunter2-$(rnd)"
+# dev's profile with this test's secret folder as its file scope (the shipped one names /var/lib/acms/secrets/dev/)
+cp -r "$REPO/examples" "$secret_dir/config"
+sed -i "s|secret://file/var/lib/acms/secrets/dev/|secret://file$secret_dir/|" "$secret_dir/config/environments/dev.yaml"
+grep -q "secret://file$secret_dir/" "$secret_dir/config/environments/dev.yaml"
+export ACMS_CONFIG_DIR=$secret_dir/config
 printf '%s\n' "$FILE_SECRET" >"$secret_dir/db-password"   # one trailing newline: dropped on resolution
 chmod 600 "$secret_dir/db-password"
 printf '{"kv/data/dev/leak-db": {"password": "%s"}}\n' "$VAULT_SECRET" >"$secret_dir/vault.json"
@@ -42,7 +47,7 @@ mkfifo "$secret_dir/vault.port"
 vault_pid=$!
 read -r vault_port <"$secret_dir/vault.port"
 export VAULT_ADDR="http://127.0.0.1:$vault_port" VAULT_TOKEN="$VAULT_TOKEN_VALUE"
-export LEAK_DB_PASSWORD="$ENV_SECRET"   # the services' environment: only the coordinator resolves it
+export DEV_LEAK_DB_PASSWORD="$ENV_SECRET"   # the services' environment: only the coordinator resolves it
 export ACMS_LOG_LEVEL=debug             # the most talkative logs are the ones searched
 stack_start_all
 
@@ -62,7 +67,7 @@ spec:
       max_runtime_s: 30
       output_path: s3://acme-ml/security/leak
       env:
-        DB_PASSWORD: "secret://env/LEAK_DB_PASSWORD"
+        DB_PASSWORD: "secret://env/DEV_LEAK_DB_PASSWORD"
         FILE_PASSWORD: "secret://file$secret_dir/db-password"
         VAULT_PASSWORD: "secret://vault/kv/data/dev/leak-db#password"
         ROWS: "10"
@@ -71,7 +76,7 @@ spec:
       type: processing
       depends_on: [use-secrets]
       # the coordinator's own environment (where the env secret and the Vault token live) is not inherited
-      command: ["sh", "-c", "test -z \"\$DB_PASSWORD\$LEAK_DB_PASSWORD\$VAULT_TOKEN\" && echo 'no secret here'"]
+      command: ["sh", "-c", "test -z \"\$DB_PASSWORD\$DEV_LEAK_DB_PASSWORD\$VAULT_TOKEN\" && echo 'no secret here'"]
       instance_type: ml.t3.medium
       max_runtime_s: 30
       output_path: s3://acme-ml/security/after
@@ -114,6 +119,38 @@ done
 assert_true "find '$STACK_DIR/work/$run1' -path '*after*' -name stdout.log -exec grep -q 'no secret here' {} \;" \
   "a step without the reference does not get the value"
 
+# a failing step that prints its secrets (raw, base64, URL-encoded) to stderr and stdout: the tail,
+# the reason, the events, the logs, the step's captured files and acmsctl show "***" instead
+cat >"$work/print.yaml" <<YAML
+apiVersion: acms/v1
+kind: Pipeline
+metadata: {name: secret-print, labels: {team: security}}
+spec:
+  steps:
+    - name: blabber
+      type: processing
+      command: ["sh", "-c", "echo \"connecting with \$DB_PASSWORD\" >&2; printf %s \"\$VAULT_PASSWORD\" | base64 >&2; printf 'pw=%s\\n' \"\$FILE_PASSWORD\"; python3 -c 'import os,urllib.parse;print(\"url=\"+urllib.parse.quote(os.environ[\"DB_PASSWORD\"],safe=\"\"))' >&2; exit 3"]
+      instance_type: ml.t3.medium
+      max_runtime_s: 30
+      max_attempts: 1
+      output_path: s3://acme-ml/security/print
+      env:
+        DB_PASSWORD: "secret://env/DEV_LEAK_DB_PASSWORD"
+        FILE_PASSWORD: "secret://file$secret_dir/db-password"
+        VAULT_PASSWORD: "secret://vault/kv/data/dev/leak-db#password"
+      tags: {cost-center: sec-1}
+YAML
+ctl_run print-submit 1 submit "$work/print.yaml" --env dev --wait --timeout 120 --format json
+prun=$(json_get "$(cat "$ctl/print-submit.out")" run_id)
+ctl_run print-status 0 status "$prun"
+ctl_run print-status-json 0 status "$prun" --format json
+ctl_run print-watch 1 watch "$prun" --timeout 60
+assert_true "grep -q 'connecting with \*\*\*' '$ctl/print-status.out' '$ctl/print-status-json.out' '$ctl/print-watch.out'" \
+  "the failing step's stderr tail shows the password masked"
+ptail=$(stack_redis_cli HGET "acms:run:$prun:step:blabber" attempts)
+assert_true "echo \"\$ptail\" | grep -q 'connecting with \*\*\*'" "the tail in Redis is masked"
+assert_true "find '$STACK_DIR/work/$prun' -name stdout.log -exec grep -q 'pw=\*\*\*' {} \;" "the captured stdout is masked"
+
 # --- the search ---------------------------------------------------------------------------------
 topics=$(kcat -b "$ACMS_KAFKA_BROKERS" -L 2>/dev/null | sed -n 's/^  topic "\([^"]*\)".*/\1/p')
 assert_true "echo '$topics' | grep -q acms.exec.steps" "topics listed"
@@ -145,8 +182,9 @@ assert_true "[ \$(wc -l <'$redis_dump') -gt 100 ] && grep -q 'acms:run:$run1' '$
 leaks=0
 search() { # label value
   local label=$1 v=$2 form needle hits
-  for form in raw b64 hex; do
+  for form in raw b64 hex url; do
     case $form in
+      url) needle=$(python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$v") ;;
       raw) needle=$v ;;
       b64) needle=$(printf %s "$v" | base64 -w0 | tr -d '=') ; needle=${needle:0:24} ;;
       hex) needle=$(printf %s "$v" | od -An -tx1 | tr -d ' \n') ;;

@@ -76,6 +76,7 @@ def main():
     ap.add_argument("--brokers", default=os.environ.get("ACMS_KAFKA_BROKERS", "127.0.0.1:9092"))
     ap.add_argument("--topic", default=os.environ.get("ACMS_TOPIC_CONFIG_SUBMITTED", "acms.config.submitted"))
     ap.add_argument("--run-id", default=None, help="default: a new UUID")
+    ap.add_argument("--event-id", default=None, help="default: a new UUID")
     ap.add_argument("--source", default="/interop/python", help="ce_source header")
     a = ap.parse_args()
 
@@ -106,7 +107,7 @@ def main():
         pipeline = next((v.value for k, v in meta.value if k.value == "name" and isinstance(v, yaml.ScalarNode)), "")
 
     run_id = a.run_id or str(uuid.uuid4())
-    event_id = str(uuid.uuid4())
+    event_id = a.event_id or str(uuid.uuid4())
     traceparent = "00-%s-%s-01" % (secrets.token_hex(16), secrets.token_hex(8))
     now_ms = int(time.time() * 1000)
 

@@ -11,8 +11,10 @@ Each step runs without a shell in its own session, in <work-dir>/<id>, stdout/st
 Limits are enforced like the local executor: group RSS above memory_mb -> SIGKILL ("memory"),
 wall time above max_runtime_s -> SIGTERM then SIGKILL ("time"), CPU above cpu_time_s -> SIGKILL
 ("cpu_time"). Environment values are used for the child only and never printed.
-Usage: http_worker.py [--port N] [--work-dir DIR]
+With --token-file F every request must carry "Authorization: Bearer <the token in F>" (else 401).
+Usage: http_worker.py [--port N] [--work-dir DIR] [--token-file F]
 """
+import hmac
 import http.server
 import json
 import os
@@ -190,6 +192,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def authorized(self):
+        token = self.server.token
+        if not token or hmac.compare_digest(self.headers.get("Authorization") or "", "Bearer " + token):
+            return True
+        self.reply(401, {"error": "missing or wrong bearer token"})
+        return False
+
     def step(self):
         parts = self.path.strip("/").split("/")
         if len(parts) == 2 and parts[0] == "steps":
@@ -197,6 +206,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None
 
     def do_POST(self):
+        if not self.authorized():
+            return None
         if self.path.rstrip("/") != "/steps":
             return self.reply(404, {"error": "not found"})
         try:
@@ -219,6 +230,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(201, {"id": sid})
 
     def do_GET(self):
+        if not self.authorized():
+            return None
         st = self.step()
         if self.path.rstrip("/") == "/healthz":
             return self.reply(200, {"ok": True})
@@ -227,6 +240,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, st.view())
 
     def do_DELETE(self):
+        if not self.authorized():
+            return None
         st = self.step()
         if not st:
             return self.reply(404, {"error": "no such step"})
@@ -235,7 +250,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    port, work_dir = 0, None
+    port, work_dir, token = 0, None, None
     args = sys.argv[1:]
     while args:
         a = args.pop(0)
@@ -243,6 +258,9 @@ def main():
             port = int(args.pop(0))
         elif a == "--work-dir" and args:
             work_dir = args.pop(0)
+        elif a == "--token-file" and args:
+            with open(args.pop(0)) as f:
+                token = f.read().strip()
         else:
             sys.stderr.write(__doc__)
             return 2
@@ -252,6 +270,7 @@ def main():
     srv.daemon_threads = True
     srv.steps = {}
     srv.work_dir = work_dir
+    srv.token = token
 
     def on_term(sig, frame):
         for st in list(srv.steps.values()):

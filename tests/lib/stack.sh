@@ -146,7 +146,26 @@ stack_init() {
 # --- redis ------------------------------------------------------------------------------------
 
 stack_redis_cli() {
-  redis-cli -h 127.0.0.1 -p "$(cat "$STACK_DIR/redis.port")" "$@"
+  stack__redis_cli_port "$(cat "$STACK_DIR/redis.port")" "$@"
+}
+
+# redis-cli on a port, with the stack's password when it has one (REDISCLI_AUTH: not on the command line)
+stack__redis_cli_port() {
+  local port=$1; shift
+  if [ -n "${STACK_REDIS_PASSWORD:-}" ]; then
+    REDISCLI_AUTH=$STACK_REDIS_PASSWORD redis-cli -h 127.0.0.1 -p "$port" "$@"
+  else
+    redis-cli -h 127.0.0.1 -p "$port" "$@"
+  fi
+}
+
+# With STACK_REDIS_PASSWORD set, redis-server requires it: the password goes into a mode-0600
+# redis.conf (never on a command line, where ps shows it) and into ACMS_REDIS_URL.
+stack__redis_conf() {
+  local conf=$STACK_DIR/redis.conf
+  (umask 077 && : >"$conf")
+  [ -n "${STACK_REDIS_PASSWORD:-}" ] && printf 'requirepass "%s"\n' "$STACK_REDIS_PASSWORD" >"$conf"
+  echo "$conf"
 }
 
 # Starts redis-server with AOF (appendfsync everysec) in $STACK_DIR. A restart after
@@ -158,12 +177,12 @@ stack_start_redis() {
   for attempt in 1 2 3 4 5; do
     if [ -f "$STACK_DIR/redis.port" ]; then port=$(cat "$STACK_DIR/redis.port"); else port=$(stack_free_port); fi
     echo "$port" >"$STACK_DIR/redis.port"
-    stack__spawn redis "$STACK_DIR/redis.out" redis-server --bind 127.0.0.1 --port "$port" \
+    stack__spawn redis "$STACK_DIR/redis.out" redis-server "$(stack__redis_conf)" --bind 127.0.0.1 --port "$port" \
       --save '' --appendonly yes --appendfsync everysec --dir "$STACK_DIR" \
       --logfile "$STACK_DIR/redis.log" --daemonize no || return 1
     for i in $(seq 1 100); do
-      if [ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ]; then
-        export ACMS_REDIS_URL="redis://127.0.0.1:$port"
+      if [ "$(stack__redis_cli_port "$port" PING 2>/dev/null)" = PONG ]; then
+        export ACMS_REDIS_URL="redis://${STACK_REDIS_PASSWORD:+:$STACK_REDIS_PASSWORD@}127.0.0.1:$port"
         stack__log "redis-server on 127.0.0.1:$port (AOF everysec, dir $STACK_DIR)"
         return 0
       fi
@@ -344,10 +363,10 @@ stack_sanitizer_check() {
 stack_write_env() {
   local f=$1 tmp
   tmp=$f.tmp.$$
-  (umask 077; {
+  {
     echo "ACMS_KAFKA_BROKERS=${ACMS_KAFKA_BROKERS:-}"
     echo "ACMS_REDIS_URL=${ACMS_REDIS_URL:-}"
-  } >"$tmp") && mv -f "$tmp" "$f"
+  } >"$tmp" && chmod 600 "$tmp" && mv -f "$tmp" "$f"
 }
 
 # stack_running: 0 when any process recorded in $STACK_DIR still runs.

@@ -61,6 +61,43 @@ config_kustomization() {
     done
 }
 
+# The prod overlay's copy of an environment profile: examples/environments/NAME.yaml run on
+# Kubernetes (executor kubernetes, memory_scale 0.9 of the node type, the kubernetes settings).
+PROD_ENVS=$K8S/overlays/prod/environments
+prod_env_text() {
+    python3 - "$1" <<'PY'
+import re, sys
+path = sys.argv[1]
+name = path.rsplit("/", 1)[1][:-5]
+s = open(path).read()
+s = re.sub(r"^  executor: local$", "  executor: kubernetes", s, flags=re.M)
+s = re.sub(r"^  memory_scale: .*$", "  memory_scale: 0.9", s, flags=re.M)
+print("# GENERATED from examples/environments/%s.yaml by tests/static/check_deploy.sh --sync-config:" % name)
+print("# the same profile, executed on Kubernetes (one Pod per step attempt, docs/kubernetes.md).")
+print(s.rstrip("\n"))
+print("""  kubernetes:
+    default_image: registry.example.com/acms/step:0.1.0
+    service_account: acms-step-%s
+    instance_type_label: node.kubernetes.io/instance-type
+    spot_node_labels: {karpenter.sh/capacity-type: spot}
+    spot_tolerations: [{key: karpenter.sh/capacity-type, value: spot, effect: NoSchedule}]
+    egress_allow: []
+    pod_ttl_s: 300
+    termination_grace_s: 30""" % name)
+PY
+}
+
+check_prod_envs() {
+    local f bad=0
+    for f in examples/environments/*.yaml; do
+        if ! prod_env_text "$f" | cmp -s - "$PROD_ENVS/${f##*/}"; then
+            fail "$PROD_ENVS/${f##*/} is not examples/${f#examples/} on kubernetes (run $0 --sync-config)"
+            bad=1
+        fi
+    done
+    [ "$bad" = 0 ] && pass "$PROD_ENVS/ = examples/environments/ with executor: kubernetes"
+}
+
 sync_config() {
     local f
     if [ ! -f examples/catalog.yaml ]; then
@@ -71,6 +108,8 @@ sync_config() {
     mkdir -p "$CFG/environments" "$CFG/policies"
     for f in $(config_files examples); do cp "examples/$f" "$CFG/$f"; done
     config_kustomization "$CFG" > "$CFG/kustomization.yaml"
+    mkdir -p "$PROD_ENVS"
+    for f in examples/environments/*.yaml; do prod_env_text "$f" > "$PROD_ENVS/${f##*/}"; done
     echo "sync-config: copied $(config_files examples | wc -l) files from examples/ into $CFG/"
 }
 
@@ -335,6 +374,37 @@ for s in os.environ["SERVICES"].split():
         need(g(hpa, "spec", "scaleTargetRef", "name") == n, "HPA %s does not target its Deployment" % n)
         need(hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"], "HPA %s: minReplicas > maxReplicas" % n)
         need(hpa["spec"]["minReplicas"] <= reps <= hpa["spec"]["maxReplicas"], "HPA %s: Deployment replicas outside HPA range" % n)
+if overlay == "prod":
+    # the kubernetes executor: every environment on it, the coordinator's Role, token and accounts
+    envs = [c for c in by.get("ConfigMap", {}).values() if c["metadata"]["name"].startswith("acms-environments")]
+    need(envs and envs[0].get("data"), "prod: no acms-environments ConfigMap")
+    for cm in envs:
+        for fname, text in (cm.get("data") or {}).items():
+            e = yaml.safe_load(text).get("spec", {})
+            need(e.get("executor") == "kubernetes", "prod: environment %s does not use executor: kubernetes" % fname)
+            k = e.get("kubernetes") or {}
+            need(k.get("default_image"), "prod: environment %s has no kubernetes.default_image" % fname)
+            need(k.get("service_account") in by.get("ServiceAccount", {}),
+                 "prod: environment %s: service account %s not rendered" % (fname, k.get("service_account")))
+    role = by.get("Role", {}).get("acms-coordinator-steps")
+    need(role is not None, "prod: Role acms-coordinator-steps missing")
+    want = {("", "pods"): {"create", "get", "list", "watch", "delete"}, ("", "pods/log"): {"get"},
+            ("", "secrets"): {"create", "delete"}, ("networking.k8s.io", "networkpolicies"): {"create", "delete"}}
+    got = {}
+    for r in (role or {}).get("rules", []):
+        for grp in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                got.setdefault((grp, res), set()).update(r.get("verbs", []))
+    for key, verbs in want.items():
+        need(verbs <= got.get(key, set()), "prod: Role lacks %s %s" % (key, sorted(verbs - got.get(key, set()))))
+    need(not any("*" in v for v in got.values()) and ("", "secrets") in got and not {"get", "list"} & got[("", "secrets")],
+         "prod: the Role must not read secrets or use wildcards")
+    rb = by.get("RoleBinding", {}).get("acms-coordinator-steps")
+    need(rb and rb["roleRef"]["name"] == "acms-coordinator-steps" and
+         any(s["kind"] == "ServiceAccount" and s["name"] == "acms" and s.get("namespace") == rb["metadata"].get("namespace")
+             for s in rb.get("subjects", [])), "prod: RoleBinding of the coordinator's account acms missing")
+    coord = g(deps.get("acms-coordinator", {}), "spec", "template", "spec", default={})
+    need(coord.get("automountServiceAccountToken") is True, "prod: the coordinator does not mount its token")
 if overlay == "dev":
     env = [c for c in by.get("ConfigMap", {}).values() if re.match(r"acms-env(-[a-z0-9]+)?$", c["metadata"]["name"])]
     need(env and all(c["data"].get("ACMS_LOG_LEVEL") == "debug" for c in env), "dev: ACMS_LOG_LEVEL is not debug")
@@ -347,20 +417,22 @@ PY
 }
 
 check_k8s() {
-    if ! command -v kubectl >/dev/null 2>&1; then
-        fail "kubectl not installed: Kustomize overlays not rendered"
+    local kz=tools/deps/kustomize.sh
+    if ! "$kz" --ensure >/dev/null 2>"$TMP/kz.err"; then
+        fail "no Kustomize renderer (kubectl kustomize or kustomize): run make deps"
+        indent < "$TMP/kz.err"
         return
     fi
     local dir name
     for dir in "$K8S/base" "$K8S"/overlays/*/; do
         dir=${dir%/}
         name=${dir##*/}
-        if ! kubectl kustomize "$dir" > "$TMP/$name.yaml" 2> "$TMP/$name.err"; then
-            fail "kubectl kustomize $dir:"
+        if ! "$kz" "$dir" > "$TMP/$name.yaml" 2> "$TMP/$name.err"; then
+            fail "kustomize $dir:"
             indent < "$TMP/$name.err"
             continue
         fi
-        pass "kubectl kustomize $dir renders ($(grep -c '^kind:' "$TMP/$name.yaml") objects)"
+        pass "kustomize $dir renders ($(grep -c '^kind:' "$TMP/$name.yaml") objects)"
         if check_rendered "$name" "$TMP/$name.yaml"; then
             pass "$name: Deployments have liveness /healthz, readiness /readyz, non-root 10001, read-only root fs, no privilege escalation, caps dropped, RuntimeDefault seccomp, resources; Service, PDB, HPA per service"
         else
@@ -405,6 +477,7 @@ fi
 
 echo "== deploy checks in $ROOT"
 check_config
+check_prod_envs
 check_compose
 check_dockerfile
 check_k8s

@@ -109,7 +109,7 @@ static void dev_and_prod_differ_where_profiles_say(void **state)
     assert_int_equal(md->capacity->n_steps, 5);
     assert_int_equal(md->n_secret_findings, 0);
     assert_string_equal(prod->environment->name, "prod");
-    assert_int_equal(prod->environment->n_secret_scopes, 2);
+    assert_int_equal(prod->environment->n_secret_scopes, 2); /* examples/environments/prod.yaml */
     assert_string_equal(dev->environment->name, "dev");
 
     /* Every record is explained. */

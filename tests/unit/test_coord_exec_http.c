@@ -23,6 +23,8 @@ typedef struct fixture {
     char dir[128];
 } fixture;
 
+
+static char *test_scopes[] = {"secret://env/TEST_*"};
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -77,9 +79,9 @@ static int teardown(void **state)
 static coord_exec_status run(const char *url, char *const *argv, size_t argc, const coord_res *res,
                              Acms__V1__EnvVar *const *env, size_t nenv, int cancel_after_ms, int64_t *elapsed)
 {
-    adapter_ctx secrets = {0};
+    acms_secret_ctx secrets = {0};
     coord_exec_req req = {.run_id = "run-h", .step = "s", .attempt = 1, .argv = argv, .argc = argc, .env = env,
-                          .nenv = nenv, .executor = "http", .worker_url = url, .secrets = &secrets};
+                          .nenv = nenv, .executor = "http", .worker_url = url, .secrets = &secrets, .secret_scopes = test_scopes, .nsecret_scopes = 1};
     if (res)
         req.res = *res;
     coord_exec_status st;
@@ -165,15 +167,15 @@ static void test_secret_in_child_only(void **state)
     char out[256], cmd[400];
     snprintf(out, sizeof out, "%s-secret.txt", f->dir);
     snprintf(cmd, sizeof cmd, "printf %%s \"$TOKEN/$ACMS_STEP/$ACMS_ATTEMPT\" > '%s'", out);
-    setenv("ACMS_TEST_HTTP_TOKEN", "tok-123", 1);
+    setenv("TEST_HTTP_TOKEN", "tok-123", 1);
     Acms__V1__EnvVar tok = ACMS__V1__ENV_VAR__INIT;
     tok.name = "TOKEN";
-    tok.value = "secret://env/ACMS_TEST_HTTP_TOKEN";
+    tok.value = "secret://env/TEST_HTTP_TOKEN";
     Acms__V1__EnvVar *env[] = {&tok};
     char *argv[] = {"sh", "-c", cmd};
     coord_exec_status st = run(f->url, argv, 3, NULL, env, 1, 0, NULL);
     assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
-    assert_string_equal(tok.value, "secret://env/ACMS_TEST_HTTP_TOKEN");
+    assert_string_equal(tok.value, "secret://env/TEST_HTTP_TOKEN");
     FILE *fp = fopen(out, "r");
     assert_non_null(fp);
     char buf[64] = "";
@@ -181,7 +183,7 @@ static void test_secret_in_child_only(void **state)
     fclose(fp);
     unlink(out);
     assert_string_equal(buf, "tok-123/s/1");
-    unsetenv("ACMS_TEST_HTTP_TOKEN");
+    unsetenv("TEST_HTTP_TOKEN");
 }
 
 static void test_unreachable_and_refused(void **state)

@@ -19,6 +19,8 @@ typedef struct fixture {
     char root[256];
 } fixture;
 
+
+static char *test_scopes[] = {"secret://env/TEST_*"};
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -42,9 +44,9 @@ static int teardown(void **state)
 static coord_exec_status run(fixture *f, const char *step, char *const *argv, size_t argc, const coord_res *res,
                              Acms__V1__EnvVar *const *env, size_t nenv, int64_t timeout_ms, int64_t *elapsed)
 {
-    adapter_ctx secrets = {0};
+    acms_secret_ctx secrets = {0};
     coord_exec_req req = {.run_id = "run-1", .step = step, .attempt = 1, .argv = argv, .argc = argc,
-                          .env = env, .nenv = nenv, .work_root = f->root, .secrets = &secrets,
+                          .env = env, .nenv = nenv, .work_root = f->root, .secrets = &secrets, .secret_scopes = test_scopes, .nsecret_scopes = 1,
                           .output_path = "s3://bucket/out"};
     if (res)
         req.res = *res;
@@ -116,9 +118,9 @@ static void test_short_step_peak_not_the_spawners(void **state)
     memset(held, 1, (size_t)HELD_MB << 20); /* our high-water mark is now above HELD_MB */
     fixture *f = *state;
     char *argv[] = {"sh", "-c", "exit 3"};
-    adapter_ctx secrets = {0};
+    acms_secret_ctx secrets = {0};
     coord_exec_req req = {.run_id = "run-1", .step = "short", .attempt = 1, .argv = argv, .argc = 3,
-                          .work_root = f->root, .secrets = &secrets, .output_path = "s3://bucket/out",
+                          .work_root = f->root, .secrets = &secrets, .secret_scopes = test_scopes, .nsecret_scopes = 1, .output_path = "s3://bucket/out",
                           .res = {.memory_mb = 48}};
     coord_exec_status st;
     memset(&st, 0, sizeof st);
@@ -188,10 +190,10 @@ static void test_exec_failure_reported(void **state)
 static void test_secret_reaches_child_only(void **state)
 {
     fixture *f = *state;
-    setenv("ACMS_TEST_DB_PASSWORD", "s3cr3t-value", 1);
+    setenv("TEST_DB_PASSWORD", "s3cr3t-value", 1);
     Acms__V1__EnvVar pw = ACMS__V1__ENV_VAR__INIT, rows = ACMS__V1__ENV_VAR__INIT;
     pw.name = "DB_PASSWORD";
-    pw.value = "secret://env/ACMS_TEST_DB_PASSWORD";
+    pw.value = "secret://env/TEST_DB_PASSWORD";
     rows.name = "ROWS";
     rows.value = "1000";
     Acms__V1__EnvVar *env[] = {&pw, &rows};
@@ -199,7 +201,7 @@ static void test_secret_reaches_child_only(void **state)
     coord_exec_status st = run(f, "secret", argv, 3, NULL, env, 2, 5000, NULL);
     assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
     /* the step's configuration still holds the reference */
-    assert_string_equal(pw.value, "secret://env/ACMS_TEST_DB_PASSWORD");
+    assert_string_equal(pw.value, "secret://env/TEST_DB_PASSWORD");
     char path[700], buf[8192];
     snprintf(path, sizeof path, "%s/env.txt", st.dir);
     FILE *fp = fopen(path, "r");
@@ -213,16 +215,16 @@ static void test_secret_reaches_child_only(void **state)
     assert_non_null(strstr(buf, "ACMS_STEP=secret\n"));
     assert_non_null(strstr(buf, "ACMS_ATTEMPT=1\n"));
     assert_non_null(strstr(buf, "ACMS_OUTPUT_PATH=s3://bucket/out\n"));
-    assert_null(strstr(buf, "ACMS_TEST_DB_PASSWORD")); /* only the minimal environment is inherited */
-    unsetenv("ACMS_TEST_DB_PASSWORD");
+    assert_null(strstr(buf, "TEST_DB_PASSWORD")); /* only the minimal environment is inherited */
+    unsetenv("TEST_DB_PASSWORD");
 }
 
 static void test_unresolvable_secret_fails_spawn(void **state)
 {
-    unsetenv("ACMS_TEST_MISSING_SECRET");
+    unsetenv("TEST_MISSING_SECRET");
     Acms__V1__EnvVar pw = ACMS__V1__ENV_VAR__INIT;
     pw.name = "TOKEN";
-    pw.value = "secret://env/ACMS_TEST_MISSING_SECRET";
+    pw.value = "secret://env/TEST_MISSING_SECRET";
     Acms__V1__EnvVar *env[] = {&pw};
     char *argv[] = {"true"};
     coord_exec_status st = run(*state, "nosecret", argv, 1, NULL, env, 1, 5000, NULL);
@@ -234,10 +236,10 @@ static void test_unresolvable_secret_fails_spawn(void **state)
 static void test_log_capped(void **state)
 {
     fixture *f = *state;
-    adapter_ctx secrets = {0};
+    acms_secret_ctx secrets = {0};
     char *argv[] = {"sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' 'x'; echo; echo END-OF-OUTPUT"};
     coord_exec_req req = {.run_id = "run-1", .step = "chatty", .attempt = 1, .argv = argv, .argc = 3,
-                          .work_root = f->root, .secrets = &secrets, .log_cap = 256 * 1024};
+                          .work_root = f->root, .secrets = &secrets, .secret_scopes = test_scopes, .nsecret_scopes = 1, .log_cap = 256 * 1024};
     coord_exec_status st;
     coord_proc *p = coord_exec_start(&req);
     int64_t t0 = acms_mono_ms();

@@ -25,9 +25,11 @@
 typedef struct fixture {
     char root[256];
     int efd;
-    adapter_ctx secrets;
+    acms_secret_ctx secrets;
 } fixture;
 
+
+static char *test_scopes[] = {"secret://env/TEST_*"};
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -62,7 +64,7 @@ static int have_pidfd(void)
 static coord_exec_req request(fixture *f, const char *root, char *const *argv, size_t argc)
 {
     coord_exec_req req = {.run_id = "run-w", .step = "s", .attempt = 1, .argv = argv, .argc = argc,
-                          .work_root = root, .secrets = &f->secrets, .wake_fd = f->efd};
+                          .work_root = root, .secrets = &f->secrets, .secret_scopes = test_scopes, .nsecret_scopes = 1, .wake_fd = f->efd};
     return req;
 }
 

@@ -89,12 +89,12 @@ static void test_findings_become_issues_with_fixes(void **state)
     assert_non_null(x);
     assert_string_equal(x->severity, "error");
     assert_string_equal(x->level, "security");
-    /* prod reads the prod Vault path and the process environment */
+    /* prod reads the prod Vault path and one named variable only */
     assert_non_null(vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "secret://vault/kv/data/prod/churn#db_password"));
     const Acms__V1__ValidationSuggestion *s = vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-env", "secret://env/DB_PASSWORD");
     assert_non_null(s);
     assert_string_equal(s->patch_path, "spec.steps[0].env.DB_PASSWORD");
-    assert_true(s->confidence >= 0.8);
+    assert_true(s->confidence < 0.5); /* outside prod's scopes: offered, ranked low */
     assert_non_null(vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[0].command[2]"));
     x = vf_find_is(&f->is, "SECRET_OUT_OF_SCOPE", "spec.steps[0].env.API");
     assert_non_null(x);
@@ -172,6 +172,27 @@ static void test_dev_applies_baseline_only(void **state)
     assert_null(vf_find_is(&f->is, "OUTPUT_LOCATION_NOT_ALLOWED", "spec.steps[0].output_path"));
 }
 
+/* A '..' component climbs out of the allowed prefix: refused before the prefix check (also as %2e%2e);
+ * "." and empty components are only dropped. */
+static void test_output_path_traversal(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "dev");
+    Acms__V1__Step *s0 = f->rc->pipeline->steps[0], *s1 = f->rc->pipeline->steps[1];
+    s0->output_path = "s3://acme-ml-dev/../acme-ml-prod/x";
+    s1->output_path = "s3://acme-ml-dev/./a//b/";
+    validator_security(&in, f->a, &f->is);
+    assert_non_null(vf_find_is(&f->is, "OUTPUT_PATH_TRAVERSAL", "spec.steps[0].output_path"));
+    assert_null(vf_find_is(&f->is, "OUTPUT_PATH_TRAVERSAL", "spec.steps[1].output_path"));
+    assert_null(vf_find_is(&f->is, "OUTPUT_LOCATION_NOT_ALLOWED", "spec.steps[1].output_path"));
+    acms_issues_init(&f->is, f->a, "security");
+    s0->output_path = "s3://acme-ml-dev/%2e%2E/acme-ml-prod/x";
+    s1->output_path = "/data/../etc/x";
+    validator_security(&in, f->a, &f->is);
+    assert_non_null(vf_find_is(&f->is, "OUTPUT_PATH_TRAVERSAL", "spec.steps[0].output_path"));
+    assert_non_null(vf_find_is(&f->is, "OUTPUT_PATH_TRAVERSAL", "spec.steps[1].output_path"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +201,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_builtin_plaintext_check_without_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prod_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dev_applies_baseline_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_path_traversal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

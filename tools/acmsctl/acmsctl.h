@@ -23,6 +23,8 @@ typedef struct ctl_opts {
     const char *ref;         /* --ref ID[@VERSION] */
     const char *args[3];     /* positional arguments after the command (args[0] == file) */
     int nargs;
+    int attempt;             /* logs --attempt N (0 = the last) */
+    int follow;              /* logs -f */
 } ctl_opts;
 
 int ctl_submit(const ctl_opts *o);
@@ -31,6 +33,8 @@ int ctl_watch(const ctl_opts *o);
 int ctl_cancel(const ctl_opts *o);
 int ctl_prepare(const ctl_opts *o);
 int ctl_validate(const ctl_opts *o);
+/* acmsctl logs RUN_ID STEP [--attempt N] [-f] (logs.c). */
+int ctl_logs(const ctl_opts *o);
 /* acmsctl config put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B (config.c). */
 int ctl_config(const ctl_opts *o);
 
@@ -53,5 +57,12 @@ void ctl_print_enforcement(const Acms__V1__RuntimeConfiguration *rc);
 cJSON *ctl_enforcement_json(const Acms__V1__RuntimeConfiguration *rc);
 /* Prints one JSON document on stdout. */
 void ctl_print_json(const cJSON *doc);
+
+/* The guard of submit and config put: a plain-text credential in the document is refused before
+ * anything is published or stored. The adapter's own SecretManager check runs on the typed pipeline
+ * (references are the services' business: only plaintext_credential findings count here). Prints
+ * each place (step and field, never the value) and returns how many there are. A document that does
+ * not convert is left to the next check. verb: "submit" or "store" (run.c). */
+size_t ctl_plaintext_credentials(acms_arena *a, const char *file, const Acms__V1__Value *doc, const char *verb);
 
 #endif

@@ -3,20 +3,28 @@
  * of a storage service. put prints the id@version (the same content always gives the same version);
  * get prints the stored bytes exactly, so `config get X@N > f` round-trips. */
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acmsctl.h"
+#include "crypt.h"
 #include "diff.h"
+#include "doc.h"
 #include "log.h"
+#include "secret.h"
 #include "store.h"
 
 typedef struct ctl_store {
     acms_cfg cfg;
     acms_redis *redis;
     acms_store *store;
+    acms_secret_ctx secrets;  /* its vault client serves a transit master key */
+    acms_crypt *crypt;        /* NULL: no master key set */
     int curl;
 } ctl_store;
 
@@ -24,6 +32,8 @@ static void close_store(ctl_store *c)
 {
     acms_store_close(c->store);
     acms_redis_free(c->redis);
+    acms_crypt_free(c->crypt);
+    acms_secret_ctx_release(&c->secrets);
     if (c->curl)
         curl_global_cleanup();
 }
@@ -42,19 +52,25 @@ static int open_store(ctl_store *c)
     int redis = !spec || !*spec || !strcmp(spec, "redis");
     if (redis && !(c->redis = ctl_redis(&c->cfg)))
         return CTL_UNREACHABLE;
-    if (!redis) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            fprintf(stderr, "acmsctl: curl_global_init failed\n");
-            return CTL_UNREACHABLE;
-        }
-        c->curl = 1;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) { /* http store, Vault */
+        fprintf(stderr, "acmsctl: curl_global_init failed\n");
+        acms_redis_free(c->redis);
+        return CTL_UNREACHABLE;
     }
+    c->curl = 1;
     c->store = acms_store_open(spec, c->redis, err, sizeof err);
     if (!c->store) {
         fprintf(stderr, "acmsctl: ACMS_CONFIG_STORE: %s\n", err);
         close_store(c);
         return CTL_USAGE;
     }
+    if (acms_secret_ctx_from_env(&c->secrets, err, sizeof err) != ACMS_OK ||
+        acms_crypt_from_env(&c->crypt, c->secrets.vault, err, sizeof err) != ACMS_OK) {
+        fprintf(stderr, "acmsctl: encryption at rest: %s\n", err);
+        close_store(c);
+        return CTL_USAGE;
+    }
+    acms_store_set_crypt(c->store, c->crypt);
     return CTL_OK;
 }
 
@@ -76,10 +92,25 @@ static int store_error(int rc, const char *what, const char *err)
 /* Reads path ("-" = stdin) into the arena, at most ACMS_MAX_FILE_BYTES. NULL with a message. */
 static char *read_all(acms_arena *a, const char *path, size_t *len)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
-        return NULL;
+    FILE *f = stdin;
+    if (strcmp(path, "-")) { /* a FIFO or a device is refused, never waited on */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (fd < 0)
+                fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
+            else
+                fprintf(stderr, "acmsctl: %s: not a regular file\n", path);
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        if (!(f = fdopen(fd, "rb"))) {
+            close(fd);
+            fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
+            return NULL;
+        }
     }
     size_t cap = 65536, n = 0;
     char *buf = acms_arena_alloc(a, cap + 1);
@@ -149,6 +180,12 @@ static int cfg_put(const ctl_opts *o, ctl_store *c, acms_arena *a)
     char *text = read_all(a, path, &len);
     if (!text)
         return CTL_USAGE;
+    Acms__V1__Value **docs = NULL;
+    size_t ndocs = 0;
+    char perr[512];
+    if (acms_doc_parse(a, text, len, &docs, &ndocs, perr, sizeof perr) == ACMS_OK && ndocs > 0 &&
+        ctl_plaintext_credentials(a, path, docs[0], "store"))
+        return CTL_FAIL; /* exactly as submit: nothing stored */
     acms_store_doc *d = NULL;
     int created = 0;
     char err[1024] = "";
@@ -270,6 +307,86 @@ static int cfg_diff(const ctl_opts *o, ctl_store *c, acms_arena *a)
     return CTL_OK;
 }
 
+/* Re-wraps the sealed runtime configuration of one run (acms:run:<run>:runtime). 1, 0 or ACMS_ERR_*. */
+static int rotate_runtime(ctl_store *c, acms_arena *a, const char *key, char *err, size_t errn)
+{
+    size_t klen = strlen(key), plen = strlen("acms:run:"), slen = strlen(":runtime");
+    if (klen <= plen + slen)
+        return 0;
+    const char *run = acms_arena_strndup(a, key + plen, klen - plen - slen);
+    redisReply *rep = acms_redis_cmd(c->redis, "GET %s", key);
+    if (!rep)
+        return ACMS_ERR_RETRY;
+    int rc = 0, changed = 0;
+    char *out = NULL;
+    size_t out_len = 0;
+    if (rep->type == REDIS_REPLY_STRING && acms_crypt_is_envelope(rep->str, rep->len)) {
+        rc = acms_crypt_rewrap(c->crypt, a, "runtime", run, 1, rep->str, rep->len, &out, &out_len, &changed, err, errn);
+        if (rc == ACMS_OK && changed) {
+            redisReply *w = acms_redis_cmd(c->redis, "SET %s %b XX", key, out, out_len);
+            rc = w && w->type != REDIS_REPLY_ERROR ? 1 : ACMS_ERR_RETRY;
+            if (w)
+                freeReplyObject(w);
+        }
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Every run's sealed runtime configuration (Redis backend only: they live in the services' Redis). */
+static int rotate_runtimes(ctl_store *c, acms_arena *a, size_t *n, char *err, size_t errn)
+{
+    char cursor[32] = "0";
+    do {
+        redisReply *rep = acms_redis_cmd(c->redis, "SCAN %s MATCH acms:run:*:runtime COUNT 500", cursor);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            if (rep)
+                freeReplyObject(rep);
+            snprintf(err, errn, "Redis is unreachable");
+            return ACMS_ERR_RETRY;
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str ? rep->element[0]->str : "0");
+        int rc = ACMS_OK;
+        for (size_t i = 0; rc == ACMS_OK && i < rep->element[1]->elements; i++) {
+            int k = rotate_runtime(c, a, rep->element[1]->element[i]->str, err, errn);
+            if (k < 0)
+                rc = k;
+            else
+                *n += (size_t)k;
+        }
+        freeReplyObject(rep);
+        if (rc != ACMS_OK)
+            return rc;
+    } while (strcmp(cursor, "0"));
+    return ACMS_OK;
+}
+
+/* Re-wraps every stored document's data key under the current master key (ACMS_MASTER_KEY_FILE;
+ * the previous one in ACMS_MASTER_KEY_FILE_PREVIOUS); documents stored in clear get sealed. The
+ * runs' sealed runtime configurations are re-wrapped too. */
+static int cfg_rotate(const ctl_opts *o, ctl_store *c, acms_arena *a)
+{
+    char err[1024] = "";
+    size_t n = 0, nrt = 0;
+    int rc = acms_store_rotate_key(c->store, a, &n, err, sizeof err);
+    if (rc == ACMS_OK && c->redis)
+        rc = rotate_runtimes(c, a, &nrt, err, sizeof err);
+    if (rc != ACMS_OK)
+        return store_error(rc, "rotate-key", err);
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "key_id", acms_crypt_key_id(c->crypt));
+        cJSON_AddNumberToObject(j, "rewrapped", (double)n);
+        cJSON_AddNumberToObject(j, "runtimes_rewrapped", (double)nrt);
+        ctl_print_json(j);
+        cJSON_Delete(j);
+    } else {
+        printf("%zu document(s) re-wrapped under master key %s (and %zu run runtime configuration(s))\n", n,
+               acms_crypt_key_id(c->crypt), nrt);
+    }
+    return CTL_OK;
+}
+
 int ctl_config(const ctl_opts *o)
 {
     static const struct {
@@ -280,7 +397,8 @@ int ctl_config(const ctl_opts *o)
     } subs[] = {{"put", cfg_put, 1, 1, "put FILE"},
                 {"get", cfg_get, 1, 1, "get ID[@VERSION]"},
                 {"list", cfg_list, 0, 1, "list [ID]"},
-                {"diff", cfg_diff, 2, 2, "diff ID@A ID@B"}};
+                {"diff", cfg_diff, 2, 2, "diff ID@A ID@B"},
+                {"rotate-key", cfg_rotate, 0, 0, "rotate-key"}};
     const char *sub = o->nargs ? o->args[0] : NULL;
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(sub, subs[i].name))
@@ -302,6 +420,7 @@ int ctl_config(const ctl_opts *o)
     if (sub)
         fprintf(stderr, "acmsctl config: unknown subcommand '%s' (see acmsctl --help)\n", sub);
     else
-        fprintf(stderr, "acmsctl config: missing subcommand (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B)\n");
+        fprintf(stderr, "acmsctl config: missing subcommand (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B "
+                        "| rotate-key)\n");
     return CTL_USAGE;
 }

@@ -21,11 +21,14 @@ static void usage(FILE *out)
             "  acmsctl status RUN_ID [--format json]    live state of a run\n"
             "  acmsctl watch RUN_ID [--timeout S]       follow a run with progress\n"
             "  acmsctl cancel RUN_ID [--wait]           stop a run\n"
+            "  acmsctl logs RUN_ID STEP [--attempt N] [-f]  what a step attempt wrote (stdout, stderr)\n"
             "  acmsctl config put FILE                  store a pipeline as a new immutable version; prints\n"
             "                                           ID@VERSION (the same content gives the same version)\n"
             "  acmsctl config get ID[@VERSION] [--env NAME]  print a stored version exactly as it was put\n"
             "  acmsctl config list [ID]                 stored ids with their latest version, or one id's versions\n"
-            "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n\n"
+            "  acmsctl config diff ID@A ID@B            unified line diff of two stored versions\n"
+            "  acmsctl config rotate-key                re-wrap every stored data key under ACMS_MASTER_KEY_FILE\n"
+            "                                           (the old key in ACMS_MASTER_KEY_FILE_PREVIOUS)\n\n"
             "Exit codes: 0 success, 1 run failed / config invalid / unknown run, 2 usage or unusable\n"
             "input, 3 bus or Redis unreachable.\n"
             "The bus and Redis come from ACMS_KAFKA_BROKERS and ACMS_REDIS_URL, else from run/stack.env\n"
@@ -46,7 +49,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *val = NULL;
         int takes = !strcmp(a, "--env") || !strcmp(a, "--format") || !strcmp(a, "--config-dir") ||
-                    !strcmp(a, "--timeout") || !strcmp(a, "--ref");
+                    !strcmp(a, "--timeout") || !strcmp(a, "--ref") || !strcmp(a, "--attempt");
         if (takes) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "acmsctl: %s needs a value\n", a);
@@ -78,6 +81,14 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--ref")) {
             o.ref = val;
+        } else if (!strcmp(a, "--attempt")) {
+            o.attempt = atoi(val);
+            if (o.attempt <= 0) {
+                fprintf(stderr, "acmsctl: --attempt takes a positive number\n");
+                return CTL_USAGE;
+            }
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--follow")) {
+            o.follow = 1;
         } else if (!strcmp(a, "--wait")) {
             o.wait = 1;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
@@ -87,7 +98,7 @@ int main(int argc, char **argv)
             return CTL_USAGE;
         } else if (!o.cmd) {
             o.cmd = a;
-        } else if (o.nargs < (!strcmp(o.cmd, "config") ? 3 : 1)) {
+        } else if (o.nargs < (!strcmp(o.cmd, "config") ? 3 : !strcmp(o.cmd, "logs") ? 2 : 1)) {
             o.args[o.nargs++] = a;
             o.file = o.args[0];
         } else {
@@ -106,7 +117,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"submit", ctl_submit, 1, 1},   {"status", ctl_status, 1, 0},     {"watch", ctl_watch, 1, 0},
         {"cancel", ctl_cancel, 1, 0},   {"prepare", ctl_prepare, 1, 1}, {"validate", ctl_validate, 1, 1},
-        {"config", ctl_config, 0, 0},
+        {"config", ctl_config, 0, 0},   {"logs", ctl_logs, 1, 0},
     };
     if (!o.cmd) {
         usage(stderr);

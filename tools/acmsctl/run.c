@@ -92,12 +92,7 @@ static int finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id
     return rc;
 }
 
-/* Submit's guard: a plain-text credential in the file is refused before anything is published, so
- * it never reaches the bus or Redis. The adapter's own SecretManager check runs on the typed pipeline
- * (references are the services' business: only plaintext_credential findings count here). Prints each
- * place (step and field, never the value) and returns how many there are. A document that does not
- * convert is left to the services, which reject it with its issues. */
-static size_t plaintext_credentials(acms_arena *a, const char *file, const Acms__V1__Value *doc)
+size_t ctl_plaintext_credentials(acms_arena *a, const char *file, const Acms__V1__Value *doc, const char *verb)
 {
     acms_issues is;
     acms_issues_init(&is, a, "syntax");
@@ -112,11 +107,13 @@ static size_t plaintext_credentials(acms_arena *a, const char *file, const Acms_
         if (strcmp(f.v[i]->kind, "plaintext_credential") != 0)
             continue;
         if (!n++)
-            fprintf(stderr, "acmsctl: %s: refusing to submit: plain-text credentials would be published\n", file);
+            fprintf(stderr, "acmsctl: %s: refusing to %s: plain-text credentials would be %s\n", file, verb,
+                    strcmp(verb, "submit") ? "stored" : "published");
         fprintf(stderr, "  steps.%s.%s: %s\n", f.v[i]->step, f.v[i]->field, f.v[i]->detail);
     }
     if (n)
-        fprintf(stderr, "  (nothing was published; put the value behind a secret reference and submit again)\n");
+        fprintf(stderr, "  (nothing was %s; put the value behind a secret reference and %s again)\n",
+                strcmp(verb, "submit") ? "stored" : "published", verb);
     return n;
 }
 
@@ -160,7 +157,7 @@ int ctl_submit(const ctl_opts *o)
             rc = CTL_USAGE;
             goto out;
         }
-        if (plaintext_credentials(a, o->file, doc)) {
+        if (ctl_plaintext_credentials(a, o->file, doc, "submit")) {
             rc = CTL_FAIL;
             goto out;
         }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Encryption at rest on the real stack: with ACMS_MASTER_KEY_FILE every service and acmsctl seal
+# stored configurations and each run's stored runtime configuration; after a put and a run by
+# reference, no Redis key (nor the AOF) holds the document's text; `acmsctl config rotate-key`
+# re-wraps every data key under a new master key, after which the old key alone fails with a clear
+# error and the new one reads everything. `acmsctl config put` refuses a plain-text credential
+# exactly as submit does (exit 1, nothing stored).
+# shellcheck disable=SC2034 # variables read inside assert_true's eval
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/stack.sh"
+source "$here/../lib/assert.sh"
+
+stack_init "$(mktemp -d /tmp/acms-enc-XXXXXX)"
+keys=$(mktemp -d /tmp/acms-enc-keys-XXXXXX)
+trap 'stack_stop; rm -rf "$keys"' EXIT
+head -c 32 /dev/urandom >"$keys/k1"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$keys/k2"   # the hex form works too
+chmod 600 "$keys"/k*
+export ACMS_MASTER_KEY_FILE=$keys/k1
+stack_start_all
+
+marker="enc-marker-$RANDOM$RANDOM"
+cat >"$STACK_DIR/p.yaml" <<YAML
+apiVersion: acms/v1
+kind: Pipeline
+metadata: {name: sealed-pipeline, labels: {team: security}}
+spec:
+  steps:
+    - name: s1
+      type: processing
+      command: ["sh", "-c", "echo $marker >/dev/null"]
+      instance_type: ml.t3.medium
+      max_runtime_s: 30
+      output_path: s3://acme-ml/enc/s1
+      tags: {cost-center: sec-1}
+YAML
+ref=$("$BIN/acmsctl" config put "$STACK_DIR/p.yaml" | awk '{print $1; exit}')
+assert_eq "$ref" sealed-pipeline@1 "stored as version 1"
+out=$("$BIN/acmsctl" submit --ref sealed-pipeline --env dev --wait --format json --timeout 120)
+assert_eq "$(json_get "$out" status)" succeeded "a run by reference reads the sealed version"
+assert_true "\"$BIN/acmsctl\" config get sealed-pipeline@1 | grep -q '$marker'" "config get opens it"
+stack_redis_cli BGREWRITEAOF >/dev/null; sleep 0.2   # (the AOF is checked below whatever its state)
+dump=$(stack_redis_cli --raw EVAL "local o = {} for _, k in ipairs(redis.call('KEYS', '*')) do o[#o+1] = k
+  local t = redis.call('TYPE', k).ok if t == 'hash' then for _, x in ipairs(redis.call('HGETALL', k)) do o[#o+1] = x end
+  elseif t == 'string' then o[#o+1] = redis.call('GET', k) end end return table.concat(o, '\n')" 0)
+assert_true "echo \"\$dump\" | grep -q 'acmsenc1:'" "documents are stored as envelopes"
+assert_true "! echo \"\$dump\" | grep -q -a '$marker'" "no Redis key holds the document's text"
+assert_true "! grep -r -a -q -F '$marker' '$STACK_DIR'/appendonlydir" "nor does the AOF"
+
+# rotation: k2 current, k1 previous; then k1 alone fails clearly and k2 alone reads
+rot=$(ACMS_MASTER_KEY_FILE=$keys/k2 ACMS_MASTER_KEY_FILE_PREVIOUS=$keys/k1 "$BIN/acmsctl" config rotate-key)
+assert_true "echo '$rot' | grep -q '1 document(s) re-wrapped'" "rotate-key re-wrapped the document ($rot)"
+rc=0; err=$(ACMS_MASTER_KEY_FILE=$keys/k1 "$BIN/acmsctl" config get sealed-pipeline@1 2>&1) || rc=$?
+assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'not configured'" "the old key alone fails clearly: $err"
+rc=0; err=$(env -u ACMS_MASTER_KEY_FILE "$BIN/acmsctl" config get sealed-pipeline@1 2>&1) || rc=$?
+assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'no master key is set'" "no key fails clearly: $err"
+assert_true "ACMS_MASTER_KEY_FILE=$keys/k2 \"$BIN/acmsctl\" config get sealed-pipeline@1 | grep -q '$marker'" \
+  "the new key reads it"
+
+# config put refuses a plain-text credential exactly as submit does
+sed 's/max_runtime_s: 30/max_runtime_s: 30\n      env: {DB_PASSWORD: "hunter2-plain"}/' "$STACK_DIR/p.yaml" |
+  sed 's/sealed-pipeline/plain-pipeline/' >"$STACK_DIR/plain.yaml"
+rc=0; err=$("$BIN/acmsctl" config put "$STACK_DIR/plain.yaml" 2>&1) || rc=$?
+assert_eq "$rc" 1 "config put of a plain-text credential exits 1"
+assert_true "echo \"\$err\" | grep -q 'refusing to store' && ! echo \"\$err\" | grep -q hunter2" "it says why, without the value"
+assert_eq "$(stack_redis_cli SISMEMBER acms:configs plain-pipeline)" 0 "nothing stored"
+echo "config-encryption: sealed at rest, rotated, wrong keys fail clearly; plain-text credentials refused"
