@@ -34,7 +34,7 @@ static int round_of(coord_sandbox *sb, coord_sandbox *v2, int m, size_t n, const
     coord_sandbox *use = m == M_OFF ? NULL : m >= M_V2_JOIN ? v2 : sb;
     if (v2)
         v2->no_clone_into = m == M_V2_JOIN;
-    adapter_ctx secrets = {0};
+    acms_secret_ctx secrets = {0};
     char *argv[] = {"true"};
     double start = 0, total = 0;
     for (size_t i = 0; i < n; i++) {

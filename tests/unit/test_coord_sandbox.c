@@ -78,7 +78,7 @@ typedef struct opts {
 
 static coord_exec_status run(fixture *f, const char *step, const char *script, const opts *o)
 {
-    adapter_ctx secrets = {0};
+    acms_secret_ctx secrets = {0};
     char *argv[] = {"/bin/sh", "-c", (char *)script};
     coord_exec_req req = {.run_id = "run-s", .step = step, .attempt = 1, .argv = argv, .argc = 3,
                           .work_root = f->root, .secrets = &secrets, .sandbox = &f->sb,
@@ -276,7 +276,7 @@ static void test_clone3_into_v2_cgroup(void **state)
     assert_int_equal(mkdir(sb.cg.base[0], 0755), 0);
     snprintf(sb.label, sizeof sb.label, "test");
     char *argv[] = {"/bin/cat", "/proc/self/cgroup"};
-    adapter_ctx secrets = {0};
+    acms_secret_ctx secrets = {0};
     coord_exec_req req = {.run_id = "run-s", .step = "into", .attempt = 1, .argv = argv, .argc = 2,
                           .work_root = f->root, .secrets = &secrets, .sandbox = &sb};
     coord_exec_status st;
