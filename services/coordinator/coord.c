@@ -378,6 +378,8 @@ int coord_tick(coord_ctx *c, acms_service *svc)
         acms_log_set_trace(NULL);
         if (done) {
             remove_run(c, i);
+            for (size_t k = 0; k < c->nruns; k++) /* a slot may have come free: queued runs ask now */
+                c->runs[k]->next_admit = 0;
             continue;
         }
         running += coord_run_running(c->runs[i]);

@@ -277,16 +277,9 @@ static void log_recovery(coord_run *r, const coord_step *s, const coord_res *old
     }
 }
 
-/* An attempt ended (st->done): record it, decide what follows. */
-static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st, int64_t now)
+/* The record of an ended attempt. */
+static void attempt_of(const coord_step *s, const coord_exec_status *st, coord_attempt *at)
 {
-    coord_attempt *grown = realloc(s->attempts, (s->nattempts + 1) * sizeof *s->attempts);
-    if (!grown) {
-        acms_log_error(r->id, NULL, "out of memory recording step %s: retried next tick", s->cfg->name);
-        return;
-    }
-    s->attempts = grown;
-    coord_attempt *at = &s->attempts[s->nattempts++];
     memset(at, 0, sizeof *at);
     at->attempt = s->attempt;
     at->reason = st->reason;
@@ -301,6 +294,39 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     coord_fmt(at->live, sizeof at->live, "%s", s->live_note);
     at->started_ms = s->attempt_started_ms;
     at->finished_ms = acms_now_ms();
+}
+
+/* The failed attempt (the last of s->attempts) as recovery sees it: its class, the step's retry
+ * policy, and the attempt before it (the deterministic-failure judgement compares the two). */
+static void failure_of(const coord_run *r, const coord_step *s, const coord_exec_status *st, coord_failure *f)
+{
+    coord_failure x = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
+                       .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
+                       .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
+                       .detail = st->message, .tail = st->stderr_tail, .suggestion = st->suggestion};
+    acms_retry_resolve(s->cfg, r->env, &x.policy);
+    if (s->nattempts >= 2) {
+        const coord_attempt *prev = &s->attempts[s->nattempts - 2];
+        x.has_prev = prev->attempt + 1 == s->attempt;
+        x.prev_reason = prev->reason;
+        x.prev_exit_code = prev->exit_code;
+        x.prev_term_signal = prev->term_signal;
+        x.prev_tail = prev->stderr_tail;
+    }
+    *f = x;
+}
+
+/* An attempt ended (st->done): record it, decide what follows. */
+static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st, int64_t now)
+{
+    coord_attempt *grown = realloc(s->attempts, (s->nattempts + 1) * sizeof *s->attempts);
+    if (!grown) {
+        acms_log_error(r->id, NULL, "out of memory recording step %s: retried next tick", s->cfg->name);
+        return;
+    }
+    s->attempts = grown;
+    coord_attempt *at = &s->attempts[s->nattempts++];
+    attempt_of(s, st, at);
     s->finished_ms = at->finished_ms;
     if (s->proc) {
         coord_logs_record(c, r, s, 1); /* the output's tail is queued before the handle (and Pod) goes */
@@ -331,19 +357,8 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
                       (unsigned long long)at->wall_ms);
         return;
     }
-    coord_failure f = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
-                       .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
-                       .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
-                       .detail = st->message, .tail = st->stderr_tail, .suggestion = st->suggestion};
-    acms_retry_resolve(s->cfg, r->env, &f.policy);
-    if (s->nattempts >= 2) {
-        const coord_attempt *prev = &s->attempts[s->nattempts - 2];
-        f.has_prev = prev->attempt + 1 == s->attempt;
-        f.prev_reason = prev->reason;
-        f.prev_exit_code = prev->exit_code;
-        f.prev_term_signal = prev->term_signal;
-        f.prev_tail = prev->stderr_tail;
-    }
+    coord_failure f;
+    failure_of(r, s, st, &f);
     coord_recovery_env renv;
     recovery_env(c, r, &renv);
     coord_decision d;
@@ -737,33 +752,68 @@ static int still_ours(coord_ctx *c, coord_run *r)
     return ours;
 }
 
+/* Renews the run's lease (and its slot in the environment). 0, or 1 when the lease is lost to
+ * another coordinator: the run is then dropped here without writes. */
+static int renew(coord_ctx *c, coord_run *r, int64_t now)
+{
+    acms_redis *rd = acms_service_redis(c->svc);
+    int lr = coord_lease_renew(rd, r->id, c->owner, c->lease_ttl_ms);
+    if (lr == 0 && still_ours(c, r)) {
+        acms_log_warn(r->id, NULL, "lease had expired (Redis unreachable?); re-acquired: no other owner took the run");
+        lr = 1;
+    }
+    if (lr == 0) {
+        acms_log_warn(r->id, NULL, "lease lost to another coordinator: dropping the run here");
+        r->lost = 1;
+        coord_run_abandon(r);
+        coord_opq_clear(&r->q);
+        return 1;
+    }
+    r->next_renew = now + (lr == 1 ? COORD_RENEW_MS : 250);
+    if (lr == 1)
+        r->lease_ok_ms = now;
+    if (lr == 1 && r->admitted && coord_admission_needed(r->env) &&
+        coord_admission_renew(rd, r, COORD_ADMIT_LEASE_MS) == 0) {
+        acms_log_warn(r->id, NULL, "the run's slot in environment %s expired: admission again before new steps",
+                      r->environment);
+        r->admitted = 0;
+    }
+    return 0;
+}
+
+/* Polls the running attempts: records the ended ones, sends heartbeats and runtime notes. Runs even
+ * when fenced (limits stay enforced); the records wait in the queue. */
+static void poll_running(coord_ctx *c, coord_run *r, int64_t now)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        coord_step *s = &r->steps[i];
+        if (s->state != COORD_STEP_RUNNING)
+            continue;
+        if (!s->proc) {
+            lost_attempt(c, r, s, now);
+            continue;
+        }
+        coord_exec_status st;
+        if (coord_exec_poll(s->proc, now, &st)) {
+            attempt_done(c, r, s, &st, now);
+            continue;
+        }
+        s->live = st;
+        if (st.note[0])
+            coord_logs_note(r, s, st.note);
+        if (now >= s->next_heartbeat) {
+            s->next_heartbeat = now + COORD_HEARTBEAT_MS;
+            heartbeat(c, r, s);
+            coord_logs_record(c, r, s, 0);
+        }
+    }
+}
+
 int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
 {
     acms_service *svc = c->svc;
-    acms_redis *rd = acms_service_redis(svc);
-    if (now >= r->next_renew) {
-        int lr = coord_lease_renew(rd, r->id, c->owner, c->lease_ttl_ms);
-        if (lr == 0 && still_ours(c, r)) {
-            acms_log_warn(r->id, NULL, "lease had expired (Redis unreachable?); re-acquired: no other owner took the run");
-            lr = 1;
-        }
-        if (lr == 0) {
-            acms_log_warn(r->id, NULL, "lease lost to another coordinator: dropping the run here");
-            r->lost = 1;
-            coord_run_abandon(r);
-            coord_opq_clear(&r->q);
-            return 1;
-        }
-        r->next_renew = now + (lr == 1 ? COORD_RENEW_MS : 250);
-        if (lr == 1)
-            r->lease_ok_ms = now;
-        if (lr == 1 && r->admitted && coord_admission_needed(r->env) &&
-            coord_admission_renew(rd, r, COORD_ADMIT_LEASE_MS) == 0) {
-            acms_log_warn(r->id, NULL, "the run's slot in environment %s expired: admission again before new steps",
-                          r->environment);
-            r->admitted = 0;
-        }
-    }
+    if (now >= r->next_renew && renew(c, r, now))
+        return 1;
     /* Without a confirmed lease for most of its ttl, another replica may take over: write nothing. */
     int fenced = now - r->lease_ok_ms > c->lease_ttl_ms - COORD_RENEW_MS;
     if (!r->admitted && !fenced && !r->finishing && now >= r->next_admit)
@@ -781,29 +831,7 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
     if (r->cancel)
         cancel_steps(r, now);
 
-    /* Attempts are polled even when fenced (limits stay enforced); their records wait in the queue. */
-    for (size_t i = 0; i < r->n; i++) {
-        coord_step *s = &r->steps[i];
-        if (s->state != COORD_STEP_RUNNING)
-            continue;
-        if (!s->proc) {
-            lost_attempt(c, r, s, now);
-            continue;
-        }
-        coord_exec_status st;
-        if (coord_exec_poll(s->proc, now, &st)) {
-            attempt_done(c, r, s, &st, now);
-        } else {
-            s->live = st;
-            if (st.note[0])
-                coord_logs_note(r, s, st.note);
-            if (now >= s->next_heartbeat) {
-                s->next_heartbeat = now + COORD_HEARTBEAT_MS;
-                heartbeat(c, r, s);
-                coord_logs_record(c, r, s, 0);
-            }
-        }
-    }
+    poll_running(c, r, now);
     skip_blocked(r);
     if (!backlog && r->admitted && !r->cancel && !r->failing && !c->draining && !acms_service_stopping(svc)) {
         snapshot(r);
