@@ -59,7 +59,7 @@ spec:
   steps:
     - name: wait
       type: processing
-      command: ["sh", "-c", "while [ ! -f $STACK_DIR/go ]; do sleep 0.1; done"]
+      command: ["sh", "-c", "while [ ! -f $STACK_SHARED/go ]; do sleep 0.1; done"]
       instance_type: ml.m5.large
       max_runtime_s: 120
       output_path: s3://acme-ml/it/vault-wait
@@ -67,7 +67,7 @@ spec:
     - name: use
       type: processing
       depends_on: [wait]
-      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_DIR/expected)\" && echo matched"]
+      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_SHARED/expected)\" && echo matched"]
       instance_type: ml.m5.large
       max_runtime_s: 30
       output_path: s3://acme-ml/it/vault-use
@@ -78,7 +78,7 @@ mid=$(json_get "$("$BIN/acmsctl" submit "$STACK_DIR/midrun.yaml" --env dev --for
 wait_for 60 "[ \"\$(stack_redis_cli HGET acms:run:$mid:step:wait status)\" = running ]" "mid-run: first step running"
 logins_before=$(curl -s "$VAULT_ADDR/v1/sys/mock/stats" | python3 -c 'import json,sys;print(json.load(sys.stdin)["logins"])')
 curl -s -X POST "$VAULT_ADDR/v1/sys/mock/expire-tokens" >/dev/null
-touch "$STACK_DIR/go"
+touch "$STACK_SHARED/go"
 wait_for 60 "[ \"\$(stack_redis_cli HGET acms:run:$mid status)\" = succeeded ]" "mid-run: the run succeeded after the token expired"
 logins_after=$(curl -s "$VAULT_ADDR/v1/sys/mock/stats" | python3 -c 'import json,sys;print(json.load(sys.stdin)["logins"])')
 assert_true "[ $logins_after -gt $logins_before ]" "a new AppRole login replaced the expired token ($logins_before -> $logins_after)"
