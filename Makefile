@@ -2,9 +2,14 @@
 #   make            all binaries into bin/
 #   make deps       install the Debian packages the build, tests and demo need (only the missing ones),
 #                   and create the step user (STEP_USER, default acms-step)
+#   make kafka      the pinned Apache Kafka broker (tools/kafka/pom.xml) into .cache/kafka, checked;
+#                   needs Maven and a JDK 17 (KAFKA_DEB_PACKAGES), only when Kafka is wanted (docs/bus.md)
 #   make test       deps + build + unit tests + integration tests
+#   make test-doc   README's walkthrough run as written from a fresh copy of the repository
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
-#   make up/down    local stack (redis-server, acms-devbroker, the five services) under run/
+#   make up/down    local stack (redis-server, acms-devbroker or with ACMS_BUS=kafka Apache Kafka, the
+#                   five services) under run/; its data (run/data) survives down/up; make clean-data
+#                   (or make down WIPE=1) wipes it
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
 #   make k8s-testenv  build kube-apiserver + kwok for test_exec_kubernetes_apiserver (git-ignored cache)
@@ -66,6 +71,14 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
   python3-yaml python3-confluent-kafka python3-protobuf python3-kubernetes etcd-server openssl protobuf-compiler yamllint docker-compose shellcheck \
   valgrind clang libclang-rt-14-dev
+# commands whose Debian package is installed only when the command is missing (COMMAND:PACKAGE): npm
+# (make proto-check's buf, make bench's ajv) may come with another Node.js build that conflicts with
+# Debian's npm package
+DEB_COMMANDS := npm:npm
+
+# Apache Kafka for ACMS_BUS=kafka (make kafka): a JDK (the tests' ACL helper runs from Java source)
+# and Maven, installed only by that target
+KAFKA_DEB_PACKAGES := openjdk-17-jdk-headless maven
 
 # the unprivileged user and group the coordinator runs local steps as (ACMS_STEP_USER), created by deps
 STEP_USER ?= acms-step
@@ -87,7 +100,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: k8s-testenv all deps test test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean \
+.PHONY: k8s-testenv all deps kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -100,6 +113,7 @@ deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
+	for c in $(DEB_COMMANDS); do command -v $${c%%:*} >/dev/null 2>&1 || missing="$$missing $${c#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -111,6 +125,18 @@ deps:
 	  $$SUDO useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(STEP_USER); \
 	fi
 
+# Apache Kafka (docs/bus.md): the Debian JRE and Maven when missing, then the pinned broker jars
+kafka:
+	@missing=""; for p in $(KAFKA_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ] && ! { command -v javac >/dev/null && command -v mvn >/dev/null; }; then \
+	  echo "kafka: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@tools/kafka/fetch.sh >/dev/null
+
 # --- generated protobuf code (built, not committed) -----------------------------------------
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -119,6 +145,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(PB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+# the repository's own path: where a binary built here finds run/stack.env and examples/ (common/locate.h)
+$(BUILD)/obj/common/locate.o: CFLAGS += -DACMS_SOURCE_DIR='"$(CURDIR)"'
 
 $(BUILD)/obj/%.o: %.c | $(PB_H)
 	@mkdir -p $(dir $@)
@@ -146,7 +175,7 @@ $(BIN)/acms-devbroker: $(call tool_objs,devbroker) $(LIB)
 # the workload program is built without sanitizers: steps run under address-space limits
 $(BIN)/acms-stepload: tools/stepload/main.c
 	@mkdir -p $(BIN)
-	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ $<
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -DACMS_VERSION='"$(VERSION)"' -o $@ $<
 
 # --- tests ------------------------------------------------------------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
@@ -157,18 +186,26 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 	@$(MAKE) --no-print-directory test-unit test-integration
 
+# README's walkthrough, run as written from a fresh copy of the repository (tests/doc/)
+test-doc: deps
+	@tests/doc/test_readme_walkthrough.sh
+
 test-unit: $(UNIT_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run-unit.sh $(UNIT_BINS)
 
+# ACMS_BUS=kafka: on Apache Kafka (make kafka first); ACMS_BUS=external with ACMS_KAFKA_BROKERS
 test-integration: all
+	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run-integration.sh
 
 test-asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(SAN_ENV) $(MAKE) --no-print-directory SAN=1 test-unit test-integration
 
-# fault scenarios on the real stack, >= 200 runs each (README, "Reliability"); FAULTS_TESTS picks some
+# fault scenarios on the real stack, >= 200 runs each (README, "Reliability"); FAULTS_TESTS picks some;
+# ACMS_BUS=kafka runs them on Apache Kafka (the kafka scenario on three KRaft nodes)
 test-faults: deps
+	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) tests/faults/run.sh
 
@@ -201,11 +238,17 @@ fuzz: deps
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
 
 # --- local stack ------------------------------------------------------------------------------
+# state (Redis AOF under run/data, step work dirs, logs) survives down/up; secrets come from
+# run/secrets.env (docs/local-stack.md)
 up: all
+	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@BIN=$(BIN) REPLICAS=$(or $(REPLICAS),1) tools/stack.sh up
 
 down:
-	@tools/stack.sh down
+	@WIPE=$(or $(WIPE),0) tools/stack.sh down
+
+clean-data:
+	@tools/stack.sh wipe
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -220,7 +263,9 @@ $(BIN)/acms-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/benchlib.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/bench/benchlib.o $(LIB) $(LDLIBS)
 
+# BENCH_BUS=kafka: the throughput, latency and dag figures on Apache Kafka (bench/README.md)
 bench: deps
+	@if [ "$${BENCH_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
 

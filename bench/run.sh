@@ -14,7 +14,8 @@
 #                    (cgroup + step user; + netns; + tmpfs volume) vs without (the polling path)
 # Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
 # BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_ONLY ("ajv throughput latency dag spawn", a subset),
-# BENCH_TP_SERVICES ("adapter validator", a subset).
+# BENCH_TP_SERVICES ("adapter validator", a subset), BENCH_BUS (devbroker, or kafka: Apache Kafka
+# from `make kafka`, one node with the full JIT and a 1 GiB heap; results in bench-kafka.json).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +30,11 @@ LAT_S=${BENCH_LAT_S:-6}
 DAG_STEPS=${BENCH_DAG_STEPS:-300}
 ONLY=${BENCH_ONLY:-"ajv throughput latency dag spawn"}
 TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
+BUS=${BENCH_BUS:-devbroker}
+case "$BUS" in devbroker|kafka) ;; *) echo "bench: BENCH_BUS=$BUS: expected devbroker or kafka" >&2; exit 2 ;; esac
+export ACMS_BUS=$BUS STACK_KAFKA_JVM_OPTS="" STACK_KAFKA_HEAP=${STACK_KAFKA_HEAP:-1g}
+OUT_JSON=bench.json
+[ "$BUS" = kafka ] && OUT_JSON=bench-kafka.json
 RESULTS=$REPO/bench/results
 WORK=$(mktemp -d /tmp/acms-bench-XXXXXX)
 mkdir -p "$RESULTS"
@@ -118,7 +124,13 @@ start_bus() {
   export ACMS_LOG_LEVEL=${ACMS_LOG_LEVEL:-info}
 }
 
-mk_topic() { stack_broker_ctl create-topic "$1" "$2" >/dev/null; }
+# mk_topic NAME PARTITIONS: the devbroker's control socket, or on Kafka a one-topic spec applied
+mk_topic() {
+  if [ "$BUS" = devbroker ]; then stack_broker_ctl create-topic "$1" "$2" >/dev/null; return; fi
+  printf 'kind: Topics\nspec:\n  defaults: {replication: 1, min_insync_replicas: 1}\n  topics:\n    - {name: %s, partitions: %s}\n' \
+    "$1" "$2" >"$WORK/topic-$1.yaml"
+  ACMS_LOG_LEVEL=error "$BIN/acmsctl" topics apply "$WORK/topic-$1.yaml" >/dev/null
+}
 
 # tp_run KIND ROUND: one throughput run; KIND adapter|validator|fwd-adapter|fwd-validator.
 # Prints "events_per_s rss_mb"; fails when fewer than EVENTS distinct runs came out.
@@ -303,9 +315,10 @@ if want dag; then timed dag_vs_make bench_dag; fi
 if want spawn; then timed spawn bench_spawn; fi
 
 ELAPSED=$(( $(date +%s) - T_START ))
-cat >"$RESULTS/bench.json" <<EOF
+cat >"$RESULTS/$OUT_JSON" <<EOF
 {
   "generated": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "bus": "$BUS",
   "host": {"cpus": $(nproc), "loadavg_at_end": "$(cut -d' ' -f1-3 /proc/loadavg)"},
   "rounds": $ROUNDS,
   "elapsed_s": $ELAPSED,
@@ -345,7 +358,7 @@ row() { printf '%-34s %14s %14s %10s %10s\n' "$@"; }
   row "local attempt, sandbox (us)" "${R[spawn_sandbox_total]}" "${R[spawn_off_total]} off" "${R[spawn_ratio]}" ""
   row "  + netns / + tmpfs volume (us)" "${R[spawn_netns_total]} / ${R[spawn_volume_total]}" "" "" ""
   echo
-  echo "bench: wrote $RESULTS/bench.json in ${ELAPSED}s"
+  echo "bench: wrote $RESULTS/$OUT_JSON (bus: $BUS) in ${ELAPSED}s"
   [ -z "$FAILED" ] || echo "bench: FAILED:$FAILED (their figures are null)"
 } | tee "$WORK/table.txt"
 [ -z "$FAILED" ]

@@ -23,8 +23,17 @@ enum {
     ACMS_ERR_LIMIT = -7,    /* an input limit was exceeded */
 };
 
-/* Input limits (documented in README, "Limits"). */
-#define ACMS_MAX_MESSAGE_BYTES (1024 * 1024)   /* payloads above are dead-lettered before decode */
+/* Input limits (documented in README, "Limits"; the bus sizes in docs/bus.md, "Sizes").
+ * ACMS_BUS_MAX_BYTES is the one size limit of the bus: the producer's message.max.bytes and
+ * batch.size, and every topic's max.message.bytes in deploy/topics.yaml (acmsctl refuses a spec
+ * that differs). An event's payload may use all of it but the reserve for key, headers and the
+ * record framing: ACMS_MAX_MESSAGE_BYTES, which the consumers' guard enforces and above which a
+ * producer sends the payload by reference (claim.h) or rejects the input. */
+#define ACMS_BUS_MAX_BYTES (1024 * 1024)
+#define ACMS_BUS_RESERVE_BYTES (16 * 1024)
+#define ACMS_MAX_MESSAGE_BYTES (ACMS_BUS_MAX_BYTES - ACMS_BUS_RESERVE_BYTES)
+/* The largest payload decoded: one that came by reference (claim.h, ACMS_CLAIM_MAX_BYTES). */
+#define ACMS_MAX_DECODE_BYTES (64 * 1024 * 1024)
 #define ACMS_MAX_FILE_BYTES (4 * 1024 * 1024)  /* config files above are refused */
 #define ACMS_MAX_DEPTH 64                      /* nesting depth of a document */
 #define ACMS_MAX_STEPS 5000                    /* steps per pipeline */

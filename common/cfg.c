@@ -3,6 +3,8 @@
  * error naming the variable. */
 #include "cfg.h"
 
+#include "locate.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,24 @@ static void stack_value(void *ud, const char *key, const char *value)
         snprintf(cfg->redis_url, sizeof cfg->redis_url, "%s", value);
 }
 
+/* The stack file for unset addresses and the configuration directory when ACMS_CONFIG_DIR is unset
+ * (locate.h), each remembered with what was looked at. */
+static void locate_defaults(acms_cfg *cfg)
+{
+    acms_located l;
+    if (!cfg->brokers[0] || !cfg->redis_url[0]) {
+        acms_locate_stack_file(&l);
+        snprintf(cfg->stack_tried, sizeof cfg->stack_tried, "%s", l.tried);
+        if (l.path[0] && acms_cfg_read_env_file(l.path, stack_value, cfg) == ACMS_OK)
+            snprintf(cfg->stack_file, sizeof cfg->stack_file, "%s", l.path);
+    }
+    if (!cfg->config_dir[0]) {
+        acms_locate_config_dir(&l);
+        snprintf(cfg->config_dir, sizeof cfg->config_dir, "%s", l.path);
+        snprintf(cfg->config_dir_tried, sizeof cfg->config_dir_tried, "%s", l.tried);
+    }
+}
+
 static const char *const topic_vars[ACMS_TOPIC__COUNT] = {
     "ACMS_TOPIC_CONFIG_SUBMITTED", "ACMS_TOPIC_CONFIG_PREPARED",  "ACMS_TOPIC_CONFIG_VALIDATED",
     "ACMS_TOPIC_VALIDATION_RESULTS", "ACMS_TOPIC_EXEC_STEPS",     "ACMS_TOPIC_EXEC_RESULTS",
@@ -96,7 +116,7 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         (rc = set_str(cfg->brokers, sizeof cfg->brokers, "ACMS_KAFKA_BROKERS", NULL, errstr, errsz)) ||
         (rc = set_str(cfg->redis_url, sizeof cfg->redis_url, "ACMS_REDIS_URL", NULL, errstr, errsz)) ||
         (rc = set_str(cfg->group_id, sizeof cfg->group_id, "ACMS_GROUP_ID", service, errstr, errsz)) ||
-        (rc = set_str(cfg->config_dir, sizeof cfg->config_dir, "ACMS_CONFIG_DIR", "examples", errstr, errsz)) ||
+        (rc = set_str(cfg->config_dir, sizeof cfg->config_dir, "ACMS_CONFIG_DIR", NULL, errstr, errsz)) ||
         (rc = set_str(cfg->work_dir, sizeof cfg->work_dir, "ACMS_WORK_DIR", "run/work", errstr, errsz)) ||
         (rc = set_str(cfg->log_level, sizeof cfg->log_level, "ACMS_LOG_LEVEL", "info", errstr, errsz)) ||
         (rc = set_str(cfg->http_addr, sizeof cfg->http_addr, "ACMS_HTTP_ADDR", "127.0.0.1", errstr, errsz)) ||
@@ -108,6 +128,14 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         (rc = set_int(&cfg->group_max, "ACMS_GROUP_MAX", 8, 1, 64, errstr, errsz)) ||
         (rc = set_int(&cfg->max_in_flight, "ACMS_KAFKA_MAX_IN_FLIGHT", 5, 1, 5, errstr, errsz)) ||
         (rc = set_int(&cfg->shutdown_timeout_ms, "ACMS_SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000, errstr, errsz)) ||
+        (rc = set_int(&cfg->session_timeout_ms, "ACMS_KAFKA_SESSION_TIMEOUT_MS", 10000, 1000, 3600000, errstr,
+                      errsz)) ||
+        (rc = set_int(&cfg->heartbeat_ms, "ACMS_KAFKA_HEARTBEAT_MS", 1000, 100, 3600000, errstr, errsz)) ||
+        (rc = set_int(&cfg->max_poll_interval_ms, "ACMS_KAFKA_MAX_POLL_INTERVAL_MS", 300000, 1000, 86400000, errstr,
+                      errsz)) ||
+        (rc = set_int(&cfg->stall_timeout_ms, "ACMS_STALL_TIMEOUT_MS", 300000, 0, 86400000, errstr, errsz)) ||
+        (rc = set_str(cfg->kafka_props_file, sizeof cfg->kafka_props_file, "ACMS_KAFKA_PROPERTIES_FILE", NULL,
+                      errstr, errsz)) ||
         (rc = set_str(cfg->security_protocol, sizeof cfg->security_protocol, "ACMS_KAFKA_SECURITY_PROTOCOL", NULL,
                       errstr, errsz)) ||
         (rc = set_str(cfg->sasl_mechanism, sizeof cfg->sasl_mechanism, "ACMS_KAFKA_SASL_MECHANISM", NULL, errstr,
@@ -125,10 +153,7 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         if (rc)
             return rc;
     }
-    if (!cfg->brokers[0] || !cfg->redis_url[0]) {
-        const char *stack = getenv("ACMS_STACK_ENV");
-        acms_cfg_read_env_file(stack && *stack ? stack : "run/stack.env", stack_value, cfg);
-    }
+    locate_defaults(cfg);
     if (!cfg->brokers[0])
         snprintf(cfg->brokers, sizeof cfg->brokers, "127.0.0.1:9092");
     if (!cfg->redis_url[0])
@@ -168,13 +193,16 @@ void acms_cfg_print_help(const char *service, const char *summary, const char *e
     printf("%s %s: %s\n\n", service, ACMS_VERSION, summary);
     printf("Usage: %s [--help] [--version]\n\n", service);
     printf("Configuration is read from the environment only:\n"
-           "  ACMS_KAFKA_BROKERS          bootstrap servers (default: run/stack.env, then 127.0.0.1:9092)\n"
-           "  ACMS_REDIS_URL              redis://[:password@]host:port[/db] (default: run/stack.env, then\n"
+           "  ACMS_KAFKA_BROKERS          bootstrap servers (default: the stack file, then 127.0.0.1:9092)\n"
+           "  ACMS_REDIS_URL              redis://[:password@]host:port[/db] (default: the stack file, then\n"
            "                              redis://127.0.0.1:6379)\n"
-           "  ACMS_STACK_ENV              stack file to read the two above from (default run/stack.env)\n"
+           "  ACMS_STACK_ENV              stack file to read the two above from (default: run/stack.env of\n"
+           "                              the repository the binary was built in, or <prefix>/etc/acms/stack.env\n"
+           "                              of its install prefix, then ~/.config/acms/stack.env)\n"
            "  ACMS_GROUP_ID               consumer group (default: the service name)\n"
            "  ACMS_INSTANCE_ID            this replica's id (default <hostname>-<pid>)\n"
-           "  ACMS_CONFIG_DIR             catalogue, environment profiles, policies (default examples)\n"
+           "  ACMS_CONFIG_DIR             catalogue, environment profiles, policies (default: examples/ of\n"
+           "                              the repository, or <prefix>/share/acms/examples, then ~/.config/acms)\n"
            "  ACMS_WORK_DIR               step working directories and logs (default run/work)\n"
            "  ACMS_LOG_LEVEL              debug | info | warn | error (default info)\n"
            "  ACMS_HTTP_ADDR, ACMS_HTTP_PORT  /healthz /readyz /metrics endpoint (port 0 = off; default\n"
@@ -190,6 +218,12 @@ void acms_cfg_print_help(const char *service, const char *summary, const char *e
            "                              the devbroker injects produce errors: see its --help)\n"
            "  ACMS_SHUTDOWN_TIMEOUT_MS    budget of a graceful shutdown after SIGTERM: exit within it + ~1 s\n"
            "                              (default 10000)\n"
+           "  ACMS_KAFKA_SESSION_TIMEOUT_MS, ACMS_KAFKA_HEARTBEAT_MS, ACMS_KAFKA_MAX_POLL_INTERVAL_MS\n"
+           "                              consumer group timing (default 10000, 1000, 300000)\n"
+           "  ACMS_STALL_TIMEOUT_MS       work in hand and no progress for longer: /healthz 503 (default\n"
+           "                              300000; 0 = never)\n"
+           "  ACMS_KAFKA_PROPERTIES_FILE  librdkafka properties, one name=value a line (# comments)\n"
+           "  ACMS_KAFKA_PROP_<NAME>      one librdkafka property, '_' for '.': ACMS_KAFKA_PROP_CLIENT_RACK=r1\n"
            "  ACMS_KAFKA_SECURITY_PROTOCOL, ACMS_KAFKA_SASL_MECHANISM, ACMS_KAFKA_SASL_USERNAME,\n"
            "  ACMS_KAFKA_SASL_PASSWORD, ACMS_KAFKA_SSL_CA_LOCATION   passed to librdkafka as given\n"
            "  ACMS_TOPIC_<NAME>           topic names, e.g. ACMS_TOPIC_CONFIG_SUBMITTED=acms.config.submitted\n");

@@ -1,7 +1,9 @@
 /* cfg.h: service configuration, read from environment variables only (README, "Configuration").
- * When ACMS_KAFKA_BROKERS or ACMS_REDIS_URL is unset, the stack file written by `make up`
- * (ACMS_STACK_ENV, default run/stack.env) supplies them. Nothing here is a secret except the
- * SASL password and the Redis URL's password, which are never logged (acms_cfg_redacted_url). */
+ * When ACMS_KAFKA_BROKERS or ACMS_REDIS_URL is unset, the stack file written by `make up` supplies
+ * them, and ACMS_CONFIG_DIR defaults to the installation's configuration directory: both are found
+ * by locate.h (the variable, the repository or install prefix, then ~/.config/acms), never relative
+ * to the current directory. Nothing here is a secret except the SASL password and the Redis URL's
+ * password, which are never logged (acms_cfg_redacted_url). */
 #ifndef ACMS_CFG_H
 #define ACMS_CFG_H
 
@@ -13,7 +15,10 @@ typedef struct acms_cfg {
     char brokers[512];            /* ACMS_KAFKA_BROKERS */
     char redis_url[512];          /* ACMS_REDIS_URL, redis://[:password@]host:port[/db] */
     char group_id[128];           /* ACMS_GROUP_ID, default the service name */
-    char config_dir[512];         /* ACMS_CONFIG_DIR, default "examples" */
+    char config_dir[1024];        /* ACMS_CONFIG_DIR, else located (locate.h); "" when none was found */
+    char config_dir_tried[2048];  /* the directories looked at when ACMS_CONFIG_DIR is unset */
+    char stack_file[1024];        /* the stack file that supplied an address; "" when none did */
+    char stack_tried[2048];       /* the stack files looked for ("" when both addresses were set) */
     char work_dir[512];           /* ACMS_WORK_DIR, default "run/work": step working dirs and logs */
     char log_level[16];           /* ACMS_LOG_LEVEL, default info */
     char http_addr[64];           /* ACMS_HTTP_ADDR, default 127.0.0.1 */
@@ -30,6 +35,14 @@ typedef struct acms_cfg {
     int max_in_flight;            /* ACMS_KAFKA_MAX_IN_FLIGHT, 1..5, default 5: produce requests in flight
                                    * per broker (1 on the devbroker when produce errors are injected) */
     int shutdown_timeout_ms;      /* ACMS_SHUTDOWN_TIMEOUT_MS, default 10000 */
+    int session_timeout_ms;       /* ACMS_KAFKA_SESSION_TIMEOUT_MS, default 10000 (a broker refuses less
+                                   * than its group.*.min.session.timeout.ms, 6000 by default) */
+    int heartbeat_ms;             /* ACMS_KAFKA_HEARTBEAT_MS, default 1000 */
+    int max_poll_interval_ms;     /* ACMS_KAFKA_MAX_POLL_INTERVAL_MS, default 300000 */
+    int stall_timeout_ms;         /* ACMS_STALL_TIMEOUT_MS, default 300000: a consume loop with work in
+                                   * hand and no progress for longer turns /healthz unhealthy (0 = never) */
+    char kafka_props_file[512];   /* ACMS_KAFKA_PROPERTIES_FILE: librdkafka name=value lines (docs/bus.md);
+                                   * ACMS_KAFKA_PROP_<NAME> variables likewise (applied after the file) */
     char security_protocol[32];   /* ACMS_KAFKA_SECURITY_PROTOCOL (plaintext|ssl|sasl_plaintext|sasl_ssl) */
     char sasl_mechanism[32];      /* ACMS_KAFKA_SASL_MECHANISM */
     char sasl_username[128];      /* ACMS_KAFKA_SASL_USERNAME */

@@ -44,8 +44,7 @@ struct acms_metrics {
 struct acms_http {
     struct MHD_Daemon *d;
     acms_metrics *m;
-    int (*ready)(void *);
-    void *ud;
+    acms_http_probes probes;
 };
 
 acms_metrics *acms_metrics_new(const char *service)
@@ -311,12 +310,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         status = 405;
         body = strdup("method not allowed\n");
-    } else if (!strcmp(url, "/healthz")) {
-        body = strdup("ok\n");
-    } else if (!strcmp(url, "/readyz")) {
-        int ok = h->ready ? h->ready(h->ud) : 1;
+    } else if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
+        int ready = !strcmp(url, "/readyz");
+        int (*probe)(void *, char *, size_t) = ready ? h->probes.ready : h->probes.healthy;
+        char why[400] = "", text[440];
+        int ok = probe ? probe(h->probes.ud, why, sizeof why) : 1;
         status = ok ? 200 : 503;
-        body = strdup(ok ? "ready\n" : "not ready\n");
+        if (ok)
+            snprintf(text, sizeof text, "%s\n", ready ? "ready" : "ok");
+        else
+            snprintf(text, sizeof text, "%s: %s\n", ready ? "not ready" : "unhealthy", why[0] ? why : "unknown");
+        body = strdup(text);
     } else if (!strcmp(url, "/metrics")) {
         body = acms_metrics_render(h->m);
         ctype = "text/plain; version=0.0.4; charset=utf-8";
@@ -337,7 +341,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
-acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*ready)(void *ud), void *ud,
+acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const acms_http_probes *probes,
                            char *errstr, size_t errstr_size)
 {
     if (port <= 0)
@@ -348,8 +352,8 @@ acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*re
         return NULL;
     }
     h->m = m;
-    h->ready = ready;
-    h->ud = ud;
+    if (probes)
+        h->probes = *probes;
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;

@@ -1,6 +1,7 @@
 /* http.h: the health and metrics endpoint of every service, served by libmicrohttpd:
- *   GET /healthz  200 "ok" while the process runs
- *   GET /readyz   200 when the ready callback says so (Kafka and Redis reachable, partitions assigned), else 503
+ *   GET /healthz  200 "ok" while the process runs and its loop makes progress, else 503 with the reason
+ *   GET /readyz   200 when the ready probe says so (Kafka and Redis reachable, topics there, partitions
+ *                 assigned), else 503 with the reason
  *   GET /metrics  Prometheus text exposition of an acms_metrics registry
  * plus the registry itself: counters, gauges and histograms with fixed label sets; thread-safe. */
 #ifndef ACMS_HTTP_H
@@ -32,9 +33,16 @@ char *acms_metrics_render(acms_metrics *m);
 #define ACMS_HTTP_PER_IP_LIMIT 8
 #define ACMS_HTTP_MAX_CONNECTIONS 64
 
-/* Starts the endpoint on addr:port (port 0 = do nothing, returns NULL without error).
- * ready(ud) is called from the server thread: it must only read flags. */
-acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, int (*ready)(void *ud), void *ud,
+/* The probes behind /readyz and /healthz: each returns non-zero when ready / healthy, else 0 with
+ * the reason in why (answered with 503). Called from the server thread: they must only read flags. */
+typedef struct acms_http_probes {
+    int (*ready)(void *ud, char *why, size_t why_size);
+    int (*healthy)(void *ud, char *why, size_t why_size);   /* NULL = healthy while the process runs */
+    void *ud;
+} acms_http_probes;
+
+/* Starts the endpoint on addr:port (port 0 = do nothing, returns NULL without error). */
+acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const acms_http_probes *probes,
                            char *errstr, size_t errstr_size);
 void acms_http_stop(acms_http *h);
 

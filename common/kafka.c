@@ -1,8 +1,10 @@
-/* kafka.c: the bus handle: an idempotent producer whose failed deliveries are kept and re-queued
- * (so a flush reports OK only when every queued message was acknowledged), an optional group
- * consumer, dead letters and health checks. The consume loop itself is in kafka_loop.c.
- * Invariant: a message handed to acms_kafka_produce is either acknowledged, queued, or held in
- * k->failed for the next flush; it is never silently dropped while the handle lives. */
+/* kafka.c: the bus handle: an idempotent producer whose transiently failed deliveries are kept and
+ * re-queued (so a flush reports OK only when every queued message was acknowledged), an optional
+ * group consumer, dead letters and health checks. The consume loop itself is in kafka_loop.c, the
+ * configuration in kafka_conf.c. Invariant: a message handed to acms_kafka_produce is either
+ * acknowledged, queued, held in k->failed for the next flush, or refused for good by the bus
+ * (acms_kafka_permanent_error: then dead-lettered, logged and counted, never retried); it is never
+ * silently dropped while the handle lives. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,7 @@ void acms_kafka__count(acms_kafka *k, const char *name, const char *help, const 
 /* Runs on librdkafka threads. Connection failures ("FAIL") also reach error_cb: logged there.
  * Notices are the library's own chatter (coordinator changes, ...): debug. Auto-commit failures
  * repeat for every timer tick during a rebalance or an outage: one line per 5 s. */
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+void acms_kafka__log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     acms_kafka *k = rd_kafka_opaque(rk);
 
@@ -59,7 +61,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     }
 }
 
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void acms_kafka__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     acms_kafka *k = opaque;
     char fatal[512];
@@ -86,8 +88,55 @@ static void failed_free(acms_kafka_failed *f)
     free(f);
 }
 
-/* Delivery report: successes are counted, failures copied to k->failed for the next flush. */
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+int acms_kafka_permanent_error(int err)
+{
+    switch ((rd_kafka_resp_err_t)err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A produce the broker or the client refuses for good: never retried. The message goes to the
+ * dead-letter topic (as a DeadLetter whose origin is the refused topic, offset -1) unless it was
+ * itself a dead letter; an error is logged and acms_delivery_refused_total{topic,error} counted. */
+static void refuse(acms_kafka *k, const char *topic, const void *key, size_t key_len, const void *payload,
+                   size_t len, rd_kafka_resp_err_t err)
+{
+    const char *dl = acms_cfg_topic(&k->cfg, ACMS_TOPIC_DEADLETTER);
+    char labels[400], reason[300];
+    acms_msg m = {.topic = topic, .partition = -1, .offset = -1, .key = key, .key_len = key_len,
+                  .payload = payload, .len = len};
+
+    acms_log_error(NULL, NULL, "kafka: %s refused a %zu-byte event for good (%s: %s): %s", topic, len,
+                   rd_kafka_err2name(err), rd_kafka_err2str(err),
+                   !strcmp(topic, dl) ? "dropped (it was a dead letter)" : "dead-lettered, not retried");
+    if (k->metrics && snprintf(labels, sizeof labels, "topic=\"%s\",error=\"%s\"", topic, rd_kafka_err2name(err)) <
+                          (int)sizeof labels)
+        acms_metrics_add(k->metrics, "acms_delivery_refused_total", labels,
+                         "Produced events refused for good by the bus (never retried), per topic and error", 1);
+    if (!strcmp(topic, dl))
+        return;
+    snprintf(reason, sizeof reason, "delivery to %s refused: %s (limit %d bytes, event %zu bytes)", topic,
+             rd_kafka_err2name(err), ACMS_BUS_MAX_BYTES, len);
+    acms_kafka_deadletter(k, &m, reason);
+}
+
+/* Delivery report: successes are counted, permanent failures refused (dead-lettered), transient
+ * ones copied to k->failed for the next flush. */
+void acms_kafka__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     acms_kafka *k = opaque;
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -97,6 +146,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     if (!m->err) {
         acms_kafka__count(k, "acms_events_out_total", H_OUT, topic, 1);
+        return;
+    }
+    if (acms_kafka_permanent_error(m->err)) {
+        acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topic, 1);
+        refuse(k, topic, m->key, m->key_len, m->payload, m->len, m->err);
         return;
     }
     acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topic, 1);
@@ -128,103 +182,6 @@ oom:
     abort();
 }
 
-/* --- configuration ------------------------------------------------------------------------ */
-
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, int secret, char *errstr,
-                    size_t errstr_size)
-{
-    char err[512];
-
-    if (rd_kafka_conf_set(conf, name, value, err, sizeof err) == RD_KAFKA_CONF_OK)
-        return 0;
-    if (secret)
-        snprintf(errstr, errstr_size, "kafka: cannot set %s", name);
-    else
-        snprintf(errstr, errstr_size, "kafka: %s=%s: %s", name, value, err);
-    return -1;
-}
-
-static int conf_int(rd_kafka_conf_t *conf, const char *name, int v, char *errstr, size_t errstr_size)
-{
-    char buf[24];
-
-    snprintf(buf, sizeof buf, "%d", v);
-    return conf_set(conf, name, buf, 0, errstr, errstr_size);
-}
-
-static rd_kafka_conf_t *base_conf(acms_kafka *k, char *errstr, size_t errstr_size)
-{
-    const acms_cfg *c = &k->cfg;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
-    if (conf_set(conf, "bootstrap.servers", c->brokers, 0, errstr, errstr_size) ||
-        (c->instance_id[0] && conf_set(conf, "client.id", c->instance_id, 0, errstr, errstr_size)) ||
-        (c->security_protocol[0] &&
-         conf_set(conf, "security.protocol", c->security_protocol, 0, errstr, errstr_size)) ||
-        (c->sasl_mechanism[0] && conf_set(conf, "sasl.mechanisms", c->sasl_mechanism, 0, errstr, errstr_size)) ||
-        (c->sasl_username[0] && conf_set(conf, "sasl.username", c->sasl_username, 0, errstr, errstr_size)) ||
-        (c->sasl_password[0] && conf_set(conf, "sasl.password", c->sasl_password, 1, errstr, errstr_size)) ||
-        (c->ssl_ca_location[0] && conf_set(conf, "ssl.ca.location", c->ssl_ca_location, 0, errstr, errstr_size)) ||
-        /* back quickly after a broker restart (default max 10 s), before group sessions time out */
-        conf_int(conf, "reconnect.backoff.max.ms", 1000, errstr, errstr_size)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_conf_set_opaque(conf, k);
-    rd_kafka_conf_set_log_cb(conf, log_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    return conf;
-}
-
-static int producer_conf(acms_kafka *k, rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
-{
-    int linger = k->cfg.linger_ms >= 0 ? k->cfg.linger_ms : 2;
-
-    int in_flight = k->cfg.max_in_flight >= 1 && k->cfg.max_in_flight <= 5 ? k->cfg.max_in_flight : 5;
-
-    if (conf_set(conf, "enable.idempotence", "true", 0, errstr, errstr_size) ||
-        conf_int(conf, "linger.ms", linger, errstr, errstr_size) ||
-        conf_int(conf, "max.in.flight.requests.per.connection", in_flight, errstr, errstr_size))
-        return -1;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    return 0;
-}
-
-static int consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *group_id, char *errstr,
-                         size_t errstr_size)
-{
-    int fetch_wait = k->cfg.fetch_wait_ms > 0 ? k->cfg.fetch_wait_ms : 10;
-    int queue_kb = k->cfg.queue_kb >= 1024 ? k->cfg.queue_kb : 4096;
-
-    k->queue_bytes = (int64_t)queue_kb * 1024;
-
-    if (conf_set(conf, "group.id", group_id, 0, errstr, errstr_size) ||
-        conf_set(conf, "enable.auto.offset.store", "false", 0, errstr, errstr_size) ||
-        conf_set(conf, "enable.auto.commit", "true", 0, errstr, errstr_size) ||
-        conf_int(conf, "auto.commit.interval.ms", 200, errstr, errstr_size) ||
-        conf_set(conf, "auto.offset.reset", "earliest", 0, errstr, errstr_size) ||
-        conf_int(conf, "fetch.wait.max.ms", fetch_wait, errstr, errstr_size) ||
-        conf_int(conf, "fetch.error.backoff.ms", 10, errstr, errstr_size) ||
-        conf_int(conf, "session.timeout.ms", 6000, errstr, errstr_size) ||
-        conf_int(conf, "heartbeat.interval.ms", 500, errstr, errstr_size) ||
-        /* Bounded prefetch (README, "Performance"): with the defaults (64 MiB queued, 50 MiB fetches)
-         * a service with a backlog peaked near 80 MiB; these keep it under 32 MiB. With librdkafka
-         * < 2.1 a full queue stops fetching for a second: the consume loop's fetch nudge takes that
-         * cost away (kafka_loop.c). ACMS_KAFKA_QUEUE_KB overrides the 4096. */
-        conf_int(conf, "queued.max.messages.kbytes", queue_kb, errstr, errstr_size) ||
-        conf_int(conf, "fetch.max.bytes", 2 * 1024 * 1024, errstr, errstr_size) ||
-        conf_set(conf, "partition.assignment.strategy", "range,roundrobin", 0, errstr, errstr_size))
-        return -1;
-    /* librdkafka >= 2.1 re-fetches after fetch.queue.backoff.ms once the prefetch queue has room;
-     * before it, after a fixed second, which the consume loop shortens (k->nudge, kafka_loop.c). */
-    char tmp[256];
-    k->nudge = 0;
-    if (rd_kafka_conf_set(conf, "fetch.queue.backoff.ms", "10", tmp, sizeof tmp) != RD_KAFKA_CONF_OK)
-        k->nudge = k->cfg.fetch_nudge;
-    rd_kafka_conf_set_rebalance_cb(conf, acms_kafka__rebalance_cb);
-    return 0;
-}
-
 acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metrics *metrics, char *errstr,
                            size_t errstr_size)
 {
@@ -248,11 +205,11 @@ acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metri
     atomic_init(&k->fatal, 0);
     atomic_init(&k->last_commitfail_ms, 0);
 
-    base = base_conf(k, errstr, errstr_size);
+    base = acms_kafka__base_conf(k, errstr, errstr_size);
     if (!base)
         goto fail;
     conf = rd_kafka_conf_dup(base);
-    if (producer_conf(k, conf, errstr, errstr_size))
+    if (acms_kafka__producer_conf(k, conf, errstr, errstr_size))
         goto fail;
     k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!k->producer) {
@@ -263,7 +220,7 @@ acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metri
 
     if (group_id && group_id[0]) {
         conf = rd_kafka_conf_dup(base);
-        if (consumer_conf(k, conf, group_id, errstr, errstr_size))
+        if (acms_kafka__consumer_conf(k, conf, group_id, errstr, errstr_size))
             goto fail;
         k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
         if (!k->consumer) {
@@ -393,9 +350,27 @@ int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopic
         acms_kafka__count(k, "acms_events_in_total", H_IN, topics[i], 0);
         acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topics[i], 0);
         acms_kafka__count(k, "acms_deadletters_total", H_DL, topics[i], 0);
+        char labels[300];
+        if (k->metrics && snprintf(labels, sizeof labels, "topic=\"%s\"", topics[i]) < (int)sizeof labels)
+            acms_metrics_set(k->metrics, "acms_consumer_lag", labels,
+                             "Consumer lag (high watermark - position) over assigned partitions, per topic.", 0);
+        if (k->nsubscribed < (int)(sizeof k->subscribed / sizeof *k->subscribed))
+            snprintf(k->subscribed[k->nsubscribed++], sizeof *k->subscribed, "%s", topics[i]);
         acms_log_info(NULL, NULL, "kafka: subscribed to %s", topics[i]);
     }
     return ACMS_OK;
+}
+
+int64_t acms_kafka_queued(acms_kafka *k)
+{
+    rd_kafka_queue_t *q;
+    int64_t n;
+
+    if (!k || !k->consumer || !(q = rd_kafka_queue_get_consumer(k->consumer)))
+        return 0;
+    n = (int64_t)rd_kafka_queue_length(q);
+    rd_kafka_queue_destroy(q);
+    return n;
 }
 
 int acms_kafka_assigned(const acms_kafka *k)
@@ -444,6 +419,12 @@ static rd_kafka_headers_t *build_headers(acms_kafka *k, const acms_kafka_hdrs *h
     rd_kafka_header_add(hd, "content-type", -1, "application/protobuf", -1);
     if (h && h->traceparent && h->traceparent[0])
         rd_kafka_header_add(hd, "traceparent", -1, h->traceparent, -1);
+    if (h && h->claim && h->claim[0]) {
+        char size[24];
+        snprintf(size, sizeof size, "%zu", h->claim_size);
+        rd_kafka_header_add(hd, "acms_claim", -1, h->claim, -1);
+        rd_kafka_header_add(hd, "acms_claim_size", -1, size, -1);
+    }
     return hd;
 }
 
@@ -467,6 +448,11 @@ static int produce_raw(acms_kafka *k, const char *topic, const void *key, size_t
         rd_kafka_poll(k->producer, 100); /* serve delivery reports to make room */
     }
     rd_kafka_headers_destroy(hdrs);
+    if (acms_kafka_permanent_error(err)) { /* e.g. larger than message.max.bytes: refused here */
+        acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topic, 1);
+        refuse(k, topic, key, key_len, payload, len, err);
+        return ACMS_ERR_LIMIT;
+    }
     acms_log_error(NULL, NULL, "kafka: produce to %s: %s", topic, rd_kafka_err2str(err));
     return err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ACMS_ERR_RETRY : ACMS_ERR;
 }
@@ -531,6 +517,35 @@ int acms_kafka_flush(acms_kafka *k, int timeout_ms)
         rc = ACMS_ERR_RETRY;
     }
     return rc;
+}
+
+int acms_kafka_settle(acms_kafka *k, int timeout_ms)
+{
+    if (!k || !k->producer)
+        return ACMS_ERR;
+    if (acms_kafka_flush(k, timeout_ms) == ACMS_OK && !k->failed)
+        return ACMS_OK;
+    /* What was never sent is taken back (its delivery report lands in k->failed); what is in flight
+     * is waited for, its acknowledgement deciding; only then are the stragglers purged too. */
+    rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE);
+    rd_kafka_flush(k->producer, timeout_ms);
+    if (rd_kafka_outq_len(k->producer) > 0) {
+        rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(k->producer, 1000);
+    }
+    if (!k->failed && rd_kafka_outq_len(k->producer) == 0)
+        return ACMS_OK;
+    /* the caller reports the failure: nothing of it may be delivered later (acms_kafka_free
+     * would re-queue k->failed) */
+    acms_log_warn(NULL, NULL, "kafka: %zu message(s) not acknowledged: dropped, the caller reports it", k->nfailed);
+    for (acms_kafka_failed *f = k->failed, *next; f; f = next) {
+        next = f->next;
+        failed_free(f);
+    }
+    k->failed = NULL;
+    k->failed_tail = &k->failed;
+    k->nfailed = 0;
+    return ACMS_ERR_RETRY;
 }
 
 /* --- dead letters ------------------------------------------------------------------------- */

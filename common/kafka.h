@@ -26,6 +26,8 @@ typedef struct acms_msg {
     int64_t timestamp_ms;
     char traceparent[64];     /* W3C traceparent header, "" when absent */
     char ce_type[96];         /* CloudEvents ce_type header, "" when absent */
+    char claim[65];           /* acms_claim header: the payload is in Redis under this hash (claim.h), "" = inline */
+    size_t claim_size;        /* acms_claim_size header: the claimed payload's size */
 } acms_msg;
 
 /* CloudEvents binding headers and trace context for a produced message (any field may be NULL). */
@@ -35,6 +37,8 @@ typedef struct acms_kafka_hdrs {
     const char *ce_source;    /* e.g. "/acms/adapter/<instance>" */
     const char *traceparent;
     int64_t time_ms;
+    const char *claim;        /* claim check (claim.h): the payload's hash, the payload itself left out */
+    size_t claim_size;
 } acms_kafka_hdrs;
 
 typedef struct acms_kafka_loop {
@@ -74,6 +78,8 @@ void acms_kafka_free(acms_kafka *k);   /* flushes (bounded), commits, closes */
 int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopics);
 /* Non-zero once the consumer has been assigned partitions at least once (readiness). */
 int acms_kafka_assigned(const acms_kafka *k);
+/* Events fetched and waiting in the consumer's local queue (not yet handed to the loop). */
+int64_t acms_kafka_queued(acms_kafka *k);
 /* Total consumer lag over assigned partitions (high watermark - position), -1 unknown. */
 int64_t acms_kafka_lag(acms_kafka *k);
 
@@ -81,13 +87,25 @@ int64_t acms_kafka_lag(acms_kafka *k);
  * ACMS_KAFKA_FETCH_NUDGE in cfg.h); 0 when the nudge is off or not needed. */
 int64_t acms_kafka_fetch_nudges(const acms_kafka *k);
 
-/* Queues a message (copied). Delivery is confirmed by acms_kafka_flush. ACMS_OK or ACMS_ERR_RETRY
- * (queue full after waiting) / ACMS_ERR. */
+/* Queues a message (copied). Delivery is confirmed by acms_kafka_flush. ACMS_OK, ACMS_ERR_RETRY
+ * (queue full after waiting), ACMS_ERR_LIMIT (refused for good before it left, e.g. larger than the
+ * bus limit or an unknown topic: already dead-lettered, logged and counted) or ACMS_ERR. */
 int acms_kafka_produce(acms_kafka *k, const char *topic, const char *key, const void *payload, size_t len,
                        const acms_kafka_hdrs *hdrs);
-/* Waits until every queued message is acknowledged. ACMS_OK, or ACMS_ERR_RETRY when a delivery failed
- * or the timeout passed (the failed messages have been re-queued). */
+/* Non-zero for a produce/delivery error that waiting cannot fix (MSG_SIZE_TOO_LARGE,
+ * RECORD_LIST_TOO_LARGE, TOPIC_AUTHORIZATION_FAILED, an unknown topic, INVALID_RECORD, ...). */
+int acms_kafka_permanent_error(int err);
+
+/* Waits until every queued message is acknowledged or refused for good (dead-lettered by the
+ * delivery report). ACMS_OK, or ACMS_ERR_RETRY when a delivery failed transiently or the timeout
+ * passed (the failed messages have been re-queued). */
 int acms_kafka_flush(acms_kafka *k, int timeout_ms);
+
+/* For a client that must say truthfully whether its messages were delivered (acmsctl): flushes;
+ * on failure takes back what was never sent and waits for what is in flight. ACMS_OK when every
+ * message was acknowledged; ACMS_ERR_RETRY when some were not, and then none of those is ever sent
+ * by this handle (they are dropped, logged). */
+int acms_kafka_settle(acms_kafka *k, int timeout_ms);
 
 /* Publishes a DeadLetter for m with reason to the dead-letter topic (queued like any produce). */
 int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason);
@@ -104,6 +122,11 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *loop);
  * returns it; acms_kafka_deadline returns it (0 = not started). Owner thread only. */
 int64_t acms_kafka_start_deadline(acms_kafka *k);
 int64_t acms_kafka_deadline(const acms_kafka *k);
+
+/* Health (ACMS_STALL_TIMEOUT_MS): non-zero when the consume loop has had work in hand and neither
+ * committed nor been idle for longer than the bound (a wedged partition, a handler that never
+ * returns, output never acknowledged); *stalled_ms (optional) gets how long. Any thread. */
+int acms_kafka_stalled(const acms_kafka *k, int64_t *stalled_ms);
 
 /* Reachability check (metadata request within timeout_ms) for /readyz. */
 int acms_kafka_reachable(acms_kafka *k, int timeout_ms);

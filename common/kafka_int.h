@@ -1,6 +1,6 @@
 /* kafka_int.h: private state of an acms_kafka handle, shared by kafka.c (handle, producer,
- * dead letters) and kafka_loop.c (consume loop, offsets, rebalances). Not part of the API:
- * only those two files include it. All fields are owned by the handle's one thread, except
+ * dead letters), kafka_conf.c (configuration), kafka_loop.c (consume loop, offsets, rebalances)
+ * and kafka_admin.c (topics). Not part of the API: only those files include it. All fields are owned by the handle's one thread, except
  * the atomics, which the health endpoint's and librdkafka's threads touch. */
 #ifndef ACMS_KAFKA_INT_H
 #define ACMS_KAFKA_INT_H
@@ -39,9 +39,26 @@ struct acms_kafka {
                                          * ACMS_KAFKA_FETCH_NUDGE and no fetch.queue.backoff.ms */
     atomic_llong nudges;                /* how many times it did */
     int64_t queue_bytes;                /* queued.max.messages.kbytes as set, in bytes */
+    char subscribed[32][256];           /* the topics subscribed to (lag gauges exist for each) */
+    int nsubscribed;
+    atomic_int revocations;             /* partitions revoked or lost so far (kafka_loop.c) */
+    atomic_llong progress_ms;           /* monotonic: the loop last committed or was idle (health) */
+    atomic_int stalled;                 /* 1 while no progress for longer than cfg.stall_timeout_ms */
 };
 
-/* Helpers shared between the two files (internal, hence the double underscore). */
+/* Helpers shared between the files (internal, hence the double underscore). */
+
+/* librdkafka callbacks (kafka.c), set by the configuration (kafka_conf.c). */
+void acms_kafka__log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+void acms_kafka__error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
+void acms_kafka__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+/* Configuration (kafka_conf.c): NULL / -1 with errstr on a refused setting. */
+rd_kafka_conf_t *acms_kafka__base_conf(acms_kafka *k, char *errstr, size_t errstr_size);
+int acms_kafka__producer_conf(acms_kafka *k, rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
+int acms_kafka__consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *group_id, char *errstr,
+                              size_t errstr_size);
+int acms_kafka__passthrough(const acms_cfg *c, rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
 
 /* Rebalance callback of the consumer (kafka_loop.c). */
 void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

@@ -84,39 +84,97 @@ int acms_kafka__pending_store(acms_kafka *k)
 
 /* --- rebalances --------------------------------------------------------------------------- */
 
+/* How many partitions this member holds now (the log line tests and operators read). */
+static int assigned_count(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts, int cooperative)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    int n = parts->cnt;
+
+    if (cooperative && !rd_kafka_assignment(rk, &a) && a) {
+        n = a->cnt;
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    return n;
+}
+
+/* Drops the pending offsets of the partitions in parts (lost: another member owns them now). */
+static void pending_forget(acms_kafka *k, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++)
+        rd_kafka_topic_partition_list_del(k->pending, parts->elems[i].topic, parts->elems[i].partition);
+}
+
+/* Revocation: what was processed is flushed and stored (and committed) before the partitions go;
+ * a lost assignment stores nothing of them (the new owner redelivers). The loop is told, so it drops
+ * the events it collected but did not process (kafka_loop's group in hand). */
+static void revoke_parts(acms_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int cooperative)
+{
+    rd_kafka_resp_err_t e;
+    int lost = rd_kafka_assignment_lost(rk);
+
+    acms_log_info(NULL, NULL, "kafka: %s %d partition(s)", lost ? "lost" : "revoking", parts->cnt);
+    atomic_fetch_add(&k->revocations, 1);
+    if (lost) {
+        pending_forget(k, parts);
+    } else if (acms_kafka_flush(k, acms_kafka__budget_ms(k)) == ACMS_OK) {
+        acms_kafka__pending_store(k);
+    } else if (k->pending->cnt) {
+        acms_log_warn(NULL, NULL, "kafka: output not acknowledged before revoke; %d partition(s) will be "
+                      "redelivered from their last commit", k->pending->cnt);
+        acms_kafka__pending_clear(k);
+    }
+    if (!lost) {
+        e = rd_kafka_commit(rk, NULL, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            acms_log_warn(NULL, NULL, "kafka: commit on revoke: %s", rd_kafka_err2str(e));
+    }
+    if (cooperative) {
+        rd_kafka_error_t *err = rd_kafka_incremental_unassign(rk, parts);
+        if (err) {
+            acms_log_error(NULL, NULL, "kafka: incremental unassign: %s", rd_kafka_error_string(err));
+            rd_kafka_error_destroy(err);
+        } else {
+            acms_log_info(NULL, NULL, "kafka: assigned %d partition(s) after the revocation",
+                          assigned_count(rk, parts, 1));
+        }
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
 void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                               void *opaque)
 {
     acms_kafka *k = opaque;
-    rd_kafka_resp_err_t e;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-        e = rd_kafka_assign(rk, parts);
-        if (e) {
-            acms_log_error(NULL, NULL, "kafka: assign: %s", rd_kafka_err2str(e));
-            return;
+        if (cooperative) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) {
+                acms_log_error(NULL, NULL, "kafka: incremental assign: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                return;
+            }
+        } else {
+            rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+            if (e) {
+                acms_log_error(NULL, NULL, "kafka: assign: %s", rd_kafka_err2str(e));
+                return;
+            }
         }
-        acms_log_info(NULL, NULL, "kafka: assigned %d partition(s)", parts->cnt);
+        acms_log_info(NULL, NULL, "kafka: assigned %d partition(s)%s", assigned_count(rk, parts, cooperative),
+                      cooperative ? " (incremental)" : "");
         atomic_store(&k->assigned, 1);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        acms_log_info(NULL, NULL, "kafka: revoking %d partition(s)", parts->cnt);
-        if (acms_kafka_flush(k, flush_timeout(k)) == ACMS_OK) {
-            acms_kafka__pending_store(k);
-        } else if (k->pending->cnt) {
-            acms_log_warn(NULL, NULL, "kafka: output not acknowledged before revoke; %d partition(s) will be "
-                          "redelivered from their last commit", k->pending->cnt);
-            acms_kafka__pending_clear(k);
-        }
-        e = rd_kafka_commit(rk, NULL, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            acms_log_warn(NULL, NULL, "kafka: commit on revoke: %s", rd_kafka_err2str(e));
-        rd_kafka_assign(rk, NULL);
+        revoke_parts(k, rk, parts, cooperative);
         break;
     default:
         acms_log_warn(NULL, NULL, "kafka: rebalance error: %s", rd_kafka_err2str(err));
         acms_kafka__pending_clear(k);
+        atomic_fetch_add(&k->revocations, 1);
         rd_kafka_assign(rk, NULL);
         break;
     }
@@ -134,16 +192,22 @@ static int64_t lag_collect(acms_kafka *k, int set_gauge)
 
     if (!k->consumer || rd_kafka_assignment(k->consumer, &a) || !a)
         return -1;
+    /* every subscribed topic has a gauge, 0 while none of its partitions is assigned here */
+    for (j = 0; j < k->nsubscribed && nper < LAG_TOPICS_MAX; j++) {
+        per[nper].topic = k->subscribed[j];
+        per[nper++].lag = 0;
+    }
     if (a->cnt > 0)
         rd_kafka_position(k->consumer, a);
     for (i = 0; i < a->cnt; i++) {
         rd_kafka_topic_partition_t *p = &a->elems[i];
         int64_t lo, hi, lag, pos;
 
-        if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0 || lo < 0)
+        if (rd_kafka_get_watermark_offsets(k->consumer, p->topic, p->partition, &lo, &hi) || hi < 0)
             continue;
-        /* nothing consumed yet on this partition: everything retained is still to be read */
-        pos = p->offset >= 0 ? p->offset : lo;
+        /* nothing consumed yet on this partition: everything retained is still to be read (the low
+         * watermark is not always known: a fetch response may not carry it) */
+        pos = p->offset >= 0 ? p->offset : lo >= 0 ? lo : 0;
         lag = hi > pos ? hi - pos : 0;
         total += lag;
         known++;
@@ -378,6 +442,10 @@ static void msg_fill(acms_msg *m, rd_kafka_message_t *rm)
     if (rd_kafka_message_headers(rm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         read_header(hdrs, "traceparent", m->traceparent, sizeof m->traceparent);
         read_header(hdrs, "ce_type", m->ce_type, sizeof m->ce_type);
+        char size[24];
+        read_header(hdrs, "acms_claim", m->claim, sizeof m->claim);
+        read_header(hdrs, "acms_claim_size", size, sizeof size);
+        m->claim_size = m->claim[0] ? strtoull(size, NULL, 10) : 0;
     }
 }
 
@@ -565,6 +633,53 @@ static void consumer_error(acms_kafka *k, const rd_kafka_message_t *rm)
                   rm->rkt ? ": " : "", rd_kafka_message_errstr(rm));
 }
 
+/* After a revocation: the collected (unprocessed) events of partitions no longer assigned are
+ * dropped, their offsets never stored; the new owner consumes them from the last commit. */
+static void drop_revoked(loop_state *s, rd_kafka_message_t **g, size_t *n)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    size_t kept = 0, dropped = 0;
+
+    if (rd_kafka_assignment(s->k->consumer, &a) || !a)
+        return;
+    for (size_t i = 0; i < *n; i++) {
+        if (rd_kafka_topic_partition_list_find(a, rd_kafka_topic_name(g[i]->rkt), g[i]->partition)) {
+            g[kept++] = g[i];
+        } else {
+            rd_kafka_message_destroy(g[i]);
+            dropped++;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    *n = kept;
+    if (dropped) {
+        acms_log_info(NULL, NULL, "kafka: dropped %zu collected event(s) of revoked partitions (not processed, "
+                      "offsets not stored)", dropped);
+        acms_kafka__count(s->k, "acms_kafka_revoked_dropped_total",
+                          "Collected events dropped unprocessed because their partition was revoked", NULL,
+                          (double)dropped);
+    }
+}
+
+/* Progress for the health check: the loop committed what it did, or had nothing to do. */
+static void progressed(acms_kafka *k)
+{
+    atomic_store(&k->progress_ms, acms_mono_ms());
+}
+
+int acms_kafka_stalled(const acms_kafka *k, int64_t *stalled_ms)
+{
+    acms_kafka *kk = (acms_kafka *)k;
+    int64_t last, idle;
+
+    if (!k || !k->consumer || k->cfg.stall_timeout_ms <= 0 || !(last = atomic_load(&kk->progress_ms)))
+        return 0;
+    idle = acms_mono_ms() - last;
+    if (stalled_ms)
+        *stalled_ms = idle;
+    return idle > k->cfg.stall_timeout_ms;
+}
+
 int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
 {
     volatile sig_atomic_t never = 0;
@@ -588,6 +703,9 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
     int group_max = L->group_max > 0 && L->group_max <= ACMS_KAFKA_GROUP_MAX ? L->group_max : 32;
     rd_kafka_message_t *grp[ACMS_KAFKA_GROUP_MAX];
     size_t gn = 0;
+    int revocations = atomic_load(&k->revocations);
+
+    progressed(k);
 
     while (!*s.stop) {
         int n = 0, retried = 0;
@@ -599,6 +717,10 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
                 wake_wait(&s, poll_ms);
             rm = rd_kafka_consumer_poll(k->consumer, n == 0 && !waking ? poll_ms : 0);
             more = rm != NULL;
+            if (atomic_load(&k->revocations) != revocations) { /* the poll ran a revocation */
+                revocations = atomic_load(&k->revocations);
+                drop_revoked(&s, grp, &gn);
+            }
 
             rd_kafka_poll(k->producer, 0);
             maybe_tick(&s);
@@ -650,8 +772,8 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *L)
                 rd_kafka_message_destroy(grp[i]);
             gn = 0;
         }
-        if (!retried)
-            commit_batch(&s);
+        if (!retried && commit_batch(&s) == ACMS_OK && (n > 0 || (!more && k->pending->cnt == 0)))
+            progressed(k); /* committed what it did, or idle */
     }
 out:
     wake_teardown(&s);

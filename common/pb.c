@@ -493,7 +493,7 @@ ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor
     static const char *dummy;
     if (!reason)
         reason = &dummy;
-    if (len > ACMS_MAX_MESSAGE_BYTES) {
+    if (len > ACMS_MAX_DECODE_BYTES) {
         *reason = "payload too large";
         return NULL;
     }

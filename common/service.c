@@ -3,6 +3,9 @@
  * state is the signal flag, since a signal handler cannot be handed a context. */
 #include "service.h"
 
+#include "claim.h"
+#include "kafka_admin.h"
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@ struct acms_service {
     atomic_int kafka_ready;       /* joined the group: partitions assigned (possibly none) once */
     atomic_int kafka_reachable;   /* the last metadata request was answered */
     atomic_int redis_ready;
+    atomic_uint missing;          /* bit i: topic i (acms_topic) absent from the cluster's metadata */
     int64_t last_ping_ms;
     int64_t next_kafka_check_ms;  /* monotonic; 0 = check at the first tick */
     char redis_reasons[ACMS_KAFKA_GROUP_MAX][320]; /* dead-letter reasons of permanent Redis errors */
@@ -52,6 +56,30 @@ int acms_service_stopping(const acms_service *svc)
     return stop_requested != 0;
 }
 
+static void claim_count(acms_service *svc, const char *name, const char *help, const char *topic)
+{
+    char labels[300];
+    if (svc->metrics && snprintf(labels, sizeof labels, "topic=\"%s\"", topic) < (int)sizeof labels)
+        acms_metrics_add(svc->metrics, name, labels, help, 1);
+}
+
+/* A claim envelope's payload, fetched and verified, in place of its empty one (*held to free).
+ * ACMS_OK (also for an inline event), or acms_claim_get's failure with *reason. */
+static int unclaim(acms_service *svc, acms_msg *m, uint8_t **held, const char **reason)
+{
+    *held = NULL;
+    if (!m->claim[0])
+        return ACMS_OK;
+    int rc = acms_claim_get(svc->redis, m, held, reason);
+    if (rc != ACMS_OK)
+        return rc;
+    m->payload = *held;
+    m->len = m->claim_size;
+    claim_count(svc, "acms_claims_in_total", "Events received by reference (claim check), verified, per topic",
+                m->topic);
+    return ACMS_OK;
+}
+
 int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg)
 {
     uint8_t *buf;
@@ -68,15 +96,86 @@ int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const
         .traceparent = meta && meta->traceparent && *meta->traceparent ? meta->traceparent : NULL,
         .time_ms = meta ? meta->timestamp_ms : acms_now_ms(),
     };
-    int rc = acms_kafka_produce(svc->kafka, acms_cfg_topic(&svc->cfg, t), key, buf, len, &h);
+    /* above the bus limit the payload travels by reference (claim.h) */
+    int rc = acms_claim_produce(svc->kafka, svc->redis, acms_cfg_topic(&svc->cfg, t), key, buf, len, &h);
+    if (rc == ACMS_OK && len > ACMS_MAX_MESSAGE_BYTES)
+        claim_count(svc, "acms_claims_out_total", "Events sent by reference (claim check), per topic",
+                    acms_cfg_topic(&svc->cfg, t));
     free(buf);
-    return rc;
+    return rc == ACMS_ERR_LIMIT ? ACMS_ERR_LIMIT : rc;
 }
 
-static int ready_cb(void *ud)
+/* The topics a service needs: its inputs and the dead-letter topic (by acms_topic). */
+static size_t needed_topics(const acms_service *svc, acms_topic *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < svc->ops->ninputs && n < ACMS_TOPIC__COUNT - 1; i++)
+        out[n++] = svc->ops->inputs[i];
+    out[n++] = ACMS_TOPIC_DEADLETTER;
+    return n;
+}
+
+static int ready_cb(void *ud, char *why, size_t size)
 {
     acms_service *svc = ud;
-    return atomic_load(&svc->kafka_ready) && atomic_load(&svc->kafka_reachable) && atomic_load(&svc->redis_ready);
+    unsigned missing = atomic_load(&svc->missing);
+    size_t used = 0;
+
+    if (!atomic_load(&svc->kafka_reachable))
+        return snprintf(why, size, "kafka unreachable (%s)", svc->cfg.brokers), 0;
+    if (missing) {
+        used = (size_t)snprintf(why, size, "topic(s) missing on the cluster (acmsctl topics apply):");
+        for (int t = 0; t < ACMS_TOPIC__COUNT && used < size; t++)
+            if (missing & (1u << t))
+                used += (size_t)snprintf(why + used, size - used, " %s", acms_cfg_topic(&svc->cfg, (acms_topic)t));
+        return 0;
+    }
+    if (!atomic_load(&svc->redis_ready))
+        return snprintf(why, size, "redis unreachable"), 0;
+    if (!atomic_load(&svc->kafka_ready))
+        return snprintf(why, size, "waiting for the consumer group's partition assignment"), 0;
+    return 1;
+}
+
+static int healthy_cb(void *ud, char *why, size_t size)
+{
+    acms_service *svc = ud;
+    int64_t ms = 0;
+
+    if (!acms_kafka_stalled(svc->kafka, &ms))
+        return 1;
+    snprintf(why, size, "consume loop without progress for %lld ms (bound ACMS_STALL_TIMEOUT_MS=%d)", (long long)ms,
+             svc->cfg.stall_timeout_ms);
+    return 0;
+}
+
+/* Which needed topics the cluster lacks (a readiness condition), logged when it changes. */
+static void check_topics(acms_service *svc)
+{
+    acms_topic need[ACMS_TOPIC__COUNT] = {0};
+    const char *names[ACMS_TOPIC__COUNT] = {0};
+    char missing[1024], list[1026];
+    size_t n = needed_topics(svc, need);
+    unsigned mask = 0;
+
+    for (size_t i = 0; i < n; i++)
+        names[i] = acms_cfg_topic(&svc->cfg, need[i]);
+    if (acms_kafka_topics_missing(svc->kafka, names, n, KAFKA_CHECK_TIMEOUT_MS, missing, sizeof missing) != ACMS_OK)
+        return;
+    snprintf(list, sizeof list, ",%s,", missing); /* exact names: ",a,b," holds ",a," */
+    for (size_t i = 0; i < n; i++) {
+        char item[260];
+        if (snprintf(item, sizeof item, ",%s,", names[i]) < (int)sizeof item && strstr(list, item))
+            mask |= 1u << need[i];
+    }
+    if (mask != atomic_load(&svc->missing)) {
+        if (mask)
+            acms_log_error(NULL, NULL, "not ready: topic(s) missing on the cluster: %s (create them: acmsctl "
+                           "topics apply)", missing);
+        else
+            acms_log_info(NULL, NULL, "every needed topic exists");
+    }
+    atomic_store(&svc->missing, mask);
 }
 
 /* A handler asked for a retry, but Redis refused its effects with an error no retry can fix
@@ -95,33 +194,57 @@ static int classify(acms_service *svc, const acms_msg *m, int rc, const char **r
     return ACMS_ERR_POISON;
 }
 
-static int loop_msg(void *ud, const acms_msg *m, const char **reason)
+static int loop_msg(void *ud, const acms_msg *in, const char **reason)
 {
     acms_service *svc = ud;
-    acms_log_set_trace(m->traceparent);
+    acms_msg m = *in;
+    uint8_t *held;
+    int rc = unclaim(svc, &m, &held, reason);
+    if (rc != ACMS_OK)
+        return rc;
+    acms_log_set_trace(m.traceparent);
     acms_redis_clear_permanent(svc->redis);
-    int rc = svc->ops->handle(svc->ctx, svc, m, reason);
-    rc = classify(svc, m, rc, reason, 0);
+    rc = svc->ops->handle(svc->ctx, svc, &m, reason);
+    rc = classify(svc, &m, rc, reason, 0);
     acms_log_set_trace(NULL);
+    free(held);
     return rc;
 }
 
-/* A group whose Redis round trips met a permanent error: the messages it asked to retry are handled
- * one at a time (effects are idempotent), so the one Redis refuses is found and dead-lettered. */
+/* A group: claim envelopes resolved first (one that cannot be settles alone, its rc, and the group
+ * is cut there so that nothing after a retry counts as processed). When its Redis round trips met a
+ * permanent error, the messages it asked to retry are handled one at a time (effects are
+ * idempotent), so the one Redis refuses is found and dead-lettered. */
 static int loop_batch(void *ud, const acms_msg *msgs, size_t n, int *rcs, const char **reasons)
 {
     acms_service *svc = ud;
-    acms_redis_clear_permanent(svc->redis);
-    int rc = svc->ops->handle_batch(svc->ctx, svc, msgs, n, rcs, reasons);
-    if (!acms_redis_permanent_error(svc->redis) || !svc->ops->handle)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
+    acms_msg ms[ACMS_KAFKA_GROUP_MAX];
+    uint8_t *held[ACMS_KAFKA_GROUP_MAX] = {0};
+    size_t ok = 0;
+    int rc = ACMS_OK;
+
+    for (; ok < n && ok < ACMS_KAFKA_GROUP_MAX; ok++) {
+        ms[ok] = msgs[ok];
+        rc = unclaim(svc, &ms[ok], &held[ok], &reasons[ok]);
+        if (rc != ACMS_OK) {
+            rcs[ok] = rc;
+            break;
+        }
+    }
+    if (ok > 0) {
+        acms_redis_clear_permanent(svc->redis);
+        rc = svc->ops->handle_batch(svc->ctx, svc, ms, ok, rcs, reasons);
+    }
+    int perm = ok > 0 && acms_redis_permanent_error(svc->redis) && svc->ops->handle;
+    for (size_t i = 0; perm && i < ok; i++) {
         if (rcs[i] != ACMS_ERR_RETRY)
             continue;
         acms_redis_clear_permanent(svc->redis);
-        rcs[i] = svc->ops->handle(svc->ctx, svc, &msgs[i], &reasons[i]);
-        rcs[i] = classify(svc, &msgs[i], rcs[i], &reasons[i], i);
+        rcs[i] = svc->ops->handle(svc->ctx, svc, &ms[i], &reasons[i]);
+        rcs[i] = classify(svc, &ms[i], rcs[i], &reasons[i], i);
     }
+    for (size_t i = 0; i < n && i < ACMS_KAFKA_GROUP_MAX; i++)
+        free(held[i]);
     return rc;
 }
 
@@ -135,8 +258,10 @@ static int loop_tick(void *ud)
         if (ok != atomic_load(&svc->kafka_reachable))
             acms_log_info(NULL, NULL, "kafka %s", ok ? "reachable" : "unreachable: not ready");
         atomic_store(&svc->kafka_reachable, ok);
+        if (ok)
+            check_topics(svc);
         /* while unreachable, look again sooner: readiness comes back within about 2 s */
-        svc->next_kafka_check_ms = acms_mono_ms() + (ok ? KAFKA_CHECK_MS : 2000);
+        svc->next_kafka_check_ms = acms_mono_ms() + (ok && !atomic_load(&svc->missing) ? KAFKA_CHECK_MS : 2000);
     }
     if (now - svc->last_ping_ms >= 1000) {
         svc->last_ping_ms = now;
@@ -197,6 +322,11 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
                   svc->cfg.brokers, acms_cfg_redacted_url(svc->cfg.redis_url, redacted, sizeof redacted),
                   svc->cfg.group_id, svc->cfg.instance_id);
     if (ops->needs_profiles) {
+        if (!svc->cfg.config_dir[0]) {
+            acms_log_error(NULL, NULL, "no configuration directory: set ACMS_CONFIG_DIR (looked for %s)",
+                           svc->cfg.config_dir_tried);
+            goto out;
+        }
         if (acms_profiles_load(&svc->profiles, svc->cfg.config_dir, err, sizeof err) != ACMS_OK) {
             acms_log_error(NULL, NULL, "cannot load the configuration directory %s: %s", svc->cfg.config_dir, err);
             goto out;
@@ -213,7 +343,8 @@ int acms_service_main(int argc, char **argv, const acms_service_ops *ops)
         acms_log_error(NULL, NULL, "kafka: %s", err);
         goto out;
     }
-    svc->http = acms_http_start(svc->cfg.http_addr, svc->cfg.http_port, svc->metrics, ready_cb, svc, err, sizeof err);
+    acms_http_probes probes = {.ready = ready_cb, .healthy = healthy_cb, .ud = svc};
+    svc->http = acms_http_start(svc->cfg.http_addr, svc->cfg.http_port, svc->metrics, &probes, err, sizeof err);
     if (!svc->http && svc->cfg.http_port > 0) {
         acms_log_error(NULL, NULL, "%s", err);
         goto out;

@@ -38,7 +38,9 @@ static const char *const status_list_script =
     "for i = 6, 5 + nkv, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
     "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
     "redis.call('DEL', KEYS[3])\n"
-    "if #ARGV > 5 + nkv then redis.call('RPUSH', KEYS[3], unpack(ARGV, 6 + nkv)) end\n"
+    "for i = 6 + nkv, #ARGV, 1000 do\n"  /* unpack() is bounded by Lua's C stack: chunks */
+    "  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))\n"
+    "end\n"
     "return 1\n";
 
 int acms_state_rank(const char *status)
@@ -129,7 +131,7 @@ static int status_list(acms_redis *r, int queue, const char *run_id, const char 
                        size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
 {
     int rank = acms_state_rank(status);
-    if (rank < 0 || nkv % 2 || nkv > 64 || !list_suffix || nitems > 4096)
+    if (rank < 0 || nkv % 2 || nkv > 64 || !list_suffix || nitems > ACMS_STATE_LIST_MAX)
         return ACMS_ERR_INVALID;
     char key[256], list[512], rankbuf[16], now[24], nkvbuf[16];
     acms_key_run(key, sizeof key, run_id);

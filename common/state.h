@@ -1,7 +1,7 @@
 /* state.h: live run state in Redis, shared by the services and acmsctl. Keys (README, "Redis keys"):
  *   acms:run:<run>               hash  run_id pipeline environment status submitted_ms updated_ms
  *                                      finished_ms steps_total steps_done config_hash config_ref source_name
- *                                      reason owner success
+ *                                      reason owner success validation (JSON, rejected runs: verdict.h)
  *   acms:run:<run>:step:<step>   hash  status attempt started_ms finished_ms exit_reason wall_ms
  *                                      peak_rss_kb memory_mb max_runtime_s message
  *   acms:run:<run>:steps         list  step names in document order
@@ -16,6 +16,9 @@
 
 #include "keys.h"
 #include "redis.h"
+
+/* The most items one status-and-list write takes (a 5000-step pipeline's adaptation log fits). */
+#define ACMS_STATE_LIST_MAX 200000
 
 /* Sets the run's status if it moves forward, together with the given field/value pairs (fields are
  * written only when the status moved or is equal). Creates the run hash if absent.

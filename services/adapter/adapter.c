@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "doc.h"
@@ -191,9 +192,11 @@ Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_i
     Acms__V1__ValidationResult *res = acms_pb_new(a, &acms__v1__validation_result__descriptor);
     res->valid = 0;
     res->phase = (char *)"rejected";
-    res->confidence_score = 1.0;
+    double unknown = 0;
     for (size_t i = 0; issues && i < issues->n; i++) {
         Acms__V1__ValidationIssue *is = issues->v[i];
+        if (is->code && !strcmp(is->code, "UNKNOWN_FIELD"))
+            unknown += 0.02;
         if (severity_is(is, "error")) {
             res->issues = acms_arena_push(a, res->issues, &res->n_issues, sizeof *res->issues);
             res->issues[res->n_issues - 1] = is;
@@ -202,6 +205,7 @@ Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_i
             res->warnings[res->n_warnings - 1] = is;
         }
     }
+    res->confidence_score = round((1.0 - (unknown > 0.10 ? 0.10 : unknown)) * 1000.0) / 1000.0;
     /* The ten most confident suggestions; ties keep order, errors before warnings (insertion sort). */
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; issues && i < issues->n; i++) {

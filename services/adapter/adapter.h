@@ -57,7 +57,9 @@ Acms__V1__Value *adapter_redacted_document(acms_arena *a, const Acms__V1__Value 
 void adapter_config_hash(const Acms__V1__Value *document, char out[65]);
 
 /* The ValidationResult of a rejected configuration (phase "rejected", valid false): errors in
- * issues, warnings and infos in warnings, the ten most confident suggestions. Arena-owned. */
+ * issues, warnings and infos in warnings, the ten most confident suggestions. Arena-owned.
+ * confidence_score: the error is certain, so 1.0, less what may hide a setting the user meant,
+ * as in the validator (services/validator/README.md): min(0.10, 0.02 x UNKNOWN_FIELD issues). */
 Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_issues *issues);
 
 /* --- load_for_execution (storage.c) ----------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "crypt.h"
 #include "vault.h"
 #include "state.h"
+#include "verdict.h"
 
 #define SERVICE "acms-adapter"
 #define SEEN_TTL_S (7 * 24 * 3600)
@@ -182,8 +183,10 @@ static int on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, con
     Acms__V1__ValidationResult *res = adapter_rejection_result(a, issues);
     const char *reason = res->n_issues ? S(res->issues[0]->message) : "the configuration cannot be prepared";
 
-    const char *kv[] = {"reason",      reason, "pipeline",    S(pipeline),          "environment", S(in->environment),
-                        "config_hash", hash,   "source_name", S(in->source_name),   "config_ref",  config_ref};
+    const char *verdict = acms_verdict_json(a, res, 0); /* the issues, for acmsctl (common/verdict.h) */
+    const char *kv[] = {"reason",      reason,     "pipeline",    S(pipeline),        "environment", S(in->environment),
+                        "config_hash", hash,       "source_name", S(in->source_name), "validation",  S(verdict),
+                        "config_ref",  config_ref};
     size_t nkv = sizeof kv / sizeof *kv - (*config_ref ? 0 : 2);
     int st = acms_state_run_status(s->ctx.redis, m->run_id, "rejected", kv, nkv);
     if (st < 0)

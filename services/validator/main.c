@@ -8,6 +8,7 @@
 #include "service.h"
 #include "state.h"
 #include "validator/validator.h"
+#include "verdict.h"
 
 #define SERVICE "acms-validator"
 #define S(x) ((x) ? (x) : "")
@@ -89,7 +90,8 @@ static Acms__V1__ConfigPrepared *prepared_decode(acms_arena *a, const acms_msg *
     return in;
 }
 
-/* The run's status write for a verdict: "validated", or "rejected" with the first error as reason. */
+/* The run's status write for a verdict: "validated", or "rejected" with the first error as reason and
+ * the issues for acmsctl (common/verdict.h). kv has room for 4. */
 static const char *verdict_status(acms_arena *a, const Acms__V1__ValidationResult *res, const char **kv, size_t *nkv)
 {
     *nkv = 0;
@@ -98,7 +100,9 @@ static const char *verdict_status(acms_arena *a, const Acms__V1__ValidationResul
     const Acms__V1__ValidationIssue *first = res->issues[0];
     kv[0] = "reason";
     kv[1] = acms_arena_printf(a, "%s: %s", *S(first->path) ? first->path : "(document)", S(first->message));
-    *nkv = 2;
+    kv[2] = "validation";
+    kv[3] = S(acms_verdict_json(a, res, 0));
+    *nkv = 4;
     return "rejected";
 }
 
@@ -148,7 +152,7 @@ static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena
     if (validator_validate(c, a, in->runtime, in->document, &res) != ACMS_OK)
         return ACMS_ERR_RETRY;
     double secs = (double)(acms_mono_ms() - t0) / 1000.0;
-    const char *kv[2];
+    const char *kv[4];
     size_t nkv;
     const char *status = verdict_status(a, res, kv, &nkv);
     if (acms_state_run_status(c->redis, in->meta->run_id, status, nkv ? kv : NULL, nkv) < 0)
@@ -303,7 +307,7 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
             it[i].in = NULL;
             continue;
         }
-        const char *kv[2];
+        const char *kv[4];
         size_t nkv;
         const char *status = verdict_status(a, it[i].res, kv, &nkv);
         if (acms_state_run_status_append(r, it[i].in->meta->run_id, status, nkv ? kv : NULL, nkv) != ACMS_OK) {

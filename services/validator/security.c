@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "enforce.h"
 
@@ -59,15 +60,53 @@ static Acms__V1__ValidationIssue *finding_issue(const validator_input *in, acms_
     return acms_issue_add(is, code, "error", field, NULL, "%s", msg);
 }
 
-/* Suggests secret references for env var name: one under each readable scope, and secret://env/NAME. */
+/* What must happen before a suggested reference resolves where the executor runs: NULL when it does
+ * now (an existing regular file), else the step to take. *ok: 0 when the resolver would refuse it
+ * whatever is done (malformed, a services' own variable): not offered; 1 when it is outside the
+ * environment's secret_scopes (the text then starts with widening them); 2 inside them. The one parser
+ * of references is common/secret.c. */
+static const char *ref_todo(const validator_input *in, acms_arena *a, const char *ref, int *ok)
+{
+    acms_secret_ref r;
+    const Acms__V1__Environment *env = in->env;
+    *ok = 0;
+    if (acms_secret_parse(ref, &r, NULL) != ACMS_OK || (r.kind == ACMS_SECRET_ENV && acms_secret_env_denied(NULL, r.path)))
+        return NULL;
+    *ok = env == NULL || acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes) ? 2 : 1;
+    const char *scope = *ok == 1 ? acms_arena_printf(a, "add %s to the secret_scopes of environment %s, ", ref,
+                                                     validator_str(env->name))
+                                 : "";
+    struct stat st;
+    switch (r.kind) {
+    case ACMS_SECRET_FILE:
+        if (stat(r.path, &st) == 0 && S_ISREG(st.st_mode))
+            return *scope ? acms_arena_printf(a, "%sthen", scope) : NULL;
+        return acms_arena_printf(a, "%screate the file %s holding the value (mode 0600, on the machine that runs the "
+                                    "step; it does not exist here), then",
+                                 scope, r.path);
+    case ACMS_SECRET_VAULT:
+        return acms_arena_printf(a, "%swrite the value to Vault at %s under the key %s, then", scope, r.path, r.key);
+    case ACMS_SECRET_K8S:
+        return acms_arena_printf(a, "%screate the Kubernetes Secret %s with the key %s in the steps' namespace, then",
+                                 scope, r.path, r.key);
+    default:
+        return acms_arena_printf(a, "%sset %s in the environment of the services that run the step (for `make up`: "
+                                    "a line %s=... in run/secrets.env), then",
+                                 scope, r.path, r.path);
+    }
+}
+
+/* Suggests secret references for env var name: one under each readable scope, and secret://env/NAME.
+ * Each says what must be done before it resolves (ref_todo). A scope-derived reference the scopes do
+ * not cover, or one the resolver refuses, is not offered; secret://env/NAME outside the scopes is, low,
+ * with widening the scopes as its first step. */
 static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *is, Acms__V1__ValidationIssue *x,
                          const char *path, const char *name)
 {
     const Acms__V1__Environment *env = in->env;
     const char *env_ref = acms_arena_printf(a, "secret://env/%s", name);
-    acms_secret_ref r;
-    int env_ok = acms_secret_parse(env_ref, &r, NULL) == ACMS_OK && !acms_secret_env_denied(NULL, name) &&
-                 (env == NULL || acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes));
+    int env_ok = 0;
+    const char *env_todo = ref_todo(in, a, env_ref, &env_ok);
     for (size_t k = 0; env && k < env->n_secret_scopes && k < 2; k++) {
         const char *scope = validator_str(env->secret_scopes[k]);
         char *lower = acms_arena_strdup(a, name);
@@ -79,15 +118,17 @@ static void suggest_refs(const validator_input *in, acms_arena *a, acms_issues *
                                     validator_str(in->pipeline ? in->pipeline->name : NULL), lower);
         else if (strncmp(scope, "secret://file/", 14) == 0)
             ref = acms_arena_printf(a, "%s%s", scope, lower);
-        else if (strncmp(scope, "secret://env/", 13) == 0 && scope[strlen(scope) - 1] == '*' && !env_ok)
+        else if (strncmp(scope, "secret://env/", 13) == 0 && scope[strlen(scope) - 1] == '*' && env_ok != 2)
             ref = acms_arena_printf(a, "%.*s%s", (int)strlen(scope) - 1, scope, name);
-        if (ref)
-            acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", 0.75, path, ref,
-                               "store the value in the secret store and reference it as %s", ref);
+        int ok = 0;
+        const char *todo = ref ? ref_todo(in, a, ref, &ok) : NULL;
+        if (ref && ok == 2)
+            acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "pattern", todo ? 0.6 : 0.75, path, ref,
+                               "%s%sreference it as %s", todo ? todo : "", todo ? " " : "", ref);
     }
-    acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-env", "pattern", env_ok ? 0.8 : 0.35, path, env_ref,
-                       "use %s and set %s in the executor's environment%s", env_ref, name,
-                       env_ok ? "" : " (outside this environment's secret scopes)");
+    if (env_ok)
+        acms_issue_suggest(is, x, "PLAINTEXT_CREDENTIAL:use-secret-env", "pattern", env_ok == 2 ? 0.8 : 0.35, path,
+                           env_ref, "%s%suse %s", env_todo ? env_todo : "", env_todo ? " " : "", env_ref);
 }
 
 static void check_findings(const validator_input *in, acms_arena *a, acms_issues *is)

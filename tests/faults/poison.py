@@ -152,7 +152,7 @@ def sample(brokers, topic, timeout=10.0):
 def inject(a):
     from confluent_kafka import Producer
     mods = load_classes(a.py)
-    p = Producer({"bootstrap.servers": a.brokers, "message.max.bytes": 3 * 1024 * 1024, "linger.ms": 5,
+    p = Producer({"bootstrap.servers": a.brokers, "message.max.bytes": 1048576, "batch.size": 1048576, "linger.ms": 5,
                   "enable.idempotence": True})
     sent = []
 
@@ -179,7 +179,10 @@ def inject(a):
         wf.meta.schema_version = 99
         payloads["schema"] = wf.SerializeToString()
         wf.meta.schema_version = SCHEMA_VERSION
-        wf.meta.source = "x" * (2 * 1024 * 1024)  # 2 MiB: a well-formed message past the size cap
+        # a well-formed message past the consumers' guard (ACMS_MAX_MESSAGE_BYTES, 1 MiB - 16 KiB) yet
+        # within the bus limit (1 MiB, a real broker's max.message.bytes): 1,040,000 bytes in all
+        wf.meta.source = ""
+        wf.meta.source = "x" * (1040000 - wf.ByteSize() - 4)
         payloads["oversize"] = wf.SerializeToString()
         for kind in a.kinds.split(","):
             rec = {"topic": topic, "kind": kind, "size": len(payloads[kind]), "services": INPUTS[topic][1]}

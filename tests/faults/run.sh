@@ -10,7 +10,7 @@ export ACMS_REPO=$PWD
 export BIN=${BIN:-$PWD/bin}
 case "$BIN" in /*) ;; *) BIN=$PWD/$BIN ;; esac
 export FAULTS_RUNS=${FAULTS_RUNS:-200}
-order="kill_services kafka redis poison duplicate coordinator_crash"
+order="kill_services kafka redis poison duplicate coordinator_crash replica_kill"
 if [ -n "${FAULTS_TESTS:-}" ]; then
   order=""
   for t in $FAULTS_TESTS; do order="$order ${t#test_faults_}"; done

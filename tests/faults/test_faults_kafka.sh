@@ -6,9 +6,46 @@
 # down. Clients retry by themselves; the services' loop holds offsets until output is acknowledged.
 # An idempotent producer's retries may be duplicated by the mock (FIELD-NOTES.md): duplicates in the
 # log carry the same event id and must have no second effect.
+# With ACMS_BUS=kafka the same scenario runs on a 3-node Apache Kafka cluster (KRaft, replication 3,
+# min.insync.replicas 2, acks=all from the idempotent producers) and the faults are the JVMs': one
+# node frozen (SIGSTOP) for 5 s, the leader of the busiest partition killed (SIGKILL) and restarted,
+# another node stopped cleanly (SIGTERM) and restarted. Expected as on the devbroker: 0 lost, 0
+# duplicated.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
+
+if [ "$(stack_bus)" = kafka ]; then
+  export STACK_BROKERS=3
+  faults_begin kafka 300
+  faults_start_stack
+  faults_submit_start
+  step() { faults_wait_submitted "$1"; faults__log "$2 ($(faults_submitted) submitted, $(faults_terminal_count) terminal)"; }
+
+  step $((FAULTS_RUNS / 5)) "node 2 frozen (SIGSTOP) for 5 s"
+  stack_kafka_node_signal 2 STOP
+  sleep 5
+  stack_kafka_node_signal 2 CONT
+
+  step $((2 * FAULTS_RUNS / 5)) "the leader of the busiest partition killed (SIGKILL)"
+  read -r node topic part count < <("$STACK_PY" "$here/busiest_leader.py" "$ACMS_KAFKA_BROKERS")
+  faults__log "busiest: ${topic}[${part}] ($count messages), leader node $node: SIGKILL"
+  stack_kafka_node_stop "$node" KILL
+  step $((3 * FAULTS_RUNS / 5)) "node $node restarted"
+  stack_kafka_node_start "$node"
+
+  step $((4 * FAULTS_RUNS / 5)) "node $(( node % 3 + 1 )) stopped (SIGTERM: controlled shutdown) and restarted"
+  stack_kafka_node_stop $(( node % 3 + 1 )) TERM
+  sleep 3
+  stack_kafka_node_start $(( node % 3 + 1 ))
+
+  faults_submit_wait
+  stack__kafka_wait 3 120
+  stack_wait_ready
+  faults_wait_terminal 300
+  faults_finish
+  exit $?
+fi
 
 export STACK_BROKERS=3
 # The mock cluster does not check an idempotent producer's sequence numbers: with several produce

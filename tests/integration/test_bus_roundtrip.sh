@@ -12,7 +12,7 @@ source "$here/../lib/assert.sh"
 stack_init "$(mktemp -d /tmp/acms-bus-XXXXXX)"
 trap stack_stop EXIT
 stack_start_redis
-stack_start_broker 3
+stack_start_devbroker 3  # the devbroker itself, whatever ACMS_BUS says
 
 assert_eq "$(stack_redis_cli PING)" PONG "redis-server answers on $ACMS_REDIS_URL"
 assert_eq "$(stack_redis_cli CONFIG GET appendonly | tail -n 1)" yes "redis runs with AOF"

@@ -69,8 +69,10 @@ cat >>"$ACMS_CONFIG_DIR/environments/k8sit.yaml" <<'YAML'
     pod_ttl_s: 0
     termination_grace_s: 5
 YAML
-sed -i 's|^  secret_scopes: \[|  secret_scopes: ["secret://k8s/", |' "$ACMS_CONFIG_DIR/environments/k8sit.yaml"
-export K8S_IT_SECRET="k8s-it-$RANDOM-$RANDOM-$$"
+# the Secret the pipeline names, and the variable it resolves, inside the environment's scopes
+sed -i 's|^  secret_scopes:$|  secret_scopes:\n    - "secret://k8s/model-registry"|' "$ACMS_CONFIG_DIR/environments/k8sit.yaml"
+assert_true "grep -q secret://k8s/model-registry $ACMS_CONFIG_DIR/environments/k8sit.yaml" "k8sit: the Secret's scope added"
+export DEV_K8S_IT_SECRET="k8s-it-$RANDOM-$RANDOM-$$"
 stack_start_all
 
 work=$STACK_DIR/pipeline
@@ -89,7 +91,7 @@ spec:
       volume_size_gb: 30
       max_runtime_s: 60
       output_path: s3://acme-ml/it/raw
-      env: {DB_PASSWORD: "secret://env/K8S_IT_SECRET", API_KEY: "secret://k8s/model-registry#api-key"}
+      env: {DB_PASSWORD: "secret://env/DEV_K8S_IT_SECRET", API_KEY: "secret://k8s/model-registry#api-key"}
       tags: {cost-center: cc-1}
     - name: train
       type: training
@@ -205,7 +207,7 @@ print("stand-in: %d pods created, %d deleted, %d lists, %d watches" % (
 PY
 assert_true "grep -q 'POST /api/v1/namespaces/acms-steps/pods?fieldValidation=Strict' $STACK_DIR/apiserver.log" \
   "Pods are created with strict field validation"
-assert_no_secret "$K8S_IT_SECRET"
+assert_no_secret "$DEV_K8S_IT_SECRET"
 
 # --- a coordinator restart while a Pod runs: adopted, not run twice -----------------------------
 cat >"$work/restart.yaml" <<'YAML'

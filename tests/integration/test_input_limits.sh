@@ -93,14 +93,15 @@ for _ in range(20000):  # Value{list_value: ListValue{values: [value]}}
     value = field(5, field(1, value))
 open(f"{d}/deep.pb", "wb").write(field(1, meta) + field(2, b"dev") + field(3, value))
 meta = field(1, b"limits-big-1") + field(2, b"limits-big-run") + bytes([3 << 3]) + varint(1)
-open(f"{d}/big.pb", "wb").write(field(1, meta) + field(2, b"dev") + field(4, b"x" * (1536 * 1024)))
+# past the consumers' guard (1 MiB - 16 KiB) and within the bus limit a real broker enforces (1 MiB)
+open(f"{d}/big.pb", "wb").write(field(1, meta) + field(2, b"dev") + field(4, b"x" * 1040000))
 PY
 assert_true "[ \$(stat -c %s '$d/deep.pb') -lt 200000 ]" "deep payload is small ($(stat -c %s "$d/deep.pb") bytes)"
 kcat -b "$ACMS_KAFKA_BROKERS" -P -t acms.config.submitted -k limits-deep-run "$d/deep.pb"
-kcat -b "$ACMS_KAFKA_BROKERS" -X message.max.bytes=4000000 -P -t acms.config.submitted -k limits-big-run "$d/big.pb"
+kcat -b "$ACMS_KAFKA_BROKERS" -X message.max.bytes=1048576 -P -t acms.config.submitted -k limits-big-run "$d/big.pb"
 dead() { kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.deadletter -e -o beginning -q -f '%k %s\n' 2>/dev/null | tr -c '[:print:]\n' '.'; }
 wait_for 30 "dead | grep -c 'nesting too deep' >/dev/null" "20,000-level document dead-lettered: nesting too deep"
-wait_for 30 "dead | grep -c 'payload too large' >/dev/null" "1.5 MiB payload dead-lettered: payload too large"
+wait_for 30 "dead | grep -c 'payload too large' >/dev/null" "1,040,000-byte payload dead-lettered: payload too large"
 for s in $STACK_SERVICES_ALL; do
   assert_true "[ -n \"\$(stack__pid $s-0)\" ]" "acms-$s still running"
 done

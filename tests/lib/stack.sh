@@ -9,13 +9,16 @@
 #   stack_redis_cli GET k; stack_broker_ctl broker-down 1; stack_stop_service coordinator 0 KILL
 #
 # Variables: REPO (repo root, from this file's path), BIN (default $REPO/bin), STACK_DIR,
-# ACMS_CONFIG_DIR (default $REPO/examples), STACK_READY_TIMEOUT (s, default 90),
+# ACMS_CONFIG_DIR (default $REPO/examples), STACK_READY_TIMEOUT (s, default 90), STACK_REDIS_DIR (Redis's
+# data directory, default $STACK_DIR),
 # STACK_PARTITIONS (per topic for stack_start_all, default 6), STACK_BROKERS (mock brokers of the
 # devbroker, default 1; more make leader moves and single-broker outages possible), REPLICAS (default 1),
 # STACK_DETACH=1 (start processes in their own session: they outlive the caller's terminal).
 # Other helpers: stack_stop_redis [SIGNAL] / stack_start_redis (same port and AOF data again),
 # stack_stop_broker, stack_free_port, stack_running.
 # Exported once started: ACMS_REDIS_URL, ACMS_KAFKA_BROKERS, ACMS_REPO, STACK_DIR, STACK_SHARED.
+# The bus (docs/bus.md): ACMS_BUS=devbroker (default), kafka (Apache Kafka from `make kafka`, started
+# here: tests/lib/kafka.sh) or external (ACMS_KAFKA_BROKERS given: nothing started, topics applied).
 #
 # Local steps run in the coordinator's sandbox (docs/execution.md): as root, under the unprivileged
 # step user (ACMS_STEP_USER, default acms-step). $STACK_DIR is traversable (0711) but the files the
@@ -37,6 +40,8 @@ if [ -z "${STACK_PY:-}" ]; then
 fi
 
 stack__log() { echo "stack: $*" >&2; }
+# shellcheck source=kafka.sh
+source "$STACK_LIB_DIR/kafka.sh"
 
 # A free TCP port on 127.0.0.1 (the kernel's choice; released before use, so tiny race).
 stack_free_port() {
@@ -168,22 +173,24 @@ stack__redis_conf() {
   echo "$conf"
 }
 
-# Starts redis-server with AOF (appendfsync everysec) in $STACK_DIR. A restart after
-# stack_stop_redis re-uses the same port and data, so services keep their URL.
+# Starts redis-server with AOF (appendfsync everysec) in $STACK_REDIS_DIR (default $STACK_DIR; `make up`
+# keeps it under run/data/redis so it outlives the stack). A restart after stack_stop_redis re-uses
+# the same port and data, so services keep their URL.
 stack_start_redis() {
   stack__need_dir || return 1
-  local attempt port i
+  local attempt port i dir=${STACK_REDIS_DIR:-$STACK_DIR}
   if [ -n "$(stack__pid redis)" ]; then stack__log "redis already running"; return 0; fi
+  mkdir -p "$dir" || return 1
   for attempt in 1 2 3 4 5; do
     if [ -f "$STACK_DIR/redis.port" ]; then port=$(cat "$STACK_DIR/redis.port"); else port=$(stack_free_port); fi
     echo "$port" >"$STACK_DIR/redis.port"
     stack__spawn redis "$STACK_DIR/redis.out" redis-server "$(stack__redis_conf)" --bind 127.0.0.1 --port "$port" \
-      --save '' --appendonly yes --appendfsync everysec --dir "$STACK_DIR" \
+      --save '' --appendonly yes --appendfsync everysec --dir "$dir" \
       --logfile "$STACK_DIR/redis.log" --daemonize no || return 1
     for i in $(seq 1 100); do
       if [ "$(stack__redis_cli_port "$port" PING 2>/dev/null)" = PONG ]; then
         export ACMS_REDIS_URL="redis://${STACK_REDIS_PASSWORD:+:$STACK_REDIS_PASSWORD@}127.0.0.1:$port"
-        stack__log "redis-server on 127.0.0.1:$port (AOF everysec, dir $STACK_DIR)"
+        stack__log "redis-server on 127.0.0.1:$port (AOF everysec, dir $dir)"
         return 0
       fi
       stack__alive "$(stack__pid redis)" || break
@@ -210,9 +217,32 @@ stack__broker_sock() {
   if [ -f "$STACK_DIR/broker.sockpath" ]; then cat "$STACK_DIR/broker.sockpath"; else echo "$STACK_DIR/broker.sock"; fi
 }
 
-# stack_start_broker [PARTITIONS]: acms-devbroker with a control socket. Its ports are random:
-# ACMS_KAFKA_BROKERS is read from the env file it writes.
+# stack_bus: the bus this stack runs on (devbroker, kafka or external).
+stack_bus() {
+  case "${ACMS_BUS:-devbroker}" in
+    devbroker|kafka|external) echo "${ACMS_BUS:-devbroker}" ;;
+    *) stack__log "ACMS_BUS=${ACMS_BUS}: expected devbroker, kafka or external"; return 1 ;;
+  esac
+}
+
+# stack_start_broker [PARTITIONS]: the bus of stack_bus with the ACMS topics (PARTITIONS each).
 stack_start_broker() {
+  local bus
+  bus=$(stack_bus) || return 1
+  case "$bus" in
+    kafka)
+      stack_kafka_start "${STACK_BROKERS:-1}" || return 1
+      stack_kafka_topics "${1:-6}" "$(( ${STACK_BROKERS:-1} < 3 ? ${STACK_BROKERS:-1} : 3 ))" ;;
+    external)
+      [ -n "${ACMS_KAFKA_BROKERS:-}" ] || { stack__log "ACMS_BUS=external needs ACMS_KAFKA_BROKERS"; return 1; }
+      stack_kafka_topics "${1:-6}" ;;
+    *) stack_start_devbroker "$@" ;;
+  esac
+}
+
+# stack_start_devbroker [PARTITIONS]: acms-devbroker with a control socket. Its ports are random:
+# ACMS_KAFKA_BROKERS is read from the env file it writes.
+stack_start_devbroker() {
   stack__need_dir || return 1
   local parts=${1:-6} sock=$STACK_DIR/broker.sock i
   if [ -n "$(stack__pid broker)" ]; then stack__log "broker already running"; return 0; fi
@@ -241,6 +271,8 @@ stack_start_broker() {
 stack_stop_broker() {
   stack__need_dir || return 1
   stack__kill broker "${1:-TERM}" 10
+  [ -f "$STACK_DIR/kafka.nodes" ] && stack_kafka_stop "${1:-TERM}"
+  return 0
 }
 
 # stack_broker_ctl CMD ARGS...: one control command; prints the answer, non-zero on "error: ...".
@@ -333,7 +365,7 @@ stack_stop() {
     done
     for id in $pids; do stack__kill "$id" KILL 5; done
   fi
-  stack__kill broker TERM 10
+  stack_stop_broker TERM
   stack__kill redis TERM 10
   # a sanitizer build (make test-asan) reports in the logs: such a finding fails the caller
   if ! stack_sanitizer_check; then

@@ -165,7 +165,8 @@ def need(cond, msg):
         bad.append(msg)
 topics = os.environ["TOPICS"].split()
 kafka = svcs.get("kafka", {})
-need(str(kafka.get("image", "")) == "apache/kafka:3.7.0", "kafka image is not apache/kafka:3.7.0")
+want = "apache/kafka:" + re.search(r"<kafka.version>(.*)</kafka.version>", open("tools/kafka/pom.xml").read()).group(1)
+need(str(kafka.get("image", "")) == want, "kafka image is not %s (the version the tests run, tools/kafka/pom.xml)" % want)
 kenv = {k: str(v) for k, v in (kafka.get("environment") or {}).items()}
 need(kenv.get("KAFKA_PROCESS_ROLES", "").replace(" ", "") in ("broker,controller", "controller,broker"),
      "kafka: KAFKA_PROCESS_ROLES is not broker,controller (KRaft combined)")
@@ -173,9 +174,12 @@ need(kenv.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "").lower() == "false", "kafka:
 need("healthcheck" in kafka, "kafka: no healthcheck")
 init = svcs.get("kafka-init", {})
 cmd = " ".join(init.get("command") or []) + " " + " ".join(init.get("entrypoint") or [])
+spec = yaml.safe_load(open("deploy/topics.yaml"))
+listed = [t.get("name") for t in spec["spec"]["topics"]]
 for t in topics:
-    need(re.search(r"(^|\s)" + re.escape(t) + r"(\s|;|$)", cmd), "kafka-init does not create " + t)
-need("--if-not-exists" in cmd, "kafka-init: topic creation not idempotent (--if-not-exists)")
+    need(t in listed, "deploy/topics.yaml (applied by kafka-init) does not list " + t)
+need("acmsctl topics apply" in cmd, "kafka-init does not apply the topic spec (acmsctl topics apply)")
+need(str(init.get("image", "")).startswith("acms:"), "kafka-init does not use the acms image (its acmsctl and spec)")
 need((init.get("depends_on") or {}).get("kafka", {}).get("condition") == "service_healthy",
      "kafka-init does not wait for kafka healthy")
 redis = svcs.get("redis", {})
@@ -236,10 +240,10 @@ check_compose() {
         return
     fi
     for t in $found; do
-        grep -qwF -- "$t" docker-compose.yml || missing="$missing $t"
+        grep -qwF -- "$t" deploy/topics.yaml || missing="$missing $t"
     done
-    if [ -z "$missing" ]; then pass "all $(echo "$found" | wc -l) default topic names in common/*.c are created by kafka-init"
-    else fail "topics named in common/*.c but not created by docker-compose kafka-init:$missing"; fi
+    if [ -z "$missing" ]; then pass "all $(echo "$found" | wc -l) default topic names in common/*.c are in deploy/topics.yaml (kafka-init, the k8s Job)"
+    else fail "topics named in common/*.c but not in deploy/topics.yaml:$missing"; fi
 }
 
 # --- Dockerfile --------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ static void decode_checks_size_meta_and_version(void **state)
 
     assert_null(acms_pb_decode(a, &acms__v1__control_event__descriptor, "\xff\xff\xff", 3, &reason));
     assert_string_equal(reason, "undecodable protobuf");
-    assert_null(acms_pb_decode(a, &acms__v1__control_event__descriptor, "", ACMS_MAX_MESSAGE_BYTES + 1, &reason));
+    assert_null(acms_pb_decode(a, &acms__v1__control_event__descriptor, "", ACMS_MAX_DECODE_BYTES + 1, &reason));
     assert_string_equal(reason, "payload too large");
 
     ev->meta->schema_version = 99;

@@ -55,9 +55,11 @@ static int closed_within(int s, int timeout_ms, char *got, size_t size)
     return 0;
 }
 
-static int ready(void *ud)
+static int ready(void *ud, char *why, size_t size)
 {
     (void)ud;
+    (void)why;
+    (void)size;
     return 1;
 }
 
@@ -66,7 +68,8 @@ static void trickle_clients_are_bounded(void **state)
     (void)state;
     int port = free_port();
     char err[256] = "";
-    acms_http *h = acms_http_start("127.0.0.1", port, NULL, ready, NULL, err, sizeof err);
+    acms_http_probes probes = {.ready = ready};
+    acms_http *h = acms_http_start("127.0.0.1", port, NULL, &probes, err, sizeof err);
     if (!h)
         fail_msg("%s", err);
     int held[ACMS_HTTP_PER_IP_LIMIT];

@@ -172,6 +172,58 @@ static void test_dev_applies_baseline_only(void **state)
     assert_null(vf_find_is(&f->is, "OUTPUT_LOCATION_NOT_ALLOWED", "spec.steps[0].output_path"));
 }
 
+/* A suggested reference is checked before it is offered: a secret://file/ path that does not exist
+ * comes with "create the file" (and less confidence) until it does; a reference outside the
+ * environment's scopes says first that they must be widened (bad/plaintext-password.yaml's 75 % fix
+ * secret://file/db_password validated and then failed at run time: no such file). */
+static void test_suggested_references_are_checked(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "dev");
+    char dir[] = "/tmp/acms-sugg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    Acms__V1__Environment env = *in.env;
+    char *scopes[] = {acms_arena_printf(f->a, "secret://file%s/", dir), "secret://vault/kv/data/dev/"};
+    env.secret_scopes = scopes;
+    env.n_secret_scopes = 2; /* no secret://env/ scope */
+    in.env = &env;
+    in.meta = NULL;
+    validator_security(&in, f->a, &f->is);
+    const Acms__V1__ValidationIssue *x = vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[0].env.DB_PASSWORD");
+    assert_non_null(x);
+    const char *ref = acms_arena_printf(f->a, "secret://file%s/db_password", dir);
+    const Acms__V1__ValidationSuggestion *s = vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-scope", ref);
+    assert_non_null(s);
+    assert_non_null(strstr(s->text, "create the file"));
+    assert_null(strstr(s->text, "secret_scopes")); /* inside them */
+    assert_true(s->confidence < 0.7);
+    /* outside the scopes: offered low, with widening the scopes as the first thing to do */
+    s = vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-env", "secret://env/DB_PASSWORD");
+    assert_non_null(s);
+    assert_true(s->confidence < 0.5);
+    assert_non_null(strstr(s->text, "add secret://env/DB_PASSWORD to the secret_scopes of environment dev"));
+    s = vf_sugg(x, "PLAINTEXT_CREDENTIAL:use-secret-scope", "secret://vault/kv/data/dev/churn#db_password");
+    assert_non_null(s);
+    assert_non_null(strstr(s->text, "write the value to Vault at kv/data/dev/churn under the key db_password"));
+
+    /* once the file exists the same reference is offered as it is */
+    char file[128];
+    snprintf(file, sizeof file, "%s/db_password", dir);
+    FILE *fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    acms_issues again;
+    acms_issues_init(&again, f->a, "security");
+    validator_security(&in, f->a, &again);
+    s = vf_sugg(vf_find_is(&again, "PLAINTEXT_CREDENTIAL", "spec.steps[0].env.DB_PASSWORD"),
+                "PLAINTEXT_CREDENTIAL:use-secret-scope", ref);
+    assert_non_null(s);
+    assert_null(strstr(s->text, "create the file"));
+    assert_true(s->confidence >= 0.75);
+    unlink(file);
+    rmdir(dir);
+}
+
 /* A '..' component climbs out of the allowed prefix: refused before the prefix check (also as %2e%2e);
  * "." and empty components are only dropped. */
 static void test_output_path_traversal(void **state)
@@ -201,6 +253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_builtin_plaintext_check_without_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prod_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dev_applies_baseline_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suggested_references_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_path_traversal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,59 +38,56 @@ static void close_store(ctl_store *c)
         curl_global_cleanup();
 }
 
-/* Opens the configured store. CTL_OK, CTL_USAGE (bad configuration), CTL_UNREACHABLE. */
-static int open_store(ctl_store *c)
+/* Opens the configured store. CTL_OK, CTL_USAGE (bad configuration), CTL_UNREACHABLE (reported). */
+static int open_store(const ctl_opts *o, ctl_store *c)
 {
     char err[512] = "";
     memset(c, 0, sizeof *c);
-    if (acms_cfg_load(&c->cfg, "acmsctl", err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: configuration error: %s\n", err);
-        return CTL_USAGE;
-    }
-    acms_log_init("acmsctl", getenv("ACMS_LOG_LEVEL") ? getenv("ACMS_LOG_LEVEL") : "error");
+    int rc = ctl_load_cfg(o, &c->cfg);
+    if (rc)
+        return rc;
     const char *spec = getenv("ACMS_CONFIG_STORE");
     int redis = !spec || !*spec || !strcmp(spec, "redis");
-    if (redis && !(c->redis = ctl_redis(&c->cfg)))
+    if (redis && !(c->redis = ctl_redis(o, &c->cfg)))
         return CTL_UNREACHABLE;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) { /* http store, Vault */
-        fprintf(stderr, "acmsctl: curl_global_init failed\n");
         acms_redis_free(c->redis);
-        return CTL_UNREACHABLE;
+        c->redis = NULL;
+        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "curl_global_init failed");
     }
     c->curl = 1;
     c->store = acms_store_open(spec, c->redis, err, sizeof err);
     if (!c->store) {
-        fprintf(stderr, "acmsctl: ACMS_CONFIG_STORE: %s\n", err);
         close_store(c);
-        return CTL_USAGE;
+        return ctl_fail(o, CTL_USAGE, "usage", NULL, "ACMS_CONFIG_STORE: %s", err);
     }
     if (acms_secret_ctx_from_env(&c->secrets, err, sizeof err) != ACMS_OK ||
         acms_crypt_from_env(&c->crypt, c->secrets.vault, err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: encryption at rest: %s\n", err);
         close_store(c);
-        return CTL_USAGE;
+        return ctl_fail(o, CTL_USAGE, "usage", NULL, "encryption at rest: %s", err);
     }
     acms_store_set_crypt(c->store, c->crypt);
     return CTL_OK;
 }
 
 /* Exit code and message for a store error. */
-static int store_error(int rc, const char *what, const char *err)
+static int store_error(const ctl_opts *o, int rc, const char *what, const char *err)
 {
-    fprintf(stderr, "acmsctl: %s: %s\n", what, err);
     switch (rc) {
     case ACMS_ERR_RETRY:
-        return CTL_UNREACHABLE;
+        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "%s: %s", what, err);
     case ACMS_ERR_INVALID:
     case ACMS_ERR_LIMIT:
-        return CTL_USAGE;
+        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: %s", what, err);
+    case ACMS_ERR_NOTFOUND:
+        return ctl_fail(o, CTL_FAIL, "not_found", NULL, "%s: %s", what, err);
     default:
-        return CTL_FAIL;
+        return ctl_fail(o, CTL_FAIL, "store", NULL, "%s: %s", what, err);
     }
 }
 
-/* Reads path ("-" = stdin) into the arena, at most ACMS_MAX_FILE_BYTES. NULL with a message. */
-static char *read_all(acms_arena *a, const char *path, size_t *len)
+/* Reads path ("-" = stdin) into the arena, at most ACMS_MAX_FILE_BYTES. NULL after reporting. */
+static char *read_all(const ctl_opts *o, acms_arena *a, const char *path, size_t *len)
 {
     FILE *f = stdin;
     if (strcmp(path, "-")) { /* a FIFO or a device is refused, never waited on */
@@ -98,9 +95,9 @@ static char *read_all(acms_arena *a, const char *path, size_t *len)
         struct stat st;
         if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             if (fd < 0)
-                fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
+                ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: cannot open: %m", path);
             else
-                fprintf(stderr, "acmsctl: %s: not a regular file\n", path);
+                ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: not a regular file", path);
             if (fd >= 0)
                 close(fd);
             return NULL;
@@ -108,7 +105,7 @@ static char *read_all(acms_arena *a, const char *path, size_t *len)
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         if (!(f = fdopen(fd, "rb"))) {
             close(fd);
-            fprintf(stderr, "acmsctl: %s: cannot open: %m\n", path);
+            ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: cannot open: %m", path);
             return NULL;
         }
     }
@@ -132,11 +129,11 @@ static char *read_all(acms_arena *a, const char *path, size_t *len)
     if (f != stdin)
         fclose(f);
     if (bad) {
-        fprintf(stderr, "acmsctl: %s: read error\n", path);
+        ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: read error", path);
         return NULL;
     }
     if (n > ACMS_MAX_FILE_BYTES) {
-        fprintf(stderr, "acmsctl: %s: larger than the limit of %d bytes\n", path, ACMS_MAX_FILE_BYTES);
+        ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: larger than the limit of %d bytes", path, ACMS_MAX_FILE_BYTES);
         return NULL;
     }
     buf[n] = '\0';
@@ -177,21 +174,21 @@ static int cfg_put(const ctl_opts *o, ctl_store *c, acms_arena *a)
 {
     const char *path = o->args[1];
     size_t len = 0;
-    char *text = read_all(a, path, &len);
+    char *text = read_all(o, a, path, &len);
     if (!text)
         return CTL_USAGE;
     Acms__V1__Value **docs = NULL;
     size_t ndocs = 0;
     char perr[512];
     if (acms_doc_parse(a, text, len, &docs, &ndocs, perr, sizeof perr) == ACMS_OK && ndocs > 0 &&
-        ctl_plaintext_credentials(a, path, docs[0], "store"))
+        ctl_plaintext_credentials(o, a, path, docs[0], "store") != CTL_OK)
         return CTL_FAIL; /* exactly as submit: nothing stored */
     acms_store_doc *d = NULL;
     int created = 0;
     char err[1024] = "";
     int rc = acms_store_put(c->store, a, text, len, &d, &created, err, sizeof err);
     if (rc != ACMS_OK)
-        return store_error(rc, path, err);
+        return store_error(o, rc, path, err);
     char ref[ACMS_STORE_MAX_REF];
     acms_store_format_ref(ref, sizeof ref, d->id, d->version);
     if (o->json) {
@@ -213,12 +210,10 @@ static int get_ref(const ctl_opts *o, ctl_store *c, acms_arena *a, const char *r
 {
     char id[ACMS_STORE_MAX_ID + 1], err[512] = "";
     uint32_t version;
-    if (acms_store_parse_ref(ref, id, sizeof id, &version, err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: %s\n", err);
-        return CTL_USAGE;
-    }
+    if (acms_store_parse_ref(ref, id, sizeof id, &version, err, sizeof err) != ACMS_OK)
+        return ctl_fail(o, CTL_USAGE, "usage", NULL, "%s", err);
     int rc = acms_store_get(c->store, a, id, version, o->env, d, err, sizeof err);
-    return rc == ACMS_OK ? CTL_OK : store_error(rc, ref, err);
+    return rc == ACMS_OK ? CTL_OK : store_error(o, rc, ref, err);
 }
 
 static int cfg_get(const ctl_opts *o, ctl_store *c, acms_arena *a)
@@ -248,7 +243,7 @@ static int cfg_list(const ctl_opts *o, ctl_store *c, acms_arena *a)
     char err[512] = "";
     int rc = acms_store_list(c->store, a, id, &v, &n, err, sizeof err);
     if (rc != ACMS_OK)
-        return store_error(rc, id ? id : "config list", err);
+        return store_error(o, rc, id ? id : "config list", err);
     if (o->json) {
         cJSON *arr = cJSON_CreateArray();
         char ref[ACMS_STORE_MAX_REF];
@@ -372,7 +367,7 @@ static int cfg_rotate(const ctl_opts *o, ctl_store *c, acms_arena *a)
     if (rc == ACMS_OK && c->redis)
         rc = rotate_runtimes(c, a, &nrt, err, sizeof err);
     if (rc != ACMS_OK)
-        return store_error(rc, "rotate-key", err);
+        return store_error(o, rc, "rotate-key", err);
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "key_id", acms_crypt_key_id(c->crypt));
@@ -403,12 +398,10 @@ int ctl_config(const ctl_opts *o)
     for (size_t i = 0; sub && i < sizeof subs / sizeof subs[0]; i++) {
         if (strcmp(sub, subs[i].name))
             continue;
-        if (o->nargs - 1 < subs[i].min || o->nargs - 1 > subs[i].max) {
-            fprintf(stderr, "acmsctl config: usage: acmsctl config %s\n", subs[i].usage);
-            return CTL_USAGE;
-        }
+        if (o->nargs - 1 < subs[i].min || o->nargs - 1 > subs[i].max)
+            return ctl_fail(o, CTL_USAGE, "usage", NULL, "config: usage: acmsctl config %s", subs[i].usage);
         ctl_store c;
-        int rc = open_store(&c);
+        int rc = open_store(o, &c);
         if (rc != CTL_OK)
             return rc;
         acms_arena *a = acms_arena_new(0);
@@ -418,9 +411,7 @@ int ctl_config(const ctl_opts *o)
         return rc;
     }
     if (sub)
-        fprintf(stderr, "acmsctl config: unknown subcommand '%s' (see acmsctl --help)\n", sub);
-    else
-        fprintf(stderr, "acmsctl config: missing subcommand (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B "
-                        "| rotate-key)\n");
-    return CTL_USAGE;
+        return ctl_fail(o, CTL_USAGE, "usage", NULL, "config: unknown subcommand '%s' (see acmsctl --help)", sub);
+    return ctl_fail(o, CTL_USAGE, "usage", NULL,
+                    "config: missing subcommand (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B | rotate-key)");
 }

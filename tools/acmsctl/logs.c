@@ -2,14 +2,15 @@
  * coordinator keeps in Redis (acms:run:<run>:log:<step>:<attempt>: stdout, stderr, their byte
  * totals, done) whatever the executor. Default attempt: the step's last. With -f it prints what is
  * new (by the totals) every 500 ms until the attempt is done; bytes that left the tail between two
- * reads are announced, never invented. */
+ * reads are announced, never invented. RUN may be a unique prefix of the run id. With --format json:
+ * one document {run_id, step, attempt, stdout, stderr, stdout_total, stderr_total, done}, after
+ * following to the end with -f. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "acmsctl.h"
-#include "log.h"
 
 typedef struct tail {
     char *data[2];
@@ -72,9 +73,9 @@ static void print_new(const tail *t, int s, unsigned long long *printed)
 }
 
 /* The attempt to show: --attempt, else the step's last claimed one. 0 when the step is unknown. */
-static unsigned which_attempt(acms_redis *r, const ctl_opts *o, const char *step, int *unreachable)
+static unsigned which_attempt(acms_redis *r, const ctl_opts *o, const char *run, const char *step, int *unreachable)
 {
-    redisReply *rep = acms_redis_cmd(r, "HGET acms:run:%s:step:%s attempt", o->file, step);
+    redisReply *rep = acms_redis_cmd(r, "HGET acms:run:%s:step:%s attempt", run, step);
     *unreachable = !rep;
     unsigned a = rep && rep->type == REDIS_REPLY_STRING ? (unsigned)strtoul(rep->str, NULL, 10) : 0;
     if (rep)
@@ -84,53 +85,70 @@ static unsigned which_attempt(acms_redis *r, const ctl_opts *o, const char *step
     return a;
 }
 
-int ctl_logs(const ctl_opts *o)
+static void print_json(const char *run, const char *step, unsigned attempt, const tail *t)
 {
-    char err[256];
-    acms_cfg cfg;
-    const char *step = o->nargs > 1 ? o->args[1] : NULL;
-    if (!step) {
-        fprintf(stderr, "acmsctl logs: usage: acmsctl logs RUN_ID STEP [--attempt N] [-f]\n");
-        return CTL_USAGE;
-    }
-    if (acms_cfg_load(&cfg, "acmsctl", err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: configuration error: %s\n", err);
-        return CTL_USAGE;
-    }
-    acms_log_init("acmsctl", getenv("ACMS_LOG_LEVEL") ? getenv("ACMS_LOG_LEVEL") : "error");
-    acms_redis *r = ctl_redis(&cfg);
-    if (!r)
-        return CTL_UNREACHABLE;
-    int unreachable = 0, rc = CTL_OK;
-    unsigned attempt = which_attempt(r, o, step, &unreachable);
-    if (!attempt) {
-        fprintf(stderr, "acmsctl: %s\n", unreachable ? "Redis is unreachable" : "unknown run, step or attempt");
-        acms_redis_free(r);
-        return unreachable ? CTL_UNREACHABLE : CTL_FAIL;
-    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "run_id", run);
+    cJSON_AddStringToObject(j, "step", step);
+    cJSON_AddNumberToObject(j, "attempt", attempt);
+    cJSON_AddStringToObject(j, "stdout", t->data[0] ? t->data[0] : "");
+    cJSON_AddStringToObject(j, "stderr", t->data[1] ? t->data[1] : "");
+    cJSON_AddNumberToObject(j, "stdout_total", (double)t->total[0]);
+    cJSON_AddNumberToObject(j, "stderr_total", (double)t->total[1]);
+    cJSON_AddBoolToObject(j, "done", t->done);
+    ctl_print_json(j);
+    cJSON_Delete(j);
+}
+
+/* Prints the attempt's output (following it with -f) until done. CTL_OK or the exit code (reported). */
+static int show(const ctl_opts *o, acms_redis *r, const char *run, const char *step, unsigned attempt)
+{
     unsigned long long printed[2] = {0, 0};
     int64_t deadline = acms_mono_ms() + (int64_t)o->timeout_s * 1000;
     for (;;) {
         tail t;
-        if ((rc = read_tail(r, o->file, step, attempt, &t)) != CTL_OK) {
-            fprintf(stderr, "acmsctl: Redis is unreachable\n");
-            break;
+        if (read_tail(r, run, step, attempt, &t) != CTL_OK)
+            return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis became unreachable reading the logs");
+        int done = t.done, last = !o->follow || done;
+        if (o->json && last) {
+            print_json(run, step, attempt, &t);
+        } else if (!o->json) {
+            print_new(&t, 0, &printed[0]);
+            print_new(&t, 1, &printed[1]);
+            if (!t.exists && !o->follow)
+                fprintf(stderr, "acmsctl: step %s attempt %u has written nothing yet\n", step, attempt);
         }
-        print_new(&t, 0, &printed[0]);
-        print_new(&t, 1, &printed[1]);
-        int done = t.done;
-        if (!t.exists && !o->follow)
-            fprintf(stderr, "acmsctl: step %s attempt %u has written nothing yet\n", step, attempt);
         tail_free(&t);
-        if (!o->follow || done)
-            break;
-        if (acms_mono_ms() > deadline) {
-            fprintf(stderr, "acmsctl: --timeout reached while following\n");
-            rc = CTL_FAIL;
-            break;
-        }
+        if (last)
+            return CTL_OK;
+        if (acms_mono_ms() > deadline)
+            return ctl_fail(o, CTL_TIMEOUT, "timeout", NULL, "--timeout passed while following step %s", step);
         usleep(500 * 1000);
     }
+}
+
+int ctl_logs(const ctl_opts *o)
+{
+    acms_cfg cfg;
+    char run[256];
+    const char *step = o->nargs > 1 ? o->args[1] : NULL;
+    if (!step)
+        return ctl_fail(o, CTL_USAGE, "usage", NULL, "logs: usage: acmsctl logs RUN STEP [--attempt N] [-f]");
+    int rc = ctl_load_cfg(o, &cfg);
+    if (rc)
+        return rc;
+    acms_redis *r = ctl_redis(o, &cfg);
+    if (!r)
+        return CTL_UNREACHABLE;
+    int unreachable = 0;
+    unsigned attempt = 0;
+    if ((rc = ctl_resolve_run(o, r, o->file, run, sizeof run)) == CTL_OK &&
+        !(attempt = which_attempt(r, o, run, step, &unreachable)))
+        rc = unreachable ? ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable")
+                         : ctl_fail(o, CTL_FAIL, "unknown_step", NULL, "run %s has no step '%s'%s", run, step,
+                                    o->attempt ? " or no such attempt" : "");
+    if (rc == CTL_OK)
+        rc = show(o, r, run, step, attempt);
     acms_redis_free(r);
     return rc;
 }

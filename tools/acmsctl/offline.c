@@ -28,25 +28,19 @@ static int prepare(const ctl_opts *o, offline *st)
     st->a = acms_arena_new(0);
     acms_issues_init(&st->issues, st->a, "syntax");
     acms_log_init("acmsctl", getenv("ACMS_LOG_LEVEL") ? getenv("ACMS_LOG_LEVEL") : "error");
-    if (acms_profiles_load(&st->profiles, o->config_dir, err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: configuration directory %s: %s\n", o->config_dir, err);
-        return CTL_USAGE;
-    }
+    if (acms_profiles_load(&st->profiles, o->config_dir, err, sizeof err) != ACMS_OK)
+        return ctl_fail(o, CTL_USAGE, "config_dir", NULL, "configuration directory %s: %s", o->config_dir, err);
     st->have_profiles = 1;
     Acms__V1__Value **docs = NULL;
     size_t ndocs = 0;
-    if (acms_doc_parse_file(st->a, o->file, &docs, &ndocs, err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: %s\n", err);
-        return CTL_USAGE;
-    }
+    if (acms_doc_parse_file(st->a, o->file, &docs, &ndocs, err, sizeof err) != ACMS_OK)
+        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s", err);
     for (size_t i = 0; i < ndocs && !st->doc; i++)
         if (acms_doc_kind(docs[i]) && !strcmp(acms_doc_kind(docs[i]), "Pipeline"))
             st->doc = docs[i];
-    if (!st->doc) {
-        fprintf(stderr, "acmsctl: %s: no document of kind Pipeline (found %zu document(s)%s)\n", o->file, ndocs,
-                ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
-        return CTL_USAGE;
-    }
+    if (!st->doc)
+        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: no document of kind Pipeline (found %zu document(s)%s)",
+                        o->file, ndocs, ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
     Acms__V1__ConfigSubmitted *in = acms_pb_new(st->a, &acms__v1__config_submitted__descriptor);
     in->meta = acms_meta_new(st->a, "offline", "acmsctl", "offline", o->file, NULL);
     in->meta->timestamp_ms = 0; /* deterministic output */
@@ -59,8 +53,7 @@ static int prepare(const ctl_opts *o, offline *st)
         return CTL_OK;
     if (rc == ACMS_ERR_INVALID)
         return CTL_FAIL;
-    fprintf(stderr, "acmsctl: cannot prepare %s: %s\n", o->file, acms_strerror(rc));
-    return CTL_USAGE;
+    return ctl_fail(o, CTL_USAGE, "internal", NULL, "cannot prepare %s: %s", o->file, acms_strerror(rc));
 }
 
 static void release(offline *st)
@@ -68,22 +61,6 @@ static void release(offline *st)
     if (st->have_profiles)
         acms_profiles_release(&st->profiles);
     acms_arena_free(st->a);
-}
-
-static void print_issue(const char *file, const Acms__V1__ValidationIssue *is)
-{
-    if (is->line)
-        printf("%s:%u:%u: ", file, is->line, is->column ? is->column : 1);
-    else
-        printf("%s: ", file);
-    printf("%s %s [%s] %s%s%s\n", is->severity, is->code, is->level, is->path, *is->path ? ": " : "", is->message);
-    for (size_t k = 0; k < is->n_suggestions && k < 3; k++) {
-        const Acms__V1__ValidationSuggestion *s = is->suggestions[k];
-        printf("    fix (%s, %.0f%%): %s", s->source, s->confidence * 100, s->text);
-        if (*s->patch_path)
-            printf("  [set %s = %s]", s->patch_path, *s->patch_value ? s->patch_value : "\"\"");
-        putchar('\n');
-    }
 }
 
 static cJSON *issues_json(Acms__V1__ValidationIssue *const *v, size_t n)
@@ -109,8 +86,9 @@ int ctl_prepare(const ctl_opts *o)
             cJSON_Delete(j);
         } else {
             fprintf(stderr, "%s cannot be prepared for %s:\n", o->file, o->env);
-            for (size_t i = 0; i < st.issues.n; i++)
-                print_issue(o->file, st.issues.v[i]);
+            cJSON *issues = issues_json(st.issues.v, st.issues.n);
+            ctl_print_issues(o->file, issues);
+            cJSON_Delete(issues);
         }
         goto out;
     }
@@ -130,7 +108,8 @@ int ctl_prepare(const ctl_opts *o)
     printf("%-22s %-16s %6s %9s %6s %9s  %s\n", "STEP", "INSTANCE", "COUNT", "MEM(MiB)", "VCPU", "RUNTIME", "OUTPUT");
     for (size_t i = 0; i < p->n_steps; i++) {
         const Acms__V1__Step *s = p->steps[i];
-        printf("%-22s %-16s %6u %9llu %6.1f %8us  %s\n", s->name, s->instance_type, s->instance_count,
+        /* an unset instance_count means one instance (what the scaler and coordinator count) */
+        printf("%-22s %-16s %6u %9llu %6.1f %8us  %s\n", s->name, s->instance_type, s->instance_count ? s->instance_count : 1,
                s->resources ? (unsigned long long)s->resources->memory_mb : 0ULL,
                s->resources ? s->resources->vcpu : 0.0, s->max_runtime_s, s->output_path);
     }
@@ -163,28 +142,16 @@ int ctl_validate(const ctl_opts *o)
     if (rc == CTL_OK) {
         validator_ctx vctx = {.profiles = &st.profiles, .redis = NULL};
         if (validator_validate(&vctx, st.a, st.rc, st.doc, &res) != ACMS_OK) {
-            fprintf(stderr, "acmsctl: validation could not run\n");
-            rc = CTL_USAGE;
+            rc = ctl_fail(o, CTL_USAGE, "internal", NULL, "validation could not run");
             goto out;
         }
     } else {
-        /* not preparable: the preparation issues are the verdict */
-        res = acms_pb_new(st.a, &acms__v1__validation_result__descriptor);
-        res->phase = "rejected";
-        for (size_t i = 0; i < st.issues.n; i++) {
-            Acms__V1__ValidationIssue *is = st.issues.v[i];
-            if (!strcmp(is->severity, "error")) {
-                res->issues = acms_arena_push(st.a, res->issues, &res->n_issues, sizeof *res->issues);
-                res->issues[res->n_issues - 1] = is;
-            } else {
-                res->warnings = acms_arena_push(st.a, res->warnings, &res->n_warnings, sizeof *res->warnings);
-                res->warnings[res->n_warnings - 1] = is;
-            }
-        }
+        /* not preparable: the preparation issues are the verdict, as the adapter publishes it */
+        res = adapter_rejection_result(st.a, &st.issues);
     }
     rc = res->valid && res->n_issues == 0 ? CTL_OK : CTL_FAIL;
+    cJSON *j = acms_json_from_message(&res->base);
     if (o->json) {
-        cJSON *j = acms_json_from_message(&res->base);
         cJSON_DeleteItemFromObject(j, "valid");
         cJSON_AddBoolToObject(j, "valid", rc == CTL_OK);
         cJSON_AddStringToObject(j, "file", o->file);
@@ -193,13 +160,16 @@ int ctl_validate(const ctl_opts *o)
         cJSON_Delete(j);
         goto out;
     }
-    for (size_t i = 0; i < res->n_issues; i++)
-        print_issue(o->file, res->issues[i]);
-    for (size_t i = 0; i < res->n_warnings; i++)
-        print_issue(o->file, res->warnings[i]);
-    printf("%s for %s: %s (%zu error%s, %zu warning%s), confidence %.2f\n", o->file, o->env,
-           rc == CTL_OK ? "VALID" : "INVALID", res->n_issues, res->n_issues == 1 ? "" : "s", res->n_warnings,
-           res->n_warnings == 1 ? "" : "s", res->confidence_score);
+    ctl_print_issues(o->file, cJSON_GetObjectItemCaseSensitive(j, "issues"));
+    ctl_print_issues(o->file, cJSON_GetObjectItemCaseSensitive(j, "warnings"));
+    size_t errors, warnings, infos;
+    ctl_count_issues(j, &errors, &warnings, &infos);
+    cJSON_Delete(j);
+    printf("%s for %s: %s (%zu error%s, %zu warning%s", o->file, o->env, rc == CTL_OK ? "VALID" : "INVALID", errors,
+           errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    if (infos)
+        printf(", %zu info", infos);
+    printf("), confidence %.2f\n", res->confidence_score);
 out:
     release(&st);
     return rc;

@@ -3,24 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+
 #include "acmsctl.h"
 #include "adapter/stages.h"
+#include "claim.h"
 #include "doc.h"
 #include "kafka.h"
-#include "log.h"
 #include "state.h"
 #include "store.h"
-
-static int load_cfg(acms_cfg *cfg)
-{
-    char err[256];
-    if (acms_cfg_load(cfg, "acmsctl", err, sizeof err) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: configuration error: %s\n", err);
-        return CTL_USAGE;
-    }
-    acms_log_init("acmsctl", getenv("ACMS_LOG_LEVEL") ? getenv("ACMS_LOG_LEVEL") : "error");
-    return CTL_OK;
-}
 
 /* W3C traceparent ("00-<32 hex trace id>-<16 hex span id>-01") with random ids. */
 static void new_traceparent(char out[64])
@@ -41,20 +31,18 @@ static void new_traceparent(char out[64])
     memcpy(out + k, "-01", 4);
 }
 
-/* Produces one event and waits for the broker's acknowledgement. */
-static int publish(const acms_cfg *cfg, acms_topic t, const char *key, const ProtobufCMessage *msg)
+/* Produces one event and waits for the broker's acknowledgement. CTL_OK or the exit code (reported). */
+static int publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const char *key, const ProtobufCMessage *msg)
 {
-    char err[512] = "";
+    char err[512] = "", origin[2400];
     acms_kafka *k = acms_kafka_new(cfg, NULL, NULL, err, sizeof err);
-    if (!k) {
-        fprintf(stderr, "acmsctl: kafka: %s\n", err);
-        return CTL_UNREACHABLE;
-    }
+    if (!k)
+        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "kafka: %s", err);
     uint8_t *buf;
     size_t len;
     if (acms_pb_pack(msg, &buf, &len) != ACMS_OK) {
         acms_kafka_free(k);
-        return CTL_FAIL;
+        return ctl_fail(o, CTL_FAIL, "internal", NULL, "the event could not be encoded");
     }
     const Acms__V1__EventMeta *meta = acms_pb_meta(msg);
     acms_kafka_hdrs h = {.ce_id = meta->event_id,
@@ -62,59 +50,132 @@ static int publish(const acms_cfg *cfg, acms_topic t, const char *key, const Pro
                          .ce_source = "/acms/acmsctl",
                          .traceparent = meta->traceparent,
                          .time_ms = meta->timestamp_ms};
-    int rc = acms_kafka_produce(k, acms_cfg_topic(cfg, t), key, buf, len, &h);
-    free(buf);
-    if (rc == ACMS_OK)
-        rc = acms_kafka_flush(k, 10000);
-    acms_kafka_free(k);
-    if (rc != ACMS_OK) {
-        fprintf(stderr, "acmsctl: the bus at %s did not acknowledge the event (is the stack up? `make up`)\n",
-                cfg->brokers);
-        return CTL_UNREACHABLE;
+    int rc;
+    if (len > ACMS_MAX_MESSAGE_BYTES) { /* too large for the bus: by reference (claim.h) */
+        acms_redis *r = ctl_redis(o, cfg);
+        if (!r) {
+            free(buf);
+            acms_kafka_free(k);
+            return CTL_UNREACHABLE;
+        }
+        rc = acms_claim_produce(k, r, acms_cfg_topic(cfg, t), key, buf, len, &h);
+        acms_redis_free(r);
+        if (rc == ACMS_ERR_LIMIT) {
+            fprintf(stderr, "acmsctl: the event is %zu bytes, above the limit of %d bytes\n", len,
+                    ACMS_CLAIM_MAX_BYTES);
+            free(buf);
+            acms_kafka_free(k);
+            return CTL_USAGE;
+        }
+    } else {
+        rc = acms_kafka_produce(k, acms_cfg_topic(cfg, t), key, buf, len, &h);
     }
+    free(buf);
+    /* a truthful answer: acknowledged, or certainly not sent later (a leader failover may take
+     * several seconds: 30 s each for what waits and what is in flight) */
+    if (rc == ACMS_OK)
+        rc = acms_kafka_settle(k, 30000);
+    acms_kafka_free(k);
+    if (rc != ACMS_OK)
+        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL,
+                        "the bus at %s (%s) did not acknowledge the event: is the stack up? (`make up`)", cfg->brokers,
+                        ctl_stack_origin(cfg, origin, sizeof origin));
     return CTL_OK;
 }
 
-static int finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id)
+/* Follows the run to its end and prints the final view. want: the status that means success
+ * (NULL: "succeeded"). Exit 0 when the run ended with it, 1 otherwise, 3 unreachable, 4 timeout. */
+static int finish_with_view(const ctl_opts *o, acms_redis *r, const char *run_id, const char *want)
 {
     const char *why = NULL;
-    cJSON *view = ctl_follow(r, run_id, o->timeout_s, o->quiet || o->json, &why);
+    int rc = CTL_OK;
+    cJSON *view = ctl_follow(r, run_id, o->timeout_s, o->quiet || o->json, &rc, &why);
     if (!view) {
-        fprintf(stderr, "acmsctl: run %s: %s\n", run_id, why);
-        return !strcmp(why, "Redis became unreachable") ? CTL_UNREACHABLE : CTL_FAIL;
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "run_id", run_id);
+        return ctl_fail(o, rc, rc == CTL_TIMEOUT ? "timeout" : "unreachable", d, "run %s: %s", run_id, why);
     }
     if (o->json)
         ctl_print_json(view);
     else
         ctl_print_run(view);
-    int rc = ctl_run_exit(view);
+    const cJSON *st = cJSON_GetObjectItem(view, "status");
+    rc = want ? (cJSON_IsString(st) && !strcmp(st->valuestring, want) ? CTL_OK : CTL_FAIL) : ctl_run_exit(view);
     cJSON_Delete(view);
     return rc;
 }
 
-size_t ctl_plaintext_credentials(acms_arena *a, const char *file, const Acms__V1__Value *doc, const char *verb)
+int ctl_plaintext_credentials(const ctl_opts *o, acms_arena *a, const char *file, const Acms__V1__Value *doc,
+                              const char *verb)
 {
     acms_issues is;
     acms_issues_init(&is, a, "syntax");
     Acms__V1__Pipeline *p = NULL;
     if (acms_doc_to_pipeline(a, doc, &p, &is) != ACMS_OK || !p)
-        return 0;
+        return CTL_OK;
     adapter_findings f;
     adapter_findings_init(&f, a);
     adapter_secrets_check(NULL, NULL, p, &f);
-    size_t n = 0;
+    cJSON *places = cJSON_CreateArray();
+    const char *lines = "";
     for (size_t i = 0; i < f.n; i++) {
         if (strcmp(f.v[i]->kind, "plaintext_credential") != 0)
             continue;
-        if (!n++)
-            fprintf(stderr, "acmsctl: %s: refusing to %s: plain-text credentials would be %s\n", file, verb,
-                    strcmp(verb, "submit") ? "stored" : "published");
-        fprintf(stderr, "  steps.%s.%s: %s\n", f.v[i]->step, f.v[i]->field, f.v[i]->detail);
+        const char *path = acms_arena_printf(a, "steps.%s.%s", f.v[i]->step, f.v[i]->field);
+        lines = acms_arena_printf(a, "%s\n  %s: %s", lines, path, f.v[i]->detail);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "path", path);
+        cJSON_AddStringToObject(x, "message", f.v[i]->detail);
+        cJSON_AddItemToArray(places, x);
     }
-    if (n)
-        fprintf(stderr, "  (nothing was %s; put the value behind a secret reference and %s again)\n",
-                strcmp(verb, "submit") ? "stored" : "published", verb);
-    return n;
+    if (cJSON_GetArraySize(places) == 0) {
+        cJSON_Delete(places);
+        return CTL_OK;
+    }
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddItemToObject(d, "places", places);
+    const char *done = strcmp(verb, "submit") ? "stored" : "published";
+    return ctl_fail(o, CTL_FAIL, "plaintext_credential", d,
+                    "%s: refusing to %s: plain-text credentials would be %s%s\n"
+                    "  (nothing was %s; put the value behind a secret reference and %s again)",
+                    file, verb, done, lines, done, verb);
+}
+
+/* The Pipeline document of a file into *doc. CTL_OK or the exit code (reported). */
+static int read_pipeline(const ctl_opts *o, acms_arena *a, const Acms__V1__Value **doc)
+{
+    char err[1024] = "";
+    Acms__V1__Value **docs = NULL;
+    size_t ndocs = 0;
+    *doc = NULL;
+    if (acms_doc_parse_file(a, o->file, &docs, &ndocs, err, sizeof err) != ACMS_OK)
+        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s", err);
+    for (size_t i = 0; i < ndocs && !*doc; i++)
+        if (acms_doc_kind(docs[i]) && !strcmp(acms_doc_kind(docs[i]), "Pipeline"))
+            *doc = docs[i];
+    if (!*doc)
+        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: no document of kind Pipeline (found %zu document(s)%s)",
+                        o->file, ndocs, ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
+    return ctl_plaintext_credentials(o, a, o->file, *doc, "submit");
+}
+
+static void print_submitted(const ctl_opts *o, const char *run_id, const char *trace)
+{
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "run_id", run_id);
+        cJSON_AddStringToObject(j, "status", "submitted");
+        cJSON_AddStringToObject(j, "environment", o->env);
+        cJSON_AddStringToObject(j, "traceparent", trace);
+        if (o->ref)
+            cJSON_AddStringToObject(j, "config_ref", o->ref);
+        ctl_print_json(j);
+        cJSON_Delete(j);
+        return;
+    }
+    printf("%s\n", run_id);
+    if (!o->quiet)
+        fprintf(stderr, "submitted run %s (follow it: acmsctl watch %.8s)\n", run_id, run_id);
 }
 
 int ctl_submit(const ctl_opts *o)
@@ -124,44 +185,20 @@ int ctl_submit(const ctl_opts *o)
     if (o->ref) {
         char err[256];
         uint32_t version;
-        if (o->file) {
-            fprintf(stderr, "acmsctl submit: give a FILE or --ref ID[@VERSION], not both\n");
-            return CTL_USAGE;
-        }
-        if (acms_store_parse_ref(o->ref, ref_id, sizeof ref_id, &version, err, sizeof err) != ACMS_OK) {
-            fprintf(stderr, "acmsctl: --ref: %s\n", err);
-            return CTL_USAGE;
-        }
+        if (o->file)
+            return ctl_fail(o, CTL_USAGE, "usage", NULL, "submit: give a FILE or --ref ID[@VERSION], not both");
+        if (acms_store_parse_ref(o->ref, ref_id, sizeof ref_id, &version, err, sizeof err) != ACMS_OK)
+            return ctl_fail(o, CTL_USAGE, "usage", NULL, "--ref: %s", err);
     }
     acms_cfg cfg;
-    int rc = load_cfg(&cfg);
+    int rc = ctl_load_cfg(o, &cfg);
     if (rc)
         return rc;
     acms_arena *a = acms_arena_new(0);
     acms_redis *r = NULL;
-    char err[1024] = "";
-    Acms__V1__Value **docs = NULL;
-    size_t ndocs = 0;
     const Acms__V1__Value *doc = NULL;
-    if (o->file) {
-        if (acms_doc_parse_file(a, o->file, &docs, &ndocs, err, sizeof err) != ACMS_OK) {
-            fprintf(stderr, "acmsctl: %s\n", err);
-            rc = CTL_USAGE;
-            goto out;
-        }
-        for (size_t i = 0; i < ndocs && !doc; i++)
-            if (acms_doc_kind(docs[i]) && !strcmp(acms_doc_kind(docs[i]), "Pipeline"))
-                doc = docs[i];
-        if (!doc) {
-            fprintf(stderr, "acmsctl: %s: no document of kind Pipeline (found %zu document(s))\n", o->file, ndocs);
-            rc = CTL_USAGE;
-            goto out;
-        }
-        if (ctl_plaintext_credentials(a, o->file, doc, "submit")) {
-            rc = CTL_FAIL;
-            goto out;
-        }
-    }
+    if (o->file && (rc = read_pipeline(o, a, &doc)) != CTL_OK)
+        goto out;
     const Acms__V1__Value *name = acms_value_path(doc, "metadata.name");
     char run_id[ACMS_ID_LEN], trace[64];
     acms_id_random(run_id);
@@ -175,7 +212,7 @@ int ctl_submit(const ctl_opts *o)
     ev->config_ref = acms_arena_strdup(a, o->ref ? o->ref : "");
     ev->submitted_by = acms_arena_strdup(a, getenv("USER") ? getenv("USER") : "");
 
-    if (!(r = ctl_redis(&cfg))) {
+    if (!(r = ctl_redis(o, &cfg))) {
         rc = CTL_UNREACHABLE;
         goto out;
     }
@@ -184,60 +221,44 @@ int ctl_submit(const ctl_opts *o)
                         "source_name", ev->source_name,
                         "traceparent", trace};
     if (acms_state_run_status(r, run_id, "submitted", kv, 8) < 0) {
-        fprintf(stderr, "acmsctl: Redis refused the run record\n");
-        rc = CTL_UNREACHABLE;
+        rc = ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis refused the run record");
         goto out;
     }
-    rc = publish(&cfg, ACMS_TOPIC_CONFIG_SUBMITTED, run_id, &ev->base);
-    if (rc)
+    if ((rc = publish(o, &cfg, ACMS_TOPIC_CONFIG_SUBMITTED, run_id, &ev->base)) != CTL_OK)
         goto out;
     if (!o->wait) {
-        if (o->json) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "run_id", run_id);
-            cJSON_AddStringToObject(j, "status", "submitted");
-            cJSON_AddStringToObject(j, "environment", o->env);
-            cJSON_AddStringToObject(j, "traceparent", trace);
-            if (o->ref)
-                cJSON_AddStringToObject(j, "config_ref", o->ref);
-            ctl_print_json(j);
-            cJSON_Delete(j);
-        } else {
-            printf("%s\n", run_id);
-            if (!o->quiet)
-                fprintf(stderr, "submitted run %s (follow it: acmsctl watch %s)\n", run_id, run_id);
-        }
+        print_submitted(o, run_id, trace);
         goto out;
     }
     if (!o->json && !o->quiet)
         fprintf(stderr, "submitted run %s; following it\n", run_id);
-    rc = finish_with_view(o, r, run_id);
+    rc = finish_with_view(o, r, run_id, NULL);
 out:
     acms_redis_free(r);
     acms_arena_free(a);
     return rc;
 }
 
-/* The prelude of status, watch and cancel: configuration, Redis, and the run's current view.
- * Returns CTL_OK with *cfg, *r and *view set (caller frees r and view), or the exit code after
- * saying why. */
-static int open_run(const ctl_opts *o, acms_cfg *cfg, acms_redis **r, cJSON **view)
+/* The prelude of status, watch and cancel: configuration, Redis, the run named by its id or a unique
+ * prefix (into id), and its current view. Returns CTL_OK with *cfg, *r and *view set (caller frees r
+ * and view), or the exit code after reporting. */
+static int open_run(const ctl_opts *o, acms_cfg *cfg, acms_redis **r, char *id, size_t idsize, cJSON **view)
 {
-    int rc = load_cfg(cfg);
+    int rc = ctl_load_cfg(o, cfg);
     if (rc)
         return rc;
-    if (!(*r = ctl_redis(cfg)))
+    if (!(*r = ctl_redis(o, cfg)))
         return CTL_UNREACHABLE;
     int unreachable = 0;
-    *view = ctl_run_view(*r, o->file, &unreachable);
-    if (!*view) {
+    rc = ctl_resolve_run(o, *r, o->file, id, idsize);
+    if (rc == CTL_OK && !(*view = ctl_run_view(*r, id, &unreachable)))
+        rc = unreachable ? ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable reading run '%s'", id)
+                         : ctl_fail(o, CTL_FAIL, "unknown_run", NULL, "unknown run '%s'", id);
+    if (rc != CTL_OK) {
         acms_redis_free(*r);
         *r = NULL;
-        fprintf(stderr, "acmsctl: %s '%s'\n", unreachable ? "Redis is unreachable reading run" : "unknown run",
-                o->file);
-        return unreachable ? CTL_UNREACHABLE : CTL_FAIL;
     }
-    return CTL_OK;
+    return rc;
 }
 
 int ctl_status(const ctl_opts *o)
@@ -245,7 +266,8 @@ int ctl_status(const ctl_opts *o)
     acms_cfg cfg;
     acms_redis *r;
     cJSON *view;
-    int rc = open_run(o, &cfg, &r, &view);
+    char id[256];
+    int rc = open_run(o, &cfg, &r, id, sizeof id, &view);
     if (rc)
         return rc;
     if (o->json)
@@ -262,12 +284,29 @@ int ctl_watch(const ctl_opts *o)
     acms_cfg cfg;
     acms_redis *r;
     cJSON *view;
-    int rc = open_run(o, &cfg, &r, &view);
+    char id[256];
+    int rc = open_run(o, &cfg, &r, id, sizeof id, &view);
     if (rc)
         return rc;
     cJSON_Delete(view);
-    rc = finish_with_view(o, r, o->file);
+    rc = finish_with_view(o, r, id, NULL);
     acms_redis_free(r);
+    return rc;
+}
+
+static int publish_cancel(const ctl_opts *o, const acms_cfg *cfg, acms_redis *r, const char *id)
+{
+    acms_arena *a = acms_arena_new(0);
+    Acms__V1__ControlEvent *ev = acms_pb_new(a, &acms__v1__control_event__descriptor);
+    ev->meta = acms_meta_new(a, id, "acmsctl", NULL, NULL, NULL);
+    ev->action = ACMS__V1__CONTROL_ACTION__CONTROL_ACTION_CANCEL;
+    ev->reason = acms_arena_strdup(a, "cancelled by acmsctl");
+    /* the flag reaches the run's owner even before the event does */
+    redisReply *rep = acms_redis_cmd(r, "SET acms:run:%s:cancel 1 EX 86400", id);
+    if (rep)
+        freeReplyObject(rep);
+    int rc = publish(o, cfg, ACMS_TOPIC_CONTROL, id, &ev->base);
+    acms_arena_free(a);
     return rc;
 }
 
@@ -276,47 +315,32 @@ int ctl_cancel(const ctl_opts *o)
     acms_cfg cfg;
     acms_redis *r;
     cJSON *view;
-    int rc = open_run(o, &cfg, &r, &view);
+    char id[256];
+    int rc = open_run(o, &cfg, &r, id, sizeof id, &view);
     if (rc)
         return rc;
     const cJSON *st = cJSON_GetObjectItem(view, "status");
     if (cJSON_IsString(st) && acms_state_is_terminal(st->valuestring)) {
-        fprintf(stderr, "acmsctl: run %s already ended (%s)\n", o->file, st->valuestring);
+        if (o->json)
+            ctl_print_json(view);
+        else
+            fprintf(stderr, "acmsctl: run %s already ended (%s)\n", id, st->valuestring);
         cJSON_Delete(view);
         acms_redis_free(r);
         return CTL_OK;
     }
     cJSON_Delete(view);
-    acms_arena *a = acms_arena_new(0);
-    Acms__V1__ControlEvent *ev = acms_pb_new(a, &acms__v1__control_event__descriptor);
-    ev->meta = acms_meta_new(a, o->file, "acmsctl", NULL, NULL, NULL);
-    ev->action = ACMS__V1__CONTROL_ACTION__CONTROL_ACTION_CANCEL;
-    ev->reason = acms_arena_strdup(a, "cancelled by acmsctl");
-    /* the flag reaches the run's owner even before the event does */
-    redisReply *rep = acms_redis_cmd(r, "SET acms:run:%s:cancel 1 EX 86400", o->file);
-    if (rep)
-        freeReplyObject(rep);
-    rc = publish(&cfg, ACMS_TOPIC_CONTROL, o->file, &ev->base);
-    acms_arena_free(a);
-    if (rc == CTL_OK) {
-        if (!o->json)
-            fprintf(stderr, "cancel requested for run %s\n", o->file);
-        if (o->wait) {
-            const char *why = NULL;
-            cJSON *v = ctl_follow(r, o->file, o->timeout_s, o->quiet || o->json, &why);
-            if (!v) {
-                fprintf(stderr, "acmsctl: run %s: %s\n", o->file, why);
-                rc = CTL_FAIL;
-            } else {
-                if (o->json)
-                    ctl_print_json(v);
-                else
-                    ctl_print_run(v);
-                const cJSON *fs = cJSON_GetObjectItem(v, "status");
-                rc = cJSON_IsString(fs) && !strcmp(fs->valuestring, "cancelled") ? CTL_OK : CTL_FAIL;
-                cJSON_Delete(v);
-            }
-        }
+    rc = publish_cancel(o, &cfg, r, id);
+    if (rc == CTL_OK && !o->json && !o->quiet)
+        fprintf(stderr, "cancel requested for run %s\n", id);
+    if (rc == CTL_OK && o->wait) {
+        rc = finish_with_view(o, r, id, "cancelled");
+    } else if (rc == CTL_OK && o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "run_id", id);
+        cJSON_AddBoolToObject(j, "cancel_requested", 1);
+        ctl_print_json(j);
+        cJSON_Delete(j);
     }
     acms_redis_free(r);
     return rc;

@@ -8,23 +8,6 @@
 #include "acmsctl.h"
 #include "state.h"
 
-acms_redis *ctl_redis(const acms_cfg *cfg)
-{
-    char err[256] = "", red[512];
-    acms_redis *r = acms_redis_new(cfg->redis_url, NULL, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, "acmsctl: ACMS_REDIS_URL: %s\n", err);
-        return NULL;
-    }
-    if (acms_redis_ping(r) != ACMS_OK) {
-        fprintf(stderr, "acmsctl: Redis at %s is unreachable (is the stack up? `make up`)\n",
-                acms_cfg_redacted_url(cfg->redis_url, red, sizeof red));
-        acms_redis_free(r);
-        return NULL;
-    }
-    return r;
-}
-
 static int numeric_field(const char *k)
 {
     static const char *const nums[] = {"submitted_ms", "updated_ms", "finished_ms", "started_ms", "steps_total",
@@ -44,10 +27,10 @@ static cJSON *hash_to_json(const redisReply *rep)
         const char *k = rep->element[i]->str, *v = rep->element[i + 1]->str;
         if (!k || !v || !strcmp(k, "attempts_json"))
             continue;
-        if (!strcmp(k, "attempts")) {
+        if (!strcmp(k, "attempts") || !strcmp(k, "validation")) {
             cJSON *a = cJSON_Parse(v);
             if (a) {
-                cJSON_AddItemToObject(o, "attempts", a);
+                cJSON_AddItemToObject(o, k, a);
                 continue;
             }
         }
@@ -165,7 +148,7 @@ static int run_ended(acms_redis *r, const char *run_id)
     return ended;
 }
 
-cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, const char **why)
+cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, int *rc, const char **why)
 {
     int64_t deadline = acms_mono_ms() + (int64_t)timeout_s * 1000;
     int64_t away_since = 0;
@@ -184,6 +167,7 @@ cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, c
                 away_since = acms_mono_ms();
             } else if (acms_mono_ms() - away_since > 5000) {
                 *why = "Redis became unreachable";
+                *rc = CTL_UNREACHABLE;
                 return NULL;
             }
         } else {
@@ -224,7 +208,8 @@ cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, c
             cJSON_Delete(view);
         }
         if (acms_mono_ms() > deadline) {
-            *why = "timed out waiting for the run to end";
+            *why = "--timeout passed before the run ended (it goes on; follow it with acmsctl watch)";
+            *rc = CTL_TIMEOUT;
             return NULL;
         }
         usleep(quiet ? 20 * 1000 : 100 * 1000);
@@ -238,6 +223,28 @@ void ctl_print_json(const cJSON *doc)
         puts(s);
         free(s);
     }
+}
+
+/* The issues a rejected run was refused for, as `acmsctl validate` prints them, named after the file
+ * (or stored configuration) that was submitted. */
+static void print_verdict(const cJSON *view)
+{
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(view, "validation");
+    if (!cJSON_IsObject(res))
+        return;
+    const char *name = *jstr(view, "config_ref", "") ? jstr(view, "config_ref", "") : jstr(view, "source_name", "");
+    size_t errors, warnings, infos;
+    ctl_count_issues(res, &errors, &warnings, &infos);
+    printf("\n");
+    ctl_print_issues(*name ? name : "(document)", cJSON_GetObjectItemCaseSensitive(res, "issues"));
+    ctl_print_issues(*name ? name : "(document)", cJSON_GetObjectItemCaseSensitive(res, "warnings"));
+    const cJSON *cut = cJSON_GetObjectItemCaseSensitive(res, "truncated");
+    if (cJSON_IsTrue(cut))
+        printf("(more issues than the run record keeps: `acmsctl validate` the file for all of them)\n");
+    printf("%zu error%s, %zu warning%s", errors, errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    if (infos)
+        printf(", %zu info", infos);
+    printf("\n");
 }
 
 void ctl_print_run(const cJSON *view)
@@ -258,6 +265,7 @@ void ctl_print_run(const cJSON *view)
     if (!strcmp(jstr(view, "status", ""), "queued"))
         printf("queue      position %g in %s; %s\n", jnum(view, "queue_position"), jstr(view, "environment", "?"),
                jstr(view, "queue_reason", ""));
+    print_verdict(view);
     const cJSON *steps = cJSON_GetObjectItem(view, "steps"), *s;
     if (cJSON_GetArraySize(steps) > 0) {
         printf("\n%-24s %-10s %8s %10s %10s %10s  %s\n", "STEP", "STATUS", "ATTEMPTS", "WALL(s)", "PEAK(MiB)",
