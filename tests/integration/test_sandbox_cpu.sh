@@ -37,7 +37,6 @@ wall=$(json_get "$attempts" 0.wall_ms)
 cores=$(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.2f", c / w }')
 echo "cgroup CPU time $cpu ms over $wall ms of wall time: $cores cores ($(json_get "$attempts" 0.sandbox))"
 assert_true "json_get '$attempts' 0.sandbox | grep -q 'cpu 1 '" "the attempt ran under a 1-vCPU quota"
-assert_true "[ $wall -ge 4000 ]" "both processes were busy for their 4 s"
 assert_true "awk -v c=$cpu -v w=$wall 'BEGIN { exit !(c <= 1.1 * w) }'" "at most 1.1 cores used ($cores)"
 assert_true "[ $cpu -gt 0 ]" "the CPU time was measured"
 echo "sandbox: vcpu 1 holds two busy processes to one core"
