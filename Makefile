@@ -8,7 +8,7 @@
 #   make test-doc   README's walkthrough run as written from a fresh copy of the repository
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
 #   make up/down    local stack (redis-server, acms-devbroker or with ACMS_BUS=kafka Apache Kafka, the
-#                   five services) under run/; its data (run/data) survives down/up; make clean-data
+#                   five services, the web console) under run/; its data (run/data) survives down/up; make clean-data
 #                   (or make down WIPE=1) wipes it
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
@@ -70,7 +70,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
   python3-yaml python3-confluent-kafka python3-protobuf python3-kubernetes etcd-server openssl protobuf-compiler yamllint docker-compose shellcheck \
-  valgrind clang libclang-rt-14-dev
+  valgrind clang libclang-rt-14-dev chromium python3-websocket fonts-dejavu-core
 # commands whose Debian package is installed only when the command is missing (COMMAND:PACKAGE): npm
 # (make proto-check's buf, make bench's ajv) may come with another Node.js build that conflicts with
 # Debian's npm package
@@ -83,7 +83,7 @@ KAFKA_DEB_PACKAGES := openjdk-17-jdk-headless maven
 # the unprivileged user and group the coordinator runs local steps as (ACMS_STEP_USER), created by deps
 STEP_USER ?= acms-step
 
-SERVICES := adapter validator coordinator monitor feedback
+SERVICES := adapter validator coordinator monitor feedback console
 TOOLS    := acmsctl devbroker stepload
 
 PROTOS   := $(wildcard proto/acms/v1/*.proto)
@@ -277,8 +277,9 @@ bench-learning: deps
 
 # --- install ----------------------------------------------------------------------------------
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/acms
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/acms $(DESTDIR)$(PREFIX)/share/acms/console
 	install -m 0755 $(SERVICE_BINS) $(TOOL_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 services/console/web/* $(DESTDIR)$(PREFIX)/share/acms/console/
 	cp -r examples $(DESTDIR)$(PREFIX)/share/acms/
 	cp -r proto $(DESTDIR)$(PREFIX)/share/acms/
 

@@ -26,7 +26,7 @@ const char *acms_id_problem(const char *id);
 char *acms_key_buf(acms_arena *a);
 
 const char *acms_key_run(char *buf, size_t size, const char *run_id);
-/* acms:run:<run>:<part> (part: runtime, steps, adaptations, cancel). */
+/* acms:run:<run>:<part> (part: runtime, steps, adaptations, cancel, validation, findings, alerts). */
 const char *acms_key_run_part(char *buf, size_t size, const char *run_id, const char *part);
 const char *acms_key_step(char *buf, size_t size, const char *run_id, const char *step);
 const char *acms_key_lease(char *buf, size_t size, const char *run_id);

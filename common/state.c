@@ -2,6 +2,8 @@
  * write are one Lua script, so concurrent or redelivered writers cannot race it backwards. */
 #include "state.h"
 
+#include "keys.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,10 +127,11 @@ int acms_state_run_status_reply(const redisReply *rep)
     return rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
 }
 
-/* Builds (and, queue = 0, runs; 1, queues) the status-and-list script. Returns the script's result,
- * or for queue = 1 ACMS_OK when queued. */
+/* Builds (and, queue = 0, runs; 1, queues) the status-and-list script. Item i is lens[i] bytes (lens
+ * NULL: strlen). Returns the script's result, or for queue = 1 ACMS_OK when queued. */
 static int status_list(acms_redis *r, int queue, const char *run_id, const char *status, const char *const *kv,
-                       size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
+                       size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
+                       size_t nitems)
 {
     int rank = acms_state_rank(status);
     if (rank < 0 || nkv % 2 || nkv > 64 || !list_suffix || nitems > ACMS_STATE_LIST_MAX)
@@ -159,10 +162,11 @@ static int status_list(acms_redis *r, int queue, const char *run_id, const char 
     argv[argc++] = nkvbuf;
     for (size_t i = 0; i < nkv; i++)
         argv[argc++] = kv[i] ? kv[i] : "";
+    size_t first_item = argc;
     for (size_t i = 0; i < nitems; i++)
         argv[argc++] = items[i] ? items[i] : "";
     for (size_t i = 0; i < argc; i++)
-        argvlen[i] = strlen(argv[i]);
+        argvlen[i] = lens && i >= first_item && items[i - first_item] ? lens[i - first_item] : strlen(argv[i]);
     if (queue) {
         acms_redis_appendargv(r, (int)argc, argv, argvlen); /* hiredis copies the arguments */
         rc = ACMS_OK;
@@ -182,13 +186,44 @@ out:
 int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
 {
-    return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, nitems);
+    return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, NULL, nitems);
 }
 
 int acms_state_run_status_list_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                       size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
 {
-    return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, nitems);
+    return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, NULL, nitems);
+}
+
+int acms_state_run_status_blobs(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
+                                size_t nitems)
+{
+    return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, lens, nitems);
+}
+
+int acms_state_run_status_blobs_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                       size_t nkv, const char *list_suffix, const char *const *items,
+                                       const size_t *lens, size_t nitems)
+{
+    return status_list(r, 1, run_id, status, kv, nkv, list_suffix, items, lens, nitems);
+}
+
+int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,
+                          const char *json)
+{
+    char key[ACMS_KEY_MAX];
+    if (!run_id || !*run_id || !suffix || !event_id || !*event_id || !json)
+        return ACMS_ERR_INVALID;
+    if (!acms_key_run_part(key, sizeof key, run_id, suffix))
+        return ACMS_ERR_INVALID;
+    const char *argv[] = {"HSET", key, event_id, json};
+    size_t len[] = {4, strlen(key), strlen(event_id), strlen(json)};
+    redisReply *rep = acms_redis_cmdargv(r, 4, argv, len);
+    int rc = rep && rep->type != REDIS_REPLY_ERROR ? ACMS_OK : ACMS_ERR_RETRY;
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
 }
 
 typedef struct step_cmd {

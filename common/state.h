@@ -6,6 +6,12 @@
  *                                      peak_rss_kb memory_mb max_runtime_s message
  *   acms:run:<run>:steps         list  step names in document order
  *   acms:run:<run>:adaptations   list  JSON AdaptationRecords, in order
+ *   acms:run:<run>:validation    list  the verdict before execution: one packed ValidationResult (issues
+ *                                      and warnings with ranked suggestions; protobuf, as :runtime, for
+ *                                      it is written on the validator's hot path), written with the
+ *                                      status "validated" or "rejected" (validator) or "rejected" (adapter)
+ *   acms:run:<run>:findings      hash  runtime validation: event id -> JSON ValidationResultEvent
+ *   acms:run:<run>:alerts        hash  monitor alerts: event id -> JSON Alert
  *   acms:runs                    zset  run ids by submit time (ms)
  * Status only moves forward: submitted < prepared < validated < queued = running < terminal
  * (succeeded | failed | cancelled | rejected); queued (waiting for the environment's quota) and
@@ -30,6 +36,10 @@ int acms_state_run_status(acms_redis *r, const char *run_id, const char *status,
  * the status write is allowed. Same returns. nitems may be 0 (the list is then deleted). */
 int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                size_t nkv, const char *list_suffix, const char *const *items, size_t nitems);
+/* acms_state_run_status_list with items of any bytes: lens[i] is the length of items[i]. */
+int acms_state_run_status_blobs(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
+                                size_t nitems);
 /* Writes step fields (pairs) unconditionally. ACMS_OK or ACMS_ERR_RETRY. */
 int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv);
 /* Pipelined forms (acms_redis_append ... acms_redis_exec): *_append queues the same command as the
@@ -41,9 +51,21 @@ int acms_state_run_status_reply(const redisReply *rep);
 /* acms_state_run_status_list queued (its reply is read with acms_state_run_status_reply). */
 int acms_state_run_status_list_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                       size_t nkv, const char *list_suffix, const char *const *items, size_t nitems);
+/* acms_state_run_status_blobs queued (its reply is read with acms_state_run_status_reply). */
+int acms_state_run_status_blobs_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
+                                       size_t nkv, const char *list_suffix, const char *const *items,
+                                       const size_t *lens, size_t nitems);
 int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv,
                                size_t nkv);
 int acms_state_step_set_reply(const redisReply *rep);
+/* A record the run keeps per event (acms:run:<run>:<suffix>, a hash: event_id -> json). Idempotent: a
+ * redelivered event writes the same field again. ACMS_OK, ACMS_ERR_INVALID (unusable arguments) or
+ * ACMS_ERR_RETRY. */
+#define ACMS_STATE_VALIDATION "validation"
+#define ACMS_STATE_FINDINGS "findings"
+#define ACMS_STATE_ALERTS "alerts"
+int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,
+                          const char *json);
 /* Rank of a status (0..4), -1 unknown. */
 int acms_state_rank(const char *status);
 int acms_state_is_terminal(const char *status);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/stack.sh: the local stack behind `make up` / `make down` (docs/local-stack.md): redis-server,
-# the bus and the five services (REPLICAS each) as processes under run/, recorded by pid files. The
-# bus is acms-devbroker, or with ACMS_BUS=kafka an Apache Kafka broker (`make kafka`; docs/bus.md).
+# the bus, the five services (REPLICAS each) and the web console (docs/console.md) as processes under
+# run/, recorded by pid files. The bus is acms-devbroker, or with ACMS_BUS=kafka an Apache Kafka broker
+# (`make kafka`; docs/bus.md).
 #   tools/stack.sh up       start everything (secrets from run/secrets.env); returns once every service is
 #                           ready; writes run/stack.env; on a running stack, checks its settings instead
 #   tools/stack.sh down     stop exactly what `up` started (idempotent); WIPE=1 also wipes the data
@@ -198,6 +199,19 @@ redis_password() {
   export STACK_REDIS_PASSWORD
 }
 
+# The web console (docs/console.md) on ACMS_CONSOLE_PORT (default 8090) when that port is free, else
+# on a free one; its URL goes to run/console.url.
+console_up() {
+  local port=${ACMS_CONSOLE_PORT:-8090}
+  if ! "$STACK_PY" -c 'import socket,sys
+s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(("127.0.0.1",int(sys.argv[1])))' \
+      "$port" 2>/dev/null; then
+    port=$(stack_free_port)
+  fi
+  STACK_SERVICE_PORT=$port stack_start_service console 0 && stack_wait_ready 30 &&
+    echo "http://127.0.0.1:$port/" >"$RUN_DIR/console.url"
+}
+
 # --- up / down ---------------------------------------------------------------------------------------
 
 already_up() {
@@ -207,6 +221,7 @@ already_up() {
       echo "  (only REPLICAS, BIN, ACMS_* variables and $SECRETS_FILE are compared; other variables in this"
       echo "  command's environment do not reach running services: make down && make up to restart)"
       status || true
+      [ -f "$RUN_DIR/console.url" ] && echo "  console:   $(cat "$RUN_DIR/console.url")"
       return 0
     fi
     echo "stack already running with other settings (above): nothing was changed; to apply them:" >&2
@@ -231,10 +246,10 @@ up() {
   secrets_load || return 1
   # what belongs to the stopped processes goes; data, step work dirs and logs stay
   rm -f "$RUN_DIR"/services "$RUN_DIR"/*.pid "$RUN_DIR"/*.port "$RUN_DIR"/stack.env "$RUN_DIR"/broker.env \
-        "$RUN_DIR"/broker.sockpath "$RUN_DIR"/broker.sock "$SETTINGS_FILE"
+        "$RUN_DIR"/broker.sockpath "$RUN_DIR"/broker.sock "$SETTINGS_FILE" "$RUN_DIR"/console.url
   export STACK_DETACH=1 STACK_REDIS_DIR=$DATA_DIR/redis
   stack_init "$RUN_DIR"
-  if ! stack_start_all "${REPLICAS:-1}" || ! stack_mark_interrupted "$start_ms"; then
+  if ! stack_start_all "${REPLICAS:-1}" || ! console_up || ! stack_mark_interrupted "$start_ms"; then
     echo "stack: start-up failed; stopping what was started" >&2
     stack_stop
     return 1
@@ -245,6 +260,7 @@ up() {
   echo "  addresses: $RUN_DIR/stack.env (acmsctl and services read it by default)"
   sed -e 's#://:[^@]*@#://:***@#' -e 's/^/    /' "$RUN_DIR/stack.env"
   echo "  redis:     password in $RUN_DIR/redis.password (mode 0600)"
+  echo "  console:   $(cat "$RUN_DIR/console.url")"
   echo "  data:      $DATA_DIR (kept by make down; make clean-data wipes it)"
   echo "  logs:      $RUN_DIR/<service>-<n>.log, broker.log, redis.log; steps: $RUN_DIR/work"
   bus_hint
@@ -272,7 +288,7 @@ down() {
     stack_stop
     echo "stack down (data kept in $DATA_DIR; make clean-data wipes it)"
   fi
-  rm -f "$RUN_DIR/stack.env" "$SETTINGS_FILE"
+  rm -f "$RUN_DIR/stack.env" "$SETTINGS_FILE" "$RUN_DIR/console.url"
   if [ "${WIPE:-0}" = 1 ]; then wipe; fi
 }
 

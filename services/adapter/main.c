@@ -188,7 +188,15 @@ static int on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, con
                         "config_hash", hash,       "source_name", S(in->source_name), "validation",  S(verdict),
                         "config_ref",  config_ref};
     size_t nkv = sizeof kv / sizeof *kv - (*config_ref ? 0 : 2);
-    int st = acms_state_run_status(s->ctx.redis, m->run_id, "rejected", kv, nkv);
+    /* the verdict stays with the run (acms:run:<run>:validation, packed), as the validator's does */
+    uint8_t *packed = NULL;
+    size_t plen = 0;
+    if (acms_pb_pack(&res->base, &packed, &plen) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    const char *items[1] = {(const char *)packed};
+    int st = acms_state_run_status_blobs(s->ctx.redis, m->run_id, "rejected", kv, nkv, ACMS_STATE_VALIDATION, items,
+                                         &plen, 1);
+    free(packed);
     if (st < 0)
         return ACMS_ERR_RETRY;
     if (st == 0) {

@@ -12,8 +12,10 @@
 #include "alert.h"
 #include "analyze.h"
 #include "anomaly.h"
+#include "doc.h"
 #include "service.h"
 #include "session.h"
+#include "state.h"
 #include "webhook.h"
 
 #define SOURCE "acms-monitor"
@@ -177,6 +179,12 @@ static int emit_alerts(job *j, monitor_alert **alerts, size_t n)
             continue;
         }
         Acms__V1__Alert *msg = monitor_alert_to_pb(j->a, al, meta);
+        /* the run keeps its alerts (acms:run:<run>:alerts), keyed by the derived event id */
+        char *json = acms_json_message_string(&msg->base, 0);
+        int w = json ? acms_state_run_record(j->r, j->run, ACMS_STATE_ALERTS, meta->event_id, json) : ACMS_ERR_RETRY;
+        free(json);
+        if (w != ACMS_OK)
+            return ACMS_ERR_RETRY;
         if (acms_service_publish(j->svc, ACMS_TOPIC_MONITOR_ALERTS, j->run, &msg->base) != ACMS_OK)
             return ACMS_ERR_RETRY;
         j->published = 1;

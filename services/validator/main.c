@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "service.h"
 #include "state.h"
 #include "validator/validator.h"
@@ -90,6 +91,20 @@ static Acms__V1__ConfigPrepared *prepared_decode(acms_arena *a, const acms_msg *
     return in;
 }
 
+/* The verdict as the run keeps it (acms:run:<run>:validation): packed, in the arena (*len bytes;
+ * "" when it cannot be packed). Packing costs a few microseconds where rendering JSON cost tens. */
+static const char *result_packed(acms_arena *a, const Acms__V1__ValidationResult *res, size_t *len)
+{
+    uint8_t *buf = NULL;
+    *len = 0;
+    if (acms_pb_pack(&res->base, &buf, len) != ACMS_OK)
+        return "";
+    char *out = acms_arena_alloc(a, *len + 1);
+    memcpy(out, buf, *len);
+    free(buf);
+    return out;
+}
+
 /* The run's status write for a verdict: "validated", or "rejected" with the first error as reason and
  * the issues for acmsctl (common/verdict.h). kv has room for 4. */
 static const char *verdict_status(acms_arena *a, const Acms__V1__ValidationResult *res, const char **kv, size_t *nkv)
@@ -155,7 +170,10 @@ static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena
     const char *kv[4];
     size_t nkv;
     const char *status = verdict_status(a, res, kv, &nkv);
-    if (acms_state_run_status(c->redis, in->meta->run_id, status, nkv ? kv : NULL, nkv) < 0)
+    size_t vlen;
+    const char *verdict[1] = {result_packed(a, res, &vlen)};
+    if (acms_state_run_status_blobs(c->redis, in->meta->run_id, status, nkv ? kv : NULL, nkv, ACMS_STATE_VALIDATION,
+                                    verdict, &vlen, 1) < 0)
         return ACMS_ERR_RETRY;
     return prepared_publish(svc, a, in, res, secs);
 }
@@ -188,6 +206,14 @@ static int handle_step(const validator_ctx *c, acms_service *svc, acms_arena *a,
     out->step = acms_arena_strdup(a, S(ev->step));
     out->config_ref = acms_arena_strdup(a, S(ev->config_ref));
     out->config_hash = acms_arena_strdup(a, S(ev->config_hash));
+    if (c->redis) { /* the run keeps it (acms:run:<run>:findings), keyed by the derived event id */
+        char *json = acms_json_message_string(&out->base, 0);
+        int w = json ? acms_state_run_record(c->redis, m->run_id, ACMS_STATE_FINDINGS, out->meta->event_id, json)
+                     : ACMS_ERR_RETRY;
+        free(json);
+        if (w == ACMS_ERR_RETRY)
+            return ACMS_ERR_RETRY;
+    }
     if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &out->base) != ACMS_OK)
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_validator_runtime_findings_total", NULL,
@@ -310,7 +336,10 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
         const char *kv[4];
         size_t nkv;
         const char *status = verdict_status(a, it[i].res, kv, &nkv);
-        if (acms_state_run_status_append(r, it[i].in->meta->run_id, status, nkv ? kv : NULL, nkv) != ACMS_OK) {
+        size_t vlen;
+        const char *verdict[1] = {result_packed(a, it[i].res, &vlen)};
+        if (acms_state_run_status_blobs_append(r, it[i].in->meta->run_id, status, nkv ? kv : NULL, nkv,
+                                               ACMS_STATE_VALIDATION, verdict, &vlen, 1) != ACMS_OK) {
             it[i].in = NULL; /* as handle_prepared: retried */
             continue;
         }

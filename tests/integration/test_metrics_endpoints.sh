@@ -77,7 +77,10 @@ for s in adapter validator coordinator monitor feedback; do
     for m in acms_events_in_total acms_events_failed_total acms_deadletters_total; do
       assert_true "[ \"$(metric "$id" $m topic=$t)\" != absent ]" "$id $m{topic=$t} present"
     done
-    assert_true "[ \"$(metric "$id" acms_consumer_lag topic=$t)\" != absent ]" "$id acms_consumer_lag{topic=$t} present"
+    # the lag gauge appears once the consumer has seen its partitions' watermarks: a quick run can
+    # end before that, so scrape again until it is there
+    wait_for 20 "scrape $id && [ \"\$(metric $id acms_consumer_lag topic=$t)\" != absent ]" \
+      "$id acms_consumer_lag{topic=$t} present"
   done
   for t in ${CONSUMED[$s]}; do
     v=$(metric "$id" acms_events_in_total topic=$t)

@@ -283,14 +283,14 @@ stack_broker_ctl() {
 # --- services ---------------------------------------------------------------------------------
 
 # stack_start_service NAME [INDEX]: starts $BIN/acms-NAME as NAME-INDEX (INDEX default 0) with its
-# own health port; logs to $STACK_DIR/NAME-INDEX.log.
+# own HTTP port (STACK_SERVICE_PORT when set, else a free one); logs to $STACK_DIR/NAME-INDEX.log.
 stack_start_service() {
   stack__need_dir || return 1
   local name=$1 index=${2:-0} id port
   id=$name-$index
   if [ ! -x "$BIN/acms-$name" ]; then stack__log "$BIN/acms-$name missing: build first (make)"; return 1; fi
   if [ -n "$(stack__pid "$id")" ]; then stack__log "$id already running"; return 0; fi
-  port=$(stack_free_port)
+  port=${STACK_SERVICE_PORT:-$(stack_free_port)}
   echo "$port" >"$STACK_DIR/$id.port"
   grep -q -x -F "$id" "$STACK_DIR/services" 2>/dev/null || echo "$id" >>"$STACK_DIR/services"
   ACMS_HTTP_PORT=$port ACMS_HTTP_ADDR=127.0.0.1 ACMS_INSTANCE_ID=$id ACMS_STEP_USER=${STACK_STEP_USER-} \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check_deploy.sh: static checks of the deployment files, no container engine or cluster needed:
 # docker-compose.yml (config -q + content), deploy/Dockerfile (shape), every Kustomize overlay
-# (renders; each Deployment has probes, non-root, read-only root fs, ...), the ConfigMap sources
+# (renders; each Deployment has probes, non-root, read-only root fs, ...; the web console's
+# Deployment, Service and probes too), the ConfigMap sources
 # in deploy/k8s/base/config/ match examples/, yamllint (strict). Exit 0 only if all pass.
 # Usage: tests/static/check_deploy.sh [--sync-config]
 #   --sync-config  first copy examples/{catalog.yaml,environments,policies} into
@@ -203,9 +204,30 @@ for s in os.environ["SERVICES"].split():
     need(dep.get("kafka-init", {}).get("condition") == "service_completed_successfully", s + ": does not wait for kafka-init")
     need(dep.get("redis", {}).get("condition") == "service_healthy", s + ": does not wait for redis healthy")
 need(svcs.get("coordinator", {}).get("environment", {}).get("ACMS_WORK_DIR"), "coordinator: no ACMS_WORK_DIR")
+# the web console: Redis only, published on loopback, its token passed through from the shell
+con = svcs.get("console")
+if con is None:
+    bad.append("service console missing")
+else:
+    env = {k: ("" if v is None else str(v)) for k, v in (con.get("environment") or {}).items()}
+    need((con.get("command") or [None])[0] == "console", "console: command does not select the console")
+    need(con.get("build", {}).get("dockerfile") == "deploy/Dockerfile", "console: not built from deploy/Dockerfile")
+    need(env.get("ACMS_REDIS_URL") == "redis://redis:6379", "console: ACMS_REDIS_URL != redis://redis:6379")
+    need(env.get("ACMS_HTTP_ADDR") == "0.0.0.0" and env.get("ACMS_HTTP_PORT") == "8080", "console: not on 0.0.0.0:8080")
+    need("ACMS_CONSOLE_TOKEN" in env, "console: ACMS_CONSOLE_TOKEN not passed through")
+    need("/readyz" in " ".join(con.get("healthcheck", {}).get("test") or []), "console: healthcheck does not probe /readyz")
+    need((con.get("depends_on") or {}).get("redis", {}).get("condition") == "service_healthy",
+         "console: does not wait for redis healthy")
+    need(con.get("read_only") is True and "ALL" in (con.get("cap_drop") or []), "console: not read-only with caps dropped")
+    def loopback_8080(p):  # "127.0.0.1:8090:8080/tcp" (compose 1.x) or the long form (v2)
+        if isinstance(p, dict):
+            return str(p.get("host_ip", "")) == "127.0.0.1" and int(p.get("target", 0)) == 8080
+        parts = str(p).split("/")[0].split(":")
+        return len(parts) == 3 and parts[0] == "127.0.0.1" and parts[2] == "8080"
+    need(any(loopback_8080(p) for p in con.get("ports") or []), "console: port 8080 not published on 127.0.0.1")
 for m in bad:
     print("      " + m)
-print("      compose: kafka (KRaft), kafka-init (%d topics), redis (AOF), %d ACMS services checked" % (len(topics), len(os.environ["SERVICES"].split())))
+print("      compose: kafka (KRaft), kafka-init (%d topics), redis (AOF), %d ACMS services and the console checked" % (len(topics), len(os.environ["SERVICES"].split())))
 sys.exit(1 if bad else 0)
 PY
 }
@@ -226,7 +248,7 @@ check_compose() {
     (unset VAULT_TOKEN VAULT_ADDR ACMS_ALERT_WEBHOOKS ACMS_SAFETY_THRESHOLD
      compose -f docker-compose.yml config) > "$TMP/compose.yml" 2>/dev/null
     if check_compose_content "$TMP/compose.yml"; then
-        pass "docker-compose.yml content (KRaft, auto-create off, 12 topics, AOF, /readyz healthchecks, depends_on conditions)"
+        pass "docker-compose.yml content (KRaft, auto-create off, 12 topics, AOF, /readyz healthchecks, depends_on conditions, the console)"
     else
         fail "docker-compose.yml content (above)"
     fi
@@ -258,6 +280,8 @@ check_dockerfile() {
     grep -qE '^ENTRYPOINT \[' "$df" || bad="$bad no-exec-form-ENTRYPOINT"
     grep -q '/etc/acms' "$df" || bad="$bad config-not-in-/etc/acms"
     grep -qE '^ADD ' "$df" && bad="$bad uses-ADD"
+    grep -q "feedback|console)" "$df" || bad="$bad entrypoint-without-console"
+    grep -qE 'install .*services/console/web/.*share/acms/console' Makefile || bad="$bad make-install-without-the-console-page"
     # Every COPY source from the build context must exist.
     while read -r -a srcs; do
         for src in "${srcs[@]}"; do
@@ -297,6 +321,33 @@ def g(d, *path, default=None):
         else:
             return default
     return d
+
+def container_checks(w, c, psc, vols, port):
+    """A hardened, probed container whose HTTP port (named port) is 8080."""
+    csc = c.get("securityContext") or {}
+    eff = lambda k: csc.get(k, psc.get(k))
+    need(eff("runAsNonRoot") is True, w + ": runAsNonRoot not true")
+    need(eff("runAsUser") == 10001, w + ": runAsUser != 10001")
+    need(csc.get("readOnlyRootFilesystem") is True, w + ": readOnlyRootFilesystem not true")
+    need(csc.get("allowPrivilegeEscalation") is False, w + ": allowPrivilegeEscalation not false")
+    need("ALL" in (g(csc, "capabilities", "drop") or []), w + ": capabilities do not drop ALL")
+    need(g(csc, "seccompProfile", "type", default=g(psc, "seccompProfile", "type")) == "RuntimeDefault",
+         w + ": seccompProfile not RuntimeDefault")
+    ports = {p.get("name"): p for p in c.get("ports", [])}
+    need(g(ports, port, "containerPort") == 8080, w + ": no port 8080 named " + port)
+    need(g(c, "livenessProbe", "httpGet", "path") == "/healthz", w + ": livenessProbe not GET /healthz")
+    need(g(c, "readinessProbe", "httpGet", "path") == "/readyz", w + ": readinessProbe not GET /readyz")
+    for k in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            need(g(c, "resources", k, r) is not None, w + ": resources.%s.%s missing" % (k, r))
+    refs = c.get("envFrom", [])
+    need(any(g(e, "secretRef", "name") == "acms-secrets" and g(e, "secretRef", "optional") is True for e in refs),
+         w + ": no envFrom secretRef acms-secrets (optional)")
+    for e in refs:
+        if "configMapRef" in e:
+            need(e["configMapRef"]["name"] in configmaps, w + ": envFrom ConfigMap %s not rendered" % e["configMapRef"]["name"])
+    for m in c.get("volumeMounts", []):
+        need(m["name"] in vols, w + ": volumeMount %s has no volume" % m["name"])
 
 need("Secret" not in by, "a Secret is rendered: secrets must be created out of band")
 for d in docs:
@@ -338,30 +389,7 @@ for s in os.environ["SERVICES"].split():
             need(v["configMap"]["name"] in configmaps, where + ": volume %s -> ConfigMap %s not rendered" % (v["name"], v["configMap"]["name"]))
     for c in pod.get("containers", []):
         w = "%s/%s" % (where, c["name"])
-        csc = c.get("securityContext") or {}
-        eff = lambda k: csc.get(k, psc.get(k))
-        need(eff("runAsNonRoot") is True, w + ": runAsNonRoot not true")
-        need(eff("runAsUser") == 10001, w + ": runAsUser != 10001")
-        need(csc.get("readOnlyRootFilesystem") is True, w + ": readOnlyRootFilesystem not true")
-        need(csc.get("allowPrivilegeEscalation") is False, w + ": allowPrivilegeEscalation not false")
-        need("ALL" in (g(csc, "capabilities", "drop") or []), w + ": capabilities do not drop ALL")
-        need(g(csc, "seccompProfile", "type", default=g(psc, "seccompProfile", "type")) == "RuntimeDefault",
-             w + ": seccompProfile not RuntimeDefault")
-        ports = {p.get("name"): p for p in c.get("ports", [])}
-        need(g(ports, "metrics", "containerPort") == 8080, w + ": no port 8080 named metrics")
-        need(g(c, "livenessProbe", "httpGet", "path") == "/healthz", w + ": livenessProbe not GET /healthz")
-        need(g(c, "readinessProbe", "httpGet", "path") == "/readyz", w + ": readinessProbe not GET /readyz")
-        for k in ("requests", "limits"):
-            for r in ("cpu", "memory"):
-                need(g(c, "resources", k, r) is not None, w + ": resources.%s.%s missing" % (k, r))
-        refs = c.get("envFrom", [])
-        need(any(g(e, "secretRef", "name") == "acms-secrets" and g(e, "secretRef", "optional") is True for e in refs),
-             w + ": no envFrom secretRef acms-secrets (optional)")
-        for e in refs:
-            if "configMapRef" in e:
-                need(e["configMapRef"]["name"] in configmaps, w + ": envFrom ConfigMap %s not rendered" % e["configMapRef"]["name"])
-        for m in c.get("volumeMounts", []):
-            need(m["name"] in vols, w + ": volumeMount %s has no volume" % m["name"])
+        container_checks(w, c, psc, vols, "metrics")
         if s == "coordinator":
             mounts = {m["mountPath"] for m in c.get("volumeMounts", [])}
             need("/var/lib/acms/work" in mounts, w + ": no writable work dir mounted at /var/lib/acms/work")
@@ -378,6 +406,24 @@ for s in os.environ["SERVICES"].split():
         need(g(hpa, "spec", "scaleTargetRef", "name") == n, "HPA %s does not target its Deployment" % n)
         need(hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"], "HPA %s: minReplicas > maxReplicas" % n)
         need(hpa["spec"]["minReplicas"] <= reps <= hpa["spec"]["maxReplicas"], "HPA %s: Deployment replicas outside HPA range" % n)
+# the web console: a hardened Deployment with probes, a Service on port http/8080, a PDB
+con = deps.get("acms-console")
+need(con is not None, "Deployment acms-console missing")
+if con is not None:
+    pod = con["spec"]["template"]["spec"]
+    need(str(g(con, "spec", "strategy", "rollingUpdate", "maxUnavailable")) == "0", "acms-console: maxUnavailable != 0")
+    cs = pod.get("containers", [])
+    need(len(cs) == 1 and cs[0].get("args") == ["console"], "acms-console: the container does not run the console")
+    for c in cs:
+        container_checks("Deployment acms-console/" + c["name"], c, pod.get("securityContext") or {},
+                         {v["name"]: v for v in pod.get("volumes", [])}, "http")
+    if overlay == "dev":
+        need(con["spec"].get("replicas", 1) == 1, "acms-console: dev replicas != 1")
+    svc = by.get("Service", {}).get("acms-console")
+    need(svc is not None and any(p.get("name") == "http" and p.get("port") == 8080 for p in svc["spec"]["ports"])
+         and svc["spec"].get("selector") == con["spec"]["selector"]["matchLabels"],
+         "Service acms-console (port http/8080, selecting the console's pods) missing")
+    need("acms-console" in by.get("PodDisruptionBudget", {}), "PodDisruptionBudget acms-console missing")
 if overlay == "prod":
     # the kubernetes executor: every environment on it, the coordinator's Role, token and accounts
     envs = [c for c in by.get("ConfigMap", {}).values() if c["metadata"]["name"].startswith("acms-environments")]
@@ -438,7 +484,7 @@ check_k8s() {
         fi
         pass "kustomize $dir renders ($(grep -c '^kind:' "$TMP/$name.yaml") objects)"
         if check_rendered "$name" "$TMP/$name.yaml"; then
-            pass "$name: Deployments have liveness /healthz, readiness /readyz, non-root 10001, read-only root fs, no privilege escalation, caps dropped, RuntimeDefault seccomp, resources; Service, PDB, HPA per service"
+            pass "$name: Deployments have liveness /healthz, readiness /readyz, non-root 10001, read-only root fs, no privilege escalation, caps dropped, RuntimeDefault seccomp, resources; Service, PDB, HPA per service; the console's Deployment, Service, PDB"
         else
             fail "$name: rendered objects (above)"
         fi

@@ -17,6 +17,7 @@
 typedef struct fx_redis {
     pid_t pid;
     acms_redis *r;   /* connected to it */
+    int port;
 } fx_redis;
 
 static inline int fx_redis_free_port(void)
@@ -38,6 +39,7 @@ static inline int fx_redis_start(fx_redis *x)
 {
     int port = fx_redis_free_port();
     char portbuf[16], url[64], err[256] = "";
+    x->port = port;
     snprintf(portbuf, sizeof portbuf, "%d", port);
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
     x->pid = fork();

@@ -53,7 +53,7 @@ static int publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const c
     int rc;
     if (len > ACMS_MAX_MESSAGE_BYTES) { /* too large for the bus: by reference (claim.h) */
         acms_redis *r = ctl_redis(o, cfg);
-        if (!r) {
+        if (!r) { /* reported */
             free(buf);
             acms_kafka_free(k);
             return CTL_UNREACHABLE;
@@ -61,11 +61,10 @@ static int publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const c
         rc = acms_claim_produce(k, r, acms_cfg_topic(cfg, t), key, buf, len, &h);
         acms_redis_free(r);
         if (rc == ACMS_ERR_LIMIT) {
-            fprintf(stderr, "acmsctl: the event is %zu bytes, above the limit of %d bytes\n", len,
-                    ACMS_CLAIM_MAX_BYTES);
             free(buf);
             acms_kafka_free(k);
-            return CTL_USAGE;
+            return ctl_fail(o, CTL_USAGE, "too_large", NULL, "the event is %zu bytes, above the limit of %d bytes",
+                            len, ACMS_CLAIM_MAX_BYTES);
         }
     } else {
         rc = acms_kafka_produce(k, acms_cfg_topic(cfg, t), key, buf, len, &h);

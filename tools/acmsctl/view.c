@@ -1,121 +1,17 @@
-/* view.c: reading a run's live state from Redis (run hash, step hashes, adaptation log) into one
- * JSON document, following it to its end, and rendering it for people. */
+/* view.c: a run's live state (read by common/runview.c, as acms-console reads it), followed to its
+ * end and rendered for people. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "acmsctl.h"
+#include "runview.h"
 #include "state.h"
-
-static int numeric_field(const char *k)
-{
-    static const char *const nums[] = {"submitted_ms", "updated_ms", "finished_ms", "started_ms", "steps_total",
-                                       "steps_done",   "attempt",    "wall_ms",     "peak_rss_kb", "memory_mb",
-                                       "max_runtime_s", "exit_code", "queue_position"};
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
-        if (!strcmp(k, nums[i]))
-            return 1;
-    return 0;
-}
-
-/* hash reply (flat key/value array) -> JSON object */
-static cJSON *hash_to_json(const redisReply *rep)
-{
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2) {
-        const char *k = rep->element[i]->str, *v = rep->element[i + 1]->str;
-        if (!k || !v || !strcmp(k, "attempts_json"))
-            continue;
-        if (!strcmp(k, "attempts") || !strcmp(k, "validation")) {
-            cJSON *a = cJSON_Parse(v);
-            if (a) {
-                cJSON_AddItemToObject(o, k, a);
-                continue;
-            }
-        }
-        if (numeric_field(k))
-            cJSON_AddNumberToObject(o, k, strtod(v, NULL));
-        else if (!strcmp(k, "success"))
-            cJSON_AddBoolToObject(o, k, !strcmp(v, "1") || !strcmp(v, "true"));
-        else
-            cJSON_AddStringToObject(o, k, v);
-    }
-    return o;
-}
-
-/* A queued run's live place in its environment's line (acms:quota:<env>:queue, 1-based). */
-static void queue_place(acms_redis *r, cJSON *view, const char *run_id)
-{
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(view, "status");
-    const cJSON *env = cJSON_GetObjectItemCaseSensitive(view, "environment");
-    if (!cJSON_IsString(st) || strcmp(st->valuestring, "queued") || !cJSON_IsString(env))
-        return;
-    acms_redis_append(r, "ZRANK acms:quota:%s:queue %s", env->valuestring, run_id);
-    acms_redis_append(r, "ZCARD acms:quota:%s:runs", env->valuestring);
-    redisReply *rep[2] = {0};
-    if (acms_redis_exec(r, rep, 2) != ACMS_OK)
-        return;
-    if (rep[0]->type == REDIS_REPLY_INTEGER) {
-        cJSON_DeleteItemFromObject(view, "queue_position");
-        cJSON_AddNumberToObject(view, "queue_position", (double)rep[0]->integer + 1);
-    }
-    if (rep[1]->type == REDIS_REPLY_INTEGER)
-        cJSON_AddNumberToObject(view, "runs_active", (double)rep[1]->integer);
-    freeReplyObject(rep[0]);
-    freeReplyObject(rep[1]);
-}
 
 cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
 {
-    char key[256];
-    *unreachable = 0;
-    acms_key_run(key, sizeof key, run_id);
-    acms_redis_append(r, "HGETALL %s", key);
-    acms_redis_append(r, "LRANGE %s:steps 0 -1", key);
-    acms_redis_append(r, "LRANGE %s:adaptations 0 -1", key);
-    redisReply *rep[3] = {0};
-    if (acms_redis_exec(r, rep, 3) != ACMS_OK) {
-        *unreachable = 1;
-        return NULL;
-    }
-    cJSON *view = NULL;
-    if (!rep[0] || rep[0]->type != REDIS_REPLY_ARRAY || rep[0]->elements == 0)
-        goto out;
-    view = hash_to_json(rep[0]);
-    if (!cJSON_GetObjectItem(view, "run_id"))
-        cJSON_AddStringToObject(view, "run_id", run_id);
-    cJSON *steps = cJSON_AddArrayToObject(view, "steps");
-    size_t nsteps = rep[1] && rep[1]->type == REDIS_REPLY_ARRAY ? rep[1]->elements : 0;
-    for (size_t i = 0; i < nsteps; i++)
-        acms_redis_append(r, "HGETALL %s:step:%s", key, rep[1]->element[i]->str);
-    redisReply **sr = calloc(nsteps + 1, sizeof *sr);
-    if (nsteps && acms_redis_exec(r, sr, nsteps) != ACMS_OK) {
-        *unreachable = 1;
-        free(sr);
-        cJSON_Delete(view);
-        view = NULL;
-        goto out;
-    }
-    for (size_t i = 0; i < nsteps; i++) {
-        cJSON *s = hash_to_json(sr[i]);
-        cJSON_AddStringToObject(s, "name", rep[1]->element[i]->str);
-        cJSON_AddItemToArray(steps, s);
-        freeReplyObject(sr[i]);
-    }
-    free(sr);
-    queue_place(r, view, run_id);
-    cJSON *ad = cJSON_AddArrayToObject(view, "adaptations");
-    for (size_t i = 0; rep[2] && rep[2]->type == REDIS_REPLY_ARRAY && i < rep[2]->elements; i++) {
-        cJSON *a = cJSON_Parse(rep[2]->element[i]->str);
-        if (a)
-            cJSON_AddItemToArray(ad, a);
-    }
-out:
-    for (int i = 0; i < 3; i++)
-        if (rep[i])
-            freeReplyObject(rep[i]);
-    return view;
+    return acms_runview_read(r, run_id, unreachable); /* common/runview.c: acms-console reads runs alike */
 }
 
 static const char *jstr(const cJSON *o, const char *k, const char *def)
