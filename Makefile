@@ -12,7 +12,7 @@
 #                   (or make down WIPE=1) wipes it
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
-#   make k8s-testenv  build kube-apiserver + kwok for test_exec_kubernetes_apiserver (git-ignored cache)
+#   make k8s-testenv  build the control plane + kwok for test_exec_kubernetes (git-ignored cache)
 #   make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang, ASan+UBSan) for FUZZ_SECONDS each (60)
 #   make clean
 
@@ -82,6 +82,8 @@ KAFKA_DEB_PACKAGES := openjdk-17-jdk-headless maven
 
 # the unprivileged user and group the coordinator runs local steps as (ACMS_STEP_USER), created by deps
 STEP_USER ?= acms-step
+# only for make bench-learning's plot (make deps-bench): not needed to build, test or run
+BENCH_DEB_PACKAGES := python3-matplotlib
 
 SERVICES := adapter validator coordinator monitor feedback console
 TOOLS    := acmsctl devbroker stepload
@@ -100,7 +102,7 @@ TOOL_BINS    := $(BIN)/acmsctl $(BIN)/acms-devbroker $(BIN)/acms-stepload
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: k8s-testenv all deps kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
+.PHONY: k8s-testenv all deps deps-bench kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
         install bench bench-learning lint fmt-check proto-check
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
@@ -124,6 +126,16 @@ deps:
 	  echo "deps: creating the unprivileged user local steps run as: $(STEP_USER)"; \
 	  $$SUDO useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(STEP_USER); \
 	fi
+
+deps-bench:
+	@missing=""; for p in $(BENCH_DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps-bench: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps-bench: all Debian packages present"; fi
 
 # Apache Kafka (docs/bus.md): the Debian JRE and Maven when missing, then the pinned broker jars
 kafka:
@@ -269,9 +281,10 @@ bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
 
-# The learning loop, measured (README, "Learning loop"): ROUNDS rounds of PIPELINES x STEPS steps
-# through the real stack, learning on and off; writes bench/results/learning.json.
-bench-learning: deps
+# The learning loop, measured (docs/learning.md, bench/README.md): a stationary workload learning on
+# and off, and a non-stationary one beside two offline baselines, through the real stack; writes
+# bench/results/learning.json and learning.png.
+bench-learning: deps deps-bench
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bench/learning/run.sh
 
@@ -284,7 +297,8 @@ install: all
 	cp -r proto $(DESTDIR)$(PREFIX)/share/acms/
 
 # --- the kubernetes executor's real-server test environment (docs/kubernetes.md) -------------------
-# kube-apiserver and kwok from the Go module proxy into .cache/k8s-testenv/<versions>/ (~12 min cold)
+# kube-apiserver, kube-scheduler, kube-controller-manager, kwok and metrics-server from the Go module
+# proxy into .cache/k8s-testenv/<versions>/ (one go build; figures in docs/kubernetes.md)
 k8s-testenv:
 	@tools/k8s-testenv.sh
 

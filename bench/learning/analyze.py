@@ -4,7 +4,9 @@
   analyze.py DIR OUT.json
 DIR/<series>/round-<r>/ holds one `acmsctl submit --wait --format json` document per pipeline run
 (<pipeline>.json) and wall_ms (the round's wall time); series "learn" (learning_mode apply) and
-"base" (learning_mode off, the baseline). Per round:
+"base" (learning_mode off, the baseline) of the stationary workload, and "growth" (the non-stationary
+workload, growth.py; learning_mode apply; truth.json beside the runs), for which the two offline
+baselines of baselines.py are replayed on the same trace. Per round:
   steps               steps run
   resource_kill_rate  steps with an attempt killed for memory, time or CPU time / steps
   median_slack        median of (limit - peak) / limit over the successful attempts (memory)
@@ -25,6 +27,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import baselines  # noqa: E402
+
 KILLS = {"MEMORY", "TIME", "CPU_TIME"}
 
 
@@ -43,7 +48,8 @@ def figures(dirs, rnd):
     steps = killed = retries = failed = overruns = runs = runs_failed = 0
     slacks = []
     limit_mb = peak_mb = 0.0
-    files = [f for d in dirs for f in sorted(glob.glob(os.path.join(d, "*.json")))]
+    files = [f for d in dirs for f in sorted(glob.glob(os.path.join(d, "*.json")))
+             if os.path.basename(f) != "truth.json"]
     for f in files:
         try:
             with open(f) as fh:
@@ -122,6 +128,88 @@ def table(learn, base, baseline):
     return "\n".join(lines)
 
 
+def growth_trace(root):
+    """The non-stationary runs as a trace: per round, run and step, the need (the successful attempt's
+    measured peak, else the simulated need + 1 MiB) and the step's configured memory in round 1."""
+    trace, initial = [], {}
+    for d in round_dirs(root, "growth"):
+        rnd = int(d.rsplit("-", 1)[1])
+        try:
+            with open(os.path.join(d, "truth.json")) as fh:
+                truth = json.load(fh)
+        except (OSError, ValueError):
+            truth = {}
+        for f in sorted(glob.glob(os.path.join(d, "*-run*.json"))):
+            run_name = os.path.basename(f)[:-5]
+            try:
+                with open(f) as fh:
+                    run = json.load(fh)
+            except (OSError, ValueError):
+                run = {}
+            by_name = {s.get("name"): s for s in run.get("steps", [])}
+            for key, t in sorted(truth.items()):
+                if not key.startswith(run_name + "/"):
+                    continue
+                step = key.split("/", 1)[1]
+                s = by_name.get(step, {})
+                att = s.get("attempts") or []
+                ok = [a for a in att if a.get("reason") == "OK" and float(a.get("peak_rss_kb") or 0) > 0]
+                need = float(ok[-1]["peak_rss_kb"]) / 1024.0 if ok else t["need_mb"] + 1.0
+                sid = f"{t['pipeline']}/{step}"
+                if rnd == 1 and att and sid not in initial:
+                    initial[sid] = float(att[0].get("memory_mb") or 0)
+                trace.append({"round": rnd, "step": sid, "need_mb": need, "rows": t["rows"]})
+    for t in trace:
+        t["initial_mb"] = initial.get(t["step"], 0.0)
+    return trace
+
+
+def growth_section(root):
+    dirs = round_dirs(root, "growth")
+    if not dirs:
+        return None
+    ours = series(root, "growth")
+    trace = growth_trace(root)
+    vpa, ap = baselines.replay(trace, "vpa"), baselines.replay(trace, "autopilot")
+    rounds = [{"round": o["round"], "ours": o, "vpa": v, "autopilot": a} for o, v, a in zip(ours, vpa, ap)]
+    last = rounds[-2:]
+    steps = sum(r["ours"]["steps"] for r in last)
+    kills = sum(r["ours"]["killed_steps"] for r in last)
+    goal = {"rounds": [r["round"] for r in last], "resource_kill_rate_max": 0.01, "median_slack_max": 0.10,
+            "resource_kill_rate": round(kills / steps, 4) if steps else None,
+            "median_slack": [r["ours"]["median_slack"] for r in last],
+            "total_slack": [r["ours"]["total_slack"] for r in last],
+            "vpa_total_slack": [r["vpa"]["total_slack"] for r in last]}
+    goal["resource_kill_rate_met"] = steps > 0 and kills / steps <= 0.01
+    goal["median_slack_met"] = all(m is not None and m <= 0.10 for m in goal["median_slack"])
+    goal["total_slack_below_vpa_met"] = all(
+        o is not None and v is not None and o < v for o, v in zip(goal["total_slack"], goal["vpa_total_slack"]))
+    goal["met"] = goal["resource_kill_rate_met"] and goal["median_slack_met"] and goal["total_slack_below_vpa_met"]
+    return {"rounds": rounds, "goal": goal, "baselines": {
+        "vpa": f"{baselines.VPA_FACTOR} x p{int(baselines.VPA_Q * 100)} of the step's history",
+        "autopilot": f"peak of the step's last {baselines.WINDOW_ROUNDS} rounds x {baselines.AUTOPILOT_MARGIN}"}}
+
+
+def growth_table(ns):
+    head = (f"{'round':>5} | {'steps':>5} | {'kills':>6} {'median':>7} {'total':>7} | {'kills':>6} {'median':>7} "
+            f"{'total':>7} | {'kills':>6} {'median':>7} {'total':>7}")
+    lines = ["non-stationary workload (input-dependent needs, +6%/round): learning loop | VPA-style | Autopilot-style",
+             head, "-" * len(head)]
+    for r in ns["rounds"]:
+        cells = []
+        for k in ("ours", "vpa", "autopilot"):
+            x = r[k]
+            cells.append(f"{fmt(x['resource_kill_rate'], 1):>6} {fmt(x['median_slack'], 1):>7} "
+                         f"{fmt(x['total_slack'], 1):>7}")
+        lines.append(f"{r['round']:>5} | {r['ours']['steps']:>5} | " + " | ".join(cells))
+    g = ns["goal"]
+    lines.append("")
+    lines.append(f"goal over rounds {g['rounds']}: kills <= 1% ({'met' if g['resource_kill_rate_met'] else 'NOT met'}), "
+                 f"median slack <= 10% ({'met' if g['median_slack_met'] else 'NOT met'}), total slack below the "
+                 f"VPA-style baseline ({'met' if g['total_slack_below_vpa_met'] else 'NOT met'})")
+    return "\n".join(lines)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: analyze.py DIR OUT.json")
@@ -145,6 +233,14 @@ def main():
         baseline["steps_per_round"] = baseline["steps"] // len(dirs)
     doc = {"rounds": learn, "baseline": baseline, "baseline_rounds": base,
            "goal_last_round": goal, "workload": meta}
+    ns = growth_section(root)
+    if ns:
+        try:
+            with open(os.path.join(root, "growth-meta.json")) as fh:
+                ns["workload"] = json.load(fh)
+        except (OSError, ValueError):
+            pass
+        doc["nonstationary"] = ns
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + ".tmp"
     with open(tmp, "w") as fh:
@@ -155,7 +251,10 @@ def main():
     print()
     print(f"goal by the last round: median slack <= 20% ({'met' if goal['median_slack_met'] else 'NOT met'}), "
           f"resource kills <= 1% of steps ({'met' if goal['resource_kill_rate_met'] else 'NOT met'})")
-    return 0 if learn else 1
+    if ns:
+        print()
+        print(growth_table(ns))
+    return 0 if learn or ns else 1
 
 
 if __name__ == "__main__":

@@ -150,6 +150,7 @@ int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__Confi
     rc = adapter_scaler_observe(ctx->redis, a, env, p, ctx->prefetch, &obs);
     if (rc != ACMS_OK)
         return rc;
+    obs.now_ms = in->meta ? in->meta->timestamp_ms : 0; /* drift models: evaluated at the submission */
     adapter_scaler_scale(a, cat, env, p, &obs, &log, &plan);
     adapter_optimizer_optimize(a, env, p, &obs, &log);
     adapter_compliance_enforce(a, ctx->profiles, env, p, &log);

@@ -2,7 +2,8 @@
  * and the learned recommendations in Redis (one pipelined read), then right-sizes steps within the
  * quotas and plans capacity. Invariants: learned values never exceed quotas.max_memory_mb; shadow
  * mode records without changing; every change or suggestion is a record of stage "scaling";
- * adapter_scaler_scale is pure (observations are passed in), so tests need no Redis. */
+ * adapter_scaler_scale is pure (observations are passed in), so tests need no Redis. Which learned
+ * size a step gets (input fit, drift model or history) is decided in learned_size.c. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,27 @@ static uint64_t parse_u64(const char *s)
     if (end == s || !isfinite(d) || d <= 0)
         return 0;
     return d > 1e15 ? (uint64_t)1e15 : (uint64_t)llround(d);
+}
+
+/* The size-fit fields of a recommendation (feedback/learn.h); a malformed fit is no fit. */
+static void parse_fit_field(acms_arena *a, const char *field, const char *value, adapter_learned *l)
+{
+    if (strcmp(field, "sizing_input") == 0)
+        l->sizing_input = acms_arena_strdup(a, value);
+    else if (strcmp(field, "fit_method") == 0)
+        l->fit_method = acms_arena_strdup(a, value);
+    else if (strcmp(field, "fit_note") == 0)
+        l->fit_note = acms_arena_strdup(a, value);
+    else if (strcmp(field, "fit_usable") == 0)
+        l->fit_usable = strcmp(value, "1") == 0;
+    else if (strcmp(field, "fit_memory") == 0)
+        l->has_fit_memory = *value && acms_sizefit_parse(&l->fit_memory, value) == ACMS_OK;
+    else if (strcmp(field, "fit_wall") == 0)
+        l->has_fit_wall = *value && acms_sizefit_parse(&l->fit_wall, value) == ACMS_OK;
+    else if (strcmp(field, "min_runtime_s") == 0) {
+        uint64_t r = parse_u64(value);
+        l->min_runtime_s = r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+    }
 }
 
 static void parse_rec(acms_arena *a, const redisReply *rep, adapter_learned *l)
@@ -51,9 +73,10 @@ static void parse_rec(acms_arena *a, const redisReply *rep, adapter_learned *l)
         else if (strcmp(f->str, "based_on_runs") == 0) {
             uint64_t n = parse_u64(v->str);
             l->based_on_runs = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-        }
+        } else
+            parse_fit_field(a, f->str, v->str, l);
     }
-    l->present = l->memory_mb > 0 || l->runtime_s > 0 || (l->instance_type && *l->instance_type);
+    l->present = l->memory_mb > 0 || l->runtime_s > 0 || (l->instance_type && *l->instance_type) || l->has_fit_memory;
 }
 
 static void observe_init(acms_arena *a, size_t n, adapter_observed *out)
@@ -66,6 +89,9 @@ static void observe_init(acms_arena *a, size_t n, adapter_observed *out)
         out->learned[i].mode = "";
         out->learned[i].reason = "";
         out->learned[i].command_hash = "";
+        out->learned[i].sizing_input = "";
+        out->learned[i].fit_method = "";
+        out->learned[i].fit_note = "";
     }
 }
 
@@ -206,77 +232,115 @@ static const acms_instance_type *fit_type(const acms_catalog *cat, const Acms__V
                                      env->allowed_instance_types, env->n_allowed_instance_types);
 }
 
-/* Right-sizes one step from its recommendation. Returns 1 when resources changed. */
-static int apply_learned(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env, Acms__V1__Step *s,
-                         const adapter_learned *l, adapter_log *log)
+/* The record of a memory change, with its basis. */
+static void memory_record(acms_arena *a, const Acms__V1__Environment *env, const Acms__V1__Step *s,
+                          const adapter_learned *l, const adapter_size *sz, uint64_t old_mb, uint64_t target,
+                          const char *nofit, adapter_log *log)
 {
     adapter_learn_mode mode = adapter_learn_mode_of(env, l);
-    if (mode == ADAPTER_LEARN_OFF)
-        return 0;
     int apply = mode == ADAPTER_LEARN_APPLY;
+    uint64_t cap = env->quotas ? env->quotas->max_memory_mb : 0;
+    const char *capped = target < sz->memory_mb
+                             ? acms_arena_printf(a, " (capped at quota max_memory_mb %" PRIu64 ")", cap)
+                             : "";
+    Acms__V1__AdaptationRecord *rec =
+        adapter_log_add(log, STAGE, s->name, "resources.memory_mb", old_mb ? u64s(a, old_mb) : "", u64s(a, target),
+                        learned_safety(l), apply, "right-sized to %" PRIu64 " MiB, %s%s%s%s", sz->memory_mb, sz->why,
+                        capped, nofit, apply ? "" : "; shadow mode: recorded, not applied");
+    rec->learned = sz->basis;
+}
+
+/* Right-sizes memory (and the type holding it) from the learned size. Returns 1 when resources changed. */
+static int apply_memory(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env, Acms__V1__Step *s,
+                        const adapter_learned *l, const adapter_size *sz, adapter_log *log)
+{
+    int apply = adapter_learn_mode_of(env, l) == ADAPTER_LEARN_APPLY;
     double safety = learned_safety(l);
-    const char *basis = learned_basis(a, l);
     const char *shadow = apply ? "" : "; shadow mode: recorded, not applied";
     Acms__V1__Resources *r = adapter_step_resources(a, s);
     uint64_t cap = env->quotas ? env->quotas->max_memory_mb : 0;
-    int changed = 0;
-
-    if (l->memory_mb > 0) {
-        uint64_t target = l->memory_mb;
-        const char *capped = "";
-        if (cap && target > cap) {
-            target = cap;
-            capped = acms_arena_printf(a, " (capped at quota max_memory_mb %" PRIu64 ")", cap);
-        }
-        if (target != r->memory_mb) {
-            const acms_instance_type *fit = fit_type(cat, env, s, target);
-            const char *nofit = "";
-            if (!fit && acms_catalog_find(cat, S(s->instance_type)))
-                nofit = acms_arena_printf(a, "; no allowed type of the family of %s holds it, so the type is kept",
-                                          s->instance_type);
-            adapter_log_add(log, STAGE, s->name, "resources.memory_mb", r->memory_mb ? u64s(a, r->memory_mb) : "",
-                            u64s(a, target), safety, apply, "right-sized to %" PRIu64 " MiB %s%s%s%s", l->memory_mb,
-                            basis, capped, nofit, shadow);
-            if (fit && strcmp(fit->name, S(s->instance_type)) != 0) {
-                adapter_log_add(log, STAGE, s->name, "instance_type", s->instance_type, fit->name, safety, apply,
-                                "smallest %s type holding %" PRIu64 " MiB%s%s", fit->family, target,
-                                env->memory_scale > 0 && env->memory_scale != 1.0
-                                    ? acms_arena_printf(a, " at memory_scale %g", env->memory_scale)
-                                    : "",
-                                shadow);
-                if (apply) {
-                    s->instance_type = acms_arena_strdup(a, fit->name);
-                    if (s->vcpu <= 0)
-                        r->vcpu = fit->vcpu;
-                }
-            }
-            if (apply) {
-                r->memory_mb = target;
-                changed = 1;
-            }
-        }
-    } else if (l->instance_type && *l->instance_type && strcmp(l->instance_type, S(s->instance_type)) != 0) {
-        const acms_instance_type *t = acms_catalog_find(cat, l->instance_type);
-        int allowed = env->n_allowed_instance_types == 0;
-        for (size_t i = 0; t && i < env->n_allowed_instance_types; i++)
-            allowed |= strcmp(env->allowed_instance_types[i], t->name) == 0;
-        if (t && allowed) {
-            adapter_log_add(log, STAGE, s->name, "instance_type", s->instance_type, t->name, safety, apply,
-                            "recommended type %s%s", basis, shadow);
-            if (apply) {
-                double scale = env->memory_scale > 0 ? env->memory_scale : 1.0;
-                uint64_t mb = (uint64_t)llround((double)acms_instance_memory_mb(t) * scale);
-                if (cap && mb > cap)
-                    mb = cap;
-                s->instance_type = acms_arena_strdup(a, t->name);
-                r->memory_mb = mb ? mb : 1;
-                if (s->vcpu <= 0)
-                    r->vcpu = t->vcpu;
-                changed = 1;
-            }
+    uint64_t target = cap && sz->memory_mb > cap ? cap : sz->memory_mb;
+    if (target == r->memory_mb)
+        return 0;
+    const acms_instance_type *fit = fit_type(cat, env, s, target);
+    const char *nofit = "";
+    if (!fit && acms_catalog_find(cat, S(s->instance_type)))
+        nofit = acms_arena_printf(a, "; no allowed type of the family of %s holds it, so the type is kept",
+                                  s->instance_type);
+    memory_record(a, env, s, l, sz, r->memory_mb, target, nofit, log);
+    if (fit && strcmp(fit->name, S(s->instance_type)) != 0) {
+        adapter_log_add(log, STAGE, s->name, "instance_type", s->instance_type, fit->name, safety, apply,
+                        "smallest %s type holding %" PRIu64 " MiB%s%s", fit->family, target,
+                        env->memory_scale > 0 && env->memory_scale != 1.0
+                            ? acms_arena_printf(a, " at memory_scale %g", env->memory_scale)
+                            : "",
+                        shadow);
+        if (apply) {
+            s->instance_type = acms_arena_strdup(a, fit->name);
+            if (s->vcpu <= 0)
+                r->vcpu = fit->vcpu;
         }
     }
-    return changed;
+    if (apply)
+        r->memory_mb = target;
+    return apply;
+}
+
+/* The recommended instance type, when nothing was learned for memory. Returns 1 when resources changed. */
+static int apply_type(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env, Acms__V1__Step *s,
+                      const adapter_learned *l, adapter_log *log)
+{
+    if (!l->instance_type || !*l->instance_type || strcmp(l->instance_type, S(s->instance_type)) == 0)
+        return 0;
+    const acms_instance_type *t = acms_catalog_find(cat, l->instance_type);
+    int allowed = env->n_allowed_instance_types == 0;
+    for (size_t i = 0; t && i < env->n_allowed_instance_types; i++)
+        allowed |= strcmp(env->allowed_instance_types[i], t->name) == 0;
+    if (!t || !allowed)
+        return 0;
+    int apply = adapter_learn_mode_of(env, l) == ADAPTER_LEARN_APPLY;
+    adapter_log_add(log, STAGE, s->name, "instance_type", s->instance_type, t->name, learned_safety(l), apply,
+                    "recommended type %s%s", learned_basis(a, l), apply ? "" : "; shadow mode: recorded, not applied");
+    if (!apply)
+        return 0;
+    Acms__V1__Resources *r = adapter_step_resources(a, s);
+    uint64_t cap = env->quotas ? env->quotas->max_memory_mb : 0;
+    double scale = env->memory_scale > 0 ? env->memory_scale : 1.0;
+    uint64_t mb = (uint64_t)llround((double)acms_instance_memory_mb(t) * scale);
+    if (cap && mb > cap)
+        mb = cap;
+    s->instance_type = acms_arena_strdup(a, t->name);
+    r->memory_mb = mb ? mb : 1;
+    if (s->vcpu <= 0)
+        r->vcpu = t->vcpu;
+    return 1;
+}
+
+/* Right-sizes one step from what was learned (sz: learned_size.c). Returns 1 when resources changed. */
+static int apply_learned(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env, Acms__V1__Step *s,
+                         const adapter_learned *l, const adapter_size *sz, adapter_log *log)
+{
+    if (adapter_learn_mode_of(env, l) == ADAPTER_LEARN_OFF)
+        return 0;
+    if (sz->memory_mb > 0)
+        return apply_memory(a, cat, env, s, l, sz, log);
+    return apply_type(a, cat, env, s, l, log);
+}
+
+/* Resolves the step's sizing input into sizing.input_value (recorded when it cannot be). */
+static acms_sizing_status resolve_input(acms_arena *a, Acms__V1__Step *s, acms_sizing_input *in, adapter_log *log)
+{
+    acms_sizing_status st = acms_sizing_resolve(s, in);
+    if (st == ACMS_SIZING_NONE)
+        return st;
+    if (st != ACMS_SIZING_OK) {
+        adapter_log_add(log, STAGE, s->name, "sizing.input", S(in->name), "", 1.0, 0,
+                        "%s: this run is not sized from its input", acms_sizing_status_text(st));
+        return st;
+    }
+    s->sizing->input_value = in->value;
+    s->sizing->input_source = acms_arena_printf(a, "%s %s", in->source, in->name);
+    return st;
 }
 
 static void data_size_hint(acms_arena *a, const Acms__V1__Environment *env, Acms__V1__Step *s, adapter_log *log)
@@ -297,8 +361,36 @@ static void data_size_hint(acms_arena *a, const Acms__V1__Environment *env, Acms
                     s->data_size_mb, r->memory_mb, want, cap && want == cap ? ", capped at quota" : "");
 }
 
+/* Resolves the step's sizing input and sizes it from what was learned (l may be NULL); a runtime from
+ * the wall fit goes to l for the optimizer. Returns the plan basis ("learned", "input-fit") when
+ * resources changed, else NULL. */
+static const char *scale_learned(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
+                                 Acms__V1__Step *s, adapter_learned *l, int64_t now_ms, adapter_log *log)
+{
+    acms_sizing_input in;
+    acms_sizing_status st = resolve_input(a, s, &in, log);
+    if (!l || !l->present)
+        return NULL;
+    if (!adapter_learned_applies(l, s)) {
+        adapter_log_add(log, STAGE, s->name, "recommendation", "", "", learned_safety(l), 0,
+                        "recommendation learned from %u run(s) ignored: the step's command changed since, so "
+                        "that history describes another program",
+                        l->based_on_runs);
+        return NULL;
+    }
+    adapter_size sz;
+    adapter_learned_size(a, l, st, &in, now_ms, &sz);
+    if (sz.runtime_s) { /* for the optimizer: the runtime limit from the wall fit at this input */
+        l->runtime_s = sz.runtime_s;
+        l->reason = sz.runtime_why;
+    }
+    if (!apply_learned(a, cat, env, s, l, &sz, log))
+        return NULL;
+    return sz.basis && !strcmp(sz.basis->method, "input-fit") ? "input-fit" : "learned";
+}
+
 void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
-                          Acms__V1__Pipeline *p, const adapter_observed *obs, adapter_log *log,
+                          Acms__V1__Pipeline *p, adapter_observed *obs, adapter_log *log,
                           Acms__V1__CapacityPlan **plan_out)
 {
     Acms__V1__CapacityPlan *plan = acms_pb_new(a, &acms__v1__capacity_plan__descriptor);
@@ -310,17 +402,11 @@ void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1
 
     for (size_t i = 0; i < p->n_steps; i++) {
         Acms__V1__Step *s = p->steps[i];
-        const adapter_learned *l = obs && i < obs->nlearned ? &obs->learned[i] : NULL;
+        adapter_learned *l = obs && i < obs->nlearned ? &obs->learned[i] : NULL;
         const char *basis = s->memory_mb > 0 ? "requested" : "catalogue";
-        if (l && l->present && !adapter_learned_applies(l, s)) {
-            adapter_log_add(log, STAGE, s->name, "recommendation", "", "", learned_safety(l), 0,
-                            "recommendation learned from %u run(s) ignored: the step's command changed since, so "
-                            "that history describes another program",
-                            l->based_on_runs);
-            l = NULL;
-        }
-        if (l && l->present && apply_learned(a, cat, env, s, l, log))
-            basis = "learned";
+        const char *learned = scale_learned(a, cat, env, s, l, obs ? obs->now_ms : 0, log);
+        if (learned)
+            basis = learned;
         data_size_hint(a, env, s, log);
         if (q && q->max_instances > 0 && s->instance_count > q->max_instances) {
             adapter_log_add(log, STAGE, s->name, "instance_count", u64s(a, s->instance_count),

@@ -6,6 +6,8 @@
 #define ACMS_ADAPTER_STAGES_H
 
 #include "adapter.h"
+#include "sizefit.h"
+#include "sizing.h"
 
 /* --- the adaptation log (adapter.c) -------------------------------------------------------- */
 typedef struct adapter_log {
@@ -71,12 +73,22 @@ typedef struct adapter_learned {
     const char *reason;          /* "" when none */
     uint32_t based_on_runs;
     const char *command_hash;    /* the step's command when learned ("" = unknown: applies) */
+    uint32_t min_runtime_s;      /* the floor after a time kill (0 = none) */
+    /* size fits (services/feedback/learn.h): evaluated for each run's own input value */
+    const char *sizing_input;    /* the input the fits were learned against ("" = none) */
+    const char *fit_method;      /* input-fit | history-trend | "" */
+    const char *fit_note;        /* why there is no usable fit ("" when there is) */
+    int fit_usable;
+    int has_fit_memory, has_fit_wall;
+    acms_sizefit fit_memory, fit_wall;
 } adapter_learned;
 
 /* What the scaler and optimizer know about the world: environment load and one recommendation
  * per step (learned[i] belongs to p->steps[i]). online = 0 when Redis was not consulted. */
 typedef struct adapter_observed {
     int online;
+    int64_t now_ms;              /* when the run is prepared (the submission's timestamp): the time a
+                                    drift model is evaluated at (0 = no extrapolation) */
     uint32_t active_runs;
     uint32_t instances_in_use;
     adapter_learned *learned;
@@ -101,10 +113,35 @@ int adapter_learned_applies(const adapter_learned *l, const Acms__V1__Step *s);
 adapter_learn_mode adapter_learn_mode_of(const Acms__V1__Environment *env, const adapter_learned *l);
 /* Right-sizes steps from recommendations, caps instance counts, records data-size hints, and
  * builds the capacity plan (*plan, arena). Records stage "scaling" (a recommendation ignored because
- * the step's command changed is recorded as not applied). obs may be NULL (offline). */
+ * the step's command changed is recorded as not applied). obs may be NULL (offline).
+ * Input-aware sizing: every step that declares sizing gets this run's input value in
+ * sizing.input_value/input_source (whatever the learning mode, so the learning engine sees it; an
+ * unresolvable declaration is a record of field sizing.input, not applied); with a usable input fit
+ * its memory is the fit's upper bound at that value plus the margin (learned_size.c), its runtime
+ * from the wall fit: obs->learned[i].runtime_s is updated for the optimizer. Each learned memory
+ * record carries its LearnedBasis. */
 void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
-                          Acms__V1__Pipeline *p, const adapter_observed *obs, adapter_log *log,
+                          Acms__V1__Pipeline *p, adapter_observed *obs, adapter_log *log,
                           Acms__V1__CapacityPlan **plan);
+
+/* --- learned sizes (learned_size.c) ------------------------------------------------------------ */
+/* What a step's learned memory is and what it was based on. */
+typedef struct adapter_size {
+    uint64_t memory_mb;              /* 0 = nothing learned for memory */
+    uint32_t runtime_s;              /* from the wall fit at this input (0 = keep the history's) */
+    const char *why;                 /* the basis as text, for the record (arena) */
+    const char *runtime_why;         /* the wall fit's basis ("" when runtime_s is 0) */
+    Acms__V1__LearnedBasis *basis;   /* arena; NULL when memory_mb is 0 */
+} adapter_size;
+
+/* Chooses the learned memory of step s from l: the input fit at this run's input (st/in from
+ * acms_sizing_resolve) when it is usable, else the history's memory_mb raised to a drift model's bound
+ * when one exists, else the history's; the basis says which and, for a declared input, why it fell
+ * back. now_ms is when the run is prepared (drift models). Pure. */
+void adapter_learned_size(acms_arena *a, const adapter_learned *l, acms_sizing_status st, const acms_sizing_input *in,
+                          int64_t now_ms, adapter_size *out);
+/* The memory a fit's prediction is sized at: ceil(upper x (1 + ACMS_SIZEFIT_MARGIN)), whole MiB. */
+uint64_t adapter_fit_memory_mb(double upper_mb);
 
 /* --- RuntimeOptimizer (optimizer.c) ---------------------------------------------------------- */
 /* Interruptible capacity where the environment allows it (processing/transform steps) and runtime

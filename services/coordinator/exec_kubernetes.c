@@ -525,8 +525,8 @@ const char *coord_k8s_id(const coord_k8s *k)
 
 int coord_k8s_resize(coord_k8s *k, uint64_t memory_mb)
 {
-    if (k->done || !k->slot || !memory_mb)
-        return 0;
+    if (k->done || !k->slot || !memory_mb || memory_mb <= k->resize_mib)
+        return 0; /* a raise only, above any resize already asked */
     pthread_mutex_lock(&k->x->mu);
     k->resize_mib = memory_mb;
     k->resize_reported = 0;

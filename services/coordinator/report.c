@@ -221,6 +221,8 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
         char cmd_hash[65];
         acms_store_command_hash(s->cfg->command, s->cfg->n_command, cmd_hash);
         sr->command_hash = acms_arena_strdup(a, cmd_hash);
+        if (s->cfg->sizing) /* with this run's input value, for the learning engine */
+            sr->sizing = (Acms__V1__Sizing *)acms_pb_copy(a, &s->cfg->sizing->base);
         for (size_t k = 0; k < s->nattempts; k++) {
             const coord_attempt *t = &s->attempts[k];
             Acms__V1__AttemptRecord *ar = acms_pb_new(a, &acms__v1__attempt_record__descriptor);

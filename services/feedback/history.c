@@ -186,11 +186,46 @@ void feedback_stats_init(feedback_stats *st)
     feedback_hist_init(&st->wall_ms, 1.0, 4294967296.0, FEEDBACK_HIST_MAX);
     feedback_hist_init(&st->peak_mb, 1.0, 1048576.0, FEEDBACK_HIST_MAX);
     feedback_hist_init(&st->cores, 0.001, 1024.0, FEEDBACK_HIST_MAX);
+    st->sizing_input = "";
     st->version = "0";
+}
+
+/* The run as an observation for the fits; 0 when it is none (not measured, not a memory kill). */
+static int obs_of(const feedback_outcome *o, feedback_obs *ob)
+{
+    memset(ob, 0, sizeof *ob);
+    ob->t_ms = o->t_ms;
+    ob->x = o->input_value > 0 && isfinite(o->input_value) ? o->input_value : 0;
+    if (o->observed && o->peak_rss_kb > 0) {
+        ob->peak_mb = (double)o->peak_rss_kb / 1024.0;
+        ob->wall_ms = (double)o->wall_ms;
+        return 1;
+    }
+    if (o->censored_memory && o->killed_peak_mb > 0) {
+        ob->peak_mb = o->killed_peak_mb;
+        ob->censored = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void track_window(feedback_stats *st, const feedback_outcome *o)
+{
+    feedback_obs ob;
+    if (!obs_of(o, &ob))
+        return;
+    const char *name = o->input_name ? o->input_name : "";
+    if (*name && strcmp(name, st->sizing_input) != 0) {
+        for (uint32_t i = 0; i < st->obs.n; i++)
+            st->obs.v[i].x = 0;
+        st->sizing_input = name;
+    }
+    feedback_window_push(&st->obs, &ob);
 }
 
 void feedback_stats_track(feedback_stats *st, const feedback_outcome *o)
 {
+    track_window(st, o);
     if (!o->observed)
         return;
     double wall = (double)o->wall_ms, peak = (double)o->peak_rss_kb / 1024.0;
@@ -250,6 +285,10 @@ int feedback_stats_from_hash(feedback_stats *st, acms_arena *a, const char *cons
     st->clean_runs = u32(dget(kv, nkv, "clean_runs"));
     st->kills_memory = u32(dget(kv, nkv, "kills_memory"));
     st->kills_time = u32(dget(kv, nkv, "kills_time"));
+    if (feedback_window_parse(&st->obs, get(kv, nkv, "obs")) != ACMS_OK)
+        rc = ACMS_ERR_INVALID;
+    const char *si = get(kv, nkv, "sizing_input");
+    st->sizing_input = acms_arena_strdup(a, si ? si : "");
     const char *v = get(kv, nkv, "version");
     st->version = acms_arena_strdup(a, v ? v : "0");
     return rc;
@@ -304,5 +343,9 @@ size_t feedback_stats_to_hash(acms_arena *a, const feedback_stats *st, const cha
     put(a, kv, &n, "clean_runs", acms_arena_printf(a, "%u", (unsigned)st->clean_runs));
     put(a, kv, &n, "kills_memory", acms_arena_printf(a, "%u", (unsigned)st->kills_memory));
     put(a, kv, &n, "kills_time", acms_arena_printf(a, "%u", (unsigned)st->kills_time));
+    char buf[4096];
+    if (feedback_window_format(&st->obs, buf, sizeof buf) == ACMS_OK)
+        put(a, kv, &n, "obs", acms_arena_strdup(a, buf));
+    put(a, kv, &n, "sizing_input", st->sizing_input ? st->sizing_input : "");
     return n;
 }

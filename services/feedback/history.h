@@ -4,12 +4,15 @@
  * so older runs count less and the state stays bounded whatever the number of runs.
  * Each bucket also keeps the decayed sum of its values; a quantile is the weighted mean of the bucket
  * where the cumulative weight crosses q (exact for clustered data, within half a bucket otherwise).
- * Pure functions; the serialised form is one compact string per histogram (a Redis hash field)
+ * Beside the histograms, the last FEEDBACK_OBS_MAX runs themselves (fit.h: time, input value, peak,
+ * wall, censored) for the size fits; a memory kill without a measured success enters it as a censored
+ * run. Pure functions; the serialised form is one compact string per histogram (a Redis hash field)
  * and the stats hash acms:feedback:stats:<pipeline>:<step> (fields listed at feedback_stats_to_hash). */
 #ifndef FEEDBACK_HISTORY_H
 #define FEEDBACK_HISTORY_H
 
 #include "arena.h"
+#include "fit.h"
 #include "outcome.h"
 
 #define FEEDBACK_HIST_MAX 128
@@ -56,12 +59,17 @@ typedef struct feedback_stats {
     uint32_t min_runtime_s;        /* floor after a time kill (0 = none) */
     uint32_t clean_runs;           /* runs since the last resource kill */
     uint32_t kills_memory, kills_time;
+    /* fit.h */
+    feedback_window obs;           /* the last runs, for the size fits */
+    const char *sizing_input;      /* the step's declared sizing input ("" = none declared) */
     const char *version;           /* optimistic concurrency token read from Redis ("0" when new) */
 } feedback_stats;
 
 void feedback_stats_init(feedback_stats *st);
-/* Adds a run's successful usage (o->observed) with decay FEEDBACK_DECAY. Unobserved outcomes
- * (failed, skipped) change nothing here. */
+/* Adds a run's successful usage (o->observed) with decay FEEDBACK_DECAY, and the run to the window
+ * (a measured success, or a censored memory kill; with o->input_value). A new sizing input name
+ * forgets the input values of the runs before it (they measured something else). Other outcomes
+ * (failed, skipped) change nothing here. sizing_input points into o afterwards. */
 void feedback_stats_track(feedback_stats *st, const feedback_outcome *o);
 /* Reads the stats hash (alternating field/value strings; unknown fields ignored). A malformed
  * histogram is reset (and ACMS_ERR_INVALID returned) rather than trusted. */
@@ -69,7 +77,7 @@ int feedback_stats_from_hash(feedback_stats *st, acms_arena *a, const char *cons
 /* Field/value pairs to write (arena): hist_wall_ms hist_peak_mb hist_cores runs last_wall_ms
  * last_peak_mb max_peak_mb max_wall_ms p50_wall_ms p90_wall_ms p95_wall_ms p99_wall_ms p50_peak_mb
  * p90_peak_mb p95_peak_mb p99_peak_mb p95_cores min_memory_mb min_runtime_s clean_runs kills_memory
- * kills_time. Returns the number of strings (2 per pair). */
+ * kills_time obs sizing_input. Returns the number of strings (2 per pair). */
 size_t feedback_stats_to_hash(acms_arena *a, const feedback_stats *st, const char ***kv);
 
 #endif

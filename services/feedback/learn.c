@@ -1,8 +1,10 @@
 /* learn.c: the LearningEngine's recommendation rules (learn.h).
  * Invariants: a recommendation is never below a live floor; a floor never decays before
- * FEEDBACK_FLOOR_CLEAN_RUNS clean runs; every recommendation carries a reason naming its basis. */
+ * FEEDBACK_FLOOR_CLEAN_RUNS clean runs; every recommendation carries a reason naming its basis; a
+ * fit is written only when fit.c returned one, and marked usable only when it passes its quality bar. */
 #include "learn.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,6 +94,72 @@ static void because(feedback_rec *out, const char *fmt, ...)
         out->reason[len] = '\0';
 }
 
+/* "35 s", "2.0 h", "1.5 d": a pause between runs, for reasons. */
+static void pause_text(double hours, char *buf, size_t size)
+{
+    int w = hours < 1.0 / 60 ? snprintf(buf, size, "%.0f s", hours * 3600)
+            : hours < 1  ? snprintf(buf, size, "%.0f min", hours * 60)
+            : hours < 48 ? snprintf(buf, size, "%.1f h", hours)
+                         : snprintf(buf, size, "%.1f d", hours / 24);
+    if (w < 0)
+        buf[0] = '\0';
+}
+
+/* One clause describing a fit for the reason ("memory ~ ROWS^0.82, R2 0.97, ..."). */
+static void describe_fit(feedback_rec *out, const char *what, const acms_sizefit *m, const char *input)
+{
+    char growth[96] = "", pause[32];
+    if (m->uses_trend) {
+        pause_text(m->horizon_cap_h, pause, sizeof pause);
+        if (snprintf(growth, sizeof growth, ", growing %.1f%% per %s (the longest pause between runs)",
+                     acms_sizefit_growth(m, m->horizon_cap_h) * 100.0, pause) < 0)
+            growth[0] = '\0';
+    }
+    char killed[64] = "";
+    if (m->censored && snprintf(killed, sizeof killed, ", %u killed (censored)", (unsigned)m->censored) < 0)
+        killed[0] = '\0';
+    if (m->uses_input)
+        because(out, "%s fit over %u runs%s: %s ~ %s^%.2f, R2 %.2f, residual sd %.1f%%%s", what, (unsigned)m->n,
+                killed, what, input, m->beta[1], m->r2, m->resid_sd * 100.0, growth);
+    else
+        because(out, "%s trend over %u runs%s: residual sd %.1f%%%s", what, (unsigned)m->n, killed,
+                m->resid_sd * 100.0, growth);
+}
+
+/* The size fits of st (fit.h) into out: input fits when the step declares a sizing input, else a
+ * drift model when the level grows significantly. */
+static void learn_fits(const feedback_stats *st, feedback_rec *out)
+{
+    const char *why = "";
+    out->sizing_input = st->sizing_input ? st->sizing_input : "";
+    out->fit_method = "";
+    out->fit_note = "";
+    if (*out->sizing_input) {
+        if (feedback_fit(&st->obs, FEEDBACK_FIT_MEMORY, 1, &out->fit_memory, &why) == ACMS_OK) {
+            out->has_fit_memory = 1;
+            out->fit_method = "input-fit";
+            out->fit_usable = feedback_fit_usable(&out->fit_memory);
+            if (!out->fit_usable)
+                out->fit_note = "poor fit: the runs scatter more than 25% around it";
+            describe_fit(out, "memory", &out->fit_memory, out->sizing_input);
+        } else {
+            out->fit_note = why;
+        }
+        out->has_fit_wall = feedback_fit(&st->obs, FEEDBACK_FIT_WALL, 1, &out->fit_wall, &why) == ACMS_OK &&
+                            feedback_fit_usable(&out->fit_wall);
+        if (out->has_fit_wall)
+            describe_fit(out, "wall", &out->fit_wall, out->sizing_input);
+        return;
+    }
+    acms_sizefit m;
+    if (feedback_fit(&st->obs, FEEDBACK_FIT_MEMORY, 0, &m, &why) == ACMS_OK && m.uses_trend && feedback_fit_usable(&m)) {
+        out->fit_memory = m;
+        out->has_fit_memory = out->fit_usable = 1;
+        out->fit_method = "history-trend";
+        describe_fit(out, "memory", &m, "");
+    }
+}
+
 int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *in, feedback_rec *out)
 {
     memset(out, 0, sizeof *out);
@@ -138,7 +206,47 @@ int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *
                     (unsigned long long)type_mb, scale != 1.0 ? " (memory_mb / memory_scale)" : "", vcpu);
         }
     }
-    return out->memory_mb > 0 || out->runtime_s > 0;
+    learn_fits(st, out);
+    return out->memory_mb > 0 || out->runtime_s > 0 || out->has_fit_memory;
+}
+
+/* Appends field = a copy of value (the rec, and its reason buffer, may not outlive the hash op). */
+static void pair(acms_arena *a, const char ***kv, size_t *n, const char *field, const char *value)
+{
+    *kv = acms_arena_push(a, *kv, n, sizeof **kv);
+    (*kv)[*n - 1] = field;
+    *kv = acms_arena_push(a, *kv, n, sizeof **kv);
+    (*kv)[*n - 1] = acms_arena_strdup(a, value ? value : "");
+}
+
+static const char *fit_text(acms_arena *a, int has, const acms_sizefit *m)
+{
+    char buf[512];
+    return has && acms_sizefit_format(m, buf, sizeof buf) == ACMS_OK ? acms_arena_strdup(a, buf) : "";
+}
+
+size_t feedback_rec_to_hash(acms_arena *a, const feedback_rec *rec, const char *updated_ms, const char *command_hash,
+                            const char ***kv)
+{
+    size_t n = 0;
+    *kv = NULL;
+    pair(a, kv, &n, "memory_mb", acms_arena_printf(a, "%" PRIu64, rec->memory_mb));
+    pair(a, kv, &n, "runtime_s", acms_arena_printf(a, "%u", (unsigned)rec->runtime_s));
+    pair(a, kv, &n, "instance_type", rec->instance_type);
+    pair(a, kv, &n, "mode", rec->mode);
+    pair(a, kv, &n, "based_on_runs", acms_arena_printf(a, "%u", (unsigned)rec->based_on_runs));
+    pair(a, kv, &n, "reason", rec->reason);
+    pair(a, kv, &n, "updated_ms", updated_ms);
+    pair(a, kv, &n, "min_memory_mb", acms_arena_printf(a, "%" PRIu64, rec->min_memory_mb));
+    pair(a, kv, &n, "min_runtime_s", acms_arena_printf(a, "%u", (unsigned)rec->min_runtime_s));
+    pair(a, kv, &n, "command_hash", command_hash);
+    pair(a, kv, &n, "sizing_input", rec->sizing_input);
+    pair(a, kv, &n, "fit_method", rec->fit_method);
+    pair(a, kv, &n, "fit_usable", rec->fit_usable ? "1" : "0");
+    pair(a, kv, &n, "fit_note", rec->fit_note);
+    pair(a, kv, &n, "fit_memory", fit_text(a, rec->has_fit_memory, &rec->fit_memory));
+    pair(a, kv, &n, "fit_wall", fit_text(a, rec->has_fit_wall, &rec->fit_wall));
+    return n;
 }
 
 static Acms__V1__LearningInsight *insight(acms_arena *a, const char *pipeline, const feedback_outcome *o,
@@ -171,7 +279,18 @@ void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback
                              const feedback_rec *rec, Acms__V1__LearningInsight ***v, size_t *n)
 {
     const char *mode = !strcmp(rec->mode, "apply") ? "applied to the next run" : "recommended only (shadow mode)";
-    if (o->killed_memory) {
+    int by_input = rec->fit_usable && !strcmp(rec->fit_method, "input-fit");
+    if (o->killed_memory && by_input) {
+        Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "memory_bump");
+        li->summary = acms_arena_printf(a,
+            "%s was killed for memory at %.0f MiB with %s = %.6g; the kill is in its input fit (%s), so the next "
+            "runs are sized from their own %s at the fit's upper bound; %s", o->step, o->killed_peak_mb,
+            rec->sizing_input, o->input_value, o->censored_memory ? "a censored run: the need was above the limit"
+                                                                   : "as its retry's measure",
+            rec->sizing_input, mode);
+        li->expected_effect = acms_arena_strdup(a, "no memory kill on the next runs of this step, whatever their input");
+        push(a, v, n, li);
+    } else if (o->killed_memory) {
         Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "memory_bump");
         li->summary = acms_arena_printf(a,
             "%s was killed for memory at %.0f MiB; next runs get at least %llu MiB (max(peak + 100 MiB, peak x 1.2)), "
@@ -179,7 +298,8 @@ void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback
             FEEDBACK_FLOOR_CLEAN_RUNS, mode);
         li->expected_effect = acms_arena_strdup(a, "no memory kill and no retry on the next run of this step");
         push(a, v, n, li);
-    } else if (rec->memory_mb && differs((double)o->mem_limit_mb, (double)rec->memory_mb, 0.10)) {
+    } else if (!by_input && rec->memory_mb && differs((double)o->mem_limit_mb, (double)rec->memory_mb, 0.10)) {
+        /* (a step sized from its input gets its size per run: the history's value is only its fallback) */
         Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "right_size_memory");
         double new_slack = isnan(rec->p95_peak_mb) ? 0 : 1.0 - rec->p95_peak_mb / (double)rec->memory_mb;
         li->summary = acms_arena_printf(a, "%s: p95 peak %.0f MiB over %u runs; memory %llu MiB -> %llu MiB (%s)%s%s",

@@ -14,7 +14,15 @@
  * clean run and vanish once below the history-based value. Written to Redis as
  *   acms:learn:rec:<pipeline>:<step> {memory_mb, runtime_s, instance_type, mode, based_on_runs,
  *                                     reason, updated_ms, min_memory_mb, min_runtime_s}
- * with mode "apply" (the adapter applies it) or "shadow" (reported only). Pure. */
+ * with mode "apply" (the adapter applies it) or "shadow" (reported only).
+ * Input-aware sizing and drift (fit.h, docs/learning.md): when the step declares a sizing input, peak
+ * memory and wall time are also fitted against it (fit_memory, fit_wall: common/sizefit.h models the
+ * adapter evaluates for each run's own input value); without one, a level fit whose growth is
+ * significant is kept as a drift model (method "history-trend"). Written beside the history-based
+ * values, which stay the fallback: sizing_input, fit_method (input-fit | history-trend | ""),
+ * fit_usable (1 when the memory fit is good enough to size from), fit_note (why not), fit_memory,
+ * fit_wall. The hash is replaced as a whole, so no field outlives the recommendation it belonged to.
+ * Pure. */
 #ifndef FEEDBACK_LEARN_H
 #define FEEDBACK_LEARN_H
 
@@ -44,11 +52,18 @@ typedef struct feedback_rec {
     const char *instance_type;     /* "" = none */
     const char *mode;
     uint32_t based_on_runs;
-    char reason[512];
+    char reason[1024];
     uint64_t min_memory_mb;
     uint32_t min_runtime_s;
     double p95_peak_mb;            /* NAN without history */
     double p99_wall_ms;
+    /* size fits (fit.h) */
+    const char *sizing_input;      /* the declared sizing input ("" = none) */
+    const char *fit_method;        /* "input-fit", "history-trend" or "" */
+    int has_fit_memory, has_fit_wall;
+    int fit_usable;                /* the memory fit is good enough to size from */
+    const char *fit_note;          /* why there is no usable input fit ("" when there is one) */
+    acms_sizefit fit_memory, fit_wall;
 } feedback_rec;
 
 uint64_t feedback_memory_bump_mb(double peak_mb);     /* ceil(max(peak + 100, peak x 1.2)) */
@@ -65,8 +80,17 @@ uint32_t feedback_runtime_target_s(double p99_wall_ms); /* ceil(max(p99 x 1.5, p
 void feedback_learn_observe(feedback_stats *st, const feedback_outcome *o);
 /* Fills *out; returns 1 when it recommends something (memory or runtime), else 0. */
 int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *in, feedback_rec *out);
+/* The fields of acms:learn:rec:<pipeline>:<step> for rec (names static, values copied into the arena, so
+ * they outlive rec; the op replaces the hash): memory_mb
+ * runtime_s instance_type mode based_on_runs reason updated_ms min_memory_mb min_runtime_s
+ * command_hash sizing_input fit_method fit_usable fit_note fit_memory fit_wall. Returns the number of
+ * strings (2 per pair). */
+size_t feedback_rec_to_hash(acms_arena *a, const feedback_rec *rec, const char *updated_ms, const char *command_hash,
+                            const char ***kv);
 /* Insights worth reporting for this step's run (memory_bump, right_size_memory, runtime_limit),
- * appended to *v (arena). */
+ * appended to *v (arena). A step sized from its input (a usable input fit) gets no right_size_memory
+ * (each run is sized from its own input; the history's value is only the fallback), and its
+ * memory_bump says the kill is in the fit rather than announcing a floor. */
 void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback_outcome *o, const feedback_stats *st,
                              const feedback_rec *rec, Acms__V1__LearningInsight ***v, size_t *n);
 

@@ -225,8 +225,11 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res, const char **
     const char *pipeline = res->pipeline && *res->pipeline ? res->pipeline : NULL;
     size_t n = res->n_steps;
     feedback_outcome *o = acms_arena_alloc(a, (n ? n : 1) * sizeof *o);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         feedback_outcome_analyze(a, res->steps[i], cat, &o[i]);
+        if (res->started_ms > 0) /* the fits' time: every step of a run at the run's start */
+            o[i].t_ms = res->started_ms;
+    }
     run_totals t;
     totals_of(a, o, n, &t);
     const char *updated = acms_arena_printf(a, "%lld", (long long)(res->finished_ms ? res->finished_ms : res->meta->timestamp_ms));
@@ -291,16 +294,8 @@ static int on_result(job *j, const Acms__V1__ExecutionResult *res, const char **
             memset(ro, 0, sizeof *ro);
             ro->key = feedback_key_rec(a, pipeline, o[i].step);
             ro->ttl_s = FEEDBACK_STATS_TTL_S;
-            acms_hash_op_add(a, &ro->set, &ro->nset, "memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)rec.memory_mb));
-            acms_hash_op_add(a, &ro->set, &ro->nset, "runtime_s", acms_arena_printf(a, "%u", (unsigned)rec.runtime_s));
-            acms_hash_op_add(a, &ro->set, &ro->nset, "instance_type", rec.instance_type);
-            acms_hash_op_add(a, &ro->set, &ro->nset, "mode", rec.mode);
-            acms_hash_op_add(a, &ro->set, &ro->nset, "based_on_runs", acms_arena_printf(a, "%u", (unsigned)rec.based_on_runs));
-            acms_hash_op_add(a, &ro->set, &ro->nset, "reason", rec.reason);
-            acms_hash_op_add(a, &ro->set, &ro->nset, "updated_ms", updated);
-            acms_hash_op_add(a, &ro->set, &ro->nset, "min_memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)rec.min_memory_mb));
-            acms_hash_op_add(a, &ro->set, &ro->nset, "min_runtime_s", acms_arena_printf(a, "%u", (unsigned)rec.min_runtime_s));
-            acms_hash_op_add(a, &ro->set, &ro->nset, "command_hash", cmd);
+            ro->replace = 1;
+            ro->nset = feedback_rec_to_hash(a, &rec, updated, cmd, &ro->set);
             t.recs++;
             feedback_learn_insights(a, pipeline, &o[i], &st, &rec, &ins, &nins);
         }

@@ -3,6 +3,7 @@
  * cost are never negative; a step without attempts contributes its own metrics, not zero attempts. */
 #include "outcome.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,18 @@ static int is_resource_kill(Acms__V1__ExitReason r)
 {
     return r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY || r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME ||
            r == ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME;
+}
+
+/* The run's sizing input as the adapter resolved it (a name without a positive finite value is none). */
+static void input_of(const Acms__V1__StepResult *s, feedback_outcome *out)
+{
+    const Acms__V1__Sizing *z = s->sizing;
+    out->input_name = "";
+    out->t_ms = s->started_ms;
+    if (!z || !(z->input_value > 0) || !isfinite(z->input_value))
+        return;
+    out->input_name = z->input && *z->input ? z->input : z->input_size_bytes ? "input_size_bytes" : "";
+    out->input_value = *out->input_name ? z->input_value : 0;
 }
 
 int feedback_outcome_analyze(acms_arena *a, const Acms__V1__StepResult *s, const acms_catalog *cat,
@@ -179,6 +192,8 @@ int feedback_outcome_analyze(acms_arena *a, const Acms__V1__StepResult *s, const
          * not measured): it adds no sample, the history's statistics skip zeros */
         out->observed = have_success;
     }
+    out->censored_memory = out->killed_memory && !(have_success && out->peak_rss_kb > 0);
+    input_of(s, out);
     out->wasted_instance_hours = failed_hours + (have_success && out->has_memory_slack ? success_hours * out->memory_slack : 0);
     const acms_instance_type *t = cat && out->instance_type[0] ? acms_catalog_find(cat, out->instance_type) : NULL;
     if (t && t->price_per_hour > 0)

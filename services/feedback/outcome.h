@@ -28,6 +28,12 @@ typedef struct feedback_outcome {
     uint32_t killed_runtime_s;     /* largest max_runtime_s an attempt was killed at */
     int observed;                  /* a successful attempt: counted in the history, its usage (where
                                       measured) feeds it */
+    int censored_memory;           /* killed for memory with no measured success: the need was above
+                                      killed_peak_mb, a censored observation for the size fits */
+    /* input-aware sizing (StepResult.sizing, filled by the adapter): what this run's needs follow */
+    const char *input_name;        /* the declared input ("ROWS", "--rows", "input_size_bytes"); "" none */
+    double input_value;            /* this run's value (0 = none or unresolved) */
+    int64_t t_ms;                  /* when it ran: the step's start (the service sets the run's start) */
     /* the step as configured, for recommendations */
     const char *instance_type;
     uint64_t configured_memory_mb;

@@ -93,6 +93,7 @@ int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acm
 
     is->level = "semantic";
     validator_semantic(in, a, is);
+    validator_sizing(in, a, is);
 
     is->level = "environment";
     if (in->env == NULL && in->env_name[0])

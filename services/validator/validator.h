@@ -143,6 +143,9 @@ int validator_syntax(validator_input *in, acms_arena *a, acms_issues *is, Acms__
  * MISSING_OUTPUT, VPC_INCOMPLETE, SPOT_NO_RETRY, DUPLICATE_OUTPUT_PATH, DUPLICATE_ENV_VAR,
  * INEFFECTIVE_INSTANCE_COUNT. Always ACMS_OK. */
 int validator_semantic(validator_input *in, acms_arena *a, acms_issues *is);
+/* Level 2, sizing declarations (sizing.c): SIZING_INPUT_UNKNOWN, SIZING_INPUT_NOT_A_NUMBER,
+ * SIZING_INPUT_SECRET, SIZING_INPUT_NO_VALUE, SIZING_INPUT_AMBIGUOUS. Always ACMS_OK. */
+int validator_sizing(const validator_input *in, acms_arena *a, acms_issues *is);
 /* Level 3 (needs in->env). UNKNOWN_INSTANCE_TYPE, INSTANCE_TYPE_NOT_ALLOWED, QUOTA_INSTANCES,
  * QUOTA_RUNTIME, QUOTA_MEMORY, QUOTA_CLAMPED (an adaptation record with a quota changed a value by
  * more than 2x), ENV_NO_REGION, REGION_MISMATCH, NETWORK_ISOLATION_REQUIRED,

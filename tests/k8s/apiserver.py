@@ -10,7 +10,10 @@ API (the calls the executor makes, with the real server's status codes and shape
                                                            compacted; BOOKMARK events
   DELETE .../pods/NAME (DeleteOptions gracePeriodSeconds), secrets, networkpolicies
   PATCH  .../pods/NAME/resize                              404 (no in-place resize here)
-  GET    /apis/metrics.k8s.io/v1beta1/...                  404 (no metrics API)
+  GET    /apis/metrics.k8s.io/v1beta1[/namespaces/NS/pods/NAME]  404 (no metrics API) until
+                                                           /_control/metrics-api: then PodMetrics
+                                                           with the working set (resident memory) of
+                                                           the Pod's process tree
 Every object is checked against Debian's python3-kubernetes models: unknown fields, wrong types
 and missing required fields are rejected (fieldValidation=Strict), as the real server does.
 
@@ -21,7 +24,8 @@ the log, its exit code the container's; activeDeadlineSeconds is enforced (Deadl
 Images play the other outcomes: */oom -> OOMKilled (137), */evict -> Evicted (DisruptionTarget),
 */pull-error -> ErrImagePull then ImagePullBackOff, anything with ':hang' runs until deleted.
 Test control: POST /_control/drop-watches (close every watch abruptly), /_control/compact (the next
-watch from an older resourceVersion gets 410), GET /_control/state (counters)."""
+watch from an older resourceVersion gets 410), /_control/metrics-api (serve metrics.k8s.io from now
+on), GET /_control/state (counters)."""
 import argparse
 import datetime
 import json
@@ -44,7 +48,7 @@ STORE = {"pods": {}, "secrets": {}, "networkpolicies": {}}   # kind -> {(ns, nam
 EVENTS = []          # (rv, type, pod) for pods only
 STATE = {"rv": 100, "compacted": 0, "watch_gen": 0, "watches": 0, "lists": 0, "rejected": 0,
          "created": {"pods": 0, "secrets": 0, "networkpolicies": 0}, "deleted": {"pods": 0},
-         "last_delete_grace": None}
+         "last_delete_grace": None, "metrics_api": False}
 PROCS = {}           # (ns, name) -> Popen
 LOGS = {}            # (ns, name) -> bytes
 MODELS = {"pods": "V1Pod", "secrets": "V1Secret", "networkpolicies": "V1NetworkPolicy"}
@@ -254,6 +258,38 @@ def kubelet_step(key, pod, t0, workdir):
     return True
 
 
+def rss_kib(pid):
+    """Resident memory of pid and its descendants in KiB (what a cgroup's working set would hold)."""
+    children, total = {}, 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
+            except OSError:
+                pass
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            with open("/proc/%d/status" % p) as f:
+                total += next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
+        except OSError:
+            pass
+    return total
+
+
+def pod_metrics(ns, name):
+    """A PodMetrics object for a running Pod's process, None when there is none."""
+    p = PROCS.get((ns, name))
+    if p is None or p.poll() is not None:
+        return None
+    return {"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
+            "metadata": {"name": name, "namespace": ns}, "timestamp": now_iso(), "window": "1s",
+            "containers": [{"name": "step", "usage": {"cpu": "0", "memory": "%dKi" % rss_kib(p.pid)}}]}
+
+
 def kill(key):
     p = PROCS.pop(key, None)
     if p is not None and p.poll() is None:
@@ -391,6 +427,8 @@ class Handler(BaseHTTPRequestHandler):
                                             "networkpolicies": [public(p) for p in STORE["networkpolicies"].values()]})
         if not self.authorized():
             return
+        if u.path.startswith("/apis/metrics.k8s.io/v1beta1"):
+            return self.metrics(u.path)
         r = parse_path(u.path)
         if not r:
             return self.send_json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
@@ -416,6 +454,17 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
                 return
             self.send_json(200, public(obj))
+
+    def metrics(self, path):
+        p = path.strip("/").split("/")
+        with LOCK:
+            m = STATE["metrics_api"] and (len(p) == 3 or (len(p) == 7 and p[3] == "namespaces" and p[5] == "pods"))
+            body = (pod_metrics(p[4], p[6]) if len(p) == 7 else {"kind": "APIResourceList", "groupVersion":
+                    "metrics.k8s.io/v1beta1", "resources": [{"name": "pods", "namespaced": True, "kind": "PodMetrics",
+                                                             "verbs": ["get", "list"]}]}) if m else None
+        if body is None:
+            return self.send_json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+        self.send_json(200, body)
 
     def watch(self, ns, q):
         """Called with LOCK held."""
@@ -494,6 +543,8 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["watch_gen"] += 1
             elif path == "/_control/compact":
                 STATE["compacted"] = STATE["rv"]
+            elif path == "/_control/metrics-api":
+                STATE["metrics_api"] = True
             LOCK.notify_all()
         self.send_json(200, {"ok": True})
 

@@ -23,6 +23,7 @@ typedef struct ctl_opts {
     int quiet;
     int timeout_s;           /* --timeout for --wait/watch (default 900) */
     const char *ref;         /* --ref ID[@VERSION] */
+    int learned;             /* prepare --learned: read learned recommendations from the stack's Redis */
     int partitions;          /* topics apply --partitions / --replication (0 = the spec's) */
     int replication;
     int dry_run;             /* topics apply --dry-run */

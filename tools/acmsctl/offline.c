@@ -1,5 +1,8 @@
 /* offline.c: acmsctl prepare and validate. They run the adapter's and the validator's own code on
- * a file, with no broker and no Redis, so a CI job gets the same verdict the services would give. */
+ * a file, with no broker and no Redis, so a CI job gets the same verdict the services would give.
+ * prepare --learned reads the learned recommendations (and the environment's load) from the stack's
+ * Redis, read-only, and prepares as of now: the sizes a run submitted now would get, each with what
+ * it was based on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 
 typedef struct offline {
     acms_arena *a;
+    acms_redis *redis;      /* --learned only */
     acms_profiles profiles;
     int have_profiles;
     const Acms__V1__Value *doc;
@@ -47,12 +51,23 @@ static int prepare(const ctl_opts *o, offline *st)
     in->environment = acms_arena_strdup(st->a, o->env);
     in->document = (Acms__V1__Value *)st->doc;
     in->source_name = acms_arena_strdup(st->a, o->file);
-    adapter_ctx actx = {.profiles = &st->profiles, .redis = NULL, .check_secrets = 0};
+    if (o->learned) {
+        acms_cfg cfg;
+        int crc = ctl_load_cfg(o, &cfg);
+        if (crc != CTL_OK)
+            return crc;
+        if (!(st->redis = ctl_redis(o, &cfg)))
+            return CTL_UNREACHABLE;
+        in->meta->timestamp_ms = acms_now_ms(); /* drift models are evaluated now */
+    }
+    adapter_ctx actx = {.profiles = &st->profiles, .redis = st->redis, .check_secrets = 0};
     int rc = adapter_prepare(&actx, st->a, in, &st->rc, &st->issues);
     if (rc == ACMS_OK)
         return CTL_OK;
     if (rc == ACMS_ERR_INVALID)
         return CTL_FAIL;
+    if (rc == ACMS_ERR_RETRY)
+        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "cannot prepare %s: Redis: %s", o->file, acms_strerror(rc));
     return ctl_fail(o, CTL_USAGE, "internal", NULL, "cannot prepare %s: %s", o->file, acms_strerror(rc));
 }
 
@@ -60,6 +75,7 @@ static void release(offline *st)
 {
     if (st->have_profiles)
         acms_profiles_release(&st->profiles);
+    acms_redis_free(st->redis);
     acms_arena_free(st->a);
 }
 
@@ -71,11 +87,69 @@ static cJSON *issues_json(Acms__V1__ValidationIssue *const *v, size_t n)
     return arr;
 }
 
+/* The basis of each step's memory from the capacity plan ("-" when unknown). */
+static const char *step_basis(const Acms__V1__RuntimeConfiguration *rc, const char *step)
+{
+    const Acms__V1__CapacityPlan *plan = rc->metadata ? rc->metadata->capacity : NULL;
+    for (size_t i = 0; plan && i < plan->n_steps; i++)
+        if (!strcmp(plan->steps[i]->step, step))
+            return *plan->steps[i]->basis ? plan->steps[i]->basis : "-";
+    return "-";
+}
+
+/* One line per learned size: what it was based on (AdaptationRecord.learned). */
+static void print_learned(const Acms__V1__AdaptationRecord *r)
+{
+    const Acms__V1__LearnedBasis *b = r->learned;
+    if (!b)
+        return;
+    printf("      based on: %s, %u run(s)", b->method, b->runs);
+    if (!strcmp(b->method, "input-fit"))
+        printf(", %s = %.6g, predicted %.0f MiB, upper bound %.0f MiB, margin %.0f%%, R2 %.2f, residual sd %.1f%%",
+               b->input, b->input_value, b->predicted_mb, b->upper_mb, b->margin * 100, b->r2, b->residual_sd * 100);
+    else if (!strcmp(b->method, "history-trend"))
+        printf(", predicted %.0f MiB, upper bound %.0f MiB, margin %.0f%%", b->predicted_mb, b->upper_mb,
+               b->margin * 100);
+    if (b->trend_per_hour != 0)
+        printf(", trend %+.3g ln/h", b->trend_per_hour);
+    if (b->censored)
+        printf(", %u kill(s) censored", b->censored);
+    if (*b->fallback)
+        printf("; input %s not used: %s", *b->input ? b->input : "-", b->fallback);
+    putchar('\n');
+}
+
+static void print_prepared(const ctl_opts *o, const Acms__V1__RuntimeConfiguration *rc)
+{
+    const Acms__V1__Pipeline *p = rc->pipeline;
+    printf("pipeline %s prepared for %s (region %s, executor %s)%s\n\n", p->name, o->env,
+           rc->metadata && *rc->metadata->region ? rc->metadata->region : "-",
+           rc->environment && *rc->environment->executor ? rc->environment->executor : "local",
+           o->learned ? ", with what was learned" : "");
+    printf("%-22s %-16s %6s %9s %-10s %6s %9s  %s\n", "STEP", "INSTANCE", "COUNT", "MEM(MiB)", "SIZED BY", "VCPU",
+           "RUNTIME", "OUTPUT");
+    for (size_t i = 0; i < p->n_steps; i++) {
+        const Acms__V1__Step *s = p->steps[i];
+        /* an unset instance_count means one instance (what the scaler and coordinator count) */
+        printf("%-22s %-16s %6u %9llu %-10s %6.1f %8us  %s\n", s->name, s->instance_type,
+               s->instance_count ? s->instance_count : 1, s->resources ? (unsigned long long)s->resources->memory_mb : 0ULL,
+               step_basis(rc, s->name), s->resources ? s->resources->vcpu : 0.0, s->max_runtime_s, s->output_path);
+    }
+    printf("\nadaptation log (%zu):\n", rc->n_adaptation_log);
+    for (size_t i = 0; i < rc->n_adaptation_log; i++) {
+        const Acms__V1__AdaptationRecord *r = rc->adaptation_log[i];
+        printf("  [%s] %s%s%s: %s -> %s  (%s)%s\n", r->stage, r->step, *r->step ? "." : "", r->field,
+               *r->old_value ? r->old_value : "\"\"", *r->new_value ? r->new_value : "\"\"", r->reason,
+               r->applied ? "" : " [recommended, not applied]");
+        print_learned(r);
+    }
+}
+
 int ctl_prepare(const ctl_opts *o)
 {
     offline st = {0};
     int rc = prepare(o, &st);
-    if (rc == CTL_USAGE)
+    if (rc == CTL_USAGE || rc == CTL_UNREACHABLE)
         goto out;
     if (rc == CTL_FAIL) {
         if (o->json) {
@@ -101,25 +175,7 @@ int ctl_prepare(const ctl_opts *o)
         }
         goto out;
     }
-    const Acms__V1__Pipeline *p = st.rc->pipeline;
-    printf("pipeline %s prepared for %s (region %s, executor %s)\n\n", p->name, o->env,
-           st.rc->metadata && *st.rc->metadata->region ? st.rc->metadata->region : "-",
-           st.rc->environment && *st.rc->environment->executor ? st.rc->environment->executor : "local");
-    printf("%-22s %-16s %6s %9s %6s %9s  %s\n", "STEP", "INSTANCE", "COUNT", "MEM(MiB)", "VCPU", "RUNTIME", "OUTPUT");
-    for (size_t i = 0; i < p->n_steps; i++) {
-        const Acms__V1__Step *s = p->steps[i];
-        /* an unset instance_count means one instance (what the scaler and coordinator count) */
-        printf("%-22s %-16s %6u %9llu %6.1f %8us  %s\n", s->name, s->instance_type, s->instance_count ? s->instance_count : 1,
-               s->resources ? (unsigned long long)s->resources->memory_mb : 0ULL,
-               s->resources ? s->resources->vcpu : 0.0, s->max_runtime_s, s->output_path);
-    }
-    printf("\nadaptation log (%zu):\n", st.rc->n_adaptation_log);
-    for (size_t i = 0; i < st.rc->n_adaptation_log; i++) {
-        const Acms__V1__AdaptationRecord *r = st.rc->adaptation_log[i];
-        printf("  [%s] %s%s%s: %s -> %s  (%s)%s\n", r->stage, r->step, *r->step ? "." : "", r->field,
-               *r->old_value ? r->old_value : "\"\"", *r->new_value ? r->new_value : "\"\"", r->reason,
-               r->applied ? "" : " [recommended, not applied]");
-    }
+    print_prepared(o, st.rc);
     if (st.rc->metadata) {
         for (size_t i = 0; i < st.rc->metadata->n_secret_findings; i++) {
             const Acms__V1__SecretFinding *f = st.rc->metadata->secret_findings[i];
@@ -137,7 +193,7 @@ int ctl_validate(const ctl_opts *o)
     offline st = {0};
     int rc = prepare(o, &st);
     Acms__V1__ValidationResult *res = NULL;
-    if (rc == CTL_USAGE)
+    if (rc == CTL_USAGE || rc == CTL_UNREACHABLE)
         goto out;
     if (rc == CTL_OK) {
         validator_ctx vctx = {.profiles = &st.profiles, .redis = NULL};

@@ -15,8 +15,9 @@ static void usage(FILE *out)
             "Usage:\n"
             "  acmsctl validate FILE --env NAME [--format json] [--config-dir DIR]\n"
             "      adapt and validate offline; exit 0 valid, 1 invalid, 2 unusable input\n"
-            "  acmsctl prepare FILE --env NAME [--format json] [--config-dir DIR]\n"
-            "      offline dry run: the adapted runtime configuration and its adaptation log\n"
+            "  acmsctl prepare FILE --env NAME [--format json] [--config-dir DIR] [--learned]\n"
+            "      offline dry run: the adapted runtime configuration and its adaptation log;\n"
+            "      --learned also applies what the learning loop learned (read from Redis, now)\n"
             "  acmsctl submit FILE --env NAME [--wait] [--timeout S] [--format json]\n"
             "      publish the config, print the run id; --wait follows the run to its end\n"
             "  acmsctl submit --ref ID[@VERSION] --env NAME [--wait] ...\n"
@@ -54,7 +55,7 @@ static void usage(FILE *out)
 static const char *const value_opts[] = {"--env",      "--format", "--config-dir", "--timeout",
                                          "--ref",      "--attempt", "--partitions", "--replication"};
 static const char *const flag_opts[] = {"--wait",    "--quiet", "-q",     "--help",
-                                        "-h",        "--version", "-f",  "--follow", "--dry-run"};
+                                        "-h",        "--version", "-f",  "--follow", "--dry-run", "--learned"};
 
 static int in(const char *const *v, size_t n, const char *name, size_t len)
 {
@@ -132,6 +133,8 @@ static int option(ctl_opts *o, int argc, char **argv, int *i)
         *(IS("--partitions") ? &o->partitions : &o->replication) = (int)n;
     } else if (IS("--dry-run")) {
         o->dry_run = 1;
+    } else if (IS("--learned")) {
+        o->learned = 1;
     } else if (IS("-f") || IS("--follow")) {
         o->follow = 1;
     } else if (IS("--wait")) {
