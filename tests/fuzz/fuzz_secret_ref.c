@@ -4,7 +4,8 @@
  * touch no file) -> adapter_secret_name_sensitive / adapter_secret_value_pattern. Invariants: a
  * parsed reference is NUL-terminated in its fields, a file path is absolute without "." "..", or
  * empty components, a vault reference has a key; a reference is inside the scope made of itself;
- * a failed resolution leaves no byte of a value in the buffer; a services' variable never resolves. */
+ * a failed resolution leaves no byte of a value in the buffer; a services' variable never resolves;
+ * a Kubernetes Secret reference is never resolved by a service. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case ACMS_SECRET_VAULT:
             check(r.key[0] != '\0' && !has_dotdot_component(r.path), "vault reference without key or with ..", ref);
             break;
+        case ACMS_SECRET_K8S:
+            check(r.key[0] != '\0' && !strchr(r.path, '/'), "Kubernetes reference without key or with '/'", ref);
+            break;
         default:
             check(0, "unknown kind", ref);
         }
@@ -71,6 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char buf[64], err[256];
             memset(buf, 'Z', sizeof buf);
             int res = acms_secret_resolve(&ctx, ref, self, 1, buf, sizeof buf, err, sizeof err);
+            if (r.kind == ACMS_SECRET_K8S)
+                check(res != ACMS_OK, "a Kubernetes Secret resolved by a service", ref);
             if (r.kind == ACMS_SECRET_ENV && acms_secret_env_denied(NULL, r.path))
                 check(res != ACMS_OK, "a services' variable resolved", ref);
             if (res != ACMS_OK)
