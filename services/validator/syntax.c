@@ -181,8 +181,8 @@ static void reserved_env(const validator_input *in, acms_issues *is, size_t i, c
         const char *c = candidates[k];
         if (!validator_env_name_ok(c) || !strncmp(c, "ACMS_", 5) || step_sets(s, c))
             continue;
-        acms_issue_suggest(is, x, "RESERVED_ENV_NAME:rename", "pattern", 0.8 - 0.1 * (double)k,
-                           validator_step_path(is->arena, i, "env"), c,
+        /* text only: a rename is no "set path = value" patch, and the value may be a credential */
+        acms_issue_suggest(is, x, "RESERVED_ENV_NAME:rename", "pattern", 0.8 - 0.1 * (double)k, NULL, NULL,
                            "rename the variable to %s (and read that name in the step)", c);
     }
 }

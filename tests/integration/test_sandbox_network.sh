@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Network isolation of local steps: a step whose adapted configuration is network-isolated runs in
 # its own network namespace with only loopback, so it cannot connect to the stack's Redis port (nor
-# anything else of the host); the same step without isolation can (the control).
+# anything else of the host); the same step without isolation can (the control). In prod, where the
+# environment requires network isolation, a step that does not ask for it is isolated all the same.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
@@ -9,6 +10,12 @@ source "$here/../lib/assert.sh"
 source "$here/../lib/sandbox.sh"
 stack_init "$(mktemp -d /tmp/acms-sbnet-XXXXXX)"
 trap stack_stop EXIT
+# prod as shipped, except that a policy the local executor cannot enforce (POL-PROD-ENCRYPT) is a
+# warning, so the run goes ahead (require_enforcement is tested in test_acmsctl_cli)
+export ACMS_CONFIG_DIR=$STACK_DIR/config
+cp -r "$ACMS_REPO/examples" "$ACMS_CONFIG_DIR"
+sed -i 's/^  require_enforcement: true$/  require_enforcement: false/' "$ACMS_CONFIG_DIR/environments/prod.yaml"
+assert_true "grep -q '^  require_network_isolation: true$' $ACMS_CONFIG_DIR/environments/prod.yaml" "prod requires network isolation"
 stack_start_all
 sandbox_need netns
 
@@ -43,4 +50,30 @@ assert_true "log isolated | grep -q '^interfaces: lo$'" "the isolated step has o
 assert_true "log open | grep -q '^connected'" "the same step without isolation can (control)"
 attempts=$(stack_redis_cli HGET "acms:run:$run:step:isolated" attempts)
 assert_true "json_get '$attempts' 0.sandbox | grep -q 'netns (loopback only)'" "its attempt records the namespace"
-echo "sandbox: network-isolated steps reach nothing of the host"
+
+# prod: the step says nothing of isolation; the environment requires it
+cat >"$STACK_DIR/prod.yaml" <<YAML
+apiVersion: acms/v1
+kind: Pipeline
+metadata: {name: sandbox-net-prod}
+spec:
+  steps:
+    - name: probe
+      type: processing
+      command: ["/usr/bin/python3", "$STACK_SHARED/connect.py", "$redis_port"]
+      instance_type: ml.m5.xlarge
+      max_runtime_s: 60
+      max_attempts: 1
+      output_path: s3://acme-ml/it/probe
+      tags: {cost-center: cc-1234}
+YAML
+out=$("$BIN/acmsctl" submit "$STACK_DIR/prod.yaml" --env prod --wait --format json --timeout 120)
+prun=$(json_get "$out" run_id)
+assert_eq "$(json_get "$out" status)" succeeded "prod run succeeded"
+plog=$(cat "$STACK_DIR/work/$prun/probe/attempt-1/stdout.log")
+echo "prod:     $(echo "$plog" | tr '\n' ' ')"
+assert_true "echo \"\$plog\" | grep -q '^no connection'" "in prod, a step cannot connect to Redis on 127.0.0.1:$redis_port"
+assert_true "echo \"\$plog\" | grep -q '^interfaces: lo$'" "in prod, a step has only loopback"
+attempts=$(stack_redis_cli HGET "acms:run:$prun:step:probe" attempts)
+assert_true "json_get '$attempts' 0.sandbox | grep -q 'netns (loopback only)'" "its attempt records the namespace"
+echo "sandbox: network-isolated steps reach nothing of the host, in prod without asking"
