@@ -477,8 +477,6 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
     }
 }
 
-/* Claims the ready steps (indices, n of them) in one round trip, then starts those claimed, in
- * order. A step whose claim was refused or not decided (Redis away) waits for a later tick. */
 /* Keeps, of the n steps, those the environment's capacity admits now (all of them without step
  * quotas); the others wait, told once. Returns the count kept (compacted in place). */
 static size_t reserve(coord_ctx *c, coord_run *r, coord_step **steps, size_t n)
@@ -517,6 +515,9 @@ static size_t reserve(coord_ctx *c, coord_run *r, coord_step **steps, size_t n)
     return kept;
 }
 
+/* Claims the ready steps (indices, n of them) the environment's capacity admits, in one round trip,
+ * then starts those claimed, in order. A step whose claim was refused or not decided (Redis away)
+ * waits for a later tick. */
 static void start_ready(coord_ctx *c, coord_run *r, const size_t *ready, size_t n, int64_t now)
 {
     enum { MAXB = 64 };
