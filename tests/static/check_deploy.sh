@@ -73,11 +73,6 @@ name = path.rsplit("/", 1)[1][:-5]
 s = open(path).read()
 s = re.sub(r"^  executor: local$", "  executor: kubernetes", s, flags=re.M)
 s = re.sub(r"^  memory_scale: .*$", "  memory_scale: 0.9", s, flags=re.M)
-# the work volume is an emptyDir on the node's disk: whether it is encrypted is the cluster's
-# business, so a policy requiring encrypt_volume is a warning here, not an error (docs/kubernetes.md)
-s = re.sub(r"^  require_enforcement: true$",
-           "  require_enforcement: false   # encrypt_volume: node disks, the cluster's business (docs/kubernetes.md)",
-           s, flags=re.M)
 print("# GENERATED from examples/environments/%s.yaml by tests/static/check_deploy.sh --sync-config:" % name)
 print("# the same profile, executed on Kubernetes (one Pod per step attempt, docs/kubernetes.md).")
 print(s.rstrip("\n"))
