@@ -129,6 +129,15 @@ ctl reject-ref 1 submit --ref churn-trainin --env dev --wait --quiet
 assert_true "grep -q \"^churn-trainin: error CONFIG_REF_NOT_FOUND\" '$out/reject-ref.out' && grep -q \"did you mean configuration 'churn-training'\" '$out/reject-ref.out'" \
   "--ref rejection: the did-you-mean it carries"
 
+# --- prepare shows the enforcement matrix per step (common/enforce.c) ---------------------------------
+ctl prepare-enf 0 prepare "$REPO/examples/pipelines/churn-training.yaml" --env=staging
+assert_true "grep -q '^enforcement per step' '$out/prepare-enf.out'" "prepare shows the enforcement per step"
+assert_true "grep -Eq '^  train +local +best-effort +enforced +enforced +NOT ' '$out/prepare-enf.out'" \
+  "the GPU training step on local: memory and vCPU enforced, GPUs NOT"
+ctl prepare-enf-json 0 prepare "$REPO/examples/pipelines/churn-training.yaml" --env=prod --format=json
+assert_true "one_json prepare-enf-json 'len(d[\"enforcement\"]) == len(d[\"pipeline\"][\"steps\"]) and all(e[\"executor\"] == \"local\" and e[\"fields\"][\"encrypt_volume\"] == dict(e[\"fields\"][\"encrypt_volume\"], level=\"not enforced\", requested=True) and e[\"fields\"][\"network_isolation\"][\"level\"] == \"enforced\" for e in d[\"enforcement\"])'" \
+  "prepare --format json in prod: every step's encrypt_volume asked for and not enforced, its isolation enforced"
+
 # --- what validate says of a step's promises: a quota clamp, a reserved variable name ---------------
 promises=$STACK_DIR/promises.yaml
 cat >"$promises" <<'YAML'
