@@ -6,6 +6,7 @@
 #                   needs Maven and a JDK 17 (KAFKA_DEB_PACKAGES), only when Kafka is wanted (docs/bus.md)
 #   make test       deps + build + unit tests + integration tests
 #   make test-doc   README's walkthrough run as written from a fresh copy of the repository
+#   make check-docs the documented variables, Redis keys and links against the code (tools/check_docs.py)
 #   make demo       deps + build + stack up + one pipeline run for dev + stack down
 #   make up/down    local stack (redis-server, acms-devbroker or with ACMS_BUS=kafka Apache Kafka, the
 #                   five services, the web console) under run/; its data (run/data) survives down/up; make clean-data
@@ -103,7 +104,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: k8s-testenv all deps deps-bench kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
-        install bench bench-learning lint fmt-check proto-check
+        install bench bench-learning lint fmt-check proto-check check-docs
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -214,7 +215,7 @@ test-asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(SAN_ENV) $(MAKE) --no-print-directory SAN=1 test-unit test-integration
 
-# fault scenarios on the real stack, >= 200 runs each (README, "Reliability"); FAULTS_TESTS picks some;
+# fault scenarios on the real stack, >= 200 runs each (docs/reliability.md); FAULTS_TESTS picks some;
 # ACMS_BUS=kafka runs them on Apache Kafka (the kafka scenario on three KRaft nodes)
 test-faults: deps
 	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
@@ -266,7 +267,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) tools/demo.sh
 
-# --- benchmarks (README, "Performance") -----------------------------------------------------
+# --- benchmarks (bench/README.md) -----------------------------------------------------
 # bench/*.c -> $(BIN)/acms-bench-*, each linked with bench/benchlib.c and the library.
 BENCH_SRC  := $(filter-out bench/benchlib.c,$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BIN)/acms-bench-%,$(BENCH_SRC))
@@ -301,6 +302,10 @@ install: all
 # proxy into .cache/k8s-testenv/<versions>/ (one go build; figures in docs/kubernetes.md)
 k8s-testenv:
 	@tools/k8s-testenv.sh
+
+# docs/configuration.md and docs/redis-keys.md against the code, both ways; links of README and docs/
+check-docs:
+	@python3 tools/check_docs.py
 
 # --- checks of the public contract (proto/): buf lint + breaking against proto/schema-v1.binpb ---
 proto-check:

@@ -23,7 +23,7 @@ enum {
     ACMS_ERR_LIMIT = -7,    /* an input limit was exceeded */
 };
 
-/* Input limits (documented in README, "Limits"; the bus sizes in docs/bus.md, "Sizes").
+/* Input limits (documented in docs/limits.md; the bus sizes in docs/bus.md, "Sizes").
  * ACMS_BUS_MAX_BYTES is the one size limit of the bus: the producer's message.max.bytes and
  * batch.size, and every topic's max.message.bytes in deploy/topics.yaml (acmsctl refuses a spec
  * that differs). An event's payload may use all of it but the reserve for key, headers and the

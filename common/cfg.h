@@ -1,4 +1,4 @@
-/* cfg.h: service configuration, read from environment variables only (README, "Configuration").
+/* cfg.h: service configuration, read from environment variables only (docs/configuration.md).
  * When ACMS_KAFKA_BROKERS or ACMS_REDIS_URL is unset, the stack file written by `make up` supplies
  * them, and ACMS_CONFIG_DIR defaults to the installation's configuration directory: both are found
  * by locate.h (the variable, the repository or install prefix, then ~/.config/acms), never relative

@@ -192,7 +192,7 @@ int acms_kafka__consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *
         conf_int(conf, "session.timeout.ms", session, errstr, errstr_size) ||
         conf_int(conf, "heartbeat.interval.ms", heartbeat, errstr, errstr_size) ||
         conf_int(conf, "max.poll.interval.ms", poll_interval, errstr, errstr_size) ||
-        /* Bounded prefetch (README, "Performance"): with the defaults (64 MiB queued, 50 MiB fetches)
+        /* Bounded prefetch (bench/README.md): with the defaults (64 MiB queued, 50 MiB fetches)
          * a service with a backlog peaked near 80 MiB; these keep it under 32 MiB. With librdkafka
          * < 2.1 a full queue stops fetching for a second: the consume loop's fetch nudge takes that
          * cost away (kafka_loop.c). ACMS_KAFKA_QUEUE_KB overrides the 4096. */

@@ -1,7 +1,7 @@
 /* keys.h: every Redis key of the services, built in one place, and the rule for the ids that become
  * parts of keys. Invariant: a run id or event id holds only [A-Za-z0-9._-] and at most ACMS_MAX_ID
  * characters (checked at decode, acms_pb_decode), so no id can name another run's key
- * ("<run>:step:x", "<run>:runtime") or be cut short into another id. Layout (README, "Redis keys"):
+ * ("<run>:step:x", "<run>:runtime") or be cut short into another id. Layout (docs/redis-keys.md):
  *   acms:run:<run>                 hash   the run's record     acms:run:<run>:<part>   runtime steps
  *   acms:run:<run>:step:<step>     hash   a step's record                              adaptations cancel
  *   acms:runs  acms:runs:active    zset/set of run ids          acms:lease:<run>        the run's owner

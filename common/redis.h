@@ -1,5 +1,5 @@
 /* redis.h: a synchronous hiredis connection that reconnects with backoff, with pipelining and a
- * run-once helper for idempotent effects. Every key lives under the "acms:" prefix (README, "Redis keys").
+ * run-once helper for idempotent effects. Every key lives under the "acms:" prefix (docs/redis-keys.md).
  * A handle is used by one thread. Replies are hiredis redisReply (freeReplyObject). */
 #ifndef ACMS_REDIS_H
 #define ACMS_REDIS_H

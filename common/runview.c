@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state.h"
+#include "run_state.h"
 
 static int numeric_field(const char *k)
 {

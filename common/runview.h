@@ -1,5 +1,5 @@
 /* runview.h: runs as people look at them, read from Redis into JSON (acmsctl status/watch and
- * acms-console). Readers only: nothing here writes. The keys are state.h's:
+ * acms-console). Readers only: nothing here writes. The keys are run_state.h's:
  *   one run:   acms:run:<run> (numbers as JSON numbers, success as a boolean), its steps in document
  *              order (acms:run:<run>:steps, each step hash with "attempts" parsed), its adaptation log;
  *   many runs: acms:runs (by submit time, newest first) with each run's summary fields, filtered by

@@ -10,7 +10,7 @@
 #include "profile.h"
 #include "redis.h"
 #include "secret.h"
-#include "store.h"
+#include "config_store.h"
 
 /* The scaler's Redis reads done ahead for one submission (a service handling several at once):
  * rep[0] the HVALS of acms:env:<env>:instances, rep[1 + i] the HGETALL of acms:learn:rec:<pipeline>:
@@ -62,7 +62,7 @@ void adapter_config_hash(const Acms__V1__Value *document, char out[65]);
  * as in the validator (services/validator/README.md): min(0.10, 0.02 x UNKNOWN_FIELD issues). */
 Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_issues *issues);
 
-/* --- load_for_execution (storage.c) ----------------------------------------------------------- */
+/* --- load_for_execution (load_ref.c) ----------------------------------------------------------- */
 /* What a reference resolved to (strings "" until known). */
 typedef struct adapter_resolved {
     const char *requested;                /* in->config_ref as submitted */

@@ -1,5 +1,5 @@
 /* main.c: acms-adapter wiring. Consumes acms.config.submitted (prepare -> ConfigPrepared, or a
- * rejection; a submission by reference is first loaded from the configuration store, storage.c) and
+ * rejection; a submission by reference is first loaded from the configuration store, load_ref.c) and
  * acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
  * Redis before publishing and are idempotent (monotonic status with DEL+RPUSH of the log in the same
  * script, only while the run is at "prepared"; once-keys per event), and published ids are derived from the
@@ -15,7 +15,7 @@
 #include "service.h"
 #include "crypt.h"
 #include "vault.h"
-#include "state.h"
+#include "run_state.h"
 #include "verdict.h"
 
 #define SERVICE "acms-adapter"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "stages.h"
-#include "store.h"
+#include "config_store.h"
 
 #define STAGE "scaling"
 #define S(x) ((x) ? (x) : "")

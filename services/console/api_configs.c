@@ -1,4 +1,4 @@
-/* api_configs.c: GET /api/configs[...]: stored configurations through common/store.h (the backend
+/* api_configs.c: GET /api/configs[...]: stored configurations through common/config_store.h (the backend
  * ACMS_CONFIG_STORE names, as for acmsctl config), each text shown with its plain-text credentials
  * masked (mask.h) and diffs computed on the masked texts (common/diff.h). */
 #include "console.h"
@@ -8,7 +8,7 @@
 
 #include "diff.h"
 #include "mask.h"
-#include "store.h"
+#include "config_store.h"
 
 static unsigned store_status(int rc)
 {
@@ -150,6 +150,7 @@ void console_api_configs(console *c, acms_redis *r, const char *path, const acms
         console_error(resp, 500, "ACMS_CONFIG_STORE: %s", err);
         return;
     }
+    acms_store_set_crypt(st, c->crypt);
     acms_arena *a = acms_arena_new(0);
     route(st, a, path, req, resp);
     acms_arena_free(a);

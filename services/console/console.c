@@ -2,6 +2,8 @@
  * carries, the bearer token on /api/, routing to the API or the page, metrics per route. */
 #include "console.h"
 
+#include "log.h"
+
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +54,20 @@ int console_opts_load(console_opts *o, const char *exe_dir, char *errstr, size_t
 
 /* --- life ---------------------------------------------------------------------------------------- */
 
+/* Encrypted stored configurations open with ACMS_MASTER_KEY_FILE (a key ring, thread-safe). Vault's
+ * transit engine is not used here: the console's request threads would share one Vault client. */
+static int open_crypt(console *c, char *errstr, size_t errstr_size)
+{
+    const char *file = getenv("ACMS_MASTER_KEY_FILE"), *prev = getenv("ACMS_MASTER_KEY_FILE_PREVIOUS");
+    if (!file || !*file) {
+        if (getenv("ACMS_MASTER_KEY_TRANSIT"))
+            acms_log_warn(NULL, NULL, "ACMS_MASTER_KEY_TRANSIT: the console opens encrypted configurations with "
+                                      "ACMS_MASTER_KEY_FILE only; they show as errors");
+        return ACMS_OK;
+    }
+    return acms_crypt_from_files(&c->crypt, file, prev && *prev ? prev : NULL, errstr, errstr_size);
+}
+
 console *console_new(const console_opts *o, const char *redis_url, acms_metrics *m, char *errstr,
                      size_t errstr_size)
 {
@@ -67,7 +83,7 @@ console *console_new(const console_opts *o, const char *redis_url, acms_metrics 
         return NULL;
     }
     c->pool = console_pool_new(redis_url, o->threads, m, errstr, errstr_size);
-    if (!c->pool) {
+    if (!c->pool || open_crypt(c, errstr, errstr_size) != ACMS_OK) {
         console_free(c);
         return NULL;
     }
@@ -80,6 +96,7 @@ void console_free(console *c)
         return;
     console_pool_free(c->pool);
     console_web_release(&c->web);
+    acms_crypt_free(c->crypt);
     explicit_bzero(c->opts.token, sizeof c->opts.token);
     free(c);
 }

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "cfg.h"
+#include "crypt.h"
 #include "http.h"
 #include "pool.h"
 #include "web.h"
@@ -27,7 +28,7 @@
 #define CONSOLE_DEFAULT_PORT 8090
 #define CONSOLE_MAX_TOKEN 256
 
-/* What the console reads beside acms_cfg (environment variables, README "Configuration"). */
+/* What the console reads beside acms_cfg (environment variables, docs/configuration.md). */
 typedef struct console_opts {
     char web_dir[1024];        /* ACMS_CONSOLE_WEB_DIR, else found beside the program */
     char token[CONSOLE_MAX_TOKEN]; /* ACMS_CONSOLE_TOKEN ("" = no token asked); never logged */
@@ -46,6 +47,7 @@ typedef struct console {
     console_web web;
     console_pool *pool;
     acms_metrics *metrics;   /* borrowed */
+    acms_crypt *crypt;       /* ACMS_MASTER_KEY_FILE's key ring, NULL without one (crypt.h) */
 } console;
 
 /* The console over Redis at redis_url: loads the page and opens the connections. NULL with errstr. */

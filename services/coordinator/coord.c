@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "k8s_watch.h"
-#include "state.h"
+#include "run_state.h"
 
 #define SEEN_TTL_S (7 * 24 * 3600)
 

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "store.h"
+#include "config_store.h"
 
 static const char *s_or(const char *s, const char *dflt)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state.h"
+#include "run_state.h"
 
 static const Acms__V1__Environment empty_env = ACMS__V1__ENVIRONMENT__INIT;
 

@@ -13,9 +13,9 @@
 #include "learn.h"
 #include "outcome.h"
 #include "service.h"
-#include "state.h"
+#include "run_state.h"
 #include "store.h"
-#include "../../common/store.h" /* the configuration store's command rule (not this directory's store.h) */
+#include "config_store.h" /* the configuration store's command rule */
 
 #define SOURCE "acms-feedback"
 #define FLUSH_TIMEOUT_MS 5000

@@ -19,7 +19,7 @@
 
 #include "arena.h"
 #include "redis.h"
-#include "redis_apply.h"
+#include "redis_hash.h"
 
 #define FEEDBACK_SEEN_TTL_S (7 * 24 * 3600)
 #define FEEDBACK_RUN_TTL_S (30 * 24 * 3600)
@@ -27,7 +27,7 @@
 
 /* Writes to one hash. With expect_version the hash's "version" ("0" when absent) must equal it; it
  * is then set to expect + 1. replace deletes the hash first. ttl_s > 0 refreshes its expiry. */
-typedef acms_hash_op feedback_hash_op; /* common/redis_apply.h */
+typedef acms_hash_op feedback_hash_op; /* common/redis_hash.h */
 
 const char *feedback_key_seen(acms_arena *a, const char *event_id);
 const char *feedback_key_run(acms_arena *a, const char *run_id);

@@ -3,7 +3,7 @@
  * (the adapter applies an opportunity only when its score reaches the environment's
  * safety_threshold, default 0.8). Pure: plain structs in, decisions out.
  *
- * Safety score table (README "Safety score" copies it):
+ * Safety score table (proto/acms/v1/monitor.proto points here):
  *   kind         field          trigger                                         proposed                          safety
  *   memory_up    memory_mb      peak (or live) RSS >= 95% of the limit,          ceil(max(peak x 1.3,              0.95
  *                               or the attempt was killed for memory             peak + 100 MiB))

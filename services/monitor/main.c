@@ -15,7 +15,7 @@
 #include "doc.h"
 #include "service.h"
 #include "session.h"
-#include "state.h"
+#include "run_state.h"
 #include "webhook.h"
 
 #define SOURCE "acms-monitor"

@@ -12,7 +12,7 @@
 
 #include "pb.h"
 #include "redis.h"
-#include "redis_apply.h"
+#include "redis_hash.h"
 
 #define MONITOR_SEEN_TTL_S (7 * 24 * 3600)
 #define MONITOR_SESSION_TTL_S (7 * 24 * 3600)
@@ -21,7 +21,7 @@
 /* Writes to one hash: HSETNX pairs, HSET pairs, HINCRBY pairs (field, integer string). When
  * expect_version is not NULL the hash's "version" field must equal it ("0" when absent) or nothing
  * is written; it is then incremented. ttl_s > 0 refreshes the key's expiry. */
-typedef acms_hash_op monitor_hash_op; /* common/redis_apply.h */
+typedef acms_hash_op monitor_hash_op; /* common/redis_hash.h */
 
 /* Key builders (arena). */
 const char *monitor_key_session(acms_arena *a, const char *run_id);

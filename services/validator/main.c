@@ -7,7 +7,7 @@
 
 #include "doc.h"
 #include "service.h"
-#include "state.h"
+#include "run_state.h"
 #include "validator/validator.h"
 #include "verdict.h"
 

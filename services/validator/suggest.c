@@ -67,7 +67,7 @@ static const best_practice best_practices[] = {
      "enable learning_mode: apply so the adapter right-sizes memory from observed peaks"},
     {"UNKNOWN_FIELD", "schema", 0.2, "check the field against the Pipeline schema (proto/acms/v1/config.proto)"},
     {"UNKNOWN_INSTANCE_TYPE", "catalogue", 0.3, "pick a type from the instance catalogue (examples/catalog.yaml)"},
-    {"VALUE_OUT_OF_RANGE", "limits", 0.2, "see README, \"Validation\", for the allowed ranges"},
+    {"VALUE_OUT_OF_RANGE", "limits", 0.2, "see docs/limits.md for the allowed ranges"},
 };
 
 static int cmp_bp_code(const void *key, const void *elem)

@@ -34,7 +34,7 @@ int validator_runtime_check(const Acms__V1__StepEvent *ev, acms_arena *a, Acms__
  * kind, a step kind without a step name. NULL when plausible. The service dead-letters the event. */
 const char *validator_step_event_problem(const Acms__V1__StepEvent *ev);
 
-/* --- limits and thresholds (README, "Validation") --------------------------------------------- */
+/* --- limits and thresholds (services/validator/README.md) --------------------------------------------- */
 #define VALIDATOR_TOP_SUGGESTIONS 10
 #define VALIDATOR_MAX_NAME 63
 #define VALIDATOR_MAX_COMMAND_ARGS 1024

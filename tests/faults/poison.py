@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 
-# topic -> message class name, services consuming it (README "Topics")
+# topic -> message class name, services consuming it (docs/architecture.md)
 INPUTS = {
     "acms.config.submitted": ("events_pb2.ConfigSubmitted", ["acms-adapter"]),
     "acms.exec.adaptations": ("monitor_pb2.AdaptationOpportunity", ["acms-adapter"]),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fault scenarios (tests/faults/test_faults_*.sh, or those named in $FAULTS_TESTS, e.g.
 # FAULTS_TESTS="kafka redis") one after another, each on its own stack, and prints the summary
-# table of README's Reliability section: scenario | submitted | terminal | lost | duplicated | seconds.
+# table of docs/reliability.md: scenario | submitted | terminal | lost | duplicated | seconds.
 # FAULTS_RUNS (default 200) runs per scenario; FAULTS_TIMEOUT (s, default 900) per scenario.
 # Exit status 1 when any scenario lost or duplicated something (or failed to run).
 set -u

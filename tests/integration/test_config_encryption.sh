@@ -4,7 +4,8 @@
 # reference, no Redis key (nor the AOF) holds the document's text; `acmsctl config rotate-key`
 # re-wraps every data key under a new master key, after which the old key alone fails with a clear
 # error and the new one reads everything. `acmsctl config put` refuses a plain-text credential
-# exactly as submit does (exit 1, nothing stored).
+# exactly as submit does (exit 1, nothing stored). The HTTP backend's storage service receives and
+# keeps envelopes only, and a put of the same content keeps its version.
 # shellcheck disable=SC2034 # variables read inside assert_true's eval
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,4 +66,27 @@ rc=0; err=$("$BIN/acmsctl" config put "$STACK_DIR/plain.yaml" 2>&1) || rc=$?
 assert_eq "$rc" 1 "config put of a plain-text credential exits 1"
 assert_true "echo \"\$err\" | grep -q 'refusing to store' && ! echo \"\$err\" | grep -q hunter2" "it says why, without the value"
 assert_eq "$(stack_redis_cli SISMEMBER acms:configs plain-pipeline)" 0 "nothing stored"
-echo "config-encryption: sealed at rest, rotated, wrong keys fail clearly; plain-text credentials refused"
+# --- the HTTP backend: documents leave sealed; the service holds and hashes envelopes only -----------
+srv_dir=$STACK_DIR/config-server
+mkdir -p "$srv_dir"
+exec 7< <(exec "$STACK_PY" "$REPO/tests/lib/config_server.py" "$srv_dir" 2>"$STACK_DIR/config-server.log")
+read -r -t 10 port <&7
+assert_true "[ -n '$port' ]" "config_server.py listens"
+export ACMS_MASTER_KEY_FILE=$keys/k2
+http() { ACMS_CONFIG_STORE=http://127.0.0.1:$port "$BIN/acmsctl" "$@"; }
+assert_eq "$(http config put "$STACK_DIR/p.yaml" | awk '{print $1; exit}')" sealed-pipeline@1 "HTTP store: put, sealed"
+assert_eq "$(http config put "$STACK_DIR/p.yaml" | awk '{print $1; exit}')" sealed-pipeline@1 \
+  "HTTP store: the same content keeps its version although each seal differs"
+assert_true "grep -r -q -a '^acmsenc1:' '$srv_dir'" "the storage service holds an envelope"
+assert_true "! grep -r -q -a -F '$marker' '$srv_dir'" "and never the document's text"
+assert_true "http config get sealed-pipeline@1 | grep -q '$marker'" "HTTP store: config get opens it"
+plain_hash=$(sha256sum "$STACK_DIR/p.yaml" | cut -d' ' -f1)
+assert_true "http config get sealed-pipeline@1 --format json | grep -q '$plain_hash'" \
+  "its hash is the plain text's, as with the Redis backend"
+rc=0; err=$(env -u ACMS_MASTER_KEY_FILE ACMS_CONFIG_STORE=http://127.0.0.1:$port "$BIN/acmsctl" config get sealed-pipeline@1 2>&1) || rc=$?
+assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'no master key is set'" "HTTP store: no key fails clearly: $err"
+rc=0; err=$(ACMS_MASTER_KEY_FILE=$keys/k1 ACMS_CONFIG_STORE=http://127.0.0.1:$port "$BIN/acmsctl" config get sealed-pipeline@1 2>&1) || rc=$?
+assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'not configured'" "HTTP store: another key fails clearly: $err"
+sed 's/echo /echo v2-/' "$STACK_DIR/p.yaml" >"$STACK_DIR/p2.yaml"
+assert_eq "$(http config put "$STACK_DIR/p2.yaml" | awk '{print $1; exit}')" sealed-pipeline@2 "HTTP store: new content, new version"
+echo "config-encryption: sealed at rest (Redis and HTTP backends), rotated, wrong keys fail clearly; plain-text credentials refused"

@@ -19,8 +19,12 @@ for t in $inputs; do
   head -c 300 /dev/urandom | kcat -b "$ACMS_KAFKA_BROKERS" -P -t "$t" -k "random-$t"
   n=$((n + 2))
 done
-wait_for 30 "[ \$(topic_count acms.deadletter) -ge $n ]" "$n dead letters"
-dl=$(kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.deadletter -e -o beginning -q -f '%s\n' 2>/dev/null | tr -c '[:print:]\n' '.')
+# several services consume some topics (acms.exec.steps: validator and monitor), so the count can
+# reach n before every origin is there: wait for every origin by name
+dead_letters() { kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.deadletter -e -o beginning -q -f '%s\n' 2>/dev/null | tr -c '[:print:]\n' '.'; }
+all_named() { local d t; d=$(dead_letters); for t in $inputs; do grep -q "$t" <<<"$d" || return 1; done; }
+wait_for 60 "[ \$(topic_count acms.deadletter) -ge $n ] && all_named" "$n dead letters, every origin named"
+dl=$(dead_letters)
 for t in $inputs; do
   assert_true "echo \"\$dl\" | grep -q \"$t\"" "dead letter names origin $t"
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The input limits of README "Limits" hold where input enters, each with a clear error within a
+# The input limits of docs/limits.md hold where input enters, each with a clear error within a
 # second (three under a sanitizer build) and never a crash:
 #   acmsctl validate: a 5 MB file (file size, 4 MiB), a 100-deep document (nesting, 64), 6,000 steps
 #   (steps per pipeline, 5,000), a 70 KB scalar (64 KiB); the limits themselves (64 levels, 5,000

@@ -122,8 +122,12 @@ stack_bus_resume
 wait_for 30 "[ \"\$(code $(url validator-0 /readyz))\" = 200 ]" "validator ready again with the broker back"
 assert_eq "$(code "$(url validator-0 /healthz)")" 200 "validator alive throughout"
 
+# feedback must be ready again after the bus pause first: a 503 still due to Kafka would pass the
+# check below before feedback has even seen the Redis outage (and counted it)
+wait_for 30 "[ \"\$(code $(url feedback-0 /readyz))\" = 200 ]" "feedback ready before the Redis outage"
 stack_stop_redis
-wait_for 15 "[ \"\$(code $(url feedback-0 /readyz))\" = 503 ]" "feedback not ready while Redis is down"
+wait_for 15 "curl -s -m 3 $(url feedback-0 /readyz) | grep -q 'redis unreachable'" "feedback not ready while Redis is down, and says why"
+assert_eq "$(code "$(url feedback-0 /readyz)")" 503 "feedback /readyz is 503 while Redis is down"
 stack_start_redis
 wait_for 20 "[ \"\$(code $(url feedback-0 /readyz))\" = 200 ]" "feedback ready again with Redis back"
 scrape feedback-0

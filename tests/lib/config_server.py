@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""config_server.py: a storage service for the configuration store's HTTP backend (common/store.h),
+"""config_server.py: a storage service for the configuration store's HTTP backend (common/config_store.h),
 serving pipeline documents from a directory. For integration tests and local use.
 
 Usage: config_server.py DIR

@@ -12,13 +12,16 @@ Limits are enforced like the local executor: group RSS above memory_mb -> SIGKIL
 wall time above max_runtime_s -> SIGTERM then SIGKILL ("time"), CPU above cpu_time_s -> SIGKILL
 ("cpu_time"). Environment values are used for the child only and never printed.
 With --token-file F every request must carry "Authorization: Bearer <the token in F>" (else 401).
-Usage: http_worker.py [--port N] [--work-dir DIR] [--token-file F]
+With --tls-cert C --tls-key K it serves https; with --client-ca CA as well, every connection must
+present a client certificate signed by CA (mTLS; the TLS handshake fails otherwise).
+Usage: http_worker.py [--port N] [--work-dir DIR] [--token-file F] [--tls-cert C --tls-key K [--client-ca CA]]
 """
 import hmac
 import http.server
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -251,6 +254,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 def main():
     port, work_dir, token = 0, None, None
+    cert = key = client_ca = None
     args = sys.argv[1:]
     while args:
         a = args.pop(0)
@@ -261,6 +265,12 @@ def main():
         elif a == "--token-file" and args:
             with open(args.pop(0)) as f:
                 token = f.read().strip()
+        elif a == "--tls-cert" and args:
+            cert = args.pop(0)
+        elif a == "--tls-key" and args:
+            key = args.pop(0)
+        elif a == "--client-ca" and args:
+            client_ca = args.pop(0)
         else:
             sys.stderr.write(__doc__)
             return 2
@@ -271,6 +281,13 @@ def main():
     srv.steps = {}
     srv.work_dir = work_dir
     srv.token = token
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        if client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 
     def on_term(sig, frame):
         for st in list(srv.steps.values()):

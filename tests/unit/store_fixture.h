@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "config_store.h"
 
 #define FX_SRV_MAX 64
 

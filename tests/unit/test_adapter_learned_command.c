@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "adapter_fixture.h"
-#include "store.h"
+#include "config_store.h"
 
 typedef struct fx {
     acms_profiles pr;

@@ -1,4 +1,4 @@
-/* load_for_execution (services/adapter/storage.c) over the configuration store's HTTP backend and a
+/* load_for_execution (services/adapter/load_ref.c) over the configuration store's HTTP backend and a
  * loopback storage service: a reference id@N prepares exactly version N and id the latest, the
  * runtime metadata names the exact id@version and the stored content hash, the environment is the
  * context asked for, a pinned reference keeps a redelivered "latest" on its version, the output is

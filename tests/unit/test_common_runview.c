@@ -14,7 +14,7 @@
 
 #include "redis_fixture.h"
 #include "runview.h"
-#include "state.h"
+#include "run_state.h"
 
 static int setup(void **state)
 {

@@ -23,7 +23,7 @@
 #include "console/mask.h"
 #include "doc.h"
 #include "redis_fixture.h"
-#include "store.h"
+#include "config_store.h"
 
 #define TOKEN "s3cr3t-t0ken"
 #define XSS "<img src=x onerror=alert(1)>"

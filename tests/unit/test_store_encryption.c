@@ -1,4 +1,4 @@
-/* Encryption at rest of stored configurations (common/crypt.c, common/store_redis.c) against a real
+/* Encryption at rest of stored configurations (common/crypt.c, common/config_store_redis.c) against a real
  * redis-server: with a master key no Redis key holds a document's plaintext; reads give the exact
  * text back; the same content keeps its version; an envelope opens only as its own kind, id and
  * version; a missing or wrong key fails with a clear error; rotation re-wraps every data key under the

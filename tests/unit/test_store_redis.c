@@ -3,7 +3,7 @@
  * exact bytes of a version or the latest, missing ids and versions are ACMS_ERR_NOTFOUND, a stored
  * document whose hash no longer matches is refused as corrupt, and a dead server is ACMS_ERR_RETRY.
  * Beside it, on the same server, the hash reads and the seen-guarded hash writes (common/redis.c,
- * common/redis_apply.c) every service shares. */
+ * common/redis_hash.c) every service shares. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "redis_apply.h"
+#include "redis_hash.h"
 #include "redis_fixture.h"
 #include "store_fixture.h"
 
@@ -140,7 +140,7 @@ static void hash_reads(void **state)
     assert_int_equal(acms_redis_hgetall(f->r, f->a, "acms:test:h", &kv, &n), ACMS_ERR_RETRY);
 }
 
-/* the seen-guarded, versioned, all-or-nothing hash writes (common/redis_apply.c) */
+/* the seen-guarded, versioned, all-or-nothing hash writes (common/redis_hash.c) */
 static const char *hget(fx *f, const char *key, const char *field)
 {
     redisReply *rep = acms_redis_cmd(f->r, "HGET %s %s", key, field);

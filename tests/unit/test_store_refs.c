@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "store_int.h"
+#include "config_store_int.h"
 
 static void references(void **state)
 {

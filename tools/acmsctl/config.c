@@ -1,5 +1,5 @@
 /* config.c: acmsctl config put|get|list|diff, the configuration store from the command line
- * (common/store.h). The store is ACMS_CONFIG_STORE: "redis" (default: the stack's Redis) or the URL
+ * (common/config_store.h). The store is ACMS_CONFIG_STORE: "redis" (default: the stack's Redis) or the URL
  * of a storage service. put prints the id@version (the same content always gives the same version);
  * get prints the stored bytes exactly, so `config get X@N > f` round-trips. */
 #include <curl/curl.h>
@@ -17,7 +17,7 @@
 #include "doc.h"
 #include "log.h"
 #include "secret.h"
-#include "store.h"
+#include "config_store.h"
 
 typedef struct ctl_store {
     acms_cfg cfg;

@@ -9,8 +9,8 @@
 #include "claim.h"
 #include "doc.h"
 #include "kafka.h"
-#include "state.h"
-#include "store.h"
+#include "run_state.h"
+#include "config_store.h"
 
 /* W3C traceparent ("00-<32 hex trace id>-<16 hex span id>-01") with random ids. */
 static void new_traceparent(char out[64])

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "acmsctl.h"
-#include "state.h"
+#include "run_state.h"
 
 #define RUNID_MIN_PREFIX 4
 #define RUNID_MAX_LISTED 10

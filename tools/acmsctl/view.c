@@ -7,7 +7,7 @@
 
 #include "acmsctl.h"
 #include "runview.h"
-#include "state.h"
+#include "run_state.h"
 
 cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
 {

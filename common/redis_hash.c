@@ -1,5 +1,5 @@
-/* redis_apply.c: the seen-guarded, versioned, all-or-nothing hash writes of redis_apply.h. */
-#include "redis_apply.h"
+/* redis_hash.c: the seen-guarded, versioned, all-or-nothing hash writes of redis_hash.h. */
+#include "redis_hash.h"
 
 #include <string.h>
 

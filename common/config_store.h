@@ -1,4 +1,4 @@
-/* store.h: the configuration store (the seed's storage layer as seen by the execution layer).
+/* config_store.h: the configuration store (the seed's storage layer as seen by the execution layer).
  * Pipeline documents are kept as immutable, numbered versions per id (id = metadata.name):
  * put(text) -> id@version, where the same content (byte-identical text, SHA-256) always gives the
  * version it already has; get(id, version | latest, context) -> the exact text with its hash.
@@ -16,8 +16,8 @@
  *   acms:config:<id>:hashes   hash    content hash -> version (the de-duplication index)
  *   acms:configs              set     ids
  * A handle is used by one thread at a time. Everything returned lives in the caller's arena. */
-#ifndef ACMS_STORE_H
-#define ACMS_STORE_H
+#ifndef ACMS_CONFIG_STORE_H
+#define ACMS_CONFIG_STORE_H
 
 #include <stdint.h>
 

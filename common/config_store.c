@@ -1,8 +1,8 @@
-/* store.c: the configuration store's front (store.h): opening a backend from a spec, checking what is
+/* config_store.c: the configuration store's front (store.h): opening a backend from a spec, checking what is
  * put (a usable Pipeline document with a valid id, within the size limit) before any backend sees it,
  * references id[@version], keys, content and command hashes, and the decoding the backends share.
  * Invariant: every document handed out has been checked against its content hash. */
-#include "store_int.h"
+#include "config_store_int.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -1,10 +1,10 @@
-/* store_int.h: the configuration store's backend method table and the pure decoding helpers the
- * backends share (store.c, store_redis.c, store_http.c; unit tests may include it). Not part of the
+/* config_store_int.h: the configuration store's backend method table and the pure decoding helpers the
+ * backends share (config_store.c, config_store_redis.c, config_store_http.c; unit tests may include it). Not part of the
  * API. Backends receive validated input: put gets the id, format and hash already computed. */
-#ifndef ACMS_STORE_INT_H
-#define ACMS_STORE_INT_H
+#ifndef ACMS_CONFIG_STORE_INT_H
+#define ACMS_CONFIG_STORE_INT_H
 
-#include "store.h"
+#include "config_store.h"
 
 typedef struct acms_store_ops {
     const char *kind;
@@ -26,7 +26,7 @@ struct acms_store {
 };
 
 extern const acms_store_ops acms_store__redis_ops;
-/* acms_store_rotate_key of the Redis backend (store_redis.c). */
+/* acms_store_rotate_key of the Redis backend (config_store_redis.c). */
 int acms_store__redis_rotate(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size);
 extern const acms_store_ops acms_store__http_ops;
 

@@ -1,6 +1,6 @@
-/* state.c: run and step state in Redis. The run status moves only forward; the check and the
+/* run_state.c: run and step state in Redis. The run status moves only forward; the check and the
  * write are one Lua script, so concurrent or redelivered writers cannot race it backwards. */
-#include "state.h"
+#include "run_state.h"
 
 #include "keys.h"
 

@@ -1,9 +1,16 @@
-/* store_http.c: the HTTP backend of the configuration store: a storage service reached with libcurl
+/* config_store_http.c: the HTTP backend of the configuration store: a storage service reached with libcurl
  * (API in store.h). One easy handle per store, re-used for keep-alive. Status mapping: 200/201 = the
  * answer, 404 = not found (the body's "error" names what), 5xx or no connection = unreachable
  * (ACMS_ERR_RETRY: the caller tries again later), anything else = the service misbehaved (ACMS_ERR).
- * Answers are size-capped before parsing; documents are checked against their hash (store.c). */
-#include "store_int.h"
+ * Answers are size-capped before parsing; documents are checked against their hash (store.c).
+ * With a master key (acms_store_set_crypt) a document leaves as an envelope (crypt.h) sealed for its
+ * kind and id; the service assigns versions, so the version is not bound here (the Redis backend
+ * binds it). The service then hashes and de-duplicates ciphertext, which differs on every seal: a
+ * put first opens the latest version and answers it when its content is the same. A document read
+ * back is opened, and its hash is that of the plain text, as with the Redis backend. */
+#include "config_store_int.h"
+
+#include "crypt.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -137,6 +144,23 @@ static const char *esc(acms_store *s, acms_arena *a, const char *str)
     return r;
 }
 
+static int h_get(acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *context,
+                 acms_store_doc **out, char *errstr, size_t errstr_size);
+
+/* Encrypted store: the latest version when its plain text has this hash (*out NULL otherwise). */
+static int same_as_latest(acms_store *s, acms_arena *a, const char *id, const char *hash, acms_store_doc **out,
+                          char *errstr, size_t errstr_size)
+{
+    *out = NULL;
+    acms_store_doc *d = NULL;
+    int rc = h_get(s, a, id, 0, NULL, &d, errstr, errstr_size);
+    if (rc == ACMS_ERR_NOTFOUND)
+        return ACMS_OK;
+    if (rc == ACMS_OK && strcmp(d->hash, hash) == 0)
+        *out = d;
+    return rc;
+}
+
 static int h_put(acms_store *s, acms_arena *a, const char *id, const char *format, const char *text, size_t len,
                  const char *hash, acms_store_doc **out, int *created, char *errstr, size_t errstr_size)
 {
@@ -144,11 +168,25 @@ static int h_put(acms_store *s, acms_arena *a, const char *id, const char *forma
         acms_store__err(errstr, errstr_size, "curl_easy_init failed");
         return ACMS_ERR;
     }
+    const char *body = text, *plain = text;
+    size_t body_len = len, plain_len = len;
+    char body_hash[65];
+    memcpy(body_hash, hash, 65);
+    if (s->crypt) {
+        int rc = same_as_latest(s, a, id, hash, out, errstr, errstr_size);
+        if (rc != ACMS_OK || *out)
+            return rc;
+        char *env;
+        if ((rc = acms_crypt_seal(s->crypt, a, "config", id, 0, text, len, &env, &body_len, errstr, errstr_size)))
+            return rc;
+        body = env;
+        acms_store_hash(body, body_len, body_hash);
+    }
     const char *url = acms_arena_printf(a, "%s/configs/%s", s->base, esc(s, a, id));
     answer b;
     long status;
-    int rc = request(s, a, url, text, len, !strcmp(format, "json") ? "application/json" : "application/yaml", &b,
-                     &status, errstr, errstr_size);
+    int rc = request(s, a, url, body, body_len, !strcmp(format, "json") ? "application/json" : "application/yaml",
+                     &b, &status, errstr, errstr_size);
     if (rc == ACMS_ERR_NOTFOUND)
         rc = ACMS_ERR; /* a put has nothing to miss */
     if (rc != ACMS_OK)
@@ -159,16 +197,16 @@ static int h_put(acms_store *s, acms_arena *a, const char *id, const char *forma
     rc = ACMS_ERR;
     if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > UINT32_MAX) {
         acms_store__err(errstr, errstr_size, "the storage service's answer to the put lacks a version");
-    } else if (cJSON_IsString(hh) && strcmp(hh->valuestring, hash) != 0) {
+    } else if (cJSON_IsString(hh) && strcmp(hh->valuestring, body_hash) != 0) {
         acms_store__err(errstr, errstr_size, "the storage service stored hash %.16s... for content %.16s...",
-                        hh->valuestring, hash);
+                        hh->valuestring, body_hash);
     } else {
         acms_store_doc *d = acms_arena_alloc(a, sizeof *d);
         d->id = acms_arena_strdup(a, id);
         d->version = (uint32_t)v->valuedouble;
         memcpy(d->hash, hash, 65);
-        d->document = acms_arena_strndup(a, text, len);
-        d->len = len;
+        d->document = acms_arena_strndup(a, plain, plain_len);
+        d->len = plain_len;
         d->format = acms_arena_strdup(a, format);
         const cJSON *cr = cJSON_GetObjectItemCaseSensitive(j, "created");
         *created = cJSON_IsBool(cr) ? cJSON_IsTrue(cr) : status == 201;
@@ -177,6 +215,26 @@ static int h_put(acms_store *s, acms_arena *a, const char *id, const char *forma
     }
     cJSON_Delete(j);
     return rc;
+}
+
+/* A document the service holds as an envelope, opened in place (its hash becomes the plain text's). */
+static int open_doc(acms_store *s, acms_arena *a, acms_store_doc *d, char *errstr, size_t errstr_size)
+{
+    if (!acms_crypt_is_envelope(d->document, d->len))
+        return ACMS_OK;
+    char *plain;
+    size_t plain_len;
+    char why[256] = "";
+    int rc = acms_crypt_open(s->crypt, a, "config", d->id, 0, d->document, d->len, &plain, &plain_len, why,
+                             sizeof why);
+    if (rc != ACMS_OK) {
+        acms_store__err(errstr, errstr_size, "%s version %u: %s", d->id, (unsigned)d->version, why);
+        return rc;
+    }
+    d->document = plain;
+    d->len = plain_len;
+    acms_store_hash(plain, plain_len, d->hash);
+    return ACMS_OK;
 }
 
 static int h_get(acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *context,
@@ -196,7 +254,9 @@ static int h_get(acms_store *s, acms_arena *a, const char *id, uint32_t version,
     int rc = request(s, a, url, NULL, 0, NULL, &b, &status, errstr, errstr_size);
     if (rc != ACMS_OK)
         return rc;
-    return acms_store__doc_from_json(a, b.buf, b.len, id, version, out, errstr, errstr_size);
+    if ((rc = acms_store__doc_from_json(a, b.buf, b.len, id, version, out, errstr, errstr_size)) != ACMS_OK)
+        return rc;
+    return open_doc(s, a, *out, errstr, errstr_size);
 }
 
 static int h_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry **out, size_t *n, char *errstr,

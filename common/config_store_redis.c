@@ -1,9 +1,9 @@
-/* store_redis.c: the Redis backend of the configuration store (keys in store.h). A put is one
+/* config_store_redis.c: the Redis backend of the configuration store (keys in store.h). A put is one
  * server-side script: it looks the content hash up in acms:config:<id>:hashes and returns the
  * version found, or increments acms:config:<id>:latest and writes the new immutable version, the
  * hash index and the id set together, so two concurrent puts never share or skip a number and the
  * same content always maps to one version. Reads verify the content hash (store.c). */
-#include "store_int.h"
+#include "config_store_int.h"
 
 #include "crypt.h"
 

@@ -1,4 +1,4 @@
-/* storage.c: the seed's ExecutionStorageIntegration.load_for_execution. A ConfigSubmitted that
+/* load_ref.c: the seed's ExecutionStorageIntegration.load_for_execution. A ConfigSubmitted that
  * carries a reference (id, id@latest or id@N) instead of a document is resolved through the
  * configuration store for the run's environment (the context), the stored text is parsed, and the
  * run is prepared from it; the runtime metadata then names the exact version and its stored content

@@ -1,4 +1,4 @@
-/* store.c: a run's state in Redis. Creation and attempt claims are single scripts (atomic, and
+/* run_store.c: a run's state in Redis. Creation and attempt claims are single scripts (atomic, and
  * idempotent by run id / attempt number); everything else a run writes goes through its ordered
  * pending-write queue (coord_opq), retried tick after tick while Redis or the bus is away.
  * Keys: acms:run:<run>:runtime, :steps, :step:<step> (status attempt started_ms finished_ms
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state.h"
+#include "run_state.h"
 
 /* --- attempts JSON ----------------------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* state.h: live run state in Redis, shared by the services and acmsctl. Keys (README, "Redis keys"):
+/* run_state.h: live run state in Redis, shared by the services and acmsctl. Keys (docs/redis-keys.md):
  *   acms:run:<run>               hash  run_id pipeline environment status submitted_ms updated_ms
  *                                      finished_ms steps_total steps_done config_hash config_ref source_name
  *                                      reason owner success validation (JSON, rejected runs: verdict.h)
@@ -17,8 +17,8 @@
  * (succeeded | failed | cancelled | rejected); queued (waiting for the environment's quota) and
  * running may follow each other; a terminal status is never overwritten, so a
  * redelivered event cannot move a run backwards. Every write is one atomic server-side script. */
-#ifndef ACMS_STATE_H
-#define ACMS_STATE_H
+#ifndef ACMS_RUN_STATE_H
+#define ACMS_RUN_STATE_H
 
 #include "keys.h"
 #include "redis.h"

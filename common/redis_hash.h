@@ -1,9 +1,9 @@
-/* redis_apply.h: the services' all-or-nothing, seen-guarded hash writes, one Lua script per event.
+/* redis_hash.h: the services' all-or-nothing, seen-guarded hash writes, one Lua script per event.
  * An event's effects (counters, fields, versions of several hashes) and its seen marker are written
  * in the same script, so a redelivered event changes nothing and a crash leaves all or none of it.
  * Every precondition (the seen marker, each expected version) is checked before the first write. */
-#ifndef ACMS_REDIS_APPLY_H
-#define ACMS_REDIS_APPLY_H
+#ifndef ACMS_REDIS_HASH_H
+#define ACMS_REDIS_HASH_H
 
 #include <stddef.h>
 
