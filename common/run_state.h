@@ -5,7 +5,10 @@
  *   acms:run:<run>:step:<step>   hash  status attempt started_ms finished_ms exit_reason wall_ms
  *                                      peak_rss_kb memory_mb max_runtime_s message
  *   acms:run:<run>:steps         list  step names in document order
- *   acms:run:<run>:adaptations   list  JSON AdaptationRecords, in order
+ *   acms:run:<run>:adaptations   list  the adapter's prepared log as one item (a packed
+ *                                      RuntimeConfiguration holding only adaptation_log), then runtime
+ *                                      and recovery records (one JSON object an item), in order; read
+ *                                      by common/runview.c
  *   acms:run:<run>:validation    list  the verdict before execution: one packed ValidationResult (issues
  *                                      and warnings with ranked suggestions; protobuf, as :runtime, for
  *                                      it is written on the validator's hot path), written with the

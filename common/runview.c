@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "run_state.h"
 
 static int numeric_field(const char *k)
@@ -94,6 +95,33 @@ static void queue_place(acms_redis *r, cJSON *view, const char *run_id)
     freeReplyObject(rep[1]);
 }
 
+/* acms:run:<run>:adaptations into ad, in order: the adapter's prepared log is one item, a packed
+ * RuntimeConfiguration holding only adaptation_log (rendered here, when shown); runtime and recovery
+ * records follow as one JSON object an item. An item neither reads as is skipped. */
+static void read_adaptations(const redisReply *list, cJSON *ad)
+{
+    for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        if (e->len && e->str[0] == '{') {
+            cJSON *j = cJSON_ParseWithLength(e->str, e->len);
+            if (j)
+                cJSON_AddItemToArray(ad, j);
+            continue;
+        }
+        Acms__V1__RuntimeConfiguration *log = acms__v1__runtime_configuration__unpack(NULL, e->len,
+                                                                                     (const uint8_t *)e->str);
+        for (size_t k = 0; log && k < log->n_adaptation_log; k++) {
+            cJSON *j = acms_json_from_message(&log->adaptation_log[k]->base);
+            if (j)
+                cJSON_AddItemToArray(ad, j);
+        }
+        if (log)
+            acms__v1__runtime_configuration__free_unpacked(log, NULL);
+    }
+}
+
 cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable)
 {
     char key[256];
@@ -120,12 +148,7 @@ cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable)
         goto out;
     }
     queue_place(r, view, run_id);
-    cJSON *ad = cJSON_AddArrayToObject(view, "adaptations");
-    for (size_t i = 0; rep[2] && rep[2]->type == REDIS_REPLY_ARRAY && i < rep[2]->elements; i++) {
-        cJSON *a = cJSON_Parse(rep[2]->element[i]->str);
-        if (a)
-            cJSON_AddItemToArray(ad, a);
-    }
+    read_adaptations(rep[2], cJSON_AddArrayToObject(view, "adaptations"));
 out:
     for (int i = 0; i < 3; i++)
         if (rep[i])

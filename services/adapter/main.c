@@ -1,9 +1,10 @@
 /* main.c: acms-adapter wiring. Consumes acms.config.submitted (prepare -> ConfigPrepared, or a
  * rejection; a submission by reference is first loaded from the configuration store, load_ref.c) and
- * acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to
- * Redis before publishing and are idempotent (monotonic status with DEL+RPUSH of the log in the same
- * script, only while the run is at "prepared"; once-keys per event), and published ids are derived from the
- * input, so redelivery is harmless; a run already past "prepared" is not prepared again. */
+ * acms.exec.adaptations (runtime decision -> AdaptedEvent). Effects are written to Redis before
+ * publishing and are idempotent (monotonic status with DEL+RPUSH of the log, one packed value, in the
+ * same script, only while the run is at "prepared"; once-keys per event), and published ids are
+ * derived from the input, so redelivery is harmless; a run already past "prepared" is not prepared
+ * again. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -108,6 +109,19 @@ static const char **records_json(acms_arena *a, Acms__V1__AdaptationRecord *cons
     return out;
 }
 
+/* The prepared log as one value: a RuntimeConfiguration holding only adaptation_log, packed into the
+ * arena (common/runview.c renders it when a run is shown). */
+static const char *log_packed(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, size_t *len)
+{
+    Acms__V1__RuntimeConfiguration only = ACMS__V1__RUNTIME_CONFIGURATION__INIT;
+    only.adaptation_log = rc->adaptation_log;
+    only.n_adaptation_log = rc->n_adaptation_log;
+    *len = protobuf_c_message_get_packed_size(&only.base);
+    uint8_t *buf = acms_arena_alloc(a, *len ? *len : 1);
+    protobuf_c_message_pack(&only.base, buf);
+    return (const char *)buf;
+}
+
 /* The run fields the status write records for a prepared run; returns how many of kv are used. */
 static size_t prepared_fields(const Acms__V1__RuntimeConfiguration *rc, const char *kv[10])
 {
@@ -157,9 +171,10 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
     size_t nkv = prepared_fields(rc, kv);
     /* Status and adaptation log in one script (one round trip): the log is replaced only while the
      * status write is allowed. */
-    const char **log = records_json(a, rc->adaptation_log, rc->n_adaptation_log);
-    int st = acms_state_run_status_list(s->ctx.redis, in->meta->run_id, "prepared", kv, nkv, "adaptations", log,
-                                        rc->n_adaptation_log);
+    size_t len;
+    const char *log = log_packed(a, rc, &len);
+    int st = acms_state_run_status_blobs(s->ctx.redis, in->meta->run_id, "prepared", kv, nkv, "adaptations", &log,
+                                         &len, 1);
     return prepared_publish(svc, a, in, rc, st);
 }
 
@@ -477,9 +492,10 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
             continue;
         const char *kv[10];
         size_t nkv = prepared_fields(it[i].rc, kv);
-        const char **log = records_json(a, it[i].rc->adaptation_log, it[i].rc->n_adaptation_log);
-        if (acms_state_run_status_list_append(r, it[i].in->meta->run_id, "prepared", kv, nkv, "adaptations", log,
-                                              it[i].rc->n_adaptation_log) != ACMS_OK) {
+        size_t len;
+        const char *log = log_packed(a, it[i].rc, &len);
+        if (acms_state_run_status_blobs_append(r, it[i].in->meta->run_id, "prepared", kv, nkv, "adaptations", &log,
+                                               &len, 1) != ACMS_OK) {
             it[i].in = NULL; /* as on_prepared: retried */
             continue;
         }

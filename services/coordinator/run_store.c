@@ -696,9 +696,10 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
 
 /* --- runtime adaptations ----------------------------------------------------------------------- */
 
-/* acms:run:<run>:adaptations holds the adapter's prepared log followed by its runtime decisions
- * (applied or refused) and the coordinator's recovery records; only the runtime ones are read back
- * here (prepared ones are in the configuration, recovery ones are derived from the attempts). */
+/* acms:run:<run>:adaptations holds the adapter's prepared log (one packed item) followed by
+ * its runtime decisions (applied or refused) and the coordinator's recovery records (one JSON object
+ * an item); only the runtime ones are read back here (prepared ones are in the configuration,
+ * recovery ones are derived from the attempts): the packed log is skipped unparsed. */
 
 int coord_store_adaptations(acms_redis *rd, acms_arena *a, const char *run_id, Acms__V1__AdaptationRecord ***out,
                             size_t *n)
@@ -709,7 +710,8 @@ int coord_store_adaptations(acms_redis *rd, acms_arena *a, const char *run_id, A
     if (!rep)
         return ACMS_ERR_RETRY;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
-        cJSON *j = rep->element[i]->type == REDIS_REPLY_STRING ? cJSON_Parse(rep->element[i]->str) : NULL;
+        const redisReply *e = rep->element[i];
+        cJSON *j = e->type == REDIS_REPLY_STRING && e->len && e->str[0] == '{' ? cJSON_Parse(e->str) : NULL;
         if (!cJSON_IsObject(j)) {
             cJSON_Delete(j);
             continue;

@@ -64,7 +64,8 @@ for env in dev prod; do
       "the rejection names ENFORCEMENT_GAP"
   fi
   eval "run_$env=$run"
-  assert_true "[ \$(stack_redis_cli LLEN acms:run:$run:adaptations) -ge 5 ]" "$env adaptations recorded"
+  n=$("$BIN/acmsctl" status "$run" --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["adaptations"]))')
+  assert_true "[ $n -ge 5 ]" "$env adaptations recorded ($n)"
 done
 # the prepared configurations on the bus still carry the reference
 prepared_text() { kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.config.prepared -e -o beginning -q 2>/dev/null | tr -c '[:print:]' '\n'; }

@@ -94,12 +94,9 @@ peak_mb=$(( $(step_field peak_rss_kb) / 1024 ))
 echo "ROWS 2.4M: limit $mem MiB, peak $peak_mb MiB"
 assert_eq "$(step_field attempt)" 1 "no retry"
 assert_true "[ $peak_mb -ge 120 ] && [ $mem -gt $peak_mb ] && [ $mem -le 160 ]" "sized near its 120 MiB need, not 400"
-basis=$(stack_redis_cli LRANGE "acms:run:$run:adaptations" 0 -1 | python3 -c '
+basis=$("$BIN/acmsctl" status "$run" --format json | python3 -c '
 import json, sys
-for l in sys.stdin:
-    l = l.strip()
-    if not l: continue
-    r = json.loads(l)
+for r in json.load(sys.stdin).get("adaptations", []):
     if r.get("stage") == "scaling" and r.get("field") == "resources.memory_mb":
         print(r.get("learned", {}).get("method", ""), r.get("learned", {}).get("input_value", ""))')
 assert_eq "$basis" "input-fit 2400000" "the run's record: input-fit at its own ROWS"

@@ -77,13 +77,10 @@ mem2=$(step_field "$run2" memory_mb)
 assert_true "[ $mem2 -ge $bump ] && [ $mem2 -ge 150 ]" "run 2 memory $mem2 MiB >= bump $bump MiB and the need"
 assert_true "[ $(( $(step_field "$run2" peak_rss_kb) / 1024 )) -ge 150 ]" "run 2 really used its 150 MiB"
 # the scaler's record says where the number came from
-learned=$(stack_redis_cli LRANGE "acms:run:$run2:adaptations" 0 -1 |
+learned=$("$BIN/acmsctl" status "$run2" --format json |
   python3 -c 'import json,sys
 n=0
-for l in sys.stdin:
-    l=l.strip()
-    if not l: continue
-    r=json.loads(l)
+for r in json.load(sys.stdin).get("adaptations", []):
     if r.get("stage")=="scaling" and r.get("field")=="resources.memory_mb" and r.get("applied") and "learned from" in r.get("reason",""):
         n+=1
 print(n)')

@@ -89,14 +89,19 @@ static void trickle_clients_are_bounded(void **state)
         assert_true(closed_within(held[i], 30000, NULL, 0));
         close(held[i]);
     }
-    int s = connect_to(port);
-    assert_int_equal(send(s, req, strlen(req), 0), (ssize_t)strlen(req));
+    /* The server counts a closed connection against the address until its own cleanup, which may
+     * come just after the client saw the close: a new request is answered within a deadline. */
     char b[512] = "";
-    struct pollfd p = {.fd = s, .events = POLLIN};
-    assert_true(poll(&p, 1, 10000) > 0);
-    assert_true(recv(s, b, sizeof b - 1, 0) > 0);
+    for (int tries = 0; tries < 100 && !strstr(b, "200"); tries++) {
+        int s = connect_to(port);
+        assert_int_equal(send(s, req, strlen(req), 0), (ssize_t)strlen(req));
+        struct pollfd p = {.fd = s, .events = POLLIN};
+        memset(b, 0, sizeof b);
+        if (poll(&p, 1, 10000) > 0 && recv(s, b, sizeof b - 1, 0) <= 0)
+            usleep(100 * 1000); /* closed unanswered: still counted */
+        close(s);
+    }
     assert_non_null(strstr(b, "200"));
-    close(s);
     acms_http_stop(h);
 }
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "pb.h"
 #include "redis_fixture.h"
 #include "runview.h"
 #include "run_state.h"
@@ -50,6 +51,26 @@ static void run_at(acms_redis *r, const char *id, long long ms, const char *env,
     cmd(r, "ZADD acms:runs %s %s", score, id);
 }
 
+/* A prepared log as the adapter writes it: a RuntimeConfiguration holding only adaptation_log. */
+static const char *packed_log(size_t *len)
+{
+    Acms__V1__AdaptationRecord r1 = ACMS__V1__ADAPTATION_RECORD__INIT, r2 = ACMS__V1__ADAPTATION_RECORD__INIT;
+    r1.stage = "environment";
+    r1.reason = "why";
+    r2.stage = "scaling";
+    r2.reason = "fits";
+    r2.safety_score = 0.5;
+    Acms__V1__AdaptationRecord *v[] = {&r1, &r2};
+    Acms__V1__RuntimeConfiguration only = ACMS__V1__RUNTIME_CONFIGURATION__INIT;
+    only.adaptation_log = v;
+    only.n_adaptation_log = 2;
+    *len = protobuf_c_message_get_packed_size(&only.base);
+    uint8_t *buf = malloc(*len);
+    assert_non_null(buf);
+    protobuf_c_message_pack(&only.base, buf);
+    return (const char *)buf;
+}
+
 static void test_read_view(void **state)
 {
     acms_redis *r = ((fx_redis *)*state)->r;
@@ -59,7 +80,13 @@ static void test_read_view(void **state)
     cmd(r, "RPUSH acms:run:%s:steps %s", "r1", "a");
     const char *skv[] = {"status", "failed", "attempt", "2", "attempts", "[{\"attempt\":1,\"reason\":\"MEMORY\"}]"};
     assert_int_equal(acms_state_step_set(r, "r1", "b", skv, 6), ACMS_OK);
-    cmd(r, "RPUSH acms:run:%s:adaptations %s", "r1", "{\"stage\":\"environment\",\"reason\":\"why\"}");
+    /* the prepared log is one item (the adapter's packed log), runtime records follow one an item */
+    const char *items[1];
+    size_t lens[1];
+    items[0] = packed_log(&lens[0]);
+    assert_int_equal(acms_state_run_status_blobs(r, "r1", "running", kv, 6, "adaptations", items, lens, 1), 1);
+    free((void *)items[0]);
+    cmd(r, "RPUSH acms:run:%s:adaptations %s", "r1", "{\"stage\":\"runtime\",\"reason\":\"later\"}");
     int unreachable = 1;
     cJSON *v = acms_runview_read(r, "r1", &unreachable);
     assert_non_null(v);
@@ -76,6 +103,11 @@ static void test_read_view(void **state)
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(v, "adaptations"), 0), "reason")
                             ->valuestring,
                         "why");
+    cJSON *ads = cJSON_GetObjectItem(v, "adaptations");
+    assert_int_equal(cJSON_GetArraySize(ads), 3);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ads, 1), "stage")->valuestring, "scaling");
+    assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(ads, 1), "safety_score")->valuedouble == 0.5);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ads, 2), "reason")->valuestring, "later");
     cJSON_Delete(v);
     assert_null(acms_runview_read(r, "nope", &unreachable));
     assert_int_equal(unreachable, 0);
