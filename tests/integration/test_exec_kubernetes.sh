@@ -197,7 +197,9 @@ kc PATCH "/api/v1/namespaces/$ST/pods/$(json_get "$(pod_of "$run2" drained 2)" m
   -H 'Content-Type: application/merge-patch+json' -d '{"metadata":{"labels":{"test.acms.io/finish":"true"}}}' >/dev/null
 # hungry: metrics-server reports 96% of its limit; the monitor proposes memory_up, the adapter
 # approves, the coordinator resizes the running Pod in place
-wait_for 240 "stack_redis_cli LRANGE acms:run:$run2:adaptations 0 -1 | grep '\"step\":\"hungry\"' | grep -q 'memory resized in place'" \
+# grep -a: the list starts with the packed (binary) prepared log, and grep would print only
+# "Binary file matches" for the next grep to read
+wait_for 240 "stack_redis_cli LRANGE acms:run:$run2:adaptations 0 -1 | grep -a '\"step\":\"hungry\"' | grep -q 'memory resized in place'" \
   "hungry: approved memory_up applied in place (pods/resize)"
 hpod=$(pod_of "$run2" hungry 1)
 kc PATCH "/api/v1/namespaces/$ST/pods/$(json_get "$hpod" metadata.name)" \

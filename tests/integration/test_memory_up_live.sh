@@ -57,6 +57,8 @@ new=$(echo "$live" | sed -n 's/^memory 300 -> \([0-9]*\) MiB.*/\1/p')
 assert_true "[ $new -gt 330 ]" "to more than the step then used ($new MiB)"
 assert_true "json_get '$attempts' 0.live_adaptations | grep -q 'memory 300 -> $new'" "in its attempt record"
 assert_true "[ $(json_get "$attempts" 0.peak_rss_kb) -gt $((300 * 1024)) ]" "it went past its old limit ($(( $(json_get "$attempts" 0.peak_rss_kb) / 1024 )) MiB)"
-assert_true "stack_redis_cli LRANGE acms:run:$run:adaptations 0 -1 | grep '\"stage\":\"runtime\"' | grep -q 'raised in place on running attempt 1'" \
+# grep -a: the list starts with the packed (binary) prepared log, and grep would print only
+# "Binary file matches" for the next grep to read
+assert_true "stack_redis_cli LRANGE acms:run:$run:adaptations 0 -1 | grep -a '\"stage\":\"runtime\"' | grep -q 'raised in place on running attempt 1'" \
   "the adaptation log records it"
 echo "live adaptation: memory_up raised the running attempt's cgroup limit; it survived"
