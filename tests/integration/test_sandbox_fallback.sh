@@ -2,7 +2,8 @@
 # The local sandbox's fallback, as on a host without cgroups (ACMS_CGROUP=off): the coordinator
 # says so in its log and on each attempt (memory polled from /proc, RLIMIT_AS, no CPU quota), and a
 # step past its memory limit is still stopped and reported as MEMORY, labelled as polled rather than
-# as the kernel's OOM kill; its retry gets more memory. The other parts of the sandbox (user,
+# as the kernel's OOM kill; its retry gets more memory. (Attempt 1 holds 300 MiB until it is
+# stopped; attempt 2 holds nothing and ends at once.) The other parts of the sandbox (user,
 # network namespace) stay.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,15 +27,16 @@ spec:
   steps:
     - name: hog
       type: processing
-      command: ["/usr/bin/python3", "-c", "import time; b = bytearray(300 << 20); time.sleep(30)"]
+      command: ["/usr/bin/python3", "-c", "import os, time; b = bytearray(300 << 20) if os.environ['ACMS_ATTEMPT'] == '1' else b''; time.sleep(60 if b else 0)"]
       instance_type: ml.t3.medium
       memory_mb: 160
       max_runtime_s: 120
       max_attempts: 2
       output_path: s3://acme-ml/it/hog
 YAML
-out=$("$BIN/acmsctl" submit "$STACK_DIR/p.yaml" --env dev --wait --format json --timeout 180 || true)
+out=$("$BIN/acmsctl" submit "$STACK_DIR/p.yaml" --env dev --wait --format json --timeout 180)
 run=$(json_get "$out" run_id)
+assert_eq "$(json_get "$out" status)" succeeded "run succeeded (attempt 2 holds nothing)"
 attempts=$(stack_redis_cli HGET "acms:run:$run:step:hog" attempts)
 echo "attempt 1: $(json_get "$attempts" 0.sandbox)"
 echo "           $(json_get "$attempts" 0.cause)"
