@@ -1,5 +1,6 @@
 /* validate.c (acms-bench-validate): microseconds per document for the path `acmsctl validate` takes
- * on JSON text: parse -> value tree -> adapter_prepare -> validator_validate, offline (no Redis),
+ * on JSON text: parse -> value tree -> adapter_prepare -> validator_validate (the document converted once,
+ * as acmsctl does), offline (no Redis),
  * everything in one arena per document, as the services do. Prints one JSON line:
  *   {"file":..., "bytes":..., "steps":..., "valid":..., "us":<median of runs>, "runs":[...]}
  * Each run is --iters documents after a warm-up; the median of --runs runs is reported. Time is the
@@ -44,10 +45,11 @@ static int one(const bench_ctx *b, acms_arena *a, size_t *steps, size_t *issues,
     acms_issues is;
     acms_issues_init(&is, a, "syntax");
     Acms__V1__RuntimeConfiguration *rc = NULL;
-    if (adapter_prepare(&b->actx, a, in, &rc, &is) != ACMS_OK)
+    acms_doc_converted written;
+    if (adapter_prepare_kept(&b->actx, a, in, &rc, &is, &written) != ACMS_OK)
         return 0;
     Acms__V1__ValidationResult *res = NULL;
-    if (validator_validate(&b->vctx, a, rc, docs[0], &res) != ACMS_OK)
+    if (validator_validate_converted(&b->vctx, a, rc, docs[0], &written, &res) != ACMS_OK)
         return -1;
     *steps = rc->pipeline->n_steps;
     *issues = res->n_issues;

@@ -26,6 +26,14 @@ const char *acms_doc_kind(const Acms__V1__Value *doc);
  * Returns ACMS_OK when the result is usable (no error-severity issue), else ACMS_ERR_INVALID
  * (the partial message is still returned when *out is not NULL). */
 int acms_doc_to_pipeline(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Pipeline **out, acms_issues *is);
+/* A document's typed conversion kept for a later reader in the same process (adapter_prepare_kept
+ * -> validator_validate_converted), so one document is converted once: the pipeline as written
+ * (before any adaptation) and the issues the conversion reported. Arena-owned; read-only. */
+typedef struct acms_doc_converted {
+    Acms__V1__Pipeline *pipeline;
+    Acms__V1__ValidationIssue *const *issues;
+    size_t n_issues;
+} acms_doc_converted;
 int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Environment **out,
                             acms_issues *is);
 int acms_doc_to_policy(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Policy **out, acms_issues *is);

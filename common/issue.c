@@ -27,6 +27,12 @@ Acms__V1__ValidationIssue *acms_issue_add(acms_issues *is, const char *code, con
     va_start(ap, fmt);
     v->message = acms_arena_vprintf(is->arena, fmt, ap);
     va_end(ap);
+    acms_issues_append(is, v);
+    return v;
+}
+
+void acms_issues_append(acms_issues *is, Acms__V1__ValidationIssue *v)
+{
     if (is->n >= is->cap) {
         size_t cap = is->n < 8 ? 16 : 2 * is->n;
         Acms__V1__ValidationIssue **nv = acms_arena_alloc(is->arena, cap * sizeof *nv);
@@ -36,7 +42,6 @@ Acms__V1__ValidationIssue *acms_issue_add(acms_issues *is, const char *code, con
         is->cap = cap;
     }
     is->v[is->n++] = v;
-    return v;
 }
 
 Acms__V1__ValidationSuggestion *acms_issue_suggest(acms_issues *is, Acms__V1__ValidationIssue *issue,

@@ -21,6 +21,8 @@ void acms_issues_init(acms_issues *is, acms_arena *a, const char *level);
 Acms__V1__ValidationIssue *acms_issue_add(acms_issues *is, const char *code, const char *severity,
                                           const char *path, const Acms__V1__Value *at,
                                           const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Appends an issue already made (another list's, in the same arena), as it is. */
+void acms_issues_append(acms_issues *is, Acms__V1__ValidationIssue *v);
 /* Attaches a suggestion to an issue. */
 Acms__V1__ValidationSuggestion *acms_issue_suggest(acms_issues *is, Acms__V1__ValidationIssue *issue,
                                                    const char *id, const char *source, double confidence,

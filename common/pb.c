@@ -120,26 +120,32 @@ static void *pb_bytes_copy(acms_arena *a, const void *src, size_t n)
     return d;
 }
 
-/* Replaces the element of field f at p (already a shallow copy) by a deep one. */
-static void pb_copy_elem(acms_arena *a, const ProtobufCFieldDescriptor *f, void *p)
+static void *pb_copy(acms_arena *a, const ProtobufCMessage *m, int share);
+
+/* Replaces the element of field f at p (already a shallow copy) by a deep one (share: strings and
+ * bytes stay shared, sub-messages are copied). */
+static void pb_copy_elem(acms_arena *a, const ProtobufCFieldDescriptor *f, void *p, int share)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING: {
         char **s = p;
-        if (*s)
-            *s = acms_arena_strdup(a, *s);
+        if (*s) {
+            if (!share)
+                *s = acms_arena_strdup(a, *s);
+        }
         else if (f->label != PROTOBUF_C_LABEL_REPEATED)
             *s = (char *)f->default_value; /* the default string itself, as unpack sets it */
         break;
     }
     case PROTOBUF_C_TYPE_BYTES: {
         ProtobufCBinaryData *b = p;
-        b->data = b->len ? pb_bytes_copy(a, b->data, b->len) : NULL;
+        if (!share)
+            b->data = b->len ? pb_bytes_copy(a, b->data, b->len) : NULL;
         break;
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
         ProtobufCMessage **m = p;
-        *m = acms_pb_copy(a, *m);
+        *m = pb_copy(a, *m, share);
         break;
     }
     default:
@@ -148,6 +154,16 @@ static void pb_copy_elem(acms_arena *a, const ProtobufCFieldDescriptor *f, void 
 }
 
 void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m)
+{
+    return pb_copy(a, m, 0);
+}
+
+void *acms_pb_copy_structure(acms_arena *a, const ProtobufCMessage *m)
+{
+    return pb_copy(a, m, 1);
+}
+
+static void *pb_copy(acms_arena *a, const ProtobufCMessage *m, int share)
 {
     if (!m)
         return NULL;
@@ -161,7 +177,7 @@ void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m)
                 continue; /* another member of the oneof owns the storage */
         }
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-            pb_copy_elem(a, f, member);
+            pb_copy_elem(a, f, member, share);
             continue;
         }
         size_t n = *(const size_t *)((const char *)c + f->quantifier_offset), es = acms_pb_elem_size(f->type);
@@ -171,8 +187,8 @@ void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m)
             continue;
         }
         char *na = pb_bytes_copy(a, *arr, n * es);
-        for (size_t k = 0; k < n; k++)
-            pb_copy_elem(a, f, na + k * es);
+        for (size_t k = 0; (!share || f->type == PROTOBUF_C_TYPE_MESSAGE) && k < n; k++)
+            pb_copy_elem(a, f, na + k * es, share);
         *arr = na;
     }
     if (c->n_unknown_fields) {

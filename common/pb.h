@@ -51,6 +51,22 @@ int acms_value_sha256_hex(const Acms__V1__Value *v, char out[65]);
  * "unknown schema version", "invalid run_id", "invalid event_id" (keys.h: ids become key parts). */
 ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc,
                                  const void *payload, size_t len, const char **reason);
+/* --- wire-level fields (pb_wire.c) ------------------------------------------------------------ */
+/* The bytes of top-level field `field` (a sub-message, string or bytes: wire type 2) of a packed
+ * message, pointing into packed. ACMS_OK; ACMS_ERR_NOTFOUND when absent; ACMS_ERR_INVALID when the
+ * packing is malformed, or the field has another wire type or occurs more than once. */
+int acms_pb_field_bytes(const void *packed, size_t len, uint32_t field, const uint8_t **out, size_t *out_len);
+/* A field given as packed bytes: a sub-message from acms_pb_field_bytes, or packed with acms_pb_pack. */
+typedef struct acms_pb_raw_field {
+    uint32_t field;
+    const uint8_t *data;
+    size_t len;
+} acms_pb_raw_field;
+/* Packs msg (which must leave those fields unset) followed by the n_raw fields raw (length-delimited,
+ * in the order given) into a malloc'd buffer. Caller frees *out. ACMS_OK or ACMS_ERR_NOMEM. */
+int acms_pb_pack_with_fields(const ProtobufCMessage *msg, const acms_pb_raw_field *raw, size_t n_raw, uint8_t **out,
+                             size_t *len);
+
 /* The EventMeta of a decoded event message (field 1), or NULL. */
 const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg);
 
@@ -89,6 +105,10 @@ void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc);
  * Packs to the same bytes as m (unset proto3 strings come back as "", like protobuf-c's unpack);
  * m and its sub-messages must not be NULL inside repeated fields. Returns NULL when m is NULL. */
 void *acms_pb_copy(acms_arena *a, const ProtobufCMessage *m);
+/* acms_pb_copy of the structure only: every sub-message and repeated array is copied, strings and
+ * bytes are shared with m (same arena lifetime). For a copy that is then changed by replacing
+ * pointers, never by writing into a string. */
+void *acms_pb_copy_structure(acms_arena *a, const ProtobufCMessage *m);
 
 /* Size of one element of a repeated field of type t in a protobuf-c message (its array stride). */
 size_t acms_pb_elem_size(ProtobufCType t);

@@ -80,12 +80,32 @@ static int unclaim(acms_service *svc, acms_msg *m, uint8_t **held, const char **
     return ACMS_OK;
 }
 
+static int publish_packed(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
+                          uint8_t *buf, size_t len);
+
 int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg)
 {
     uint8_t *buf;
     size_t len;
     if (acms_pb_pack(msg, &buf, &len) != ACMS_OK)
         return ACMS_ERR_RETRY;
+    return publish_packed(svc, t, key, msg, buf, len);
+}
+
+int acms_service_publish_with_fields(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
+                                     const acms_pb_raw_field *raw, size_t n_raw)
+{
+    uint8_t *buf;
+    size_t len;
+    if (acms_pb_pack_with_fields(msg, raw, n_raw, &buf, &len) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    return publish_packed(svc, t, key, msg, buf, len);
+}
+
+/* Produces buf (msg packed; freed here) with msg's CloudEvents headers. */
+static int publish_packed(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
+                          uint8_t *buf, size_t len)
+{
     const Acms__V1__EventMeta *meta = acms_pb_meta(msg);
     char source[256];
     snprintf(source, sizeof source, "/acms/%s/%s", svc->cfg.service, svc->cfg.instance_id);

@@ -52,5 +52,9 @@ int acms_service_stopping(const acms_service *svc);
 /* Packs msg and queues it on topic t, keyed by key (the run id), with CloudEvents headers taken
  * from the message's EventMeta (field 1). ACMS_OK or ACMS_ERR_RETRY. */
 int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg);
+/* acms_service_publish of msg with the fields raw (unset in msg) carried as packed bytes: a
+ * sub-message forwarded unchanged, or already packed, is not packed again (acms_pb_pack_with_fields). */
+int acms_service_publish_with_fields(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
+                                     const acms_pb_raw_field *raw, size_t n_raw);
 
 #endif

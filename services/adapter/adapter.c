@@ -106,6 +106,33 @@ static void unknown_environment(const adapter_ctx *ctx, acms_issues *issues, con
 int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
                     Acms__V1__RuntimeConfiguration **out, acms_issues *issues)
 {
+    return adapter_prepare_kept(ctx, a, in, out, issues, NULL);
+}
+
+/* The conversion's issues are issues->v[from .. issues->n); p is copied before any stage adapts it. */
+static int keep_converted(acms_arena *a, const Acms__V1__Pipeline *p, const acms_issues *issues, size_t from,
+                          acms_doc_converted *written)
+{
+    if (written == NULL)
+        return ACMS_OK;
+    written->pipeline = acms_pb_copy_structure(a, &p->base); /* stages replace strings, never edit them */
+    if (written->pipeline == NULL)
+        return ACMS_ERR_NOMEM;
+    written->n_issues = issues->n - from;
+    written->issues = NULL;
+    if (written->n_issues == 0)
+        return ACMS_OK;
+    Acms__V1__ValidationIssue **v = acms_arena_alloc(a, written->n_issues * sizeof *v);
+    if (v == NULL)
+        return ACMS_ERR_NOMEM;
+    memcpy(v, issues->v + from, written->n_issues * sizeof *v);
+    written->issues = v;
+    return ACMS_OK;
+}
+
+int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
+                         Acms__V1__RuntimeConfiguration **out, acms_issues *issues, acms_doc_converted *written)
+{
     const char *saved = issues->level;
     *out = NULL;
     if (!in || !in->document) {
@@ -122,7 +149,7 @@ int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__Confi
 
     /* Document -> typed pipeline; error-severity syntax issues stop here. */
     Acms__V1__Pipeline *p = NULL;
-    size_t errors_before = acms_issues_count(issues, "error");
+    size_t errors_before = acms_issues_count(issues, "error"), issues_before = issues->n;
     issues->level = "syntax";
     int rc = acms_doc_to_pipeline(a, in->document, &p, issues);
     issues->level = saved;
@@ -135,6 +162,8 @@ int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__Confi
         }
         return ACMS_ERR_INVALID;
     }
+    if ((rc = keep_converted(a, p, issues, issues_before, written)) != ACMS_OK)
+        return rc;
 
     const acms_catalog *cat = &ctx->profiles->catalog;
     adapter_log log;

@@ -11,6 +11,7 @@
 #include "redis.h"
 #include "secret.h"
 #include "config_store.h"
+#include "doc.h"
 
 /* The scaler's Redis reads done ahead for one submission (a service handling several at once):
  * rep[0] the HVALS of acms:env:<env>:instances, rep[1 + i] the HGETALL of acms:learn:rec:<pipeline>:
@@ -38,6 +39,11 @@ typedef struct adapter_ctx {
  * ACMS_ERR_RETRY when Redis was needed and unreachable. Deterministic for the same inputs and state. */
 int adapter_prepare(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
                     Acms__V1__RuntimeConfiguration **out, acms_issues *issues);
+/* adapter_prepare that also keeps the document's conversion in *written (when not NULL, on ACMS_OK):
+ * a copy of the pipeline as written, taken before any stage adapts it, and the conversion's issues,
+ * for validator_validate_converted on the same document in the same arena. */
+int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
+                         Acms__V1__RuntimeConfiguration **out, acms_issues *issues, acms_doc_converted *written);
 /* Everything *out points to lives in the arena a, or in in (which must outlive *out); the
  * environment is a deep copy, so *out does not depend on ctx->profiles afterwards.
  * prepared_at_ms is in->meta->timestamp_ms (now when in has no meta), so the same input and state

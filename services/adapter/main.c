@@ -4,7 +4,8 @@
  * publishing and are idempotent (monotonic status with DEL+RPUSH of the log, one packed value, in the
  * same script, only while the run is at "prepared"; once-keys per event), and published ids are
  * derived from the input, so redelivery is harmless; a run already past "prepared" is not prepared
- * again. */
+ * again. The submitted document goes on in the ConfigPrepared as the bytes it arrived in (packed
+ * again only when a plain-text credential was redacted from it). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -133,9 +134,37 @@ static size_t prepared_fields(const Acms__V1__RuntimeConfiguration *rc, const ch
     return sizeof v / sizeof *v - (*S(md->config_ref) ? 0 : 2);
 }
 
-/* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed). */
+/* The submitted document as it arrived: the bytes of ConfigSubmitted.document in the payload, or
+ * NULL (absent, or not readable as one field). */
+static const uint8_t *submitted_doc_bytes(const acms_msg *msg, size_t *len)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(&acms__v1__config_submitted__descriptor, "document");
+    const uint8_t *raw = NULL;
+    if (!msg || !f || acms_pb_field_bytes(msg->payload, msg->len, f->id, &raw, len) != ACMS_OK)
+        return NULL;
+    return raw;
+}
+
+/* Publishes the ConfigPrepared; a document sent on unchanged (no plain-text credential redacted)
+ * travels as the bytes it arrived in (raw, may be NULL), not packed again. */
+static int publish_prepared(acms_service *svc, Acms__V1__ConfigPrepared *out, const Acms__V1__Value *submitted,
+                            const uint8_t *raw, size_t raw_len)
+{
+    const char *key = out->meta->run_id;
+    if (raw == NULL || out->document != submitted)
+        return acms_service_publish(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base);
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(&acms__v1__config_prepared__descriptor, "document");
+    acms_pb_raw_field doc = {.field = f->id, .data = raw, .len = raw_len};
+    out->document = NULL;
+    return acms_service_publish_with_fields(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base, &doc, 1);
+}
+
+/* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed). msg: the
+ * ConfigSubmitted as received when in is its decoding (its document is forwarded as is), else NULL. */
 static int prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
-                            Acms__V1__RuntimeConfiguration *rc, int st)
+                            const acms_msg *msg, Acms__V1__RuntimeConfiguration *rc, int st)
 {
     const Acms__V1__EventMeta *m = in->meta;
     const Acms__V1__RuntimeMetadata *md = rc->metadata;
@@ -152,7 +181,9 @@ static int prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__Co
     out->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "prepared", m->traceparent);
     out->runtime = rc;
     out->document = adapter_redacted_document(a, in->document, rc->metadata); /* no plain-text credential */
-    if (acms_service_publish(svc, ACMS_TOPIC_CONFIG_PREPARED, m->run_id, &out->base) != ACMS_OK)
+    size_t raw_len = 0;
+    const uint8_t *raw = submitted_doc_bytes(msg, &raw_len);
+    if (publish_prepared(svc, out, in->document, raw, raw_len) != ACMS_OK)
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_adapter_prepared_total", NULL,
                      "Configurations prepared for execution", 1);
@@ -165,7 +196,7 @@ static int prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__Co
 }
 
 static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
-                       Acms__V1__RuntimeConfiguration *rc)
+                       const acms_msg *msg, Acms__V1__RuntimeConfiguration *rc)
 {
     const char *kv[10];
     size_t nkv = prepared_fields(rc, kv);
@@ -175,7 +206,7 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
     const char *log = log_packed(a, rc, &len);
     int st = acms_state_run_status_blobs(s->ctx.redis, in->meta->run_id, "prepared", kv, nkv, "adaptations", &log,
                                          &len, 1);
-    return prepared_publish(svc, a, in, rc, st);
+    return prepared_publish(svc, a, in, msg, rc, st);
 }
 
 /* ref: what a submission by reference resolved to (NULL inline); the run and the event then name the
@@ -289,7 +320,7 @@ static int handle_submitted(adapter_service *s, acms_service *svc, acms_arena *a
     }
     switch (r) {
     case ACMS_OK:
-        return on_prepared(s, svc, a, resolved, rc);
+        return on_prepared(s, svc, a, resolved, resolved == in ? msg : NULL, rc);
     case ACMS_ERR_INVALID:
         return on_rejected(s, svc, a, resolved ? resolved : in, &issues, by_ref ? &ref : NULL);
     case ACMS_ERR_RETRY:
@@ -515,7 +546,7 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
             freeReplyObject(st[k]);
         k++;
         acms_log_set_trace(msgs[i].traceparent);
-        rcs[i] = prepared_publish(svc, a, it[i].in, it[i].rc, applied);
+        rcs[i] = prepared_publish(svc, a, it[i].in, &msgs[i], it[i].rc, applied);
     }
     acms_log_set_trace(NULL);
 out:

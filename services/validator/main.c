@@ -1,7 +1,9 @@
 /* main.c: acms-validator wiring. Consumes acms.config.prepared (validate -> ValidationResultEvent,
  * then ConfigValidated and run status "validated", or status "rejected") and acms.exec.steps
  * (runtime validation -> a runtime ValidationResultEvent when a step shows issues). Status writes are
- * monotonic and published ids are derived from the input event, so a redelivery is harmless. */
+ * monotonic and published ids are derived from the input event, so a redelivery is harmless. The
+ * runtime configuration goes on in the ConfigValidated as the bytes it arrived in, and the verdict
+ * is packed once (the run's record) for both events. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,10 +123,42 @@ static const char *verdict_status(acms_arena *a, const Acms__V1__ValidationResul
     return "rejected";
 }
 
+static uint32_t field_id(const ProtobufCMessageDescriptor *d, const char *name)
+{
+    return protobuf_c_message_descriptor_get_field_by_name(d, name)->id;
+}
+
+/* The result events, packed with the bytes already at hand: the verdict packed for Redis
+ * (packed, len) and the runtime configuration as it arrived in msg (unchanged: forwarded as is). */
+static int publish_results(acms_service *svc, const acms_msg *msg, Acms__V1__ValidationResultEvent *ev,
+                           Acms__V1__ConfigValidated *out, const char *packed, size_t len)
+{
+    const char *key = ev->meta->run_id;
+    acms_pb_raw_field f[2] = {{.field = field_id(ev->base.descriptor, "result"), .data = (const uint8_t *)packed,
+                               .len = len}};
+    ev->result = NULL;
+    if (acms_service_publish_with_fields(svc, ACMS_TOPIC_VALIDATION_RESULTS, key, &ev->base, f, 1) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    if (out == NULL)
+        return ACMS_OK;
+    /* ConfigValidated: meta, then runtime and result (numbered after meta, ascending: the bytes
+     * protobuf-c would pack) */
+    f[0] = (acms_pb_raw_field){.field = field_id(out->base.descriptor, "runtime")};
+    f[1] = (acms_pb_raw_field){.field = field_id(out->base.descriptor, "result"), .data = (const uint8_t *)packed,
+                               .len = len};
+    if (acms_pb_field_bytes(msg->payload, msg->len, field_id(&acms__v1__config_prepared__descriptor, "runtime"),
+                            &f[0].data, &f[0].len) != ACMS_OK)
+        return acms_service_publish(svc, ACMS_TOPIC_CONFIG_VALIDATED, key, &out->base);
+    out->runtime = NULL;
+    out->result = NULL;
+    return acms_service_publish_with_fields(svc, ACMS_TOPIC_CONFIG_VALIDATED, key, &out->base, f, 2);
+}
+
 /* After the status write (applied or refused: a refused write, the run having moved on or ended,
- * still republishes the same ids): the result events. ACMS_OK or ACMS_ERR_RETRY. */
-static int prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigPrepared *in,
-                            Acms__V1__ValidationResult *res, double secs)
+ * still republishes the same ids): the result events. msg: the ConfigPrepared as received; packed:
+ * res as packed for the run's record. ACMS_OK or ACMS_ERR_RETRY. */
+static int prepared_publish(acms_service *svc, acms_arena *a, const acms_msg *msg, const Acms__V1__ConfigPrepared *in,
+                            Acms__V1__ValidationResult *res, const char *packed, size_t packed_len, double secs)
 {
     const Acms__V1__EventMeta *m = in->meta;
     Acms__V1__RuntimeConfiguration *rc = in->runtime;
@@ -137,15 +171,19 @@ static int prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__Co
     ev->config_hash = acms_arena_strdup(a, md ? S(md->config_hash) : "");
     ev->source_name = acms_arena_strdup(a, md ? S(md->source_name) : "");
     ev->config_ref = acms_arena_strdup(a, md ? S(md->config_ref) : "");
-    if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &ev->base) != ACMS_OK)
-        return ACMS_ERR_RETRY;
+    Acms__V1__ConfigValidated *out = NULL;
     if (res->valid) {
-        Acms__V1__ConfigValidated *out = acms_pb_new(a, &acms__v1__config_validated__descriptor);
+        out = acms_pb_new(a, &acms__v1__config_validated__descriptor);
         out->meta = acms_meta_new(a, m->run_id, SERVICE, m->event_id, "validated", m->traceparent);
         out->runtime = rc;
         out->result = res;
-        if (acms_service_publish(svc, ACMS_TOPIC_CONFIG_VALIDATED, m->run_id, &out->base) != ACMS_OK)
+    }
+    if (packed_len == 0) { /* the verdict could not be packed for the record: pack each event */
+        if (acms_service_publish(svc, ACMS_TOPIC_VALIDATION_RESULTS, m->run_id, &ev->base) != ACMS_OK ||
+            (out && acms_service_publish(svc, ACMS_TOPIC_CONFIG_VALIDATED, m->run_id, &out->base) != ACMS_OK))
             return ACMS_ERR_RETRY;
+    } else if (publish_results(svc, msg, ev, out, packed, packed_len) != ACMS_OK) {
+        return ACMS_ERR_RETRY;
     }
     acms_metrics *mx = acms_service_metrics(svc);
     acms_metrics_add(mx, "acms_validator_validations_total", res->valid ? "verdict=\"valid\"" : "verdict=\"invalid\"",
@@ -175,7 +213,7 @@ static int handle_prepared(const validator_ctx *c, acms_service *svc, acms_arena
     if (acms_state_run_status_blobs(c->redis, in->meta->run_id, status, nkv ? kv : NULL, nkv, ACMS_STATE_VALIDATION,
                                     verdict, &vlen, 1) < 0)
         return ACMS_ERR_RETRY;
-    return prepared_publish(svc, a, in, res, secs);
+    return prepared_publish(svc, a, msg, in, res, verdict[0], vlen, secs);
 }
 
 static int handle_step(const validator_ctx *c, acms_service *svc, acms_arena *a, const acms_msg *msg,
@@ -252,6 +290,8 @@ typedef struct batch_item {
     size_t first, ncmds;                 /* its replies in the history pipeline */
     validator_pass vp;
     Acms__V1__ValidationResult *res;
+    const char *packed;                  /* res packed (the run's record, reused by the events) */
+    size_t packed_len;
     int64_t t0_ms;
 } batch_item;
 
@@ -336,10 +376,9 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
         const char *kv[4];
         size_t nkv;
         const char *status = verdict_status(a, it[i].res, kv, &nkv);
-        size_t vlen;
-        const char *verdict[1] = {result_packed(a, it[i].res, &vlen)};
+        it[i].packed = result_packed(a, it[i].res, &it[i].packed_len);
         if (acms_state_run_status_blobs_append(r, it[i].in->meta->run_id, status, nkv ? kv : NULL, nkv,
-                                               ACMS_STATE_VALIDATION, verdict, &vlen, 1) != ACMS_OK) {
+                                               ACMS_STATE_VALIDATION, &it[i].packed, &it[i].packed_len, 1) != ACMS_OK) {
             it[i].in = NULL; /* as handle_prepared: retried */
             continue;
         }
@@ -362,7 +401,8 @@ static int handle_batch(void *ctx, acms_service *svc, const acms_msg *msgs, size
         if (applied < 0)
             continue; /* stays ACMS_ERR_RETRY */
         acms_log_set_trace(msgs[i].traceparent);
-        rcs[i] = prepared_publish(svc, a, it[i].in, it[i].res, (double)(acms_mono_ms() - it[i].t0_ms) / 1000.0);
+        rcs[i] = prepared_publish(svc, a, &msgs[i], it[i].in, it[i].res, it[i].packed, it[i].packed_len,
+                                  (double)(acms_mono_ms() - it[i].t0_ms) / 1000.0);
     }
     acms_log_set_trace(NULL);
 out:

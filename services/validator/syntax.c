@@ -290,7 +290,13 @@ int validator_syntax(validator_input *in, acms_arena *a, acms_issues *is, Acms__
         *doc_pipeline = NULL;
     if (in->document) {
         Acms__V1__Pipeline *dp = NULL;
-        (void)acms_doc_to_pipeline(a, in->document, &dp, is);
+        if (in->written) { /* converted once already: its pipeline as written and its issues */
+            dp = in->written->pipeline;
+            for (size_t k = 0; k < in->written->n_issues; k++)
+                acms_issues_append(is, in->written->issues[k]);
+        } else {
+            (void)acms_doc_to_pipeline(a, in->document, &dp, is);
+        }
         if (doc_pipeline)
             *doc_pipeline = dp;
         if (dp)

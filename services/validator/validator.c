@@ -63,13 +63,15 @@ static const Acms__V1__Environment *find_env(const validator_ctx *ctx, const Acm
     return NULL;
 }
 
-int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
-                              const Acms__V1__Value *document, validator_step_history *history, validator_pass *vp)
+static int levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                  const Acms__V1__Value *document, const acms_doc_converted *written,
+                  validator_step_history *history, validator_pass *vp)
 {
     memset(vp, 0, sizeof *vp);
     validator_input *in = &vp->in;
     in->pipeline = rc ? rc->pipeline : NULL;
     in->document = document;
+    in->written = document ? written : NULL;
     in->profiles = ctx ? ctx->profiles : NULL;
     in->meta = rc ? rc->metadata : NULL;
     in->adaptations = rc ? rc->adaptation_log : NULL;
@@ -115,6 +117,12 @@ int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acm
     return ACMS_OK;
 }
 
+int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                              const Acms__V1__Value *document, validator_step_history *history, validator_pass *vp)
+{
+    return levels(ctx, a, rc, document, NULL, history, vp);
+}
+
 int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp,
                               validator_fix_history *fixes, Acms__V1__ValidationResult **out)
 {
@@ -140,12 +148,19 @@ int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator
     return ACMS_OK;
 }
 
-int validator_validate(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
-                       const Acms__V1__Value *document, Acms__V1__ValidationResult **out)
+int validator_validate_converted(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                                 const Acms__V1__Value *document, const acms_doc_converted *written,
+                                 Acms__V1__ValidationResult **out)
 {
     validator_pass vp;
     *out = NULL;
-    if (validator_validate_levels(ctx, a, rc, document, NULL, &vp) != ACMS_OK)
+    if (levels(ctx, a, rc, document, written, NULL, &vp) != ACMS_OK)
         return ACMS_ERR_RETRY;
     return validator_validate_finish(ctx, a, &vp, NULL, out);
+}
+
+int validator_validate(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                       const Acms__V1__Value *document, Acms__V1__ValidationResult **out)
+{
+    return validator_validate_converted(ctx, a, rc, document, NULL, out);
 }

@@ -8,6 +8,7 @@
 #define ACMS_VALIDATOR_H
 
 #include "dag.h"
+#include "doc.h"
 #include "issue.h"
 #include "profile.h"
 #include "redis.h"
@@ -25,6 +26,12 @@ typedef struct validator_ctx {
  * confidence_score as documented in validator.c. */
 int validator_validate(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
                        const Acms__V1__Value *document, Acms__V1__ValidationResult **out);
+
+/* validator_validate on a document already converted in this process (adapter_prepare_kept):
+ * written (may be NULL) stands for the syntax level's own conversion of document; same result. */
+int validator_validate_converted(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
+                                 const Acms__V1__Value *document, const acms_doc_converted *written,
+                                 Acms__V1__ValidationResult **out);
 
 /* validate_during_execution: judges one StepEvent's metrics against the step's declared limits.
  * *out is always set (phase "runtime"); a healthy step gives a result with no issues or warnings
@@ -98,6 +105,8 @@ int validator_history_load_fixes(acms_redis *r, acms_arena *a, const acms_issues
 typedef struct validator_input {
     const Acms__V1__Pipeline *pipeline;      /* the adapted pipeline the later levels judge */
     const Acms__V1__Value *document;         /* submitted document, or NULL */
+    const acms_doc_converted *written;       /* document's conversion done by the caller (same arena),
+                                              * or NULL: the syntax level converts document itself */
     const Acms__V1__ListValue *doc_steps;    /* its spec.steps list, or NULL (source positions) */
     const Acms__V1__Environment *env;        /* NULL: environment level cannot run */
     const char *env_name;                    /* "" when unknown */
@@ -134,8 +143,8 @@ size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p
 validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p,
                                                         redisReply **rep);
 
-/* Level 1. With in->document: converts it (acms_doc_to_pipeline) and checks formats on the document
- * as written; *doc_pipeline (may be NULL) receives the converted pipeline. Without a document the
+/* Level 1. With in->document: converts it (acms_doc_to_pipeline; with in->written, takes that
+ * conversion's pipeline and issues instead) and checks formats on the document as written; *doc_pipeline (may be NULL) receives the converted pipeline. Without a document the
  * typed in->pipeline is checked. Codes: the conversion's, BAD_NAME, BAD_URI, BAD_SECRET_REF,
  * BAD_ENV_NAME, UNKNOWN_STEP_TYPE, TOO_MANY_STEPS, COMMAND_TOO_LONG. Always ACMS_OK. */
 int validator_syntax(validator_input *in, acms_arena *a, acms_issues *is, Acms__V1__Pipeline **doc_pipeline);

@@ -154,6 +154,36 @@ static void same_input_same_bytes(void **state)
     free(b[1]);
 }
 
+/* adapter_prepare_kept keeps the pipeline as written (what a fresh conversion of the document gives,
+ * byte for byte) and the conversion's issues, while the prepared pipeline is adapted for prod. */
+static void kept_conversion_is_the_document_as_written(void **state)
+{
+    fx *f = *state;
+    acms_arena *a = acms_arena_new(0);
+    Acms__V1__Value *doc = fx_doc_file(a, "examples/pipelines/churn-training.yaml");
+    assert_non_null(doc);
+    acms_issues is, fresh_is;
+    acms_issues_init(&is, a, "environment");
+    acms_issues_init(&fresh_is, a, "syntax");
+    Acms__V1__RuntimeConfiguration *rc = NULL;
+    acms_doc_converted w = {0};
+    assert_int_equal(adapter_prepare_kept(&f->ctx, a, fx_submitted(a, "prod", doc, TS), &rc, &is, &w), ACMS_OK);
+    Acms__V1__Pipeline *fresh = NULL;
+    assert_int_equal(acms_doc_to_pipeline(a, doc, &fresh, &fresh_is), ACMS_OK);
+    assert_int_equal(w.n_issues, fresh_is.n);
+    uint8_t *b[3] = {0};
+    size_t len[3] = {0};
+    assert_int_equal(acms_pb_pack(&w.pipeline->base, &b[0], &len[0]), ACMS_OK);
+    assert_int_equal(acms_pb_pack(&fresh->base, &b[1], &len[1]), ACMS_OK);
+    assert_int_equal(acms_pb_pack(&rc->pipeline->base, &b[2], &len[2]), ACMS_OK);
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(b[0], b[1], len[0]);
+    assert_true(len[0] != len[2] || memcmp(b[0], b[2], len[0]) != 0); /* prod adapted its own copy */
+    for (int i = 0; i < 3; i++)
+        free(b[i]);
+    acms_arena_free(a);
+}
+
 static void unknown_environment_is_refused(void **state)
 {
     fx *f = *state;
@@ -209,6 +239,7 @@ int main(void)
         cmocka_unit_test(dev_and_prod_differ_where_profiles_say),
         cmocka_unit_test(unresolvable_secret_is_a_finding),
         cmocka_unit_test(same_input_same_bytes),
+        cmocka_unit_test(kept_conversion_is_the_document_as_written),
         cmocka_unit_test(unknown_environment_is_refused),
         cmocka_unit_test(syntax_errors_are_refused),
     };

@@ -82,6 +82,31 @@ static void pipeline_and_values(void **state)
     acms_arena_free(a);
 }
 
+/* acms_pb_copy_structure: the same bytes; messages and arrays are the copy's own (replacing a step,
+ * a command argument or a step's name in the copy leaves the original as it was), strings shared. */
+static void structure_copy(void **state)
+{
+    (void)state;
+    acms_arena *a = acms_arena_new(0);
+    acms_issues is;
+    acms_issues_init(&is, a, "syntax");
+    const Acms__V1__Value *doc = parse_one(a, "examples/pipelines/churn-training.yaml");
+    Acms__V1__Pipeline *p = NULL, *keep = NULL;
+    assert_int_equal(acms_doc_to_pipeline(a, doc, &p, &is), ACMS_OK);
+    assert_true(p->n_steps > 1 && p->steps[0]->n_command > 0);
+    keep = acms_pb_copy(a, &p->base);
+    Acms__V1__Pipeline *c = acms_pb_copy_structure(a, &p->base);
+    same_bytes(&p->base, &c->base);
+    assert_ptr_equal(c->steps[0]->name, p->steps[0]->name);
+    assert_ptr_not_equal(c->steps[0], p->steps[0]);
+    assert_ptr_not_equal(c->steps[0]->command, p->steps[0]->command);
+    c->steps[0]->name = "renamed";
+    c->steps[0]->command[0] = "changed";
+    c->steps[1] = c->steps[0];
+    same_bytes(&keep->base, &p->base);
+    acms_arena_free(a);
+}
+
 static void unset_and_unknown(void **state)
 {
     (void)state;
@@ -115,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(environments),
         cmocka_unit_test(pipeline_and_values),
+        cmocka_unit_test(structure_copy),
         cmocka_unit_test(unset_and_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@ typedef struct fx {
     acms_profiles p;
     validator_ctx ctx;
     acms_arena *a;
+    int check_converted;    /* validate_file also checks validator_validate_converted gives the same */
 } fx;
 
 static int setup(void **state)
@@ -33,6 +34,28 @@ static int teardown(void **state)
     return 0;
 }
 
+/* validator_validate_converted with the caller's conversion of doc gives, byte for byte, what
+ * validator_validate (converting doc itself) gave: r. */
+static void check_converted(fx *f, const Acms__V1__RuntimeConfiguration *rc, const Acms__V1__Value *doc,
+                            const Acms__V1__ValidationResult *r)
+{
+    acms_issues is;
+    acms_issues_init(&is, f->a, "syntax");
+    Acms__V1__Pipeline *pl = NULL;
+    (void)acms_doc_to_pipeline(f->a, doc, &pl, &is);
+    acms_doc_converted written = {.pipeline = pl, .issues = is.v, .n_issues = is.n};
+    Acms__V1__ValidationResult *r2 = NULL;
+    assert_int_equal(validator_validate_converted(&f->ctx, f->a, rc, doc, &written, &r2), ACMS_OK);
+    uint8_t *b1 = NULL, *b2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    assert_int_equal(acms_pb_pack(&r->base, &b1, &n1), ACMS_OK);
+    assert_int_equal(acms_pb_pack(&r2->base, &b2, &n2), ACMS_OK);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(b1, b2, n1);
+    free(b1);
+    free(b2);
+}
+
 static Acms__V1__ValidationResult *validate_file(fx *f, const char *rel, const char *env)
 {
     const Acms__V1__Value *doc = vf_doc_file(f->a, rel);
@@ -47,6 +70,8 @@ static Acms__V1__ValidationResult *validate_file(fx *f, const char *rel, const c
     for (size_t i = 0; i < r->n_warnings; i++)
         assert_string_not_equal(r->warnings[i]->severity, "error");
     assert_int_equal(r->valid, r->n_issues == 0);
+    if (f->check_converted)
+        check_converted(f, rc, doc, r);
     return r;
 }
 
@@ -175,6 +200,18 @@ static void test_every_example_in_every_environment(void **state)
     assert_true(count >= 6 * f->p.nenvs);
 }
 
+/* A document converted once (acmsctl validate, the bench: adapter_prepare_kept) is judged exactly as
+ * one the syntax level converts itself: every example, good and bad (unknown fields, type errors,
+ * cycles), in every environment. */
+static void test_converted_once_gives_the_same_result(void **state)
+{
+    fx *f = *state;
+    size_t count = 0;
+    f->check_converted = 1;
+    walk(f, "examples/pipelines", &count);
+    assert_true(count >= 6 * f->p.nenvs);
+}
+
 static void test_unknown_environment_and_document_only(void **state)
 {
     fx *f = *state;
@@ -205,6 +242,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prod_without_enforcement_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_example_in_every_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_environment_and_document_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_converted_once_gives_the_same_result, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@ typedef struct offline {
     int have_profiles;
     const Acms__V1__Value *doc;
     Acms__V1__RuntimeConfiguration *rc;
+    acms_doc_converted written; /* doc's conversion, for the validator (converted once) */
     acms_issues issues;     /* why preparation failed */
 } offline;
 
@@ -61,7 +62,7 @@ static int prepare(const ctl_opts *o, offline *st)
         in->meta->timestamp_ms = acms_now_ms(); /* drift models are evaluated now */
     }
     adapter_ctx actx = {.profiles = &st->profiles, .redis = st->redis, .check_secrets = 0};
-    int rc = adapter_prepare(&actx, st->a, in, &st->rc, &st->issues);
+    int rc = adapter_prepare_kept(&actx, st->a, in, &st->rc, &st->issues, &st->written);
     if (rc == ACMS_OK)
         return CTL_OK;
     if (rc == ACMS_ERR_INVALID)
@@ -197,7 +198,7 @@ int ctl_validate(const ctl_opts *o)
         goto out;
     if (rc == CTL_OK) {
         validator_ctx vctx = {.profiles = &st.profiles, .redis = NULL};
-        if (validator_validate(&vctx, st.a, st.rc, st.doc, &res) != ACMS_OK) {
+        if (validator_validate_converted(&vctx, st.a, st.rc, st.doc, &st.written, &res) != ACMS_OK) {
             rc = ctl_fail(o, CTL_USAGE, "internal", NULL, "validation could not run");
             goto out;
         }
