@@ -1,6 +1,7 @@
 # ACMS execution layer: one plain Makefile.
 #   make            all binaries into bin/
-#   make deps       install the Debian packages the build, tests and demo need (only the missing ones)
+#   make deps       install the Debian packages the build, tests and demo need (only the missing ones),
+#                   and create the step user (STEP_USER, default acms-step)
 #   make kafka      the pinned Apache Kafka broker (tools/kafka/pom.xml) into .cache/kafka, checked;
 #                   needs Maven and a JDK 17 (KAFKA_DEB_PACKAGES), only when Kafka is wanted (docs/bus.md)
 #   make test       deps + build + unit tests + integration tests
@@ -82,6 +83,8 @@ DEB_COMMANDS := npm:npm
 # and Maven, installed only by that target
 KAFKA_DEB_PACKAGES := openjdk-17-jdk-headless maven
 
+# the unprivileged user and group the coordinator runs local steps as (ACMS_STEP_USER), created by deps
+STEP_USER ?= acms-step
 # only for the plots of make bench-learning and make bench-soak (make deps-bench): not needed to build, test or run
 BENCH_DEB_PACKAGES := python3-matplotlib
 
@@ -121,6 +124,11 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "deps: all Debian packages present"; fi
+	@if ! id -u $(STEP_USER) >/dev/null 2>&1; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  echo "deps: creating the unprivileged user local steps run as: $(STEP_USER)"; \
+	  $$SUDO useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(STEP_USER); \
+	fi
 
 deps-bench:
 	@missing=""; for p in $(BENCH_DEB_PACKAGES); do \

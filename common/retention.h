@@ -1,6 +1,6 @@
 /* retention.h: how long a run's state stays in Redis, and how long idempotency marks live.
  * A run's keys: acms:run:<run> and its parts (runtime, steps, adaptations, validation, findings, alerts,
- * cancel, rtonce), its step hashes and attempt log tails, acms:monitor:session:<run>, acms:feedback:run:<run>
+ * cancel, rtonce, live), its step hashes and attempt log tails, acms:monitor:session:<run>, acms:feedback:run:<run>
  * and acms:feedback:runfixes:<run>. Learned keys (statistics, baselines, recommendations, fix
  * statistics) and stored configurations are never touched here. Invariants:
  *  - expiry: the script that writes a run's terminal status also sets expires_ms = now + retention on
@@ -57,7 +57,7 @@
     "local function acms_run_keys(run)\n"                                                                       \
     "  local rk = 'acms:run:' .. run\n"                                                                         \
     "  local ks = {rk, rk .. ':runtime', rk .. ':steps', rk .. ':adaptations', rk .. ':validation',\n"          \
-    "              rk .. ':findings', rk .. ':alerts', rk .. ':cancel', rk .. ':rtonce',\n"                   \
+    "              rk .. ':findings', rk .. ':alerts', rk .. ':cancel', rk .. ':rtonce', rk .. ':live',\n"   \
     "              'acms:monitor:session:' .. run,\n"                                                          \
     "              'acms:feedback:run:' .. run, 'acms:feedback:runfixes:' .. run}\n"                            \
     "  local steps = redis.call('LRANGE', rk .. ':steps', 0, -1)\n"                                             \

@@ -14,7 +14,7 @@
  * gone (retention.h: tombstone) is never created again. */
 #define STATUS_WRITE                                                                                    \
     "local cur = redis.call('HGET', KEYS[1], 'status')\n"                                               \
-    "local ranks = {submitted=0, prepared=1, validated=2, running=3,\n"                                 \
+    "local ranks = {submitted=0, prepared=1, validated=2, queued=3, running=3,\n"                       \
     "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"                                  \
     "if cur then\n"                                                                                     \
     "  local cr = ranks[cur] or 0\n"                                                                    \
@@ -51,6 +51,8 @@ int acms_state_rank(const char *status)
     static const char *const names[] = {"submitted", "prepared", "validated", "running"};
     if (!status)
         return -1;
+    if (!strcmp(status, "queued"))
+        return 3; /* waiting for admission: the same rank as running, either way round */
     for (int i = 0; i < 4; i++)
         if (!strcmp(status, names[i]))
             return i;

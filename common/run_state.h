@@ -16,10 +16,11 @@
  *   acms:run:<run>:findings      hash  runtime validation: event id -> JSON ValidationResultEvent
  *   acms:run:<run>:alerts        hash  monitor alerts: event id -> JSON Alert
  *   acms:runs                    zset  run ids by submit time (ms)
- * Status only moves forward: submitted < prepared < validated < running < terminal
- * (succeeded | failed | cancelled | rejected); a terminal status is never overwritten, so a
- * redelivered event cannot move a run backwards. Every write is one atomic server-side script. The
- * script that writes a terminal status also sets the run's expiry (retention.h, with the handle's
+ * Status only moves forward: submitted < prepared < validated < queued = running < terminal
+ * (succeeded | failed | cancelled | rejected); queued (waiting for the environment's quota) and
+ * running may follow each other; a terminal status is never overwritten, so a redelivered event
+ * cannot move a run backwards. Every write is one atomic server-side script. The script that writes
+ * a terminal status also sets the run's expiry (retention.h, with the handle's
  * acms_redis_run_retention_ms); a run that is gone (expired or deleted) is never created again: the
  * status writes below then return 0 (refused). */
 #ifndef ACMS_RUN_STATE_H

@@ -14,7 +14,7 @@ static int numeric_field(const char *k)
     static const char *const nums[] = {"submitted_ms",  "updated_ms", "finished_ms", "started_ms", "steps_total",
                                        "steps_done",    "attempt",    "wall_ms",     "peak_rss_kb", "memory_mb",
                                        "max_runtime_s", "exit_code",  "cpu_time_s",  "attempt_started_ms",
-                                       "expires_ms",    "compacted_ms", "adaptations_count"};
+                                       "expires_ms",    "compacted_ms", "adaptations_count", "queue_position"};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (!strcmp(k, nums[i]))
             return 1;
@@ -88,6 +88,29 @@ static void compacted_steps(const redisReply *hash, cJSON *view, cJSON *steps)
         cJSON_AddBoolToObject(view, "compacted", 1);
 }
 
+/* A queued run's live place in its environment's line (acms:quota:<env>:queue, 1-based; the
+ * coordinator's admission.c) and the runs holding a slot. */
+static void queue_place(acms_redis *r, cJSON *view, const char *run_id)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(view, "status");
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(view, "environment");
+    if (!cJSON_IsString(st) || strcmp(st->valuestring, "queued") || !cJSON_IsString(env))
+        return;
+    acms_redis_append(r, "ZRANK acms:quota:%s:queue %s", env->valuestring, run_id);
+    acms_redis_append(r, "ZCARD acms:quota:%s:runs", env->valuestring);
+    redisReply *rep[2] = {0};
+    if (acms_redis_exec(r, rep, 2) != ACMS_OK)
+        return;
+    if (rep[0]->type == REDIS_REPLY_INTEGER) {
+        cJSON_DeleteItemFromObject(view, "queue_position");
+        cJSON_AddNumberToObject(view, "queue_position", (double)rep[0]->integer + 1);
+    }
+    if (rep[1]->type == REDIS_REPLY_INTEGER)
+        cJSON_AddNumberToObject(view, "runs_active", (double)rep[1]->integer);
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
+}
+
 /* acms:run:<run>:adaptations into ad, in order: the adapter's prepared log is one item, a packed
  * RuntimeConfiguration holding only adaptation_log (rendered here, when shown); runtime and recovery
  * records follow as one JSON object an item. An item neither reads as is skipped. */
@@ -143,6 +166,7 @@ cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable)
     }
     if (cJSON_GetArraySize(steps) == 0)
         compacted_steps(rep[0], view, steps);
+    queue_place(r, view, run_id);
     read_adaptations(rep[2], cJSON_AddArrayToObject(view, "adaptations"));
 out:
     for (int i = 0; i < 3; i++)

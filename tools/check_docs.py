@@ -24,6 +24,7 @@ GENERIC = {
     "acms:run:": "prefix of a run's keys (retention sweep, config.c)",
     "acms:run:*:*": "acms_key_run_part: acms:run:<run>:<part>",
     "acms:config:*:*": "the configuration store's keys: acms:config:<id>:<part>",
+    "acms:quota:*:*": "an environment's admission keys: acms:quota:<env>:<part>",
     "acms:seen:-": "placeholder of an effect without an idempotency mark",
 }
 
@@ -80,9 +81,9 @@ def keys(texts, problems):
     for t in texts.values():
         for k in re.findall(r'"(?:[A-Z]+ )?(acms:[A-Za-z0-9_:%.<>*-]*)', t):
             built.add(skeleton(k.rstrip(".")))
-        for k in re.findall(r"(acms:[a-z][A-Za-z0-9_:%-]*)", t):  # inside Redis commands and comments
+        for k in re.findall(r"(acms:[a-z][A-Za-z0-9_:%.-]*)", t):  # inside Redis commands and comments
             if "%" in k:
-                built.add(skeleton(k))
+                built.add(skeleton(k.rstrip(".")))
         literals.update(re.findall(r'"([a-z_]+)"', t))
     page = (ROOT / "docs/redis-keys.md").read_text()
     rows = [l for l in page.splitlines() if l.startswith("| `acms:")]

@@ -186,11 +186,13 @@ bus_hint() {
 }
 
 # The local Redis gets a password: random at the first `make up`, kept in run/redis.password (0600)
-# for the next ones; every file the stack writes under run/ is readable by its owner only.
+# for the next ones; every file the stack writes under run/ is readable by its owner only. run/
+# itself is 0711: local steps, run as the step user, reach their work directories in run/work and
+# can neither list run/ nor read anything in it.
 redis_password() {
   umask 077
   mkdir -p "$RUN_DIR"
-  chmod 700 "$RUN_DIR"
+  chmod 711 "$RUN_DIR"
   local f=$RUN_DIR/redis.password
   [ -s "$f" ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$f"
   STACK_REDIS_PASSWORD=$(cat "$f")

@@ -411,7 +411,8 @@ void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1
         if (q && q->max_instances > 0 && s->instance_count > q->max_instances) {
             adapter_log_add(log, STAGE, s->name, "instance_count", u64s(a, s->instance_count),
                             u64s(a, q->max_instances), 1.0, 1, "quota max_instances of environment %s is %u",
-                            S(env->name), q->max_instances);
+                            S(env->name), q->max_instances)
+                ->quota = "quotas.max_instances";
             s->instance_count = q->max_instances;
             basis = "quota-capped";
         }

@@ -69,13 +69,16 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
     }
     if (acms_secret_ctx_from_env(&c->secrets, errstr, errstr_size) != ACMS_OK ||
         acms_crypt_from_env(&c->crypt, c->secrets.vault, errstr, errstr_size) != ACMS_OK ||
-        coord_http_auth_from_env(&c->worker_auth, errstr, errstr_size) != ACMS_OK) {
+        coord_http_auth_from_env(&c->worker_auth, errstr, errstr_size) != ACMS_OK ||
+        coord_sandbox_init(&c->sandbox, errstr, errstr_size) != ACMS_OK) {
+        coord_http_auth_release(&c->worker_auth);
         acms_crypt_free(c->crypt);
         acms_secret_ctx_release(&c->secrets);
         curl_global_cleanup();
         free(c);
         return ACMS_ERR_INVALID;
     }
+    acms_log_info(NULL, NULL, "sandbox for local steps: %s", c->sandbox.label);
     c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
     if (c->wake_fd < 0) {
         acms_log_warn(NULL, NULL, "epoll: %s: step ends are noticed on the tick only", strerror(errno));
@@ -178,10 +181,16 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
     return ACMS_OK;
 }
 
+/* Stores an adaptation for the step's next attempt and, for memory, for its running one: the run's
+ * owner sees the step in acms:run:<run>:live within a second (live.c). */
 static const char *const adapted_script =
     "if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then return 0 end\n"
     "if redis.call('EXISTS', KEYS[2]) == 0 then return 2 end\n"
-    "if tonumber(ARGV[1]) > 0 then redis.call('HSET', KEYS[2], 'override_memory_mb', ARGV[1]) end\n"
+    "if tonumber(ARGV[1]) > 0 then\n"
+    "  redis.call('HSET', KEYS[2], 'override_memory_mb', ARGV[1], 'live_memory_mb', ARGV[1])\n"
+    "  redis.call('SADD', KEYS[3], ARGV[4])\n"
+    "  redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
+    "end\n"
     "if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[2], 'override_runtime_s', ARGV[2]) end\n"
     "return 1\n";
 
@@ -197,23 +206,9 @@ const char *coord_adapted_problem(const Acms__V1__AdaptedEvent *in)
     return NULL;
 }
 
-/* A running attempt of a run owned here asked to use memory_mb now (kubernetes: pods/resize).
- * 1 when its backend tries; the outcome is recorded by the run's tick. Only ever a raise: an
- * adaptation sized from an earlier attempt (an OOM kill at a smaller limit) never shrinks the
- * running one. */
-static int resize_running(coord_ctx *c, const char *run_id, const char *step, uint64_t memory_mb)
-{
-    coord_run *r = find_run(c, run_id, NULL);
-    for (size_t i = 0; r && i < r->n; i++) {
-        coord_step *s = &r->steps[i];
-        if (!strcmp(s->cfg->name, step) && s->state == COORD_STEP_RUNNING && s->proc)
-            return memory_mb > s->res.memory_mb && coord_exec_resize(s->proc, memory_mb);
-    }
-    return 0;
-}
-
 static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason)
 {
+    (void)c; /* the run's owner, wherever it is, applies it in place (live.c) */
     acms_arena *a = acms_arena_new(0);
     Acms__V1__AdaptedEvent *in =
         (Acms__V1__AdaptedEvent *)acms_pb_decode(a, &acms__v1__adapted_event__descriptor, m->payload, m->len, reason);
@@ -231,24 +226,23 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
         acms_log_info(run_id, in->meta->event_id, "adaptation without a step memory/runtime change: nothing to apply");
         goto out;
     }
-    const char *argv[] = {"EVAL", adapted_script, "2",
+    const char *argv[] = {"EVAL", adapted_script, "3",
                           acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, COORD_SERVICE, in->meta->event_id),
                           acms_key_step(acms_key_buf(a), ACMS_KEY_MAX, run_id, in->step),
+                          acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "live"),
                           acms_arena_printf(a, "%llu", (unsigned long long)in->memory_mb),
                           acms_arena_printf(a, "%u", in->max_runtime_s),
-                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(acms_service_redis(svc)))};
-    size_t len[8];
-    for (int i = 0; i < 8; i++)
+                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(acms_service_redis(svc))), in->step};
+    size_t len[10];
+    for (int i = 0; i < 10; i++)
         len[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(acms_service_redis(svc), 8, argv, len);
+    redisReply *rep = acms_redis_cmdargv(acms_service_redis(svc), 10, argv, len);
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         rc = ACMS_ERR_RETRY;
     } else if (rep->integer == 1) {
-        int inplace = in->memory_mb && resize_running(c, run_id, in->step, in->memory_mb);
         acms_log_info(run_id, in->meta->event_id, "adaptation stored for step %s (memory %llu MiB, max_runtime_s %u): "
-                      "%s", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s,
-                      inplace ? "in-place resize of the running attempt asked, and its next attempt"
-                              : "applies to its next attempt");
+                      "applies to its next attempt%s", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s,
+                      in->memory_mb ? " and, in place, to its running one (by the run's owner)" : "");
     } else if (rep->integer == 2) {
         acms_log_warn(run_id, in->meta->event_id, "adaptation for unknown step %s ignored", in->step);
     }
@@ -389,6 +383,8 @@ int coord_tick(coord_ctx *c, acms_service *svc)
 {
     c->svc = svc;
     wake_drain(c);
+    if (c->sandbox.nbusy)
+        coord_sandbox_sweep(&c->sandbox);
     int64_t now = acms_mono_ms();
     if (!c->draining && !acms_service_stopping(svc) && now >= c->next_scan) {
         c->next_scan = now + COORD_SCAN_MS;
@@ -405,6 +401,8 @@ int coord_tick(coord_ctx *c, acms_service *svc)
         acms_log_set_trace(NULL);
         if (done) {
             remove_run(c, i);
+            for (size_t k = 0; k < c->nruns; k++) /* a slot may have come free: queued runs ask now */
+                c->runs[k]->next_admit = 0;
             continue;
         }
         running += coord_run_running(c->runs[i]);
@@ -455,6 +453,7 @@ void coord_release(coord_ctx *c)
         remove_run(c, c->nruns - 1);
     }
     free(c->runs);
+    coord_sandbox_release(&c->sandbox);
     if (c->wake_fd > 0)
         close(c->wake_fd);
     k8s_exec_free(c->k8s); /* after the runs: their attempts' slots are detached by now */

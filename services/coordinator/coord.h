@@ -15,6 +15,8 @@
 #include "pb.h"
 #include "profile.h"
 #include "redis.h"
+#include "retry.h"
+#include "sandbox.h"
 #include "secret.h"
 #include "service.h"
 
@@ -105,6 +107,13 @@ typedef struct coord_failure {
     uint64_t peak_rss_kb;
     uint64_t cpu_ms;          /* user + sys */
     const char *detail;       /* executor message (may be NULL) */
+    const char *tail;         /* its stderr tail (may be NULL) */
+    acms_retry_policy policy; /* the step's (acms_retry_resolve); zero = on_failure, default backoff */
+    int has_prev;             /* the attempt before it failed too: */
+    Acms__V1__ExitReason prev_reason;
+    int prev_exit_code;
+    int prev_term_signal;
+    const char *prev_tail;
     const char *suggestion;   /* the executor's advice for a permanent failure (may be NULL) */
 } coord_failure;
 
@@ -130,10 +139,8 @@ typedef struct coord_decision {
 
 /* step.max_attempts, else env.default_max_attempts, else COORD_DEFAULT_ATTEMPTS. */
 uint32_t coord_max_attempts(const Acms__V1__Step *s, const Acms__V1__Environment *env);
-/* Exponential backoff for the attempt that failed: 200 ms x 2^(attempt-1), at most 10 s, with half
- * of it jittered by jitter (any random value). */
-int64_t coord_backoff_ms(uint32_t attempt, uint32_t jitter);
-/* Decides what follows a failed attempt. Pure: same inputs, same decision. */
+/* Decides what follows a failed attempt under the step's retry policy (README "Retries"): a
+ * retry waits acms_retry_backoff_ms(policy, attempt, jitter). Pure: same inputs, same decision. */
 void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
                            uint32_t jitter, coord_decision *d);
 /* After step `failed` failed for good: the PENDING steps to mark SKIPPED. Optional step: its
@@ -186,6 +193,12 @@ typedef struct coord_exec_req {
     int grace_ms;             /* 0 = COORD_GRACE_MS */
     int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
                                * through a pidfd), so the loop wakes at once; 0 = none (polled) */
+    coord_sandbox *sandbox;   /* local: the host's sandbox (NULL: none, polling) */
+    uint32_t volume_size_gb;  /* local: a tmpfs work directory of this size; http: passed on */
+    int network_isolated;     /* vpc_config.network_isolation */
+    int require_isolation;    /* the environment requires it: an attempt that cannot be isolated fails */
+    int encrypt_volume, interruptible;   /* http: passed on (local enforces neither, enforce.h) */
+    uint32_t gpus;
     const Acms__V1__Step *cfg;          /* kubernetes: image, GPUs, volume, interruptible, network */
     const Acms__V1__Environment *env_profile;   /* kubernetes: its settings */
     const char *pipeline;
@@ -207,6 +220,8 @@ typedef struct coord_exec_status {
     char stderr_tail[COORD_TAIL_MAX + 1];
     char message[512];
     char dir[512];            /* the attempt directory (local) */
+    char sandbox[384];        /* how the attempt is confined, and what it asked for and did not get */
+    uint64_t memory_limit_mb; /* the limit in force now (raised in place by a runtime adaptation) */
     char suggestion[256];     /* permanent failures: what to fix */
     int peak_unmeasured;      /* the backend cannot measure peak memory (peak_rss_kb 0 means unknown) */
     char note[256];           /* once: what happened to a runtime resize (kubernetes) */
@@ -227,6 +242,12 @@ int coord_exec_poll(coord_proc *p, int64_t now_mono_ms, coord_exec_status *st);
 void coord_exec_cancel(coord_proc *p, int64_t now_mono_ms);
 /* Kills without recording (lease lost or shutdown): SIGKILL the group and reap / best-effort DELETE. */
 void coord_exec_abandon(coord_proc *p);
+/* Changes the memory limit of the running attempt in place: local, its cgroup's limit (else the
+ * polled limit) now, ACMS_OK (errstr may hold a remark); kubernetes, a pods/resize asked,
+ * COORD_RESIZE_ASKED (its outcome comes in coord_exec_status.note); ACMS_ERR with errstr when the
+ * backend cannot (http). */
+#define COORD_RESIZE_ASKED 1
+int coord_exec_set_memory(coord_proc *p, uint64_t memory_mb, char *errstr, size_t errstr_size);
 void coord_exec_free(coord_proc *p);
 /* The backend's id of the attempt: "pid:<n>", the worker's id or "pod:<ns>/<name>". */
 const char *coord_exec_id(const coord_proc *p);
@@ -275,6 +296,7 @@ void coord_local_cancel(coord_local *l, int64_t now);
 void coord_local_abandon(coord_local *l);
 void coord_local_free(coord_local *l);
 pid_t coord_local_pid(const coord_local *l);
+int coord_local_set_memory(coord_local *l, uint64_t memory_mb, char *errstr, size_t errstr_size);
 
 typedef struct coord_http coord_http;
 coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st);
@@ -329,6 +351,8 @@ typedef struct coord_attempt {
     char cause[256];
     char recovery[512];
     char stderr_tail[COORD_TAIL_MAX + 1];
+    char sandbox[384];        /* how it was confined (coord_exec_status.sandbox) */
+    char live[256];           /* runtime adaptations applied while it ran, "" when none */
 } coord_attempt;
 
 /* The "attempts" field of a step hash: a JSON list. Returns a malloc'd string (caller frees). */
@@ -384,8 +408,11 @@ typedef struct coord_step {
     char suggestion[512];     /* for the operator, when the step failed for good */
     int64_t next_heartbeat;
     char worker_id[128];      /* http: the worker's id of the running attempt */
+    char live_note[256];      /* runtime adaptations applied to the running attempt in place */
     uint64_t logged_total;    /* output bytes of the running attempt already written to Redis */
     int claim;                /* result of its last claim (coord_store_claim_many) */
+    int reserved;             /* holds an admission reservation (admission.c) */
+    int waiting_capacity;     /* told the user it waits for the environment's capacity */
 } coord_step;
 
 typedef struct coord_ctx coord_ctx;
@@ -418,6 +445,9 @@ typedef struct coord_run {
     int64_t next_renew, next_cancel_check, lease_ok_ms;
     long instances_reported;  /* last value written to acms:env:<env>:instances, -1 none */
     uint32_t steps_done_reported;
+    int admitted;             /* holds a slot of its environment (or it has no quotas) */
+    int64_t next_admit;       /* queued: next admission check (monotonic ms) */
+    uint32_t queue_position;  /* queued: last position written, 0 none */
 } coord_run;
 
 struct coord_ctx {
@@ -433,6 +463,7 @@ struct coord_ctx {
     int64_t next_scan;
     int64_t next_sweep;       /* monotonic ms of the next retention sweep */
     int wake_fd;              /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
+    coord_sandbox sandbox;    /* what local attempts get (probed at start) */
     struct k8s_exec *k8s;     /* kubernetes executor state (threads), made on first use */
     size_t tail_cap;          /* ACMS_LOG_TAIL_KB x 1024 */
     uint32_t rng;
@@ -481,6 +512,36 @@ void coord_store_step(coord_run *r, const coord_step *s);
 int coord_store_adaptations(acms_redis *rd, acms_arena *a, const char *run_id, Acms__V1__AdaptationRecord ***out,
                             size_t *n);
 
+/* admission.c: the environment's quotas (max_active_runs, max_total_instances, max_memory_mb) as
+ * Redis reservations with leases, shared by every replica. */
+#define COORD_ADMIT_LEASE_MS 15000   /* a crashed replica's slots and reservations come free after this */
+#define COORD_ADMIT_POLL_MS 500      /* a queued run checks for a slot this often */
+typedef struct coord_admission {
+    int admitted;
+    uint32_t position;        /* queued: 1-based place in the environment's FIFO */
+    uint32_t active;          /* runs holding a slot */
+} coord_admission;
+/* Does the environment have a quota admission enforces? */
+int coord_admission_needed(const Acms__V1__Environment *env);
+/* Admits the run if it is first in line and a slot is free (else queues it, keeping its place),
+ * or renews its slot. ACMS_OK with *out, or ACMS_ERR_RETRY. */
+int coord_admission_run(acms_redis *rd, const coord_run *r, int lease_ms, coord_admission *out);
+/* Renews the run's slot: 1 renewed, 0 lost (expired: it must be admitted again), ACMS_ERR_RETRY. */
+int coord_admission_renew(acms_redis *rd, const coord_run *r, int lease_ms);
+/* Reserves capacity for steps (instance_count, res.memory_mb) within max_total_instances and
+ * max_memory_mb: granted[i] 1 or 0; *in_use_* the environment's totals after. ACMS_OK,
+ * ACMS_ERR_NOTFOUND (the run has no slot any more) or ACMS_ERR_RETRY. At most 64 steps. */
+int coord_admission_steps(acms_redis *rd, const coord_run *r, coord_step *const *steps, size_t n, int *granted,
+                          uint64_t *in_use_instances, uint64_t *in_use_mb);
+/* Queue the release of a step's reservation / of everything the run holds (write queue). */
+void coord_admission_release_step(coord_run *r, const coord_step *s);
+void coord_admission_release_run(coord_run *r);
+/* The same release of a run, at once. ACMS_OK or ACMS_ERR_RETRY. */
+int coord_admission_release_now(acms_redis *rd, const char *env, const char *run_id);
+
+/* live.c: applies the in-place adaptations pending for the run's steps (steps: the members of
+ * acms:run:<run>:live). ACMS_OK or ACMS_ERR_RETRY (the rest is handled on the next check). */
+int coord_live_apply(coord_ctx *c, coord_run *r, const redisReply *steps);
 /* logs.c: acms:run:<run>:log:<step>:<attempt> (hash: stdout, stdout_total, stderr, stderr_total,
  * done), the last tail_cap bytes of each stream. Queues the write when the output grew (final:
  * always, with done=1); on the run's queue, so it lands in order with the step's record. */

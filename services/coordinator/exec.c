@@ -281,6 +281,21 @@ void coord_exec_free(coord_proc *p)
     free(p);
 }
 
+int coord_exec_set_memory(coord_proc *p, uint64_t memory_mb, char *errstr, size_t errstr_size)
+{
+    if (p->local)
+        return coord_local_set_memory(p->local, memory_mb, errstr, errstr_size);
+    if (p->k8s) {
+        if (coord_exec_resize(p, memory_mb) == 1)
+            return COORD_RESIZE_ASKED;
+        snprintf(errstr, errstr_size, "the kubernetes executor cannot resize this attempt");
+        return ACMS_ERR;
+    }
+    snprintf(errstr, errstr_size, "%s", p->http ? "the http executor cannot change a running attempt's memory"
+                                                : "the attempt has no process");
+    return ACMS_ERR;
+}
+
 const char *coord_exec_id(const coord_proc *p)
 {
     return p->id;

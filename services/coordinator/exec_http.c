@@ -1,5 +1,7 @@
 /* exec_http.c: the http executor. An attempt is handed to a worker:
  *   POST {worker_url}/steps {run_id, step, attempt, command, env, limits, output_path} -> {"id": ..}
+ *        limits: memory_mb max_runtime_s cpu_time_s vcpu gpus instance_type network_isolation
+ *        volume_size_gb encrypt_volume interruptible (the worker enforces them; docs/execution.md)
  *   GET  {worker_url}/steps/<id> -> {"status": "running|succeeded|failed", "exit_code", "peak_rss_kb",
  *        "rss_kb", "cpu_ms", "wall_ms", "reason", "stderr_tail"}     DELETE cancels.
  * One short libcurl request (1 s connect, 2 s total) per 250 ms poll. Transport failures at start,
@@ -132,6 +134,14 @@ static char *request_body(const coord_exec_req *req, char *err, size_t errsz, in
     cJSON_AddNumberToObject(lim, "memory_mb", (double)req->res.memory_mb);
     cJSON_AddNumberToObject(lim, "max_runtime_s", req->res.max_runtime_s);
     cJSON_AddNumberToObject(lim, "cpu_time_s", (double)req->res.cpu_time_s);
+    /* what the worker is asked to enforce (the matrix's best effort, enforce.h) */
+    cJSON_AddNumberToObject(lim, "vcpu", req->res.vcpu);
+    cJSON_AddNumberToObject(lim, "gpus", req->gpus);
+    cJSON_AddStringToObject(lim, "instance_type", req->res.instance_type);
+    cJSON_AddBoolToObject(lim, "network_isolation", req->network_isolated);
+    cJSON_AddNumberToObject(lim, "volume_size_gb", req->volume_size_gb);
+    cJSON_AddBoolToObject(lim, "encrypt_volume", req->encrypt_volume);
+    cJSON_AddBoolToObject(lim, "interruptible", req->interruptible);
     cJSON_AddItemToObject(j, "limits", lim);
     if (req->output_path && *req->output_path)
         cJSON_AddStringToObject(j, "output_path", req->output_path);

@@ -1,8 +1,11 @@
-/* exec_local.c: the local executor. One attempt = one child in its own session (setsid), so the
- * whole process group can be signalled; exec'd without a shell in <work>/<run>/<step>/attempt-<n>.
- * Limits: memory (group RSS polled from /proc, SIGKILL above the limit; RLIMIT_AS backstop), CPU
- * time (RLIMIT_CPU), wall time (SIGTERM, SIGKILL after the grace). Output is read from pipes into
- * size-capped logs (head + last 64 KiB). Usage comes from wait4's rusage and the polled samples.
+/* exec_local.c: the local executor. One attempt = one child in its own session (setsid) and, where
+ * the host allows, its own sandbox (sandbox.h): a cgroup holding every process it starts (memory
+ * limit with the kernel's OOM kill read back, CPU quota, pids limit; peak and CPU time from it), a
+ * network namespace when isolated, an unprivileged user, a tmpfs volume. Exec'd without a shell in
+ * <work>/<run>/<step>/attempt-<n> (or its tmpfs "work" volume). Without a cgroup, memory is polled
+ * from /proc (exec_poll.c; SIGKILL above the limit; RLIMIT_AS backstop). CPU time: RLIMIT_CPU; wall
+ * time: SIGTERM, SIGKILL after the grace, to every process of the attempt. Output is read from pipes
+ * into size-capped logs (head + last 64 KiB) the step cannot reach.
  * The child shares the coordinator's memory until exec (clone with CLONE_VM | CLONE_VFORK): between
  * clone and exec it only makes async-signal-safe calls and writes only its own stack (and errno). */
 #include "coord.h"
@@ -24,11 +27,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec_poll.h"
+#include "exec_spawn.h"
+#include "sandbox.h"
+
 #define RING 65536
 #define SAMPLE_MS 50
 #define PUMP_BUDGET (4 * 1024 * 1024)
 
-enum { STAGE_SETSID = 1, STAGE_DUP, STAGE_RLIMIT, STAGE_CHDIR, STAGE_EXEC };
 
 typedef struct logcap {
     int fd;                 /* pipe read end, -1 when closed */
@@ -51,9 +57,11 @@ struct coord_local {
     uint64_t mem_limit_kb, cpu_limit_s;
     uint32_t max_runtime_s;
     int grace_ms;
-    uint64_t peak_kb, rss_kb, utime_ticks, stime_ticks;
-    uint64_t hwm_kb;        /* largest VmHWM of a group member seen */
-    int sampled;            /* at least one /proc sample found the group */
+    coord_group_usage use;  /* memory and CPU samples (cgroup or /proc) */
+    coord_attempt_sandbox sbx;  /* cgroup, volume, identity (sandbox.h); sbx.cg.open: limits are the kernel's */
+    uint64_t oom_kills;     /* the cgroup's OOM kills so far */
+    uint64_t cg_user_ms, cg_sys_ms;
+    int cg_cpu;             /* CPU time read from the cgroup */
     uint64_t spawner_hwm_kb; /* our own high-water mark once the child had exec'd (see classify) */
     int done;
     coord_exec_status final;
@@ -196,198 +204,43 @@ static void stderr_tail(const logcap *c, char *out, size_t size)
     out[o] = '\0';
 }
 
-/* --- /proc sampling ---------------------------------------------------------------------------- */
+/* --- measuring --------------------------------------------------------------------------------- */
 
-/* Reads /proc/<pid>/<file> into buf (NUL-terminated); its length, 0 when unreadable or empty. */
-static size_t read_proc(const char *pid, const char *file, char *buf, size_t size)
+/* One sample of the attempt's usage: from its cgroup when it has one (every process, setsid or not,
+ * page cache included as the limit counts it), else its process group from /proc. While the attempt
+ * is younger than SAMPLE_MS /proc is read for the leader only (two small files instead of a walk of
+ * /proc, which most short steps would pay once): what it started meanwhile is found by the walks
+ * that follow, and the RLIMIT_AS backstop bounds it until then. */
+static void sample(coord_local *l, int64_t now)
 {
-    char path[64];
-    if (snprintf(path, sizeof path, "/proc/%s/%s", pid, file) >= (int)sizeof path)
-        return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    return (size_t)n;
-}
-
-/* VmHWM (peak RSS since exec) of one process, 0 when unknown. */
-static uint64_t vm_hwm_kb(const char *pid)
-{
-    char buf[4096];
-    if (!read_proc(pid, "status", buf, sizeof buf))
-        return 0;
-    const char *p = strstr(buf, "VmHWM:");
-    return p ? strtoull(p + 6, NULL, 10) : 0;
-}
-
-/* Adds process pid (a decimal string) to the sums when it is a live member of the group: RSS
- * pages, CPU ticks, and its VmHWM into l->hwm_kb. Returns 1 when it was a member. */
-static int sample_one(coord_local *l, const char *pid, uint64_t *rss_pages, uint64_t *ut, uint64_t *st)
-{
-    char buf[1024];
-    if (!read_proc(pid, "stat", buf, sizeof buf))
-        return 0;
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    /* fields after ") ": state ppid pgrp ... utime(14) stime(15) cutime cstime ... rss(24) */
-    unsigned long long f[22] = {0};
-    int k = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(p + 2, " ", &save); tok && k < 22; tok = strtok_r(NULL, " ", &save), k++)
-        f[k] = strtoull(tok, NULL, 10);
-    if (k < 22 || (pid_t)f[2] != l->pid)
-        return 0;
-    *ut += f[11] + f[13];
-    *st += f[12] + f[14];
-    *rss_pages += f[21];
-    uint64_t hwm = vm_hwm_kb(pid);
-    if (hwm > l->hwm_kb)
-        l->hwm_kb = hwm;
-    l->sampled = 1;
-    return 1;
-}
-
-/* Sums RSS and CPU ticks over the live members of process group pgid, and keeps the largest
- * member's VmHWM. Why not ru_maxrss alone: the kernel records the pre-exec image's high-water mark
- * (for our CLONE_VM child, the coordinator's own) in the child's maxrss at exec, which would
- * inflate every peak. While the attempt is younger than SAMPLE_MS only the leader is read (two
- * small files instead of a walk of /proc, which most short steps would pay once): what it started
- * meanwhile is found by the walks that follow, and the RLIMIT_AS backstop bounds it until then. */
-static void sample_group(coord_local *l, int64_t now)
-{
-    uint64_t rss_pages = 0, ut = 0, st = 0;
-    long page_kb = sysconf(_SC_PAGESIZE) / 1024;
-    if (now - l->start_mono < SAMPLE_MS) {
-        char pid[24];
-        snprintf(pid, sizeof pid, "%ld", (long)l->pid);
-        if (!sample_one(l, pid, &rss_pages, &ut, &st))
+    if (l->sbx.cg.open) {
+        coord_cg_stats cs;
+        if (coord_cg_read(&l->sbx.cg, &cs) != ACMS_OK)
             return;
-    } else {
-        DIR *d = opendir("/proc");
-        if (!d)
-            return;
-        struct dirent *e;
-        while ((e = readdir(d)))
-            if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
-                sample_one(l, e->d_name, &rss_pages, &ut, &st);
-        closedir(d);
+        l->use.rss_kb = cs.current_kb;
+        if (cs.peak_kb > l->use.peak_kb)
+            l->use.peak_kb = cs.peak_kb;
+        l->use.sampled = 1;
+        l->oom_kills = cs.oom_kills;
+        if (cs.cpu_known) {
+            l->cg_user_ms = cs.user_ms;
+            l->cg_sys_ms = cs.sys_ms;
+            l->cg_cpu = 1;
+        }
+        return;
     }
-    l->rss_kb = rss_pages * (uint64_t)(page_kb > 0 ? page_kb : 4);
-    if (l->rss_kb > l->peak_kb)
-        l->peak_kb = l->rss_kb;
-    if (ut > l->utime_ticks)
-        l->utime_ticks = ut;
-    if (st > l->stime_ticks)
-        l->stime_ticks = st;
-}
-
-static uint64_t ticks_ms(uint64_t ticks)
-{
-    long hz = sysconf(_SC_CLK_TCK);
-    return ticks * 1000 / (uint64_t)(hz > 0 ? hz : 100);
+    coord_group_sample(l->pid, now - l->start_mono < SAMPLE_MS, &l->use);
 }
 
 /* --- spawn ------------------------------------------------------------------------------------- */
-
-typedef struct child_args {
-    const char *exe;
-    char *const *argv;
-    char *const *envp;
-    const char *cwd;
-    int in_fd, out_fd, err_fd, report_fd;
-    pid_t parent;
-    uint64_t as_bytes, cpu_s;
-} child_args;
-
-static void child_fail(int fd, int stage)
-{
-    int msg[2] = {stage, errno};
-    ssize_t w = write(fd, msg, sizeof msg);
-    (void)w;
-    _exit(127);
-}
-
-static int child_main(void *arg)
-{
-    const child_args *a = arg;
-    sigset_t none;
-    sigemptyset(&none);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &sa, NULL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (setsid() < 0)
-        child_fail(a->report_fd, STAGE_SETSID);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != a->parent)
-        _exit(127); /* the coordinator died before prctl */
-    if (dup2(a->in_fd, 0) < 0 || dup2(a->out_fd, 1) < 0 || dup2(a->err_fd, 2) < 0)
-        child_fail(a->report_fd, STAGE_DUP);
-    for (int fd = 0; fd < 3; fd++)
-        fcntl(fd, F_SETFD, 0);
-    struct rlimit rl;
-    rl.rlim_cur = rl.rlim_max = 0;
-    setrlimit(RLIMIT_CORE, &rl);
-    if (a->as_bytes) {
-        rl.rlim_cur = rl.rlim_max = a->as_bytes;
-        if (setrlimit(RLIMIT_AS, &rl) < 0)
-            child_fail(a->report_fd, STAGE_RLIMIT);
-    }
-    if (a->cpu_s) {
-        rl.rlim_cur = a->cpu_s;
-        rl.rlim_max = a->cpu_s + 2; /* SIGXCPU first, SIGKILL if it is ignored */
-        if (setrlimit(RLIMIT_CPU, &rl) < 0)
-            child_fail(a->report_fd, STAGE_RLIMIT);
-    }
-    if (a->cwd && chdir(a->cwd) < 0)
-        child_fail(a->report_fd, STAGE_CHDIR);
-    if (a->report_fd > 3)
-        close_range(3, (unsigned)a->report_fd - 1, 0);
-    close_range((unsigned)a->report_fd + 1, ~0U, 0);
-    execve(a->exe, a->argv, a->envp);
-    child_fail(a->report_fd, STAGE_EXEC);
-    return 127;
-}
-
-/* Starts child_main(a) in a new process that shares our memory until it execs or exits (the
- * calling thread is suspended meanwhile, as with vfork and posix_spawn): no page tables to copy
- * and no copy-on-write faults afterwards, which a fork of this multi-threaded, Redis- and
- * Kafka-connected process pays on every step. Every signal is blocked in this thread across the
- * clone, so none of our handlers can run in the child before it restores default dispositions.
- * Returns the child's pid, or -1 with errno set. */
-static pid_t spawn_child(const child_args *a)
-{
-    enum { STACK = 64 * 1024 };
-    char *stack = malloc(STACK);
-    if (!stack) {
-        errno = ENOMEM;
-        return -1;
-    }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = clone(child_main, stack + STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)a);
-    int e = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(stack);
-    errno = e;
-    return pid;
-}
 
 /* mkdir -p: the leaf first, then up only as far as components are missing (the work root and
  * the run's directory usually exist: a new step costs two mkdir calls, not one per component). */
 static int mkdir_up(char *buf)
 {
-    if (mkdir(buf, 0750) == 0 || errno == EEXIST)
+    if (mkdir(buf, 0711) == 0)
+        return chmod(buf, 0711); /* whatever the umask: the step user traverses, nobody lists */
+    if (errno == EEXIST)
         return 0;
     char *slash = strrchr(buf, '/');
     if (errno != ENOENT || !slash || slash == buf)
@@ -397,7 +250,9 @@ static int mkdir_up(char *buf)
     *slash = '/';
     if (rc < 0)
         return -1;
-    return mkdir(buf, 0750) == 0 || errno == EEXIST ? 0 : -1;
+    if (mkdir(buf, 0711) == 0)
+        return chmod(buf, 0711);
+    return errno == EEXIST ? 0 : -1;
 }
 
 static int mkdir_p(const char *path)
@@ -445,6 +300,7 @@ static coord_local *spawn_failed(coord_local *l, coord_exec_status *st, int perm
     l->final.permanent = permanent;
     l->final.exit_code = -1;
     coord_fmt(l->final.message, sizeof l->final.message, fmt, what, err ? strerror(err) : "");
+    coord_attempt_sandbox_close(&l->sbx);
     logcap_close(&l->out);
     logcap_close(&l->err);
     *st = l->final;
@@ -484,24 +340,11 @@ static void unwatch_exit(coord_local *l)
     }
 }
 
-coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
+/* The attempt directory <work>/<run>/<step>/attempt-<n> (parents traversable by the step user, not
+ * listable), absolute in l->final.dir. NULL when created, else the failed handle. */
+static coord_local *make_attempt_dir(coord_local *l, const coord_exec_req *req, coord_exec_status *st)
 {
-    memset(st, 0, sizeof *st);
-    coord_local *l = calloc(1, sizeof *l);
-    if (!l) {
-        snprintf(st->message, sizeof st->message, "out of memory");
-        return NULL;
-    }
-    l->pidfd = -1;
-    size_t cap = req->log_cap ? req->log_cap : COORD_LOG_CAP;
-    logcap_init(&l->out, cap);
-    logcap_init(&l->err, cap);
-    l->grace_ms = req->grace_ms > 0 ? req->grace_ms : COORD_GRACE_MS;
-    l->mem_limit_kb = req->res.memory_mb * 1024;
-    l->cpu_limit_s = req->res.cpu_time_s;
-    l->max_runtime_s = req->res.max_runtime_s;
-
-    char run[COORD_MAX_ID + 1], step[COORD_MAX_ID + 1], dir[700], exe[1024], errbuf[512];
+    char run[COORD_MAX_ID + 1], step[COORD_MAX_ID + 1], dir[700];
     coord_path_component(run, sizeof run, req->run_id);
     coord_path_component(step, sizeof step, req->step);
     if (snprintf(dir, sizeof dir, "%s/%s/%s/attempt-%u", req->work_root && *req->work_root ? req->work_root : "run/work",
@@ -514,19 +357,45 @@ coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
     free(abs);
     if (toolong)
         return spawn_failed(l, st, 1, "%s%s", "attempt directory path too long", 0);
-    if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0])
-        return spawn_failed(l, st, 1, "%s%s", "the step has no command", 0);
-    l->out.file = open_log(l->final.dir, "stdout.log");
-    l->err.file = open_log(l->final.dir, "stderr.log");
+    return NULL;
+}
 
-    int transient = 0;
-    char **envp = coord_env_build(req, l->final.dir, errbuf, sizeof errbuf, &transient);
-    if (!envp)
-        return spawn_failed(l, st, !transient, "%s%s", errbuf, 0);
-    if (find_exe(req->argv[0], envp, exe, sizeof exe) < 0) {
-        coord_env_free(envp);
-        return spawn_failed(l, st, 1, "command not found: %s%s", req->argv[0], 0);
+/* Replaces NAME=... in a coord_env_build environment (the entry is wiped). 0 or -1. */
+static int env_replace(char **envp, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    for (char **e = envp; *e; e++) {
+        if (strncmp(*e, name, nl) || (*e)[nl] != '=')
+            continue;
+        char *n = malloc(nl + vl + 2);
+        if (!n)
+            return -1;
+        memcpy(n, *e, nl + 1);
+        memcpy(n + nl + 1, value, vl + 1);
+        explicit_bzero(*e, strlen(*e));
+        free(*e);
+        *e = n;
+        return 0;
     }
+    return 0;
+}
+
+static const char *stage_name(int stage)
+{
+    static const char *const stages[] = {"", "setsid", "redirect", "setrlimit", "chdir", "exec"};
+    if (stage >= 1 && stage <= STAGE_EXEC)
+        return stages[stage];
+    return stage == COORD_STAGE_CGROUP ? "join the attempt's cgroup"
+           : stage == COORD_STAGE_NETNS ? "network namespace for"
+           : stage == COORD_STAGE_USER  ? "switch to the step user for"
+                                        : "spawn";
+}
+
+/* Spawns the child and waits for its exec (or the stage that failed). NULL when running, else the
+ * failed handle. Takes envp (wiped and freed here). */
+static coord_local *launch(coord_local *l, const coord_exec_req *req, char **envp, const char *exe, const char *cwd,
+                           coord_exec_status *st)
+{
     char **argv = calloc(req->argc + 1, sizeof *argv);
     int po[2] = {-1, -1}, pe[2] = {-1, -1}, pr[2] = {-1, -1}, devnull = -1, err = 0;
     if (!argv || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(pr, O_CLOEXEC) < 0 ||
@@ -538,16 +407,21 @@ coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
         argv[i] = req->argv[i];
     fcntl(po[0], F_SETPIPE_SZ, 1024 * 1024);
     fcntl(pe[0], F_SETPIPE_SZ, 1024 * 1024);
-    child_args ca = {.exe = exe, .argv = argv, .envp = envp, .cwd = req->workdir && *req->workdir ? req->workdir : l->final.dir,
-                     .in_fd = devnull, .out_fd = po[1], .err_fd = pe[1], .report_fd = pr[1], .parent = getpid(),
-                     .cpu_s = req->res.cpu_time_s};
-    if (req->res.memory_mb) {
+    child_args ca = {.exe = exe, .argv = argv, .envp = envp, .cwd = cwd, .in_fd = devnull, .out_fd = po[1],
+                     .err_fd = pe[1], .report_fd = pr[1], .parent = getpid(), .cpu_s = req->res.cpu_time_s,
+                     .sandbox = l->sbx.child};
+    if (req->res.memory_mb && !l->sbx.cg.open) { /* only without a cgroup: it breaks CUDA, JVMs, JAX */
         uint64_t four = req->res.memory_mb * 4, plus = req->res.memory_mb + 1024;
         ca.as_bytes = (four > plus ? four : plus) * 1024 * 1024;
     }
-    pid_t pid = spawn_child(&ca);
+    int into = 0;
+    pid_t pid = coord_spawn_child(&ca, l->sbx.cg.open ? l->sbx.cg.dir_fd : -1, &into);
+    if (into)
+        coord_fmt(l->final.sandbox + strlen(l->final.sandbox), sizeof l->final.sandbox - strlen(l->final.sandbox),
+                  " (started in its cgroup: clone3)");
     err = pid < 0 ? errno : 0;
     l->start_mono = acms_mono_ms();
+    coord_attempt_sandbox_started(&l->sbx);
     close(po[1]);
     close(pe[1]);
     close(pr[1]);
@@ -565,30 +439,21 @@ coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
         r = read(pr[0], msg, sizeof msg);
     while (r < 0 && errno == EINTR);
     close(pr[0]);
-    pr[0] = -1;
     if (r == (ssize_t)sizeof msg) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
-        static const char *const stages[] = {"", "setsid", "redirect", "setrlimit", "chdir", "exec"};
-        const char *what = msg[0] >= 1 && msg[0] <= STAGE_EXEC ? stages[msg[0]] : "spawn";
         char detail[256];
-        coord_fmt(detail, sizeof detail, "%s %s", what, msg[0] == STAGE_CHDIR ? ca.cwd : exe);
+        coord_fmt(detail, sizeof detail, "%s %s%s", stage_name(msg[0]), msg[0] == STAGE_CHDIR ? cwd : exe,
+                  msg[1] == EACCES && l->sbx.child.drop ? " (as the step user: is it readable and executable?)" : "");
         close(po[0]);
         close(pe[0]);
         return spawn_failed(l, st, !transient_errno(msg[1]), "%s: %s", detail, msg[1]);
     }
     l->pid = pid;
-    struct rusage self;
-    if (getrusage(RUSAGE_SELF, &self) == 0)
-        l->spawner_hwm_kb = (uint64_t)self.ru_maxrss;
-    watch_exit(l, req->wake_fd);
     l->out.fd = po[0];
     l->err.fd = pe[0];
-    fcntl(po[0], F_SETFL, O_NONBLOCK);
-    fcntl(pe[0], F_SETFL, O_NONBLOCK);
-    l->last_sample = 0;
-    return l;
+    return NULL;
 fail:
     for (int i = 0; i < 2; i++) {
         if (po[i] >= 0)
@@ -605,54 +470,138 @@ fail:
     return spawn_failed(l, st, 0, "%s: %s", "clone", err);
 }
 
+coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
+{
+    memset(st, 0, sizeof *st);
+    coord_local *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(st->message, sizeof st->message, "out of memory");
+        return NULL;
+    }
+    l->pidfd = -1;
+    size_t cap = req->log_cap ? req->log_cap : COORD_LOG_CAP;
+    logcap_init(&l->out, cap);
+    logcap_init(&l->err, cap);
+    l->grace_ms = req->grace_ms > 0 ? req->grace_ms : COORD_GRACE_MS;
+    l->mem_limit_kb = req->res.memory_mb * 1024;
+    l->cpu_limit_s = req->res.cpu_time_s;
+    l->max_runtime_s = req->res.max_runtime_s;
+    char exe[1024], errbuf[512], workdir[1024];
+    if (make_attempt_dir(l, req, st))
+        return l;
+    if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0])
+        return spawn_failed(l, st, 1, "%s%s", "the step has no command", 0);
+    coord_attempt_spec spec = {.attempt_dir = l->final.dir, .memory_mb = req->res.memory_mb, .vcpu = req->res.vcpu,
+                               .volume_size_gb = req->volume_size_gb, .network_isolated = req->network_isolated,
+                               .require_isolation = req->require_isolation};
+    int permanent = 0, transient = 0;
+    if (coord_attempt_sandbox_open(&l->sbx, req->sandbox, &spec, workdir, sizeof workdir, errbuf, sizeof errbuf,
+                                   &permanent) != ACMS_OK)
+        return spawn_failed(l, st, permanent, "sandbox: %s%s", errbuf, 0);
+    coord_fmt(l->final.sandbox, sizeof l->final.sandbox, "%s%s%s", l->sbx.label, l->sbx.note[0] ? "; asked but not given: " : "",
+              l->sbx.note);
+    l->out.file = open_log(l->final.dir, "stdout.log");
+    l->err.file = open_log(l->final.dir, "stderr.log");
+    char **envp = coord_env_build(req, workdir, errbuf, sizeof errbuf, &transient);
+    if (!envp)
+        return spawn_failed(l, st, !transient, "%s%s", errbuf, 0);
+    if (l->sbx.child.drop && env_replace(envp, "HOME", workdir) < 0) {
+        coord_env_free(envp);
+        return spawn_failed(l, st, 0, "%s%s", "out of memory building the environment", 0);
+    }
+    if (find_exe(req->argv[0], envp, exe, sizeof exe) < 0) {
+        coord_env_free(envp);
+        return spawn_failed(l, st, 1, "command not found: %s%s", req->argv[0], 0);
+    }
+    if (launch(l, req, envp, exe, req->workdir && *req->workdir ? req->workdir : workdir, st))
+        return l;
+    struct rusage self;
+    if (getrusage(RUSAGE_SELF, &self) == 0)
+        l->spawner_hwm_kb = (uint64_t)self.ru_maxrss;
+    watch_exit(l, req->wake_fd);
+    fcntl(l->out.fd, F_SETFL, O_NONBLOCK);
+    fcntl(l->err.fd, F_SETFL, O_NONBLOCK);
+    return l;
+}
+
 /* --- running ----------------------------------------------------------------------------------- */
+
+static uint64_t peak_of(const coord_local *l)
+{
+    return l->use.hwm_kb > l->use.peak_kb ? l->use.hwm_kb : l->use.peak_kb;
+}
 
 static void fill_live(const coord_local *l, int64_t now, coord_exec_status *st)
 {
-    st->rss_kb = l->rss_kb;
-    st->peak_rss_kb = l->hwm_kb > l->peak_kb ? l->hwm_kb : l->peak_kb;
-    st->user_cpu_ms = ticks_ms(l->utime_ticks);
-    st->sys_cpu_ms = ticks_ms(l->stime_ticks);
+    st->rss_kb = l->use.rss_kb;
+    st->peak_rss_kb = peak_of(l);
+    st->user_cpu_ms = l->cg_cpu ? l->cg_user_ms : coord_ticks_ms(l->use.utime_ticks);
+    st->sys_cpu_ms = l->cg_cpu ? l->cg_sys_ms : coord_ticks_ms(l->use.stime_ticks);
     st->wall_ms = now > l->start_mono ? (uint64_t)(now - l->start_mono) : 0;
+    st->memory_limit_mb = l->mem_limit_kb / 1024;
+}
+
+/* Every process of the attempt: its cgroup when it has one (setsid children included), and its
+ * process group (the unreaped leader keeps the group id reserved). */
+static void signal_step(coord_local *l, int sig)
+{
+    killpg(l->pid, sig);
+    if (l->sbx.cg.open)
+        coord_cg_signal(&l->sbx.cg, sig);
+}
+
+/* Peak memory and CPU time of the ended attempt. From the cgroup when it had one. Without: sampled
+ * peaks are exact lower bounds, and a process that ended before its first sample has only
+ * ru_maxrss, which the kernel set at exec to the pre-exec image's high-water mark: ours, since the
+ * child shared our memory until then. Above our own mark it is the step's own peak; at or below it
+ * the step's peak is unknown (and no larger than that), so it is reported as 0, "not measured",
+ * which no memory decision (classification below, recovery, monitor, learning) takes for a reading. */
+static void measure(coord_local *l, const struct rusage *ru)
+{
+    coord_exec_status *f = &l->final;
+    f->peak_rss_kb = peak_of(l);
+    if (!l->use.sampled)
+        f->peak_rss_kb = (uint64_t)ru->ru_maxrss > l->spawner_hwm_kb ? (uint64_t)ru->ru_maxrss : 0;
+    f->user_cpu_ms = (uint64_t)ru->ru_utime.tv_sec * 1000 + (uint64_t)ru->ru_utime.tv_usec / 1000;
+    f->sys_cpu_ms = (uint64_t)ru->ru_stime.tv_sec * 1000 + (uint64_t)ru->ru_stime.tv_usec / 1000;
+    if (l->cg_cpu) {
+        f->user_cpu_ms = l->cg_user_ms;
+        f->sys_cpu_ms = l->cg_sys_ms;
+    }
+}
+
+/* The exit reason: our own kill first, then the kernel's OOM kill read from the cgroup (without
+ * one: a peak above the limit), the CPU-time limit, and what the process itself did. */
+static Acms__V1__ExitReason verdict(coord_local *l, int status)
+{
+    coord_exec_status *f = &l->final;
+    uint64_t cpu_ms = f->user_cpu_ms + f->sys_cpu_ms;
+    int oom = l->sbx.cg.open ? l->oom_kills > 0 : l->mem_limit_kb && f->peak_rss_kb > l->mem_limit_kb;
+    if (WIFEXITED(status)) {
+        f->exit_code = WEXITSTATUS(status);
+        if (l->kill_cause)
+            return l->kill_cause;
+        if (f->exit_code == 0)
+            return ACMS__V1__EXIT_REASON__EXIT_REASON_OK;
+        return oom ? ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY : ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO;
+    }
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    f->term_signal = sig;
+    f->exit_code = -1;
+    if (l->kill_cause)
+        return l->kill_cause;
+    if (oom && sig == SIGKILL)
+        return ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY;
+    if (sig == SIGXCPU || (sig == SIGKILL && l->cpu_limit_s && cpu_ms >= l->cpu_limit_s * 1000))
+        return ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME;
+    return oom ? ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY : ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL;
 }
 
 static void classify(coord_local *l, int status, const struct rusage *ru)
 {
     coord_exec_status *f = &l->final;
-    /* Sampled peaks are exact lower bounds. A process that ended before its first sample has only
-     * ru_maxrss, which the kernel set at exec to the pre-exec image's high-water mark: ours, since
-     * the child shared our memory until then. Above our own mark it is the step's own peak; at or
-     * below it the step's peak is unknown (and no larger than that), so it is reported as 0, "not
-     * measured", which no memory decision (classification below, recovery, monitor, learning)
-     * takes for a reading. */
-    f->peak_rss_kb = l->hwm_kb > l->peak_kb ? l->hwm_kb : l->peak_kb;
-    if (!l->sampled)
-        f->peak_rss_kb = (uint64_t)ru->ru_maxrss > l->spawner_hwm_kb ? (uint64_t)ru->ru_maxrss : 0;
-    f->user_cpu_ms = (uint64_t)ru->ru_utime.tv_sec * 1000 + (uint64_t)ru->ru_utime.tv_usec / 1000;
-    f->sys_cpu_ms = (uint64_t)ru->ru_stime.tv_sec * 1000 + (uint64_t)ru->ru_stime.tv_usec / 1000;
-    uint64_t cpu_ms = f->user_cpu_ms + f->sys_cpu_ms;
-    int over_mem = l->mem_limit_kb && f->peak_rss_kb > l->mem_limit_kb;
-    if (WIFEXITED(status)) {
-        f->exit_code = WEXITSTATUS(status);
-        if (l->kill_cause)
-            f->reason = l->kill_cause;
-        else if (f->exit_code == 0)
-            f->reason = ACMS__V1__EXIT_REASON__EXIT_REASON_OK;
-        else
-            f->reason = over_mem ? ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY : ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO;
-    } else {
-        int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-        f->term_signal = sig;
-        f->exit_code = -1;
-        if (l->kill_cause)
-            f->reason = l->kill_cause;
-        else if (sig == SIGXCPU || (sig == SIGKILL && l->cpu_limit_s && cpu_ms >= l->cpu_limit_s * 1000))
-            f->reason = ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME;
-        else if (over_mem)
-            f->reason = ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY;
-        else
-            f->reason = ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL;
-    }
+    measure(l, ru);
+    f->reason = verdict(l, status);
     switch (f->reason) {
     case ACMS__V1__EXIT_REASON__EXIT_REASON_OK:
         snprintf(f->message, sizeof f->message, "exited with code 0");
@@ -661,8 +610,12 @@ static void classify(coord_local *l, int status, const struct rusage *ru)
         snprintf(f->message, sizeof f->message, "exited with code %d", f->exit_code);
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
-        snprintf(f->message, sizeof f->message, "memory limit %llu MiB exceeded (peak %llu MiB)",
-                 (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)(f->peak_rss_kb / 1024));
+        if (l->sbx.cg.open)
+            snprintf(f->message, sizeof f->message, "OOM-killed by the kernel at its cgroup memory limit of %llu MiB, "
+                     "%llu process(es)", (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)l->oom_kills);
+        else
+            snprintf(f->message, sizeof f->message, "memory limit %llu MiB exceeded (peak %llu MiB, polled)",
+                     (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)(f->peak_rss_kb / 1024));
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
         snprintf(f->message, sizeof f->message, "max_runtime_s %u exceeded", l->max_runtime_s);
@@ -681,10 +634,11 @@ static void classify(coord_local *l, int status, const struct rusage *ru)
     }
 }
 
-/* The leader has exited (not yet reaped): kill what is left of its group, reap, drain, classify. */
+/* The leader has exited (not yet reaped): kill what is left of the attempt, reap, measure, drain,
+ * classify, then end its sandbox. */
 static void finish(coord_local *l, int64_t now)
 {
-    killpg(l->pid, SIGKILL); /* the unreaped leader keeps the group id reserved */
+    signal_step(l, SIGKILL);
     int status = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
@@ -693,9 +647,12 @@ static void finish(coord_local *l, int64_t now)
     unwatch_exit(l);
     logcap_pump(&l->out);
     logcap_pump(&l->err);
+    if (l->sbx.cg.open)
+        sample(l, now); /* the last reading: CPU of every process, the peak, the OOM kills */
     fill_live(l, now, &l->final);
     l->final.rss_kb = 0;
     classify(l, status, &ru);
+    coord_attempt_sandbox_close(&l->sbx);
     if (l->final.reason != ACMS__V1__EXIT_REASON__EXIT_REASON_OK)
         stderr_tail(&l->err, l->final.stderr_tail, sizeof l->final.stderr_tail);
     logcap_close(&l->out);
@@ -724,6 +681,7 @@ int coord_local_poll(coord_local *l, int64_t now, coord_exec_status *st)
         l->final.reason = ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL;
         snprintf(l->final.message, sizeof l->final.message, "the step's process vanished (reaped elsewhere)");
         unwatch_exit(l);
+        coord_attempt_sandbox_close(&l->sbx);
         logcap_close(&l->out);
         logcap_close(&l->err);
         l->final.done = l->done = 1;
@@ -732,26 +690,42 @@ int coord_local_poll(coord_local *l, int64_t now, coord_exec_status *st)
     }
     if (now - l->last_sample >= SAMPLE_MS) {
         l->last_sample = now;
-        sample_group(l, now);
+        sample(l, now);
     }
-    if (l->mem_limit_kb && l->rss_kb > l->mem_limit_kb && !l->kill_cause) {
+    /* without a cgroup the limit is ours to enforce; with one, the kernel's */
+    if (!l->sbx.cg.open && l->mem_limit_kb && l->use.rss_kb > l->mem_limit_kb && !l->kill_cause) {
         l->kill_cause = ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY;
-        killpg(l->pid, SIGKILL);
+        signal_step(l, SIGKILL);
         l->kill_sent = 1;
     }
     if (l->max_runtime_s && !l->kill_cause && now - l->start_mono >= (int64_t)l->max_runtime_s * 1000) {
         l->kill_cause = ACMS__V1__EXIT_REASON__EXIT_REASON_TIME;
-        killpg(l->pid, SIGTERM);
+        signal_step(l, SIGTERM);
         l->term_at = now;
     }
     if (l->term_at && !l->kill_sent && now - l->term_at >= l->grace_ms) {
-        killpg(l->pid, SIGKILL);
+        signal_step(l, SIGKILL);
         l->kill_sent = 1;
     }
     memset(st, 0, sizeof *st);
     fill_live(l, now, st);
     snprintf(st->dir, sizeof st->dir, "%s", l->final.dir);
+    snprintf(st->sandbox, sizeof st->sandbox, "%s", l->final.sandbox);
     return 0;
+}
+
+int coord_local_set_memory(coord_local *l, uint64_t memory_mb, char *errstr, size_t errstr_size)
+{
+    if (l->done) {
+        snprintf(errstr, errstr_size, "the attempt has ended");
+        return ACMS_ERR;
+    }
+    if (l->sbx.cg.open && coord_cg_set_memory(&l->sbx.cg, memory_mb, errstr, errstr_size) != ACMS_OK)
+        return ACMS_ERR;
+    if (!l->sbx.cg.open)
+        snprintf(errstr, errstr_size, "polled limit raised; RLIMIT_AS unchanged (no cgroup)");
+    l->mem_limit_kb = memory_mb * 1024;
+    return ACMS_OK;
 }
 
 void coord_local_cancel(coord_local *l, int64_t now)
@@ -759,7 +733,7 @@ void coord_local_cancel(coord_local *l, int64_t now)
     if (l->done || l->kill_cause)
         return;
     l->kill_cause = ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED;
-    killpg(l->pid, SIGTERM);
+    signal_step(l, SIGTERM);
     l->term_at = now ? now : 1;
 }
 
@@ -767,7 +741,7 @@ void coord_local_abandon(coord_local *l)
 {
     if (l->done)
         return;
-    killpg(l->pid, SIGKILL);
+    signal_step(l, SIGKILL);
     int status;
     for (int i = 0; i < 100; i++) { /* SIGKILL is prompt unless the process is in D state */
         pid_t r = waitpid(l->pid, &status, WNOHANG);
@@ -776,6 +750,7 @@ void coord_local_abandon(coord_local *l)
         usleep(10000);
     }
     unwatch_exit(l);
+    coord_attempt_sandbox_close(&l->sbx);
     logcap_pump(&l->out);
     logcap_pump(&l->err);
     logcap_close(&l->out);

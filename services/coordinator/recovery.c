@@ -1,7 +1,10 @@
-/* recovery.c: the seed's _handle_execution_error as pure decisions. A failed attempt's class
- * decides: resource kills retry with more of that resource (within quotas), transient failures
- * retry with backoff and the same resources, deterministic failures never retry. Attempts are
- * bounded; every decision carries its cause and its reason in words. */
+/* recovery.c: the seed's _handle_execution_error as pure decisions. The step's retry policy and
+ * its failure's class decide: resource kills retry with more of that resource (within quotas),
+ * infrastructure failures (lost, unreachable, interrupted, a start that failed for a transient
+ * reason) retry with the same resources, failures of the step itself (exit code, crash) retry only
+ * under on_failure and stop early only once the same exit code and stderr tail came twice. Every
+ * retry waits its exponential backoff with jitter; attempts are bounded; every decision carries
+ * its cause and its reason in words. */
 #include "coord.h"
 
 #include <math.h>
@@ -10,10 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const reason_names[] = {"UNSPECIFIED", "OK",           "NONZERO",     "SIGNAL",
-                                           "MEMORY",      "TIME",         "CPU_TIME",    "SPAWN_FAILED",
-                                           "UNREACHABLE", "CANCELLED",    "LOST",
-                                           "INTERRUPTED"};
+static const char *const reason_names[] = {"UNSPECIFIED", "OK",        "NONZERO",     "SIGNAL",
+                                           "MEMORY",      "TIME",      "CPU_TIME",    "SPAWN_FAILED",
+                                           "UNREACHABLE", "CANCELLED", "LOST",        "INTERRUPTED"};
 
 const char *coord_reason_name(Acms__V1__ExitReason r)
 {
@@ -50,17 +52,6 @@ uint32_t coord_max_attempts(const Acms__V1__Step *s, const Acms__V1__Environment
     if (env && env->default_max_attempts)
         return env->default_max_attempts;
     return COORD_DEFAULT_ATTEMPTS;
-}
-
-int64_t coord_backoff_ms(uint32_t attempt, uint32_t jitter)
-{
-    int64_t d = 200;
-    for (uint32_t i = 1; i < attempt && d < 10000; i++)
-        d *= 2;
-    if (d > 10000)
-        d = 10000;
-    int64_t half = d / 2;
-    return half + (int64_t)(jitter % (uint32_t)(half + 1));
 }
 
 static int crash_signal(int sig)
@@ -100,8 +91,9 @@ static void describe(const coord_res *cur, const coord_failure *f, coord_decisio
                  f->term_signal, strsignal(f->term_signal), crash_signal(f->term_signal) ? ": it crashed" : "");
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
-        snprintf(d->cause, sizeof d->cause, "killed for memory: peak %llu MiB over its limit of %llu MiB",
-                 (unsigned long long)peak_mb, (unsigned long long)cur->memory_mb);
+        snprintf(d->cause, sizeof d->cause, "killed for memory: peak %llu MiB at its limit of %llu MiB%s%s%s",
+                 (unsigned long long)peak_mb, (unsigned long long)cur->memory_mb, *detail ? " (" : "", detail,
+                 *detail ? ")" : "");
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
         snprintf(d->cause, sizeof d->cause, "stopped after its max_runtime_s of %u s", cur->max_runtime_s);
@@ -131,20 +123,56 @@ static void describe(const coord_res *cur, const coord_failure *f, coord_decisio
     }
 }
 
-static int is_transient(const coord_failure *f)
+/* What kind of failure an attempt had, for the retry policy. */
+typedef enum { FC_OK, FC_CANCELLED, FC_RESOURCE, FC_INFRA, FC_STEP, FC_PERMANENT } failure_class;
+
+static failure_class classify(const coord_failure *f)
 {
     switch (f->reason) {
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK:
+        return FC_OK;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED:
+        return FC_CANCELLED;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME:
+        return FC_RESOURCE;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED:
-        return !f->permanent;
+        return f->permanent ? FC_PERMANENT : FC_INFRA;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE:
     case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST:
     case ACMS__V1__EXIT_REASON__EXIT_REASON_INTERRUPTED:
-        return 1;
+        return FC_INFRA;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL:
-        return !crash_signal(f->term_signal);
+        return crash_signal(f->term_signal) ? FC_STEP : FC_INFRA; /* killed from outside: interrupted */
     default:
-        return 0;
+        return FC_STEP;
     }
+}
+
+/* The failure the step itself caused came twice the same way: same reason, exit code or signal, and
+ * stderr tail as the attempt before. */
+static int same_as_before(const coord_failure *f)
+{
+    return f->has_prev && f->prev_reason == f->reason && f->prev_exit_code == f->exit_code &&
+           f->prev_term_signal == f->term_signal && !strcmp(f->prev_tail ? f->prev_tail : "", f->tail ? f->tail : "");
+}
+
+/* What the operator can do about a step failure that is not retried. */
+static void suggest_fix(const coord_failure *f, coord_decision *d)
+{
+    if (f->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO)
+        snprintf(d->suggestion, sizeof d->suggestion,
+                 "fix the step's command or its inputs: it exited with code %d (see its stderr tail)", f->exit_code);
+    else if (f->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL)
+        snprintf(d->suggestion, sizeof d->suggestion,
+                 "the step crashed with signal %d (%s): fix the program or its native dependencies", f->term_signal,
+                 strsignal(f->term_signal));
+    else if (f->suggestion && *f->suggestion)
+        snprintf(d->suggestion, sizeof d->suggestion, "%s", f->suggestion);
+    else
+        snprintf(d->suggestion, sizeof d->suggestion,
+                 "check the step's command (path, permissions) and its secret references");
 }
 
 /* MEMORY: the next limit. Returns 1 with d->next set, 0 with d->recovery/suggestion explaining. */
@@ -238,6 +266,64 @@ static int size_time(const coord_recovery_env *env, const coord_res *cur, coord_
     return 1;
 }
 
+/* No retry allowed by the policy or the failure class: explains why. Returns 1 when it decided. */
+static int refuse(const coord_failure *f, failure_class fc, const acms_retry_policy *pol, coord_decision *d)
+{
+    if (pol->kind == ACMS_RETRY_NEVER) {
+        snprintf(d->recovery, sizeof d->recovery, "no retry: retry_policy is never");
+    } else if (fc == FC_PERMANENT) {
+        snprintf(d->recovery, sizeof d->recovery, "no retry: the step can never start this way");
+    } else if (fc == FC_STEP && pol->kind == ACMS_RETRY_ON_ERROR) {
+        snprintf(d->recovery, sizeof d->recovery,
+                 "no retry: retry_policy on_error retries only OOM kills, timeouts, lost and interrupted attempts");
+    } else if (fc == FC_STEP && same_as_before(f)) {
+        snprintf(d->recovery, sizeof d->recovery,
+                 "no retry: attempts %u and %u failed the same way (%s %d, same stderr tail): judged deterministic",
+                 f->attempt - 1, f->attempt, f->term_signal ? "signal" : "exit code",
+                 f->term_signal ? f->term_signal : f->exit_code);
+    } else {
+        return 0;
+    }
+    if (fc == FC_STEP || fc == FC_PERMANENT)
+        suggest_fix(f, d);
+    return 1;
+}
+
+static void exhausted(const coord_res *cur, const coord_failure *f, uint32_t max, coord_decision *d)
+{
+    Acms__V1__ExitReason r = f->reason;
+    snprintf(d->recovery, sizeof d->recovery, "no retry: attempts exhausted (%u of %u)", f->attempt, max);
+    if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY)
+        snprintf(d->suggestion, sizeof d->suggestion,
+                 "request more memory (memory_mb above %llu MiB or a larger instance type) or raise max_attempts",
+                 (unsigned long long)cur->memory_mb);
+    else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME)
+        snprintf(d->suggestion, sizeof d->suggestion, "raise max_runtime_s above %u s or make the step faster",
+                 cur->max_runtime_s);
+    else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME)
+        snprintf(d->suggestion, sizeof d->suggestion, "raise resources.cpu_time_s above %llu s",
+                 (unsigned long long)cur->cpu_time_s);
+    else if (classify(f) == FC_STEP)
+        suggest_fix(f, d);
+    else
+        snprintf(d->suggestion, sizeof d->suggestion,
+                 "the failure looked transient but persisted over %u attempts: check the executor or worker, "
+                 "then resubmit",
+                 max);
+}
+
+static int size_cpu_time(const coord_res *cur, coord_decision *d)
+{
+    if (!cur->cpu_time_s) {
+        snprintf(d->recovery, sizeof d->recovery, "no retry: the step had no CPU-time limit to raise");
+        return 0;
+    }
+    d->next.cpu_time_s = cur->cpu_time_s * 2;
+    snprintf(d->recovery, sizeof d->recovery, "retry with cpu_time_s %llu -> %llu s (x2)",
+             (unsigned long long)cur->cpu_time_s, (unsigned long long)d->next.cpu_time_s);
+    return 1;
+}
+
 void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
                            uint32_t jitter, coord_decision *d)
 {
@@ -247,79 +333,42 @@ void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, 
     memset(d, 0, sizeof *d);
     d->next = *cur;
     describe(cur, f, d);
-    Acms__V1__ExitReason r = f->reason;
-    if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_OK)
+    failure_class fc = classify(f);
+    if (fc == FC_OK)
         return;
-    if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED) {
+    if (fc == FC_CANCELLED) {
         snprintf(d->recovery, sizeof d->recovery, "no retry: the run was cancelled");
         return;
     }
-    d->transient = is_transient(f);
-    int resource = r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY || r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME ||
-                   r == ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME;
-    if (!d->transient && !resource) {
-        snprintf(d->recovery, sizeof d->recovery,
-                 "no retry: a deterministic failure would fail the same way again");
-        if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO)
-            snprintf(d->suggestion, sizeof d->suggestion,
-                     "fix the step's command or its inputs: it exited with code %d (see its stderr tail)",
-                     f->exit_code);
-        else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL)
-            snprintf(d->suggestion, sizeof d->suggestion,
-                     "the step crashed with signal %d (%s): fix the program or its native dependencies",
-                     f->term_signal, strsignal(f->term_signal));
-        else if (f->suggestion && *f->suggestion)
-            snprintf(d->suggestion, sizeof d->suggestion, "%s", f->suggestion);
-        else
-            snprintf(d->suggestion, sizeof d->suggestion,
-                     "check the step's command (path, permissions) and its secret references");
+    acms_retry_policy pol = f->policy;
+    if (pol.kind == ACMS_RETRY_DEFAULT)
+        pol.kind = ACMS_RETRY_ON_FAILURE;
+    d->transient = fc == FC_INFRA;
+    if (refuse(f, fc, &pol, d))
         return;
-    }
     uint32_t max = f->max_attempts ? f->max_attempts : COORD_DEFAULT_ATTEMPTS;
     if (f->attempt >= max) {
-        snprintf(d->recovery, sizeof d->recovery, "no retry: attempts exhausted (%u of %u)", f->attempt, max);
-        if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY)
-            snprintf(d->suggestion, sizeof d->suggestion,
-                     "request more memory (memory_mb above %llu MiB or a larger instance type) or raise max_attempts",
-                     (unsigned long long)cur->memory_mb);
-        else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME)
-            snprintf(d->suggestion, sizeof d->suggestion,
-                     "raise max_runtime_s above %u s or make the step faster", cur->max_runtime_s);
-        else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME)
-            snprintf(d->suggestion, sizeof d->suggestion, "raise resources.cpu_time_s above %llu s",
-                     (unsigned long long)cur->cpu_time_s);
-        else
-            snprintf(d->suggestion, sizeof d->suggestion,
-                     "the failure looked transient but persisted over %u attempts: check the executor or worker, "
-                     "then resubmit",
-                     max);
+        exhausted(cur, f, max, d);
         return;
     }
-    switch (r) {
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
+    if (f->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY)
         d->retry = size_memory(env, cur, f, d);
-        break;
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
+    else if (f->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME)
         d->retry = size_time(env, cur, d);
-        break;
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME:
-        if (!cur->cpu_time_s) {
-            snprintf(d->recovery, sizeof d->recovery, "no retry: the step had no CPU-time limit to raise");
-            break;
-        }
-        d->next.cpu_time_s = cur->cpu_time_s * 2;
+    else if (f->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME)
+        d->retry = size_cpu_time(cur, d);
+    else
         d->retry = 1;
-        snprintf(d->recovery, sizeof d->recovery, "retry with cpu_time_s %llu -> %llu s (x2)",
-                 (unsigned long long)cur->cpu_time_s, (unsigned long long)d->next.cpu_time_s);
-        break;
-    default:
-        d->retry = 1;
-        d->backoff_ms = coord_backoff_ms(f->attempt, jitter);
-        snprintf(d->recovery, sizeof d->recovery,
-                 "retry after %lld ms backoff with the same resources (transient %s)", (long long)d->backoff_ms,
-                 coord_reason_name(r));
-        break;
-    }
+    if (!d->retry)
+        return;
+    d->backoff_ms = acms_retry_backoff_ms(pol.backoff_s > 0 ? &pol : NULL, f->attempt, jitter);
+    size_t l = strlen(d->recovery);
+    if (fc == FC_RESOURCE)
+        snprintf(d->recovery + l, sizeof d->recovery - l, ", after %lld ms backoff", (long long)d->backoff_ms);
+    else
+        snprintf(d->recovery, sizeof d->recovery, "retry after %lld ms backoff with the same resources (%s %s)",
+                 (long long)d->backoff_ms, acms_retry_name(pol.kind),
+                 fc == FC_INFRA ? "retries a transient failure" : "retries any failure");
 }
 
 size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional,

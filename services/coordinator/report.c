@@ -235,6 +235,8 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
             ar->runtime_limit_s = t->res.max_runtime_s;
             ar->started_ms = t->started_ms;
             ar->finished_ms = t->finished_ms;
+            ar->sandbox = acms_arena_strdup(a, t->sandbox);
+            ar->live_adaptations = acms_arena_strdup(a, t->live);
             sr->attempts = acms_arena_push(a, sr->attempts, &sr->n_attempts, sizeof *sr->attempts);
             sr->attempts[sr->n_attempts - 1] = ar;
         }

@@ -107,6 +107,7 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
     r->started_ms = acms_now_ms();
     r->instances_reported = -1;
     r->steps_done_reported = (uint32_t)-1;
+    r->admitted = !coord_admission_needed(r->env);
     r->lease_ok_ms = acms_mono_ms();
     return r;
 fail:
@@ -278,16 +279,9 @@ static void log_recovery(coord_run *r, const coord_step *s, const coord_res *old
     }
 }
 
-/* An attempt ended (st->done): record it, decide what follows. */
-static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st, int64_t now)
+/* The record of an ended attempt. */
+static void attempt_of(const coord_step *s, const coord_exec_status *st, coord_attempt *at)
 {
-    coord_attempt *grown = realloc(s->attempts, (s->nattempts + 1) * sizeof *s->attempts);
-    if (!grown) {
-        acms_log_error(r->id, NULL, "out of memory recording step %s: retried next tick", s->cfg->name);
-        return;
-    }
-    s->attempts = grown;
-    coord_attempt *at = &s->attempts[s->nattempts++];
     memset(at, 0, sizeof *at);
     at->attempt = s->attempt;
     at->reason = st->reason;
@@ -298,13 +292,52 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     at->sys_cpu_ms = st->sys_cpu_ms;
     at->wall_ms = st->wall_ms;
     at->res = s->res;
+    coord_fmt(at->sandbox, sizeof at->sandbox, "%s", st->sandbox);
+    coord_fmt(at->live, sizeof at->live, "%s", s->live_note);
     at->started_ms = s->attempt_started_ms;
     at->finished_ms = acms_now_ms();
+}
+
+/* The failed attempt (the last of s->attempts) as recovery sees it: its class, the step's retry
+ * policy, and the attempt before it (the deterministic-failure judgement compares the two). */
+static void failure_of(const coord_run *r, const coord_step *s, const coord_exec_status *st, coord_failure *f)
+{
+    coord_failure x = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
+                       .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
+                       .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
+                       .detail = st->message, .tail = st->stderr_tail, .suggestion = st->suggestion};
+    acms_retry_resolve(s->cfg, r->env, &x.policy);
+    if (s->nattempts >= 2) {
+        const coord_attempt *prev = &s->attempts[s->nattempts - 2];
+        x.has_prev = prev->attempt + 1 == s->attempt;
+        x.prev_reason = prev->reason;
+        x.prev_exit_code = prev->exit_code;
+        x.prev_term_signal = prev->term_signal;
+        x.prev_tail = prev->stderr_tail;
+    }
+    *f = x;
+}
+
+/* An attempt ended (st->done): record it, decide what follows. */
+static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st, int64_t now)
+{
+    coord_attempt *grown = realloc(s->attempts, (s->nattempts + 1) * sizeof *s->attempts);
+    if (!grown) {
+        acms_log_error(r->id, NULL, "out of memory recording step %s: retried next tick", s->cfg->name);
+        return;
+    }
+    s->attempts = grown;
+    coord_attempt *at = &s->attempts[s->nattempts++];
+    attempt_of(s, st, at);
     s->finished_ms = at->finished_ms;
     if (s->proc) {
         coord_logs_record(c, r, s, 1); /* the output's tail is queued before the handle (and Pod) goes */
         coord_exec_free(s->proc);
         s->proc = NULL;
+    }
+    if (s->reserved) {
+        coord_admission_release_step(r, s);
+        s->reserved = 0;
     }
     char salt[COORD_MAX_ID + 32];
     snprintf(salt, sizeof salt, "%s/%u/finished", s->cfg->name, s->attempt);
@@ -329,10 +362,8 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
                       (unsigned long long)at->wall_ms);
         return;
     }
-    coord_failure f = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
-                       .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
-                       .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
-                       .detail = st->message, .suggestion = st->suggestion};
+    coord_failure f;
+    failure_of(r, s, st, &f);
     coord_recovery_env renv;
     recovery_env(c, r, &renv);
     coord_decision d;
@@ -376,6 +407,10 @@ static void exec_req(coord_ctx *c, const coord_run *r, const coord_step *s, coor
         .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
         .worker_url = r->env->worker_url, .worker_auth = &c->worker_auth, .wake_fd = c->wake_fd,
         .cfg = cfg, .env_profile = r->env, .pipeline = r->pipeline, .k8s = &c->k8s, .tail_cap = c->tail_cap,
+        .sandbox = &c->sandbox, .volume_size_gb = cfg->volume_size_gb,
+        .network_isolated = cfg->vpc_config && cfg->vpc_config->network_isolation,
+        .require_isolation = r->env->require_network_isolation, .encrypt_volume = cfg->encrypt_volume,
+        .interruptible = cfg->interruptible, .gpus = cfg->resources ? cfg->resources->gpus : 0,
     };
     *req = q;
 }
@@ -417,6 +452,7 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
     s->cancel_sent = 0;
     s->logged_total = 0;
     s->worker_id[0] = '\0';
+    s->live_note[0] = '\0';
     memset(&s->live, 0, sizeof s->live);
     coord_fmt(s->message, sizeof s->message, "attempt %u of %u started%s%s", s->attempt, s->max_attempts,
               adapted[0] ? "; runtime adaptation applied: " : "", adapted);
@@ -446,8 +482,47 @@ static void start_step(coord_ctx *c, coord_run *r, coord_step *s, const char *ad
     }
 }
 
-/* Claims the ready steps (indices, n of them) in one round trip, then starts those claimed, in
- * order. A step whose claim was refused or not decided (Redis away) waits for a later tick. */
+/* Keeps, of the n steps, those the environment's capacity admits now (all of them without step
+ * quotas); the others wait, told once. Returns the count kept (compacted in place). */
+static size_t reserve(coord_ctx *c, coord_run *r, coord_step **steps, size_t n)
+{
+    const Acms__V1__Quotas *q = r->env->quotas;
+    int granted[64];
+    uint64_t inst = 0, mb = 0;
+    if (!q || !(q->max_total_instances || q->max_memory_mb) || !n)
+        return n;
+    int rc = coord_admission_steps(acms_service_redis(c->svc), r, steps, n, granted, &inst, &mb);
+    if (rc == ACMS_ERR_NOTFOUND) {
+        acms_log_warn(r->id, NULL, "the run's slot in environment %s expired: admission again before new steps",
+                      r->environment);
+        r->admitted = 0;
+    }
+    if (rc != ACMS_OK)
+        return 0;
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        coord_step *s = steps[k];
+        if (granted[k]) {
+            s->reserved = 1;
+            s->waiting_capacity = 0;
+            steps[kept++] = s;
+        } else if (!s->waiting_capacity) {
+            s->waiting_capacity = 1;
+            coord_fmt(s->message, sizeof s->message,
+                      "waiting for capacity: environment %s has %llu of %u instances and %llu of %llu MiB in use",
+                      r->environment, (unsigned long long)inst, q->max_total_instances, (unsigned long long)mb,
+                      (unsigned long long)q->max_memory_mb);
+            const char *kv[] = {"message", s->message};
+            coord_opq_step_set(&r->q, r->id, s->cfg->name, kv, 2);
+            acms_log_info(r->id, NULL, "step %s %s", s->cfg->name, s->message);
+        }
+    }
+    return kept;
+}
+
+/* Claims the ready steps (indices, n of them) the environment's capacity admits, in one round trip,
+ * then starts those claimed, in order. A step whose claim was refused or not decided (Redis away)
+ * waits for a later tick. */
 static void start_ready(coord_ctx *c, coord_run *r, const size_t *ready, size_t n, int64_t now)
 {
     enum { MAXB = 64 };
@@ -459,10 +534,18 @@ static void start_ready(coord_ctx *c, coord_run *r, const size_t *ready, size_t 
         steps[k] = &r->steps[ready[k]];
         adapted[k] = buf[k];
     }
+    n = reserve(c, r, steps, n);
+    if (!n)
+        return;
     coord_store_claim_many(acms_service_redis(c->svc), r, steps, n, c->owner, adapted, sizeof buf[0]);
-    for (size_t k = 0; k < n; k++)
-        if (steps[k]->claim == 1)
+    for (size_t k = 0; k < n; k++) {
+        if (steps[k]->claim == 1) {
             start_step(c, r, steps[k], adapted[k], now);
+        } else if (steps[k]->reserved) {
+            coord_admission_release_step(r, steps[k]);
+            steps[k]->reserved = 0;
+        }
+    }
 }
 
 static void cancel_steps(coord_run *r, int64_t now)
@@ -508,7 +591,8 @@ static void announce(coord_ctx *c, coord_run *r)
                                               r->resumed ? "resumed by a new owner" : "");
     char total[24];
     snprintf(total, sizeof total, "%zu", r->n);
-    const char *kv[] = {"owner", c->owner, "pipeline", r->pipeline, "environment", r->environment, "steps_total", total};
+    const char *kv[] = {"owner", c->owner, "pipeline", r->pipeline, "environment", r->environment, "steps_total", total,
+                        "sandbox", c->sandbox.label};
     coord_opq_run_status(&r->q, r->id, "running", kv, sizeof kv / sizeof *kv);
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_STEPS, r->id, a, &e->base);
     if (!r->resumed)
@@ -593,6 +677,8 @@ static int finish(coord_ctx *c, coord_run *r)
     const char *srem[] = {"SREM", ACMS_KEY_RUNS_ACTIVE, r->id};
     coord_opq_cmd(&r->q, 3, hdel);
     coord_opq_cmd(&r->q, 3, srem);
+    if (coord_admission_needed(r->env))
+        coord_admission_release_run(r);
     coord_opq_lease_release(&r->q, r->id, c->owner);
     coord_exec_run_done(c->k8s, r->id, r->env);
     r->finishing = 1;
@@ -601,6 +687,56 @@ static int finish(coord_ctx *c, coord_run *r)
     count(c, "acms_coord_runs_finished_total", labels, "Runs finished by status");
     acms_log_info(r->id, r->cause_id, "run %s: %s", status, reason[0] ? reason : "every step succeeded");
     return ACMS_OK;
+}
+
+/* A run waiting for its environment's slot: asks every COORD_ADMIT_POLL_MS; while queued, its status
+ * says so with the reason, and its place in line whenever that changes. */
+static void admit(coord_ctx *c, coord_run *r, int64_t now)
+{
+    coord_admission ad;
+    r->next_admit = now + COORD_ADMIT_POLL_MS;
+    if (coord_admission_run(acms_service_redis(c->svc), r, COORD_ADMIT_LEASE_MS, &ad) != ACMS_OK)
+        return;
+    if (ad.admitted) {
+        r->admitted = 1;
+        if (r->queue_position)
+            acms_log_info(r->id, NULL, "admitted in environment %s (%u run(s) active)", r->environment, ad.active);
+        return;
+    }
+    if (ad.position == r->queue_position)
+        return;
+    char why[256], pos[16];
+    const Acms__V1__Quotas *q = r->env->quotas;
+    coord_fmt(why, sizeof why, "waiting for a run slot: environment %s allows max_active_runs %u and %u are active",
+              r->environment, q ? q->max_active_runs : 0, ad.active);
+    snprintf(pos, sizeof pos, "%u", ad.position);
+    const char *kv[] = {"queue_reason", why, "queue_position", pos, "owner", c->owner};
+    coord_opq_run_status(&r->q, r->id, "queued", kv, 6);
+    if (!r->queue_position)
+        acms_log_info(r->id, NULL, "queued at position %u: %s", ad.position, why);
+    r->queue_position = ad.position;
+}
+
+/* Every second: the cancel key and the steps with an in-place adaptation pending, in one round trip. */
+static void check_controls(coord_ctx *c, coord_run *r, int64_t now)
+{
+    acms_redis *rd = acms_service_redis(c->svc);
+    r->next_cancel_check = now + COORD_CANCEL_CHECK_MS;
+    char key[ACMS_KEY_MAX];
+    acms_redis_append(rd, "GET %s", acms_key_run_part(key, sizeof key, r->id, "cancel"));
+    acms_redis_append(rd, "SMEMBERS %s", acms_key_run_part(key, sizeof key, r->id, "live"));
+    redisReply *rep[2] = {0};
+    if (acms_redis_exec(rd, rep, 2) != ACMS_OK)
+        return;
+    if (rep[0]->type == REDIS_REPLY_STRING) {
+        r->cancel = 1;
+        coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s", strcmp(rep[0]->str, "1") ? rep[0]->str : "cancel requested");
+        acms_log_info(r->id, NULL, "cancellation requested: %s", r->cancel_reason);
+    }
+    if (!r->cancel && coord_live_apply(c, r, rep[1]) != ACMS_OK)
+        r->next_cancel_check = now; /* Redis went away midway: the rest on the next tick */
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
 }
 
 /* After our lease expired: take it again only if nobody else holds it and no other replica has
@@ -625,54 +761,39 @@ static int still_ours(coord_ctx *c, coord_run *r)
     return ours;
 }
 
-int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
+/* Renews the run's lease (and its slot in the environment). 0, or 1 when the lease is lost to
+ * another coordinator: the run is then dropped here without writes. */
+static int renew(coord_ctx *c, coord_run *r, int64_t now)
 {
-    acms_service *svc = c->svc;
-    acms_redis *rd = acms_service_redis(svc);
-    if (now >= r->next_renew) {
-        int lr = coord_lease_renew(rd, r->id, c->owner, c->lease_ttl_ms);
-        if (lr == 0 && still_ours(c, r)) {
-            acms_log_warn(r->id, NULL, "lease had expired (Redis unreachable?); re-acquired: no other owner took the run");
-            lr = 1;
-        }
-        if (lr == 0) {
-            acms_log_warn(r->id, NULL, "lease lost to another coordinator: dropping the run here");
-            r->lost = 1;
-            coord_run_abandon(r);
-            coord_opq_clear(&r->q);
-            return 1;
-        }
-        r->next_renew = now + (lr == 1 ? COORD_RENEW_MS : 250);
-        if (lr == 1)
-            r->lease_ok_ms = now;
+    acms_redis *rd = acms_service_redis(c->svc);
+    int lr = coord_lease_renew(rd, r->id, c->owner, c->lease_ttl_ms);
+    if (lr == 0 && still_ours(c, r)) {
+        acms_log_warn(r->id, NULL, "lease had expired (Redis unreachable?); re-acquired: no other owner took the run");
+        lr = 1;
     }
-    /* Without a confirmed lease for most of its ttl, another replica may take over: write nothing. */
-    int fenced = now - r->lease_ok_ms > c->lease_ttl_ms - COORD_RENEW_MS;
-    if (!r->announced && !fenced) {
-        announce(c, r);
-        r->announced = 1;
+    if (lr == 0) {
+        acms_log_warn(r->id, NULL, "lease lost to another coordinator: dropping the run here");
+        r->lost = 1;
+        coord_run_abandon(r);
+        coord_opq_clear(&r->q);
+        return 1;
     }
-    int backlog = fenced || coord_opq_drain(&r->q, svc, r->id) != ACMS_OK;
-    if (r->finishing)
-        return !backlog;
+    r->next_renew = now + (lr == 1 ? COORD_RENEW_MS : 250);
+    if (lr == 1)
+        r->lease_ok_ms = now;
+    if (lr == 1 && r->admitted && coord_admission_needed(r->env) &&
+        coord_admission_renew(rd, r, COORD_ADMIT_LEASE_MS) == 0) {
+        acms_log_warn(r->id, NULL, "the run's slot in environment %s expired: admission again before new steps",
+                      r->environment);
+        r->admitted = 0;
+    }
+    return 0;
+}
 
-    if (!r->cancel && now >= r->next_cancel_check) {
-        r->next_cancel_check = now + COORD_CANCEL_CHECK_MS;
-        char key[ACMS_KEY_MAX];
-        redisReply *rep = acms_redis_cmd(rd, "GET %s", acms_key_run_part(key, sizeof key, r->id, "cancel"));
-        if (rep && rep->type == REDIS_REPLY_STRING) {
-            r->cancel = 1;
-            coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s",
-                      strcmp(rep->str, "1") ? rep->str : "cancel requested");
-            acms_log_info(r->id, NULL, "cancellation requested: %s", r->cancel_reason);
-        }
-        if (rep)
-            freeReplyObject(rep);
-    }
-    if (r->cancel)
-        cancel_steps(r, now);
-
-    /* Attempts are polled even when fenced (limits stay enforced); their records wait in the queue. */
+/* Polls the running attempts: records the ended ones, sends heartbeats and runtime notes. Runs even
+ * when fenced (limits stay enforced); the records wait in the queue. */
+static void poll_running(coord_ctx *c, coord_run *r, int64_t now)
+{
     for (size_t i = 0; i < r->n; i++) {
         coord_step *s = &r->steps[i];
         if (s->state != COORD_STEP_RUNNING)
@@ -684,19 +805,44 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
         coord_exec_status st;
         if (coord_exec_poll(s->proc, now, &st)) {
             attempt_done(c, r, s, &st, now);
-        } else {
-            s->live = st;
-            if (st.note[0])
-                coord_logs_note(r, s, st.note);
-            if (now >= s->next_heartbeat) {
-                s->next_heartbeat = now + COORD_HEARTBEAT_MS;
-                heartbeat(c, r, s);
-                coord_logs_record(c, r, s, 0);
-            }
+            continue;
+        }
+        s->live = st;
+        if (st.note[0])
+            coord_logs_note(r, s, st.note);
+        if (now >= s->next_heartbeat) {
+            s->next_heartbeat = now + COORD_HEARTBEAT_MS;
+            heartbeat(c, r, s);
+            coord_logs_record(c, r, s, 0);
         }
     }
+}
+
+int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
+{
+    acms_service *svc = c->svc;
+    if (now >= r->next_renew && renew(c, r, now))
+        return 1;
+    /* Without a confirmed lease for most of its ttl, another replica may take over: write nothing. */
+    int fenced = now - r->lease_ok_ms > c->lease_ttl_ms - COORD_RENEW_MS;
+    if (!r->admitted && !fenced && !r->finishing && now >= r->next_admit)
+        admit(c, r, now);
+    if (r->admitted && !r->announced && !fenced) {
+        announce(c, r);
+        r->announced = 1;
+    }
+    int backlog = fenced || coord_opq_drain(&r->q, svc, r->id) != ACMS_OK;
+    if (r->finishing)
+        return !backlog;
+
+    if (!r->cancel && now >= r->next_cancel_check)
+        check_controls(c, r, now);
+    if (r->cancel)
+        cancel_steps(r, now);
+
+    poll_running(c, r, now);
     skip_blocked(r);
-    if (!backlog && !r->cancel && !r->failing && !c->draining && !acms_service_stopping(svc)) {
+    if (!backlog && r->admitted && !r->cancel && !r->failing && !c->draining && !acms_service_stopping(svc)) {
         snapshot(r);
         size_t n = coord_plan_ready(r->plan, r->st, r->not_before, now, r->scratch, r->n);
         size_t *ready = n ? malloc(n * sizeof *ready) : NULL;
@@ -706,7 +852,8 @@ int coord_run_tick(coord_ctx *c, coord_run *r, int64_t now)
             free(ready);
         }
     }
-    progress(r);
+    if (r->announced)
+        progress(r); /* a queued run says "queued" until it is admitted */
     /* This tick's records and events go out now, while the steps it started run. */
     if (!fenced && r->q.n)
         coord_opq_drain(&r->q, svc, r->id);

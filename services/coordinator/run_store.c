@@ -42,6 +42,10 @@ char *coord_attempts_json(const coord_attempt *a, size_t n)
         cJSON_AddStringToObject(o, "recovery", t->recovery);
         if (t->stderr_tail[0])
             cJSON_AddStringToObject(o, "stderr_tail", t->stderr_tail);
+        if (t->sandbox[0])
+            cJSON_AddStringToObject(o, "sandbox", t->sandbox);
+        if (t->live[0])
+            cJSON_AddStringToObject(o, "live_adaptations", t->live);
         cJSON_AddItemToArray(list, o);
     }
     char *s = cJSON_PrintUnformatted(list);
@@ -104,6 +108,8 @@ int coord_attempts_parse(const char *json, coord_attempt **out, size_t *n)
         jstr(o, "cause", t->cause, sizeof t->cause);
         jstr(o, "recovery", t->recovery, sizeof t->recovery);
         jstr(o, "stderr_tail", t->stderr_tail, sizeof t->stderr_tail);
+        jstr(o, "sandbox", t->sandbox, sizeof t->sandbox);
+        jstr(o, "live_adaptations", t->live, sizeof t->live);
     }
     cJSON_Delete(list);
     *out = a;

@@ -4,6 +4,7 @@
  * profile and the catalogue only; allowed-type lookups go through a validator_strset. */
 #include "vutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct env_view {
@@ -179,6 +180,36 @@ static void check_step(env_view *v, acms_arena *a, acms_issues *is, size_t i, co
     }
 }
 
+/* A quota clamp that changed a value by more than 2x (e.g. instance_count 100000 -> 16) passes the
+ * quota checks once clamped, so the adaptation record is what tells the user. */
+static void check_clamps(const validator_input *in, acms_arena *a, acms_issues *is)
+{
+    for (size_t k = 0; k < in->nadaptations; k++) {
+        const Acms__V1__AdaptationRecord *r = in->adaptations[k];
+        if (validator_empty(r->quota) || !r->applied)
+            continue;
+        double old = strtod(validator_str(r->old_value), NULL), now = strtod(validator_str(r->new_value), NULL);
+        if (!(old > 0 && now > 0) || (old <= 2 * now && now <= 2 * old))
+            continue;
+        const char *msg = acms_arena_printf(a, "%s %s was clamped to %s by %s of environment '%s' (more than 2x): %s",
+                                            r->field, r->old_value, r->new_value, r->quota, in->env_name,
+                                            old > now ? "the step runs with far less than it asks for"
+                                                      : "the step runs with far more than it asks for");
+        long i = -1;
+        for (size_t j = 0; in->pipeline && j < in->pipeline->n_steps; j++)
+            if (!strcmp(validator_str(in->pipeline->steps[j]->name), validator_str(r->step)))
+                i = (long)j;
+        Acms__V1__ValidationIssue *x =
+            i >= 0 ? validator_step_issue(in, is, (size_t)i, r->field, "QUOTA_CLAMPED", "warning", "%s", msg)
+                   : acms_issue_add(is, "QUOTA_CLAMPED", "warning", r->field, NULL, "%s", msg);
+        if (i >= 0)
+            acms_issue_suggest(is, x, "QUOTA_CLAMPED:request-within-quota", "pattern", 0.7,
+                               validator_step_path(a, (size_t)i, r->field), r->new_value,
+                               "request %s: %s (what the quota allows), or ask for a larger quota", r->field,
+                               r->new_value);
+    }
+}
+
 int validator_environment(const validator_input *in, acms_arena *a, acms_issues *is)
 {
     const Acms__V1__Environment *env = in->env;
@@ -203,5 +234,6 @@ int validator_environment(const validator_input *in, acms_arena *a, acms_issues 
     }
     for (size_t i = 0; i < p->n_steps; i++)
         check_step(&v, a, is, i, p->steps[i]);
+    check_clamps(in, a, is);
     return ACMS_OK;
 }

@@ -1,7 +1,8 @@
 /* security.c: validation level 4, security and compliance. The adapter's secret findings become
  * issues (it checked references against the environment's scopes; values never reach us), policy
  * rules of the environment are evaluated against every step they apply to (a rule's id is the
- * issue code), and outputs must stay under the environment's allowed prefixes. Read-only. */
+ * issue code), a rule requiring a field the step's executor does not enforce is ENFORCEMENT_GAP
+ * (enforce.h), and outputs must stay under the environment's allowed prefixes. Read-only. */
 #include "vutil.h"
 
 #include "secret.h"
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+
+#include "enforce.h"
 
 #define MAX_POLICIES 256
 
@@ -352,6 +355,43 @@ static const char *rule_patch(acms_arena *a, const Acms__V1__PolicyRule *r, fval
     return NULL;
 }
 
+/* Does the rule require something of the step (as opposed to forbidding or requiring its absence)? */
+static int rule_requires(const Acms__V1__PolicyRule *r)
+{
+    const char *op = validator_str(r->op), *want = validator_str(r->value);
+    if (!strcmp(op, "set") || !strcmp(op, "equals"))
+        return *want && strcasecmp(want, "false") && strcmp(want, "0");
+    return !strcmp(op, "present") || !strcmp(op, "min") || !strcmp(op, "max");
+}
+
+/* A policy requires a field the step's executor does not enforce (enforce.h): an error where the
+ * environment requires enforcement, a warning elsewhere. */
+static void check_gap(const validator_input *in, acms_arena *a, acms_issues *is, const Acms__V1__Policy *pol,
+                      const Acms__V1__PolicyRule *r, size_t i, const char *code)
+{
+    int f = acms_enf_field_of(validator_str(r->field));
+    const Acms__V1__Step *s = in->pipeline->steps[i];
+    const char *ex = acms_enf_step_executor(s, in->env);
+    const acms_enf_column *col = acms_enf_executor(ex);
+    if (f < 0 || !col || !rule_requires(r) || col->cell[f].level != ACMS_ENF_NOT)
+        return;
+    int strict = in->env && in->env->require_enforcement;
+    Acms__V1__ValidationIssue *x = validator_step_issue(
+        in, is, i, validator_str(r->field), "ENFORCEMENT_GAP", strict ? "error" : "warning",
+        "policy %s rule %s requires %s, which executor '%s' does not enforce (%s)%s", validator_str(pol->name), code,
+        validator_str(r->field), ex, col->cell[f].how,
+        strict ? "" : "; an error where the environment sets require_enforcement");
+    const acms_enf_column *cols;
+    size_t n = acms_enf_columns(&cols);
+    for (size_t k = 0; k < n; k++)
+        if (cols[k].cell[f].level != ACMS_ENF_NOT && strcmp(cols[k].executor, ex))
+            acms_issue_suggest(is, x, "ENFORCEMENT_GAP:executor", "pattern", 0.6 - 0.05 * (double)k,
+                               validator_step_path(a, i, "executor"), cols[k].executor,
+                               "run the step on executor '%s', which %s %s", cols[k].executor,
+                               cols[k].cell[f].level == ACMS_ENF_ENFORCED ? "enforces" : "passes on",
+                               acms_enf_field_name((acms_enf_field)f));
+}
+
 static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is, const Acms__V1__Policy *pol,
                        const Acms__V1__PolicyRule *r)
 {
@@ -371,6 +411,7 @@ static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is
                            validator_str(pol->name), code, field);
             return;
         }
+        check_gap(in, a, is, pol, r, i, code);
         if (!violates(a, r, &v))
             continue;
         const char *why = v.present ? acms_arena_printf(a, "is %s", fval_str(a, &v)) : "is not set";

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "retry.h"
+
 /* --- dependency cycles ----------------------------------------------------------------------------- */
 
 /* Tarjan's strongly connected components without recursion. cycle_of[i] = component id (1-based)
@@ -174,6 +176,26 @@ static void range_u(const validator_input *in, acms_issues *is, size_t i, const 
                        (unsigned long long)fix);
 }
 
+/* retry_policy is one of the three names; backoff values are not negative nor above a day. */
+static void check_retry(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Step *s)
+{
+    if (acms_retry_parse(s->retry_policy) < 0) {
+        Acms__V1__ValidationIssue *x = validator_step_issue(
+            in, is, i, "retry_policy", "VALUE_OUT_OF_RANGE", "error",
+            "retry_policy '%.40s' is unknown: on_failure (any failure), on_error (OOM, timeout, lost, interrupted) "
+            "or never", s->retry_policy);
+        acms_issue_suggest(is, x, "VALUE_OUT_OF_RANGE:retry-policy", "pattern", 0.6,
+                           validator_step_path(is->arena, i, "retry_policy"), "on_failure",
+                           "set retry_policy to on_failure");
+    }
+    const char *names[] = {"retry_backoff_s", "retry_backoff_factor", "retry_backoff_max_s"};
+    double v[] = {s->retry_backoff_s, s->retry_backoff_factor, s->retry_backoff_max_s};
+    for (size_t k = 0; k < 3; k++)
+        if (!(v[k] >= 0 && v[k] <= ACMS_RETRY_LIMIT_S))
+            validator_step_issue(in, is, i, names[k], "VALUE_OUT_OF_RANGE", "error", "%s is %g; allowed 0..%g",
+                                 names[k], v[k], ACMS_RETRY_LIMIT_S);
+}
+
 static void check_ranges(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Step *s)
 {
     const Acms__V1__Value *node = validator_doc_node(in, i, NULL);
@@ -195,6 +217,7 @@ static void check_ranges(const validator_input *in, acms_issues *is, size_t i, c
                            acms_arena_printf(is->arena, "%d", VALIDATOR_MAX_ATTEMPTS), "set max_attempts to %d",
                            VALIDATOR_MAX_ATTEMPTS);
     }
+    check_retry(in, is, i, s);
 }
 
 /* --- cross-field rules ------------------------------------------------------------------------------- */

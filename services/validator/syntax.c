@@ -155,6 +155,38 @@ static void check_name(const validator_input *in, acms_issues *is, size_t i, con
                            "rename the step to '%s' (and update depends_on references to it)", slug);
 }
 
+/* Does step s already set a variable called name? */
+static int step_sets(const Acms__V1__Step *s, const char *name)
+{
+    for (size_t k = 0; k < s->n_env; k++)
+        if (!strcmp(validator_str(s->env[k]->name), name))
+            return 1;
+    return 0;
+}
+
+/* ACMS_* names belong to the executor (ACMS_RUN_ID, ACMS_STEP, ACMS_ATTEMPT, ACMS_OUTPUT_PATH,
+ * ACMS_STEP_DIR, and any it adds later): a step's own would be overwritten or dropped. */
+static void reserved_env(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Step *s,
+                         const char *name)
+{
+    const char *field = acms_arena_printf(is->arena, "env.%s", name);
+    Acms__V1__ValidationIssue *x =
+        validator_step_issue(in, is, i, field, "RESERVED_ENV_NAME", "error",
+                             "environment variable %.80s is in the ACMS_ namespace, which the executor reserves for "
+                             "the variables it sets itself (ACMS_RUN_ID, ACMS_STEP, ...): it would not reach the step",
+                             name);
+    const char *rest = name + 5;
+    const char *candidates[] = {rest, acms_arena_printf(is->arena, "APP_%s", rest)};
+    for (size_t k = 0; k < 2; k++) {
+        const char *c = candidates[k];
+        if (!validator_env_name_ok(c) || !strncmp(c, "ACMS_", 5) || step_sets(s, c))
+            continue;
+        /* text only: a rename is no "set path = value" patch, and the value may be a credential */
+        acms_issue_suggest(is, x, "RESERVED_ENV_NAME:rename", "pattern", 0.8 - 0.1 * (double)k, NULL, NULL,
+                           "rename the variable to %s (and read that name in the step)", c);
+    }
+}
+
 static void check_env(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Step *s)
 {
     for (size_t k = 0; k < s->n_env; k++) {
@@ -176,6 +208,8 @@ static void check_env(const validator_input *in, acms_issues *is, size_t i, cons
                                        validator_step_path(is->arena, i, "env"), up, "rename the variable to %s", up);
             }
         }
+        if (!strncmp(name, "ACMS_", 5))
+            reserved_env(in, is, i, s, name);
         const char *v = validator_str(e->value);
         if (!looks_like_secret_ref(v))
             continue;

@@ -74,6 +74,8 @@ static int levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__Runti
     in->written = document ? written : NULL;
     in->profiles = ctx ? ctx->profiles : NULL;
     in->meta = rc ? rc->metadata : NULL;
+    in->adaptations = rc ? rc->adaptation_log : NULL;
+    in->nadaptations = rc ? rc->n_adaptation_log : 0;
     in->env = find_env(ctx, rc, &in->env_name);
     vp->online = ctx && ctx->redis;
 

@@ -112,6 +112,8 @@ typedef struct validator_input {
     const char *env_name;                    /* "" when unknown */
     const acms_profiles *profiles;           /* NULL: no catalogue, no policies */
     const Acms__V1__RuntimeMetadata *meta;   /* adapter metadata (secret findings), or NULL */
+    Acms__V1__AdaptationRecord *const *adaptations;   /* the adapter's log (quota clamps), may be NULL */
+    size_t nadaptations;
     acms_dag *dag;                           /* built by validator_semantic */
     uint32_t *cycle_of;                      /* cycle_of[i]: 0, or the 1-based id of the dependency cycle
                                               * (strongly connected component) step i is in (semantic) */
@@ -154,7 +156,8 @@ int validator_semantic(validator_input *in, acms_arena *a, acms_issues *is);
  * SIZING_INPUT_SECRET, SIZING_INPUT_NO_VALUE, SIZING_INPUT_AMBIGUOUS. Always ACMS_OK. */
 int validator_sizing(const validator_input *in, acms_arena *a, acms_issues *is);
 /* Level 3 (needs in->env). UNKNOWN_INSTANCE_TYPE, INSTANCE_TYPE_NOT_ALLOWED, QUOTA_INSTANCES,
- * QUOTA_RUNTIME, QUOTA_MEMORY, ENV_NO_REGION, REGION_MISMATCH, NETWORK_ISOLATION_REQUIRED,
+ * QUOTA_RUNTIME, QUOTA_MEMORY, QUOTA_CLAMPED (an adaptation record with a quota changed a value by
+ * more than 2x), ENV_NO_REGION, REGION_MISMATCH, NETWORK_ISOLATION_REQUIRED,
  * INTERRUPTIBLE_NOT_ALLOWED, EXECUTOR_UNAVAILABLE, MISSING_COMMAND, NO_GPU_FOR_TRAINING. */
 int validator_environment(const validator_input *in, acms_arena *a, acms_issues *is);
 /* Level 4. The adapter's secret findings (PLAINTEXT_CREDENTIAL, SECRET_OUT_OF_SCOPE, SECRET_UNRESOLVABLE,

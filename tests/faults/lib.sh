@@ -60,11 +60,12 @@ faults_begin() {
   trap faults__cleanup EXIT
   F_WORK=$STACK_DIR/faults
   mkdir -p "$F_WORK"
-  F_TOUCH=$F_WORK/executions.txt
+  F_TOUCH=$STACK_SHARED/executions.txt
   F_PIPELINE=faults-$F_NAME-$RANDOM
   F_STEPS="prep,train"
   F_YAML=$F_WORK/pipeline.yaml
   : >"$F_TOUCH"
+  chmod 0666 "$F_TOUCH"  # steps append to it as the step user
   cat >"$F_YAML" <<YAML
 apiVersion: acms/v1
 kind: Pipeline

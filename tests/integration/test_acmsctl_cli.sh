@@ -49,7 +49,9 @@ json_error() { # NAME CODE EXIT: stdout is {"error": {"code": CODE, "exit_code":
 
 # --- from any directory ----------------------------------------------------------------------------
 ctl list-tmp 0 config list
-ctl validate-examples 0 validate "$REPO/examples/pipelines/churn-training.yaml" --env=prod
+ctl validate-examples 0 validate "$REPO/examples/pipelines/churn-training.yaml" --env=staging
+# prod requires enforcement, which the local executor cannot give its encrypted-volume policy
+ctl validate-examples-prod 1 validate "$REPO/examples/pipelines/churn-training.yaml" --env=prod
 (cd "$REPO/examples" && env -u ACMS_CONFIG_DIR "$BIN/acmsctl" validate pipelines/parallel-etl.json --env dev >"$out/rel.out")
 assert_true "grep -q 'VALID' '$out/rel.out'" "validate from examples/ with a relative path finds its configuration directory"
 # an unreachable stack says where the address came from
@@ -126,6 +128,47 @@ ctl put 0 config put "$REPO/examples/pipelines/churn-training.yaml"
 ctl reject-ref 1 submit --ref churn-trainin --env dev --wait --quiet
 assert_true "grep -q \"^churn-trainin: error CONFIG_REF_NOT_FOUND\" '$out/reject-ref.out' && grep -q \"did you mean configuration 'churn-training'\" '$out/reject-ref.out'" \
   "--ref rejection: the did-you-mean it carries"
+
+# --- prepare shows the enforcement matrix per step (common/enforce.c) ---------------------------------
+ctl prepare-enf 0 prepare "$REPO/examples/pipelines/churn-training.yaml" --env=staging
+assert_true "grep -q '^enforcement per step' '$out/prepare-enf.out'" "prepare shows the enforcement per step"
+assert_true "grep -Eq '^  train +local +best-effort +enforced +enforced +NOT ' '$out/prepare-enf.out'" \
+  "the GPU training step on local: memory and vCPU enforced, GPUs NOT"
+ctl prepare-enf-json 0 prepare "$REPO/examples/pipelines/churn-training.yaml" --env=prod --format=json
+assert_true "one_json prepare-enf-json 'len(d[\"enforcement\"]) == len(d[\"pipeline\"][\"steps\"]) and all(e[\"executor\"] == \"local\" and e[\"fields\"][\"encrypt_volume\"] == dict(e[\"fields\"][\"encrypt_volume\"], level=\"not enforced\", requested=True) and e[\"fields\"][\"network_isolation\"][\"level\"] == \"enforced\" for e in d[\"enforcement\"])'" \
+  "prepare --format json in prod: every step's encrypt_volume asked for and not enforced, its isolation enforced"
+
+# --- what validate says of a step's promises: a quota clamp, a reserved variable name ---------------
+promises=$STACK_DIR/promises.yaml
+cat >"$promises" <<'YAML'
+apiVersion: acms/v1
+kind: Pipeline
+metadata: {name: promises}
+spec:
+  steps:
+    - name: wide
+      type: processing
+      command: ["/bin/true"]
+      instance_type: ml.m5.xlarge
+      instance_count: 100000
+      max_runtime_s: 60
+      output_path: s3://acme-ml/it/wide
+      tags: {cost-center: cc-1234, owner: ml}
+      env:
+        ACMS_MODE: fast
+YAML
+ctl promises-staging 1 validate "$promises" --env=staging
+assert_true "grep -q \"^$promises:10:23: warning QUOTA_CLAMPED \\[environment\\] spec.steps\\[0\\].instance_count: instance_count 100000 was clamped to 4 by quotas.max_instances of environment 'staging'\" '$out/promises-staging.out'" \
+  "validate shows the quota clamp (old and new value)"
+assert_true "grep -q \"^$promises:15:20: error RESERVED_ENV_NAME \\[syntax\\] spec.steps\\[0\\].env.ACMS_MODE\" '$out/promises-staging.out'" \
+  "an ACMS_ variable is an error"
+assert_true "grep -q 'rename the variable to MODE' '$out/promises-staging.out'" "with a rename"
+ctl promises-submit 1 submit "$promises" --env dev --wait --quiet
+assert_true "grep -q 'error RESERVED_ENV_NAME' '$out/promises-submit.out'" "a submit with an ACMS_ variable is rejected, not silently dropped"
+sed -i '/^      env:$/,$d' "$promises"
+ctl promises-prod 1 validate "$promises" --env=prod --format=json
+assert_true "one_json promises-prod 'any(i[\"code\"] == \"QUOTA_CLAMPED\" and \"clamped to 16\" in i[\"message\"] for i in d[\"issues\"] + d[\"warnings\"])'" \
+  "prod: instance_count 100000 clamped to 16 is a QUOTA_CLAMPED warning"
 
 # --- timeout and cancel --------------------------------------------------------------------------------
 ctl timeout 4 submit "$REPO/examples/pipelines/long-running.yaml" --env dev --wait --timeout=1 --format json

@@ -14,7 +14,8 @@ source "$here/../lib/assert.sh"
 
 stack_init "$(mktemp -d /tmp/acms-enc-XXXXXX)"
 keys=$(mktemp -d /tmp/acms-enc-keys-XXXXXX)
-trap 'stack_stop; rm -rf "$keys"' EXIT
+srv_pid=""
+trap '[ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null; stack_stop; rm -rf "$keys"' EXIT
 head -c 32 /dev/urandom >"$keys/k1"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$keys/k2"   # the hex form works too
 chmod 600 "$keys"/k*
@@ -70,6 +71,7 @@ assert_eq "$(stack_redis_cli SISMEMBER acms:configs plain-pipeline)" 0 "nothing 
 srv_dir=$STACK_DIR/config-server
 mkdir -p "$srv_dir"
 exec 7< <(exec "$STACK_PY" "$REPO/tests/lib/config_server.py" "$srv_dir" 2>"$STACK_DIR/config-server.log")
+srv_pid=$!
 read -r -t 10 port <&7
 assert_true "[ -n '$port' ]" "config_server.py listens"
 export ACMS_MASTER_KEY_FILE=$keys/k2

@@ -13,7 +13,7 @@ stack_start_all
 
 work=$STACK_DIR/pipeline
 mkdir -p "$work"
-pidfile=$work/child.pid
+pidfile=$STACK_SHARED/child.pid
 cat >"$work/long.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline

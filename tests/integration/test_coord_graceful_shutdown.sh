@@ -15,7 +15,7 @@ stack_start_all
 
 work=$STACK_DIR/pipeline
 mkdir -p "$work"
-touch_file=$work/attempts.txt
+touch_file=$STACK_SHARED/attempts.txt
 cat >"$work/two.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline

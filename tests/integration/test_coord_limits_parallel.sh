@@ -18,7 +18,7 @@ spec:
   steps:
     - name: slow
       type: processing
-      command: ["$BIN/acms-stepload", "--sleep-ms", "2500", "--touch", "$STACK_DIR/touch"]
+      command: ["$BIN/acms-stepload", "--sleep-ms", "2500", "--touch", "$STACK_SHARED/touch"]
       instance_type: ml.m5.large
       max_runtime_s: 2
       max_attempts: 3
@@ -50,7 +50,7 @@ assert_eq "$(step slow attempt)" 2 "slow needed two attempts"
 assert_eq "$(json_get "$attempts" 0.reason)" TIME "attempt 1 killed by its time limit"
 assert_true "[ $(json_get "$attempts" 1.max_runtime_s) -gt 2 ]" "attempt 2 ran with a longer limit ($(json_get "$attempts" 1.max_runtime_s) s)"
 assert_eq "$(json_get "$attempts" 1.reason)" OK "attempt 2 succeeded"
-assert_eq "$(grep -c "$run slow" "$STACK_DIR/touch")" 2 "exactly two attempts started"
+assert_eq "$(grep -c "$run slow" "$STACK_SHARED/touch")" 2 "exactly two attempts started"
 ls=$(step left started_ms); lf=$(step left finished_ms); rs=$(step right started_ms); rf=$(step right finished_ms)
 assert_true "[ $ls -lt $rf ] && [ $rs -lt $lf ]" "independent steps overlap in time (left $ls..$lf, right $rs..$rf)"
 echo "coordinator: time-limit retry with a longer limit; independent steps overlapped"

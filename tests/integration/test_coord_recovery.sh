@@ -2,8 +2,9 @@
 # Coordinator recovery on the real stack. Run 1: a step killed for memory is retried once on the
 # next instance size (each attempt starts exactly once), an optional step's failure skips only its
 # dependent (graceful degradation) and the run succeeds. Run 2: a required step's deterministic
-# failure is not retried, its dependent is skipped (never started), an independent running step
-# finishes, and the run fails with an explanation.
+# failure (the same exit code and stderr tail twice) is retried once and then judged deterministic,
+# its dependent is skipped (never started), an independent running step finishes, and the run fails
+# with an explanation.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/stack.sh"
@@ -11,11 +12,14 @@ source "$here/../lib/assert.sh"
 
 stack_init "$(mktemp -d /tmp/acms-coordrec-XXXXXX)"
 trap stack_stop EXIT
+# no runtime memory_up here (test_memory_up_live has it): a live raise could rescue the attempt this
+# test needs to see killed, depending on timing
+export ACMS_SAFETY_THRESHOLD=1
 stack_start_all
 
 work=$STACK_DIR/pipeline
 mkdir -p "$work"
-touch_file=$work/attempts.txt
+touch_file=$STACK_SHARED/attempts.txt
 cat >"$work/recover.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline
@@ -72,12 +76,13 @@ assert_eq "$(json_get "$attempts" 0.memory_mb)" 256 "attempt 1 limit"
 assert_eq "$(json_get "$attempts" 1.reason)" OK "attempt 2 succeeded"
 assert_eq "$(json_get "$attempts" 1.instance_type)" ml.t3.large "attempt 2 on the next size of the family"
 assert_eq "$(json_get "$attempts" 1.memory_mb)" 512 "attempt 2 limit (8 GiB x 0.0625)"
-assert_true "[ \"$(json_get "$attempts" 0.peak_rss_kb)\" -gt 262144 ]" "attempt 1 peak above its limit"
+assert_true "[ \"$(json_get "$attempts" 0.peak_rss_kb)\" -ge $((262144 * 9 / 10)) ]" "attempt 1 peak reached its limit"
 assert_eq "$(grep -c -x "$run hog 1" "$touch_file")" 1 "attempt 1 started exactly once"
 assert_eq "$(grep -c -x "$run hog 2" "$touch_file")" 1 "attempt 2 started exactly once"
 assert_eq "$(wc -l <"$touch_file" | tr -d ' ')" 2 "no other attempt started"
 assert_eq "$(step report status)" failed "optional step failed"
-assert_eq "$(step report attempt)" 1 "deterministic failure not retried"
+assert_eq "$(step report attempt)" 2 "deterministic failure retried once (on_failure), then judged"
+assert_true "step report attempts | grep -q 'attempts 1 and 2 failed the same way'" "the judgement says so"
 assert_true "step report attempts | grep -q 'report backend refused the upload'" "stderr tail kept"
 assert_eq "$(step publish status)" skipped "dependent of the optional step skipped"
 assert_eq "$(step publish attempt)" 0 "skipped step never started"
@@ -125,7 +130,8 @@ run=$(json_get "$out" run_id)
 assert_eq "$rc" 1 "acmsctl exits 1 for a failed run"
 assert_eq "$(stack_redis_cli HGET "acms:run:$run" status)" failed "run failed"
 assert_eq "$(step broken status)" failed "required step failed"
-assert_eq "$(step broken attempt)" 1 "nonzero exit not retried"
+assert_eq "$(step broken attempt)" 2 "nonzero exit retried once, then judged deterministic"
+assert_true "step broken attempts | grep -q 'judged deterministic'" "the judgement says so"
 assert_eq "$(step after status)" skipped "its dependent skipped"
 assert_eq "$(step after attempt)" 0 "the dependent never started"
 assert_eq "$(step side status)" succeeded "the independent running step finished"

@@ -17,7 +17,7 @@ stack_wait_ready
 
 work=$STACK_DIR/pipeline
 mkdir -p "$work"
-touch_file=$work/attempts.txt
+touch_file=$STACK_SHARED/attempts.txt
 cat >"$work/slow.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline

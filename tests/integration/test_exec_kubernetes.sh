@@ -82,6 +82,9 @@ for f in "$REPO"/deploy/k8s/overlays/prod/environments/*.yaml; do
   sed -e 's/^    pod_ttl_s: .*/    pod_ttl_s: 0/' -e 's/^    termination_grace_s: .*/    termination_grace_s: 5/' \
       -e 's|^  secret_scopes: \[|  secret_scopes: ["secret://k8s/model-registry", |' "$f" >"$ACMS_CONFIG_DIR/environments/${f##*/}"
 done
+# prod requires enforcement, and its POL-PROD-ENCRYPT asks for encrypted volumes, which the kubernetes
+# executor does not enforce (docs/execution.md): here the gap is a warning, so the Pods are created
+sed -i 's/^  require_enforcement: true$/  require_enforcement: false/' "$ACMS_CONFIG_DIR/environments/prod.yaml"
 export ACMS_K8S_API=$K8S_API ACMS_K8S_TOKEN_FILE=$K8S_DIR/coordinator.token ACMS_K8S_CA_FILE=$K8S_CA
 export ACMS_K8S_NAMESPACE=acms ACMS_K8S_LOG_POLL_S=1 ACMS_K8S_CONFIG_GRACE_S=2
 export CHURN_DB_PASSWORD="churn-$RANDOM-$RANDOM-$$" STAGING_K8S_IT_SECRET="k8s-it-$RANDOM-$RANDOM-$$"
@@ -194,7 +197,9 @@ kc PATCH "/api/v1/namespaces/$ST/pods/$(json_get "$(pod_of "$run2" drained 2)" m
   -H 'Content-Type: application/merge-patch+json' -d '{"metadata":{"labels":{"test.acms.io/finish":"true"}}}' >/dev/null
 # hungry: metrics-server reports 96% of its limit; the monitor proposes memory_up, the adapter
 # approves, the coordinator resizes the running Pod in place
-wait_for 240 "stack_redis_cli LRANGE acms:run:$run2:adaptations 0 -1 | grep '\"step\":\"hungry\"' | grep -q 'memory resized in place'" \
+# grep -a: the list starts with the packed (binary) prepared log, and grep would print only
+# "Binary file matches" for the next grep to read
+wait_for 240 "stack_redis_cli LRANGE acms:run:$run2:adaptations 0 -1 | grep -a '\"step\":\"hungry\"' | grep -q 'memory resized in place'" \
   "hungry: approved memory_up applied in place (pods/resize)"
 hpod=$(pod_of "$run2" hungry 1)
 kc PATCH "/api/v1/namespaces/$ST/pods/$(json_get "$hpod" metadata.name)" \

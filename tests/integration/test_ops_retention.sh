@@ -43,7 +43,7 @@ family_of() { # KEY RUN -> the family's name, or nothing
   case "$k" in
     acms:run:R) echo run ;;
     acms:run:R:runtime | acms:run:R:steps | acms:run:R:adaptations | acms:run:R:validation | \
-      acms:run:R:findings | acms:run:R:alerts | acms:run:R:cancel | acms:run:R:rtonce) echo "${k#acms:run:R:}" ;;
+      acms:run:R:findings | acms:run:R:alerts | acms:run:R:cancel | acms:run:R:rtonce | acms:run:R:live) echo "${k#acms:run:R:}" ;;
     acms:run:R:step:*) echo step ;;
     acms:run:R:log:*:*) echo log ;;
     acms:monitor:session:R) echo monitor-session ;;

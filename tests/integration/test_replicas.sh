@@ -36,8 +36,9 @@ for s in adapter validator coordinator monitor feedback; do
   echo "    $s-0: $(last_assigned "$s-0"), $s-1: $(last_assigned "$s-1")"
 done
 
-touch_file=$STACK_DIR/attempts.log
+touch_file=$STACK_SHARED/attempts.log
 : >"$touch_file"
+chmod 0666 "$touch_file"  # steps append to it as the step user
 cat >"$STACK_DIR/scale.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline

@@ -54,8 +54,9 @@ stack_start_broker 6
 for s in adapter validator coordinator; do start_child "$s"; done
 stack_wait_ready 60
 
-touch_file=$STACK_DIR/attempts.log
+touch_file=$STACK_SHARED/attempts.log
 : >"$touch_file"
+chmod 0666 "$touch_file"  # steps append to it as the step user
 cat >"$STACK_DIR/load.yaml" <<YAML
 apiVersion: acms/v1
 kind: Pipeline

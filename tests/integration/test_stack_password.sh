@@ -2,7 +2,7 @@
 # `make up` (tools/stack.sh) protects its Redis: a random password (run/redis.password, 0600) that
 # redis-server requires, given to the services and acmsctl through run/stack.env (0600), never on a
 # command line or printed; every file the stack writes under its directory is readable by its owner
-# only (AOF, logs, pid and port files); a client without the password is refused; a run succeeds.
+# only (AOF, logs, pid and port files; the directory itself only traversable, for the steps' work dirs); a client without the password is refused; a run succeeds.
 # shellcheck disable=SC2034 # variables read inside assert_true's eval
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +18,7 @@ pw=$(cat "$run/redis.password")
 assert_true "[ \${#pw} -ge 32 ]" "a random password of ${#pw} characters"
 assert_eq "$(stat -c %a "$run/redis.password")" 600 "redis.password is 0600"
 assert_eq "$(stat -c %a "$run/stack.env")" 600 "stack.env is 0600"
-assert_eq "$(stat -c %a "$run")" 700 "the run directory is 0700"
+assert_eq "$(stat -c %a "$run")" 711 "the run directory is 0711 (steps, as the step user, reach run/work; they list nothing)"
 assert_true "! grep -q -F -- '$pw' '$run.up.out'" "make up does not print the password"
 port=$(cat "$run/redis.port")
 assert_true "redis-cli -h 127.0.0.1 -p $port PING 2>&1 | grep -q NOAUTH" "a client without the password is refused"

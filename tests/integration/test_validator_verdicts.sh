@@ -12,7 +12,7 @@ trap 'stack_stop; rm -rf "$d"' EXIT
 
 step() { # name deps extra-lines
   printf '    - name: %s\n      type: processing\n      command: ["true"]\n      instance_type: ml.m5.large\n' "$1"
-  printf '      max_runtime_s: 600\n      output_path: s3://acme-ml-prod/x/%s\n      tags: {cost-center: cc-9, owner: me}\n' "$1"
+  printf '      max_runtime_s: 600\n      output_path: s3://acme-ml/x/%s\n      tags: {cost-center: cc-9, owner: me}\n' "$1"
   [ -n "$2" ] && printf '      depends_on: [%s]\n' "$2"
   [ -n "${3:-}" ] && printf '%s\n' "$3"
   return 0
@@ -24,11 +24,18 @@ doc() { printf 'apiVersion: acms/v1\nkind: Pipeline\nmetadata: {name: %s, labels
 { doc cyc; step a "c"; step b a; step c b; } >"$d/cycle.yaml"
 { doc plain; step a "" '      env: {DB_PASSWORD: "hunter2-is-bad"}'; } >"$d/plain.yaml"
 { doc itype; step a ""; } | sed 's/ml.m5.large/ml.m5.huge/' >"$d/itype.yaml"
-{ doc out; step a ""; } | sed 's#s3://acme-ml-prod/#s3://someone-else/#' >"$d/output.yaml"
+{ doc out; step a ""; } | sed 's#s3://acme-ml/#s3://someone-else/#' >"$d/output.yaml"
 
 validate() { set +e; out=$("$BIN/acmsctl" validate "$@" 2>&1); rc=$?; set -e; }
+validate "$d/good.yaml" --env staging
+assert_eq "$rc" 0 "good pipeline is valid in staging ($out)"
+# prod requires enforcement and encrypted volumes, which the local executor cannot give: that gap,
+# and nothing else, makes it invalid there
 validate "$d/good.yaml" --env prod
-assert_eq "$rc" 0 "good pipeline is valid in prod ($out)"
+assert_eq "$rc" 1 "good pipeline on the local executor is invalid in prod"
+assert_eq "$(echo "$out" | grep -c '^.*: error ')" "$(echo "$out" | grep -c ': error ENFORCEMENT_GAP .*encrypt_volume')" \
+  "only ENFORCEMENT_GAP errors (encrypt_volume on local)"
+assert_true "[ \$(echo \"\$out\" | grep -c ENFORCEMENT_GAP) -eq 4 ]" "one gap per step"
 validate "$d/typo.yaml" --env dev
 assert_eq "$rc" 1 "typo is invalid"
 assert_true "echo \"\$out\" | grep -q \"typo.yaml:13:\"" "typo: names file:line"
@@ -45,7 +52,7 @@ assert_eq "$rc" 1 "unknown instance type is invalid"
 assert_true "echo \"\$out\" | grep -q UNKNOWN_INSTANCE_TYPE && echo \"\$out\" | grep -q ml.m5.large" "instance type: did you mean"
 validate "$d/output.yaml" --env prod
 assert_eq "$rc" 1 "output outside prod's buckets is invalid"
-validate "$d/good.yaml" --env prod --format json
+validate "$d/good.yaml" --env staging --format json
 assert_eq "$(json_get "$out" valid)" True "json verdict"
 
 # hostile input: a clear error, within a second, never a crash
@@ -75,6 +82,6 @@ assert_true "[ -n \"\$(json_get '$out' reason)\" ]" "rejection reason: $(json_ge
 assert_true "[ \$(kcat -b \$ACMS_KAFKA_BROKERS -C -t acms.validation.results -e -o beginning -q 2>/dev/null | grep -a -c DAG_CYCLE) -gt 0 ]" \
   "DAG_CYCLE on acms.validation.results"
 assert_eq "$(topic_count_key acms.config.validated "$run")" 0 "nothing validated for execution"
-out=$("$BIN/acmsctl" submit "$d/good.yaml" --env prod --wait --format json --timeout 60)
+out=$("$BIN/acmsctl" submit "$d/good.yaml" --env staging --wait --format json --timeout 60)
 assert_eq "$(json_get "$out" status)" succeeded "a valid pipeline still runs"
 echo "validator: verdicts, places and fixes on unseen pipelines; hostile input refused fast; rejection through the bus"

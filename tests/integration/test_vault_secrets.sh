@@ -33,7 +33,7 @@ spec:
   steps:
     - name: use
       type: processing
-      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_DIR/expected)\" && echo matched"]
+      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_SHARED/expected)\" && echo matched"]
       instance_type: ml.m5.large
       max_runtime_s: 30
       output_path: s3://acme-ml/it/vault
@@ -41,7 +41,8 @@ spec:
       env: {DB_PASSWORD: "$2"}
 YAML
 }
-printf '%s' "$secret" >"$STACK_DIR/expected"   # the step compares against it without printing it
+printf '%s' "$secret" >"$STACK_SHARED/expected"   # the step compares against it without printing it
+chmod 0644 "$STACK_SHARED/expected"
 pipeline vault-ok "secret://vault/kv/data/dev/churn-db#password" >"$STACK_DIR/ok.yaml"
 pipeline vault-missing "secret://vault/kv/data/dev/churn-db#nope" >"$STACK_DIR/missing.yaml"
 out=$("$BIN/acmsctl" submit "$STACK_DIR/ok.yaml" --env dev --wait --format json --timeout 60)
@@ -58,7 +59,7 @@ spec:
   steps:
     - name: wait
       type: processing
-      command: ["sh", "-c", "while [ ! -f $STACK_DIR/go ]; do sleep 0.1; done"]
+      command: ["sh", "-c", "while [ ! -f $STACK_SHARED/go ]; do sleep 0.1; done"]
       instance_type: ml.m5.large
       max_runtime_s: 120
       output_path: s3://acme-ml/it/vault-wait
@@ -66,7 +67,7 @@ spec:
     - name: use
       type: processing
       depends_on: [wait]
-      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_DIR/expected)\" && echo matched"]
+      command: ["sh", "-c", "test \"\$DB_PASSWORD\" = \"\$(cat $STACK_SHARED/expected)\" && echo matched"]
       instance_type: ml.m5.large
       max_runtime_s: 30
       output_path: s3://acme-ml/it/vault-use
@@ -77,7 +78,7 @@ mid=$(json_get "$("$BIN/acmsctl" submit "$STACK_DIR/midrun.yaml" --env dev --for
 wait_for 60 "[ \"\$(stack_redis_cli HGET acms:run:$mid:step:wait status)\" = running ]" "mid-run: first step running"
 logins_before=$(curl -s "$VAULT_ADDR/v1/sys/mock/stats" | python3 -c 'import json,sys;print(json.load(sys.stdin)["logins"])')
 curl -s -X POST "$VAULT_ADDR/v1/sys/mock/expire-tokens" >/dev/null
-touch "$STACK_DIR/go"
+touch "$STACK_SHARED/go"
 wait_for 60 "[ \"\$(stack_redis_cli HGET acms:run:$mid status)\" = succeeded ]" "mid-run: the run succeeded after the token expired"
 logins_after=$(curl -s "$VAULT_ADDR/v1/sys/mock/stats" | python3 -c 'import json,sys;print(json.load(sys.stdin)["logins"])')
 assert_true "[ $logins_after -gt $logins_before ]" "a new AppRole login replaced the expired token ($logins_before -> $logins_after)"
@@ -85,7 +86,7 @@ assert_true "grep -rq matched $STACK_DIR/work/$mid" "mid-run: the step saw the r
 set +e; out=$("$BIN/acmsctl" submit "$STACK_DIR/missing.yaml" --env dev --wait --format json --timeout 60); rc=$?; set -e
 assert_eq "$rc" 1 "missing Vault key: run not executed"
 assert_eq "$(json_get "$out" status)" rejected "missing Vault key rejected"
-rm -f "$STACK_DIR/expected" "$STACK_DIR/secrets.json"
+rm -f "$STACK_SHARED/expected" "$STACK_DIR/secrets.json"
 assert_no_secret "$secret"
 assert_no_secret "$sid"
 echo "vault: AppRole login, reference checked at prepare, resolved at exec (also after a token expired mid-run), value nowhere else"

@@ -16,9 +16,16 @@
 # STACK_DETACH=1 (start processes in their own session: they outlive the caller's terminal).
 # Other helpers: stack_stop_redis [SIGNAL] / stack_start_redis (same port and AOF data again),
 # stack_stop_broker, stack_free_port, stack_running.
-# Exported once started: ACMS_REDIS_URL, ACMS_KAFKA_BROKERS, ACMS_REPO, STACK_DIR.
+# Exported once started: ACMS_REDIS_URL, ACMS_KAFKA_BROKERS, ACMS_REPO, STACK_DIR, STACK_SHARED.
 # The bus (docs/bus.md): ACMS_BUS=devbroker (default), kafka (Apache Kafka from `make kafka`, started
 # here: tests/lib/kafka.sh) or external (ACMS_KAFKA_BROKERS given: nothing started, topics applied).
+#
+# Local steps run in the coordinator's sandbox (docs/execution.md): as root, under the unprivileged
+# step user (ACMS_STEP_USER, default acms-step). $STACK_DIR is traversable (0711) but the files the
+# stack writes there (logs, pids, env files, Redis data) are its own (umask 077), so a step cannot
+# read them; $STACK_SHARED (1777) is where steps write what tests read. A checkout the step user
+# cannot execute from (e.g. under /root) makes the stack run steps as the coordinator's user, and
+# says so (tests of the identity itself use system programs only and set ACMS_STEP_USER).
 
 STACK_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${REPO:-$(cd "$STACK_LIB_DIR/../.." && pwd)}
@@ -74,11 +81,12 @@ stack__spawn() {
   local pidf=$STACK_DIR/$name.pid prog
   prog=$(basename "$1")
   rm -f "$pidf"
+  (umask 077; : >>"$log")  # the stack's files are its own: steps run as another user cannot read them
   # shellcheck disable=SC2016 # $$, $0, $1 belong to the wrapper shell
   if [ "${STACK_DETACH:-0}" = 1 ] && command -v setsid >/dev/null; then
-    setsid sh -c 'echo "$$ $0" >"$1"; shift; exec "$@"' "$prog" "$pidf" "$@" </dev/null >>"$log" 2>&1 &
+    setsid sh -c 'umask 077; echo "$$ $0" >"$1"; shift; exec "$@"' "$prog" "$pidf" "$@" </dev/null >>"$log" 2>&1 &
   else
-    sh -c 'echo "$$ $0" >"$1"; shift; exec "$@"' "$prog" "$pidf" "$@" </dev/null >>"$log" 2>&1 &
+    sh -c 'umask 077; echo "$$ $0" >"$1"; shift; exec "$@"' "$prog" "$pidf" "$@" </dev/null >>"$log" 2>&1 &
   fi
   disown $! 2>/dev/null || true  # no "Killed" job notices when a test kills it on purpose
   local i
@@ -102,12 +110,30 @@ stack__kill() {
   rm -f "$STACK_DIR/$name.pid"
 }
 
+# stack__step_user: STACK_STEP_USER, the ACMS_STEP_USER services get: the configured one, or "" when
+# steps could not execute this checkout's programs as that user.
+stack__step_user() {
+  STACK_STEP_USER=${ACMS_STEP_USER-acms-step}
+  [ -n "$STACK_STEP_USER" ] && [ "$(id -u)" = 0 ] && id -u "$STACK_STEP_USER" >/dev/null 2>&1 || return 0
+  [ -n "${ACMS_STEP_USER+x}" ] && return 0   # chosen explicitly: kept
+  if ! runuser -u "$STACK_STEP_USER" -- test -x "$BIN/acms-stepload" 2>/dev/null; then
+    stack__log "step user $STACK_STEP_USER cannot execute $BIN/acms-stepload: steps run as $(id -un)"
+    STACK_STEP_USER=""
+  fi
+}
+
 stack_init() {
   if [ -z "${1:-}" ]; then stack__log "usage: stack_init DIR"; return 1; fi
   mkdir -p "$1" || return 1
   STACK_DIR=$(cd "$1" && pwd)
   export STACK_DIR
-  mkdir -p "$STACK_DIR/work"
+  chmod 0711 "$STACK_DIR"
+  mkdir -p "$STACK_DIR/work" "$STACK_DIR/shared"
+  chmod 0711 "$STACK_DIR/work"
+  chmod 1777 "$STACK_DIR/shared"
+  STACK_SHARED=$STACK_DIR/shared
+  export STACK_SHARED
+  stack__step_user
   touch "$STACK_DIR/services"
   # a test runner that lists stack directories removes them once the test passed
   [ -n "${ACMS_STACK_DIRS:-}" ] && echo "$STACK_DIR" >>"$ACMS_STACK_DIRS"
@@ -267,7 +293,7 @@ stack_start_service() {
   port=${STACK_SERVICE_PORT:-$(stack_free_port)}
   echo "$port" >"$STACK_DIR/$id.port"
   grep -q -x -F "$id" "$STACK_DIR/services" 2>/dev/null || echo "$id" >>"$STACK_DIR/services"
-  ACMS_HTTP_PORT=$port ACMS_HTTP_ADDR=127.0.0.1 ACMS_INSTANCE_ID=$id \
+  ACMS_HTTP_PORT=$port ACMS_HTTP_ADDR=127.0.0.1 ACMS_INSTANCE_ID=$id ACMS_STEP_USER=${STACK_STEP_USER-} \
   ACMS_CONFIG_DIR=${ACMS_CONFIG_DIR:-$REPO/examples} ACMS_WORK_DIR=$STACK_DIR/work \
   ACMS_KAFKA_BROKERS=${ACMS_KAFKA_BROKERS:-} ACMS_REDIS_URL=${ACMS_REDIS_URL:-} \
     stack__spawn "$id" "$STACK_DIR/$id.log" "$BIN/acms-$name" || return 1

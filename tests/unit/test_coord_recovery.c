@@ -1,7 +1,8 @@
 /* test_coord_recovery.c: failure class -> recovery decision. Memory kills retry with more memory
  * (next instance size of the family, else a formula; within the quota), time and CPU-time kills
  * double their limit, transient failures back off with the same resources (an earlier bump is
- * kept), deterministic failures never retry, attempts are bounded, and a step that fails for good
+ * kept), a start that can never work is not retried, attempts are bounded (the retry policies have
+ * test_coord_retry_policy.c), and a step that fails for good
  * skips its dependents (optional) or every step not started (required). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,21 +29,6 @@ static coord_failure failure(Acms__V1__ExitReason r, uint32_t attempt, uint64_t 
     return f;
 }
 
-static void test_nonzero_never_retries(void **state)
-{
-    (void)state;
-    coord_res cur = {.memory_mb = 512, .max_runtime_s = 60};
-    coord_failure f = failure(ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO, 1, 10);
-    f.exit_code = 3;
-    coord_decision d;
-    coord_recovery_decide(NULL, &cur, &f, 0, &d);
-    assert_false(d.retry);
-    assert_false(d.transient);
-    assert_non_null(strstr(d.cause, "code 3"));
-    assert_non_null(strstr(d.recovery, "deterministic"));
-    assert_non_null(strstr(d.suggestion, "code 3"));
-}
-
 static void test_memory_formula_without_instance_type(void **state)
 {
     (void)state;
@@ -54,7 +40,7 @@ static void test_memory_formula_without_instance_type(void **state)
     assert_true(d.retry);
     assert_int_equal(d.next.memory_mb, 200); /* max(110 x 1.5, 100 x 2) */
     assert_int_equal(d.next.max_runtime_s, 60);
-    assert_int_equal(d.backoff_ms, 0);
+    assert_true(d.backoff_ms >= 100 && d.backoff_ms <= 200); /* every retry waits its backoff */
     assert_non_null(strstr(d.recovery, "100 -> 200 MiB"));
 }
 
@@ -190,20 +176,7 @@ static void test_transient_backoff_same_resources(void **state)
     }
 }
 
-static void test_backoff_grows_and_caps(void **state)
-{
-    (void)state;
-    for (uint32_t j = 0; j < 1000; j += 37) {
-        assert_true(coord_backoff_ms(1, j) >= 100 && coord_backoff_ms(1, j) <= 200);
-        assert_true(coord_backoff_ms(2, j) >= 200 && coord_backoff_ms(2, j) <= 400);
-        assert_true(coord_backoff_ms(3, j) >= 400 && coord_backoff_ms(3, j) <= 800);
-        assert_true(coord_backoff_ms(20, j) >= 5000 && coord_backoff_ms(20, j) <= 10000);
-    }
-    assert_int_equal(coord_backoff_ms(1, 0), 100);
-    assert_int_equal(coord_backoff_ms(100, 5000), 10000);
-}
-
-static void test_crash_and_permanent_spawn_do_not_retry(void **state)
+static void test_crash_retried_once_permanent_spawn_never(void **state)
 {
     (void)state;
     coord_res cur = {.memory_mb = 100};
@@ -211,7 +184,8 @@ static void test_crash_and_permanent_spawn_do_not_retry(void **state)
     f.term_signal = SIGSEGV;
     coord_decision d;
     coord_recovery_decide(NULL, &cur, &f, 0, &d);
-    assert_false(d.retry);
+    assert_true(d.retry); /* on_failure: a crash is a failure like any other */
+    assert_false(d.transient);
     assert_non_null(strstr(d.cause, "crashed"));
 
     f = failure(ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, 1, 0);
@@ -220,6 +194,7 @@ static void test_crash_and_permanent_spawn_do_not_retry(void **state)
     coord_recovery_decide(NULL, &cur, &f, 0, &d);
     assert_false(d.retry);
     assert_non_null(strstr(d.cause, "command not found"));
+    assert_non_null(strstr(d.recovery, "never start"));
 }
 
 static void test_attempts_bounded(void **state)
@@ -330,7 +305,6 @@ static void test_skip_sets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nonzero_never_retries),
         cmocka_unit_test(test_memory_formula_without_instance_type),
         cmocka_unit_test(test_memory_next_instance_size),
         cmocka_unit_test(test_memory_explicit_request_below_instance),
@@ -338,8 +312,7 @@ int main(void)
         cmocka_unit_test(test_time_doubles_within_quota),
         cmocka_unit_test(test_cpu_time_doubles),
         cmocka_unit_test(test_transient_backoff_same_resources),
-        cmocka_unit_test(test_backoff_grows_and_caps),
-        cmocka_unit_test(test_crash_and_permanent_spawn_do_not_retry),
+        cmocka_unit_test(test_crash_retried_once_permanent_spawn_never),
         cmocka_unit_test(test_attempts_bounded),
         cmocka_unit_test(test_oom_bump_survives_transient),
         cmocka_unit_test(test_cancelled_never_retries),

@@ -1,5 +1,6 @@
 /* test_validator_syntax.c: level 1 on the document as written: names, output URIs, secret reference
- * syntax, step types and limits, with fixes and source lines; and the typed-only mode. */
+ * syntax, step types and limits, reserved ACMS_ variable names, with fixes and source lines; and the
+ * typed-only mode. */
 #include "validator_fixture.h"
 
 static const char *good =
@@ -133,6 +134,36 @@ static void test_step_type_and_unknown_field(void **state)
     acms_arena_free(f.a);
 }
 
+/* A step's ACMS_ variable is an error naming it, with renames as text (no set-patch: a rename is not
+ * one, and the value may be a credential); a rename the step already uses is not offered. */
+static void test_reserved_env_name(void **state)
+{
+    (void)state;
+    fx f;
+    run_syntax(&f, "apiVersion: acms/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  steps:\n"
+                   "    - name: s\n      type: processing\n      command: [sh, -c, echo hi]\n"
+                   "      output_path: s3://acme-ml/x\n"
+                   "      env: {ACMS_MODE: fast, MODE: slow, ACMS_TOKEN: hunter2, LEVEL: '3'}\n");
+    const Acms__V1__ValidationIssue *x = vf_find_is(&f.is, "RESERVED_ENV_NAME", "spec.steps[0].env.ACMS_MODE");
+    assert_non_null(x);
+    assert_string_equal(x->severity, "error");
+    assert_int_equal(x->line, 10);
+    assert_non_null(strstr(x->message, "ACMS_MODE is in the ACMS_ namespace"));
+    /* MODE is taken by the step: only APP_MODE is offered */
+    assert_int_equal(x->n_suggestions, 1);
+    assert_non_null(strstr(x->suggestions[0]->text, "rename the variable to APP_MODE"));
+    x = vf_find_is(&f.is, "RESERVED_ENV_NAME", "spec.steps[0].env.ACMS_TOKEN");
+    assert_non_null(x);
+    assert_int_equal(x->n_suggestions, 2);
+    for (size_t k = 0; k < x->n_suggestions; k++) {
+        assert_string_equal(x->suggestions[k]->patch_path, "");
+        assert_string_equal(x->suggestions[k]->patch_value, "");
+    }
+    assert_non_null(strstr(x->suggestions[0]->text, "rename the variable to TOKEN"));
+    assert_null(vf_find_is(&f.is, "RESERVED_ENV_NAME", "spec.steps[0].env.LEVEL"));
+    acms_arena_free(f.a);
+}
+
 static void test_typed_pipeline_without_document(void **state)
 {
     (void)state;
@@ -169,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_bad_uris),
         cmocka_unit_test(test_secret_reference_syntax),
         cmocka_unit_test(test_step_type_and_unknown_field),
+        cmocka_unit_test(test_reserved_env_name),
         cmocka_unit_test(test_typed_pipeline_without_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,6 +115,10 @@ cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, i
 void ctl_print_run(const cJSON *view);
 /* Exit code for a final run view: 0 succeeded, 1 any other end (failed, rejected, cancelled). */
 int ctl_run_exit(const cJSON *view);
+/* Per step of a prepared configuration: the enforcement level of each field for its executor
+ * (enforcement.c), as a table on stdout or as a JSON array (caller frees). */
+void ctl_print_enforcement(const Acms__V1__RuntimeConfiguration *rc);
+cJSON *ctl_enforcement_json(const Acms__V1__RuntimeConfiguration *rc);
 /* Prints one JSON document on stdout. */
 void ctl_print_json(const cJSON *doc);
 

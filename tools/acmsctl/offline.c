@@ -168,10 +168,12 @@ int ctl_prepare(const ctl_opts *o)
         goto out;
     }
     if (o->json) {
-        char *s = acms_json_message_string(&st.rc->base, 1);
-        if (s)
-            puts(s);
-        free(s);
+        cJSON *j = acms_json_from_message(&st.rc->base);
+        if (j) {
+            cJSON_AddItemToObject(j, "enforcement", ctl_enforcement_json(st.rc));
+            ctl_print_json(j);
+            cJSON_Delete(j);
+        }
         goto out;
     }
     print_prepared(o, st.rc);
@@ -181,6 +183,7 @@ int ctl_prepare(const ctl_opts *o)
             printf("  [secrets] %s.%s: %s (%s)\n", f->step, f->field, f->kind, f->detail);
         }
     }
+    ctl_print_enforcement(st.rc);
 out:
     release(&st);
     return rc;

@@ -160,6 +160,11 @@ void ctl_print_run(const cJSON *view)
         printf("retry of   %s\n", jstr(view, "retry_of", ""));
     if (*jstr(view, "retried_by", ""))
         printf("retried by %s\n", jstr(view, "retried_by", ""));
+    if (*jstr(view, "sandbox", ""))
+        printf("sandbox    %s\n", jstr(view, "sandbox", ""));
+    if (!strcmp(jstr(view, "status", ""), "queued"))
+        printf("queue      position %g in %s; %s\n", jnum(view, "queue_position"), jstr(view, "environment", "?"),
+               jstr(view, "queue_reason", ""));
     print_verdict(view);
     const cJSON *steps = cJSON_GetObjectItem(view, "steps"), *s;
     if (cJSON_GetArraySize(steps) > 0) {
