@@ -32,15 +32,20 @@ DESTDIR ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
+# CFLAGS is the user's (make CFLAGS=-O0 keeps everything else); ALL_CFLAGS is what compiles
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -MMD -MP \
-           -I$(BUILD)/gen -Icommon -Iservices -DACMS_VERSION='"$(VERSION)"'
+STD     := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Wvla
+INC      = -I$(BUILD)/gen -Icommon -Iservices
+DEFS    := -DACMS_VERSION='"$(VERSION)"'
+MODE_CFLAGS :=
+ALL_CFLAGS = $(CFLAGS) $(MODE_CFLAGS) $(STD) $(WARN) -MMD -MP $(INC) $(DEFS)
 LDLIBS  := -lrdkafka -lprotobuf-c -lhiredis -lcurl -lyaml -lcjson -lmicrohttpd -luuid -lcrypto -lm -lpthread
 
 ifeq ($(SAN),1)
 BUILD   := build-asan
 BIN     := build-asan/bin
-CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MODE_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -49,7 +54,7 @@ ifeq ($(FUZZ),1)
 CC      := clang
 BUILD   := $(FUZZ_BUILD)
 BIN     := $(FUZZ_BUILD)/bin
-CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MODE_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -57,7 +62,7 @@ endif
 ifeq ($(VG),1)
 BUILD   := $(VG_BUILD)
 BIN     := $(VG_BUILD)/bin
-CFLAGS  += -O1
+MODE_CFLAGS += -O1
 endif
 
 # Sanitizer run-time options for test-asan: any finding aborts (unit tests fail, integration tests
@@ -159,14 +164,14 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c | $(PB_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -Wno-missing-prototypes -c $< -o $@
 
 # the repository's own path: where a binary built here finds run/stack.env and examples/ (common/locate.h)
-$(BUILD)/obj/common/locate.o: CFLAGS += -DACMS_SOURCE_DIR='"$(CURDIR)"'
+$(BUILD)/obj/common/locate.o: DEFS += -DACMS_SOURCE_DIR='"$(CURDIR)"'
 
 $(BUILD)/obj/%.o: %.c | $(PB_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
