@@ -183,13 +183,14 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
 
 /* Stores an adaptation for the step's next attempt and, for memory, for its running one: the run's
  * owner sees the step in acms:run:<run>:live within a second (live.c). */
-static const char *const adapted_script =
+static const char *const adapted_script = ACMS_RETENTION_LUA
     "if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then return 0 end\n"
     "if redis.call('EXISTS', KEYS[2]) == 0 then return 2 end\n"
     "if tonumber(ARGV[1]) > 0 then\n"
     "  redis.call('HSET', KEYS[2], 'override_memory_mb', ARGV[1], 'live_memory_mb', ARGV[1])\n"
     "  redis.call('SADD', KEYS[3], ARGV[4])\n"
-    "  redis.call('EXPIRE', KEYS[3], ARGV[3])\n"
+    /* a finished run's set expires with the run (retention.h); a live run's with the run's end */
+    "  if not acms_retain(ARGV[5], KEYS[3], tonumber(ARGV[3]) * 1000) then redis.call('EXPIRE', KEYS[3], ARGV[3]) end\n"
     "end\n"
     "if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[2], 'override_runtime_s', ARGV[2]) end\n"
     "return 1\n";
@@ -232,11 +233,12 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
                           acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "live"),
                           acms_arena_printf(a, "%llu", (unsigned long long)in->memory_mb),
                           acms_arena_printf(a, "%u", in->max_runtime_s),
-                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(acms_service_redis(svc))), in->step};
-    size_t len[10];
-    for (int i = 0; i < 10; i++)
+                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(acms_service_redis(svc))), in->step,
+                          run_id};
+    size_t len[11];
+    for (int i = 0; i < 11; i++)
         len[i] = strlen(argv[i]);
-    redisReply *rep = acms_redis_cmdargv(acms_service_redis(svc), 10, argv, len);
+    redisReply *rep = acms_redis_cmdargv(acms_service_redis(svc), 11, argv, len);
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         rc = ACMS_ERR_RETRY;
     } else if (rep->integer == 1) {
