@@ -21,6 +21,7 @@ enum {
     ACMS_ERR_INVALID = -5,  /* bad input given by a user (file, flag) */
     ACMS_ERR_NOMEM = -6,
     ACMS_ERR_LIMIT = -7,    /* an input limit was exceeded */
+    ACMS_ERR_STALE = -8,    /* a version read before a write changed meanwhile: re-read and try again */
 };
 
 /* Input limits (documented in docs/limits.md; the bus sizes in docs/bus.md, "Sizes").

@@ -1,5 +1,6 @@
 /* claim.c: the claim check (claim.h): Redis holds oversized payloads by hash, the bus the reference. */
 #include "claim.h"
+#include "keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 
 static void claim_key(const char *hex, char *key, size_t size)
 {
-    snprintf(key, size, "acms:claim:%s", hex);
+    acms_key_claim(key, size, hex);
 }
 
 int acms_claim_put(acms_redis *r, const void *payload, size_t len, char hex[65])

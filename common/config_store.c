@@ -3,6 +3,7 @@
  * references id[@version], keys, content and command hashes, and the decoding the backends share.
  * Invariant: every document handed out has been checked against its content hash. */
 #include "config_store_int.h"
+#include "keys.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -257,8 +258,7 @@ int acms_store_command_applies(const char *learned_hash, const char *current_has
 
 static const char *key(char *buf, size_t size, const char *id, const char *suffix)
 {
-    int n = snprintf(buf, size, "acms:config:%s:%s", id ? id : "", suffix);
-    return n < 0 || (size_t)n >= size ? NULL : buf;
+    return acms_key_config(buf, size, id ? id : "", suffix);
 }
 
 const char *acms_store_key_version(char *buf, size_t size, const char *id, uint32_t version)

@@ -23,6 +23,7 @@
 
 #include "arena.h"
 #include "redis.h"
+#include "keys.h"
 
 #define ACMS_STORE_MAX_ID 128
 #define ACMS_STORE_MAX_REF (ACMS_STORE_MAX_ID + 16)
@@ -103,7 +104,7 @@ void acms_store_hash(const char *text, size_t len, char out[65]);
 const char *acms_store_key_version(char *buf, size_t size, const char *id, uint32_t version);
 const char *acms_store_key_latest(char *buf, size_t size, const char *id);
 const char *acms_store_key_hashes(char *buf, size_t size, const char *id);
-#define ACMS_STORE_KEY_IDS "acms:configs"
+#define ACMS_STORE_KEY_IDS ACMS_KEY_CONFIGS
 
 /* Identity of a step's command across versions of a pipeline: hex SHA-256 over the arguments, each
  * preceded by its length ("" for no command). Learned recommendations carry it: a recommendation

@@ -6,6 +6,7 @@
 #include "config_store_int.h"
 
 #include "crypt.h"
+#include "keys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static int r_put(acms_store *s, acms_arena *a, const char *id, const char *forma
 {
     char khashes[KEYSZ], klatest[KEYSZ], vprefix[KEYSZ];
     if (!acms_store_key_hashes(khashes, sizeof khashes, id) || !acms_store_key_latest(klatest, sizeof klatest, id) ||
-        snprintf(vprefix, sizeof vprefix, "acms:config:%s:v:", id) >= (int)sizeof vprefix) {
+        !acms_key_config(vprefix, sizeof vprefix, id, "v:")) {
         acms_store__err(errstr, errstr_size, "configuration id too long");
         return ACMS_ERR_INVALID;
     }

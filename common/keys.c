@@ -32,35 +32,55 @@ static const char *fit(char *buf, size_t size, int n)
 
 const char *acms_key_run(char *buf, size_t size, const char *run_id)
 {
-    return fit(buf, size, snprintf(buf, size, "acms:run:%s", run_id));
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_RUN_FMT, run_id));
 }
 
 const char *acms_key_run_part(char *buf, size_t size, const char *run_id, const char *part)
 {
-    return fit(buf, size, snprintf(buf, size, "acms:run:%s:%s", run_id, part));
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_RUN_FMT ":%s", run_id, part));
 }
 
 const char *acms_key_step(char *buf, size_t size, const char *run_id, const char *step)
 {
-    return fit(buf, size, snprintf(buf, size, "acms:run:%s:step:%s", run_id, step));
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_STEP_FMT, run_id, step));
 }
 
 const char *acms_key_lease(char *buf, size_t size, const char *run_id)
 {
-    return fit(buf, size, snprintf(buf, size, "acms:lease:%s", run_id));
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_LEASE_FMT, run_id));
 }
 
 const char *acms_key_seen(char *buf, size_t size, const char *service, const char *event_id)
 {
-    return fit(buf, size, snprintf(buf, size, "acms:seen:%s:%s", service, event_id));
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_SEEN_FMT, service, event_id));
 }
 
 const char *acms_key_env_instances(char *buf, size_t size, const char *env)
 {
-    return fit(buf, size, snprintf(buf, size, "acms:env:%s:instances", env));
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_ENV_INSTANCES_FMT, env));
 }
 
 const char *acms_key_doc(char *buf, size_t size, const char *hash)
 {
-    return fit(buf, size, snprintf(buf, size, "acms:doc:%s", hash));
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_DOC_FMT, hash));
+}
+
+const char *acms_key_log(char *buf, size_t size, const char *run_id, const char *step, unsigned attempt)
+{
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_LOG_FMT, run_id, step, attempt));
+}
+
+const char *acms_key_quota(char *buf, size_t size, const char *env, const char *part)
+{
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_QUOTA_FMT, env, part));
+}
+
+const char *acms_key_claim(char *buf, size_t size, const char *hex)
+{
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_CLAIM_FMT, hex));
+}
+
+const char *acms_key_config(char *buf, size_t size, const char *id, const char *part)
+{
+    return fit(buf, size, snprintf(buf, size, ACMS_KEY_CONFIG_FMT, id, part));
 }

@@ -107,7 +107,7 @@ int acms_hash_apply(acms_redis *r, const char *seen_key, int seen_ttl_s, const a
     if (!rep) {
         rc = ACMS_ERR_RETRY;
     } else if (rep->type == REDIS_REPLY_INTEGER) {
-        rc = rep->integer == 1 ? 1 : rep->integer == 0 ? 0 : -1;
+        rc = rep->integer == 1 ? 1 : rep->integer == 0 ? 0 : ACMS_ERR_STALE;
     } else {
         acms_log_error(NULL, NULL, "hash apply script failed: %s",
                        rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");

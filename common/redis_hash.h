@@ -32,9 +32,9 @@ typedef struct acms_hash_op {
 void acms_hash_op_add(acms_arena *a, const char ***arr, size_t *n, const char *field, const char *value);
 
 /* Applies ops atomically. seen_key NULL: unguarded; else nothing is written when it exists, and it is
- * set (EX seen_ttl_s) with the effects. Returns 1 applied, 0 already seen (nothing written), -1 a
- * version did not match (nothing written: re-read and retry), ACMS_ERR_RETRY when Redis is
- * unreachable or the script failed. */
+ * set (EX seen_ttl_s) with the effects. Returns 1 applied, 0 already seen (nothing written),
+ * ACMS_ERR_STALE a version did not match (nothing written: re-read and retry), ACMS_ERR_RETRY when
+ * Redis is unreachable or the script failed. */
 int acms_hash_apply(acms_redis *r, const char *seen_key, int seen_ttl_s, const acms_hash_op *ops, size_t nops);
 
 #endif

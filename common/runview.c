@@ -8,6 +8,7 @@
 
 #include "doc.h"
 #include "run_state.h"
+#include "keys.h"
 
 static int numeric_field(const char *k)
 {
@@ -96,8 +97,8 @@ static void queue_place(acms_redis *r, cJSON *view, const char *run_id)
     const cJSON *env = cJSON_GetObjectItemCaseSensitive(view, "environment");
     if (!cJSON_IsString(st) || strcmp(st->valuestring, "queued") || !cJSON_IsString(env))
         return;
-    acms_redis_append(r, "ZRANK acms:quota:%s:queue %s", env->valuestring, run_id);
-    acms_redis_append(r, "ZCARD acms:quota:%s:runs", env->valuestring);
+    acms_redis_append(r, "ZRANK " ACMS_KEY_QUOTA_FMT " %s", env->valuestring, "queue", run_id);
+    acms_redis_append(r, "ZCARD " ACMS_KEY_QUOTA_FMT, env->valuestring, "runs");
     redisReply *rep[2] = {0};
     if (acms_redis_exec(r, rep, 2) != ACMS_OK)
         return;
@@ -213,10 +214,10 @@ static cJSON *summary(const char *run_id, const redisReply *h, const acms_runvie
 static redisReply *chunk_ids(acms_redis *r, int have_cursor, int64_t before, size_t skip)
 {
     if (!have_cursor)
-        return acms_redis_cmd(r, "ZREVRANGEBYSCORE acms:runs +inf -inf WITHSCORES LIMIT %llu %d",
+        return acms_redis_cmd(r, "ZREVRANGEBYSCORE " ACMS_KEY_RUNS " +inf -inf WITHSCORES LIMIT %llu %d",
                               (unsigned long long)skip, LIST_CHUNK);
     /* hiredis formats the C integer conversions without z: %llu */
-    return acms_redis_cmd(r, "ZREVRANGEBYSCORE acms:runs %lld -inf WITHSCORES LIMIT %llu %d", (long long)before,
+    return acms_redis_cmd(r, "ZREVRANGEBYSCORE " ACMS_KEY_RUNS " %lld -inf WITHSCORES LIMIT %llu %d", (long long)before,
                           (unsigned long long)skip, LIST_CHUNK);
 }
 
@@ -244,7 +245,7 @@ static int list_chunk(acms_redis *r, list_state *st)
     if (!h)
         goto out;
     for (size_t i = 0; i < n; i++)
-        acms_redis_append(r, "HMGET acms:run:%s pipeline environment status submitted_ms updated_ms finished_ms "
+        acms_redis_append(r, "HMGET " ACMS_KEY_RUN_FMT " pipeline environment status submitted_ms updated_ms finished_ms "
                              "steps_total steps_done reason config_ref",
                           ids->element[2 * i]->str);
     if (n && acms_redis_exec(r, h, n) != ACMS_OK)

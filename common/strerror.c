@@ -12,6 +12,7 @@ const char *acms_strerror(int code)
     case ACMS_ERR_INVALID: return "invalid input";
     case ACMS_ERR_NOMEM: return "out of memory";
     case ACMS_ERR_LIMIT: return "input limit exceeded";
+    case ACMS_ERR_STALE: return "stale version, re-read";
     default: return "unknown error";
     }
 }

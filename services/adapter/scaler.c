@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "stages.h"
+#include "keys.h"
 #include "config_store.h"
 
 #define STAGE "scaling"
@@ -118,13 +119,13 @@ size_t adapter_scaler_append(acms_redis *r, acms_arena *a, const char *env, cons
     const char *argv[2];
     size_t argl[2];
     argv[0] = "HVALS";
-    argv[1] = acms_arena_printf(a, "acms:env:%s:instances", S(env));
+    argv[1] = acms_arena_printf(a, ACMS_KEY_ENV_INSTANCES_FMT, S(env));
     argl[0] = strlen(argv[0]);
     argl[1] = strlen(argv[1]);
     acms_redis_appendargv(r, 2, argv, argl);
     for (size_t i = 0; i < n; i++) {
         argv[0] = "HGETALL";
-        argv[1] = acms_arena_printf(a, "acms:learn:rec:%s:%s", S(pipeline), S(steps[i]));
+        argv[1] = acms_arena_printf(a, ACMS_KEY_LEARN_REC_FMT, S(pipeline), S(steps[i]));
         argl[0] = strlen(argv[0]);
         argl[1] = strlen(argv[1]);
         acms_redis_appendargv(r, 2, argv, argl);

@@ -11,6 +11,7 @@
 #include "doc.h"
 #include "mask.h"
 #include "runview.h"
+#include "keys.h"
 
 /* A query argument as a non-negative integer; def when absent, -1 when malformed. */
 static long long arg_num(const acms_http_req *req, const char *name, long long def)
@@ -149,12 +150,12 @@ static cJSON *hash_or_null(const redisReply *h)
 /* Queues the reads of what other services keep about the run (X_* order). */
 static void append_extras(acms_redis *r, const char *run_id)
 {
-    acms_redis_append(r, "GET acms:run:%s:runtime", run_id);
-    acms_redis_append(r, "LRANGE acms:run:%s:validation 0 0", run_id);
-    acms_redis_append(r, "HGETALL acms:run:%s:findings", run_id);
-    acms_redis_append(r, "HGETALL acms:run:%s:alerts", run_id);
-    acms_redis_append(r, "HGETALL acms:feedback:run:%s", run_id);
-    acms_redis_append(r, "HMGET acms:monitor:session:%s status alerts attempts summary", run_id);
+    acms_redis_append(r, "GET " ACMS_KEY_RUN_FMT ":runtime", run_id);
+    acms_redis_append(r, "LRANGE " ACMS_KEY_RUN_FMT ":validation 0 0", run_id);
+    acms_redis_append(r, "HGETALL " ACMS_KEY_RUN_FMT ":findings", run_id);
+    acms_redis_append(r, "HGETALL " ACMS_KEY_RUN_FMT ":alerts", run_id);
+    acms_redis_append(r, "HGETALL " ACMS_KEY_FEEDBACK_RUN_FMT, run_id);
+    acms_redis_append(r, "HMGET " ACMS_KEY_MONITOR_SESSION_FMT " status alerts attempts summary", run_id);
 }
 
 static cJSON *session(const redisReply *h)
@@ -184,7 +185,7 @@ static int add_extras(acms_arena *a, acms_redis *r, const char *run_id, const cJ
     if (nsteps) {
         cJSON_ArrayForEach(s, steps)
         {
-            acms_redis_append(r, "HGETALL acms:learn:rec:%s:%s", pipe->valuestring, step_name(s));
+            acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_REC_FMT, pipe->valuestring, step_name(s));
         }
     }
     redisReply **rep = calloc(n, sizeof *rep);

@@ -10,6 +10,7 @@
  * entry has a lease renewed by its owner, so what a crashed replica held comes free within
  * COORD_ADMIT_LEASE_MS and a step reservation ends with its run's. Each check is one script. */
 #include "coord.h"
+#include "keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,14 +97,14 @@ static void keys(const char *env, char k[5][300])
 {
     static const char *const names[] = {"runs", "queue", "waiting", "steps", "seq"};
     for (int i = 0; i < 5; i++)
-        snprintf(k[i], sizeof k[i], "acms:quota:%.200s:%s", env, names[i]);
+        acms_key_quota(k[i], sizeof k[i], env, names[i]);
 }
 
 int coord_admission_run(acms_redis *rd, const coord_run *r, int lease_ms, coord_admission *out)
 {
     char k[5][300], runkey[300], lease[24], max[24];
     keys(r->environment, k);
-    snprintf(runkey, sizeof runkey, "acms:run:%s", r->id);
+    acms_key_run(runkey, sizeof runkey, r->id);
     snprintf(lease, sizeof lease, "%d", lease_ms);
     snprintf(max, sizeof max, "%u", r->env->quotas ? r->env->quotas->max_active_runs : 0);
     const char *argv[] = {"EVAL", admit_script, "6", k[0], k[1], k[2], k[3], k[4], runkey, r->id, lease, max};

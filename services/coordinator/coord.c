@@ -5,6 +5,7 @@
  * lease expired. At shutdown nothing new starts; running attempts get the shutdown timeout to end,
  * then the rest is left to lease recovery (their attempts become LOST and are retried). */
 #include "coord.h"
+#include "keys.h"
 
 #include "crypt.h"
 
@@ -308,7 +309,7 @@ static void bury(acms_redis *rd, const char *run_id, const char *owner)
                         "success", "0"};
     if (acms_state_run_status(rd, run_id, "failed", kv, 4) == ACMS_ERR_RETRY)
         return;
-    redisReply *rep = acms_redis_cmd(rd, "SREM acms:runs:active %s", run_id);
+    redisReply *rep = acms_redis_cmd(rd, "SREM " ACMS_KEY_RUNS_ACTIVE " %s", run_id);
     if (rep)
         freeReplyObject(rep);
     coord_lease_release(rd, run_id, owner);
@@ -317,7 +318,7 @@ static void bury(acms_redis *rd, const char *run_id, const char *owner)
 static void scan(coord_ctx *c, int64_t now)
 {
     acms_redis *rd = acms_service_redis(c->svc);
-    redisReply *rep = acms_redis_cmd(rd, "SMEMBERS acms:runs:active");
+    redisReply *rep = acms_redis_cmd(rd, "SMEMBERS " ACMS_KEY_RUNS_ACTIVE);
     if (!rep)
         return;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {

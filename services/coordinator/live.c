@@ -7,6 +7,7 @@
  * limit is only raised in place, never lowered under a live process; the set entry is removed once
  * handled, whatever the outcome. */
 #include "coord.h"
+#include "keys.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ static coord_step *find_step(coord_run *r, const char *name)
 static void record(coord_run *r, const coord_step *s, uint64_t old_mb, uint64_t new_mb, int applied, const char *why)
 {
     char key[300], oldv[24], newv[24];
-    snprintf(key, sizeof key, "acms:run:%s:adaptations", r->id);
+    acms_key_run_part(key, sizeof key, r->id, "adaptations");
     snprintf(oldv, sizeof oldv, "%llu", (unsigned long long)old_mb);
     snprintf(newv, sizeof newv, "%llu", (unsigned long long)new_mb);
     cJSON *j = cJSON_CreateObject();
@@ -108,9 +109,9 @@ int coord_live_apply(coord_ctx *c, coord_run *r, const redisReply *steps)
         if (e->type != REDIS_REPLY_STRING)
             continue;
         char step_key[512], set_key[300];
-        if (coord_fmt(step_key, sizeof step_key, "acms:run:%s:step:%s", r->id, e->str))
+        if (!acms_key_step(step_key, sizeof step_key, r->id, e->str) ||
+            !acms_key_run_part(set_key, sizeof set_key, r->id, "live"))
             continue;
-        snprintf(set_key, sizeof set_key, "acms:run:%s:live", r->id);
         const char *argv[] = {"EVAL", take_script, "2", step_key, set_key, e->str};
         size_t len[6];
         for (int k = 0; k < 6; k++)

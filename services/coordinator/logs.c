@@ -4,6 +4,7 @@
  * attempt ended. Writes go on the run's ordered queue: live ones at most once per heartbeat and
  * only when the output grew, the final one before the step's record. */
 #include "coord.h"
+#include "keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ void coord_logs_record(coord_ctx *c, coord_run *r, coord_step *s, int final)
             keep_last(err, &elen, cap);
         snprintf(ot, sizeof ot, "%llu", (unsigned long long)otot);
         snprintf(et, sizeof et, "%llu", (unsigned long long)etot);
-        if (!coord_fmt(key, sizeof key, "acms:run:%s:log:%s:%u", r->id, s->cfg->name, s->attempt)) {
+        if (acms_key_log(key, sizeof key, r->id, s->cfg->name, s->attempt)) {
             const char *argv[] = {"HSET", key, "stdout", out ? out : "", "stdout_total", ot,
                                   "stderr", err ? err : "", "stderr_total", et, "done", final ? "1" : "0"};
             coord_opq_cmd(&r->q, 12, argv);
@@ -58,7 +59,7 @@ void coord_logs_note(coord_run *r, const coord_step *s, const char *note)
         esc[k++] = (unsigned char)*p < 0x20 ? ' ' : *p;
     }
     esc[k] = '\0';
-    snprintf(key, sizeof key, "acms:run:%s:adaptations", r->id);
+    acms_key_run_part(key, sizeof key, r->id, "adaptations");
     int inplace = !strncmp(note, "memory resized in place", 23);
     coord_fmt(json, sizeof json,
               "{\"stage\":\"runtime\",\"step\":\"%s\",\"field\":\"resources.memory_mb\",\"old_value\":\"\","

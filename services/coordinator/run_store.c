@@ -5,6 +5,7 @@
  * exit_reason wall_ms peak_rss_kb memory_mb max_runtime_s cpu_time_s instance_type message attempts
  * override_memory_mb override_runtime_s owner worker_id), acms:runs:active, acms:run:<run>:cancel. */
 #include "coord.h"
+#include "keys.h"
 
 #include "crypt.h"
 
@@ -597,7 +598,7 @@ static void load_step(coord_step *s, const redisReply *h, int64_t now);
 int coord_store_load_steps(acms_redis *rd, coord_run *r)
 {
     for (size_t i = 0; i < r->n; i++)
-        acms_redis_append(rd, "HGETALL acms:run:%s:step:%s", r->id, r->steps[i].cfg->name);
+        acms_redis_append(rd, "HGETALL " ACMS_KEY_STEP_FMT, r->id, r->steps[i].cfg->name);
     redisReply **reps = calloc(r->n ? r->n : 1, sizeof *reps);
     if (!reps || acms_redis_exec(rd, reps, r->n) != ACMS_OK) {
         free(reps);
@@ -735,7 +736,7 @@ int coord_store_adaptations(acms_redis *rd, acms_arena *a, const char *run_id, A
 {
     *out = NULL;
     *n = 0;
-    redisReply *rep = acms_redis_cmd(rd, "LRANGE acms:run:%s:adaptations 0 999", run_id);
+    redisReply *rep = acms_redis_cmd(rd, "LRANGE " ACMS_KEY_RUN_FMT ":adaptations 0 999", run_id);
     if (!rep)
         return ACMS_ERR_RETRY;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {

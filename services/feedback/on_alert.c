@@ -12,7 +12,7 @@ int feedback_on_alert(feedback_job *j, const Acms__V1__Alert *al, const char **r
     feedback_hash_op op = {.key = feedback_key_alerts(j->a, al->pipeline)};
     acms_hash_op_add(j->a, &op.incr, &op.nincr, al->name, "1");
     int rc = feedback_store_apply(j->r, feedback_key_seen(j->a, j->id), &op, 1);
-    if (rc < -1)
+    if (rc < 0)
         return ACMS_ERR_RETRY;
     if (rc == 1)
         feedback_count(j, "acms_feedback_alerts_total", acms_arena_printf(j->a, "alertname=\"%s\"", al->name),

@@ -92,7 +92,7 @@ int feedback_on_validation(feedback_job *j, const Acms__V1__ValidationResultEven
         if (fix_ops(j, &cur, lkey, &o) != ACMS_OK)
             return ACMS_ERR_RETRY;
         int rc = feedback_store_apply(j->r, seen, o.ops, o.nops);
-        if (rc < -1)
+        if (rc < 0 && rc != ACMS_ERR_STALE)
             return ACMS_ERR_RETRY;
         if (rc == 1) {
             feedback_count(j, "acms_feedback_fix_offered_total", NULL, "Suggestions offered (fix statistics)",

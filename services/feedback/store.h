@@ -38,7 +38,7 @@ const char *feedback_key_fix(acms_arena *a, const char *code);
 const char *feedback_key_alerts(acms_arena *a, const char *pipeline);
 
 /* Applies ops atomically under the seen key (set for ACMS_SEEN_TTL_S: acms_redis_seen_ttl_s). Returns 1 applied,
- * 0 already seen (nothing written), -1 a version was stale (nothing written), ACMS_ERR_RETRY. */
+ * 0 already seen (nothing written), ACMS_ERR_STALE a version was stale (nothing written), ACMS_ERR_RETRY. */
 int feedback_store_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops);
 
 #endif

@@ -150,7 +150,7 @@ static int finished_apply(monitor_job *j, const char *seen, monitor_baseline bl[
             baseline_op(j, upd, version, &ops[nops++]);
         }
         int rc = monitor_store_apply(j->r, seen, ops, nops);
-        if (rc < -1)
+        if (rc < 0 && rc != ACMS_ERR_STALE)
             return ACMS_ERR_RETRY;
         if (rc >= 0)
             return ACMS_OK;

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "retention.h"
+#include "keys.h"
 
 /* KEYS[1] alerted key, KEYS[2] counter hash; ARGV owner, ttl, counter field ('' = none), run retention
  * (ms). A run's session counter follows the run's retention (common/retention.h): it is not written
@@ -31,22 +32,22 @@ static const char k_rate_lua[] =
 
 const char *monitor_key_session(acms_arena *a, const char *run_id)
 {
-    return acms_arena_printf(a, "acms:monitor:session:%s", run_id);
+    return acms_arena_printf(a, ACMS_KEY_MONITOR_SESSION_FMT, run_id);
 }
 
 const char *monitor_key_baseline(acms_arena *a, const char *pipeline, const char *step)
 {
-    return acms_arena_printf(a, "acms:monitor:baseline:%s:%s", pipeline, step);
+    return acms_arena_printf(a, ACMS_KEY_MONITOR_BASELINE_FMT, pipeline, step);
 }
 
 const char *monitor_key_seen(acms_arena *a, const char *event_id)
 {
-    return acms_arena_printf(a, "acms:seen:monitor:%s", event_id);
+    return acms_arena_printf(a, ACMS_KEY_SEEN_FMT, "monitor", event_id);
 }
 
 const char *monitor_key_alerted(acms_arena *a, const char *dedup_key)
 {
-    return acms_arena_printf(a, "acms:monitor:alerted:%s", dedup_key);
+    return acms_arena_printf(a, ACMS_KEY_MONITOR_ALERTED_FMT, dedup_key);
 }
 
 const char *monitor_kv_get(const char *const *kv, size_t nkv, const char *field)

@@ -41,7 +41,7 @@ const char *monitor_kv_get(const char *const *kv, size_t nkv, const char *field)
 
 /* Applies ops atomically (one Lua script). When seen_key is not NULL: nothing happens if it exists,
  * else it is set (for ACMS_SEEN_TTL_S, acms_redis_seen_ttl_s) together with the writes. Returns 1 applied, 0 already seen,
- * -1 a version did not match (re-read and retry), ACMS_ERR_RETRY when Redis is unreachable or failed. */
+ * ACMS_ERR_STALE a version did not match (re-read and retry), ACMS_ERR_RETRY when Redis is unreachable or failed. */
 int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_op *ops, size_t nops);
 /* Rate limit: SET acms:monitor:alerted:<dedup_key> owner NX EX ttl; on first set also HINCRBY
  * counter_field of counter_key by 1 (both may be NULL). Returns 1 first time, 2 when the key is held by

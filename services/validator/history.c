@@ -5,6 +5,7 @@
  *   acms:feedback:stats:<pipeline>:<step>  p50_wall_ms p90_wall_ms p90_peak_mb runs ...
  *   acms:learn:fix:<issue_code>            <suggestion_id>:offered <suggestion_id>:resolved */
 #include "vutil.h"
+#include "keys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +135,8 @@ static void append_steps(acms_redis *r, const Acms__V1__Pipeline *p, size_t firs
     const char *pipe = validator_str(p->name);
     for (size_t i = first; i < end; i++) {
         const char *step = validator_str(p->steps[i]->name);
-        acms_redis_append(r, "HGETALL acms:learn:rec:%s:%s", pipe, step);
-        acms_redis_append(r, "HGETALL acms:feedback:stats:%s:%s", pipe, step);
+        acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_REC_FMT, pipe, step);
+        acms_redis_append(r, "HGETALL " ACMS_KEY_FEEDBACK_STATS_FMT, pipe, step);
     }
 }
 
@@ -195,7 +196,7 @@ int validator_history_load_fixes(acms_redis *r, acms_arena *a, const acms_issues
         const char *code = validator_str(is->v[i]->code);
         if (!*code || !validator_strset_add(&codes, code, i, NULL))
             continue;
-        acms_redis_append(r, "HGETALL acms:learn:fix:%s", code);
+        acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_FIX_FMT, code);
         if (++cmds == HISTORY_BATCH) {
             if (exec_hashes(r, a, cmds, apply_fix, &ud, 0) != ACMS_OK)
                 return ACMS_ERR_RETRY;

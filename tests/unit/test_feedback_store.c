@@ -112,7 +112,7 @@ static void version_mismatch_applies_nothing(void **state)
     /* a second run's result computed from version 0 (another replica wrote meanwhile) */
     n = result_ops(f, "run-2", "0", "9", ops);
     const char *seen2 = feedback_key_seen(f->a, "ev-2");
-    assert_int_equal(feedback_store_apply(f->srv.r, seen2, ops, n), -1);
+    assert_int_equal(feedback_store_apply(f->srv.r, seen2, ops, n), ACMS_ERR_STALE);
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "samples"), "1");
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "version"), "1");
     assert_string_equal(hget(f, feedback_key_rec(f->a, "pipe", "train"), "memory_mb"), "1");
@@ -122,7 +122,7 @@ static void version_mismatch_applies_nothing(void **state)
     assert_int_equal(acms_redis_exists(f->srv.r, seen2), 0);
     /* a version ahead of the hash is refused too */
     n = result_ops(f, "run-2", "5", "9", ops);
-    assert_int_equal(feedback_store_apply(f->srv.r, seen2, ops, n), -1);
+    assert_int_equal(feedback_store_apply(f->srv.r, seen2, ops, n), ACMS_ERR_STALE);
     assert_int_equal(acms_redis_exists(f->srv.r, feedback_key_run(f->a, "run-2")), 0);
     /* re-read: the current version applies all of it */
     n = result_ops(f, "run-2", "1", "2", ops);
@@ -150,7 +150,7 @@ static void lastissues_versioned_and_replaced(void **state)
     assert_string_equal(hget(f, lkey, "version"), "2");
     /* a concurrent one that read version 1 is refused and leaves the issues as they are */
     feedback_hash_op op3 = {.key = lkey, .expect_version = "1", .replace = 1};
-    assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "v-3"), &op3, 1), -1);
+    assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "v-3"), &op3, 1), ACMS_ERR_STALE);
     assert_string_equal(hget(f, lkey, "POL-OWNER-TAG"), "POL-OWNER-TAG:policy-fix");
     fx_redis_kill(&f->srv);
     assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "v-3"), &op3, 1), ACMS_ERR_RETRY);

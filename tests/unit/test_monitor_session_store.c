@@ -135,7 +135,7 @@ static void stale_baseline_applies_nothing(void **state)
     fin2->step = "eval";
     monitor_session_op(f->a, fin2, NULL, &ops[0]);
     acms_hash_op_add(f->a, &ops[1].set, &ops[1].nset, "wall_ms", "second");
-    assert_int_equal(monitor_store_apply(f->srv.r, monitor_key_seen(f->a, "e-b"), ops, 2), -1);
+    assert_int_equal(monitor_store_apply(f->srv.r, monitor_key_seen(f->a, "e-b"), ops, 2), ACMS_ERR_STALE);
     assert_string_equal(hget(f, session, "steps"), "1");
     assert_null(hget(f, session, "eval.status"));
     assert_string_equal(hget(f, baseline, "version"), "1");

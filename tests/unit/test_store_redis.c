@@ -168,7 +168,7 @@ static void hash_apply(void **state)
     assert_int_equal(acms_hash_apply(f->r, "acms:test:seen:e1", 60, op, 2), 0);
     assert_string_equal(hget(f, "acms:test:b", "n"), "1");
     /* a stale version: nothing written, not even the other hash or the seen marker */
-    assert_int_equal(acms_hash_apply(f->r, "acms:test:seen:e2", 60, op, 2), -1);
+    assert_int_equal(acms_hash_apply(f->r, "acms:test:seen:e2", 60, op, 2), ACMS_ERR_STALE);
     assert_string_equal(hget(f, "acms:test:b", "n"), "1");
     assert_int_equal(acms_redis_exists(f->r, "acms:test:seen:e2"), 0);
     /* the current version: applied; setnx fields keep their first value */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "secret.h"
 #include "config_store.h"
+#include "keys.h"
 
 typedef struct ctl_store {
     acms_cfg cfg;
@@ -305,7 +306,7 @@ static int cfg_diff(const ctl_opts *o, ctl_store *c, acms_arena *a)
 /* Re-wraps the sealed runtime configuration of one run (acms:run:<run>:runtime). 1, 0 or ACMS_ERR_*. */
 static int rotate_runtime(ctl_store *c, acms_arena *a, const char *key, char *err, size_t errn)
 {
-    size_t klen = strlen(key), plen = strlen("acms:run:"), slen = strlen(":runtime");
+    size_t klen = strlen(key), plen = strlen(ACMS_KEY_RUN_PREFIX), slen = strlen(":runtime");
     if (klen <= plen + slen)
         return 0;
     const char *run = acms_arena_strndup(a, key + plen, klen - plen - slen);
@@ -333,7 +334,7 @@ static int rotate_runtimes(ctl_store *c, acms_arena *a, size_t *n, char *err, si
 {
     char cursor[32] = "0";
     do {
-        redisReply *rep = acms_redis_cmd(c->redis, "SCAN %s MATCH acms:run:*:runtime COUNT 500", cursor);
+        redisReply *rep = acms_redis_cmd(c->redis, "SCAN %s MATCH " ACMS_KEY_RUN_PREFIX "*:runtime COUNT 500", cursor);
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
             if (rep)
                 freeReplyObject(rep);

@@ -14,6 +14,7 @@
 
 #include "acmsctl.h"
 #include "run_state.h"
+#include "keys.h"
 
 typedef struct tail {
     char *data[2];
@@ -35,7 +36,7 @@ static int read_tail(acms_redis *r, const char *run, const char *step, unsigned 
 {
     static const char *const f[] = {"stdout", "stdout_total", "stderr", "stderr_total", "done"};
     memset(t, 0, sizeof *t);
-    redisReply *rep = acms_redis_cmd(r, "HMGET acms:run:%s:log:%s:%u %s %s %s %s %s", run, step, attempt, f[0], f[1],
+    redisReply *rep = acms_redis_cmd(r, "HMGET " ACMS_KEY_LOG_FMT " %s %s %s %s %s", run, step, attempt, f[0], f[1],
                                      f[2], f[3], f[4]);
     if (!rep)
         return CTL_UNREACHABLE;
@@ -86,7 +87,7 @@ typedef struct step_state {
 static int read_step(acms_redis *r, const char *run, const char *step, step_state *st)
 {
     memset(st, 0, sizeof *st);
-    redisReply *rep = acms_redis_cmd(r, "HMGET acms:run:%s:step:%s status attempt", run, step);
+    redisReply *rep = acms_redis_cmd(r, "HMGET " ACMS_KEY_STEP_FMT " status attempt", run, step);
     if (!rep)
         return CTL_UNREACHABLE;
     if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->type == REDIS_REPLY_STRING) {
@@ -203,7 +204,7 @@ static int await_step(const ctl_opts *o, acms_redis *r, const char *run, const c
                       int64_t deadline)
 {
     while (!st->exists) {
-        redisReply *rep = acms_redis_cmd(r, "HGET acms:run:%s status", run);
+        redisReply *rep = acms_redis_cmd(r, "HGET " ACMS_KEY_RUN_FMT " status", run);
         int ended = rep && rep->type == REDIS_REPLY_STRING && acms_state_is_terminal(rep->str);
         if (rep)
             freeReplyObject(rep);

@@ -10,6 +10,7 @@
 #include "acmsctl.h"
 #include "retention.h"
 #include "run_state.h"
+#include "keys.h"
 
 #define RUNID_MIN_PREFIX 4
 #define RUNID_MAX_LISTED 10
@@ -64,7 +65,7 @@ static int scan(acms_redis *r, const char *given, matches *m)
     if (!pattern(given, pat, sizeof pat))
         return ACMS_OK;
     do {
-        redisReply *rep = acms_redis_cmd(r, "ZSCAN acms:runs %s MATCH %s COUNT 1000", cursor, pat);
+        redisReply *rep = acms_redis_cmd(r, "ZSCAN " ACMS_KEY_RUNS " %s MATCH %s COUNT 1000", cursor, pat);
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || !rep->element[0]->str) {
             if (rep)
                 freeReplyObject(rep);
@@ -108,7 +109,7 @@ static int ambiguous(const ctl_opts *o, acms_redis *r, const char *given, matche
     char lines[4096] = "";
     size_t off = 0, shown = m->n > RUNID_MAX_LISTED ? RUNID_MAX_LISTED : m->n;
     for (size_t i = 0; i < shown; i++) {
-        redisReply *rep = acms_redis_cmd(r, "HMGET acms:run:%s pipeline status", m->v[i].id);
+        redisReply *rep = acms_redis_cmd(r, "HMGET " ACMS_KEY_RUN_FMT " pipeline status", m->v[i].id);
         const char *pipeline = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->str
                                    ? rep->element[0]->str : "?";
         const char *status = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[1]->str

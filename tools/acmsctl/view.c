@@ -8,6 +8,7 @@
 #include "acmsctl.h"
 #include "runview.h"
 #include "run_state.h"
+#include "keys.h"
 
 cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
 {
@@ -36,7 +37,7 @@ int ctl_run_exit(const cJSON *view)
  * unknown run), -1 unreachable. */
 static int run_ended(acms_redis *r, const char *run_id)
 {
-    redisReply *rep = acms_redis_cmd(r, "HGET acms:run:%s status", run_id);
+    redisReply *rep = acms_redis_cmd(r, "HGET " ACMS_KEY_RUN_FMT " status", run_id);
     if (!rep)
         return -1;
     int ended = rep->type == REDIS_REPLY_STRING && acms_state_is_terminal(rep->str);
