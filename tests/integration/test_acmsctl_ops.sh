@@ -26,8 +26,9 @@ v=eval(sys.argv[2])
 print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1" "$2"; }
 work=$STACK_DIR/p
 mkdir -p "$work"
-marks=$work/marks
+marks=$STACK_SHARED/marks   # steps write here: they run as the sandbox's step user
 mkdir -p "$marks"
+chmod 1777 "$marks"
 
 # flaky: first succeeds (and counts its executions), second fails until a file exists, third waits
 cat >"$work/flaky.yaml" <<YAML
