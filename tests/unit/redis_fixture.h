@@ -5,6 +5,8 @@
 #define ACMS_TEST_REDIS_FIXTURE_H
 
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "redis.h"
 
 typedef struct fx_redis {
@@ -75,6 +78,42 @@ static inline void fx_redis_stop(fx_redis *x)
     acms_redis_free(x->r);
     x->r = NULL;
     fx_redis_kill(x);
+}
+
+/* A server and an arena, as cmocka setup and teardown (state: fx_redis_arena *). */
+typedef struct fx_redis_arena {
+    fx_redis srv;
+    acms_arena *a;
+} fx_redis_arena;
+
+static inline int fx_redis_arena_setup(void **state)
+{
+    fx_redis_arena *f = calloc(1, sizeof *f);
+    f->a = acms_arena_new(0);
+    *state = f;
+    return fx_redis_start(&f->srv);
+}
+
+static inline int fx_redis_arena_teardown(void **state)
+{
+    fx_redis_arena *f = *state;
+    fx_redis_stop(&f->srv);
+    acms_arena_free(f->a);
+    free(f);
+    return 0;
+}
+
+/* One field of a hash (in f's arena), or NULL. */
+static inline const char *fx_redis_hget(fx_redis_arena *f, const char *key, const char *field)
+{
+    const char **kv;
+    size_t nkv;
+    if (acms_redis_hgetall(f->srv.r, f->a, key, &kv, &nkv) != ACMS_OK)
+        return NULL;
+    for (size_t i = 0; i + 1 < nkv; i += 2)
+        if (!strcmp(kv[i], field))
+            return kv[i + 1];
+    return NULL;
 }
 
 #endif

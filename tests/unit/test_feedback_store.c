@@ -15,39 +15,8 @@
 #include "feedback/store.h"
 #include "redis_fixture.h"
 
-typedef struct fx {
-    fx_redis srv;
-    acms_arena *a;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    f->a = acms_arena_new(0);
-    *state = f;
-    return fx_redis_start(&f->srv);
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    fx_redis_stop(&f->srv);
-    acms_arena_free(f->a);
-    free(f);
-    return 0;
-}
-
-static const char *hget(fx *f, const char *key, const char *field)
-{
-    const char **kv;
-    size_t nkv;
-    if (acms_redis_hgetall(f->srv.r, f->a, key, &kv, &nkv) != ACMS_OK)
-        return NULL;
-    for (size_t i = 0; i + 1 < nkv; i += 2)
-        if (!strcmp(kv[i], field))
-            return kv[i + 1];
-    return NULL;
-}
+typedef fx_redis_arena fx;
+#define hget fx_redis_hget
 
 /* One ExecutionResult's writes, in on_result.c's order: per step its versioned stats and its
  * recommendation (replaced), then the run's record; an alert count beside them. The second step's
@@ -159,9 +128,9 @@ static void lastissues_versioned_and_replaced(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(redelivery_writes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(version_mismatch_applies_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(lastissues_versioned_and_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(redelivery_writes_nothing, fx_redis_arena_setup, fx_redis_arena_teardown),
+        cmocka_unit_test_setup_teardown(version_mismatch_applies_nothing, fx_redis_arena_setup, fx_redis_arena_teardown),
+        cmocka_unit_test_setup_teardown(lastissues_versioned_and_replaced, fx_redis_arena_setup, fx_redis_arena_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

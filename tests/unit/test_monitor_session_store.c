@@ -15,36 +15,8 @@
 #include "monitor/session.h"
 #include "redis_fixture.h"
 
-typedef struct fx {
-    fx_redis srv;
-    acms_arena *a;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    f->a = acms_arena_new(0);
-    *state = f;
-    return fx_redis_start(&f->srv);
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    fx_redis_stop(&f->srv);
-    acms_arena_free(f->a);
-    free(f);
-    return 0;
-}
-
-static const char *hget(fx *f, const char *key, const char *field)
-{
-    const char **kv;
-    size_t nkv;
-    if (acms_redis_hgetall(f->srv.r, f->a, key, &kv, &nkv) != ACMS_OK)
-        return NULL;
-    return monitor_kv_get(kv, nkv, field);
-}
+typedef fx_redis_arena fx;
+#define hget fx_redis_hget
 
 static Acms__V1__StepEvent *event(fx *f, Acms__V1__StepEventKind kind, const char *id, int64_t ts)
 {
@@ -172,10 +144,10 @@ static void rate_limit_one_owner_per_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(redelivery_counts_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(late_run_started_keeps_the_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(stale_baseline_applies_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(rate_limit_one_owner_per_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(redelivery_counts_once, fx_redis_arena_setup, fx_redis_arena_teardown),
+        cmocka_unit_test_setup_teardown(late_run_started_keeps_the_session, fx_redis_arena_setup, fx_redis_arena_teardown),
+        cmocka_unit_test_setup_teardown(stale_baseline_applies_nothing, fx_redis_arena_setup, fx_redis_arena_teardown),
+        cmocka_unit_test_setup_teardown(rate_limit_one_owner_per_key, fx_redis_arena_setup, fx_redis_arena_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
