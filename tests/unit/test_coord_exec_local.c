@@ -1,7 +1,7 @@
 /* test_coord_exec_local.c: the local executor really spawns and execs: success with rusage,
  * a nonzero exit, a memory hog killed for memory, a sleeper stopped for time, a missing command,
  * capped logs, log files made only for a stream that carried output (what the step put at their
- * names replaced, not followed), and a secret reference resolved only into the child's environment. */
+ * names replaced, not followed), the work root made and marked as a top directory, and a secret reference resolved only into the child's environment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -142,6 +145,45 @@ static void test_log_not_through_planted_link(void **state)
     fclose(fp);
     assert_string_equal(line, "untouched\n");
     unlink(target);
+}
+
+static int dir_flags(const char *path, int *flags)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    int rc = ioctl(fd, FS_IOC_GETFLAGS, flags);
+    close(fd);
+    return rc;
+}
+
+/* The work root is made (with its parents) and, where the filesystem takes the flag (ext4), marked
+ * FS_TOPDIR_FL; a filesystem that refuses it is no error. */
+static void test_work_root_made_and_marked(void **state)
+{
+    fixture *f = *state;
+    char root[400], probe[400], err[256] = "";
+    snprintf(root, sizeof root, "%s/a/work", f->root);
+    snprintf(probe, sizeof probe, "%s/probe", f->root);
+    assert_int_equal(coord_local_work_root(root, err, sizeof err), ACMS_OK);
+    struct stat sb;
+    assert_int_equal(stat(root, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0711);
+    /* does this filesystem keep the flag? asked of a sibling directory directly */
+    assert_int_equal(mkdir(probe, 0700), 0);
+    int flags = 0, takes = 0;
+    if (dir_flags(probe, &flags) == 0) {
+        int fd = open(probe, O_RDONLY | O_DIRECTORY);
+        flags |= FS_TOPDIR_FL;
+        takes = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+        close(fd);
+    }
+    flags = 0;
+    if (takes) {
+        assert_int_equal(dir_flags(root, &flags), 0);
+        assert_true(flags & FS_TOPDIR_FL);
+    }
+    assert_int_equal(coord_local_work_root(root, err, sizeof err), ACMS_OK); /* again: already there */
 }
 
 static void test_nonzero_exit(void **state)
@@ -327,6 +369,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_true_ok_with_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_file_only_for_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_not_through_planted_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_work_root_made_and_marked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonzero_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_hog_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_step_peak_not_the_spawners, setup, teardown),
