@@ -1,6 +1,7 @@
 /* batch.c: the group loop shared by the adapter and the validator (batch.h). The status writes are
- * queued only after every message handled alone is done, so their replies are the pipeline's
- * replies in order; member k's reply is replies[k] for the k-th member queued. */
+ * queued only after every message handled alone is done, and the commands a status callback runs
+ * on its own (single or pipelined) take only their own replies (redis.h), so member k's reply is
+ * replies[k] for the k-th member queued. */
 #include "batch.h"
 
 #include <stdlib.h>
@@ -21,7 +22,9 @@ size_t acms_batch_split(const acms_batch_ops *ops, void *ctx, size_t n, int *rcs
     return joined;
 }
 
-/* Queues each member's write; idx[k] is the message of the k-th queued. Returns how many. */
+/* Queues each member's write and sends it at once, so that Redis runs it while the next member's
+ * status (which may prepare that member: CPU work, even Redis commands of its own, redis.h) is
+ * made; idx[k] is the message of the k-th queued. Returns how many. */
 static size_t queue_writes(acms_redis *r, const acms_batch_ops *ops, void *ctx, size_t n, size_t *idx)
 {
     size_t queued = 0;
@@ -32,6 +35,7 @@ static size_t queue_writes(acms_redis *r, const acms_batch_ops *ops, void *ctx, 
         if (acms_state_run_status_blobs_append(r, w.run_id, w.status, w.kv, w.nkv, w.list_suffix, w.items, w.lens,
                                                w.nitems) != ACMS_OK)
             continue; /* unusable: nothing queued, the message is retried */
+        acms_redis_flush(r);
         idx[queued++] = i;
     }
     return queued;

@@ -1,6 +1,10 @@
 /* redis.c: one synchronous hiredis connection that reconnects with backoff (at most one attempt
  * per window: 50 ms doubling to 2 s, reset on success), re-authenticates and re-selects its db on
  * every connect, and offers pipelining and a run-once helper.
+ * Invariant: a command never takes another's reply. A single command run while a pipeline is
+ * pending first reads the pipeline's replies (kept, in order, in stash); an exec of n collects the
+ * last n commands appended, after reading those pending before them into the stash, so a pipeline
+ * may run inside another (the outer exec then collects what is left).
  * Invariant: the password lives only in the handle; it never reaches errstr, a log line or a metric. */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +33,8 @@ struct acms_redis {
     int64_t next_try_ms;       /* monotonic: no connect attempt before this */
     int down;                  /* a loss was logged; log the recovery */
     size_t queued;             /* pipelined commands appended since the last exec */
+    redisReply **stash;        /* the first nstash of their replies, read early (heap, cap_stash) */
+    size_t nstash, cap_stash;
     int pipe_broken;           /* an append failed: the next exec reports ACMS_ERR_RETRY */
     char permanent[256];       /* first permanent error reply since the last clear, "" none */
     acms_metrics *metrics;
@@ -221,12 +227,22 @@ int acms_redis_parse_url(const char *url, char *host, size_t hsz, int *port, cha
 
 /* --- connection --------------------------------------------------------------------------- */
 
+/* Frees the replies read early. */
+static void stash_clear(acms_redis *r)
+{
+    for (size_t i = 0; i < r->nstash; i++)
+        if (r->stash[i])
+            freeReplyObject(r->stash[i]);
+    r->nstash = 0;
+}
+
 static void drop(acms_redis *r)
 {
     if (r->c)
         redisFree(r->c);
     r->c = NULL;
     r->queued = 0;
+    stash_clear(r);
 }
 
 /* A command failed at the I/O level: forget the connection. */
@@ -380,6 +396,7 @@ void acms_redis_free(acms_redis *r)
     if (!r)
         return;
     drop(r);
+    free(r->stash);
     memset(r->pw, 0, sizeof r->pw);
     free(r);
 }
@@ -421,12 +438,50 @@ static redisReply *checked(acms_redis *r, redisReply *rep)
     return rep;
 }
 
+/* Reads pending replies into the stash until it holds upto of them, so that the next reply read
+ * is a later command's. A failure breaks the pipeline (its exec reports ACMS_ERR_RETRY) and returns
+ * -1; the caller's own command then reconnects as usual. */
+static int drain_to(acms_redis *r, size_t upto)
+{
+    if (r->pipe_broken || !r->c)
+        return r->pipe_broken ? -1 : 0;
+    if (r->cap_stash < upto) {
+        size_t cap = upto < 16 ? 16 : upto * 2;
+        redisReply **st = realloc(r->stash, cap * sizeof *st);
+        if (!st) {
+            drop(r); /* the replies cannot be kept: the pipeline is re-sent */
+            r->pipe_broken = 1;
+            return -1;
+        }
+        r->stash = st;
+        r->cap_stash = cap;
+    }
+    while (r->nstash < upto) {
+        void *rep = NULL;
+        if (redisGetReply(r->c, &rep) != REDIS_OK || !rep) {
+            lost(r);
+            r->pipe_broken = 1;
+            return -1;
+        }
+        r->stash[r->nstash++] = checked(r, rep);
+    }
+    return 0;
+}
+
+/* Before a single command: every pending reply into the stash. */
+static void drain(acms_redis *r)
+{
+    if (r->queued > r->nstash)
+        drain_to(r, r->queued);
+}
+
 redisReply *acms_redis_cmd(acms_redis *r, const char *fmt, ...)
 {
     va_list ap;
     redisReply *rep;
     int attempt;
 
+    drain(r);
     for (attempt = 0; attempt < 2; attempt++) {
         if (ensure(r) != ACMS_OK)
             return NULL;
@@ -445,6 +500,7 @@ redisReply *acms_redis_cmdargv(acms_redis *r, int argc, const char **argv, const
     redisReply *rep;
     int attempt;
 
+    drain(r);
     for (attempt = 0; attempt < 2; attempt++) {
         if (ensure(r) != ACMS_OK)
             return NULL;
@@ -486,41 +542,64 @@ void acms_redis_appendargv(acms_redis *r, int argc, const char **argv, const siz
         r->pipe_broken = 1;
 }
 
+/* Gives up the pipeline: ACMS_ERR_RETRY. Commands still pending before it (earlier > 0) break
+ * with it: their exec reports ACMS_ERR_RETRY too. */
+static int exec_fail(acms_redis *r, size_t earlier)
+{
+    if (r->c)
+        drop(r); /* unread replies would answer the next commands */
+    r->queued = 0;
+    stash_clear(r);
+    r->pipe_broken = earlier > 0;
+    return ACMS_ERR_RETRY;
+}
+
 int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n)
 {
-    size_t i;
+    size_t i, earlier = n <= r->queued ? r->queued - n : 0;
     int broken = r->pipe_broken;
 
     for (i = 0; i < n; i++)
         replies[i] = NULL;
-    if (!broken && n != r->queued) {
+    if (!broken && n > r->queued) {
         acms_log_error(NULL, NULL, "redis: pipeline of %zu commands collected as %zu", r->queued, n);
         broken = 1;
     }
-    r->pipe_broken = 0;
-    if (broken || !r->c) {
-        if (r->c)
-            drop(r); /* unread replies would answer the next commands */
-        r->queued = 0;
-        return ACMS_ERR_RETRY;
-    }
-    for (i = 0; i < n; i++) {
+    if (broken || !r->c || drain_to(r, earlier) != 0)
+        return exec_fail(r, earlier);
+    /* the last n pending are this exec's: those read early first, then the rest from the socket */
+    for (i = 0; earlier + i < r->nstash; i++)
+        replies[i] = r->stash[earlier + i]; /* the caller owns them now */
+    r->nstash = earlier;
+    for (; i < n; i++) {
         void *rep = NULL;
 
         if (redisGetReply(r->c, &rep) != REDIS_OK || !rep) {
-            size_t j;
-
-            for (j = 0; j < i; j++) {
+            for (size_t j = 0; j < i; j++) {
                 freeReplyObject(replies[j]);
                 replies[j] = NULL;
             }
             lost(r);
+            r->pipe_broken = earlier > 0;
             return ACMS_ERR_RETRY;
         }
         replies[i] = checked(r, rep);
     }
-    r->queued = 0;
+    r->queued = earlier;
     return ACMS_OK;
+}
+
+void acms_redis_flush(acms_redis *r)
+{
+    int done = 0;
+
+    if (r->pipe_broken || !r->c || r->queued == 0)
+        return;
+    while (!done)
+        if (redisBufferWrite(r->c, &done) != REDIS_OK) {
+            r->pipe_broken = 1; /* the exec drops the connection and reports ACMS_ERR_RETRY */
+            return;
+        }
 }
 
 int acms_redis_exec_discard(acms_redis *r, size_t n)

@@ -25,10 +25,18 @@ redisReply *acms_redis_cmdargv(acms_redis *r, int argc, const char **argv, const
 
 /* Pipelining: append n commands, then collect n replies at once. acms_redis_exec returns ACMS_OK
  * with replies[i] set (caller frees each), or ACMS_ERR_RETRY (connection lost: all replies NULL and
- * the batch must be re-sent as a whole). */
+ * the batch must be re-sent as a whole). An exec of n collects the last n commands appended: a
+ * pipeline may be appended and executed while an earlier one is pending (sent, not yet collected);
+ * the earlier one's replies are kept for its own exec, and a lost connection fails both. */
 void acms_redis_append(acms_redis *r, const char *fmt, ...);
 void acms_redis_appendargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen);
 int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n);
+/* Sends the commands appended so far without waiting for their replies, so that Redis runs them
+ * while the caller works on; their replies are still collected by acms_redis_exec. A single
+ * command (acms_redis_cmd and the helpers below) may run meanwhile: it reads the pending replies
+ * first and keeps them for the exec. A write to a lost connection raises SIGPIPE: the process
+ * ignores it, as the services do (common/service.c). */
+void acms_redis_flush(acms_redis *r);
 /* Pipelined commands whose replies only need to be non-errors. */
 int acms_redis_exec_discard(acms_redis *r, size_t n);
 

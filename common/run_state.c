@@ -25,9 +25,9 @@
     "  return 0\n"                                                                                      \
     "end\n"                                                                                             \
     "local nkv = tonumber(ARGV[6])\n"                                                                   \
-    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4])\n"        \
+    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4],\n"         \
+    "           unpack(ARGV, 7, 6 + nkv))\n" /* nkv <= 64: one call */                                   \
     "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"                                          \
-    "for i = 7, 6 + nkv, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"                  \
     "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
 
 /* Then (list scripts) DEL + RPUSH of KEYS[3] with the arguments after the pairs. */

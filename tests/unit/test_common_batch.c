@@ -3,7 +3,9 @@
  * members' status writes (with their lists, any bytes) land in Redis and each member is published
  * in input order with what its write answered (1 written, 0 refused) and under its own trace; a
  * member that left the group or whose write is unusable is not published and stays at
- * ACMS_ERR_RETRY, without holding up the others; a lost connection publishes nothing. */
+ * ACMS_ERR_RETRY, without holding up the others; a lost connection publishes nothing; a status
+ * callback may run Redis commands of its own (single, or a pipeline) while the writes of the
+ * members before it are pending, and each command gets its own reply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,11 +30,14 @@ typedef struct item {
     const char *run, *status;
     const char *blob;       /* the one list item (lens honoured: may hold NUL bytes) */
     size_t blob_len;
+    int reads;              /* status() runs commands of its own first */
 } item;
 
 typedef struct group {
     item it[NMSG];
     char order[64];         /* the calls, in order: "a<i>" alone, "p<i>=<applied>" publish */
+    acms_redis *r;          /* for status() commands of its own */
+    char seen[128];         /* what those commands answered */
     acms_msg msgs[NMSG];
 } group;
 
@@ -54,9 +59,28 @@ static int alone(void *ctx, size_t i, const char **reason)
     return i == 1 ? ACMS_ERR_POISON : ACMS_OK;
 }
 
+/* A single command, then a pipeline of two, while earlier members' writes are pending. */
+static void own_commands(group *g)
+{
+    redisReply *one = acms_redis_cmd(g->r, "GET fx:own"), *two[2] = {0};
+    acms_redis_append(g->r, "INCR fx:n");
+    acms_redis_append(g->r, "GET fx:own");
+    int rc = acms_redis_exec(g->r, two, 2);
+    snprintf(g->seen, sizeof g->seen, "%s %lld %s %d", one && one->type == REDIS_REPLY_STRING ? one->str : "?",
+             two[0] && two[0]->type == REDIS_REPLY_INTEGER ? two[0]->integer : -1,
+             two[1] && two[1]->type == REDIS_REPLY_STRING ? two[1]->str : "?", rc);
+    if (one)
+        freeReplyObject(one);
+    for (int k = 0; k < 2; k++)
+        if (two[k])
+            freeReplyObject(two[k]);
+}
+
 static int status(void *ctx, size_t i, acms_batch_write *w)
 {
     item *it = &((group *)ctx)->it[i];
+    if (it->reads)
+        own_commands(ctx);
     if (!it->member || it->leaves)
         return ACMS_ERR_RETRY;
     static const char *const kv[] = {"note", "from-batch"};
@@ -199,6 +223,31 @@ static void lost_connection_publishes_nothing(void **state)
         assert_int_equal(rcs[i], ACMS_ERR_RETRY);
 }
 
+static void own_commands_between_writes(void **state)
+{
+    fx_redis_arena *f = *state;
+    acms_redis *r = f->srv.r;
+    redisReply *set = acms_redis_cmd(r, "SET fx:own mine");
+    assert_non_null(set);
+    freeReplyObject(set);
+    group g;
+    group_init(&g);
+    g.r = r;
+    g.it[3] = (item){.member = 1, .run = "b3", .status = "prepared", .blob = "x", .blob_len = 1, .reads = 1};
+    g.it[4] = (item){.member = 1, .run = "b4", .status = "prepared", .blob = "z", .blob_len = 1, .reads = 1};
+    g.it[5].member = 0;
+    int rcs[NMSG];
+    const char *reasons[NMSG] = {0};
+    acms_batch_split(&ops, &g, NMSG, rcs, reasons);
+    assert_int_equal(acms_batch_write_publish(r, &ops, &g, g.msgs, NMSG, rcs), 3);
+    assert_string_equal(g.order, "a0a1a5p2=1p3=1p4=1");
+    assert_string_equal(g.seen, "mine 2 mine 0"); /* the second member's: INCR ran twice */
+    for (size_t i = 2; i <= 4; i++)
+        assert_int_equal(rcs[i], ACMS_OK);
+    assert_string_equal(fx_redis_hget(f, "acms:run:b4", "status"), "prepared");
+    assert_int_equal(acms_redis_ping(r), ACMS_OK); /* nothing left pending on the connection */
+}
+
 static void empty_group(void **state)
 {
     fx_redis_arena *f = *state;
@@ -221,6 +270,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(lost_connection_publishes_nothing, fx_redis_arena_setup,
                                         fx_redis_arena_teardown),
         cmocka_unit_test_setup_teardown(empty_group, fx_redis_arena_setup, fx_redis_arena_teardown),
+        cmocka_unit_test_setup_teardown(own_commands_between_writes, fx_redis_arena_setup, fx_redis_arena_teardown),
     };
+    signal(SIGPIPE, SIG_IGN); /* as every service (common/service.c): a write to a killed server fails */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
