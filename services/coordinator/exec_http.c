@@ -7,7 +7,7 @@
  * One short libcurl request (1 s connect, 2 s total) per 250 ms poll. Transport failures at start,
  * or for 3 s while polling, end the attempt UNREACHABLE (transient). The request body holds the
  * resolved environment: it is wiped as soon as the request is sent. */
-#include "coord.h"
+#include "exec_backend.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

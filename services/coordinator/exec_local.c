@@ -8,7 +8,7 @@
  * into size-capped logs (head + last 64 KiB) the step cannot reach.
  * The child shares the coordinator's memory until exec (clone with CLONE_VM | CLONE_VFORK): between
  * clone and exec it only makes async-signal-safe calls and writes only its own stack (and errno). */
-#include "coord.h"
+#include "exec_backend.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * adaptations (prepare-time log, runtime adaptations, recovery changes), a failure analysis and
  * recovery suggestions. Ids are derived from the run's ConfigValidated event id and a salt, so a
  * resumed run re-publishing the same facts is de-duplicated downstream. Everything in the arena. */
-#include "coord.h"
+#include "report.h"
 
 #include <string.h>
 

@@ -5,6 +5,10 @@
  * after its attempt is claimed in Redis and while the write queue is empty; a run with a lost or
  * unconfirmed lease writes nothing. */
 #include "coord.h"
+#include "admission.h"
+#include "report.h"
+#include "lease.h"
+#include "run_store.h"
 
 #include <cjson/cJSON.h>
 

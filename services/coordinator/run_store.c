@@ -5,6 +5,8 @@
  * exit_reason wall_ms peak_rss_kb memory_mb max_runtime_s cpu_time_s instance_type message attempts
  * override_memory_mb override_runtime_s owner worker_id), acms:runs:active, acms:run:<run>:cancel. */
 #include "coord.h"
+#include "lease.h"
+#include "run_store.h"
 #include "keys.h"
 
 #include "crypt.h"
