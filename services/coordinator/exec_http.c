@@ -158,68 +158,42 @@ static char *request_body(const coord_exec_req *req, char *err, size_t errsz, in
     return body;
 }
 
-coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
+/* Sets the worker's base URL (without trailing '/'); returns why the attempt cannot start (a
+ * permanent failure), or NULL. */
+static const char *start_problem(coord_http *h, const coord_exec_req *req)
 {
-    memset(st, 0, sizeof *st);
-    coord_http *h = calloc(1, sizeof *h);
-    if (!h || !(h->curl = curl_easy_init())) {
-        free(h);
-        snprintf(st->message, sizeof st->message, "out of memory");
-        return NULL;
-    }
-    h->start_mono = acms_mono_ms();
-    h->max_runtime_s = req->res.max_runtime_s;
-    h->mem_limit_kb = req->res.memory_mb * 1024;
-    h->grace_ms = req->grace_ms > 0 ? req->grace_ms : COORD_GRACE_MS;
     const char *url = req->worker_url ? req->worker_url : "";
     size_t ul = strlen(url);
     while (ul > 0 && url[ul - 1] == '/')
         ul--;
-    if (!ul || ul >= sizeof h->base) {
-        h->live.permanent = 1;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED,
-                  "http executor without a worker_url (set environment.worker_url)");
-        *st = h->final;
-        return h;
-    }
+    if (!ul || ul >= sizeof h->base)
+        return "http executor without a worker_url (set environment.worker_url)";
     memcpy(h->base, url, ul);
     h->base[ul] = '\0';
-    h->auth = req->worker_auth;
     const char *bad = coord_http_url_problem(h->base);
-    if (bad) {
-        h->live.permanent = 1;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, bad);
-        *st = h->final;
-        return h;
-    }
-    if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0]) {
-        h->live.permanent = 1;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, "the step has no command");
-        *st = h->final;
-        return h;
-    }
-    char err[512] = "", target[700];
-    int transient = 0;
-    char *body = request_body(req, err, sizeof err, &transient);
-    if (!body) {
-        h->live.permanent = !transient;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, err);
-        *st = h->final;
-        return h;
-    }
+    if (bad)
+        return bad;
+    if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0])
+        return "the step has no command";
+    return NULL;
+}
+
+/* POSTs the step to the worker: its id is kept, or the attempt ends UNREACHABLE (transport
+ * failure, 5xx, 429, no id in the answer) or SPAWN_FAILED (refused: permanent). */
+static void post_step(coord_http *h, const char *body, char *err, size_t errsz)
+{
+    char target[700];
     snprintf(target, sizeof target, "%s/steps", h->base);
     long status = 0;
     resp r;
-    int rc = http_do(h->curl, h->auth, "POST", target, body, &status, &r, err, sizeof err);
-    explicit_bzero(body, strlen(body));
-    free(body);
+    int rc = http_do(h->curl, h->auth, "POST", target, body, &status, &r, err, errsz);
     if (rc < 0 || status >= 500 || status == 429) {
         if (rc == 0)
-            coord_fmt(err, sizeof err, "POST %s: HTTP %ld", target, status);
+            coord_fmt(err, errsz, "POST %s: HTTP %ld", target, status);
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE, err);
     } else if (status < 200 || status >= 300) {
         h->live.permanent = 1;
-        coord_fmt(err, sizeof err, "POST %s: HTTP %ld (the worker refused the step)", target, status);
+        coord_fmt(err, errsz, "POST %s: HTTP %ld (the worker refused the step)", target, status);
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, err);
     } else {
         cJSON *j = r.p ? cJSON_Parse(r.p) : NULL;
@@ -233,6 +207,41 @@ coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
         cJSON_Delete(j);
     }
     free(r.p);
+}
+
+coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
+{
+    memset(st, 0, sizeof *st);
+    coord_http *h = calloc(1, sizeof *h);
+    if (!h || !(h->curl = curl_easy_init())) {
+        free(h);
+        snprintf(st->message, sizeof st->message, "out of memory");
+        return NULL;
+    }
+    h->start_mono = acms_mono_ms();
+    h->max_runtime_s = req->res.max_runtime_s;
+    h->mem_limit_kb = req->res.memory_mb * 1024;
+    h->grace_ms = req->grace_ms > 0 ? req->grace_ms : COORD_GRACE_MS;
+    h->auth = req->worker_auth;
+    const char *bad = start_problem(h, req);
+    if (bad) {
+        h->live.permanent = 1;
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, bad);
+        *st = h->final;
+        return h;
+    }
+    char err[512] = "";
+    int transient = 0;
+    char *body = request_body(req, err, sizeof err, &transient);
+    if (!body) {
+        h->live.permanent = !transient;
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, err);
+        *st = h->final;
+        return h;
+    }
+    post_step(h, body, err, sizeof err);
+    explicit_bzero(body, strlen(body));
+    free(body);
     h->next_poll = h->start_mono + POLL_MS;
     *st = h->done ? h->final : h->live;
     return h;

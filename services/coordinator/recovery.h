@@ -59,7 +59,7 @@ typedef struct coord_decision {
 
 /* step.max_attempts, else env.default_max_attempts, else COORD_DEFAULT_ATTEMPTS. */
 uint32_t coord_max_attempts(const Acms__V1__Step *s, const Acms__V1__Environment *env);
-/* Decides what follows a failed attempt under the step's retry policy (README "Retries"): a
+/* Decides what follows a failed attempt under the step's retry policy (docs/execution.md "Retries"): a
  * retry waits acms_retry_backoff_ms(policy, attempt, jitter). Pure: same inputs, same decision. */
 void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
                            uint32_t jitter, coord_decision *d);
