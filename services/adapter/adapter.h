@@ -30,6 +30,8 @@ typedef struct adapter_ctx {
     acms_secret_ctx secret;         /* vault client (NULL = vault refs unresolvable), env deny list */
     int check_secrets;              /* resolve references at prepare time (service: 1) */
     const adapter_prefetch *prefetch; /* NULL, or the scaler's reads done ahead (service batches) */
+    int no_config_hash;             /* leave metadata.config_hash empty: for a caller that shows no
+                                     * identity (acmsctl validate); the services always hash */
 } adapter_ctx;
 
 /* prepare_for_execution: document -> typed pipeline -> environment, secrets, scaling, optimisation,

@@ -156,6 +156,12 @@ int coord_secret_resolve(const coord_exec_req *req, const char *ref, char *buf, 
 /* Best-effort DELETE {worker_url}/steps/<id> (a resumed run cleaning up a dead owner's attempt). */
 void coord_http_delete(const char *worker_url, const coord_http_auth *auth, const char *id);
 
+/* Creates the work root (0711) if missing and marks it, on ext4, as a top of directory hierarchies
+ * (FS_TOPDIR_FL): each run's directory then goes to a lightly used block group. ACMS_OK, or ACMS_ERR
+ * (errstr) when the root cannot be created; the mark is a hint, not an error when refused
+ * (exec_local.c). */
+int coord_local_work_root(const char *root, char *errstr, size_t errstr_size);
+
 /* snprintf for messages where truncation is acceptable: returns 1 when truncated, else 0. */
 int coord_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies s into an attempt-directory path component: [A-Za-z0-9._-] kept, others '_'. */
