@@ -193,12 +193,15 @@ static int post_doc(acms_store *s, acms_arena *a, const put_req *p, acms_store_d
                     size_t errstr_size)
 {
     char body_hash[65];
-    acms_store_hash(p->body, p->body_len, body_hash);
+    if (p->body == p->text)
+        memcpy(body_hash, p->hash, sizeof body_hash);
+    else
+        acms_store_hash(p->body, p->body_len, body_hash);
     const char *url = acms_arena_printf(a, "%s/configs/%s", s->base, esc(s, a, p->id));
     if (p->expect)
         url = acms_arena_printf(a, "%s?version=%u", url, (unsigned)p->expect);
     answer b;
-    long status;
+    long status = 0;
     int rc = request(s, a, url, p->body, p->body_len,
                      !strcmp(p->format, "json") ? "application/json" : "application/yaml", &b, &status, errstr,
                      errstr_size);
