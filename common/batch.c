@@ -22,9 +22,7 @@ size_t acms_batch_split(const acms_batch_ops *ops, void *ctx, size_t n, int *rcs
     return joined;
 }
 
-/* Queues each member's write and sends it at once, so that Redis runs it while the next member's
- * status (which may prepare that member: CPU work, even Redis commands of its own, redis.h) is
- * made; idx[k] is the message of the k-th queued. Returns how many. */
+/* Queues each member's write; idx[k] is the message of the k-th queued. Returns how many. */
 static size_t queue_writes(acms_redis *r, const acms_batch_ops *ops, void *ctx, size_t n, size_t *idx)
 {
     size_t queued = 0;
@@ -35,7 +33,6 @@ static size_t queue_writes(acms_redis *r, const acms_batch_ops *ops, void *ctx, 
         if (acms_state_run_status_blobs_append(r, w.run_id, w.status, w.kv, w.nkv, w.list_suffix, w.items, w.lens,
                                                w.nitems) != ACMS_OK)
             continue; /* unusable: nothing queued, the message is retried */
-        acms_redis_flush(r);
         idx[queued++] = i;
     }
     return queued;

@@ -589,19 +589,6 @@ int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n)
     return ACMS_OK;
 }
 
-void acms_redis_flush(acms_redis *r)
-{
-    int done = 0;
-
-    if (r->pipe_broken || !r->c || r->queued == 0)
-        return;
-    while (!done)
-        if (redisBufferWrite(r->c, &done) != REDIS_OK) {
-            r->pipe_broken = 1; /* the exec drops the connection and reports ACMS_ERR_RETRY */
-            return;
-        }
-}
-
 int acms_redis_exec_discard(acms_redis *r, size_t n)
 {
     redisReply *stack[32], **replies = n <= 32 ? stack : calloc(n, sizeof *replies);

@@ -31,12 +31,6 @@ redisReply *acms_redis_cmdargv(acms_redis *r, int argc, const char **argv, const
 void acms_redis_append(acms_redis *r, const char *fmt, ...);
 void acms_redis_appendargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen);
 int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n);
-/* Sends the commands appended so far without waiting for their replies, so that Redis runs them
- * while the caller works on; their replies are still collected by acms_redis_exec. A single
- * command (acms_redis_cmd and the helpers below) may run meanwhile: it reads the pending replies
- * first and keeps them for the exec. A write to a lost connection raises SIGPIPE: the process
- * ignores it, as the services do (common/service.c). */
-void acms_redis_flush(acms_redis *r);
 /* Pipelined commands whose replies only need to be non-errors. */
 int acms_redis_exec_discard(acms_redis *r, size_t n);
 

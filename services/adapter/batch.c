@@ -1,8 +1,7 @@
 /* batch.c: the inline submissions waiting in the queue, together: they share two Redis round trips
- * (the scaler's reads, then the status-and-log writes through common/batch.h) instead of two each;
- * each member's write is sent as soon as it is prepared, so Redis runs it while the next member is
- * prepared. Submissions by reference, undecodable ones and opportunities go through adapter_handle
- * first; a rejection is written and published on its own when its member is prepared. Per message the outcome is
+ * (the scaler's reads, then the status-and-log writes through common/batch.h) instead of two each.
+ * Submissions by reference, undecodable ones and opportunities go through adapter_handle first;
+ * a rejection is written and published on its own. Per message the outcome is
  * adapter_on_submitted's. */
 #include <string.h>
 
@@ -28,9 +27,6 @@ typedef struct adapter_batch {
     acms_arena *a;
     const acms_msg *msgs;
     batch_item *it;
-    redisReply **rep;                  /* the scaler's reads of every member (prefetch) */
-    int *rcs;
-    const char **reasons;
 } adapter_batch;
 
 /* An inline submission with a run id joins; anything else is handled alone (which also gives the
@@ -56,15 +52,11 @@ static int alone(void *ctx, size_t i, const char **reason)
     return adapter_handle(b->s, b->svc, &b->msgs[i], reason);
 }
 
-static int prepare_one(adapter_batch *b, size_t i);
-
-/* Member i prepared, then its status-and-log write: common/batch.c sends each write before the
- * next member is prepared, so Redis runs it meanwhile. */
 static int status(void *ctx, size_t i, acms_batch_write *w)
 {
     adapter_batch *b = ctx;
     batch_item *it = &b->it[i];
-    if (!it->in || prepare_one(b, i) != ACMS_OK)
+    if (!it->in)
         return ACMS_ERR_INVALID;
     it->log = adapter_log_packed(b->a, it->rc, &it->log_len);
     *w = (acms_batch_write){.run_id = it->in->meta->run_id, .status = "prepared", .kv = it->kv,
@@ -121,50 +113,53 @@ static int prefetch(adapter_batch *b, size_t n, redisReply ***rep, size_t *cmds)
     return ACMS_OK;
 }
 
-/* Prepares member i with its reads done. A member that cannot be prepared leaves the group: a
- * rejection is written and published now (its own write reads the pending replies of the members
- * before it first, common/redis.h), anything else keeps or sets its outcome. ACMS_OK when prepared. */
-static int prepare_one(adapter_batch *b, size_t i)
+/* Prepares each member with its reads done; a member that cannot be prepared leaves the group
+ * (a rejection is written and published now: nothing is queued yet). */
+static void prepare(adapter_batch *b, size_t n, redisReply **rep, int *rcs, const char **reasons)
 {
-    Acms__V1__ConfigSubmitted *in = b->it[i].in;
-    b->it[i].pf.rep = b->rep + b->it[i].first;
-    adapter_ctx c = b->s->ctx;
-    c.prefetch = &b->it[i].pf;
-    acms_issues issues;
-    acms_issues_init(&issues, b->a, "environment");
-    acms_log_set_trace(b->msgs[i].traceparent);
-    int pr = adapter_prepare(&c, b->a, in, &b->it[i].rc, &issues);
-    if (pr != ACMS_OK) {
+    for (size_t i = 0; i < n; i++) {
+        Acms__V1__ConfigSubmitted *in = b->it[i].in;
+        if (!in)
+            continue;
+        b->it[i].pf.rep = rep + b->it[i].first;
+        adapter_ctx c = b->s->ctx;
+        c.prefetch = &b->it[i].pf;
+        acms_issues issues;
+        acms_issues_init(&issues, b->a, "environment");
+        acms_log_set_trace(b->msgs[i].traceparent);
+        int pr = adapter_prepare(&c, b->a, in, &b->it[i].rc, &issues);
+        if (pr == ACMS_OK)
+            continue;
         b->it[i].in = NULL;
         if (pr == ACMS_ERR_INVALID)
-            b->rcs[i] = adapter_on_rejected(b->s, b->svc, b->a, in, &issues, NULL);
+            rcs[i] = adapter_on_rejected(b->s, b->svc, b->a, in, &issues, NULL);
         else if (pr != ACMS_ERR_RETRY && pr != ACMS_ERR_NOMEM) {
-            b->rcs[i] = ACMS_ERR_POISON;
-            b->reasons[i] = "the configuration could not be prepared";
+            rcs[i] = ACMS_ERR_POISON;
+            reasons[i] = "the configuration could not be prepared";
         }
     }
     acms_log_set_trace(NULL);
-    return pr;
 }
 
 int adapter_handle_batch(adapter_service *s, acms_service *svc, const acms_msg *msgs, size_t n, int *rcs,
                          const char **reasons)
 {
     acms_arena *a = acms_arena_new(0);
-    adapter_batch b = {.s = s, .svc = svc, .a = a, .msgs = msgs, .rcs = rcs, .reasons = reasons};
+    adapter_batch b = {.s = s, .svc = svc, .a = a, .msgs = msgs};
     b.it = acms_arena_alloc(a, (n ? n : 1) * sizeof *b.it);
+    redisReply **rep = NULL;
     size_t cmds = 0;
     if (acms_batch_split(&batch_ops, &b, n, rcs, reasons) == 0)
         goto out;
-    if (prefetch(&b, n, &b.rep, &cmds) != ACMS_OK)
+    if (prefetch(&b, n, &rep, &cmds) != ACMS_OK)
         goto out; /* all still ACMS_ERR_RETRY */
-    /* each member prepared and its status-and-log write sent, one after the other; their replies
-     * in one round trip, then publish in order */
-    acms_batch_write_publish(s->ctx.redis, &batch_ops, &b, msgs, n, rcs);
+    prepare(&b, n, rep, rcs, reasons);
+    acms_batch_write_publish(s->ctx.redis, &batch_ops, &b, msgs, n, rcs); /* every status-and-log write in
+                                                                            * one round trip, then publish */
 out:
-    for (size_t j = 0; b.rep && j < cmds; j++)
-        if (b.rep[j])
-            freeReplyObject(b.rep[j]);
+    for (size_t j = 0; rep && j < cmds; j++)
+        if (rep[j])
+            freeReplyObject(rep[j]);
     acms_arena_free(a);
     return ACMS_OK;
 }
