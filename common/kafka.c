@@ -436,19 +436,30 @@ static int produce_raw(acms_kafka *k, const char *topic, const void *key, size_t
 {
     rd_kafka_resp_err_t err;
     int waits = 0;
+    /* The handle, not RD_KAFKA_V_TOPIC: librdkafka < 2.10.1 asks for a topic's leader only when
+     * rd_kafka_topic_new() makes it; producev's own lookup leaves a topic the client has never seen
+     * unknown until the next topic scan (every second). A process that connected before its first
+     * produce (acmsctl on a busy machine) then waited up to a second for its event to leave. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->producer, topic, NULL);
 
     if (!hdrs)
         hdrs = rd_kafka_headers_new(0);
     for (;;) {
-        err = rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)payload, len),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (!err)
+        err = rkt ? rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_KEY((void *)key, key_len),
+                                      RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_HEADERS(hdrs),
+                                      RD_KAFKA_V_END)
+                  : rd_kafka_last_error();
+        if (!err) {
+            rd_kafka_topic_destroy(rkt);
             return ACMS_OK;
+        }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waits++ >= PRODUCE_FULL_WAITS)
             break;
         rd_kafka_poll(k->producer, 100); /* serve delivery reports to make room */
     }
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
     rd_kafka_headers_destroy(hdrs);
     if (acms_kafka_permanent_error(err)) { /* e.g. larger than message.max.bytes: refused here */
         acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topic, 1);
