@@ -1,5 +1,5 @@
 /* adapter.h: the Runtime Configuration Manager (the seed's prepare_for_execution and
- * adapt_during_execution) as plain functions. The service (main.c) and `acmsctl prepare/validate`
+ * adapt_during_execution) as plain functions. The service (handlers.h) and `acmsctl prepare/validate`
  * call these same entry points. Component files: environment.c secrets.c scaler.c optimizer.c
  * compliance.c live.c; each exports adapter_<component>_* functions (stages.h is their internal
  * API; common/secret.h is the reference parser and resolver every service shares). */
