@@ -78,6 +78,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
   python3-yaml python3-confluent-kafka python3-protobuf python3-kubernetes etcd-server openssl protobuf-compiler yamllint docker-compose shellcheck \
+  clang-format cppcheck \
   valgrind clang libclang-rt-14-dev chromium python3-websocket fonts-dejavu-core
 # commands whose Debian package is installed only when the command is missing (COMMAND:PACKAGE): npm
 # (make proto-check's buf, make bench's ajv) may come with another Node.js build that conflicts with
@@ -111,7 +112,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: k8s-testenv all deps deps-bench kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
-        install bench bench-learning bench-soak lint fmt-check proto-check check-docs check-shape
+        install bench bench-learning bench-soak lint fmt fmt-check proto-check check-docs check-shape
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -332,7 +333,17 @@ proto-check:
 clean:
 	rm -rf build build-asan build-fuzz build-valgrind bin
 
+# --- style (.clang-format, clang-format 14 from Debian) -------------------------------------------
+FMT_SRC = $(wildcard common/*.[ch] services/*/*.[ch] tools/*/*.[ch])
+
+# reformat the C sources in place
+fmt:
+	@clang-format -i $(FMT_SRC)
+
+# fails, naming the files, when a C source differs from what make fmt would write
 fmt-check:
-	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] tools/*/*.[ch]
+	@bad=$$(clang-format --dry-run --ferror-limit=1 $(FMT_SRC) 2>&1 | sed -n 's/^\([^:]*\.[ch]\):[0-9].*/\1/p' | sort -u); \
+	if [ -n "$$bad" ]; then printf 'fmt-check: not formatted (make fmt):\n%s\n' "$$bad"; exit 1; fi; \
+	echo "fmt-check: $(words $(FMT_SRC)) files formatted"
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
