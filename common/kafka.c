@@ -577,7 +577,7 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
     Acms__V1__DeadLetter *dl;
     acms_kafka_hdrs h = {0};
     const char *run_id = "";
-    const char *topic = m->topic ? m->topic : "";
+    const char *topic;
     const char *dl_topic;
     uint8_t *buf = NULL;
     size_t blen = 0, i;
@@ -585,6 +585,7 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
 
     if (!k || !m)
         return ACMS_ERR;
+    topic = m->topic ? m->topic : "";
     a = acms_arena_new(0);
     if (m->key && printable(m->key, m->key_len)) {
         run_id = acms_arena_strndup(a, m->key, m->key_len);
