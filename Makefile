@@ -361,8 +361,12 @@ fmt:
 
 # fails, naming the files, when a C source differs from what make fmt would write
 fmt-check:
-	@bad=$$(clang-format --dry-run --ferror-limit=1 $(FMT_SRC) 2>&1 | sed -n 's/^\([^:]*\.[ch]\):[0-9].*/\1/p' | sort -u); \
-	if [ -n "$$bad" ]; then printf 'fmt-check: not formatted (make fmt):\n%s\n' "$$bad"; exit 1; fi; \
-	echo "fmt-check: $(words $(FMT_SRC)) files formatted"
+	@if clang-format --dry-run --Werror --ferror-limit=1 $(FMT_SRC) >/dev/null 2>&1; then \
+	  echo "fmt-check: $(words $(FMT_SRC)) files formatted"; \
+	else \
+	  clang-format --dry-run --ferror-limit=1 $(FMT_SRC) 2>&1 | sed -n 's/^\([^:]*\.[ch]\):[0-9].*/\1/p' | sort -u | \
+	    sed '1i fmt-check: not formatted as make fmt writes them (or clang-format missing: make deps):'; \
+	  exit 1; \
+	fi
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
