@@ -452,9 +452,8 @@ static int produce_raw(acms_kafka *k, const char *topic, const void *key, size_t
         hdrs = rd_kafka_headers_new(0);
     for (;;) {
         err = rkt ? rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                      RD_KAFKA_V_KEY((void *)key, key_len),
-                                      RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_HEADERS(hdrs),
-                                      RD_KAFKA_V_END)
+                                      RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)payload, len),
+                                      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)
                   : rd_kafka_last_error();
         if (!err) {
             rd_kafka_topic_destroy(rkt);
