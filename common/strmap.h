@@ -1,0 +1,59 @@
+/* strmap.h: one string map: keys (byte strings, kept by pointer, never copied) to size_t values,
+ * open addressing with linear probing, FNV-1a hashes kept beside the keys, at most half full
+ * (doubling as it fills). Memory comes from the heap, or from an arena (acms_strmap_init with a):
+ * then a grown table leaves the old one to the arena and acms_strmap_release frees nothing.
+ * A key must stay valid and unchanged while the map holds it. One thread at a time.
+ *
+ *     acms_strmap m;
+ *     acms_strmap_init(&m, arena, nsteps);
+ *     if (acms_strmap_put(&m, step->name, i, &first) == 0)  // already there: first is its value
+ */
+#ifndef ACMS_STRMAP_H
+#define ACMS_STRMAP_H
+
+#include "acms.h"
+#include "arena.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct acms_strmap_slot {
+    const char *key; /* NULL = empty slot */
+    uint32_t len;
+    uint32_t hash;
+    size_t val;
+} acms_strmap_slot;
+
+typedef struct acms_strmap {
+    acms_strmap_slot *slot; /* cap slots, cap a power of two; NULL until the first put */
+    size_t cap, n;
+    acms_arena *arena;      /* NULL = the heap */
+} acms_strmap;
+
+#define ACMS_STRMAP_INIT {NULL, 0, 0, NULL}
+
+/* FNV-1a (32 bits) of the n bytes at s: the hash the *n functions below take. */
+static inline uint32_t acms_strmap_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* An empty map allocating from a (NULL = the heap), sized so expected keys fit without growing
+ * (the table itself is allocated by the first put). */
+void acms_strmap_init(acms_strmap *m, acms_arena *a, size_t expected);
+/* Frees a heap map's table and leaves it empty. */
+void acms_strmap_release(acms_strmap *m);
+
+/* Adds key -> val unless key is there. 1 when added; 0 when present (*old, when not NULL, gets its
+ * value; the value is not changed); ACMS_ERR_NOMEM (heap map), ACMS_ERR_LIMIT (a key over 4 GiB). */
+int acms_strmap_put(acms_strmap *m, const char *key, size_t val, size_t *old);
+/* The same for the len bytes at key, whose hash is acms_strmap_hash(key, len). */
+int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val, size_t *old);
+/* 1 with *val (when not NULL) when key is there, else 0. */
+int acms_strmap_get(const acms_strmap *m, const char *key, size_t *val);
+int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t *val);
+
+#endif
