@@ -1,6 +1,7 @@
-/* strmap.h: one string map: keys (byte strings, kept by pointer, never copied) to size_t values,
- * open addressing with linear probing, FNV-1a hashes kept beside the keys, at most half full
- * (doubling as it fills). Memory comes from the heap, or from an arena (acms_strmap_init with a):
+/* strmap.h: one string map: keys (byte strings, kept by pointer, never copied) to size_t values.
+ * Entries are kept in insertion order in a dense array (key, length, FNV-1a hash, value); an
+ * open-addressing table of 4-byte slots with linear probing indexes them, at most half full
+ * (both double as the map fills). Memory comes from the heap, or from an arena (acms_strmap_init with a):
  * then a grown table leaves the old one to the arena and acms_strmap_release frees nothing.
  * A key must stay valid and unchanged while the map holds it. One thread at a time.
  *
@@ -17,20 +18,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct acms_strmap_slot {
-    const char *key; /* NULL = empty slot */
+typedef struct acms_strmap_entry {
+    const char *key;
     uint32_t len;
     uint32_t hash;
     size_t val;
-} acms_strmap_slot;
+} acms_strmap_entry;
 
 typedef struct acms_strmap {
-    acms_strmap_slot *slot; /* cap slots, cap a power of two; NULL until the first put */
+    uint32_t *slot;           /* cap slots (a power of two): 0 = empty, else an entry's index + 1;
+                               * NULL until the first put */
+    acms_strmap_entry *entry; /* the n entries in insertion order, room for cap / 2 */
     size_t cap, n;
-    acms_arena *arena;      /* NULL = the heap */
+    acms_arena *arena;        /* NULL = the heap */
 } acms_strmap;
 
-#define ACMS_STRMAP_INIT {NULL, 0, 0, NULL}
+#define ACMS_STRMAP_INIT {NULL, NULL, 0, 0, NULL}
 
 /* FNV-1a (32 bits) of the n bytes at s: the hash the *n functions below take. */
 static inline uint32_t acms_strmap_hash(const char *s, size_t n)
@@ -48,7 +51,8 @@ void acms_strmap_init(acms_strmap *m, acms_arena *a, size_t expected);
 void acms_strmap_release(acms_strmap *m);
 
 /* Adds key -> val unless key is there. 1 when added; 0 when present (*old, when not NULL, gets its
- * value; the value is not changed); ACMS_ERR_NOMEM (heap map), ACMS_ERR_LIMIT (a key over 4 GiB). */
+ * value; the value is not changed); ACMS_ERR_NOMEM (heap map), ACMS_ERR_LIMIT (a key over 4 GiB,
+ * or 2^30 keys). */
 int acms_strmap_put(acms_strmap *m, const char *key, size_t val, size_t *old);
 /* The same for the len bytes at key, whose hash is acms_strmap_hash(key, len). */
 int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val, size_t *old);

@@ -285,8 +285,8 @@ size_t validator_suggest(const validator_input *in, acms_arena *a, acms_issues *
     if (total == 0 || cap == 0)
         return 0;
     ranked *all = acms_arena_alloc(a, total * sizeof *all);
-    validator_strset seen;
-    validator_strset_init(&seen, a, total);
+    acms_strmap seen;
+    acms_strmap_init(&seen, a, total);
     size_t n = 0;
     for (size_t k = 0; k < is->n; k++) {
         const Acms__V1__ValidationIssue *x = is->v[k];
@@ -297,7 +297,7 @@ size_t validator_suggest(const validator_input *in, acms_arena *a, acms_issues *
                                   ? acms_arena_printf(a, "%s\x1f%s\x1f%s", x->code, s->patch_path,
                                                       validator_str(s->patch_value))
                                   : acms_arena_printf(a, "\x1f\x1f\x1f%s", validator_str(s->text));
-            if (!validator_strset_add(&seen, key, n, NULL))
+            if (!acms_strmap_put(&seen, key, n, NULL))
                 continue;
             all[n].s = s;
             all[n].sev = sev_rank(x->severity);

@@ -68,64 +68,6 @@ Acms__V1__ValidationIssue *validator_step_issue(const validator_input *in, acms_
     return iss;
 }
 
-/* --- string set ---------------------------------------------------------------------------------- */
-
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-void validator_strset_init(validator_strset *s, acms_arena *a, size_t expected)
-{
-    size_t cap = 16;
-    while (cap < expected * 2 + 1)
-        cap <<= 1;
-    s->slot = acms_arena_alloc(a, cap * sizeof *s->slot);
-    s->val = acms_arena_alloc(a, cap * sizeof *s->val);
-    s->cap = cap;
-    s->n = 0;
-}
-
-int validator_strset_add(validator_strset *s, const char *key, size_t val, size_t *old)
-{
-    if (key == NULL || s->n * 2 + 2 > s->cap)
-        return 0; /* sized at init for the expected count; never grows past half full */
-    size_t m = s->cap - 1;
-    for (size_t h = hash_str(key) & m;; h = (h + 1) & m) {
-        if (s->slot[h] == NULL) {
-            s->slot[h] = key;
-            s->val[h] = val;
-            s->n++;
-            return 1;
-        }
-        if (strcmp(s->slot[h], key) == 0) {
-            if (old)
-                *old = s->val[h];
-            return 0;
-        }
-    }
-}
-
-int validator_strset_get(const validator_strset *s, const char *key, size_t *val)
-{
-    if (key == NULL || s->cap == 0)
-        return 0;
-    size_t m = s->cap - 1;
-    for (size_t h = hash_str(key) & m; s->slot[h]; h = (h + 1) & m) {
-        if (strcmp(s->slot[h], key) == 0) {
-            if (val)
-                *val = s->val[h];
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* --- names --------------------------------------------------------------------------------------- */
 
 static int name_inner(int c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
@@ -306,13 +248,13 @@ void validator_result_fill(Acms__V1__ValidationResult *r, acms_arena *a, const a
 
 const char *validator_deps_json(acms_arena *a, const Acms__V1__Step *s, const char *skip)
 {
-    validator_strset seen;
-    validator_strset_init(&seen, a, s->n_depends_on);
+    acms_strmap seen;
+    acms_strmap_init(&seen, a, s->n_depends_on);
     char *out = acms_arena_strdup(a, "[");
     int first = 1;
     for (size_t k = 0; k < s->n_depends_on; k++) {
         const char *dn = validator_str(s->depends_on[k]);
-        if ((skip && strcmp(dn, skip) == 0) || !validator_strset_add(&seen, dn, k, NULL))
+        if ((skip && strcmp(dn, skip) == 0) || !acms_strmap_put(&seen, dn, k, NULL))
             continue;
         out = acms_arena_printf(a, "%s%s%s", out, first ? "" : ",", validator_json_str(a, dn));
         first = 0;

@@ -7,6 +7,8 @@
 
 #include "validator.h"
 
+#include "strmap.h"
+
 /* "spec.steps[i]" or "spec.steps[i].<field>" in the arena. */
 const char *validator_step_path(acms_arena *a, size_t i, const char *field);
 /* The document node of step i's field (field NULL = the step map), or NULL when unknown. */
@@ -15,20 +17,6 @@ const Acms__V1__Value *validator_doc_node(const validator_input *in, size_t i, c
 Acms__V1__ValidationIssue *validator_step_issue(const validator_input *in, acms_issues *is, size_t i,
                                                 const char *field, const char *code, const char *severity,
                                                 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-/* Open-addressing set of strings (pointers are kept, not copied). */
-typedef struct validator_strset {
-    const char **slot;
-    size_t *val;
-    size_t cap;     /* power of two */
-    size_t n;
-} validator_strset;
-
-void validator_strset_init(validator_strset *s, acms_arena *a, size_t expected);
-/* Adds key with val. Returns 1 if added, 0 if key was present (*old receives its value; may be NULL). */
-int validator_strset_add(validator_strset *s, const char *key, size_t val, size_t *old);
-/* 1 and *val when present. */
-int validator_strset_get(const validator_strset *s, const char *key, size_t *val);
 
 /* Names: ^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$ and at most VALIDATOR_MAX_NAME bytes. */
 int validator_name_ok(const char *s);
