@@ -2,7 +2,10 @@
  * instance types exist in the catalogue and are allowed there, quotas, region, network isolation,
  * interruptible capacity, the executor, and GPU use of training steps. Reads the environment
  * profile and the catalogue only; allowed-type lookups go through a string map (strmap.h). */
-#include "vutil.h"
+#include "names.h"
+#include "paths.h"
+#include "steps.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,8 +4,10 @@
  *   acms:learn:rec:<pipeline>:<step>       memory_mb runtime_s ...
  *   acms:feedback:stats:<pipeline>:<step>  p50_wall_ms p90_wall_ms p90_peak_mb runs ...
  *   acms:learn:fix:<issue_code>            <suggestion_id>:offered <suggestion_id>:resolved */
-#include "vutil.h"
+#include "validator.h"
+
 #include "keys.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,9 @@
  * finds every dependency cycle (iterative Tarjan, O(steps + edges)), marks the steps that can never
  * run because they wait on a cycle or a missing step, and checks value ranges and cross-field rules.
  * Name lookups go through the dag's index or a string map (strmap.h): nothing here is quadratic in steps. */
-#include "vutil.h"
+#include "paths.h"
+#include "result.h"
+#include "strmap.h"
 
 #include <string.h>
 

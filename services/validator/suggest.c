@@ -5,7 +5,9 @@
  * VALIDATOR_TOP_SUGGESTIONS over all issues form result.suggestions. Every suggestion carries a
  * stable id "<ISSUE_CODE>:<slug>" naming the kind of fix (never an instance), so the feedback
  * service can count which fixes resolved which codes. */
-#include "vutil.h"
+#include "paths.h"
+#include "result.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
