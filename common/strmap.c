@@ -1,4 +1,5 @@
-/* strmap.c: the string map (API in strmap.h). A probe compares an entry's hash and length before
+/* strmap.c: the string map (API in strmap.h; the probe, putn and getn are inline there, so a caller's
+ * loop compiles with them). A probe compares an entry's hash and length before
  * its bytes, so a miss rarely touches a key; growing re-places the entries by their stored hashes,
  * in order, without reading a key. Invariants: n * 2 < cap whenever slot is not NULL, so every
  * probe ends at an empty slot; entry has room for cap / 2 entries. */
@@ -63,42 +64,16 @@ static int rehash(acms_strmap *m, size_t cap)
     return ACMS_OK;
 }
 
-/* The slot holding key, or the empty slot that ends its probe. */
-static uint32_t *find(const acms_strmap *m, const char *key, size_t len, uint32_t hash)
+int acms_strmap__reserve(acms_strmap *m)
 {
-    size_t mask = m->cap - 1;
-    for (size_t h = hash & mask;; h = (h + 1) & mask) {
-        uint32_t *s = &m->slot[h];
-        if (!*s)
-            return s;
-        const acms_strmap_entry *e = &m->entry[*s - 1];
-        if (e->hash == hash && e->len == len && memcmp(e->key, key, len) == 0)
-            return s;
-    }
-}
-
-int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val, size_t *old)
-{
-    if (len > UINT32_MAX)
+    size_t cap = m->cap < MIN_CAP ? MIN_CAP : m->cap;
+    while ((m->n + 1) * 2 >= cap)
+        cap <<= 1;
+    if (cap > MAX_CAP)
         return ACMS_ERR_LIMIT;
-    if (!m->slot || (m->n + 1) * 2 >= m->cap) {
-        size_t cap = m->cap < MIN_CAP ? MIN_CAP : m->cap;
-        while ((m->n + 1) * 2 >= cap)
-            cap <<= 1;
-        if (cap > MAX_CAP)
-            return ACMS_ERR_LIMIT;
-        if (rehash(m, cap) != ACMS_OK)
-            return ACMS_ERR_NOMEM;
-    }
-    uint32_t *s = find(m, key, len, hash);
-    if (*s) {
-        if (old)
-            *old = m->entry[*s - 1].val;
-        return 0;
-    }
-    m->entry[m->n] = (acms_strmap_entry){key, (uint32_t)len, hash, val};
-    *s = (uint32_t)++m->n;
-    return 1;
+    if (m->slot && cap == m->cap)
+        return ACMS_OK;
+    return rehash(m, cap);
 }
 
 /* acms_strmap_hash of the string s, and its length in *len: one pass. */
@@ -117,18 +92,6 @@ int acms_strmap_put(acms_strmap *m, const char *key, size_t val, size_t *old)
     size_t len;
     uint32_t h = hash_str(key, &len);
     return acms_strmap_putn(m, key, len, h, val, old);
-}
-
-int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t *val)
-{
-    if (!m->slot || len > UINT32_MAX)
-        return 0;
-    const uint32_t *s = find(m, key, len, hash);
-    if (!*s)
-        return 0;
-    if (val)
-        *val = m->entry[*s - 1].val;
-    return 1;
 }
 
 int acms_strmap_get(const acms_strmap *m, const char *key, size_t *val)

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct acms_strmap_entry {
     const char *key;
@@ -55,9 +56,64 @@ void acms_strmap_release(acms_strmap *m);
  * or 2^30 keys). */
 int acms_strmap_put(acms_strmap *m, const char *key, size_t val, size_t *old);
 /* The same for the len bytes at key, whose hash is acms_strmap_hash(key, len). */
-int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val, size_t *old);
+static inline int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val,
+                                   size_t *old);
 /* 1 with *val (when not NULL) when key is there, else 0. */
 int acms_strmap_get(const acms_strmap *m, const char *key, size_t *val);
-int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t *val);
+static inline int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash,
+                                   size_t *val);
+
+/* --- inline, so a caller's probe loop is compiled with it ------------------------------------ */
+
+/* Makes room for one more entry: ACMS_OK, ACMS_ERR_NOMEM, ACMS_ERR_LIMIT. */
+int acms_strmap__reserve(acms_strmap *m);
+
+/* The slot holding key, or the empty slot that ends its probe (m has a table). */
+static inline uint32_t *acms_strmap__find(const acms_strmap *m, const char *key, size_t len, uint32_t hash)
+{
+    size_t mask = m->cap - 1;
+    for (size_t h = hash & mask;; h = (h + 1) & mask) {
+        uint32_t *s = &m->slot[h];
+        if (!*s)
+            return s;
+        const acms_strmap_entry *e = &m->entry[*s - 1];
+        if (e->hash == hash && e->len == len && memcmp(e->key, key, len) == 0)
+            return s;
+    }
+}
+
+static inline int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val,
+                                   size_t *old)
+{
+    if (len > UINT32_MAX)
+        return ACMS_ERR_LIMIT;
+    if (!m->slot || (m->n + 1) * 2 >= m->cap) {
+        int rc = acms_strmap__reserve(m);
+        if (rc != ACMS_OK)
+            return rc;
+    }
+    uint32_t *s = acms_strmap__find(m, key, len, hash);
+    if (*s) {
+        if (old)
+            *old = m->entry[*s - 1].val;
+        return 0;
+    }
+    m->entry[m->n] = (acms_strmap_entry){key, (uint32_t)len, hash, val};
+    *s = (uint32_t)++m->n;
+    return 1;
+}
+
+static inline int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash,
+                                   size_t *val)
+{
+    if (!m->slot || len > UINT32_MAX)
+        return 0;
+    const uint32_t *s = acms_strmap__find(m, key, len, hash);
+    if (!*s)
+        return 0;
+    if (val)
+        *val = m->entry[*s - 1].val;
+    return 1;
+}
 
 #endif
