@@ -176,7 +176,7 @@ static void push_entry(acms_arena *a, frame *f, char *key, uint32_t hash, Acms__
     m->entries[m->n_entries++] = e;
 }
 
-/* Once the map of f has DOC_MAP_INDEX_MIN entries, indexes their keys (map_has then keeps the
+/* Once the map of f has DOC_MAP_INDEX_MIN entries, indexes their keys (key_taken then keeps the
  * index up to date). Arena memory: cannot fail. */
 static void index_build(acms_arena *a, frame *f)
 {
@@ -195,10 +195,10 @@ static int key_is(const char *k, const char *s, size_t n)
     return strncmp(k, s, n) == 0 && k[n] == '\0';
 }
 
-/* Whether the map of f has the key s[0..n) of hash h (keys hold no NUL: checked before). When it
- * has not and the map is indexed, the key enters the index as the next entry's: s must then live
- * as long as the frame (the arena copy, or the cJSON tree's). */
-static int map_has(frame *f, const char *s, size_t n, uint32_t h)
+/* Whether the map of f already has the key s[0..n) of hash h (keys hold no NUL: checked before).
+ * When it has not and the map is indexed, the key is claimed: it enters the index as the next
+ * entry's, so s must live as long as the frame (the arena copy, or the cJSON tree's). */
+static int key_taken(frame *f, const char *s, size_t n, uint32_t h)
 {
     const Acms__V1__MapValue *m = f->node->map_value;
     if (f->index.slot) return acms_strmap_putn(&f->index, s, n, h, m->n_entries, NULL) == 0;
@@ -340,7 +340,7 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
         frame *f = &p->stack[p->depth - 1];
         uint32_t h = acms_strmap_hash(s, len);
         char *key = acms_arena_strndup(p->a, s, len);
-        if (map_has(f, key, len, h))
+        if (key_taken(f, key, len, h))
             return perr(p, ACMS_ERR_INVALID, line, col, "duplicate key '%.*s'", (int)(len < 200 ? len : 200), s);
         f->key = key;
         f->key_hash = h;
@@ -527,7 +527,7 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
                 if (klen > ACMS_MAX_STRING)
                     return perr(p, ACMS_ERR_LIMIT, 1, 1, "key exceeds the limit of %d bytes", ACMS_MAX_STRING);
                 h = acms_strmap_hash(it->string, klen);
-                if (map_has(&f, it->string, klen, h))
+                if (key_taken(&f, it->string, klen, h))
                     return perr(p, ACMS_ERR_INVALID, 1, 1, "duplicate key '%.200s'", it->string);
             }
             if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK) return rc;
