@@ -3,6 +3,7 @@
  * references id[@version], keys, content and command hashes, and the decoding the backends share.
  * Invariant: every document handed out has been checked against its content hash. */
 #include "config_store_int.h"
+#include "crypt.h"
 #include "keys.h"
 
 #include <cjson/cJSON.h>
@@ -94,12 +95,42 @@ int acms_store_rotate_key(acms_store *s, acms_arena *a, size_t *n, char *errstr,
         acms_store__err(errstr, errstr_size, "no master key is set (ACMS_MASTER_KEY_FILE or ACMS_MASTER_KEY_TRANSIT)");
         return ACMS_ERR_INVALID;
     }
-    if (s->ops != &acms_store__redis_ops) {
-        acms_store__err(errstr, errstr_size, "the %s backend stores documents in its own service: rotate its keys there",
-                        s->ops->kind);
-        return ACMS_ERR_INVALID;
-    }
-    return acms_store__redis_rotate(s, a, n, errstr, errstr_size);
+    return s->ops->rotate(s, a, n, errstr, errstr_size);
+}
+
+/* --- encryption at rest: one binding for every backend --------------------------------------- */
+
+#define SEALED_KIND "config"
+
+int acms_store__seal(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *text,
+                     size_t len, char **env, size_t *env_len, char *errstr, size_t errstr_size)
+{
+    char why[512] = "";
+    int rc = acms_crypt_seal(s->crypt, a, SEALED_KIND, id, version, text, len, env, env_len, why, sizeof why);
+    if (rc != ACMS_OK)
+        acms_store__err(errstr, errstr_size, "configuration %s@%u: %s", id, (unsigned)version, why);
+    return rc;
+}
+
+int acms_store__open(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *env,
+                     size_t env_len, char **plain, size_t *plain_len, char *errstr, size_t errstr_size)
+{
+    char why[512] = "";
+    int rc = acms_crypt_open(s->crypt, a, SEALED_KIND, id, version, env, env_len, plain, plain_len, why, sizeof why);
+    if (rc != ACMS_OK)
+        acms_store__err(errstr, errstr_size, "configuration %s@%u: %s", id, (unsigned)version, why);
+    return rc;
+}
+
+int acms_store__rewrap(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *env,
+                       size_t env_len, char **out, size_t *out_len, int *changed, char *errstr, size_t errstr_size)
+{
+    char why[512] = "";
+    int rc = acms_crypt_rewrap(s->crypt, a, SEALED_KIND, id, version, env, env_len, out, out_len, changed, why,
+                               sizeof why);
+    if (rc != ACMS_OK)
+        acms_store__err(errstr, errstr_size, "configuration %s@%u: %s", id, (unsigned)version, why);
+    return rc;
 }
 
 const char *acms_store_kind(const acms_store *s)

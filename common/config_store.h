@@ -8,7 +8,10 @@
  *   GET  {base}/configs/{id}/versions            {"id","versions":[{"version","hash","created_ms"}]}
  *   GET  {base}/configs/{id}/versions/{n}?context={env}   {"id","version","hash","document"}
  *   GET  {base}/configs/{id}/latest?context={env}          (same)
- *   POST {base}/configs/{id}   body = the document  201/200 {"id","version","hash","created"}
+ *   POST {base}/configs/{id}[?version={n}]   body = the document  201/200 {"id","version","hash","created"};
+ *        with ?version: 409 when n is not the next version (an encrypted put seals for the version)
+ *   PUT  {base}/configs/{id}/versions/{n}   If-Match: "<stored hash>"   body = the document  200
+ *        (rotate-key replaces an envelope; 412 when the stored document changed meanwhile)
  *   404 = no such id or version. The client checks that hash == SHA-256(document) on every read.
  * Redis keys:
  *   acms:config:<id>:v:<n>    hash    document hash created_ms format (yaml|json)
@@ -60,8 +63,9 @@ void acms_store_close(acms_store *s);
 struct acms_crypt;
 void acms_store_set_crypt(acms_store *s, const struct acms_crypt *c);
 /* Re-wraps every stored document's data key under c's current master key (documents stored in
- * clear are sealed). *n gets how many changed. Redis backend only (the HTTP backend's service keeps
- * its own storage): ACMS_ERR_INVALID there. ACMS_OK, ACMS_ERR_RETRY, ACMS_ERR (errstr). */
+ * clear are sealed), on either backend (the HTTP one replaces each version with PUT + If-Match).
+ * *n gets how many changed. ACMS_OK, ACMS_ERR_INVALID (no master key, or a document that does not
+ * open), ACMS_ERR_RETRY, ACMS_ERR (errstr). */
 int acms_store_rotate_key(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size);
 
 /* "redis" or "http". */

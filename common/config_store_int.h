@@ -14,6 +14,8 @@ typedef struct acms_store_ops {
                acms_store_doc **out, char *errstr, size_t errstr_size);
     int (*list)(acms_store *s, acms_arena *a, const char *id, acms_store_entry **out, size_t *n, char *errstr,
                 size_t errstr_size);
+    /* Re-wraps every stored data key under the current master key (acms_store_rotate_key). */
+    int (*rotate)(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size);
     void (*close)(acms_store *s);
 } acms_store_ops;
 
@@ -26,9 +28,22 @@ struct acms_store {
 };
 
 extern const acms_store_ops acms_store__redis_ops;
-/* acms_store_rotate_key of the Redis backend (config_store_redis.c). */
-int acms_store__redis_rotate(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size);
 extern const acms_store_ops acms_store__http_ops;
+
+/* Encryption at rest, the same for every backend: a stored version is sealed as kind "config" with
+ * its id and version bound (crypt.h), so an envelope copied to another id or version does not open.
+ * seal: text into an envelope for id@version with s->crypt. open: an envelope of id@version into
+ * its plain text; errstr names the configuration and why ("sealed for another configuration or
+ * version", "no master key is set", "not configured"). rewrap: the envelope (or a document stored
+ * in clear) under the current master key, *changed = 0 when it already was. All in the arena;
+ * returns as acms_crypt_seal / acms_crypt_open / acms_crypt_rewrap (ACMS_OK, ACMS_ERR_INVALID,
+ * ACMS_ERR, ACMS_ERR_RETRY). */
+int acms_store__seal(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *text,
+                     size_t len, char **env, size_t *env_len, char *errstr, size_t errstr_size);
+int acms_store__open(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *env,
+                     size_t env_len, char **plain, size_t *plain_len, char *errstr, size_t errstr_size);
+int acms_store__rewrap(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *env,
+                       size_t env_len, char **out, size_t *out_len, int *changed, char *errstr, size_t errstr_size);
 
 /* Format error text into errstr (truncation is acceptable for a message). */
 void acms_store__err(char *errstr, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

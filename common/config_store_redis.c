@@ -89,8 +89,8 @@ static int r_put(acms_store *s, acms_arena *a, const char *id, const char *forma
             char *env = NULL;
             if (tries == 0 && (rc = current_latest(s, id, &latest, errstr, errstr_size)) != ACMS_OK)
                 return rc;
-            if ((rc = acms_crypt_seal(s->crypt, a, "config", id, latest + 1, text, len, &env, &stored_len, errstr,
-                                      errstr_size)) != ACMS_OK)
+            if ((rc = acms_store__seal(s, a, id, latest + 1, text, len, &env, &stored_len, errstr, errstr_size)) !=
+                ACMS_OK)
                 return rc;
             stored = env;
             expect = acms_arena_printf(a, "%u", (unsigned)(latest + 1));
@@ -200,11 +200,8 @@ static int r_get(acms_store *s, acms_arena *a, const char *id, uint32_t version,
         if (strcmp(f[i], "document") || !acms_crypt_is_envelope(f[i + 1], fl[i + 1]))
             continue;
         char *plain = NULL;
-        char why[512] = "";
-        rc = acms_crypt_open(s->crypt, a, "config", id, version, f[i + 1], fl[i + 1], &plain, &fl[i + 1], why,
-                             sizeof why);
+        rc = acms_store__open(s, a, id, version, f[i + 1], fl[i + 1], &plain, &fl[i + 1], errstr, errstr_size);
         if (rc != ACMS_OK) {
-            acms_store__err(errstr, errstr_size, "configuration %s@%u: %s", id, (unsigned)version, why);
             rc = rc == ACMS_ERR_RETRY ? rc : ACMS_ERR;
             goto out;
         }
@@ -305,13 +302,6 @@ out:
     return rc;
 }
 
-const acms_store_ops acms_store__redis_ops = {
-    .kind = "redis",
-    .put = r_put,
-    .get = r_get,
-    .list = r_list,
-    .close = NULL,
-};
 
 /* Replaces the document field of KEYS[1] with ARGV[2] only while it still holds ARGV[1]. */
 static const char swap_lua[] =
@@ -330,13 +320,11 @@ static int rotate_one(acms_store *s, acms_arena *a, const char *id, uint32_t v, 
         return ACMS_ERR_RETRY;
     }
     int rc = 0, changed = 0;
-    char *out = NULL, why[512] = "";
+    char *out = NULL;
     size_t out_len = 0;
-    if (rep->type == REDIS_REPLY_STRING &&
-        (rc = acms_crypt_rewrap(s->crypt, a, "config", id, v, rep->str, rep->len, &out, &out_len, &changed, why,
-                                sizeof why)) != ACMS_OK) {
-        acms_store__err(errstr, errstr_size, "configuration %s@%u: %s", id, (unsigned)v, why);
-    } else if (changed) {
+    if (rep->type == REDIS_REPLY_STRING) /* errstr says which and why on failure */
+        rc = acms_store__rewrap(s, a, id, v, rep->str, rep->len, &out, &out_len, &changed, errstr, errstr_size);
+    if (rc == ACMS_OK && changed) {
         const char *argv[] = {"EVAL", swap_lua, "1", kv, rep->str, out};
         size_t argl[] = {4, strlen(swap_lua), 1, strlen(kv), rep->len, out_len};
         redisReply *sw = acms_redis_cmdargv(s->redis, 6, argv, argl);
@@ -348,7 +336,7 @@ static int rotate_one(acms_store *s, acms_arena *a, const char *id, uint32_t v, 
     return rc;
 }
 
-int acms_store__redis_rotate(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size)
+static int r_rotate(acms_store *s, acms_arena *a, size_t *n, char *errstr, size_t errstr_size)
 {
     acms_store_entry *ids = NULL;
     size_t nids = 0;
@@ -364,3 +352,12 @@ int acms_store__redis_rotate(acms_store *s, acms_arena *a, size_t *n, char *errs
         }
     return rc;
 }
+
+const acms_store_ops acms_store__redis_ops = {
+    .kind = "redis",
+    .put = r_put,
+    .get = r_get,
+    .list = r_list,
+    .rotate = r_rotate,
+    .close = NULL,
+};

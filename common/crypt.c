@@ -16,6 +16,8 @@
 #define TAG_LEN 16
 #define MAX_KEYS 8
 #define WRAP_MAX 512
+/* The one error for an envelope that does not open as the object asked for. */
+#define NOT_THIS_OBJECT "cannot decrypt %s %s@%u: sealed for another id, version or kind, or altered"
 
 typedef struct master {
     char id[80];
@@ -270,7 +272,7 @@ static int unwrap(const acms_crypt *c, const master *m, const char *aad, const c
     if (n != NONCE_LEN + KEY_LEN + TAG_LEN ||
         gcm(0, m->key, w, aad, strlen(aad), w + NONCE_LEN, KEY_LEN, dek, w + NONCE_LEN + KEY_LEN) != 0) {
         OPENSSL_cleanse(dek, KEY_LEN);
-        snprintf(errstr, errstr_size, "cannot decrypt: wrong master key or altered data (key id %s)", m->id);
+        snprintf(errstr, errstr_size, "cannot decrypt (master key %s)", m->id); /* envelope_key says why */
         return ACMS_ERR_INVALID;
     }
     return ACMS_OK;
@@ -338,8 +340,11 @@ static int envelope_key(const acms_crypt *c, acms_arena *a, const char *kind, co
                  "give the old one in ACMS_MASTER_KEY_FILE_PREVIOUS)", (int)p->key_id_len, p->key_id, c->keys[0].id);
         return ACMS_ERR_INVALID;
     }
-    return unwrap(c, m, aad_of(a, "key", kind, id, version, m->id), p->wrapped, p->wrapped_len, dek, errstr,
-                  errstr_size);
+    int rc = unwrap(c, m, aad_of(a, "key", kind, id, version, m->id), p->wrapped, p->wrapped_len, dek, errstr,
+                    errstr_size);
+    if (rc == ACMS_ERR_INVALID) /* the key is the one named (its id is its hash): the binding or the bytes differ */
+        snprintf(errstr, errstr_size, NOT_THIS_OBJECT, kind, id, (unsigned)version);
+    return rc;
 }
 
 int acms_crypt_open(const acms_crypt *c, acms_arena *a, const char *kind, const char *id, uint32_t version,
@@ -365,8 +370,7 @@ int acms_crypt_open(const acms_crypt *c, acms_arena *a, const char *kind, const 
     char *out = acms_arena_alloc(a, len + 1);
     const char *aad = aad_of(a, "data", kind, id, version, NULL);
     if (gcm(0, dek, nonce, aad, strlen(aad), ct, len, (unsigned char *)out, ct + len) != 0) {
-        snprintf(errstr, errstr_size, "cannot decrypt %s %s@%u: altered data, or sealed for another object", kind, id,
-                 (unsigned)version);
+        snprintf(errstr, errstr_size, NOT_THIS_OBJECT, kind, id, (unsigned)version);
         rc = ACMS_ERR_INVALID;
     } else {
         out[len] = '\0';

@@ -65,65 +65,102 @@ int acms_state_is_terminal(const char *status)
                       !strcmp(status, "rejected"));
 }
 
-
-/* The status script's command for run_status and run_status_append. Buffers are the caller's. */
+/* The command of one status write: the status script with the run's fields, or (list set) the
+ * status-and-list script with the list's items after them. One builder for the four public forms. */
 typedef struct status_cmd {
-    char key[256], rank[16], now[24], nkv[16];
-    const char *argv[80];
-    size_t len[80];
+    char key[ACMS_KEY_MAX], list[ACMS_KEY_MAX], rank[16], now[24], nkv[16];
+    const char **argv;  /* heap, with len: status_cmd_release */
+    size_t *len;
     int argc;
 } status_cmd;
 
-static int status_cmd_build(status_cmd *c, const acms_redis *r, const char *run_id, const char *status, const char *const *kv,
-                            size_t nkv)
+/* What the write changes besides the status: the run hash's fields, and the list replaced with
+ * items (list_suffix NULL: no list). Item i is lens[i] bytes (lens NULL: strlen). */
+typedef struct status_write {
+    const char *run_id, *status;
+    const char *const *kv;
+    size_t nkv;
+    const char *list_suffix;
+    const char *const *items;
+    const size_t *lens;
+    size_t nitems;
+} status_write;
+
+static void status_cmd_release(status_cmd *c)
 {
-    int rank = acms_state_rank(status);
-    if (rank < 0 || nkv % 2 || nkv > 64)
+    free(c->argv);
+    free(c->len);
+}
+
+/* ACMS_OK (release c after), ACMS_ERR_INVALID (unusable arguments) or ACMS_ERR_RETRY (no memory). */
+static int status_cmd_build(status_cmd *c, const acms_redis *r, const status_write *w)
+{
+    int rank = acms_state_rank(w->status), list = w->list_suffix != NULL;
+    memset(c, 0, sizeof *c);
+    if (rank < 0 || w->nkv % 2 || w->nkv > 64 || w->nitems > ACMS_STATE_LIST_MAX || !w->run_id ||
+        !acms_key_run(c->key, sizeof c->key, w->run_id) ||
+        (list && !acms_key_run_part(c->list, sizeof c->list, w->run_id, w->list_suffix)))
         return ACMS_ERR_INVALID;
-    acms_key_run(c->key, sizeof c->key, run_id);
-    snprintf(c->rank, sizeof c->rank, "%d", rank);
+    snprintf(c->rank, sizeof c->rank, "%d", rank); /* bounded numbers: they fit */
     snprintf(c->now, sizeof c->now, "%lld", (long long)acms_now_ms());
-    snprintf(c->nkv, sizeof c->nkv, "%zu", nkv);
-    c->argc = 0;
+    snprintf(c->nkv, sizeof c->nkv, "%zu", w->nkv);
+    size_t cap = 12 + w->nkv + (list ? w->nitems : 0);
+    c->argv = malloc(cap * sizeof *c->argv);
+    c->len = malloc(cap * sizeof *c->len);
+    if (!c->argv || !c->len)
+        return ACMS_ERR_RETRY;
+    const char *script = list ? (rank == 4 ? status_list_script_final : status_list_script)
+                              : (rank == 4 ? status_script_final : status_script);
     c->argv[c->argc++] = "EVAL";
-    c->argv[c->argc++] = rank == 4 ? status_script_final : status_script;
-    c->argv[c->argc++] = "2";
+    c->argv[c->argc++] = script;
+    c->argv[c->argc++] = list ? "3" : "2";
     c->argv[c->argc++] = c->key;
     c->argv[c->argc++] = ACMS_KEY_RUNS;
-    c->argv[c->argc++] = status;
-    c->argv[c->argc++] = c->rank;
-    c->argv[c->argc++] = c->now;
-    c->argv[c->argc++] = run_id;
-    c->argv[c->argc++] = acms_redis_run_retention_arg(r);
-    c->argv[c->argc++] = c->nkv;
-    for (size_t i = 0; i < nkv; i++)
-        c->argv[c->argc++] = kv[i] ? kv[i] : "";
+    if (list)
+        c->argv[c->argc++] = c->list;
+    const char *args[] = {w->status, c->rank, c->now, w->run_id, acms_redis_run_retention_arg(r), c->nkv};
+    for (size_t i = 0; i < 6; i++)
+        c->argv[c->argc++] = args[i];
+    for (size_t i = 0; i < w->nkv; i++)
+        c->argv[c->argc++] = w->kv[i] ? w->kv[i] : "";
     for (int i = 0; i < c->argc; i++)
         c->len[i] = strlen(c->argv[i]);
+    for (size_t i = 0; list && i < w->nitems; i++, c->argc++) {
+        const char *item = w->items[i];
+        c->argv[c->argc] = item ? item : "";
+        c->len[c->argc] = item && w->lens ? w->lens[i] : strlen(c->argv[c->argc]);
+    }
     return ACMS_OK;
+}
+
+/* Runs the write (queue 0: its result) or queues it (queue 1: ACMS_OK when queued). */
+static int status_write_do(acms_redis *r, int queue, const status_write *w)
+{
+    status_cmd c;
+    int rc = status_cmd_build(&c, r, w);
+    if (rc == ACMS_OK && queue) {
+        acms_redis_appendargv(r, c.argc, c.argv, c.len); /* hiredis copies the arguments */
+    } else if (rc == ACMS_OK) {
+        redisReply *rep = acms_redis_cmdargv(r, c.argc, c.argv, c.len);
+        rc = acms_state_run_status_reply(rep);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    status_cmd_release(&c);
+    return rc;
 }
 
 int acms_state_run_status(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv)
 {
-    status_cmd c;
-    if (status_cmd_build(&c, r, run_id, status, kv, nkv) != ACMS_OK)
-        return ACMS_ERR_INVALID;
-    redisReply *rep = acms_redis_cmdargv(r, c.argc, c.argv, c.len);
-    if (!rep)
-        return ACMS_ERR_RETRY;
-    int rc = acms_state_run_status_reply(rep);
-    freeReplyObject(rep);
-    return rc;
+    status_write w = {.run_id = run_id, .status = status, .kv = kv, .nkv = nkv};
+    return status_write_do(r, 0, &w);
 }
 
 int acms_state_run_status_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                  size_t nkv)
 {
-    status_cmd c;
-    if (status_cmd_build(&c, r, run_id, status, kv, nkv) != ACMS_OK)
-        return ACMS_ERR_INVALID;
-    acms_redis_appendargv(r, c.argc, c.argv, c.len);
-    return ACMS_OK;
+    status_write w = {.run_id = run_id, .status = status, .kv = kv, .nkv = nkv};
+    return status_write_do(r, 1, &w);
 }
 
 int acms_state_run_status_reply(const redisReply *rep)
@@ -131,61 +168,14 @@ int acms_state_run_status_reply(const redisReply *rep)
     return rep && rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
 }
 
-/* Builds (and, queue = 0, runs; 1, queues) the status-and-list script. Item i is lens[i] bytes (lens
- * NULL: strlen). Returns the script's result, or for queue = 1 ACMS_OK when queued. */
+/* The list forms: a missing list_suffix is unusable (they always write a list). */
 static int status_list(acms_redis *r, int queue, const char *run_id, const char *status, const char *const *kv,
                        size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
                        size_t nitems)
 {
-    int rank = acms_state_rank(status);
-    if (rank < 0 || nkv % 2 || nkv > 64 || !list_suffix || nitems > ACMS_STATE_LIST_MAX)
-        return ACMS_ERR_INVALID;
-    char key[256], list[512], rankbuf[16], now[24], nkvbuf[16];
-    acms_key_run(key, sizeof key, run_id);
-    if (snprintf(list, sizeof list, "%s:%s", key, list_suffix) >= (int)sizeof list)
-        return ACMS_ERR_INVALID;
-    snprintf(rankbuf, sizeof rankbuf, "%d", rank);
-    snprintf(now, sizeof now, "%lld", (long long)acms_now_ms());
-    snprintf(nkvbuf, sizeof nkvbuf, "%zu", nkv);
-    size_t argc = 0, cap = 13 + nkv + nitems;
-    const char **argv = malloc(cap * sizeof *argv);
-    size_t *argvlen = malloc(cap * sizeof *argvlen);
-    int rc = ACMS_ERR_RETRY;
-    if (!argv || !argvlen)
-        goto out;
-    argv[argc++] = "EVAL";
-    argv[argc++] = rank == 4 ? status_list_script_final : status_list_script;
-    argv[argc++] = "3";
-    argv[argc++] = key;
-    argv[argc++] = ACMS_KEY_RUNS;
-    argv[argc++] = list;
-    argv[argc++] = status;
-    argv[argc++] = rankbuf;
-    argv[argc++] = now;
-    argv[argc++] = run_id;
-    argv[argc++] = acms_redis_run_retention_arg(r);
-    argv[argc++] = nkvbuf;
-    for (size_t i = 0; i < nkv; i++)
-        argv[argc++] = kv[i] ? kv[i] : "";
-    size_t first_item = argc;
-    for (size_t i = 0; i < nitems; i++)
-        argv[argc++] = items[i] ? items[i] : "";
-    for (size_t i = 0; i < argc; i++)
-        argvlen[i] = lens && i >= first_item && items[i - first_item] ? lens[i - first_item] : strlen(argv[i]);
-    if (queue) {
-        acms_redis_appendargv(r, (int)argc, argv, argvlen); /* hiredis copies the arguments */
-        rc = ACMS_OK;
-        goto out;
-    }
-    redisReply *rep = acms_redis_cmdargv(r, (int)argc, argv, argvlen);
-    if (rep) {
-        rc = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : ACMS_ERR_RETRY;
-        freeReplyObject(rep);
-    }
-out:
-    free(argv);
-    free(argvlen);
-    return rc;
+    status_write w = {.run_id = run_id, .status = status, .kv = kv, .nkv = nkv, .list_suffix = list_suffix,
+                      .items = items, .lens = lens, .nitems = nitems};
+    return list_suffix ? status_write_do(r, queue, &w) : ACMS_ERR_INVALID;
 }
 
 int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,

@@ -185,8 +185,9 @@ int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__
     adapter_compliance_enforce(a, ctx->profiles, env, p, &log);
 
     Acms__V1__RuntimeMetadata *md = acms_pb_new(a, &acms__v1__runtime_metadata__descriptor);
-    char hash[65];
-    adapter_config_hash(in->document, hash);
+    char hash[65] = "";
+    if (!ctx->no_config_hash)
+        adapter_config_hash(in->document, hash);
     md->environment = acms_arena_strdup(a, S(env->name));
     md->region = acms_arena_strdup(a, S(env->region));
     md->prepared_at_ms = in->meta ? in->meta->timestamp_ms : acms_now_ms();

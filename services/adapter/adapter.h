@@ -1,5 +1,5 @@
 /* adapter.h: the Runtime Configuration Manager (the seed's prepare_for_execution and
- * adapt_during_execution) as plain functions. The service (main.c) and `acmsctl prepare/validate`
+ * adapt_during_execution) as plain functions. The service (handlers.h) and `acmsctl prepare/validate`
  * call these same entry points. Component files: environment.c secrets.c scaler.c optimizer.c
  * compliance.c live.c; each exports adapter_<component>_* functions (stages.h is their internal
  * API; common/secret.h is the reference parser and resolver every service shares). */
@@ -30,6 +30,8 @@ typedef struct adapter_ctx {
     acms_secret_ctx secret;         /* vault client (NULL = vault refs unresolvable), env deny list */
     int check_secrets;              /* resolve references at prepare time (service: 1) */
     const adapter_prefetch *prefetch; /* NULL, or the scaler's reads done ahead (service batches) */
+    int no_config_hash;             /* leave metadata.config_hash empty: for a caller that shows no
+                                     * identity (acmsctl validate); the services always hash */
 } adapter_ctx;
 
 /* prepare_for_execution: document -> typed pipeline -> environment, secrets, scaling, optimisation,

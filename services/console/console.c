@@ -54,18 +54,20 @@ int console_opts_load(console_opts *o, const char *exe_dir, char *errstr, size_t
 
 /* --- life ---------------------------------------------------------------------------------------- */
 
-/* Encrypted stored configurations open with ACMS_MASTER_KEY_FILE (a key ring, thread-safe). Vault's
- * transit engine is not used here: the console's request threads would share one Vault client. */
+/* Encrypted stored configurations open with the services' key provider (crypt.h): the key ring of
+ * ACMS_MASTER_KEY_FILE (and _PREVIOUS), or Vault's transit engine (ACMS_MASTER_KEY_TRANSIT) through
+ * a Vault client of the console's own (VAULT_ADDR and its login variables), which the request
+ * threads share (vault.h: thread-safe). */
 static int open_crypt(console *c, char *errstr, size_t errstr_size)
 {
-    const char *file = getenv("ACMS_MASTER_KEY_FILE"), *prev = getenv("ACMS_MASTER_KEY_FILE_PREVIOUS");
-    if (!file || !*file) {
-        if (getenv("ACMS_MASTER_KEY_TRANSIT"))
-            acms_log_warn(NULL, NULL, "ACMS_MASTER_KEY_TRANSIT: the console opens encrypted configurations with "
-                                      "ACMS_MASTER_KEY_FILE only; they show as errors");
-        return ACMS_OK;
-    }
-    return acms_crypt_from_files(&c->crypt, file, prev && *prev ? prev : NULL, errstr, errstr_size);
+    int rc = acms_vault_from_env(&c->vault, errstr, errstr_size);
+    if (rc == ACMS_OK)
+        rc = acms_crypt_from_env(&c->crypt, c->vault, errstr, errstr_size);
+    if (rc != ACMS_OK)
+        return rc;
+    if (c->crypt)
+        acms_log_info(NULL, NULL, "encrypted configurations open with master key %s", acms_crypt_key_id(c->crypt));
+    return ACMS_OK;
 }
 
 console *console_new(const console_opts *o, const char *redis_url, acms_metrics *m, char *errstr,
@@ -97,6 +99,7 @@ void console_free(console *c)
     console_pool_free(c->pool);
     console_web_release(&c->web);
     acms_crypt_free(c->crypt);
+    acms_vault_free(c->vault); /* after the key ring, which borrows it */
     explicit_bzero(c->opts.token, sizeof c->opts.token);
     free(c);
 }

@@ -47,7 +47,8 @@ typedef struct console {
     console_web web;
     console_pool *pool;
     acms_metrics *metrics;   /* borrowed */
-    acms_crypt *crypt;       /* ACMS_MASTER_KEY_FILE's key ring, NULL without one (crypt.h) */
+    acms_crypt *crypt;       /* the master key (file key ring or Vault transit), NULL without one (crypt.h) */
+    acms_vault *vault;       /* VAULT_ADDR's client (transit), NULL without it */
 } console;
 
 /* The console over Redis at redis_url: loads the page and opens the connections. NULL with errstr. */

@@ -29,7 +29,9 @@ static const char *const extra_help =
     "  ACMS_CONSOLE_WEB_DIR    the page's files (default: share/acms/console beside the program)\n"
     "  ACMS_CONSOLE_THREADS    server threads and Redis connections (4)\n"
     "  ACMS_CONSOLE_MAX_CONNECTIONS  connections at once (64); ACMS_CONSOLE_TIMEOUT_S idle timeout (15)\n"
-    "  ACMS_CONFIG_STORE       where stored configurations live (redis | http://host:port[/base])\n";
+    "  ACMS_CONFIG_STORE       where stored configurations live (redis | http://host:port[/base])\n"
+    "  ACMS_MASTER_KEY_FILE    opens encrypted configurations (or ACMS_MASTER_KEY_TRANSIT with VAULT_ADDR\n"
+    "                          and VAULT_TOKEN, AppRole or Kubernetes login: docs/security.md)\n";
 
 /* The program's directory, to find the page beside it. */
 static void exe_dir(char *out, size_t size)

@@ -80,6 +80,9 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         return ACMS_ERR_INVALID;
     }
     acms_log_info(NULL, NULL, "sandbox for local steps: %s", c->sandbox.label);
+    char werr[600];
+    if (coord_local_work_root(c->work_root, werr, sizeof werr) != ACMS_OK)
+        acms_log_warn(NULL, NULL, "%s: local steps cannot start until it can be made", werr);
     c->wake_fd = epoll_create1(EPOLL_CLOEXEC);
     if (c->wake_fd < 0) {
         acms_log_warn(NULL, NULL, "epoll: %s: step ends are noticed on the tick only", strerror(errno));

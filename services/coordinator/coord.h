@@ -290,6 +290,10 @@ void coord_path_component(char *out, size_t size, const char *s);
 
 /* Backends (exec.c dispatches). */
 typedef struct coord_local coord_local;
+/* Creates the work root (0711) if missing and marks it, on ext4, as a top of directory hierarchies
+ * (FS_TOPDIR_FL): each run's directory then goes to a lightly used block group. ACMS_OK, or ACMS_ERR
+ * (errstr) when the root cannot be created; the mark is a hint, not an error when refused. */
+int coord_local_work_root(const char *root, char *errstr, size_t errstr_size);
 coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st);
 int coord_local_poll(coord_local *l, int64_t now, coord_exec_status *st);
 void coord_local_cancel(coord_local *l, int64_t now);

@@ -2,7 +2,8 @@
  * `acmsctl validate` call validator_validate(). Levels: syntax.c semantic.c environment.c security.c
  * (+ performance predictions from history), suggest.c ranks fixes, runtime.c judges step metrics.
  * Every level appends to one acms_issues list (its level name stamped on each issue); nothing but
- * history.c and main.c touches Redis, so each level is testable with plain structs.
+ * history.c and the service's handlers (handlers.h) touches Redis, so each level is testable with
+ * plain structs.
  * Everything returned lives in the caller's arena. */
 #ifndef ACMS_VALIDATOR_H
 #define ACMS_VALIDATOR_H

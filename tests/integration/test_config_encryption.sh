@@ -5,7 +5,8 @@
 # re-wraps every data key under a new master key, after which the old key alone fails with a clear
 # error and the new one reads everything. `acmsctl config put` refuses a plain-text credential
 # exactly as submit does (exit 1, nothing stored). The HTTP backend's storage service receives and
-# keeps envelopes only, and a put of the same content keeps its version.
+# keeps envelopes only, bound to their id and version (one copied elsewhere fails clearly); a put of
+# the same content keeps its version; rotate-key re-wraps the service's documents too.
 # shellcheck disable=SC2034 # variables read inside assert_true's eval
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -91,4 +92,30 @@ rc=0; err=$(ACMS_MASTER_KEY_FILE=$keys/k1 ACMS_CONFIG_STORE=http://127.0.0.1:$po
 assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'not configured'" "HTTP store: another key fails clearly: $err"
 sed 's/echo /echo v2-/' "$STACK_DIR/p.yaml" >"$STACK_DIR/p2.yaml"
 assert_eq "$(http config put "$STACK_DIR/p2.yaml" | awk '{print $1; exit}')" sealed-pipeline@2 "HTTP store: new content, new version"
-echo "config-encryption: sealed at rest (Redis and HTTP backends), rotated, wrong keys fail clearly; plain-text credentials refused"
+# the version is bound too: an envelope copied to another version or another id does not open
+v1=$(ls "$srv_dir"/sealed-pipeline/1.*) v2=$(ls "$srv_dir"/sealed-pipeline/2.*)
+cp "$v2" "$STACK_DIR/v2.keep"; cp "$v1" "$v2"
+rc=0; err=$(http config get sealed-pipeline@2 2>&1) || rc=$?
+assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'sealed-pipeline@2: sealed for another id, version or kind'" \
+  "HTTP store: version 1's envelope copied over version 2 fails clearly: $err"
+cp "$STACK_DIR/v2.keep" "$v2"
+mkdir -p "$srv_dir/copied-pipeline"; cp "$v1" "$srv_dir/copied-pipeline/1.yaml"
+rc=0; err=$(http config get copied-pipeline@1 2>&1) || rc=$?
+assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'copied-pipeline@1: sealed for another id, version or kind'" \
+  "HTTP store: an envelope copied to another id fails clearly: $err"
+rm -r "$srv_dir/copied-pipeline"
+# rotate-key on the HTTP store: each version's data key re-wrapped in place (PUT + If-Match), then
+# the new key alone reads both versions and the old one alone fails clearly
+head -c 32 /dev/urandom >"$keys/k3"; chmod 600 "$keys/k3"
+before=$(sha256sum "$v1" | cut -d' ' -f1)
+rot=$(ACMS_MASTER_KEY_FILE=$keys/k3 ACMS_MASTER_KEY_FILE_PREVIOUS=$keys/k2 http config rotate-key --format json)
+assert_eq "$(json_get "$rot" rewrapped)" 2 "HTTP store: rotate-key re-wrapped both versions ($rot)"
+assert_true "[ '$(sha256sum "$v1" | cut -d' ' -f1)' != '$before' ] && grep -q -a '^acmsenc1:f-' '$v1'" \
+  "the service holds the re-wrapped envelope"
+assert_true "ACMS_MASTER_KEY_FILE=$keys/k3 http config get sealed-pipeline@1 | grep -q '$marker'" "HTTP store: the new key reads v1"
+assert_true "ACMS_MASTER_KEY_FILE=$keys/k3 http config get sealed-pipeline@2 | grep -q 'v2-$marker'" "and v2"
+rc=0; err=$(http config get sealed-pipeline@1 2>&1) || rc=$?
+assert_true "[ $rc -ne 0 ] && echo \"\$err\" | grep -q 'not configured'" "HTTP store: the old key alone fails clearly: $err"
+rot=$(ACMS_MASTER_KEY_FILE=$keys/k3 http config rotate-key --format json)
+assert_eq "$(json_get "$rot" rewrapped)" 0 "HTTP store: a second rotation has nothing to do"
+echo "config-encryption: sealed at rest (Redis and HTTP backends, id, version and kind bound), rotated on both, wrong keys fail clearly; plain-text credentials refused"

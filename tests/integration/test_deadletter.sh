@@ -20,11 +20,12 @@ for t in $inputs; do
   n=$((n + 2))
 done
 # several services consume some topics (acms.exec.steps: validator and monitor), so the count can
-# reach n before every origin is there: wait for every origin by name
+# reach n before every origin is there: wait for every origin by name. The checks below read the
+# snapshot that satisfied the wait (dl): a second read of the topic (kcat -e -q) can come back short.
 dead_letters() { kcat -b "$ACMS_KAFKA_BROKERS" -C -t acms.deadletter -e -o beginning -q -f '%s\n' 2>/dev/null | tr -c '[:print:]\n' '.'; }
-all_named() { local d t; d=$(dead_letters); for t in $inputs; do grep -q "$t" <<<"$d" || return 1; done; }
+dl=""
+all_named() { local t; dl=$(dead_letters); for t in $inputs; do grep -q "$t" <<<"$dl" || return 1; done; }
 wait_for 60 "[ \$(topic_count acms.deadletter) -ge $n ] && all_named" "$n dead letters, every origin named"
-dl=$(dead_letters)
 for t in $inputs; do
   assert_true "echo \"\$dl\" | grep -q \"$t\"" "dead letter names origin $t"
 done

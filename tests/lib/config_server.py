@@ -11,8 +11,13 @@ Listens on 127.0.0.1 on a free port and prints that port as the first line of st
   GET  /configs/<id>/versions                    {"id", "versions": [{"version", "hash", "created_ms"}]}
   GET  /configs/<id>/versions/<n>[?context=C]    {"id", "version", "hash", "document", "format", "context", "created_ms"}
   GET  /configs/<id>/latest[?context=C]          (same, for the highest n)
-  POST /configs/<id>   body = document           201 {"id", "version", "hash", "created": true} as a new n+1,
-                                                 200 {..., "created": false} when a version has the same bytes
+  POST /configs/<id>[?version=N]   body = document
+                                                 201 {"id", "version", "hash", "created": true} as a new n+1,
+                                                 200 {..., "created": false} when a version has the same bytes;
+                                                 409 {"error", "latest"} when N is given and n+1 != N
+  PUT  /configs/<id>/versions/<n>  body = document, If-Match: "<hash of the stored bytes>"
+                                                 200 {"id", "version", "hash"}: version n replaced (rotate-key);
+                                                 412 when the stored bytes changed, 428 without If-Match
   GET  /healthz                                  200
 404 {"error": "..."} names a missing id or version. hash = hex SHA-256 of the document bytes.
 Stops on SIGTERM/SIGINT. Python 3 standard library only.
@@ -62,7 +67,17 @@ class Store:
             data = f.read()
         return {"hash": hashlib.sha256(data).hexdigest(), "created_ms": int(os.stat(path).st_mtime * 1000)}, data
 
-    def put(self, cid, body, fmt):
+    @staticmethod
+    def write(path, body):
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(body)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+
+    def put(self, cid, body, fmt, expect):
+        """(version, hash, created), or (None, latest, False) when expect is not the next version."""
         with self.lock:
             files = self.files(cid)
             for v in sorted(files):
@@ -72,16 +87,24 @@ class Store:
                     if e["hash"] == hashlib.sha256(body).hexdigest():
                         return v, e["hash"], False
             v = max(files) + 1 if files else 1
+            if expect is not None and expect != v:
+                return None, v - 1, False
             d = os.path.join(self.root, cid)
             os.makedirs(d, exist_ok=True)
-            path = os.path.join(d, "%d.%s" % (v, fmt))
-            tmp = path + ".tmp"
-            with open(tmp, "wb") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, path)
+            self.write(os.path.join(d, "%d.%s" % (v, fmt)), body)
             return v, hashlib.sha256(body).hexdigest(), True
+
+    def replace(self, cid, v, body, if_match):
+        """200, 404 or 412 with the new hash."""
+        with self.lock:
+            path = self.files(cid).get(v, {}).get("")
+            if not path:
+                return 404, None
+            e, _ = self.entry(path)
+            if e["hash"] != if_match:
+                return 412, e["hash"]
+            self.write(path, body)
+            return 200, hashlib.sha256(body).hexdigest()
 
 
 def make_handler(store):
@@ -151,17 +174,47 @@ def make_handler(store):
             fmt = "json" if path.endswith(".json") else "yaml"
             return self._send(200, dict(id=cid, version=v, document=text, format=fmt, context=used, **e))
 
-        def do_POST(self):
-            parts, _ = self._parts()
-            if len(parts) != 2 or parts[0] != "configs" or not ID_RE.match(parts[1]):
-                return self._send(404, {"error": "POST /configs/<id>"})
+        def _body(self):
             n = int(self.headers.get("Content-Length") or 0)
             if n <= 0 or n > MAX_BODY:
-                return self._send(413 if n > MAX_BODY else 400, {"error": "body of 1..%d bytes expected" % MAX_BODY})
-            body = self.rfile.read(n)
+                self._send(413 if n > MAX_BODY else 400, {"error": "body of 1..%d bytes expected" % MAX_BODY})
+                return None
+            return self.rfile.read(n)
+
+        def do_POST(self):
+            parts, q = self._parts()
+            if len(parts) != 2 or parts[0] != "configs" or not ID_RE.match(parts[1]):
+                return self._send(404, {"error": "POST /configs/<id>"})
+            want = (q.get("version") or [""])[0]
+            if want and not (want.isdigit() and int(want) > 0):
+                return self._send(400, {"error": "version must be a number >= 1"})
+            body = self._body()
+            if body is None:
+                return None
             fmt = "json" if "json" in (self.headers.get("Content-Type") or "") else "yaml"
-            v, h, created = store.put(parts[1], body, fmt)
+            v, h, created = store.put(parts[1], body, fmt, int(want) if want else None)
+            if v is None:
+                return self._send(409, {"error": "version %s of %s is taken (latest is %d)" % (want, parts[1], h),
+                                        "latest": h})
             return self._send(201 if created else 200, {"id": parts[1], "version": v, "hash": h, "created": created})
+
+        def do_PUT(self):
+            parts, _ = self._parts()
+            if (len(parts) != 4 or parts[0] != "configs" or not ID_RE.match(parts[1]) or parts[2] != "versions"
+                    or not parts[3].isdigit() or int(parts[3]) < 1):
+                return self._send(404, {"error": "PUT /configs/<id>/versions/<n>"})
+            if_match = (self.headers.get("If-Match") or "").strip().strip('"')
+            if not if_match:
+                return self._send(428, {"error": "If-Match: the stored document's hash is required"})
+            body = self._body()
+            if body is None:
+                return None
+            status, h = store.replace(parts[1], int(parts[3]), body, if_match)
+            if status == 404:
+                return self._send(404, {"error": "configuration '%s' has no version %s" % (parts[1], parts[3])})
+            if status == 412:
+                return self._send(412, {"error": "the stored document changed (hash %s)" % h})
+            return self._send(200, {"id": parts[1], "version": int(parts[3]), "hash": h})
 
     return Handler
 

@@ -1,7 +1,10 @@
 /* store_fixture.h: a fake storage service for the configuration store's HTTP backend, served by
  * libmicrohttpd on a loopback port chosen by the kernel, in memory (store.h documents the API).
  * Knobs: corrupt (answers carry a wrong hash), fail_status (every answer has that status), and it
- * records the last ?context= it saw. static inline so unused helpers cost nothing. */
+ * records the last ?context= it saw, race (conditional puts lose their version to another writer).
+ * POST ?version=N is conditional (409 when N is not next); PUT
+ * /configs/{id}/versions/{n} with If-Match replaces a version (412 when the hash differs).
+ * static inline so unused helpers cost nothing. */
 #ifndef ACMS_TEST_STORE_FIXTURE_H
 #define ACMS_TEST_STORE_FIXTURE_H
 
@@ -39,6 +42,7 @@ typedef struct fx_srv {
     int corrupt;
     int fail_status;
     int requests;
+    int race; /* > 0: the next conditional POSTs find their version just taken by another writer */
 } fx_srv;
 
 typedef struct fx_srv_upload {
@@ -98,7 +102,7 @@ static inline enum MHD_Result fx_srv_doc(fx_srv *s, struct MHD_Connection *c, co
 }
 
 static inline enum MHD_Result fx_srv_put(fx_srv *s, struct MHD_Connection *c, const char *id, const char *body,
-                                         size_t len)
+                                         size_t len, const char *expect)
 {
     char hash[65];
     acms_store_hash(body, len, hash);
@@ -111,6 +115,17 @@ static inline enum MHD_Result fx_srv_put(fx_srv *s, struct MHD_Connection *c, co
             cJSON_AddBoolToObject(j, "created", 0);
             return fx_srv_send(c, 200, j);
         }
+    if (expect && s->race > 0 && s->n < FX_SRV_MAX) { /* another writer stores a version first */
+        fx_srv_version *o = &s->v[s->n++];
+        snprintf(o->id, sizeof o->id, "%s", id);
+        o->version = fx_srv_latest(s, id) + 1;
+        o->doc = strdup("written meanwhile");
+        o->len = strlen(o->doc);
+        acms_store_hash(o->doc, o->len, o->hash);
+        s->race--;
+    }
+    if (expect && strtoul(expect, NULL, 10) != fx_srv_latest(s, id) + 1)
+        return fx_srv_error(c, 409, "that version is taken");
     if (s->n == FX_SRV_MAX)
         return fx_srv_error(c, 507, "full");
     fx_srv_version *x = &s->v[s->n++];
@@ -125,6 +140,30 @@ static inline enum MHD_Result fx_srv_put(fx_srv *s, struct MHD_Connection *c, co
     cJSON_AddStringToObject(j, "hash", hash);
     cJSON_AddBoolToObject(j, "created", 1);
     return fx_srv_send(c, 201, j);
+}
+
+/* PUT /configs/{id}/versions/{v} with If-Match: "<hash>". */
+static inline enum MHD_Result fx_srv_replace(fx_srv *s, struct MHD_Connection *c, const char *id, uint32_t v,
+                                             const char *body, size_t len)
+{
+    const char *m = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-Match");
+    fx_srv_version *x = (fx_srv_version *)fx_srv_find(s, id, v);
+    if (!x)
+        return fx_srv_error(c, 404, "no such version");
+    if (!m || strlen(m) != 66 || strncmp(m + 1, x->hash, 64) != 0)
+        return fx_srv_error(c, 412, "the stored document changed");
+    char *doc = strndup(body, len);
+    if (!doc)
+        return fx_srv_error(c, 500, "out of memory");
+    free(x->doc);
+    x->doc = doc;
+    x->len = len;
+    acms_store_hash(body, len, x->hash);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "id", id);
+    cJSON_AddNumberToObject(j, "version", v);
+    cJSON_AddStringToObject(j, "hash", x->hash);
+    return fx_srv_send(c, 200, j);
 }
 
 static inline enum MHD_Result fx_srv_list(fx_srv *s, struct MHD_Connection *c, const char *id)
@@ -155,7 +194,7 @@ static inline enum MHD_Result fx_srv_answer(void *cls, struct MHD_Connection *c,
 {
     (void)version;
     fx_srv *s = cls;
-    if (!strcmp(method, "POST")) {
+    if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
         fx_srv_upload *u = *con_cls;
         if (!u) {
             *con_cls = calloc(1, sizeof *u);
@@ -185,7 +224,11 @@ static inline enum MHD_Result fx_srv_answer(void *cls, struct MHD_Connection *c,
         ret = fx_srv_error(c, (unsigned)s->fail_status, "failing on purpose");
     else if (!strcmp(method, "POST") && n == 1) {
         fx_srv_upload *u = *con_cls;
-        ret = fx_srv_put(s, c, id, u->buf ? u->buf : "", u->len);
+        ret = fx_srv_put(s, c, id, u->buf ? u->buf : "", u->len,
+                         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version"));
+    } else if (!strcmp(method, "PUT") && n == 2 && sscanf(rest, "/versions/%u", &ver) == 1 && ver > 0) {
+        fx_srv_upload *u = *con_cls;
+        ret = fx_srv_replace(s, c, id, ver, u->buf ? u->buf : "", u->len);
     } else if (strcmp(method, "GET") != 0)
         ret = fx_srv_error(c, 405, "method not allowed");
     else if (!strcmp(url, "/configs"))

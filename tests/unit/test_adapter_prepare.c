@@ -1,6 +1,7 @@
 /* prepare_for_execution over examples/: churn-training.yaml prepared for dev and for prod differs where
  * the profiles say (instance mapping, memory_scale, output buckets, network, compliance), the metadata
- * is complete, the same input gives byte-identical packed output, and unusable input (unknown
+ * is complete, the same input gives byte-identical packed output (with no_config_hash, the same but
+ * an empty config_hash), and unusable input (unknown
  * environment, a document with syntax errors) is refused with issues. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,6 +155,28 @@ static void same_input_same_bytes(void **state)
     free(b[1]);
 }
 
+/* no_config_hash (acmsctl validate) changes nothing but the empty config_hash. */
+static void no_config_hash_changes_only_the_hash(void **state)
+{
+    fx *f = *state;
+    uint8_t *b[2] = {0};
+    size_t len[2] = {0};
+    for (int i = 0; i < 2; i++) {
+        acms_arena *a = acms_arena_new(0);
+        f->ctx.no_config_hash = i;
+        Acms__V1__RuntimeConfiguration *rc = prepare(f, a, "prod", "examples/pipelines/churn-training.yaml");
+        assert_int_equal(strlen(rc->metadata->config_hash), i ? 0 : 64);
+        rc->metadata->config_hash = (char *)"";
+        assert_int_equal(acms_pb_pack(&rc->base, &b[i], &len[i]), ACMS_OK);
+        acms_arena_free(a);
+    }
+    f->ctx.no_config_hash = 0;
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(b[0], b[1], len[0]);
+    free(b[0]);
+    free(b[1]);
+}
+
 /* adapter_prepare_kept keeps the pipeline as written (what a fresh conversion of the document gives,
  * byte for byte) and the conversion's issues, while the prepared pipeline is adapted for prod. */
 static void kept_conversion_is_the_document_as_written(void **state)
@@ -239,6 +262,7 @@ int main(void)
         cmocka_unit_test(dev_and_prod_differ_where_profiles_say),
         cmocka_unit_test(unresolvable_secret_is_a_finding),
         cmocka_unit_test(same_input_same_bytes),
+        cmocka_unit_test(no_config_hash_changes_only_the_hash),
         cmocka_unit_test(kept_conversion_is_the_document_as_written),
         cmocka_unit_test(unknown_environment_is_refused),
         cmocka_unit_test(syntax_errors_are_refused),

@@ -1,6 +1,7 @@
 /* test_coord_exec_local.c: the local executor really spawns and execs: success with rusage,
  * a nonzero exit, a memory hog killed for memory, a sleeper stopped for time, a missing command,
- * capped logs, and a secret reference resolved only into the child's environment. */
+ * capped logs, log files made only for a stream that carried output (what the step put at their
+ * names replaced, not followed), the work root made and marked as a top directory, and a secret reference resolved only into the child's environment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +90,100 @@ static void test_true_ok_with_usage(void **state)
     fclose(fp);
     assert_string_equal(line, "done\n");
     assert_non_null(strstr(st.dir, "/run-1/ok/attempt-1"));
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[700];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return lstat(path, &sb) == 0;
+}
+
+/* A stream that carried nothing leaves no file (a silent step costs no inode for its logs). */
+static void test_log_file_only_for_output(void **state)
+{
+    char *silent[] = {"true"};
+    coord_exec_status st = run(*state, "silent", silent, 1, NULL, NULL, 0, 10000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
+    assert_false(exists(st.dir, "stdout.log"));
+    assert_false(exists(st.dir, "stderr.log"));
+    char *erronly[] = {"sh", "-c", "echo oops >&2"};
+    st = run(*state, "erronly", erronly, 3, NULL, NULL, 0, 10000, NULL);
+    assert_false(exists(st.dir, "stdout.log"));
+    assert_true(exists(st.dir, "stderr.log"));
+}
+
+/* The step owns its directory and may put a symlink where its log will be created: the log replaces
+ * it, and the file it pointed at is not written. */
+static void test_log_not_through_planted_link(void **state)
+{
+    fixture *f = *state;
+    char target[300], cmd[700];
+    snprintf(target, sizeof target, "%s-target", f->root);
+    FILE *fp = fopen(target, "w");
+    assert_non_null(fp);
+    fputs("untouched\n", fp);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "ln -s '%s' stdout.log && echo planted", target);
+    char *argv[] = {"sh", "-c", cmd};
+    coord_exec_status st = run(f, "planter", argv, 3, NULL, NULL, 0, 10000, NULL);
+    assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
+    char path[700], line[64] = "";
+    snprintf(path, sizeof path, "%s/stdout.log", st.dir);
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    assert_string_equal(line, "planted\n");
+    fp = fopen(target, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    assert_string_equal(line, "untouched\n");
+    unlink(target);
+}
+
+static int dir_flags(const char *path, int *flags)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    int rc = ioctl(fd, FS_IOC_GETFLAGS, flags);
+    close(fd);
+    return rc;
+}
+
+/* The work root is made (with its parents) and, where the filesystem takes the flag (ext4), marked
+ * FS_TOPDIR_FL; a filesystem that refuses it is no error. */
+static void test_work_root_made_and_marked(void **state)
+{
+    fixture *f = *state;
+    char root[400], probe[400], err[256] = "";
+    snprintf(root, sizeof root, "%s/a/work", f->root);
+    snprintf(probe, sizeof probe, "%s/probe", f->root);
+    assert_int_equal(coord_local_work_root(root, err, sizeof err), ACMS_OK);
+    struct stat sb;
+    assert_int_equal(stat(root, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0711);
+    /* does this filesystem keep the flag? asked of a sibling directory directly */
+    assert_int_equal(mkdir(probe, 0700), 0);
+    int flags = 0, takes = 0;
+    if (dir_flags(probe, &flags) == 0) {
+        int fd = open(probe, O_RDONLY | O_DIRECTORY);
+        flags |= FS_TOPDIR_FL;
+        takes = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+        close(fd);
+    }
+    flags = 0;
+    if (takes) {
+        assert_int_equal(dir_flags(root, &flags), 0);
+        assert_true(flags & FS_TOPDIR_FL);
+    }
+    assert_int_equal(coord_local_work_root(root, err, sizeof err), ACMS_OK); /* again: already there */
 }
 
 static void test_nonzero_exit(void **state)
@@ -269,6 +367,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_true_ok_with_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_file_only_for_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_not_through_planted_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_work_root_made_and_marked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonzero_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_hog_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_short_step_peak_not_the_spawners, setup, teardown),

@@ -1,6 +1,8 @@
-/* The configuration directory: examples/ loads (catalogue, three environments, two policies);
- * unset environment fields get their defaults; policies resolve per environment and rules match
- * environments and step types; a broken profile is refused with file:line. */
+/* The configuration directory: examples/ loads (catalogue, three environments, two policies) and
+ * its secret scopes are narrow (no whole backend, nothing under /proc, /etc, /sys, /dev or a
+ * stack's run/); unset environment fields get their defaults; policies resolve per environment and
+ * rules match environments and step types; a broken profile is refused with file:line, including
+ * one whose secret scope is a whole backend. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 
 #include "doc_fixture.h"
 #include "profile.h"
+#include "secret.h"
 
 #define CATALOG                                                                          \
     "apiVersion: acms/v1\nkind: InstanceCatalog\nspec:\n  instance_types:\n"             \
@@ -54,6 +57,20 @@ static void test_examples_load(void **state)
             assert_non_null(acms_catalog_find(&p.catalog, e->allowed_instance_types[k]));
         if (e->default_instance_type[0]) assert_non_null(acms_catalog_find(&p.catalog, e->default_instance_type));
     }
+
+    /* the shipped scopes are narrow: no whole backend, no system or stack files */
+    for (size_t i = 0; i < p.nenvs; i++)
+        for (size_t k = 0; k < p.envs[i]->n_secret_scopes; k++) {
+            const char *sc = p.envs[i]->secret_scopes[k];
+            assert_null(acms_secret_scope_problem(sc));
+            const char *bad[] = {"secret://file/proc", "secret://file/etc", "secret://file/sys", "secret://file/dev",
+                                 "secret://env/ACMS_", "secret://env/VAULT_"};
+            for (size_t b = 0; b < sizeof bad / sizeof *bad; b++)
+                if (!strncmp(sc, bad[b], strlen(bad[b])))
+                    fail_msg("environment %s: scope %s", p.envs[i]->name, sc);
+            if (strstr(sc, "/run/"))
+                fail_msg("environment %s: scope %s reaches a stack's run/", p.envs[i]->name, sc);
+        }
 
     const Acms__V1__Policy *pols[8];
     size_t n = acms_profiles_policies_for(&p, prod, pols, 8);
@@ -173,6 +190,16 @@ static void test_bad_profile_names_file_and_line(void **state)
                      0);
     assert_int_equal(acms_profiles_load(&p, dir, err, sizeof err), ACMS_ERR_INVALID);
     assert_non_null(strstr(err, "defined twice"));
+
+    /* a secret scope that is a whole backend (it would reach the services' credentials or any file) */
+    assert_int_equal(dfx_write(dir, "environments/broken.yaml",
+                               "apiVersion: acms/v1\nkind: Environment\nmetadata: {name: e}\nspec:\n"
+                               "  secret_scopes:\n    - \"secret://env/DEV_*\"\n    - \"secret://env/\"\n"),
+                     0);
+    assert_int_equal(acms_profiles_load(&p, dir, err, sizeof err), ACMS_ERR_INVALID);
+    snprintf(want, sizeof want, "%s:7: secret scope 'secret://env/'", file);
+    if (!strstr(err, want))
+        fail_msg("expected '%s' in: %s", want, err);
     dfx_rmdir(dir);
 
     assert_int_equal(acms_profiles_load(&p, "/nonexistent/acms", err, sizeof err), ACMS_ERR_NOTFOUND);

@@ -128,6 +128,9 @@ static void list_only_with_the_status(void **state)
     assert_int_equal(acms_state_run_status_list(r, "l1", "succeeded", kv, 2, "validation", items, 2), 0);
     assert_int_equal(llen(r, "l1", "validation"), 1);
     assert_string_equal(hget(r, "l1", "status"), "failed");
+    /* the list forms always name their list */
+    assert_int_equal(acms_state_run_status_list(r, "l2", "validated", kv, 2, NULL, items, 1), ACMS_ERR_INVALID);
+    assert_null(hget(r, "l2", "status"));
 }
 
 #define RACE_RUNS 40

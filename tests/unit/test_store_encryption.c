@@ -1,14 +1,17 @@
-/* Encryption at rest of stored configurations (common/crypt.c, common/config_store_redis.c) against a real
- * redis-server: with a master key no Redis key holds a document's plaintext; reads give the exact
- * text back; the same content keeps its version; an envelope opens only as its own kind, id and
- * version; a missing or wrong key fails with a clear error; rotation re-wraps every data key under the
- * new master key (the old one can then go) and seals documents stored before encryption was on. */
+/* Encryption at rest of stored configurations (common/crypt.c, common/config_store_redis.c,
+ * common/config_store_http.c) against a real redis-server and a storage service on loopback
+ * (store_fixture.h): with a master key no Redis key (nor the service) holds a document's plaintext;
+ * reads give the exact text back; the same content keeps its version; an envelope opens only as its
+ * own kind, id and version (on both backends: one copied to another version or id fails clearly); a
+ * missing or wrong key fails with a clear error; rotation re-wraps every data key under the new
+ * master key (the old one can then go) and seals documents stored before encryption was on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,11 +192,117 @@ static void store_holds_no_plaintext_and_rotates(void **state)
     acms_crypt_free(c2);
 }
 
+/* --- the HTTP backend --------------------------------------------------------------------------- */
+
+static void put_ok(acms_store *st, acms_arena *a, const char *text, uint32_t version, int created)
+{
+    acms_store_doc *d = NULL;
+    int c = -1;
+    char err[512] = "";
+    if (acms_store_put(st, a, text, strlen(text), &d, &c, err, sizeof err) != ACMS_OK)
+        fail_msg("put: %s", err);
+    assert_int_equal(d->version, version);
+    assert_int_equal(c, created);
+}
+
+static void get_is(acms_store *st, acms_arena *a, const char *id, uint32_t version, const char *text)
+{
+    acms_store_doc *d = NULL;
+    char err[512] = "";
+    if (acms_store_get(st, a, id, version, NULL, &d, err, sizeof err) != ACMS_OK)
+        fail_msg("get %s@%u: %s", id, (unsigned)version, err);
+    assert_string_equal(d->document, text);
+}
+
+/* get id@version fails (ACMS_ERR) with an error holding want. */
+static void get_fails(acms_store *st, acms_arena *a, const char *id, uint32_t version, const char *want)
+{
+    acms_store_doc *d = NULL;
+    char err[512] = "";
+    assert_int_equal(acms_store_get(st, a, id, version, NULL, &d, err, sizeof err), ACMS_ERR);
+    if (!strstr(err, want))
+        fail_msg("get %s@%u: expected '%s' in: %s", id, (unsigned)version, want, err);
+    assert_null(d);
+}
+
+static void http_store_binds_version_and_rotates(void **state)
+{
+    fx *f = *state;
+    fx_srv *srv = fx_srv_start();
+    assert_non_null(srv);
+    char t0[1024], t1[1024], t2[1024], err[512] = "";
+    fx_pipeline_text(t0, sizeof t0, "before", "marker-zero-0");
+    fx_pipeline_text(t1, sizeof t1, "churn", "marker-one-1");
+    fx_pipeline_text(t2, sizeof t2, "churn", "marker-two-2");
+    acms_store *st = acms_store_open(srv->base, NULL, err, sizeof err);
+    assert_non_null(st);
+    put_ok(st, f->a, t0, 1, 1); /* stored in clear, before encryption was on */
+    acms_crypt *c1 = ring(f->k1, NULL), *c21 = ring(f->k2, f->k1), *c2 = ring(f->k2, NULL);
+    acms_store_set_crypt(st, c1);
+    put_ok(st, f->a, t1, 1, 1);
+    put_ok(st, f->a, t2, 2, 1);
+    put_ok(st, f->a, t2, 2, 0); /* the same content keeps its version, although each seal differs */
+    for (size_t i = 1; i < srv->n; i++) {
+        assert_true(acms_crypt_is_envelope(srv->v[i].doc, srv->v[i].len));
+        assert_null(strstr(srv->v[i].doc, "marker-"));
+    }
+    get_is(st, f->a, "churn", 1, t1);
+    get_is(st, f->a, "churn", 0, t2);
+    srv->race = 2; /* versions 3 and 4 go to another writer: the put seals again for 5 */
+    char t3[1024];
+    fx_pipeline_text(t3, sizeof t3, "churn", "marker-three-3");
+    put_ok(st, f->a, t3, 5, 1);
+    get_is(st, f->a, "churn", 5, t3);
+
+    /* rotation: every data key re-wrapped in place (PUT with If-Match), the clear one sealed */
+    size_t n = 0;
+    acms_store_set_crypt(st, c21);
+    assert_int_equal(acms_store_rotate_key(st, f->a, &n, err, sizeof err), ACMS_OK);
+    assert_int_equal(n, 6); /* before@1, churn@1..5 (3 and 4 were stored in clear by the other writer) */
+    assert_int_equal(acms_store_rotate_key(st, f->a, &n, err, sizeof err), ACMS_OK);
+    assert_int_equal(n, 0);
+    assert_null(strstr(srv->v[0].doc, "marker-zero-0"));
+    acms_store_set_crypt(st, c2);
+    get_is(st, f->a, "before", 1, t0);
+    get_is(st, f->a, "churn", 1, t1);
+    get_is(st, f->a, "churn", 2, t2);
+    get_is(st, f->a, "churn", 5, t3);
+    acms_store_set_crypt(st, c1);
+    get_fails(st, f->a, "churn", 1, "not configured");
+
+    /* an envelope copied to another version, or to another id, does not open */
+    acms_store_set_crypt(st, c2);
+    fx_srv_version *v1 = &srv->v[1], *v2 = &srv->v[2];
+    assert_int_equal(v2->version, 2);
+    free(v2->doc);
+    v2->doc = strdup(v1->doc);
+    v2->len = v1->len;
+    memcpy(v2->hash, v1->hash, sizeof v2->hash);
+    get_fails(st, f->a, "churn", 2, "cannot decrypt config churn@2: sealed for another id, version or kind");
+    fx_srv_version *o = &srv->v[srv->n++];
+    snprintf(o->id, sizeof o->id, "other");
+    o->version = 1;
+    o->doc = strdup(v1->doc);
+    o->len = v1->len;
+    memcpy(o->hash, v1->hash, sizeof o->hash);
+    get_fails(st, f->a, "other", 1, "cannot decrypt config other@1: sealed for another id, version or kind");
+    get_is(st, f->a, "churn", 1, t1); /* still opens where it belongs */
+    acms_store_close(st);
+    fx_srv_stop(srv);
+    acms_crypt_free(c1);
+    acms_crypt_free(c21);
+    acms_crypt_free(c2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(envelopes_bind_and_fail_clearly, setup, teardown),
         cmocka_unit_test_setup_teardown(store_holds_no_plaintext_and_rotates, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_store_binds_version_and_rotates, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
 }

@@ -329,7 +329,8 @@ static int rotate_runtime(ctl_store *c, acms_arena *a, const char *key, char *er
     return rc;
 }
 
-/* Every run's sealed runtime configuration (Redis backend only: they live in the services' Redis). */
+/* Every run's sealed runtime configuration (they live in the services' Redis, whichever store holds
+ * the configurations). */
 static int rotate_runtimes(ctl_store *c, acms_arena *a, size_t *n, char *err, size_t errn)
 {
     char cursor[32] = "0";
@@ -357,15 +358,18 @@ static int rotate_runtimes(ctl_store *c, acms_arena *a, size_t *n, char *err, si
     return ACMS_OK;
 }
 
-/* Re-wraps every stored document's data key under the current master key (ACMS_MASTER_KEY_FILE;
- * the previous one in ACMS_MASTER_KEY_FILE_PREVIOUS); documents stored in clear get sealed. The
- * runs' sealed runtime configurations are re-wrapped too. */
+/* Re-wraps every stored document's data key under the current master key (ACMS_MASTER_KEY_FILE or
+ * ACMS_MASTER_KEY_TRANSIT; the previous one in ACMS_MASTER_KEY_FILE_PREVIOUS), in Redis or in the
+ * HTTP storage service; documents stored in clear get sealed. The runs' sealed runtime
+ * configurations in Redis are re-wrapped too. */
 static int cfg_rotate(const ctl_opts *o, ctl_store *c, acms_arena *a)
 {
     char err[1024] = "";
     size_t n = 0, nrt = 0;
+    if (!c->redis && !(c->redis = ctl_redis(o, &c->cfg))) /* the HTTP store: runtimes still live in Redis */
+        return CTL_UNREACHABLE;
     int rc = acms_store_rotate_key(c->store, a, &n, err, sizeof err);
-    if (rc == ACMS_OK && c->redis)
+    if (rc == ACMS_OK)
         rc = rotate_runtimes(c, a, &nrt, err, sizeof err);
     if (rc != ACMS_OK)
         return store_error(o, rc, "rotate-key", err);

@@ -25,9 +25,10 @@ typedef struct offline {
     acms_issues issues;     /* why preparation failed */
 } offline;
 
-/* Loads profiles and the file, and prepares it. Returns CTL_OK (prepared), CTL_FAIL (cannot be
- * prepared: issues say why) or CTL_USAGE (unusable input). */
-static int prepare(const ctl_opts *o, offline *st)
+/* Loads profiles and the file, and prepares it; hash: fill metadata.config_hash (prepare shows the
+ * configuration, validate only a verdict that holds no hash). Returns CTL_OK (prepared), CTL_FAIL
+ * (cannot be prepared: issues say why) or CTL_USAGE (unusable input). */
+static int prepare(const ctl_opts *o, offline *st, int hash)
 {
     char err[1024] = "";
     st->a = acms_arena_new(0);
@@ -61,7 +62,7 @@ static int prepare(const ctl_opts *o, offline *st)
             return CTL_UNREACHABLE;
         in->meta->timestamp_ms = acms_now_ms(); /* drift models are evaluated now */
     }
-    adapter_ctx actx = {.profiles = &st->profiles, .redis = st->redis, .check_secrets = 0};
+    adapter_ctx actx = {.profiles = &st->profiles, .redis = st->redis, .check_secrets = 0, .no_config_hash = !hash};
     int rc = adapter_prepare_kept(&actx, st->a, in, &st->rc, &st->issues, &st->written);
     if (rc == ACMS_OK)
         return CTL_OK;
@@ -149,7 +150,7 @@ static void print_prepared(const ctl_opts *o, const Acms__V1__RuntimeConfigurati
 int ctl_prepare(const ctl_opts *o)
 {
     offline st = {0};
-    int rc = prepare(o, &st);
+    int rc = prepare(o, &st, 1);
     if (rc == CTL_USAGE || rc == CTL_UNREACHABLE)
         goto out;
     if (rc == CTL_FAIL) {
@@ -192,7 +193,7 @@ out:
 int ctl_validate(const ctl_opts *o)
 {
     offline st = {0};
-    int rc = prepare(o, &st);
+    int rc = prepare(o, &st, 0); /* the verdict shows no config_hash: the document is not hashed */
     Acms__V1__ValidationResult *res = NULL;
     if (rc == CTL_USAGE || rc == CTL_UNREACHABLE)
         goto out;
