@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
-#include "coordinator/coord.h"
+#include "coordinator/exec.h"
 
 enum { M_OFF, M_SANDBOX, M_NETNS, M_VOLUME, M_V2_JOIN, M_V2_CLONE3, M_N };
 static const char *const mode_names[M_N] = {"off", "sandbox", "netns", "volume", "v2_join", "v2_clone3"};

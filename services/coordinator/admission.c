@@ -9,7 +9,7 @@
  * only when nothing else does, rather than never); only the longest-waiting run is admitted; every
  * entry has a lease renewed by its owner, so what a crashed replica held comes free within
  * COORD_ADMIT_LEASE_MS and a step reservation ends with its run's. Each check is one script. */
-#include "coord.h"
+#include "admission.h"
 #include "keys.h"
 
 #include <stdio.h>

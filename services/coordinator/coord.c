@@ -5,6 +5,8 @@
  * lease expired. At shutdown nothing new starts; running attempts get the shutdown timeout to end,
  * then the rest is left to lease recovery (their attempts become LOST and are retried). */
 #include "coord.h"
+#include "lease.h"
+#include "run_store.h"
 #include "keys.h"
 
 #include "crypt.h"

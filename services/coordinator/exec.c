@@ -2,13 +2,14 @@
  * environment both share. Secret references are resolved here at the last moment, only into the
  * malloc'd environment handed to the backend, which wipes it (coord_env_free) once it has started
  * the attempt. Nothing here logs or returns a resolved value. */
-#include "coord.h"
+#include "exec_backend.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "redact.h"
 
 #define SECRET_MAX ACMS_SECRET_MAX_VALUE

@@ -7,7 +7,7 @@
  * One short libcurl request (1 s connect, 2 s total) per 250 ms poll. Transport failures at start,
  * or for 3 s while polling, end the attempt UNREACHABLE (transient). The request body holds the
  * resolved environment: it is wiped as soon as the request is sent. */
-#include "coord.h"
+#include "exec_backend.h"
 #include "strbuf.h"
 
 #include <cjson/cJSON.h>
@@ -150,68 +150,42 @@ static char *request_body(const coord_exec_req *req, char *err, size_t errsz, in
     return body;
 }
 
-coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
+/* Sets the worker's base URL (without trailing '/'); returns why the attempt cannot start (a
+ * permanent failure), or NULL. */
+static const char *start_problem(coord_http *h, const coord_exec_req *req)
 {
-    memset(st, 0, sizeof *st);
-    coord_http *h = calloc(1, sizeof *h);
-    if (!h || !(h->curl = curl_easy_init())) {
-        free(h);
-        snprintf(st->message, sizeof st->message, "out of memory");
-        return NULL;
-    }
-    h->start_mono = acms_mono_ms();
-    h->max_runtime_s = req->res.max_runtime_s;
-    h->mem_limit_kb = req->res.memory_mb * 1024;
-    h->grace_ms = req->grace_ms > 0 ? req->grace_ms : COORD_GRACE_MS;
     const char *url = req->worker_url ? req->worker_url : "";
     size_t ul = strlen(url);
     while (ul > 0 && url[ul - 1] == '/')
         ul--;
-    if (!ul || ul >= sizeof h->base) {
-        h->live.permanent = 1;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED,
-                  "http executor without a worker_url (set environment.worker_url)");
-        *st = h->final;
-        return h;
-    }
+    if (!ul || ul >= sizeof h->base)
+        return "http executor without a worker_url (set environment.worker_url)";
     memcpy(h->base, url, ul);
     h->base[ul] = '\0';
-    h->auth = req->worker_auth;
     const char *bad = coord_http_url_problem(h->base);
-    if (bad) {
-        h->live.permanent = 1;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, bad);
-        *st = h->final;
-        return h;
-    }
-    if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0]) {
-        h->live.permanent = 1;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, "the step has no command");
-        *st = h->final;
-        return h;
-    }
-    char err[512] = "", target[700];
-    int transient = 0;
-    char *body = request_body(req, err, sizeof err, &transient);
-    if (!body) {
-        h->live.permanent = !transient;
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, err);
-        *st = h->final;
-        return h;
-    }
+    if (bad)
+        return bad;
+    if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0])
+        return "the step has no command";
+    return NULL;
+}
+
+/* POSTs the step to the worker: its id is kept, or the attempt ends UNREACHABLE (transport
+ * failure, 5xx, 429, no id in the answer) or SPAWN_FAILED (refused: permanent). */
+static void post_step(coord_http *h, const char *body, char *err, size_t errsz)
+{
+    char target[700];
     snprintf(target, sizeof target, "%s/steps", h->base);
     long status = 0;
     resp r;
-    int rc = http_do(h->curl, h->auth, "POST", target, body, &status, &r, err, sizeof err);
-    explicit_bzero(body, strlen(body));
-    free(body);
+    int rc = http_do(h->curl, h->auth, "POST", target, body, &status, &r, err, errsz);
     if (rc < 0 || status >= 500 || status == 429) {
         if (rc == 0)
-            coord_fmt(err, sizeof err, "POST %s: HTTP %ld", target, status);
+            coord_fmt(err, errsz, "POST %s: HTTP %ld", target, status);
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE, err);
     } else if (status < 200 || status >= 300) {
         h->live.permanent = 1;
-        coord_fmt(err, sizeof err, "POST %s: HTTP %ld (the worker refused the step)", target, status);
+        coord_fmt(err, errsz, "POST %s: HTTP %ld (the worker refused the step)", target, status);
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, err);
     } else {
         cJSON *j = r.p ? cJSON_Parse(r.p) : NULL;
@@ -225,6 +199,41 @@ coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
         cJSON_Delete(j);
     }
     free(r.p);
+}
+
+coord_http *coord_http_start(const coord_exec_req *req, coord_exec_status *st)
+{
+    memset(st, 0, sizeof *st);
+    coord_http *h = calloc(1, sizeof *h);
+    if (!h || !(h->curl = curl_easy_init())) {
+        free(h);
+        snprintf(st->message, sizeof st->message, "out of memory");
+        return NULL;
+    }
+    h->start_mono = acms_mono_ms();
+    h->max_runtime_s = req->res.max_runtime_s;
+    h->mem_limit_kb = req->res.memory_mb * 1024;
+    h->grace_ms = req->grace_ms > 0 ? req->grace_ms : COORD_GRACE_MS;
+    h->auth = req->worker_auth;
+    const char *bad = start_problem(h, req);
+    if (bad) {
+        h->live.permanent = 1;
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, bad);
+        *st = h->final;
+        return h;
+    }
+    char err[512] = "";
+    int transient = 0;
+    char *body = request_body(req, err, sizeof err, &transient);
+    if (!body) {
+        h->live.permanent = !transient;
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED, err);
+        *st = h->final;
+        return h;
+    }
+    post_step(h, body, err, sizeof err);
+    explicit_bzero(body, strlen(body));
+    free(body);
     h->next_poll = h->start_mono + POLL_MS;
     *st = h->done ? h->final : h->live;
     return h;
@@ -268,6 +277,93 @@ static void send_delete(CURL *c, const coord_http_auth *auth, const char *base, 
         free(r.p);
 }
 
+/* The backstops, should the worker not enforce the limits itself: past max_runtime_s (and the
+ * grace) or over the memory limit, the attempt is deleted and ends. Returns 1 when it ended. */
+static int backstop(coord_http *h, int64_t now)
+{
+    if (h->max_runtime_s &&
+        now - h->start_mono > (int64_t)h->max_runtime_s * 1000 + h->grace_ms + 1000) {
+        send_delete(h->curl, h->auth, h->base, h->id);
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME, "max_runtime_s exceeded (stopped by the coordinator)");
+        return 1;
+    }
+    if (h->mem_limit_kb && h->live.rss_kb > h->mem_limit_kb) {
+        send_delete(h->curl, h->auth, h->base, h->id);
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY, "memory limit exceeded (stopped by the coordinator)");
+        return 1;
+    }
+    return 0;
+}
+
+/* A finished attempt's answer (state "succeeded" or "failed"): its exit code, reason and, when it
+ * failed, its stderr tail become the final status. */
+static void finish(coord_http *h, const cJSON *j, const char *state)
+{
+    const cJSON *ec = cJSON_GetObjectItemCaseSensitive(j, "exit_code");
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "reason");
+    const cJSON *tail = cJSON_GetObjectItemCaseSensitive(j, "stderr_tail");
+    int code = cJSON_IsNumber(ec) ? (int)ec->valuedouble : (!strcmp(state, "succeeded") ? 0 : -1);
+    h->live.exit_code = code;
+    Acms__V1__ExitReason reason = !strcmp(state, "succeeded") ? ACMS__V1__EXIT_REASON__EXIT_REASON_OK
+                                                              : map_reason(cJSON_IsString(rs) ? rs->valuestring : NULL, code);
+    if (reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK && strcmp(state, "succeeded"))
+        reason = ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO;
+    char msg[128];
+    snprintf(msg, sizeof msg, "worker: %s (exit code %d)", state, code);
+    set_final(h, reason, msg);
+    if (reason != ACMS__V1__EXIT_REASON__EXIT_REASON_OK && cJSON_IsString(tail))
+        snprintf(h->final.stderr_tail, sizeof h->final.stderr_tail, "%s", tail->valuestring);
+}
+
+/* The worker's answer to GET (body, may be NULL): the live figures, and the final status once the
+ * attempt finished. Returns 1 when it finished. */
+static int take_answer(coord_http *h, const char *body)
+{
+    cJSON *j = body ? cJSON_Parse(body) : NULL;
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "status");
+    const char *state = cJSON_IsString(s) ? s->valuestring : "";
+    uint64_t peak = num(j, "peak_rss_kb");
+    if (peak > h->live.peak_rss_kb)
+        h->live.peak_rss_kb = peak;
+    h->live.rss_kb = num(j, "rss_kb");
+    h->live.user_cpu_ms = num(j, "cpu_ms");
+    if (num(j, "wall_ms"))
+        h->live.wall_ms = num(j, "wall_ms");
+    int done = !strcmp(state, "succeeded") || !strcmp(state, "failed");
+    if (done)
+        finish(h, j, state);
+    cJSON_Delete(j);
+    return done;
+}
+
+/* One GET of the attempt: a transport failure (or a 5xx) lasting UNREACHABLE_MS ends it
+ * UNREACHABLE, a 404 ends it LOST, else the answer is taken. Returns 1 when it ended. */
+static int ask_worker(coord_http *h, int64_t now)
+{
+    char url[700], err[512];
+    long status = 0;
+    resp r;
+    snprintf(url, sizeof url, "%s/steps/%s", h->base, h->id);
+    if (http_do(h->curl, h->auth, "GET", url, NULL, &status, &r, err, sizeof err) < 0 || status >= 500) {
+        free(r.p);
+        if (!h->fail_since)
+            h->fail_since = now;
+        if (now - h->fail_since < UNREACHABLE_MS)
+            return 0;
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE, err);
+        return 1;
+    }
+    h->fail_since = 0;
+    if (status == 404) {
+        free(r.p);
+        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_LOST, "the worker no longer knows this attempt");
+        return 1;
+    }
+    int done = take_answer(h, r.p);
+    free(r.p);
+    return done;
+}
+
 int coord_http_poll(coord_http *h, int64_t now, coord_exec_status *st)
 {
     if (h->done) {
@@ -280,77 +376,9 @@ int coord_http_poll(coord_http *h, int64_t now, coord_exec_status *st)
         return 0;
     }
     h->next_poll = now + POLL_MS;
-    /* backstops, should the worker not enforce the limits itself */
-    if (h->max_runtime_s &&
-        now - h->start_mono > (int64_t)h->max_runtime_s * 1000 + h->grace_ms + 1000) {
-        send_delete(h->curl, h->auth, h->base, h->id);
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME, "max_runtime_s exceeded (stopped by the coordinator)");
-        *st = h->final;
-        return 1;
-    }
-    if (h->mem_limit_kb && h->live.rss_kb > h->mem_limit_kb) {
-        send_delete(h->curl, h->auth, h->base, h->id);
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY, "memory limit exceeded (stopped by the coordinator)");
-        *st = h->final;
-        return 1;
-    }
-    char url[700], err[512];
-    long status = 0;
-    resp r;
-    snprintf(url, sizeof url, "%s/steps/%s", h->base, h->id);
-    if (http_do(h->curl, h->auth, "GET", url, NULL, &status, &r, err, sizeof err) < 0 || status >= 500) {
-        if (!h->fail_since)
-            h->fail_since = now;
-        if (now - h->fail_since >= UNREACHABLE_MS) {
-            set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE, err);
-            free(r.p);
-            *st = h->final;
-            return 1;
-        }
-        free(r.p);
-        *st = h->live;
-        return 0;
-    }
-    h->fail_since = 0;
-    if (status == 404) {
-        free(r.p);
-        set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_LOST, "the worker no longer knows this attempt");
-        *st = h->final;
-        return 1;
-    }
-    cJSON *j = r.p ? cJSON_Parse(r.p) : NULL;
-    free(r.p);
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "status");
-    const char *state = cJSON_IsString(s) ? s->valuestring : "";
-    uint64_t peak = num(j, "peak_rss_kb");
-    if (peak > h->live.peak_rss_kb)
-        h->live.peak_rss_kb = peak;
-    h->live.rss_kb = num(j, "rss_kb");
-    h->live.user_cpu_ms = num(j, "cpu_ms");
-    if (num(j, "wall_ms"))
-        h->live.wall_ms = num(j, "wall_ms");
-    if (!strcmp(state, "succeeded") || !strcmp(state, "failed")) {
-        const cJSON *ec = cJSON_GetObjectItemCaseSensitive(j, "exit_code");
-        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "reason");
-        const cJSON *tail = cJSON_GetObjectItemCaseSensitive(j, "stderr_tail");
-        int code = cJSON_IsNumber(ec) ? (int)ec->valuedouble : (!strcmp(state, "succeeded") ? 0 : -1);
-        h->live.exit_code = code;
-        Acms__V1__ExitReason reason = !strcmp(state, "succeeded") ? ACMS__V1__EXIT_REASON__EXIT_REASON_OK
-                                                                  : map_reason(cJSON_IsString(rs) ? rs->valuestring : NULL, code);
-        if (reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK && strcmp(state, "succeeded"))
-            reason = ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO;
-        char msg[128];
-        snprintf(msg, sizeof msg, "worker: %s (exit code %d)", state, code);
-        set_final(h, reason, msg);
-        if (reason != ACMS__V1__EXIT_REASON__EXIT_REASON_OK && cJSON_IsString(tail))
-            snprintf(h->final.stderr_tail, sizeof h->final.stderr_tail, "%s", tail->valuestring);
-        cJSON_Delete(j);
-        *st = h->final;
-        return 1;
-    }
-    cJSON_Delete(j);
-    *st = h->live;
-    return 0;
+    int done = backstop(h, now) || ask_worker(h, now);
+    *st = done ? h->final : h->live;
+    return done;
 }
 
 void coord_http_cancel(coord_http *h, int64_t now)

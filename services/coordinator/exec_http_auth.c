@@ -3,7 +3,7 @@
  * certificate verified against the system's CAs or ACMS_WORKER_CACERT), and the coordinator proves
  * who it is with a bearer token (ACMS_WORKER_TOKEN_FILE) and/or a client certificate (mTLS:
  * ACMS_WORKER_CERT, ACMS_WORKER_KEY). The token is read once at start and never logged. */
-#include "coord.h"
+#include "exec.h"
 
 #include <ctype.h>
 #include <curl/curl.h>

@@ -5,7 +5,7 @@
  * here (the last moment) into the ephemeral Secret's body only; secret://k8s/ references become
  * secretKeyRefs to the existing Secret. An attempt ends once its outcome and its log are in: the
  * handle is freed after the coordinator recorded both, and the Pod is deleted pod_ttl_s later. */
-#include "coord.h"
+#include "exec_backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  * O_EXCL | O_NOFOLLOW: what the step may have put at that name is replaced, never followed.
  * The child shares the coordinator's memory until exec (clone with CLONE_VM | CLONE_VFORK): between
  * clone and exec it only makes async-signal-safe calls and writes only its own stack (and errno). */
-#include "coord.h"
+#include "exec_backend.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +34,7 @@
 
 #include "exec_poll.h"
 #include "exec_spawn.h"
+#include "log.h"
 #include "sandbox.h"
 
 #define RING 65536

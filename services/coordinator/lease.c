@@ -1,7 +1,9 @@
 /* lease.c: one owner per run. acms:lease:<run> holds the owning instance id with a PX expiry;
  * the owner renews it every second, and only the owner can renew or release it (compare-and-set
  * scripts). A run whose lease expired is free for any replica to take over and resume. */
-#include "coord.h"
+#include "lease.h"
+
+#include "keys.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,10 +1,14 @@
 /* plan.c: the ExecutionPlanner. From a runtime configuration and its step graph: the concurrency
  * limit, each step's rank (longest weighted path to a sink, weights = max_runtime_s) and the ready
  * set for given step states. Pure: no I/O; everything allocated lives in the caller's arena. */
-#include "coord.h"
+#include "plan.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(_RDKAFKA_H_) || defined(__HIREDIS_H)
+#error "pure: no Kafka or Redis header may reach this file"
+#endif
 
 static const char *const state_names[] = {"pending", "retrying", "running", "succeeded",
                                           "failed",  "skipped",  "cancelled"};

@@ -5,13 +5,17 @@
  * under on_failure and stop early only once the same exit code and stderr tail came twice. Every
  * retry waits its exponential backoff with jitter; attempts are bounded; every decision carries
  * its cause and its reason in words. */
-#include "coord.h"
+#include "recovery.h"
 
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(_RDKAFKA_H_) || defined(__HIREDIS_H)
+#error "pure: no Kafka or Redis header may reach this file"
+#endif
 
 static const char *const reason_names[] = {"UNSPECIFIED", "OK",        "NONZERO",     "SIGNAL",
                                            "MEMORY",      "TIME",      "CPU_TIME",    "SPAWN_FAILED",

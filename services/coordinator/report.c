@@ -3,7 +3,7 @@
  * adaptations (prepare-time log, runtime adaptations, recovery changes), a failure analysis and
  * recovery suggestions. Ids are derived from the run's ConfigValidated event id and a salt, so a
  * resumed run re-publishing the same facts is de-duplicated downstream. Everything in the arena. */
-#include "coord.h"
+#include "report.h"
 
 #include <string.h>
 
@@ -182,6 +182,96 @@ static void suggest(acms_arena *a, Acms__V1__ExecutionResult *res, const char *t
     acms_pb_add_string(a, &res->recovery_suggestions, &res->n_recovery_suggestions, text);
 }
 
+static Acms__V1__AttemptRecord *attempt_record(acms_arena *a, const coord_attempt *t)
+{
+    Acms__V1__AttemptRecord *ar = acms_pb_new(a, &acms__v1__attempt_record__descriptor);
+    ar->attempt = t->attempt;
+    ar->reason = t->reason;
+    ar->metrics = coord_report_metrics(a, t);
+    ar->cause = acms_arena_strdup(a, t->cause);
+    ar->recovery = acms_arena_strdup(a, t->recovery);
+    ar->resources = resources(a, &t->res);
+    ar->runtime_limit_s = t->res.max_runtime_s;
+    ar->started_ms = t->started_ms;
+    ar->finished_ms = t->finished_ms;
+    ar->sandbox = acms_arena_strdup(a, t->sandbox);
+    ar->live_adaptations = acms_arena_strdup(a, t->live);
+    return ar;
+}
+
+/* A step's record: state, resources of its last attempt, command hash, sizing, every attempt. */
+static Acms__V1__StepResult *step_result(acms_arena *a, const coord_step *s)
+{
+    Acms__V1__StepResult *sr = acms_pb_new(a, &acms__v1__step_result__descriptor);
+    sr->name = acms_arena_strdup(a, s->cfg->name);
+    sr->status = acms_arena_strdup(a, coord_state_name(s->state));
+    sr->optional = s->cfg->optional;
+    sr->instance_type = acms_arena_strdup(a, s->res.instance_type);
+    sr->step_type = acms_arena_strdup(a, s_or(s->cfg->type, ""));
+    sr->started_ms = s->started_ms;
+    sr->finished_ms = s->finished_ms;
+    const coord_res *last_res = s->nattempts ? &s->attempts[s->nattempts - 1].res : &s->res;
+    sr->resources = resources(a, last_res);
+    sr->max_runtime_s = last_res->max_runtime_s;
+    char cmd_hash[65];
+    acms_store_command_hash(s->cfg->command, s->cfg->n_command, cmd_hash);
+    sr->command_hash = acms_arena_strdup(a, cmd_hash);
+    if (s->cfg->sizing) /* with this run's input value, for the learning engine */
+        sr->sizing = (Acms__V1__Sizing *)acms_pb_copy(a, &s->cfg->sizing->base);
+    for (size_t k = 0; k < s->nattempts; k++) {
+        sr->attempts = acms_arena_push(a, sr->attempts, &sr->n_attempts, sizeof *sr->attempts);
+        sr->attempts[sr->n_attempts - 1] = attempt_record(a, &s->attempts[k]);
+    }
+    if (s->nattempts)
+        sr->metrics = coord_report_metrics(a, &s->attempts[s->nattempts - 1]);
+    return sr;
+}
+
+/* The step's part of the failure analysis (and its suggestion for the operator): why it failed,
+ * how it recovered, or its name added to the skipped list. */
+static void analyse_step(acms_arena *a, Acms__V1__ExecutionResult *res, const coord_step *s, char **analysis,
+                         char **skipped)
+{
+    const coord_attempt *last = s->nattempts ? &s->attempts[s->nattempts - 1] : NULL;
+    if (s->state == COORD_STEP_FAILED) {
+        *analysis = append(a, *analysis,
+                           acms_arena_printf(a, "%s step '%s' failed after %zu attempt(s): %s (%s).",
+                                             s->cfg->optional ? "Optional" : "Required", s->cfg->name,
+                                             s->nattempts, last ? last->cause : "never started",
+                                             last && last->recovery[0] ? last->recovery : "no recovery"));
+        if (s->cfg->optional)
+            *analysis = append(a, *analysis, "The run continued without it (graceful degradation).");
+        if (s->suggestion[0])
+            suggest(a, res, acms_arena_printf(a, "%s: %s", s->cfg->name, s->suggestion));
+        if (last && last->stderr_tail[0]) {
+            const char *nl = strrchr(last->stderr_tail, '\n');
+            *analysis = append(a, *analysis, acms_arena_printf(a, "Last stderr line of '%s': %.200s", s->cfg->name,
+                                                               nl ? nl + 1 : last->stderr_tail));
+        }
+    } else if (s->state == COORD_STEP_SUCCEEDED && s->nattempts > 1 && last) {
+        *analysis = append(a, *analysis,
+                           acms_arena_printf(a, "Step '%s' recovered: succeeded on attempt %u after %s.",
+                                             s->cfg->name, last->attempt, coord_reason_name(s->attempts[s->nattempts - 2].reason)));
+    } else if (s->state == COORD_STEP_SKIPPED) {
+        *skipped = *skipped ? acms_arena_printf(a, "%s, %s", *skipped, s->cfg->name) : acms_arena_strdup(a, s->cfg->name);
+    }
+}
+
+/* The prepare-time log (its records live in the run's arena, which outlives this message), then
+ * the runtime adaptations. */
+static void add_adaptations(acms_arena *a, Acms__V1__ExecutionResult *res, const coord_run *r,
+                            Acms__V1__AdaptationRecord *const *runtime, size_t nruntime)
+{
+    for (size_t i = 0; i < r->rc->n_adaptation_log; i++) {
+        res->adaptations = acms_arena_push(a, res->adaptations, &res->n_adaptations, sizeof *res->adaptations);
+        res->adaptations[res->n_adaptations - 1] = r->rc->adaptation_log[i];
+    }
+    for (size_t i = 0; i < nruntime; i++) {
+        res->adaptations = acms_arena_push(a, res->adaptations, &res->n_adaptations, sizeof *res->adaptations);
+        res->adaptations[res->n_adaptations - 1] = runtime[i];
+    }
+}
+
 Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r,
                                                Acms__V1__AdaptationRecord *const *runtime, size_t nruntime)
 {
@@ -195,80 +285,14 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
     res->finished_ms = acms_now_ms();
     config_of(a, r, &res->config_ref, &res->config_hash);
     res->learning_mode = acms_arena_strdup(a, s_or(r->env->learning_mode, ""));
-    /* the prepare-time log (the records live in the run's arena, which outlives this message) */
-    for (size_t i = 0; i < r->rc->n_adaptation_log; i++) {
-        res->adaptations = acms_arena_push(a, res->adaptations, &res->n_adaptations, sizeof *res->adaptations);
-        res->adaptations[res->n_adaptations - 1] = r->rc->adaptation_log[i];
-    }
-    for (size_t i = 0; i < nruntime; i++) {
-        res->adaptations = acms_arena_push(a, res->adaptations, &res->n_adaptations, sizeof *res->adaptations);
-        res->adaptations[res->n_adaptations - 1] = runtime[i];
-    }
+    add_adaptations(a, res, r, runtime, nruntime);
     char *analysis = NULL, *skipped = NULL;
     for (size_t i = 0; i < r->n; i++) {
         const coord_step *s = &r->steps[i];
-        Acms__V1__StepResult *sr = acms_pb_new(a, &acms__v1__step_result__descriptor);
-        sr->name = acms_arena_strdup(a, s->cfg->name);
-        sr->status = acms_arena_strdup(a, coord_state_name(s->state));
-        sr->optional = s->cfg->optional;
-        sr->instance_type = acms_arena_strdup(a, s->res.instance_type);
-        sr->step_type = acms_arena_strdup(a, s_or(s->cfg->type, ""));
-        sr->started_ms = s->started_ms;
-        sr->finished_ms = s->finished_ms;
-        const coord_res *last_res = s->nattempts ? &s->attempts[s->nattempts - 1].res : &s->res;
-        sr->resources = resources(a, last_res);
-        sr->max_runtime_s = last_res->max_runtime_s;
-        char cmd_hash[65];
-        acms_store_command_hash(s->cfg->command, s->cfg->n_command, cmd_hash);
-        sr->command_hash = acms_arena_strdup(a, cmd_hash);
-        if (s->cfg->sizing) /* with this run's input value, for the learning engine */
-            sr->sizing = (Acms__V1__Sizing *)acms_pb_copy(a, &s->cfg->sizing->base);
-        for (size_t k = 0; k < s->nattempts; k++) {
-            const coord_attempt *t = &s->attempts[k];
-            Acms__V1__AttemptRecord *ar = acms_pb_new(a, &acms__v1__attempt_record__descriptor);
-            ar->attempt = t->attempt;
-            ar->reason = t->reason;
-            ar->metrics = coord_report_metrics(a, t);
-            ar->cause = acms_arena_strdup(a, t->cause);
-            ar->recovery = acms_arena_strdup(a, t->recovery);
-            ar->resources = resources(a, &t->res);
-            ar->runtime_limit_s = t->res.max_runtime_s;
-            ar->started_ms = t->started_ms;
-            ar->finished_ms = t->finished_ms;
-            ar->sandbox = acms_arena_strdup(a, t->sandbox);
-            ar->live_adaptations = acms_arena_strdup(a, t->live);
-            sr->attempts = acms_arena_push(a, sr->attempts, &sr->n_attempts, sizeof *sr->attempts);
-            sr->attempts[sr->n_attempts - 1] = ar;
-        }
-        if (s->nattempts)
-            sr->metrics = coord_report_metrics(a, &s->attempts[s->nattempts - 1]);
         res->steps = acms_arena_push(a, res->steps, &res->n_steps, sizeof *res->steps);
-        res->steps[res->n_steps - 1] = sr;
+        res->steps[res->n_steps - 1] = step_result(a, s);
         recovery_records(a, res, s);
-
-        const coord_attempt *last = s->nattempts ? &s->attempts[s->nattempts - 1] : NULL;
-        if (s->state == COORD_STEP_FAILED) {
-            analysis = append(a, analysis,
-                              acms_arena_printf(a, "%s step '%s' failed after %zu attempt(s): %s (%s).",
-                                                s->cfg->optional ? "Optional" : "Required", s->cfg->name,
-                                                s->nattempts, last ? last->cause : "never started",
-                                                last && last->recovery[0] ? last->recovery : "no recovery"));
-            if (s->cfg->optional)
-                analysis = append(a, analysis, "The run continued without it (graceful degradation).");
-            if (s->suggestion[0])
-                suggest(a, res, acms_arena_printf(a, "%s: %s", s->cfg->name, s->suggestion));
-            if (last && last->stderr_tail[0]) {
-                const char *nl = strrchr(last->stderr_tail, '\n');
-                analysis = append(a, analysis, acms_arena_printf(a, "Last stderr line of '%s': %.200s", s->cfg->name,
-                                                                 nl ? nl + 1 : last->stderr_tail));
-            }
-        } else if (s->state == COORD_STEP_SUCCEEDED && s->nattempts > 1 && last) {
-            analysis = append(a, analysis,
-                              acms_arena_printf(a, "Step '%s' recovered: succeeded on attempt %u after %s.",
-                                                s->cfg->name, last->attempt, coord_reason_name(s->attempts[s->nattempts - 2].reason)));
-        } else if (s->state == COORD_STEP_SKIPPED) {
-            skipped = skipped ? acms_arena_printf(a, "%s, %s", skipped, s->cfg->name) : acms_arena_strdup(a, s->cfg->name);
-        }
+        analyse_step(a, res, s, &analysis, &skipped);
     }
     if (skipped)
         analysis = append(a, analysis, acms_arena_printf(a, "Skipped (never started): %s.", skipped));

@@ -5,6 +5,10 @@
  * after its attempt is claimed in Redis and while the write queue is empty; a run with a lost or
  * unconfirmed lease writes nothing. */
 #include "coord.h"
+#include "admission.h"
+#include "report.h"
+#include "lease.h"
+#include "run_store.h"
 
 #include <cjson/cJSON.h>
 
@@ -48,6 +52,45 @@ static const Acms__V1__Environment *trusted_env(const coord_ctx *c, const Acms__
     return env;
 }
 
+/* ACMS_OK when the run id is usable and the pipeline has 1..ACMS_MAX_STEPS steps, each named
+ * within COORD_MAX_ID characters; else ACMS_ERR_INVALID with errstr. */
+static int check_config(const char *run_id, const Acms__V1__RuntimeConfiguration *rc, char *errstr,
+                        size_t errstr_size)
+{
+    if (acms_id_problem(run_id)) {
+        snprintf(errstr, errstr_size, "run id: %s", acms_id_problem(run_id));
+        return ACMS_ERR_INVALID;
+    }
+    if (!rc || !rc->pipeline || !rc->pipeline->n_steps || rc->pipeline->n_steps > ACMS_MAX_STEPS) {
+        snprintf(errstr, errstr_size, "runtime configuration without steps (or more than %d)", ACMS_MAX_STEPS);
+        return ACMS_ERR_INVALID;
+    }
+    for (size_t i = 0; i < rc->pipeline->n_steps; i++) {
+        const Acms__V1__Step *s = rc->pipeline->steps[i];
+        if (!s->name || !*s->name || strlen(s->name) > COORD_MAX_ID) {
+            snprintf(errstr, errstr_size, "step %zu: name missing or longer than %d characters", i, COORD_MAX_ID);
+            return ACMS_ERR_INVALID;
+        }
+    }
+    return ACMS_OK;
+}
+
+/* Every step PENDING with its attempts bound and the resources it asks for (the environment's
+ * max_runtime_s quota as the default limit). */
+static void init_steps(coord_run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        coord_step *s = &r->steps[i];
+        s->cfg = r->rc->pipeline->steps[i];
+        s->idx = i;
+        s->state = COORD_STEP_PENDING;
+        s->max_attempts = coord_max_attempts(s->cfg, r->env);
+        coord_res_from_step(s->cfg, &s->res);
+        if (!s->res.max_runtime_s && r->env->quotas) /* the environment's quota is the default limit */
+            s->res.max_runtime_s = r->env->quotas->max_runtime_s;
+    }
+}
+
 coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__V1__RuntimeConfiguration *rc,
                          const char *cause_id, const char *traceparent, char *errstr, size_t errstr_size)
 {
@@ -55,21 +98,8 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
     const Acms__V1__Environment *env = NULL;
     acms_dag *dag = NULL;
     coord_plan *plan = NULL;
-    if (acms_id_problem(run_id)) {
-        snprintf(errstr, errstr_size, "run id: %s", acms_id_problem(run_id));
+    if (check_config(run_id, rc, errstr, errstr_size) != ACMS_OK)
         goto fail;
-    }
-    if (!rc || !rc->pipeline || !rc->pipeline->n_steps || rc->pipeline->n_steps > ACMS_MAX_STEPS) {
-        snprintf(errstr, errstr_size, "runtime configuration without steps (or more than %d)", ACMS_MAX_STEPS);
-        goto fail;
-    }
-    for (size_t i = 0; i < rc->pipeline->n_steps; i++) {
-        const Acms__V1__Step *s = rc->pipeline->steps[i];
-        if (!s->name || !*s->name || strlen(s->name) > COORD_MAX_ID) {
-            snprintf(errstr, errstr_size, "step %zu: name missing or longer than %d characters", i, COORD_MAX_ID);
-            goto fail;
-        }
-    }
     if (!(env = trusted_env(c, rc, errstr, errstr_size)))
         goto fail;
     if (acms_dag_build(a, rc->pipeline, &dag, NULL) != ACMS_OK || coord_plan_build(a, rc, dag, &plan) != ACMS_OK) {
@@ -92,16 +122,7 @@ coord_run *coord_run_new(coord_ctx *c, const char *run_id, acms_arena *a, Acms__
     r->dag = dag;
     r->plan = plan;
     r->n = n;
-    for (size_t i = 0; i < n; i++) {
-        coord_step *s = &r->steps[i];
-        s->cfg = rc->pipeline->steps[i];
-        s->idx = i;
-        s->state = COORD_STEP_PENDING;
-        s->max_attempts = coord_max_attempts(s->cfg, r->env);
-        coord_res_from_step(s->cfg, &s->res);
-        if (!s->res.max_runtime_s && r->env->quotas) /* the environment's quota is the default limit */
-            s->res.max_runtime_s = r->env->quotas->max_runtime_s;
-    }
+    init_steps(r);
     coord_fmt(r->cause_id, sizeof r->cause_id, "%s", cause_id ? cause_id : "");
     coord_fmt(r->traceparent, sizeof r->traceparent, "%s", traceparent ? traceparent : "");
     r->started_ms = acms_now_ms();
@@ -318,18 +339,9 @@ static void failure_of(const coord_run *r, const coord_step *s, const coord_exec
     *f = x;
 }
 
-/* An attempt ended (st->done): record it, decide what follows. */
-static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st, int64_t now)
+/* An attempt ended: its output's tail, handle and reservation go; it is counted by reason. */
+static void close_attempt(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st)
 {
-    coord_attempt *grown = realloc(s->attempts, (s->nattempts + 1) * sizeof *s->attempts);
-    if (!grown) {
-        acms_log_error(r->id, NULL, "out of memory recording step %s: retried next tick", s->cfg->name);
-        return;
-    }
-    s->attempts = grown;
-    coord_attempt *at = &s->attempts[s->nattempts++];
-    attempt_of(s, st, at);
-    s->finished_ms = at->finished_ms;
     if (s->proc) {
         coord_logs_record(c, r, s, 1); /* the output's tail is queued before the handle (and Pod) goes */
         coord_exec_free(s->proc);
@@ -339,29 +351,35 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
         coord_admission_release_step(r, s);
         s->reserved = 0;
     }
-    char salt[COORD_MAX_ID + 32];
-    snprintf(salt, sizeof salt, "%s/%u/finished", s->cfg->name, s->attempt);
     char labels[64];
     snprintf(labels, sizeof labels, "reason=\"%s\"", coord_reason_name(st->reason));
     count(c, "acms_coord_attempts_total", labels, "Step attempts by exit reason");
     if (acms_service_metrics(c->svc))
         acms_metrics_observe_long(acms_service_metrics(c->svc), "acms_coord_step_duration_seconds", labels,
                                   "Wall time of step attempts by exit reason", (double)st->wall_ms / 1000.0);
+}
 
-    if (st->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK) {
-        s->state = COORD_STEP_SUCCEEDED;
-        snprintf(at->cause, sizeof at->cause, "exited with code 0");
-        if (st->peak_unmeasured && !at->peak_rss_kb)
-            coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak memory not measured)",
-                      s->attempt, (double)at->wall_ms / 1000.0);
-        else
-            coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak %llu MiB)", s->attempt,
-                      (double)at->wall_ms / 1000.0, (unsigned long long)(at->peak_rss_kb / 1024));
-        record(r, s, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED, salt);
-        acms_log_info(r->id, NULL, "step %s attempt %u succeeded in %llu ms", s->cfg->name, s->attempt,
-                      (unsigned long long)at->wall_ms);
-        return;
-    }
+static void attempt_succeeded(coord_run *r, coord_step *s, const coord_exec_status *st, coord_attempt *at,
+                              const char *salt)
+{
+    s->state = COORD_STEP_SUCCEEDED;
+    snprintf(at->cause, sizeof at->cause, "exited with code 0");
+    if (st->peak_unmeasured && !at->peak_rss_kb)
+        coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak memory not measured)",
+                  s->attempt, (double)at->wall_ms / 1000.0);
+    else
+        coord_fmt(s->message, sizeof s->message, "succeeded on attempt %u (wall %.1f s, peak %llu MiB)", s->attempt,
+                  (double)at->wall_ms / 1000.0, (unsigned long long)(at->peak_rss_kb / 1024));
+    record(r, s, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED, salt);
+    acms_log_info(r->id, NULL, "step %s attempt %u succeeded in %llu ms", s->cfg->name, s->attempt,
+                  (unsigned long long)at->wall_ms);
+}
+
+/* A failed attempt: recovery decides between a retry (RETRY at not_before, with its resources),
+ * the end of the step (FAILED, its dependents skipped) or CANCELLED when the run is. */
+static void attempt_failed(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st,
+                           coord_attempt *at, const char *salt, int64_t now)
+{
     coord_failure f;
     failure_of(r, s, st, &f);
     coord_recovery_env renv;
@@ -392,6 +410,27 @@ static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_
     acms_log_info(r->id, NULL, "step %s: %s", s->cfg->name, s->message);
     if (s->state == COORD_STEP_FAILED)
         after_failure(r, s);
+}
+
+/* An attempt ended (st->done): record it, decide what follows. */
+static void attempt_done(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st, int64_t now)
+{
+    coord_attempt *grown = realloc(s->attempts, (s->nattempts + 1) * sizeof *s->attempts);
+    if (!grown) {
+        acms_log_error(r->id, NULL, "out of memory recording step %s: retried next tick", s->cfg->name);
+        return;
+    }
+    s->attempts = grown;
+    coord_attempt *at = &s->attempts[s->nattempts++];
+    attempt_of(s, st, at);
+    s->finished_ms = at->finished_ms;
+    close_attempt(c, r, s, st);
+    char salt[COORD_MAX_ID + 32];
+    snprintf(salt, sizeof salt, "%s/%u/finished", s->cfg->name, s->attempt);
+    if (st->reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK)
+        attempt_succeeded(r, s, st, at, salt);
+    else
+        attempt_failed(c, r, s, st, at, salt, now);
 }
 
 /* The executor's request for the current attempt of s. */

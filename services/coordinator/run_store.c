@@ -5,6 +5,8 @@
  * exit_reason wall_ms peak_rss_kb memory_mb max_runtime_s cpu_time_s instance_type message attempts
  * override_memory_mb override_runtime_s owner worker_id), acms:runs:active, acms:run:<run>:cancel. */
 #include "coord.h"
+#include "lease.h"
+#include "run_store.h"
 #include "keys.h"
 
 #include "crypt.h"
@@ -388,6 +390,42 @@ static const char *const create_script =
     "redis.call('HSET', KEYS[4], 'steps_done', tostring(done))\n"
     "return done > 0 and 2 or 1\n";
 
+/* The runtime configuration as stored: blob as is, or sealed with crypt (in the arena). ACMS_OK,
+ * or ACMS_ERR_RETRY when sealing failed (logged). */
+static int stored_runtime(const struct acms_crypt *crypt, acms_arena *a, const char *run_id, const char *cause_id,
+                          const uint8_t *blob, size_t bloblen, const char **stored, size_t *stored_len)
+{
+    *stored = (const char *)blob;
+    *stored_len = bloblen;
+    if (!crypt)
+        return ACMS_OK;
+    char *env = NULL, err[256];
+    if (acms_crypt_seal(crypt, a, "runtime", run_id, 1, blob, bloblen, &env, stored_len, err, sizeof err) != ACMS_OK) {
+        acms_log_error(run_id, cause_id, "sealing the runtime configuration failed: %s", err);
+        return ACMS_ERR_RETRY;
+    }
+    *stored = env;
+    return ACMS_OK;
+}
+
+/* The create script's six arguments per step from argv[k]: name, memory_mb, max_runtime_s,
+ * cpu_time_s, instance_type, max_attempts. Returns the next free index. */
+static size_t step_args(acms_arena *a, const char **argv, size_t k, const Acms__V1__RuntimeConfiguration *rc)
+{
+    const Acms__V1__Pipeline *p = rc->pipeline;
+    for (size_t i = 0; i < p->n_steps; i++) {
+        coord_res res;
+        coord_res_from_step(p->steps[i], &res);
+        argv[k++] = p->steps[i]->name;
+        argv[k++] = acms_arena_printf(a, "%llu", (unsigned long long)res.memory_mb);
+        argv[k++] = acms_arena_printf(a, "%u", res.max_runtime_s);
+        argv[k++] = acms_arena_printf(a, "%llu", (unsigned long long)res.cpu_time_s);
+        argv[k++] = acms_arena_strdup(a, res.instance_type);
+        argv[k++] = acms_arena_printf(a, "%u", coord_max_attempts(p->steps[i], rc->environment));
+    }
+    return k;
+}
+
 int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const char *run_id,
                        const Acms__V1__RuntimeConfiguration *rc, const char *cause_id, const char *traceparent)
 {
@@ -415,33 +453,17 @@ int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const cha
         if (!argv[i])
             goto out; /* a key that does not fit: never cut short into another run's */
     size_t blob_at = k;
-    const char *stored = (const char *)blob;
-    size_t stored_len = bloblen;
-    if (crypt) {
-        char *env = NULL, err[256];
-        if (acms_crypt_seal(crypt, a, "runtime", run_id, 1, blob, bloblen, &env, &stored_len, err, sizeof err) !=
-            ACMS_OK) {
-            acms_log_error(run_id, cause_id, "sealing the runtime configuration failed: %s", err);
-            goto out;
-        }
-        stored = env;
-    }
+    const char *stored;
+    size_t stored_len;
+    if (stored_runtime(crypt, a, run_id, cause_id, blob, bloblen, &stored, &stored_len) != ACMS_OK)
+        goto out;
     argv[k++] = stored;
     argv[k++] = run_id;
     argv[k++] = cause_id ? cause_id : "";
     argv[k++] = traceparent ? traceparent : "";
     argv[k++] = acms_arena_printf(a, "%lld", (long long)acms_now_ms());
     argv[k++] = acms_arena_printf(a, "%zu", n);
-    for (size_t i = 0; i < n; i++) {
-        coord_res res;
-        coord_res_from_step(p->steps[i], &res);
-        argv[k++] = p->steps[i]->name;
-        argv[k++] = acms_arena_printf(a, "%llu", (unsigned long long)res.memory_mb);
-        argv[k++] = acms_arena_printf(a, "%u", res.max_runtime_s);
-        argv[k++] = acms_arena_printf(a, "%llu", (unsigned long long)res.cpu_time_s);
-        argv[k++] = acms_arena_strdup(a, res.instance_type);
-        argv[k++] = acms_arena_printf(a, "%u", coord_max_attempts(p->steps[i], rc->environment));
-    }
+    k = step_args(a, argv, k, rc);
     for (size_t i = 0; i < k; i++)
         len[i] = i == blob_at ? stored_len : strlen(argv[i]);
     redisReply *rep = acms_redis_cmdargv(rd, (int)k, argv, len);
@@ -657,13 +679,12 @@ static void load_step(coord_step *s, const redisReply *h, int64_t now)
         s->not_before = now;
 }
 
-int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
+/* The run's stored runtime configuration (opened when sealed), decoded into the arena. ACMS_OK,
+ * ACMS_ERR_NOTFOUND (none, or unreadable: logged) or ACMS_ERR_RETRY. */
+static int load_runtime(coord_ctx *c, acms_redis *rd, const char *run_id, acms_arena *a,
+                        Acms__V1__RuntimeConfiguration **out)
 {
-    acms_redis *rd = acms_service_redis(c->svc);
-    *out = NULL;
-    char key[ACMS_KEY_MAX], ckey[ACMS_KEY_MAX];
-    if (acms_id_problem(run_id))
-        return ACMS_ERR_NOTFOUND;
+    char key[ACMS_KEY_MAX];
     redisReply *rt = acms_redis_cmd(rd, "GET %s", acms_key_run_part(key, sizeof key, run_id, "runtime"));
     if (!rt)
         return ACMS_ERR_RETRY;
@@ -671,7 +692,6 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
         freeReplyObject(rt);
         return ACMS_ERR_NOTFOUND;
     }
-    acms_arena *a = acms_arena_new(0);
     const char *why = NULL;
     char *bytes = rt->str, cerr[512];
     size_t nbytes = rt->len;
@@ -679,16 +699,31 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
         acms_crypt_open(c->crypt, a, "runtime", run_id, 1, rt->str, rt->len, &bytes, &nbytes, cerr, sizeof cerr) != ACMS_OK) {
         acms_log_error(run_id, NULL, "stored runtime configuration: %s: run not resumable", cerr);
         freeReplyObject(rt);
-        acms_arena_free(a);
         return ACMS_ERR_NOTFOUND;
     }
-    Acms__V1__RuntimeConfiguration *rc = (Acms__V1__RuntimeConfiguration *)acms_pb_decode(
-        a, &acms__v1__runtime_configuration__descriptor, bytes, nbytes, &why);
+    *out = (Acms__V1__RuntimeConfiguration *)acms_pb_decode(a, &acms__v1__runtime_configuration__descriptor, bytes,
+                                                           nbytes, &why);
     freeReplyObject(rt);
-    if (!rc) {
+    if (!*out) {
         acms_log_error(run_id, NULL, "stored runtime configuration unreadable (%s): run not resumable", why);
-        acms_arena_free(a);
         return ACMS_ERR_NOTFOUND;
+    }
+    return ACMS_OK;
+}
+
+int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
+{
+    acms_redis *rd = acms_service_redis(c->svc);
+    *out = NULL;
+    char key[ACMS_KEY_MAX], ckey[ACMS_KEY_MAX];
+    if (acms_id_problem(run_id))
+        return ACMS_ERR_NOTFOUND;
+    acms_arena *a = acms_arena_new(0);
+    Acms__V1__RuntimeConfiguration *rc = NULL;
+    int rrc = load_runtime(c, rd, run_id, a, &rc);
+    if (rrc != ACMS_OK) {
+        acms_arena_free(a);
+        return rrc;
     }
     redisReply *h = acms_redis_cmd(rd, "HGETALL %s", acms_key_run(key, sizeof key, run_id));
     redisReply *cancel = h ? acms_redis_cmd(rd, "GET %s", acms_key_run_part(ckey, sizeof ckey, run_id, "cancel")) : NULL;

@@ -1,5 +1,5 @@
 /* sandbox.h: the local executor's sandbox, one per step attempt, set up by the coordinator with
- * kernel features (README "Sandbox", docs/execution.md):
+ * kernel features (docs/execution.md "The local sandbox"):
  *   - a cgroup (v2, else v1; detected at start): memory limit (the kernel's OOM kill is read back
  *     from the cgroup), CPU quota from vCPU, pids limit; peak memory and CPU time read from it;
  *     every process of the attempt, setsid or not, is in it and is killed with it

@@ -2,7 +2,7 @@
  * run's references are checked against the scopes of the coordinator's own environment profile
  * before anything of the run starts, and each is checked again (common/secret.c) when an attempt
  * resolves it. Nothing here logs or returns a resolved value. */
-#include "coord.h"
+#include "exec.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * compacted run shows as it did. It keeps, per step: status, the last attempt's number, times, exit
  * reason, wall time, peak memory and limit, the step's message, and per attempt its reason, cause
  * and recovery; no output tail (those stay in the log keys until the run expires). */
-#include "coord.h"
+#include "report.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>

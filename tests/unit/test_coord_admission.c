@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/admission.h"
 #include "redis_fixture.h"
 
 typedef struct fx {

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/exec.h"
 
 typedef struct fixture {
     pid_t worker;

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/exec.h"
 
 typedef struct fixture {
     char root[256];

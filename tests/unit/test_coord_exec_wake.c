@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/exec.h"
 
 typedef struct fixture {
     char root[256];

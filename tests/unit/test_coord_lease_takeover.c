@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/lease.h"
 #include "redis_fixture.h"
 
 typedef struct fx {

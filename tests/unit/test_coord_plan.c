@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/plan.h"
+
+/* The pure parts are tested with plain structs: neither the bus nor the store is in sight. */
+#if defined(_RDKAFKA_H_) || defined(__HIREDIS_H)
+#error "the coordinator's pure planner and recovery must not include Kafka or Redis headers"
+#endif
 
 typedef struct fx {
     acms_arena *a;

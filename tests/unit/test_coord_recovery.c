@@ -11,9 +11,15 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/recovery.h"
+
+/* The pure parts are tested with plain structs: neither the bus nor the store is in sight. */
+#if defined(_RDKAFKA_H_) || defined(__HIREDIS_H)
+#error "the coordinator's pure planner and recovery must not include Kafka or Redis headers"
+#endif
 
 static acms_instance_type types[] = {
     {.name = "ml.c5.large", .family = "ml.c5", .vcpu = 2, .memory_gib = 4},

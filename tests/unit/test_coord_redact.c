@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/exec.h"
 #include "coordinator/redact.h"
 
 static void masks_every_form(void **state)

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/report.h"
+#include "coordinator/run_store.h"
 
 static Acms__V1__Step *step(acms_arena *a, Acms__V1__Pipeline *p, const char *name, const char *dep, int optional)
 {

@@ -12,7 +12,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "coordinator/coord.h"
+#include "coordinator/recovery.h"
 
 #define R(x) ACMS__V1__EXIT_REASON__EXIT_REASON_##x
 
