@@ -12,8 +12,10 @@
 #   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2
 #   spawn            acms-bench-spawn: a `true` attempt through the local executor with its sandbox
 #                    (cgroup + step user; + netns; + tmpfs volume) vs without (the polling path)
+#   fetch_nudge      acms-bench-nudge: a backlog larger than the prefetch queue consumed with the fetch
+#                    nudge vs without (librdkafka's one-second fetch stall), on the mock cluster
 # Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
-# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_ONLY ("ajv throughput latency dag spawn", a subset),
+# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_ONLY ("ajv throughput latency dag spawn nudge", a subset),
 # BENCH_TP_SERVICES ("adapter validator", a subset), BENCH_BUS (devbroker, or kafka: Apache Kafka
 # from `make kafka`, one node with the full JIT and a 1 GiB heap; results in bench-kafka.json).
 set -euo pipefail
@@ -28,7 +30,7 @@ EVENTS=${BENCH_EVENTS:-50000}
 RATE=${BENCH_RATE:-500}
 LAT_S=${BENCH_LAT_S:-6}
 DAG_STEPS=${BENCH_DAG_STEPS:-300}
-ONLY=${BENCH_ONLY:-"ajv throughput latency dag spawn"}
+ONLY=${BENCH_ONLY:-"ajv throughput latency dag spawn nudge"}
 TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
 BUS=${BENCH_BUS:-devbroker}
 case "$BUS" in devbroker|kafka) ;; *) echo "bench: BENCH_BUS=$BUS: expected devbroker or kafka" >&2; exit 2 ;; esac
@@ -307,13 +309,29 @@ bench_spawn() {
   R[spawn_ratio]=$( [ "${R[spawn_sandbox_total]}" = null ] && echo null || ratio "${R[spawn_sandbox_total]}" "${R[spawn_off_total]}")
 }
 
+# --- the fetch nudge ---------------------------------------------------------------------------
+bench_nudge() {
+  local res=$WORK/nudge.json k
+  "$BIN/acms-bench-nudge" --rounds "$ROUNDS" >"$res" || { log "nudge: failed"; return 1; }
+  log "nudge: $(cat "$res")"
+  for k in on.max_gap_ms on.total_ms on.nudges off.max_gap_ms off.total_ms ratio_total; do
+    R[nudge_${k//./_}]=$("$STACK_PY" -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+for p in sys.argv[2].split("."): d=d[p]
+print(d)' "$res" "$k")
+  done
+}
+
 # --- run ----------------------------------------------------------------------------------------
 for k in val_6_ours val_6_ajv val_6_ratio val_6_bytes val_300_ours val_300_ajv val_300_ratio val_300_bytes \
          tp_adapter_ours tp_adapter_base tp_adapter_ratio tp_validator_ours tp_validator_base tp_validator_ratio \
          rss_adapter rss_validator rss_fwd_adapter rss_fwd_validator tp_partitions_submitted tp_partitions_prepared \
          lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio dag_ours_cpu dag_make_cpu \
          spawn_off_start spawn_off_total spawn_sandbox_start spawn_sandbox_total spawn_netns_start spawn_netns_total \
-         spawn_volume_start spawn_volume_total spawn_ratio; do R[$k]=null; done
+         spawn_volume_start spawn_volume_total spawn_ratio \
+         nudge_on_max_gap_ms nudge_on_total_ms nudge_on_nudges nudge_off_max_gap_ms nudge_off_total_ms nudge_ratio_total; do
+  R[$k]=null
+done
 
 FAILED=""
 SECTIONS=""
@@ -332,6 +350,7 @@ if want throughput || want latency; then
 fi
 if want dag; then timed dag_vs_make bench_dag; fi
 if want spawn; then timed spawn bench_spawn; fi
+if want nudge; then timed fetch_nudge bench_nudge; fi
 
 ELAPSED=$(( $(date +%s) - T_START ))
 cat >"$RESULTS/$OUT_JSON" <<EOF
@@ -358,7 +377,8 @@ cat >"$RESULTS/$OUT_JSON" <<EOF
   "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "ours_cpu_s": ${R[dag_ours_cpu]}, "make_cpu_s": ${R[dag_make_cpu]}, "goal_ratio_max": 2.0},
   "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
   "rss_mb": {"adapter": ${R[rss_adapter]}, "validator": ${R[rss_validator]}, "forwarder_adapter_run": ${R[rss_fwd_adapter]}, "forwarder_validator_run": ${R[rss_fwd_validator]}, "goal_max": 32},
-  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}}, "ratio_sandbox_total": ${R[spawn_ratio]}}
+  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}}, "ratio_sandbox_total": ${R[spawn_ratio]}},
+  "fetch_nudge": {"on": {"max_gap_ms": ${R[nudge_on_max_gap_ms]}, "total_ms": ${R[nudge_on_total_ms]}, "nudges": ${R[nudge_on_nudges]}}, "off": {"max_gap_ms": ${R[nudge_off_max_gap_ms]}, "total_ms": ${R[nudge_off_total_ms]}}, "ratio_total": ${R[nudge_ratio_total]}}
 }
 EOF
 
@@ -377,6 +397,8 @@ row() { printf '%-34s %14s %14s %10s %10s\n' "$@"; }
   row "peak RSS adapter / validator (MiB)" "${R[rss_adapter]} / ${R[rss_validator]}" "" "" "<= 32"
   row "local attempt, sandbox (us)" "${R[spawn_sandbox_total]}" "${R[spawn_off_total]} off" "${R[spawn_ratio]}" ""
   row "  + netns / + tmpfs volume (us)" "${R[spawn_netns_total]} / ${R[spawn_volume_total]}" "" "" ""
+  row "backlog, fetch nudge (ms)" "${R[nudge_on_total_ms]}" "${R[nudge_off_total_ms]} off" "${R[nudge_ratio_total]}" ""
+  row "  longest gap (ms)" "${R[nudge_on_max_gap_ms]}" "${R[nudge_off_max_gap_ms]} off" "" ""
   echo
   echo "bench: wrote $RESULTS/$OUT_JSON (bus: $BUS) in ${ELAPSED}s"
   [ -z "$FAILED" ] || echo "bench: FAILED:$FAILED (their figures are null)"

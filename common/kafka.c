@@ -265,7 +265,7 @@ int acms_kafka__budget_ms(const acms_kafka *k)
 
     if (!k->deadline_ms)
         return full;
-    left = k->deadline_ms - acms_mono_ms();
+    left = k->deadline_ms - acms_clock_mono(k->clock);
     return left <= 0 ? 0 : left < full ? (int)left : full;
 }
 
@@ -274,13 +274,19 @@ int64_t acms_kafka_start_deadline(acms_kafka *k)
     if (!k)
         return 0;
     if (!k->deadline_ms)
-        k->deadline_ms = acms_mono_ms() + shutdown_timeout(k);
+        k->deadline_ms = acms_clock_mono(k->clock) + shutdown_timeout(k);
     return k->deadline_ms;
 }
 
 int64_t acms_kafka_deadline(const acms_kafka *k)
 {
     return k ? k->deadline_ms : 0;
+}
+
+void acms_kafka_set_clock(acms_kafka *k, const acms_clock *clock)
+{
+    if (k)
+        k->clock = clock;
 }
 
 void acms_kafka_free(acms_kafka *k)
@@ -571,7 +577,7 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
     Acms__V1__DeadLetter *dl;
     acms_kafka_hdrs h = {0};
     const char *run_id = "";
-    const char *topic = m->topic ? m->topic : "";
+    const char *topic;
     const char *dl_topic;
     uint8_t *buf = NULL;
     size_t blen = 0, i;
@@ -579,6 +585,7 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
 
     if (!k || !m)
         return ACMS_ERR;
+    topic = m->topic ? m->topic : "";
     a = acms_arena_new(0);
     if (m->key && printable(m->key, m->key_len)) {
         run_id = acms_arena_strndup(a, m->key, m->key_len);
