@@ -23,8 +23,8 @@ typedef struct series {
     char *labels;
     char *help;
     int kind;
-    double value;                /* counter/gauge; histogram: sum */
-    unsigned long long count;    /* histogram */
+    double value;             /* counter/gauge; histogram: sum */
+    unsigned long long count; /* histogram */
     unsigned long long b[NBUCKETS];
 } series;
 
@@ -197,8 +197,7 @@ void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels,
     observe(m, name, labels, help, seconds, KIND_HISTOGRAM);
 }
 
-void acms_metrics_observe_long(acms_metrics *m, const char *name, const char *labels, const char *help,
-                               double seconds)
+void acms_metrics_observe_long(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds)
 {
     observe(m, name, labels, help, seconds, KIND_HISTOGRAM_LONG);
 }

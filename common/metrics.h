@@ -16,8 +16,7 @@ void acms_metrics_set(acms_metrics *m, const char *name, const char *labels, con
 /* Histogram observation in seconds (buckets 1 ms .. 10 s). */
 void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds);
 /* The same for durations of seconds to hours (buckets 1 s .. 6 h): step attempts. */
-void acms_metrics_observe_long(acms_metrics *m, const char *name, const char *labels, const char *help,
-                               double seconds);
+void acms_metrics_observe_long(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds);
 /* Current value of a counter/gauge (0 when unknown), for tests. */
 double acms_metrics_get(acms_metrics *m, const char *name, const char *labels);
 /* Prometheus text into a malloc'd string the caller frees; NULL when out of memory. */

@@ -26,7 +26,10 @@ typedef struct acms_strbuf {
     acms_arena *arena; /* where memory comes from; NULL = the heap */
 } acms_strbuf;
 
-#define ACMS_STRBUF_INIT {NULL, 0, 0, 0, NULL}
+#define ACMS_STRBUF_INIT                                                                                               \
+    {                                                                                                                  \
+        NULL, 0, 0, 0, NULL                                                                                            \
+    }
 
 /* An empty heap buffer whose len may not pass max (0 = no cap). */
 void acms_strbuf_init(acms_strbuf *sb, size_t max);

@@ -31,10 +31,13 @@ typedef struct acms_strmap {
                                * NULL until the first put */
     acms_strmap_entry *entry; /* the n entries in insertion order, room for cap / 2 */
     size_t cap, n;
-    acms_arena *arena;        /* NULL = the heap */
+    acms_arena *arena; /* NULL = the heap */
 } acms_strmap;
 
-#define ACMS_STRMAP_INIT {NULL, NULL, 0, 0, NULL}
+#define ACMS_STRMAP_INIT                                                                                               \
+    {                                                                                                                  \
+        NULL, NULL, 0, 0, NULL                                                                                         \
+    }
 
 /* FNV-1a (32 bits) of the n bytes at s: the hash the *n functions below take. */
 static inline uint32_t acms_strmap_hash(const char *s, size_t n)
@@ -56,12 +59,10 @@ void acms_strmap_release(acms_strmap *m);
  * or 2^30 keys). */
 int acms_strmap_put(acms_strmap *m, const char *key, size_t val, size_t *old);
 /* The same for the len bytes at key, whose hash is acms_strmap_hash(key, len). */
-static inline int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val,
-                                   size_t *old);
+static inline int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val, size_t *old);
 /* 1 with *val (when not NULL) when key is there, else 0. */
 int acms_strmap_get(const acms_strmap *m, const char *key, size_t *val);
-static inline int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash,
-                                   size_t *val);
+static inline int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t *val);
 
 /* --- inline, so a caller's probe loop is compiled with it ------------------------------------ */
 
@@ -82,8 +83,7 @@ static inline uint32_t *acms_strmap__find(const acms_strmap *m, const char *key,
     }
 }
 
-static inline int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val,
-                                   size_t *old)
+static inline int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t val, size_t *old)
 {
     if (len > UINT32_MAX)
         return ACMS_ERR_LIMIT;
@@ -103,8 +103,7 @@ static inline int acms_strmap_putn(acms_strmap *m, const char *key, size_t len, 
     return 1;
 }
 
-static inline int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash,
-                                   size_t *val)
+static inline int acms_strmap_getn(const acms_strmap *m, const char *key, size_t len, uint32_t hash, size_t *val)
 {
     if (!m->slot || len > UINT32_MAX)
         return 0;

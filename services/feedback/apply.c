@@ -53,4 +53,3 @@ int feedback_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *
 {
     return acms_hash_apply(r, seen_key, acms_redis_seen_ttl_s(r), ops, nops);
 }
-

@@ -5,8 +5,14 @@
 #include <ctype.h>
 #include <string.h>
 
-static int name_inner(int c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
-static int name_edge(int c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+static int name_inner(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+static int name_edge(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 int validator_name_ok(const char *s)
 {

@@ -50,17 +50,16 @@ const Acms__V1__Value *validator_doc_node(const validator_input *in, size_t i, c
     return v;
 }
 
-Acms__V1__ValidationIssue *validator_step_issue(const validator_input *in, acms_issues *is, size_t i,
-                                                const char *field, const char *code, const char *severity,
-                                                const char *fmt, ...)
+Acms__V1__ValidationIssue *validator_step_issue(const validator_input *in, acms_issues *is, size_t i, const char *field,
+                                                const char *code, const char *severity, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *msg = acms_arena_vprintf(is->arena, fmt, ap);
     va_end(ap);
     const char *path = validator_step_path(is->arena, i, field);
-    Acms__V1__ValidationIssue *iss =
-        acms_issue_add(is, code, severity, path, validator_doc_node(in, i, field), "%s", msg);
+    Acms__V1__ValidationIssue *iss = acms_issue_add(is, code, severity, path, validator_doc_node(in, i, field), "%s",
+                                                    msg);
     if (iss && iss->line == 0 && in && in->pipeline && i < in->pipeline->n_steps)
         iss->line = in->pipeline->steps[i]->line;
     return iss;

@@ -11,9 +11,9 @@ const char *validator_step_path(acms_arena *a, size_t i, const char *field);
 /* The document node of step i's field (field NULL = the step map), or NULL when unknown. */
 const Acms__V1__Value *validator_doc_node(const validator_input *in, size_t i, const char *field);
 /* Adds an issue about step i (field may be NULL or dotted, e.g. "vpc_config.subnets"). */
-Acms__V1__ValidationIssue *validator_step_issue(const validator_input *in, acms_issues *is, size_t i,
-                                                const char *field, const char *code, const char *severity,
-                                                const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+Acms__V1__ValidationIssue *validator_step_issue(const validator_input *in, acms_issues *is, size_t i, const char *field,
+                                                const char *code, const char *severity, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 /* Parses "spec.steps[i]..." into i; returns 1 on success. */
 int validator_path_step(const char *path, size_t *i);
 /* The first issue from index from on with code and path (either NULL = any), or NULL. */
