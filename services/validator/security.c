@@ -3,7 +3,8 @@
  * rules of the environment are evaluated against every step they apply to (a rule's id is the
  * issue code), a rule requiring a field the step's executor does not enforce is ENFORCEMENT_GAP
  * (enforce.h), and outputs must stay under the environment's allowed prefixes. Read-only. */
-#include "vutil.h"
+#include "names.h"
+#include "paths.h"
 
 #include "secret.h"
 
