@@ -4,7 +4,7 @@
 #                   and create the step user (STEP_USER, default acms-step)
 #   make kafka      the pinned Apache Kafka broker (tools/kafka/pom.xml) into .cache/kafka, checked;
 #                   needs Maven and a JDK 17 (KAFKA_DEB_PACKAGES), only when Kafka is wanted (docs/bus.md)
-#   make test       deps + build + unit tests + integration tests
+#   make test       deps (checked once: a stamp) + build + unit tests + integration tests
 #   make test-doc   README's walkthrough run as written from a fresh copy of the repository
 #   make check-docs the documented variables, Redis keys and links against the code (tools/check_docs.py)
 #   make check-shape no function over 80 lines in services/ and common/, every main.c under 200 (tools/check_shape.py)
@@ -78,6 +78,7 @@ DEB_PACKAGES := build-essential pkg-config librdkafka-dev libprotobuf-c-dev prot
   libhiredis-dev libcurl4-openssl-dev libcmocka-dev redis-server libyaml-dev libcjson-dev \
   libmicrohttpd-dev uuid-dev libssl-dev kcat python3 curl libjsmn-dev \
   python3-yaml python3-confluent-kafka python3-protobuf python3-kubernetes etcd-server openssl protobuf-compiler yamllint docker-compose shellcheck \
+  clang-format cppcheck \
   valgrind clang libclang-rt-14-dev chromium python3-websocket fonts-dejavu-core
 # commands whose Debian package is installed only when the command is missing (COMMAND:PACKAGE): npm
 # (make proto-check's buf, make bench's ajv) may come with another Node.js build that conflicts with
@@ -111,7 +112,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: k8s-testenv all deps deps-bench kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
-        install bench bench-learning bench-soak lint fmt-check proto-check check-docs check-shape
+        install bench bench-learning bench-soak lint fmt fmt-check proto-check check-docs check-shape
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -119,6 +120,13 @@ all: $(SERVICE_BINS) $(TOOL_BINS)
 .SECONDARY:
 
 # --- dependencies -------------------------------------------------------------------------
+# make deps checks every package (dpkg, no apt when all are there) and the step user, then leaves a
+# stamp; make test and the other targets that need them depend on the stamp, so they check once,
+# and again only when this Makefile (DEB_PACKAGES) changed or after make clean.
+DEPS_STAMP := build/.deps-ok
+$(DEPS_STAMP): Makefile
+	@$(MAKE) --no-print-directory deps
+
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -134,6 +142,7 @@ deps:
 	  echo "deps: creating the unprivileged user local steps run as: $(STEP_USER)"; \
 	  $$SUDO useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $(STEP_USER); \
 	fi
+	@mkdir -p $(dir $(DEPS_STAMP)) && touch $(DEPS_STAMP)
 
 deps-bench:
 	@missing=""; for p in $(BENCH_DEB_PACKAGES); do \
@@ -202,12 +211,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
-test: deps
+test: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 	@$(MAKE) --no-print-directory test-unit test-integration
 
 # README's walkthrough, run as written from a fresh copy of the repository (tests/doc/)
-test-doc: deps
+test-doc: $(DEPS_STAMP)
 	@tests/doc/test_readme_walkthrough.sh
 
 test-unit: $(UNIT_BINS)
@@ -218,18 +227,18 @@ test-integration: all
 	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run-integration.sh
 
-test-asan: deps
+test-asan: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(SAN_ENV) $(MAKE) --no-print-directory SAN=1 test-unit test-integration
 
 # fault scenarios on the real stack, >= 200 runs each (docs/reliability.md); FAULTS_TESTS picks some;
 # ACMS_BUS=kafka runs them on Apache Kafka (the kafka scenario on three KRaft nodes)
-test-faults: deps
+test-faults: $(DEPS_STAMP)
 	@if [ "$${ACMS_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) tests/faults/run.sh
 
-test-valgrind: deps
+test-valgrind: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory VG=1 BUILD=$(VG_BUILD) BIN=$(VG_BUILD)/bin \
 	  $(patsubst tests/unit/%.c,$(VG_BUILD)/tests/%,$(UNIT_SRC))
 	@VALGRIND="$(VALGRIND)" tests/run-valgrind.sh $(patsubst tests/unit/%.c,$(VG_BUILD)/tests/%,$(UNIT_SRC))
@@ -253,7 +262,7 @@ fuzz-seeds: $(BUILD)/fuzz-seedgen
 	@mkdir -p tests/fuzz/corpus/fuzz_messages
 	$(BUILD)/fuzz-seedgen tests/fuzz/corpus/fuzz_messages
 
-fuzz: deps
+fuzz: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory FUZZ=1 BUILD=$(FUZZ_BUILD) BIN=$(FUZZ_BUILD)/bin fuzz-bins
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/run.sh
 
@@ -270,7 +279,7 @@ down:
 clean-data:
 	@tools/stack.sh wipe
 
-demo: deps
+demo: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) tools/demo.sh
 
@@ -284,7 +293,7 @@ $(BIN)/acms-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/benchlib.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/bench/benchlib.o $(LIB) $(LDLIBS)
 
 # BENCH_BUS=kafka: the throughput, latency and dag figures on Apache Kafka (bench/README.md)
-bench: deps
+bench: $(DEPS_STAMP)
 	@if [ "$${BENCH_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
@@ -292,14 +301,14 @@ bench: deps
 # The learning loop, measured (docs/learning.md, bench/README.md): a stationary workload learning on
 # and off, and a non-stationary one beside two offline baselines, through the real stack; writes
 # bench/results/learning.json and learning.png.
-bench-learning: deps deps-bench
+bench-learning: $(DEPS_STAMP) deps-bench
 	@$(MAKE) --no-print-directory all
 	@BIN=$(BIN) bench/learning/run.sh
 
 # Retention under load (bench/README.md, "Soak"): SOAK_RUNS (9000) small runs at SOAK_RATE (30/s, about
 # 7 minutes in all; SOAK_RUNS=20000 or more for a longer soak) with a SOAK_RETENTION_S (30) retention;
 # Redis memory, RSS and lag over time into bench/results/soak.{json,csv,png}
-bench-soak: deps deps-bench
+bench-soak: $(DEPS_STAMP) deps-bench
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BIN)/acms-bench-soak
 	@BIN=$(BIN) bench/soak/run.sh
 
@@ -332,7 +341,32 @@ proto-check:
 clean:
 	rm -rf build build-asan build-fuzz build-valgrind bin
 
+# --- static analysis: cppcheck 2.10 (Debian 12) over common/ services/ tools/ ----------------------
+# Its warning, portability and performance checks; any finding not in tests/static/cppcheck.supp
+# (each there with its reason) fails. tests/static/cppcheck-defs.h stands in for the system headers.
+CPPCHECK := cppcheck --quiet --std=c11 -D_GNU_SOURCE --enable=warning,portability,performance \
+            --include=tests/static/cppcheck-defs.h --suppressions-list=tests/static/cppcheck.supp \
+            --inline-suppr --error-exitcode=1 -j$(NPROC) -I$(BUILD)/gen -Icommon -Iservices \
+            --template='{file}:{line}: {severity}: {message} [{id}]'
+
+lint: $(PB_H)
+	@$(CPPCHECK) common services tools && echo "lint: cppcheck found nothing new"
+
+# --- style (.clang-format, clang-format 14 from Debian) -------------------------------------------
+FMT_SRC = $(wildcard common/*.[ch] services/*/*.[ch] tools/*/*.[ch])
+
+# reformat the C sources in place
+fmt:
+	@clang-format -i $(FMT_SRC)
+
+# fails, naming the files, when a C source differs from what make fmt would write
 fmt-check:
-	clang-format --dry-run --Werror common/*.[ch] services/*/*.[ch] tools/*/*.[ch]
+	@if clang-format --dry-run --Werror --ferror-limit=1 $(FMT_SRC) >/dev/null 2>&1; then \
+	  echo "fmt-check: $(words $(FMT_SRC)) files formatted"; \
+	else \
+	  clang-format --dry-run --ferror-limit=1 $(FMT_SRC) 2>&1 | sed -n 's/^\([^:]*\.[ch]\):[0-9].*/\1/p' | sort -u | \
+	    sed '1i fmt-check: not formatted as make fmt writes them (or clang-format missing: make deps):'; \
+	  exit 1; \
+	fi
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

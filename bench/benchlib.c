@@ -12,38 +12,22 @@
 #include "adapter/adapter.h"
 #include "doc.h"
 #include "profile.h"
+#include "strbuf.h"
 
 /* --- a growing string ------------------------------------------------------------------------ */
 
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-} sbuf;
+typedef acms_strbuf sbuf;
 
+/* Appends printf output; a generator has no use for a partial text: out of memory aborts. */
 static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(sbuf *b, const char *fmt, ...)
 {
-    for (;;) {
-        va_list ap;
-        size_t room = b->cap - b->n;
-        va_start(ap, fmt);
-        int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (w < 0)
-            abort();
-        if (b->s && (size_t)w < room) {
-            b->n += (size_t)w;
-            return;
-        }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + (size_t)w + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns)
-            abort();
-        b->s = ns;
-        b->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = acms_strbuf_vaddf(b, fmt, ap);
+    va_end(ap);
+    if (rc != ACMS_OK)
+        abort();
 }
 
 /* --- the generator ----------------------------------------------------------------------------- */
@@ -151,7 +135,7 @@ static void tree_step(sbuf *b, int json, size_t i)
 
 char *bench_pipeline(size_t nsteps, uint64_t seed, int json, bench_shape shape, int max_parallel)
 {
-    sbuf b = {0};
+    sbuf b = ACMS_STRBUF_INIT;
     uint64_t rs = seed * 0x9E3779B97F4A7C15ULL + 1;
     char (*names)[32] = calloc(nsteps ? nsteps : 1, sizeof *names);
     char pname[64];
@@ -184,7 +168,7 @@ char *bench_pipeline(size_t nsteps, uint64_t seed, int json, bench_shape shape, 
     if (json)
         sb_printf(&b, "]}}");
     free(names);
-    return b.s;
+    return acms_strbuf_detach(&b, NULL);
 }
 
 /* --- time and statistics ----------------------------------------------------------------------- */

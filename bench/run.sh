@@ -10,10 +10,16 @@
 #   rss_mb           VmHWM of each of those processes at the end of its throughput run
 #   latency          submit -> validated at BENCH_RATE/s vs two chained null forwarders
 #   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2
+#   hops             BENCH_HOPS_RUNS back-to-back `acmsctl submit --wait` of a 4-step tree on one stack:
+#                    submit -> adapter and submit -> coordinator, p50/p99/max (bench/hops.py); a
+#                    diagnostic of the first hops, beside the bus's own p50 when latency ran
 #   spawn            acms-bench-spawn: a `true` attempt through the local executor with its sandbox
 #                    (cgroup + step user; + netns; + tmpfs volume) vs without (the polling path)
+#   fetch_nudge      acms-bench-nudge: a backlog larger than the prefetch queue consumed with the fetch
+#                    nudge vs without (librdkafka's one-second fetch stall), on the mock cluster
 # Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
-# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_ONLY ("ajv throughput latency dag spawn", a subset),
+# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_HOPS_RUNS (60),
+# BENCH_ONLY ("ajv throughput latency dag hops spawn nudge", a subset),
 # BENCH_TP_SERVICES ("adapter validator", a subset), BENCH_BUS (devbroker, or kafka: Apache Kafka
 # from `make kafka`, one node with the full JIT and a 1 GiB heap; results in bench-kafka.json).
 set -euo pipefail
@@ -28,7 +34,8 @@ EVENTS=${BENCH_EVENTS:-50000}
 RATE=${BENCH_RATE:-500}
 LAT_S=${BENCH_LAT_S:-6}
 DAG_STEPS=${BENCH_DAG_STEPS:-300}
-ONLY=${BENCH_ONLY:-"ajv throughput latency dag spawn"}
+HOPS_RUNS=${BENCH_HOPS_RUNS:-60}
+ONLY=${BENCH_ONLY:-"ajv throughput latency dag hops spawn nudge"}
 TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
 BUS=${BENCH_BUS:-devbroker}
 case "$BUS" in devbroker|kafka) ;; *) echo "bench: BENCH_BUS=$BUS: expected devbroker or kafka" >&2; exit 2 ;; esac
@@ -294,6 +301,29 @@ bench_dag() {
   stack_stop
 }
 
+# --- the first hops of back-to-back runs -------------------------------------------------------
+bench_hops() {
+  local d=$WORK/hops i res
+  mkdir -p "$d"
+  stack_init "$WORK/hopstack"
+  STACK_PARTITIONS=6 stack_start_all >/dev/null 2>&1 || { log "hops: the stack did not start"; return 1; }
+  "$BIN/acms-bench-gen" --steps 4 --shape tree --format yaml --max-parallel 2 >"$d/p.yaml"
+  : >"$d/runs.txt"
+  for i in $(seq 1 "$HOPS_RUNS"); do
+    "$BIN/acmsctl" submit "$d/p.yaml" --env dev --wait --format json --config-dir "$REPO/examples" \
+      >"$d/r.$i.json" 2>"$d/r.$i.err" || log "hops run $i failed: $(tail -1 "$d/r.$i.err")"
+    echo "$i" >>"$d/runs.txt"
+  done
+  cp "$STACK_DIR"/adapter-*.log "$d/"
+  stack_stop
+  res=$("$STACK_PY" "$REPO/bench/hops.py" "$d") || { log "hops: no figures"; return 1; }
+  log "hops: $res"
+  echo "$res" >"$WORK/hops.json"
+  for k in n stalls_over_500ms adapter_p50_ms adapter_p99_ms adapter_max_ms coordinator_p50_ms coordinator_p99_ms coordinator_max_ms; do
+    R[hops_$k]=$(jget "$WORK/hops.json" "$k" | sed 's/^None$/null/')
+  done
+}
+
 # --- the local executor's sandbox ---------------------------------------------------------------
 bench_spawn() {
   local res=$WORK/spawn.json
@@ -307,13 +337,30 @@ bench_spawn() {
   R[spawn_ratio]=$( [ "${R[spawn_sandbox_total]}" = null ] && echo null || ratio "${R[spawn_sandbox_total]}" "${R[spawn_off_total]}")
 }
 
+# --- the fetch nudge ---------------------------------------------------------------------------
+bench_nudge() {
+  local res=$WORK/nudge.json k
+  "$BIN/acms-bench-nudge" --rounds "$ROUNDS" >"$res" || { log "nudge: failed"; return 1; }
+  log "nudge: $(cat "$res")"
+  for k in on.max_gap_ms on.total_ms on.nudges off.max_gap_ms off.total_ms ratio_total; do
+    R[nudge_${k//./_}]=$("$STACK_PY" -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+for p in sys.argv[2].split("."): d=d[p]
+print(d)' "$res" "$k")
+  done
+}
+
 # --- run ----------------------------------------------------------------------------------------
 for k in val_6_ours val_6_ajv val_6_ratio val_6_bytes val_300_ours val_300_ajv val_300_ratio val_300_bytes \
          tp_adapter_ours tp_adapter_base tp_adapter_ratio tp_validator_ours tp_validator_base tp_validator_ratio \
          rss_adapter rss_validator rss_fwd_adapter rss_fwd_validator tp_partitions_submitted tp_partitions_prepared \
          lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio dag_ours_cpu dag_make_cpu \
          spawn_off_start spawn_off_total spawn_sandbox_start spawn_sandbox_total spawn_netns_start spawn_netns_total \
-         spawn_volume_start spawn_volume_total spawn_ratio; do R[$k]=null; done
+         spawn_volume_start spawn_volume_total spawn_ratio hops_n hops_stalls_over_500ms hops_adapter_p50_ms \
+         hops_adapter_p99_ms hops_adapter_max_ms hops_coordinator_p50_ms hops_coordinator_p99_ms hops_coordinator_max_ms \
+         nudge_on_max_gap_ms nudge_on_total_ms nudge_on_nudges nudge_off_max_gap_ms nudge_off_total_ms nudge_ratio_total; do
+  R[$k]=null
+done
 
 FAILED=""
 SECTIONS=""
@@ -331,7 +378,9 @@ if want throughput || want latency; then
   stack_stop
 fi
 if want dag; then timed dag_vs_make bench_dag; fi
+if want hops; then timed hops bench_hops; fi
 if want spawn; then timed spawn bench_spawn; fi
+if want nudge; then timed fetch_nudge bench_nudge; fi
 
 ELAPSED=$(( $(date +%s) - T_START ))
 cat >"$RESULTS/$OUT_JSON" <<EOF
@@ -356,9 +405,11 @@ cat >"$RESULTS/$OUT_JSON" <<EOF
     "goal_ratio_max": 1.0
   },
   "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "ours_cpu_s": ${R[dag_ours_cpu]}, "make_cpu_s": ${R[dag_make_cpu]}, "goal_ratio_max": 2.0},
+  "hops": {"runs": ${R[hops_n]}, "stalls_over_500ms": ${R[hops_stalls_over_500ms]}, "adapter_p50_ms": ${R[hops_adapter_p50_ms]}, "adapter_p99_ms": ${R[hops_adapter_p99_ms]}, "adapter_max_ms": ${R[hops_adapter_max_ms]}, "coordinator_p50_ms": ${R[hops_coordinator_p50_ms]}, "coordinator_p99_ms": ${R[hops_coordinator_p99_ms]}, "coordinator_max_ms": ${R[hops_coordinator_max_ms]}},
   "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
   "rss_mb": {"adapter": ${R[rss_adapter]}, "validator": ${R[rss_validator]}, "forwarder_adapter_run": ${R[rss_fwd_adapter]}, "forwarder_validator_run": ${R[rss_fwd_validator]}, "goal_max": 32},
-  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}}, "ratio_sandbox_total": ${R[spawn_ratio]}}
+  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}}, "ratio_sandbox_total": ${R[spawn_ratio]}},
+  "fetch_nudge": {"on": {"max_gap_ms": ${R[nudge_on_max_gap_ms]}, "total_ms": ${R[nudge_on_total_ms]}, "nudges": ${R[nudge_on_nudges]}}, "off": {"max_gap_ms": ${R[nudge_off_max_gap_ms]}, "total_ms": ${R[nudge_off_total_ms]}}, "ratio_total": ${R[nudge_ratio_total]}}
 }
 EOF
 
@@ -374,9 +425,12 @@ row() { printf '%-34s %14s %14s %10s %10s\n' "$@"; }
   row "latency p50 (ms)" "${R[lat_p50]}" "${R[lat_bus_p50]} bus" "" ""
   row "dag ${DAG_STEPS} steps (s)" "${R[dag_ours]}" "${R[dag_make]} make" "${R[dag_ratio]}" "<= 2.0"
   row "dag ${DAG_STEPS} steps, CPU (s)" "${R[dag_ours_cpu]}" "${R[dag_make_cpu]} make" "" ""
+  row "submit -> adapter p99 / max (ms)" "${R[hops_adapter_p99_ms]} / ${R[hops_adapter_max_ms]}" "${R[lat_bus_p50]} bus p50" "" ""
   row "peak RSS adapter / validator (MiB)" "${R[rss_adapter]} / ${R[rss_validator]}" "" "" "<= 32"
   row "local attempt, sandbox (us)" "${R[spawn_sandbox_total]}" "${R[spawn_off_total]} off" "${R[spawn_ratio]}" ""
   row "  + netns / + tmpfs volume (us)" "${R[spawn_netns_total]} / ${R[spawn_volume_total]}" "" "" ""
+  row "backlog, fetch nudge (ms)" "${R[nudge_on_total_ms]}" "${R[nudge_off_total_ms]} off" "${R[nudge_ratio_total]}" ""
+  row "  longest gap (ms)" "${R[nudge_on_max_gap_ms]}" "${R[nudge_off_max_gap_ms]} off" "" ""
   echo
   echo "bench: wrote $RESULTS/$OUT_JSON (bus: $BUS) in ${ELAPSED}s"
   [ -z "$FAILED" ] || echo "bench: FAILED:$FAILED (their figures are null)"

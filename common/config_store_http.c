@@ -14,6 +14,7 @@
 #include "config_store_int.h"
 
 #include "crypt.h"
+#include "strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -26,9 +27,7 @@
 #define MAX_ANSWER ((size_t)6 * ACMS_MAX_FILE_BYTES + 65536)
 
 typedef struct answer {
-    acms_arena *a;
-    char *buf;
-    size_t len, cap;
+    acms_strbuf body; /* from the request's arena, capped at MAX_ANSWER */
     int too_big;
 } answer;
 
@@ -36,24 +35,10 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
     answer *b = ud;
     size_t n = size * nmemb;
-    if (b->len + n > MAX_ANSWER) {
+    int rc = acms_strbuf_add(&b->body, p, n);
+    if (rc == ACMS_ERR_LIMIT)
         b->too_big = 1;
-        return 0; /* aborts the transfer */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nb = acms_arena_alloc(b->a, cap);
-        if (b->len)
-            memcpy(nb, b->buf, b->len);
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-    return n;
+    return rc == ACMS_OK ? n : 0; /* 0 aborts the transfer */
 }
 
 static CURL *handle(acms_store *s)
@@ -68,7 +53,7 @@ static CURL *handle(acms_store *s)
 /* The "error" text of a JSON error body, or a short generic text. */
 static const char *error_text(acms_arena *a, const answer *b, long status)
 {
-    cJSON *j = b->len ? cJSON_ParseWithLength(b->buf, b->len) : NULL;
+    cJSON *j = b->body.len ? cJSON_ParseWithLength(b->body.buf, b->body.len) : NULL;
     const cJSON *e = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
     const char *t = cJSON_IsString(e) && *e->valuestring ? acms_arena_strdup(a, e->valuestring)
                                                           : acms_arena_printf(a, "HTTP %ld", status);
@@ -89,7 +74,7 @@ static int request_if(acms_store *s, acms_arena *a, const char *url, const char 
         return ACMS_ERR;
     }
     memset(b, 0, sizeof *b);
-    b->a = a;
+    acms_strbuf_init_arena(&b->body, a, MAX_ANSWER);
     char cerr[CURL_ERROR_SIZE] = "";
     struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
     if (body)
@@ -129,10 +114,7 @@ static int request_if(acms_store *s, acms_arena *a, const char *url, const char 
         return ACMS_ERR_RETRY;
     }
     if (status == 200 || status == 201) {
-        if (!b->buf) {
-            b->buf = acms_arena_strdup(a, "");
-            b->len = 0;
-        }
+        acms_strbuf_grow(&b->body, 0); /* an empty answer is "" (arena memory: cannot fail) */
         return ACMS_OK;
     }
     if (status == 404) {
@@ -211,7 +193,7 @@ static int post_doc(acms_store *s, acms_arena *a, const put_req *p, acms_store_d
         rc = ACMS_ERR; /* a put has nothing to miss */
     if (rc != ACMS_OK)
         return rc;
-    cJSON *j = cJSON_ParseWithLength(b.buf, b.len);
+    cJSON *j = cJSON_ParseWithLength(b.body.buf, b.body.len);
     const cJSON *v = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "version") : NULL;
     const cJSON *hh = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "hash") : NULL;
     rc = ACMS_ERR;
@@ -311,7 +293,7 @@ static int fetch_doc(acms_store *s, acms_arena *a, const char *id, uint32_t vers
     int rc = request(s, a, url, NULL, 0, NULL, &b, &status, errstr, errstr_size);
     if (rc != ACMS_OK)
         return rc;
-    return acms_store__doc_from_json(a, b.buf, b.len, id, version, out, errstr, errstr_size);
+    return acms_store__doc_from_json(a, b.body.buf, b.body.len, id, version, out, errstr, errstr_size);
 }
 
 static int h_get(acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *context,
@@ -337,7 +319,7 @@ static int h_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry
     int rc = request(s, a, url, NULL, 0, NULL, &b, &status, errstr, errstr_size);
     if (rc != ACMS_OK)
         return rc;
-    return acms_store__entries_from_json(a, b.buf, b.len, id, out, n, errstr, errstr_size);
+    return acms_store__entries_from_json(a, b.body.buf, b.body.len, id, out, n, errstr, errstr_size);
 }
 
 /* --- rotate-key ---------------------------------------------------------------------------------- */

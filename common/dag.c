@@ -1,63 +1,24 @@
-/* dag.c: the step graph. Names are looked up through a small open-addressing hash so building is
+/* dag.c: the step graph. Names are looked up through a string map (strmap.h) so building is
  * linear in steps + edges; cycle detection is Kahn's algorithm, and the steps left over are
  * walked once more to name one cycle in the issue. */
 #include "dag.h"
+
+#include "strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const char **keys;
-    size_t *vals;
-    size_t cap;
-} name_index;
-
-static uint64_t hash_str(const char *s)
+/* name -> step index, or -1 when there is no such step. */
+static long index_get(const acms_strmap *ix, const char *name)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static void index_init(acms_arena *a, name_index *ix, size_t n)
-{
-    ix->cap = 16;
-    while (ix->cap < n * 2)
-        ix->cap <<= 1;
-    ix->keys = acms_arena_alloc(a, ix->cap * sizeof *ix->keys);
-    ix->vals = acms_arena_alloc(a, ix->cap * sizeof *ix->vals);
-}
-
-/* Inserts name -> i unless present; returns the existing index or -1 when inserted. */
-static long index_put(name_index *ix, const char *name, size_t i)
-{
-    size_t h = hash_str(name) & (ix->cap - 1);
-    while (ix->keys[h]) {
-        if (!strcmp(ix->keys[h], name))
-            return (long)ix->vals[h];
-        h = (h + 1) & (ix->cap - 1);
-    }
-    ix->keys[h] = name;
-    ix->vals[h] = i;
-    return -1;
-}
-
-static long index_get(const name_index *ix, const char *name)
-{
-    size_t h = hash_str(name) & (ix->cap - 1);
-    while (ix->keys[h]) {
-        if (!strcmp(ix->keys[h], name))
-            return (long)ix->vals[h];
-        h = (h + 1) & (ix->cap - 1);
-    }
-    return -1;
+    size_t i;
+    return acms_strmap_get(ix, name, &i) ? (long)i : -1;
 }
 
 typedef struct {
     acms_dag d;
-    name_index ix;
+    acms_strmap ix; /* step name -> index (the arena's) */
 } dag_impl;
 
 long acms_dag_index(const acms_dag *d, const char *name)
@@ -77,7 +38,7 @@ static void dag_alloc(acms_arena *a, dag_impl *impl, size_t n)
     d->nsucc = acms_arena_alloc(a, (n + 1) * sizeof *d->nsucc);
     d->order = acms_arena_alloc(a, (n + 1) * sizeof *d->order);
     d->depth = acms_arena_alloc(a, (n + 1) * sizeof *d->depth);
-    index_init(a, &impl->ix, n);
+    acms_strmap_init(&impl->ix, a, n);
 }
 
 /* Names every step and indexes it; a duplicate name is an issue. Returns 1 when all are unique. */
@@ -88,16 +49,16 @@ static int dag_names(dag_impl *impl, const Acms__V1__Pipeline *p, acms_issues *i
     for (size_t i = 0; i < d->n; i++) {
         const char *name = p->steps[i]->name ? p->steps[i]->name : "";
         d->names[i] = name;
-        long prev = index_put(&impl->ix, name, i);
-        if (prev < 0)
-            continue;
+        size_t prev = 0;
+        if (acms_strmap_put(&impl->ix, name, i, &prev) != 0)
+            continue; /* added (the arena's memory: a put cannot fail) */
         usable = 0;
         if (!issues)
             continue;
         char path[64];
         snprintf(path, sizeof path, "spec.steps[%zu].name", i);
         Acms__V1__ValidationIssue *is = acms_issue_add(issues, "DAG_DUPLICATE_STEP", "error", path, NULL,
-                                                       "step name '%s' is used by steps %ld and %zu", name, prev, i);
+                                                       "step name '%s' is used by steps %zu and %zu", name, prev, i);
         is->line = p->steps[i]->line;
         acms_issue_suggest(issues, is, "DAG_DUPLICATE_STEP:rename", "pattern", 0.6, path,
                            acms_arena_printf(issues->arena, "%s-%zu", name, i),

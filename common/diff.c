@@ -2,6 +2,8 @@
  * not a difference. The edit script keeps removals before additions inside a change, as diff(1) does. */
 #include "diff.h"
 
+#include "strbuf.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,34 +85,6 @@ static void middle(acms_arena *a, const line *x, size_t x0, size_t x1, const lin
         push(a, v, n, '+', x1, j, &y[j]);
 }
 
-typedef struct sbuf {
-    acms_arena *a;
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = acms_arena_alloc(b->a, cap);
-        if (b->len)
-            memcpy(np, b->p, b->len);
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(sbuf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
 char *acms_diff_unified(acms_arena *a, const char *label_x, const char *x, size_t xlen, const char *label_y,
                         const char *y, size_t ylen, int context, size_t *changes)
 {
@@ -137,8 +111,9 @@ char *acms_diff_unified(acms_arena *a, const char *label_x, const char *x, size_
     if (nchg == 0)
         return acms_arena_strdup(a, "");
 
-    sbuf b = {.a = a};
-    puts_(&b, acms_arena_printf(a, "--- %s\n+++ %s\n", label_x ? label_x : "a", label_y ? label_y : "b"));
+    acms_strbuf b;
+    acms_strbuf_init_arena(&b, a, 0); /* arena memory: additions cannot fail */
+    acms_strbuf_addf(&b, "--- %s\n+++ %s\n", label_x ? label_x : "a", label_y ? label_y : "b");
     size_t i = 0, ctx = (size_t)context;
     while (i < nops) {
         while (i < nops && ops[i].kind == ' ')
@@ -167,14 +142,14 @@ char *acms_diff_unified(acms_arena *a, const char *label_x, const char *x, size_
             oy += ops[k].kind != '-';
         }
         size_t sx = ops[start].ix, sy = ops[start].iy;
-        puts_(&b, acms_arena_printf(a, "@@ -%zu,%zu +%zu,%zu @@\n", ox ? sx + 1 : sx, ox, oy ? sy + 1 : sy, oy));
+        acms_strbuf_addf(&b, "@@ -%zu,%zu +%zu,%zu @@\n", ox ? sx + 1 : sx, ox, oy ? sy + 1 : sy, oy);
         for (size_t k = start; k < end; k++) {
             char c = ops[k].kind;
-            put(&b, &c, 1);
-            put(&b, ops[k].l->s, ops[k].l->n);
-            put(&b, "\n", 1);
+            acms_strbuf_add(&b, &c, 1);
+            acms_strbuf_add(&b, ops[k].l->s, ops[k].l->n);
+            acms_strbuf_add(&b, "\n", 1);
         }
         i = end;
     }
-    return b.p;
+    return acms_strbuf_detach(&b, NULL);
 }

@@ -19,11 +19,12 @@
 
 #include "doc.h"
 #include "doc_int.h"
+#include "strmap.h"
 
 /* Node budget of one parse (keys count): a 5000-step pipeline at 80 nodes a step fits; far below what a
  * 4 MiB file of "[0,0,0,..." could otherwise cost in memory (~150 bytes a node). */
 #define DOC_MAX_NODES 400000
-/* Maps with more entries than this index their keys in a hash table (duplicate checks stay O(1)). */
+/* Maps with this many entries index their keys in a string map (duplicate checks stay O(1)). */
 #define DOC_MAP_INDEX_MIN 16
 
 typedef struct frame {
@@ -34,8 +35,7 @@ typedef struct frame {
     uint32_t key_hash;      /* map: hash of the waiting key */
     uint32_t *hashes;       /* map: key hash of every entry (capacity hashes_cap) */
     size_t hashes_cap;
-    uint32_t *slots;        /* map: open-addressing index of entry positions + 1 (NULL below 16) */
-    size_t cap;
+    acms_strmap index;      /* map: key -> entry position, from DOC_MAP_INDEX_MIN entries (no table before) */
 } frame;
 
 struct acms_doc__parser {
@@ -176,35 +176,17 @@ static void push_entry(acms_arena *a, frame *f, char *key, uint32_t hash, Acms__
     m->entries[m->n_entries++] = e;
 }
 
-/* FNV-1a of the n bytes of a key. */
-static uint32_t hash_key(const char *s, size_t n)
+/* Once the map of f has DOC_MAP_INDEX_MIN entries, indexes their keys (key_taken then keeps the
+ * index up to date). Arena memory: cannot fail. */
+static void index_build(acms_arena *a, frame *f)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
-static void index_put(frame *f, size_t idx)
-{
-    size_t mask = f->cap - 1;
-    for (size_t i = f->hashes[idx] & mask;; i = (i + 1) & mask) {
-        if (f->slots[i] == 0) {
-            f->slots[i] = (uint32_t)idx + 1;
-            return;
-        }
+    const Acms__V1__MapValue *m = f->node->map_value;
+    if (f->index.slot || m->n_entries < DOC_MAP_INDEX_MIN) return;
+    acms_strmap_init(&f->index, a, m->n_entries);
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const char *k = m->entries[i]->key;
+        acms_strmap_putn(&f->index, k, strlen(k), f->hashes[i], i, NULL);
     }
-}
-
-/* (Re)builds the key index of a map frame once it is large enough, keeping the load under 1/2. */
-static void index_grow(acms_arena *a, frame *f)
-{
-    size_t n = f->node->map_value->n_entries;
-    if (n < DOC_MAP_INDEX_MIN || (f->slots && (n + 1) * 2 <= f->cap)) return;
-    size_t cap = f->cap ? f->cap * 2 : 64;
-    while ((n + 1) * 2 > cap) cap *= 2;
-    f->slots = acms_arena_alloc(a, cap * sizeof *f->slots);
-    f->cap = cap;
-    for (size_t i = 0; i < n; i++) index_put(f, i);
 }
 
 /* Whether the stored key k equals s[0..n) (strncmp: k may be shorter than n). */
@@ -213,20 +195,15 @@ static int key_is(const char *k, const char *s, size_t n)
     return strncmp(k, s, n) == 0 && k[n] == '\0';
 }
 
-/* Whether the map of f has the key s[0..n) of hash h (keys hold no NUL: checked before). */
-static int map_has(const frame *f, const char *s, size_t n, uint32_t h)
+/* Whether the map of f already has the key s[0..n) of hash h (keys hold no NUL: checked before).
+ * When it has not and the map is indexed, the key is claimed: it enters the index as the next
+ * entry's, so s must live as long as the frame (the arena copy, or the cJSON tree's). */
+static int key_taken(frame *f, const char *s, size_t n, uint32_t h)
 {
     const Acms__V1__MapValue *m = f->node->map_value;
-    if (!f->slots) {
-        for (size_t i = 0; i < m->n_entries; i++)
-            if (f->hashes[i] == h && key_is(m->entries[i]->key, s, n)) return 1;
-        return 0;
-    }
-    size_t mask = f->cap - 1;
-    for (size_t i = h & mask; f->slots[i]; i = (i + 1) & mask) {
-        size_t e = f->slots[i] - 1;
-        if (f->hashes[e] == h && key_is(m->entries[e]->key, s, n)) return 1;
-    }
+    if (f->index.slot) return acms_strmap_putn(&f->index, s, n, h, m->n_entries, NULL) == 0;
+    for (size_t i = 0; i < m->n_entries; i++)
+        if (f->hashes[i] == h && key_is(m->entries[i]->key, s, n)) return 1;
     return 0;
 }
 
@@ -253,8 +230,7 @@ static void attach(parser *p, Acms__V1__Value *v)
     }
     push_entry(p->a, f, f->key, f->key_hash, v);
     f->key = NULL;
-    if (f->slots) index_put(f, f->node->map_value->n_entries - 1);
-    index_grow(p->a, f);
+    index_build(p->a, f);
 }
 
 static int expecting_key(const parser *p)
@@ -362,10 +338,11 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
     if (rc != ACMS_OK) return rc;
     if (expecting_key(p)) {
         frame *f = &p->stack[p->depth - 1];
-        uint32_t h = hash_key(s, len);
-        if (map_has(f, s, len, h))
+        uint32_t h = acms_strmap_hash(s, len);
+        char *key = acms_arena_strndup(p->a, s, len);
+        if (key_taken(f, key, len, h))
             return perr(p, ACMS_ERR_INVALID, line, col, "duplicate key '%.*s'", (int)(len < 200 ? len : 200), s);
-        f->key = acms_arena_strndup(p->a, s, len);
+        f->key = key;
         f->key_hash = h;
         f->key_line = (uint32_t)line;
         f->key_column = (uint32_t)col;
@@ -549,15 +526,14 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
                 klen = strlen(it->string);
                 if (klen > ACMS_MAX_STRING)
                     return perr(p, ACMS_ERR_LIMIT, 1, 1, "key exceeds the limit of %d bytes", ACMS_MAX_STRING);
-                h = hash_key(it->string, klen);
-                if (map_has(&f, it->string, klen, h))
+                h = acms_strmap_hash(it->string, klen);
+                if (key_taken(&f, it->string, klen, h))
                     return perr(p, ACMS_ERR_INVALID, 1, 1, "duplicate key '%.200s'", it->string);
             }
             if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK) return rc;
             if (cJSON_IsObject(j)) {
                 push_entry(p->a, &f, acms_arena_strndup(p->a, it->string, klen), h, child);
-                if (f.slots) index_put(&f, c->map_value->n_entries - 1);
-                index_grow(p->a, &f);
+                index_build(p->a, &f);
             } else {
                 push_item(p->a, &f, child);
             }

@@ -2,34 +2,17 @@
  *   GET /healthz  200 "ok" while the process runs and its loop makes progress, else 503 with the reason
  *   GET /readyz   200 when the ready probe says so (Kafka and Redis reachable, topics there, partitions
  *                 assigned), else 503 with the reason
- *   GET /metrics  Prometheus text exposition of an acms_metrics registry, with the two probes' answers
+ *   GET /metrics  Prometheus text exposition of an acms_metrics registry (metrics.h), with the two probes' answers
  *                 as of the scrape (acms_service_healthy, acms_service_ready: 1 or 0)
  *   anything else: the service's own handler when it gives one (acms-console's API and page), else 404
- * plus the registry itself: counters, gauges and histograms with fixed label sets; thread-safe.
  * Only GET and HEAD are served; every answer carries X-Content-Type-Options: nosniff. */
 #ifndef ACMS_HTTP_H
 #define ACMS_HTTP_H
 
 #include "acms.h"
+#include "metrics.h"
 
-typedef struct acms_metrics acms_metrics;
 typedef struct acms_http acms_http;
-
-acms_metrics *acms_metrics_new(const char *service);
-void acms_metrics_free(acms_metrics *m);
-/* name: metric name (acms_events_in_total); labels: Prometheus label body (topic="x") or NULL;
- * help: # HELP text, used the first time a name is seen. */
-void acms_metrics_add(acms_metrics *m, const char *name, const char *labels, const char *help, double v);
-void acms_metrics_set(acms_metrics *m, const char *name, const char *labels, const char *help, double v);
-/* Histogram observation in seconds (buckets 1 ms .. 10 s). */
-void acms_metrics_observe(acms_metrics *m, const char *name, const char *labels, const char *help, double seconds);
-/* The same for durations of seconds to hours (buckets 1 s .. 6 h): step attempts. */
-void acms_metrics_observe_long(acms_metrics *m, const char *name, const char *labels, const char *help,
-                               double seconds);
-/* Current value of a counter/gauge (0 when unknown), for tests. */
-double acms_metrics_get(acms_metrics *m, const char *name, const char *labels);
-/* Prometheus text into a malloc'd string. */
-char *acms_metrics_render(acms_metrics *m);
 
 /* Connection limits: a connection idle (no byte in either direction) this long is closed; at most
  * ACMS_HTTP_PER_IP_LIMIT connections per client address (a slow "trickle" client holds no more than

@@ -265,7 +265,7 @@ int acms_kafka__budget_ms(const acms_kafka *k)
 
     if (!k->deadline_ms)
         return full;
-    left = k->deadline_ms - acms_mono_ms();
+    left = k->deadline_ms - acms_clock_mono(k->clock);
     return left <= 0 ? 0 : left < full ? (int)left : full;
 }
 
@@ -274,13 +274,19 @@ int64_t acms_kafka_start_deadline(acms_kafka *k)
     if (!k)
         return 0;
     if (!k->deadline_ms)
-        k->deadline_ms = acms_mono_ms() + shutdown_timeout(k);
+        k->deadline_ms = acms_clock_mono(k->clock) + shutdown_timeout(k);
     return k->deadline_ms;
 }
 
 int64_t acms_kafka_deadline(const acms_kafka *k)
 {
     return k ? k->deadline_ms : 0;
+}
+
+void acms_kafka_set_clock(acms_kafka *k, const acms_clock *clock)
+{
+    if (k)
+        k->clock = clock;
 }
 
 void acms_kafka_free(acms_kafka *k)
@@ -436,19 +442,29 @@ static int produce_raw(acms_kafka *k, const char *topic, const void *key, size_t
 {
     rd_kafka_resp_err_t err;
     int waits = 0;
+    /* The handle, not RD_KAFKA_V_TOPIC: librdkafka < 2.10.1 asks for a topic's leader only when
+     * rd_kafka_topic_new() makes it; producev's own lookup leaves a topic the client has never seen
+     * unknown until the next topic scan (every second). A process that connected before its first
+     * produce (acmsctl on a busy machine) then waited up to a second for its event to leave. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->producer, topic, NULL);
 
     if (!hdrs)
         hdrs = rd_kafka_headers_new(0);
     for (;;) {
-        err = rd_kafka_producev(k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)payload, len),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (!err)
+        err = rkt ? rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)payload, len),
+                                      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)
+                  : rd_kafka_last_error();
+        if (!err) {
+            rd_kafka_topic_destroy(rkt);
             return ACMS_OK;
+        }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || waits++ >= PRODUCE_FULL_WAITS)
             break;
         rd_kafka_poll(k->producer, 100); /* serve delivery reports to make room */
     }
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
     rd_kafka_headers_destroy(hdrs);
     if (acms_kafka_permanent_error(err)) { /* e.g. larger than message.max.bytes: refused here */
         acms_kafka__count(k, "acms_events_failed_total", H_FAILED, topic, 1);
@@ -571,7 +587,7 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
     Acms__V1__DeadLetter *dl;
     acms_kafka_hdrs h = {0};
     const char *run_id = "";
-    const char *topic = m->topic ? m->topic : "";
+    const char *topic;
     const char *dl_topic;
     uint8_t *buf = NULL;
     size_t blen = 0, i;
@@ -579,6 +595,7 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
 
     if (!k || !m)
         return ACMS_ERR;
+    topic = m->topic ? m->topic : "";
     a = acms_arena_new(0);
     if (m->key && printable(m->key, m->key_len)) {
         run_id = acms_arena_strndup(a, m->key, m->key_len);

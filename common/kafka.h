@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include "cfg.h"
+#include "clock.h"
 
 typedef struct acms_kafka acms_kafka;
 typedef struct acms_metrics acms_metrics;
@@ -124,6 +125,9 @@ int acms_kafka_run(acms_kafka *k, const acms_kafka_loop *loop);
  * returns it; acms_kafka_deadline returns it (0 = not started). Owner thread only. */
 int64_t acms_kafka_start_deadline(acms_kafka *k);
 int64_t acms_kafka_deadline(const acms_kafka *k);
+/* The clock the shutdown deadline is read on (clock.h; borrowed, outlives k): NULL, the default, is
+ * the system's monotonic clock; a test passes a fake one. Set before the deadline starts. */
+void acms_kafka_set_clock(acms_kafka *k, const acms_clock *clock);
 
 /* Health (ACMS_STALL_TIMEOUT_MS): non-zero when the consume loop has had work in hand and neither
  * committed nor been idle for longer than the bound (a wedged partition, a handler that never

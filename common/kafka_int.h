@@ -38,6 +38,7 @@ struct acms_kafka {
     size_t nfailed;
     int64_t last_poll_err_ms;           /* rate limit for consumer error logs */
     int64_t deadline_ms;                /* shutdown: monotonic bound on flushes from then on, 0 = none */
+    const acms_clock *clock;            /* the deadline's clock (acms_kafka_set_clock), NULL = the system's */
     int nudge;                          /* wake the fetcher when the local queue runs dry (kafka_loop.c):
                                          * ACMS_KAFKA_FETCH_NUDGE and no fetch.queue.backoff.ms */
     atomic_llong nudges;                /* how many times it did */

@@ -8,6 +8,7 @@
  * or for 3 s while polling, end the attempt UNREACHABLE (transient). The request body holds the
  * resolved environment: it is wiped as soon as the request is sent. */
 #include "exec_backend.h"
+#include "strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -34,24 +35,14 @@ struct coord_http {
 };
 
 typedef struct resp {
-    char *p;
+    char *p; /* malloc'd, NUL-terminated (the caller frees it); NULL on transport failure */
     size_t n;
 } resp;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-    resp *r = ud;
     size_t k = size * nmemb;
-    if (r->n + k > RESP_MAX)
-        return 0; /* too large: abort the transfer */
-    char *p = realloc(r->p, r->n + k + 1);
-    if (!p)
-        return 0;
-    memcpy(p + r->n, ptr, k);
-    r->p = p;
-    r->n += k;
-    r->p[r->n] = '\0';
-    return k;
+    return acms_strbuf_add(ud, ptr, k) == ACMS_OK ? k : 0; /* 0 (over RESP_MAX): abort the transfer */
 }
 
 /* One request. Returns 0 with *status set when the worker answered, -1 on transport failure
@@ -61,6 +52,8 @@ static int http_do(CURL *c, const coord_http_auth *auth, const char *method, con
 {
     char ebuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
+    acms_strbuf b;
+    acms_strbuf_init(&b, RESP_MAX);
     out->p = NULL;
     out->n = 0;
     curl_easy_reset(c);
@@ -70,7 +63,7 @@ static int http_do(CURL *c, const coord_http_auth *auth, const char *method, con
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (body) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -89,12 +82,11 @@ static int http_do(CURL *c, const coord_http_auth *auth, const char *method, con
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
         snprintf(err, errsz, "%s %s: %s", method, url, ebuf[0] ? ebuf : curl_easy_strerror(rc));
-        free(out->p);
-        out->p = NULL;
-        out->n = 0;
+        acms_strbuf_release(&b);
         return -1;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    out->p = acms_strbuf_detach(&b, &out->n);
     return 0;
 }
 

@@ -446,6 +446,8 @@ static const char *stage_name(int stage)
                                         : "spawn";
 }
 
+/* (not reformatted: clang-format would put each of child_args' fields on a line of its own) */
+/* clang-format off */
 /* Spawns the child and waits for its exec (or the stage that failed). NULL when running, else the
  * failed handle. Takes envp (wiped and freed here). */
 static coord_local *launch(coord_local *l, const coord_exec_req *req, char **envp, const char *exe, const char *cwd,
@@ -524,6 +526,7 @@ fail:
     free(argv);
     return spawn_failed(l, st, 0, "%s: %s", "clone", err);
 }
+/* clang-format on */
 
 coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
 {

@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "doc.h"
 #include "pb.h"
+#include "strbuf.h"
 
 #define RESP_DEFAULT_MAX (8u * 1024 * 1024)
 #define TOKEN_MAX 16384
@@ -273,25 +274,10 @@ struct curl_slist *k8s_prepare(const k8s_conn *c, CURL *h, const char *path, cha
     return hdrs;
 }
 
-typedef struct sink {
-    k8s_resp *r;
-    size_t max;
-} sink;
-
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
-    sink *s = ud;
     size_t k = size * nmemb;
-    if (s->r->len + k > s->max)
-        return 0;
-    char *b = realloc(s->r->body, s->r->len + k + 1);
-    if (!b)
-        return 0;
-    memcpy(b + s->r->len, p, k);
-    s->r->body = b;
-    s->r->len += k;
-    b[s->r->len] = '\0';
-    return k;
+    return acms_strbuf_add(ud, p, k) == ACMS_OK ? k : 0; /* 0 (over the cap): abort the transfer */
 }
 
 int k8s_request(const k8s_conn *c, CURL *h, const char *method, const char *path, const char *body,
@@ -302,11 +288,12 @@ int k8s_request(const k8s_conn *c, CURL *h, const char *method, const char *path
     struct curl_slist *hdrs = k8s_prepare(c, h, path, err, errsz);
     if (!hdrs)
         return -1;
-    sink s = {out, max ? max : RESP_DEFAULT_MAX};
+    acms_strbuf b;
+    acms_strbuf_init(&b, max ? max : RESP_DEFAULT_MAX);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     if (body) {
         snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
         hdrs = curl_slist_append(hdrs, ct);
@@ -322,11 +309,13 @@ int k8s_request(const k8s_conn *c, CURL *h, const char *method, const char *path
     curl_slist_free_all(hdrs); /* holds the Authorization header: freed right after the transfer */
     if (rc != CURLE_OK) {
         snprintf(err, errsz, "%s %s: %s", method, path, ebuf[0] ? ebuf : curl_easy_strerror(rc));
-        free(out->body);
-        memset(out, 0, sizeof *out);
+        acms_strbuf_release(&b);
         return -1;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+    if (b.len)
+        out->body = acms_strbuf_detach(&b, &out->len);
+    acms_strbuf_release(&b);
     return 0;
 }
 

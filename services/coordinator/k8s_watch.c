@@ -10,6 +10,7 @@
 
 #include "acms.h"
 #include "log.h"
+#include "strbuf.h"
 
 #define WATCH_TIMEOUT_S 240
 #define LINE_MAX_BYTES (4u * 1024 * 1024)
@@ -325,8 +326,7 @@ static void apply_pod(k8s_exec *x, const char *ns, const cJSON *pod, int deleted
 typedef struct stream {
     k8s_exec *x;
     k8s_ns *n;
-    char *buf;
-    size_t len, cap;
+    acms_strbuf line;         /* the bytes of an event not yet ended by '\n', capped at LINE_MAX_BYTES */
     int gone;                 /* an ERROR event with code 410 */
     int stop;
 } stream;
@@ -362,27 +362,16 @@ static size_t on_stream(char *p, size_t size, size_t nmemb, void *ud)
 {
     stream *st = ud;
     size_t k = size * nmemb;
-    if (st->len + k + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 65536;
-        while (cap < st->len + k + 1)
-            cap *= 2;
-        char *b = cap <= LINE_MAX_BYTES ? realloc(st->buf, cap) : NULL;
-        if (!b)
-            return 0; /* an event too large: drop the watch, relist */
-        st->buf = b;
-        st->cap = cap;
-    }
-    memcpy(st->buf + st->len, p, k);
-    st->len += k;
-    char *nl;
+    if (acms_strbuf_add(&st->line, p, k) != ACMS_OK)
+        return 0; /* an event too large: drop the watch, relist */
+    char *buf = st->line.buf, *nl;
     size_t off = 0;
-    while ((nl = memchr(st->buf + off, '\n', st->len - off))) {
+    while ((nl = memchr(buf + off, '\n', st->line.len - off))) {
         *nl = '\0';
-        on_event(st, st->buf + off);
-        off = (size_t)(nl - st->buf) + 1;
+        on_event(st, buf + off);
+        off = (size_t)(nl - buf) + 1;
     }
-    memmove(st->buf, st->buf + off, st->len - off);
-    st->len -= off;
+    acms_strbuf_remove(&st->line, 0, off);
     return k;
 }
 
@@ -460,6 +449,7 @@ static int watch_once(k8s_exec *x, k8s_ns *n, CURL *h)
     if (!hdrs)
         return 0;
     stream st = {.x = x, .n = n};
+    acms_strbuf_init(&st.line, LINE_MAX_BYTES - 1); /* one event's line, its NUL included */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stream);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
@@ -472,7 +462,7 @@ static int watch_once(k8s_exec *x, k8s_ns *n, CURL *h)
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdrs);
-    free(st.buf);
+    acms_strbuf_release(&st.line);
     if (st.gone || status == 410)
         return 0;
     if (rc != CURLE_OK || status != 200) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "name_table.h"
+
 #if defined(_RDKAFKA_H_) || defined(__HIREDIS_H)
 #error "pure: no Kafka or Redis header may reach this file"
 #endif
@@ -15,19 +17,12 @@ static const char *const state_names[] = {"pending", "retrying", "running", "suc
 
 const char *coord_state_name(coord_step_state s)
 {
-    if ((unsigned)s < sizeof state_names / sizeof *state_names)
-        return state_names[s];
-    return "unknown";
+    return acms_name_of(state_names, ACMS_NAMES_LEN(state_names), (unsigned)s, "unknown");
 }
 
 int coord_state_parse(const char *s)
 {
-    if (!s)
-        return -1;
-    for (size_t i = 0; i < sizeof state_names / sizeof *state_names; i++)
-        if (!strcmp(s, state_names[i]))
-            return (int)i;
-    return -1;
+    return acms_name_index(state_names, ACMS_NAMES_LEN(state_names), s);
 }
 
 int coord_state_terminal(coord_step_state s)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "name_table.h"
+
 #if defined(_RDKAFKA_H_) || defined(__HIREDIS_H)
 #error "pure: no Kafka or Redis header may reach this file"
 #endif
@@ -23,19 +25,12 @@ static const char *const reason_names[] = {"UNSPECIFIED", "OK",        "NONZERO"
 
 const char *coord_reason_name(Acms__V1__ExitReason r)
 {
-    if ((unsigned)r < sizeof reason_names / sizeof *reason_names)
-        return reason_names[r];
-    return "UNSPECIFIED";
+    return acms_name_of(reason_names, ACMS_NAMES_LEN(reason_names), (unsigned)r, "UNSPECIFIED");
 }
 
 int coord_reason_parse(const char *s)
 {
-    if (!s)
-        return -1;
-    for (size_t i = 0; i < sizeof reason_names / sizeof *reason_names; i++)
-        if (!strcmp(s, reason_names[i]))
-            return (int)i;
-    return -1;
+    return acms_name_index(reason_names, ACMS_NAMES_LEN(reason_names), s);
 }
 
 void coord_res_from_step(const Acms__V1__Step *s, coord_res *out)

@@ -1,7 +1,7 @@
 /* feedback.h: the feedback service's handling of one event. A feedback_job is one event in hand,
  * living in its own arena. Handlers return ACMS_OK, ACMS_ERR_RETRY (nothing lost: the event is
  * redelivered) or ACMS_ERR_POISON (dead-lettered with *reason). Every handler applies its Redis
- * effects together with the event's seen-mark in one script (store.h), so a redelivery never
+ * effects together with the event's seen-mark in one script (apply.h), so a redelivery never
  * doubles a counter. */
 #ifndef FEEDBACK_FEEDBACK_H
 #define FEEDBACK_FEEDBACK_H

@@ -1,7 +1,7 @@
 /* on_alert.c: an Alert -> the pipeline's alert counts (acms:feedback:alerts:<pipeline>), counted
  * once per alert event under its seen-mark. */
 #include "feedback.h"
-#include "store.h"
+#include "apply.h"
 
 int feedback_on_alert(feedback_job *j, const Acms__V1__Alert *al, const char **reason)
 {
@@ -11,7 +11,7 @@ int feedback_on_alert(feedback_job *j, const Acms__V1__Alert *al, const char **r
     }
     feedback_hash_op op = {.key = feedback_key_alerts(j->a, al->pipeline)};
     acms_hash_op_add(j->a, &op.incr, &op.nincr, al->name, "1");
-    int rc = feedback_store_apply(j->r, feedback_key_seen(j->a, j->id), &op, 1);
+    int rc = feedback_apply(j->r, feedback_key_seen(j->a, j->id), &op, 1);
     if (rc < 0)
         return ACMS_ERR_RETRY;
     if (rc == 1)

@@ -227,7 +227,7 @@ int feedback_on_result(feedback_job *j, const Acms__V1__ExecutionResult *res, co
             return ACMS_ERR_RETRY;
         if (tries == 0 && feedback_run_publish(j, res, in.o, in.n, &in.t, out.ins, out.nins) != ACMS_OK)
             return ACMS_ERR_RETRY;
-        int rc = feedback_store_apply(j->r, seen, out.ops, out.nops);
+        int rc = feedback_apply(j->r, seen, out.ops, out.nops);
         if (rc < 0 && rc != ACMS_ERR_STALE)
             return ACMS_ERR_RETRY;
         if (rc == 1)

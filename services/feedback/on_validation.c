@@ -7,7 +7,7 @@
 
 #include "feedback.h"
 #include "fixes.h"
-#include "store.h"
+#include "apply.h"
 
 #define LASTISSUES_TTL_S (30 * 24 * 3600)
 
@@ -91,7 +91,7 @@ int feedback_on_validation(feedback_job *j, const Acms__V1__ValidationResultEven
         fix_out o;
         if (fix_ops(j, &cur, lkey, &o) != ACMS_OK)
             return ACMS_ERR_RETRY;
-        int rc = feedback_store_apply(j->r, seen, o.ops, o.nops);
+        int rc = feedback_apply(j->r, seen, o.ops, o.nops);
         if (rc < 0 && rc != ACMS_ERR_STALE)
             return ACMS_ERR_RETRY;
         if (rc == 1) {

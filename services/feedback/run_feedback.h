@@ -5,7 +5,7 @@
 
 #include "feedback.h"
 #include "outcome.h"
-#include "store.h"
+#include "apply.h"
 
 typedef struct feedback_run_totals {
     size_t steps, succeeded, kills, recs;

@@ -6,9 +6,9 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "acms.h"
+#include "clock.h"
 #include "log.h"
 
 #define TRY_TIMEOUT_MS 1000
@@ -70,15 +70,6 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
-static void sleep_ms(int64_t ms)
-{
-    if (ms <= 0)
-        return;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
-
 /* One POST with a timeout; returns 1 on a 2xx answer. */
 static int post_once(CURL *c, const char *url, const char *json, int64_t timeout_ms, long *status,
                      char *err, size_t err_size)
@@ -107,7 +98,7 @@ void monitor_webhooks_post(const monitor_webhooks *w, const char *json, monitor_
     memset(res, 0, sizeof *res);
     if (!w || w->n == 0 || !json)
         return;
-    int64_t deadline = acms_mono_ms() + (w->budget_ms > 0 ? w->budget_ms : 2000);
+    int64_t deadline = acms_clock_mono(w->clock) + (w->budget_ms > 0 ? w->budget_ms : 2000);
     CURL *c = curl_easy_init();
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     if (!c || !hdrs) {
@@ -122,7 +113,7 @@ void monitor_webhooks_post(const monitor_webhooks *w, const char *json, monitor_
     for (size_t i = 0; i < w->n; i++) {
         int ok = 0;
         for (int t = 0; t < MONITOR_WEBHOOK_TRIES && !ok; t++) {
-            int64_t left = deadline - acms_mono_ms();
+            int64_t left = deadline - acms_clock_mono(w->clock);
             if (left <= 0)
                 break;
             long status;
@@ -137,10 +128,10 @@ void monitor_webhooks_post(const monitor_webhooks *w, const char *json, monitor_
             acms_log_warn(NULL, NULL, "webhook %s try %d failed: %s", shown, t + 1, err);
             if (t + 1 < MONITOR_WEBHOOK_TRIES) {
                 int64_t wait = w->backoff_ms[t];
-                left = deadline - acms_mono_ms();
+                left = deadline - acms_clock_mono(w->clock);
                 if (wait >= left)
                     break;
-                sleep_ms(wait);
+                acms_clock_sleep(w->clock, wait);
             }
         }
         if (ok)

@@ -8,6 +8,7 @@
 
 #include "acms.h"
 #include "arena.h"
+#include "clock.h"
 
 #define MONITOR_WEBHOOK_TRIES 3
 
@@ -16,6 +17,7 @@ typedef struct monitor_webhooks {
     size_t n;
     int budget_ms;                              /* total time bound per post (all receivers) */
     int backoff_ms[MONITOR_WEBHOOK_TRIES];      /* 200, 400, 800 */
+    const acms_clock *clock;                    /* the budget's clock and the backoffs' sleep; NULL = the system's */
 } monitor_webhooks;
 
 typedef struct monitor_webhook_result {

@@ -1,8 +1,11 @@
 /* environment.c: validation level 3, compatibility of the adapted pipeline with its environment:
  * instance types exist in the catalogue and are allowed there, quotas, region, network isolation,
  * interruptible capacity, the executor, and GPU use of training steps. Reads the environment
- * profile and the catalogue only; allowed-type lookups go through a validator_strset. */
-#include "vutil.h"
+ * profile and the catalogue only; allowed-type lookups go through a string map (strmap.h). */
+#include "names.h"
+#include "paths.h"
+#include "steps.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +14,13 @@ typedef struct env_view {
     const validator_input *in;
     const Acms__V1__Environment *env;
     const acms_catalog *cat;            /* NULL or empty: no catalogue checks */
-    validator_strset allowed;           /* empty when every type is allowed */
+    acms_strmap allowed;                /* empty when every type is allowed */
     const char **cat_names;             /* built on first unknown type */
 } env_view;
 
 static int type_allowed(const env_view *v, const char *name)
 {
-    return v->env->n_allowed_instance_types == 0 || validator_strset_get(&v->allowed, name, NULL);
+    return v->env->n_allowed_instance_types == 0 || (name && acms_strmap_get(&v->allowed, name, NULL));
 }
 
 static void check_instance_type(env_view *v, acms_arena *a, acms_issues *is, size_t i, const Acms__V1__Step *s,
@@ -219,9 +222,9 @@ int validator_environment(const validator_input *in, acms_arena *a, acms_issues 
     env_view v = {.in = in, .env = env};
     if (in->profiles && in->profiles->catalog.n > 0)
         v.cat = &in->profiles->catalog;
-    validator_strset_init(&v.allowed, a, env->n_allowed_instance_types);
+    acms_strmap_init(&v.allowed, a, env->n_allowed_instance_types);
     for (size_t k = 0; k < env->n_allowed_instance_types; k++)
-        validator_strset_add(&v.allowed, validator_str(env->allowed_instance_types[k]), k, NULL);
+        acms_strmap_put(&v.allowed, validator_str(env->allowed_instance_types[k]), k, NULL);
 
     if (validator_empty(env->region)) {
         acms_issue_add(is, "ENV_NO_REGION", "warning", "environment.region", NULL,

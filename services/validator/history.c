@@ -4,8 +4,10 @@
  *   acms:learn:rec:<pipeline>:<step>       memory_mb runtime_s ...
  *   acms:feedback:stats:<pipeline>:<step>  p50_wall_ms p90_wall_ms p90_peak_mb runs ...
  *   acms:learn:fix:<issue_code>            <suggestion_id>:offered <suggestion_id>:resolved */
-#include "vutil.h"
+#include "validator.h"
+
 #include "keys.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -188,13 +190,13 @@ static void apply_fix(void *ud, size_t k, const char *field, const char *value)
 int validator_history_load_fixes(acms_redis *r, acms_arena *a, const acms_issues *is, validator_fix_history *out)
 {
     memset(out, 0, sizeof *out);
-    validator_strset codes;
-    validator_strset_init(&codes, a, is->n);
+    acms_strmap codes;
+    acms_strmap_init(&codes, a, is->n);
     fix_ud ud = {out, a};
     size_t cmds = 0;
     for (size_t i = 0; i < is->n; i++) {
         const char *code = validator_str(is->v[i]->code);
-        if (!*code || !validator_strset_add(&codes, code, i, NULL))
+        if (!*code || !acms_strmap_put(&codes, code, i, NULL))
             continue;
         acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_FIX_FMT, code);
         if (++cmds == HISTORY_BATCH) {

@@ -4,7 +4,8 @@
  * the p90 peak, a runtime limit under the p90 duration, and the expected duration and cost of the
  * run (catalogue prices, critical path of the DAG). Statistics of fewer than
  * VALIDATOR_MIN_HISTORY_RUNS runs are not judged. */
-#include "vutil.h"
+#include "paths.h"
+#include "steps.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * CPU time, and CPU left idle. Pure: the event in, a ValidationResult (phase "runtime") out; a
  * healthy step yields no issues and the service publishes nothing. Paths name the step by name
  * (spec.steps[name=<step>].<field>) because an event carries no step index. */
-#include "vutil.h"
+#include "result.h"
 
 #include <math.h>
 #include <string.h>

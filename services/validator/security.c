@@ -3,7 +3,8 @@
  * rules of the environment are evaluated against every step they apply to (a rule's id is the
  * issue code), a rule requiring a field the step's executor does not enforce is ENFORCEMENT_GAP
  * (enforce.h), and outputs must stay under the environment's allowed prefixes. Read-only. */
-#include "vutil.h"
+#include "names.h"
+#include "paths.h"
 
 #include "secret.h"
 
@@ -224,6 +225,8 @@ static const char *fval_str(acms_arena *a, fval *v)
     return v->str;
 }
 
+/* (not reformatted: a table of one-line field readers, kept one line each) */
+/* clang-format off */
 static fval step_field(acms_arena *a, const Acms__V1__Step *s, const char *f)
 {
     static const fval unknown = {0, 0, 0, 0, ""};
@@ -282,6 +285,7 @@ static fval step_field(acms_arena *a, const Acms__V1__Step *s, const char *f)
     }
     return unknown;
 }
+/* clang-format on */
 
 static int parse_num(const char *s, double *out)
 {

@@ -2,8 +2,10 @@
  * acms_dag_build (empty, duplicate names, missing and self dependencies, one named cycle); this file
  * finds every dependency cycle (iterative Tarjan, O(steps + edges)), marks the steps that can never
  * run because they wait on a cycle or a missing step, and checks value ranges and cross-field rules.
- * Name lookups go through the dag's hash or a validator_strset: nothing here is quadratic in steps. */
-#include "vutil.h"
+ * Name lookups go through the dag's index or a string map (strmap.h): nothing here is quadratic in steps. */
+#include "paths.h"
+#include "result.h"
+#include "strmap.h"
 
 #include <string.h>
 
@@ -226,11 +228,11 @@ static void check_duplicates_in_step(const validator_input *in, acms_arena *a, a
                                      const Acms__V1__Step *s)
 {
     if (s->n_depends_on > 1) {
-        validator_strset seen;
-        validator_strset_init(&seen, a, s->n_depends_on);
+        acms_strmap seen;
+        acms_strmap_init(&seen, a, s->n_depends_on);
         for (size_t k = 0; k < s->n_depends_on; k++) {
             size_t prev;
-            if (validator_strset_add(&seen, validator_str(s->depends_on[k]), k, &prev))
+            if (acms_strmap_put(&seen, validator_str(s->depends_on[k]), k, &prev))
                 continue;
             Acms__V1__ValidationIssue *x = validator_step_issue(
                 in, is, i, acms_arena_printf(a, "depends_on[%zu]", k), "DUPLICATE_DEPENDENCY", "warning",
@@ -243,11 +245,11 @@ static void check_duplicates_in_step(const validator_input *in, acms_arena *a, a
         }
     }
     if (s->n_env > 1) {
-        validator_strset seen;
-        validator_strset_init(&seen, a, s->n_env);
+        acms_strmap seen;
+        acms_strmap_init(&seen, a, s->n_env);
         for (size_t k = 0; k < s->n_env; k++) {
             const char *en = validator_str(s->env[k]->name);
-            if (validator_strset_add(&seen, en, k, NULL))
+            if (acms_strmap_put(&seen, en, k, NULL))
                 continue;
             validator_step_issue(in, is, i, acms_arena_printf(a, "env.%s", en), "DUPLICATE_ENV_VAR", "error",
                                  "environment variable %s is set twice in step '%s'; only one value can win", en,
@@ -301,8 +303,8 @@ static void check_cross_fields(const validator_input *in, acms_arena *a, acms_is
 static void check_output_overlap(const validator_input *in, acms_arena *a, acms_issues *is)
 {
     const Acms__V1__Pipeline *p = in->pipeline;
-    validator_strset seen;
-    validator_strset_init(&seen, a, p->n_steps);
+    acms_strmap seen;
+    acms_strmap_init(&seen, a, p->n_steps);
     for (size_t i = 0; i < p->n_steps; i++) {
         const char *o = p->steps[i]->output_path;
         if (validator_empty(o))
@@ -312,7 +314,7 @@ static void check_output_overlap(const validator_input *in, acms_arena *a, acms_
             l--;
         const char *key = acms_arena_strndup(a, o, l);
         size_t prev;
-        if (validator_strset_add(&seen, key, i, &prev))
+        if (acms_strmap_put(&seen, key, i, &prev))
             continue;
         Acms__V1__ValidationIssue *x = validator_step_issue(
             in, is, i, "output_path", "DUPLICATE_OUTPUT_PATH", "warning",

@@ -4,7 +4,8 @@
  * SIZING_INPUT_UNKNOWN, SIZING_INPUT_NOT_A_NUMBER, SIZING_INPUT_SECRET, SIZING_INPUT_NO_VALUE (errors:
  * the declaration says the step's needs follow something that is not there), SIZING_INPUT_AMBIGUOUS
  * (warning: input and input_size_bytes both set; input wins). Each comes with ranked suggestions. */
-#include "vutil.h"
+#include "names.h"
+#include "paths.h"
 
 #include <string.h>
 

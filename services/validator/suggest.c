@@ -5,7 +5,9 @@
  * VALIDATOR_TOP_SUGGESTIONS over all issues form result.suggestions. Every suggestion carries a
  * stable id "<ISSUE_CODE>:<slug>" naming the kind of fix (never an instance), so the feedback
  * service can count which fixes resolved which codes. */
-#include "vutil.h"
+#include "paths.h"
+#include "result.h"
+#include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -285,8 +287,8 @@ size_t validator_suggest(const validator_input *in, acms_arena *a, acms_issues *
     if (total == 0 || cap == 0)
         return 0;
     ranked *all = acms_arena_alloc(a, total * sizeof *all);
-    validator_strset seen;
-    validator_strset_init(&seen, a, total);
+    acms_strmap seen;
+    acms_strmap_init(&seen, a, total);
     size_t n = 0;
     for (size_t k = 0; k < is->n; k++) {
         const Acms__V1__ValidationIssue *x = is->v[k];
@@ -297,7 +299,7 @@ size_t validator_suggest(const validator_input *in, acms_arena *a, acms_issues *
                                   ? acms_arena_printf(a, "%s\x1f%s\x1f%s", x->code, s->patch_path,
                                                       validator_str(s->patch_value))
                                   : acms_arena_printf(a, "\x1f\x1f\x1f%s", validator_str(s->text));
-            if (!validator_strset_add(&seen, key, n, NULL))
+            if (!acms_strmap_put(&seen, key, n, NULL))
                 continue;
             all[n].s = s;
             all[n].sev = sev_rank(x->severity);

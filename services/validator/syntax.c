@@ -2,7 +2,9 @@
  * (unknown fields with "did you mean", types, missing fields, kind, apiVersion); this file adds the
  * formats of names, output URIs, secret references and environment variable names, known step
  * types and input limits. It only reads the pipeline; every finding is an issue in `is`. */
-#include "vutil.h"
+#include "names.h"
+#include "paths.h"
+#include "steps.h"
 
 #include "doc.h"
 #include "secret.h"

@@ -14,7 +14,7 @@
  *           critical path are partial
  *   - min(0.10, 0.02 x UNKNOWN_FIELD issues): an unknown key may hide a setting the user meant
  * clamped to [0, 1] and rounded to 3 decimals. */
-#include "vutil.h"
+#include "result.h"
 
 #include <math.h>
 #include <string.h>

@@ -184,8 +184,9 @@ double validator_blend_confidence(double base, uint64_t offered, uint64_t resolv
  * best_practice, anything else. */
 int validator_source_rank(const char *source);
 
-/* The effective memory of a step in MiB: resources.memory_mb, else memory_mb, else its instance
- * type's memory from the catalogue (c may be NULL), else 0. */
-uint64_t validator_step_memory_mb(const Acms__V1__Step *s, const acms_catalog *c);
+/* Non-zero for NULL or "" (a string field the levels treat as unset). */
+static inline int validator_empty(const char *s) { return s == NULL || s[0] == '\0'; }
+/* s, or "" for NULL. */
+static inline const char *validator_str(const char *s) { return s ? s : ""; }
 
 #endif

@@ -73,6 +73,17 @@ stack__pid() {
   echo "$pid"
 }
 
+# stack__spawned NAME: the pid recorded for NAME while that process lives, whatever it runs yet.
+# The start loops use it: between the wrapper's pid file and its exec, and during the exec itself
+# (when /proc/PID/cmdline reads empty), stack__pid's check of the program name cannot pass.
+stack__spawned() {
+  local f=$STACK_DIR/$1.pid pid
+  [ -f "$f" ] || return 0
+  read -r pid _ <"$f" || true
+  stack__alive "$pid" && echo "$pid"
+  return 0
+}
+
 # stack__spawn NAME LOGFILE PROG ARGS...: starts PROG in the background (own session when
 # STACK_DETACH=1) and records "PID PROG" in NAME.pid. The pid is the program's own: the wrapper
 # shell writes its $$ and then execs the program.
@@ -193,7 +204,7 @@ stack_start_redis() {
         stack__log "redis-server on 127.0.0.1:$port (AOF everysec, dir $dir)"
         return 0
       fi
-      stack__alive "$(stack__pid redis)" || break
+      stack__alive "$(stack__spawned redis)" || break
       sleep 0.1
     done
     stack__kill redis TERM 2
@@ -259,7 +270,7 @@ stack_start_devbroker() {
       stack__log "acms-devbroker at $ACMS_KAFKA_BROKERS ($parts partitions per topic, control $sock)"
       return 0
     fi
-    stack__alive "$(stack__pid broker)" || break
+    stack__alive "$(stack__spawned broker)" || break
     sleep 0.1
   done
   stack__log "acms-devbroker did not start; see $STACK_DIR/broker.log"

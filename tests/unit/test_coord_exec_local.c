@@ -1,13 +1,17 @@
 /* test_coord_exec_local.c: the local executor really spawns and execs: success with rusage,
  * a nonzero exit, a memory hog killed for memory, a sleeper stopped for time, a missing command,
  * capped logs, log files made only for a stream that carried output (what the step put at their
- * names replaced, not followed), the work root made and marked as a top directory, and a secret reference resolved only into the child's environment. */
+ * names replaced, not followed), the work root made and marked as a top directory, and a secret
+ * reference resolved only into the child's environment. The time limit and its grace are checked
+ * on a fake clock (the now each poll is given): the step's own output is the marker that it got
+ * SIGTERM, and nothing there depends on how fast the machine is. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,25 +241,108 @@ static void test_short_step_peak_not_the_spawners(void **state)
     assert_true(st.peak_rss_kb < 48 * 1024);
 }
 
+/* A step for the time-limit tests, with max_runtime_s 1 and a grace of 2 s. *t0 and *t1 bound its
+ * start on the monotonic clock: a fake now of *t1 + 1000 is past its limit, *t0 + 999 is not. */
+static coord_proc *start_timed(fixture *f, const char *step, char *const *argv, size_t argc, int64_t *t0, int64_t *t1)
+{
+    acms_secret_ctx secrets = {0};
+    coord_exec_req req = {.run_id = "run-1", .step = step, .attempt = 1, .argv = argv, .argc = argc,
+                          .work_root = f->root, .secrets = &secrets, .secret_scopes = test_scopes, .nsecret_scopes = 1,
+                          .output_path = "s3://bucket/out", .grace_ms = 2000};
+    req.res.max_runtime_s = 1;
+    *t0 = acms_mono_ms();
+    coord_proc *p = coord_exec_start(&req);
+    *t1 = acms_mono_ms();
+    assert_non_null(p);
+    return p;
+}
+
+/* The attempt's stdout.log so far, NUL-terminated. */
+static void read_stdout(const char *dir, char *buf, size_t size)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/stdout.log", dir);
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(buf, 1, size - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    buf[n] = '\0';
+}
+
+/* The highest "tick-N" line of the attempt's stdout.log so far, 0 when none. */
+static int last_tick(const char *dir)
+{
+    char buf[65536];
+    int last = 0, n;
+    read_stdout(dir, buf, sizeof buf);
+    for (const char *q = strstr(buf, "tick-"); q; q = strstr(q + 1, "tick-"))
+        if (sscanf(q, "tick-%d", &n) == 1 && n > last)
+            last = n;
+    return last;
+}
+
+/* Polls at the fixed (fake) time now until the step is done (returns 1) or, when want is not NULL,
+ * its stdout.log holds want (returns 0). Fails after a generous 60 s of real time. */
+static int poll_at(coord_proc *p, int64_t now, const char *want, coord_exec_status *st)
+{
+    int64_t deadline = acms_mono_ms() + 60000;
+    for (;;) {
+        memset(st, 0, sizeof *st);
+        if (coord_exec_poll(p, now, st))
+            return 1;
+        if (want && st->dir[0]) {
+            char buf[65536];
+            read_stdout(st->dir, buf, sizeof buf);
+            if (strstr(buf, want))
+                return 0;
+        }
+        if (acms_mono_ms() > deadline) {
+            coord_exec_abandon(p);
+            fail_msg("no %s within 60 s", want ? want : "end");
+        }
+        usleep(10000);
+    }
+}
+
 static void test_time_limit(void **state)
 {
-    char *argv[] = {"sleep", "5"};
-    coord_res res = {.max_runtime_s = 1};
-    int64_t elapsed = 0;
-    coord_exec_status st = run(*state, "slow", argv, 2, &res, NULL, 0, 10000, &elapsed);
+    char *argv[] = {"sleep", "1000"};
+    int64_t t0, t1;
+    coord_exec_status st;
+    coord_proc *p = start_timed(*state, "slow", argv, 2, &t0, &t1);
+    assert_int_equal(coord_exec_poll(p, t0 + 999, &st), 0); /* within its limit: left alone */
+    /* past it: SIGTERM, and the clock stands still, so only the SIGTERM (not the SIGKILL after the
+     * grace) can end it */
+    assert_int_equal(poll_at(p, t1 + 1000, NULL, &st), 1);
     assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME);
-    assert_true(elapsed < 3500);
+    assert_int_equal(st.term_signal, SIGTERM);
     assert_true(st.wall_ms >= 1000);
+    coord_exec_free(p);
 }
 
 static void test_term_ignored_then_killed(void **state)
 {
-    char *argv[] = {"sh", "-c", "trap '' TERM; sleep 10"};
-    coord_res res = {.max_runtime_s = 1};
-    int64_t elapsed = 0;
-    coord_exec_status st = run(*state, "ignores-sigterm", argv, 3, &res, NULL, 0, 10000, &elapsed);
+    /* says when it is ready, then ticks and shrugs off SIGTERM, saying so */
+    char *argv[] = {"sh", "-c",
+                    "trap 'echo term-seen' TERM; echo ready; i=0; while :; do i=$((i+1)); echo tick-$i; sleep 0.05; done"};
+    int64_t t0, t1;
+    coord_exec_status st;
+    coord_proc *p = start_timed(*state, "ignores-sigterm", argv, 3, &t0, &t1);
+    assert_int_equal(poll_at(p, t0, "ready", &st), 0); /* the trap is set */
+    int64_t limit = t1 + 1000;
+    /* SIGTERM at the limit; the clock stands still short of the grace: the step lives on */
+    assert_int_equal(poll_at(p, limit, "term-seen", &st), 0);
+    assert_int_equal(coord_exec_poll(p, limit + 1999, &st), 0);
+    /* alive after that poll: two more ticks (a SIGKILL sent by it would leave at most one unread) */
+    char tick[32];
+    snprintf(tick, sizeof tick, "tick-%d\n", last_tick(st.dir) + 2);
+    assert_int_equal(poll_at(p, limit + 1999, tick, &st), 0);
+    /* the grace has passed: SIGKILL */
+    assert_int_equal(poll_at(p, limit + 2000, NULL, &st), 1);
     assert_int_equal(st.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME);
-    assert_true(elapsed >= 2900 && elapsed < 5000); /* 1 s limit + 2 s grace */
+    assert_int_equal(st.term_signal, SIGKILL);
+    assert_true(st.wall_ms >= 3000); /* 1 s limit + 2 s grace */
+    coord_exec_free(p);
 }
 
 static void test_command_not_found(void **state)

@@ -4,9 +4,10 @@
  * (ACMS_KAFKA_FETCH_NUDGE). Against librdkafka's mock cluster (the devbroker's engine, in process):
  * 240 messages of 16 KiB in batches over 16 partitions (a fetch brings in more than the queue
  * holds), through acms_kafka_run with a 1 MiB queue and 0.5 ms of work per message, with the nudge
- * and without. Without it the loop waits about a second between queuefuls (the test checks that it
- * does, so it can tell the two apart); with it no gap comes near that. Under valgrind (ACMS_UNDER_VALGRIND)
- * only the counts are checked. */
+ * and without: every message arrives both ways, and nudges are sent with it (where the library
+ * needs them; not under valgrind, too slow to empty a queue in a second) and never without. What
+ * the nudge saves in time is measured by make bench (acms-bench-nudge, beside the same consumer
+ * without it), not here. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -30,20 +31,14 @@
 typedef struct counter {
     fx_stop st;        /* first: fx_kafka_tick */
     int n;
-    int64_t last_ms;
-    int64_t max_gap_ms;
 } counter;
 
 static int on_msg(void *ud, const acms_msg *m, const char **reason)
 {
     counter *c = ud;
-    int64_t now = acms_mono_ms();
     (void)m;
     (void)reason;
-    usleep(500); /* a service's work on the event */
-    if (c->n > 0 && now - c->last_ms > c->max_gap_ms)
-        c->max_gap_ms = now - c->last_ms;
-    c->last_ms = now;
+    usleep(500); /* a service's work on the event: the queue fills faster than it drains */
     if (++c->n >= NMSG)
         c->st.stop = 1;
     return ACMS_OK;
@@ -102,21 +97,19 @@ static void test_backlog_keeps_fetching(void **state)
     fx_kafka_start(&fx, "nudge", PARTITIONS);
     const char *brokers = fx.brokers;
     produce_backlog(brokers, "nudge");
-    int slow = getenv("ACMS_UNDER_VALGRIND") != NULL;
 
     int64_t nudges_on = 0, nudges_off = 0;
     counter on = consume(brokers, "nudge", "g-on", 1, &nudges_on);
     counter off = consume(brokers, "nudge", "g-off", 0, &nudges_off);
-    printf("nudge on: %d messages, longest gap %lld ms, %lld nudges; off: %d messages, longest gap %lld ms\n",
-           on.n, (long long)on.max_gap_ms, (long long)nudges_on, off.n, (long long)off.max_gap_ms);
+    printf("nudge on: %d messages, %lld nudges; off: %d messages\n", on.n, (long long)nudges_on, off.n);
     assert_int_equal(on.n, NMSG);
     assert_int_equal(off.n, NMSG);
     assert_int_equal(nudges_off, 0);
-    if (nudges_on > 0 && !slow) {
-        /* the library stalls a second per queueful (64 messages here), and the nudge removes it */
-        assert_true(off.max_gap_ms >= 500);
-        assert_true(on.max_gap_ms < 500);
-    }
+    /* librdkafka before 2.1 (no fetch.queue.backoff.ms) stalls a queueful at a time and the loop,
+     * faster than a queueful per second, nudges; under valgrind it may be slower than that, and a
+     * consumer below that rate has nothing to nudge */
+    if (rd_kafka_version() < 0x020100ff && !getenv("ACMS_UNDER_VALGRIND"))
+        assert_true(nudges_on > 0);
     fx_kafka_stop(&fx);
 }
 

@@ -1,5 +1,7 @@
 /* Webhook delivery is retried and bounded: a receiver answering 500 twice then 200 gets the payload
- * on the third try (two errors counted); a dead receiver costs at most the time budget, never more. */
+ * on the third try (two errors counted, backoffs of 200 and 400 ms); a dead receiver costs at most
+ * the time budget, never more. Time is a fake clock (clock.h): the backoffs advance it instead of
+ * sleeping, so the waits and the budget are checked exactly, whatever the load. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,27 @@
 #include <unistd.h>
 
 #include "monitor/webhook.h"
+
+/* The fake clock: what time it is, and the sleeps asked of it (each advances it). */
+typedef struct fake_clock {
+    int64_t now;
+    int64_t slept[8];
+    int nsleeps;
+} fake_clock;
+
+static int64_t fake_now(void *ud)
+{
+    return ((fake_clock *)ud)->now;
+}
+
+static void fake_sleep(void *ud, int64_t ms)
+{
+    fake_clock *f = ud;
+    if (f->nsleeps < 8)
+        f->slept[f->nsleeps] = ms;
+    f->nsleeps++;
+    f->now += ms;
+}
 
 typedef struct receiver {
     int fd;
@@ -86,16 +109,19 @@ static void test_retries_until_delivered(void **state)
     snprintf(spec, sizeof spec, " http://127.0.0.1:%d/hook ,", r.port);
     assert_int_equal(monitor_webhooks_parse(a, spec, &w, err, sizeof err), ACMS_OK);
     assert_int_equal(w.n, 1);
+    fake_clock fc = {.now = 1000};
+    acms_clock clock = {.mono_ms = fake_now, .sleep_ms = fake_sleep, .ud = &fc};
+    w.clock = &clock;
     monitor_webhook_result res;
-    int64_t t0 = acms_mono_ms();
     monitor_webhooks_post(&w, "{\"version\":\"4\"}", &res);
-    int64_t took = acms_mono_ms() - t0;
     assert_int_equal(res.delivered, 1);
     assert_int_equal(res.failed, 0);
     assert_int_equal(res.errors, 2);
     assert_int_equal(r.requests, 3);
     assert_string_equal(r.last_body, "{\"version\":\"4\"}");
-    assert_true(took >= 600 - 20);  /* backoffs 200 + 400 ms */
+    assert_int_equal(fc.nsleeps, 2); /* backoffs 200 + 400 ms, none after the success */
+    assert_int_equal(fc.slept[0], 200);
+    assert_int_equal(fc.slept[1], 400);
     shutdown(r.fd, SHUT_RDWR);
     close(r.fd);
     pthread_join(th, NULL);
@@ -115,14 +141,19 @@ static void test_dead_receiver_is_bounded(void **state)
     snprintf(spec, sizeof spec, "http://127.0.0.1:%d/a,http://127.0.0.1:%d/b", port, port);
     assert_int_equal(monitor_webhooks_parse(a, spec, &w, err, sizeof err), ACMS_OK);
     assert_int_equal(w.n, 2);
+    /* a budget of 700 ms: /a gets its three tries (backoffs 200 + 400 ms), /b one at 600 ms, and no
+     * backoff of 200 ms that would end past the deadline */
+    fake_clock fc = {.now = 5000};
+    acms_clock clock = {.mono_ms = fake_now, .sleep_ms = fake_sleep, .ud = &fc};
+    w.clock = &clock;
+    w.budget_ms = 700;
     monitor_webhook_result res;
-    int64_t t0 = acms_mono_ms();
     monitor_webhooks_post(&w, "{}", &res);
-    int64_t took = acms_mono_ms() - t0;
     assert_int_equal(res.delivered, 0);
     assert_int_equal(res.failed, 2);
-    assert_true(res.errors >= 2);
-    assert_true(took <= w.budget_ms + 300);
+    assert_int_equal(res.errors, 4);
+    assert_int_equal(fc.nsleeps, 2);
+    assert_true(fc.now - 5000 <= w.budget_ms);
     acms_arena_free(a);
 }
 

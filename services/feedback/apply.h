@@ -1,4 +1,4 @@
-/* store.h: the feedback service's Redis I/O. Every event's effects go through one server-side
+/* apply.h: the feedback service's Redis I/O. Every event's effects go through one server-side
  * script that first checks and then sets acms:seen:feedback:<event_id> together with all the
  * writes, so counters and decayed histograms never double on redelivery and a crash never leaves
  * half an event applied. Read-modify-write state (stats, lastissues) carries a "version" field:
@@ -14,8 +14,8 @@
  *   acms:feedback:lastissues:<pipeline>:<env> hash code -> "id1,id2" (fixes.h)
  *   acms:learn:fix:<code>                    hash  "<id>:offered" "<id>:resolved"
  *   acms:feedback:alerts:<pipeline>          hash  alert name -> count */
-#ifndef FEEDBACK_STORE_H
-#define FEEDBACK_STORE_H
+#ifndef FEEDBACK_APPLY_H
+#define FEEDBACK_APPLY_H
 
 #include "arena.h"
 #include "redis.h"
@@ -39,6 +39,6 @@ const char *feedback_key_alerts(acms_arena *a, const char *pipeline);
 
 /* Applies ops atomically under the seen key (set for ACMS_SEEN_TTL_S: acms_redis_seen_ttl_s). Returns 1 applied,
  * 0 already seen (nothing written), ACMS_ERR_STALE a version was stale (nothing written), ACMS_ERR_RETRY. */
-int feedback_store_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops);
+int feedback_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops);
 
 #endif

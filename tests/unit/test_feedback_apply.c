@@ -1,4 +1,4 @@
-/* The feedback service's Redis writes (services/feedback/store.c) against a real redis-server: an
+/* The feedback service's Redis writes (services/feedback/apply.c) against a real redis-server: an
  * event's effects (the step's versioned stats, its recommendation, the run's record, alert counts)
  * and its seen-mark are written by one script, so a redelivered event writes nothing, and an event
  * computed from a stale stats version writes nothing at all, not even its unversioned hashes or its
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "feedback/store.h"
+#include "feedback/apply.h"
 #include "redis_fixture.h"
 
 typedef fx_redis_arena fx;
@@ -60,13 +60,13 @@ static void redelivery_writes_nothing(void **state)
     feedback_hash_op ops[6];
     size_t n = result_ops(f, "run-1", "0", "1", ops);
     const char *seen = feedback_key_seen(f->a, "ev-1");
-    assert_int_equal(feedback_store_apply(f->srv.r, seen, ops, n), 1);
+    assert_int_equal(feedback_apply(f->srv.r, seen, ops, n), 1);
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "version"), "1");
     assert_string_equal(hget(f, feedback_key_alerts(f->a, "pipe"), "StepKilledForMemory"), "1");
     assert_int_equal(acms_redis_exists(f->srv.r, seen), 1);
     /* the same event again, even rebuilt from the new version: nothing written */
     n = result_ops(f, "run-1", "1", "2", ops);
-    assert_int_equal(feedback_store_apply(f->srv.r, seen, ops, n), 0);
+    assert_int_equal(feedback_apply(f->srv.r, seen, ops, n), 0);
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "samples"), "1");
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "version"), "1");
     assert_string_equal(hget(f, feedback_key_alerts(f->a, "pipe"), "StepKilledForMemory"), "1");
@@ -77,11 +77,11 @@ static void version_mismatch_applies_nothing(void **state)
     fx *f = *state;
     feedback_hash_op ops[6];
     size_t n = result_ops(f, "run-1", "0", "1", ops);
-    assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "ev-1"), ops, n), 1);
+    assert_int_equal(feedback_apply(f->srv.r, feedback_key_seen(f->a, "ev-1"), ops, n), 1);
     /* a second run's result computed from version 0 (another replica wrote meanwhile) */
     n = result_ops(f, "run-2", "0", "9", ops);
     const char *seen2 = feedback_key_seen(f->a, "ev-2");
-    assert_int_equal(feedback_store_apply(f->srv.r, seen2, ops, n), ACMS_ERR_STALE);
+    assert_int_equal(feedback_apply(f->srv.r, seen2, ops, n), ACMS_ERR_STALE);
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "samples"), "1");
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "version"), "1");
     assert_string_equal(hget(f, feedback_key_rec(f->a, "pipe", "train"), "memory_mb"), "1");
@@ -91,11 +91,11 @@ static void version_mismatch_applies_nothing(void **state)
     assert_int_equal(acms_redis_exists(f->srv.r, seen2), 0);
     /* a version ahead of the hash is refused too */
     n = result_ops(f, "run-2", "5", "9", ops);
-    assert_int_equal(feedback_store_apply(f->srv.r, seen2, ops, n), ACMS_ERR_STALE);
+    assert_int_equal(feedback_apply(f->srv.r, seen2, ops, n), ACMS_ERR_STALE);
     assert_int_equal(acms_redis_exists(f->srv.r, feedback_key_run(f->a, "run-2")), 0);
     /* re-read: the current version applies all of it */
     n = result_ops(f, "run-2", "1", "2", ops);
-    assert_int_equal(feedback_store_apply(f->srv.r, seen2, ops, n), 1);
+    assert_int_equal(feedback_apply(f->srv.r, seen2, ops, n), 1);
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "samples"), "2");
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "train"), "version"), "2");
     assert_string_equal(hget(f, feedback_key_stats(f->a, "pipe", "eval"), "version"), "2");
@@ -110,19 +110,19 @@ static void lastissues_versioned_and_replaced(void **state)
     const char *lkey = feedback_key_lastissues(f->a, "pipe", "dev");
     feedback_hash_op op = {.key = lkey, .expect_version = "0", .replace = 1};
     acms_hash_op_add(f->a, &op.set, &op.nset, "DAG_CYCLE", "dag.split");
-    assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "v-1"), &op, 1), 1);
+    assert_int_equal(feedback_apply(f->srv.r, feedback_key_seen(f->a, "v-1"), &op, 1), 1);
     /* the next validation replaces the issues and keeps counting versions */
     feedback_hash_op op2 = {.key = lkey, .expect_version = "1", .replace = 1};
     acms_hash_op_add(f->a, &op2.set, &op2.nset, "POL-OWNER-TAG", "POL-OWNER-TAG:policy-fix");
-    assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "v-2"), &op2, 1), 1);
+    assert_int_equal(feedback_apply(f->srv.r, feedback_key_seen(f->a, "v-2"), &op2, 1), 1);
     assert_null(hget(f, lkey, "DAG_CYCLE"));
     assert_string_equal(hget(f, lkey, "version"), "2");
     /* a concurrent one that read version 1 is refused and leaves the issues as they are */
     feedback_hash_op op3 = {.key = lkey, .expect_version = "1", .replace = 1};
-    assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "v-3"), &op3, 1), ACMS_ERR_STALE);
+    assert_int_equal(feedback_apply(f->srv.r, feedback_key_seen(f->a, "v-3"), &op3, 1), ACMS_ERR_STALE);
     assert_string_equal(hget(f, lkey, "POL-OWNER-TAG"), "POL-OWNER-TAG:policy-fix");
     fx_redis_kill(&f->srv);
-    assert_int_equal(feedback_store_apply(f->srv.r, feedback_key_seen(f->a, "v-3"), &op3, 1), ACMS_ERR_RETRY);
+    assert_int_equal(feedback_apply(f->srv.r, feedback_key_seen(f->a, "v-3"), &op3, 1), ACMS_ERR_RETRY);
 }
 
 int main(void)

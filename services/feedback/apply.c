@@ -1,7 +1,7 @@
-/* store.c: the feedback service's seen-guarded, versioned, all-or-nothing Redis writes (store.h).
+/* apply.c: the feedback service's seen-guarded, versioned, all-or-nothing Redis writes (apply.h).
  * Invariants: the script checks every precondition before its first write, so a refused event
  * writes nothing; the seen key is set in the same script as the effects. */
-#include "store.h"
+#include "apply.h"
 
 #include <string.h>
 
@@ -49,8 +49,7 @@ const char *feedback_key_alerts(acms_arena *a, const char *pipeline)
     return acms_arena_printf(a, ACMS_KEY_FEEDBACK_ALERTS_FMT, pipeline);
 }
 
-int feedback_store_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops)
+int feedback_apply(acms_redis *r, const char *seen_key, const feedback_hash_op *ops, size_t nops)
 {
     return acms_hash_apply(r, seen_key, acms_redis_seen_ttl_s(r), ops, nops);
 }
-
