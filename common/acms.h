@@ -14,14 +14,14 @@
 
 enum {
     ACMS_OK = 0,
-    ACMS_ERR = -1,          /* generic failure, errstr says why */
-    ACMS_ERR_RETRY = -2,    /* transient (Redis/broker unreachable): do not commit, try again later */
-    ACMS_ERR_POISON = -3,   /* the input can never be processed: dead-letter it and go on */
+    ACMS_ERR = -1,        /* generic failure, errstr says why */
+    ACMS_ERR_RETRY = -2,  /* transient (Redis/broker unreachable): do not commit, try again later */
+    ACMS_ERR_POISON = -3, /* the input can never be processed: dead-letter it and go on */
     ACMS_ERR_NOTFOUND = -4,
-    ACMS_ERR_INVALID = -5,  /* bad input given by a user (file, flag) */
+    ACMS_ERR_INVALID = -5, /* bad input given by a user (file, flag) */
     ACMS_ERR_NOMEM = -6,
-    ACMS_ERR_LIMIT = -7,    /* an input limit was exceeded */
-    ACMS_ERR_STALE = -8,    /* a version read before a write changed meanwhile: re-read and try again */
+    ACMS_ERR_LIMIT = -7, /* an input limit was exceeded */
+    ACMS_ERR_STALE = -8, /* a version read before a write changed meanwhile: re-read and try again */
 };
 
 /* Input limits (documented in docs/limits.md; the bus sizes in docs/bus.md, "Sizes").
@@ -35,10 +35,10 @@ enum {
 #define ACMS_MAX_MESSAGE_BYTES (ACMS_BUS_MAX_BYTES - ACMS_BUS_RESERVE_BYTES)
 /* The largest payload decoded: one that came by reference (claim.h, ACMS_CLAIM_MAX_BYTES). */
 #define ACMS_MAX_DECODE_BYTES (64 * 1024 * 1024)
-#define ACMS_MAX_FILE_BYTES (4 * 1024 * 1024)  /* config files above are refused */
-#define ACMS_MAX_DEPTH 64                      /* nesting depth of a document */
-#define ACMS_MAX_STEPS 5000                    /* steps per pipeline */
-#define ACMS_MAX_STRING 65536                  /* one scalar */
+#define ACMS_MAX_FILE_BYTES (4 * 1024 * 1024) /* config files above are refused */
+#define ACMS_MAX_DEPTH 64                     /* nesting depth of a document */
+#define ACMS_MAX_STEPS 5000                   /* steps per pipeline */
+#define ACMS_MAX_STRING 65536                 /* one scalar */
 
 typedef enum {
     ACMS_TOPIC_CONFIG_SUBMITTED,

@@ -18,7 +18,7 @@ typedef struct block {
 
 struct acms_arena {
     block *head;
-    block *first;            /* kept by acms_arena_reset */
+    block *first; /* kept by acms_arena_reset */
     size_t block_size;
     size_t total;
     /* arrays grown by acms_arena_push recently, with their capacity: pushing onto any other array
@@ -229,18 +229,16 @@ static int fmt_render(fmtbuf *b, const char *fmt, va_list ap)
             ok = fb_put(b, s, strlen(s));
             break;
         }
-        case 'd':
-            ok = fb_i64(b, len == 'l' ? va_arg(ap, long) : va_arg(ap, int));
-            break;
+        case 'd': ok = fb_i64(b, len == 'l' ? va_arg(ap, long) : va_arg(ap, int)); break;
         case 'u':
-            ok = fb_u64(b, len == 'l' ? va_arg(ap, unsigned long) : len == 'z' ? va_arg(ap, size_t)
-                                                                               : va_arg(ap, unsigned), 0);
+            ok = fb_u64(b,
+                        len == 'l'   ? va_arg(ap, unsigned long)
+                        : len == 'z' ? va_arg(ap, size_t)
+                                     : va_arg(ap, unsigned),
+                        0);
             break;
-        case 'g':
-            ok = fb_g(b, va_arg(ap, double));
-            break;
-        default: /* '%' */
-            ok = fb_put(b, "%", 1);
+        case 'g': ok = fb_g(b, va_arg(ap, double)); break;
+        default: /* '%' */ ok = fb_put(b, "%", 1);
         }
         if (!ok)
             return 0;

@@ -17,7 +17,7 @@
  * until acms_batch_write_publish returns. */
 typedef struct acms_batch_write {
     const char *run_id, *status;
-    const char *const *kv;   /* field/value pairs, nkv entries (may be NULL when 0) */
+    const char *const *kv; /* field/value pairs, nkv entries (may be NULL when 0) */
     size_t nkv;
     const char *list_suffix; /* the list the write replaces (acms:run:<run>:<suffix>) */
     const char *const *items;

@@ -19,10 +19,12 @@ static int fail(char *errstr, size_t size, int rc, const char *path, const Acms_
     va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (n < 0) msg[0] = '\0';
+    if (n < 0)
+        msg[0] = '\0';
     if (errstr && size) {
         n = snprintf(errstr, size, "%s:%u: %s", path, at ? at->line : 0, msg);
-        if (n < 0) errstr[0] = '\0';
+        if (n < 0)
+            errstr[0] = '\0';
     }
     return rc;
 }
@@ -31,9 +33,12 @@ static int cmp_type(const void *x, const void *y)
 {
     const acms_instance_type *a = x, *b = y;
     int c = strcmp(a->family, b->family);
-    if (c) return c;
-    if (a->memory_gib != b->memory_gib) return a->memory_gib < b->memory_gib ? -1 : 1;
-    if (a->vcpu != b->vcpu) return a->vcpu < b->vcpu ? -1 : 1;
+    if (c)
+        return c;
+    if (a->memory_gib != b->memory_gib)
+        return a->memory_gib < b->memory_gib ? -1 : 1;
+    if (a->vcpu != b->vcpu)
+        return a->vcpu < b->vcpu ? -1 : 1;
     return strcmp(a->name, b->name);
 }
 
@@ -61,13 +66,15 @@ static int load_entry(acms_arena *a, const char *path, const Acms__V1__Value *e,
     for (size_t i = 0; i < e->map_value->n_entries; i++) {
         const char *k = e->map_value->entries[i]->key;
         int known = 0;
-        for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++) known |= !strcmp(k, keys[j]);
+        for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
+            known |= !strcmp(k, keys[j]);
         if (!known)
             return fail(errstr, size, ACMS_ERR_INVALID, path, e->map_value->entries[i]->value,
                         "unknown field '%s' in an instance type", k);
     }
     const char *name = acms_value_str(acms_value_get(e, "name"));
-    if (!name || !name[0]) return fail(errstr, size, ACMS_ERR_INVALID, path, e, "an instance type needs a name");
+    if (!name || !name[0])
+        return fail(errstr, size, ACMS_ERR_INVALID, path, e, "an instance type needs a name");
     const char *dot = strrchr(name, '.');
     if (!dot || dot == name || !dot[1])
         return fail(errstr, size, ACMS_ERR_INVALID, path, e, "instance type '%s' is not FAMILY.SIZE", name);
@@ -97,8 +104,10 @@ int acms_catalog_load(acms_arena *a, const char *path, acms_catalog *out, char *
     size_t ndocs = 0;
     memset(out, 0, sizeof *out);
     int rc = acms_doc_parse_file(a, path, &docs, &ndocs, errstr, errstr_size);
-    if (rc != ACMS_OK) return rc == ACMS_ERR_NOTFOUND ? rc : ACMS_ERR_INVALID;
-    if (ndocs != 1) return fail(errstr, errstr_size, ACMS_ERR_INVALID, path, NULL, "expected one document, found %zu", ndocs);
+    if (rc != ACMS_OK)
+        return rc == ACMS_ERR_NOTFOUND ? rc : ACMS_ERR_INVALID;
+    if (ndocs != 1)
+        return fail(errstr, errstr_size, ACMS_ERR_INVALID, path, NULL, "expected one document, found %zu", ndocs);
     const Acms__V1__Value *doc = docs[0];
     const char *api = acms_value_str(acms_value_get(doc, "apiVersion"));
     const char *kind = acms_doc_kind(doc);
@@ -114,7 +123,8 @@ int acms_catalog_load(acms_arena *a, const char *path, acms_catalog *out, char *
     acms_instance_type *types = acms_arena_alloc(a, n * sizeof *types);
     for (size_t i = 0; i < n; i++) {
         rc = load_entry(a, path, list->list_value->values[i], &types[i], errstr, errstr_size);
-        if (rc != ACMS_OK) return rc;
+        if (rc != ACMS_OK)
+            return rc;
     }
     qsort(types, n, sizeof *types, cmp_type);
     for (size_t i = 0; i < n; i++)
@@ -129,9 +139,11 @@ int acms_catalog_load(acms_arena *a, const char *path, acms_catalog *out, char *
 
 const acms_instance_type *acms_catalog_find(const acms_catalog *c, const char *name)
 {
-    if (!c || !name) return NULL;
+    if (!c || !name)
+        return NULL;
     for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->types[i].name, name) == 0) return &c->types[i];
+        if (strcmp(c->types[i].name, name) == 0)
+            return &c->types[i];
     return NULL;
 }
 
@@ -143,19 +155,24 @@ uint64_t acms_instance_memory_mb(const acms_instance_type *t)
 const acms_instance_type *acms_catalog_next_larger(const acms_catalog *c, const acms_instance_type *t)
 {
     const acms_instance_type *self = t ? acms_catalog_find(c, t->name) : NULL;
-    if (!self) return NULL;
+    if (!self)
+        return NULL;
     for (const acms_instance_type *x = self + 1; x < c->types + c->n; x++) {
-        if (strcmp(x->family, self->family) != 0) return NULL; /* families are contiguous */
-        if (x->memory_gib > self->memory_gib) return x;
+        if (strcmp(x->family, self->family) != 0)
+            return NULL; /* families are contiguous */
+        if (x->memory_gib > self->memory_gib)
+            return x;
     }
     return NULL;
 }
 
 static int allowed_name(const char *name, char *const *allowed, size_t n)
 {
-    if (n == 0) return 1;
+    if (n == 0)
+        return 1;
     for (size_t i = 0; i < n; i++)
-        if (allowed[i] && strcmp(allowed[i], name) == 0) return 1;
+        if (allowed[i] && strcmp(allowed[i], name) == 0)
+            return 1;
     return 0;
 }
 
@@ -164,12 +181,16 @@ const acms_instance_type *acms_catalog_smallest_fit(const acms_catalog *c, const
                                                     size_t nallowed)
 {
     const acms_instance_type *best = NULL;
-    if (!c) return NULL;
+    if (!c)
+        return NULL;
     for (size_t i = 0; i < c->n; i++) {
         const acms_instance_type *t = &c->types[i];
-        if (family && family[0] && strcmp(t->family, family) != 0) continue;
-        if (t->vcpu < vcpu || acms_instance_memory_mb(t) < memory_mb || t->gpus < gpus) continue;
-        if (!allowed_name(t->name, allowed, nallowed)) continue;
+        if (family && family[0] && strcmp(t->family, family) != 0)
+            continue;
+        if (t->vcpu < vcpu || acms_instance_memory_mb(t) < memory_mb || t->gpus < gpus)
+            continue;
+        if (!allowed_name(t->name, allowed, nallowed))
+            continue;
         if (!best || t->price_per_hour < best->price_per_hour ||
             (t->price_per_hour == best->price_per_hour &&
              (t->memory_gib < best->memory_gib ||

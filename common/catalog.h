@@ -6,17 +6,17 @@
 #include "pb.h"
 
 typedef struct acms_instance_type {
-    const char *name;        /* ml.m5.xlarge */
-    const char *family;      /* ml.m5 */
+    const char *name;   /* ml.m5.xlarge */
+    const char *family; /* ml.m5 */
     double vcpu;
     double memory_gib;
     uint32_t gpus;
-    const char *gpu_model;   /* "" when none */
-    double price_per_hour;   /* USD, on-demand */
+    const char *gpu_model; /* "" when none */
+    double price_per_hour; /* USD, on-demand */
 } acms_instance_type;
 
 typedef struct acms_catalog {
-    acms_instance_type *types;   /* sorted by family, then memory, then vcpu */
+    acms_instance_type *types; /* sorted by family, then memory, then vcpu */
     size_t n;
 } acms_catalog;
 
@@ -30,7 +30,7 @@ const acms_instance_type *acms_catalog_next_larger(const acms_catalog *c, const 
 /* The cheapest type with at least vcpu/memory_mb/gpus; restricted to family when not NULL and to
  * the allowed names when nallowed > 0. NULL when none fits. */
 const acms_instance_type *acms_catalog_smallest_fit(const acms_catalog *c, const char *family, double vcpu,
-                                                    uint64_t memory_mb, uint32_t gpus,
-                                                    char *const *allowed, size_t nallowed);
+                                                    uint64_t memory_mb, uint32_t gpus, char *const *allowed,
+                                                    size_t nallowed);
 
 #endif

@@ -98,10 +98,10 @@ static void locate_defaults(acms_cfg *cfg)
 }
 
 static const char *const topic_vars[ACMS_TOPIC__COUNT] = {
-    "ACMS_TOPIC_CONFIG_SUBMITTED", "ACMS_TOPIC_CONFIG_PREPARED",  "ACMS_TOPIC_CONFIG_VALIDATED",
-    "ACMS_TOPIC_VALIDATION_RESULTS", "ACMS_TOPIC_EXEC_STEPS",     "ACMS_TOPIC_EXEC_RESULTS",
-    "ACMS_TOPIC_EXEC_ADAPTATIONS", "ACMS_TOPIC_EXEC_ADAPTED",     "ACMS_TOPIC_MONITOR_ALERTS",
-    "ACMS_TOPIC_FEEDBACK_INSIGHTS", "ACMS_TOPIC_CONTROL",         "ACMS_TOPIC_DEADLETTER",
+    "ACMS_TOPIC_CONFIG_SUBMITTED",   "ACMS_TOPIC_CONFIG_PREPARED", "ACMS_TOPIC_CONFIG_VALIDATED",
+    "ACMS_TOPIC_VALIDATION_RESULTS", "ACMS_TOPIC_EXEC_STEPS",      "ACMS_TOPIC_EXEC_RESULTS",
+    "ACMS_TOPIC_EXEC_ADAPTATIONS",   "ACMS_TOPIC_EXEC_ADAPTED",    "ACMS_TOPIC_MONITOR_ALERTS",
+    "ACMS_TOPIC_FEEDBACK_INSIGHTS",  "ACMS_TOPIC_CONTROL",         "ACMS_TOPIC_DEADLETTER",
 };
 
 int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz)
@@ -140,8 +140,8 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
         (rc = set_int(&cfg->run_compact_s, "ACMS_RUN_COMPACT_S", ACMS_RUN_COMPACT_DEFAULT_S, 0, 1 << 30, errstr,
                       errsz)) ||
         (rc = set_int(&cfg->seen_ttl_s, "ACMS_SEEN_TTL_S", ACMS_SEEN_TTL_DEFAULT_S, 60, 1 << 30, errstr, errsz)) ||
-        (rc = set_str(cfg->kafka_props_file, sizeof cfg->kafka_props_file, "ACMS_KAFKA_PROPERTIES_FILE", NULL,
-                      errstr, errsz)) ||
+        (rc = set_str(cfg->kafka_props_file, sizeof cfg->kafka_props_file, "ACMS_KAFKA_PROPERTIES_FILE", NULL, errstr,
+                      errsz)) ||
         (rc = set_str(cfg->security_protocol, sizeof cfg->security_protocol, "ACMS_KAFKA_SECURITY_PROTOCOL", NULL,
                       errstr, errsz)) ||
         (rc = set_str(cfg->sasl_mechanism, sizeof cfg->sasl_mechanism, "ACMS_KAFKA_SASL_MECHANISM", NULL, errstr,
@@ -150,8 +150,8 @@ int acms_cfg_load(acms_cfg *cfg, const char *service, char *errstr, size_t errsz
                       errsz)) ||
         (rc = set_str(cfg->sasl_password, sizeof cfg->sasl_password, "ACMS_KAFKA_SASL_PASSWORD", NULL, errstr,
                       errsz)) ||
-        (rc = set_str(cfg->ssl_ca_location, sizeof cfg->ssl_ca_location, "ACMS_KAFKA_SSL_CA_LOCATION", NULL,
-                      errstr, errsz)))
+        (rc = set_str(cfg->ssl_ca_location, sizeof cfg->ssl_ca_location, "ACMS_KAFKA_SSL_CA_LOCATION", NULL, errstr,
+                      errsz)))
         return rc;
     for (int t = 0; t < ACMS_TOPIC__COUNT; t++) {
         rc = set_str(cfg->topics[t], sizeof cfg->topics[t], topic_vars[t], acms_topic_default_name((acms_topic)t),

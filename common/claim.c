@@ -84,8 +84,8 @@ int acms_claim_produce(acms_kafka *k, acms_redis *r, const char *topic, const ch
     rc = acms_claim_put(r, payload, len, hex);
     if (rc != ACMS_OK) {
         if (rc == ACMS_ERR_LIMIT)
-            acms_log_error(key, NULL, "event for %s is %zu bytes, above the claim-check limit %d: not sent", topic,
-                           len, ACMS_CLAIM_MAX_BYTES);
+            acms_log_error(key, NULL, "event for %s is %zu bytes, above the claim-check limit %d: not sent", topic, len,
+                           ACMS_CLAIM_MAX_BYTES);
         return rc;
     }
     if (hdrs)

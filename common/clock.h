@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 typedef struct acms_clock {
-    int64_t (*mono_ms)(void *ud);          /* monotonic milliseconds */
+    int64_t (*mono_ms)(void *ud);           /* monotonic milliseconds */
     void (*sleep_ms)(void *ud, int64_t ms); /* waits ms (ms > 0) */
     void *ud;
 } acms_clock;

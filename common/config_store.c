@@ -102,8 +102,8 @@ int acms_store_rotate_key(acms_store *s, acms_arena *a, size_t *n, char *errstr,
 
 #define SEALED_KIND "config"
 
-int acms_store__seal(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *text,
-                     size_t len, char **env, size_t *env_len, char *errstr, size_t errstr_size)
+int acms_store__seal(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *text, size_t len,
+                     char **env, size_t *env_len, char *errstr, size_t errstr_size)
 {
     char why[512] = "";
     int rc = acms_crypt_seal(s->crypt, a, SEALED_KIND, id, version, text, len, env, env_len, why, sizeof why);
@@ -138,8 +138,8 @@ const char *acms_store_kind(const acms_store *s)
     return s && s->ops ? s->ops->kind : "";
 }
 
-int acms_store_put(acms_store *s, acms_arena *a, const char *text, size_t len, acms_store_doc **out,
-                   int *created, char *errstr, size_t errstr_size)
+int acms_store_put(acms_store *s, acms_arena *a, const char *text, size_t len, acms_store_doc **out, int *created,
+                   char *errstr, size_t errstr_size)
 {
     *out = NULL;
     *created = 0;
@@ -168,8 +168,8 @@ int acms_store_get(acms_store *s, acms_arena *a, const char *id, uint32_t versio
     return s->ops->get(s, a, id, version, context ? context : "", out, errstr, errstr_size);
 }
 
-int acms_store_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry **out, size_t *n,
-                    char *errstr, size_t errstr_size)
+int acms_store_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry **out, size_t *n, char *errstr,
+                    size_t errstr_size)
 {
     *out = NULL;
     *n = 0;
@@ -200,8 +200,7 @@ int acms_store_valid_id(const char *id)
     return 1;
 }
 
-int acms_store_parse_ref(const char *ref, char *id, size_t id_size, uint32_t *version, char *errstr,
-                         size_t errstr_size)
+int acms_store_parse_ref(const char *ref, char *id, size_t id_size, uint32_t *version, char *errstr, size_t errstr_size)
 {
     *version = 0;
     if (id_size)
@@ -309,8 +308,8 @@ const char *acms_store_key_hashes(char *buf, size_t size, const char *id)
     return key(buf, size, id, "hashes");
 }
 
-int acms_store_doc_id(acms_arena *a, const char *text, size_t len, const char **id, const char **format,
-                      char *errstr, size_t errstr_size)
+int acms_store_doc_id(acms_arena *a, const char *text, size_t len, const char **id, const char **format, char *errstr,
+                      size_t errstr_size)
 {
     *id = NULL;
     *format = "";
@@ -405,8 +404,7 @@ static int check_hash(acms_store_doc *d, const char *stored, char *errstr, size_
 }
 
 int acms_store__doc_from_fields(acms_arena *a, const char *id, uint32_t version, const char *const *kv,
-                                const size_t *kvlen, size_t nkv, acms_store_doc **out, char *errstr,
-                                size_t errstr_size)
+                                const size_t *kvlen, size_t nkv, acms_store_doc **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     if (nkv < 2)
@@ -454,13 +452,14 @@ static const char *jstr(const cJSON *o, const char *k)
 static double jint(const cJSON *o, const char *k, double lo, double hi)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return -1;
     return v->valuedouble;
 }
 
-int acms_store__doc_from_json(acms_arena *a, const char *json, size_t len, const char *want_id,
-                              uint32_t want_version, acms_store_doc **out, char *errstr, size_t errstr_size)
+int acms_store__doc_from_json(acms_arena *a, const char *json, size_t len, const char *want_id, uint32_t want_version,
+                              acms_store_doc **out, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     cJSON *j = cJSON_ParseWithLength(json, len);
@@ -473,7 +472,9 @@ int acms_store__doc_from_json(acms_arena *a, const char *json, size_t len, const
     double v = jint(j, "version", 1, UINT32_MAX);
     if (!id || !doc || v < 0) {
         acms_store__err(errstr, errstr_size, "the storage service's answer lacks %s",
-                        !id ? "\"id\"" : !doc ? "\"document\"" : "a \"version\" >= 1");
+                        !id    ? "\"id\""
+                        : !doc ? "\"document\""
+                               : "a \"version\" >= 1");
         goto out;
     }
     if (strcmp(id, want_id) != 0 || (want_version && (uint32_t)v != want_version)) {
@@ -505,8 +506,8 @@ out:
     return rc;
 }
 
-int acms_store__entries_from_json(acms_arena *a, const char *json, size_t len, const char *id,
-                                  acms_store_entry **out, size_t *n, char *errstr, size_t errstr_size)
+int acms_store__entries_from_json(acms_arena *a, const char *json, size_t len, const char *id, acms_store_entry **out,
+                                  size_t *n, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     *n = 0;

@@ -37,11 +37,11 @@ typedef struct acms_store acms_store;
 typedef struct acms_store_doc {
     const char *id;
     uint32_t version;
-    char hash[65];            /* hex SHA-256 of document */
-    const char *document;     /* the text as put (NUL-terminated; len bytes) */
+    char hash[65];        /* hex SHA-256 of document */
+    const char *document; /* the text as put (NUL-terminated; len bytes) */
     size_t len;
-    int64_t created_ms;       /* 0 when the backend does not say */
-    const char *format;       /* "yaml" | "json" | "" */
+    int64_t created_ms; /* 0 when the backend does not say */
+    const char *format; /* "yaml" | "json" | "" */
 } acms_store_doc;
 
 /* One line of a listing: an id with its latest version, or one version of an id. */
@@ -75,8 +75,8 @@ const char *acms_store_kind(const acms_store *s);
  * *out gets the stored version (new, or the existing one with the same content: *created = 0).
  * Returns ACMS_OK, ACMS_ERR_INVALID (not a usable pipeline document, bad name: errstr says where),
  * ACMS_ERR_LIMIT (too large), ACMS_ERR_RETRY (store unreachable), ACMS_ERR (store misbehaved). */
-int acms_store_put(acms_store *s, acms_arena *a, const char *text, size_t len, acms_store_doc **out,
-                   int *created, char *errstr, size_t errstr_size);
+int acms_store_put(acms_store *s, acms_arena *a, const char *text, size_t len, acms_store_doc **out, int *created,
+                   char *errstr, size_t errstr_size);
 /* Reads id at version (0 = latest) for context (the environment name; "" or NULL = none: the Redis
  * backend has one document per version whatever the context). Returns ACMS_OK, ACMS_ERR_NOTFOUND
  * (no such id or version: errstr says which, with the latest version when the id exists),
@@ -85,8 +85,8 @@ int acms_store_get(acms_store *s, acms_arena *a, const char *id, uint32_t versio
                    acms_store_doc **out, char *errstr, size_t errstr_size);
 /* id NULL: every id with its latest version (sorted by id). id given: every version of id (ascending);
  * ACMS_ERR_NOTFOUND when id is unknown. ACMS_OK, ACMS_ERR_RETRY, ACMS_ERR as above. */
-int acms_store_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry **out, size_t *n,
-                    char *errstr, size_t errstr_size);
+int acms_store_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry **out, size_t *n, char *errstr,
+                    size_t errstr_size);
 
 /* --- pure helpers (no I/O) ------------------------------------------------------------------- */
 
@@ -99,8 +99,8 @@ const char *acms_store_format_ref(char *buf, size_t size, const char *id, uint32
 int acms_store_valid_id(const char *id);
 /* The id (metadata.name of the first Pipeline document) and format of text, into the arena.
  * ACMS_OK, ACMS_ERR_INVALID / ACMS_ERR_LIMIT with errstr naming the line or the field. */
-int acms_store_doc_id(acms_arena *a, const char *text, size_t len, const char **id, const char **format,
-                      char *errstr, size_t errstr_size);
+int acms_store_doc_id(acms_arena *a, const char *text, size_t len, const char **id, const char **format, char *errstr,
+                      size_t errstr_size);
 /* Content hash: hex SHA-256 of text. */
 void acms_store_hash(const char *text, size_t len, char out[65]);
 

@@ -56,7 +56,7 @@ static const char *error_text(acms_arena *a, const answer *b, long status)
     cJSON *j = b->body.len ? cJSON_ParseWithLength(b->body.buf, b->body.len) : NULL;
     const cJSON *e = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
     const char *t = cJSON_IsString(e) && *e->valuestring ? acms_arena_strdup(a, e->valuestring)
-                                                          : acms_arena_printf(a, "HTTP %ld", status);
+                                                         : acms_arena_printf(a, "HTTP %ld", status);
     cJSON_Delete(j);
     return t;
 }
@@ -203,9 +203,10 @@ static int post_doc(acms_store *s, acms_arena *a, const put_req *p, acms_store_d
         acms_store__err(errstr, errstr_size, "the storage service stored hash %.16s... for content %.16s...",
                         hh->valuestring, body_hash);
     } else if (p->expect && (uint32_t)v->valuedouble != p->expect) {
-        acms_store__err(errstr, errstr_size, "the storage service stored %s@%.0f, not the version %u the document was "
-                        "sealed for: with encryption at rest it must honour POST ?version=N", p->id, v->valuedouble,
-                        (unsigned)p->expect);
+        acms_store__err(errstr, errstr_size,
+                        "the storage service stored %s@%.0f, not the version %u the document was "
+                        "sealed for: with encryption at rest it must honour POST ?version=N",
+                        p->id, v->valuedouble, (unsigned)p->expect);
     } else {
         acms_store_doc *d = acms_arena_alloc(a, sizeof *d);
         d->id = acms_arena_strdup(a, p->id);
@@ -234,8 +235,8 @@ static int put_sealed(acms_store *s, acms_arena *a, put_req *p, acms_store_doc *
         if (rc != ACMS_OK || *out)
             return rc;
         p->expect = latest + 1;
-        if ((rc = acms_store__seal(s, a, p->id, p->expect, p->text, p->len, &env, &p->body_len, errstr,
-                                   errstr_size)) != ACMS_OK)
+        if ((rc = acms_store__seal(s, a, p->id, p->expect, p->text, p->len, &env, &p->body_len, errstr, errstr_size)) !=
+            ACMS_OK)
             return rc;
         p->body = env;
         if ((rc = post_doc(s, a, p, out, created, errstr, errstr_size)) != ACMS_ERR_STALE)
@@ -330,7 +331,8 @@ static int h_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry
 static int replace_doc(acms_store *s, acms_arena *a, const acms_store_doc *d, const char *env, size_t env_len,
                        char *errstr, size_t errstr_size)
 {
-    const char *url = acms_arena_printf(a, "%s/configs/%s/versions/%u", s->base, esc(s, a, d->id), (unsigned)d->version);
+    const char *url = acms_arena_printf(a, "%s/configs/%s/versions/%u", s->base, esc(s, a, d->id),
+                                        (unsigned)d->version);
     answer b;
     long status = 0;
     int rc = request_if(s, a, url, env, env_len, !strcmp(d->format, "json") ? "application/json" : "application/yaml",
@@ -340,8 +342,10 @@ static int replace_doc(acms_store *s, acms_arena *a, const acms_store_doc *d, co
     if (status == 412)
         return 0;
     if (status == 404 || status == 405 || status == 501)
-        acms_store__err(errstr, errstr_size, "storage service %s: cannot replace %s@%u (HTTP %ld): rotate-key needs "
-                        "PUT /configs/{id}/versions/{n} with If-Match", s->base, d->id, (unsigned)d->version, status);
+        acms_store__err(errstr, errstr_size,
+                        "storage service %s: cannot replace %s@%u (HTTP %ld): rotate-key needs "
+                        "PUT /configs/{id}/versions/{n} with If-Match",
+                        s->base, d->id, (unsigned)d->version, status);
     return rc == ACMS_ERR_NOTFOUND ? ACMS_ERR : rc;
 }
 

@@ -21,9 +21,9 @@ typedef struct acms_store_ops {
 
 struct acms_store {
     const acms_store_ops *ops;
-    acms_redis *redis;        /* redis: borrowed */
-    char *base;               /* http: base URL without a trailing '/' (malloc'd) */
-    void *curl;               /* http: a CURL easy handle, re-used for keep-alive */
+    acms_redis *redis;              /* redis: borrowed */
+    char *base;                     /* http: base URL without a trailing '/' (malloc'd) */
+    void *curl;                     /* http: a CURL easy handle, re-used for keep-alive */
     const struct acms_crypt *crypt; /* NULL: documents stored as given; else sealed (crypt.h) */
 };
 
@@ -38,8 +38,8 @@ extern const acms_store_ops acms_store__http_ops;
  * in clear) under the current master key, *changed = 0 when it already was. All in the arena;
  * returns as acms_crypt_seal / acms_crypt_open / acms_crypt_rewrap (ACMS_OK, ACMS_ERR_INVALID,
  * ACMS_ERR, ACMS_ERR_RETRY). */
-int acms_store__seal(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *text,
-                     size_t len, char **env, size_t *env_len, char *errstr, size_t errstr_size);
+int acms_store__seal(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *text, size_t len,
+                     char **env, size_t *env_len, char *errstr, size_t errstr_size);
 int acms_store__open(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *env,
                      size_t env_len, char **plain, size_t *plain_len, char *errstr, size_t errstr_size);
 int acms_store__rewrap(const acms_store *s, acms_arena *a, const char *id, uint32_t version, const char *env,
@@ -57,11 +57,11 @@ int acms_store__doc_from_fields(acms_arena *a, const char *id, uint32_t version,
 /* A stored version from an HTTP answer {"id","version","hash","document"[,"created_ms","format"]}.
  * want_version 0 accepts any version >= 1. Checks id, version and hash == SHA-256(document).
  * ACMS_OK or ACMS_ERR with errstr. */
-int acms_store__doc_from_json(acms_arena *a, const char *json, size_t len, const char *want_id,
-                              uint32_t want_version, acms_store_doc **out, char *errstr, size_t errstr_size);
+int acms_store__doc_from_json(acms_arena *a, const char *json, size_t len, const char *want_id, uint32_t want_version,
+                              acms_store_doc **out, char *errstr, size_t errstr_size);
 /* Entries from {"configs":[...]} (listing ids) or {"versions":[...]} (id given). ACMS_OK or ACMS_ERR. */
-int acms_store__entries_from_json(acms_arena *a, const char *json, size_t len, const char *id,
-                                  acms_store_entry **out, size_t *n, char *errstr, size_t errstr_size);
+int acms_store__entries_from_json(acms_arena *a, const char *json, size_t len, const char *id, acms_store_entry **out,
+                                  size_t *n, char *errstr, size_t errstr_size);
 /* Sorts entries by id, then version. */
 void acms_store__sort(acms_store_entry *v, size_t n);
 

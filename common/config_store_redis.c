@@ -95,8 +95,8 @@ static int r_put(acms_store *s, acms_arena *a, const char *id, const char *forma
             stored = env;
             expect = acms_arena_printf(a, "%u", (unsigned)(latest + 1));
         }
-        const char *argv[] = {"EVAL", put_lua, "3",        khashes, klatest, ACMS_STORE_KEY_IDS, id,
-                              hash,   stored,  created_ms, format,  vprefix, expect};
+        const char *argv[] = {"EVAL", put_lua,    "3",    khashes, klatest, ACMS_STORE_KEY_IDS, id, hash,
+                              stored, created_ms, format, vprefix, expect};
         size_t argl[13];
         for (int i = 0; i < 13; i++)
             argl[i] = argv[i] == stored ? stored_len : strlen(argv[i]);
@@ -278,8 +278,9 @@ static int r_list(acms_store *s, acms_arena *a, const char *id, acms_store_entry
     if (k == 0)
         goto out;
     for (size_t i = 0; i < k; i++)
-        acms_redis_append(s->redis, "GET %s",
-                          acms_store_key_latest(klatest, sizeof klatest, ids->element[i]->str ? ids->element[i]->str : ""));
+        acms_redis_append(
+            s->redis, "GET %s",
+            acms_store_key_latest(klatest, sizeof klatest, ids->element[i]->str ? ids->element[i]->str : ""));
     redisReply **lat = acms_arena_alloc(a, k * sizeof *lat);
     if (acms_redis_exec(s->redis, lat, k) != ACMS_OK) {
         acms_store__err(errstr, errstr_size, "Redis is unreachable");
@@ -304,10 +305,9 @@ out:
 
 
 /* Replaces the document field of KEYS[1] with ARGV[2] only while it still holds ARGV[1]. */
-static const char swap_lua[] =
-    "if redis.call('HGET', KEYS[1], 'document') == ARGV[1] then\n"
-    "  redis.call('HSET', KEYS[1], 'document', ARGV[2]) return 1 end\n"
-    "return 0\n";
+static const char swap_lua[] = "if redis.call('HGET', KEYS[1], 'document') == ARGV[1] then\n"
+                               "  redis.call('HSET', KEYS[1], 'document', ARGV[2]) return 1 end\n"
+                               "return 0\n";
 
 /* Re-wraps the document of id@v (rotate_key). 1 changed, 0 not, or an ACMS_ERR_* code. */
 static int rotate_one(acms_store *s, acms_arena *a, const char *id, uint32_t v, char *errstr, size_t errstr_size)

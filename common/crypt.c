@@ -21,21 +21,24 @@
 
 typedef struct master {
     char id[80];
-    unsigned char key[KEY_LEN];   /* file keys */
-    char transit[64];             /* transit: the Vault key name ("" for a file key) */
+    unsigned char key[KEY_LEN]; /* file keys */
+    char transit[64];           /* transit: the Vault key name ("" for a file key) */
 } master;
 
 struct acms_crypt {
-    master keys[MAX_KEYS];        /* keys[0] is the current one */
+    master keys[MAX_KEYS]; /* keys[0] is the current one */
     size_t n;
-    acms_vault *vault;            /* borrowed, transit only */
+    acms_vault *vault; /* borrowed, transit only */
 };
 
 /* --- keys ------------------------------------------------------------------------------------- */
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* 32 raw bytes, or 64 hex digits (a trailing newline allowed). */
@@ -100,8 +103,7 @@ static int add_files(acms_crypt *c, const char *list, char *errstr, size_t errst
     return ACMS_OK;
 }
 
-int acms_crypt_from_files(acms_crypt **out, const char *primary, const char *previous, char *errstr,
-                          size_t errstr_size)
+int acms_crypt_from_files(acms_crypt **out, const char *primary, const char *previous, char *errstr, size_t errstr_size)
 {
     *out = NULL;
     acms_crypt *c = calloc(1, sizeof *c);
@@ -109,7 +111,8 @@ int acms_crypt_from_files(acms_crypt **out, const char *primary, const char *pre
         snprintf(errstr, errstr_size, "out of memory");
         return ACMS_ERR_NOMEM;
     }
-    if (add_files(c, primary, errstr, errstr_size) != ACMS_OK || add_files(c, previous, errstr, errstr_size) != ACMS_OK) {
+    if (add_files(c, primary, errstr, errstr_size) != ACMS_OK ||
+        add_files(c, previous, errstr, errstr_size) != ACMS_OK) {
         acms_crypt_free(c);
         return ACMS_ERR_INVALID;
     }
@@ -161,7 +164,8 @@ const char *acms_crypt_key_id(const acms_crypt *c)
 
 int acms_crypt_is_envelope(const char *data, size_t len)
 {
-    return data && len >= sizeof ACMS_CRYPT_PREFIX - 1 && !memcmp(data, ACMS_CRYPT_PREFIX, sizeof ACMS_CRYPT_PREFIX - 1);
+    return data && len >= sizeof ACMS_CRYPT_PREFIX - 1 &&
+           !memcmp(data, ACMS_CRYPT_PREFIX, sizeof ACMS_CRYPT_PREFIX - 1);
 }
 
 /* --- AES-256-GCM ------------------------------------------------------------------------------ */
@@ -218,8 +222,8 @@ static long unb64(const char *s, size_t n, unsigned char *out, size_t cap)
 
 /* --- data key wrapping ------------------------------------------------------------------------- */
 
-static int wrap(const acms_crypt *c, acms_arena *a, const char *aad, const unsigned char *dek, char **out,
-                char *errstr, size_t errstr_size)
+static int wrap(const acms_crypt *c, acms_arena *a, const char *aad, const unsigned char *dek, char **out, char *errstr,
+                size_t errstr_size)
 {
     const master *m = &c->keys[0];
     if (m->transit[0]) {
@@ -231,8 +235,8 @@ static int wrap(const acms_crypt *c, acms_arena *a, const char *aad, const unsig
         return rc;
     }
     unsigned char w[NONCE_LEN + KEY_LEN + TAG_LEN];
-    if (RAND_bytes(w, NONCE_LEN) != 1 || gcm(1, m->key, w, aad, strlen(aad), dek, KEY_LEN, w + NONCE_LEN,
-                                             w + NONCE_LEN + KEY_LEN) != 0) {
+    if (RAND_bytes(w, NONCE_LEN) != 1 ||
+        gcm(1, m->key, w, aad, strlen(aad), dek, KEY_LEN, w + NONCE_LEN, w + NONCE_LEN + KEY_LEN) != 0) {
         snprintf(errstr, errstr_size, "cannot wrap the data key (libcrypto)");
         return ACMS_ERR;
     }
@@ -288,8 +292,8 @@ int acms_crypt_seal(const acms_crypt *c, acms_arena *a, const char *kind, const 
     char *wrapped = NULL;
     int rc = ACMS_ERR;
     if (RAND_bytes(dek, KEY_LEN) != 1 || RAND_bytes(nonce, NONCE_LEN) != 1 ||
-        gcm(1, dek, nonce, aad_of(a, "data", kind, id, version, NULL), strlen(aad_of(a, "data", kind, id, version, NULL)),
-            plain, len, ct, ct + len) != 0) {
+        gcm(1, dek, nonce, aad_of(a, "data", kind, id, version, NULL),
+            strlen(aad_of(a, "data", kind, id, version, NULL)), plain, len, ct, ct + len) != 0) {
         snprintf(errstr, errstr_size, "cannot encrypt (libcrypto)");
         goto out;
     }
@@ -330,14 +334,18 @@ static int envelope_key(const acms_crypt *c, acms_arena *a, const char *kind, co
                         const parts *p, unsigned char *dek, char *errstr, size_t errstr_size)
 {
     if (!c) {
-        snprintf(errstr, errstr_size, "encrypted at rest (master key %.*s) but no master key is set "
-                 "(ACMS_MASTER_KEY_FILE or ACMS_MASTER_KEY_TRANSIT)", (int)p->key_id_len, p->key_id);
+        snprintf(errstr, errstr_size,
+                 "encrypted at rest (master key %.*s) but no master key is set "
+                 "(ACMS_MASTER_KEY_FILE or ACMS_MASTER_KEY_TRANSIT)",
+                 (int)p->key_id_len, p->key_id);
         return ACMS_ERR_INVALID;
     }
     const master *m = find_key(c, p->key_id, p->key_id_len);
     if (!m) {
-        snprintf(errstr, errstr_size, "encrypted with master key %.*s, which is not configured (the current key is %s; "
-                 "give the old one in ACMS_MASTER_KEY_FILE_PREVIOUS)", (int)p->key_id_len, p->key_id, c->keys[0].id);
+        snprintf(errstr, errstr_size,
+                 "encrypted with master key %.*s, which is not configured (the current key is %s; "
+                 "give the old one in ACMS_MASTER_KEY_FILE_PREVIOUS)",
+                 (int)p->key_id_len, p->key_id, c->keys[0].id);
         return ACMS_ERR_INVALID;
     }
     int rc = unwrap(c, m, aad_of(a, "key", kind, id, version, m->id), p->wrapped, p->wrapped_len, dek, errstr,

@@ -46,8 +46,7 @@ int acms_crypt_seal(const acms_crypt *c, acms_arena *a, const char *kind, const 
  * in the ring, or the key is wrong / the data was altered (authentication failed); ACMS_ERR when
  * the envelope is malformed; ACMS_ERR_RETRY (Vault unreachable). */
 int acms_crypt_open(const acms_crypt *c, acms_arena *a, const char *kind, const char *id, uint32_t version,
-                    const char *env, size_t env_len, char **plain, size_t *plain_len, char *errstr,
-                    size_t errstr_size);
+                    const char *env, size_t env_len, char **plain, size_t *plain_len, char *errstr, size_t errstr_size);
 /* The same envelope with its data key wrapped by the current master key (*out = env when it already
  * is; a plain object is sealed). Returns as acms_crypt_open; *changed says whether *out differs. */
 int acms_crypt_rewrap(const acms_crypt *c, acms_arena *a, const char *kind, const char *id, uint32_t version,

@@ -68,12 +68,12 @@ static int dag_names(dag_impl *impl, const Acms__V1__Pipeline *p, acms_issues *i
 }
 
 /* Step i depends on dep, which is no step: the issue, with the nearest existing name. */
-static void dag_missing_issue(const acms_dag *d, const Acms__V1__Step *s, size_t i, const char *dep,
-                              const char *path, acms_issues *issues)
+static void dag_missing_issue(const acms_dag *d, const Acms__V1__Step *s, size_t i, const char *dep, const char *path,
+                              acms_issues *issues)
 {
-    Acms__V1__ValidationIssue *is =
-        acms_issue_add(issues, "DAG_MISSING_DEPENDENCY", "error", path, NULL,
-                       "step '%s' depends on '%s', which is not a step of this pipeline", d->names[i], dep);
+    Acms__V1__ValidationIssue *is = acms_issue_add(issues, "DAG_MISSING_DEPENDENCY", "error", path, NULL,
+                                                   "step '%s' depends on '%s', which is not a step of this pipeline",
+                                                   d->names[i], dep);
     is->line = s->line;
     size_t best = 3;
     const char *bn = NULL;
@@ -93,8 +93,7 @@ static void dag_missing_issue(const acms_dag *d, const Acms__V1__Step *s, size_t
 
 /* Resolves depends_on into deps/succ and counts in-degrees; a missing or self dependency is an
  * issue and no edge. Returns 1 when every dependency resolved. */
-static int dag_edges(acms_arena *a, dag_impl *impl, const Acms__V1__Pipeline *p, size_t *indeg,
-                     acms_issues *issues)
+static int dag_edges(acms_arena *a, dag_impl *impl, const Acms__V1__Pipeline *p, size_t *indeg, acms_issues *issues)
 {
     acms_dag *d = &impl->d;
     int usable = 1;
@@ -193,8 +192,7 @@ static void dag_cycle_issue(acms_arena *a, const acms_dag *d, const Acms__V1__Pi
                                                    "dependency cycle: %s (each step waits for the next)", buf);
     is->line = p->steps[last]->line;
     acms_issue_suggest(issues, is, "DAG_CYCLE:break", "pattern", 0.7, path, d->names[cur],
-                       "break the cycle: remove '%s' from the depends_on of step '%s'", d->names[cur],
-                       d->names[last]);
+                       "break the cycle: remove '%s' from the depends_on of step '%s'", d->names[cur], d->names[last]);
 }
 
 int acms_dag_build(acms_arena *a, const Acms__V1__Pipeline *p, acms_dag **out, acms_issues *issues)

@@ -8,13 +8,13 @@
 
 typedef struct acms_dag {
     size_t n;
-    const char **names;     /* names[i] = step i's name (document order) */
-    size_t **deps;          /* deps[i][k]: indices of i's dependencies */
+    const char **names; /* names[i] = step i's name (document order) */
+    size_t **deps;      /* deps[i][k]: indices of i's dependencies */
     size_t *ndeps;
-    size_t **succ;          /* succ[i][k]: indices of steps depending on i */
+    size_t **succ; /* succ[i][k]: indices of steps depending on i */
     size_t *nsucc;
-    size_t *order;          /* topological order, valid when acyclic */
-    size_t *depth;          /* 0 for roots, else 1 + max depth of deps */
+    size_t *order; /* topological order, valid when acyclic */
+    size_t *depth; /* 0 for roots, else 1 + max depth of deps */
     int acyclic;
 } acms_dag;
 

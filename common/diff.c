@@ -14,8 +14,8 @@ typedef struct line {
 } line;
 
 typedef struct op {
-    char kind;        /* ' ', '-', '+' */
-    size_t ix, iy;    /* 0-based line positions in x and y before this op */
+    char kind;     /* ' ', '-', '+' */
+    size_t ix, iy; /* 0-based line positions in x and y before this op */
     const line *l;
 } op;
 
@@ -58,7 +58,7 @@ static void middle(acms_arena *a, const line *x, size_t x0, size_t x1, const lin
 #define AT(i, j) L[(i) * (ny + 1) + (j)]
             for (size_t i = nx; i-- > 0;)
                 for (size_t j = ny; j-- > 0;)
-                    AT(i, j) = same(&x[x0 + i], &y[y0 + j]) ? AT(i + 1, j + 1) + 1
+                    AT(i, j) = same(&x[x0 + i], &y[y0 + j])   ? AT(i + 1, j + 1) + 1
                                : AT(i + 1, j) >= AT(i, j + 1) ? AT(i + 1, j)
                                                               : AT(i, j + 1);
             size_t i = 0, j = 0;

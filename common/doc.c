@@ -28,14 +28,14 @@
 #define DOC_MAP_INDEX_MIN 16
 
 typedef struct frame {
-    Acms__V1__Value *node;  /* an open list or map */
-    size_t items_cap;       /* capacity of its values/entries array */
-    char *key;              /* map: key waiting for its value (NULL: the next node is a key) */
+    Acms__V1__Value *node; /* an open list or map */
+    size_t items_cap;      /* capacity of its values/entries array */
+    char *key;             /* map: key waiting for its value (NULL: the next node is a key) */
     uint32_t key_line, key_column;
-    uint32_t key_hash;      /* map: hash of the waiting key */
-    uint32_t *hashes;       /* map: key hash of every entry (capacity hashes_cap) */
+    uint32_t key_hash; /* map: hash of the waiting key */
+    uint32_t *hashes;  /* map: key hash of every entry (capacity hashes_cap) */
     size_t hashes_cap;
-    acms_strmap index;      /* map: key -> entry position, from DOC_MAP_INDEX_MIN entries (no table before) */
+    acms_strmap index; /* map: key -> entry position, from DOC_MAP_INDEX_MIN entries (no table before) */
 } frame;
 
 struct acms_doc__parser {
@@ -48,7 +48,7 @@ struct acms_doc__parser {
     Acms__V1__Value **docs;
     size_t ndocs, docs_cap;
     size_t nodes;
-    int yaml_syntax;  /* the failure came from libyaml's scanner or parser (JSON may fall back) */
+    int yaml_syntax; /* the failure came from libyaml's scanner or parser (JSON may fall back) */
 };
 typedef struct acms_doc__parser parser;
 
@@ -56,11 +56,13 @@ static void set_err(char *errstr, size_t size, const char *fmt, ...) __attribute
 static void set_err(char *errstr, size_t size, const char *fmt, ...)
 {
     va_list ap;
-    if (!errstr || size == 0) return;
+    if (!errstr || size == 0)
+        return;
     va_start(ap, fmt);
     int n = vsnprintf(errstr, size, fmt, ap);
     va_end(ap);
-    if (n < 0) errstr[0] = '\0'; /* truncation is acceptable for an error message */
+    if (n < 0)
+        errstr[0] = '\0'; /* truncation is acceptable for an error message */
 }
 
 /* Formats "line L, column C: msg" into the parser's errstr and returns rc. */
@@ -72,7 +74,8 @@ static int perr(parser *p, int rc, size_t line, size_t col, const char *fmt, ...
     va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (n < 0) msg[0] = '\0';
+    if (n < 0)
+        msg[0] = '\0';
     set_err(p->errstr, p->errstr_size, "line %zu, column %zu: %s", line, col, msg);
     return rc;
 }
@@ -117,19 +120,27 @@ static size_t bad_byte(const char *text, size_t len, int *is_nul)
         size_t need;
         uint32_t cp, min;
         if ((c & 0xE0) == 0xC0) {
-            need = 1; cp = c & 0x1F; min = 0x80;
+            need = 1;
+            cp = c & 0x1F;
+            min = 0x80;
         } else if ((c & 0xF0) == 0xE0) {
-            need = 2; cp = c & 0x0F; min = 0x800;
+            need = 2;
+            cp = c & 0x0F;
+            min = 0x800;
         } else if ((c & 0xF8) == 0xF0) {
-            need = 3; cp = c & 0x07; min = 0x10000;
+            need = 3;
+            cp = c & 0x07;
+            min = 0x10000;
         } else {
             return i;
         }
         for (size_t k = 1; k <= need; k++) {
-            if (i + k >= len || (s[i + k] & 0xC0) != 0x80) return i;
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                return i;
             cp = (cp << 6) | (s[i + k] & 0x3F);
         }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return i;
         i += need + 1;
     }
     return len;
@@ -142,11 +153,13 @@ static size_t bad_byte(const char *text, size_t len, int *is_nul)
  * every push (quadratic), so the parser keeps each open collection's capacity itself. */
 static void *grow(acms_arena *a, void *arr, size_t n, size_t *cap, size_t es)
 {
-    if (arr && n < *cap) return arr;
+    if (arr && n < *cap)
+        return arr;
     size_t nc = *cap > n ? *cap : n;
     nc = nc < 4 ? 4 : nc * 2;
     void *na = acms_arena_alloc(a, nc * es);
-    if (n && arr) memcpy(na, arr, n * es);
+    if (n && arr)
+        memcpy(na, arr, n * es);
     *cap = nc;
     return na;
 }
@@ -181,7 +194,8 @@ static void push_entry(acms_arena *a, frame *f, char *key, uint32_t hash, Acms__
 static void index_build(acms_arena *a, frame *f)
 {
     const Acms__V1__MapValue *m = f->node->map_value;
-    if (f->index.slot || m->n_entries < DOC_MAP_INDEX_MIN) return;
+    if (f->index.slot || m->n_entries < DOC_MAP_INDEX_MIN)
+        return;
     acms_strmap_init(&f->index, a, m->n_entries);
     for (size_t i = 0; i < m->n_entries; i++) {
         const char *k = m->entries[i]->key;
@@ -201,9 +215,11 @@ static int key_is(const char *k, const char *s, size_t n)
 static int key_taken(frame *f, const char *s, size_t n, uint32_t h)
 {
     const Acms__V1__MapValue *m = f->node->map_value;
-    if (f->index.slot) return acms_strmap_putn(&f->index, s, n, h, m->n_entries, NULL) == 0;
+    if (f->index.slot)
+        return acms_strmap_putn(&f->index, s, n, h, m->n_entries, NULL) == 0;
     for (size_t i = 0; i < m->n_entries; i++)
-        if (f->hashes[i] == h && key_is(m->entries[i]->key, s, n)) return 1;
+        if (f->hashes[i] == h && key_is(m->entries[i]->key, s, n))
+            return 1;
     return 0;
 }
 
@@ -235,7 +251,8 @@ static void attach(parser *p, Acms__V1__Value *v)
 
 static int expecting_key(const parser *p)
 {
-    if (p->depth == 0) return 0;
+    if (p->depth == 0)
+        return 0;
     const frame *f = &p->stack[p->depth - 1];
     return f->node->kind_case == ACMS__V1__VALUE__KIND_MAP_VALUE && f->key == NULL;
 }
@@ -250,8 +267,7 @@ static int count_node(parser *p, size_t line, size_t col)
 /* YAML 1.2 core schema for plain scalars: null, bool, decimal int/float, else string. */
 static int resolve_plain(parser *p, const char *s, size_t len, size_t line, size_t col, Acms__V1__Value *v)
 {
-    if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-        strcmp(s, "NULL") == 0) {
+    if (len == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0) {
         v->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
         v->null_value = 1;
         return ACMS_OK;
@@ -264,25 +280,31 @@ static int resolve_plain(parser *p, const char *s, size_t len, size_t line, size
     }
     /* [-+]? ( digits ( . digits* )? | . digits ) ( [eE] [-+]? digits )? */
     size_t i = 0, digits = 0;
-    if (s[i] == '-' || s[i] == '+') i++;
-    while (s[i] >= '0' && s[i] <= '9') i++, digits++;
+    if (s[i] == '-' || s[i] == '+')
+        i++;
+    while (s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
     if (s[i] == '.') {
         i++;
-        while (s[i] >= '0' && s[i] <= '9') i++, digits++;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
     }
     int number = digits > 0;
     if (number && (s[i] == 'e' || s[i] == 'E')) {
         size_t e = 0;
         i++;
-        if (s[i] == '-' || s[i] == '+') i++;
-        while (s[i] >= '0' && s[i] <= '9') i++, e++;
+        if (s[i] == '-' || s[i] == '+')
+            i++;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++, e++;
         number = e > 0;
     }
     if (number && i == len) {
         char *end = NULL;
         errno = 0;
         double d = strtod(s, &end);
-        if (end != s + len) number = 0;
+        if (end != s + len)
+            number = 0;
         else if (!isfinite(d))
             return perr(p, ACMS_ERR_INVALID, line, col, "number out of range: %.40s", s);
         if (number) {
@@ -322,8 +344,10 @@ static int resolve_json_literal(parser *p, const char *s, size_t len, size_t lin
     }
     char *end = NULL;
     double d = strtod(num, &end);
-    if (end != num + len) return resolve_plain(p, num, len, line, col, v);
-    if (!isfinite(d)) return perr(p, ACMS_ERR_INVALID, line, col, "number out of range: %.40s", num);
+    if (end != num + len)
+        return resolve_plain(p, num, len, line, col, v);
+    if (!isfinite(d))
+        return perr(p, ACMS_ERR_INVALID, line, col, "number out of range: %.40s", num);
     v->kind_case = ACMS__V1__VALUE__KIND_NUMBER_VALUE;
     v->number_value = d;
     return ACMS_OK;
@@ -333,9 +357,11 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
 {
     if (len > ACMS_MAX_STRING)
         return perr(p, ACMS_ERR_LIMIT, line, col, "scalar of %zu bytes exceeds the limit of %d", len, ACMS_MAX_STRING);
-    if (memchr(s, '\0', len)) return perr(p, ACMS_ERR_INVALID, line, col, "NUL character in a string");
+    if (memchr(s, '\0', len))
+        return perr(p, ACMS_ERR_INVALID, line, col, "NUL character in a string");
     int rc = count_node(p, line, col);
-    if (rc != ACMS_OK) return rc;
+    if (rc != ACMS_OK)
+        return rc;
     if (expecting_key(p)) {
         frame *f = &p->stack[p->depth - 1];
         uint32_t h = acms_strmap_hash(s, len);
@@ -357,7 +383,8 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
         v->kind_case = ACMS__V1__VALUE__KIND_STRING_VALUE;
         v->string_value = acms_arena_strndup(p->a, s, len);
     }
-    if (rc != ACMS_OK) return rc;
+    if (rc != ACMS_OK)
+        return rc;
     attach(p, v);
     return ACMS_OK;
 }
@@ -365,11 +392,13 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
 /* A block collection under a key is positioned at its key ("steps:"), not at its first child. */
 int acms_doc__open(parser *p, int is_map, int block, size_t line, size_t col)
 {
-    if (expecting_key(p)) return perr(p, ACMS_ERR_INVALID, line, col, "only scalar map keys are supported");
+    if (expecting_key(p))
+        return perr(p, ACMS_ERR_INVALID, line, col, "only scalar map keys are supported");
     if (p->depth >= ACMS_MAX_DEPTH)
         return perr(p, ACMS_ERR_LIMIT, line, col, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
     int rc = count_node(p, line, col);
-    if (rc != ACMS_OK) return rc;
+    if (rc != ACMS_OK)
+        return rc;
     Acms__V1__Value *v = new_node(p, line, col);
     if (block && p->depth > 0 && p->stack[p->depth - 1].key) {
         v->line = p->stack[p->depth - 1].key_line;
@@ -391,7 +420,8 @@ int acms_doc__open(parser *p, int is_map, int block, size_t line, size_t col)
 
 void acms_doc__close(parser *p)
 {
-    if (p->depth > 0) p->depth--;
+    if (p->depth > 0)
+        p->depth--;
 }
 
 void acms_doc__begin(parser *p)
@@ -415,8 +445,8 @@ static int on_scalar(parser *p, const yaml_event_t *e)
     const char *tag = (const char *)e->data.scalar.tag;
     int force_str = tag && strcmp(tag, YAML_STR_TAG) == 0;
     int style = e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !force_str ? ACMS_DOC__PLAIN : ACMS_DOC__QUOTED;
-    return acms_doc__scalar(p, (const char *)e->data.scalar.value, e->data.scalar.length, style,
-                            e->start_mark.line + 1, e->start_mark.column + 1);
+    return acms_doc__scalar(p, (const char *)e->data.scalar.value, e->data.scalar.length, style, e->start_mark.line + 1,
+                            e->start_mark.column + 1);
 }
 
 static int on_open(parser *p, const yaml_event_t *e, int is_map)
@@ -432,14 +462,11 @@ static int yaml_failure(parser *p, const yaml_parser_t *yp, const char *text, si
     size_t line, col;
     const char *problem = yp->problem ? yp->problem : "malformed document";
     switch (yp->error) {
-    case YAML_MEMORY_ERROR:
-        set_err(p->errstr, p->errstr_size, "out of memory while parsing");
-        return ACMS_ERR_NOMEM;
+    case YAML_MEMORY_ERROR: set_err(p->errstr, p->errstr_size, "out of memory while parsing"); return ACMS_ERR_NOMEM;
     case YAML_READER_ERROR:
         offset_pos(text, len, yp->problem_offset, &line, &col);
         return perr(p, ACMS_ERR_INVALID, line, col, "%s", problem);
-    default:
-        break;
+    default: break;
     }
     p->yaml_syntax = 1;
     line = yp->problem_mark.line + 1;
@@ -457,29 +484,16 @@ static int on_event(parser *p, const yaml_event_t *e, int *done)
 {
     const yaml_mark_t *m = &e->start_mark;
     switch (e->type) {
-    case YAML_STREAM_END_EVENT:
-        *done = 1;
-        return ACMS_OK;
-    case YAML_DOCUMENT_START_EVENT:
-        acms_doc__begin(p);
-        return ACMS_OK;
-    case YAML_DOCUMENT_END_EVENT:
-        acms_doc__end(p, m->line + 1, m->column + 1);
-        return ACMS_OK;
-    case YAML_ALIAS_EVENT:
-        return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "aliases are not supported");
-    case YAML_SCALAR_EVENT:
-        return on_scalar(p, e);
-    case YAML_SEQUENCE_START_EVENT:
-        return on_open(p, e, 0);
-    case YAML_MAPPING_START_EVENT:
-        return on_open(p, e, 1);
+    case YAML_STREAM_END_EVENT: *done = 1; return ACMS_OK;
+    case YAML_DOCUMENT_START_EVENT: acms_doc__begin(p); return ACMS_OK;
+    case YAML_DOCUMENT_END_EVENT: acms_doc__end(p, m->line + 1, m->column + 1); return ACMS_OK;
+    case YAML_ALIAS_EVENT: return perr(p, ACMS_ERR_INVALID, m->line + 1, m->column + 1, "aliases are not supported");
+    case YAML_SCALAR_EVENT: return on_scalar(p, e);
+    case YAML_SEQUENCE_START_EVENT: return on_open(p, e, 0);
+    case YAML_MAPPING_START_EVENT: return on_open(p, e, 1);
     case YAML_SEQUENCE_END_EVENT:
-    case YAML_MAPPING_END_EVENT:
-        acms_doc__close(p);
-        return ACMS_OK;
-    default:
-        return ACMS_OK;
+    case YAML_MAPPING_END_EVENT: acms_doc__close(p); return ACMS_OK;
+    default: return ACMS_OK;
     }
 }
 
@@ -500,7 +514,8 @@ static int parse_yaml(parser *p, const char *text, size_t len)
         }
         rc = on_event(p, &e, &done);
         yaml_event_delete(&e);
-        if (rc != ACMS_OK) goto out;
+        if (rc != ACMS_OK)
+            goto out;
     }
 out:
     yaml_parser_delete(&yp);
@@ -513,9 +528,11 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
 {
     Acms__V1__Value *v;
     int rc;
-    if ((rc = count_node(p, 1, 1)) != ACMS_OK) return rc;
+    if ((rc = count_node(p, 1, 1)) != ACMS_OK)
+        return rc;
     if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
-        if (depth >= ACMS_MAX_DEPTH) return perr(p, ACMS_ERR_LIMIT, 1, 1, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
+        if (depth >= ACMS_MAX_DEPTH)
+            return perr(p, ACMS_ERR_LIMIT, 1, 1, "nesting deeper than %d levels", ACMS_MAX_DEPTH);
         Acms__V1__Value *c = cJSON_IsArray(j) ? acms_value_new_list(p->a) : acms_value_new_map(p->a);
         frame f = {.node = c, .items_cap = 0};
         for (const cJSON *it = j->child; it; it = it->next) {
@@ -530,7 +547,8 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
                 if (key_taken(&f, it->string, klen, h))
                     return perr(p, ACMS_ERR_INVALID, 1, 1, "duplicate key '%.200s'", it->string);
             }
-            if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK) return rc;
+            if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK)
+                return rc;
             if (cJSON_IsObject(j)) {
                 push_entry(p->a, &f, acms_arena_strndup(p->a, it->string, klen), h, child);
                 index_build(p->a, &f);
@@ -544,7 +562,8 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
             return perr(p, ACMS_ERR_LIMIT, 1, 1, "string exceeds the limit of %d bytes", ACMS_MAX_STRING);
         v = acms_value_new_string(p->a, j->valuestring);
     } else if (cJSON_IsNumber(j)) {
-        if (!isfinite(j->valuedouble)) return perr(p, ACMS_ERR_INVALID, 1, 1, "number out of range");
+        if (!isfinite(j->valuedouble))
+            return perr(p, ACMS_ERR_INVALID, 1, 1, "number out of range");
         v = acms_value_new_number(p->a, j->valuedouble);
     } else if (cJSON_IsBool(j)) {
         v = acms_value_new_bool(p->a, cJSON_IsTrue(j));
@@ -561,7 +580,8 @@ static char *untab_json(const char *text, size_t len)
 {
     char *s = malloc(len + 1);
     int in_str = 0;
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
         if (in_str) {
@@ -571,7 +591,8 @@ static char *untab_json(const char *text, size_t len)
                 i++;
                 continue;
             }
-            if (c == '"') in_str = 0;
+            if (c == '"')
+                in_str = 0;
         } else if (c == '"') {
             in_str = 1;
         } else if (c == '\t') {
@@ -586,8 +607,10 @@ static char *untab_json(const char *text, size_t len)
 static int looks_like_json(const char *text, size_t len)
 {
     size_t i = 0;
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) i = 3;
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
     return i < len && (text[i] == '{' || text[i] == '[');
 }
 
@@ -618,7 +641,8 @@ static int parse_json(parser *p, const char *text, size_t len, int *handled)
     rc = ACMS_OK;
     *handled = 0;
     cJSON *j = cJSON_ParseWithLength(text, len);
-    if (!j) return ACMS_OK; /* not JSON: the YAML path reports the error */
+    if (!j)
+        return ACMS_OK; /* not JSON: the YAML path reports the error */
     *handled = 1;
     char *clean = untab_json(text, len);
     if (!clean) {
@@ -630,7 +654,8 @@ static int parse_json(parser *p, const char *text, size_t len, int *handled)
         Acms__V1__Value *root = NULL;
         parser_restart(p);
         rc = from_cjson(p, j, 0, &root);
-        if (rc == ACMS_OK) push_doc(p, root);
+        if (rc == ACMS_OK)
+            push_doc(p, root);
     }
 out:
     free(clean);
@@ -640,17 +665,19 @@ out:
 
 /* --- public API ---------------------------------------------------------------------------- */
 
-int acms_doc_parse(acms_arena *a, const char *text, size_t len, Acms__V1__Value ***docs, size_t *ndocs,
-                   char *errstr, size_t errstr_size)
+int acms_doc_parse(acms_arena *a, const char *text, size_t len, Acms__V1__Value ***docs, size_t *ndocs, char *errstr,
+                   size_t errstr_size)
 {
     parser *p = NULL;
     int rc, is_nul = 0, handled = 0;
     size_t line, col;
     *docs = NULL;
     *ndocs = 0;
-    if (errstr && errstr_size) errstr[0] = '\0';
+    if (errstr && errstr_size)
+        errstr[0] = '\0';
     if (!text) {
-        if (len) return ACMS_ERR_INVALID;
+        if (len)
+            return ACMS_ERR_INVALID;
         text = "";
     }
     if (len > ACMS_MAX_FILE_BYTES) {
@@ -665,20 +692,23 @@ int acms_doc_parse(acms_arena *a, const char *text, size_t len, Acms__V1__Value 
         return ACMS_ERR_INVALID;
     }
     p = calloc(1, sizeof *p);
-    if (!p) return ACMS_ERR_NOMEM;
+    if (!p)
+        return ACMS_ERR_NOMEM;
     p->a = a;
     p->errstr = errstr;
     p->errstr_size = errstr_size;
     if (looks_like_json(text, len)) {
         rc = parse_json(p, text, len, &handled);
-        if (handled) goto out;
+        if (handled)
+            goto out;
     }
     rc = parse_yaml(p, text, len);
 out:
     if (rc == ACMS_OK) {
         *docs = p->docs;
         *ndocs = p->ndocs;
-        if (errstr && errstr_size) errstr[0] = '\0'; /* a JSON fallback may have left libyaml's complaint */
+        if (errstr && errstr_size)
+            errstr[0] = '\0'; /* a JSON fallback may have left libyaml's complaint */
     }
     free(p);
     return rc;
@@ -718,12 +748,14 @@ int acms_doc_parse_file(acms_arena *a, const char *path, Acms__V1__Value ***docs
     }
     for (;;) {
         ssize_t n = read(fd, buf + len, (size_t)ACMS_MAX_FILE_BYTES + 1 - len);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
             set_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
             goto out;
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         len += (size_t)n;
         if (len > ACMS_MAX_FILE_BYTES) {
             set_err(errstr, errstr_size, "%s: file exceeds the limit of %d bytes", path, ACMS_MAX_FILE_BYTES);
@@ -732,7 +764,8 @@ int acms_doc_parse_file(acms_arena *a, const char *path, Acms__V1__Value ***docs
         }
     }
     rc = acms_doc_parse(a, buf, len, docs, ndocs, inner, sizeof inner);
-    if (rc != ACMS_OK) set_err(errstr, errstr_size, "%s: %s", path, inner);
+    if (rc != ACMS_OK)
+        set_err(errstr, errstr_size, "%s: %s", path, inner);
 out:
     free(buf);
     close(fd);
@@ -749,13 +782,16 @@ Acms__V1__Value *acms_value_from_json(acms_arena *a, const cJSON *j)
     parser *p;
     Acms__V1__Value *v = NULL;
     char err[8];
-    if (!j) return NULL;
+    if (!j)
+        return NULL;
     p = calloc(1, sizeof *p);
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     p->a = a;
     p->errstr = err;
     p->errstr_size = sizeof err;
-    if (from_cjson(p, j, 0, &v) != ACMS_OK) v = NULL;
+    if (from_cjson(p, j, 0, &v) != ACMS_OK)
+        v = NULL;
     free(p);
     return v;
 }

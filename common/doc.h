@@ -13,12 +13,12 @@
 
 /* Parses every document of text (YAML may hold several, separated by ---) into *docs (arena).
  * Returns ACMS_OK, or ACMS_ERR_INVALID / ACMS_ERR_LIMIT with errstr "line L, column C: reason". */
-int acms_doc_parse(acms_arena *a, const char *text, size_t len, Acms__V1__Value ***docs, size_t *ndocs,
-                   char *errstr, size_t errstr_size);
+int acms_doc_parse(acms_arena *a, const char *text, size_t len, Acms__V1__Value ***docs, size_t *ndocs, char *errstr,
+                   size_t errstr_size);
 /* Reads and parses a file (at most ACMS_MAX_FILE_BYTES; binary or invalid UTF-8 refused).
  * errstr starts with the path. */
-int acms_doc_parse_file(acms_arena *a, const char *path, Acms__V1__Value ***docs, size_t *ndocs,
-                        char *errstr, size_t errstr_size);
+int acms_doc_parse_file(acms_arena *a, const char *path, Acms__V1__Value ***docs, size_t *ndocs, char *errstr,
+                        size_t errstr_size);
 /* The document's kind ("Pipeline", "Environment", "Policy") or NULL. */
 const char *acms_doc_kind(const Acms__V1__Value *doc);
 
@@ -34,8 +34,7 @@ typedef struct acms_doc_converted {
     Acms__V1__ValidationIssue *const *issues;
     size_t n_issues;
 } acms_doc_converted;
-int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Environment **out,
-                            acms_issues *is);
+int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Environment **out, acms_issues *is);
 int acms_doc_to_policy(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Policy **out, acms_issues *is);
 
 /* JSON rendering (caller owns the cJSON tree: cJSON_Delete). Messages render with proto field

@@ -32,7 +32,8 @@ static const field_rule field_rules[] = {
     {&acms__v1__step__descriptor, "resources", "is filled by the adapter (request memory_mb or vcpu instead)", NULL},
     {&acms__v1__vpc_config__descriptor, "set", "is set automatically when vpc_config is present", NULL},
     {&acms__v1__sizing__descriptor, "input_value",
-     "is filled by the adapter from the sizing input (declare input: an env var or --parameter, or input_size_bytes)", NULL},
+     "is filled by the adapter from the sizing input (declare input: an env var or --parameter, or input_size_bytes)",
+     NULL},
     {&acms__v1__sizing__descriptor, "input_source", "is filled by the adapter from the sizing input", NULL},
     {&acms__v1__pipeline__descriptor, "api_version", "belongs at the top of the document", "apiVersion"},
     {&acms__v1__pipeline__descriptor, "name", "belongs in metadata", "metadata.name"},
@@ -58,8 +59,10 @@ static const pair_form pair_forms[] = {
 static const field_rule *rules_of(const ProtobufCMessageDescriptor *d, size_t *n)
 {
     size_t total = sizeof field_rules / sizeof field_rules[0], i = 0, k = 0;
-    while (i < total && field_rules[i].desc != d) i++;
-    while (i + k < total && field_rules[i + k].desc == d) k++;
+    while (i < total && field_rules[i].desc != d)
+        i++;
+    while (i + k < total && field_rules[i + k].desc == d)
+        k++;
     *n = k;
     return k ? &field_rules[i] : NULL;
 }
@@ -68,14 +71,16 @@ static const field_rule *rules_of(const ProtobufCMessageDescriptor *d, size_t *n
 static const field_rule *find_rule(const field_rule *rules, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (rules[i].field[0] == name[0] && strcmp(rules[i].field, name) == 0) return &rules[i];
+        if (rules[i].field[0] == name[0] && strcmp(rules[i].field, name) == 0)
+            return &rules[i];
     return NULL;
 }
 
 static const pair_form *find_pair(const ProtobufCMessageDescriptor *d)
 {
     for (size_t i = 0; i < sizeof pair_forms / sizeof pair_forms[0]; i++)
-        if (pair_forms[i].desc == d) return &pair_forms[i];
+        if (pair_forms[i].desc == d)
+            return &pair_forms[i];
     return NULL;
 }
 
@@ -105,17 +110,19 @@ static int is_null(const Acms__V1__Value *v)
 
 /* Where a node is, as links to its parent: rendered ("spec.steps[1].name") only for an issue. */
 typedef struct vpath {
-    const struct vpath *up;  /* NULL at the top */
-    const char *key;         /* ".key" ("key" at the top); NULL: "[index]" */
+    const struct vpath *up; /* NULL at the top */
+    const char *key;        /* ".key" ("key" at the top); NULL: "[index]" */
     size_t index;
 } vpath;
 
 /* The path as text in the arena; "" for NULL (the document itself). */
 static const char *path_str(conv *c, const vpath *p)
 {
-    if (!p) return "";
+    if (!p)
+        return "";
     const char *up = path_str(c, p->up);
-    if (!p->key) return acms_arena_printf(c->a, "%s[%zu]", up, p->index);
+    if (!p->key)
+        return acms_arena_printf(c->a, "%s[%zu]", up, p->index);
     return up[0] ? acms_arena_printf(c->a, "%s.%s", up, p->key) : p->key;
 }
 
@@ -142,7 +149,8 @@ static void squash(const char *s, char *out, size_t size)
 {
     size_t n = 0;
     for (; *s && n + 1 < size; s++)
-        if (*s != '_' && *s != '-') out[n++] = (char)tolower((unsigned char)*s);
+        if (*s != '_' && *s != '-')
+            out[n++] = (char)tolower((unsigned char)*s);
     out[n] = '\0';
 }
 
@@ -163,7 +171,8 @@ static const char *closest(const char *key, const char *const *names, size_t n, 
             best = names[i];
         }
     }
-    if (!best || best_d > allowed || (best_d > 0 && best_d * 2 > klen)) return NULL;
+    if (!best || best_d > allowed || (best_d > 0 && best_d * 2 > klen))
+        return NULL;
     *confidence = best_d == 0 ? 0.95 : best_d == 1 ? 0.9 : best_d == 2 ? 0.75 : 0.6;
     return best;
 }
@@ -174,11 +183,12 @@ static void unknown_key(conv *c, const vpath *parent, const char *key, const Acm
 {
     double conf = 0;
     const char *path = key_path(c, parent, key);
-    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "UNKNOWN_FIELD", "error", path, v, "unknown field '%s'", key);
+    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "UNKNOWN_FIELD", "error", path, v, "unknown field '%s'",
+                                                    key);
     const char *near = closest(key, names, n, &conf);
     if (near)
-        acms_issue_suggest(c->is, iss, "UNKNOWN_FIELD:rename", "pattern", conf,
-                           key_path(c, parent, near), scalar_text(c, v), "did you mean '%s'?", near);
+        acms_issue_suggest(c->is, iss, "UNKNOWN_FIELD:rename", "pattern", conf, key_path(c, parent, near),
+                           scalar_text(c, v), "did you mean '%s'?", near);
 }
 
 static void unknown_field(conv *c, const ProtobufCMessageDescriptor *d, const vpath *parent, const char *key,
@@ -188,7 +198,8 @@ static void unknown_field(conv *c, const ProtobufCMessageDescriptor *d, const vp
     size_t n = 0, nrules;
     const field_rule *rules = rules_of(d, &nrules);
     for (unsigned i = 0; i < d->n_fields; i++)
-        if (!find_rule(rules, nrules, d->fields[i].name)) names[n++] = d->fields[i].name;
+        if (!find_rule(rules, nrules, d->fields[i].name))
+            names[n++] = d->fields[i].name;
     unknown_key(c, parent, key, v, names, n);
 }
 
@@ -200,14 +211,14 @@ static int as_number(conv *c, const Acms__V1__Value *v, const vpath *path, doubl
         *out = v->number_value;
         return 0;
     }
-    Acms__V1__ValidationIssue *iss =
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a number, got %s", kind_article(v));
+    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v,
+                                                    "expected a number, got %s", kind_article(v));
     if (is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE)) {
         char *end = NULL;
         double d = strtod(v->string_value, &end);
         if (v->string_value[0] && end && *end == '\0' && isfinite(d))
-            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:unquote-number", "pattern", 0.9, path_str(c, path), v->string_value,
-                               "write %s without quotes", v->string_value);
+            acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:unquote-number", "pattern", 0.9, path_str(c, path),
+                               v->string_value, "write %s without quotes", v->string_value);
     }
     return -1;
 }
@@ -217,18 +228,20 @@ static int as_integer(conv *c, const Acms__V1__Value *v, const vpath *path, doub
                       double *out)
 {
     double d;
-    if (as_number(c, v, path, &d) != 0) return -1;
+    if (as_number(c, v, path, &d) != 0)
+        return -1;
     if (d != floor(d)) {
         acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a whole number, got %.15g", d);
         return -1;
     }
     if (min == 0 && d < 0) {
-        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path_str(c, path), v, "must not be negative, got %.15g", d);
+        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path_str(c, path), v, "must not be negative, got %.15g",
+                       d);
         return -1;
     }
     if (d < min || d > max || (max_excl && d == max)) {
-        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path_str(c, path), v, "%.15g is out of range (%.15g to %.15g)", d, min,
-                       max_excl ? max - 1 : max);
+        acms_issue_add(c->is, "VALUE_OUT_OF_RANGE", "error", path_str(c, path), v,
+                       "%.15g is out of range (%.15g to %.15g)", d, min, max_excl ? max - 1 : max);
         return -1;
     }
     *out = d;
@@ -241,8 +254,8 @@ static int as_bool(conv *c, const Acms__V1__Value *v, const vpath *path, protobu
         *out = v->bool_value ? 1 : 0;
         return 0;
     }
-    Acms__V1__ValidationIssue *iss =
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected true or false, got %s", kind_article(v));
+    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v,
+                                                    "expected true or false, got %s", kind_article(v));
     if (is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE)) {
         const char *s = v->string_value;
         int yes = !strcasecmp(s, "true") || !strcasecmp(s, "yes") || !strcasecmp(s, "on") || !strcmp(s, "1");
@@ -259,7 +272,8 @@ static int as_string(conv *c, const Acms__V1__Value *v, const vpath *path, char 
 {
     char *s = scalar_text(c, v);
     if (!s) {
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a string, got %s", kind_article(v));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a string, got %s",
+                       kind_article(v));
         return -1;
     }
     *out = s;
@@ -269,7 +283,8 @@ static int as_string(conv *c, const Acms__V1__Value *v, const vpath *path, char 
 static int as_enum(conv *c, const ProtobufCEnumDescriptor *ed, const Acms__V1__Value *v, const vpath *path, int *out)
 {
     char *s;
-    if (as_string(c, v, path, &s) != 0) return -1;
+    if (as_string(c, v, path, &s) != 0)
+        return -1;
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(ed, s);
     for (unsigned i = 0; !ev && i < ed->n_values; i++) {
         const char *name = ed->values[i].name;
@@ -278,7 +293,8 @@ static int as_enum(conv *c, const ProtobufCEnumDescriptor *ed, const Acms__V1__V
             ev = &ed->values[i];
     }
     if (!ev) {
-        acms_issue_add(c->is, "INVALID_VALUE", "error", path_str(c, path), v, "unknown value '%s' for %s", s, ed->short_name);
+        acms_issue_add(c->is, "INVALID_VALUE", "error", path_str(c, path), v, "unknown value '%s' for %s", s,
+                       ed->short_name);
         return -1;
     }
     *out = ev->value;
@@ -298,13 +314,16 @@ static int build_message(conv *c, const ProtobufCMessageDescriptor *d, const Acm
         return 0;
     }
     if (!is_kind(v, ACMS__V1__VALUE__KIND_MAP_VALUE)) {
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a map, got %s", kind_article(v));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a map, got %s",
+                       kind_article(v));
         return -1;
     }
     ProtobufCMessage *m = acms_pb_new(c->a, d);
     fill_message(c, v, m, path);
-    if (d == &acms__v1__vpc_config__descriptor) ((Acms__V1__VpcConfig *)m)->set = 1;
-    if (d == &acms__v1__step__descriptor) ((Acms__V1__Step *)m)->line = v->line;
+    if (d == &acms__v1__vpc_config__descriptor)
+        ((Acms__V1__VpcConfig *)m)->set = 1;
+    if (d == &acms__v1__step__descriptor)
+        ((Acms__V1__Step *)m)->line = v->line;
     *out = m;
     return 0;
 }
@@ -314,47 +333,56 @@ static int set_one(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__V
 {
     double d;
     switch (f->type) {
-    case PROTOBUF_C_TYPE_BOOL:
-        return as_bool(c, v, path, dst);
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-        if (as_integer(c, v, path, INT32_MIN, INT32_MAX, 0, &d) != 0) return -1;
+    case PROTOBUF_C_TYPE_BOOL: return as_bool(c, v, path, dst);
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        if (as_integer(c, v, path, INT32_MIN, INT32_MAX, 0, &d) != 0)
+            return -1;
         *(int32_t *)dst = (int32_t)d;
         return 0;
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-        if (as_integer(c, v, path, 0, UINT32_MAX, 0, &d) != 0) return -1;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        if (as_integer(c, v, path, 0, UINT32_MAX, 0, &d) != 0)
+            return -1;
         *(uint32_t *)dst = (uint32_t)d;
         return 0;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-        if (as_integer(c, v, path, -9223372036854775808.0, 9223372036854775808.0, 1, &d) != 0) return -1;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if (as_integer(c, v, path, -9223372036854775808.0, 9223372036854775808.0, 1, &d) != 0)
+            return -1;
         *(int64_t *)dst = (int64_t)d;
         return 0;
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-        if (as_integer(c, v, path, 0, 18446744073709551616.0, 1, &d) != 0) return -1;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        if (as_integer(c, v, path, 0, 18446744073709551616.0, 1, &d) != 0)
+            return -1;
         *(uint64_t *)dst = (uint64_t)d;
         return 0;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return as_number(c, v, path, (double *)dst);
+    case PROTOBUF_C_TYPE_DOUBLE: return as_number(c, v, path, (double *)dst);
     case PROTOBUF_C_TYPE_FLOAT:
-        if (as_number(c, v, path, &d) != 0) return -1;
+        if (as_number(c, v, path, &d) != 0)
+            return -1;
         *(float *)dst = (float)d;
         return 0;
     case PROTOBUF_C_TYPE_ENUM: {
         int e;
-        if (as_enum(c, f->descriptor, v, path, &e) != 0) return -1;
+        if (as_enum(c, f->descriptor, v, path, &e) != 0)
+            return -1;
         *(int *)dst = e;
         return 0;
     }
-    case PROTOBUF_C_TYPE_STRING:
-        return as_string(c, v, path, (char **)dst);
+    case PROTOBUF_C_TYPE_STRING: return as_string(c, v, path, (char **)dst);
     case PROTOBUF_C_TYPE_BYTES: {
         char *s;
-        if (as_string(c, v, path, &s) != 0) return -1;
+        if (as_string(c, v, path, &s) != 0)
+            return -1;
         ((ProtobufCBinaryData *)dst)->data = (uint8_t *)s;
         ((ProtobufCBinaryData *)dst)->len = strlen(s);
         return 0;
     }
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return build_message(c, f->descriptor, v, path, (ProtobufCMessage **)dst);
+    case PROTOBUF_C_TYPE_MESSAGE: return build_message(c, f->descriptor, v, path, (ProtobufCMessage **)dst);
     }
     return -1;
 }
@@ -371,7 +399,8 @@ static void fill_pairs(conv *c, const pair_form *pf, const Acms__V1__Value *map,
     for (size_t i = 0; i < m->n_entries; i++) {
         char *val;
         vpath kp = {path, m->entries[i]->key, 0};
-        if (as_string(c, m->entries[i]->value, &kp, &val) != 0) continue;
+        if (as_string(c, m->entries[i]->value, &kp, &val) != 0)
+            continue;
         ProtobufCMessage *e = acms_pb_new(c->a, pf->desc);
         *(char **)((char *)e + f1->offset) = m->entries[i]->key;
         *(char **)((char *)e + f2->offset) = val;
@@ -381,8 +410,8 @@ static void fill_pairs(conv *c, const pair_form *pf, const Acms__V1__Value *map,
     *n = k;
 }
 
-static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__Value *v,
-                          ProtobufCMessage *msg, const vpath *path)
+static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__Value *v, ProtobufCMessage *msg,
+                          const vpath *path)
 {
     size_t *n = (size_t *)((char *)msg + f->quantifier_offset);
     void **arr = (void **)((char *)msg + f->offset);
@@ -395,16 +424,20 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
         }
     }
     if (!is_kind(v, ACMS__V1__VALUE__KIND_LIST_VALUE)) {
-        Acms__V1__ValidationIssue *iss =
-            acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v, "expected a list, got %s", kind_article(v));
-        if (f->type == PROTOBUF_C_TYPE_MESSAGE || !scalar_text(c, v)) return;
+        Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), v,
+                                                        "expected a list, got %s", kind_article(v));
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE || !scalar_text(c, v))
+            return;
         /* A lone scalar: suggest wrapping it, and keep it as a one-element list meanwhile. */
         cJSON *j = cJSON_CreateArray();
         cJSON *item = acms_json_from_value(v);
         char *txt = NULL;
-        if (j && item) cJSON_AddItemToArray(j, item);
-        else cJSON_Delete(item);
-        if (j) txt = cJSON_PrintUnformatted(j);
+        if (j && item)
+            cJSON_AddItemToArray(j, item);
+        else
+            cJSON_Delete(item);
+        if (j)
+            txt = cJSON_PrintUnformatted(j);
         acms_issue_suggest(c->is, iss, "TYPE_MISMATCH:wrap-in-list", "pattern", 0.9, path_str(c, path), txt ? txt : "",
                            "write it as a list: %s", txt ? txt : "[...]");
         free(txt);
@@ -425,15 +458,18 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
         const vpath *ipath = &ip;
         if (is_null(l->values[i])) {
             acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, ipath), l->values[i], "empty list item");
-            if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+                continue;
             *(ProtobufCMessage **)(out + k++ * es) = acms_pb_new(c->a, f->descriptor);
             continue;
         }
         if (set_one(c, f, l->values[i], out + k * es, ipath) != 0) {
-            if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue; /* scalars: dropped */
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+                continue; /* scalars: dropped */
             /* messages keep their index (steps[i] stays spec.steps[i] for later checks) */
             ProtobufCMessage *empty = acms_pb_new(c->a, f->descriptor);
-            if (f->descriptor == &acms__v1__step__descriptor) ((Acms__V1__Step *)empty)->line = l->values[i]->line;
+            if (f->descriptor == &acms__v1__step__descriptor)
+                ((Acms__V1__Step *)empty)->line = l->values[i]->line;
             *(ProtobufCMessage **)(out + k++ * es) = empty;
             continue;
         }
@@ -453,12 +489,14 @@ static void fill_repeated(conv *c, const ProtobufCFieldDescriptor *f, const Acms
 static void fill_field(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V1__Value *v, ProtobufCMessage *msg,
                        const vpath *path)
 {
-    if (is_null(v)) return; /* null = not set */
+    if (is_null(v))
+        return; /* null = not set */
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
         fill_repeated(c, f, v, msg, path);
         return;
     }
-    if (set_one(c, f, v, (char *)msg + f->offset, path) != 0) return;
+    if (set_one(c, f, v, (char *)msg + f->offset, path) != 0)
+        return;
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         *(uint32_t *)((char *)msg + f->quantifier_offset) = f->id;
     else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
@@ -468,8 +506,7 @@ static void fill_field(conv *c, const ProtobufCFieldDescriptor *f, const Acms__V
 
 /* The field of d named key, or NULL. The few fields after the previous match (*hint) are tried
  * first, as documents mostly list fields in declaration order; then protobuf-c's search by name. */
-static const ProtobufCFieldDescriptor *field_named(const ProtobufCMessageDescriptor *d, const char *key,
-                                                   unsigned *hint)
+static const ProtobufCFieldDescriptor *field_named(const ProtobufCMessageDescriptor *d, const char *key, unsigned *hint)
 {
     for (unsigned i = *hint; i < d->n_fields && i < *hint + 4; i++) {
         if (d->fields[i].name[0] == key[0] && strcmp(d->fields[i].name, key) == 0) {
@@ -478,7 +515,8 @@ static const ProtobufCFieldDescriptor *field_named(const ProtobufCMessageDescrip
         }
     }
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, key);
-    if (f) *hint = (unsigned)(f - d->fields) + 1;
+    if (f)
+        *hint = (unsigned)(f - d->fields) + 1;
     return f;
 }
 
@@ -486,9 +524,11 @@ static const ProtobufCFieldDescriptor *field_named(const ProtobufCMessageDescrip
 static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *msg, const vpath *path)
 {
     const ProtobufCMessageDescriptor *d = msg->descriptor;
-    if (is_null(map)) return 0;
+    if (is_null(map))
+        return 0;
     if (!is_kind(map, ACMS__V1__VALUE__KIND_MAP_VALUE)) {
-        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), map, "expected a map, got %s", kind_article(map));
+        acms_issue_add(c->is, "TYPE_MISMATCH", "error", path_str(c, path), map, "expected a map, got %s",
+                       kind_article(map));
         return -1;
     }
     unsigned hint = 0;
@@ -500,11 +540,11 @@ static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *m
         const vpath *fpath = &fp;
         const field_rule *r = find_rule(rules, nrules, e->key);
         if (r) {
-            Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "FIELD_NOT_ALLOWED", "error", path_str(c, fpath), e->value,
-                                                            "field '%s' %s", e->key, r->why);
+            Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "FIELD_NOT_ALLOWED", "error", path_str(c, fpath),
+                                                            e->value, "field '%s' %s", e->key, r->why);
             if (r->moved_to)
-                acms_issue_suggest(c->is, iss, "FIELD_NOT_ALLOWED:move", "pattern", 0.9,
-                                   r->moved_to, scalar_text(c, e->value), "move it to %s", r->moved_to);
+                acms_issue_suggest(c->is, iss, "FIELD_NOT_ALLOWED:move", "pattern", 0.9, r->moved_to,
+                                   scalar_text(c, e->value), "move it to %s", r->moved_to);
             continue;
         }
         const ProtobufCFieldDescriptor *f = field_named(d, e->key, &hint);
@@ -520,7 +560,8 @@ static int fill_message(conv *c, const Acms__V1__Value *map, ProtobufCMessage *m
 static void fill_named(conv *c, ProtobufCMessage *msg, const char *field, const Acms__V1__Value *v, const vpath *path)
 {
     const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, field);
-    if (f) fill_field(c, f, v, msg, path);
+    if (f)
+        fill_field(c, f, v, msg, path);
 }
 
 /* --- documents ----------------------------------------------------------------------------- */
@@ -550,25 +591,28 @@ static void check_header(conv *c, const Acms__V1__Value *doc, const char *kind, 
     for (size_t i = 0; i < doc->map_value->n_entries; i++) {
         const char *k = doc->map_value->entries[i]->key;
         int known = 0;
-        for (size_t t = 0; t < 4; t++) known |= strcmp(k, top[t]) == 0;
-        if (!known) unknown_key(c, NULL, k, doc->map_value->entries[i]->value, top, 4);
+        for (size_t t = 0; t < 4; t++)
+            known |= strcmp(k, top[t]) == 0;
+        if (!known)
+            unknown_key(c, NULL, k, doc->map_value->entries[i]->value, top, 4);
     }
     const Acms__V1__Value *api = acms_value_get(doc, "apiVersion");
     if (is_null(api)) {
-        Acms__V1__ValidationIssue *iss =
-            acms_issue_add(c->is, "MISSING_FIELD", "error", "apiVersion", doc, "apiVersion is required");
+        Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "MISSING_FIELD", "error", "apiVersion", doc,
+                                                        "apiVersion is required");
         acms_issue_suggest(c->is, iss, "MISSING_FIELD:api-version", "pattern", 0.9, "apiVersion", API_VERSION,
                            "add apiVersion: %s", API_VERSION);
     } else if (!is_kind(api, ACMS__V1__VALUE__KIND_STRING_VALUE) || strcmp(api->string_value, API_VERSION) != 0) {
-        Acms__V1__ValidationIssue *iss =
-            acms_issue_add(c->is, "BAD_API_VERSION", "error", "apiVersion", api, "unsupported apiVersion '%s' (expected %s)",
-                           scalar_text(c, api) ? scalar_text(c, api) : kind_article(api), API_VERSION);
+        Acms__V1__ValidationIssue *iss = acms_issue_add(
+            c->is, "BAD_API_VERSION", "error", "apiVersion", api, "unsupported apiVersion '%s' (expected %s)",
+            scalar_text(c, api) ? scalar_text(c, api) : kind_article(api), API_VERSION);
         acms_issue_suggest(c->is, iss, "BAD_API_VERSION:set", "pattern", 0.9, "apiVersion", API_VERSION,
                            "use apiVersion: %s", API_VERSION);
     }
     const Acms__V1__Value *k = acms_value_get(doc, "kind");
     if (is_null(k)) {
-        Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "MISSING_FIELD", "error", "kind", doc, "kind is required");
+        Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "MISSING_FIELD", "error", "kind", doc,
+                                                        "kind is required");
         acms_issue_suggest(c->is, iss, "MISSING_FIELD:kind", "pattern", 0.9, "kind", kind, "add kind: %s", kind);
     } else if (!is_kind(k, ACMS__V1__VALUE__KIND_STRING_VALUE) || strcmp(k->string_value, kind) != 0) {
         acms_issue_add(c->is, "BAD_KIND", "error", "kind", k, "expected kind %s, got '%s'", kind,
@@ -609,24 +653,26 @@ static void check_choice(conv *c, const Acms__V1__Value *map, const char *key, c
                          const char *const *allowed, size_t n)
 {
     const Acms__V1__Value *v = acms_value_get(map, key);
-    if (!is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE)) return; /* absent, or already a type issue */
+    if (!is_kind(v, ACMS__V1__VALUE__KIND_STRING_VALUE))
+        return; /* absent, or already a type issue */
     for (size_t i = 0; i < n; i++)
-        if (strcmp(v->string_value, allowed[i]) == 0) return;
+        if (strcmp(v->string_value, allowed[i]) == 0)
+            return;
     char list[256] = "";
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof list; i++) {
         int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
-        if (w < 0) break;
+        if (w < 0)
+            break;
         used += (size_t)w;
     }
     const char *p = key_path(c, path, key);
-    Acms__V1__ValidationIssue *iss = acms_issue_add(c->is, "INVALID_VALUE", "error", p, v, "unknown %s '%s' (expected one of: %s)",
-                                                    key, v->string_value, list);
+    Acms__V1__ValidationIssue *iss = acms_issue_add(
+        c->is, "INVALID_VALUE", "error", p, v, "unknown %s '%s' (expected one of: %s)", key, v->string_value, list);
     double conf = 0;
     const char *near = closest(v->string_value, allowed, n, &conf);
     if (near)
-        acms_issue_suggest(c->is, iss, "INVALID_VALUE:closest", "pattern", conf, p, near,
-                           "did you mean '%s'?", near);
+        acms_issue_suggest(c->is, iss, "INVALID_VALUE:closest", "pattern", conf, p, near, "did you mean '%s'?", near);
 }
 
 /* The field is absent, null, "" or an empty list. */
@@ -640,7 +686,8 @@ static int field_empty(const Acms__V1__Value *map, const char *key)
 static void require(conv *c, const Acms__V1__Value *map, const char *key, const vpath *path, const char *what)
 {
     const Acms__V1__Value *v = acms_value_get(map, key);
-    if (field_empty(map, key)) acms_issue_add(c->is, "MISSING_FIELD", "error", key_path(c, path, key), is_null(v) ? map : v, "%s", what);
+    if (field_empty(map, key))
+        acms_issue_add(c->is, "MISSING_FIELD", "error", key_path(c, path, key), is_null(v) ? map : v, "%s", what);
 }
 
 static int result(conv *c, size_t errors_before)
@@ -657,22 +704,27 @@ int acms_doc_to_pipeline(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Pi
     *out = p;
     check_header(&c, doc, "Pipeline", &h);
     p->api_version = API_VERSION;
-    if (h.name) p->name = h.name;
-    if (h.labels) fill_named(&c, &p->base, "labels", h.labels, &labels_path);
-    if (!h.spec || fill_message(&c, h.spec, &p->base, &spec_path) != 0) return result(&c, before);
+    if (h.name)
+        p->name = h.name;
+    if (h.labels)
+        fill_named(&c, &p->base, "labels", h.labels, &labels_path);
+    if (!h.spec || fill_message(&c, h.spec, &p->base, &spec_path) != 0)
+        return result(&c, before);
     const Acms__V1__Value *steps = acms_value_get(h.spec, "steps");
     if (is_null(steps) || (is_kind(steps, ACMS__V1__VALUE__KIND_LIST_VALUE) && steps->list_value->n_values == 0)) {
         acms_issue_add(is, "MISSING_FIELD", "error", "spec.steps", is_null(steps) ? h.spec : steps,
                        "a pipeline needs at least one step");
         return result(&c, before);
     }
-    if (!is_kind(steps, ACMS__V1__VALUE__KIND_LIST_VALUE)) return result(&c, before);
+    if (!is_kind(steps, ACMS__V1__VALUE__KIND_LIST_VALUE))
+        return result(&c, before);
     if (steps->list_value->n_values > ACMS_MAX_STEPS)
         acms_issue_add(is, "LIMIT_EXCEEDED", "error", "spec.steps", steps, "%zu steps exceed the limit of %d",
                        steps->list_value->n_values, ACMS_MAX_STEPS);
     for (size_t i = 0; i < steps->list_value->n_values; i++) {
         const Acms__V1__Value *s = steps->list_value->values[i];
-        if (!is_kind(s, ACMS__V1__VALUE__KIND_MAP_VALUE)) continue;
+        if (!is_kind(s, ACMS__V1__VALUE__KIND_MAP_VALUE))
+            continue;
         const vpath sp = {&steps_path, NULL, i};
         const Acms__V1__Value *name = acms_value_get(s, "name");
         require(&c, s, "name", &sp, "a step needs a name");
@@ -696,8 +748,10 @@ int acms_doc_to_environment(acms_arena *a, const Acms__V1__Value *doc, Acms__V1_
     Acms__V1__Environment *e = acms_pb_new(a, &acms__v1__environment__descriptor);
     *out = e;
     check_header(&c, doc, "Environment", &h);
-    if (h.name) e->name = h.name;
-    if (!h.spec || fill_message(&c, h.spec, &e->base, &spec_path) != 0) return result(&c, before);
+    if (h.name)
+        e->name = h.name;
+    if (!h.spec || fill_message(&c, h.spec, &e->base, &spec_path) != 0)
+        return result(&c, before);
     check_choice(&c, h.spec, "executor", &spec_path, executors, 3);
     check_choice(&c, h.spec, "learning_mode", &spec_path, modes, 3);
     const Acms__V1__Value *scale = acms_value_get(h.spec, "memory_scale");
@@ -724,13 +778,17 @@ int acms_doc_to_policy(acms_arena *a, const Acms__V1__Value *doc, Acms__V1__Poli
     Acms__V1__Policy *p = acms_pb_new(a, &acms__v1__policy__descriptor);
     *out = p;
     check_header(&c, doc, "Policy", &h);
-    if (h.name) p->name = h.name;
-    if (!h.spec || fill_message(&c, h.spec, &p->base, &spec_path) != 0) return result(&c, before);
+    if (h.name)
+        p->name = h.name;
+    if (!h.spec || fill_message(&c, h.spec, &p->base, &spec_path) != 0)
+        return result(&c, before);
     const Acms__V1__Value *rules = acms_value_get(h.spec, "rules");
-    if (!is_kind(rules, ACMS__V1__VALUE__KIND_LIST_VALUE)) return result(&c, before);
+    if (!is_kind(rules, ACMS__V1__VALUE__KIND_LIST_VALUE))
+        return result(&c, before);
     for (size_t i = 0; i < rules->list_value->n_values; i++) {
         const Acms__V1__Value *r = rules->list_value->values[i];
-        if (!is_kind(r, ACMS__V1__VALUE__KIND_MAP_VALUE)) continue;
+        if (!is_kind(r, ACMS__V1__VALUE__KIND_MAP_VALUE))
+            continue;
         const vpath rpv = {&rules_path, NULL, i}, *rp = &rpv;
         require(&c, r, "id", rp, "a rule needs an id (its stable issue code)");
         require(&c, r, "field", rp, "a rule needs the step field it checks");

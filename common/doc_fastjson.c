@@ -25,8 +25,8 @@ typedef struct jctx {
     size_t len;
     const jsmntok_t *t;
     int nt;
-    char *scratch;          /* len + 1 bytes: one decoded scalar at a time */
-    size_t off, line, col;  /* the position cursor (0-based line/column) */
+    char *scratch;         /* len + 1 bytes: one decoded scalar at a time */
+    size_t off, line, col; /* the position cursor (0-based line/column) */
     acms_doc__parser *p;
 } jctx;
 
@@ -181,8 +181,7 @@ static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *
             }
             break;
         }
-        default:
-            return -1;
+        default: return -1;
         }
     }
     out[k] = '\0';

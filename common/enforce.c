@@ -77,12 +77,9 @@ const char *acms_enf_field_name(acms_enf_field f)
 const char *acms_enf_level_name(acms_enf_level l)
 {
     switch (l) {
-    case ACMS_ENF_ENFORCED:
-        return "enforced";
-    case ACMS_ENF_BEST_EFFORT:
-        return "best effort";
-    default:
-        return "not enforced";
+    case ACMS_ENF_ENFORCED: return "enforced";
+    case ACMS_ENF_BEST_EFFORT: return "best effort";
+    default: return "not enforced";
     }
 }
 
@@ -139,25 +136,15 @@ int acms_enf_step_asks(const Acms__V1__Step *s, acms_enf_field f)
 {
     const Acms__V1__Resources *r = s->resources;
     switch (f) {
-    case ACMS_ENF_INSTANCE_TYPE:
-        return s->instance_type && *s->instance_type;
-    case ACMS_ENF_MEMORY:
-        return s->memory_mb > 0 || (r && r->memory_mb > 0);
-    case ACMS_ENF_VCPU:
-        return s->vcpu > 0 || (r && r->vcpu > 0);
-    case ACMS_ENF_GPUS:
-        return r && r->gpus > 0;
-    case ACMS_ENF_NETWORK_ISOLATION:
-        return s->vpc_config && s->vpc_config->network_isolation;
-    case ACMS_ENF_VOLUME_SIZE:
-        return s->volume_size_gb > 0;
-    case ACMS_ENF_ENCRYPT_VOLUME:
-        return s->encrypt_volume;
-    case ACMS_ENF_INTERRUPTIBLE:
-        return s->interruptible;
-    case ACMS_ENF_MAX_RUNTIME:
-        return s->max_runtime_s > 0;
-    default:
-        return 0;
+    case ACMS_ENF_INSTANCE_TYPE: return s->instance_type && *s->instance_type;
+    case ACMS_ENF_MEMORY: return s->memory_mb > 0 || (r && r->memory_mb > 0);
+    case ACMS_ENF_VCPU: return s->vcpu > 0 || (r && r->vcpu > 0);
+    case ACMS_ENF_GPUS: return r && r->gpus > 0;
+    case ACMS_ENF_NETWORK_ISOLATION: return s->vpc_config && s->vpc_config->network_isolation;
+    case ACMS_ENF_VOLUME_SIZE: return s->volume_size_gb > 0;
+    case ACMS_ENF_ENCRYPT_VOLUME: return s->encrypt_volume;
+    case ACMS_ENF_INTERRUPTIBLE: return s->interruptible;
+    case ACMS_ENF_MAX_RUNTIME: return s->max_runtime_s > 0;
+    default: return 0;
     }
 }

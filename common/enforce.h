@@ -14,9 +14,9 @@
 #include "pb.h"
 
 typedef enum acms_enf_level {
-    ACMS_ENF_NOT = 0,          /* not enforced */
-    ACMS_ENF_BEST_EFFORT,      /* passed on or approximated, without a guarantee */
-    ACMS_ENF_ENFORCED,         /* the promise holds, or the attempt fails saying why */
+    ACMS_ENF_NOT = 0,     /* not enforced */
+    ACMS_ENF_BEST_EFFORT, /* passed on or approximated, without a guarantee */
+    ACMS_ENF_ENFORCED,    /* the promise holds, or the attempt fails saying why */
 } acms_enf_level;
 
 typedef enum acms_enf_field {
@@ -34,11 +34,11 @@ typedef enum acms_enf_field {
 
 typedef struct acms_enf_cell {
     acms_enf_level level;
-    const char *how;           /* one sentence: the mechanism, and what happens where it is missing */
+    const char *how; /* one sentence: the mechanism, and what happens where it is missing */
 } acms_enf_cell;
 
 typedef struct acms_enf_column {
-    const char *executor;      /* "local", "http", ... */
+    const char *executor; /* "local", "http", ... */
     acms_enf_cell cell[ACMS_ENF__COUNT];
 } acms_enf_column;
 

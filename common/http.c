@@ -23,8 +23,14 @@ struct acms_http_req {
     const char *path;
 };
 
-const char *acms_http_req_method(const acms_http_req *req) { return req->method; }
-const char *acms_http_req_path(const acms_http_req *req) { return req->path; }
+const char *acms_http_req_method(const acms_http_req *req)
+{
+    return req->method;
+}
+const char *acms_http_req_path(const acms_http_req *req)
+{
+    return req->path;
+}
 
 const char *acms_http_req_arg(const acms_http_req *req, const char *name)
 {
@@ -122,8 +128,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
-acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const acms_http_probes *probes,
-                           char *errstr, size_t errstr_size)
+acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const acms_http_probes *probes, char *errstr,
+                           size_t errstr_size)
 {
     if (port <= 0)
         return NULL;
@@ -131,8 +137,8 @@ acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const ac
     return acms_http_start_opts(&o, m, probes, errstr, errstr_size);
 }
 
-acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, const acms_http_probes *probes,
-                                char *errstr, size_t errstr_size)
+acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, const acms_http_probes *probes, char *errstr,
+                                size_t errstr_size)
 {
     acms_http *h = calloc(1, sizeof *h);
     if (!h) {
@@ -164,8 +170,8 @@ acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, const 
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL}, /* one thread: no pool */
         {MHD_OPTION_END, 0, NULL},
     };
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)o->port, NULL, NULL,
-                            answer, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)o->port, NULL, NULL, answer,
+                            h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!h->d) {
         snprintf(errstr, errstr_size, "cannot listen on %s:%d (port in use?)", addr, o->port);
         free(h);

@@ -26,13 +26,13 @@ typedef struct acms_http acms_http;
  * the reason in why (answered with 503). Called from the server thread: they must only read flags. */
 typedef struct acms_http_probes {
     int (*ready)(void *ud, char *why, size_t why_size);
-    int (*healthy)(void *ud, char *why, size_t why_size);   /* NULL = healthy while the process runs */
+    int (*healthy)(void *ud, char *why, size_t why_size); /* NULL = healthy while the process runs */
     void *ud;
 } acms_http_probes;
 
 /* Starts the endpoint on addr:port (port 0 = do nothing, returns NULL without error). */
-acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const acms_http_probes *probes,
-                           char *errstr, size_t errstr_size);
+acms_http *acms_http_start(const char *addr, int port, acms_metrics *m, const acms_http_probes *probes, char *errstr,
+                           size_t errstr_size);
 void acms_http_stop(acms_http *h);
 
 /* --- a service's own paths ------------------------------------------------------------------- */
@@ -55,20 +55,20 @@ typedef struct acms_http_resp {
 typedef void (*acms_http_handler)(void *ud, const acms_http_req *req, acms_http_resp *resp);
 
 typedef struct acms_http_opts {
-    const char *addr;            /* IPv4 address to bind ("0.0.0.0" in containers) */
-    int port;                    /* > 0 */
-    unsigned threads;            /* server threads (a pool); 0 = 1 */
-    unsigned max_connections;    /* connections at once; 0 = ACMS_HTTP_MAX_CONNECTIONS (with a pool,
+    const char *addr;          /* IPv4 address to bind ("0.0.0.0" in containers) */
+    int port;                  /* > 0 */
+    unsigned threads;          /* server threads (a pool); 0 = 1 */
+    unsigned max_connections;  /* connections at once; 0 = ACMS_HTTP_MAX_CONNECTIONS (with a pool,
                                   * shared among the threads) */
-    unsigned per_ip_limit;       /* connections per client address; 0 = ACMS_HTTP_PER_IP_LIMIT */
-    unsigned timeout_s;          /* a connection idle this long is closed; 0 = ACMS_HTTP_IDLE_TIMEOUT_S */
-    acms_http_handler handler;   /* NULL = health and metrics only */
+    unsigned per_ip_limit;     /* connections per client address; 0 = ACMS_HTTP_PER_IP_LIMIT */
+    unsigned timeout_s;        /* a connection idle this long is closed; 0 = ACMS_HTTP_IDLE_TIMEOUT_S */
+    acms_http_handler handler; /* NULL = health and metrics only */
     void *handler_ud;
 } acms_http_opts;
 
 /* Starts a server with options (see acms_http_start). NULL with errstr when it cannot listen. */
-acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, const acms_http_probes *probes,
-                                char *errstr, size_t errstr_size);
+acms_http *acms_http_start_opts(const acms_http_opts *o, acms_metrics *m, const acms_http_probes *probes, char *errstr,
+                                size_t errstr_size);
 /* The request's method ("GET", "HEAD"), path (percent-decoded, without the query), a query argument
  * (decoded; NULL when absent) and a request header (case-insensitive name; NULL when absent). */
 const char *acms_http_req_method(const acms_http_req *req);

@@ -11,8 +11,8 @@ void acms_issues_init(acms_issues *is, acms_arena *a, const char *level)
     is->level = level ? level : "";
 }
 
-Acms__V1__ValidationIssue *acms_issue_add(acms_issues *is, const char *code, const char *severity,
-                                          const char *path, const Acms__V1__Value *at, const char *fmt, ...)
+Acms__V1__ValidationIssue *acms_issue_add(acms_issues *is, const char *code, const char *severity, const char *path,
+                                          const Acms__V1__Value *at, const char *fmt, ...)
 {
     Acms__V1__ValidationIssue *v = acms_pb_new(is->arena, &acms__v1__validation_issue__descriptor);
     v->code = acms_arena_strdup(is->arena, code);
@@ -44,10 +44,9 @@ void acms_issues_append(acms_issues *is, Acms__V1__ValidationIssue *v)
     is->v[is->n++] = v;
 }
 
-Acms__V1__ValidationSuggestion *acms_issue_suggest(acms_issues *is, Acms__V1__ValidationIssue *issue,
-                                                   const char *id, const char *source, double confidence,
-                                                   const char *patch_path, const char *patch_value,
-                                                   const char *fmt, ...)
+Acms__V1__ValidationSuggestion *acms_issue_suggest(acms_issues *is, Acms__V1__ValidationIssue *issue, const char *id,
+                                                   const char *source, double confidence, const char *patch_path,
+                                                   const char *patch_value, const char *fmt, ...)
 {
     acms_arena *a = is->arena;
     Acms__V1__ValidationSuggestion *s = acms_pb_new(a, &acms__v1__validation_suggestion__descriptor);

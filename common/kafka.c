@@ -17,7 +17,7 @@
 #include "pb.h"
 
 #define DL_PAYLOAD_MAX (64 * 1024)
-#define PRODUCE_FULL_WAITS 50      /* x 100 ms of waiting for queue space */
+#define PRODUCE_FULL_WAITS 50 /* x 100 ms of waiting for queue space */
 
 static const char H_OUT[] = "Events produced and acknowledged by the broker, per topic.";
 static const char H_FAILED[] = "Events that failed: deliveries re-queued, handler retries, per topic.";
@@ -102,23 +102,21 @@ int acms_kafka_permanent_error(int err)
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
-        return 1;
-    default:
-        return 0;
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT: return 1;
+    default: return 0;
     }
 }
 
 /* A produce the broker or the client refuses for good: never retried. The message goes to the
  * dead-letter topic (as a DeadLetter whose origin is the refused topic, offset -1) unless it was
  * itself a dead letter; an error is logged and acms_delivery_refused_total{topic,error} counted. */
-static void refuse(acms_kafka *k, const char *topic, const void *key, size_t key_len, const void *payload,
-                   size_t len, rd_kafka_resp_err_t err)
+static void refuse(acms_kafka *k, const char *topic, const void *key, size_t key_len, const void *payload, size_t len,
+                   rd_kafka_resp_err_t err)
 {
     const char *dl = acms_cfg_topic(&k->cfg, ACMS_TOPIC_DEADLETTER);
     char labels[400], reason[300];
-    acms_msg m = {.topic = topic, .partition = -1, .offset = -1, .key = key, .key_len = key_len,
-                  .payload = payload, .len = len};
+    acms_msg m = {
+        .topic = topic, .partition = -1, .offset = -1, .key = key, .key_len = key_len, .payload = payload, .len = len};
 
     acms_log_error(NULL, NULL, "kafka: %s refused a %zu-byte event for good (%s: %s): %s", topic, len,
                    rd_kafka_err2name(err), rd_kafka_err2str(err),
@@ -636,9 +634,8 @@ int acms_kafka_deadletter(acms_kafka *k, const acms_msg *m, const char *reason)
     rc = acms_kafka_produce(k, dl_topic, run_id[0] ? run_id : NULL, buf, blen, &h);
     if (rc == ACMS_OK) {
         acms_kafka__count(k, "acms_deadletters_total", H_DL, topic, 1);
-        acms_log_warn(run_id[0] ? run_id : NULL, dl->meta->event_id,
-                      "dead-lettered %s[%d]@%lld (%zu bytes): %s", topic, (int)m->partition,
-                      (long long)m->offset, m->len, dl->reason);
+        acms_log_warn(run_id[0] ? run_id : NULL, dl->meta->event_id, "dead-lettered %s[%d]@%lld (%zu bytes): %s", topic,
+                      (int)m->partition, (long long)m->offset, m->len, dl->reason);
     }
 out:
     free(buf);

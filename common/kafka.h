@@ -20,25 +20,25 @@ typedef struct acms_msg {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    const char *key;          /* not NUL-terminated; key_len bytes */
+    const char *key; /* not NUL-terminated; key_len bytes */
     size_t key_len;
     const uint8_t *payload;
     size_t len;
     int64_t timestamp_ms;
-    char traceparent[64];     /* W3C traceparent header, "" when absent */
-    char ce_type[96];         /* CloudEvents ce_type header, "" when absent */
-    char claim[65];           /* acms_claim header: the payload is in Redis under this hash (claim.h), "" = inline */
-    size_t claim_size;        /* acms_claim_size header: the claimed payload's size */
+    char traceparent[64]; /* W3C traceparent header, "" when absent */
+    char ce_type[96];     /* CloudEvents ce_type header, "" when absent */
+    char claim[65];       /* acms_claim header: the payload is in Redis under this hash (claim.h), "" = inline */
+    size_t claim_size;    /* acms_claim_size header: the claimed payload's size */
 } acms_msg;
 
 /* CloudEvents binding headers and trace context for a produced message (any field may be NULL). */
 typedef struct acms_kafka_hdrs {
     const char *ce_id;
-    const char *ce_type;      /* e.g. "acms.v1.ConfigSubmitted" */
-    const char *ce_source;    /* e.g. "/acms/adapter/<instance>" */
+    const char *ce_type;   /* e.g. "acms.v1.ConfigSubmitted" */
+    const char *ce_source; /* e.g. "/acms/adapter/<instance>" */
     const char *traceparent;
     int64_t time_ms;
-    const char *claim;        /* claim check (claim.h): the payload's hash, the payload itself left out */
+    const char *claim; /* claim check (claim.h): the payload's hash, the payload itself left out */
     size_t claim_size;
 } acms_kafka_hdrs;
 
@@ -49,9 +49,9 @@ typedef struct acms_kafka_loop {
     /* Called about every tick_ms (optional). A non-OK return is logged, not fatal. */
     int (*on_tick)(void *ud);
     void *ud;
-    int tick_ms;              /* default 50 */
-    int batch_max;            /* messages between flush+store, default 500 */
-    volatile sig_atomic_t *stop;  /* the loop returns when *stop becomes non-zero */
+    int tick_ms;                 /* default 50 */
+    int batch_max;               /* messages between flush+store, default 500 */
+    volatile sig_atomic_t *stop; /* the loop returns when *stop becomes non-zero */
     /* Optional (0 = none; never stdin): a descriptor whose readability means "tick now". The loop
      * waits on it beside the consumer queue and calls on_tick as soon as it becomes readable, not
      * at the next tick_ms. on_tick must consume what made it readable (e.g. drain an edge-triggered
@@ -65,16 +65,16 @@ typedef struct acms_kafka_loop {
      * and each partition is rewound to its first message in that tail (they are redelivered, so a
      * handler must be idempotent as on_msg already must). Oversized payloads never reach it. */
     int (*on_batch)(void *ud, const acms_msg *msgs, size_t n, int *rcs, const char **reasons);
-    int group_max;            /* default 32, at most ACMS_KAFKA_GROUP_MAX */
+    int group_max; /* default 32, at most ACMS_KAFKA_GROUP_MAX */
 } acms_kafka_loop;
 
 #define ACMS_KAFKA_GROUP_MAX 64
 
 /* New handle. group_id NULL = producer only. Returns NULL with errstr on failure.
  * metrics may be NULL; when given, the handle counts events in/out/failed/dead-lettered per topic. */
-acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metrics *metrics,
-                           char *errstr, size_t errstr_size);
-void acms_kafka_free(acms_kafka *k);   /* flushes (bounded), commits, closes */
+acms_kafka *acms_kafka_new(const acms_cfg *cfg, const char *group_id, acms_metrics *metrics, char *errstr,
+                           size_t errstr_size);
+void acms_kafka_free(acms_kafka *k); /* flushes (bounded), commits, closes */
 
 int acms_kafka_subscribe(acms_kafka *k, const char *const *topics, size_t ntopics);
 /* Non-zero once the consumer has been assigned partitions at least once (readiness). */

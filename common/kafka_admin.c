@@ -86,7 +86,7 @@ static int create(acms_kafka *k, const acms_topic_spec *t, int timeout_ms, FILE 
     const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
     size_t cnt = 0;
     const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
-    rd_kafka_resp_err_t e = !ev ? RD_KAFKA_RESP_ERR__TIMED_OUT
+    rd_kafka_resp_err_t e = !ev   ? RD_KAFKA_RESP_ERR__TIMED_OUT
                             : cnt ? rd_kafka_topic_result_error(tr[0])
                                   : rd_kafka_event_error(ev);
     if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -126,8 +126,9 @@ static int add_partitions(acms_kafka *k, const acms_topic_spec *t, int from, int
     ev = await(q, timeout_ms);
     const rd_kafka_CreatePartitions_result_t *res = ev ? rd_kafka_event_CreatePartitions_result(ev) : NULL;
     const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreatePartitions_result_topics(res, &cnt) : NULL;
-    rd_kafka_resp_err_t e = !ev ? RD_KAFKA_RESP_ERR__TIMED_OUT : cnt ? rd_kafka_topic_result_error(tr[0])
-                                                                      : rd_kafka_event_error(ev);
+    rd_kafka_resp_err_t e = !ev   ? RD_KAFKA_RESP_ERR__TIMED_OUT
+                            : cnt ? rd_kafka_topic_result_error(tr[0])
+                                  : rd_kafka_event_error(ev);
     if (!e) {
         fprintf(report, "topic %s: partitions %d -> %d\n", t->name, from, t->partitions);
         rc = ACMS_OK;
@@ -234,9 +235,10 @@ static int reconcile(acms_kafka *k, const acms_topic_spec *t, have h, int dry_ru
         fprintf(report, "topic %s: %d partitions, the spec says %d: partitions are never removed\n", t->name,
                 h.partitions, t->partitions);
     else if (h.partitions < t->partitions)
-        rc = dry_run ? (fprintf(report, "topic %s: would add partitions %d -> %d\n", t->name, h.partitions,
-                                t->partitions), ACMS_OK)
-                     : add_partitions(k, t, h.partitions, timeout_ms, report);
+        rc = dry_run
+                 ? (fprintf(report, "topic %s: would add partitions %d -> %d\n", t->name, h.partitions, t->partitions),
+                    ACMS_OK)
+                 : add_partitions(k, t, h.partitions, timeout_ms, report);
     nd = config_diff(k, t, timeout_ms, diff, sizeof diff, &cr);
     if (nd < 0) {
         fprintf(report, "topic %s: FAILED to read its configuration\n", t->name);
@@ -312,12 +314,15 @@ int acms_kafka_topics_apply(acms_kafka *k, const acms_topics *ts, int dry_run, i
         if (h.exists)
             r = reconcile(k, t, h, dry_run, timeout_ms, report);
         else if (t->replication > md->broker_cnt)
-            r = (fprintf(report, "topic %s: FAILED: replication %d but the cluster has %d broker(s) "
-                         "(--replication N for a smaller cluster)\n", t->name, t->replication, md->broker_cnt),
+            r = (fprintf(report,
+                         "topic %s: FAILED: replication %d but the cluster has %d broker(s) "
+                         "(--replication N for a smaller cluster)\n",
+                         t->name, t->replication, md->broker_cnt),
                  ACMS_ERR);
         else if (dry_run)
             r = (fprintf(report, "topic %s: would create (%d partitions, replication %d)\n", t->name, t->partitions,
-                         t->replication), ACMS_OK);
+                         t->replication),
+                 ACMS_OK);
         else
             r = create(k, t, timeout_ms, report);
         if (r != ACMS_OK)

@@ -171,7 +171,7 @@ int acms_kafka__producer_conf(acms_kafka *k, rd_kafka_conf_t *conf, char *errstr
 }
 
 int acms_kafka__consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *group_id, char *errstr,
-                         size_t errstr_size)
+                              size_t errstr_size)
 {
     int fetch_wait = k->cfg.fetch_wait_ms > 0 ? k->cfg.fetch_wait_ms : 10;
     int queue_kb = k->cfg.queue_kb >= 1024 ? k->cfg.queue_kb : 4096;
@@ -211,4 +211,3 @@ int acms_kafka__consumer_conf(acms_kafka *k, rd_kafka_conf_t *conf, const char *
     rd_kafka_conf_set_rebalance_cb(conf, acms_kafka__rebalance_cb);
     return acms_kafka__passthrough(&k->cfg, conf, errstr, errstr_size);
 }
-

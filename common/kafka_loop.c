@@ -119,8 +119,10 @@ static void revoke_parts(acms_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition
     } else if (acms_kafka_flush(k, acms_kafka__budget_ms(k)) == ACMS_OK) {
         acms_kafka__pending_store(k);
     } else if (k->pending->cnt) {
-        acms_log_warn(NULL, NULL, "kafka: output not acknowledged before revoke; %d partition(s) will be "
-                      "redelivered from their last commit", k->pending->cnt);
+        acms_log_warn(NULL, NULL,
+                      "kafka: output not acknowledged before revoke; %d partition(s) will be "
+                      "redelivered from their last commit",
+                      k->pending->cnt);
         acms_kafka__pending_clear(k);
     }
     if (!lost) {
@@ -173,9 +175,7 @@ void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
                       cooperative ? " (incremental)" : "");
         atomic_store(&k->assigned, 1);
         break;
-    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        revoke_parts(k, rk, parts, cooperative);
-        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS: revoke_parts(k, rk, parts, cooperative); break;
     default:
         acms_log_warn(NULL, NULL, "kafka: rebalance error: %s", rd_kafka_err2str(err));
         acms_kafka__pending_clear(k);
@@ -193,8 +193,9 @@ void acms_kafka__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
  * nothing new to read has no lag), else the low watermark lo, else 0. */
 static int64_t lag_from(acms_kafka *k, const rd_kafka_topic_partition_t *p, int64_t lo)
 {
-    const rd_kafka_topic_partition_t *c =
-        k->committed ? rd_kafka_topic_partition_list_find(k->committed, p->topic, p->partition) : NULL;
+    const rd_kafka_topic_partition_t *c = k->committed
+                                              ? rd_kafka_topic_partition_list_find(k->committed, p->topic, p->partition)
+                                              : NULL;
     if (p->offset >= 0)
         return p->offset;
     if (c && c->offset >= 0)
@@ -229,7 +230,10 @@ static void lag_committed(acms_kafka *k, const rd_kafka_topic_partition_list_t *
 static int64_t lag_collect(acms_kafka *k, int set_gauge)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
-    struct { const char *topic; int64_t lag; } per[LAG_TOPICS_MAX];
+    struct {
+        const char *topic;
+        int64_t lag;
+    } per[LAG_TOPICS_MAX];
     int nper = 0, i, j, known = 0;
     int64_t total = 0;
 
@@ -290,8 +294,8 @@ typedef struct loop_state {
     int tick_ms;
     int64_t next_tick_ms;
     int64_t next_lag_ms;
-    int backoff_ms;               /* current retry backoff, 0 = none */
-    char retry_topic[256];        /* the partition the backoff belongs to */
+    int backoff_ms;        /* current retry backoff, 0 = none */
+    char retry_topic[256]; /* the partition the backoff belongs to */
     int32_t retry_partition;
     /* wake_fd mode: the consumer queue signals new events on io[1]; we poll io[0] and wake_fd */
     rd_kafka_queue_t *cq;
@@ -299,12 +303,12 @@ typedef struct loop_state {
     int woken;                    /* wake_fd was readable: tick now */
     int64_t consumed_since_nudge; /* bytes taken from the local queue since the last nudge */
     int64_t last_nudge_ms;
-    int batch_max;                /* messages per batch before a commit */
-    int poll_ms;                  /* the consumer poll's timeout when nothing is in hand */
-    int waking;                   /* wake_fd mode is on */
-    int more;                     /* the last poll returned a message */
-    int revocations;              /* k->revocations last seen */
-    int group_max;                /* grouped mode (on_batch): messages per group */
+    int batch_max;                                 /* messages per batch before a commit */
+    int poll_ms;                                   /* the consumer poll's timeout when nothing is in hand */
+    int waking;                                    /* wake_fd mode is on */
+    int more;                                      /* the last poll returned a message */
+    int revocations;                               /* k->revocations last seen */
+    int group_max;                                 /* grouped mode (on_batch): messages per group */
     rd_kafka_message_t *grp[ACMS_KAFKA_GROUP_MAX]; /* the group in hand */
     size_t gn;
 } loop_state;
@@ -515,8 +519,7 @@ static int settle(loop_state *s, const acms_msg *m, int rc, const char *reason)
     acms_kafka *k = s->k;
 
     switch (rc) {
-    case ACMS_OK:
-        break;
+    case ACMS_OK: break;
     case ACMS_ERR_POISON:
     case ACMS_ERR_INVALID:
     case ACMS_ERR_LIMIT:
@@ -579,12 +582,12 @@ static void retry_from(loop_state *s, rd_kafka_message_t *rm)
     rd_kafka_topic_partition_list_add(one, topic, rm->partition)->offset = rm->offset;
     e = rd_kafka_seek_partitions(k->consumer, one, 5000);
     if (e) {
-        acms_log_warn(NULL, NULL, "kafka: seek %s[%d] to %lld: %s", topic, (int)rm->partition,
-                      (long long)rm->offset, rd_kafka_error_string(e));
+        acms_log_warn(NULL, NULL, "kafka: seek %s[%d] to %lld: %s", topic, (int)rm->partition, (long long)rm->offset,
+                      rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else if (one->elems[0].err) {
-        acms_log_warn(NULL, NULL, "kafka: seek %s[%d] to %lld: %s", topic, (int)rm->partition,
-                      (long long)rm->offset, rd_kafka_err2str(one->elems[0].err));
+        acms_log_warn(NULL, NULL, "kafka: seek %s[%d] to %lld: %s", topic, (int)rm->partition, (long long)rm->offset,
+                      rd_kafka_err2str(one->elems[0].err));
     }
     rd_kafka_topic_partition_list_destroy(one);
 
@@ -704,8 +707,10 @@ static void drop_revoked(loop_state *s, rd_kafka_message_t **g, size_t *n)
     rd_kafka_topic_partition_list_destroy(a);
     *n = kept;
     if (dropped) {
-        acms_log_info(NULL, NULL, "kafka: dropped %zu collected event(s) of revoked partitions (not processed, "
-                      "offsets not stored)", dropped);
+        acms_log_info(NULL, NULL,
+                      "kafka: dropped %zu collected event(s) of revoked partitions (not processed, "
+                      "offsets not stored)",
+                      dropped);
         acms_kafka__count(s->k, "acms_kafka_revoked_dropped_total",
                           "Collected events dropped unprocessed because their partition was revoked", NULL,
                           (double)dropped);

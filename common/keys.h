@@ -17,8 +17,8 @@
 
 #include "arena.h"
 
-#define ACMS_MAX_ID 128         /* run ids and event ids */
-#define ACMS_KEY_MAX 768        /* every key fits: ids, step and pipeline names are bounded */
+#define ACMS_MAX_ID 128  /* run ids and event ids */
+#define ACMS_KEY_MAX 768 /* every key fits: ids, step and pipeline names are bounded */
 #define ACMS_KEY_RUNS "acms:runs"
 #define ACMS_KEY_RUNS_ACTIVE "acms:runs:active"
 #define ACMS_KEY_CONFIGS "acms:configs"

@@ -72,7 +72,8 @@ static int try_installation(acms_locate_what what, const acms_locate_env *e, acm
         return 0;
     if (!strcmp(prefix, "/"))
         prefix[0] = '\0';
-    return candidate(what, prefix, what == ACMS_LOCATE_STACK_FILE ? "/etc/acms/stack.env" : "/share/acms/examples", out);
+    return candidate(what, prefix, what == ACMS_LOCATE_STACK_FILE ? "/etc/acms/stack.env" : "/share/acms/examples",
+                     out);
 }
 
 int acms_locate_with(acms_locate_what what, const acms_locate_env *e, acms_located *out)
@@ -90,7 +91,8 @@ int acms_locate_with(acms_locate_what what, const acms_locate_env *e, acms_locat
         n = snprintf(user, sizeof user, "%s/acms", e->xdg_config);
     else if (e->home && *e->home)
         n = snprintf(user, sizeof user, "%s/.config/acms", e->home);
-    if (n > 0 && (size_t)n < sizeof user && candidate(what, user, what == ACMS_LOCATE_STACK_FILE ? "/stack.env" : "", out))
+    if (n > 0 && (size_t)n < sizeof user &&
+        candidate(what, user, what == ACMS_LOCATE_STACK_FILE ? "/stack.env" : "", out))
         return ACMS_OK;
     return ACMS_ERR_NOTFOUND;
 }

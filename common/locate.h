@@ -23,11 +23,11 @@ typedef struct acms_located {
 
 /* What the search depends on, so tests can give other values. NULL or "" fields are absent. */
 typedef struct acms_locate_env {
-    const char *var;         /* value of ACMS_STACK_ENV or ACMS_CONFIG_DIR */
-    const char *source_dir;  /* the repository the binary was built in (ACMS_SOURCE_DIR) */
-    const char *exe;         /* the binary's own resolved path (/proc/self/exe) */
-    const char *xdg_config;  /* $XDG_CONFIG_HOME */
-    const char *home;        /* $HOME */
+    const char *var;        /* value of ACMS_STACK_ENV or ACMS_CONFIG_DIR */
+    const char *source_dir; /* the repository the binary was built in (ACMS_SOURCE_DIR) */
+    const char *exe;        /* the binary's own resolved path (/proc/self/exe) */
+    const char *xdg_config; /* $XDG_CONFIG_HOME */
+    const char *home;       /* $HOME */
 } acms_locate_env;
 
 typedef enum { ACMS_LOCATE_STACK_FILE, ACMS_LOCATE_CONFIG_DIR } acms_locate_what;

@@ -16,8 +16,11 @@ void acms_log_write(acms_log_level lvl, const char *run_id, const char *event_id
 /* The trace id to attach to following lines of this thread ("" to clear). */
 void acms_log_set_trace(const char *traceparent);
 
-#define ACMS_LOG_(lvl, run, ev, ...) \
-    do { if (acms_log_enabled(lvl)) acms_log_write(lvl, run, ev, __VA_ARGS__); } while (0)
+#define ACMS_LOG_(lvl, run, ev, ...)                                                                                   \
+    do {                                                                                                               \
+        if (acms_log_enabled(lvl))                                                                                     \
+            acms_log_write(lvl, run, ev, __VA_ARGS__);                                                                 \
+    } while (0)
 #define acms_log_debug(run, ev, ...) ACMS_LOG_(ACMS_LOG_DEBUG, run, ev, __VA_ARGS__)
 #define acms_log_info(run, ev, ...) ACMS_LOG_(ACMS_LOG_INFO, run, ev, __VA_ARGS__)
 #define acms_log_warn(run, ev, ...) ACMS_LOG_(ACMS_LOG_WARN, run, ev, __VA_ARGS__)

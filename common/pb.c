@@ -71,8 +71,8 @@ void acms_id_derive(char out[ACMS_ID_LEN], const char *parent, const char *salt)
     uuid_unparse_lower(md, out);
 }
 
-Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char *source,
-                                   const char *causation_id, const char *salt, const char *traceparent)
+Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char *source, const char *causation_id,
+                                   const char *salt, const char *traceparent)
 {
     Acms__V1__EventMeta *m = acms_pb_new(a, &acms__v1__event_meta__descriptor);
     char id[ACMS_ID_LEN];
@@ -100,8 +100,11 @@ void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc)
 size_t acms_pb_elem_size(ProtobufCType t)
 {
     switch (t) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return sizeof(uint64_t);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: return sizeof(uint64_t);
     case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
     case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
     case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
@@ -132,8 +135,7 @@ static void pb_copy_elem(acms_arena *a, const ProtobufCFieldDescriptor *f, void 
         if (*s) {
             if (!share)
                 *s = acms_arena_strdup(a, *s);
-        }
-        else if (f->label != PROTOBUF_C_LABEL_REPEATED)
+        } else if (f->label != PROTOBUF_C_LABEL_REPEATED)
             *s = (char *)f->default_value; /* the default string itself, as unpack sets it */
         break;
     }
@@ -148,8 +150,7 @@ static void pb_copy_elem(acms_arena *a, const ProtobufCFieldDescriptor *f, void 
         *m = pb_copy(a, *m, share);
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -220,7 +221,7 @@ int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len)
  * reproduce exactly (unknown fields, NULL list elements or entries) is left to protobuf-c. */
 
 typedef struct rwriter {
-    uint8_t *buf;  /* written bytes are buf[pos, cap) */
+    uint8_t *buf; /* written bytes are buf[pos, cap) */
     size_t cap, pos;
 } rwriter;
 
@@ -307,10 +308,8 @@ static int rw_value(rwriter *w, const Acms__V1__Value *v)
     if (v->line && (!rw_varint(w, v->line) || !rw_byte(w, 0x70)))
         return 0;
     switch (v->kind_case) {
-    case ACMS__V1__VALUE__KIND_NULL_VALUE:
-        return rw_varint(w, v->null_value ? 1 : 0) && rw_byte(w, 0x08);
-    case ACMS__V1__VALUE__KIND_BOOL_VALUE:
-        return rw_varint(w, v->bool_value ? 1 : 0) && rw_byte(w, 0x10);
+    case ACMS__V1__VALUE__KIND_NULL_VALUE: return rw_varint(w, v->null_value ? 1 : 0) && rw_byte(w, 0x08);
+    case ACMS__V1__VALUE__KIND_BOOL_VALUE: return rw_varint(w, v->bool_value ? 1 : 0) && rw_byte(w, 0x10);
     case ACMS__V1__VALUE__KIND_NUMBER_VALUE: {
         uint64_t bits;
         uint8_t le[9];
@@ -320,8 +319,7 @@ static int rw_value(rwriter *w, const Acms__V1__Value *v)
             le[1 + i] = (uint8_t)(bits >> (8 * i));
         return rw_bytes(w, le, 9);
     }
-    case ACMS__V1__VALUE__KIND_STRING_VALUE:
-        return !v->string_value || rw_string(w, v->string_value, 0x22);
+    case ACMS__V1__VALUE__KIND_STRING_VALUE: return !v->string_value || rw_string(w, v->string_value, 0x22);
     case ACMS__V1__VALUE__KIND_LIST_VALUE: {
         const Acms__V1__ListValue *l = v->list_value;
         if (!l)
@@ -362,8 +360,7 @@ static int rw_value(rwriter *w, const Acms__V1__Value *v)
         }
         return rw_close(w, mark, 0x32);
     }
-    default:
-        return 1;
+    default: return 1;
     }
 }
 
@@ -391,10 +388,8 @@ int acms_value_pack(const Acms__V1__Value *v, uint8_t **out, size_t *len)
         memmove(buf, buf + off, *len);
         *out = buf;
         return ACMS_OK;
-    case 0:
-        return ACMS_ERR_NOMEM;
-    default:
-        return acms_pb_pack(&v->base, out, len);
+    case 0: return ACMS_ERR_NOMEM;
+    default: return acms_pb_pack(&v->base, out, len);
     }
 }
 
@@ -408,8 +403,7 @@ int acms_value_sha256_hex(const Acms__V1__Value *v, char out[65])
         acms_sha256_hex(buf + off, len, out);
         free(buf);
         return ACMS_OK;
-    case 0:
-        return ACMS_ERR_NOMEM;
+    case 0: return ACMS_ERR_NOMEM;
     default:
         if (acms_pb_pack(&v->base, &buf, &len) != ACMS_OK)
             return ACMS_ERR_NOMEM;
@@ -485,7 +479,8 @@ static int wire_too_deep(const ProtobufCMessageDescriptor *desc, const uint8_t *
         case 2: {
             if (!wire_varint(p, end, &off, &v) || v > end - off)
                 return -1;
-            const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(st[top].d, (unsigned)(key >> 3));
+            const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(st[top].d,
+                                                                                        (unsigned)(key >> 3));
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 if (top >= ACMS_PB_MAX_NESTING)
                     return 1;
@@ -497,14 +492,13 @@ static int wire_too_deep(const ProtobufCMessageDescriptor *desc, const uint8_t *
             }
             break;
         }
-        default: /* groups: not in our schema, not supported by protobuf-c */
-            return -1;
+        default: /* groups: not in our schema, not supported by protobuf-c */ return -1;
         }
     }
 }
 
-ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc, const void *payload,
-                                 size_t len, const char **reason)
+ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc, const void *payload, size_t len,
+                                 const char **reason)
 {
     static const char *dummy;
     if (!reason)
@@ -518,14 +512,9 @@ ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor
         return NULL;
     }
     switch (wire_too_deep(desc, payload, len)) {
-    case 1:
-        *reason = "nesting too deep";
-        return NULL;
-    case -1:
-        *reason = "undecodable protobuf";
-        return NULL;
-    default:
-        break;
+    case 1: *reason = "nesting too deep"; return NULL;
+    case -1: *reason = "undecodable protobuf"; return NULL;
+    default: break;
     }
     ProtobufCAllocator al = acms_arena_pb(a);
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &al, len, payload);

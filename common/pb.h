@@ -29,8 +29,8 @@ void acms_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* A new EventMeta in the arena: event_id (derived from causation, run_id and salt when causation is
  * given, else random), run_id, schema version, now, source, causation, traceparent (may be NULL). */
-Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char *source,
-                                   const char *causation_id, const char *salt, const char *traceparent);
+Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char *source, const char *causation_id,
+                                   const char *salt, const char *traceparent);
 
 /* Packs any message into a malloc'd buffer (*out, *len); caller frees. ACMS_OK or ACMS_ERR_NOMEM. */
 int acms_pb_pack(const ProtobufCMessage *msg, uint8_t **out, size_t *len);
@@ -49,8 +49,8 @@ int acms_value_sha256_hex(const Acms__V1__Value *v, char out[65]);
 /* Decodes payload as desc into the arena. Returns the message or NULL with reason set to a static
  * string: "payload too large", "nesting too deep", "undecodable protobuf", "missing meta",
  * "unknown schema version", "invalid run_id", "invalid event_id" (keys.h: ids become key parts). */
-ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc,
-                                 const void *payload, size_t len, const char **reason);
+ProtobufCMessage *acms_pb_decode(acms_arena *a, const ProtobufCMessageDescriptor *desc, const void *payload, size_t len,
+                                 const char **reason);
 /* --- wire-level fields (pb_wire.c) ------------------------------------------------------------ */
 /* The bytes of top-level field `field` (a sub-message, string or bytes: wire type 2) of a packed
  * message, pointing into packed. ACMS_OK; ACMS_ERR_NOTFOUND when absent; ACMS_ERR_INVALID when the

@@ -28,19 +28,19 @@ struct acms_redis {
     int db;
     char user[128];
     char pw[256];
-    redisContext *c;           /* NULL while disconnected */
-    int backoff_ms;            /* 0 after a success */
-    int64_t next_try_ms;       /* monotonic: no connect attempt before this */
-    int down;                  /* a loss was logged; log the recovery */
-    size_t queued;             /* pipelined commands appended since the last exec */
-    redisReply **stash;        /* the first nstash of their replies, read early (heap, cap_stash) */
+    redisContext *c;     /* NULL while disconnected */
+    int backoff_ms;      /* 0 after a success */
+    int64_t next_try_ms; /* monotonic: no connect attempt before this */
+    int down;            /* a loss was logged; log the recovery */
+    size_t queued;       /* pipelined commands appended since the last exec */
+    redisReply **stash;  /* the first nstash of their replies, read early (heap, cap_stash) */
     size_t nstash, cap_stash;
-    int pipe_broken;           /* an append failed: the next exec reports ACMS_ERR_RETRY */
-    char permanent[256];       /* first permanent error reply since the last clear, "" none */
+    int pipe_broken;     /* an append failed: the next exec reports ACMS_ERR_RETRY */
+    char permanent[256]; /* first permanent error reply since the last clear, "" none */
     acms_metrics *metrics;
-    int64_t retention_ms;      /* of the runs written through this handle (retention.h) */
+    int64_t retention_ms; /* of the runs written through this handle (retention.h) */
     char retention_arg[24];
-    int seen_ttl_s;            /* of the idempotency marks written through this handle */
+    int seen_ttl_s; /* of the idempotency marks written through this handle */
 };
 
 static void count_errors(acms_redis *r, double n)
@@ -194,8 +194,8 @@ static int parse_db(const char *p, int *db, const char **why)
     return *p == '/' || *p == '\0' ? 0 : -1;
 }
 
-static int parse_url(const char *url, char *host, size_t hsz, int *port, char *user, size_t usz, char *pw,
-                     size_t pwsz, int *db, const char **why)
+static int parse_url(const char *url, char *host, size_t hsz, int *port, char *user, size_t usz, char *pw, size_t pwsz,
+                     int *db, const char **why)
 {
     const char *p, *auth_end, *h;
 
@@ -272,8 +272,7 @@ static int handshake(acms_redis *r, redisContext *c)
             rep = redisCommand(c, "AUTH %s", r->pw);
         }
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            acms_log_error(NULL, NULL, "redis %s:%d: AUTH failed: %s", r->host, r->port,
-                           rep ? rep->str : c->errstr);
+            acms_log_error(NULL, NULL, "redis %s:%d: AUTH failed: %s", r->host, r->port, rep ? rep->str : c->errstr);
             if (rep)
                 freeReplyObject(rep);
             return -1;
@@ -350,8 +349,7 @@ acms_redis *acms_redis_new(const char *url, acms_metrics *metrics, char *errstr,
         snprintf(errstr, errstr_size, "redis: out of memory");
         return NULL;
     }
-    if (parse_url(url, r->host, sizeof r->host, &r->port, r->user, sizeof r->user, r->pw, sizeof r->pw, &r->db,
-                  &why)) {
+    if (parse_url(url, r->host, sizeof r->host, &r->port, r->user, sizeof r->user, r->pw, sizeof r->pw, &r->db, &why)) {
         snprintf(errstr, errstr_size, "redis: bad ACMS_REDIS_URL: %s", why);
         free(r);
         return NULL;
@@ -406,9 +404,17 @@ void acms_redis_free(acms_redis *r)
 int acms_redis_error_is_permanent(const char *err)
 {
     static const char *const prefixes[] = {
-        "WRONGTYPE", "ERR user_script", "ERR Error running script", "ERR Error compiling script",
-        "ERR value is not", "ERR hash value is not", "ERR increment or decrement would overflow",
-        "ERR bit offset", "ERR string exceeds maximum", "ERR unknown command", "ERR wrong number of arguments",
+        "WRONGTYPE",
+        "ERR user_script",
+        "ERR Error running script",
+        "ERR Error compiling script",
+        "ERR value is not",
+        "ERR hash value is not",
+        "ERR increment or decrement would overflow",
+        "ERR bit offset",
+        "ERR string exceeds maximum",
+        "ERR unknown command",
+        "ERR wrong number of arguments",
     };
     for (size_t i = 0; err && i < sizeof prefixes / sizeof *prefixes; i++)
         if (!strncmp(err, prefixes[i], strlen(prefixes[i])))

@@ -9,8 +9,7 @@
 /* KEYS[1] seen marker, KEYS[2..] hashes. ARGV[1] seen ttl (0 = unguarded), ARGV[2] run retention (ms);
  * per hash: expect ('' = unversioned), ttl, replace (0|1), nsetnx, nset, nincr, run ('' = none), then
  * the pairs of each list. */
-static const char k_apply_lua[] =
-    ACMS_RETENTION_LUA
+static const char k_apply_lua[] = ACMS_RETENTION_LUA
     "local guard = tonumber(ARGV[1])\n"
     "if guard > 0 and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
     "local p = 3\n"

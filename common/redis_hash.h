@@ -22,9 +22,9 @@ typedef struct acms_hash_op {
                                    applies instead of ttl_s; a run that is gone gets no write */
     const char **setnx;         /* HSETNX: fields written only once */
     size_t nsetnx;
-    const char **set;           /* HSET */
+    const char **set; /* HSET */
     size_t nset;
-    const char **incr;          /* HINCRBY */
+    const char **incr; /* HINCRBY */
     size_t nincr;
 } acms_hash_op;
 

@@ -8,8 +8,7 @@
 #include "keys.h"
 
 /* ARGV: now, max, compact_before (< 0 none), tombstones_before. Returns {expired, compacted}. */
-static const char sweep_lua[] =
-    ACMS_RETENTION_LUA
+static const char sweep_lua[] = ACMS_RETENTION_LUA
     "local function acms_compact(run, now)\n"
     "  local rk = 'acms:run:' .. run\n"
     "  if redis.call('EXISTS', rk) == 0 or redis.call('HEXISTS', rk, 'compacted_ms') == 1 then return 0 end\n"
@@ -83,8 +82,7 @@ int acms_retention_sweep(acms_redis *r, acms_sweep *s)
 }
 
 /* ARGV: run, now. Returns 1 deleted, -1 unknown, or the status of a run that has not ended. */
-static const char delete_lua[] =
-    ACMS_RETENTION_LUA
+static const char delete_lua[] = ACMS_RETENTION_LUA
     "local run, now = ARGV[1], ARGV[2]\n"
     "local st = redis.call('HGET', 'acms:run:' .. run, 'status')\n"
     "if not st then return -1 end\n"

@@ -41,62 +41,62 @@
  * expires_ms when it has one, PEXPIRE keep_ms when the run's hash is absent; true when it set an
  * expiry; acms_run_keys(run) -> every key of the run (from its step list, or its summary once
  * compacted); acms_expire_run(run, now_ms, keep_ms) -> the terminal-status step above. */
-#define ACMS_RETENTION_LUA                                                                                        \
-    "local function acms_gone(run)\n"                                                                           \
-    "  if redis.call('EXISTS', 'acms:run:' .. run) == 1 then return false end\n"                                \
-    "  return redis.call('ZSCORE', 'acms:runs:gone', run) ~= false or\n"                                        \
-    "         redis.call('ZSCORE', 'acms:runs:deleted', run) ~= false\n"                                        \
-    "end\n"                                                                                                     \
-    "local function acms_retain(run, key, keep)\n"                                                              \
-    "  local rk = 'acms:run:' .. run\n"                                                                         \
-    "  local at = redis.call('HGET', rk, 'expires_ms')\n"                                                       \
-    "  if at then redis.call('PEXPIREAT', key, at) return true end\n"                                           \
-    "  if redis.call('EXISTS', rk) == 0 then redis.call('PEXPIRE', key, keep) return true end\n"                \
-    "  return false\n"                                                                                          \
-    "end\n"                                                                                                     \
-    "local function acms_run_keys(run)\n"                                                                       \
-    "  local rk = 'acms:run:' .. run\n"                                                                         \
-    "  local ks = {rk, rk .. ':runtime', rk .. ':steps', rk .. ':adaptations', rk .. ':validation',\n"          \
-    "              rk .. ':findings', rk .. ':alerts', rk .. ':cancel', rk .. ':rtonce', rk .. ':live',\n"   \
-    "              'acms:monitor:session:' .. run,\n"                                                          \
-    "              'acms:feedback:run:' .. run, 'acms:feedback:runfixes:' .. run}\n"                            \
-    "  local steps = redis.call('LRANGE', rk .. ':steps', 0, -1)\n"                                             \
-    "  local att = {}\n"                                                                                        \
-    "  for i, s in ipairs(steps) do\n"                                                                          \
-    "    ks[#ks + 1] = rk .. ':step:' .. s\n"                                                                   \
-    "    att[i] = tonumber(redis.call('HGET', rk .. ':step:' .. s, 'attempt')) or 0\n"                          \
-    "  end\n"                                                                                                   \
-    "  if #steps == 0 then\n"                                                                                   \
-    "    local ok, doc = pcall(cjson.decode, redis.call('HGET', rk, 'summary') or '')\n"                        \
-    "    if ok and type(doc) == 'table' and type(doc.steps) == 'table' then\n"                                  \
-    "      for _, st in ipairs(doc.steps) do\n"                                                                 \
-    "        if type(st) == 'table' and type(st.name) == 'string' then\n"                                       \
-    "          steps[#steps + 1] = st.name\n"                                                                   \
-    "          att[#steps] = tonumber(st.attempt) or 0\n"                                                       \
-    "        end\n"                                                                                             \
-    "      end\n"                                                                                               \
-    "    end\n"                                                                                                 \
-    "  end\n"                                                                                                   \
-    "  for i, s in ipairs(steps) do\n"                                                                          \
-    "    for a = 1, att[i] do ks[#ks + 1] = rk .. ':log:' .. s .. ':' .. a end\n"                               \
-    "  end\n"                                                                                                   \
-    "  return ks\n"                                                                                             \
-    "end\n"                                                                                                     \
-    "local function acms_expire_run(run, now, keep)\n"                                                          \
-    "  local rk = 'acms:run:' .. run\n"                                                                         \
-    "  local at = redis.call('HGET', rk, 'expires_ms')\n"                                                       \
-    "  if not at then\n"                                                                                        \
-    "    at = string.format('%d', now + keep)\n"                                                                \
-    "    redis.call('HSET', rk, 'expires_ms', at)\n"                                                            \
-    "    redis.call('ZADD', 'acms:runs:compact', now, run)\n"                                                   \
-    "  end\n"                                                                                                   \
-    "  for _, k in ipairs(acms_run_keys(run)) do redis.call('PEXPIREAT', k, at) end\n"                          \
-    "  redis.call('ZADD', 'acms:runs:expiry', at, run)\n"                                                       \
-    "  local h = redis.call('HGET', rk, 'config_hash')\n"                                                       \
-    "  if h then\n"                                                                                             \
-    "    local t = redis.call('PEXPIRETIME', 'acms:doc:' .. h)\n"                                               \
-    "    if t >= 0 and t < tonumber(at) then redis.call('PEXPIREAT', 'acms:doc:' .. h, at) end\n"              \
-    "  end\n"                                                                                                   \
+#define ACMS_RETENTION_LUA                                                                                             \
+    "local function acms_gone(run)\n"                                                                                  \
+    "  if redis.call('EXISTS', 'acms:run:' .. run) == 1 then return false end\n"                                       \
+    "  return redis.call('ZSCORE', 'acms:runs:gone', run) ~= false or\n"                                               \
+    "         redis.call('ZSCORE', 'acms:runs:deleted', run) ~= false\n"                                               \
+    "end\n"                                                                                                            \
+    "local function acms_retain(run, key, keep)\n"                                                                     \
+    "  local rk = 'acms:run:' .. run\n"                                                                                \
+    "  local at = redis.call('HGET', rk, 'expires_ms')\n"                                                              \
+    "  if at then redis.call('PEXPIREAT', key, at) return true end\n"                                                  \
+    "  if redis.call('EXISTS', rk) == 0 then redis.call('PEXPIRE', key, keep) return true end\n"                       \
+    "  return false\n"                                                                                                 \
+    "end\n"                                                                                                            \
+    "local function acms_run_keys(run)\n"                                                                              \
+    "  local rk = 'acms:run:' .. run\n"                                                                                \
+    "  local ks = {rk, rk .. ':runtime', rk .. ':steps', rk .. ':adaptations', rk .. ':validation',\n"                 \
+    "              rk .. ':findings', rk .. ':alerts', rk .. ':cancel', rk .. ':rtonce', rk .. ':live',\n"             \
+    "              'acms:monitor:session:' .. run,\n"                                                                  \
+    "              'acms:feedback:run:' .. run, 'acms:feedback:runfixes:' .. run}\n"                                   \
+    "  local steps = redis.call('LRANGE', rk .. ':steps', 0, -1)\n"                                                    \
+    "  local att = {}\n"                                                                                               \
+    "  for i, s in ipairs(steps) do\n"                                                                                 \
+    "    ks[#ks + 1] = rk .. ':step:' .. s\n"                                                                          \
+    "    att[i] = tonumber(redis.call('HGET', rk .. ':step:' .. s, 'attempt')) or 0\n"                                 \
+    "  end\n"                                                                                                          \
+    "  if #steps == 0 then\n"                                                                                          \
+    "    local ok, doc = pcall(cjson.decode, redis.call('HGET', rk, 'summary') or '')\n"                               \
+    "    if ok and type(doc) == 'table' and type(doc.steps) == 'table' then\n"                                         \
+    "      for _, st in ipairs(doc.steps) do\n"                                                                        \
+    "        if type(st) == 'table' and type(st.name) == 'string' then\n"                                              \
+    "          steps[#steps + 1] = st.name\n"                                                                          \
+    "          att[#steps] = tonumber(st.attempt) or 0\n"                                                              \
+    "        end\n"                                                                                                    \
+    "      end\n"                                                                                                      \
+    "    end\n"                                                                                                        \
+    "  end\n"                                                                                                          \
+    "  for i, s in ipairs(steps) do\n"                                                                                 \
+    "    for a = 1, att[i] do ks[#ks + 1] = rk .. ':log:' .. s .. ':' .. a end\n"                                      \
+    "  end\n"                                                                                                          \
+    "  return ks\n"                                                                                                    \
+    "end\n"                                                                                                            \
+    "local function acms_expire_run(run, now, keep)\n"                                                                 \
+    "  local rk = 'acms:run:' .. run\n"                                                                                \
+    "  local at = redis.call('HGET', rk, 'expires_ms')\n"                                                              \
+    "  if not at then\n"                                                                                               \
+    "    at = string.format('%d', now + keep)\n"                                                                       \
+    "    redis.call('HSET', rk, 'expires_ms', at)\n"                                                                   \
+    "    redis.call('ZADD', 'acms:runs:compact', now, run)\n"                                                          \
+    "  end\n"                                                                                                          \
+    "  for _, k in ipairs(acms_run_keys(run)) do redis.call('PEXPIREAT', k, at) end\n"                                 \
+    "  redis.call('ZADD', 'acms:runs:expiry', at, run)\n"                                                              \
+    "  local h = redis.call('HGET', rk, 'config_hash')\n"                                                              \
+    "  if h then\n"                                                                                                    \
+    "    local t = redis.call('PEXPIRETIME', 'acms:doc:' .. h)\n"                                                      \
+    "    if t >= 0 and t < tonumber(at) then redis.call('PEXPIREAT', 'acms:doc:' .. h, at) end\n"                      \
+    "  end\n"                                                                                                          \
     "end\n"
 
 /* What the sweep does: runs whose hash expired leave acms:runs, tombstones older than tombstone_ms
@@ -104,10 +104,10 @@
  * runs of each kind per call. */
 typedef struct acms_sweep {
     int64_t now_ms;
-    int64_t compact_after_ms;   /* < 0: no compaction */
-    int64_t tombstone_ms;       /* how long a tombstone is kept (ACMS_SEEN_TTL_S) */
-    size_t max;                 /* 0 = 500 */
-    size_t expired, compacted;  /* out: runs dropped from the index, runs compacted */
+    int64_t compact_after_ms;  /* < 0: no compaction */
+    int64_t tombstone_ms;      /* how long a tombstone is kept (ACMS_SEEN_TTL_S) */
+    size_t max;                /* 0 = 500 */
+    size_t expired, compacted; /* out: runs dropped from the index, runs compacted */
 } acms_sweep;
 
 /* One sweep (one script, atomic; any number of replicas may sweep). ACMS_OK or ACMS_ERR_RETRY. */

@@ -12,22 +12,22 @@
 #include "pb.h"
 
 typedef enum acms_retry_kind {
-    ACMS_RETRY_DEFAULT = 0,   /* not written: resolved to on_failure */
-    ACMS_RETRY_ON_FAILURE,    /* any failure (exit code, crash, resources, infrastructure) */
-    ACMS_RETRY_ON_ERROR,      /* only OOM, timeouts, lost and interrupted attempts, and starts that failed for a transient reason */
+    ACMS_RETRY_DEFAULT = 0, /* not written: resolved to on_failure */
+    ACMS_RETRY_ON_FAILURE,  /* any failure (exit code, crash, resources, infrastructure) */
+    ACMS_RETRY_ON_ERROR, /* only OOM, timeouts, lost and interrupted attempts, and starts that failed for a transient reason */
     ACMS_RETRY_NEVER,
 } acms_retry_kind;
 
 #define ACMS_RETRY_BACKOFF_S 0.2
 #define ACMS_RETRY_FACTOR 2.0
 #define ACMS_RETRY_MAX_S 10.0
-#define ACMS_RETRY_LIMIT_S 86400.0   /* no delay (base or cap) above a day */
+#define ACMS_RETRY_LIMIT_S 86400.0 /* no delay (base or cap) above a day */
 
 typedef struct acms_retry_policy {
     acms_retry_kind kind;
-    double backoff_s;         /* before the first retry */
-    double factor;            /* multiplier per further retry */
-    double max_s;             /* cap of one delay */
+    double backoff_s; /* before the first retry */
+    double factor;    /* multiplier per further retry */
+    double max_s;     /* cap of one delay */
 } acms_retry_policy;
 
 /* "on_failure" | "on_error" | "never" -> kind; "" or NULL -> ACMS_RETRY_DEFAULT; -1 unknown. */

@@ -12,29 +12,29 @@
 /* The status check and write shared by the scripts below. ARGV[1] status, [2] its rank, [3] now (ms),
  * [4] run id, [5] retention (ms), [6] the number of field/value pairs, then the pairs. A run that is
  * gone (retention.h: tombstone) is never created again. */
-#define STATUS_WRITE                                                                                    \
-    "local cur = redis.call('HGET', KEYS[1], 'status')\n"                                               \
-    "local ranks = {submitted=0, prepared=1, validated=2, queued=3, running=3,\n"                       \
-    "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"                                  \
-    "if cur then\n"                                                                                     \
-    "  local cr = ranks[cur] or 0\n"                                                                    \
-    "  if cr == 4 and cur ~= ARGV[1] then return 0 end\n"                                               \
-    "  if cr > tonumber(ARGV[2]) then return 0 end\n"                                                   \
-    "elseif redis.call('ZSCORE', 'acms:runs:gone', ARGV[4]) or\n"                                       \
-    "       redis.call('ZSCORE', 'acms:runs:deleted', ARGV[4]) then\n"                                  \
-    "  return 0\n"                                                                                      \
-    "end\n"                                                                                             \
-    "local nkv = tonumber(ARGV[6])\n"                                                                   \
-    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4],\n"         \
-    "           unpack(ARGV, 7, 6 + nkv))\n" /* nkv <= 64: one call */                                   \
-    "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"                                          \
+#define STATUS_WRITE                                                                                                   \
+    "local cur = redis.call('HGET', KEYS[1], 'status')\n"                                                              \
+    "local ranks = {submitted=0, prepared=1, validated=2, queued=3, running=3,\n"                                      \
+    "               succeeded=4, failed=4, cancelled=4, rejected=4}\n"                                                 \
+    "if cur then\n"                                                                                                    \
+    "  local cr = ranks[cur] or 0\n"                                                                                   \
+    "  if cr == 4 and cur ~= ARGV[1] then return 0 end\n"                                                              \
+    "  if cr > tonumber(ARGV[2]) then return 0 end\n"                                                                  \
+    "elseif redis.call('ZSCORE', 'acms:runs:gone', ARGV[4]) or\n"                                                      \
+    "       redis.call('ZSCORE', 'acms:runs:deleted', ARGV[4]) then\n"                                                 \
+    "  return 0\n"                                                                                                     \
+    "end\n"                                                                                                            \
+    "local nkv = tonumber(ARGV[6])\n"                                                                                  \
+    "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_ms', ARGV[3], 'run_id', ARGV[4],\n"                       \
+    "           unpack(ARGV, 7, 6 + nkv))\n" /* nkv <= 64: one call */                                                 \
+    "redis.call('HSETNX', KEYS[1], 'submitted_ms', ARGV[3])\n"                                                         \
     "if not cur then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end\n"
 
 /* Then (list scripts) DEL + RPUSH of KEYS[3] with the arguments after the pairs. */
-#define LIST_WRITE                                                                                      \
-    "redis.call('DEL', KEYS[3])\n"                                                                      \
-    "for i = 7 + nkv, #ARGV, 1000 do\n" /* unpack() is bounded by Lua's C stack: chunks */              \
-    "  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))\n"                       \
+#define LIST_WRITE                                                                                                     \
+    "redis.call('DEL', KEYS[3])\n"                                                                                     \
+    "for i = 7 + nkv, #ARGV, 1000 do\n" /* unpack() is bounded by Lua's C stack: chunks */                             \
+    "  redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))\n"                                      \
     "end\n"
 
 /* A terminal status: the run's keys expire after the retention (retention.h). */
@@ -43,8 +43,7 @@
 static const char *const status_script = STATUS_WRITE "return 1\n";
 static const char *const status_script_final = ACMS_RETENTION_LUA STATUS_WRITE EXPIRE_RUN "return 1\n";
 static const char *const status_list_script = STATUS_WRITE LIST_WRITE "return 1\n";
-static const char *const status_list_script_final = ACMS_RETENTION_LUA STATUS_WRITE LIST_WRITE EXPIRE_RUN
-    "return 1\n";
+static const char *const status_list_script_final = ACMS_RETENTION_LUA STATUS_WRITE LIST_WRITE EXPIRE_RUN "return 1\n";
 
 int acms_state_rank(const char *status)
 {
@@ -69,7 +68,7 @@ int acms_state_is_terminal(const char *status)
  * status-and-list script with the list's items after them. One builder for the four public forms. */
 typedef struct status_cmd {
     char key[ACMS_KEY_MAX], list[ACMS_KEY_MAX], rank[16], now[24], nkv[16];
-    const char **argv;  /* heap, with len: status_cmd_release */
+    const char **argv; /* heap, with len: status_cmd_release */
     size_t *len;
     int argc;
 } status_cmd;
@@ -170,16 +169,21 @@ int acms_state_run_status_reply(const redisReply *rep)
 
 /* The list forms: a missing list_suffix is unusable (they always write a list). */
 static int status_list(acms_redis *r, int queue, const char *run_id, const char *status, const char *const *kv,
-                       size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
-                       size_t nitems)
+                       size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens, size_t nitems)
 {
-    status_write w = {.run_id = run_id, .status = status, .kv = kv, .nkv = nkv, .list_suffix = list_suffix,
-                      .items = items, .lens = lens, .nitems = nitems};
+    status_write w = {.run_id = run_id,
+                      .status = status,
+                      .kv = kv,
+                      .nkv = nkv,
+                      .list_suffix = list_suffix,
+                      .items = items,
+                      .lens = lens,
+                      .nitems = nitems};
     return list_suffix ? status_write_do(r, queue, &w) : ACMS_ERR_INVALID;
 }
 
-int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
-                               size_t nkv, const char *list_suffix, const char *const *items, size_t nitems)
+int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv,
+                               const char *list_suffix, const char *const *items, size_t nitems)
 {
     return status_list(r, 0, run_id, status, kv, nkv, list_suffix, items, NULL, nitems);
 }
@@ -205,14 +209,12 @@ int acms_state_run_status_blobs_append(acms_redis *r, const char *run_id, const 
 }
 
 /* KEYS[1] the record hash; ARGV run, field, json, retention (ms). */
-static const char *const record_script = ACMS_RETENTION_LUA
-    "if acms_gone(ARGV[1]) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
-    "acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
-    "return 1\n";
+static const char *const record_script = ACMS_RETENTION_LUA "if acms_gone(ARGV[1]) then return 0 end\n"
+                                                            "redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
+                                                            "acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
+                                                            "return 1\n";
 
-int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id,
-                          const char *json)
+int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix, const char *event_id, const char *json)
 {
     char key[ACMS_KEY_MAX];
     if (!run_id || !*run_id || !suffix || !event_id || !*event_id || !json)
@@ -230,11 +232,10 @@ int acms_state_run_record(acms_redis *r, const char *run_id, const char *suffix,
     return rc;
 }
 
-static const char *const cancel_script = ACMS_RETENTION_LUA
-    "if acms_gone(ARGV[1]) then return 0 end\n"
-    "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
-    "acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
-    "return 1\n";
+static const char *const cancel_script = ACMS_RETENTION_LUA "if acms_gone(ARGV[1]) then return 0 end\n"
+                                                            "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
+                                                            "acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
+                                                            "return 1\n";
 
 int acms_state_cancel_flag(acms_redis *r, const char *run_id, const char *why)
 {
@@ -242,8 +243,8 @@ int acms_state_cancel_flag(acms_redis *r, const char *run_id, const char *why)
     if (!run_id || acms_id_problem(run_id) || !acms_key_run_part(key, sizeof key, run_id, "cancel"))
         return ACMS_ERR_INVALID;
     snprintf(ttl, sizeof ttl, "%d", acms_redis_seen_ttl_s(r));
-    const char *argv[] = {"EVAL", cancel_script, "1", key, run_id, why && *why ? why : "1", ttl,
-                          acms_redis_run_retention_arg(r)};
+    const char *argv[] = {"EVAL", cancel_script,           "1", key,
+                          run_id, why && *why ? why : "1", ttl, acms_redis_run_retention_arg(r)};
     size_t len[8];
     for (int i = 0; i < 8; i++)
         len[i] = strlen(argv[i]);
@@ -289,8 +290,7 @@ int acms_state_step_set(acms_redis *r, const char *run_id, const char *step, con
     return rc;
 }
 
-int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv,
-                               size_t nkv)
+int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv)
 {
     step_cmd c;
     if (step_cmd_build(&c, run_id, step, kv, nkv) != ACMS_OK)

@@ -35,13 +35,12 @@
 /* Sets the run's status if it moves forward, together with the given field/value pairs (fields are
  * written only when the status moved or is equal). Creates the run hash if absent.
  * Returns 1 if written, 0 if refused (status would move backwards), ACMS_ERR_RETRY if unreachable. */
-int acms_state_run_status(acms_redis *r, const char *run_id, const char *status,
-                          const char *const *kv, size_t nkv);
+int acms_state_run_status(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv);
 /* acms_state_run_status, and when the status was written, replaces the list <run key>:<list_suffix>
  * with items (DEL + RPUSH), in the same script: one round trip, and the list is only touched while
  * the status write is allowed. Same returns. nitems may be 0 (the list is then deleted). */
-int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
-                               size_t nkv, const char *list_suffix, const char *const *items, size_t nitems);
+int acms_state_run_status_list(acms_redis *r, const char *run_id, const char *status, const char *const *kv, size_t nkv,
+                               const char *list_suffix, const char *const *items, size_t nitems);
 /* acms_state_run_status_list with items of any bytes: lens[i] is the length of items[i]. */
 int acms_state_run_status_blobs(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                 size_t nkv, const char *list_suffix, const char *const *items, const size_t *lens,
@@ -61,8 +60,7 @@ int acms_state_run_status_list_append(acms_redis *r, const char *run_id, const c
 int acms_state_run_status_blobs_append(acms_redis *r, const char *run_id, const char *status, const char *const *kv,
                                        size_t nkv, const char *list_suffix, const char *const *items,
                                        const size_t *lens, size_t nitems);
-int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv,
-                               size_t nkv);
+int acms_state_step_set_append(acms_redis *r, const char *run_id, const char *step, const char *const *kv, size_t nkv);
 int acms_state_step_set_reply(const redisReply *rep);
 /* A record the run keeps per event (acms:run:<run>:<suffix>, a hash: event_id -> json). Idempotent: a
  * redelivered event writes the same field again. A finished run's expiry applies to it; for a run that

@@ -12,10 +12,11 @@
 
 static int numeric_field(const char *k)
 {
-    static const char *const nums[] = {"submitted_ms",  "updated_ms", "finished_ms", "started_ms", "steps_total",
-                                       "steps_done",    "attempt",    "wall_ms",     "peak_rss_kb", "memory_mb",
-                                       "max_runtime_s", "exit_code",  "cpu_time_s",  "attempt_started_ms",
-                                       "expires_ms",    "compacted_ms", "adaptations_count", "queue_position"};
+    static const char *const nums[] = {"submitted_ms",      "updated_ms",         "finished_ms",   "started_ms",
+                                       "steps_total",       "steps_done",         "attempt",       "wall_ms",
+                                       "peak_rss_kb",       "memory_mb",          "max_runtime_s", "exit_code",
+                                       "cpu_time_s",        "attempt_started_ms", "expires_ms",    "compacted_ms",
+                                       "adaptations_count", "queue_position"};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         if (!strcmp(k, nums[i]))
             return 1;
@@ -128,7 +129,7 @@ static void read_adaptations(const redisReply *list, cJSON *ad)
             continue;
         }
         Acms__V1__RuntimeConfiguration *log = acms__v1__runtime_configuration__unpack(NULL, e->len,
-                                                                                     (const uint8_t *)e->str);
+                                                                                      (const uint8_t *)e->str);
         for (size_t k = 0; log && k < log->n_adaptation_log; k++) {
             cJSON *j = acms_json_from_message(&log->adaptation_log[k]->base);
             if (j)
@@ -180,9 +181,8 @@ out:
 
 #define LIST_CHUNK 200
 
-static const char *const summary_fields[] = {"pipeline",    "environment", "status",     "submitted_ms",
-                                             "updated_ms",  "finished_ms", "steps_total", "steps_done",
-                                             "reason",      "config_ref"};
+static const char *const summary_fields[] = {"pipeline",    "environment", "status",     "submitted_ms", "updated_ms",
+                                             "finished_ms", "steps_total", "steps_done", "reason",       "config_ref"};
 #define NSUMMARY (sizeof summary_fields / sizeof summary_fields[0])
 
 static int matches(const char *want, const redisReply *got)
@@ -245,8 +245,9 @@ static int list_chunk(acms_redis *r, list_state *st)
     if (!h)
         goto out;
     for (size_t i = 0; i < n; i++)
-        acms_redis_append(r, "HMGET " ACMS_KEY_RUN_FMT " pipeline environment status submitted_ms updated_ms finished_ms "
-                             "steps_total steps_done reason config_ref",
+        acms_redis_append(r,
+                          "HMGET " ACMS_KEY_RUN_FMT " pipeline environment status submitted_ms updated_ms finished_ms "
+                          "steps_total steps_done reason config_ref",
                           ids->element[2 * i]->str);
     if (n && acms_redis_exec(r, h, n) != ACMS_OK)
         goto out;

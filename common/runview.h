@@ -24,17 +24,17 @@ cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable);
  * fields as numbers, "success" as a boolean, "attempts" and "validation" parsed. Never NULL. */
 cJSON *acms_runview_hash_json(const redisReply *rep);
 
-#define ACMS_RUNVIEW_MAX_LIMIT 500   /* runs per page */
-#define ACMS_RUNVIEW_MAX_SCAN 5000   /* runs looked at per call when filters match few */
+#define ACMS_RUNVIEW_MAX_LIMIT 500 /* runs per page */
+#define ACMS_RUNVIEW_MAX_SCAN 5000 /* runs looked at per call when filters match few */
 
 typedef struct acms_runview_filter {
-    const char *environment;   /* exact match; NULL or "" = any */
-    const char *pipeline;      /* exact match; NULL or "" = any */
-    const char *status;        /* exact match; NULL or "" = any */
-    int64_t since_ms;          /* runs submitted at or after this time only (0 = any) */
-    int64_t before_ms;         /* cursor: runs submitted at or before this time ... (0 = newest) */
-    size_t skip;               /* ... after the first skip runs submitted exactly at before_ms */
-    size_t limit;              /* 1..ACMS_RUNVIEW_MAX_LIMIT (0 = 50) */
+    const char *environment; /* exact match; NULL or "" = any */
+    const char *pipeline;    /* exact match; NULL or "" = any */
+    const char *status;      /* exact match; NULL or "" = any */
+    int64_t since_ms;        /* runs submitted at or after this time only (0 = any) */
+    int64_t before_ms;       /* cursor: runs submitted at or before this time ... (0 = newest) */
+    size_t skip;             /* ... after the first skip runs submitted exactly at before_ms */
+    size_t limit;            /* 1..ACMS_RUNVIEW_MAX_LIMIT (0 = 50) */
 } acms_runview_filter;
 
 /* Recent runs matching f, newest first: {"runs":[{run_id, pipeline, environment, status,

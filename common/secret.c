@@ -241,7 +241,9 @@ const char *acms_secret_scope_problem(const char *scope)
         char ref[600];
         size_t n = strlen(scope);
         int k = snprintf(ref, sizeof ref, "%.*s%s", (int)(scope[n - 1] == '*' ? n - 1 : n), scope,
-                         scope[n - 1] == '*' ? "x#k" : strchr(scope, '#') ? "" : "#k");
+                         scope[n - 1] == '*'  ? "x#k"
+                         : strchr(scope, '#') ? ""
+                                              : "#k");
         if (k < 0 || (size_t)k >= sizeof ref)
             return "scope too long";
         acms_secret_ref tmp;
@@ -337,8 +339,8 @@ static int fail(int rc, char *errstr, size_t errstr_size, const char *ref, const
     return rc;
 }
 
-static int resolve_env(const acms_secret_ctx *ctx, const acms_secret_ref *r, const char *ref, char *buf,
-                       size_t size, char *err, size_t errn)
+static int resolve_env(const acms_secret_ctx *ctx, const acms_secret_ref *r, const char *ref, char *buf, size_t size,
+                       char *err, size_t errn)
 {
     if (acms_secret_env_denied(ctx ? ctx->env_deny : NULL, r->path))
         return fail(ACMS_ERR_INVALID, err, errn, ref, "%s is one of the services' own variables and never resolves",
@@ -456,8 +458,8 @@ static int resolve_file(const acms_secret_ref *r, const char *ref, char *buf, si
     return ACMS_OK;
 }
 
-int acms_secret_resolve(const acms_secret_ctx *ctx, const char *ref, char *const *scopes, size_t nscopes,
-                        char *buf, size_t size, char *errstr, size_t errstr_size)
+int acms_secret_resolve(const acms_secret_ctx *ctx, const char *ref, char *const *scopes, size_t nscopes, char *buf,
+                        size_t size, char *errstr, size_t errstr_size)
 {
     acms_secret_ref r;
     const char *why = NULL;
@@ -473,12 +475,8 @@ int acms_secret_resolve(const acms_secret_ctx *ctx, const char *ref, char *const
     if (!acms_secret_in_scope(&r, scopes, nscopes))
         return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref, "outside the environment's secret scopes");
     switch (r.kind) {
-    case ACMS_SECRET_ENV:
-        rc = resolve_env(ctx, &r, ref, buf, size, errstr, errstr_size);
-        break;
-    case ACMS_SECRET_FILE:
-        rc = resolve_file(&r, ref, buf, size, errstr, errstr_size);
-        break;
+    case ACMS_SECRET_ENV: rc = resolve_env(ctx, &r, ref, buf, size, errstr, errstr_size); break;
+    case ACMS_SECRET_FILE: rc = resolve_file(&r, ref, buf, size, errstr, errstr_size); break;
     case ACMS_SECRET_VAULT:
         if (!ctx || !ctx->vault)
             return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref, "no vault configured (VAULT_ADDR unset)");
@@ -493,8 +491,7 @@ int acms_secret_resolve(const acms_secret_ctx *ctx, const char *ref, char *const
         return fail(ACMS_ERR_INVALID, errstr, errstr_size, ref,
                     "a Kubernetes Secret is given to the step's Pod by the kubernetes executor, never resolved "
                     "by a service");
-    default:
-        rc = ACMS_ERR_INVALID;
+    default: rc = ACMS_ERR_INVALID;
     }
     if (rc != ACMS_OK)
         explicit_bzero(buf, size);

@@ -36,17 +36,17 @@ typedef enum {
 
 typedef struct acms_secret_ref {
     acms_secret_kind kind;
-    char path[1024];     /* env: variable name; file: absolute path; vault: kv path (kv/data/app/db);
+    char path[1024]; /* env: variable name; file: absolute path; vault: kv path (kv/data/app/db);
                           * k8s: the Secret's name */
-    char key[256];       /* vault: the key inside data.data; k8s: the Secret's key; "" otherwise */
+    char key[256];   /* vault: the key inside data.data; k8s: the Secret's key; "" otherwise */
 } acms_secret_ref;
 
 typedef struct acms_vault acms_vault;
 
 /* What resolution needs besides the reference. Strings are borrowed. */
 typedef struct acms_secret_ctx {
-    acms_vault *vault;          /* NULL: vault references do not resolve */
-    const char *env_deny;       /* ACMS_SECRET_ENV_DENY: comma-separated NAME or PREFIX* never resolved
+    acms_vault *vault;    /* NULL: vault references do not resolve */
+    const char *env_deny; /* ACMS_SECRET_ENV_DENY: comma-separated NAME or PREFIX* never resolved
                                  * through secret://env/, beside the built-in list */
 } acms_secret_ctx;
 
@@ -84,8 +84,8 @@ int acms_secret_in_scope(const acms_secret_ref *r, char *const *scopes, size_t n
  * ACMS_ERR_LIMIT (value longer than size-1). A secret://k8s/ reference never resolves here
  * (ACMS_ERR_INVALID): only the kubernetes executor refers to it, from the Pod. errstr names the reference and the reason, never the
  * value. On any failure buf holds no part of a value. Thread-safe when the vault client is. */
-int acms_secret_resolve(const acms_secret_ctx *ctx, const char *ref, char *const *scopes, size_t nscopes,
-                        char *buf, size_t size, char *errstr, size_t errstr_size);
+int acms_secret_resolve(const acms_secret_ctx *ctx, const char *ref, char *const *scopes, size_t nscopes, char *buf,
+                        size_t size, char *errstr, size_t errstr_size);
 
 /* Opens an absolute path for reading with no symbolic link in any component (each directory opened
  * with O_NOFOLLOW from "/", the file too) and checks it is a regular file. Returns the descriptor

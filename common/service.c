@@ -24,16 +24,16 @@ struct acms_service {
     acms_profiles profiles;
     int have_profiles;
     void *ctx;
-    atomic_int kafka_ready;       /* joined the group: partitions assigned (possibly none) once */
-    atomic_int kafka_reachable;   /* the last metadata request was answered */
+    atomic_int kafka_ready;     /* joined the group: partitions assigned (possibly none) once */
+    atomic_int kafka_reachable; /* the last metadata request was answered */
     atomic_int redis_ready;
-    atomic_uint missing;          /* bit i: topic i (acms_topic) absent from the cluster's metadata */
+    atomic_uint missing; /* bit i: topic i (acms_topic) absent from the cluster's metadata */
     int64_t last_ping_ms;
-    int64_t next_kafka_check_ms;  /* monotonic; 0 = check at the first tick */
+    int64_t next_kafka_check_ms;                   /* monotonic; 0 = check at the first tick */
     char redis_reasons[ACMS_KAFKA_GROUP_MAX][320]; /* dead-letter reasons of permanent Redis errors */
 };
 
-#define KAFKA_CHECK_MS 5000       /* readiness: a metadata request this often ... */
+#define KAFKA_CHECK_MS 5000        /* readiness: a metadata request this often ... */
 #define KAFKA_CHECK_TIMEOUT_MS 250 /* ... answered within this (the loop waits for it) */
 
 static void on_signal(int sig)
@@ -42,10 +42,22 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-const acms_cfg *acms_service_cfg(const acms_service *svc) { return &svc->cfg; }
-acms_redis *acms_service_redis(acms_service *svc) { return svc->redis; }
-acms_kafka *acms_service_kafka(acms_service *svc) { return svc->kafka; }
-acms_metrics *acms_service_metrics(acms_service *svc) { return svc->metrics; }
+const acms_cfg *acms_service_cfg(const acms_service *svc)
+{
+    return &svc->cfg;
+}
+acms_redis *acms_service_redis(acms_service *svc)
+{
+    return svc->redis;
+}
+acms_kafka *acms_service_kafka(acms_service *svc)
+{
+    return svc->kafka;
+}
+acms_metrics *acms_service_metrics(acms_service *svc)
+{
+    return svc->metrics;
+}
 const acms_profiles *acms_service_profiles(const acms_service *svc)
 {
     return svc->have_profiles ? &svc->profiles : NULL;
@@ -80,8 +92,8 @@ static int unclaim(acms_service *svc, acms_msg *m, uint8_t **held, const char **
     return ACMS_OK;
 }
 
-static int publish_packed(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
-                          uint8_t *buf, size_t len);
+static int publish_packed(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg, uint8_t *buf,
+                          size_t len);
 
 int acms_service_publish(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg)
 {
@@ -103,8 +115,8 @@ int acms_service_publish_with_fields(acms_service *svc, acms_topic t, const char
 }
 
 /* Produces buf (msg packed; freed here) with msg's CloudEvents headers. */
-static int publish_packed(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg,
-                          uint8_t *buf, size_t len)
+static int publish_packed(acms_service *svc, acms_topic t, const char *key, const ProtobufCMessage *msg, uint8_t *buf,
+                          size_t len)
 {
     const Acms__V1__EventMeta *meta = acms_pb_meta(msg);
     char source[256];
@@ -190,8 +202,10 @@ static void check_topics(acms_service *svc)
     }
     if (mask != atomic_load(&svc->missing)) {
         if (mask)
-            acms_log_error(NULL, NULL, "not ready: topic(s) missing on the cluster: %s (create them: acmsctl "
-                           "topics apply)", missing);
+            acms_log_error(NULL, NULL,
+                           "not ready: topic(s) missing on the cluster: %s (create them: acmsctl "
+                           "topics apply)",
+                           missing);
         else
             acms_log_info(NULL, NULL, "every needed topic exists");
     }
@@ -207,8 +221,7 @@ static int classify(acms_service *svc, const acms_msg *m, int rc, const char **r
     if (rc != ACMS_ERR_RETRY || !perm)
         return rc;
     char *buf = svc->redis_reasons[slot % ACMS_KAFKA_GROUP_MAX];
-    snprintf(buf, sizeof svc->redis_reasons[0], "redis refused the event's effects and retrying cannot help: %s",
-             perm);
+    snprintf(buf, sizeof svc->redis_reasons[0], "redis refused the event's effects and retrying cannot help: %s", perm);
     acms_log_error(NULL, NULL, "%s@%d:%lld: %s", m->topic, (int)m->partition, (long long)m->offset, buf);
     *reason = buf;
     return ACMS_ERR_POISON;

@@ -17,12 +17,12 @@
 typedef struct acms_service acms_service;
 
 typedef struct acms_service_ops {
-    const char *name;               /* "acms-adapter" */
-    const char *summary;            /* one line for --help */
-    const char *extra_help;         /* service-specific variables for --help, or NULL */
-    const acms_topic *inputs;       /* topics consumed */
+    const char *name;         /* "acms-adapter" */
+    const char *summary;      /* one line for --help */
+    const char *extra_help;   /* service-specific variables for --help, or NULL */
+    const acms_topic *inputs; /* topics consumed */
     size_t ninputs;
-    int needs_profiles;             /* load ACMS_CONFIG_DIR at start-up */
+    int needs_profiles; /* load ACMS_CONFIG_DIR at start-up */
     /* Builds the service context. ACMS_OK or an error with errstr (the process exits 1). */
     int (*init)(acms_service *svc, void **ctx, char *errstr, size_t errstr_size);
     /* One input message, already size-checked. Same contract as acms_kafka_loop.on_msg. */
@@ -30,7 +30,7 @@ typedef struct acms_service_ops {
     /* Optional: the messages already waiting, handled together (acms_kafka_loop.on_batch); handle
      * stays required (tools and tests call it). */
     int (*handle_batch)(void *ctx, acms_service *svc, const acms_msg *msgs, size_t n, int *rcs, const char **reasons);
-    int (*tick)(void *ctx, acms_service *svc);   /* optional */
+    int (*tick)(void *ctx, acms_service *svc); /* optional */
     int tick_ms;
     /* Optional, asked once after init: a descriptor that, when readable, runs tick at once
      * (acms_kafka_loop.wake_fd: tick must consume the readiness); 0 or less = none. */

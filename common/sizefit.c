@@ -16,12 +16,12 @@
 
 double acms_sizefit_normal_quantile(double p)
 {
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                               1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
     static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
                                6.680131188771972e+01, -1.328068155288572e+01};
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+                               -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
     static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
                                3.754408661907416e+00};
     if (!(p > 0))
@@ -141,8 +141,9 @@ int acms_sizefit_format(const acms_sizefit *m, char *buf, size_t size)
             off += (size_t)w;
             first = 0;
         }
-    w = snprintf(buf + off, size - off, ";s2=%.10g;df=%.6g;sd=%.6g;mr=%.6g;r2=%.6g;tr=%lld;hc=%.10g;x=%.10g,%.10g;n=%u;k=%u",
-                 m->s2, m->df, m->resid_sd, m->max_resid, m->r2, (long long)m->t_ref_ms, m->horizon_cap_h, m->x_lo, m->x_hi,
+    w = snprintf(buf + off, size - off,
+                 ";s2=%.10g;df=%.6g;sd=%.6g;mr=%.6g;r2=%.6g;tr=%lld;hc=%.10g;x=%.10g,%.10g;n=%u;k=%u", m->s2, m->df,
+                 m->resid_sd, m->max_resid, m->r2, (long long)m->t_ref_ms, m->horizon_cap_h, m->x_lo, m->x_hi,
                  (unsigned)m->n, (unsigned)m->censored);
     return w < 0 || (size_t)w >= size - off ? ACMS_ERR_LIMIT : ACMS_OK;
 }

@@ -16,32 +16,33 @@
 #include <stdint.h>
 
 #define ACMS_SIZEFIT_MAX_P 3
-#define ACMS_SIZEFIT_Q 0.995          /* one-sided quantile of the upper prediction bound */
-#define ACMS_SIZEFIT_MARGIN 0.01      /* relative margin the scaler adds over the upper bound, before
+#define ACMS_SIZEFIT_Q 0.995 /* one-sided quantile of the upper prediction bound */
+#define ACMS_SIZEFIT_MARGIN                                                                                            \
+    0.01 /* relative margin the scaler adds over the upper bound, before
                                          rounding up to a whole MiB */
 
 typedef struct acms_sizefit {
-    uint32_t p;                   /* parameters (1..3), columns in the order 1, ln x, hours */
-    int uses_input;               /* ln(input) column present */
-    int uses_trend;               /* hours column present */
+    uint32_t p;     /* parameters (1..3), columns in the order 1, ln x, hours */
+    int uses_input; /* ln(input) column present */
+    int uses_trend; /* hours column present */
     double beta[ACMS_SIZEFIT_MAX_P];
     double cov[ACMS_SIZEFIT_MAX_P][ACMS_SIZEFIT_MAX_P]; /* Cov(beta) / s2 */
-    double s2;                    /* residual variance, pooled with the prior (log scale) */
-    double df;                    /* its degrees of freedom (> 0) */
-    double resid_sd;              /* the observations' own residual sd, before pooling */
-    double max_resid;             /* largest residual of an observation (>= 0) */
-    double r2;                    /* weighted R^2 of the fit (0 when undefined) */
-    int64_t t_ref_ms;             /* trend origin: the newest observation */
-    double horizon_cap_h;         /* the longest pause between two runs (hours): the trend's reach */
-    double x_lo, x_hi;            /* input range seen (0 without input) */
-    uint32_t n;                   /* observations */
-    uint32_t censored;            /* of them, kills (need above the limit) */
+    double s2;                                          /* residual variance, pooled with the prior (log scale) */
+    double df;                                          /* its degrees of freedom (> 0) */
+    double resid_sd;                                    /* the observations' own residual sd, before pooling */
+    double max_resid;                                   /* largest residual of an observation (>= 0) */
+    double r2;                                          /* weighted R^2 of the fit (0 when undefined) */
+    int64_t t_ref_ms;                                   /* trend origin: the newest observation */
+    double horizon_cap_h; /* the longest pause between two runs (hours): the trend's reach */
+    double x_lo, x_hi;    /* input range seen (0 without input) */
+    uint32_t n;           /* observations */
+    uint32_t censored;    /* of them, kills (need above the limit) */
 } acms_sizefit;
 
 typedef struct acms_sizefit_pred {
-    double mean;                  /* exp of the central prediction (MiB or ms) */
-    double upper;                 /* exp of the upper bound */
-    double horizon_h;             /* hours of trend extrapolation used */
+    double mean;      /* exp of the central prediction (MiB or ms) */
+    double upper;     /* exp of the upper bound */
+    double horizon_h; /* hours of trend extrapolation used */
 } acms_sizefit_pred;
 
 /* Student-t quantile (Hill's expansion around the normal quantile; within 1% for df >= 3; df is

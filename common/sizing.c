@@ -18,7 +18,8 @@ typedef struct suffix {
 /* Longest first, so "Ki" is tried before "k". */
 static const suffix suffixes[] = {
     {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-    {"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"", 1.0},
+    {"k", 1e3},     {"K", 1e3},        {"M", 1e6},           {"G", 1e9},
+    {"T", 1e12},    {"", 1.0},
 };
 
 int acms_sizing_parse_value(const char *text, double *out)

@@ -13,21 +13,21 @@
 #include "pb.h"
 
 typedef enum {
-    ACMS_SIZING_OK = 0,          /* resolved: *value > 0 */
-    ACMS_SIZING_NONE,            /* nothing declared */
-    ACMS_SIZING_UNKNOWN_INPUT,   /* input names no env var of the step and no command parameter */
-    ACMS_SIZING_NOT_A_NUMBER,    /* the value is not a positive number */
-    ACMS_SIZING_SECRET,          /* the env var holds a secret reference: never a size (nor history) */
-    ACMS_SIZING_NO_VALUE,        /* the command parameter is the last argument: no value follows */
+    ACMS_SIZING_OK = 0,        /* resolved: *value > 0 */
+    ACMS_SIZING_NONE,          /* nothing declared */
+    ACMS_SIZING_UNKNOWN_INPUT, /* input names no env var of the step and no command parameter */
+    ACMS_SIZING_NOT_A_NUMBER,  /* the value is not a positive number */
+    ACMS_SIZING_SECRET,        /* the env var holds a secret reference: never a size (nor history) */
+    ACMS_SIZING_NO_VALUE,      /* the command parameter is the last argument: no value follows */
 } acms_sizing_status;
 
 /* Where the value came from, for records: "env ROWS", "--rows", "input_size_bytes" (points into s
  * or static text; valid while s is). */
 typedef struct acms_sizing_input {
-    double value;                /* > 0 when ACMS_SIZING_OK */
-    const char *name;            /* the declared input ("ROWS", "--rows", "input_size_bytes"); "" when none */
-    const char *source;          /* "env", "parameter" or "declared" */
-    const char *raw;             /* the text the value was read from (NULL for input_size_bytes) */
+    double value;       /* > 0 when ACMS_SIZING_OK */
+    const char *name;   /* the declared input ("ROWS", "--rows", "input_size_bytes"); "" when none */
+    const char *source; /* "env", "parameter" or "declared" */
+    const char *raw;    /* the text the value was read from (NULL for input_size_bytes) */
 } acms_sizing_input;
 
 /* Resolves s's sizing declaration. out is always filled (value 0 unless ACMS_SIZING_OK). */

@@ -12,8 +12,8 @@
 #include "doc.h"
 #include "pb.h"
 
-static const char *const KEYS[] = {"name", "partitions", "replication", "min_insync_replicas", "retention_ms",
-                                   "cleanup_policy", "max_message_bytes"};
+static const char *const KEYS[] = {"name",         "partitions",     "replication",      "min_insync_replicas",
+                                   "retention_ms", "cleanup_policy", "max_message_bytes"};
 
 static int fail(char *errstr, size_t size, const char *path, const Acms__V1__Value *v, const char *fmt,
                 const char *what)
@@ -49,8 +49,10 @@ static int apply_keys(acms_topic_spec *t, const Acms__V1__Value *m, int named, c
         for (j = named ? 0 : 1; j < sizeof KEYS / sizeof *KEYS && strcmp(k, KEYS[j]); j++)
             ;
         if (j == sizeof KEYS / sizeof *KEYS)
-            return fail(errstr, size, path, v, ": unknown key (name, partitions, replication, min_insync_replicas, "
-                        "retention_ms, cleanup_policy, max_message_bytes)", k);
+            return fail(errstr, size, path, v,
+                        ": unknown key (name, partitions, replication, min_insync_replicas, "
+                        "retention_ms, cleanup_policy, max_message_bytes)",
+                        k);
         if (!strcmp(k, "name") || !strcmp(k, "cleanup_policy")) {
             const char *s = acms_value_str(v);
             char *dst = !strcmp(k, "name") ? t->name : t->cleanup_policy;
@@ -61,9 +63,9 @@ static int apply_keys(acms_topic_spec *t, const Acms__V1__Value *m, int named, c
             continue;
         }
         int64_t lo = !strcmp(k, "retention_ms") ? -1 : 1;
-        int64_t hi = !strcmp(k, "partitions") ? 10000 : !strcmp(k, "replication") || !strcmp(k, "min_insync_replicas")
-                                                             ? 16
-                                                             : INT64_C(1) << 53;
+        int64_t hi = !strcmp(k, "partitions")                                         ? 10000
+                     : !strcmp(k, "replication") || !strcmp(k, "min_insync_replicas") ? 16
+                                                                                      : INT64_C(1) << 53;
         if (get_int(v, lo, hi, &x))
             return fail(errstr, size, path, v, ": an integer in range expected", k);
         if (!strcmp(k, "partitions"))
@@ -105,8 +107,12 @@ static int parse_topics(acms_topics *out, const Acms__V1__Value *doc, const char
 {
     const Acms__V1__Value *spec = acms_value_get(doc, "spec");
     const Acms__V1__Value *defs = acms_value_get(spec, "defaults"), *list = acms_value_get(spec, "topics");
-    acms_topic_spec d = {.partitions = 6, .replication = 1, .min_insync_replicas = 1, .retention_ms = 604800000,
-                         .cleanup_policy = "delete", .max_message_bytes = ACMS_BUS_MAX_BYTES};
+    acms_topic_spec d = {.partitions = 6,
+                         .replication = 1,
+                         .min_insync_replicas = 1,
+                         .retention_ms = 604800000,
+                         .cleanup_policy = "delete",
+                         .max_message_bytes = ACMS_BUS_MAX_BYTES};
 
     if (!acms_doc_kind(doc) || strcmp(acms_doc_kind(doc), "Topics"))
         return fail(errstr, size, path, doc, "not a topic spec (kind: Topics expected)", NULL);

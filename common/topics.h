@@ -18,10 +18,10 @@ typedef struct acms_topic_spec {
     int partitions;
     int replication;
     int min_insync_replicas;
-    int64_t retention_ms;          /* -1 = forever */
-    char cleanup_policy[32];       /* delete | compact | compact,delete */
+    int64_t retention_ms;    /* -1 = forever */
+    char cleanup_policy[32]; /* delete | compact | compact,delete */
     int64_t max_message_bytes;
-    unsigned line;                 /* where the entry is in the file */
+    unsigned line; /* where the entry is in the file */
 } acms_topic_spec;
 
 typedef struct acms_topics {

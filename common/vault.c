@@ -65,8 +65,8 @@ acms_vault *acms_vault_new(const acms_vault_opts *o, char *errstr, size_t errstr
     v->k8s_jwt_file = strdup(o->k8s_jwt_file && *o->k8s_jwt_file ? o->k8s_jwt_file : K8S_JWT_DEFAULT);
     v->auth = v->role_id ? VAULT_AUTH_APPROLE : v->k8s_role ? VAULT_AUTH_K8S : VAULT_AUTH_TOKEN;
     v->mount = strdup(o->auth_mount && *o->auth_mount ? o->auth_mount
-                      : v->auth == VAULT_AUTH_K8S       ? "kubernetes"
-                                                        : "approle");
+                      : v->auth == VAULT_AUTH_K8S     ? "kubernetes"
+                                                      : "approle");
     v->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
     v->backoff_ms = o->backoff_ms ? o->backoff_ms : 5000;
     v->cache_ttl_s = o->cache_ttl_s < 0 ? 30 : o->cache_ttl_s;
@@ -114,11 +114,17 @@ int acms_vault_from_env(acms_vault **out, char *errstr, size_t errstr_size)
         return ACMS_OK;
     char *sid_file = read_small(getenv("VAULT_SECRET_ID_FILE"));
     acms_vault_opts o = {
-        .addr = addr, .token = getenv("VAULT_TOKEN"), .role_id = getenv("VAULT_ROLE_ID"),
-        .secret_id = sid_file ? sid_file : getenv("VAULT_SECRET_ID"), .k8s_role = getenv("VAULT_K8S_ROLE"),
-        .k8s_jwt_file = getenv("VAULT_K8S_TOKEN_FILE"), .auth_mount = getenv("VAULT_AUTH_MOUNT"),
-        .ns = getenv("VAULT_NAMESPACE"), .cacert = getenv("VAULT_CACERT"),
-        .timeout_ms = env_long("ACMS_VAULT_TIMEOUT_MS", 0), .backoff_ms = env_long("ACMS_VAULT_BACKOFF_MS", 0),
+        .addr = addr,
+        .token = getenv("VAULT_TOKEN"),
+        .role_id = getenv("VAULT_ROLE_ID"),
+        .secret_id = sid_file ? sid_file : getenv("VAULT_SECRET_ID"),
+        .k8s_role = getenv("VAULT_K8S_ROLE"),
+        .k8s_jwt_file = getenv("VAULT_K8S_TOKEN_FILE"),
+        .auth_mount = getenv("VAULT_AUTH_MOUNT"),
+        .ns = getenv("VAULT_NAMESPACE"),
+        .cacert = getenv("VAULT_CACERT"),
+        .timeout_ms = env_long("ACMS_VAULT_TIMEOUT_MS", 0),
+        .backoff_ms = env_long("ACMS_VAULT_BACKOFF_MS", 0),
         .cache_ttl_s = env_long("VAULT_CACHE_TTL_S", -1),
     };
     if (o.role_id && !*o.role_id)
@@ -393,8 +399,8 @@ static int ensure_token(acms_vault *v, int force, char *err, size_t errn)
     return login(v, err, errn);
 }
 
-int acms_vault__request(acms_vault *v, const char *path, const char *body, int with_token, long *status,
-                        cJSON **json, char *err, size_t errn)
+int acms_vault__request(acms_vault *v, const char *path, const char *body, int with_token, long *status, cJSON **json,
+                        char *err, size_t errn)
 {
     int rc = with_token ? ensure_token(v, 0, err, errn) : ACMS_OK;
     for (int attempt = 0; rc == ACMS_OK; attempt++) {

@@ -20,9 +20,9 @@
 typedef struct acms_vault acms_vault;
 
 typedef struct acms_vault_opts {
-    const char *addr;         /* VAULT_ADDR, e.g. https://vault:8200 (required) */
-    const char *token;        /* VAULT_TOKEN: a static token */
-    const char *role_id;      /* AppRole */
+    const char *addr;    /* VAULT_ADDR, e.g. https://vault:8200 (required) */
+    const char *token;   /* VAULT_TOKEN: a static token */
+    const char *role_id; /* AppRole */
     const char *secret_id;
     const char *k8s_role;     /* Kubernetes auth */
     const char *k8s_jwt_file; /* default /var/run/secrets/kubernetes.io/serviceaccount/token */

@@ -13,8 +13,8 @@ typedef enum { VAULT_AUTH_TOKEN, VAULT_AUTH_APPROLE, VAULT_AUTH_K8S } vault_auth
 
 typedef struct vault_cache_entry {
     char *path;
-    char *data;               /* data.data of the answer, JSON text (values: wiped on eviction) */
-    int64_t expires_ms;       /* monotonic */
+    char *data;         /* data.data of the answer, JSON text (values: wiped on eviction) */
+    int64_t expires_ms; /* monotonic */
     struct vault_cache_entry *next;
 } vault_cache_entry;
 
@@ -23,12 +23,12 @@ struct acms_vault {
     vault_auth auth;
     char *role_id, *secret_id, *k8s_role, *k8s_jwt_file;
     long timeout_ms, backoff_ms, cache_ttl_s;
-    pthread_mutex_t mu;       /* guards everything below */
+    pthread_mutex_t mu; /* guards everything below */
     char *token;
     int64_t token_expires_ms; /* monotonic; 0 = does not expire (static token) */
     int64_t token_ttl_ms;
     int renewable;
-    int64_t down_until_ms;    /* fail fast until then (a transport failure) */
+    int64_t down_until_ms; /* fail fast until then (a transport failure) */
     vault_cache_entry *cache;
     acms_vault_stats stats;
 };
@@ -38,8 +38,8 @@ struct acms_vault {
  * *status gets the HTTP status; *json the parsed answer (any status; NULL when none or undecodable;
  * free with acms_vault__json_free). ACMS_OK when Vault answered; ACMS_ERR_RETRY (unreachable, slow,
  * backing off); ACMS_ERR (login refused, out of memory: errstr). */
-int acms_vault__request(acms_vault *v, const char *path, const char *body, int with_token, long *status,
-                        cJSON **json, char *errstr, size_t errstr_size);
+int acms_vault__request(acms_vault *v, const char *path, const char *body, int with_token, long *status, cJSON **json,
+                        char *errstr, size_t errstr_size);
 void acms_vault__json_free(cJSON *j);
 void acms_vault__wipe_free(char *s);
 

@@ -111,8 +111,7 @@ static void cache_put(acms_vault *v, const char *path, const cJSON *kv, double l
     pthread_mutex_unlock(&v->mu);
 }
 
-int acms_vault_read_kv(acms_vault *v, const char *path, const char *key, char *buf, size_t size, char *err,
-                       size_t errn)
+int acms_vault_read_kv(acms_vault *v, const char *path, const char *key, char *buf, size_t size, char *err, size_t errn)
 {
     if (err && errn)
         err[0] = '\0';

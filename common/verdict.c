@@ -22,8 +22,7 @@ static int cut(cJSON *array, int keep)
 static void trim_suggestions(cJSON *issues)
 {
     cJSON *is;
-    cJSON_ArrayForEach(is, issues)
-        cut(cJSON_GetObjectItemCaseSensitive(is, "suggestions"), 3);
+    cJSON_ArrayForEach(is, issues) cut(cJSON_GetObjectItemCaseSensitive(is, "suggestions"), 3);
 }
 
 /* Drops the last warning, else the last error. 0 when both lists are empty. */

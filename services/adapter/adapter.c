@@ -23,9 +23,9 @@ void adapter_log_init(adapter_log *log, acms_arena *a)
     log->arena = a;
 }
 
-Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage, const char *step,
-                                            const char *field, const char *old_value, const char *new_value,
-                                            double safety_score, int applied, const char *reason_fmt, ...)
+Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage, const char *step, const char *field,
+                                            const char *old_value, const char *new_value, double safety_score,
+                                            int applied, const char *reason_fmt, ...)
 {
     acms_arena *a = log->arena;
     Acms__V1__AdaptationRecord *r = acms_pb_new(a, &acms__v1__adaptation_record__descriptor);
@@ -91,13 +91,15 @@ static void unknown_environment(const adapter_ctx *ctx, acms_issues *issues, con
     }
     const char *saved = issues->level;
     issues->level = "environment";
-    Acms__V1__ValidationIssue *is =
-        acms_issue_add(issues, "UNKNOWN_ENVIRONMENT", "error", "environment", NULL,
-                       "unknown environment '%s' (known: %s)", name, *known ? known : "none: no profiles loaded");
+    Acms__V1__ValidationIssue *is = acms_issue_add(issues, "UNKNOWN_ENVIRONMENT", "error", "environment", NULL,
+                                                   "unknown environment '%s' (known: %s)", name,
+                                                   *known ? known : "none: no profiles loaded");
     if (best)
-        acms_issue_suggest(issues, is, "use-known-environment", "pattern", best_d <= 1 ? 0.9 : best_d == 2 ? 0.7 : 0.5,
-                           "environment", best,
-                           "did you mean environment '%s'?", best);
+        acms_issue_suggest(issues, is, "use-known-environment", "pattern",
+                           best_d <= 1   ? 0.9
+                           : best_d == 2 ? 0.7
+                                         : 0.5,
+                           "environment", best, "did you mean environment '%s'?", best);
     issues->level = saved;
 }
 

@@ -25,12 +25,12 @@ typedef struct adapter_prefetch {
 } adapter_prefetch;
 
 typedef struct adapter_ctx {
-    const acms_profiles *profiles;  /* catalogue, environments, policies */
-    acms_redis *redis;              /* NULL offline: no load, no learned recommendations */
-    acms_secret_ctx secret;         /* vault client (NULL = vault refs unresolvable), env deny list */
-    int check_secrets;              /* resolve references at prepare time (service: 1) */
+    const acms_profiles *profiles;    /* catalogue, environments, policies */
+    acms_redis *redis;                /* NULL offline: no load, no learned recommendations */
+    acms_secret_ctx secret;           /* vault client (NULL = vault refs unresolvable), env deny list */
+    int check_secrets;                /* resolve references at prepare time (service: 1) */
     const adapter_prefetch *prefetch; /* NULL, or the scaler's reads done ahead (service batches) */
-    int no_config_hash;             /* leave metadata.config_hash empty: for a caller that shows no
+    int no_config_hash;               /* leave metadata.config_hash empty: for a caller that shows no
                                      * identity (acmsctl validate); the services always hash */
 } adapter_ctx;
 
@@ -73,10 +73,10 @@ Acms__V1__ValidationResult *adapter_rejection_result(acms_arena *a, const acms_i
 /* --- load_for_execution (load_ref.c) ----------------------------------------------------------- */
 /* What a reference resolved to (strings "" until known). */
 typedef struct adapter_resolved {
-    const char *requested;                /* in->config_ref as submitted */
-    char id[ACMS_STORE_MAX_ID + 1];       /* "" when the reference is malformed */
-    char ref[ACMS_STORE_MAX_REF];         /* exact id@version */
-    char hash[65];                        /* the stored content hash */
+    const char *requested;          /* in->config_ref as submitted */
+    char id[ACMS_STORE_MAX_ID + 1]; /* "" when the reference is malformed */
+    char ref[ACMS_STORE_MAX_REF];   /* exact id@version */
+    char hash[65];                  /* the stored content hash */
 } adapter_resolved;
 
 /* Submit by reference: resolves in->config_ref (id, id@latest, id@N) through store for

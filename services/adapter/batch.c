@@ -12,11 +12,11 @@
 #define S(x) ((x) ? (x) : "")
 
 typedef struct batch_item {
-    Acms__V1__ConfigSubmitted *in;     /* NULL: handled on its own, or done */
+    Acms__V1__ConfigSubmitted *in; /* NULL: handled on its own, or done */
     adapter_prefetch pf;
-    size_t first;                      /* its replies in the read pipeline */
+    size_t first; /* its replies in the read pipeline */
     Acms__V1__RuntimeConfiguration *rc;
-    const char *kv[12];                /* its status write (acms_batch_write points here) */
+    const char *kv[12]; /* its status write (acms_batch_write points here) */
     const char *log;
     size_t log_len;
 } batch_item;
@@ -59,9 +59,14 @@ static int status(void *ctx, size_t i, acms_batch_write *w)
     if (!it->in)
         return ACMS_ERR_INVALID;
     it->log = adapter_log_packed(b->a, it->rc, &it->log_len);
-    *w = (acms_batch_write){.run_id = it->in->meta->run_id, .status = "prepared", .kv = it->kv,
-                           .nkv = adapter_prepared_fields(b->a, it->rc, it->kv), .list_suffix = "adaptations",
-                           .items = &it->log, .lens = &it->log_len, .nitems = 1};
+    *w = (acms_batch_write){.run_id = it->in->meta->run_id,
+                            .status = "prepared",
+                            .kv = it->kv,
+                            .nkv = adapter_prepared_fields(b->a, it->rc, it->kv),
+                            .list_suffix = "adaptations",
+                            .items = &it->log,
+                            .lens = &it->log_len,
+                            .nitems = 1};
     return ACMS_OK;
 }
 

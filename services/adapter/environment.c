@@ -60,8 +60,8 @@ static void map_instance_type(acms_arena *a, const acms_catalog *cat, const Acms
             break;
         }
     }
-    if (env->n_allowed_instance_types == 0 || in_list(env->allowed_instance_types, env->n_allowed_instance_types,
-                                                      s->instance_type))
+    if (env->n_allowed_instance_types == 0 ||
+        in_list(env->allowed_instance_types, env->n_allowed_instance_types, s->instance_type))
         return;
     /* Not allowed here: the smallest allowed type with at least the same vCPU, memory and GPUs,
      * preferably of the same family. */
@@ -87,12 +87,13 @@ static void map_instance_type(acms_arena *a, const acms_catalog *cat, const Acms
     set_type(a, s, sub->name);
     adapter_log_add(log, STAGE, s->name, "instance_type", old, sub->name, 1.0, 1,
                     "%s is not allowed in environment %s: smallest allowed type %s with at least its vCPU, "
-                    "memory and GPUs", old, env_name, how);
+                    "memory and GPUs",
+                    old, env_name, how);
 }
 
 /* Resources from the explicit request, else the (mapped) type's catalogue entry x memory_scale. */
-static void fill_resources(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
-                           Acms__V1__Step *s, adapter_log *log)
+static void fill_resources(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env, Acms__V1__Step *s,
+                           adapter_log *log)
 {
     const acms_instance_type *t = acms_catalog_find(cat, S(s->instance_type));
     Acms__V1__Resources *r = adapter_step_resources(a, s);
@@ -111,8 +112,8 @@ static void fill_resources(acms_arena *a, const acms_catalog *cat, const Acms__V
         r->memory_mb = mb ? mb : 1;
         if (scale != 1.0)
             adapter_log_add(log, STAGE, s->name, "resources.memory_mb", "", u64s(a, r->memory_mb), 1.0, 1,
-                            "%s has %" PRIu64 " MiB in the catalogue, x memory_scale %g of environment %s",
-                            t->name, cat_mb, scale, S(env->name));
+                            "%s has %" PRIu64 " MiB in the catalogue, x memory_scale %g of environment %s", t->name,
+                            cat_mb, scale, S(env->name));
         else
             adapter_log_add(log, STAGE, s->name, "resources.memory_mb", "", u64s(a, r->memory_mb), 1.0, 1,
                             "%s has %" PRIu64 " MiB in the catalogue", t->name, cat_mb);
@@ -132,8 +133,8 @@ static void fill_resources(acms_arena *a, const acms_catalog *cat, const Acms__V
     }
     if (r->gpus == 0 && t && t->gpus > 0) {
         r->gpus = t->gpus;
-        adapter_log_add(log, STAGE, s->name, "resources.gpus", "", u64s(a, r->gpus), 1.0, 1,
-                        "%s has %u GPU(s) (%s)", t->name, t->gpus, S(t->gpu_model));
+        adapter_log_add(log, STAGE, s->name, "resources.gpus", "", u64s(a, r->gpus), 1.0, 1, "%s has %u GPU(s) (%s)",
+                        t->name, t->gpus, S(t->gpu_model));
     }
 }
 
@@ -212,8 +213,8 @@ static void adapt_storage(acms_arena *a, const Acms__V1__Environment *env, Acms_
         return;
     const char *old = s->output_path;
     s->output_path = np;
-    adapter_log_add(log, STAGE, s->name, "output_path", old, np, 1.0, 1,
-                    "path_rewrites of environment %s", S(env->name));
+    adapter_log_add(log, STAGE, s->name, "output_path", old, np, 1.0, 1, "path_rewrites of environment %s",
+                    S(env->name));
 }
 
 /* --- the stage ----------------------------------------------------------------------------------- */

@@ -16,9 +16,9 @@
 /* The service's context: built by main.c's init, read-only while messages are handled. */
 typedef struct adapter_service {
     adapter_ctx ctx;
-    double threshold;   /* ACMS_SAFETY_THRESHOLD, 0 = the environment's or the default */
-    acms_store *store;  /* ACMS_CONFIG_STORE: "redis" (default, the service's Redis) or http://... */
-    acms_crypt *crypt;  /* ACMS_MASTER_KEY_FILE / _TRANSIT: stored documents encrypted at rest; NULL = off */
+    double threshold;  /* ACMS_SAFETY_THRESHOLD, 0 = the environment's or the default */
+    acms_store *store; /* ACMS_CONFIG_STORE: "redis" (default, the service's Redis) or http://... */
+    acms_crypt *crypt; /* ACMS_MASTER_KEY_FILE / _TRANSIT: stored documents encrypted at rest; NULL = off */
 } adapter_service;
 
 /* One message of either input topic (acms_service_ops.handle); a message from another topic is a
@@ -39,8 +39,8 @@ const char *adapter_log_packed(acms_arena *a, const Acms__V1__RuntimeConfigurati
 /* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed): publishes the
  * ConfigPrepared when applied. msg: the ConfigSubmitted as received when in is its decoding (its
  * document is forwarded as is), else NULL. ACMS_OK or ACMS_ERR_RETRY. */
-int adapter_prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
-                             const acms_msg *msg, Acms__V1__RuntimeConfiguration *rc, int st);
+int adapter_prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in, const acms_msg *msg,
+                             Acms__V1__RuntimeConfiguration *rc, int st);
 /* Writes the rejection (status, reason, verdict) and publishes it. ref: what a submission by
  * reference resolved to (NULL inline). ACMS_OK or ACMS_ERR_RETRY. */
 int adapter_on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,

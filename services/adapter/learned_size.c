@@ -46,7 +46,7 @@ static const char *growth_text(acms_arena *a, const acms_sizefit *m, double hori
     if (!m->uses_trend)
         return "";
     double s = horizon_h * 3600.0;
-    const char *ahead = s < 120 ? acms_arena_printf(a, "%.0f s", s)
+    const char *ahead = s < 120    ? acms_arena_printf(a, "%.0f s", s)
                         : s < 7200 ? acms_arena_printf(a, "%.0f min", s / 60)
                                    : acms_arena_printf(a, "%.1f h", s / 3600);
     return acms_arena_printf(a, ", growth %.1f%% extrapolated %s ahead", acms_sizefit_growth(m, horizon_h) * 100.0,
@@ -97,7 +97,8 @@ static void runtime_from_fit(acms_arena *a, const adapter_learned *l, const acms
                                          "from its input %s = %.6g: the wall-time fit over %u runs predicts %.1f s, "
                                          "upper bound %.1f s; max(x1.5, +30 s) = %u s%s",
                                          in->name, in->value, (unsigned)l->fit_wall.n, p.mean / 1000.0,
-                                         p.upper / 1000.0, r, out->runtime_s > r ? " (raised to the floor after a time kill)" : "");
+                                         p.upper / 1000.0, r,
+                                         out->runtime_s > r ? " (raised to the floor after a time kill)" : "");
 }
 
 /* The input fit's size at this input. Returns 1 when it gave one. */
@@ -114,7 +115,8 @@ static int size_from_input(acms_arena *a, const adapter_learned *l, const acms_s
     out->basis->input_value = in->value;
     fit_figures(out->basis, m, &p);
     const char *outside = in->value > m->x_hi * 1.5 || in->value < m->x_lo / 1.5
-                              ? acms_arena_printf(a, " (outside the inputs seen, %.6g..%.6g: a wider bound)", m->x_lo, m->x_hi)
+                              ? acms_arena_printf(a, " (outside the inputs seen, %.6g..%.6g: a wider bound)", m->x_lo,
+                                                  m->x_hi)
                               : "";
     out->why = acms_arena_printf(a,
                                  "sized from its input %s = %.6g%s: the fit over %u runs%s predicts "
@@ -179,5 +181,6 @@ void adapter_learned_size(acms_arena *a, const adapter_learned *l, acms_sizing_s
         out->basis->fallback = (char *)fallback;
     }
     out->why = acms_arena_printf(a, "learned from %u run(s)%s%s%s%s", l->based_on_runs, *S(l->reason) ? ": " : "",
-                                 S(l->reason), fallback ? "; input-aware sizing not used: " : "", fallback ? fallback : "");
+                                 S(l->reason), fallback ? "; input-aware sizing not used: " : "",
+                                 fallback ? fallback : "");
 }

@@ -33,8 +33,8 @@ static int refuse(Acms__V1__AdaptationRecord *rec, const char *reason)
 }
 
 int adapter_live_decide(const adapter_ctx *ctx, const Acms__V1__Environment *env,
-                        const Acms__V1__AdaptationOpportunity *opp, double threshold,
-                        Acms__V1__AdaptationRecord *rec, uint64_t *memory_mb, uint32_t *runtime_s)
+                        const Acms__V1__AdaptationOpportunity *opp, double threshold, Acms__V1__AdaptationRecord *rec,
+                        uint64_t *memory_mb, uint32_t *runtime_s)
 {
     (void)ctx;
     *memory_mb = 0;
@@ -88,6 +88,6 @@ int adapter_live_decide(const adapter_ctx *ctx, const Acms__V1__Environment *env
     }
     rec->applied = 1;
     rec->reason = (char *)(*S(opp->reason) ? opp->reason
-                                          : "applied: safety score above the threshold and within quotas");
+                                           : "applied: safety score above the threshold and within quotas");
     return 1;
 }

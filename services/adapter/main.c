@@ -58,8 +58,9 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
         acms_metrics_add(mx, "acms_adapter_adaptations_applied_total", st ? "stage=\"runtime\"" : "stage=\"prepare\"",
                          "Adaptation records applied, at preparation and at runtime", 0);
     acms_log_info(NULL, NULL, "adapter ready: vault %s, safety threshold %s, configuration store %s%s%s",
-                  s->ctx.secret.vault ? acms_vault_addr(s->ctx.secret.vault) : "none", th && *th ? th : "per environment",
-                  acms_store_kind(s->store), spec && *spec && strcmp(spec, "redis") ? " " : "",
+                  s->ctx.secret.vault ? acms_vault_addr(s->ctx.secret.vault) : "none",
+                  th && *th ? th : "per environment", acms_store_kind(s->store),
+                  spec && *spec && strcmp(spec, "redis") ? " " : "",
                   spec && *spec && strcmp(spec, "redis") ? spec : "");
     *out = s;
     return ACMS_OK;

@@ -36,10 +36,14 @@ static const char *const record_script = ACMS_RETENTION_LUA
 static int record_once(acms_redis *r, acms_arena *a, const Acms__V1__EventMeta *m, Acms__V1__AdaptationRecord *rec)
 {
     const char **json = records_json(a, &rec, 1);
-    const char *argv[] = {"EVAL", record_script, "2",
+    const char *argv[] = {"EVAL",
+                          record_script,
+                          "2",
                           acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, "adapter", m->event_id),
                           acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, m->run_id, "adaptations"),
-                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(r)), json[0], m->run_id,
+                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(r)),
+                          json[0],
+                          m->run_id,
                           acms_redis_run_retention_arg(r)};
     size_t argl[9];
     for (int i = 0; i < 9; i++)
@@ -54,9 +58,8 @@ static int record_once(acms_redis *r, acms_arena *a, const Acms__V1__EventMeta *
 int adapter_on_opportunity(adapter_service *s, acms_service *svc, acms_arena *a, const acms_msg *msg,
                            const char **reason)
 {
-    Acms__V1__AdaptationOpportunity *opp =
-        (Acms__V1__AdaptationOpportunity *)acms_pb_decode(a, &acms__v1__adaptation_opportunity__descriptor,
-                                                          msg->payload, msg->len, reason);
+    Acms__V1__AdaptationOpportunity *opp = (Acms__V1__AdaptationOpportunity *)acms_pb_decode(
+        a, &acms__v1__adaptation_opportunity__descriptor, msg->payload, msg->len, reason);
     if (!opp)
         return ACMS_ERR_POISON;
     const Acms__V1__EventMeta *m = opp->meta;
@@ -74,8 +77,8 @@ int adapter_on_opportunity(adapter_service *s, acms_service *svc, acms_arena *a,
     uint32_t rt = 0;
     int apply = adapter_live_decide(&s->ctx, env, opp, s->threshold, rec, &mem, &rt);
     if (!apply && *S(opp->reason))
-        rec->reason =
-            acms_arena_printf(a, "%s (safety %.2f; monitor: %s)", rec->reason, opp->safety_score, opp->reason);
+        rec->reason = acms_arena_printf(a, "%s (safety %.2f; monitor: %s)", rec->reason, opp->safety_score,
+                                        opp->reason);
     if (record_once(s->ctx.redis, a, m, rec) != ACMS_OK)
         return ACMS_ERR_RETRY;
     if (apply) {

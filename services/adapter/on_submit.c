@@ -32,10 +32,18 @@ const char *adapter_log_packed(acms_arena *a, const Acms__V1__RuntimeConfigurati
 size_t adapter_prepared_fields(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, const char *kv[12])
 {
     const Acms__V1__RuntimeMetadata *md = rc->metadata;
-    const char *v[] = {"pipeline",    S(rc->pipeline->name), "environment", S(md->environment),
-                       "config_hash", S(md->config_hash),    "source_name", S(md->source_name),
-                       "adaptations_prepared", acms_arena_printf(a, "%zu", rc->n_adaptation_log),
-                       "config_ref",  S(md->config_ref)};
+    const char *v[] = {"pipeline",
+                       S(rc->pipeline->name),
+                       "environment",
+                       S(md->environment),
+                       "config_hash",
+                       S(md->config_hash),
+                       "source_name",
+                       S(md->source_name),
+                       "adaptations_prepared",
+                       acms_arena_printf(a, "%zu", rc->n_adaptation_log),
+                       "config_ref",
+                       S(md->config_ref)};
     memcpy(kv, v, sizeof v);
     return sizeof v / sizeof *v - (*S(md->config_ref) ? 0 : 2);
 }
@@ -44,8 +52,8 @@ size_t adapter_prepared_fields(acms_arena *a, const Acms__V1__RuntimeConfigurati
  * NULL (absent, or not readable as one field). */
 static const uint8_t *submitted_doc_bytes(const acms_msg *msg, size_t *len)
 {
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(&acms__v1__config_submitted__descriptor, "document");
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+        &acms__v1__config_submitted__descriptor, "document");
     const uint8_t *raw = NULL;
     if (!msg || !f || acms_pb_field_bytes(msg->payload, msg->len, f->id, &raw, len) != ACMS_OK)
         return NULL;
@@ -60,8 +68,8 @@ static int publish_prepared(acms_service *svc, Acms__V1__ConfigPrepared *out, co
     const char *key = out->meta->run_id;
     if (raw == NULL || out->document != submitted)
         return acms_service_publish(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base);
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(&acms__v1__config_prepared__descriptor, "document");
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+        &acms__v1__config_prepared__descriptor, "document");
     acms_pb_raw_field doc = {.field = f->id, .data = raw, .len = raw_len};
     out->document = NULL;
     return acms_service_publish_with_fields(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base, &doc, 1);
@@ -69,8 +77,8 @@ static int publish_prepared(acms_service *svc, Acms__V1__ConfigPrepared *out, co
 
 /* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed). msg: the
  * ConfigSubmitted as received when in is its decoding (its document is forwarded as is), else NULL. */
-int adapter_prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
-                             const acms_msg *msg, Acms__V1__RuntimeConfiguration *rc, int st)
+int adapter_prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in, const acms_msg *msg,
+                             Acms__V1__RuntimeConfiguration *rc, int st)
 {
     const Acms__V1__EventMeta *m = in->meta;
     const Acms__V1__RuntimeMetadata *md = rc->metadata;
@@ -110,8 +118,8 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
      * status write is allowed. */
     size_t len;
     const char *log = adapter_log_packed(a, rc, &len);
-    int st = acms_state_run_status_blobs(s->ctx.redis, in->meta->run_id, "prepared", kv, nkv, "adaptations", &log,
-                                         &len, 1);
+    int st = acms_state_run_status_blobs(s->ctx.redis, in->meta->run_id, "prepared", kv, nkv, "adaptations", &log, &len,
+                                         1);
     return adapter_prepared_publish(svc, a, in, msg, rc, st);
 }
 
@@ -136,9 +144,9 @@ int adapter_on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, co
     const char *reason = res->n_issues ? S(res->issues[0]->message) : "the configuration cannot be prepared";
 
     const char *verdict = acms_verdict_json(a, res, 0); /* the issues, for acmsctl (common/verdict.h) */
-    const char *kv[] = {"reason",      reason,     "pipeline",    S(pipeline),        "environment", S(in->environment),
-                        "config_hash", hash,       "source_name", S(in->source_name), "validation",  S(verdict),
-                        "config_ref",  config_ref};
+    const char *kv[] = {"reason",           reason,        "pipeline",   S(pipeline),   "environment",
+                        S(in->environment), "config_hash", hash,         "source_name", S(in->source_name),
+                        "validation",       S(verdict),    "config_ref", config_ref};
     size_t nkv = sizeof kv / sizeof *kv - (*config_ref ? 0 : 2);
     /* the verdict stays with the run (acms:run:<run>:validation, packed), as the validator's does */
     uint8_t *packed = NULL;
@@ -190,12 +198,10 @@ static int pinned_ref(acms_redis *r, acms_arena *a, const char *run_id, const ch
     return ACMS_OK;
 }
 
-int adapter_on_submitted(adapter_service *s, acms_service *svc, acms_arena *a, const acms_msg *msg,
-                         const char **reason)
+int adapter_on_submitted(adapter_service *s, acms_service *svc, acms_arena *a, const acms_msg *msg, const char **reason)
 {
-    Acms__V1__ConfigSubmitted *in =
-        (Acms__V1__ConfigSubmitted *)acms_pb_decode(a, &acms__v1__config_submitted__descriptor, msg->payload,
-                                                    msg->len, reason);
+    Acms__V1__ConfigSubmitted *in = (Acms__V1__ConfigSubmitted *)acms_pb_decode(
+        a, &acms__v1__config_submitted__descriptor, msg->payload, msg->len, reason);
     if (!in)
         return ACMS_ERR_POISON;
     if (!in->meta->run_id || !*in->meta->run_id) {
@@ -219,21 +225,17 @@ int adapter_on_submitted(adapter_service *s, acms_service *svc, acms_arena *a, c
             return ACMS_ERR_RETRY;
         r = adapter_load_for_execution(&s->ctx, s->store, a, in, pinned, &resolved, &rc, &ref, &issues);
         if (r == ACMS_ERR_RETRY)
-            acms_log_warn(in->meta->run_id, in->meta->event_id, "configuration store unreachable resolving '%s': retrying",
-                          in->config_ref);
+            acms_log_warn(in->meta->run_id, in->meta->event_id,
+                          "configuration store unreachable resolving '%s': retrying", in->config_ref);
     } else {
         r = adapter_prepare(&s->ctx, a, in, &rc, &issues);
     }
     switch (r) {
-    case ACMS_OK:
-        return on_prepared(s, svc, a, resolved, resolved == in ? msg : NULL, rc);
+    case ACMS_OK: return on_prepared(s, svc, a, resolved, resolved == in ? msg : NULL, rc);
     case ACMS_ERR_INVALID:
         return adapter_on_rejected(s, svc, a, resolved ? resolved : in, &issues, by_ref ? &ref : NULL);
     case ACMS_ERR_RETRY:
-    case ACMS_ERR_NOMEM:
-        return ACMS_ERR_RETRY;
-    default:
-        *reason = "the configuration could not be prepared";
-        return ACMS_ERR_POISON;
+    case ACMS_ERR_NOMEM: return ACMS_ERR_RETRY;
+    default: *reason = "the configuration could not be prepared"; return ACMS_ERR_POISON;
     }
 }

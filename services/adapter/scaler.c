@@ -148,8 +148,8 @@ static int observe_prefetched(const adapter_prefetch *pf, acms_arena *a, const A
     return 1;
 }
 
-int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env,
-                           const Acms__V1__Pipeline *p, const adapter_prefetch *pf, adapter_observed *out)
+int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env, const Acms__V1__Pipeline *p,
+                           const adapter_prefetch *pf, adapter_observed *out)
 {
     size_t n = p ? p->n_steps : 0;
     if (r && observe_prefetched(pf, a, env, p, out))
@@ -244,10 +244,10 @@ static void memory_record(acms_arena *a, const Acms__V1__Environment *env, const
     const char *capped = target < sz->memory_mb
                              ? acms_arena_printf(a, " (capped at quota max_memory_mb %" PRIu64 ")", cap)
                              : "";
-    Acms__V1__AdaptationRecord *rec =
-        adapter_log_add(log, STAGE, s->name, "resources.memory_mb", old_mb ? u64s(a, old_mb) : "", u64s(a, target),
-                        learned_safety(l), apply, "right-sized to %" PRIu64 " MiB, %s%s%s%s", sz->memory_mb, sz->why,
-                        capped, nofit, apply ? "" : "; shadow mode: recorded, not applied");
+    Acms__V1__AdaptationRecord *rec = adapter_log_add(
+        log, STAGE, s->name, "resources.memory_mb", old_mb ? u64s(a, old_mb) : "", u64s(a, target), learned_safety(l),
+        apply, "right-sized to %" PRIu64 " MiB, %s%s%s%s", sz->memory_mb, sz->why, capped, nofit,
+        apply ? "" : "; shadow mode: recorded, not applied");
     rec->learned = sz->basis;
 }
 

@@ -23,8 +23,8 @@
 
 static int word_sensitive(const char *w, size_t n)
 {
-    static const char *const words[] = {"PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "SECRETS", "TOKEN",
-                                        "CREDENTIAL", "CREDENTIALS", "APIKEY", "PRIVATEKEY"};
+    static const char *const words[] = {"PASSWORD", "PASSWD",     "PASSPHRASE",  "SECRET", "SECRETS",
+                                        "TOKEN",    "CREDENTIAL", "CREDENTIALS", "APIKEY", "PRIVATEKEY"};
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
         if (strlen(words[i]) == n && memcmp(words[i], w, n) == 0)
             return 1;
@@ -136,8 +136,7 @@ const char *adapter_secret_value_pattern(const char *v)
                 }
             }
             break;
-        default:
-            break;
+        default: break;
         }
     }
     const char *begin = strstr(v, "-----BEGIN ");
@@ -197,7 +196,7 @@ static int memo_resolve(const adapter_ctx *ctx, const Acms__V1__Environment *env
         }
     char *buf = malloc(CHECK_BUF), errstr[512] = "";
     int rc = buf ? acms_secret_resolve(&ctx->secret, ref, env ? env->secret_scopes : NULL,
-                                      env ? env->n_secret_scopes : 0, buf, CHECK_BUF, errstr, sizeof errstr)
+                                       env ? env->n_secret_scopes : 0, buf, CHECK_BUF, errstr, sizeof errstr)
                  : ACMS_ERR_NOMEM;
     if (buf) {
         explicit_bzero(buf, CHECK_BUF);
@@ -223,27 +222,28 @@ static void check_ref(const adapter_ctx *ctx, const Acms__V1__Environment *env, 
     if (acms_secret_parse(ref, &r, &why) != ACMS_OK) {
         finding(f, step, field, "malformed_reference",
                 "%s is not a valid reference: %s (use secret://env/NAME, secret://file/PATH, "
-                "secret://vault/<kv path>#<key> or secret://k8s/<secret>#<key>)", ref, why ? why : "malformed");
+                "secret://vault/<kv path>#<key> or secret://k8s/<secret>#<key>)",
+                ref, why ? why : "malformed");
         return;
     }
     if (r.kind == ACMS_SECRET_ENV && acms_secret_env_denied(ctx ? ctx->secret.env_deny : NULL, r.path)) {
         finding(f, step, field, "out_of_scope_reference",
                 "%s names one of the services' own variables (ACMS_*, VAULT_*, Kafka, Redis or the deny list), "
-                "which no pipeline may read", ref);
+                "which no pipeline may read",
+                ref);
         return;
     }
     if (!env || !acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes)) {
-        finding(f, step, field, "out_of_scope_reference", "%s is outside the secret scopes of environment %s (%s)",
-                ref, env && env->name ? env->name : "?",
-                env && env->n_secret_scopes ? scopes_list(f->arena, env) : "none");
+        finding(f, step, field, "out_of_scope_reference", "%s is outside the secret scopes of environment %s (%s)", ref,
+                env && env->name ? env->name : "?", env && env->n_secret_scopes ? scopes_list(f->arena, env) : "none");
         return;
     }
     if (r.kind == ACMS_SECRET_K8S) { /* a Secret of the cluster: only a Pod can read it */
         if (!env->executor || strcmp(env->executor, "kubernetes"))
             finding(f, step, field, "unresolvable_reference",
                     "%s names a Kubernetes Secret, which only the kubernetes executor can give a step "
-                    "(environment %s uses %s)", ref, env->name ? env->name : "?",
-                    env->executor && *env->executor ? env->executor : "local");
+                    "(environment %s uses %s)",
+                    ref, env->name ? env->name : "?", env->executor && *env->executor ? env->executor : "local");
         return;
     }
     if (!ctx || !ctx->check_secrets)
@@ -319,7 +319,8 @@ void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *
             else if (*val && !is_variable(val) && adapter_secret_name_sensitive(name))
                 finding(f, step, env_field(a, name), "plaintext_credential",
                         "%s looks like a credential but its value is plain text; use a secret reference "
-                        "(secret://env/..., secret://file/..., secret://vault/...#key)", name);
+                        "(secret://env/..., secret://file/..., secret://vault/...#key)",
+                        name);
             else if ((kind = adapter_secret_value_pattern(val)))
                 finding(f, step, env_field(a, name), "plaintext_credential",
                         "the value of %s looks like %s; use a secret reference", name, kind);
@@ -333,10 +334,10 @@ void adapter_secrets_check(const adapter_ctx *ctx, const Acms__V1__Environment *
             else if (aname && *val && !is_variable(val) && adapter_secret_name_sensitive(aname))
                 finding(f, step, command_field(a, k), "plaintext_credential",
                         "command argument %s carries a credential in plain text; read it from an env variable "
-                        "holding a secret reference", aname);
+                        "holding a secret reference",
+                        aname);
             else if ((kind = adapter_secret_value_pattern(arg)))
-                finding(f, step, command_field(a, k), "plaintext_credential", "a command argument looks like %s",
-                        kind);
+                finding(f, step, command_field(a, k), "plaintext_credential", "a command argument looks like %s", kind);
         }
         for (size_t k = 0; k < s->n_tags; k++) {
             const char *kind = adapter_secret_value_pattern(s->tags[k]->value);

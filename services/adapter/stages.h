@@ -18,9 +18,9 @@ typedef struct adapter_log {
 
 void adapter_log_init(adapter_log *log, acms_arena *a);
 /* Appends a record (strings copied into the arena; NULL old/new become ""). Returns it. */
-Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage, const char *step,
-                                            const char *field, const char *old_value, const char *new_value,
-                                            double safety_score, int applied, const char *reason_fmt, ...)
+Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage, const char *step, const char *field,
+                                            const char *old_value, const char *new_value, double safety_score,
+                                            int applied, const char *reason_fmt, ...)
     __attribute__((format(printf, 9, 10)));
 
 /* Sets or replaces tag key=value on a step (arena copies). Returns the previous value or NULL. */
@@ -68,16 +68,16 @@ typedef struct adapter_learned {
     int present;
     uint64_t memory_mb;
     uint32_t runtime_s;
-    const char *instance_type;   /* "" when none */
-    const char *mode;            /* off | shadow | apply ("" = apply) */
-    const char *reason;          /* "" when none */
+    const char *instance_type; /* "" when none */
+    const char *mode;          /* off | shadow | apply ("" = apply) */
+    const char *reason;        /* "" when none */
     uint32_t based_on_runs;
-    const char *command_hash;    /* the step's command when learned ("" = unknown: applies) */
-    uint32_t min_runtime_s;      /* the floor after a time kill (0 = none) */
+    const char *command_hash; /* the step's command when learned ("" = unknown: applies) */
+    uint32_t min_runtime_s;   /* the floor after a time kill (0 = none) */
     /* size fits (services/feedback/learn.h): evaluated for each run's own input value */
-    const char *sizing_input;    /* the input the fits were learned against ("" = none) */
-    const char *fit_method;      /* input-fit | history-trend | "" */
-    const char *fit_note;        /* why there is no usable fit ("" when there is) */
+    const char *sizing_input; /* the input the fits were learned against ("" = none) */
+    const char *fit_method;   /* input-fit | history-trend | "" */
+    const char *fit_note;     /* why there is no usable fit ("" when there is) */
     int fit_usable;
     int has_fit_memory, has_fit_wall;
     acms_sizefit fit_memory, fit_wall;
@@ -87,7 +87,7 @@ typedef struct adapter_learned {
  * per step (learned[i] belongs to p->steps[i]). online = 0 when Redis was not consulted. */
 typedef struct adapter_observed {
     int online;
-    int64_t now_ms;              /* when the run is prepared (the submission's timestamp): the time a
+    int64_t now_ms; /* when the run is prepared (the submission's timestamp): the time a
                                     drift model is evaluated at (0 = no extrapolation) */
     uint32_t active_runs;
     uint32_t instances_in_use;
@@ -97,8 +97,8 @@ typedef struct adapter_observed {
 
 /* Reads load (HVALS acms:env:<env>:instances) and recommendations (HGETALL acms:learn:rec:...)
  * in one pipelined batch. r NULL gives an offline observation. ACMS_OK or ACMS_ERR_RETRY. */
-int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env,
-                           const Acms__V1__Pipeline *p, const adapter_prefetch *pf, adapter_observed *out);
+int adapter_scaler_observe(acms_redis *r, acms_arena *a, const Acms__V1__Environment *env, const Acms__V1__Pipeline *p,
+                           const adapter_prefetch *pf, adapter_observed *out);
 /* Queues the reads of adapter_scaler_observe for an environment, pipeline and step names (a service
  * reading for several configurations in one round trip); returns how many commands (n + 1). Their
  * replies, in an adapter_prefetch, are used instead of a read when the names match. */
@@ -127,11 +127,11 @@ void adapter_scaler_scale(acms_arena *a, const acms_catalog *cat, const Acms__V1
 /* --- learned sizes (learned_size.c) ------------------------------------------------------------ */
 /* What a step's learned memory is and what it was based on. */
 typedef struct adapter_size {
-    uint64_t memory_mb;              /* 0 = nothing learned for memory */
-    uint32_t runtime_s;              /* from the wall fit at this input (0 = keep the history's) */
-    const char *why;                 /* the basis as text, for the record (arena) */
-    const char *runtime_why;         /* the wall fit's basis ("" when runtime_s is 0) */
-    Acms__V1__LearnedBasis *basis;   /* arena; NULL when memory_mb is 0 */
+    uint64_t memory_mb;            /* 0 = nothing learned for memory */
+    uint32_t runtime_s;            /* from the wall fit at this input (0 = keep the history's) */
+    const char *why;               /* the basis as text, for the record (arena) */
+    const char *runtime_why;       /* the wall fit's basis ("" when runtime_s is 0) */
+    Acms__V1__LearnedBasis *basis; /* arena; NULL when memory_mb is 0 */
 } adapter_size;
 
 /* Chooses the learned memory of step s from l: the input fit at this run's input (st/in from

@@ -141,8 +141,7 @@ static void route(acms_store *st, acms_arena *a, const char *path, const acms_ht
     }
 }
 
-void console_api_configs(console *c, acms_redis *r, const char *path, const acms_http_req *req,
-                         acms_http_resp *resp)
+void console_api_configs(console *c, acms_redis *r, const char *path, const acms_http_req *req, acms_http_resp *resp)
 {
     char err[512] = "";
     acms_store *st = acms_store_open(c->opts.store[0] ? c->opts.store : NULL, r, err, sizeof err);

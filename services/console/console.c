@@ -70,8 +70,7 @@ static int open_crypt(console *c, char *errstr, size_t errstr_size)
     return ACMS_OK;
 }
 
-console *console_new(const console_opts *o, const char *redis_url, acms_metrics *m, char *errstr,
-                     size_t errstr_size)
+console *console_new(const console_opts *o, const char *redis_url, acms_metrics *m, char *errstr, size_t errstr_size)
 {
     console *c = calloc(1, sizeof *c);
     if (!c) {

@@ -30,12 +30,12 @@
 
 /* What the console reads beside acms_cfg (environment variables, docs/configuration.md). */
 typedef struct console_opts {
-    char web_dir[1024];        /* ACMS_CONSOLE_WEB_DIR, else found beside the program */
+    char web_dir[1024];            /* ACMS_CONSOLE_WEB_DIR, else found beside the program */
     char token[CONSOLE_MAX_TOKEN]; /* ACMS_CONSOLE_TOKEN ("" = no token asked); never logged */
-    char store[512];           /* ACMS_CONFIG_STORE ("" = redis) */
-    unsigned threads;          /* ACMS_CONSOLE_THREADS, 1..64, default 4: server threads = Redis connections */
-    unsigned max_connections;  /* ACMS_CONSOLE_MAX_CONNECTIONS, 1..10000, default 64 */
-    unsigned timeout_s;        /* ACMS_CONSOLE_TIMEOUT_S, 1..3600, default 15: idle connection timeout */
+    char store[512];               /* ACMS_CONFIG_STORE ("" = redis) */
+    unsigned threads;              /* ACMS_CONSOLE_THREADS, 1..64, default 4: server threads = Redis connections */
+    unsigned max_connections;      /* ACMS_CONSOLE_MAX_CONNECTIONS, 1..10000, default 64 */
+    unsigned timeout_s;            /* ACMS_CONSOLE_TIMEOUT_S, 1..3600, default 15: idle connection timeout */
 } console_opts;
 
 /* Reads the options from the environment; exe_dir is the program's directory (to find the page).
@@ -46,14 +46,13 @@ typedef struct console {
     console_opts opts;
     console_web web;
     console_pool *pool;
-    acms_metrics *metrics;   /* borrowed */
-    acms_crypt *crypt;       /* the master key (file key ring or Vault transit), NULL without one (crypt.h) */
-    acms_vault *vault;       /* VAULT_ADDR's client (transit), NULL without it */
+    acms_metrics *metrics; /* borrowed */
+    acms_crypt *crypt;     /* the master key (file key ring or Vault transit), NULL without one (crypt.h) */
+    acms_vault *vault;     /* VAULT_ADDR's client (transit), NULL without it */
 } console;
 
 /* The console over Redis at redis_url: loads the page and opens the connections. NULL with errstr. */
-console *console_new(const console_opts *o, const char *redis_url, acms_metrics *m, char *errstr,
-                     size_t errstr_size);
+console *console_new(const console_opts *o, const char *redis_url, acms_metrics *m, char *errstr, size_t errstr_size);
 void console_free(console *c);
 /* The server's handler (acms_http_handler) and readiness probe (Redis answers PING; else 0 and why). */
 void console_handle(void *ud, const acms_http_req *req, acms_http_resp *resp);
@@ -71,7 +70,6 @@ int console_valid_run_id(const char *s);
 void console_api_runs(console *c, acms_redis *r, const acms_http_req *req, acms_http_resp *resp);
 void console_api_run(console *c, acms_redis *r, const char *run_id, acms_http_resp *resp);
 /* api_configs.c: path is what follows "/api/configs" ("", "/<id>", "/<id>/versions/<n>", "/<id>/diff"). */
-void console_api_configs(console *c, acms_redis *r, const char *path, const acms_http_req *req,
-                         acms_http_resp *resp);
+void console_api_configs(console *c, acms_redis *r, const char *path, const acms_http_req *req, acms_http_resp *resp);
 
 #endif

@@ -9,8 +9,8 @@
 struct console_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    acms_redis **all;   /* every handle (freed by console_pool_free) */
-    acms_redis **free;  /* the free ones: free[0 .. nfree) */
+    acms_redis **all;  /* every handle (freed by console_pool_free) */
+    acms_redis **free; /* the free ones: free[0 .. nfree) */
     size_t n, nfree;
 };
 

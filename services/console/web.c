@@ -27,7 +27,7 @@ static const char *type_of(const char *name)
 static int servable_name(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n >= sizeof ((console_file *)0)->name || name[0] == '.')
+    if (n == 0 || n >= sizeof((console_file *)0)->name || name[0] == '.')
         return 0;
     for (const char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
@@ -43,8 +43,7 @@ static int is_page_dir(const char *dir)
     return snprintf(p, sizeof p, "%s/index.html", dir) < (int)sizeof p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int console_web_locate(const char *dir, const char *exe_dir, char *out, size_t size, char *errstr,
-                       size_t errstr_size)
+int console_web_locate(const char *dir, const char *exe_dir, char *out, size_t size, char *errstr, size_t errstr_size)
 {
     if (dir && *dir) {
         snprintf(out, size, "%s", dir);
@@ -59,8 +58,10 @@ int console_web_locate(const char *dir, const char *exe_dir, char *out, size_t s
         if (snprintf(out, size, "%s/%s", exe_dir, rel[i]) < (int)size && is_page_dir(out))
             return ACMS_OK;
     }
-    snprintf(errstr, errstr_size, "the page was not found in %s/../share/acms/console nor in a build tree's "
-             "services/console/web; set ACMS_CONSOLE_WEB_DIR", exe_dir ? exe_dir : "?");
+    snprintf(errstr, errstr_size,
+             "the page was not found in %s/../share/acms/console nor in a build tree's "
+             "services/console/web; set ACMS_CONSOLE_WEB_DIR",
+             exe_dir ? exe_dir : "?");
     return ACMS_ERR_NOTFOUND;
 }
 

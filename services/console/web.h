@@ -14,7 +14,7 @@ typedef struct console_file {
     char name[64];
     char *data;
     size_t len;
-    const char *type;   /* Content-Type */
+    const char *type; /* Content-Type */
 } console_file;
 
 typedef struct console_web {
@@ -27,8 +27,7 @@ typedef struct console_web {
  * (exe_dir/../share/acms/console as installed, exe_dir/../services/console/web in a build tree,
  * exe_dir/../../services/console/web for build-asan/bin and the other sanitizer trees).
  * Writes it to out. ACMS_OK, or ACMS_ERR_NOTFOUND with errstr naming the places looked at. */
-int console_web_locate(const char *dir, const char *exe_dir, char *out, size_t size, char *errstr,
-                       size_t errstr_size);
+int console_web_locate(const char *dir, const char *exe_dir, char *out, size_t size, char *errstr, size_t errstr_size);
 /* Reads the directory's files into w. ACMS_OK, or ACMS_ERR_NOTFOUND / ACMS_ERR_LIMIT with errstr
  * (index.html missing, a file too large, too many files). */
 int console_web_load(console_web *w, const char *dir, char *errstr, size_t errstr_size);

@@ -49,13 +49,12 @@ static const char *const admit_script =
     "end\n"
     "return {0, rank + 1, active}\n";
 
-static const char *const renew_script =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
-    "if not s or tonumber(s) <= now then return 0 end\n"
-    "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
-    "return 1\n";
+static const char *const renew_script = "local t = redis.call('TIME')\n"
+                                        "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+                                        "local s = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+                                        "if not s or tonumber(s) <= now then return 0 end\n"
+                                        "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+                                        "return 1\n";
 
 static const char *const reserve_script =
     "if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {-1} end\n"

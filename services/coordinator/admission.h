@@ -10,12 +10,12 @@
 #include "redis.h"
 #include "run.h"
 
-#define COORD_ADMIT_LEASE_MS 15000   /* a crashed replica's slots and reservations come free after this */
-#define COORD_ADMIT_POLL_MS 500      /* a queued run checks for a slot this often */
+#define COORD_ADMIT_LEASE_MS 15000 /* a crashed replica's slots and reservations come free after this */
+#define COORD_ADMIT_POLL_MS 500    /* a queued run checks for a slot this often */
 typedef struct coord_admission {
     int admitted;
-    uint32_t position;        /* queued: 1-based place in the environment's FIFO */
-    uint32_t active;          /* runs holding a slot */
+    uint32_t position; /* queued: 1-based place in the environment's FIFO */
+    uint32_t active;   /* runs holding a slot */
 } coord_admission;
 /* Does the environment have a quota admission enforces? */
 int coord_admission_needed(const Acms__V1__Environment *env);

@@ -90,8 +90,8 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         acms_log_warn(NULL, NULL, "epoll: %s: step ends are noticed on the tick only", strerror(errno));
         c->wake_fd = 0;
     }
-    acms_log_info(NULL, NULL, "coordinator %s: work dir %s, lease ttl %d ms%s", c->owner, c->work_root,
-                  c->lease_ttl_ms, c->profiles ? "" : ", no instance catalogue (memory retries use the formula)");
+    acms_log_info(NULL, NULL, "coordinator %s: work dir %s, lease ttl %d ms%s", c->owner, c->work_root, c->lease_ttl_ms,
+                  c->profiles ? "" : ", no instance catalogue (memory retries use the formula)");
     *out = c;
     return ACMS_OK;
 }
@@ -133,8 +133,8 @@ static void remove_run(coord_ctx *c, size_t i)
 static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason)
 {
     acms_arena *a = acms_arena_new(0);
-    Acms__V1__ConfigValidated *in =
-        (Acms__V1__ConfigValidated *)acms_pb_decode(a, &acms__v1__config_validated__descriptor, m->payload, m->len, reason);
+    Acms__V1__ConfigValidated *in = (Acms__V1__ConfigValidated *)acms_pb_decode(
+        a, &acms__v1__config_validated__descriptor, m->payload, m->len, reason);
     if (!in) {
         acms_arena_free(a);
         return ACMS_ERR_POISON;
@@ -175,14 +175,16 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
         coord_run_free(r);
         return ACMS_ERR_RETRY; /* created: the redelivery finds it and the scan resumes it */
     }
-    int lease = (c->max_runs && c->nruns >= c->max_runs) ? 0 : coord_lease_acquire(rd, r->id, c->owner, c->lease_ttl_ms);
+    int lease = (c->max_runs && c->nruns >= c->max_runs) ? 0
+                                                         : coord_lease_acquire(rd, r->id, c->owner, c->lease_ttl_ms);
     if (lease != 1 || add_run(c, r) != ACMS_OK) {
         acms_log_info(r->id, event_id, "run created; left to another replica (lease %d)", lease);
         coord_run_free(r);
         return ACMS_OK;
     }
     r->lease_ok_ms = acms_mono_ms();
-    acms_log_info(r->id, event_id, "run accepted: pipeline %s, environment %s, %zu step(s), max_parallel %u, critical path %.0f s",
+    acms_log_info(r->id, event_id,
+                  "run accepted: pipeline %s, environment %s, %zu step(s), max_parallel %u, critical path %.0f s",
                   r->pipeline, r->environment, r->n, r->plan->max_parallel, r->plan->critical_s);
     return ACMS_OK;
 }
@@ -217,8 +219,8 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
 {
     (void)c; /* the run's owner, wherever it is, applies it in place (live.c) */
     acms_arena *a = acms_arena_new(0);
-    Acms__V1__AdaptedEvent *in =
-        (Acms__V1__AdaptedEvent *)acms_pb_decode(a, &acms__v1__adapted_event__descriptor, m->payload, m->len, reason);
+    Acms__V1__AdaptedEvent *in = (Acms__V1__AdaptedEvent *)acms_pb_decode(a, &acms__v1__adapted_event__descriptor,
+                                                                          m->payload, m->len, reason);
     if (!in) {
         acms_arena_free(a);
         return ACMS_ERR_POISON;
@@ -233,13 +235,16 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
         acms_log_info(run_id, in->meta->event_id, "adaptation without a step memory/runtime change: nothing to apply");
         goto out;
     }
-    const char *argv[] = {"EVAL", adapted_script, "3",
+    const char *argv[] = {"EVAL",
+                          adapted_script,
+                          "3",
                           acms_key_seen(acms_key_buf(a), ACMS_KEY_MAX, COORD_SERVICE, in->meta->event_id),
                           acms_key_step(acms_key_buf(a), ACMS_KEY_MAX, run_id, in->step),
                           acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, run_id, "live"),
                           acms_arena_printf(a, "%llu", (unsigned long long)in->memory_mb),
                           acms_arena_printf(a, "%u", in->max_runtime_s),
-                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(acms_service_redis(svc))), in->step,
+                          acms_arena_printf(a, "%d", acms_redis_seen_ttl_s(acms_service_redis(svc))),
+                          in->step,
                           run_id};
     size_t len[11];
     for (int i = 0; i < 11; i++)
@@ -248,8 +253,10 @@ static int on_adapted(coord_ctx *c, acms_service *svc, const acms_msg *m, const 
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         rc = ACMS_ERR_RETRY;
     } else if (rep->integer == 1) {
-        acms_log_info(run_id, in->meta->event_id, "adaptation stored for step %s (memory %llu MiB, max_runtime_s %u): "
-                      "applies to its next attempt%s", in->step, (unsigned long long)in->memory_mb, in->max_runtime_s,
+        acms_log_info(run_id, in->meta->event_id,
+                      "adaptation stored for step %s (memory %llu MiB, max_runtime_s %u): "
+                      "applies to its next attempt%s",
+                      in->step, (unsigned long long)in->memory_mb, in->max_runtime_s,
                       in->memory_mb ? " and, in place, to its running one (by the run's owner)" : "");
     } else if (rep->integer == 2) {
         acms_log_warn(run_id, in->meta->event_id, "adaptation for unknown step %s ignored", in->step);
@@ -264,8 +271,8 @@ out:
 static int on_control(coord_ctx *c, acms_service *svc, const acms_msg *m, const char **reason)
 {
     acms_arena *a = acms_arena_new(0);
-    Acms__V1__ControlEvent *in =
-        (Acms__V1__ControlEvent *)acms_pb_decode(a, &acms__v1__control_event__descriptor, m->payload, m->len, reason);
+    Acms__V1__ControlEvent *in = (Acms__V1__ControlEvent *)acms_pb_decode(a, &acms__v1__control_event__descriptor,
+                                                                          m->payload, m->len, reason);
     if (!in) {
         acms_arena_free(a);
         return ACMS_ERR_POISON;
@@ -293,15 +300,10 @@ int coord_handle(coord_ctx *c, acms_service *svc, const acms_msg *m, const char 
 {
     c->svc = svc;
     switch (acms_cfg_topic_id(acms_service_cfg(svc), m->topic)) {
-    case ACMS_TOPIC_CONFIG_VALIDATED:
-        return on_validated(c, svc, m, reason);
-    case ACMS_TOPIC_EXEC_ADAPTED:
-        return on_adapted(c, svc, m, reason);
-    case ACMS_TOPIC_CONTROL:
-        return on_control(c, svc, m, reason);
-    default:
-        *reason = "message from a topic the coordinator does not consume";
-        return ACMS_ERR_POISON;
+    case ACMS_TOPIC_CONFIG_VALIDATED: return on_validated(c, svc, m, reason);
+    case ACMS_TOPIC_EXEC_ADAPTED: return on_adapted(c, svc, m, reason);
+    case ACMS_TOPIC_CONTROL: return on_control(c, svc, m, reason);
+    default: *reason = "message from a topic the coordinator does not consume"; return ACMS_ERR_POISON;
     }
 }
 
@@ -310,8 +312,8 @@ int coord_handle(coord_ctx *c, acms_service *svc, const acms_msg *m, const char 
 /* The run was marked active but cannot be resumed: end it as failed rather than leave it hanging. */
 static void bury(acms_redis *rd, const char *run_id, const char *owner)
 {
-    const char *kv[] = {"reason", "the coordinator's stored state of this run is missing or unreadable",
-                        "success", "0"};
+    const char *kv[] = {"reason", "the coordinator's stored state of this run is missing or unreadable", "success",
+                        "0"};
     if (acms_state_run_status(rd, run_id, "failed", kv, 4) == ACMS_ERR_RETRY)
         return;
     redisReply *rep = acms_redis_cmd(rd, "SREM " ACMS_KEY_RUNS_ACTIVE " %s", run_id);
@@ -357,14 +359,15 @@ static void sweep(coord_ctx *c)
 {
     const acms_cfg *cfg = acms_service_cfg(c->svc);
     acms_sweep sw = {.now_ms = acms_now_ms(),
-                     .compact_after_ms = cfg->run_compact_s < cfg->run_retention_s ? (int64_t)cfg->run_compact_s * 1000 : -1,
+                     .compact_after_ms = cfg->run_compact_s < cfg->run_retention_s ? (int64_t)cfg->run_compact_s * 1000
+                                                                                   : -1,
                      .tombstone_ms = (int64_t)cfg->seen_ttl_s * 1000};
     if (acms_retention_sweep(acms_service_redis(c->svc), &sw) != ACMS_OK)
         return;
     acms_metrics *m = acms_service_metrics(c->svc);
     if (m) {
-        acms_metrics_add(m, "acms_retention_runs_expired_total", NULL, "Finished runs whose keys expired (left the run index)",
-                         (double)sw.expired);
+        acms_metrics_add(m, "acms_retention_runs_expired_total", NULL,
+                         "Finished runs whose keys expired (left the run index)", (double)sw.expired);
         acms_metrics_add(m, "acms_retention_runs_compacted_total", NULL, "Finished runs compacted to their summary",
                          (double)sw.compacted);
     }
@@ -452,7 +455,8 @@ void coord_release(coord_ctx *c)
         coord_run *r = c->runs[c->nruns - 1];
         size_t n = coord_run_running(r);
         if (n)
-            acms_log_warn(r->id, NULL, "shutdown: %zu attempt(s) still running are stopped and left to lease recovery", n);
+            acms_log_warn(r->id, NULL, "shutdown: %zu attempt(s) still running are stopped and left to lease recovery",
+                          n);
         coord_run_abandon(r);
         if (!r->lost) {
             coord_opq_drain(&r->q, c->svc, r->id);

@@ -12,29 +12,29 @@
 #include "service.h"
 
 #define COORD_SCAN_MS 1000
-#define COORD_SWEEP_MS 1000             /* retention sweep (common/retention.h) */
+#define COORD_SWEEP_MS 1000 /* retention sweep (common/retention.h) */
 
 struct coord_ctx {
     acms_service *svc;
-    char owner[128];          /* lease value: the instance id */
+    char owner[128]; /* lease value: the instance id */
     char work_root[512];
     const acms_profiles *profiles;
-    acms_secret_ctx secrets;  /* vault client, env deny list */
-    struct acms_crypt *crypt; /* the run's stored runtime configuration sealed at rest; NULL = off */
+    acms_secret_ctx secrets;     /* vault client, env deny list */
+    struct acms_crypt *crypt;    /* the run's stored runtime configuration sealed at rest; NULL = off */
     coord_http_auth worker_auth; /* how the http executor authenticates to workers */
     coord_run **runs;
     size_t nruns, caprun;
     int64_t next_scan;
-    int64_t next_sweep;       /* monotonic ms of the next retention sweep */
-    int wake_fd;              /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
-    coord_sandbox sandbox;    /* what local attempts get (probed at start) */
-    struct k8s_exec *k8s;     /* kubernetes executor state (threads), made on first use */
-    size_t tail_cap;          /* ACMS_LOG_TAIL_KB x 1024 */
+    int64_t next_sweep;    /* monotonic ms of the next retention sweep */
+    int wake_fd;           /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
+    coord_sandbox sandbox; /* what local attempts get (probed at start) */
+    struct k8s_exec *k8s;  /* kubernetes executor state (threads), made on first use */
+    size_t tail_cap;       /* ACMS_LOG_TAIL_KB x 1024 */
     uint32_t rng;
-    int draining;             /* shutdown: no new steps, no new runs */
+    int draining; /* shutdown: no new steps, no new runs */
     int lease_ttl_ms;
-    size_t max_runs;          /* ACMS_COORD_MAX_RUNS, 0 = unlimited */
-    char reason[256];         /* dead-letter reason of the last poison message */
+    size_t max_runs;  /* ACMS_COORD_MAX_RUNS, 0 = unlimited */
+    char reason[256]; /* dead-letter reason of the last poison message */
 };
 
 /* live.c: applies the in-place adaptations pending for the run's steps (steps: the members of

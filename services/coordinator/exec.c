@@ -18,10 +18,10 @@ struct coord_proc {
     coord_local *local;
     coord_http *http;
     coord_k8s *k8s;
-    coord_exec_status failed;   /* when no backend handle could be made */
+    coord_exec_status failed; /* when no backend handle could be made */
     char id[400];
-    coord_redact *redact;       /* the attempt's resolved values, masked in all it reports */
-    int files_masked;           /* the captured output files were masked once the attempt ended */
+    coord_redact *redact; /* the attempt's resolved values, masked in all it reports */
+    int files_masked;     /* the captured output files were masked once the attempt ended */
 };
 
 int coord_fmt(char *buf, size_t size, const char *fmt, ...)
@@ -40,8 +40,8 @@ void coord_path_component(char *out, size_t size, const char *s)
         return;
     for (; s && *s && k + 1 < size; s++) {
         char c = *s;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                 c == '_' || c == '-';
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                 c == '-';
         out[k++] = ok ? c : '_';
     }
     out[k] = '\0';
@@ -292,8 +292,8 @@ int coord_exec_set_memory(coord_proc *p, uint64_t memory_mb, char *errstr, size_
         snprintf(errstr, errstr_size, "the kubernetes executor cannot resize this attempt");
         return ACMS_ERR;
     }
-    snprintf(errstr, errstr_size, "%s", p->http ? "the http executor cannot change a running attempt's memory"
-                                                : "the attempt has no process");
+    snprintf(errstr, errstr_size, "%s",
+             p->http ? "the http executor cannot change a running attempt's memory" : "the attempt has no process");
     return ACMS_ERR;
 }
 
@@ -309,7 +309,8 @@ static void redact_refill(const coord_exec_req *req, coord_redact *r)
     char *secret = malloc(SECRET_MAX), err[256];
     for (size_t i = 0; secret && i < req->nenv; i++) {
         const char *value = req->env[i] && req->env[i]->value ? req->env[i]->value : "";
-        if (acms_secret_is_ref(value) && coord_secret_resolve(req, value, secret, SECRET_MAX, err, sizeof err) == ACMS_OK)
+        if (acms_secret_is_ref(value) &&
+            coord_secret_resolve(req, value, secret, SECRET_MAX, err, sizeof err) == ACMS_OK)
             coord_redact_add(r, secret);
         explicit_bzero(secret, SECRET_MAX);
     }

@@ -14,11 +14,11 @@
 #include "sandbox.h"
 #include "secret.h"
 
-#define COORD_MAX_ID 200                /* run ids and step names longer than this are refused */
-#define COORD_GRACE_MS 2000             /* SIGTERM -> SIGKILL */
-#define COORD_LOG_CAP (1024 * 1024)     /* per stream and attempt */
-#define COORD_TAIL_MAX 2048             /* stderr tail bytes (and at most 5 lines) */
-#define COORD_TAIL_CAP 65536            /* output kept in Redis per stream and attempt (ACMS_LOG_TAIL_KB) */
+#define COORD_MAX_ID 200            /* run ids and step names longer than this are refused */
+#define COORD_GRACE_MS 2000         /* SIGTERM -> SIGKILL */
+#define COORD_LOG_CAP (1024 * 1024) /* per stream and attempt */
+#define COORD_TAIL_MAX 2048         /* stderr tail bytes (and at most 5 lines) */
+#define COORD_TAIL_CAP 65536        /* output kept in Redis per stream and attempt (ACMS_LOG_TAIL_KB) */
 
 struct k8s_exec;
 struct coord_redact;
@@ -43,46 +43,46 @@ typedef struct coord_exec_req {
     const char *run_id;
     const char *step;
     uint32_t attempt;
-    char *const *argv;        /* step.command */
+    char *const *argv; /* step.command */
     size_t argc;
-    Acms__V1__EnvVar *const *env;   /* values may be secret references, resolved at spawn only */
+    Acms__V1__EnvVar *const *env; /* values may be secret references, resolved at spawn only */
     size_t nenv;
     const char *output_path;
-    const char *workdir;      /* cwd of the process ("" or NULL = the attempt directory) */
-    const char *work_root;    /* $ACMS_WORK_DIR: attempt dir = <root>/<run>/<step>/attempt-<n> */
+    const char *workdir;   /* cwd of the process ("" or NULL = the attempt directory) */
+    const char *work_root; /* $ACMS_WORK_DIR: attempt dir = <root>/<run>/<step>/attempt-<n> */
     coord_res res;
     const acms_secret_ctx *secrets; /* vault client and env deny list (coordinator's own) */
     char *const *secret_scopes;     /* the environment's scopes from the coordinator's own profile */
     size_t nsecret_scopes;
-    struct coord_redact *redact;    /* filled by coord_env_build with every resolved value (exec.c) */
-    const char *executor;     /* "local" (default) | "http" | "kubernetes" */
-    const char *worker_url;   /* http executor endpoint */
+    struct coord_redact *redact;        /* filled by coord_env_build with every resolved value (exec.c) */
+    const char *executor;               /* "local" (default) | "http" | "kubernetes" */
+    const char *worker_url;             /* http executor endpoint */
     const coord_http_auth *worker_auth; /* http: token, client certificate (NULL = none) */
-    size_t log_cap;           /* 0 = COORD_LOG_CAP */
-    int grace_ms;             /* 0 = COORD_GRACE_MS */
-    int wake_fd;              /* local: an epoll set the process's exit is reported to (edge-triggered,
+    size_t log_cap;                     /* 0 = COORD_LOG_CAP */
+    int grace_ms;                       /* 0 = COORD_GRACE_MS */
+    int wake_fd;                        /* local: an epoll set the process's exit is reported to (edge-triggered,
                                * through a pidfd), so the loop wakes at once; 0 = none (polled) */
-    coord_sandbox *sandbox;   /* local: the host's sandbox (NULL: none, polling) */
-    uint32_t volume_size_gb;  /* local: a tmpfs work directory of this size; http: passed on */
-    int network_isolated;     /* vpc_config.network_isolation */
-    int require_isolation;    /* the environment requires it: an attempt that cannot be isolated fails */
-    int encrypt_volume, interruptible;   /* http: passed on (local enforces neither, enforce.h) */
+    coord_sandbox *sandbox;             /* local: the host's sandbox (NULL: none, polling) */
+    uint32_t volume_size_gb;            /* local: a tmpfs work directory of this size; http: passed on */
+    int network_isolated;               /* vpc_config.network_isolation */
+    int require_isolation;              /* the environment requires it: an attempt that cannot be isolated fails */
+    int encrypt_volume, interruptible;  /* http: passed on (local enforces neither, enforce.h) */
     uint32_t gpus;
-    const Acms__V1__Step *cfg;          /* kubernetes: image, GPUs, volume, interruptible, network */
-    const Acms__V1__Environment *env_profile;   /* kubernetes: its settings */
+    const Acms__V1__Step *cfg;                /* kubernetes: image, GPUs, volume, interruptible, network */
+    const Acms__V1__Environment *env_profile; /* kubernetes: its settings */
     const char *pipeline;
-    struct k8s_exec **k8s;    /* kubernetes: the shared executor state, made on first use */
-    size_t tail_cap;          /* output tail kept per stream (0 = COORD_TAIL_CAP) */
+    struct k8s_exec **k8s; /* kubernetes: the shared executor state, made on first use */
+    size_t tail_cap;       /* output tail kept per stream (0 = COORD_TAIL_CAP) */
 } coord_exec_req;
 
 typedef struct coord_exec_status {
     int done;
-    Acms__V1__ExitReason reason;    /* valid when done */
+    Acms__V1__ExitReason reason; /* valid when done */
     int exit_code;
     int term_signal;
-    int permanent;            /* SPAWN_FAILED that a retry cannot fix */
+    int permanent; /* SPAWN_FAILED that a retry cannot fix */
     uint64_t peak_rss_kb;
-    uint64_t rss_kb;          /* live */
+    uint64_t rss_kb; /* live */
     uint64_t user_cpu_ms;
     uint64_t sys_cpu_ms;
     uint64_t wall_ms;
@@ -148,8 +148,8 @@ void coord_env_free(char **envp);
  * pipeline parses and lies inside the scopes of env (the coordinator's own profile), else the
  * reason (static or in buf). coord_secret_resolve: resolves one reference of an attempt into buf
  * through acms_secret_resolve with the request's scopes; same returns. */
-const char *coord_secret_check(const Acms__V1__Pipeline *p, const Acms__V1__Environment *env,
-                               const acms_secret_ctx *sc, char *buf, size_t size);
+const char *coord_secret_check(const Acms__V1__Pipeline *p, const Acms__V1__Environment *env, const acms_secret_ctx *sc,
+                               char *buf, size_t size);
 int coord_secret_resolve(const coord_exec_req *req, const char *ref, char *buf, size_t size, char *errstr,
                          size_t errstr_size);
 

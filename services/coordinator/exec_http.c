@@ -22,7 +22,7 @@
 
 struct coord_http {
     CURL *curl;
-    const coord_http_auth *auth;  /* borrowed from the coordinator's context */
+    const coord_http_auth *auth; /* borrowed from the coordinator's context */
     char base[512];
     char id[128];
     int64_t start_mono, next_poll, fail_since;
@@ -281,8 +281,7 @@ static void send_delete(CURL *c, const coord_http_auth *auth, const char *base, 
  * grace) or over the memory limit, the attempt is deleted and ends. Returns 1 when it ended. */
 static int backstop(coord_http *h, int64_t now)
 {
-    if (h->max_runtime_s &&
-        now - h->start_mono > (int64_t)h->max_runtime_s * 1000 + h->grace_ms + 1000) {
+    if (h->max_runtime_s && now - h->start_mono > (int64_t)h->max_runtime_s * 1000 + h->grace_ms + 1000) {
         send_delete(h->curl, h->auth, h->base, h->id);
         set_final(h, ACMS__V1__EXIT_REASON__EXIT_REASON_TIME, "max_runtime_s exceeded (stopped by the coordinator)");
         return 1;
@@ -304,8 +303,9 @@ static void finish(coord_http *h, const cJSON *j, const char *state)
     const cJSON *tail = cJSON_GetObjectItemCaseSensitive(j, "stderr_tail");
     int code = cJSON_IsNumber(ec) ? (int)ec->valuedouble : (!strcmp(state, "succeeded") ? 0 : -1);
     h->live.exit_code = code;
-    Acms__V1__ExitReason reason = !strcmp(state, "succeeded") ? ACMS__V1__EXIT_REASON__EXIT_REASON_OK
-                                                              : map_reason(cJSON_IsString(rs) ? rs->valuestring : NULL, code);
+    Acms__V1__ExitReason reason = !strcmp(state, "succeeded")
+                                      ? ACMS__V1__EXIT_REASON__EXIT_REASON_OK
+                                      : map_reason(cJSON_IsString(rs) ? rs->valuestring : NULL, code);
     if (reason == ACMS__V1__EXIT_REASON__EXIT_REASON_OK && strcmp(state, "succeeded"))
         reason = ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO;
     char msg[128];

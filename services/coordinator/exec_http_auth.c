@@ -74,7 +74,8 @@ const char *coord_http_url_problem(const char *url)
     char *scheme = NULL, *host = NULL;
     const char *why = NULL;
     if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
         why = "worker_url is not a URL";
     else if (strcmp(scheme, "https") && strcmp(scheme, "http"))
         why = "worker_url must be http(s)";

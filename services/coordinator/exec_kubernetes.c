@@ -15,11 +15,11 @@
 #include "k8s_watch.h"
 
 #define SECRET_MAX 65536
-#define BACKSTOP_MS 60000     /* past max_runtime_s + grace: the coordinator deletes the Pod itself */
+#define BACKSTOP_MS 60000 /* past max_runtime_s + grace: the coordinator deletes the Pod itself */
 
 struct coord_k8s {
     k8s_exec *x;
-    k8s_slot *slot;           /* owned by x, ours until detached */
+    k8s_slot *slot; /* owned by x, ours until detached */
     char id[K8S_NAME_MAX + 300];
     char image[512];
     int64_t start_mono;
@@ -73,9 +73,9 @@ static coord_k8s *failed(coord_k8s *k, coord_exec_status *st, Acms__V1__ExitReas
 typedef struct pod_env {
     k8s_env *v;
     size_t n;
-    char **keys, **values;    /* the ephemeral Secret's entries (values wiped at free) */
+    char **keys, **values; /* the ephemeral Secret's entries (values wiped at free) */
     size_t nsec;
-    char *strings;            /* backing store of numbers and secret names */
+    char *strings; /* backing store of numbers and secret names */
 } pod_env;
 
 static void pod_env_free(pod_env *e)
@@ -136,8 +136,7 @@ static int add_var(const coord_exec_req *req, const char *pod, const Acms__V1__E
     o->secret_key = strdup(key);
     e->nsec++;
     e->n++;
-    return e->keys[e->nsec - 1] && e->values[e->nsec - 1] && o->secret_name && o->secret_key ? ACMS_OK
-                                                                                              : ACMS_ERR_NOMEM;
+    return e->keys[e->nsec - 1] && e->values[e->nsec - 1] && o->secret_name && o->secret_key ? ACMS_OK : ACMS_ERR_NOMEM;
 }
 
 static int build_env(const coord_exec_req *req, const char *pod, pod_env *e, char nums[2][32], char *err, size_t errsz,
@@ -169,8 +168,10 @@ static int build_env(const coord_exec_req *req, const char *pod, pod_env *e, cha
     if (rc != ACMS_OK)
         return rc;
     coord_fmt(nums[0], 32, "%u", req->attempt);
-    const char *fixed[][2] = {{"ACMS_RUN_ID", req->run_id ? req->run_id : ""}, {"ACMS_STEP", req->step},
-                              {"ACMS_ATTEMPT", nums[0]}, {"ACMS_STEP_DIR", K8S_WORK_DIR},
+    const char *fixed[][2] = {{"ACMS_RUN_ID", req->run_id ? req->run_id : ""},
+                              {"ACMS_STEP", req->step},
+                              {"ACMS_ATTEMPT", nums[0]},
+                              {"ACMS_STEP_DIR", K8S_WORK_DIR},
                               {"ACMS_OUTPUT_PATH", req->output_path ? req->output_path : ""}};
     for (size_t i = 0; i < 5; i++) {
         if (i == 4 && !fixed[i][1][0])
@@ -370,7 +371,7 @@ static int conclude(coord_k8s *k, k8s_slot *s, const k8s_verdict *v, int64_t now
     f->peak_rss_kb = s->metrics == 1 ? s->peak_kib : 0;
     f->peak_unmeasured = s->metrics != 1;
     coord_fmt(f->message, sizeof f->message, "%s%s", v->message,
-             s->log == K8S_REQ_FAILED ? " (its log could not be read)" : "");
+              s->log == K8S_REQ_FAILED ? " (its log could not be read)" : "");
     coord_fmt(f->suggestion, sizeof f->suggestion, "%s", v->suggestion);
     if (v->reason != ACMS__V1__EXIT_REASON__EXIT_REASON_OK)
         log_tail(s, f->stderr_tail, sizeof f->stderr_tail);
@@ -396,10 +397,10 @@ static void judge(coord_k8s *k, k8s_slot *s, int64_t now, k8s_verdict *v)
         coord_fmt(v->message, sizeof v->message, "the API server did not create the Pod: %s", s->create_error);
         if (st == 403)
             coord_fmt(v->suggestion, sizeof v->suggestion,
-                     "grant the coordinator's Role pods/secrets/networkpolicies create in namespace %s", s->ns);
+                      "grant the coordinator's Role pods/secrets/networkpolicies create in namespace %s", s->ns);
         else if (v->permanent)
             coord_fmt(v->suggestion, sizeof v->suggestion,
-                     "fix the step or the environment's kubernetes settings named in the API server's answer");
+                      "fix the step or the environment's kubernetes settings named in the API server's answer");
         return;
     }
     if (k->adopting && s->get == K8S_REQ_FAILED) {
@@ -425,8 +426,10 @@ static void judge(coord_k8s *k, k8s_slot *s, int64_t now, k8s_verdict *v)
         v->done = 1;
         v->exit_code = -1;
         v->reason = ACMS__V1__EXIT_REASON__EXIT_REASON_TIME;
-        coord_fmt(v->message, sizeof v->message, "max_runtime_s %u exceeded (the Pod was not stopped by its "
-                 "activeDeadlineSeconds: deleted by the coordinator)", k->max_runtime_s);
+        coord_fmt(v->message, sizeof v->message,
+                  "max_runtime_s %u exceeded (the Pod was not stopped by its "
+                  "activeDeadlineSeconds: deleted by the coordinator)",
+                  k->max_runtime_s);
     }
 }
 
@@ -438,10 +441,10 @@ static void resize_note(coord_k8s *k, k8s_slot *s, coord_exec_status *st)
     k->resize_reported = 1;
     if (s->resize == K8S_REQ_DONE)
         coord_fmt(st->note, sizeof st->note, "memory resized in place to %llu MiB (pods/resize)",
-                 (unsigned long long)k->resize_mib);
+                  (unsigned long long)k->resize_mib);
     else
         coord_fmt(st->note, sizeof st->note, "not resized in place (%.160s): %llu MiB applies to the next attempt",
-                 s->resize_error, (unsigned long long)k->resize_mib);
+                  s->resize_error, (unsigned long long)k->resize_mib);
 }
 
 int coord_k8s_poll(coord_k8s *k, int64_t now, coord_exec_status *st)

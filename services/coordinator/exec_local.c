@@ -43,23 +43,23 @@
 
 
 typedef struct logcap {
-    int fd;                 /* pipe read end, -1 when closed */
-    int file;               /* log file, -1 when none (yet) */
-    int dir;                /* the attempt directory (O_PATH, owned by coord_local), -1 when none */
-    const char *name;       /* the log file's name in it */
-    int opened;             /* the file was created (or its creation failed): not tried again */
-    size_t head_max, head;  /* bytes kept at the start of the file */
-    size_t tail_max;        /* at most this much of the ring is appended at the end */
+    int fd;                /* pipe read end, -1 when closed */
+    int file;              /* log file, -1 when none (yet) */
+    int dir;               /* the attempt directory (O_PATH, owned by coord_local), -1 when none */
+    const char *name;      /* the log file's name in it */
+    int opened;            /* the file was created (or its creation failed): not tried again */
+    size_t head_max, head; /* bytes kept at the start of the file */
+    size_t tail_max;       /* at most this much of the ring is appended at the end */
     uint64_t total;
     size_t rpos;
     int rfull;
-    char ring[RING];        /* the last RING bytes */
+    char ring[RING]; /* the last RING bytes */
 } logcap;
 
 struct coord_local {
     pid_t pid;
-    int pidfd;              /* registered in the wake set, -1 when none */
-    int dirfd;              /* the attempt directory (O_PATH), -1 when none */
+    int pidfd; /* registered in the wake set, -1 when none */
+    int dirfd; /* the attempt directory (O_PATH), -1 when none */
     logcap out, err;
     int64_t start_mono, last_sample, term_at;
     int kill_sent;
@@ -67,11 +67,11 @@ struct coord_local {
     uint64_t mem_limit_kb, cpu_limit_s;
     uint32_t max_runtime_s;
     int grace_ms;
-    coord_group_usage use;  /* memory and CPU samples (cgroup or /proc) */
-    coord_attempt_sandbox sbx;  /* cgroup, volume, identity (sandbox.h); sbx.cg.open: limits are the kernel's */
-    uint64_t oom_kills;     /* the cgroup's OOM kills so far */
+    coord_group_usage use;     /* memory and CPU samples (cgroup or /proc) */
+    coord_attempt_sandbox sbx; /* cgroup, volume, identity (sandbox.h); sbx.cg.open: limits are the kernel's */
+    uint64_t oom_kills;        /* the cgroup's OOM kills so far */
     uint64_t cg_user_ms, cg_sys_ms;
-    int cg_cpu;             /* CPU time read from the cgroup */
+    int cg_cpu;              /* CPU time read from the cgroup */
     uint64_t spawner_hwm_kb; /* our own high-water mark once the child had exec'd (see classify) */
     int done;
     coord_exec_status final;
@@ -402,8 +402,9 @@ static coord_local *make_attempt_dir(coord_local *l, const coord_exec_req *req, 
     char run[COORD_MAX_ID + 1], step[COORD_MAX_ID + 1], dir[700];
     coord_path_component(run, sizeof run, req->run_id);
     coord_path_component(step, sizeof step, req->step);
-    if (snprintf(dir, sizeof dir, "%s/%s/%s/attempt-%u", req->work_root && *req->work_root ? req->work_root : "run/work",
-                 run, step, req->attempt) >= (int)sizeof dir)
+    if (snprintf(dir, sizeof dir, "%s/%s/%s/attempt-%u",
+                 req->work_root && *req->work_root ? req->work_root : "run/work", run, step,
+                 req->attempt) >= (int)sizeof dir)
         return spawn_failed(l, st, 1, "%s%s", "attempt directory path too long", 0);
     if (mkdir_p(dir) < 0)
         return spawn_failed(l, st, !transient_errno(errno), "mkdir %s: %s", dir, errno);
@@ -440,7 +441,7 @@ static const char *stage_name(int stage)
     static const char *const stages[] = {"", "setsid", "redirect", "setrlimit", "chdir", "exec"};
     if (stage >= 1 && stage <= STAGE_EXEC)
         return stages[stage];
-    return stage == COORD_STAGE_CGROUP ? "join the attempt's cgroup"
+    return stage == COORD_STAGE_CGROUP  ? "join the attempt's cgroup"
            : stage == COORD_STAGE_NETNS ? "network namespace for"
            : stage == COORD_STAGE_USER  ? "switch to the step user for"
                                         : "spawn";
@@ -549,15 +550,18 @@ coord_local *coord_local_start(const coord_exec_req *req, coord_exec_status *st)
         return l;
     if (!req->argc || !req->argv || !req->argv[0] || !req->argv[0][0])
         return spawn_failed(l, st, 1, "%s%s", "the step has no command", 0);
-    coord_attempt_spec spec = {.attempt_dir = l->final.dir, .memory_mb = req->res.memory_mb, .vcpu = req->res.vcpu,
-                               .volume_size_gb = req->volume_size_gb, .network_isolated = req->network_isolated,
+    coord_attempt_spec spec = {.attempt_dir = l->final.dir,
+                               .memory_mb = req->res.memory_mb,
+                               .vcpu = req->res.vcpu,
+                               .volume_size_gb = req->volume_size_gb,
+                               .network_isolated = req->network_isolated,
                                .require_isolation = req->require_isolation};
     int permanent = 0, transient = 0;
     if (coord_attempt_sandbox_open(&l->sbx, req->sandbox, &spec, workdir, sizeof workdir, errbuf, sizeof errbuf,
                                    &permanent) != ACMS_OK)
         return spawn_failed(l, st, permanent, "sandbox: %s%s", errbuf, 0);
-    coord_fmt(l->final.sandbox, sizeof l->final.sandbox, "%s%s%s", l->sbx.label, l->sbx.note[0] ? "; asked but not given: " : "",
-              l->sbx.note);
+    coord_fmt(l->final.sandbox, sizeof l->final.sandbox, "%s%s%s", l->sbx.label,
+              l->sbx.note[0] ? "; asked but not given: " : "", l->sbx.note);
     l->dirfd = open(l->final.dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (l->dirfd < 0)
         return spawn_failed(l, st, 0, "open %s: %s", l->final.dir, errno);
@@ -663,16 +667,16 @@ static void classify(coord_local *l, int status, const struct rusage *ru)
     measure(l, ru);
     f->reason = verdict(l, status);
     switch (f->reason) {
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK:
-        snprintf(f->message, sizeof f->message, "exited with code 0");
-        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK: snprintf(f->message, sizeof f->message, "exited with code 0"); break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO:
         snprintf(f->message, sizeof f->message, "exited with code %d", f->exit_code);
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
         if (l->sbx.cg.open)
-            snprintf(f->message, sizeof f->message, "OOM-killed by the kernel at its cgroup memory limit of %llu MiB, "
-                     "%llu process(es)", (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)l->oom_kills);
+            snprintf(f->message, sizeof f->message,
+                     "OOM-killed by the kernel at its cgroup memory limit of %llu MiB, "
+                     "%llu process(es)",
+                     (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)l->oom_kills);
         else
             snprintf(f->message, sizeof f->message, "memory limit %llu MiB exceeded (peak %llu MiB, polled)",
                      (unsigned long long)(l->mem_limit_kb / 1024), (unsigned long long)(f->peak_rss_kb / 1024));
@@ -681,15 +685,11 @@ static void classify(coord_local *l, int status, const struct rusage *ru)
         snprintf(f->message, sizeof f->message, "max_runtime_s %u exceeded", l->max_runtime_s);
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME:
-        snprintf(f->message, sizeof f->message, "CPU-time limit %llu s exceeded",
-                 (unsigned long long)l->cpu_limit_s);
+        snprintf(f->message, sizeof f->message, "CPU-time limit %llu s exceeded", (unsigned long long)l->cpu_limit_s);
         break;
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED:
-        snprintf(f->message, sizeof f->message, "cancelled");
-        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED: snprintf(f->message, sizeof f->message, "cancelled"); break;
     default:
-        snprintf(f->message, sizeof f->message, "killed by signal %d (%s)", f->term_signal,
-                 strsignal(f->term_signal));
+        snprintf(f->message, sizeof f->message, "killed by signal %d (%s)", f->term_signal, strsignal(f->term_signal));
         break;
     }
 }

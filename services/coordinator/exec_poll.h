@@ -7,11 +7,11 @@
 #include <sys/types.h>
 
 typedef struct coord_group_usage {
-    uint64_t rss_kb;          /* last sample: the group's summed RSS */
-    uint64_t peak_kb;         /* largest summed RSS sampled */
-    uint64_t hwm_kb;          /* largest VmHWM of one member seen */
-    uint64_t utime_ticks, stime_ticks;   /* largest sums seen (own and reaped children) */
-    int sampled;              /* at least one sample found the group */
+    uint64_t rss_kb;                   /* last sample: the group's summed RSS */
+    uint64_t peak_kb;                  /* largest summed RSS sampled */
+    uint64_t hwm_kb;                   /* largest VmHWM of one member seen */
+    uint64_t utime_ticks, stime_ticks; /* largest sums seen (own and reaped children) */
+    int sampled;                       /* at least one sample found the group */
 } coord_group_usage;
 
 /* Samples process group pgid into u: only its leader when leader_only (two small files instead of

@@ -130,8 +130,10 @@ pid_t coord_spawn_child(child_args *a, int cgroup_fd, int *into)
         memcpy(fds, a->sandbox.cg_fds, sizeof fds);
         for (int c = 0; c < COORD_CG_NCTRL; c++)
             a->sandbox.cg_fds[c] = -1; /* born inside: nothing to join */
-        struct clone_args ca = {.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
-                                .stack = (uint64_t)(uintptr_t)stack, .stack_size = STACK,
+        struct clone_args ca = {.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP,
+                                .exit_signal = SIGCHLD,
+                                .stack = (uint64_t)(uintptr_t)stack,
+                                .stack_size = STACK,
                                 .cgroup = (uint64_t)cgroup_fd};
         pid = clone3_call(&ca, child_main, a);
         if (pid >= 0)

@@ -173,7 +173,10 @@ static int from_kubeconfig(k8s_conn *c, const char *path, char *errstr, size_t e
     }
     set_server(c, vs(cl, "server"));
     const char *envns = getenv("ACMS_K8S_NAMESPACE");
-    snprintf(c->ns, sizeof c->ns, "%s", envns && *envns ? envns : vs(ctx, "namespace") ? vs(ctx, "namespace") : "default");
+    snprintf(c->ns, sizeof c->ns, "%s",
+             envns && *envns        ? envns
+             : vs(ctx, "namespace") ? vs(ctx, "namespace")
+                                    : "default");
     snprintf(c->source, sizeof c->source, "kubeconfig");
     if (kubeconfig_auth(c, cl, user) != 0) {
         snprintf(errstr, errsz, "kubeconfig %s: undecodable certificate or out of memory", path);
@@ -201,8 +204,9 @@ int k8s_conn_load(k8s_conn *c, char *errstr, size_t errsz)
         snprintf(path, sizeof path, "%s/.kube/config", home ? home : "");
     if (readable(path))
         return from_kubeconfig(c, path, errstr, errsz);
-    snprintf(errstr, errsz, "no Kubernetes API configured: set ACMS_K8S_API (and ACMS_K8S_TOKEN_FILE, "
-                            "ACMS_K8S_CA_FILE, ACMS_K8S_NAMESPACE), run in a cluster, or set KUBECONFIG");
+    snprintf(errstr, errsz,
+             "no Kubernetes API configured: set ACMS_K8S_API (and ACMS_K8S_TOKEN_FILE, "
+             "ACMS_K8S_CA_FILE, ACMS_K8S_NAMESPACE), run in a cluster, or set KUBECONFIG");
     return ACMS_ERR_INVALID;
 }
 

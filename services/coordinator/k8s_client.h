@@ -16,16 +16,16 @@
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 typedef struct k8s_conn {
-    char server[512];         /* https://host:port (no trailing slash) */
-    char ns[254];             /* default namespace of the steps */
-    char token_file[1024];    /* "" = none */
-    char *token;              /* inline kubeconfig token (malloc'd, wiped at release) or NULL */
+    char server[512];      /* https://host:port (no trailing slash) */
+    char ns[254];          /* default namespace of the steps */
+    char token_file[1024]; /* "" = none */
+    char *token;           /* inline kubeconfig token (malloc'd, wiped at release) or NULL */
     char ca_file[1024];
     char cert_file[1024], key_file[1024];
-    unsigned char *ca_blob, *cert_blob, *key_blob;   /* kubeconfig *-data, decoded (malloc'd) */
+    unsigned char *ca_blob, *cert_blob, *key_blob; /* kubeconfig *-data, decoded (malloc'd) */
     size_t ca_len, cert_len, key_len;
-    int insecure;             /* kubeconfig insecure-skip-tls-verify */
-    char source[64];          /* "ACMS_K8S_API", "in-cluster", "kubeconfig <path>" */
+    int insecure;    /* kubeconfig insecure-skip-tls-verify */
+    char source[64]; /* "ACMS_K8S_API", "in-cluster", "kubeconfig <path>" */
 } k8s_conn;
 
 /* Fills c from the environment (see above). ACMS_OK, or ACMS_ERR_INVALID with errstr naming what
@@ -34,9 +34,9 @@ int k8s_conn_load(k8s_conn *c, char *errstr, size_t errstr_size);
 void k8s_conn_release(k8s_conn *c);
 
 typedef struct k8s_resp {
-    char *body;               /* malloc'd, NUL-terminated (may be NULL) */
+    char *body; /* malloc'd, NUL-terminated (may be NULL) */
     size_t len;
-    long status;              /* HTTP status, 0 when the request failed in transport */
+    long status; /* HTTP status, 0 when the request failed in transport */
 } k8s_resp;
 
 /* One request to c->server + path (path begins with '/'); body may be NULL. Content type of a

@@ -43,7 +43,7 @@ static char *replace_all(const char *s, const char *from, const char *to)
     char *out = malloc(strlen(s) + n * (tl > fl ? tl - fl : 0) + 1), *o = out;
     if (!out)
         return NULL;
-    for (const char *p = s, *q; ; p = q + fl) {
+    for (const char *p = s, *q;; p = q + fl) {
         q = strstr(p, from);
         size_t k = q ? (size_t)(q - p) : strlen(p);
         memcpy(o, p, k);
@@ -423,7 +423,8 @@ static int serve_orphans(k8s_exec *x, CURL *h, int64_t now)
         k8s_orphan o = x->orphans[i];
         x->orphans[i] = x->orphans[--x->norphans];
         pthread_mutex_unlock(&x->mu);
-        acms_log_info(NULL, NULL, "kubernetes: deleting orphan pod %s/%s (finished, no attempt claims it)", o.ns, o.name);
+        acms_log_info(NULL, NULL, "kubernetes: deleting orphan pod %s/%s (finished, no attempt claims it)", o.ns,
+                      o.name);
         if (delete_one(x, h, "pods", o.ns, o.name, 0) == 0)
             delete_one(x, h, "secrets", o.ns, o.name, 0);
         pthread_mutex_lock(&x->mu);

@@ -12,8 +12,8 @@
 
 #include "acms/v1/config.pb-c.h"
 
-#define K8S_NAME_MAX 64          /* pod, secret and policy names we make (<= 63 chars) */
-#define K8S_LABEL_MAX 64         /* label values (<= 63 chars) */
+#define K8S_NAME_MAX 64  /* pod, secret and policy names we make (<= 63 chars) */
+#define K8S_LABEL_MAX 64 /* label values (<= 63 chars) */
 #define K8S_MANAGED_SELECTOR "app.kubernetes.io/managed-by=acms-coordinator"
 #define K8S_CONTAINER "step"
 #define K8S_WORK_DIR "/work"
@@ -22,17 +22,17 @@
  * ephemeral one or an existing one named by secret://k8s/<secret>#<key>). */
 typedef struct k8s_env {
     const char *name;
-    const char *value;          /* plain value (NULL when secret_name is set) */
+    const char *value; /* plain value (NULL when secret_name is set) */
     const char *secret_name;
     const char *secret_key;
 } k8s_env;
 
 typedef struct k8s_pod_in {
-    const char *name, *ns;      /* from k8s_pod_name */
+    const char *name, *ns; /* from k8s_pod_name */
     const char *run_id, *step, *pipeline;
     uint32_t attempt;
     const char *image;
-    char *const *command;       /* command[0] -> container command, the rest -> args */
+    char *const *command; /* command[0] -> container command, the rest -> args */
     size_t ncommand;
     const k8s_env *env;
     size_t nenv;
@@ -40,11 +40,11 @@ typedef struct k8s_pod_in {
     double vcpu;
     uint32_t gpus;
     uint32_t volume_gb;
-    uint32_t max_runtime_s;     /* activeDeadlineSeconds, 0 = none */
+    uint32_t max_runtime_s; /* activeDeadlineSeconds, 0 = none */
     const char *instance_type;
     int interruptible;
-    int network_isolated;       /* the run's NetworkPolicy selects it */
-    const Acms__V1__KubernetesSettings *ks;   /* may be NULL: defaults */
+    int network_isolated;                   /* the run's NetworkPolicy selects it */
+    const Acms__V1__KubernetesSettings *ks; /* may be NULL: defaults */
 } k8s_pod_in;
 
 /* The Pod name of an attempt: "acms-<step, sanitised, <= 30>-<10 hex of sha256(run \0 step)>-a<n>".

@@ -36,8 +36,11 @@ static uint64_t mib_of(const char *q)
     static const struct {
         const char *suf;
         double mul;
-    } units[] = {{"Ki", 1.0 / 1024}, {"Mi", 1}, {"Gi", 1024}, {"Ti", 1048576}, {"k", 1e3 / 1048576},
-                 {"M", 1e6 / 1048576}, {"G", 1e9 / 1048576}, {"T", 1e12 / 1048576}, {"", 1.0 / 1048576}};
+    } units[] = {{"Ki", 1.0 / 1024},   {"Mi", 1},
+                 {"Gi", 1024},         {"Ti", 1048576},
+                 {"k", 1e3 / 1048576}, {"M", 1e6 / 1048576},
+                 {"G", 1e9 / 1048576}, {"T", 1e12 / 1048576},
+                 {"", 1.0 / 1048576}};
     for (size_t i = 0; i < sizeof units / sizeof *units; i++)
         if (!strcmp(end, units[i].suf))
             return (uint64_t)(v * units[i].mul + 0.5);
@@ -108,7 +111,7 @@ void k8s_obs_parse(const cJSON *pod, k8s_obs *o, int64_t now)
 
 static int config_waiting(const char *w)
 {
-    static const char *const bad[] = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName",
+    static const char *const bad[] = {"ImagePullBackOff",           "ErrImagePull",         "InvalidImageName",
                                       "CreateContainerConfigError", "CreateContainerError", "ErrImageNeverPull"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (!strcmp(w, bad[i]))
@@ -326,8 +329,8 @@ static void apply_pod(k8s_exec *x, const char *ns, const cJSON *pod, int deleted
 typedef struct stream {
     k8s_exec *x;
     k8s_ns *n;
-    acms_strbuf line;         /* the bytes of an event not yet ended by '\n', capped at LINE_MAX_BYTES */
-    int gone;                 /* an ERROR event with code 410 */
+    acms_strbuf line; /* the bytes of an event not yet ended by '\n', capped at LINE_MAX_BYTES */
+    int gone;         /* an ERROR event with code 410 */
     int stop;
 } stream;
 

@@ -23,22 +23,22 @@
 
 /* What the API server says about one Pod. */
 typedef struct k8s_obs {
-    int present;              /* seen by a list, watch or get */
-    int gone;                 /* deleted (DELETED event, 404, or missing from a relist) */
-    int deleting;             /* metadata.deletionTimestamp set */
+    int present;  /* seen by a list, watch or get */
+    int gone;     /* deleted (DELETED event, 404, or missing from a relist) */
+    int deleting; /* metadata.deletionTimestamp set */
     char uid[64];
-    char phase[16];           /* Pending Running Succeeded Failed Unknown */
-    char reason[64];          /* status.reason: Evicted, DeadlineExceeded, NodeLost, ... */
+    char phase[16];  /* Pending Running Succeeded Failed Unknown */
+    char reason[64]; /* status.reason: Evicted, DeadlineExceeded, NodeLost, ... */
     char message[256];
-    int terminated;           /* the step container terminated */
+    int terminated; /* the step container terminated */
     int exit_code;
-    char term_reason[64];     /* OOMKilled, Error, Completed, ... */
-    char waiting[64];         /* ImagePullBackOff, ErrImagePull, CreateContainerConfigError, ... */
+    char term_reason[64]; /* OOMKilled, Error, Completed, ... */
+    char waiting[64];     /* ImagePullBackOff, ErrImagePull, CreateContainerConfigError, ... */
     char waiting_message[256];
-    int64_t waiting_since;    /* monotonic ms the current waiting reason was first seen */
-    char disruption[64];      /* DisruptionTarget condition's reason (PreemptionByScheduler, ...) */
-    char resize[64];          /* PodResizePending / PodResizeInProgress reason, or "" */
-    uint64_t mem_limit_mib;   /* the step container's memory limit as the server has it */
+    int64_t waiting_since;  /* monotonic ms the current waiting reason was first seen */
+    char disruption[64];    /* DisruptionTarget condition's reason (PreemptionByScheduler, ...) */
+    char resize[64];        /* PodResizePending / PodResizeInProgress reason, or "" */
+    uint64_t mem_limit_mib; /* the step container's memory limit as the server has it */
 } k8s_obs;
 
 /* Parses a Pod object into o (keeps waiting_since when the waiting reason did not change). */
@@ -49,7 +49,7 @@ typedef struct k8s_verdict {
     int done;
     Acms__V1__ExitReason reason;
     int exit_code;
-    int permanent;            /* configuration failure: a retry fails the same way */
+    int permanent; /* configuration failure: a retry fails the same way */
     char message[512];
     char suggestion[256];
 } k8s_verdict;
@@ -71,30 +71,30 @@ typedef struct k8s_slot {
     char ns[254];
     char run_id[201];
     k8s_obs obs;
-    int64_t obs_mono;         /* last change of obs */
-    int detached;             /* the attempt's handle is gone */
+    int64_t obs_mono; /* last change of obs */
+    int detached;     /* the attempt's handle is gone */
     /* create: policy (optional) -> pod -> secret (optional, owned by the pod: its uid replaces
      * K8S_UID_PLACEHOLDER in the template, which is wiped once sent) */
-    int create;               /* K8S_REQ_* */
+    int create; /* K8S_REQ_* */
     char *pod_json, *secret_json, *policy_json;
-    long create_status;       /* HTTP status of the failed step, 0 transport */
+    long create_status; /* HTTP status of the failed step, 0 transport */
     char create_error[384];
     int64_t created_mono;
-    int get;                  /* adoption: K8S_REQ_* */
-    int log;                  /* K8S_REQ_* : a log read wanted / done */
-    int64_t next_log_mono;    /* running: next periodic log read (0 = none) */
-    char *log_buf;            /* the last log_cap bytes of the container's output (malloc'd) */
+    int get;               /* adoption: K8S_REQ_* */
+    int log;               /* K8S_REQ_* : a log read wanted / done */
+    int64_t next_log_mono; /* running: next periodic log read (0 = none) */
+    char *log_buf;         /* the last log_cap bytes of the container's output (malloc'd) */
     size_t log_len;
     uint64_t log_total;
-    int metrics;              /* 1 measured at least once, 0 not yet, -1 no metrics API */
+    int metrics; /* 1 measured at least once, 0 not yet, -1 no metrics API */
     int64_t next_metrics_mono;
-    uint64_t peak_kib;        /* the largest working set seen */
-    uint64_t resize_mib;      /* wanted in-place memory (0 = none) */
-    int resize;               /* K8S_REQ_*; FAILED = the server cannot resize in place */
+    uint64_t peak_kib;   /* the largest working set seen */
+    uint64_t resize_mib; /* wanted in-place memory (0 = none) */
+    int resize;          /* K8S_REQ_*; FAILED = the server cannot resize in place */
     char resize_error[256];
-    int64_t delete_at_mono;   /* 0 = not asked */
+    int64_t delete_at_mono; /* 0 = not asked */
     int delete_grace_s;
-    int deleted;              /* DELETE answered (200, 202 or 404) */
+    int deleted; /* DELETE answered (200, 202 or 404) */
     int has_secret;
 } k8s_slot;
 
@@ -102,10 +102,10 @@ typedef struct k8s_ns {
     char ns[254];
     pthread_t thread;
     int started;
-    char rv[64];              /* resourceVersion watched from */
-    int synced;               /* a list has completed */
+    char rv[64]; /* resourceVersion watched from */
+    int synced;  /* a list has completed */
     int64_t list_started_mono;
-    uint64_t relists;         /* lists after the first (410 or dropped watch) */
+    uint64_t relists; /* lists after the first (410 or dropped watch) */
 } k8s_ns;
 
 #define K8S_MAX_NS 8
@@ -124,7 +124,7 @@ typedef struct k8s_pending {
 typedef struct k8s_exec {
     k8s_conn conn;
     pthread_mutex_t mu;
-    pthread_cond_t cv;        /* signalled when a slot wants work */
+    pthread_cond_t cv; /* signalled when a slot wants work */
     pthread_t req_thread;
     int stop;
     k8s_slot *slots;
@@ -134,13 +134,13 @@ typedef struct k8s_exec {
     size_t norphans, caporphans;
     k8s_pending *pend;
     size_t npend, cappend;
-    int metrics_api;          /* -1 unknown, 0 absent, 1 present */
-    int resize_api;           /* -1 unknown, 0 the server has no pods/resize, 1 it has */
-    size_t log_cap;           /* bytes of output tail kept per attempt */
-    int log_poll_s;           /* running Pods: log read period (0 = at the end only) */
+    int metrics_api; /* -1 unknown, 0 absent, 1 present */
+    int resize_api;  /* -1 unknown, 0 the server has no pods/resize, 1 it has */
+    size_t log_cap;  /* bytes of output tail kept per attempt */
+    int log_poll_s;  /* running Pods: log read period (0 = at the end only) */
     int orphan_s;
     int64_t config_grace_ms;
-    char err[256];            /* last connection-level problem (for messages) */
+    char err[256]; /* last connection-level problem (for messages) */
 } k8s_exec;
 
 /* Loads the connection and starts the request thread. NULL with errstr when the API server is not

@@ -8,29 +8,26 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const acquire_script =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
-    "if v then return 0 end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "return 1\n";
+static const char *const acquire_script = "local v = redis.call('GET', KEYS[1])\n"
+                                          "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
+                                          "if v then return 0 end\n"
+                                          "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                          "return 1\n";
 
 /* acquire_script, for a run found in the active set: only while it is still there. A run's last
  * owner leaves the set before it gives the lease back, so a run that finished after the scan read
  * the set is not taken (and finished a second time). */
-static const char *const takeover_script =
-    "if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return 0 end\n"
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
-    "if v then return 0 end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-    "return 1\n";
+static const char *const takeover_script = "if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then return 0 end\n"
+                                           "local v = redis.call('GET', KEYS[1])\n"
+                                           "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end\n"
+                                           "if v then return 0 end\n"
+                                           "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+                                           "return 1\n";
 
-static const char *const renew_script =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-    "  redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1\n"
-    "end\n"
-    "return 0\n";
+static const char *const renew_script = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                        "  redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1\n"
+                                        "end\n"
+                                        "return 0\n";
 
 static const char *const release_script =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end\n"

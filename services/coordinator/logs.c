@@ -39,8 +39,9 @@ void coord_logs_record(coord_ctx *c, coord_run *r, coord_step *s, int final)
         snprintf(ot, sizeof ot, "%llu", (unsigned long long)otot);
         snprintf(et, sizeof et, "%llu", (unsigned long long)etot);
         if (acms_key_log(key, sizeof key, r->id, s->cfg->name, s->attempt)) {
-            const char *argv[] = {"HSET", key, "stdout", out ? out : "", "stdout_total", ot,
-                                  "stderr", err ? err : "", "stderr_total", et, "done", final ? "1" : "0"};
+            const char *argv[] = {"HSET",         key, "stdout", out ? out : "",
+                                  "stdout_total", ot,  "stderr", err ? err : "",
+                                  "stderr_total", et,  "done",   final ? "1" : "0"};
             coord_opq_cmd(&r->q, 12, argv);
         }
         s->logged_total = otot + etot;

@@ -38,14 +38,15 @@ int main(int argc, char **argv)
     static const acms_service_ops ops = {
         .name = COORD_SERVICE,
         .summary = "executes validated pipeline runs: plans, runs steps under resource limits, recovers failures",
-        .extra_help = "  ACMS_COORD_LEASE_TTL_MS  run lease time-to-live (default 5000)\n"
-                      "  ACMS_COORD_MAX_RUNS      runs one replica owns at most (default 0 = unlimited)\n"
-                      "  ACMS_SANDBOX             local steps' sandbox: auto | off | require (default auto)\n"
-                      "  ACMS_STEP_USER           user[:group] local steps run as (default acms-step; empty = ours)\n"
-                      "  ACMS_CGROUP              auto | v2 | v1 | off (default auto: v2 when it has memory, cpu, pids)\n"
-                      "  ACMS_CGROUP_PARENT       v2: a delegated cgroup for attempts; v1: a name under ours (acms)\n"
-                      "  ACMS_STEP_PIDS_MAX       pids.max of an attempt's cgroup (default 4096, 0 = none)\n"
-                      "  VAULT_ADDR, VAULT_TOKEN  resolve secret://vault/ references at step start\n",
+        .extra_help =
+            "  ACMS_COORD_LEASE_TTL_MS  run lease time-to-live (default 5000)\n"
+            "  ACMS_COORD_MAX_RUNS      runs one replica owns at most (default 0 = unlimited)\n"
+            "  ACMS_SANDBOX             local steps' sandbox: auto | off | require (default auto)\n"
+            "  ACMS_STEP_USER           user[:group] local steps run as (default acms-step; empty = ours)\n"
+            "  ACMS_CGROUP              auto | v2 | v1 | off (default auto: v2 when it has memory, cpu, pids)\n"
+            "  ACMS_CGROUP_PARENT       v2: a delegated cgroup for attempts; v1: a name under ours (acms)\n"
+            "  ACMS_STEP_PIDS_MAX       pids.max of an attempt's cgroup (default 4096, 0 = none)\n"
+            "  VAULT_ADDR, VAULT_TOKEN  resolve secret://vault/ references at step start\n",
         .inputs = inputs,
         .ninputs = sizeof inputs / sizeof *inputs,
         .needs_profiles = 1,

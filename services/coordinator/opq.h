@@ -22,12 +22,12 @@ typedef struct coord_opq {
     size_t n;
 } coord_opq;
 
-void coord_opq_cmd(coord_opq *q, int argc, const char *const *argv);   /* any Redis command (copied) */
+void coord_opq_cmd(coord_opq *q, int argc, const char *const *argv); /* any Redis command (copied) */
 void coord_opq_step_set(coord_opq *q, const char *run_id, const char *step, const char *const *kv, size_t nkv);
 void coord_opq_run_status(coord_opq *q, const char *run_id, const char *status, const char *const *kv, size_t nkv);
 /* Takes the arena holding msg (freed when the op is done). */
 void coord_opq_publish(coord_opq *q, acms_topic t, const char *key, acms_arena *a, const ProtobufCMessage *msg);
-void coord_opq_flush_bus(coord_opq *q);   /* waits for the broker's acknowledgements so far */
+void coord_opq_flush_bus(coord_opq *q); /* waits for the broker's acknowledgements so far */
 void coord_opq_lease_release(coord_opq *q, const char *run_id, const char *owner);
 /* Applies queued ops in order. ACMS_OK when the queue is empty, ACMS_ERR_RETRY when some remain. */
 int coord_opq_drain(coord_opq *q, acms_service *svc, const char *run_id);

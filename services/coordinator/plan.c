@@ -12,7 +12,7 @@
 #error "pure: no Kafka or Redis header may reach this file"
 #endif
 
-static const char *const state_names[] = {"pending", "retrying", "running", "succeeded",
+static const char *const state_names[] = {"pending", "retrying", "running",  "succeeded",
                                           "failed",  "skipped",  "cancelled"};
 
 const char *coord_state_name(coord_step_state s)
@@ -27,8 +27,7 @@ int coord_state_parse(const char *s)
 
 int coord_state_terminal(coord_step_state s)
 {
-    return s == COORD_STEP_SUCCEEDED || s == COORD_STEP_FAILED || s == COORD_STEP_SKIPPED ||
-           s == COORD_STEP_CANCELLED;
+    return s == COORD_STEP_SUCCEEDED || s == COORD_STEP_FAILED || s == COORD_STEP_SKIPPED || s == COORD_STEP_CANCELLED;
 }
 
 uint32_t coord_plan_max_parallel(const Acms__V1__RuntimeConfiguration *rc)
@@ -40,8 +39,7 @@ uint32_t coord_plan_max_parallel(const Acms__V1__RuntimeConfiguration *rc)
     return COORD_DEFAULT_PARALLEL;
 }
 
-int coord_plan_build(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, const acms_dag *dag,
-                     coord_plan **out)
+int coord_plan_build(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, const acms_dag *dag, coord_plan **out)
 {
     *out = NULL;
     if (!rc || !rc->pipeline || !dag || !dag->acyclic || dag->n != rc->pipeline->n_steps)

@@ -14,12 +14,12 @@
 #define COORD_DEFAULT_PARALLEL 4
 
 typedef enum coord_step_state {
-    COORD_STEP_PENDING = 0,   /* not started yet */
-    COORD_STEP_RETRY,         /* an attempt failed; the next one starts at not_before */
+    COORD_STEP_PENDING = 0, /* not started yet */
+    COORD_STEP_RETRY,       /* an attempt failed; the next one starts at not_before */
     COORD_STEP_RUNNING,
     COORD_STEP_SUCCEEDED,
     COORD_STEP_FAILED,
-    COORD_STEP_SKIPPED,       /* never started: a dependency failed or the run failed */
+    COORD_STEP_SKIPPED, /* never started: a dependency failed or the run failed */
     COORD_STEP_CANCELLED,
 } coord_step_state;
 
@@ -31,9 +31,9 @@ int coord_state_terminal(coord_step_state s);
 
 typedef struct coord_plan {
     const acms_dag *dag;
-    double *weight;           /* per step: max_runtime_s, 60 when unset */
-    double *rank;             /* longest weighted path from the step to a sink, itself included */
-    size_t *critical;         /* the critical path, step indices in order */
+    double *weight;   /* per step: max_runtime_s, 60 when unset */
+    double *rank;     /* longest weighted path from the step to a sink, itself included */
+    size_t *critical; /* the critical path, step indices in order */
     size_t ncritical;
     double critical_s;
     uint32_t max_parallel;
@@ -43,8 +43,7 @@ typedef struct coord_plan {
 uint32_t coord_plan_max_parallel(const Acms__V1__RuntimeConfiguration *rc);
 /* Builds the plan in the arena from an acyclic dag whose indices are rc's steps. ACMS_OK or
  * ACMS_ERR_INVALID (cyclic or mismatched dag). */
-int coord_plan_build(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, const acms_dag *dag,
-                     coord_plan **out);
+int coord_plan_build(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, const acms_dag *dag, coord_plan **out);
 /* Steps to start now: PENDING with every dependency SUCCEEDED, or RETRY with not_before <= now
  * (not_before may be NULL), at most max_parallel minus the RUNNING count of them, longest remaining
  * path first (ties: document order). Writes indices to out (capacity cap); returns the count. */

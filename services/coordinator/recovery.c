@@ -19,9 +19,9 @@
 #error "pure: no Kafka or Redis header may reach this file"
 #endif
 
-static const char *const reason_names[] = {"UNSPECIFIED", "OK",        "NONZERO",     "SIGNAL",
-                                           "MEMORY",      "TIME",      "CPU_TIME",    "SPAWN_FAILED",
-                                           "UNREACHABLE", "CANCELLED", "LOST",        "INTERRUPTED"};
+static const char *const reason_names[] = {"UNSPECIFIED", "OK",        "NONZERO",  "SIGNAL",
+                                           "MEMORY",      "TIME",      "CPU_TIME", "SPAWN_FAILED",
+                                           "UNREACHABLE", "CANCELLED", "LOST",     "INTERRUPTED"};
 
 const char *coord_reason_name(Acms__V1__ExitReason r)
 {
@@ -79,15 +79,13 @@ static void describe(const coord_res *cur, const coord_failure *f, coord_decisio
     uint64_t peak_mb = (f->peak_rss_kb + 1023) / 1024;
     const char *detail = f->detail && *f->detail ? f->detail : "";
     switch (f->reason) {
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK:
-        snprintf(d->cause, sizeof d->cause, "exited with code 0");
-        break;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK: snprintf(d->cause, sizeof d->cause, "exited with code 0"); break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_NONZERO:
         snprintf(d->cause, sizeof d->cause, "exited with code %d", f->exit_code);
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL:
-        snprintf(d->cause, sizeof d->cause, "killed by signal %d (%s), not sent by the coordinator%s",
-                 f->term_signal, strsignal(f->term_signal), crash_signal(f->term_signal) ? ": it crashed" : "");
+        snprintf(d->cause, sizeof d->cause, "killed by signal %d (%s), not sent by the coordinator%s", f->term_signal,
+                 strsignal(f->term_signal), crash_signal(f->term_signal) ? ": it crashed" : "");
         break;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
         snprintf(d->cause, sizeof d->cause, "killed for memory: peak %llu MiB at its limit of %llu MiB%s%s%s",
@@ -116,9 +114,7 @@ static void describe(const coord_res *cur, const coord_failure *f, coord_decisio
     case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED:
         snprintf(d->cause, sizeof d->cause, "cancelled%s%s", *detail ? ": " : "", detail);
         break;
-    default:
-        snprintf(d->cause, sizeof d->cause, "ended for an unknown reason%s%s", *detail ? ": " : "", detail);
-        break;
+    default: snprintf(d->cause, sizeof d->cause, "ended for an unknown reason%s%s", *detail ? ": " : "", detail); break;
     }
 }
 
@@ -128,24 +124,18 @@ typedef enum { FC_OK, FC_CANCELLED, FC_RESOURCE, FC_INFRA, FC_STEP, FC_PERMANENT
 static failure_class classify(const coord_failure *f)
 {
     switch (f->reason) {
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK:
-        return FC_OK;
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED:
-        return FC_CANCELLED;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_OK: return FC_OK;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CANCELLED: return FC_CANCELLED;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY:
     case ACMS__V1__EXIT_REASON__EXIT_REASON_TIME:
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME:
-        return FC_RESOURCE;
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED:
-        return f->permanent ? FC_PERMANENT : FC_INFRA;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_CPU_TIME: return FC_RESOURCE;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_SPAWN_FAILED: return f->permanent ? FC_PERMANENT : FC_INFRA;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_UNREACHABLE:
     case ACMS__V1__EXIT_REASON__EXIT_REASON_LOST:
-    case ACMS__V1__EXIT_REASON__EXIT_REASON_INTERRUPTED:
-        return FC_INFRA;
+    case ACMS__V1__EXIT_REASON__EXIT_REASON_INTERRUPTED: return FC_INFRA;
     case ACMS__V1__EXIT_REASON__EXIT_REASON_SIGNAL:
         return crash_signal(f->term_signal) ? FC_STEP : FC_INFRA; /* killed from outside: interrupted */
-    default:
-        return FC_STEP;
+    default: return FC_STEP;
     }
 }
 
@@ -203,8 +193,8 @@ static int size_memory(const coord_recovery_env *env, const coord_res *cur, cons
             if (u->vcpu > d->next.vcpu)
                 d->next.vcpu = u->vcpu;
         } else {
-            snprintf(how, sizeof how, "no larger allowed type than %s in family %s: raising the limit alone",
-                     t->name, t->family);
+            snprintf(how, sizeof how, "no larger allowed type than %s in family %s: raising the limit alone", t->name,
+                     t->family);
         }
     }
     if (!cand) {
@@ -222,8 +212,7 @@ static int size_memory(const coord_recovery_env *env, const coord_res *cur, cons
             snprintf(d->suggestion, sizeof d->suggestion,
                      "raise quotas.max_memory_mb of environment %s to at least %llu MiB, or reduce the step's "
                      "memory use (peak %llu MiB)",
-                     env->environment ? env->environment : "?", (unsigned long long)need,
-                     (unsigned long long)peak_mb);
+                     env->environment ? env->environment : "?", (unsigned long long)need, (unsigned long long)peak_mb);
             return 0;
         }
         cand = env->max_memory_mb;
@@ -323,8 +312,8 @@ static int size_cpu_time(const coord_res *cur, coord_decision *d)
     return 1;
 }
 
-void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f,
-                           uint32_t jitter, coord_decision *d)
+void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, const coord_failure *f, uint32_t jitter,
+                           coord_decision *d)
 {
     static const coord_recovery_env none = {0};
     if (!env)
@@ -370,8 +359,7 @@ void coord_recovery_decide(const coord_recovery_env *env, const coord_res *cur, 
                  fc == FC_INFRA ? "retries a transient failure" : "retries any failure");
 }
 
-size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional,
-                               size_t *out)
+size_t coord_recovery_skip_set(const acms_dag *d, const coord_step_state *st, size_t failed, int optional, size_t *out)
 {
     size_t nout = 0;
     if (!optional) {

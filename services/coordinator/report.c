@@ -50,8 +50,7 @@ static void config_of(acms_arena *a, const coord_run *r, char **ref, char **hash
 
 static Acms__V1__EventMeta *meta(acms_arena *a, const coord_run *r, const char *salt)
 {
-    return acms_meta_new(a, r->id, COORD_SERVICE, salt && r->cause_id[0] ? r->cause_id : NULL, salt,
-                         r->traceparent);
+    return acms_meta_new(a, r->id, COORD_SERVICE, salt && r->cause_id[0] ? r->cause_id : NULL, salt, r->traceparent);
 }
 
 Acms__V1__StepEvent *coord_report_step(acms_arena *a, const coord_run *r, const coord_step *s,
@@ -98,7 +97,8 @@ Acms__V1__StepEvent *coord_report_run(acms_arena *a, const coord_run *r, Acms__V
                                       const char *status, const char *message)
 {
     Acms__V1__StepEvent *e = acms_pb_new(a, &acms__v1__step_event__descriptor);
-    e->meta = meta(a, r, kind == ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_STARTED ? "run/started" : "run/finished");
+    e->meta = meta(a, r,
+                   kind == ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_STARTED ? "run/started" : "run/finished");
     e->pipeline = acms_arena_strdup(a, s_or(r->pipeline, ""));
     e->environment = acms_arena_strdup(a, s_or(r->environment, ""));
     e->kind = kind;
@@ -236,8 +236,8 @@ static void analyse_step(acms_arena *a, Acms__V1__ExecutionResult *res, const co
     if (s->state == COORD_STEP_FAILED) {
         *analysis = append(a, *analysis,
                            acms_arena_printf(a, "%s step '%s' failed after %zu attempt(s): %s (%s).",
-                                             s->cfg->optional ? "Optional" : "Required", s->cfg->name,
-                                             s->nattempts, last ? last->cause : "never started",
+                                             s->cfg->optional ? "Optional" : "Required", s->cfg->name, s->nattempts,
+                                             last ? last->cause : "never started",
                                              last && last->recovery[0] ? last->recovery : "no recovery"));
         if (s->cfg->optional)
             *analysis = append(a, *analysis, "The run continued without it (graceful degradation).");
@@ -245,15 +245,17 @@ static void analyse_step(acms_arena *a, Acms__V1__ExecutionResult *res, const co
             suggest(a, res, acms_arena_printf(a, "%s: %s", s->cfg->name, s->suggestion));
         if (last && last->stderr_tail[0]) {
             const char *nl = strrchr(last->stderr_tail, '\n');
-            *analysis = append(a, *analysis, acms_arena_printf(a, "Last stderr line of '%s': %.200s", s->cfg->name,
-                                                               nl ? nl + 1 : last->stderr_tail));
+            *analysis = append(a, *analysis,
+                               acms_arena_printf(a, "Last stderr line of '%s': %.200s", s->cfg->name,
+                                                 nl ? nl + 1 : last->stderr_tail));
         }
     } else if (s->state == COORD_STEP_SUCCEEDED && s->nattempts > 1 && last) {
         *analysis = append(a, *analysis,
-                           acms_arena_printf(a, "Step '%s' recovered: succeeded on attempt %u after %s.",
-                                             s->cfg->name, last->attempt, coord_reason_name(s->attempts[s->nattempts - 2].reason)));
+                           acms_arena_printf(a, "Step '%s' recovered: succeeded on attempt %u after %s.", s->cfg->name,
+                                             last->attempt, coord_reason_name(s->attempts[s->nattempts - 2].reason)));
     } else if (s->state == COORD_STEP_SKIPPED) {
-        *skipped = *skipped ? acms_arena_printf(a, "%s, %s", *skipped, s->cfg->name) : acms_arena_strdup(a, s->cfg->name);
+        *skipped = *skipped ? acms_arena_printf(a, "%s, %s", *skipped, s->cfg->name)
+                            : acms_arena_strdup(a, s->cfg->name);
     }
 }
 
@@ -297,8 +299,9 @@ Acms__V1__ExecutionResult *coord_report_result(acms_arena *a, const coord_run *r
     if (skipped)
         analysis = append(a, analysis, acms_arena_printf(a, "Skipped (never started): %s.", skipped));
     if (r->cancel && !strcmp(res->status, "cancelled"))
-        analysis = append(a, analysis, acms_arena_printf(a, "The run was cancelled%s%s.", r->cancel_reason[0] ? ": " : "",
-                                                         r->cancel_reason));
+        analysis = append(
+            a, analysis,
+            acms_arena_printf(a, "The run was cancelled%s%s.", r->cancel_reason[0] ? ": " : "", r->cancel_reason));
     res->failure_analysis = analysis ? analysis : acms_arena_strdup(a, "");
     return res;
 }
@@ -308,7 +311,8 @@ size_t coord_report_fit(acms_arena *a, Acms__V1__ExecutionResult *res, size_t li
     size_t size = protobuf_c_message_get_packed_size(&res->base);
     if (size <= limit)
         return size;
-    res->failure_analysis = acms_arena_printf(a, "%s%s(Trimmed to fit the message size limit: every attempt "
+    res->failure_analysis = acms_arena_printf(a,
+                                              "%s%s(Trimmed to fit the message size limit: every attempt "
                                               "is in the step records in Redis.)",
                                               res->failure_analysis, *res->failure_analysis ? " " : "");
     /* first the stderr tails (they stay in the step hashes' attempts lists) */

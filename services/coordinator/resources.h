@@ -11,9 +11,9 @@
 
 /* Resources of one attempt. */
 typedef struct coord_res {
-    uint64_t memory_mb;       /* 0 = no limit */
-    uint32_t max_runtime_s;   /* 0 = no limit */
-    uint64_t cpu_time_s;      /* 0 = no limit */
+    uint64_t memory_mb;     /* 0 = no limit */
+    uint32_t max_runtime_s; /* 0 = no limit */
+    uint64_t cpu_time_s;    /* 0 = no limit */
     double vcpu;
     char instance_type[64];
 } coord_res;

@@ -54,8 +54,7 @@ static const Acms__V1__Environment *trusted_env(const coord_ctx *c, const Acms__
 
 /* ACMS_OK when the run id is usable and the pipeline has 1..ACMS_MAX_STEPS steps, each named
  * within COORD_MAX_ID characters; else ACMS_ERR_INVALID with errstr. */
-static int check_config(const char *run_id, const Acms__V1__RuntimeConfiguration *rc, char *errstr,
-                        size_t errstr_size)
+static int check_config(const char *run_id, const Acms__V1__RuntimeConfiguration *rc, char *errstr, size_t errstr_size)
 {
     if (acms_id_problem(run_id)) {
         snprintf(errstr, errstr_size, "run id: %s", acms_id_problem(run_id));
@@ -323,10 +322,17 @@ static void attempt_of(const coord_step *s, const coord_exec_status *st, coord_a
  * policy, and the attempt before it (the deterministic-failure judgement compares the two). */
 static void failure_of(const coord_run *r, const coord_step *s, const coord_exec_status *st, coord_failure *f)
 {
-    coord_failure x = {.reason = st->reason, .attempt = s->attempt, .max_attempts = s->max_attempts,
-                       .exit_code = st->exit_code, .term_signal = st->term_signal, .permanent = st->permanent,
-                       .peak_rss_kb = st->peak_rss_kb, .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
-                       .detail = st->message, .tail = st->stderr_tail, .suggestion = st->suggestion};
+    coord_failure x = {.reason = st->reason,
+                       .attempt = s->attempt,
+                       .max_attempts = s->max_attempts,
+                       .exit_code = st->exit_code,
+                       .term_signal = st->term_signal,
+                       .permanent = st->permanent,
+                       .peak_rss_kb = st->peak_rss_kb,
+                       .cpu_ms = st->user_cpu_ms + st->sys_cpu_ms,
+                       .detail = st->message,
+                       .tail = st->stderr_tail,
+                       .suggestion = st->suggestion};
     acms_retry_resolve(s->cfg, r->env, &x.policy);
     if (s->nattempts >= 2) {
         const coord_attempt *prev = &s->attempts[s->nattempts - 2];
@@ -377,8 +383,8 @@ static void attempt_succeeded(coord_run *r, coord_step *s, const coord_exec_stat
 
 /* A failed attempt: recovery decides between a retry (RETRY at not_before, with its resources),
  * the end of the step (FAILED, its dependents skipped) or CANCELLED when the run is. */
-static void attempt_failed(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st,
-                           coord_attempt *at, const char *salt, int64_t now)
+static void attempt_failed(coord_ctx *c, coord_run *r, coord_step *s, const coord_exec_status *st, coord_attempt *at,
+                           const char *salt, int64_t now)
 {
     coord_failure f;
     failure_of(r, s, st, &f);
@@ -438,18 +444,36 @@ static void exec_req(coord_ctx *c, const coord_run *r, const coord_step *s, coor
 {
     const Acms__V1__Step *cfg = s->cfg;
     coord_exec_req q = {
-        .run_id = r->id, .step = cfg->name, .attempt = s->attempt,
-        .argv = cfg->command, .argc = cfg->n_command, .env = cfg->env, .nenv = cfg->n_env,
-        .output_path = cfg->output_path, .workdir = cfg->workdir, .work_root = c->work_root,
-        .res = s->res, .secrets = &c->secrets,
-        .secret_scopes = r->env->secret_scopes, .nsecret_scopes = r->env->n_secret_scopes,
+        .run_id = r->id,
+        .step = cfg->name,
+        .attempt = s->attempt,
+        .argv = cfg->command,
+        .argc = cfg->n_command,
+        .env = cfg->env,
+        .nenv = cfg->n_env,
+        .output_path = cfg->output_path,
+        .workdir = cfg->workdir,
+        .work_root = c->work_root,
+        .res = s->res,
+        .secrets = &c->secrets,
+        .secret_scopes = r->env->secret_scopes,
+        .nsecret_scopes = r->env->n_secret_scopes,
         .executor = cfg->executor && *cfg->executor ? cfg->executor : r->env->executor,
-        .worker_url = r->env->worker_url, .worker_auth = &c->worker_auth, .wake_fd = c->wake_fd,
-        .cfg = cfg, .env_profile = r->env, .pipeline = r->pipeline, .k8s = &c->k8s, .tail_cap = c->tail_cap,
-        .sandbox = &c->sandbox, .volume_size_gb = cfg->volume_size_gb,
+        .worker_url = r->env->worker_url,
+        .worker_auth = &c->worker_auth,
+        .wake_fd = c->wake_fd,
+        .cfg = cfg,
+        .env_profile = r->env,
+        .pipeline = r->pipeline,
+        .k8s = &c->k8s,
+        .tail_cap = c->tail_cap,
+        .sandbox = &c->sandbox,
+        .volume_size_gb = cfg->volume_size_gb,
         .network_isolated = cfg->vpc_config && cfg->vpc_config->network_isolation,
-        .require_isolation = r->env->require_network_isolation, .encrypt_volume = cfg->encrypt_volume,
-        .interruptible = cfg->interruptible, .gpus = cfg->resources ? cfg->resources->gpus : 0,
+        .require_isolation = r->env->require_network_isolation,
+        .encrypt_volume = cfg->encrypt_volume,
+        .interruptible = cfg->interruptible,
+        .gpus = cfg->resources ? cfg->resources->gpus : 0,
     };
     *req = q;
 }
@@ -598,7 +622,8 @@ static void cancel_steps(coord_run *r, int64_t now)
         } else if (s->state == COORD_STEP_PENDING || s->state == COORD_STEP_RETRY) {
             snprintf(salt, sizeof salt, "%s/cancelled", s->cfg->name);
             skip_step(r, s, COORD_STEP_CANCELLED, salt,
-                      s->state == COORD_STEP_PENDING ? "cancelled before it started" : "cancelled while waiting to retry");
+                      s->state == COORD_STEP_PENDING ? "cancelled before it started"
+                                                     : "cancelled while waiting to retry");
         }
     }
 }
@@ -630,8 +655,8 @@ static void announce(coord_ctx *c, coord_run *r)
                                               r->resumed ? "resumed by a new owner" : "");
     char total[24];
     snprintf(total, sizeof total, "%zu", r->n);
-    const char *kv[] = {"owner", c->owner, "pipeline", r->pipeline, "environment", r->environment, "steps_total", total,
-                        "sandbox", c->sandbox.label};
+    const char *kv[] = {"owner",        c->owner,      "pipeline", r->pipeline, "environment",
+                        r->environment, "steps_total", total,      "sandbox",   c->sandbox.label};
     coord_opq_run_status(&r->q, r->id, "running", kv, sizeof kv / sizeof *kv);
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_STEPS, r->id, a, &e->base);
     if (!r->resumed)
@@ -644,7 +669,8 @@ static void announce(coord_ctx *c, coord_run *r)
             snprintf(salt, sizeof salt, "%s/%u/finished", s->cfg->name, s->attempt);
             publish_step(r, s, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED, salt);
         } else if (s->state == COORD_STEP_SKIPPED || s->state == COORD_STEP_CANCELLED) {
-            snprintf(salt, sizeof salt, "%s/%s", s->cfg->name, s->state == COORD_STEP_SKIPPED ? "skipped" : "cancelled");
+            snprintf(salt, sizeof salt, "%s/%s", s->cfg->name,
+                     s->state == COORD_STEP_SKIPPED ? "skipped" : "cancelled");
             publish_step(r, s, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_SKIPPED, salt);
         }
     }
@@ -701,11 +727,12 @@ static int finish(coord_ctx *c, coord_run *r)
     snprintf(done, sizeof done, "%zu", r->n);
     coord_fmt(reason, sizeof reason, "%s", analysis);
     char *summary = coord_summary_json(r); /* what stays once the run is compacted (retention.h) */
-    const char *kv[] = {"finished_ms", fin,         "success", res->success ? "1" : "0", "reason", reason,
-                        "steps_done",  done,        "summary", summary ? summary : "{}"};
+    const char *kv[] = {"finished_ms", fin,  "success", res->success ? "1" : "0", "reason", reason,
+                        "steps_done",  done, "summary", summary ? summary : "{}"};
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_RESULTS, r->id, a, &res->base);
     acms_arena *b = acms_arena_new(0);
-    Acms__V1__StepEvent *e = coord_report_run(b, r, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED, status, reason);
+    Acms__V1__StepEvent *e = coord_report_run(b, r, ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED, status,
+                                              reason);
     coord_opq_publish(&r->q, ACMS_TOPIC_EXEC_STEPS, r->id, b, &e->base);
     coord_opq_flush_bus(&r->q); /* the result is acknowledged before the run leaves the active set */
     coord_opq_run_status(&r->q, r->id, status, kv, sizeof kv / sizeof *kv); /* sets the run's expiry */
@@ -769,7 +796,8 @@ static void check_controls(coord_ctx *c, coord_run *r, int64_t now)
         return;
     if (rep[0]->type == REDIS_REPLY_STRING) {
         r->cancel = 1;
-        coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s", strcmp(rep[0]->str, "1") ? rep[0]->str : "cancel requested");
+        coord_fmt(r->cancel_reason, sizeof r->cancel_reason, "%s",
+                  strcmp(rep[0]->str, "1") ? rep[0]->str : "cancel requested");
         acms_log_info(r->id, NULL, "cancellation requested: %s", r->cancel_reason);
     }
     if (!r->cancel && coord_live_apply(c, r, rep[1]) != ACMS_OK)

@@ -129,8 +129,8 @@ struct coord_op {
     op_kind kind;
     acms_arena *a;
     int argc;
-    const char **argv;        /* CMD: the command; STEP_SET / RUN_STATUS: field/value pairs */
-    const char *s1, *s2;      /* run id; step / status / owner */
+    const char **argv;   /* CMD: the command; STEP_SET / RUN_STATUS: field/value pairs */
+    const char *s1, *s2; /* run id; step / status / owner */
     acms_topic topic;
     const char *key;
     const ProtobufCMessage *msg;
@@ -237,8 +237,7 @@ static int op_append(acms_redis *r, coord_op *op, const char *run_id)
             return 1;
         acms_log_error(run_id, NULL, "run status %s: invalid write dropped", op->s2);
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -250,16 +249,14 @@ static int op_reply(const coord_op *op, const redisReply *rep, const char *run_i
         if (rep->type == REDIS_REPLY_ERROR) /* a bug, not an outage: do not wedge the queue */
             acms_log_error(run_id, NULL, "redis %s refused: %s", op->argv[0], rep->str);
         return ACMS_OK;
-    case OP_STEP_SET:
-        return acms_state_step_set_reply(rep);
+    case OP_STEP_SET: return acms_state_step_set_reply(rep);
     case OP_RUN_STATUS: {
         int rc = acms_state_run_status_reply(rep);
         if (rc == 0)
             acms_log_debug(run_id, NULL, "run status %s refused (already further)", op->s2);
         return rc == ACMS_ERR_RETRY ? ACMS_ERR_RETRY : ACMS_OK;
     }
-    default:
-        return ACMS_OK;
+    default: return ACMS_OK;
     }
 }
 
@@ -284,7 +281,7 @@ static int op_apply_barrier(coord_op *op, acms_service *svc)
     return coord_lease_release(acms_service_redis(svc), op->s1, op->s2) == ACMS_ERR_RETRY ? ACMS_ERR_RETRY : ACMS_OK;
 }
 
-#define DRAIN_BATCH 256   /* Redis commands per round trip */
+#define DRAIN_BATCH 256 /* Redis commands per round trip */
 
 int coord_opq_drain(coord_opq *q, acms_service *svc, const char *run_id)
 {
@@ -520,8 +517,13 @@ static int claim_build(claim_cmd *c, const coord_run *r, const coord_step *s, co
     snprintf(c->mc, sizeof c->mc, "%llu", (unsigned long long)(q ? q->max_memory_mb : 0));
     snprintf(c->rc, sizeof c->rc, "%u", q ? q->max_runtime_s : 0);
     snprintf(c->cpu, sizeof c->cpu, "%llu", (unsigned long long)s->res.cpu_time_s);
-    const char *argv[] = {"EVAL", claim_script, "1", c->key, c->att, c->now, c->mem, c->rt, c->mc, c->rc, owner,
-                          s->res.instance_type, c->cpu, s->attempt > 0 ? "1" : "0"};
+    const char *argv[] = {"EVAL", claim_script,
+                          "1",    c->key,
+                          c->att, c->now,
+                          c->mem, c->rt,
+                          c->mc,  c->rc,
+                          owner,  s->res.instance_type,
+                          c->cpu, s->attempt > 0 ? "1" : "0"};
     for (int i = 0; i < 14; i++) {
         c->argv[i] = argv[i];
         c->len[i] = strlen(argv[i]);
@@ -556,8 +558,8 @@ static int claim_reply(const redisReply *rep, const coord_run *r, coord_step *s,
     return ret;
 }
 
-void coord_store_claim_many(acms_redis *rd, const coord_run *r, coord_step *const *steps, size_t n,
-                            const char *owner, char *const *adapted, size_t adapted_size)
+void coord_store_claim_many(acms_redis *rd, const coord_run *r, coord_step *const *steps, size_t n, const char *owner,
+                            char *const *adapted, size_t adapted_size)
 {
     claim_cmd c;
     size_t queued = 0;
@@ -593,20 +595,20 @@ void coord_store_step(coord_run *r, const coord_step *s)
     const coord_attempt *last = s->nattempts ? &s->attempts[s->nattempts - 1] : NULL;
     char *json = coord_attempts_json(s->attempts, s->nattempts);
     const char *kv[] = {
-        "status", coord_state_name(s->state),
-        "attempt", acms_arena_printf(a, "%u", s->attempt),
-        "started_ms", acms_arena_printf(a, "%lld", (long long)s->started_ms),
-        "finished_ms", acms_arena_printf(a, "%lld", (long long)(last ? last->finished_ms : s->finished_ms)),
-        "exit_reason", last ? coord_reason_name(last->reason) : "",
-        "wall_ms", acms_arena_printf(a, "%llu", (unsigned long long)(last ? last->wall_ms : 0)),
-        "peak_rss_kb", acms_arena_printf(a, "%llu", (unsigned long long)(last ? last->peak_rss_kb : 0)),
-        "memory_mb", acms_arena_printf(a, "%llu", (unsigned long long)s->res.memory_mb),
+        "status",        coord_state_name(s->state),
+        "attempt",       acms_arena_printf(a, "%u", s->attempt),
+        "started_ms",    acms_arena_printf(a, "%lld", (long long)s->started_ms),
+        "finished_ms",   acms_arena_printf(a, "%lld", (long long)(last ? last->finished_ms : s->finished_ms)),
+        "exit_reason",   last ? coord_reason_name(last->reason) : "",
+        "wall_ms",       acms_arena_printf(a, "%llu", (unsigned long long)(last ? last->wall_ms : 0)),
+        "peak_rss_kb",   acms_arena_printf(a, "%llu", (unsigned long long)(last ? last->peak_rss_kb : 0)),
+        "memory_mb",     acms_arena_printf(a, "%llu", (unsigned long long)s->res.memory_mb),
         "max_runtime_s", acms_arena_printf(a, "%u", s->res.max_runtime_s),
-        "cpu_time_s", acms_arena_printf(a, "%llu", (unsigned long long)s->res.cpu_time_s),
+        "cpu_time_s",    acms_arena_printf(a, "%llu", (unsigned long long)s->res.cpu_time_s),
         "instance_type", s->res.instance_type,
-        "message", s->message,
-        "suggestion", s->suggestion,
-        "attempts", json ? json : "[]",
+        "message",       s->message,
+        "suggestion",    s->suggestion,
+        "attempts",      json ? json : "[]",
     };
     coord_opq_step_set(&r->q, r->id, s->cfg->name, kv, sizeof kv / sizeof *kv);
     free(json);
@@ -695,14 +697,14 @@ static int load_runtime(coord_ctx *c, acms_redis *rd, const char *run_id, acms_a
     const char *why = NULL;
     char *bytes = rt->str, cerr[512];
     size_t nbytes = rt->len;
-    if (acms_crypt_is_envelope(rt->str, rt->len) &&
-        acms_crypt_open(c->crypt, a, "runtime", run_id, 1, rt->str, rt->len, &bytes, &nbytes, cerr, sizeof cerr) != ACMS_OK) {
+    if (acms_crypt_is_envelope(rt->str, rt->len) && acms_crypt_open(c->crypt, a, "runtime", run_id, 1, rt->str, rt->len,
+                                                                    &bytes, &nbytes, cerr, sizeof cerr) != ACMS_OK) {
         acms_log_error(run_id, NULL, "stored runtime configuration: %s: run not resumable", cerr);
         freeReplyObject(rt);
         return ACMS_ERR_NOTFOUND;
     }
     *out = (Acms__V1__RuntimeConfiguration *)acms_pb_decode(a, &acms__v1__runtime_configuration__descriptor, bytes,
-                                                           nbytes, &why);
+                                                            nbytes, &why);
     freeReplyObject(rt);
     if (!*out) {
         acms_log_error(run_id, NULL, "stored runtime configuration unreadable (%s): run not resumable", why);
@@ -726,7 +728,8 @@ int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out)
         return rrc;
     }
     redisReply *h = acms_redis_cmd(rd, "HGETALL %s", acms_key_run(key, sizeof key, run_id));
-    redisReply *cancel = h ? acms_redis_cmd(rd, "GET %s", acms_key_run_part(ckey, sizeof ckey, run_id, "cancel")) : NULL;
+    redisReply *cancel = h ? acms_redis_cmd(rd, "GET %s", acms_key_run_part(ckey, sizeof ckey, run_id, "cancel"))
+                           : NULL;
     if (!h || !cancel) {
         if (h)
             freeReplyObject(h);

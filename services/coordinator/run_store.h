@@ -28,8 +28,8 @@ int coord_store_create(acms_redis *rd, const struct acms_crypt *crypt, const cha
  * adapted[i] (adapted_size bytes) describes applied overrides), 0 refused (step terminal or
  * attempt already claimed: s->attempt updated), ACMS_ERR_RETRY (Redis away) or ACMS_ERR_INVALID
  * (unusable key). */
-void coord_store_claim_many(acms_redis *rd, const coord_run *r, coord_step *const *steps, size_t n,
-                            const char *owner, char *const *adapted, size_t adapted_size);
+void coord_store_claim_many(acms_redis *rd, const coord_run *r, coord_step *const *steps, size_t n, const char *owner,
+                            char *const *adapted, size_t adapted_size);
 /* Loads a run owned by us now (lease held) from Redis into memory. ACMS_OK, ACMS_ERR_NOTFOUND
  * (no runtime: not resumable), ACMS_ERR_RETRY. */
 int coord_store_resume(coord_ctx *c, const char *run_id, coord_run **out);

@@ -18,11 +18,11 @@
 #include "acms.h"
 #include "log.h"
 
-#define APPEND(buf, ...)                                                                                              \
-    do {                                                                                                              \
-        size_t l_ = strlen(buf);                                                                                      \
-        if (l_ < sizeof(buf))                                                                                         \
-            snprintf((buf) + l_, sizeof(buf) - l_, __VA_ARGS__);                                                      \
+#define APPEND(buf, ...)                                                                                               \
+    do {                                                                                                               \
+        size_t l_ = strlen(buf);                                                                                       \
+        if (l_ < sizeof(buf))                                                                                          \
+            snprintf((buf) + l_, sizeof(buf) - l_, __VA_ARGS__);                                                       \
     } while (0)
 
 /* --- host ------------------------------------------------------------------------------------- */
@@ -260,8 +260,10 @@ int coord_attempt_sandbox_open(coord_attempt_sandbox *as, coord_sandbox *host, c
     if (spec->network_isolated && !(h && h->netns)) {
         if (spec->require_isolation) {
             *permanent = 1;
-            snprintf(errstr, errstr_size, "the environment requires network isolation and this coordinator cannot "
-                                          "create network namespaces (%s)", h ? h->label : "no sandbox");
+            snprintf(errstr, errstr_size,
+                     "the environment requires network isolation and this coordinator cannot "
+                     "create network namespaces (%s)",
+                     h ? h->label : "no sandbox");
             return ACMS_ERR;
         }
         APPEND(as->note, "not network-isolated (no network namespaces here)");

@@ -41,8 +41,8 @@ typedef struct coord_cg_host {
 typedef struct coord_cg_probe {
     const char *mountinfo;
     const char *self_cgroup;
-    const char *want;         /* "auto" (v2 when it has memory, cpu and pids, else v1), "v2", "v1", "off" */
-    const char *parent;       /* v2: an absolute cgroup path to create attempts under (delegated); v1:
+    const char *want;   /* "auto" (v2 when it has memory, cpu and pids, else v1), "v2", "v1", "off" */
+    const char *parent; /* v2: an absolute cgroup path to create attempts under (delegated); v1:
                                * a directory name under our own cgroup; NULL: "acms" under our own (v2:
                                * our own cgroup, moving this process into a leaf "coordinator") */
 } coord_cg_probe;
@@ -52,35 +52,35 @@ typedef struct coord_cg_probe {
 int coord_cg_detect(coord_cg_host *h, const coord_cg_probe *probe);
 
 typedef struct coord_cg_limits {
-    uint64_t memory_mb;       /* 0 = none */
-    double vcpu;              /* 0 = none */
-    uint32_t pids_max;        /* 0 = none */
+    uint64_t memory_mb; /* 0 = none */
+    double vcpu;        /* 0 = none */
+    uint32_t pids_max;  /* 0 = none */
 } coord_cg_limits;
 
 /* One attempt's cgroup. */
 typedef struct coord_cg {
     const coord_cg_host *host;
     int open;
-    char dir[COORD_CG_NCTRL][COORD_CG_PATH];  /* "" for a controller that is absent or shares a hierarchy */
-    int procs_fd[COORD_CG_NCTRL];             /* cgroup.procs, written "0" by the child; -1 once closed */
-    int dir_fd;                               /* v2: the directory, for clone3's CLONE_INTO_CGROUP; -1 */
-    uint64_t memory_limit;                    /* bytes, 0 = none */
-    uint64_t peak_seen;                       /* largest current usage sampled (without memory.peak) */
+    char dir[COORD_CG_NCTRL][COORD_CG_PATH]; /* "" for a controller that is absent or shares a hierarchy */
+    int procs_fd[COORD_CG_NCTRL];            /* cgroup.procs, written "0" by the child; -1 once closed */
+    int dir_fd;                              /* v2: the directory, for clone3's CLONE_INTO_CGROUP; -1 */
+    uint64_t memory_limit;                   /* bytes, 0 = none */
+    uint64_t peak_seen;                      /* largest current usage sampled (without memory.peak) */
 } coord_cg;
 
 typedef struct coord_cg_stats {
-    uint64_t current_kb;      /* memory in use now (page cache included, as the limit counts it) */
+    uint64_t current_kb; /* memory in use now (page cache included, as the limit counts it) */
     uint64_t peak_kb;
     uint64_t user_ms, sys_ms; /* CPU time of every process that ran in it */
     int cpu_known;
-    uint64_t oom_kills;       /* processes the kernel killed at the memory limit */
-    uint64_t nprocs;          /* live processes */
+    uint64_t oom_kills; /* processes the kernel killed at the memory limit */
+    uint64_t nprocs;    /* live processes */
 } coord_cg_stats;
 
 /* Creates <base>/<name> (each v1 hierarchy), applies the limits and opens cgroup.procs for the
  * child. ACMS_OK, or ACMS_ERR with errstr (nothing left behind). */
-int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_limits *lim, coord_cg *cg,
-                    char *errstr, size_t errstr_size);
+int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_limits *lim, coord_cg *cg, char *errstr,
+                    size_t errstr_size);
 /* Applies limits to an existing attempt directory set (coord_cg_create after mkdir; tests). */
 int coord_cg_configure(coord_cg *cg, const coord_cg_limits *lim, char *errstr, size_t errstr_size);
 /* Closes the cgroup.procs descriptors (after the child has joined). */
@@ -101,19 +101,19 @@ typedef enum coord_sandbox_mode { COORD_SANDBOX_AUTO = 0, COORD_SANDBOX_OFF, COO
 
 typedef struct coord_sandbox {
     coord_sandbox_mode mode;
-    int root;                 /* running as uid 0 */
+    int root; /* running as uid 0 */
     coord_cg_host cg;
-    int netns;                /* a network namespace could be made at start */
-    int user;                 /* steps run as uid/gid below */
+    int netns; /* a network namespace could be made at start */
+    int user;  /* steps run as uid/gid below */
     uid_t uid;
     gid_t gid;
     char user_name[64];
-    int volumes;              /* tmpfs work directories can be mounted (root) */
+    int volumes; /* tmpfs work directories can be mounted (root) */
     uint32_t pids_max;
-    int no_clone_into;        /* v2: join by writing cgroup.procs instead of clone3 (benchmarks) */
-    uint64_t seq;             /* attempt cgroup names: a<pid>-<seq> */
-    char label[384];          /* what steps get, in words (log, acmsctl status) */
-    char **busy;              /* attempt cgroups still to remove (processes were dying) */
+    int no_clone_into; /* v2: join by writing cgroup.procs instead of clone3 (benchmarks) */
+    uint64_t seq;      /* attempt cgroup names: a<pid>-<seq> */
+    char label[384];   /* what steps get, in words (log, acmsctl status) */
+    char **busy;       /* attempt cgroups still to remove (processes were dying) */
     size_t nbusy, capbusy;
 } coord_sandbox;
 
@@ -132,9 +132,9 @@ void coord_sandbox_defer(coord_sandbox *sb, const coord_cg *cg);
 
 /* What the child does between clone and exec, decided by coord_attempt_sandbox_open. */
 typedef struct coord_child_sandbox {
-    int cg_fds[COORD_CG_NCTRL];   /* write "0" to each (join the cgroup first); -1 = none */
-    int netns;                    /* unshare the network namespace and bring loopback up */
-    int drop;                     /* switch to uid/gid with no supplementary groups */
+    int cg_fds[COORD_CG_NCTRL]; /* write "0" to each (join the cgroup first); -1 = none */
+    int netns;                  /* unshare the network namespace and bring loopback up */
+    int drop;                   /* switch to uid/gid with no supplementary groups */
     uid_t uid;
     gid_t gid;
 } coord_child_sandbox;
@@ -143,22 +143,22 @@ typedef struct coord_child_sandbox {
 enum { COORD_STAGE_CGROUP = 16, COORD_STAGE_NETNS, COORD_STAGE_USER };
 
 typedef struct coord_attempt_sandbox {
-    coord_sandbox *host;          /* NULL: no sandbox (polling) */
+    coord_sandbox *host; /* NULL: no sandbox (polling) */
     coord_cg cg;
-    char volume[COORD_CG_PATH];   /* mounted tmpfs work directory, "" when none */
+    char volume[COORD_CG_PATH]; /* mounted tmpfs work directory, "" when none */
     uint64_t volume_gb;
-    char label[384];              /* what this attempt got */
-    char note[256];               /* what it asked for and did not get ("" when nothing) */
+    char label[384]; /* what this attempt got */
+    char note[256];  /* what it asked for and did not get ("" when nothing) */
     coord_child_sandbox child;
 } coord_attempt_sandbox;
 
 typedef struct coord_attempt_spec {
-    const char *attempt_dir;      /* created by the executor; logs stay here, out of the step's reach */
+    const char *attempt_dir; /* created by the executor; logs stay here, out of the step's reach */
     uint64_t memory_mb;
     double vcpu;
     uint32_t volume_size_gb;
     int network_isolated;
-    int require_isolation;        /* the environment requires it: fail rather than run unisolated */
+    int require_isolation; /* the environment requires it: fail rather than run unisolated */
 } coord_attempt_spec;
 
 /* Sets up an attempt: cgroup, work directory (<attempt_dir>/work, a tmpfs when a volume is asked,
@@ -166,8 +166,7 @@ typedef struct coord_attempt_spec {
  * ACMS_OK, or ACMS_ERR with errstr and *permanent (a retry cannot help) after undoing everything.
  * With host == NULL or nothing available, only the label and note are set. */
 int coord_attempt_sandbox_open(coord_attempt_sandbox *as, coord_sandbox *host, const coord_attempt_spec *spec,
-                               char *workdir, size_t workdir_size, char *errstr, size_t errstr_size,
-                               int *permanent);
+                               char *workdir, size_t workdir_size, char *errstr, size_t errstr_size, int *permanent);
 /* After the child has exec'd (or failed): closes the child's descriptors. */
 void coord_attempt_sandbox_started(coord_attempt_sandbox *as);
 /* Ends the attempt's sandbox: kills what is left, removes the cgroup (or defers it), unmounts the

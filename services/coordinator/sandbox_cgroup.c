@@ -229,7 +229,8 @@ static int v2_offers(const char *dir)
 static int v2_move_all(const char *dir, const char *leaf)
 {
     char sub[COORD_CG_PATH], procs[COORD_CG_PATH + 64], buf[16384];
-    if (join(sub, sizeof sub, dir, leaf) < 0 || ensure_dir(sub) < 0 || join(procs, sizeof procs, dir, "cgroup.procs") < 0)
+    if (join(sub, sizeof sub, dir, leaf) < 0 || ensure_dir(sub) < 0 ||
+        join(procs, sizeof procs, dir, "cgroup.procs") < 0)
         return -1;
     if (read_file(procs, buf, sizeof buf) < 0)
         return -1;
@@ -446,8 +447,8 @@ int coord_cg_configure(coord_cg *cg, const coord_cg_limits *lim, char *errstr, s
     return rc;
 }
 
-int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_limits *lim, coord_cg *cg,
-                    char *errstr, size_t errstr_size)
+int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_limits *lim, coord_cg *cg, char *errstr,
+                    size_t errstr_size)
 {
     memset(cg, 0, sizeof *cg);
     cg->host = h;

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *coord_secret_check(const Acms__V1__Pipeline *p, const Acms__V1__Environment *env,
-                               const acms_secret_ctx *sc, char *buf, size_t size)
+const char *coord_secret_check(const Acms__V1__Pipeline *p, const Acms__V1__Environment *env, const acms_secret_ctx *sc,
+                               char *buf, size_t size)
 {
     for (size_t i = 0; p && i < p->n_steps; i++) {
         const Acms__V1__Step *s = p->steps[i];

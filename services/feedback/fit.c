@@ -15,8 +15,8 @@
 
 #define MS_PER_HOUR 3600000.0
 #define IRLS_ITERS 40
-#define SCALE_FLOOR 0.005          /* a MAD of exactly 0 (identical runs) must not divide by 0 */
-#define MIN_INPUT_SPREAD 1e-3      /* ln(x) range below this: the input has not varied */
+#define SCALE_FLOOR 0.005     /* a MAD of exactly 0 (identical runs) must not divide by 0 */
+#define MIN_INPUT_SPREAD 1e-3 /* ln(x) range below this: the input has not varied */
 
 /* --- the window ---------------------------------------------------------------------------------- */
 
@@ -104,15 +104,15 @@ typedef struct design {
     uint32_t n, p;
     int input, trend;
     double X[FEEDBACK_OBS_MAX][ACMS_SIZEFIT_MAX_P];
-    double y[FEEDBACK_OBS_MAX];    /* working response: ln(value), imputed for censored runs */
-    double c[FEEDBACK_OBS_MAX];    /* ln(limit) of a censored run */
+    double y[FEEDBACK_OBS_MAX]; /* working response: ln(value), imputed for censored runs */
+    double c[FEEDBACK_OBS_MAX]; /* ln(limit) of a censored run */
     int cens[FEEDBACK_OBS_MAX];
-    double w[FEEDBACK_OBS_MAX];    /* recency */
-    double h[FEEDBACK_OBS_MAX];    /* Huber */
-    double r[FEEDBACK_OBS_MAX];    /* residuals */
+    double w[FEEDBACK_OBS_MAX]; /* recency */
+    double h[FEEDBACK_OBS_MAX]; /* Huber */
+    double r[FEEDBACK_OBS_MAX]; /* residuals */
     int64_t t_ref, t_min;
-    double max_gap_h;              /* the longest pause between two consecutive runs */
-    uint32_t pauses;               /* pauses of at least FEEDBACK_FIT_SAME_TIME_MS between them */
+    double max_gap_h; /* the longest pause between two consecutive runs */
+    uint32_t pauses;  /* pauses of at least FEEDBACK_FIT_SAME_TIME_MS between them */
     double x_lo, x_hi;
     uint32_t ncens;
 } design;
@@ -401,8 +401,7 @@ static int fit_trend(const feedback_window *w, feedback_fit_target target, int u
     return slope > 0 && se > 0 && slope / se > FEEDBACK_FIT_TREND_T ? 0 : -1;
 }
 
-int feedback_fit(const feedback_window *w, feedback_fit_target target, int use_input, acms_sizefit *m,
-                 const char **why)
+int feedback_fit(const feedback_window *w, feedback_fit_target target, int use_input, acms_sizefit *m, const char **why)
 {
     design d;
     double beta[ACMS_SIZEFIT_MAX_P], ainv[ACMS_SIZEFIT_MAX_P][ACMS_SIZEFIT_MAX_P];

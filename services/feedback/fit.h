@@ -35,11 +35,11 @@
 #define FEEDBACK_FIT_MAX_SD 0.25
 
 typedef struct feedback_obs {
-    int64_t t_ms;                  /* when the run started */
-    double x;                      /* the run's input value (0 = none) */
-    double peak_mb;                /* peak memory; for a censored run the limit it was killed at */
-    double wall_ms;                /* 0 = unknown (and for censored runs) */
-    int censored;                  /* killed for memory: the need was above peak_mb */
+    int64_t t_ms;   /* when the run started */
+    double x;       /* the run's input value (0 = none) */
+    double peak_mb; /* peak memory; for a censored run the limit it was killed at */
+    double wall_ms; /* 0 = unknown (and for censored runs) */
+    int censored;   /* killed for memory: the need was above peak_mb */
 } feedback_obs;
 
 /* Oldest first; a push beyond FEEDBACK_OBS_MAX drops the oldest. */

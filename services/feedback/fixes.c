@@ -168,8 +168,8 @@ void feedback_fix_resolved_parse(acms_arena *a, const char *s, feedback_fixset *
     }
 }
 
-Acms__V1__LearningInsight *feedback_fix_insight(acms_arena *a, const char *pipeline, const char *code,
-                                                const char *id, uint64_t offered, uint64_t resolved)
+Acms__V1__LearningInsight *feedback_fix_insight(acms_arena *a, const char *pipeline, const char *code, const char *id,
+                                                uint64_t offered, uint64_t resolved)
 {
     Acms__V1__LearningInsight *li = acms_pb_new(a, &acms__v1__learning_insight__descriptor);
     li->pipeline = (char *)pipeline;

@@ -12,18 +12,18 @@
 
 typedef struct feedback_fix_code {
     const char *code;
-    const char **ids;       /* suggestion ids offered for it, unique, in first-seen order */
+    const char **ids; /* suggestion ids offered for it, unique, in first-seen order */
     size_t nids;
 } feedback_fix_code;
 
 typedef struct feedback_fixset {
-    feedback_fix_code *v;   /* unique codes, in first-seen order */
+    feedback_fix_code *v; /* unique codes, in first-seen order */
     size_t n;
 } feedback_fixset;
 
 typedef struct feedback_fix_incr {
     const char *code;
-    const char *field;      /* "<id>:offered" or "<id>:resolved" */
+    const char *field; /* "<id>:offered" or "<id>:resolved" */
 } feedback_fix_incr;
 
 /* Does this phase feed the statistics? ("pre-execution" and "rejected") */
@@ -49,7 +49,7 @@ const char *feedback_fix_resolved_join(acms_arena *a, const feedback_fix_incr *i
 /* Parses the form back into a set of codes and credited ids (malformed parts are skipped). */
 void feedback_fix_resolved_parse(acms_arena *a, const char *s, feedback_fixset *out);
 /* The fix_effective insight of suggestion id for code, resolved `resolved` times of `offered`. */
-Acms__V1__LearningInsight *feedback_fix_insight(acms_arena *a, const char *pipeline, const char *code,
-                                                const char *id, uint64_t offered, uint64_t resolved);
+Acms__V1__LearningInsight *feedback_fix_insight(acms_arena *a, const char *pipeline, const char *code, const char *id,
+                                                uint64_t offered, uint64_t resolved);
 
 #endif

@@ -15,10 +15,11 @@ int feedback_handle(acms_service *svc, const acms_msg *m, const char **reason)
     acms_arena *a = acms_arena_new(0);
     int rc = ACMS_ERR_POISON;
     int topic = acms_cfg_topic_id(acms_service_cfg(svc), m->topic);
-    const ProtobufCMessageDescriptor *desc = topic == ACMS_TOPIC_EXEC_RESULTS         ? &acms__v1__execution_result__descriptor
-                                             : topic == ACMS_TOPIC_VALIDATION_RESULTS ? &acms__v1__validation_result_event__descriptor
-                                             : topic == ACMS_TOPIC_MONITOR_ALERTS     ? &acms__v1__alert__descriptor
-                                                                                      : NULL;
+    const ProtobufCMessageDescriptor *desc = topic == ACMS_TOPIC_EXEC_RESULTS ? &acms__v1__execution_result__descriptor
+                                             : topic == ACMS_TOPIC_VALIDATION_RESULTS
+                                                 ? &acms__v1__validation_result_event__descriptor
+                                             : topic == ACMS_TOPIC_MONITOR_ALERTS ? &acms__v1__alert__descriptor
+                                                                                  : NULL;
     if (!desc) {
         *reason = "message from an unexpected topic";
         goto out;
@@ -33,8 +34,13 @@ int feedback_handle(acms_service *svc, const acms_msg *m, const char **reason)
     }
     if ((*reason = feedback_input_problem(msg)) != NULL)
         goto out; /* impossible content: dead-lettered */
-    feedback_job j = {.svc = svc, .r = acms_service_redis(svc), .metrics = acms_service_metrics(svc), .a = a,
-                      .run = meta->run_id, .id = meta->event_id, .traceparent = meta->traceparent};
+    feedback_job j = {.svc = svc,
+                      .r = acms_service_redis(svc),
+                      .metrics = acms_service_metrics(svc),
+                      .a = a,
+                      .run = meta->run_id,
+                      .id = meta->event_id,
+                      .traceparent = meta->traceparent};
     if (topic == ACMS_TOPIC_EXEC_RESULTS)
         rc = feedback_on_result(&j, (const Acms__V1__ExecutionResult *)msg, reason);
     else if (topic == ACMS_TOPIC_VALIDATION_RESULTS)

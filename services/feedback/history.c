@@ -263,7 +263,10 @@ static double dget(const char *const *kv, size_t nkv, const char *field)
     return isfinite(d) && d > 0 ? d : 0;
 }
 
-static uint32_t u32(double d) { return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d; }
+static uint32_t u32(double d)
+{
+    return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
 
 int feedback_stats_from_hash(feedback_stats *st, acms_arena *a, const char *const *kv, size_t nkv)
 {

@@ -17,13 +17,13 @@
 
 #define FEEDBACK_HIST_MAX 128
 #define FEEDBACK_DECAY 0.9
-#define FEEDBACK_HIST_EPS 1e-4     /* decayed counts below this are dropped */
+#define FEEDBACK_HIST_EPS 1e-4 /* decayed counts below this are dropped */
 
 typedef struct feedback_hist {
-    double lo, hi;                 /* range; values outside land in the first/last bucket */
-    uint32_t n;                    /* buckets (<= FEEDBACK_HIST_MAX) */
+    double lo, hi; /* range; values outside land in the first/last bucket */
+    uint32_t n;    /* buckets (<= FEEDBACK_HIST_MAX) */
     double count[FEEDBACK_HIST_MAX];
-    double sum[FEEDBACK_HIST_MAX];  /* decayed sum of the values in each bucket */
+    double sum[FEEDBACK_HIST_MAX]; /* decayed sum of the values in each bucket */
     double total;                  /* sum of counts */
     double min, max;               /* exact extremes ever added (valid when seen > 0) */
     uint32_t seen;                 /* values ever added (saturating) */
@@ -51,18 +51,18 @@ int feedback_hist_parse(feedback_hist *h, const char *s);
 typedef struct feedback_stats {
     feedback_hist wall_ms;
     feedback_hist peak_mb;
-    feedback_hist cores;           /* CPU cores used: cpu_ms / wall_ms */
-    uint32_t runs;                 /* successful observations ever */
+    feedback_hist cores; /* CPU cores used: cpu_ms / wall_ms */
+    uint32_t runs;       /* successful observations ever */
     double last_wall_ms, last_peak_mb, max_peak_mb, max_wall_ms;
     /* learn.c */
-    uint64_t min_memory_mb;        /* floor after a memory kill (0 = none) */
-    uint32_t min_runtime_s;        /* floor after a time kill (0 = none) */
-    uint32_t clean_runs;           /* runs since the last resource kill */
+    uint64_t min_memory_mb; /* floor after a memory kill (0 = none) */
+    uint32_t min_runtime_s; /* floor after a time kill (0 = none) */
+    uint32_t clean_runs;    /* runs since the last resource kill */
     uint32_t kills_memory, kills_time;
     /* fit.h */
-    feedback_window obs;           /* the last runs, for the size fits */
-    const char *sizing_input;      /* the step's declared sizing input ("" = none declared) */
-    const char *version;           /* optimistic concurrency token read from Redis ("0" when new) */
+    feedback_window obs;      /* the last runs, for the size fits */
+    const char *sizing_input; /* the step's declared sizing input ("" = none declared) */
+    const char *version;      /* optimistic concurrency token read from Redis ("0" when new) */
 } feedback_stats;
 
 void feedback_stats_init(feedback_stats *st);

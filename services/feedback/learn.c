@@ -98,9 +98,9 @@ static void because(feedback_rec *out, const char *fmt, ...)
 static void pause_text(double hours, char *buf, size_t size)
 {
     int w = hours < 1.0 / 60 ? snprintf(buf, size, "%.0f s", hours * 3600)
-            : hours < 1  ? snprintf(buf, size, "%.0f min", hours * 60)
-            : hours < 48 ? snprintf(buf, size, "%.1f h", hours)
-                         : snprintf(buf, size, "%.1f d", hours / 24);
+            : hours < 1      ? snprintf(buf, size, "%.0f min", hours * 60)
+            : hours < 48     ? snprintf(buf, size, "%.1f h", hours)
+                             : snprintf(buf, size, "%.1f d", hours / 24);
     if (w < 0)
         buf[0] = '\0';
 }
@@ -119,11 +119,11 @@ static void describe_fit(feedback_rec *out, const char *what, const acms_sizefit
     if (m->censored && snprintf(killed, sizeof killed, ", %u killed (censored)", (unsigned)m->censored) < 0)
         killed[0] = '\0';
     if (m->uses_input)
-        because(out, "%s fit over %u runs%s: %s ~ %s^%.2f, R2 %.2f, residual sd %.1f%%%s", what, (unsigned)m->n,
-                killed, what, input, m->beta[1], m->r2, m->resid_sd * 100.0, growth);
+        because(out, "%s fit over %u runs%s: %s ~ %s^%.2f, R2 %.2f, residual sd %.1f%%%s", what, (unsigned)m->n, killed,
+                what, input, m->beta[1], m->r2, m->resid_sd * 100.0, growth);
     else
-        because(out, "%s trend over %u runs%s: residual sd %.1f%%%s", what, (unsigned)m->n, killed,
-                m->resid_sd * 100.0, growth);
+        because(out, "%s trend over %u runs%s: residual sd %.1f%%%s", what, (unsigned)m->n, killed, m->resid_sd * 100.0,
+                growth);
 }
 
 /* The size fits of st (fit.h) into out: input fits when the step declares a sizing input, else a
@@ -152,7 +152,8 @@ static void learn_fits(const feedback_stats *st, feedback_rec *out)
         return;
     }
     acms_sizefit m;
-    if (feedback_fit(&st->obs, FEEDBACK_FIT_MEMORY, 0, &m, &why) == ACMS_OK && m.uses_trend && feedback_fit_usable(&m)) {
+    if (feedback_fit(&st->obs, FEEDBACK_FIT_MEMORY, 0, &m, &why) == ACMS_OK && m.uses_trend &&
+        feedback_fit_usable(&m)) {
         out->fit_memory = m;
         out->has_fit_memory = out->fit_usable = 1;
         out->fit_method = "history-trend";
@@ -193,13 +194,14 @@ int feedback_learn_recommend(const feedback_stats *st, const feedback_learn_in *
     }
     if (in->catalog && out->memory_mb > 0) {
         const acms_instance_type *cur = in->instance_type && *in->instance_type
-                                            ? acms_catalog_find(in->catalog, in->instance_type) : NULL;
+                                            ? acms_catalog_find(in->catalog, in->instance_type)
+                                            : NULL;
         double p95c = feedback_hist_quantile(&st->cores, 0.95);
         double vcpu = isnan(p95c) ? in->vcpu : p95c * 1.2;
         double scale = in->memory_scale > 0 ? in->memory_scale : 1.0;
         uint64_t type_mb = (uint64_t)ceil((double)out->memory_mb / scale);
-        const acms_instance_type *t = acms_catalog_smallest_fit(in->catalog, cur ? cur->family : NULL, vcpu,
-                                                                type_mb, in->gpus, in->allowed, in->nallowed);
+        const acms_instance_type *t = acms_catalog_smallest_fit(in->catalog, cur ? cur->family : NULL, vcpu, type_mb,
+                                                                in->gpus, in->allowed, in->nallowed);
         if (t) {
             out->instance_type = t->name;
             because(out, "instance: %s, the cheapest of its family with %llu MiB%s and %.2f vCPU", t->name,
@@ -282,20 +284,23 @@ void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback
     int by_input = rec->fit_usable && !strcmp(rec->fit_method, "input-fit");
     if (o->killed_memory && by_input) {
         Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "memory_bump");
-        li->summary = acms_arena_printf(a,
+        li->summary = acms_arena_printf(
+            a,
             "%s was killed for memory at %.0f MiB with %s = %.6g; the kill is in its input fit (%s), so the next "
-            "runs are sized from their own %s at the fit's upper bound; %s", o->step, o->killed_peak_mb,
-            rec->sizing_input, o->input_value, o->censored_memory ? "a censored run: the need was above the limit"
-                                                                   : "as its retry's measure",
+            "runs are sized from their own %s at the fit's upper bound; %s",
+            o->step, o->killed_peak_mb, rec->sizing_input, o->input_value,
+            o->censored_memory ? "a censored run: the need was above the limit" : "as its retry's measure",
             rec->sizing_input, mode);
-        li->expected_effect = acms_arena_strdup(a, "no memory kill on the next runs of this step, whatever their input");
+        li->expected_effect = acms_arena_strdup(a,
+                                                "no memory kill on the next runs of this step, whatever their input");
         push(a, v, n, li);
     } else if (o->killed_memory) {
         Acms__V1__LearningInsight *li = insight(a, pipeline, o, rec, "memory_bump");
-        li->summary = acms_arena_printf(a,
+        li->summary = acms_arena_printf(
+            a,
             "%s was killed for memory at %.0f MiB; next runs get at least %llu MiB (max(peak + 100 MiB, peak x 1.2)), "
-            "kept for %d clean runs; %s", o->step, o->killed_peak_mb, (unsigned long long)st->min_memory_mb,
-            FEEDBACK_FLOOR_CLEAN_RUNS, mode);
+            "kept for %d clean runs; %s",
+            o->step, o->killed_peak_mb, (unsigned long long)st->min_memory_mb, FEEDBACK_FLOOR_CLEAN_RUNS, mode);
         li->expected_effect = acms_arena_strdup(a, "no memory kill and no retry on the next run of this step");
         push(a, v, n, li);
     } else if (!by_input && rec->memory_mb && differs((double)o->mem_limit_mb, (double)rec->memory_mb, 0.10)) {
@@ -321,7 +326,8 @@ void feedback_learn_insights(acms_arena *a, const char *pipeline, const feedback
         li->summary = acms_arena_printf(a, "%s: p99 wall %.1f s over %u runs; max_runtime_s %u s -> %u s (%s)", o->step,
                                         rec->p99_wall_ms / 1000.0, (unsigned)rec->based_on_runs,
                                         (unsigned)o->configured_runtime_s, (unsigned)rec->runtime_s, mode);
-        li->expected_effect = acms_arena_strdup(a, "a hung step is stopped sooner while normal runs keep a 1.5x margin");
+        li->expected_effect = acms_arena_strdup(a,
+                                                "a hung step is stopped sooner while normal runs keep a 1.5x margin");
         push(a, v, n, li);
     }
 }

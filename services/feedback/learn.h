@@ -36,38 +36,38 @@
 #define FEEDBACK_FLOOR_DECAY 0.9
 
 typedef struct feedback_learn_in {
-    const acms_catalog *catalog;   /* may be NULL: no instance type */
-    const char *instance_type;     /* the step's (mapped) type, for its family */
-    double vcpu;                   /* configured vCPUs (used when no CPU history) */
+    const acms_catalog *catalog; /* may be NULL: no instance type */
+    const char *instance_type;   /* the step's (mapped) type, for its family */
+    double vcpu;                 /* configured vCPUs (used when no CPU history) */
     uint32_t gpus;
-    char *const *allowed;          /* environment's allowed_instance_types (n 0 = all) */
+    char *const *allowed; /* environment's allowed_instance_types (n 0 = all) */
     size_t nallowed;
-    const char *mode;              /* apply | shadow */
-    double memory_scale;           /* environment's memory_scale (0 = 1): type memory x scale = limit */
+    const char *mode;    /* apply | shadow */
+    double memory_scale; /* environment's memory_scale (0 = 1): type memory x scale = limit */
 } feedback_learn_in;
 
 typedef struct feedback_rec {
-    uint64_t memory_mb;            /* 0 = no memory recommendation */
-    uint32_t runtime_s;            /* 0 = no runtime recommendation */
-    const char *instance_type;     /* "" = none */
+    uint64_t memory_mb;        /* 0 = no memory recommendation */
+    uint32_t runtime_s;        /* 0 = no runtime recommendation */
+    const char *instance_type; /* "" = none */
     const char *mode;
     uint32_t based_on_runs;
     char reason[1024];
     uint64_t min_memory_mb;
     uint32_t min_runtime_s;
-    double p95_peak_mb;            /* NAN without history */
+    double p95_peak_mb; /* NAN without history */
     double p99_wall_ms;
     /* size fits (fit.h) */
-    const char *sizing_input;      /* the declared sizing input ("" = none) */
-    const char *fit_method;        /* "input-fit", "history-trend" or "" */
+    const char *sizing_input; /* the declared sizing input ("" = none) */
+    const char *fit_method;   /* "input-fit", "history-trend" or "" */
     int has_fit_memory, has_fit_wall;
-    int fit_usable;                /* the memory fit is good enough to size from */
-    const char *fit_note;          /* why there is no usable input fit ("" when there is one) */
+    int fit_usable;       /* the memory fit is good enough to size from */
+    const char *fit_note; /* why there is no usable input fit ("" when there is one) */
     acms_sizefit fit_memory, fit_wall;
 } feedback_rec;
 
-uint64_t feedback_memory_bump_mb(double peak_mb);     /* ceil(max(peak + 100, peak x 1.2)) */
-uint64_t feedback_memory_target_mb(double p95_mb);    /* ceil(max(p95 x 1.15, p95 + 8)) */
+uint64_t feedback_memory_bump_mb(double peak_mb);       /* ceil(max(peak + 100, peak x 1.2)) */
+uint64_t feedback_memory_target_mb(double p95_mb);      /* ceil(max(p95 x 1.15, p95 + 8)) */
 uint32_t feedback_runtime_target_s(double p99_wall_ms); /* ceil(max(p99 x 1.5, p99 + 30000) / 1000) */
 
 /* Learning across versions of a pipeline: stats and recommendations are keyed by (pipeline, step),

@@ -23,7 +23,8 @@ static int handle(void *ctx, acms_service *svc, const acms_msg *m, const char **
 
 int main(int argc, char **argv)
 {
-    static const acms_topic inputs[] = {ACMS_TOPIC_EXEC_RESULTS, ACMS_TOPIC_VALIDATION_RESULTS, ACMS_TOPIC_MONITOR_ALERTS};
+    static const acms_topic inputs[] = {ACMS_TOPIC_EXEC_RESULTS, ACMS_TOPIC_VALIDATION_RESULTS,
+                                        ACMS_TOPIC_MONITOR_ALERTS};
     static const acms_service_ops ops = {
         .name = FEEDBACK_SOURCE,
         .summary = "FeedbackCollector: outcomes, decayed usage history, recommendations, fix statistics",

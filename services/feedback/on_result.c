@@ -18,11 +18,11 @@ typedef struct result_in {
     const Acms__V1__ExecutionResult *res;
     const acms_catalog *cat;
     const Acms__V1__Environment *env;
-    const char *mode;          /* learning mode: off | shadow | ... */
-    int learning;              /* recommendations are written */
-    const char *pipeline;      /* NULL: no per-step learning */
-    const char *updated;       /* updated_ms of the written hashes */
-    feedback_outcome *o;       /* one per step */
+    const char *mode;     /* learning mode: off | shadow | ... */
+    int learning;         /* recommendations are written */
+    const char *pipeline; /* NULL: no per-step learning */
+    const char *updated;  /* updated_ms of the written hashes */
+    feedback_outcome *o;  /* one per step */
     size_t n;
     feedback_run_totals t;
     Acms__V1__LearningInsight **fins; /* fix_effective insights */
@@ -86,8 +86,9 @@ static int result_prepare(feedback_job *j, const Acms__V1__ExecutionResult *res,
     in->res = res;
     in->cat = prof ? &prof->catalog : NULL;
     in->env = prof && res->environment ? acms_profiles_env(prof, res->environment) : NULL;
-    in->mode = res->learning_mode && *res->learning_mode ? res->learning_mode
-               : in->env && in->env->learning_mode && *in->env->learning_mode ? in->env->learning_mode : "shadow";
+    in->mode = res->learning_mode && *res->learning_mode                      ? res->learning_mode
+               : in->env && in->env->learning_mode && *in->env->learning_mode ? in->env->learning_mode
+                                                                              : "shadow";
     in->learning = strcmp(in->mode, "off") != 0;
     in->pipeline = res->pipeline && *res->pipeline ? res->pipeline : NULL;
     in->n = res->n_steps;
@@ -98,7 +99,8 @@ static int result_prepare(feedback_job *j, const Acms__V1__ExecutionResult *res,
             in->o[i].t_ms = res->started_ms;
     }
     feedback_run_totals_of(a, in->o, in->n, &in->t);
-    in->updated = acms_arena_printf(a, "%lld", (long long)(res->finished_ms ? res->finished_ms : res->meta->timestamp_ms));
+    in->updated = acms_arena_printf(a, "%lld",
+                                    (long long)(res->finished_ms ? res->finished_ms : res->meta->timestamp_ms));
     return feedback_run_fix_insights(j, in->pipeline ? in->pipeline : "", &in->fins, &in->nfins);
 }
 
@@ -142,8 +144,12 @@ static int step_ops(feedback_job *j, result_in *in, size_t i, result_out *out)
     feedback_stats_track(&st, o);
     feedback_learn_observe(&st, o);
     const Acms__V1__Environment *env = in->env;
-    feedback_learn_in lin = {.catalog = in->cat, .instance_type = o->instance_type, .vcpu = o->configured_vcpu,
-                             .gpus = o->gpus, .mode = in->mode, .memory_scale = env ? env->memory_scale : 0,
+    feedback_learn_in lin = {.catalog = in->cat,
+                             .instance_type = o->instance_type,
+                             .vcpu = o->configured_vcpu,
+                             .gpus = o->gpus,
+                             .mode = in->mode,
+                             .memory_scale = env ? env->memory_scale : 0,
                              .allowed = env ? env->allowed_instance_types : NULL,
                              .nallowed = env ? env->n_allowed_instance_types : 0};
     feedback_rec rec;

@@ -63,7 +63,10 @@ double feedback_median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
-static double clamp01(double x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
+static double clamp01(double x)
+{
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+}
 
 /* The memory limit an attempt ran with. */
 static uint64_t limit_of(const Acms__V1__StepMetrics *m, const Acms__V1__Resources *ar, const Acms__V1__Resources *sr)
@@ -117,22 +120,23 @@ static void failed_attempt(acms_arena *a, const Acms__V1__StepResult *s, const A
     const Acms__V1__StepMetrics *m = at->metrics;
     const char *cause = at->cause && *at->cause ? at->cause : feedback_exit_reason_name(r);
     out->causes = acms_arena_push(a, out->causes, &out->ncauses, sizeof *out->causes);
-    out->causes[out->ncauses - 1] =
-        acms_arena_printf(a, "attempt %u: %s: %s", (unsigned)at->attempt, feedback_exit_reason_name(r), cause);
+    out->causes[out->ncauses - 1] = acms_arena_printf(a, "attempt %u: %s: %s", (unsigned)at->attempt,
+                                                      feedback_exit_reason_name(r), cause);
     if (is_resource_kill(r))
         out->resource_killed = 1;
     if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_MEMORY) {
         out->killed_memory = 1;
         double peak = m ? (double)m->peak_rss_kb / 1024.0 : 0;
         double lim = (double)limit_of(m, at->resources, s->resources);
-        if (peak < lim)  /* the kernel stops it at the limit: the need is at least the limit */
+        if (peak < lim) /* the kernel stops it at the limit: the need is at least the limit */
             peak = lim;
         if (peak > out->killed_peak_mb)
             out->killed_peak_mb = peak;
     } else if (r == ACMS__V1__EXIT_REASON__EXIT_REASON_TIME) {
         out->killed_time = 1;
-        uint32_t lim = at->runtime_limit_s ? at->runtime_limit_s
-                       : (m && m->runtime_limit_s) ? m->runtime_limit_s : s->max_runtime_s;
+        uint32_t lim = at->runtime_limit_s         ? at->runtime_limit_s
+                       : (m && m->runtime_limit_s) ? m->runtime_limit_s
+                                                   : s->max_runtime_s;
         if (lim == 0 && m)
             lim = (uint32_t)((m->wall_ms + 999) / 1000);
         if (lim > out->killed_runtime_s)
@@ -220,8 +224,8 @@ int feedback_outcome_analyze(acms_arena *a, const Acms__V1__StepResult *s, const
     usage_describe(s, &u, out);
     out->censored_memory = out->killed_memory && !(u.have_success && out->peak_rss_kb > 0);
     input_of(s, out);
-    out->wasted_instance_hours =
-        u.failed_hours + (u.have_success && out->has_memory_slack ? u.success_hours * out->memory_slack : 0);
+    out->wasted_instance_hours = u.failed_hours +
+                                 (u.have_success && out->has_memory_slack ? u.success_hours * out->memory_slack : 0);
     const acms_instance_type *t = cat && out->instance_type[0] ? acms_catalog_find(cat, out->instance_type) : NULL;
     if (t && t->price_per_hour > 0)
         out->cost_usd = out->instance_hours * t->price_per_hour;

@@ -14,26 +14,26 @@ typedef struct feedback_outcome {
     const char *step;
     int success;
     uint32_t attempts;
-    const char **causes;           /* "attempt 1: memory (killed ...)" per failed attempt */
+    const char **causes; /* "attempt 1: memory (killed ...)" per failed attempt */
     size_t ncauses;
     int has_memory_slack, has_cpu_slack;
     double memory_slack, cpu_slack;
     double instance_hours, wasted_instance_hours, cost_usd;
     uint64_t peak_rss_kb, mem_limit_mb, wall_ms, cpu_ms;
     double vcpu;
-    int resource_killed;           /* any attempt ended MEMORY, TIME or CPU_TIME */
+    int resource_killed; /* any attempt ended MEMORY, TIME or CPU_TIME */
     int killed_memory;
-    double killed_peak_mb;         /* largest peak at a memory kill (its limit when the peak is unknown) */
+    double killed_peak_mb; /* largest peak at a memory kill (its limit when the peak is unknown) */
     int killed_time;
-    uint32_t killed_runtime_s;     /* largest max_runtime_s an attempt was killed at */
-    int observed;                  /* a successful attempt: counted in the history, its usage (where
+    uint32_t killed_runtime_s; /* largest max_runtime_s an attempt was killed at */
+    int observed;              /* a successful attempt: counted in the history, its usage (where
                                       measured) feeds it */
-    int censored_memory;           /* killed for memory with no measured success: the need was above
+    int censored_memory;       /* killed for memory with no measured success: the need was above
                                       killed_peak_mb, a censored observation for the size fits */
     /* input-aware sizing (StepResult.sizing, filled by the adapter): what this run's needs follow */
-    const char *input_name;        /* the declared input ("ROWS", "--rows", "input_size_bytes"); "" none */
-    double input_value;            /* this run's value (0 = none or unresolved) */
-    int64_t t_ms;                  /* when it ran: the step's start (the service sets the run's start) */
+    const char *input_name; /* the declared input ("ROWS", "--rows", "input_size_bytes"); "" none */
+    double input_value;     /* this run's value (0 = none or unresolved) */
+    int64_t t_ms;           /* when it ran: the step's start (the service sets the run's start) */
     /* the step as configured, for recommendations */
     const char *instance_type;
     uint64_t configured_memory_mb;

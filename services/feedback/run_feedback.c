@@ -10,7 +10,10 @@
 
 #define FLUSH_TIMEOUT_MS 5000
 
-static const char *fmt(acms_arena *a, double v) { return acms_arena_printf(a, "%.6f", v); }
+static const char *fmt(acms_arena *a, double v)
+{
+    return acms_arena_printf(a, "%.6f", v);
+}
 
 void feedback_run_totals_of(acms_arena *a, const feedback_outcome *o, size_t n, feedback_run_totals *t)
 {
@@ -60,11 +63,11 @@ static const char *performance_text(acms_arena *a, const feedback_run_totals *t)
 {
     const char *slack = t->has_slack ? acms_arena_printf(a, "median memory slack %.0f%%", t->median_slack * 100.0)
                                      : "memory slack unknown";
-    return acms_arena_printf(a,
-                             "%zu/%zu steps succeeded in %u attempts; %zu steps killed for resources; %.4f instance-hours "
-                             "(%.4f wasted); cost $%.4f; %s; %zu recommendations updated",
-                             t->succeeded, t->steps, (unsigned)t->attempts, t->kills, t->hours, t->wasted, t->cost,
-                             slack, t->recs);
+    return acms_arena_printf(
+        a,
+        "%zu/%zu steps succeeded in %u attempts; %zu steps killed for resources; %.4f instance-hours "
+        "(%.4f wasted); cost $%.4f; %s; %zu recommendations updated",
+        t->succeeded, t->steps, (unsigned)t->attempts, t->kills, t->hours, t->wasted, t->cost, slack, t->recs);
 }
 
 int feedback_run_publish(feedback_job *j, const Acms__V1__ExecutionResult *res, const feedback_outcome *o, size_t n,

@@ -12,7 +12,10 @@
 static const char *const k_labels[] = {"alertname", "attempt", "environment", "pipeline", "run_id", "severity", "step"};
 #define NLABELS (sizeof k_labels / sizeof k_labels[0])
 
-static const char *nz(const char *s) { return s ? s : ""; }
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
 
 const char *monitor_alert_dedup_key(acms_arena *a, const char *name, const char *run_id, const char *step,
                                     uint32_t attempt)
@@ -68,8 +71,7 @@ static char *trimmed(acms_arena *a, const char *s, const char *e)
     return acms_arena_strndup(a, s, (size_t)(e - s));
 }
 
-int monitor_silences_parse(acms_arena *a, const char *spec, monitor_silences *out, char *errstr,
-                           size_t errstr_size)
+int monitor_silences_parse(acms_arena *a, const char *spec, monitor_silences *out, char *errstr, size_t errstr_size)
 {
     memset(out, 0, sizeof *out);
     if (!spec)
@@ -166,7 +168,8 @@ static cJSON *common_of(cJSON *const *objs, size_t n)
     if (!c || n == 0)
         return c;
     const cJSON *it;
-    cJSON_ArrayForEach(it, objs[0]) {
+    cJSON_ArrayForEach(it, objs[0])
+    {
         size_t i;
         for (i = 1; i < n; i++) {
             const cJSON *o = cJSON_GetObjectItemCaseSensitive(objs[i], it->string);

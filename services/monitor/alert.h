@@ -9,8 +9,8 @@
 #include "pb.h"
 
 typedef struct monitor_alert {
-    const char *name;          /* StepDurationAnomaly, StepKilledForMemory, ... */
-    const char *severity;      /* critical | warning | info */
+    const char *name;     /* StepDurationAnomaly, StepKilledForMemory, ... */
+    const char *severity; /* critical | warning | info */
     const char *pipeline;
     const char *environment;
     const char *step;
@@ -21,8 +21,8 @@ typedef struct monitor_alert {
     double observed;
     double expected;
     int64_t starts_at_ms;
-    const char *dedup_key;     /* set by monitor_alert_new */
-    const char *group_key;     /* "<run>" */
+    const char *dedup_key; /* set by monitor_alert_new */
+    const char *group_key; /* "<run>" */
 } monitor_alert;
 
 /* A new alert in the arena with its dedup and group keys; summary/description are copied. */
@@ -46,7 +46,7 @@ typedef struct monitor_matcher {
 typedef struct monitor_silence {
     monitor_matcher *m;
     size_t n;
-    const char *text;          /* as configured, for logs */
+    const char *text; /* as configured, for logs */
 } monitor_silence;
 
 typedef struct monitor_silences {
@@ -56,8 +56,7 @@ typedef struct monitor_silences {
 
 /* Parses spec (NULL or "" = none) into the arena. ACMS_OK, or ACMS_ERR_INVALID with errstr naming
  * the bad matcher (a matcher needs key=value; empty silences between ';' are skipped). */
-int monitor_silences_parse(acms_arena *a, const char *spec, monitor_silences *out, char *errstr,
-                           size_t errstr_size);
+int monitor_silences_parse(acms_arena *a, const char *spec, monitor_silences *out, char *errstr, size_t errstr_size);
 /* The first silence matching al, or NULL. */
 const monitor_silence *monitor_alert_silenced(acms_arena *a, const monitor_silences *s, const monitor_alert *al);
 

@@ -15,8 +15,7 @@ uint64_t monitor_memory_up_mb(double peak_mb)
     return (uint64_t)ceil(a > b ? a : b);
 }
 
-static monitor_opportunity *add(monitor_opportunity *out, size_t *n, const char *kind, const char *field,
-                                double safety)
+static monitor_opportunity *add(monitor_opportunity *out, size_t *n, const char *kind, const char *field, double safety)
 {
     if (*n >= MONITOR_MAX_OPPS)
         return NULL;
@@ -50,9 +49,10 @@ static void memory_rules(const monitor_usage *u, monitor_opportunity *out, size_
         snprintf(o->current_value, sizeof o->current_value, "%llu", (unsigned long long)u->mem_limit_mb);
         snprintf(o->proposed_value, sizeof o->proposed_value, "%llu", (unsigned long long)proposed);
         if (u->killed_memory)
-            snprintf(o->reason, sizeof o->reason,
-                     "killed for memory at %.0f MiB of a %llu MiB limit; next attempt needs max(peak x 1.3, peak + 100 MiB)",
-                     used_mb, (unsigned long long)u->mem_limit_mb);
+            snprintf(
+                o->reason, sizeof o->reason,
+                "killed for memory at %.0f MiB of a %llu MiB limit; next attempt needs max(peak x 1.3, peak + 100 MiB)",
+                used_mb, (unsigned long long)u->mem_limit_mb);
         else
             snprintf(o->reason, sizeof o->reason, "%s RSS %.0f MiB is %.0f%% of the %llu MiB limit",
                      u->running ? "live" : "peak", used_mb, util * 100.0, (unsigned long long)u->mem_limit_mb);
@@ -69,8 +69,8 @@ static void memory_rules(const monitor_usage *u, monitor_opportunity *out, size_
         snprintf(o->current_value, sizeof o->current_value, "%llu", (unsigned long long)u->mem_limit_mb);
         snprintf(o->proposed_value, sizeof o->proposed_value, "%llu", (unsigned long long)proposed);
         snprintf(o->reason, sizeof o->reason,
-                 "peak RSS %.0f MiB is only %.0f%% of the %llu MiB limit after %u successful runs",
-                 used_mb, util * 100.0, (unsigned long long)u->mem_limit_mb, (unsigned)u->baseline_runs);
+                 "peak RSS %.0f MiB is only %.0f%% of the %llu MiB limit after %u successful runs", used_mb,
+                 util * 100.0, (unsigned long long)u->mem_limit_mb, (unsigned)u->baseline_runs);
     }
 }
 
@@ -114,8 +114,8 @@ static void cpu_rule(const monitor_usage *u, monitor_opportunity *out, size_t *n
         return;
     snprintf(o->current_value, sizeof o->current_value, "%g", u->vcpu);
     snprintf(o->proposed_value, sizeof o->proposed_value, "%g", proposed);
-    snprintf(o->reason, sizeof o->reason, "CPU mostly idle: %.2f cores used of %g vCPU (%.0f%%) over %.1f s",
-             cores, u->vcpu, util * 100.0, (double)u->wall_ms / 1000.0);
+    snprintf(o->reason, sizeof o->reason, "CPU mostly idle: %.2f cores used of %g vCPU (%.0f%%) over %.1f s", cores,
+             u->vcpu, util * 100.0, (double)u->wall_ms / 1000.0);
 }
 
 size_t monitor_analyze(const monitor_usage *u, monitor_opportunity out[MONITOR_MAX_OPPS])

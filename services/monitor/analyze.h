@@ -22,12 +22,12 @@
 #include <stdint.h>
 
 #define MONITOR_MAX_OPPS 4
-#define MONITOR_MEM_HIGH 0.90          /* memory_up trigger */
-#define MONITOR_MEM_CRIT 0.95          /* memory_up with the higher safety */
-#define MONITOR_MEM_LOW 0.25           /* memory_down trigger */
-#define MONITOR_RUNTIME_HIGH 0.85      /* runtime_up trigger */
-#define MONITOR_CPU_IDLE 0.20          /* cpu_down trigger */
-#define MONITOR_CPU_MIN_WALL_MS 10000  /* cpu_down only for steps of at least 10 s */
+#define MONITOR_MEM_HIGH 0.90         /* memory_up trigger */
+#define MONITOR_MEM_CRIT 0.95         /* memory_up with the higher safety */
+#define MONITOR_MEM_LOW 0.25          /* memory_down trigger */
+#define MONITOR_RUNTIME_HIGH 0.85     /* runtime_up trigger */
+#define MONITOR_CPU_IDLE 0.20         /* cpu_down trigger */
+#define MONITOR_CPU_MIN_WALL_MS 10000 /* cpu_down only for steps of at least 10 s */
 
 typedef struct monitor_usage {
     int running;              /* 1: heartbeat of a running step; 0: the attempt finished */
@@ -45,8 +45,8 @@ typedef struct monitor_usage {
 } monitor_usage;
 
 typedef struct monitor_opportunity {
-    const char *kind;         /* memory_up | memory_down | runtime_up | cpu_down (static) */
-    const char *field;        /* memory_mb | max_runtime_s | vcpu (static) */
+    const char *kind;  /* memory_up | memory_down | runtime_up | cpu_down (static) */
+    const char *field; /* memory_mb | max_runtime_s | vcpu (static) */
     char current_value[32];
     char proposed_value[32];
     double safety;

@@ -13,14 +13,14 @@
 #define MONITOR_WINDOW 32
 #define MONITOR_WARMUP 5
 #define MONITOR_EWMA_ALPHA 0.2
-#define MONITOR_MAD_K 6.0          /* MADs above the median */
-#define MONITOR_MAD_SCALE 1.4826   /* MAD -> standard deviation for normal data */
-#define MONITOR_REL_SLACK 0.5      /* never flag below median x 1.5 */
+#define MONITOR_MAD_K 6.0        /* MADs above the median */
+#define MONITOR_MAD_SCALE 1.4826 /* MAD -> standard deviation for normal data */
+#define MONITOR_REL_SLACK 0.5    /* never flag below median x 1.5 */
 
 typedef enum {
-    MONITOR_METRIC_WALL = 0,       /* wall time, ms */
-    MONITOR_METRIC_PEAK,           /* peak RSS, MiB */
-    MONITOR_METRIC_CPU,            /* user + sys CPU time, ms */
+    MONITOR_METRIC_WALL = 0, /* wall time, ms */
+    MONITOR_METRIC_PEAK,     /* peak RSS, MiB */
+    MONITOR_METRIC_CPU,      /* user + sys CPU time, ms */
     MONITOR_METRIC__COUNT
 } monitor_metric;
 
@@ -34,15 +34,15 @@ typedef struct monitor_baseline {
 } monitor_baseline;
 
 typedef struct monitor_anomaly {
-    int anomalous;                 /* 1 when v exceeds the threshold of a warm baseline */
-    int warm;                      /* n >= MONITOR_WARMUP */
+    int anomalous; /* 1 when v exceeds the threshold of a warm baseline */
+    int warm;      /* n >= MONITOR_WARMUP */
     double observed;
-    double median;                 /* expected value */
+    double median; /* expected value */
     double mad;
-    double threshold;              /* median + max(...) */
-    double mean;                   /* EWMA */
-    double stddev;                 /* sqrt(EWMA variance) */
-    double ratio;                  /* observed / median (0 when the median is 0) */
+    double threshold; /* median + max(...) */
+    double mean;      /* EWMA */
+    double stddev;    /* sqrt(EWMA variance) */
+    double ratio;     /* observed / median (0 when the median is 0) */
 } monitor_anomaly;
 
 /* An empty baseline with the metric's absolute slack (monitor_metric_min_delta). */

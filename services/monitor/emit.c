@@ -26,11 +26,12 @@ monitor_alert *monitor_alert_anomaly(monitor_job *j, monitor_metric mt, const mo
 {
     const Acms__V1__StepEvent *ev = j->ev;
     const char *unit = k_metric_unit[mt];
-    const char *what = mt == MONITOR_METRIC_WALL ? (running ? "has been running" : "took")
-                       : mt == MONITOR_METRIC_PEAK ? "peaked at" : "used CPU";
+    const char *what = mt == MONITOR_METRIC_WALL   ? (running ? "has been running" : "took")
+                       : mt == MONITOR_METRIC_PEAK ? "peaked at"
+                                                   : "used CPU";
     char summary[512], desc[1024];
-    snprintf(summary, sizeof summary, "Step %s of %s %s %.0f %s, expected about %.0f %s", ev->step, ev->pipeline,
-             what, an->observed, unit, an->median, unit);
+    snprintf(summary, sizeof summary, "Step %s of %s %s %.0f %s, expected about %.0f %s", ev->step, ev->pipeline, what,
+             an->observed, unit, an->median, unit);
     snprintf(desc, sizeof desc,
              "%s %.0f %s exceeds the anomaly threshold %.0f %s = median %.0f + max(6 x 1.4826 x MAD %.0f, "
              "0.5 x median, %.0f) over the last %u successful runs (EWMA mean %.0f, sd %.0f)%s",
@@ -70,12 +71,11 @@ monitor_alert *monitor_alert_kill(monitor_job *j, const Acms__V1__StepMetrics *m
         name = "StepKilledForCpuTime";
         observed = (double)(m->user_cpu_ms + m->sys_cpu_ms) / 1000.0;
         expected = 0;
-        snprintf(summary, sizeof summary, "Step %s of %s was killed for CPU time (attempt %u)", ev->step,
-                 ev->pipeline, (unsigned)ev->attempt);
+        snprintf(summary, sizeof summary, "Step %s of %s was killed for CPU time (attempt %u)", ev->step, ev->pipeline,
+                 (unsigned)ev->attempt);
         snprintf(desc, sizeof desc, "used %.1f s of CPU time, beyond its CPU-time limit", observed);
         break;
-    default:
-        return NULL;
+    default: return NULL;
     }
     monitor_alert *al = monitor_alert_new(j->a, name, "warning", ev->pipeline, ev->environment, ev->step, j->run,
                                           ev->attempt, summary, desc);
@@ -134,7 +134,8 @@ int monitor_emit_alerts(monitor_job *j, monitor_alert **alerts, size_t n)
         if (res.errors)
             monitor_count(j, "acms_webhook_errors_total", NULL, "Failed webhook tries", res.errors);
         if (res.delivered)
-            monitor_count(j, "acms_webhook_deliveries_total", NULL, "Alert groups delivered to a webhook", res.delivered);
+            monitor_count(j, "acms_webhook_deliveries_total", NULL, "Alert groups delivered to a webhook",
+                          res.delivered);
     }
     return ACMS_OK;
 }
@@ -145,11 +146,11 @@ int monitor_emit_opportunities(monitor_job *j, const monitor_opportunity *opps, 
     for (size_t i = 0; i < n; i++) {
         const monitor_opportunity *o = &opps[i];
         Acms__V1__AdaptationOpportunity *msg = acms_pb_new(j->a, &acms__v1__adaptation_opportunity__descriptor);
-        msg->meta = acms_meta_new(j->a, j->run, MONITOR_SOURCE, j->id, acms_arena_printf(j->a, "%s/%s", o->kind, o->field),
-                                  ev->meta->traceparent);
+        msg->meta = acms_meta_new(j->a, j->run, MONITOR_SOURCE, j->id,
+                                  acms_arena_printf(j->a, "%s/%s", o->kind, o->field), ev->meta->traceparent);
         if (running) {
-            const char *key = monitor_key_alerted(
-                j->a, acms_arena_printf(j->a, "opportunity/%s/%s/%s/%u", o->kind, j->run, ev->step, (unsigned)ev->attempt));
+            const char *key = monitor_key_alerted(j->a, acms_arena_printf(j->a, "opportunity/%s/%s/%s/%u", o->kind,
+                                                                          j->run, ev->step, (unsigned)ev->attempt));
             int rl = monitor_store_rate_limit(j->r, key, msg->meta->event_id, 24 * 3600, NULL, NULL);
             if (rl < 0)
                 return ACMS_ERR_RETRY;
@@ -171,7 +172,7 @@ int monitor_emit_opportunities(monitor_job *j, const monitor_opportunity *opps, 
             return ACMS_ERR_RETRY;
         j->published = 1;
         monitor_count(j, "acms_adaptation_opportunities_total", acms_arena_printf(j->a, "kind=\"%s\"", o->kind),
-              "Adaptation opportunities proposed", 1);
+                      "Adaptation opportunities proposed", 1);
         acms_log_info(j->run, j->id, "opportunity %s for %s: %s -> %s (safety %.2f): %s", o->kind, ev->step,
                       o->current_value, o->proposed_value, o->safety, o->reason);
     }

@@ -14,11 +14,11 @@
 #define MONITOR_SOURCE "acms-monitor"
 
 typedef struct monitor_ctx {
-    acms_arena *arena;             /* configuration lifetime */
-    monitor_silences silences;     /* ACMS_ALERT_SILENCES */
-    monitor_webhooks hooks;        /* ACMS_ALERT_WEBHOOKS */
-    const char *receiver;          /* ACMS_ALERT_RECEIVER, default "acms" */
-    const char *external_url;      /* ACMS_ALERT_EXTERNAL_URL, default http://localhost */
+    acms_arena *arena;         /* configuration lifetime */
+    monitor_silences silences; /* ACMS_ALERT_SILENCES */
+    monitor_webhooks hooks;    /* ACMS_ALERT_WEBHOOKS */
+    const char *receiver;      /* ACMS_ALERT_RECEIVER, default "acms" */
+    const char *external_url;  /* ACMS_ALERT_EXTERNAL_URL, default http://localhost */
 } monitor_ctx;
 
 /* One event in hand. */
@@ -31,7 +31,7 @@ typedef struct monitor_job {
     const Acms__V1__StepEvent *ev;
     const char *run;
     const char *id;
-    int published;                 /* something was queued: flush before the guarded apply */
+    int published; /* something was queued: flush before the guarded apply */
 } monitor_job;
 
 /* config.c: reads the ACMS_ALERT_* settings and initialises libcurl. On failure *out is untouched

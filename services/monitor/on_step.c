@@ -94,7 +94,8 @@ static void baseline_op(monitor_job *j, const monitor_baseline bl[MONITOR_METRIC
     }
     acms_hash_op_add(j->a, &op->set, &op->nset, "pipeline", j->ev->pipeline);
     acms_hash_op_add(j->a, &op->set, &op->nset, "step", j->ev->step);
-    acms_hash_op_add(j->a, &op->set, &op->nset, "updated_ms", acms_arena_printf(j->a, "%lld", (long long)j->ev->meta->timestamp_ms));
+    acms_hash_op_add(j->a, &op->set, &op->nset, "updated_ms",
+                     acms_arena_printf(j->a, "%lld", (long long)j->ev->meta->timestamp_ms));
 }
 
 /* Judges a finished step against its baselines and publishes its anomaly and kill alerts and its
@@ -142,7 +143,7 @@ static int finished_apply(monitor_job *j, const char *seen, monitor_baseline bl[
         monitor_hash_op ops[2];
         size_t nops = 1;
         monitor_session_op(j->a, j->ev, NULL, &ops[0]);
-        if (ok) {  /* only successful attempts teach the baseline: a killed one is censored */
+        if (ok) { /* only successful attempts teach the baseline: a killed one is censored */
             monitor_baseline upd[MONITOR_METRIC__COUNT];
             memcpy(upd, bl, sizeof upd);
             for (int i = 0; i < MONITOR_METRIC__COUNT; i++)
@@ -154,7 +155,7 @@ static int finished_apply(monitor_job *j, const char *seen, monitor_baseline bl[
             return ACMS_ERR_RETRY;
         if (rc >= 0)
             return ACMS_OK;
-        if (baselines_read(j, bl, &version) != ACMS_OK)  /* another replica updated it: re-read */
+        if (baselines_read(j, bl, &version) != ACMS_OK) /* another replica updated it: re-read */
             return ACMS_ERR_RETRY;
     }
     acms_log_warn(j->run, j->id, "baseline update kept conflicting; retrying the event");
@@ -207,8 +208,8 @@ int monitor_handle(monitor_ctx *ctx, acms_service *svc, const acms_msg *m, const
 {
     acms_arena *a = acms_arena_new(0);
     int rc = ACMS_OK;
-    Acms__V1__StepEvent *ev =
-        (Acms__V1__StepEvent *)acms_pb_decode(a, &acms__v1__step_event__descriptor, m->payload, m->len, reason);
+    Acms__V1__StepEvent *ev = (Acms__V1__StepEvent *)acms_pb_decode(a, &acms__v1__step_event__descriptor, m->payload,
+                                                                    m->len, reason);
     if (!ev) {
         rc = ACMS_ERR_POISON;
         goto out;
@@ -230,23 +231,21 @@ int monitor_handle(monitor_ctx *ctx, acms_service *svc, const acms_msg *m, const
         rc = ACMS_ERR_POISON;
         goto out;
     }
-    monitor_job j = {.ctx = ctx, .svc = svc, .r = acms_service_redis(svc), .metrics = acms_service_metrics(svc), .a = a,
-             .ev = ev, .run = ev->meta->run_id, .id = ev->meta->event_id};
+    monitor_job j = {.ctx = ctx,
+                     .svc = svc,
+                     .r = acms_service_redis(svc),
+                     .metrics = acms_service_metrics(svc),
+                     .a = a,
+                     .ev = ev,
+                     .run = ev->meta->run_id,
+                     .id = ev->meta->event_id};
     switch (ev->kind) {
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_STARTED:
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_STARTED:
-    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_SKIPPED:
-        rc = apply_session(&j, NULL);
-        break;
-    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_HEARTBEAT:
-        rc = on_heartbeat(&j);
-        break;
-    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED:
-        rc = on_finished(&j);
-        break;
-    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED:
-        rc = on_run_finished(&j);
-        break;
+    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_SKIPPED: rc = apply_session(&j, NULL); break;
+    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_HEARTBEAT: rc = on_heartbeat(&j); break;
+    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED: rc = on_finished(&j); break;
+    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED: rc = on_run_finished(&j); break;
     default:
         *reason = "unknown step event kind";
         rc = ACMS_ERR_POISON;

@@ -15,8 +15,7 @@
 /* KEYS[1] alerted key, KEYS[2] counter hash; ARGV owner, ttl, counter field ('' = none), run retention
  * (ms). A run's session counter follows the run's retention (common/retention.h): it is not written
  * for a run that is gone, and takes the run's expiry once the run has ended. */
-static const char k_rate_lua[] =
-    ACMS_RETENTION_LUA
+static const char k_rate_lua[] = ACMS_RETENTION_LUA
     "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then\n"
     "  local run = string.match(KEYS[2], '^acms:monitor:session:(.+)$')\n"
     "  if ARGV[3] ~= '' and not (run and acms_gone(run)) then\n"
@@ -58,8 +57,14 @@ const char *monitor_kv_get(const char *const *kv, size_t nkv, const char *field)
     return NULL;
 }
 
-static const char *u64s(acms_arena *a, uint64_t v) { return acms_arena_printf(a, "%" PRIu64, v); }
-static const char *i64s(acms_arena *a, int64_t v) { return acms_arena_printf(a, "%" PRId64, v); }
+static const char *u64s(acms_arena *a, uint64_t v)
+{
+    return acms_arena_printf(a, "%" PRIu64, v);
+}
+static const char *i64s(acms_arena *a, int64_t v)
+{
+    return acms_arena_printf(a, "%" PRId64, v);
+}
 
 static void step_set(acms_arena *a, monitor_hash_op *op, const char *step, const char *metric, const char *v)
 {
@@ -72,10 +77,8 @@ int monitor_session_needs_guard(const Acms__V1__StepEvent *ev)
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_FINISHED:
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_SKIPPED:
     case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_STARTED:
-    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED:
-        return 1;
-    default:
-        return 0;
+    case ACMS__V1__STEP_EVENT_KIND__STEP_EVENT_KIND_RUN_FINISHED: return 1;
+    default: return 0;
     }
 }
 
@@ -127,8 +130,8 @@ void monitor_session_op(acms_arena *a, const Acms__V1__StepEvent *ev, const char
             step_set(a, op, step, "peak_mb", acms_arena_printf(a, "%.1f", (double)m->peak_rss_kb / 1024.0));
             step_set(a, op, step, "cpu_ms", u64s(a, m->user_cpu_ms + m->sys_cpu_ms));
             step_set(a, op, step, "mem_limit_mb", u64s(a, m->mem_limit_mb ? m->mem_limit_mb : ev->memory_mb));
-            const ProtobufCEnumValue *r =
-                protobuf_c_enum_descriptor_get_value(&acms__v1__exit_reason__descriptor, (int)m->exit_reason);
+            const ProtobufCEnumValue *r = protobuf_c_enum_descriptor_get_value(&acms__v1__exit_reason__descriptor,
+                                                                               (int)m->exit_reason);
             step_set(a, op, step, "exit_reason", r ? r->name : "EXIT_REASON_UNSPECIFIED");
         }
         acms_hash_op_add(a, &op->incr, &op->nincr, "attempts", "1");
@@ -146,8 +149,7 @@ void monitor_session_op(acms_arena *a, const Acms__V1__StepEvent *ev, const char
         if (run_summary)
             acms_hash_op_add(a, &op->set, &op->nset, "summary", run_summary);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -179,18 +181,18 @@ int monitor_store_apply(acms_redis *r, const char *seen_key, const monitor_hash_
 int monitor_store_rate_limit(acms_redis *r, const char *alerted_key, const char *owner, int ttl_s,
                              const char *counter_key, const char *counter_field)
 {
-    redisReply *rep = acms_redis_cmd(r, "EVAL %s 2 %s %s %s %d %s %s %d", k_rate_lua, alerted_key,
-                                     counter_key ? counter_key : alerted_key, owner,
-                                     ttl_s > 0 ? ttl_s : MONITOR_ALERTED_TTL_S,
-                                     counter_key && counter_field ? counter_field : "",
-                                     acms_redis_run_retention_arg(r), MONITOR_SESSION_TTL_S);
+    redisReply *rep = acms_redis_cmd(
+        r, "EVAL %s 2 %s %s %s %d %s %s %d", k_rate_lua, alerted_key, counter_key ? counter_key : alerted_key, owner,
+        ttl_s > 0 ? ttl_s : MONITOR_ALERTED_TTL_S, counter_key && counter_field ? counter_field : "",
+        acms_redis_run_retention_arg(r), MONITOR_SESSION_TTL_S);
     if (!rep)
         return ACMS_ERR_RETRY;
     int rc = ACMS_ERR_RETRY;
     if (rep->type == REDIS_REPLY_INTEGER)
         rc = (int)rep->integer;
     else
-        acms_log_error(NULL, NULL, "redis script failed: %s", rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        acms_log_error(NULL, NULL, "redis script failed: %s",
+                       rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     freeReplyObject(rep);
     return rc;
 }

@@ -14,8 +14,7 @@
 #define TRY_TIMEOUT_MS 1000
 #define CONNECT_TIMEOUT_MS 300
 
-int monitor_webhooks_parse(acms_arena *a, const char *spec, monitor_webhooks *out, char *errstr,
-                           size_t errstr_size)
+int monitor_webhooks_parse(acms_arena *a, const char *spec, monitor_webhooks *out, char *errstr, size_t errstr_size)
 {
     memset(out, 0, sizeof *out);
     out->budget_ms = 2000;
@@ -71,14 +70,15 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /* One POST with a timeout; returns 1 on a 2xx answer. */
-static int post_once(CURL *c, const char *url, const char *json, int64_t timeout_ms, long *status,
-                     char *err, size_t err_size)
+static int post_once(CURL *c, const char *url, const char *json, int64_t timeout_ms, long *status, char *err,
+                     size_t err_size)
 {
     err[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS));
     CURLcode rc = curl_easy_perform(c);
     *status = 0;
     if (rc != CURLE_OK) {

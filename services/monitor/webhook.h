@@ -15,21 +15,20 @@
 typedef struct monitor_webhooks {
     char **urls;
     size_t n;
-    int budget_ms;                              /* total time bound per post (all receivers) */
-    int backoff_ms[MONITOR_WEBHOOK_TRIES];      /* 200, 400, 800 */
-    const acms_clock *clock;                    /* the budget's clock and the backoffs' sleep; NULL = the system's */
+    int budget_ms;                         /* total time bound per post (all receivers) */
+    int backoff_ms[MONITOR_WEBHOOK_TRIES]; /* 200, 400, 800 */
+    const acms_clock *clock;               /* the budget's clock and the backoffs' sleep; NULL = the system's */
 } monitor_webhooks;
 
 typedef struct monitor_webhook_result {
-    unsigned delivered;    /* receivers that answered 2xx */
-    unsigned failed;       /* receivers that did not, after their tries */
-    unsigned errors;       /* failed tries (for acms_webhook_errors_total) */
+    unsigned delivered; /* receivers that answered 2xx */
+    unsigned failed;    /* receivers that did not, after their tries */
+    unsigned errors;    /* failed tries (for acms_webhook_errors_total) */
 } monitor_webhook_result;
 
 /* Parses the comma-separated list (blanks trimmed, empty items skipped) into the arena. Only http://
  * and https:// URLs are accepted: ACMS_OK or ACMS_ERR_INVALID with errstr. */
-int monitor_webhooks_parse(acms_arena *a, const char *spec, monitor_webhooks *out, char *errstr,
-                           size_t errstr_size);
+int monitor_webhooks_parse(acms_arena *a, const char *spec, monitor_webhooks *out, char *errstr, size_t errstr_size);
 /* POSTs json (application/json) to every receiver. Never fails the caller: outcomes are counted in *res. */
 void monitor_webhooks_post(const monitor_webhooks *w, const char *json, monitor_webhook_result *res);
 

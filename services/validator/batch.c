@@ -11,13 +11,13 @@
 #define BATCH_MAX_STEPS 256
 
 typedef struct batch_item {
-    Acms__V1__ConfigPrepared *in;        /* NULL: not (or no longer) in the group */
+    Acms__V1__ConfigPrepared *in; /* NULL: not (or no longer) in the group */
     validator_step_history *history;
-    size_t first, ncmds;                 /* its replies in the history pipeline */
+    size_t first, ncmds; /* its replies in the history pipeline */
     validator_pass vp;
     Acms__V1__ValidationResult *res;
-    const char *kv[4];                   /* its status write (acms_batch_write points here) */
-    const char *packed;                  /* res packed (the run's record, reused by the events) */
+    const char *kv[4];  /* its status write (acms_batch_write points here) */
+    const char *packed; /* res packed (the run's record, reused by the events) */
     size_t packed_len;
     int64_t t0_ms;
 } batch_item;
@@ -28,7 +28,7 @@ typedef struct validator_batch {
     acms_arena *a;
     const acms_msg *msgs;
     batch_item *it;
-    validator_fix_history fixes;         /* of every issue code the group met */
+    validator_fix_history fixes; /* of every issue code the group met */
 } validator_batch;
 
 static int join(void *ctx, size_t i)
@@ -62,9 +62,14 @@ static int status(void *ctx, size_t i, acms_batch_write *w)
     size_t nkv;
     const char *st = validator_verdict_status(b->a, it->res, it->kv, &nkv);
     it->packed = validator_result_packed(b->a, it->res, &it->packed_len);
-    *w = (acms_batch_write){.run_id = it->in->meta->run_id, .status = st, .kv = nkv ? it->kv : NULL, .nkv = nkv,
-                           .list_suffix = ACMS_STATE_VALIDATION, .items = &it->packed, .lens = &it->packed_len,
-                           .nitems = 1};
+    *w = (acms_batch_write){.run_id = it->in->meta->run_id,
+                            .status = st,
+                            .kv = nkv ? it->kv : NULL,
+                            .nkv = nkv,
+                            .list_suffix = ACMS_STATE_VALIDATION,
+                            .items = &it->packed,
+                            .lens = &it->packed_len,
+                            .nitems = 1};
     return ACMS_OK;
 }
 
@@ -119,8 +124,7 @@ static int validate_levels(validator_batch *b, size_t n)
         if (!it->in)
             continue;
         acms_log_set_trace(b->msgs[i].traceparent);
-        if (validator_validate_levels(b->c, b->a, it->in->runtime, it->in->document, it->history, &it->vp) !=
-            ACMS_OK) {
+        if (validator_validate_levels(b->c, b->a, it->in->runtime, it->in->document, it->history, &it->vp) != ACMS_OK) {
             it->in = NULL; /* stays ACMS_ERR_RETRY */
             continue;
         }

@@ -13,9 +13,9 @@
 typedef struct env_view {
     const validator_input *in;
     const Acms__V1__Environment *env;
-    const acms_catalog *cat;            /* NULL or empty: no catalogue checks */
-    acms_strmap allowed;                /* empty when every type is allowed */
-    const char **cat_names;             /* built on first unknown type */
+    const acms_catalog *cat; /* NULL or empty: no catalogue checks */
+    acms_strmap allowed;     /* empty when every type is allowed */
+    const char **cat_names;  /* built on first unknown type */
 } env_view;
 
 static int type_allowed(const env_view *v, const char *name)
@@ -34,9 +34,9 @@ static void check_instance_type(env_view *v, acms_arena *a, acms_issues *is, siz
     if (v->cat) {
         const acms_instance_type *t = acms_catalog_find(v->cat, it);
         if (t == NULL) {
-            Acms__V1__ValidationIssue *x =
-                validator_step_issue(v->in, is, i, "instance_type", "UNKNOWN_INSTANCE_TYPE", "error",
-                                     "instance type '%.80s' is not in the instance catalogue", it);
+            Acms__V1__ValidationIssue *x = validator_step_issue(
+                v->in, is, i, "instance_type", "UNKNOWN_INSTANCE_TYPE", "error",
+                "instance type '%.80s' is not in the instance catalogue", it);
             if (v->cat_names == NULL) {
                 v->cat_names = acms_arena_alloc(a, (v->cat->n + 1) * sizeof *v->cat_names);
                 for (size_t k = 0; k < v->cat->n; k++)
@@ -60,9 +60,9 @@ static void check_instance_type(env_view *v, acms_arena *a, acms_issues *is, siz
         env->n_allowed_instance_types);
     const acms_instance_type *t = *out;
     if (t && v->cat) {
-        const acms_instance_type *fit =
-            acms_catalog_smallest_fit(v->cat, NULL, t->vcpu, acms_instance_memory_mb(t), t->gpus,
-                                      env->allowed_instance_types, env->n_allowed_instance_types);
+        const acms_instance_type *fit = acms_catalog_smallest_fit(v->cat, NULL, t->vcpu, acms_instance_memory_mb(t),
+                                                                  t->gpus, env->allowed_instance_types,
+                                                                  env->n_allowed_instance_types);
         if (fit)
             acms_issue_suggest(is, x, "INSTANCE_TYPE_NOT_ALLOWED:smallest-allowed-fit", "pattern", 0.8, path, fit->name,
                                "use '%s', the cheapest allowed type with at least %g vCPU and %g GiB", fit->name,
@@ -87,14 +87,15 @@ static void check_quotas(const env_view *v, acms_arena *a, acms_issues *is, size
     if (q->max_instances && s->instance_count > q->max_instances) {
         Acms__V1__ValidationIssue *x = validator_step_issue(
             v->in, is, i, "instance_count", "QUOTA_INSTANCES", "error",
-            "instance_count %u exceeds the quota of %u instances per step in %s", s->instance_count, q->max_instances, env);
+            "instance_count %u exceeds the quota of %u instances per step in %s", s->instance_count, q->max_instances,
+            env);
         acms_issue_suggest(is, x, "QUOTA_INSTANCES:cap", "pattern", 0.7, validator_step_path(a, i, "instance_count"),
                            acms_arena_printf(a, "%u", q->max_instances), "set instance_count to %u", q->max_instances);
     }
     if (q->max_runtime_s && s->max_runtime_s > q->max_runtime_s) {
-        Acms__V1__ValidationIssue *x = validator_step_issue(
-            v->in, is, i, "max_runtime_s", "QUOTA_RUNTIME", "error",
-            "max_runtime_s %u exceeds the quota of %u s in %s", s->max_runtime_s, q->max_runtime_s, env);
+        Acms__V1__ValidationIssue *x = validator_step_issue(v->in, is, i, "max_runtime_s", "QUOTA_RUNTIME", "error",
+                                                            "max_runtime_s %u exceeds the quota of %u s in %s",
+                                                            s->max_runtime_s, q->max_runtime_s, env);
         acms_issue_suggest(is, x, "QUOTA_RUNTIME:cap", "pattern", 0.7, validator_step_path(a, i, "max_runtime_s"),
                            acms_arena_printf(a, "%u", q->max_runtime_s), "set max_runtime_s to %u", q->max_runtime_s);
     }
@@ -110,7 +111,10 @@ static void check_quotas(const env_view *v, acms_arena *a, acms_issues *is, size
     }
 }
 
-static const char *it_name(const Acms__V1__Step *s) { return s->instance_type; }
+static const char *it_name(const Acms__V1__Step *s)
+{
+    return s->instance_type;
+}
 
 static void check_step(env_view *v, acms_arena *a, acms_issues *is, size_t i, const Acms__V1__Step *s)
 {
@@ -171,10 +175,11 @@ static void check_step(env_view *v, acms_arena *a, acms_issues *is, size_t i, co
             v->in, is, i, "instance_type", "NO_GPU_FOR_TRAINING", "info",
             "training step '%s' runs on '%s', which has no GPU; fine for tree models, slow for deep learning",
             validator_str(s->name), t->name);
-        const acms_instance_type *g =
-            v->cat ? acms_catalog_smallest_fit(v->cat, NULL, t->vcpu, acms_instance_memory_mb(t), 1,
-                                               env->allowed_instance_types, env->n_allowed_instance_types)
-                   : NULL;
+        const acms_instance_type *g = v->cat
+                                          ? acms_catalog_smallest_fit(v->cat, NULL, t->vcpu, acms_instance_memory_mb(t),
+                                                                      1, env->allowed_instance_types,
+                                                                      env->n_allowed_instance_types)
+                                          : NULL;
         if (g)
             acms_issue_suggest(is, x, "NO_GPU_FOR_TRAINING:smallest-gpu", "best_practice", 0.3,
                                validator_step_path(a, i, "instance_type"), g->name,
@@ -202,9 +207,10 @@ static void check_clamps(const validator_input *in, acms_arena *a, acms_issues *
         for (size_t j = 0; in->pipeline && j < in->pipeline->n_steps; j++)
             if (!strcmp(validator_str(in->pipeline->steps[j]->name), validator_str(r->step)))
                 i = (long)j;
-        Acms__V1__ValidationIssue *x =
-            i >= 0 ? validator_step_issue(in, is, (size_t)i, r->field, "QUOTA_CLAMPED", "warning", "%s", msg)
-                   : acms_issue_add(is, "QUOTA_CLAMPED", "warning", r->field, NULL, "%s", msg);
+        Acms__V1__ValidationIssue *x = i >= 0
+                                           ? validator_step_issue(in, is, (size_t)i, r->field, "QUOTA_CLAMPED",
+                                                                  "warning", "%s", msg)
+                                           : acms_issue_add(is, "QUOTA_CLAMPED", "warning", r->field, NULL, "%s", msg);
         if (i >= 0)
             acms_issue_suggest(is, x, "QUOTA_CLAMPED:request-within-quota", "pattern", 0.7,
                                validator_step_path(a, (size_t)i, r->field), r->new_value,
@@ -232,8 +238,8 @@ int validator_environment(const validator_input *in, acms_arena *a, acms_issues 
                        validator_str(env->name));
     } else if (in->meta && !validator_empty(in->meta->region) && strcmp(in->meta->region, env->region) != 0) {
         acms_issue_add(is, "REGION_MISMATCH", "warning", "environment.region", NULL,
-                       "the configuration was prepared for region %s but environment '%s' is in %s",
-                       in->meta->region, validator_str(env->name), env->region);
+                       "the configuration was prepared for region %s but environment '%s' is in %s", in->meta->region,
+                       validator_str(env->name), env->region);
     }
     for (size_t i = 0; i < p->n_steps; i++)
         check_step(&v, a, is, i, p->steps[i]);

@@ -34,11 +34,11 @@ const char *validator_verdict_status(acms_arena *a, const Acms__V1__ValidationRe
  * received; packed: res as packed for the run's record; secs: the validation's duration.
  * ACMS_OK or ACMS_ERR_RETRY. */
 int validator_prepared_publish(acms_service *svc, acms_arena *a, const acms_msg *msg,
-                               const Acms__V1__ConfigPrepared *in, Acms__V1__ValidationResult *res,
-                               const char *packed, size_t packed_len, double secs);
+                               const Acms__V1__ConfigPrepared *in, Acms__V1__ValidationResult *res, const char *packed,
+                               size_t packed_len, double secs);
 /* A ValidationResultEvent about m's run, its id derived from m's with salt (arena). */
-Acms__V1__ValidationResultEvent *validator_result_event(acms_arena *a, const Acms__V1__EventMeta *m,
-                                                        const char *salt, const char *pipeline, const char *env,
+Acms__V1__ValidationResultEvent *validator_result_event(acms_arena *a, const Acms__V1__EventMeta *m, const char *salt,
+                                                        const char *pipeline, const char *env,
                                                         Acms__V1__ValidationResult *res);
 
 /* --- on_step.c: StepEvent -> a runtime ValidationResultEvent when the step shows issues -------- */

@@ -165,8 +165,7 @@ size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p
     return 2 * n;
 }
 
-validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p,
-                                                        redisReply **rep)
+validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p, redisReply **rep)
 {
     size_t n = p ? p->n_steps : 0;
     validator_step_history *h = acms_arena_alloc(a, (n + 1) * sizeof *h);

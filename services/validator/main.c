@@ -20,7 +20,10 @@ static int init(acms_service *svc, void **out, char *errstr, size_t errstr_size)
     return ACMS_OK;
 }
 
-static void release(void *ctx) { free(ctx); }
+static void release(void *ctx)
+{
+    free(ctx);
+}
 
 static int handle(void *ctx, acms_service *svc, const acms_msg *m, const char **reason)
 {

@@ -12,8 +12,8 @@
 
 #define S(x) ((x) ? (x) : "")
 
-Acms__V1__ValidationResultEvent *validator_result_event(acms_arena *a, const Acms__V1__EventMeta *m,
-                                                        const char *salt, const char *pipeline, const char *env,
+Acms__V1__ValidationResultEvent *validator_result_event(acms_arena *a, const Acms__V1__EventMeta *m, const char *salt,
+                                                        const char *pipeline, const char *env,
                                                         Acms__V1__ValidationResult *res)
 {
     Acms__V1__ValidationResultEvent *ev = acms_pb_new(a, &acms__v1__validation_result_event__descriptor);
@@ -27,8 +27,8 @@ Acms__V1__ValidationResultEvent *validator_result_event(acms_arena *a, const Acm
 /* The ConfigPrepared in msg, or NULL (a poison, *reason set). */
 Acms__V1__ConfigPrepared *validator_prepared_decode(acms_arena *a, const acms_msg *msg, const char **reason)
 {
-    Acms__V1__ConfigPrepared *in = (Acms__V1__ConfigPrepared *)acms_pb_decode(
-        a, &acms__v1__config_prepared__descriptor, msg->payload, msg->len, reason);
+    Acms__V1__ConfigPrepared *in = (Acms__V1__ConfigPrepared *)acms_pb_decode(a, &acms__v1__config_prepared__descriptor,
+                                                                              msg->payload, msg->len, reason);
     if (!in)
         return NULL;
     if (!in->meta->run_id || !*in->meta->run_id) {
@@ -58,8 +58,7 @@ const char *validator_result_packed(acms_arena *a, const Acms__V1__ValidationRes
 
 /* The run's status write for a verdict: "validated", or "rejected" with the first error as reason and
  * the issues for acmsctl (common/verdict.h). kv has room for 4. */
-const char *validator_verdict_status(acms_arena *a, const Acms__V1__ValidationResult *res, const char **kv,
-                                     size_t *nkv)
+const char *validator_verdict_status(acms_arena *a, const Acms__V1__ValidationResult *res, const char **kv, size_t *nkv)
 {
     *nkv = 0;
     if (res->valid)
@@ -84,8 +83,8 @@ static int publish_results(acms_service *svc, const acms_msg *msg, Acms__V1__Val
                            Acms__V1__ConfigValidated *out, const char *packed, size_t len)
 {
     const char *key = ev->meta->run_id;
-    acms_pb_raw_field f[2] = {{.field = field_id(ev->base.descriptor, "result"), .data = (const uint8_t *)packed,
-                               .len = len}};
+    acms_pb_raw_field f[2] = {
+        {.field = field_id(ev->base.descriptor, "result"), .data = (const uint8_t *)packed, .len = len}};
     ev->result = NULL;
     if (acms_service_publish_with_fields(svc, ACMS_TOPIC_VALIDATION_RESULTS, key, &ev->base, f, 1) != ACMS_OK)
         return ACMS_ERR_RETRY;
@@ -94,8 +93,8 @@ static int publish_results(acms_service *svc, const acms_msg *msg, Acms__V1__Val
     /* ConfigValidated: meta, then runtime and result (numbered after meta, ascending: the bytes
      * protobuf-c would pack) */
     f[0] = (acms_pb_raw_field){.field = field_id(out->base.descriptor, "runtime")};
-    f[1] = (acms_pb_raw_field){.field = field_id(out->base.descriptor, "result"), .data = (const uint8_t *)packed,
-                               .len = len};
+    f[1] = (acms_pb_raw_field){
+        .field = field_id(out->base.descriptor, "result"), .data = (const uint8_t *)packed, .len = len};
     if (acms_pb_field_bytes(msg->payload, msg->len, field_id(&acms__v1__config_prepared__descriptor, "runtime"),
                             &f[0].data, &f[0].len) != ACMS_OK)
         return acms_service_publish(svc, ACMS_TOPIC_CONFIG_VALIDATED, key, &out->base);
@@ -108,8 +107,8 @@ static int publish_results(acms_service *svc, const acms_msg *msg, Acms__V1__Val
  * still republishes the same ids): the result events. msg: the ConfigPrepared as received; packed:
  * res as packed for the run's record. ACMS_OK or ACMS_ERR_RETRY. */
 int validator_prepared_publish(acms_service *svc, acms_arena *a, const acms_msg *msg,
-                               const Acms__V1__ConfigPrepared *in, Acms__V1__ValidationResult *res,
-                               const char *packed, size_t packed_len, double secs)
+                               const Acms__V1__ConfigPrepared *in, Acms__V1__ValidationResult *res, const char *packed,
+                               size_t packed_len, double secs)
 {
     const Acms__V1__EventMeta *m = in->meta;
     Acms__V1__RuntimeConfiguration *rc = in->runtime;

@@ -17,16 +17,15 @@
  * findings stay quiet. The hash is one of the run's keys (retention.h): it expires with the run, and
  * a run that is gone publishes nothing. KEYS[1] the hash; ARGV run, field, event id, retention (ms).
  * Returns 1 publish, 0 skip, ACMS_ERR_RETRY. */
-static const char *const once_script = ACMS_RETENTION_LUA
-    "if acms_gone(ARGV[1]) then return 0 end\n"
-    "local v = redis.call('HGET', KEYS[1], ARGV[2])\n"
-    "if not v then\n"
-    "  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
-    "  acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
-    "  return 1\n"
-    "end\n"
-    "if v == ARGV[3] then return 1 end\n"
-    "return 0\n";
+static const char *const once_script = ACMS_RETENTION_LUA "if acms_gone(ARGV[1]) then return 0 end\n"
+                                                          "local v = redis.call('HGET', KEYS[1], ARGV[2])\n"
+                                                          "if not v then\n"
+                                                          "  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])\n"
+                                                          "  acms_retain(ARGV[1], KEYS[1], ARGV[4])\n"
+                                                          "  return 1\n"
+                                                          "end\n"
+                                                          "if v == ARGV[3] then return 1 end\n"
+                                                          "return 0\n";
 
 static int heartbeat_once(acms_redis *r, acms_arena *a, const Acms__V1__StepEvent *ev,
                           const Acms__V1__ValidationResult *res)
@@ -39,9 +38,14 @@ static int heartbeat_once(acms_redis *r, acms_arena *a, const Acms__V1__StepEven
     const char *key = acms_key_run_part(acms_key_buf(a), ACMS_KEY_MAX, ev->meta->run_id, "rtonce");
     if (!key)
         return 1; /* cannot happen (ids are checked at decode): publish rather than stall */
-    const char *argv[] = {"EVAL", once_script, "1", key, ev->meta->run_id,
+    const char *argv[] = {"EVAL",
+                          once_script,
+                          "1",
+                          key,
+                          ev->meta->run_id,
                           acms_arena_printf(a, "%s:%u:%s", S(ev->step), ev->attempt, codes + 1),
-                          ev->meta->event_id, acms_redis_run_retention_arg(r)};
+                          ev->meta->event_id,
+                          acms_redis_run_retention_arg(r)};
     size_t argl[8];
     for (int i = 0; i < 8; i++)
         argl[i] = strlen(argv[i]);
@@ -55,8 +59,8 @@ static int heartbeat_once(acms_redis *r, acms_arena *a, const Acms__V1__StepEven
 int validator_on_step(const validator_ctx *c, acms_service *svc, acms_arena *a, const acms_msg *msg,
                       const char **reason)
 {
-    Acms__V1__StepEvent *ev =
-        (Acms__V1__StepEvent *)acms_pb_decode(a, &acms__v1__step_event__descriptor, msg->payload, msg->len, reason);
+    Acms__V1__StepEvent *ev = (Acms__V1__StepEvent *)acms_pb_decode(a, &acms__v1__step_event__descriptor, msg->payload,
+                                                                    msg->len, reason);
     if (!ev)
         return ACMS_ERR_POISON;
     const Acms__V1__EventMeta *m = ev->meta;
@@ -76,7 +80,8 @@ int validator_on_step(const validator_ctx *c, acms_service *svc, acms_arena *a, 
         if (once == 0)
             return ACMS_OK; /* already reported for this attempt */
     }
-    Acms__V1__ValidationResultEvent *out = validator_result_event(a, m, "runtime-validation", ev->pipeline, ev->environment, res);
+    Acms__V1__ValidationResultEvent *out = validator_result_event(a, m, "runtime-validation", ev->pipeline,
+                                                                  ev->environment, res);
     out->step = acms_arena_strdup(a, S(ev->step));
     out->config_ref = acms_arena_strdup(a, S(ev->config_ref));
     out->config_hash = acms_arena_strdup(a, S(ev->config_hash));

@@ -70,8 +70,9 @@ static void judge_step(const validator_input *in, acms_arena *a, acms_issues *is
             in, is, i, "max_runtime_s", "RUNTIME_LIMIT_TIGHT", "warning",
             "max_runtime_s of step '%s' is %u s but its p90 duration over %llu runs is %.0f s: likely killed for time",
             validator_str(s->name), s->max_runtime_s, (unsigned long long)h->runs, h->p90_wall_ms / 1000.0);
-        acms_issue_suggest(is, x, "RUNTIME_LIMIT_TIGHT:raise", "pattern", 0.8, validator_step_path(a, i, "max_runtime_s"),
-                           acms_arena_printf(a, "%u", want), "set max_runtime_s to %u", want);
+        acms_issue_suggest(is, x, "RUNTIME_LIMIT_TIGHT:raise", "pattern", 0.8,
+                           validator_step_path(a, i, "max_runtime_s"), acms_arena_printf(a, "%u", want),
+                           "set max_runtime_s to %u", want);
     }
 }
 
@@ -109,11 +110,13 @@ int validator_performance(const validator_input *in, acms_arena *a, acms_issues 
     if (in->dag && in->dag->acyclic && in->dag->n == p->n_steps) {
         size_t *path = acms_arena_alloc(a, p->n_steps * sizeof *path);
         size_t len = acms_dag_critical_path(in->dag, secs, path, &total);
-        basis = len ? acms_arena_printf(a, "critical path of %zu steps ending at '%s'", len, in->dag->names[path[len - 1]])
+        basis = len ? acms_arena_printf(a, "critical path of %zu steps ending at '%s'", len,
+                                        in->dag->names[path[len - 1]])
                     : basis;
     }
-    acms_issue_add(is, "PREDICTED_COST", "info", "spec", NULL,
-                   "expected duration %s (%s), expected cost $%.2f (%zu of %zu steps priced; from history of %zu steps)",
-                   duration(a, total), basis, cost, priced, p->n_steps, known);
+    acms_issue_add(
+        is, "PREDICTED_COST", "info", "spec", NULL,
+        "expected duration %s (%s), expected cost $%.2f (%zu of %zu steps priced; from history of %zu steps)",
+        duration(a, total), basis, cost, priced, p->n_steps, known);
     return ACMS_OK;
 }

@@ -29,8 +29,7 @@ static const char *rt_path(rt *r, const char *field)
     return acms_arena_printf(r->a, "spec.steps[name=%s].%s", r->step, field);
 }
 
-static Acms__V1__ValidationIssue *rt_issue(rt *r, const char *field, const char *code, const char *sev,
-                                           const char *msg)
+static Acms__V1__ValidationIssue *rt_issue(rt *r, const char *field, const char *code, const char *sev, const char *msg)
 {
     return acms_issue_add(&r->is, code, sev, rt_path(r, field), NULL, "%s", msg);
 }

@@ -71,7 +71,8 @@ static const char *ref_todo(const validator_input *in, acms_arena *a, const char
     acms_secret_ref r;
     const Acms__V1__Environment *env = in->env;
     *ok = 0;
-    if (acms_secret_parse(ref, &r, NULL) != ACMS_OK || (r.kind == ACMS_SECRET_ENV && acms_secret_env_denied(NULL, r.path)))
+    if (acms_secret_parse(ref, &r, NULL) != ACMS_OK ||
+        (r.kind == ACMS_SECRET_ENV && acms_secret_env_denied(NULL, r.path)))
         return NULL;
     *ok = env == NULL || acms_secret_in_scope(&r, env->secret_scopes, env->n_secret_scopes) ? 2 : 1;
     const char *scope = *ok == 1 ? acms_arena_printf(a, "add %s to the secret_scopes of environment %s, ", ref,
@@ -82,8 +83,9 @@ static const char *ref_todo(const validator_input *in, acms_arena *a, const char
     case ACMS_SECRET_FILE:
         if (stat(r.path, &st) == 0 && S_ISREG(st.st_mode))
             return *scope ? acms_arena_printf(a, "%sthen", scope) : NULL;
-        return acms_arena_printf(a, "%screate the file %s holding the value (mode 0600, on the machine that runs the "
-                                    "step; it does not exist here), then",
+        return acms_arena_printf(a,
+                                 "%screate the file %s holding the value (mode 0600, on the machine that runs the "
+                                 "step; it does not exist here), then",
                                  scope, r.path);
     case ACMS_SECRET_VAULT:
         return acms_arena_printf(a, "%swrite the value to Vault at %s under the key %s, then", scope, r.path, r.key);
@@ -91,8 +93,9 @@ static const char *ref_todo(const validator_input *in, acms_arena *a, const char
         return acms_arena_printf(a, "%screate the Kubernetes Secret %s with the key %s in the steps' namespace, then",
                                  scope, r.path, r.key);
     default:
-        return acms_arena_printf(a, "%sset %s in the environment of the services that run the step (for `make up`: "
-                                    "a line %s=... in run/secrets.env), then",
+        return acms_arena_printf(a,
+                                 "%sset %s in the environment of the services that run the step (for `make up`: "
+                                 "a line %s=... in run/secrets.env), then",
                                  scope, r.path, r.path);
     }
 }
@@ -153,8 +156,8 @@ static void check_findings(const validator_input *in, acms_arena *a, acms_issues
             Acms__V1__ValidationIssue *x = finding_issue(in, is, i, field, "SECRET_OUT_OF_SCOPE", detail);
             for (size_t s = 0; in->env && s < in->env->n_secret_scopes && s < 3; s++)
                 acms_issue_suggest(is, x, "SECRET_OUT_OF_SCOPE:use-scope", "pattern", 0.5 - 0.05 * (double)s, NULL,
-                                   NULL, "environment '%s' may read references under %s",
-                                   validator_str(in->env->name), in->env->secret_scopes[s]);
+                                   NULL, "environment '%s' may read references under %s", validator_str(in->env->name),
+                                   in->env->secret_scopes[s]);
         } else if (strcmp(kind, "unresolvable_reference") == 0) {
             finding_issue(in, is, i, field, "SECRET_UNRESOLVABLE", detail);
         } else if (strcmp(kind, "malformed_reference") == 0) {
@@ -169,8 +172,8 @@ static void check_findings(const validator_input *in, acms_arena *a, acms_issues
 
 static int name_sensitive(const char *name)
 {
-    static const char *const words[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY",
-                                        "ACCESS_KEY", "PRIVATE_KEY", "CREDENTIAL"};
+    static const char *const words[] = {"PASSWORD", "PASSWD",     "SECRET",      "TOKEN",     "API_KEY",
+                                        "APIKEY",   "ACCESS_KEY", "PRIVATE_KEY", "CREDENTIAL"};
     for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
         size_t wl = strlen(words[k]);
         for (const char *p = name; *p; p++)
@@ -206,16 +209,26 @@ static void check_plaintext_builtin(const validator_input *in, acms_arena *a, ac
 /* --- policies ------------------------------------------------------------------------------------------ */
 
 typedef struct fval {
-    int known;      /* the field name is understood */
-    int present;    /* set / non-zero / true */
+    int known;   /* the field name is understood */
+    int present; /* set / non-zero / true */
     int numeric;
     double num;
     const char *str;
 } fval;
 
-static fval f_str(const char *s) { return (fval){1, !validator_empty(s), 0, 0, validator_str(s)}; }
-static fval f_num(acms_arena *a, double d) { (void)a; return (fval){1, d != 0, 1, d, NULL}; } /* str: fval_str */
-static fval f_bool(int b) { return (fval){1, b != 0, 1, b ? 1 : 0, b ? "true" : "false"}; }
+static fval f_str(const char *s)
+{
+    return (fval){1, !validator_empty(s), 0, 0, validator_str(s)};
+}
+static fval f_num(acms_arena *a, double d)
+{
+    (void)a;
+    return (fval){1, d != 0, 1, d, NULL};
+} /* str: fval_str */
+static fval f_bool(int b)
+{
+    return (fval){1, b != 0, 1, b ? 1 : 0, b ? "true" : "false"};
+}
 
 /* The text of a value; numbers are formatted only when a rule needs their text. */
 static const char *fval_str(acms_arena *a, fval *v)
@@ -312,7 +325,8 @@ static int prefix_match(const char *s, const char *list)
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
-        while (l && *p == ' ') p++, l--;
+        while (l && *p == ' ')
+            p++, l--;
         if (l && strncmp(s, p, l) == 0)
             return 1;
         p = comma ? comma + 1 : p + l;
@@ -409,8 +423,8 @@ static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is
             continue;
         fval v = step_field(a, s, field);
         if (!v.known) {
-            acms_issue_add(is, "POLICY_BAD_FIELD", "warning", acms_arena_printf(a, "policies.%s.%s",
-                           validator_str(pol->name), code), NULL,
+            acms_issue_add(is, "POLICY_BAD_FIELD", "warning",
+                           acms_arena_printf(a, "policies.%s.%s", validator_str(pol->name), code), NULL,
                            "policy '%s' rule %s checks unknown step field '%s'; the rule is ignored",
                            validator_str(pol->name), code, field);
             return;
@@ -422,14 +436,13 @@ static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is
         Acms__V1__ValidationIssue *x = validator_step_issue(
             in, is, i, field, code, sev, "%s (policy %s: %s %s%s%s; step '%s' %s)",
             validator_empty(r->description) ? "policy violation" : r->description, validator_str(pol->name), field,
-            validator_str(r->op), validator_empty(r->value) ? "" : " ", validator_str(r->value),
-            validator_str(s->name), why);
+            validator_str(r->op), validator_empty(r->value) ? "" : " ", validator_str(r->value), validator_str(s->name),
+            why);
         const char *patch = rule_patch(a, r, &v);
-        const char *text = !validator_empty(r->suggestion)
-                               ? r->suggestion
-                               : patch ? acms_arena_printf(a, "set %s to %s", field, patch)
-                                       : acms_arena_printf(a, "make %s satisfy '%s %s'", field, validator_str(r->op),
-                                                           validator_str(r->value));
+        const char *text = !validator_empty(r->suggestion) ? r->suggestion
+                           : patch                         ? acms_arena_printf(a, "set %s to %s", field, patch)
+                                   : acms_arena_printf(a, "make %s satisfy '%s %s'", field, validator_str(r->op),
+                                                       validator_str(r->value));
         /* a concrete patch is worth more than an instruction the user must turn into a value */
         acms_issue_suggest(is, x, acms_arena_printf(a, "%s:policy-fix", code), "policy", patch ? 0.9 : 0.7,
                            patch ? validator_step_path(a, i, field) : NULL, patch, "%s", text);

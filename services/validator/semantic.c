@@ -18,7 +18,7 @@
 static uint32_t find_cycles(acms_arena *a, const acms_dag *d, uint32_t *cycle_of)
 {
     size_t n = d->n;
-    size_t *idx = acms_arena_alloc(a, (n + 1) * sizeof *idx);   /* 0 = unvisited, else order + 1 */
+    size_t *idx = acms_arena_alloc(a, (n + 1) * sizeof *idx); /* 0 = unvisited, else order + 1 */
     size_t *low = acms_arena_alloc(a, (n + 1) * sizeof *low);
     char *on = acms_arena_alloc(a, n + 1);
     size_t *stack = acms_arena_alloc(a, (n + 1) * sizeof *stack);
@@ -117,7 +117,7 @@ static void report_unreachable(const validator_input *in, acms_arena *a, acms_is
     const acms_dag *d = in->dag;
     const Acms__V1__Pipeline *p = in->pipeline;
     size_t n = d->n;
-    size_t *cause = acms_arena_alloc(a, (n + 1) * sizeof *cause);   /* blocking step + 1, 0 = none */
+    size_t *cause = acms_arena_alloc(a, (n + 1) * sizeof *cause); /* blocking step + 1, 0 = none */
     char *direct = acms_arena_alloc(a, n + 1);
     size_t *queue = acms_arena_alloc(a, (n + 1) * sizeof *queue);
     size_t qh = 0, qt = 0;
@@ -170,9 +170,9 @@ static void range_u(const validator_input *in, acms_issues *is, size_t i, const 
     if (!zero_written && v <= max)
         return; /* 0 not written means "unset": the default applies */
     uint64_t fix = v > max ? max : min;
-    Acms__V1__ValidationIssue *x =
-        validator_step_issue(in, is, i, field, "VALUE_OUT_OF_RANGE", "error", "%s is %llu%s; allowed %llu..%llu%s",
-                             field, (unsigned long long)v, unit, (unsigned long long)min, (unsigned long long)max, unit);
+    Acms__V1__ValidationIssue *x = validator_step_issue(
+        in, is, i, field, "VALUE_OUT_OF_RANGE", "error", "%s is %llu%s; allowed %llu..%llu%s", field,
+        (unsigned long long)v, unit, (unsigned long long)min, (unsigned long long)max, unit);
     acms_issue_suggest(is, x, "VALUE_OUT_OF_RANGE:clamp", "pattern", 0.6, validator_step_path(is->arena, i, field),
                        acms_arena_printf(is->arena, "%llu", (unsigned long long)fix), "set %s to %llu", field,
                        (unsigned long long)fix);
@@ -185,7 +185,8 @@ static void check_retry(const validator_input *in, acms_issues *is, size_t i, co
         Acms__V1__ValidationIssue *x = validator_step_issue(
             in, is, i, "retry_policy", "VALUE_OUT_OF_RANGE", "error",
             "retry_policy '%.40s' is unknown: on_failure (any failure), on_error (OOM, timeout, lost, interrupted) "
-            "or never", s->retry_policy);
+            "or never",
+            s->retry_policy);
         acms_issue_suggest(is, x, "VALUE_OUT_OF_RANGE:retry-policy", "pattern", 0.6,
                            validator_step_path(is->arena, i, "retry_policy"), "on_failure",
                            "set retry_policy to on_failure");
@@ -208,8 +209,8 @@ static void check_ranges(const validator_input *in, acms_issues *is, size_t i, c
         validator_step_issue(in, is, i, "memory_mb", "VALUE_OUT_OF_RANGE", "error",
                              "memory_mb must be above 0 when set (remove it to use the instance type's memory)");
     if (s->vcpu < 0 || (s->vcpu == 0 && doc_has(node, "vcpu")))
-        validator_step_issue(in, is, i, "vcpu", "VALUE_OUT_OF_RANGE", "error",
-                             "vcpu must be above 0 when set, got %g", s->vcpu);
+        validator_step_issue(in, is, i, "vcpu", "VALUE_OUT_OF_RANGE", "error", "vcpu must be above 0 when set, got %g",
+                             s->vcpu);
     if (s->max_attempts > VALIDATOR_MAX_ATTEMPTS) {
         Acms__V1__ValidationIssue *x = validator_step_issue(in, is, i, "max_attempts", "VALUE_OUT_OF_RANGE", "error",
                                                             "max_attempts is %u; allowed 1..%d", s->max_attempts,
@@ -258,7 +259,10 @@ static void check_duplicates_in_step(const validator_input *in, acms_arena *a, a
     }
 }
 
-static int is_type(const Acms__V1__Step *s, const char *t) { return s->type && strcmp(s->type, t) == 0; }
+static int is_type(const Acms__V1__Step *s, const char *t)
+{
+    return s->type && strcmp(s->type, t) == 0;
+}
 
 static void check_cross_fields(const validator_input *in, acms_arena *a, acms_issues *is, size_t i,
                                const Acms__V1__Step *s)
@@ -281,7 +285,8 @@ static void check_cross_fields(const validator_input *in, acms_arena *a, acms_is
     }
     /* 2. a VPC needs both subnets and security groups (unless it only isolates the step) */
     const Acms__V1__VpcConfig *v = s->vpc_config;
-    if (v && (v->set || v->n_subnets || v->n_security_group_ids) && (v->n_subnets == 0) != (v->n_security_group_ids == 0)) {
+    if (v && (v->set || v->n_subnets || v->n_security_group_ids) &&
+        (v->n_subnets == 0) != (v->n_security_group_ids == 0)) {
         const char *missing = v->n_subnets == 0 ? "subnets" : "security_group_ids";
         validator_step_issue(in, is, i, acms_arena_printf(a, "vpc_config.%s", missing), "VPC_INCOMPLETE", "error",
                              "vpc_config of step '%s' has %s but no %s; a VPC attachment needs both",

@@ -38,7 +38,8 @@ static void unknown(const validator_input *in, acms_arena *a, acms_issues *is, s
 {
     const char *name = s->sizing->input;
     int flag = name[0] == '-';
-    const char *what = flag ? acms_arena_printf(a, "command parameter (an argument '%s VALUE' or '%s=VALUE')", name, name)
+    const char *what = flag ? acms_arena_printf(a, "command parameter (an argument '%s VALUE' or '%s=VALUE')", name,
+                                                name)
                             : "env var";
     Acms__V1__ValidationIssue *x = validator_step_issue(
         in, is, i, "sizing.input", "SIZING_INPUT_UNKNOWN", "error",
@@ -81,7 +82,8 @@ static void check_step(const validator_input *in, acms_arena *a, acms_issues *is
         Acms__V1__ValidationIssue *x = validator_step_issue(
             in, is, i, "sizing.input", "SIZING_INPUT_SECRET", "error",
             "sizing input %s of step '%s' is a secret reference: a secret is never read as a size (nor kept in the "
-            "learning history)", r.name, validator_str(s->name));
+            "learning history)",
+            r.name, validator_str(s->name));
         acms_issue_suggest(is, x, "SIZING_INPUT_SECRET:plain", "best_practice", 0.6, "", "",
                            "name a plain env var that holds the input size");
     } else if (st == ACMS_SIZING_NO_VALUE) {

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PER_ISSUE_IN_TOP 3     /* at most this many of one issue's suggestions in the global top */
-#define HISTORY_DOMINANT 5     /* offered this often, history outweighs the base confidence */
+#define PER_ISSUE_IN_TOP 3 /* at most this many of one issue's suggestions in the global top */
+#define HISTORY_DOMINANT 5 /* offered this often, history outweighs the base confidence */
 
 typedef struct best_practice {
     const char *code;
@@ -29,7 +29,8 @@ static const best_practice best_practices[] = {
     {"BAD_SECRET_REF", "reference-forms", 0.3,
      "secret references are secret://env/NAME, secret://file/ABSOLUTE/PATH, secret://vault/<kv path>#<key> or "
      "secret://k8s/<secret>#<key>"},
-    {"BAD_URI", "uri-forms", 0.3, "write outputs to s3://bucket/prefix, gs://bucket/prefix, file:///abs/path or /abs/path"},
+    {"BAD_URI", "uri-forms", 0.3,
+     "write outputs to s3://bucket/prefix, gs://bucket/prefix, file:///abs/path or /abs/path"},
     {"DAG_CYCLE", "dag-order", 0.35,
      "a step may only depend on steps that finish before it: move shared work into its own upstream step"},
     {"DAG_MISSING_DEPENDENCY", "declare-step", 0.3, "declare the missing step in this pipeline or drop the dependency"},
@@ -43,7 +44,8 @@ static const best_practice best_practices[] = {
     {"MISSING_OUTPUT", "persist-outputs", 0.4, "set output_path so models and datasets outlive the step"},
     {"NETWORK_ISOLATION_REQUIRED", "vpc-isolation", 0.3,
      "isolated steps cannot reach the internet: stage dependencies and data in the VPC first"},
-    {"NO_GPU_FOR_TRAINING", "cpu-ok", 0.2, "CPU instances are fine for tree-based models; keep them if training is fast"},
+    {"NO_GPU_FOR_TRAINING", "cpu-ok", 0.2,
+     "CPU instances are fine for tree-based models; keep them if training is fast"},
     {"OUTPUT_LOCATION_NOT_ALLOWED", "allowed-prefixes", 0.3,
      "outputs of this environment must stay under its allowed prefixes (see the environment profile)"},
     {"OUTPUT_PATH_TRAVERSAL", "no-dotdot", 0.5, "name the output location directly, without '..' components"},
@@ -54,10 +56,12 @@ static const best_practice best_practices[] = {
     {"QUOTA_INSTANCES", "raise-quota", 0.2, "ask the platform team to raise the environment's quota"},
     {"QUOTA_MEMORY", "raise-quota", 0.2, "ask the platform team to raise the environment's quota"},
     {"QUOTA_MEMORY", "reduce-data", 0.3, "process the data in chunks or shards so a step fits in the quota"},
-    {"QUOTA_RUNTIME", "checkpoint", 0.35, "split the step or checkpoint and resume so each attempt fits the runtime quota"},
+    {"QUOTA_RUNTIME", "checkpoint", 0.35,
+     "split the step or checkpoint and resume so each attempt fits the runtime quota"},
     {"RESOURCE_KILLED_CPU_TIME", "raise-cpu-time", 0.5, "raise the CPU-time limit or give the step more vCPUs"},
     {"RESOURCE_KILLED_MEMORY", "larger-type", 0.5, "raise memory_mb or move to the next larger instance type"},
-    {"RESOURCE_KILLED_TIME", "raise-runtime", 0.5, "raise max_runtime_s or make the step faster (more vCPUs, less data)"},
+    {"RESOURCE_KILLED_TIME", "raise-runtime", 0.5,
+     "raise max_runtime_s or make the step faster (more vCPUs, less data)"},
     {"RUNTIME_LIMIT_TIGHT", "learning-apply", 0.4,
      "enable learning_mode: apply so the adapter sets limits from observed durations"},
     {"RUNTIME_NEAR_LIMIT", "raise-runtime", 0.5, "raise max_runtime_s before the step is killed for time"},
@@ -129,7 +133,7 @@ static void add_cycle_fixes(const validator_input *in, acms_arena *a, acms_issue
     if (ncomp == 0)
         return;
     /* up to 3 back-edges (u depends on later v) per component */
-    size_t (*edges)[3][2] = acms_arena_alloc(a, ((size_t)ncomp + 1) * sizeof *edges);
+    size_t(*edges)[3][2] = acms_arena_alloc(a, ((size_t)ncomp + 1) * sizeof *edges);
     size_t *nedges = acms_arena_alloc(a, ((size_t)ncomp + 1) * sizeof *nedges);
     for (size_t u = 0; u < d->n; u++) {
         uint32_t c = in->cycle_of[u];
@@ -210,8 +214,8 @@ static void rank_issue(const validator_input *in, acms_arena *a, acms_issues *is
         int applying = in && in->env && in->env->learning_mode && !strcmp(in->env->learning_mode, "apply");
         for (; bp < best_practices + sizeof best_practices / sizeof *best_practices && !strcmp(bp->code, code); bp++)
             if (!(applying && !strcmp(bp->slug, LEARNING_APPLY)))
-                acms_issue_suggest(is, x, acms_arena_printf(a, "%s:%s", code, bp->slug), "best_practice", bp->confidence,
-                               NULL, NULL, "%s", bp->text);
+                acms_issue_suggest(is, x, acms_arena_printf(a, "%s:%s", code, bp->slug), "best_practice",
+                                   bp->confidence, NULL, NULL, "%s", bp->text);
     }
     /* ids, history, dedupe (keep the better of two equal fixes) */
     size_t n = 0;

@@ -39,7 +39,7 @@ static const char *uri_problem(acms_arena *a, const char *uri, const char **fix)
     const char *sep = strstr(uri, "://");
     if (sep == NULL) {
         const char *colon = strchr(uri, ':');
-        if (colon && colon[1] == '/' && colon[2] != '/') {   /* s3:/bucket/x */
+        if (colon && colon[1] == '/' && colon[2] != '/') { /* s3:/bucket/x */
             *fix = acms_arena_printf(a, "%.*s://%s", (int)(colon - uri), uri, colon + 2);
             return "malformed scheme separator (expected \"://\")";
         }
@@ -138,8 +138,8 @@ static void check_name(const validator_input *in, acms_issues *is, size_t i, con
         const char *path = validator_step_path(is->arena, i, "name");
         if (validator_find_issue_at(is, from, NULL, path))
             return; /* the conversion already said so */
-        Acms__V1__ValidationIssue *x =
-            validator_step_issue(in, is, i, "name", "MISSING_FIELD", "error", "step %zu has no name", i + 1);
+        Acms__V1__ValidationIssue *x = validator_step_issue(in, is, i, "name", "MISSING_FIELD", "error",
+                                                            "step %zu has no name", i + 1);
         acms_issue_suggest(is, x, "MISSING_FIELD:name-step", "pattern", 0.6, path,
                            acms_arena_printf(is->arena, "step-%zu", i + 1), "name the step, e.g. step-%zu", i + 1);
         return;
@@ -172,11 +172,11 @@ static void reserved_env(const validator_input *in, acms_issues *is, size_t i, c
                          const char *name)
 {
     const char *field = acms_arena_printf(is->arena, "env.%s", name);
-    Acms__V1__ValidationIssue *x =
-        validator_step_issue(in, is, i, field, "RESERVED_ENV_NAME", "error",
-                             "environment variable %.80s is in the ACMS_ namespace, which the executor reserves for "
-                             "the variables it sets itself (ACMS_RUN_ID, ACMS_STEP, ...): it would not reach the step",
-                             name);
+    Acms__V1__ValidationIssue *x = validator_step_issue(
+        in, is, i, field, "RESERVED_ENV_NAME", "error",
+        "environment variable %.80s is in the ACMS_ namespace, which the executor reserves for "
+        "the variables it sets itself (ACMS_RUN_ID, ACMS_STEP, ...): it would not reach the step",
+        name);
     const char *rest = name + 5;
     const char *candidates[] = {rest, acms_arena_printf(is->arena, "APP_%s", rest)};
     for (size_t k = 0; k < 2; k++) {
@@ -232,8 +232,8 @@ static void check_env(const validator_input *in, acms_issues *is, size_t i, cons
 static void check_command(const validator_input *in, acms_issues *is, size_t i, const Acms__V1__Step *s)
 {
     if (s->n_command > VALIDATOR_MAX_COMMAND_ARGS) {
-        validator_step_issue(in, is, i, "command", "COMMAND_TOO_LONG", "error",
-                             "command has %zu arguments (limit %d)", s->n_command, VALIDATOR_MAX_COMMAND_ARGS);
+        validator_step_issue(in, is, i, "command", "COMMAND_TOO_LONG", "error", "command has %zu arguments (limit %d)",
+                             s->n_command, VALIDATOR_MAX_COMMAND_ARGS);
         return;
     }
     size_t total = 0;
@@ -243,8 +243,8 @@ static void check_command(const validator_input *in, acms_issues *is, size_t i, 
         if (len > VALIDATOR_MAX_ARG_BYTES) {
             const char *f = acms_arena_printf(is->arena, "command[%zu]", k);
             validator_step_issue(in, is, i, f, "COMMAND_TOO_LONG", "error",
-                                 "command argument %zu is %zu bytes (limit %d); pass large inputs as files", k,
-                                 len, VALIDATOR_MAX_ARG_BYTES);
+                                 "command argument %zu is %zu bytes (limit %d); pass large inputs as files", k, len,
+                                 VALIDATOR_MAX_ARG_BYTES);
             return;
         }
     }
@@ -318,8 +318,8 @@ int validator_syntax(validator_input *in, acms_arena *a, acms_issues *is, Acms__
         const Acms__V1__Value *at = in->document ? acms_value_path(in->document, "metadata.name") : NULL;
         Acms__V1__ValidationIssue *x = acms_issue_add(
             is, "BAD_NAME", "error", "metadata.name", at,
-            "pipeline name '%.80s' is not a valid name (lower-case letters, digits, '-' and '_', at most %d)",
-            p->name, VALIDATOR_MAX_NAME);
+            "pipeline name '%.80s' is not a valid name (lower-case letters, digits, '-' and '_', at most %d)", p->name,
+            VALIDATOR_MAX_NAME);
         const char *slug = validator_name_slug(a, p->name, NULL);
         if (slug)
             acms_issue_suggest(is, x, "BAD_NAME:slugify", "pattern", 0.8, "metadata.name", slug,

@@ -64,8 +64,8 @@ static const Acms__V1__Environment *find_env(const validator_ctx *ctx, const Acm
 }
 
 static int levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
-                  const Acms__V1__Value *document, const acms_doc_converted *written,
-                  validator_step_history *history, validator_pass *vp)
+                  const Acms__V1__Value *document, const acms_doc_converted *written, validator_step_history *history,
+                  validator_pass *vp)
 {
     memset(vp, 0, sizeof *vp);
     validator_input *in = &vp->in;
@@ -86,7 +86,8 @@ static int levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__Runti
     if (in->pipeline == NULL)
         in->pipeline = doc_pipeline; /* nothing adapted: judge the document's pipeline */
     if (in->pipeline == NULL) {
-        acms_issue_add(is, "NO_PIPELINE", "error", "", NULL, "neither a runtime configuration nor a document to validate");
+        acms_issue_add(is, "NO_PIPELINE", "error", "", NULL,
+                       "neither a runtime configuration nor a document to validate");
         return ACMS_OK;
     }
     if (in->pipeline->n_steps > ACMS_MAX_STEPS)
@@ -123,8 +124,8 @@ int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acm
     return levels(ctx, a, rc, document, NULL, history, vp);
 }
 
-int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp,
-                              validator_fix_history *fixes, Acms__V1__ValidationResult **out)
+int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp, validator_fix_history *fixes,
+                              Acms__V1__ValidationResult **out)
 {
     Acms__V1__ValidationResult *res = acms_pb_new(a, &acms__v1__validation_result__descriptor);
     res->phase = "pre-execution";

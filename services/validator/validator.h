@@ -16,7 +16,7 @@
 
 typedef struct validator_ctx {
     const acms_profiles *profiles;
-    acms_redis *redis;              /* NULL offline: no history-based predictions or fix statistics */
+    acms_redis *redis; /* NULL offline: no history-based predictions or fix statistics */
 } validator_ctx;
 
 /* Validates a prepared runtime configuration. document is the submitted document (for syntax and
@@ -46,13 +46,13 @@ const char *validator_step_event_problem(const Acms__V1__StepEvent *ev);
 #define VALIDATOR_TOP_SUGGESTIONS 10
 #define VALIDATOR_MAX_NAME 63
 #define VALIDATOR_MAX_COMMAND_ARGS 1024
-#define VALIDATOR_MAX_ARG_BYTES 131072       /* Linux MAX_ARG_STRLEN */
+#define VALIDATOR_MAX_ARG_BYTES 131072 /* Linux MAX_ARG_STRLEN */
 #define VALIDATOR_MAX_COMMAND_BYTES 1048576
 #define VALIDATOR_MAX_INSTANCE_COUNT 1000
 #define VALIDATOR_MAX_VOLUME_GB 16384
-#define VALIDATOR_MAX_RUNTIME_S 432000       /* 5 days */
+#define VALIDATOR_MAX_RUNTIME_S 432000 /* 5 days */
 #define VALIDATOR_MAX_ATTEMPTS 10
-#define VALIDATOR_MIN_HISTORY_RUNS 3         /* statistics below this many runs are not judged */
+#define VALIDATOR_MIN_HISTORY_RUNS 3 /* statistics below this many runs are not judged */
 
 /* --- history, as plain values (history.c fills them from Redis) -------------------------------- */
 
@@ -79,7 +79,7 @@ typedef struct validator_fix_stat {
 } validator_fix_stat;
 
 typedef struct validator_fix_history {
-    validator_fix_stat *v;   /* sorted by id (validator_fix_history_sort) */
+    validator_fix_stat *v; /* sorted by id (validator_fix_history_sort) */
     size_t n;
 } validator_fix_history;
 
@@ -104,23 +104,23 @@ int validator_history_load_fixes(acms_redis *r, acms_arena *a, const acms_issues
 
 /* Working state of one validation, filled by validator_validate (tests fill it by hand). */
 typedef struct validator_input {
-    const Acms__V1__Pipeline *pipeline;      /* the adapted pipeline the later levels judge */
-    const Acms__V1__Value *document;         /* submitted document, or NULL */
-    const acms_doc_converted *written;       /* document's conversion done by the caller (same arena),
+    const Acms__V1__Pipeline *pipeline;             /* the adapted pipeline the later levels judge */
+    const Acms__V1__Value *document;                /* submitted document, or NULL */
+    const acms_doc_converted *written;              /* document's conversion done by the caller (same arena),
                                               * or NULL: the syntax level converts document itself */
-    const Acms__V1__ListValue *doc_steps;    /* its spec.steps list, or NULL (source positions) */
-    const Acms__V1__Environment *env;        /* NULL: environment level cannot run */
-    const char *env_name;                    /* "" when unknown */
-    const acms_profiles *profiles;           /* NULL: no catalogue, no policies */
-    const Acms__V1__RuntimeMetadata *meta;   /* adapter metadata (secret findings), or NULL */
-    Acms__V1__AdaptationRecord *const *adaptations;   /* the adapter's log (quota clamps), may be NULL */
+    const Acms__V1__ListValue *doc_steps;           /* its spec.steps list, or NULL (source positions) */
+    const Acms__V1__Environment *env;               /* NULL: environment level cannot run */
+    const char *env_name;                           /* "" when unknown */
+    const acms_profiles *profiles;                  /* NULL: no catalogue, no policies */
+    const Acms__V1__RuntimeMetadata *meta;          /* adapter metadata (secret findings), or NULL */
+    Acms__V1__AdaptationRecord *const *adaptations; /* the adapter's log (quota clamps), may be NULL */
     size_t nadaptations;
-    acms_dag *dag;                           /* built by validator_semantic */
-    uint32_t *cycle_of;                      /* cycle_of[i]: 0, or the 1-based id of the dependency cycle
+    acms_dag *dag;                         /* built by validator_semantic */
+    uint32_t *cycle_of;                    /* cycle_of[i]: 0, or the 1-based id of the dependency cycle
                                               * (strongly connected component) step i is in (semantic) */
-    const validator_step_history *history;   /* history[i] for step i, NULL offline */
-    const validator_fix_history *fixes;      /* NULL offline */
-    int unknown_fields;                      /* UNKNOWN_FIELD issues seen by the syntax level */
+    const validator_step_history *history; /* history[i] for step i, NULL offline */
+    const validator_fix_history *fixes;    /* NULL offline */
+    int unknown_fields;                    /* UNKNOWN_FIELD issues seen by the syntax level */
 } validator_input;
 
 /* validator_validate in two phases, so a service can share Redis round trips between several
@@ -134,15 +134,14 @@ typedef struct validator_pass {
 } validator_pass;
 int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc,
                               const Acms__V1__Value *document, validator_step_history *history, validator_pass *vp);
-int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp,
-                              validator_fix_history *fixes, Acms__V1__ValidationResult **out);
+int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp, validator_fix_history *fixes,
+                              Acms__V1__ValidationResult **out);
 
 /* Pipelined step-history reads: append queues the two reads of every step of p and returns how many
  * commands it queued (2 x n_steps); collect turns those replies, rep[0 .. 2 x n_steps), into the
  * per-step history (arena), as validator_history_load_steps does. */
 size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p);
-validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p,
-                                                        redisReply **rep);
+validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p, redisReply **rep);
 
 /* Level 1. With in->document: converts it (acms_doc_to_pipeline; with in->written, takes that
  * conversion's pipeline and issues instead) and checks formats on the document as written; *doc_pipeline (may be NULL) receives the converted pipeline. Without a document the
@@ -185,8 +184,14 @@ double validator_blend_confidence(double base, uint64_t offered, uint64_t resolv
 int validator_source_rank(const char *source);
 
 /* Non-zero for NULL or "" (a string field the levels treat as unset). */
-static inline int validator_empty(const char *s) { return s == NULL || s[0] == '\0'; }
+static inline int validator_empty(const char *s)
+{
+    return s == NULL || s[0] == '\0';
+}
 /* s, or "" for NULL. */
-static inline const char *validator_str(const char *s) { return s ? s : ""; }
+static inline const char *validator_str(const char *s)
+{
+    return s ? s : "";
+}
 
 #endif

@@ -15,27 +15,27 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_UNREACHABLE = 3, CTL_TIMEOUT
 
 typedef struct ctl_opts {
     const char *cmd;
-    const char *file;        /* FILE or RUN_ID (args[0]) */
+    const char *file; /* FILE or RUN_ID (args[0]) */
     const char *env;
-    const char *config_dir;  /* --config-dir, else located (locate.h) */
-    int json;                /* --format json */
+    const char *config_dir; /* --config-dir, else located (locate.h) */
+    int json;               /* --format json */
     int wait;
     int quiet;
-    int timeout_s;           /* --timeout for --wait/watch (default 900) */
-    const char *ref;         /* --ref ID[@VERSION] */
-    int learned;             /* prepare --learned: read learned recommendations from the stack's Redis */
-    int partitions;          /* topics apply --partitions / --replication (0 = the spec's) */
+    int timeout_s;   /* --timeout for --wait/watch (default 900) */
+    const char *ref; /* --ref ID[@VERSION] */
+    int learned;     /* prepare --learned: read learned recommendations from the stack's Redis */
+    int partitions;  /* topics apply --partitions / --replication (0 = the spec's) */
     int replication;
-    int dry_run;             /* topics apply --dry-run */
-    const char *args[3];     /* positional arguments after the command (args[0] == file) */
+    int dry_run;         /* topics apply --dry-run */
+    const char *args[3]; /* positional arguments after the command (args[0] == file) */
     int nargs;
-    int attempt;             /* logs --attempt N (0 = the last) */
-    int follow;              /* logs -f */
-    const char *pipeline;    /* list --pipeline */
-    const char *status;      /* list --status */
-    const char *since;       /* list --since (a duration or a UTC time) */
-    int limit;               /* list --limit (0 = 20) */
-    char located_dir[1024];  /* the located configuration directory config_dir may point to */
+    int attempt;            /* logs --attempt N (0 = the last) */
+    int follow;             /* logs -f */
+    const char *pipeline;   /* list --pipeline */
+    const char *status;     /* list --status */
+    const char *since;      /* list --since (a duration or a UTC time) */
+    int limit;              /* list --limit (0 = 20) */
+    char located_dir[1024]; /* the located configuration directory config_dir may point to */
 } ctl_opts;
 
 /* --- plumbing (opts.c, error.c, stack.c, runid.c, issues.c) ----------------------------------- */

@@ -24,8 +24,8 @@ typedef struct ctl_store {
     acms_cfg cfg;
     acms_redis *redis;
     acms_store *store;
-    acms_secret_ctx secrets;  /* its vault client serves a transit master key */
-    acms_crypt *crypt;        /* NULL: no master key set */
+    acms_secret_ctx secrets; /* its vault client serves a transit master key */
+    acms_crypt *crypt;       /* NULL: no master key set */
     int curl;
 } ctl_store;
 
@@ -75,15 +75,11 @@ static int open_store(const ctl_opts *o, ctl_store *c)
 static int store_error(const ctl_opts *o, int rc, const char *what, const char *err)
 {
     switch (rc) {
-    case ACMS_ERR_RETRY:
-        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "%s: %s", what, err);
+    case ACMS_ERR_RETRY: return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "%s: %s", what, err);
     case ACMS_ERR_INVALID:
-    case ACMS_ERR_LIMIT:
-        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: %s", what, err);
-    case ACMS_ERR_NOTFOUND:
-        return ctl_fail(o, CTL_FAIL, "not_found", NULL, "%s: %s", what, err);
-    default:
-        return ctl_fail(o, CTL_FAIL, "store", NULL, "%s: %s", what, err);
+    case ACMS_ERR_LIMIT: return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: %s", what, err);
+    case ACMS_ERR_NOTFOUND: return ctl_fail(o, CTL_FAIL, "not_found", NULL, "%s: %s", what, err);
+    default: return ctl_fail(o, CTL_FAIL, "store", NULL, "%s: %s", what, err);
     }
 }
 
@@ -134,7 +130,8 @@ static char *read_all(const ctl_opts *o, acms_arena *a, const char *path, size_t
         return NULL;
     }
     if (n > ACMS_MAX_FILE_BYTES) {
-        ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: larger than the limit of %d bytes", path, ACMS_MAX_FILE_BYTES);
+        ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: larger than the limit of %d bytes", path,
+                 ACMS_MAX_FILE_BYTES);
         return NULL;
     }
     buf[n] = '\0';
@@ -200,8 +197,8 @@ static int cfg_put(const ctl_opts *o, ctl_store *c, acms_arena *a)
     } else {
         printf("%s\n", ref);
         if (!o->quiet)
-            fprintf(stderr, "%s %s (sha256 %.12s) in the %s store\n", created ? "stored" : "unchanged: already stored as",
-                    ref, d->hash, acms_store_kind(c->store));
+            fprintf(stderr, "%s %s (sha256 %.12s) in the %s store\n",
+                    created ? "stored" : "unchanged: already stored as", ref, d->hash, acms_store_kind(c->store));
     }
     return CTL_OK;
 }
@@ -392,7 +389,7 @@ int ctl_config(const ctl_opts *o)
     static const struct {
         const char *name;
         int (*fn)(const ctl_opts *, ctl_store *, acms_arena *);
-        int min, max;           /* arguments after the subcommand */
+        int min, max; /* arguments after the subcommand */
         const char *usage;
     } subs[] = {{"put", cfg_put, 1, 1, "put FILE"},
                 {"get", cfg_get, 1, 1, "get ID[@VERSION]"},
@@ -417,6 +414,7 @@ int ctl_config(const ctl_opts *o)
     }
     if (sub)
         return ctl_fail(o, CTL_USAGE, "usage", NULL, "config: unknown subcommand '%s' (see acmsctl --help)", sub);
-    return ctl_fail(o, CTL_USAGE, "usage", NULL,
-                    "config: missing subcommand (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B | rotate-key)");
+    return ctl_fail(
+        o, CTL_USAGE, "usage", NULL,
+        "config: missing subcommand (put FILE | get ID[@VERSION] | list [ID] | diff ID@A ID@B | rotate-key)");
 }

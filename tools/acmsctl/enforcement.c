@@ -28,7 +28,9 @@ void ctl_print_enforcement(const Acms__V1__RuntimeConfiguration *rc)
         const acms_enf_column *col = acms_enf_executor(ex);
         printf("  %-22s %-9s", s->name, ex);
         for (int f = 0; f < ACMS_ENF__COUNT; f++)
-            printf(" %-12s", !col ? "?" : acms_enf_step_asks(s, (acms_enf_field)f) ? short_level(col->cell[f].level) : "-");
+            printf(" %-12s", !col                                       ? "?"
+                             : acms_enf_step_asks(s, (acms_enf_field)f) ? short_level(col->cell[f].level)
+                                                                        : "-");
         putchar('\n');
     }
 }

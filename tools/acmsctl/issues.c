@@ -36,8 +36,8 @@ static void print_issue(const char *file, const cJSON *is)
             break;
         printf("    fix (%s, %.0f%%): %s", jstr(s, "source", "?"), jnum(s, "confidence") * 100, jstr(s, "text", ""));
         if (*jstr(s, "patch_path", ""))
-            printf("  [set %s = %s]", jstr(s, "patch_path", ""), *jstr(s, "patch_value", "") ? jstr(s, "patch_value", "")
-                                                                                            : "\"\"");
+            printf("  [set %s = %s]", jstr(s, "patch_path", ""),
+                   *jstr(s, "patch_value", "") ? jstr(s, "patch_value", "") : "\"\"");
         putchar('\n');
     }
 }
@@ -45,8 +45,7 @@ static void print_issue(const char *file, const cJSON *is)
 void ctl_print_issues(const char *file, const cJSON *issues)
 {
     const cJSON *is;
-    cJSON_ArrayForEach(is, issues)
-        print_issue(file, is);
+    cJSON_ArrayForEach(is, issues) print_issue(file, is);
 }
 
 void ctl_count_issues(const cJSON *result, size_t *errors, size_t *warnings, size_t *infos)

@@ -30,8 +30,8 @@ static int parse_since(const char *s, int64_t now_ms, int64_t *out)
     memset(&tm, 0, sizeof tm);
     const char *rest = strptime(s, "%Y-%m-%d", &tm);
     if (rest && (*rest == 'T' || *rest == ' '))
-        rest = strptime(rest + 1, strchr(rest + 1, ':') && strchr(strchr(rest + 1, ':') + 1, ':') ? "%H:%M:%S" : "%H:%M",
-                        &tm);
+        rest = strptime(rest + 1,
+                        strchr(rest + 1, ':') && strchr(strchr(rest + 1, ':') + 1, ':') ? "%H:%M:%S" : "%H:%M", &tm);
     if (!rest || (*rest && strcmp(rest, "Z")))
         return -1;
     *out = (int64_t)timegm(&tm) * 1000;
@@ -106,10 +106,13 @@ int ctl_list(const ctl_opts *o)
 {
     acms_cfg cfg;
     int64_t now = acms_now_ms();
-    acms_runview_filter f = {.environment = o->env, .pipeline = o->pipeline, .status = o->status,
+    acms_runview_filter f = {.environment = o->env,
+                             .pipeline = o->pipeline,
+                             .status = o->status,
                              .limit = (size_t)(o->limit ? o->limit : LIST_DEFAULT_LIMIT)};
     if (o->nargs > 0)
-        return ctl_fail(o, CTL_USAGE, "usage", NULL, "list: unexpected argument '%s' (filters are options)", o->args[0]);
+        return ctl_fail(o, CTL_USAGE, "usage", NULL, "list: unexpected argument '%s' (filters are options)",
+                        o->args[0]);
     if (o->since && parse_since(o->since, now, &f.since_ms) != 0)
         return ctl_fail(o, CTL_USAGE, "usage", NULL,
                         "--since takes a duration (90s, 30m, 2h, 7d) or a UTC time (2026-11-26, "

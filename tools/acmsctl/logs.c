@@ -136,8 +136,7 @@ static void print_json(const char *run, const char *step, unsigned attempt, cons
 
 /* Prints what attempt wrote; with -f until it is done (its tail says so, or the step went on to
  * another attempt or ended: an executor may keep no tail). CTL_OK or the exit code (reported). */
-static int show(const ctl_opts *o, acms_redis *r, const char *run, const char *step, unsigned attempt,
-                int64_t deadline)
+static int show(const ctl_opts *o, acms_redis *r, const char *run, const char *step, unsigned attempt, int64_t deadline)
 {
     unsigned long long printed[2] = {0, 0};
     for (int last = 0;;) {

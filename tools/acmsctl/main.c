@@ -16,10 +16,10 @@ int main(int argc, char **argv)
         int needs_arg;
         int needs_env;
     } cmds[] = {
-        {"submit", ctl_submit, 1, 1},   {"status", ctl_status, 1, 0},     {"watch", ctl_watch, 1, 0},
-        {"cancel", ctl_cancel, 1, 0},   {"prepare", ctl_prepare, 1, 1}, {"validate", ctl_validate, 1, 1},
-        {"config", ctl_config, 0, 0},   {"logs", ctl_logs, 1, 0},         {"topics", ctl_topics, 0, 0},
-        {"list", ctl_list, 0, 0},       {"retry", ctl_retry, 1, 0},       {"delete", ctl_delete, 1, 0},
+        {"submit", ctl_submit, 1, 1}, {"status", ctl_status, 1, 0},   {"watch", ctl_watch, 1, 0},
+        {"cancel", ctl_cancel, 1, 0}, {"prepare", ctl_prepare, 1, 1}, {"validate", ctl_validate, 1, 1},
+        {"config", ctl_config, 0, 0}, {"logs", ctl_logs, 1, 0},       {"topics", ctl_topics, 0, 0},
+        {"list", ctl_list, 0, 0},     {"retry", ctl_retry, 1, 0},     {"delete", ctl_delete, 1, 0},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(o.cmd, cmds[i].name))

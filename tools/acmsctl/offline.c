@@ -16,13 +16,13 @@
 
 typedef struct offline {
     acms_arena *a;
-    acms_redis *redis;      /* --learned only */
+    acms_redis *redis; /* --learned only */
     acms_profiles profiles;
     int have_profiles;
     const Acms__V1__Value *doc;
     Acms__V1__RuntimeConfiguration *rc;
     acms_doc_converted written; /* doc's conversion, for the validator (converted once) */
-    acms_issues issues;     /* why preparation failed */
+    acms_issues issues;         /* why preparation failed */
 } offline;
 
 /* Loads profiles and the file, and prepares it; hash: fill metadata.config_hash (prepare shows the
@@ -45,8 +45,9 @@ static int prepare(const ctl_opts *o, offline *st, int hash)
         if (acms_doc_kind(docs[i]) && !strcmp(acms_doc_kind(docs[i]), "Pipeline"))
             st->doc = docs[i];
     if (!st->doc)
-        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: no document of kind Pipeline (found %zu document(s)%s)",
-                        o->file, ndocs, ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
+        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL,
+                        "%s: no document of kind Pipeline (found %zu document(s)%s)", o->file, ndocs,
+                        ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
     Acms__V1__ConfigSubmitted *in = acms_pb_new(st->a, &acms__v1__config_submitted__descriptor);
     in->meta = acms_meta_new(st->a, "offline", "acmsctl", "offline", o->file, NULL);
     in->meta->timestamp_ms = 0; /* deterministic output */
@@ -69,7 +70,8 @@ static int prepare(const ctl_opts *o, offline *st, int hash)
     if (rc == ACMS_ERR_INVALID)
         return CTL_FAIL;
     if (rc == ACMS_ERR_RETRY)
-        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "cannot prepare %s: Redis: %s", o->file, acms_strerror(rc));
+        return ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "cannot prepare %s: Redis: %s", o->file,
+                        acms_strerror(rc));
     return ctl_fail(o, CTL_USAGE, "internal", NULL, "cannot prepare %s: %s", o->file, acms_strerror(rc));
 }
 
@@ -134,8 +136,9 @@ static void print_prepared(const ctl_opts *o, const Acms__V1__RuntimeConfigurati
         const Acms__V1__Step *s = p->steps[i];
         /* an unset instance_count means one instance (what the scaler and coordinator count) */
         printf("%-22s %-16s %6u %9llu %-10s %6.1f %8us  %s\n", s->name, s->instance_type,
-               s->instance_count ? s->instance_count : 1, s->resources ? (unsigned long long)s->resources->memory_mb : 0ULL,
-               step_basis(rc, s->name), s->resources ? s->resources->vcpu : 0.0, s->max_runtime_s, s->output_path);
+               s->instance_count ? s->instance_count : 1,
+               s->resources ? (unsigned long long)s->resources->memory_mb : 0ULL, step_basis(rc, s->name),
+               s->resources ? s->resources->vcpu : 0.0, s->max_runtime_s, s->output_path);
     }
     printf("\nadaptation log (%zu):\n", rc->n_adaptation_log);
     for (size_t i = 0; i < rc->n_adaptation_log; i++) {

@@ -60,11 +60,11 @@ static void usage(FILE *out)
             ACMS_VERSION);
 }
 
-static const char *const value_opts[] = {"--env",      "--format",   "--config-dir", "--timeout",
-                                         "--ref",      "--attempt",  "--partitions", "--replication",
-                                         "--pipeline", "--status",   "--since",      "--limit"};
-static const char *const flag_opts[] = {"--wait",    "--quiet", "-q",     "--help",
-                                        "-h",        "--version", "-f",  "--follow", "--dry-run", "--learned"};
+static const char *const value_opts[] = {"--env",      "--format",  "--config-dir", "--timeout",
+                                         "--ref",      "--attempt", "--partitions", "--replication",
+                                         "--pipeline", "--status",  "--since",      "--limit"};
+static const char *const flag_opts[] = {"--wait",    "--quiet", "-q",       "--help",    "-h",
+                                        "--version", "-f",      "--follow", "--dry-run", "--learned"};
 
 static int in(const char *const *v, size_t n, const char *name, size_t len)
 {
@@ -80,7 +80,8 @@ static int wants_json(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
             break;
-        if (!strcmp(argv[i], "--format=json") || (!strcmp(argv[i], "--format") && i + 1 < argc && !strcmp(argv[i + 1], "json")))
+        if (!strcmp(argv[i], "--format=json") ||
+            (!strcmp(argv[i], "--format") && i + 1 < argc && !strcmp(argv[i + 1], "json")))
             return 1;
     }
     return 0;

@@ -28,11 +28,11 @@ static char *succeeded_steps(const cJSON *view, int *n)
     cJSON *names = cJSON_CreateArray();
     const cJSON *s;
     *n = 0;
-    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(view, "steps"))
-        if (!strcmp(jstr(s, "status"), "succeeded")) {
-            cJSON_AddItemToArray(names, cJSON_CreateString(jstr(s, "name")));
-            ++*n;
-        }
+    cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(view, "steps")) if (!strcmp(jstr(s, "status"), "succeeded"))
+    {
+        cJSON_AddItemToArray(names, cJSON_CreateString(jstr(s, "name")));
+        ++*n;
+    }
     char *out = cJSON_PrintUnformatted(names);
     cJSON_Delete(names);
     return out;
@@ -73,8 +73,9 @@ static int open_finished(const ctl_opts *o, acms_cfg *cfg, acms_redis **r, char 
     if (!(*r = ctl_redis(o, cfg)))
         return CTL_UNREACHABLE;
     if ((rc = ctl_resolve_run(o, *r, o->file, id, size)) == CTL_OK && !(*view = ctl_run_view(*r, id, &unreachable)))
-        rc = unreachable ? ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable reading run '%s'", id)
-                         : ctl_fail(o, CTL_FAIL, "unknown_run", NULL, "unknown run '%s'", id);
+        rc = unreachable
+                 ? ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable reading run '%s'", id)
+                 : ctl_fail(o, CTL_FAIL, "unknown_run", NULL, "unknown run '%s'", id);
     if (rc == CTL_OK && !acms_state_is_terminal(jstr(*view, "status"))) {
         rc = ctl_fail(o, CTL_FAIL, "run_active", NULL, "run %s has not ended (%s): %s", id, jstr(*view, "status"),
                       !strcmp(o->cmd, "delete") ? "cancel it first (acmsctl cancel)" : "wait for it or cancel it");
@@ -102,7 +103,8 @@ static void print_retry(const ctl_opts *o, const char *old, const char *run_id, 
     }
     printf("%s\n", run_id);
     if (!o->quiet)
-        fprintf(stderr, "retry of %.8s submitted as run %s, reusing %d succeeded step(s) (follow it: acmsctl watch %.8s)\n",
+        fprintf(stderr,
+                "retry of %.8s submitted as run %s, reusing %d succeeded step(s) (follow it: acmsctl watch %.8s)\n",
                 old, run_id, reused, run_id);
 }
 
@@ -128,8 +130,9 @@ int ctl_retry(const ctl_opts *o)
     if ((rc = retry_event(o, r, a, view, run_id, trace, &ev)) != CTL_OK)
         goto out;
     reuse = succeeded_steps(view, &nreuse);
-    const char *kv[] = {"pipeline",  jstr(view, "pipeline"), "environment", ev->environment, "source_name", ev->source_name,
-                        "traceparent", trace, "retry_of", old, "reuse_steps", reuse ? reuse : "[]"};
+    const char *kv[] = {"pipeline",      jstr(view, "pipeline"), "environment", ev->environment, "source_name",
+                        ev->source_name, "traceparent",          trace,         "retry_of",      old,
+                        "reuse_steps",   reuse ? reuse : "[]"};
     if (acms_state_run_status(r, run_id, "submitted", kv, sizeof kv / sizeof *kv) < 0 ||
         acms_retention_link(r, old, "retried_by", run_id) < 0) {
         rc = ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis refused the run record");

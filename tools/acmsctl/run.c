@@ -63,8 +63,8 @@ int ctl_publish(const ctl_opts *o, const acms_cfg *cfg, acms_topic t, const char
         if (rc == ACMS_ERR_LIMIT) {
             free(buf);
             acms_kafka_free(k);
-            return ctl_fail(o, CTL_USAGE, "too_large", NULL, "the event is %zu bytes, above the limit of %d bytes",
-                            len, ACMS_CLAIM_MAX_BYTES);
+            return ctl_fail(o, CTL_USAGE, "too_large", NULL, "the event is %zu bytes, above the limit of %d bytes", len,
+                            ACMS_CLAIM_MAX_BYTES);
         }
     } else {
         rc = acms_kafka_produce(k, acms_cfg_topic(cfg, t), key, buf, len, &h);
@@ -153,8 +153,9 @@ static int read_pipeline(const ctl_opts *o, acms_arena *a, const Acms__V1__Value
         if (acms_doc_kind(docs[i]) && !strcmp(acms_doc_kind(docs[i]), "Pipeline"))
             *doc = docs[i];
     if (!*doc)
-        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL, "%s: no document of kind Pipeline (found %zu document(s)%s)",
-                        o->file, ndocs, ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
+        return ctl_fail(o, CTL_USAGE, "invalid_input", NULL,
+                        "%s: no document of kind Pipeline (found %zu document(s)%s)", o->file, ndocs,
+                        ndocs && !acms_doc_kind(docs[0]) ? ", the first has no 'kind'" : "");
     return ctl_plaintext_credentials(o, a, o->file, *doc, "submit");
 }
 
@@ -253,8 +254,9 @@ static int open_run(const ctl_opts *o, acms_cfg *cfg, acms_redis **r, char *id, 
     int unreachable = 0;
     rc = ctl_resolve_run(o, *r, o->file, id, idsize);
     if (rc == CTL_OK && !(*view = ctl_run_view(*r, id, &unreachable)))
-        rc = unreachable ? ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable reading run '%s'", id)
-                         : ctl_fail(o, CTL_FAIL, "unknown_run", NULL, "unknown run '%s'", id);
+        rc = unreachable
+                 ? ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis is unreachable reading run '%s'", id)
+                 : ctl_fail(o, CTL_FAIL, "unknown_run", NULL, "unknown run '%s'", id);
     if (rc != CTL_OK) {
         acms_redis_free(*r);
         *r = NULL;

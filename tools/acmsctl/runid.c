@@ -111,9 +111,11 @@ static int ambiguous(const ctl_opts *o, acms_redis *r, const char *given, matche
     for (size_t i = 0; i < shown; i++) {
         redisReply *rep = acms_redis_cmd(r, "HMGET " ACMS_KEY_RUN_FMT " pipeline status", m->v[i].id);
         const char *pipeline = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[0]->str
-                                   ? rep->element[0]->str : "?";
+                                   ? rep->element[0]->str
+                                   : "?";
         const char *status = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[1]->str
-                                 ? rep->element[1]->str : "?";
+                                 ? rep->element[1]->str
+                                 : "?";
         cJSON *c = cJSON_CreateObject();
         cJSON_AddStringToObject(c, "run_id", m->v[i].id);
         cJSON_AddStringToObject(c, "pipeline", pipeline);
@@ -180,9 +182,10 @@ static int unknown(const ctl_opts *o, acms_redis *r, const char *given, const ch
     if (acms_cfg_load(&cfg, "acmsctl", err, sizeof err) != ACMS_OK)
         memset(&cfg, 0, sizeof cfg);
     const char *sub = cfg.topics[ACMS_TOPIC_CONFIG_SUBMITTED][0] ? cfg.topics[ACMS_TOPIC_CONFIG_SUBMITTED]
-                                                                  : "acms.config.submitted";
+                                                                 : "acms.config.submitted";
     const char *steps = cfg.topics[ACMS_TOPIC_EXEC_STEPS][0] ? cfg.topics[ACMS_TOPIC_EXEC_STEPS] : "acms.exec.steps";
-    const char *res = cfg.topics[ACMS_TOPIC_EXEC_RESULTS][0] ? cfg.topics[ACMS_TOPIC_EXEC_RESULTS] : "acms.exec.results";
+    const char *res = cfg.topics[ACMS_TOPIC_EXEC_RESULTS][0] ? cfg.topics[ACMS_TOPIC_EXEC_RESULTS]
+                                                             : "acms.exec.results";
     time_t t = (time_t)(when / 1000);
     struct tm tm;
     if (gmtime_r(&t, &tm))

@@ -33,8 +33,8 @@ acms_redis *ctl_redis(const ctl_opts *o, const acms_cfg *cfg)
     char err[256] = "", red[512], origin[2400];
     acms_redis *r = acms_redis_new(cfg->redis_url, NULL, err, sizeof err);
     if (!r) {
-        ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis URL %s: %s", ctl_stack_origin(cfg, origin, sizeof origin),
-                 err);
+        ctl_fail(o, CTL_UNREACHABLE, "unreachable", NULL, "Redis URL %s: %s",
+                 ctl_stack_origin(cfg, origin, sizeof origin), err);
         return NULL;
     }
     if (acms_redis_ping(r) != ACMS_OK) {

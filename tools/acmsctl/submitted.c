@@ -114,9 +114,8 @@ int ctl_doc_load(const ctl_opts *o, acms_redis *r, acms_arena *a, const char *ha
         close_crypt(&sc, c);
     }
     const char *why = NULL;
-    if (rc == CTL_OK &&
-        !(*out = (const Acms__V1__ConfigSubmitted *)acms_pb_decode(a, &acms__v1__config_submitted__descriptor, bytes,
-                                                                    n, &why)))
+    if (rc == CTL_OK && !(*out = (const Acms__V1__ConfigSubmitted *)acms_pb_decode(
+                              a, &acms__v1__config_submitted__descriptor, bytes, n, &why)))
         rc = ctl_fail(o, CTL_FAIL, "internal", NULL, "the kept document %.12s is unreadable: %s", hash, why);
     return rc;
 }

@@ -191,8 +191,7 @@ void ctl_print_run(const cJSON *view)
             const cJSON *applied = cJSON_GetObjectItem(a, "applied");
             printf("  [%s] %s%s%s: %s -> %s  (%s)%s\n", jstr(a, "stage", "?"), jstr(a, "step", ""),
                    *jstr(a, "step", "") ? "." : "", jstr(a, "field", "?"), jstr(a, "old_value", "\"\""),
-                   jstr(a, "new_value", "\"\""), jstr(a, "reason", ""),
-                   cJSON_IsTrue(applied) ? "" : "  [not applied]");
+                   jstr(a, "new_value", "\"\""), jstr(a, "reason", ""), cJSON_IsTrue(applied) ? "" : "  [not applied]");
         }
     }
 }

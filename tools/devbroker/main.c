@@ -35,7 +35,7 @@
 #define MAX_PARTITIONS 1000
 
 typedef struct client {
-    int fd;                    /* -1 = free slot */
+    int fd; /* -1 = free slot */
     size_t len;
     char buf[LINE_MAX_BYTES];
 } client;
@@ -69,52 +69,51 @@ typedef struct devbroker {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: acms-devbroker [OPTIONS]\n"
-            "\n"
-            "Development Kafka for one machine: librdkafka's mock cluster, listening on 127.0.0.1.\n"
-            "Creates the 12 ACMS topics (acms.config.submitted ... acms.deadletter), prints\n"
-            "ACMS_KAFKA_BROKERS=<bootstrap list> on stdout and runs until SIGTERM or SIGINT.\n"
-            "\n"
-            "Options:\n"
-            "  --brokers N          number of brokers, ids 1..N (default 1)\n"
-            "  --partitions P       partitions of every ACMS topic (default 6)\n"
-            "  --topic NAME[:P]     create an extra topic (repeatable; P defaults to --partitions)\n"
-            "  --env-file PATH      also write ACMS_KAFKA_BROKERS=... to PATH (atomically; removed at exit)\n"
-            "  --control PATH       listen on a unix socket for fault-injection commands (see below)\n"
-            "  --help, --version\n"
-            "\n"
-            "Limits (those of the mock cluster in librdkafka 2.0.2; for development and tests only):\n"
-            "  - everything is in memory and lost at exit; no SSL, no SASL, no admin API\n"
-            "  - the ports are random (chosen by librdkafka): read the bootstrap list from stdout\n"
-            "    or the env file\n"
-            "  - each partition keeps at most 5 MiB or 100,000 message sets; older data is dropped\n"
-            "    SILENTLY: give topics enough partitions and keep consumers caught up\n"
-            "  - consumer groups use the classic protocol; the first join waits about 3 s\n"
-            "  - an idempotent producer's retries are not de-duplicated; transactions are not\n"
-            "    verifiable (aborted data is visible to read_committed consumers)\n"
-            "  - sequence numbers are not checked: after injected produce errors (request-errors\n"
-            "    produce ...) a producer with several requests in flight can have an earlier batch\n"
-            "    implicitly acknowledged by a later one and LOST; clients that must not lose\n"
-            "    anything then need one request in flight (ACMS_KAFKA_MAX_IN_FLIGHT=1)\n"
-            "  - other topics are auto-created on first use with the default partition count\n"
-            "\n"
-            "Control commands (one per line; each answered \"ok\" or \"error: ...\"):\n"
-            "  ping                                   liveness\n"
-            "  bootstraps                             answers \"ok <bootstrap list>\"\n"
-            "  broker-down ID | broker-up ID          disconnect a broker / accept again (ID -1 = all)\n"
-            "  rtt ID MS                              add MS of round-trip delay on broker ID\n"
-            "  request-errors APIKEY COUNT ERRCODE    fail the next COUNT requests of APIKEY\n"
-            "  clear-request-errors APIKEY            forget pushed request errors\n"
-            "  leader TOPIC PARTITION BROKERID        move a partition leader\n"
-            "  coordinator group|txn KEY BROKERID     move a group or transaction coordinator\n"
-            "  topic-error TOPIC ERRCODE              answer metadata for TOPIC with ERRCODE (0 clears)\n"
-            "  create-topic NAME PARTITIONS           create a topic\n"
-            "  APIKEY: produce fetch listoffsets metadata offsetcommit offsetfetch findcoordinator\n"
-            "          joingroup heartbeat leavegroup syncgroup apiversions initproducerid, or a number\n"
-            "  ERRCODE: a librdkafka error name (NOT_LEADER_FOR_PARTITION, _TRANSPORT to force a\n"
-            "           disconnect, ...) or a number\n"
-            "  e.g.  tools/devbroker-ctl run/broker.sock request-errors produce 3 NOT_LEADER_FOR_PARTITION\n");
+    fprintf(out, "Usage: acms-devbroker [OPTIONS]\n"
+                 "\n"
+                 "Development Kafka for one machine: librdkafka's mock cluster, listening on 127.0.0.1.\n"
+                 "Creates the 12 ACMS topics (acms.config.submitted ... acms.deadletter), prints\n"
+                 "ACMS_KAFKA_BROKERS=<bootstrap list> on stdout and runs until SIGTERM or SIGINT.\n"
+                 "\n"
+                 "Options:\n"
+                 "  --brokers N          number of brokers, ids 1..N (default 1)\n"
+                 "  --partitions P       partitions of every ACMS topic (default 6)\n"
+                 "  --topic NAME[:P]     create an extra topic (repeatable; P defaults to --partitions)\n"
+                 "  --env-file PATH      also write ACMS_KAFKA_BROKERS=... to PATH (atomically; removed at exit)\n"
+                 "  --control PATH       listen on a unix socket for fault-injection commands (see below)\n"
+                 "  --help, --version\n"
+                 "\n"
+                 "Limits (those of the mock cluster in librdkafka 2.0.2; for development and tests only):\n"
+                 "  - everything is in memory and lost at exit; no SSL, no SASL, no admin API\n"
+                 "  - the ports are random (chosen by librdkafka): read the bootstrap list from stdout\n"
+                 "    or the env file\n"
+                 "  - each partition keeps at most 5 MiB or 100,000 message sets; older data is dropped\n"
+                 "    SILENTLY: give topics enough partitions and keep consumers caught up\n"
+                 "  - consumer groups use the classic protocol; the first join waits about 3 s\n"
+                 "  - an idempotent producer's retries are not de-duplicated; transactions are not\n"
+                 "    verifiable (aborted data is visible to read_committed consumers)\n"
+                 "  - sequence numbers are not checked: after injected produce errors (request-errors\n"
+                 "    produce ...) a producer with several requests in flight can have an earlier batch\n"
+                 "    implicitly acknowledged by a later one and LOST; clients that must not lose\n"
+                 "    anything then need one request in flight (ACMS_KAFKA_MAX_IN_FLIGHT=1)\n"
+                 "  - other topics are auto-created on first use with the default partition count\n"
+                 "\n"
+                 "Control commands (one per line; each answered \"ok\" or \"error: ...\"):\n"
+                 "  ping                                   liveness\n"
+                 "  bootstraps                             answers \"ok <bootstrap list>\"\n"
+                 "  broker-down ID | broker-up ID          disconnect a broker / accept again (ID -1 = all)\n"
+                 "  rtt ID MS                              add MS of round-trip delay on broker ID\n"
+                 "  request-errors APIKEY COUNT ERRCODE    fail the next COUNT requests of APIKEY\n"
+                 "  clear-request-errors APIKEY            forget pushed request errors\n"
+                 "  leader TOPIC PARTITION BROKERID        move a partition leader\n"
+                 "  coordinator group|txn KEY BROKERID     move a group or transaction coordinator\n"
+                 "  topic-error TOPIC ERRCODE              answer metadata for TOPIC with ERRCODE (0 clears)\n"
+                 "  create-topic NAME PARTITIONS           create a topic\n"
+                 "  APIKEY: produce fetch listoffsets metadata offsetcommit offsetfetch findcoordinator\n"
+                 "          joingroup heartbeat leavegroup syncgroup apiversions initproducerid, or a number\n"
+                 "  ERRCODE: a librdkafka error name (NOT_LEADER_FOR_PARTITION, _TRANSPORT to force a\n"
+                 "           disconnect, ...) or a number\n"
+                 "  e.g.  tools/devbroker-ctl run/broker.sock request-errors produce 3 NOT_LEADER_FOR_PARTITION\n");
 }
 
 /* --- parsing helpers ---------------------------------------------------------------------- */
@@ -138,12 +137,15 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 static int parse_api_key(const char *s, int16_t *out)
 {
-    static const struct { const char *name; int16_t key; } keys[] = {
-        {"produce", 0}, {"fetch", 1}, {"listoffsets", 2}, {"metadata", 3}, {"offsetcommit", 8},
-        {"offsetfetch", 9}, {"findcoordinator", 10}, {"joingroup", 11}, {"heartbeat", 12},
-        {"leavegroup", 13}, {"syncgroup", 14}, {"describegroups", 15}, {"listgroups", 16},
-        {"apiversions", 18}, {"initproducerid", 22}, {"addpartitionstotxn", 24},
-        {"addoffsetstotxn", 25}, {"endtxn", 26}, {"txnoffsetcommit", 28},
+    static const struct {
+        const char *name;
+        int16_t key;
+    } keys[] = {
+        {"produce", 0},          {"fetch", 1},        {"listoffsets", 2},      {"metadata", 3},
+        {"offsetcommit", 8},     {"offsetfetch", 9},  {"findcoordinator", 10}, {"joingroup", 11},
+        {"heartbeat", 12},       {"leavegroup", 13},  {"syncgroup", 14},       {"describegroups", 15},
+        {"listgroups", 16},      {"apiversions", 18}, {"initproducerid", 22},  {"addpartitionstotxn", 24},
+        {"addoffsetstotxn", 25}, {"endtxn", 26},      {"txnoffsetcommit", 28},
     };
     size_t i;
     long v;
@@ -387,8 +389,9 @@ static void cmd_help(devbroker *d, char **argv, char *reply, size_t size)
 {
     (void)d;
     (void)argv;
-    snprintf(reply, size, "ok ping bootstraps broker-down broker-up rtt request-errors clear-request-errors "
-                          "leader coordinator topic-error create-topic (see acms-devbroker --help)\n");
+    snprintf(reply, size,
+             "ok ping bootstraps broker-down broker-up rtt request-errors clear-request-errors "
+             "leader coordinator topic-error create-topic (see acms-devbroker --help)\n");
 }
 
 /* The commands: name, argument count (-1: any) and usage, handler. */
@@ -648,17 +651,24 @@ static int parse_args(devbroker *d, int argc, char **argv, int *exit_code)
             break;
         case 'e': d->env_file = optarg; break;
         case 'c': d->control = optarg; break;
-        case 'h': usage(stdout); *exit_code = 0; return -1;
-        case 'V': printf("acms-devbroker %s (librdkafka %s)\n", ACMS_VERSION, rd_kafka_version_str());
-                  *exit_code = 0; return -1;
+        case 'h':
+            usage(stdout);
+            *exit_code = 0;
+            return -1;
+        case 'V':
+            printf("acms-devbroker %s (librdkafka %s)\n", ACMS_VERSION, rd_kafka_version_str());
+            *exit_code = 0;
+            return -1;
         default: goto bad;
         }
     }
     if (optind == argc)
         return 0;
 bad:
-    fprintf(stderr, "acms-devbroker: bad arguments (--brokers 1..32, --partitions 1..%d, at most %d --topic)\n"
-                    "Try 'acms-devbroker --help'.\n", MAX_PARTITIONS, MAX_EXTRA_TOPICS);
+    fprintf(stderr,
+            "acms-devbroker: bad arguments (--brokers 1..32, --partitions 1..%d, at most %d --topic)\n"
+            "Try 'acms-devbroker --help'.\n",
+            MAX_PARTITIONS, MAX_EXTRA_TOPICS);
     *exit_code = 2;
     return -1;
 }
@@ -731,8 +741,8 @@ static int start(devbroker *d)
         return -1;
     printf("ACMS_KAFKA_BROKERS=%s\n", boot);
     fflush(stdout);
-    acms_log_info(NULL, NULL, "mock cluster up: %d broker(s) at %s, %d ACMS topics x %d partitions%s%s",
-                  d->brokers, boot, (int)ACMS_TOPIC__COUNT, d->partitions, d->control ? ", control " : "",
+    acms_log_info(NULL, NULL, "mock cluster up: %d broker(s) at %s, %d ACMS topics x %d partitions%s%s", d->brokers,
+                  boot, (int)ACMS_TOPIC__COUNT, d->partitions, d->control ? ", control " : "",
                   d->control ? d->control : "");
     return 0;
 }
