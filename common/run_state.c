@@ -3,6 +3,7 @@
 #include "run_state.h"
 
 #include "keys.h"
+#include "name_table.h"
 #include "retention.h"
 
 #include <stdio.h>
@@ -52,10 +53,8 @@ int acms_state_rank(const char *status)
         return -1;
     if (!strcmp(status, "queued"))
         return 3; /* waiting for admission: the same rank as running, either way round */
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(status, names[i]))
-            return i;
-    return acms_state_is_terminal(status) ? 4 : -1;
+    int i = acms_name_index(names, ACMS_NAMES_LEN(names), status);
+    return i >= 0 ? i : acms_state_is_terminal(status) ? 4 : -1;
 }
 
 int acms_state_is_terminal(const char *status)

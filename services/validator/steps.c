@@ -4,14 +4,13 @@
 
 #include <string.h>
 
+#include "name_table.h"
+
 const char *const validator_step_types[5] = {"processing", "training", "evaluation", "transform", "custom"};
 
 int validator_step_type_known(const char *t)
 {
-    for (size_t i = 0; i < sizeof validator_step_types / sizeof *validator_step_types; i++)
-        if (strcmp(t, validator_step_types[i]) == 0)
-            return 1;
-    return 0;
+    return acms_name_index(validator_step_types, ACMS_NAMES_LEN(validator_step_types), t) >= 0;
 }
 
 uint64_t validator_step_memory_mb(const Acms__V1__Step *s, const acms_catalog *c)

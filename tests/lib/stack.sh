@@ -63,10 +63,10 @@ stack__alive() {
 # stack__pid NAME: the pid recorded for NAME if that process is still ours (its command line
 # names the program recorded with it), else empty.
 stack__pid() {
-  local f=$STACK_DIR/$1.pid pid prog
-  [ -f "$f" ] || return 0
-  read -r pid prog <"$f" || true
-  stack__alive "$pid" || return 0
+  local pid prog
+  pid=$(stack__spawned "$1")
+  [ -n "$pid" ] || return 0
+  read -r _ prog <"$STACK_DIR/$1.pid" || true
   if [ -n "$prog" ] && ! tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q -F -- "$prog"; then
     return 0  # the pid was recycled by something else
   fi
