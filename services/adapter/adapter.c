@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "adapt_reason.h"
 #include "doc.h"
 #include "stages.h"
 
@@ -38,6 +39,38 @@ Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage,
     va_start(ap, reason_fmt);
     r->reason = acms_arena_vprintf(a, reason_fmt, ap);
     va_end(ap);
+    r->safety_score = safety_score;
+    r->applied = applied ? 1 : 0;
+    log->v = acms_arena_push(a, log->v, &log->n, sizeof *log->v);
+    log->v[log->n - 1] = r;
+    return r;
+}
+
+Acms__V1__AdaptationRecord *adapter_log_note(adapter_log *log, const char *stage, const char *step, const char *field,
+                                             const char *old_value, const char *new_value, double safety_score,
+                                             int applied, unsigned id, size_t nargs, ...)
+{
+    acms_arena *a = log->arena;
+    Acms__V1__AdaptationRecord *r = acms_pb_new(a, &acms__v1__adaptation_record__descriptor);
+    char **args = acms_arena_alloc(a, (nargs ? nargs : 1) * sizeof *args);
+    va_list ap;
+    r->stage = (char *)S(stage);
+    r->step = (char *)S(step);
+    r->field = (char *)S(field);
+    r->old_value = (char *)S(old_value);
+    r->new_value = (char *)S(new_value);
+    r->reason = (char *)"";
+    r->reason_template = id;
+    if (!args)
+        nargs = 0;
+    va_start(ap, nargs);
+    for (size_t i = 0; i < nargs; i++) {
+        const char *arg = va_arg(ap, const char *);
+        args[i] = (char *)S(arg);
+    }
+    va_end(ap);
+    r->reason_args = args;
+    r->n_reason_args = nargs;
     r->safety_score = safety_score;
     r->applied = applied ? 1 : 0;
     log->v = acms_arena_push(a, log->v, &log->n, sizeof *log->v);
@@ -206,6 +239,8 @@ int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__
     r->metadata = md;
     r->adaptation_log = log.v;
     r->n_adaptation_log = log.n;
+    if (!ctx->keep_reason_templates && acms_adaptation_render(a, log.v, log.n) != ACMS_OK)
+        return ACMS_ERR_NOMEM;
     r->environment = acms_pb_copy(a, &env->base);
     if (!r->environment)
         return ACMS_ERR_NOMEM;
