@@ -9,6 +9,7 @@
 
 #include "adapt_reason.h"
 #include "stages.h"
+#include "strmap.h"
 
 #define STAGE "environment"
 #define S(x) ((x) ? (x) : "")
@@ -34,9 +35,55 @@ static const char *dbls(acms_arena *a, double v)
 /* The environment and the strings its records name, copied into the arena once per pipeline. */
 typedef struct env_strings {
     const Acms__V1__Environment *env;
-    const char *name;  /* env->name */
-    const char *scale; /* memory_scale as %g renders it; "" when 1 */
+    const char *name;    /* env->name */
+    const char *scale;   /* memory_scale as %g renders it; "" when 1 */
+    int indexed;         /* map and allowed below hold the environment's lists (else: scan them) */
+    acms_strmap map;     /* instance_map: from -> index of its first usable mapping (to set) */
+    acms_strmap allowed; /* allowed_instance_types */
 } env_strings;
+
+/* Hashes the environment's instance_map and allowed list once per pipeline, not once per step. */
+static void index_env(acms_arena *a, env_strings *es)
+{
+    const Acms__V1__Environment *env = es->env;
+    int ok = 1;
+    acms_strmap_init(&es->map, a, env->n_instance_map);
+    acms_strmap_init(&es->allowed, a, env->n_allowed_instance_types);
+    for (size_t i = 0; ok && i < env->n_instance_map; i++) {
+        const Acms__V1__InstanceMapping *m = env->instance_map[i];
+        if (m->from && m->to && *m->to)
+            ok = acms_strmap_put(&es->map, m->from, i, NULL) >= 0;
+    }
+    for (size_t i = 0; ok && i < env->n_allowed_instance_types; i++)
+        if (env->allowed_instance_types[i])
+            ok = acms_strmap_put(&es->allowed, env->allowed_instance_types[i], i, NULL) >= 0;
+    es->indexed = ok;
+}
+
+/* The first usable instance_map entry for type, or NULL. */
+static const Acms__V1__InstanceMapping *mapping_of(const env_strings *es, const char *type)
+{
+    const Acms__V1__Environment *env = es->env;
+    size_t i;
+    if (es->indexed)
+        return acms_strmap_get(&es->map, type, &i) ? env->instance_map[i] : NULL;
+    for (i = 0; i < env->n_instance_map; i++) {
+        const Acms__V1__InstanceMapping *m = env->instance_map[i];
+        if (m->from && m->to && *m->to && strcmp(m->from, type) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+static int type_allowed(const env_strings *es, const char *type)
+{
+    const Acms__V1__Environment *env = es->env;
+    if (env->n_allowed_instance_types == 0)
+        return 1;
+    if (es->indexed)
+        return acms_strmap_get(&es->allowed, type, NULL);
+    return in_list(env->allowed_instance_types, env->n_allowed_instance_types, type);
+}
 
 /* --- ResourceMapper ------------------------------------------------------------------------------ */
 
@@ -57,20 +104,14 @@ static void map_instance_type(acms_arena *a, const acms_catalog *cat, const env_
         adapter_log_note(log, STAGE, s->name, "instance_type", "", s->instance_type, 1.0, 1, ACMS_REASON_DEFAULT_TYPE,
                          1, env_name);
     }
-    for (size_t i = 0; i < env->n_instance_map; i++) {
-        const Acms__V1__InstanceMapping *m = env->instance_map[i];
-        if (m->from && m->to && *m->to && strcmp(m->from, s->instance_type) == 0) {
-            const char *old = s->instance_type;
-            if (strcmp(old, m->to) == 0)
-                break;
-            set_type(a, s, m->to);
-            adapter_log_add(log, STAGE, s->name, "instance_type", old, s->instance_type, 1.0, 1,
-                            "instance_map of environment %s maps %s to %s", env_name, old, m->to);
-            break;
-        }
+    const Acms__V1__InstanceMapping *m = mapping_of(es, s->instance_type);
+    if (m && strcmp(s->instance_type, m->to) != 0) {
+        const char *old = s->instance_type;
+        set_type(a, s, m->to);
+        adapter_log_add(log, STAGE, s->name, "instance_type", old, s->instance_type, 1.0, 1,
+                        "instance_map of environment %s maps %s to %s", env_name, old, m->to);
     }
-    if (env->n_allowed_instance_types == 0 ||
-        in_list(env->allowed_instance_types, env->n_allowed_instance_types, s->instance_type))
+    if (type_allowed(es, s->instance_type))
         return;
     /* Not allowed here: the smallest allowed type with at least the same vCPU, memory and GPUs,
      * preferably of the same family. */
@@ -237,6 +278,7 @@ void adapter_environment_adapt(acms_arena *a, const acms_catalog *cat, const Acm
     double scale = env->memory_scale > 0 ? env->memory_scale : 1.0;
     env_strings es = {.env = env, .name = acms_arena_strdup(a, S(env->name))};
     es.scale = scale != 1.0 ? dbls(a, scale) : "";
+    index_env(a, &es);
     if (p->max_parallel == 0 && env->max_parallel > 0) {
         p->max_parallel = env->max_parallel;
         adapter_log_note(log, STAGE, "", "max_parallel", "", u64s(a, p->max_parallel), 1.0, 1,
