@@ -19,6 +19,9 @@ void acms_arena_free(acms_arena *a);
 void acms_arena_reset(acms_arena *a);
 /* Zeroed memory, 16-byte aligned. */
 void *acms_arena_alloc(acms_arena *a, size_t size);
+/* Like acms_arena_alloc but not zeroed: for memory the caller fills at once (a message its
+ * init writes, an array it copies into). */
+void *acms_arena_alloc_raw(acms_arena *a, size_t size);
 /* Copy of s (NULL gives NULL). */
 char *acms_arena_strdup(acms_arena *a, const char *s);
 char *acms_arena_strndup(acms_arena *a, const char *s, size_t n);

@@ -170,10 +170,22 @@ static void check_findings(const validator_input *in, acms_arena *a, acms_issues
     }
 }
 
+/* Whether name holds one of the words, ASCII case ignored: folded once, then one strstr a word
+ * (names longer than the buffer are compared in place). */
 static int name_sensitive(const char *name)
 {
     static const char *const words[] = {"PASSWORD", "PASSWD",     "SECRET",      "TOKEN",     "API_KEY",
                                         "APIKEY",   "ACCESS_KEY", "PRIVATE_KEY", "CREDENTIAL"};
+    char up[256];
+    size_t n = strlen(name);
+    if (n < sizeof up) {
+        for (size_t i = 0; i <= n; i++)
+            up[i] = name[i] >= 'a' && name[i] <= 'z' ? (char)(name[i] - 'a' + 'A') : name[i];
+        for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+            if (strstr(up, words[k]))
+                return 1;
+        return 0;
+    }
     for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
         size_t wl = strlen(words[k]);
         for (const char *p = name; *p; p++)
