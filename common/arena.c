@@ -271,6 +271,23 @@ char *acms_arena_vprintf(acms_arena *a, const char *fmt, va_list ap)
     return d;
 }
 
+char *acms_arena_u64(acms_arena *a, unsigned long long v)
+{
+    char d[24];
+    fmtbuf b = {d, 0, sizeof d};
+    fb_u64(&b, v, 0); /* 20 digits at most: fits */
+    return acms_arena_strndup(a, d, b.n);
+}
+
+char *acms_arena_g(acms_arena *a, double v)
+{
+    char d[48];
+    fmtbuf b = {d, 0, sizeof d};
+    if (!fb_g(&b, v))
+        return acms_arena_printf(a, "%g", v);
+    return acms_arena_strndup(a, d, b.n);
+}
+
 char *acms_arena_printf(acms_arena *a, const char *fmt, ...)
 {
     va_list ap;

@@ -24,12 +24,12 @@ static int in_list(char *const *list, size_t n, const char *s)
 
 static const char *u64s(acms_arena *a, uint64_t v)
 {
-    return acms_arena_printf(a, "%" PRIu64, v);
+    return acms_arena_u64(a, v);
 }
 
 static const char *dbls(acms_arena *a, double v)
 {
-    return acms_arena_printf(a, "%g", v);
+    return acms_arena_g(a, v);
 }
 
 /* The environment and the strings its records name, copied into the arena once per pipeline. */

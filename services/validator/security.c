@@ -246,7 +246,7 @@ static fval f_bool(int b)
 static const char *fval_str(acms_arena *a, fval *v)
 {
     if (v->str == NULL)
-        v->str = acms_arena_printf(a, "%g", v->num);
+        v->str = acms_arena_g(a, v->num);
     return v->str;
 }
 
