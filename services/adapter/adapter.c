@@ -165,6 +165,30 @@ static int keep_converted(acms_arena *a, const Acms__V1__Pipeline *p, const acms
     return ACMS_OK;
 }
 
+/* The prepared configuration's metadata: environment, timestamps, capacity plan, secret findings
+ * and the document's hash (empty with no_config_hash). */
+static Acms__V1__RuntimeMetadata *prepared_metadata(const adapter_ctx *ctx, acms_arena *a,
+                                                    const Acms__V1__ConfigSubmitted *in,
+                                                    const Acms__V1__Environment *env, Acms__V1__CapacityPlan *plan,
+                                                    const adapter_findings *findings)
+{
+    Acms__V1__RuntimeMetadata *md = acms_pb_new(a, &acms__v1__runtime_metadata__descriptor);
+    char hash[65] = "";
+    if (!ctx->no_config_hash)
+        adapter_config_hash(in->document, hash);
+    md->environment = acms_arena_strdup(a, S(env->name));
+    md->region = acms_arena_strdup(a, S(env->region));
+    md->prepared_at_ms = in->meta ? in->meta->timestamp_ms : acms_now_ms();
+    md->adapter_version = (char *)ACMS_VERSION;
+    md->capacity = plan;
+    md->secret_findings = findings->v;
+    md->n_secret_findings = findings->n;
+    md->config_hash = acms_arena_strdup(a, hash);
+    md->config_ref = acms_arena_strdup(a, S(in->config_ref));
+    md->source_name = acms_arena_strdup(a, S(in->source_name));
+    return md;
+}
+
 int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
                          Acms__V1__RuntimeConfiguration **out, acms_issues *issues, acms_doc_converted *written)
 {
@@ -219,21 +243,7 @@ int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__
     adapter_optimizer_optimize(a, env, p, &obs, &log);
     adapter_compliance_enforce(a, ctx->profiles, env, p, &log);
 
-    Acms__V1__RuntimeMetadata *md = acms_pb_new(a, &acms__v1__runtime_metadata__descriptor);
-    char hash[65] = "";
-    if (!ctx->no_config_hash)
-        adapter_config_hash(in->document, hash);
-    md->environment = acms_arena_strdup(a, S(env->name));
-    md->region = acms_arena_strdup(a, S(env->region));
-    md->prepared_at_ms = in->meta ? in->meta->timestamp_ms : acms_now_ms();
-    md->adapter_version = (char *)ACMS_VERSION;
-    md->capacity = plan;
-    md->secret_findings = findings.v;
-    md->n_secret_findings = findings.n;
-    md->config_hash = acms_arena_strdup(a, hash);
-    md->config_ref = acms_arena_strdup(a, S(in->config_ref));
-    md->source_name = acms_arena_strdup(a, S(in->source_name));
-
+    Acms__V1__RuntimeMetadata *md = prepared_metadata(ctx, a, in, env, plan, &findings);
     Acms__V1__RuntimeConfiguration *r = acms_pb_new(a, &acms__v1__runtime_configuration__descriptor);
     r->pipeline = p;
     r->metadata = md;
