@@ -3,7 +3,9 @@
  * building the tree through doc.c's builder calls, so limits, duplicate keys and scalar resolution
  * stay in one place. Invariant: whatever this path accepts gives the same tree, positions and errors
  * as the libyaml path; anything it is not sure about is handed back (ACMS_DOC__NOT_HANDLED).
- * Line/column come from byte offsets with one forward cursor, so they cost one pass over the text. */
+ * Line/column come from one forward cursor that moves as the walk checks each gap between tokens
+ * (whitespace and separators) and each token, so every byte is read once by this file: a string's
+ * columns are counted by the scan that looks for escapes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@ typedef struct jctx {
     const jsmntok_t *t;
     int nt;
     char *scratch;         /* len + 1 bytes: one decoded scalar at a time */
-    size_t off, line, col; /* the position cursor (0-based line/column) */
+    size_t off, line, col; /* the position cursor (0-based line/column of byte offset off) */
     acms_doc__parser *p;
 } jctx;
 
@@ -56,58 +58,60 @@ static int special(const unsigned char *s, size_t i, size_t len)
     return 0;
 }
 
-/* Moves the cursor to byte offset to. -1 on a character the fast path leaves to libyaml. */
-static int advance(jctx *j, size_t to)
+/* Columns of the string token t's span (quotes excluded): its characters, in raw text (an escape
+ * counts as written). -1 on a control character or a character left to libyaml (special()). */
+static int raw_cols(const jctx *j, const jsmntok_t *t, size_t *cols)
 {
     const unsigned char *s = (const unsigned char *)j->s;
-    size_t line = j->line, col = j->col;
-    for (size_t i = j->off; i < to; i++) {
-        if (i + 8 <= to && acms_printable8(s + i)) { /* eight printable characters */
-            i += 7;
-            col += 8;
-            continue;
-        }
-        unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x7F) {
+    size_t c = 0;
+    for (size_t i = (size_t)t->start; i < (size_t)t->end; i++) {
+        if (s[i] < 0x20 || (s[i] >= 0x7F && special(s, i, j->len)))
+            return -1;
+        c += (s[i] & 0xC0) != 0x80;
+    }
+    *cols = c;
+    return 0;
+}
+
+/* Moves the cursor over the gap [off, to), which must hold only JSON whitespace and exactly one
+ * sep (none when sep is 0), and no line break when nobreak. -1 otherwise. */
+static int gap(jctx *j, size_t to, char sep, int nobreak)
+{
+    const char *s = j->s;
+    size_t line = j->line, col = j->col, i = j->off;
+    int seen = 0;
+    for (; i < to; i++) {
+        char c = s[i];
+        if (c == ' ') {
+            uint64_t w;
+            if (i + 9 <= to && (memcpy(&w, s + i + 1, 8), w == 0x2020202020202020ULL)) { /* indentation */
+                i += 8;
+                col += 8;
+            }
             col++;
-        } else if (c == '\n') {
+        } else if (c == '\t') {
+            col++;
+        } else if (c == '\n' && !nobreak) {
             line++;
             col = 0;
-        } else if (c == '\r') {
+        } else if (c == '\r' && !nobreak) {
             if (i + 1 >= j->len || s[i + 1] != '\n') {
                 line++;
                 col = 0;
             }
-        } else if (c < 0x20) {
-            col++; /* tab (other controls never reach here: strings are checked on decode) */
+        } else if (sep && c == sep && !seen) {
+            seen = 1;
+            col++;
         } else {
-            if (special(s, i, j->len))
-                return -1;
-            if ((c & 0xC0) != 0x80)
-                col++;
+            return -1;
         }
     }
+    if (sep && !seen)
+        return -1;
     j->off = to;
     j->line = line;
     j->col = col;
     return 0;
-}
-
-/* [from, to) holds only JSON whitespace and exactly one sep (none when sep is 0). */
-static int gap_ok(const jctx *j, size_t from, size_t to, char sep)
-{
-    int seen = 0;
-    for (size_t i = from; i < to; i++) {
-        char c = j->s[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-            continue;
-        if (sep && c == sep && !seen) {
-            seen = 1;
-            continue;
-        }
-        return 0;
-    }
-    return !sep || seen;
 }
 
 static int hexval(char c)
@@ -121,28 +125,30 @@ static int hexval(char c)
     return -1;
 }
 
-/* Whether the 8 bytes at s hold no control character (< 0x20) and no backslash. */
+/* Whether the 8 bytes at s are printable ASCII ([0x20, 0x7E]) and none a backslash. */
 static int plain8(const unsigned char *s)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     uint64_t w, bs;
     memcpy(&w, s, 8);
     bs = w ^ (ones * '\\');
-    return ((w - ones * 0x20) & ~w & highs) == 0 && ((bs - ones) & ~bs & highs) == 0;
+    return acms_printable8(s) && ((bs - ones) & ~bs & highs) == 0;
 }
 
 /* The contents of string token t: *out points into the text when it has no escape, else to its
- * decoding in j->scratch; *n its length. -1: not handled (raw control character, surrogate escape,
- * malformed escape). */
-static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *n)
+ * decoding in j->scratch; *n its length; *ascii whether the span is all printable ASCII without
+ * escapes (then its columns are its bytes). -1: not handled (raw control character, surrogate
+ * escape, malformed escape). */
+static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *n, int *ascii)
 {
     const char *s = j->s + t->start;
     size_t len = (size_t)(t->end - t->start), k = 0, i = 0;
     char *out = j->scratch;
     while (i + 8 <= len && plain8((const unsigned char *)s + i)) /* a word at a time */
         i += 8;
-    while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '\\')
+    while (i < len && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7F && s[i] != '\\')
         i++;
+    *ascii = i == len;
     if (i == len) {
         *res = s;
         *n = len;
@@ -241,13 +247,15 @@ static int primitive_ok(const jctx *j, const jsmntok_t *t)
     return i == len ? 0 : -1;
 }
 
+/* Builds the scalar token t at the cursor (which the caller moved to its first byte) and moves the
+ * cursor past it. Its characters are checked after the builder call, as a later cursor move would. */
 static int scalar(jctx *j, const jsmntok_t *t)
 {
     const char *v;
-    size_t n = 0;
-    int style;
+    size_t n = 0, cols = 0;
+    int style, ascii = 1, rc;
     if (t->type == JSMN_STRING) {
-        if (decode_string(j, t, &v, &n) != 0)
+        if (decode_string(j, t, &v, &n, &ascii) != 0)
             return ACMS_DOC__NOT_HANDLED;
         style = ACMS_DOC__QUOTED;
     } else {
@@ -257,12 +265,33 @@ static int scalar(jctx *j, const jsmntok_t *t)
         n = (size_t)(t->end - t->start);
         style = ACMS_DOC__JSON_LITERAL;
     }
-    if (advance(j, tok_begin(t)) != 0)
+    if ((rc = acms_doc__scalar(j->p, v, n, style, j->line + 1, j->col + 1)) != ACMS_OK)
+        return rc;
+    cols = (size_t)(t->end - t->start);
+    if (!ascii && raw_cols(j, t, &cols) != 0)
         return ACMS_DOC__NOT_HANDLED;
-    return acms_doc__scalar(j->p, v, n, style, j->line + 1, j->col + 1);
+    j->col += cols + (t->type == JSMN_STRING ? 2 : 0);
+    j->off = tok_end(t);
+    return ACMS_OK;
 }
 
-/* Builds token i and its subtree; *next gets the index after the subtree. */
+/* The entries of map token t, from token *k: each key at the cursor, then ':' on the same line. */
+static int map_entry(jctx *j, int n, int *k)
+{
+    const jsmntok_t *key = &j->t[*k];
+    int rc;
+    if (key->type != JSMN_STRING || key->size != 1 || *k + 1 >= j->nt || gap(j, tok_begin(key), n ? ',' : 0, 0))
+        return ACMS_DOC__NOT_HANDLED;
+    if ((rc = scalar(j, key)) != ACMS_OK)
+        return rc;
+    size_t vbegin = tok_begin(&j->t[++*k]);
+    if (vbegin - tok_begin(key) > FASTJSON_KEY_SPAN_MAX || gap(j, vbegin, ':', 1))
+        return ACMS_DOC__NOT_HANDLED;
+    return ACMS_OK;
+}
+
+/* Builds token i and its subtree; *next gets the index after the subtree. The cursor is at the
+ * token's first byte and ends past its last. */
 static int walk(jctx *j, int i, int *next)
 {
     const jsmntok_t *t = &j->t[i];
@@ -273,37 +302,24 @@ static int walk(jctx *j, int i, int *next)
     }
     if ((t->type != JSMN_ARRAY && !is_map) || t->end < 0)
         return ACMS_DOC__NOT_HANDLED;
-    if (advance(j, (size_t)t->start) != 0)
-        return ACMS_DOC__NOT_HANDLED;
     if ((rc = acms_doc__open(j->p, is_map, 0, j->line + 1, j->col + 1)) != ACMS_OK)
         return rc;
-    size_t pos = (size_t)t->start + 1;
+    j->off++;
+    j->col++;
     for (int n = 0; n < t->size; n++) {
         if (k >= j->nt)
             return ACMS_DOC__NOT_HANDLED;
-        if (is_map) {
-            const jsmntok_t *key = &j->t[k];
-            if (key->type != JSMN_STRING || key->size != 1 || k + 1 >= j->nt ||
-                !gap_ok(j, pos, tok_begin(key), n ? ',' : 0))
-                return ACMS_DOC__NOT_HANDLED;
-            if ((rc = scalar(j, key)) != ACMS_OK)
-                return rc;
-            pos = tok_end(key);
-            k++;
-            size_t vbegin = tok_begin(&j->t[k]);
-            if (!gap_ok(j, pos, vbegin, ':') || memchr(j->s + pos, '\n', vbegin - pos) ||
-                memchr(j->s + pos, '\r', vbegin - pos) || vbegin - tok_begin(key) > FASTJSON_KEY_SPAN_MAX)
-                return ACMS_DOC__NOT_HANDLED;
-        } else if (!gap_ok(j, pos, tok_begin(&j->t[k]), n ? ',' : 0)) {
-            return ACMS_DOC__NOT_HANDLED;
-        }
-        int v = k;
-        if ((rc = walk(j, v, &k)) != ACMS_OK)
+        if (is_map)
+            rc = map_entry(j, n, &k);
+        else
+            rc = gap(j, tok_begin(&j->t[k]), n ? ',' : 0, 0) ? ACMS_DOC__NOT_HANDLED : ACMS_OK;
+        if (rc != ACMS_OK || (rc = walk(j, k, &k)) != ACMS_OK)
             return rc;
-        pos = tok_end(&j->t[v]);
     }
-    if (!gap_ok(j, pos, (size_t)t->end - 1, 0))
+    if (gap(j, (size_t)t->end - 1, 0, 0))
         return ACMS_DOC__NOT_HANDLED;
+    j->off++;
+    j->col++;
     acms_doc__close(j->p);
     *next = k;
     return ACMS_OK;
@@ -337,14 +353,14 @@ int acms_doc__json_tree(acms_doc__parser *p, const char *text, size_t len)
     j.nt = jsmn_parse(&jp, text, len, toks, (unsigned)ntok);
     j.t = toks;
     if (j.nt <= 0 || (toks[0].type != JSMN_OBJECT && toks[0].type != JSMN_ARRAY) ||
-        !gap_ok(&j, 0, (size_t)toks[0].start, 0)) {
+        gap(&j, (size_t)toks[0].start, 0, 0)) {
         rc = ACMS_DOC__NOT_HANDLED;
         goto out;
     }
     acms_doc__begin(p);
     if ((rc = walk(&j, 0, &next)) != ACMS_OK)
         goto out;
-    if (next != j.nt || !gap_ok(&j, (size_t)toks[0].end, len, 0) || advance(&j, len) != 0) {
+    if (next != j.nt || gap(&j, len, 0, 0)) {
         rc = ACMS_DOC__NOT_HANDLED;
         goto out;
     }

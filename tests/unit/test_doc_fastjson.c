@@ -90,6 +90,13 @@ static void small_documents(void **state)
     /* long printable runs (counted a word at a time) mixed with multi-byte characters and tabs */
     compare("{\"abcdefghijklmnop\": \"0123456789abcdef\xC3\xA9ghijklmnopqrstuvwxyz\",\t\"qrstuvwxyzABCDEF\":\n"
             "  [\"\xE2\x82\xAC\xE2\x82\xAC" "0123456789\", 12345678901234, \"tab\\tinside a long string\"], \"z\": 1}");
+    /* indentation runs around the cursor's eight-space step, spaces before ':' and ',' */
+    compare("{\n       \"a7\": 1,\n        \"a8\": 2,\n         \"a9\": [\n                \"x16\",\n"
+            "                 \"x17\"         ,  3],\n\"b\"                  :                   {}}\n");
+    /* columns after a string holding both multi-byte characters and escapes, on the same line */
+    compare("{\"m\": \"\xC3\xA9\\n\xE2\x82\xAC\\u00e9\xF0\x9F\x98\x80\\\"q\", \"next\": [\"\xC3\xA9\", 1, \"\xE2\x82\xAC\"], \"z\": 2}");
+    /* characters libyaml reads as line breaks or refuses, inside strings: handed back, same tree */
+    compare("{\"nel\": \"a\xC2\x85" "b\", \"ls\": \"c\xE2\x80\xA8" "d\", \"k\": 1}");
 }
 
 static void generated_pipeline(void **state)
@@ -138,6 +145,8 @@ static void errors_name_the_same_place(void **state)
         "{\"a\": 1,\n \"a\": 2}",
         "{\"x\": [1, 2],\n  \"s\": \"nul \\u0000 inside\"}",
         "{\"n\": 1e999}",
+        "{\"\xC3\xA9t\xC3\xA9\": \"\xE2\x82\xAC\\n\",          \"\xC3\xA9t\xC3\xA9\": 2}",
+        "[\n          {\"k\": 1, \"k\": 2}]",
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         acms_arena *a = acms_arena_new(0);
