@@ -24,17 +24,17 @@
 /* Node budget of one parse (keys count): a 5000-step pipeline at 80 nodes a step fits; far below what a
  * 4 MiB file of "[0,0,0,..." could otherwise cost in memory (~150 bytes a node). */
 #define DOC_MAX_NODES 400000
-/* Maps with this many entries index their keys in a string map (duplicate checks stay O(1)). */
+/* Maps with this many entries index their keys in a string map (duplicate checks stay O(1));
+ * smaller ones compare a new key with each earlier one, without hashing. */
 #define DOC_MAP_INDEX_MIN 16
+/* Nodes and map entries are carved from slabs of this many bytes (one arena call per slab). */
+#define DOC_SLAB 2048
 
 typedef struct frame {
     Acms__V1__Value *node; /* an open list or map */
     size_t items_cap;      /* capacity of its values/entries array */
     char *key;             /* map: key waiting for its value (NULL: the next node is a key) */
     uint32_t key_line, key_column;
-    uint32_t key_hash; /* map: hash of the waiting key */
-    uint32_t *hashes;  /* map: key hash of every entry (capacity hashes_cap) */
-    size_t hashes_cap;
     acms_strmap index; /* map: key -> entry position, from DOC_MAP_INDEX_MIN entries (no table before) */
 } frame;
 
@@ -48,6 +48,8 @@ struct acms_doc__parser {
     Acms__V1__Value **docs;
     size_t ndocs, docs_cap;
     size_t nodes;
+    unsigned char *slab; /* the rest of the current slab (slab_left bytes) */
+    size_t slab_left;
     int yaml_syntax; /* the failure came from libyaml's scanner or parser (JSON may fall back) */
 };
 typedef struct acms_doc__parser parser;
@@ -151,10 +153,8 @@ static size_t bad_byte(const char *text, size_t len, int *is_nul)
 /* Room for element n of arr (capacity tracked by the caller). acms_arena_push remembers only a few
  * recent arrays, and a document grows many at once: an evicted large array would be copied on
  * every push (quadratic), so the parser keeps each open collection's capacity itself. */
-static void *grow(acms_arena *a, void *arr, size_t n, size_t *cap, size_t es)
+static void *grow_slow(acms_arena *a, void *arr, size_t n, size_t *cap, size_t es)
 {
-    if (arr && n < *cap)
-        return arr;
     size_t nc = *cap > n ? *cap : n;
     nc = nc < 4 ? 4 : nc * 2;
     void *na = acms_arena_alloc_raw(a, nc * es); /* only [0, n) is read: copied here, the rest pushed */
@@ -162,6 +162,34 @@ static void *grow(acms_arena *a, void *arr, size_t n, size_t *cap, size_t es)
         memcpy(na, arr, n * es);
     *cap = nc;
     return na;
+}
+
+static inline void *grow(acms_arena *a, void *arr, size_t n, size_t *cap, size_t es)
+{
+    return arr && n < *cap ? arr : grow_slow(a, arr, n, cap, es);
+}
+
+/* size bytes (a multiple of 8, at most DOC_SLAB) from the parser's slab; arena memory, not zeroed. */
+static void *take(parser *p, size_t size)
+{
+    if (p->slab_left < size) {
+        p->slab = acms_arena_alloc_raw(p->a, DOC_SLAB);
+        p->slab_left = DOC_SLAB;
+    }
+    void *r = p->slab;
+    p->slab += size;
+    p->slab_left -= size;
+    return r;
+}
+
+#define DOC_SIZE8(t) ((sizeof(t) + 7) & ~(size_t)7)
+
+static Acms__V1__MapEntry *new_entry(parser *p)
+{
+    static const Acms__V1__MapEntry init = ACMS__V1__MAP_ENTRY__INIT;
+    Acms__V1__MapEntry *e = take(p, DOC_SIZE8(*e));
+    *e = init;
+    return e;
 }
 
 static void push_doc(parser *p, Acms__V1__Value *root)
@@ -177,15 +205,13 @@ static void push_item(acms_arena *a, frame *f, Acms__V1__Value *v)
     l->values[l->n_values++] = v;
 }
 
-static void push_entry(acms_arena *a, frame *f, char *key, uint32_t hash, Acms__V1__Value *v)
+static void push_entry(parser *p, frame *f, char *key, Acms__V1__Value *v)
 {
     Acms__V1__MapValue *m = f->node->map_value;
-    Acms__V1__MapEntry *e = acms_pb_new(a, &acms__v1__map_entry__descriptor);
+    Acms__V1__MapEntry *e = new_entry(p);
     e->key = key;
     e->value = v;
-    f->hashes = grow(a, f->hashes, m->n_entries, &f->hashes_cap, sizeof *f->hashes);
-    f->hashes[m->n_entries] = hash;
-    m->entries = grow(a, m->entries, m->n_entries, &f->items_cap, sizeof *m->entries);
+    m->entries = grow(p->a, m->entries, m->n_entries, &f->items_cap, sizeof *m->entries);
     m->entries[m->n_entries++] = e;
 }
 
@@ -199,7 +225,8 @@ static void index_build(acms_arena *a, frame *f)
     acms_strmap_init(&f->index, a, m->n_entries);
     for (size_t i = 0; i < m->n_entries; i++) {
         const char *k = m->entries[i]->key;
-        acms_strmap_putn(&f->index, k, strlen(k), f->hashes[i], i, NULL);
+        size_t n = strlen(k);
+        acms_strmap_putn(&f->index, k, n, acms_strmap_hash(k, n), i, NULL);
     }
 }
 
@@ -209,24 +236,28 @@ static int key_is(const char *k, const char *s, size_t n)
     return strncmp(k, s, n) == 0 && k[n] == '\0';
 }
 
-/* Whether the map of f already has the key s[0..n) of hash h (keys hold no NUL: checked before).
- * When it has not and the map is indexed, the key is claimed: it enters the index as the next
- * entry's, so s must live as long as the frame (the arena copy, or the cJSON tree's). */
-static int key_taken(frame *f, const char *s, size_t n, uint32_t h)
+/* Whether the map of f already has the key s[0..n], NUL-terminated (keys hold no NUL: checked
+ * before). When it has not and the map is indexed, the key is claimed: it enters the index as the
+ * next entry's, so s must live as long as the frame (the arena copy, or the cJSON tree's). */
+static int key_taken(frame *f, const char *s, size_t n)
 {
     const Acms__V1__MapValue *m = f->node->map_value;
     if (f->index.slot)
-        return acms_strmap_putn(&f->index, s, n, h, m->n_entries, NULL) == 0;
-    for (size_t i = 0; i < m->n_entries; i++)
-        if (f->hashes[i] == h && key_is(m->entries[i]->key, s, n))
+        return acms_strmap_putn(&f->index, s, n, acms_strmap_hash(s, n), m->n_entries, NULL) == 0;
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const char *k = m->entries[i]->key;
+        if (k[0] == s[0] && key_is(k, s, n))
             return 1;
+    }
     return 0;
 }
 
 /* line and col are 1-based here and in everything below that takes them. */
 static Acms__V1__Value *new_node(parser *p, size_t line, size_t col)
 {
-    Acms__V1__Value *v = acms_pb_new(p->a, &acms__v1__value__descriptor);
+    static const Acms__V1__Value init = ACMS__V1__VALUE__INIT;
+    Acms__V1__Value *v = take(p, DOC_SIZE8(*v));
+    *v = init;
     v->line = (uint32_t)line;
     v->column = (uint32_t)col;
     return v;
@@ -244,7 +275,7 @@ static void attach(parser *p, Acms__V1__Value *v)
         push_item(p->a, f, v);
         return;
     }
-    push_entry(p->a, f, f->key, f->key_hash, v);
+    push_entry(p, f, f->key, v);
     f->key = NULL;
     index_build(p->a, f);
 }
@@ -367,19 +398,17 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
 {
     if (len > ACMS_MAX_STRING)
         return perr(p, ACMS_ERR_LIMIT, line, col, "scalar of %zu bytes exceeds the limit of %d", len, ACMS_MAX_STRING);
-    if (memchr(s, '\0', len))
+    if (style != ACMS_DOC__QUOTED_NO_NUL && style != ACMS_DOC__JSON_LITERAL && memchr(s, '\0', len))
         return perr(p, ACMS_ERR_INVALID, line, col, "NUL character in a string");
     int rc = count_node(p, line, col);
     if (rc != ACMS_OK)
         return rc;
     if (expecting_key(p)) {
         frame *f = &p->stack[p->depth - 1];
-        uint32_t h = acms_strmap_hash(s, len);
         char *key = acms_arena_strndup(p->a, s, len);
-        if (key_taken(f, key, len, h))
+        if (key_taken(f, key, len))
             return perr(p, ACMS_ERR_INVALID, line, col, "duplicate key '%.*s'", (int)(len < 200 ? len : 200), s);
         f->key = key;
-        f->key_hash = h;
         f->key_line = (uint32_t)line;
         f->key_column = (uint32_t)col;
         return ACMS_OK;
@@ -415,11 +444,15 @@ int acms_doc__open(parser *p, int is_map, int block, size_t line, size_t col)
         v->column = p->stack[p->depth - 1].key_column;
     }
     if (is_map) {
+        static const Acms__V1__MapValue init = ACMS__V1__MAP_VALUE__INIT;
         v->kind_case = ACMS__V1__VALUE__KIND_MAP_VALUE;
-        v->map_value = acms_pb_new(p->a, &acms__v1__map_value__descriptor);
+        v->map_value = take(p, DOC_SIZE8(*v->map_value));
+        *v->map_value = init;
     } else {
+        static const Acms__V1__ListValue init = ACMS__V1__LIST_VALUE__INIT;
         v->kind_case = ACMS__V1__VALUE__KIND_LIST_VALUE;
-        v->list_value = acms_pb_new(p->a, &acms__v1__list_value__descriptor);
+        v->list_value = take(p, DOC_SIZE8(*v->list_value));
+        *v->list_value = init;
     }
     attach(p, v);
     frame *f = &p->stack[p->depth++];
@@ -548,19 +581,17 @@ static int from_cjson(parser *p, const cJSON *j, size_t depth, Acms__V1__Value *
         for (const cJSON *it = j->child; it; it = it->next) {
             Acms__V1__Value *child = NULL;
             size_t klen = 0;
-            uint32_t h = 0;
             if (cJSON_IsObject(j)) {
                 klen = strlen(it->string);
                 if (klen > ACMS_MAX_STRING)
                     return perr(p, ACMS_ERR_LIMIT, 1, 1, "key exceeds the limit of %d bytes", ACMS_MAX_STRING);
-                h = acms_strmap_hash(it->string, klen);
-                if (key_taken(&f, it->string, klen, h))
+                if (key_taken(&f, it->string, klen))
                     return perr(p, ACMS_ERR_INVALID, 1, 1, "duplicate key '%.200s'", it->string);
             }
             if ((rc = from_cjson(p, it, depth + 1, &child)) != ACMS_OK)
                 return rc;
             if (cJSON_IsObject(j)) {
-                push_entry(p->a, &f, acms_arena_strndup(p->a, it->string, klen), h, child);
+                push_entry(p, &f, acms_arena_strndup(p->a, it->string, klen), child);
                 index_build(p->a, &f);
             } else {
                 push_item(p->a, &f, child);

@@ -136,10 +136,10 @@ static int plain8(const unsigned char *s)
 }
 
 /* The contents of string token t: *out points into the text when it has no escape, else to its
- * decoding in j->scratch; *n its length; *ascii whether the span is all printable ASCII without
+ * decoding in j->scratch; *n its length; *nul whether a \u0000 escape put a NUL in it; *ascii whether the span is all printable ASCII without
  * escapes (then its columns are its bytes). -1: not handled (raw control character, surrogate
  * escape, malformed escape). */
-static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *n, int *ascii)
+static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *n, int *ascii, int *nul)
 {
     const char *s = j->s + t->start;
     size_t len = (size_t)(t->end - t->start), k = 0, i = 0;
@@ -186,6 +186,7 @@ static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *
                 cp = cp << 4 | (unsigned)v;
             }
             i += 4;
+            *nul |= cp == 0;
             if (cp >= 0xD800 && cp <= 0xDFFF)
                 return -1; /* libyaml refuses surrogate escapes: the cJSON fallback reads them */
             if (cp < 0x80) {
@@ -253,11 +254,11 @@ static int scalar(jctx *j, const jsmntok_t *t)
 {
     const char *v;
     size_t n = 0, cols = 0;
-    int style, ascii = 1, rc;
+    int style, ascii = 1, nul = 0, rc;
     if (t->type == JSMN_STRING) {
-        if (decode_string(j, t, &v, &n, &ascii) != 0)
+        if (decode_string(j, t, &v, &n, &ascii, &nul) != 0)
             return ACMS_DOC__NOT_HANDLED;
-        style = ACMS_DOC__QUOTED;
+        style = nul ? ACMS_DOC__QUOTED : ACMS_DOC__QUOTED_NO_NUL;
     } else {
         if (primitive_ok(j, t) != 0)
             return ACMS_DOC__NOT_HANDLED;

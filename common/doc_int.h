@@ -30,9 +30,11 @@ static inline int acms_printable8(const unsigned char *s)
 
 typedef struct acms_doc__parser acms_doc__parser;
 
-/* Scalar styles: quoted (always a string), plain (YAML 1.2 core schema), and a JSON literal the
- * caller has checked (true, false, null or a JSON number; resolves as plain would). */
-enum { ACMS_DOC__QUOTED, ACMS_DOC__PLAIN, ACMS_DOC__JSON_LITERAL };
+/* Scalar styles: quoted (always a string), plain (YAML 1.2 core schema), a JSON literal the
+ * caller has checked (true, false, null or a JSON number; resolves as plain would), and quoted
+ * text the caller knows holds no NUL byte (a JSON string without a \u0000 escape: the text itself
+ * has none, acms_doc_parse checks that first). */
+enum { ACMS_DOC__QUOTED, ACMS_DOC__PLAIN, ACMS_DOC__JSON_LITERAL, ACMS_DOC__QUOTED_NO_NUL };
 
 /* A scalar s[0..len) (need not be NUL-terminated): a map key when the innermost open map waits
  * for one, else a value. Returns ACMS_OK or ACMS_ERR_INVALID / ACMS_ERR_LIMIT (errstr set). */

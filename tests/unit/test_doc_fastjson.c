@@ -87,6 +87,8 @@ static void small_documents(void **state)
     compare("{\"tabs\":\t[1,\t2]\t, \"k\" :\t\"v\"}");
     compare("[\"true\", \"1\", \"null\", \"~\", \"yes\", \"0x10\", \" spaced \", \"a: b\", \"# not a comment\"]");
     compare("{\"deep\": [[[[{\"x\": [[{\"y\": \"z\"}]]}]]]]}");
+    compare("{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9,\"ka\":10,"
+            "\"kb\":11,\"kc\":12,\"kd\":13,\"ke\":14,\"kf\":15,\"kg\":16,\"kh\":17,\"\":18, \"a\": [1, {}]}");
     /* long printable runs (counted a word at a time) mixed with multi-byte characters and tabs */
     compare("{\"abcdefghijklmnop\": \"0123456789abcdef\xC3\xA9ghijklmnopqrstuvwxyz\",\t\"qrstuvwxyzABCDEF\":\n"
             "  [\"\xE2\x82\xAC\xE2\x82\xAC" "0123456789\", 12345678901234, \"tab\\tinside a long string\"], \"z\": 1}");
@@ -147,6 +149,14 @@ static void errors_name_the_same_place(void **state)
         "{\"n\": 1e999}",
         "{\"\xC3\xA9t\xC3\xA9\": \"\xE2\x82\xAC\\n\",          \"\xC3\xA9t\xC3\xA9\": 2}",
         "[\n          {\"k\": 1, \"k\": 2}]",
+        /* keys sharing a first byte (small maps compare bytes), an empty key */
+        "{\"ab\": 1, \"ac\": 2, \"a\": 3, \"\": 4, \"abc\": 5,\n \"\": 6}",
+        "{\"ab\": 1, \"ac\": 2, \"a\": 3, \"abc\": 5,\n \"ac\": 6}",
+        /* a map past the size that indexes its keys: the duplicate of an early and of a late key */
+        "{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9,\"ka\":10,"
+        "\"kb\":11,\"kc\":12,\"kd\":13,\"ke\":14,\"kf\":15,\"kg\":16,\"kh\":17,\n \"k3\": 18}",
+        "{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,\"k9\":9,\"ka\":10,"
+        "\"kb\":11,\"kc\":12,\"kd\":13,\"ke\":14,\"kf\":15,\"kg\":16,\"kh\":17,\"ki\":18,\n \"kh\": 19}",
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         acms_arena *a = acms_arena_new(0);
