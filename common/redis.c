@@ -736,11 +736,14 @@ static int resend_noscript(acms_redis *r, redisReply **replies, size_t n, size_t
         if (!is_noscript(replies[i]) || earlier + i >= r->cap_pend || !r->pend[earlier + i].cmd)
             continue;
         redis_pend *p = &r->pend[earlier + i];
+        unsigned gen = r->gen;
         p->script->gen = 0;
         redisReply *rep = NULL;
         if (script_ready(r, p->script) == ACMS_OK && p->cmd) /* a reconnect on the way cleared p */
             rep = send_formatted(r, p->cmd, p->len);
         if (!rep) {
+            if (!r->c || r->gen != gen)
+                r->pipe_broken = earlier > 0; /* the earlier commands' replies went with the connection */
             for (size_t j = 0; j < n; j++) {
                 freeReplyObject(replies[j]);
                 replies[j] = NULL;
