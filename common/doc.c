@@ -184,6 +184,17 @@ static void *take(parser *p, size_t size)
 
 #define DOC_SIZE8(t) ((sizeof(t) + 7) & ~(size_t)7)
 
+/* A NUL-terminated copy of s[0..n): from the slab when short, else from the arena. */
+static char *copy_str(parser *p, const char *s, size_t n)
+{
+    if (n >= DOC_SLAB / 8)
+        return acms_arena_strndup(p->a, s, n);
+    char *d = take(p, (n + 8) & ~(size_t)7);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
 static Acms__V1__MapEntry *new_entry(parser *p)
 {
     static const Acms__V1__MapEntry init = ACMS__V1__MAP_ENTRY__INIT;
@@ -277,7 +288,8 @@ static void attach(parser *p, Acms__V1__Value *v)
     }
     push_entry(p, f, f->key, v);
     f->key = NULL;
-    index_build(p->a, f);
+    if (f->node->map_value->n_entries >= DOC_MAP_INDEX_MIN)
+        index_build(p->a, f);
 }
 
 static int expecting_key(const parser *p)
@@ -405,7 +417,7 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
         return rc;
     if (expecting_key(p)) {
         frame *f = &p->stack[p->depth - 1];
-        char *key = acms_arena_strndup(p->a, s, len);
+        char *key = copy_str(p, s, len);
         if (key_taken(f, key, len))
             return perr(p, ACMS_ERR_INVALID, line, col, "duplicate key '%.*s'", (int)(len < 200 ? len : 200), s);
         f->key = key;
@@ -420,7 +432,7 @@ int acms_doc__scalar(parser *p, const char *s, size_t len, int style, size_t lin
         rc = resolve_json_literal(p, s, len, line, col, v);
     } else {
         v->kind_case = ACMS__V1__VALUE__KIND_STRING_VALUE;
-        v->string_value = acms_arena_strndup(p->a, s, len);
+        v->string_value = copy_str(p, s, len);
     }
     if (rc != ACMS_OK)
         return rc;
