@@ -36,11 +36,12 @@ static int position_at_end(rd_kafka_t *c, const char *topic)
 }
 
 /* warm_up: one event per partition of IN, keyed PREFIX.warm-N (the receive loop ignores keys without
- * "PREFIX-"), flushed, then waits until each has come out of OUT. librdkafka 2.0 does not ask for a
- * topic's metadata when a producer first names it: what is produced waits in the unassigned queue
- * for the next tick of the client's one-second topic scan (bench/README.md, "Latency"), up to a
- * second after the producer was made. bench_partitions' metadata request fills the topic cache
- * first; the chain's first events also pay its own start-up. Neither is latency at the offered rate. */
+ * "PREFIX-"), flushed, then waits until each has come out of OUT. librdkafka before 2.10.1 does not
+ * ask for a topic's leader when rd_kafka_producev first names it (librdkafka#5032): what is produced
+ * waits on the unassigned queue for the client's topic scan, once a second from rd_kafka_new
+ * (bench/README.md, "Round 3: bench hygiene"). bench_partitions makes the topic with
+ * rd_kafka_topic_new, which asks; the chain's first events also pay its own start-up. Neither is
+ * latency at the offered rate. */
 static int warm_up(rd_kafka_t *p, rd_kafka_t *c, const bench_templates *t, const char *in, const char *prefix,
                    double *flush_ms)
 {
