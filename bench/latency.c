@@ -54,11 +54,11 @@ static int warm_up(rd_kafka_t *p, rd_kafka_t *c, const bench_templates *t, const
         size_t len = 0;
         snprintf(key, sizeof key, "%s.warm-%d", prefix, i);
         uint8_t *payload = bench_event(t, (size_t)i, key, &len);
-        if (!payload || rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_PARTITION(i),
-                                          RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(payload, len),
-                                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                          RD_KAFKA_V_HEADER("ce_type", "acms.v1.ConfigSubmitted", -1),
-                                          RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (!payload ||
+            rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_PARTITION(i), RD_KAFKA_V_KEY(key, strlen(key)),
+                              RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                              RD_KAFKA_V_HEADER("ce_type", "acms.v1.ConfigSubmitted", -1),
+                              RD_KAFKA_V_END) != RD_KAFKA_RESP_ERR_NO_ERROR) {
             free(payload);
             return -1;
         }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: the arithmetic and the figure list of bench/run.sh (sourced), kept apart so that
 # `make bench-check` (bench/check.sh) checks them on fixed inputs, without timing anything.
 # Invariants: a value that was not measured is the word null, never 0, and every helper passes null
