@@ -7,7 +7,8 @@
  * before the first timed send. Prints
  *   {"sent":N,"received":R,"p50_ms":..,"p90_ms":..,"p99_ms":..,"max_ms":..,"achieved_rate":..,
  *    "warmup_flush_ms":..}
- * and exits 0 when every event arrived within 10 s after the last send. */
+ * and exits 0 when every event arrived within 10 s after the last send. --late-ms MS lists on stderr
+ * each event slower than MS: its number, its send time from the first send and its latency. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static int warm_up(rd_kafka_t *p, rd_kafka_t *c, const bench_templates *t, const
 int main(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *prefix = "lat";
-    double rate = 500, duration = 6;
+    double rate = 500, duration = 6, late_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--in"))
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
             duration = atof(v), i++;
         else if (!strcmp(argv[i], "--run-prefix"))
             prefix = v, i++;
+        else if (!strcmp(argv[i], "--late-ms"))
+            late_ms = atof(v), i++;
     }
     const char *brokers = getenv("ACMS_KAFKA_BROKERS");
     if (!in || !out || !brokers || rate <= 0 || duration <= 0) {
@@ -166,6 +169,9 @@ int main(int argc, char **argv)
         }
         rd_kafka_message_destroy(m);
     }
+    for (size_t i = 0; late_ms > 0 && i < n; i++)
+        if (lat[i] > late_ms)
+            fprintf(stderr, "late %zu sent_ms %.1f latency_ms %.1f\n", i, (double)(sent[i] - start) / 1000.0, lat[i]);
     double secs = (double)(sent[n - 1] - sent[0]) / 1e6;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)

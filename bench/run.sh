@@ -21,6 +21,7 @@
 # baseline, the ratio, the goal and whether it is met (bench/lib.sh; `make bench-check` checks both).
 # Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
 # BENCH_LAT_S (6), BENCH_LAT_WARM_S (2: an unmeasured run of each latency chain first),
+# BENCH_LAT_LATE_MS (unset: list on stderr each latency event slower than this),
 # BENCH_DAG_STEPS (300), BENCH_HOPS_RUNS (60 a round), BENCH_HOPS_RATE (20),
 # BENCH_ONLY ("ajv throughput latency dag hops spawn nudge", a subset; on Kafka the default is
 # "throughput latency dag hops"),
@@ -46,6 +47,7 @@ ONLY=${BENCH_ONLY:-"ajv throughput latency dag hops spawn nudge"}
 [ "$BUS" = kafka ] && ONLY=${BENCH_ONLY:-"throughput latency dag hops"}
 TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
 LAT_WARM_S=${BENCH_LAT_WARM_S:-2}
+LAT_LATE_MS=${BENCH_LAT_LATE_MS:-}
 case "$BUS" in devbroker|kafka) ;; *) echo "bench: BENCH_BUS=$BUS: expected devbroker or kafka" >&2; exit 2 ;; esac
 export ACMS_BUS=$BUS STACK_KAFKA_JVM_OPTS="" STACK_KAFKA_HEAP=${STACK_KAFKA_HEAP:-1g}
 OUT_JSON=bench.json
@@ -253,11 +255,11 @@ bench_latency() {
       res=$WORK/lat.$which.$r.json
       if [ "$which" = ours ]; then
         "$BIN/acms-bench-latency" --in bench.lat.submitted --out bench.lat.validated --rate "$RATE" \
-          --duration-s "$LAT_S" --run-prefix "lat$r" >"$res" || { log "latency ours round $r: $(cat "$res")"; return 1; }
+          --duration-s "$LAT_S" --run-prefix "lat$r" ${LAT_LATE_MS:+--late-ms "$LAT_LATE_MS"} >"$res" || { log "latency ours round $r: $(cat "$res")"; return 1; }
         p50+=("$(jget "$res" p50_ms)"); p99+=("$(jget "$res" p99_ms)")
       else
         "$BIN/acms-bench-latency" --in bench.latb.submitted --out bench.latb.validated --rate "$RATE" \
-          --duration-s "$LAT_S" --run-prefix "latb$r" >"$res" || { log "latency base round $r: $(cat "$res")"; return 1; }
+          --duration-s "$LAT_S" --run-prefix "latb$r" ${LAT_LATE_MS:+--late-ms "$LAT_LATE_MS"} >"$res" || { log "latency base round $r: $(cat "$res")"; return 1; }
         b50+=("$(jget "$res" p50_ms)"); b99+=("$(jget "$res" p99_ms)")
       fi
       log "latency $which round $r: $(cat "$res")"
