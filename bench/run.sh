@@ -20,7 +20,8 @@
 # Every figure goes into the file's "figures" list and the printed table with its bus, ours, the
 # baseline, the ratio, the goal and whether it is met (bench/lib.sh; `make bench-check` checks both).
 # Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
-# BENCH_LAT_S (6), BENCH_LAT_WARM_S (2: an unmeasured run of each latency chain first),
+# BENCH_LAT_S (6), BENCH_LAT_ROUNDS (5, or BENCH_ROUNDS if more),
+# BENCH_LAT_WARM_S (2: an unmeasured run of each latency chain first),
 # BENCH_LAT_LATE_MS (unset: list on stderr each latency event slower than this),
 # BENCH_DAG_STEPS (300), BENCH_HOPS_RUNS (60 a round), BENCH_HOPS_RATE (20),
 # BENCH_ONLY ("ajv throughput latency dag hops spawn nudge", a subset; on Kafka the default is
@@ -47,6 +48,8 @@ ONLY=${BENCH_ONLY:-"ajv throughput latency dag hops spawn nudge"}
 [ "$BUS" = kafka ] && ONLY=${BENCH_ONLY:-"throughput latency dag hops"}
 TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
 LAT_WARM_S=${BENCH_LAT_WARM_S:-2}
+# latency rounds are cheap (6 s) and one burst of contention moves a p99: a median of 5 by default
+LAT_ROUNDS=${BENCH_LAT_ROUNDS:-$((ROUNDS > 5 ? ROUNDS : 5))}
 LAT_LATE_MS=${BENCH_LAT_LATE_MS:-}
 case "$BUS" in devbroker|kafka) ;; *) echo "bench: BENCH_BUS=$BUS: expected devbroker or kafka" >&2; exit 2 ;; esac
 export ACMS_BUS=$BUS STACK_KAFKA_JVM_OPTS="" STACK_KAFKA_HEAP=${STACK_KAFKA_HEAP:-1g}
@@ -250,7 +253,7 @@ bench_latency() {
       --duration-s "$LAT_WARM_S" --run-prefix latbw >"$WORK/latb.warm.json" || log "latency warm-up (bus): $(cat "$WORK/latb.warm.json")"
   fi
   local p50=() p99=() b50=() b99=() which res
-  for r in $(seq 1 "$ROUNDS"); do
+  for r in $(seq 1 "$LAT_ROUNDS"); do
     for which in $(if first_is_ours "$r"; then echo "ours base"; else echo "base ours"; fi); do
       res=$WORK/lat.$which.$r.json
       if [ "$which" = ours ]; then
@@ -457,8 +460,8 @@ record_figures() {
     done
   fi
   if want latency; then
-    bench_fig lat_p99 "$BUS" "latency p99 at ${RATE}/s" ms "${R[lat_p99]}" "${R[lat_bus_p99]}" "2 forwarders" ratio_max 3.0 "$n"
-    bench_fig lat_p50 "$BUS" "latency p50 at ${RATE}/s" ms "${R[lat_p50]}" "${R[lat_bus_p50]}" "2 forwarders" none 0 "$n"
+    bench_fig lat_p99 "$BUS" "latency p99 at ${RATE}/s" ms "${R[lat_p99]}" "${R[lat_bus_p99]}" "2 forwarders" ratio_max 3.0 "$LAT_ROUNDS"
+    bench_fig lat_p50 "$BUS" "latency p50 at ${RATE}/s" ms "${R[lat_p50]}" "${R[lat_bus_p50]}" "2 forwarders" none 0 "$LAT_ROUNDS"
   fi
   if want dag; then
     bench_fig dag "$BUS" "dag ${DAG_STEPS} steps, wall" s "${R[dag_ours]}" "${R[dag_make]}" "make -j2" ratio_max 2.0 "$n"
@@ -510,7 +513,7 @@ $(bench_figs_json)
   },
   "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "ours_cpu_s": ${R[dag_ours_cpu]}, "make_cpu_s": ${R[dag_make_cpu]}, "goal_ratio_max": 2.0},
   "hops": {"runs": ${R[hops_n]}, "stalls_over_500ms": ${R[hops_stalls_over_500ms]}, "adapter_p50_ms": ${R[hops_adapter_p50_ms]}, "adapter_p99_ms": ${R[hops_adapter_p99_ms]}, "adapter_max_ms": ${R[hops_adapter_max_ms]}, "coordinator_p50_ms": ${R[hops_coordinator_p50_ms]}, "coordinator_p99_ms": ${R[hops_coordinator_p99_ms]}, "coordinator_max_ms": ${R[hops_coordinator_max_ms]}},
-  "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
+  "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "rounds": $LAT_ROUNDS, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
   "rss_mb": {"adapter": ${R[rss_adapter]}, "validator": ${R[rss_validator]}, "forwarder_adapter_run": ${R[rss_fwd_adapter]}, "forwarder_validator_run": ${R[rss_fwd_validator]}, "goal_max": 32},
   "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}}, "ratio_sandbox_total": ${R[spawn_ratio]}},
   "fetch_nudge": {"on": {"max_gap_ms": ${R[nudge_on_max_gap_ms]}, "total_ms": ${R[nudge_on_total_ms]}, "nudges": ${R[nudge_on_nudges]}}, "off": {"max_gap_ms": ${R[nudge_off_max_gap_ms]}, "total_ms": ${R[nudge_off_total_ms]}}, "ratio_total": ${R[nudge_ratio_total]}}
