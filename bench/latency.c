@@ -80,6 +80,24 @@ static int warm_up(rd_kafka_t *p, rd_kafka_t *c, const bench_templates *t, const
     return seen < np ? -1 : 0;
 }
 
+/* report: the slow events on stderr (--late-ms), then the result line; compacts and sorts LAT */
+static void report(const int64_t *sent, double *lat, size_t n, size_t received, int64_t start, double late_ms,
+                   double warm_flush_ms)
+{
+    for (size_t i = 0; late_ms > 0 && i < n; i++)
+        if (lat[i] > late_ms)
+            fprintf(stderr, "late %zu sent_ms %.1f latency_ms %.1f\n", i, (double)(sent[i] - start) / 1000.0, lat[i]);
+    double secs = (double)(sent[n - 1] - sent[0]) / 1e6;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (lat[i] > 0)
+            lat[k++] = lat[i];
+    double p50 = bench_percentile(lat, k, 50), p90 = bench_percentile(lat, k, 90), p99 = bench_percentile(lat, k, 99);
+    printf("{\"sent\":%zu,\"received\":%zu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+           "\"achieved_rate\":%.1f,\"warmup_flush_ms\":%.1f}\n",
+           n, received, p50, p90, p99, k ? lat[k - 1] : 0.0, secs > 0 ? (double)(n - 1) / secs : 0.0, warm_flush_ms);
+}
+
 int main(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *prefix = "lat";
@@ -169,18 +187,7 @@ int main(int argc, char **argv)
         }
         rd_kafka_message_destroy(m);
     }
-    for (size_t i = 0; late_ms > 0 && i < n; i++)
-        if (lat[i] > late_ms)
-            fprintf(stderr, "late %zu sent_ms %.1f latency_ms %.1f\n", i, (double)(sent[i] - start) / 1000.0, lat[i]);
-    double secs = (double)(sent[n - 1] - sent[0]) / 1e6;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (lat[i] > 0)
-            lat[k++] = lat[i];
-    double p50 = bench_percentile(lat, k, 50), p90 = bench_percentile(lat, k, 90), p99 = bench_percentile(lat, k, 99);
-    printf("{\"sent\":%zu,\"received\":%zu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-           "\"achieved_rate\":%.1f,\"warmup_flush_ms\":%.1f}\n",
-           n, received, p50, p90, p99, k ? lat[k - 1] : 0.0, secs > 0 ? (double)(n - 1) / secs : 0.0, warm_flush_ms);
+    report(sent, lat, n, received, start, late_ms, warm_flush_ms);
     bench_consumer_close(c);
     rd_kafka_flush(p, 5000);
     rd_kafka_destroy(p);
