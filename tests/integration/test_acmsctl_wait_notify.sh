@@ -7,6 +7,8 @@
 #      the notification can have told it (its debug line says "notified").
 #   2. a lost notification: watch of a run whose terminal status is written without the script (no
 #      PUBLISH) after acmsctl subscribed: it still returns, by its fallback status read.
+#   2b. the subscription's connection cut (CLIENT KILL): acmsctl polls the status again as without
+#      one, and returns when the run ends although the fallback interval is ten minutes.
 #   3. a run that ended before acmsctl subscribed (its notification went to nobody): watch returns
 #      at once from its first status read, whatever the fallback interval.
 # No step of this test times anything: each waits for a marker (a subscription, a file, an exit).
@@ -67,6 +69,21 @@ wait "$pid" || rc=$?
 assert_eq "$rc" 0 "watch returned 0 although no notification came"
 assert_eq "$(json_get "$(cat "$work/2.out")" status)" succeeded "its final view says succeeded"
 assert_true 'grep -q "run ended succeeded (status read)" "$work/2.err"' "it learned the end by its fallback read"
+
+# --- 2b. the subscription broken: back to polling the status every 20 ms -------------------------
+cut=00000000-0000-4000-9000-$(printf '%012d' $$)
+rcli HSET "acms:run:$cut" run_id "$cut" status running pipeline cut-$$ environment dev submitted_ms "$now" >/dev/null
+ACMS_CTL_END_POLL_MS=600000 ACMS_LOG_LEVEL=debug "$BIN/acmsctl" watch "$cut" --format json --timeout 300 \
+  >"$work/2b.out" 2>"$work/2b.err" &
+pid=$!
+wait_for 60 'subscribed "$cut"' "watch subscribed to the run's end channel"
+rcli CLIENT KILL TYPE pubsub >/dev/null
+wait_for 60 '! subscribed "$cut"' "its subscription was cut"
+rcli HSET "acms:run:$cut" status failed finished_ms "$now" >/dev/null
+rc=0
+wait "$pid" || rc=$?
+assert_eq "$rc" 1 "watch returned (1: the run failed) with its fallback read ten minutes away"
+assert_eq "$(json_get "$(cat "$work/2b.out")" status)" failed "its final view says failed"
 
 # --- 3. ended before acmsctl subscribed ----------------------------------------------------------
 rc=0

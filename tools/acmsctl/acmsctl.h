@@ -112,8 +112,8 @@ cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable);
 typedef struct ctl_endwait ctl_endwait;
 /* Subscribes to the run's end channel on a connection of its own. NULL when Redis refuses: poll. */
 ctl_endwait *ctl_endwait_new(const acms_redis *r, const char *run_id);
-/* Waits up to ms for the run's end notification: 1 it came, 0 ms passed (or no subscription: slept
- * ms), -1 the subscription broke (w polls from then on: every wait sleeps). */
+/* Waits up to ms for the run's end notification: 1 it came, 0 ms passed (w NULL: slept ms), -1 the
+ * subscription broke (free w and poll without it). */
 int ctl_endwait_wait(ctl_endwait *w, int ms);
 void ctl_endwait_free(ctl_endwait *w);
 /* How often the status is read while subscribed, in case a notification is lost (ACMS_CTL_END_POLL_MS). */

@@ -125,7 +125,12 @@ cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, i
         }
         /* quiet: the end notification, the status read every fallback interval in case it is lost */
         int ms = !quiet ? 100 : w ? fallback : 20;
-        notified = ctl_endwait_wait(w, left < ms ? (int)left + 1 : ms) > 0;
+        int got = ctl_endwait_wait(w, left < ms ? (int)left + 1 : ms);
+        if (got < 0) { /* the subscription broke: poll as without one */
+            ctl_endwait_free(w);
+            w = NULL;
+        }
+        notified = got > 0;
     }
     if (view)
         acms_log_debug(run_id, NULL, "run ended %s (%s)", jstr(view, "status", "?"),
