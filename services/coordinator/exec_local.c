@@ -473,7 +473,7 @@ static coord_local *launch(coord_local *l, const coord_exec_req *req, char **env
         ca.as_bytes = (four > plus ? four : plus) * 1024 * 1024;
     }
     int into = 0;
-    pid_t pid = coord_spawn_child(&ca, l->sbx.cg.open ? l->sbx.cg.dir_fd : -1, &into);
+    pid_t pid = coord_spawn_child(&ca, l->sbx.cg.open ? l->sbx.into_fd : -1, &into);
     if (into)
         coord_fmt(l->final.sandbox + strlen(l->final.sandbox), sizeof l->final.sandbox - strlen(l->final.sandbox),
                   " (started in its cgroup: clone3)");
