@@ -102,8 +102,11 @@ int coord_cg_make(const coord_cg_host *h, const char *name, coord_cg *cg, char *
  * zero of coord_cg_read. ACMS_OK, or ACMS_ERR with errstr (v2: the peak cannot be reset here). */
 int coord_cg_begin(coord_cg *cg, char *errstr, size_t errstr_size);
 /* A slot's attempt has ended and the slot is empty: the page cache and kernel memory left charged
- * to it are reclaimed (v1 memory.force_empty, v2 memory.reclaim) when its usage is not 0, and the
- * attempt's peak descriptor is closed. */
+ * to it are reclaimed (v1 memory.force_empty, v2 memory.reclaim) when its usage is above
+ * COORD_CG_RECLAIM_KB, and the attempt's peak descriptor is closed. Below it, what stays charged
+ * (the per-CPU charge batches and kernel objects a short step leaves, 150-450 KiB here) would cost
+ * a reclaim of ~14 ms of retries for nothing it can free; it counts in the next attempt's usage. */
+#define COORD_CG_RECLAIM_KB 2048
 void coord_cg_recycle(coord_cg *cg);
 /* Closes the cgroup.procs descriptors (after the child has joined). */
 void coord_cg_close_fds(coord_cg *cg);

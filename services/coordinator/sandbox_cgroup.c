@@ -623,15 +623,15 @@ void coord_cg_recycle(coord_cg *cg)
         close(cg->peak_fd);
         cg->peak_fd = -1;
     }
-    if (!mem[0])
+    int v2 = cg->host->version == COORD_CG_V2;
+    if (!mem[0] || !read_u64(mem, v2 ? "memory.current" : "memory.usage_in_bytes", &used) ||
+        used <= (uint64_t)COORD_CG_RECLAIM_KB << 10)
         return;
-    if (cg->host->version == COORD_CG_V2) {
+    if (v2) {
         char v[32];
-        if (read_u64(mem, "memory.current", &used) && used) {
-            snprintf(v, sizeof v, "%" PRIu64, used);
-            (void)write_in(mem, "memory.reclaim", v); /* EAGAIN when not all of it could go: best effort */
-        }
-    } else if (read_u64(mem, "memory.usage_in_bytes", &used) && used) {
+        snprintf(v, sizeof v, "%" PRIu64, used);
+        (void)write_in(mem, "memory.reclaim", v); /* EAGAIN when not all of it could go: best effort */
+    } else {
         (void)write_in(mem, "memory.force_empty", "0");
     }
 }

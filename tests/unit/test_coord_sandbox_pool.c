@@ -1,8 +1,8 @@
 /* test_coord_sandbox_pool.c: the pool of attempt cgroups with real processes and the real kernel
  * (root and cgroups needed: skipped, saying why, where absent). A slot serves one attempt after
  * another: the second attempt runs in the first one's cgroup, is not reported OOM-killed for the
- * first one's kill, gets its own peak and CPU time, and the limits of its own (raised, lowered,
- * none); a slot with a process left after its attempt is retired, not reused, and removed by the
+ * first one's kill, gets its own peak and CPU time, not the page cache the first one left, and the
+ * limits of its own (raised, lowered, none); a slot with a process left after its attempt is retired, not reused, and removed by the
  * sweep once the process is gone; a slot left by a coordinator that died is removed, with what ran
  * in it, by the next coordinator's start. */
 #include <setjmp.h>
@@ -149,6 +149,23 @@ static void test_peak_and_cpu_are_the_attempts_own(void **state)
     assert_true(b.user_cpu_ms + b.sys_cpu_ms < 400);
 }
 
+/* The page cache a step leaves charged to its slot (a file it wrote) is reclaimed before the next. */
+static void test_page_cache_of_the_last_step_reclaimed(void **state)
+{
+    fixture *f = *state;
+    if (!need(f))
+        return;
+    coord_exec_status a = run(f, "writer", "cat /proc/self/cgroup > cgroup; head -c 80M /dev/zero > data", 512);
+    assert_int_equal(a.reason, ACMS__V1__EXIT_REASON__EXIT_REASON_OK);
+    assert_true(a.peak_rss_kb >= 60 * 1024); /* the file's pages were the step's */
+    coord_exec_status b = run(f, "reader", "cat /proc/self/cgroup > cgroup", 512);
+    char ca[512], cb[512];
+    memory_cgroup_of(&a, ca, sizeof ca);
+    memory_cgroup_of(&b, cb, sizeof cb);
+    assert_string_equal(ca, cb);
+    assert_true(b.peak_rss_kb < 20 * 1024);
+}
+
 /* The next attempt's limits are its own: raised (memsw first on v1), lowered, and none. */
 static void test_limits_rewritten_for_each_attempt(void **state)
 {
@@ -287,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_oom_of_one_attempt_not_reported_for_the_next, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peak_and_cpu_are_the_attempts_own, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_cache_of_the_last_step_reclaimed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_rewritten_for_each_attempt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slot_with_a_process_left_is_retired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_coordinators_slots_swept_at_start, setup, teardown),
