@@ -304,7 +304,7 @@ void coord_attempt_sandbox_close(coord_attempt_sandbox *as)
 {
     coord_attempt_sandbox_started(as);
     if (as->cg.open) {
-        int n = 1;
+        int n = as->cg.emptied ? 0 : 1; /* emptied: the step's last kill found nothing left */
         for (int i = 0; i < 3 && n > 0; i++)
             n = coord_cg_signal(&as->cg, SIGKILL);
         if (as->host)

@@ -72,6 +72,7 @@ typedef struct coord_cg {
     int swappiness;                          /* v1: memory.swappiness before a limit set it to 0; -1 */
     uint64_t peak_seen;                      /* largest current usage sampled (without memory.peak) */
     int pooled;                              /* a slot of the pool: kept after the attempt when empty */
+    int emptied;                             /* a SIGKILL pass found no process in it (none can enter again) */
     int peak_fd;                             /* v2 slot: memory.peak reset through this descriptor; -1 */
     uint64_t base_oom;                       /* OOM kills counted before this attempt began */
     uint64_t base_user, base_sys;            /* CPU counters before it began (v1 ticks, v2 µs) */

@@ -612,6 +612,7 @@ int coord_cg_begin(coord_cg *cg, char *errstr, size_t errstr_size)
     }
     counters(cg, &cg->base_oom, &cg->base_user, &cg->base_sys);
     cg->peak_seen = 0;
+    cg->emptied = 0;
     return ACMS_OK;
 }
 
@@ -745,6 +746,8 @@ int coord_cg_signal(coord_cg *cg, int sig)
     }
     if (n && cg->host->version == COORD_CG_V2 && cg->host->kill_file && sig == SIGKILL)
         (void)write_in(d, "cgroup.kill", "1"); /* atomic: nothing can fork past it */
+    if (!n && sig == SIGKILL)
+        cg->emptied = 1;
     return n;
 }
 
