@@ -288,12 +288,12 @@ bench_dag() {
       t0=$(date +%s%N)
       if [ "$which" = ours ]; then
         res=$WORK/dag.$r.json
-        c0=$(stack_cpu); k0=$(stack_cpu_of coordinator)
+        c0=$(stack_cpu); k0=$(stack_cpu_of coordinator-0)
         { tm=$( { time "$BIN/acmsctl" submit "$WORK/tree.yaml" --env dev --wait --format json \
                   --config-dir "$REPO/examples" >"$res" 2>"$WORK/dag.$r.err"; } 2>&1 ); } ||
           { log "dag round $r failed: $(tail -3 "$WORK/dag.$r.err")"; return 1; }
         t1=$(date +%s%N); ours+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
-        c1=$(stack_cpu); k1=$(stack_cpu_of coordinator)
+        c1=$(stack_cpu); k1=$(stack_cpu_of coordinator-0)
         ccpu+=("$(awk -v a="${k0% *}" -v b="${k1% *}" 'BEGIN {printf "%.3f", b - a}')")
         scpu+=("$(awk -v a="${k0#* }" -v b="${k1#* }" 'BEGIN {printf "%.3f", b - a}')")
         ocpu+=("$(echo "$tm" | awk -v a="$c0" -v b="$c1" '{printf "%.3f", b - a + $1 + $2}')")
