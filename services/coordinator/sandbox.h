@@ -116,7 +116,8 @@ int coord_cg_read(coord_cg *cg, coord_cg_stats *st);
 /* Sets the memory limit in place (raising or lowering). ACMS_OK or ACMS_ERR with errstr. */
 int coord_cg_set_memory(coord_cg *cg, uint64_t memory_mb, char *errstr, size_t errstr_size);
 /* Sends sig to every process in the cgroup (SIGKILL through cgroup.kill on v2 when available;
- * sig 0 only counts). Returns the number of processes found (0: empty). */
+ * sig 0 only counts). Returns the number of processes found (0: empty; -1: cgroup.procs could not
+ * be read, so not known to be empty). */
 int coord_cg_signal(coord_cg *cg, int sig);
 /* Removes the directories. ACMS_OK, ACMS_ERR_RETRY (still busy: dying processes), ACMS_ERR. */
 int coord_cg_remove(coord_cg *cg);
@@ -167,7 +168,7 @@ void coord_sandbox_defer(coord_sandbox *sb, const coord_cg *cg);
  * cgroup is one per attempt, cg->pooled 0. ACMS_OK, or ACMS_ERR with errstr (nothing held). */
 int coord_pool_take(coord_sandbox *sb, const coord_cg_limits *lim, coord_cg *cg, char *errstr, size_t errstr_size);
 /* Gives the attempt's cgroup back once its processes were killed; nprocs: how many were still
- * found after the kills. An empty slot is recycled (coord_cg_recycle) and kept; a slot with a
+ * found after the kills (-1: unknown, taken as not empty). An empty slot is recycled (coord_cg_recycle) and kept; a slot with a
  * process left, or beyond COORD_POOL_MAX, is retired: removed now, or by coord_sandbox_sweep
  * once its processes are gone. A cgroup that is not a slot is removed the same way. */
 void coord_pool_put(coord_sandbox *sb, coord_cg *cg, int nprocs);

@@ -731,8 +731,10 @@ int coord_cg_signal(coord_cg *cg, int sig)
     if (!d[0])
         d = cg_dir(cg, COORD_CG_PIDS);
     char p[COORD_CG_PATH + 64], buf[16384];
-    if (!cg->open || !d[0] || join(p, sizeof p, d, "cgroup.procs") < 0 || read_file(p, buf, sizeof buf) < 0)
+    if (!cg->open || !d[0])
         return 0;
+    if (join(p, sizeof p, d, "cgroup.procs") < 0 || read_file(p, buf, sizeof buf) < 0)
+        return -1; /* unknown: not taken for empty */
     int n = 0;
     for (char *q = buf; *q;) {
         long pid = strtol(q, &q, 10);

@@ -75,7 +75,7 @@ void coord_pool_put(coord_sandbox *sb, coord_cg *cg, int nprocs)
 {
     if (!cg->open)
         return;
-    if (!cg->pooled || nprocs > 0) {
+    if (!cg->pooled || nprocs != 0) {
         retire(sb, cg);
         return;
     }
