@@ -139,8 +139,13 @@ mk_topic() {
   ACMS_LOG_LEVEL=error "$BIN/acmsctl" topics apply "$WORK/topic-$1.yaml" >/dev/null
 }
 
+# redis_cpu_s: Redis's CPU seconds so far (user + system, INFO cpu)
+redis_cpu_s() { stack_redis_cli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.3f", s}'; }
+
 # tp_run KIND ROUND: one throughput run; KIND adapter|validator|fwd-adapter|fwd-validator.
-# Prints "events_per_s rss_mb"; fails when fewer than EVENTS distinct runs came out.
+# Prints "events_per_s rss_mb"; fails when fewer than EVENTS distinct runs came out. Logs the CPU per
+# event of the process (utime + stime) and of Redis (INFO cpu, after FLUSHALL), and Redis's
+# per-command times (INFO commandstats) of the run.
 tp_run() {
   local kind=$1 r=$2 in out name pid res
   case $kind in
@@ -150,6 +155,8 @@ tp_run() {
   out=bench.tp.out.$kind.$r
   mk_topic "$out" 24
   stack_redis_cli FLUSHALL >/dev/null
+  stack_redis_cli CONFIG RESETSTAT >/dev/null
+  local rcpu0; rcpu0=$(redis_cpu_s)
   case $kind in
     adapter)
       (export ACMS_GROUP_ID=bench-tp-$kind-$r ACMS_TOPIC_CONFIG_SUBMITTED=$in ACMS_TOPIC_CONFIG_PREPARED=$out
@@ -170,6 +177,9 @@ tp_run() {
     return 1
   fi
   local hwm; hwm=$(hwm_mb "$pid")
+  local tck scpu rcpu1; tck=$(getconf CLK_TCK); scpu=$(awk '{print $14 + $15}' "/proc/$pid/stat"); rcpu1=$(redis_cpu_s)
+  log "$kind round $r: CPU per event: service $(awk -v t="$scpu" -v k="$tck" -v n="$EVENTS" 'BEGIN {printf "%.1f", t * 1e6 / k / n}') us, redis $(awk -v a="$rcpu0" -v b="$rcpu1" -v n="$EVENTS" 'BEGIN {printf "%.1f", (b - a) * 1e6 / n}') us"
+  stack_redis_cli INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(eval|evalsha|hgetall|hvals|hget)[:]' | sed "s/^/bench: $kind round $r: /" >&2
   case $name in fwd-*) stop "$name" ;; *) stack_stop_service "${name%-1}" 1 ;; esac
   echo "$(jget "$res" events_per_s) $hwm"
 }

@@ -1,6 +1,7 @@
 /* validate.c (acms-bench-validate): microseconds per document for the path `acmsctl validate` takes
  * on JSON text: parse -> value tree -> adapter_prepare -> validator_validate (the document converted once
- * and not hashed for config_hash, as acmsctl validate does), offline (no Redis),
+ * and not hashed for config_hash, its adaptation reasons left unrendered, as acmsctl validate does),
+ * offline (no Redis),
  * everything in one arena per document, as the services do. Prints one JSON line:
  *   {"file":..., "bytes":..., "steps":..., "valid":..., "us":<median of runs>, "runs":[...]}
  * Each run is --iters documents after a warm-up; the median of --runs runs is reported. Time is the
@@ -122,7 +123,8 @@ int main(int argc, char **argv)
         free(text);
         return 2;
     }
-    b.actx = (adapter_ctx){.profiles = &prof, .redis = NULL, .check_secrets = 0, .no_config_hash = 1};
+    b.actx = (adapter_ctx){
+        .profiles = &prof, .redis = NULL, .check_secrets = 0, .no_config_hash = 1, .keep_reason_templates = 1};
     b.vctx = (validator_ctx){.profiles = &prof, .redis = NULL};
 
     size_t steps = 0, issues = 0, warnings = 0;

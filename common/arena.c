@@ -1,5 +1,6 @@
 /* arena.c: region allocator. Blocks form a singly linked list; the head block is the one being
- * filled. Allocations are 16-byte aligned and zeroed; large requests get a block of their own. */
+ * filled. Allocations are 16-byte aligned and zeroed (but acms_arena_alloc_raw's); large requests get
+ * a block of their own. */
 #include "arena.h"
 
 #include <math.h>
@@ -115,8 +116,7 @@ void *acms_arena_alloc(acms_arena *a, size_t size)
     return p;
 }
 
-/* Like acms_arena_alloc without the zeroing, for memory the caller fills at once. */
-static void *alloc_raw(acms_arena *a, size_t size)
+void *acms_arena_alloc_raw(acms_arena *a, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
     if (size == 0)
@@ -134,7 +134,7 @@ char *acms_arena_strndup(acms_arena *a, const char *s, size_t n)
 {
     if (!s)
         return NULL;
-    char *d = alloc_raw(a, n + 1);
+    char *d = acms_arena_alloc_raw(a, n + 1);
     memcpy(d, s, n);
     d[n] = '\0';
     return d;
@@ -269,6 +269,23 @@ char *acms_arena_vprintf(acms_arena *a, const char *fmt, va_list ap)
     char *d = acms_arena_alloc(a, (size_t)n + 1);
     vsnprintf(d, (size_t)n + 1, fmt, ap);
     return d;
+}
+
+char *acms_arena_u64(acms_arena *a, unsigned long long v)
+{
+    char d[24];
+    fmtbuf b = {d, 0, sizeof d};
+    fb_u64(&b, v, 0); /* 20 digits at most: fits */
+    return acms_arena_strndup(a, d, b.n);
+}
+
+char *acms_arena_g(acms_arena *a, double v)
+{
+    char d[48];
+    fmtbuf b = {d, 0, sizeof d};
+    if (!fb_g(&b, v))
+        return acms_arena_printf(a, "%g", v);
+    return acms_arena_strndup(a, d, b.n);
 }
 
 char *acms_arena_printf(acms_arena *a, const char *fmt, ...)

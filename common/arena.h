@@ -19,11 +19,18 @@ void acms_arena_free(acms_arena *a);
 void acms_arena_reset(acms_arena *a);
 /* Zeroed memory, 16-byte aligned. */
 void *acms_arena_alloc(acms_arena *a, size_t size);
+/* Like acms_arena_alloc but not zeroed: for memory the caller fills at once (a message its
+ * init writes, an array it copies into). */
+void *acms_arena_alloc_raw(acms_arena *a, size_t size);
 /* Copy of s (NULL gives NULL). */
 char *acms_arena_strdup(acms_arena *a, const char *s);
 char *acms_arena_strndup(acms_arena *a, const char *s, size_t n);
 char *acms_arena_printf(acms_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *acms_arena_vprintf(acms_arena *a, const char *fmt, va_list ap);
+/* Decimal text of v, and v as "%g" renders it (byte-identical to acms_arena_printf's), without
+ * parsing a format: for numbers rendered by the thousand. */
+char *acms_arena_u64(acms_arena *a, unsigned long long v);
+char *acms_arena_g(acms_arena *a, double v);
 /* Grows an array of elem_size elements from n to n+1 (geometric), returning the new base.
  * Usage: arr = acms_arena_push(a, arr, &n, sizeof *arr); arr[n-1] = x; (n is incremented) */
 void *acms_arena_push(acms_arena *a, void *arr, size_t *n, size_t elem_size);

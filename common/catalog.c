@@ -132,6 +132,10 @@ int acms_catalog_load(acms_arena *a, const char *path, acms_catalog *out, char *
             if (strcmp(types[i].name, types[j].name) == 0)
                 return fail(errstr, errstr_size, ACMS_ERR_INVALID, path, NULL, "instance type '%s' is listed twice",
                             types[i].name);
+    acms_strmap_init(&out->by_name, a, n);
+    for (size_t i = 0; i < n; i++)
+        if (acms_strmap_put(&out->by_name, types[i].name, i, NULL) != 1)
+            return fail(errstr, errstr_size, ACMS_ERR_NOMEM, path, NULL, "cannot index the instance types");
     out->types = types;
     out->n = n;
     return ACMS_OK;
@@ -141,6 +145,10 @@ const acms_instance_type *acms_catalog_find(const acms_catalog *c, const char *n
 {
     if (!c || !name)
         return NULL;
+    if (c->by_name.n) {
+        size_t i;
+        return acms_strmap_get(&c->by_name, name, &i) ? &c->types[i] : NULL;
+    }
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->types[i].name, name) == 0)
             return &c->types[i];

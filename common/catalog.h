@@ -1,9 +1,12 @@
 /* catalog.h: the instance-type catalogue (vCPU, memory, GPUs, price) loaded from a YAML data file
- * (examples/catalog.yaml). Lookups are read-only and safe from any thread once loaded. */
+ * (examples/catalog.yaml). Lookups are read-only and safe from any thread once loaded; a loaded
+ * catalogue finds a type by name through a hash of the names, a catalogue built by hand (types and n
+ * only) by a scan. */
 #ifndef ACMS_CATALOG_H
 #define ACMS_CATALOG_H
 
 #include "pb.h"
+#include "strmap.h"
 
 typedef struct acms_instance_type {
     const char *name;   /* ml.m5.xlarge */
@@ -18,6 +21,7 @@ typedef struct acms_instance_type {
 typedef struct acms_catalog {
     acms_instance_type *types; /* sorted by family, then memory, then vcpu */
     size_t n;
+    acms_strmap by_name; /* name -> index in types (acms_catalog_load); empty: lookups scan types */
 } acms_catalog;
 
 /* Loads the catalogue into the arena. ACMS_OK, or ACMS_ERR_INVALID/ACMS_ERR_NOTFOUND with errstr. */

@@ -157,7 +157,7 @@ static void *grow(acms_arena *a, void *arr, size_t n, size_t *cap, size_t es)
         return arr;
     size_t nc = *cap > n ? *cap : n;
     nc = nc < 4 ? 4 : nc * 2;
-    void *na = acms_arena_alloc(a, nc * es);
+    void *na = acms_arena_alloc_raw(a, nc * es); /* only [0, n) is read: copied here, the rest pushed */
     if (n && arr)
         memcpy(na, arr, n * es);
     *cap = nc;
@@ -330,6 +330,16 @@ static int resolve_json_literal(parser *p, const char *s, size_t len, size_t lin
     if (s[0] == 'n') {
         v->kind_case = ACMS__V1__VALUE__KIND_NULL_VALUE;
         v->null_value = 1;
+        return ACMS_OK;
+    }
+    /* An integer of at most 15 digits is exact in a double: the value strtod would give, without it */
+    size_t neg = s[0] == '-', k = neg;
+    uint64_t u = 0;
+    while (k < len && k - neg < 16 && s[k] >= '0' && s[k] <= '9')
+        u = u * 10 + (uint64_t)(s[k++] - '0');
+    if (k == len && k - neg <= 15) {
+        v->kind_case = ACMS__V1__VALUE__KIND_NUMBER_VALUE;
+        v->number_value = neg ? -(double)u : (double)u;
         return ACMS_OK;
     }
     /* A JSON number is a core-schema number: strtod reads all of it, from a terminated copy */

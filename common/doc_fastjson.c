@@ -4,6 +4,7 @@
  * stay in one place. Invariant: whatever this path accepts gives the same tree, positions and errors
  * as the libyaml path; anything it is not sure about is handed back (ACMS_DOC__NOT_HANDLED).
  * Line/column come from byte offsets with one forward cursor, so they cost one pass over the text. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,16 @@ static int hexval(char c)
     return -1;
 }
 
+/* Whether the 8 bytes at s hold no control character (< 0x20) and no backslash. */
+static int plain8(const unsigned char *s)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t w, bs;
+    memcpy(&w, s, 8);
+    bs = w ^ (ones * '\\');
+    return ((w - ones * 0x20) & ~w & highs) == 0 && ((bs - ones) & ~bs & highs) == 0;
+}
+
 /* The contents of string token t: *out points into the text when it has no escape, else to its
  * decoding in j->scratch; *n its length. -1: not handled (raw control character, surrogate escape,
  * malformed escape). */
@@ -128,6 +139,8 @@ static int decode_string(jctx *j, const jsmntok_t *t, const char **res, size_t *
     const char *s = j->s + t->start;
     size_t len = (size_t)(t->end - t->start), k = 0, i = 0;
     char *out = j->scratch;
+    while (i + 8 <= len && plain8((const unsigned char *)s + i)) /* a word at a time */
+        i += 8;
     while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '\\')
         i++;
     if (i == len) {

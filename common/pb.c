@@ -92,7 +92,7 @@ Acms__V1__EventMeta *acms_meta_new(acms_arena *a, const char *run_id, const char
 
 void *acms_pb_new(acms_arena *a, const ProtobufCMessageDescriptor *desc)
 {
-    void *m = acms_arena_alloc(a, desc->sizeof_message);
+    void *m = acms_arena_alloc_raw(a, desc->sizeof_message); /* init writes every field */
     desc->message_init(m);
     return m;
 }

@@ -67,6 +67,15 @@ typedef struct acms_pb_raw_field {
 int acms_pb_pack_with_fields(const ProtobufCMessage *msg, const acms_pb_raw_field *raw, size_t n_raw, uint8_t **out,
                              size_t *len);
 
+/* Packs msg with its field `field` given as fields, already packed (that field's elements with their
+ * tags, as protobuf-c packs them: a message holding only that field, packed), in their place between
+ * msg's lower- and higher-numbered fields: the bytes protobuf-c would pack, without packing that field
+ * again. msg's own value of the field is ignored. malloc'd *out (caller frees). ACMS_OK,
+ * ACMS_ERR_NOMEM, or ACMS_ERR_INVALID when msg has a required field (proto3 only: a cleared field
+ * must not be packed). */
+int acms_pb_pack_spliced(const ProtobufCMessage *msg, uint32_t field, const uint8_t *fields, size_t flen, uint8_t **out,
+                         size_t *len);
+
 /* The EventMeta of a decoded event message (field 1), or NULL. */
 const Acms__V1__EventMeta *acms_pb_meta(const ProtobufCMessage *msg);
 

@@ -4,7 +4,8 @@
  * refuses anything malformed or a field that occurs more than once (protobuf would merge those, so
  * the bytes would not be the decoded value); the writer appends the fields after msg's own packing,
  * which decoders accept in any order (for fields numbered above all of msg's own, given in ascending
- * order, it is protobuf-c's own order: the same bytes). */
+ * order, it is protobuf-c's own order: the same bytes); a spliced field goes between shallow copies
+ * of msg holding the fields numbered below it and above it, which is protobuf-c's order too. */
 #include "pb.h"
 
 #include <stdlib.h>
@@ -100,4 +101,74 @@ int acms_pb_pack_with_fields(const ProtobufCMessage *msg, const acms_pb_raw_fiel
     *out = buf;
     *len = at;
     return ACMS_OK;
+}
+
+/* Clears field f of the shallow copy m: no elements, or its zero value (which proto3 does not pack).
+ * 0, or -1 for a required field (always packed). */
+static int field_clear(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+    char *base = (char *)m;
+    if (f->label == PROTOBUF_C_LABEL_REQUIRED)
+        return -1;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+        uint32_t *which = (uint32_t *)(base + f->quantifier_offset);
+        if (*which == f->id)
+            *which = 0;
+        return 0;
+    }
+    if (f->label == PROTOBUF_C_LABEL_REPEATED || (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset))
+        memset(base + f->quantifier_offset, 0,
+               f->label == PROTOBUF_C_LABEL_REPEATED ? sizeof(size_t) : sizeof(protobuf_c_boolean));
+    if (f->label != PROTOBUF_C_LABEL_REPEATED)
+        memset(base + f->offset, 0, acms_pb_elem_size(f->type));
+    return 0;
+}
+
+/* A shallow copy of msg (malloc'd) with its fields numbered in [lo, hi] cleared, unknown fields
+ * kept only when keep_unknown (protobuf-c packs them last). NULL when out of memory or invalid. */
+static ProtobufCMessage *copy_without(const ProtobufCMessage *msg, uint32_t lo, uint32_t hi, int keep_unknown)
+{
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    ProtobufCMessage *m = malloc(d->sizeof_message);
+    if (!m)
+        return NULL;
+    memcpy(m, msg, d->sizeof_message);
+    if (!keep_unknown) {
+        m->n_unknown_fields = 0;
+        m->unknown_fields = NULL;
+    }
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->id >= lo && f->id <= hi && field_clear(m, f) != 0) {
+            free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+int acms_pb_pack_spliced(const ProtobufCMessage *msg, uint32_t field, const uint8_t *fields, size_t flen, uint8_t **out,
+                         size_t *len)
+{
+    ProtobufCMessage *below = copy_without(msg, field, UINT32_MAX, 0), *above = copy_without(msg, 0, field, 1);
+    uint8_t *buf = NULL;
+    int rc = below && above ? ACMS_ERR_NOMEM : ACMS_ERR_INVALID;
+    if (!below || !above)
+        goto out;
+    size_t nb = protobuf_c_message_get_packed_size(below), na = protobuf_c_message_get_packed_size(above);
+    buf = malloc(nb + flen + na + 1);
+    if (!buf)
+        goto out;
+    size_t at = protobuf_c_message_pack(below, buf);
+    if (flen)
+        memcpy(buf + at, fields, flen);
+    at += flen;
+    at += protobuf_c_message_pack(above, buf + at);
+    *out = buf;
+    *len = at;
+    rc = ACMS_OK;
+out:
+    free(below);
+    free(above);
+    return rc;
 }

@@ -5,6 +5,8 @@
  * pending first reads the pipeline's replies (kept, in order, in stash); an exec of n collects the
  * last n commands appended, after reading those pending before them into the stash, so a pipeline
  * may run inside another (the outer exec then collects what is left).
+ * Invariant: a script sent as EVALSHA was loaded on the connection it is sent on (gen), or its
+ * NOSCRIPT reply is replaced by that of the same command re-sent after loading it again.
  * Invariant: the password lives only in the handle; it never reaches errstr, a log line or a metric. */
 #include <errno.h>
 #include <stdarg.h>
@@ -21,6 +23,21 @@
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 #define TIMEOUT_MS 1000
+
+/* A script known to the handle: its text (static, compared by address) and SHA-1, loaded on the
+ * connection numbered gen (0: not yet). */
+typedef struct redis_script {
+    const char *text;
+    char sha[41];
+    unsigned gen;
+} redis_script;
+
+/* A pending command sent as EVALSHA, formatted and kept until its exec for a NOSCRIPT re-send. */
+typedef struct redis_pend {
+    char *cmd; /* NULL: not a script command */
+    size_t len;
+    redis_script *script;
+} redis_pend;
 
 struct acms_redis {
     char host[256];
@@ -41,6 +58,11 @@ struct acms_redis {
     int64_t retention_ms; /* of the runs written through this handle (retention.h) */
     char retention_arg[24];
     int seen_ttl_s; /* of the idempotency marks written through this handle */
+    unsigned gen;   /* connections made so far: scripts are loaded once on each */
+    redis_script scripts[ACMS_REDIS_SCRIPTS];
+    size_t nscripts;
+    redis_pend *pend; /* one per pending command, by position (heap, cap_pend; unused entries NULL) */
+    size_t cap_pend;
 };
 
 static void count_errors(acms_redis *r, double n)
@@ -236,6 +258,15 @@ static void stash_clear(acms_redis *r)
     r->nstash = 0;
 }
 
+/* Forgets the kept script commands of the pending positions from on. */
+static void pend_clear(acms_redis *r, size_t from)
+{
+    for (size_t i = from; i < r->cap_pend; i++) {
+        redisFreeCommand(r->pend[i].cmd);
+        r->pend[i].cmd = NULL;
+    }
+}
+
 static void drop(acms_redis *r)
 {
     if (r->c)
@@ -243,6 +274,7 @@ static void drop(acms_redis *r)
     r->c = NULL;
     r->queued = 0;
     stash_clear(r);
+    pend_clear(r, 0);
 }
 
 /* A command failed at the I/O level: forget the connection. */
@@ -323,6 +355,7 @@ static int ensure(acms_redis *r)
         goto fail;
     }
     r->c = c;
+    r->gen++;
     r->backoff_ms = 0;
     r->next_try_ms = 0;
     if (r->down)
@@ -395,6 +428,7 @@ void acms_redis_free(acms_redis *r)
         return;
     drop(r);
     free(r->stash);
+    free(r->pend);
     memset(r->pw, 0, sizeof r->pw);
     free(r);
 }
@@ -434,9 +468,14 @@ void acms_redis_clear_permanent(acms_redis *r)
         r->permanent[0] = '\0';
 }
 
+static int is_noscript(const redisReply *rep)
+{
+    return rep && rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8);
+}
+
 static redisReply *checked(acms_redis *r, redisReply *rep)
 {
-    if (rep && rep->type == REDIS_REPLY_ERROR) {
+    if (rep && rep->type == REDIS_REPLY_ERROR && !is_noscript(rep)) { /* NOSCRIPT: loaded and re-sent */
         count_error(r);
         if (!r->permanent[0] && acms_redis_error_is_permanent(rep->str))
             snprintf(r->permanent, sizeof r->permanent, "%.200s", rep->str);
@@ -548,6 +587,175 @@ void acms_redis_appendargv(acms_redis *r, int argc, const char **argv, const siz
         r->pipe_broken = 1;
 }
 
+/* --- scripts ------------------------------------------------------------------------------ */
+
+/* The handle's entry for a script text, added on first sight; NULL when the table is full. */
+static redis_script *script_find(acms_redis *r, const char *text)
+{
+    for (size_t i = 0; i < r->nscripts; i++)
+        if (r->scripts[i].text == text)
+            return &r->scripts[i];
+    if (r->nscripts == ACMS_REDIS_SCRIPTS)
+        return NULL;
+    redis_script *s = &r->scripts[r->nscripts++];
+    s->text = text;
+    s->gen = 0;
+    return s;
+}
+
+/* Loads s on the current connection (connecting first) unless it already is. ACMS_OK, or
+ * ACMS_ERR_RETRY when Redis is unreachable or refuses the script. */
+static int script_ready(acms_redis *r, redis_script *s)
+{
+    if (ensure(r) != ACMS_OK)
+        return ACMS_ERR_RETRY;
+    if (s->gen == r->gen)
+        return ACMS_OK;
+    redisReply *rep = acms_redis_cmd(r, "SCRIPT LOAD %s", s->text);
+    int ok = rep && rep->type == REDIS_REPLY_STRING && rep->len == 40;
+    if (ok) {
+        memcpy(s->sha, rep->str, 40);
+        s->sha[40] = '\0';
+        s->gen = r->gen; /* the connection the reply came on */
+    } else if (rep && rep->type == REDIS_REPLY_ERROR) {
+        acms_log_error(NULL, NULL, "redis: SCRIPT LOAD: %s", rep->str);
+    }
+    if (rep)
+        freeReplyObject(rep);
+    return ok ? ACMS_OK : ACMS_ERR_RETRY;
+}
+
+/* The EVAL command argv as EVALSHA of s, formatted into *out (free). Its length, or -1. */
+static long long format_evalsha(const redis_script *s, int argc, const char **argv, const size_t *len, char **out)
+{
+    const char *sa[32];
+    size_t sl[32];
+    const char **a = argc <= 32 ? sa : malloc((size_t)argc * sizeof *a);
+    size_t *l = argc <= 32 ? sl : malloc((size_t)argc * sizeof *l);
+    long long n = -1;
+    if (!a || !l)
+        goto out;
+    for (int i = 0; i < argc; i++) {
+        a[i] = argv[i];
+        l[i] = len ? len[i] : strlen(argv[i]);
+    }
+    a[0] = "EVALSHA";
+    l[0] = 7;
+    a[1] = s->sha;
+    l[1] = 40;
+    n = redisFormatCommandArgv(out, argc, a, l);
+out:
+    if (a != sa)
+        free(a);
+    if (l != sl)
+        free(l);
+    return n;
+}
+
+/* Sends a formatted command alone and reads its reply; NULL when the connection failed (lost). */
+static redisReply *send_formatted(acms_redis *r, const char *cmd, size_t len)
+{
+    void *rep = NULL;
+    if (!r->c || redisAppendFormattedCommand(r->c, cmd, len) != REDIS_OK || redisGetReply(r->c, &rep) != REDIS_OK ||
+        !rep) {
+        if (r->c)
+            lost(r);
+        return NULL;
+    }
+    return rep;
+}
+
+redisReply *acms_redis_evalargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+    redis_script *s = argc >= 3 && !strcmp(argv[0], "EVAL") ? script_find(r, argv[1]) : NULL;
+    char *cmd = NULL;
+    long long len = -1;
+    redisReply *rep = NULL;
+    if (!s)
+        return acms_redis_cmdargv(r, argc, argv, argvlen);
+    drain(r);
+    for (int attempt = 0; attempt < 2 && !rep; attempt++) {
+        if (script_ready(r, s) != ACMS_OK)
+            break;
+        if (!cmd && (len = format_evalsha(s, argc, argv, argvlen, &cmd)) < 0)
+            break; /* the SHA-1 is the same on every connection: formatted once */
+        rep = send_formatted(r, cmd, (size_t)len);
+        if (is_noscript(rep)) { /* the cache was flushed: load it again, send again */
+            freeReplyObject(rep);
+            rep = NULL;
+            s->gen = 0;
+        }
+    }
+    redisFreeCommand(cmd);
+    return rep ? checked(r, rep) : NULL;
+}
+
+/* Keeps cmd for the pending command at position pos (r->queued - 1). -1 when out of memory. */
+static int pend_keep(acms_redis *r, size_t pos, redis_script *s, char *cmd, size_t len)
+{
+    if (pos >= r->cap_pend) {
+        size_t cap = pos < 16 ? 32 : pos * 2;
+        redis_pend *p = realloc(r->pend, cap * sizeof *p);
+        if (!p)
+            return -1;
+        memset(p + r->cap_pend, 0, (cap - r->cap_pend) * sizeof *p);
+        r->pend = p;
+        r->cap_pend = cap;
+    }
+    r->pend[pos] = (redis_pend){.cmd = cmd, .len = len, .script = s};
+    return 0;
+}
+
+void acms_redis_append_evalargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen)
+{
+    redis_script *s = argc >= 3 && !strcmp(argv[0], "EVAL") ? script_find(r, argv[1]) : NULL;
+    char *cmd = NULL;
+    long long len = -1;
+    if (!s || r->pipe_broken) {
+        acms_redis_appendargv(r, argc, argv, argvlen);
+        return;
+    }
+    int ready = script_ready(r, s) == ACMS_OK; /* may read earlier pending replies into the stash */
+    r->queued++;
+    if (!ready || !r->c || (len = format_evalsha(s, argc, argv, argvlen, &cmd)) < 0 ||
+        pend_keep(r, r->queued - 1, s, cmd, (size_t)len) != 0) {
+        redisFreeCommand(cmd);
+        r->pipe_broken = 1;
+        return;
+    }
+    if (redisAppendFormattedCommand(r->c, cmd, (size_t)len) != REDIS_OK)
+        r->pipe_broken = 1;
+}
+
+/* After an exec's n replies were read (earlier commands still pending before them): every NOSCRIPT
+ * reply to a script command is replaced by that of the command sent again, the script loaded
+ * again first. ACMS_OK, or ACMS_ERR_RETRY with every reply freed. */
+static int resend_noscript(acms_redis *r, redisReply **replies, size_t n, size_t earlier)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!is_noscript(replies[i]) || earlier + i >= r->cap_pend || !r->pend[earlier + i].cmd)
+            continue;
+        redis_pend *p = &r->pend[earlier + i];
+        unsigned gen = r->gen;
+        p->script->gen = 0;
+        redisReply *rep = NULL;
+        if (script_ready(r, p->script) == ACMS_OK && p->cmd) /* a reconnect on the way cleared p */
+            rep = send_formatted(r, p->cmd, p->len);
+        if (!rep) {
+            if (!r->c || r->gen != gen)
+                r->pipe_broken = earlier > 0; /* the earlier commands' replies went with the connection */
+            for (size_t j = 0; j < n; j++) {
+                freeReplyObject(replies[j]);
+                replies[j] = NULL;
+            }
+            return ACMS_ERR_RETRY;
+        }
+        freeReplyObject(replies[i]);
+        replies[i] = checked(r, rep);
+    }
+    return ACMS_OK;
+}
+
 /* Gives up the pipeline: ACMS_ERR_RETRY. Commands still pending before it (earlier > 0) break
  * with it: their exec reports ACMS_ERR_RETRY too. */
 static int exec_fail(acms_redis *r, size_t earlier)
@@ -556,6 +764,7 @@ static int exec_fail(acms_redis *r, size_t earlier)
         drop(r); /* unread replies would answer the next commands */
     r->queued = 0;
     stash_clear(r);
+    pend_clear(r, 0);
     r->pipe_broken = earlier > 0;
     return ACMS_ERR_RETRY;
 }
@@ -592,7 +801,9 @@ int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n)
         replies[i] = checked(r, rep);
     }
     r->queued = earlier;
-    return ACMS_OK;
+    int rc = resend_noscript(r, replies, n, earlier);
+    pend_clear(r, earlier);
+    return rc;
 }
 
 int acms_redis_exec_discard(acms_redis *r, size_t n)

@@ -34,6 +34,16 @@ int acms_redis_exec(acms_redis *r, redisReply **replies, size_t n);
 /* Pipelined commands whose replies only need to be non-errors. */
 int acms_redis_exec_discard(acms_redis *r, size_t n);
 
+/* Lua scripts by their SHA-1 (EVALSHA): argv is an EVAL command ("EVAL", the script's text, numkeys,
+ * keys, args); the text must outlive the handle (a static string). Each script is loaded (SCRIPT
+ * LOAD) once per connection, before its first use there, so a reconnect (a restarted Redis) loads it
+ * again; a NOSCRIPT reply (a script cache flushed under a live connection) loads it again and re-sends
+ * the command, so callers only see the script's own reply. Beyond ACMS_REDIS_SCRIPTS distinct
+ * scripts a handle sends the rest as EVAL. The pipelined form is collected by acms_redis_exec. */
+#define ACMS_REDIS_SCRIPTS 16
+redisReply *acms_redis_evalargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen);
+void acms_redis_append_evalargv(acms_redis *r, int argc, const char **argv, const size_t *argvlen);
+
 /* The retention of the runs this handle writes (retention.h), in ms: the writers' scripts read it.
  * Default ACMS_RUN_RETENTION_DEFAULT_S; the services and acmsctl set ACMS_RUN_RETENTION_S. */
 void acms_redis_set_run_retention(acms_redis *r, int64_t ms);

@@ -137,9 +137,9 @@ static int status_write_do(acms_redis *r, int queue, const status_write *w)
     status_cmd c;
     int rc = status_cmd_build(&c, r, w);
     if (rc == ACMS_OK && queue) {
-        acms_redis_appendargv(r, c.argc, c.argv, c.len); /* hiredis copies the arguments */
+        acms_redis_append_evalargv(r, c.argc, c.argv, c.len); /* EVALSHA; hiredis copies the arguments */
     } else if (rc == ACMS_OK) {
-        redisReply *rep = acms_redis_cmdargv(r, c.argc, c.argv, c.len);
+        redisReply *rep = acms_redis_evalargv(r, c.argc, c.argv, c.len);
         rc = acms_state_run_status_reply(rep);
         if (rep)
             freeReplyObject(rep);

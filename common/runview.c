@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapt_reason.h"
 #include "doc.h"
 #include "run_state.h"
 #include "keys.h"
@@ -113,11 +114,36 @@ static void queue_place(acms_redis *r, cJSON *view, const char *run_id)
     freeReplyObject(rep[1]);
 }
 
+/* The record as JSON, its reason rendered when it is a template: the JSON of a record with that
+ * reason text (the fields are swapped for the conversion and put back, so the unpacked message
+ * frees as it was allocated). */
+static cJSON *record_json(acms_arena **ta, Acms__V1__AdaptationRecord *r)
+{
+    if (r->reason_template == 0)
+        return acms_json_from_message(&r->base);
+    if (!*ta && !(*ta = acms_arena_new(0)))
+        return NULL;
+    char *reason = r->reason, **args = r->reason_args;
+    unsigned id = r->reason_template;
+    size_t nargs = r->n_reason_args;
+    r->reason = (char *)acms_adaptation_reason(*ta, r);
+    r->reason_template = 0;
+    r->reason_args = NULL;
+    r->n_reason_args = 0;
+    cJSON *j = acms_json_from_message(&r->base);
+    r->reason = reason;
+    r->reason_template = id;
+    r->reason_args = args;
+    r->n_reason_args = nargs;
+    return j;
+}
+
 /* acms:run:<run>:adaptations into ad, in order: the adapter's prepared log is one item, a packed
  * RuntimeConfiguration holding only adaptation_log (rendered here, when shown); runtime and recovery
  * records follow as one JSON object an item. An item neither reads as is skipped. */
 static void read_adaptations(const redisReply *list, cJSON *ad)
 {
+    acms_arena *ta = NULL; /* rendered reasons */
     for (size_t i = 0; list && list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
         const redisReply *e = list->element[i];
         if (e->type != REDIS_REPLY_STRING)
@@ -131,13 +157,14 @@ static void read_adaptations(const redisReply *list, cJSON *ad)
         Acms__V1__RuntimeConfiguration *log = acms__v1__runtime_configuration__unpack(NULL, e->len,
                                                                                       (const uint8_t *)e->str);
         for (size_t k = 0; log && k < log->n_adaptation_log; k++) {
-            cJSON *j = acms_json_from_message(&log->adaptation_log[k]->base);
+            cJSON *j = record_json(&ta, log->adaptation_log[k]);
             if (j)
                 cJSON_AddItemToArray(ad, j);
         }
         if (log)
             acms__v1__runtime_configuration__free_unpacked(log, NULL);
     }
+    acms_arena_free(ta);
 }
 
 cJSON *acms_runview_read(acms_redis *r, const char *run_id, int *unreachable)

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "adapt_reason.h"
 #include "doc.h"
 #include "stages.h"
 
@@ -38,6 +39,38 @@ Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage,
     va_start(ap, reason_fmt);
     r->reason = acms_arena_vprintf(a, reason_fmt, ap);
     va_end(ap);
+    r->safety_score = safety_score;
+    r->applied = applied ? 1 : 0;
+    log->v = acms_arena_push(a, log->v, &log->n, sizeof *log->v);
+    log->v[log->n - 1] = r;
+    return r;
+}
+
+Acms__V1__AdaptationRecord *adapter_log_note(adapter_log *log, const char *stage, const char *step, const char *field,
+                                             const char *old_value, const char *new_value, double safety_score,
+                                             int applied, unsigned id, size_t nargs, ...)
+{
+    acms_arena *a = log->arena;
+    Acms__V1__AdaptationRecord *r = acms_pb_new(a, &acms__v1__adaptation_record__descriptor);
+    char **args = acms_arena_alloc(a, (nargs ? nargs : 1) * sizeof *args);
+    va_list ap;
+    r->stage = (char *)S(stage);
+    r->step = (char *)S(step);
+    r->field = (char *)S(field);
+    r->old_value = (char *)S(old_value);
+    r->new_value = (char *)S(new_value);
+    r->reason = (char *)"";
+    r->reason_template = id;
+    if (!args)
+        nargs = 0;
+    va_start(ap, nargs);
+    for (size_t i = 0; i < nargs; i++) {
+        const char *arg = va_arg(ap, const char *);
+        args[i] = (char *)S(arg);
+    }
+    va_end(ap);
+    r->reason_args = args;
+    r->n_reason_args = nargs;
     r->safety_score = safety_score;
     r->applied = applied ? 1 : 0;
     log->v = acms_arena_push(a, log->v, &log->n, sizeof *log->v);
@@ -132,6 +165,30 @@ static int keep_converted(acms_arena *a, const Acms__V1__Pipeline *p, const acms
     return ACMS_OK;
 }
 
+/* The prepared configuration's metadata: environment, timestamps, capacity plan, secret findings
+ * and the document's hash (empty with no_config_hash). */
+static Acms__V1__RuntimeMetadata *prepared_metadata(const adapter_ctx *ctx, acms_arena *a,
+                                                    const Acms__V1__ConfigSubmitted *in,
+                                                    const Acms__V1__Environment *env, Acms__V1__CapacityPlan *plan,
+                                                    const adapter_findings *findings)
+{
+    Acms__V1__RuntimeMetadata *md = acms_pb_new(a, &acms__v1__runtime_metadata__descriptor);
+    char hash[65] = "";
+    if (!ctx->no_config_hash)
+        adapter_config_hash(in->document, hash);
+    md->environment = acms_arena_strdup(a, S(env->name));
+    md->region = acms_arena_strdup(a, S(env->region));
+    md->prepared_at_ms = in->meta ? in->meta->timestamp_ms : acms_now_ms();
+    md->adapter_version = (char *)ACMS_VERSION;
+    md->capacity = plan;
+    md->secret_findings = findings->v;
+    md->n_secret_findings = findings->n;
+    md->config_hash = acms_arena_strdup(a, hash);
+    md->config_ref = acms_arena_strdup(a, S(in->config_ref));
+    md->source_name = acms_arena_strdup(a, S(in->source_name));
+    return md;
+}
+
 int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__ConfigSubmitted *in,
                          Acms__V1__RuntimeConfiguration **out, acms_issues *issues, acms_doc_converted *written)
 {
@@ -186,26 +243,14 @@ int adapter_prepare_kept(const adapter_ctx *ctx, acms_arena *a, const Acms__V1__
     adapter_optimizer_optimize(a, env, p, &obs, &log);
     adapter_compliance_enforce(a, ctx->profiles, env, p, &log);
 
-    Acms__V1__RuntimeMetadata *md = acms_pb_new(a, &acms__v1__runtime_metadata__descriptor);
-    char hash[65] = "";
-    if (!ctx->no_config_hash)
-        adapter_config_hash(in->document, hash);
-    md->environment = acms_arena_strdup(a, S(env->name));
-    md->region = acms_arena_strdup(a, S(env->region));
-    md->prepared_at_ms = in->meta ? in->meta->timestamp_ms : acms_now_ms();
-    md->adapter_version = (char *)ACMS_VERSION;
-    md->capacity = plan;
-    md->secret_findings = findings.v;
-    md->n_secret_findings = findings.n;
-    md->config_hash = acms_arena_strdup(a, hash);
-    md->config_ref = acms_arena_strdup(a, S(in->config_ref));
-    md->source_name = acms_arena_strdup(a, S(in->source_name));
-
+    Acms__V1__RuntimeMetadata *md = prepared_metadata(ctx, a, in, env, plan, &findings);
     Acms__V1__RuntimeConfiguration *r = acms_pb_new(a, &acms__v1__runtime_configuration__descriptor);
     r->pipeline = p;
     r->metadata = md;
     r->adaptation_log = log.v;
     r->n_adaptation_log = log.n;
+    if (!ctx->keep_reason_templates && acms_adaptation_render(a, log.v, log.n) != ACMS_OK)
+        return ACMS_ERR_NOMEM;
     r->environment = acms_pb_copy(a, &env->base);
     if (!r->environment)
         return ACMS_ERR_NOMEM;

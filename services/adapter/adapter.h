@@ -32,6 +32,9 @@ typedef struct adapter_ctx {
     const adapter_prefetch *prefetch; /* NULL, or the scaler's reads done ahead (service batches) */
     int no_config_hash;               /* leave metadata.config_hash empty: for a caller that shows no
                                      * identity (acmsctl validate); the services always hash */
+    int keep_reason_templates;        /* leave reasons as templates and arguments (acms_adaptation_reason
+                                     * renders them) for a caller that renders what it shows; else
+                                     * every reason is rendered before adapter_prepare returns */
 } adapter_ctx;
 
 /* prepare_for_execution: document -> typed pipeline -> environment, secrets, scaling, optimisation,

@@ -73,7 +73,8 @@ static int status(void *ctx, size_t i, acms_batch_write *w)
 static int publish(void *ctx, size_t i, int applied)
 {
     adapter_batch *b = ctx;
-    return adapter_prepared_publish(b->svc, b->a, b->it[i].in, &b->msgs[i], b->it[i].rc, applied);
+    batch_item *it = &b->it[i];
+    return adapter_prepared_publish(b->svc, b->a, it->in, &b->msgs[i], it->rc, it->log, it->log_len, applied);
 }
 
 static const acms_batch_ops batch_ops = {.join = join, .alone = alone, .status = status, .publish = publish};

@@ -7,7 +7,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "adapt_reason.h"
 #include "stages.h"
+#include "strmap.h"
 
 #define STAGE "environment"
 #define S(x) ((x) ? (x) : "")
@@ -22,12 +24,65 @@ static int in_list(char *const *list, size_t n, const char *s)
 
 static const char *u64s(acms_arena *a, uint64_t v)
 {
-    return acms_arena_printf(a, "%" PRIu64, v);
+    return acms_arena_u64(a, v);
 }
 
 static const char *dbls(acms_arena *a, double v)
 {
-    return acms_arena_printf(a, "%g", v);
+    return acms_arena_g(a, v);
+}
+
+/* The environment and the strings its records name, copied into the arena once per pipeline. */
+typedef struct env_strings {
+    const Acms__V1__Environment *env;
+    const char *name;    /* env->name */
+    const char *scale;   /* memory_scale as %g renders it; "" when 1 */
+    int indexed;         /* map and allowed below hold the environment's lists (else: scan them) */
+    acms_strmap map;     /* instance_map: from -> index of its first usable mapping (to set) */
+    acms_strmap allowed; /* allowed_instance_types */
+} env_strings;
+
+/* Hashes the environment's instance_map and allowed list once per pipeline, not once per step. */
+static void index_env(acms_arena *a, env_strings *es)
+{
+    const Acms__V1__Environment *env = es->env;
+    int ok = 1;
+    acms_strmap_init(&es->map, a, env->n_instance_map);
+    acms_strmap_init(&es->allowed, a, env->n_allowed_instance_types);
+    for (size_t i = 0; ok && i < env->n_instance_map; i++) {
+        const Acms__V1__InstanceMapping *m = env->instance_map[i];
+        if (m->from && m->to && *m->to)
+            ok = acms_strmap_put(&es->map, m->from, i, NULL) >= 0;
+    }
+    for (size_t i = 0; ok && i < env->n_allowed_instance_types; i++)
+        if (env->allowed_instance_types[i])
+            ok = acms_strmap_put(&es->allowed, env->allowed_instance_types[i], i, NULL) >= 0;
+    es->indexed = ok;
+}
+
+/* The first usable instance_map entry for type, or NULL. */
+static const Acms__V1__InstanceMapping *mapping_of(const env_strings *es, const char *type)
+{
+    const Acms__V1__Environment *env = es->env;
+    size_t i;
+    if (es->indexed)
+        return acms_strmap_get(&es->map, type, &i) ? env->instance_map[i] : NULL;
+    for (i = 0; i < env->n_instance_map; i++) {
+        const Acms__V1__InstanceMapping *m = env->instance_map[i];
+        if (m->from && m->to && *m->to && strcmp(m->from, type) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+static int type_allowed(const env_strings *es, const char *type)
+{
+    const Acms__V1__Environment *env = es->env;
+    if (env->n_allowed_instance_types == 0)
+        return 1;
+    if (es->indexed)
+        return acms_strmap_get(&es->allowed, type, NULL);
+    return in_list(env->allowed_instance_types, env->n_allowed_instance_types, type);
 }
 
 /* --- ResourceMapper ------------------------------------------------------------------------------ */
@@ -37,31 +92,26 @@ static void set_type(acms_arena *a, Acms__V1__Step *s, const char *type)
     s->instance_type = acms_arena_strdup(a, type);
 }
 
-static void map_instance_type(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
-                              Acms__V1__Step *s, adapter_log *log)
+static void map_instance_type(acms_arena *a, const acms_catalog *cat, const env_strings *es, Acms__V1__Step *s,
+                              adapter_log *log)
 {
-    const char *env_name = S(env->name);
+    const Acms__V1__Environment *env = es->env;
+    const char *env_name = es->name;
     if (!s->instance_type || !*s->instance_type) {
         if (!env->default_instance_type || !*env->default_instance_type)
             return;
         set_type(a, s, env->default_instance_type);
-        adapter_log_add(log, STAGE, s->name, "instance_type", "", s->instance_type, 1.0, 1,
-                        "no instance_type given: default of environment %s", env_name);
+        adapter_log_note(log, STAGE, s->name, "instance_type", "", s->instance_type, 1.0, 1, ACMS_REASON_DEFAULT_TYPE,
+                         1, env_name);
     }
-    for (size_t i = 0; i < env->n_instance_map; i++) {
-        const Acms__V1__InstanceMapping *m = env->instance_map[i];
-        if (m->from && m->to && *m->to && strcmp(m->from, s->instance_type) == 0) {
-            const char *old = s->instance_type;
-            if (strcmp(old, m->to) == 0)
-                break;
-            set_type(a, s, m->to);
-            adapter_log_add(log, STAGE, s->name, "instance_type", old, s->instance_type, 1.0, 1,
-                            "instance_map of environment %s maps %s to %s", env_name, old, m->to);
-            break;
-        }
+    const Acms__V1__InstanceMapping *m = mapping_of(es, s->instance_type);
+    if (m && strcmp(s->instance_type, m->to) != 0) {
+        const char *old = s->instance_type;
+        set_type(a, s, m->to);
+        adapter_log_add(log, STAGE, s->name, "instance_type", old, s->instance_type, 1.0, 1,
+                        "instance_map of environment %s maps %s to %s", env_name, old, m->to);
     }
-    if (env->n_allowed_instance_types == 0 ||
-        in_list(env->allowed_instance_types, env->n_allowed_instance_types, s->instance_type))
+    if (type_allowed(es, s->instance_type))
         return;
     /* Not allowed here: the smallest allowed type with at least the same vCPU, memory and GPUs,
      * preferably of the same family. */
@@ -92,9 +142,10 @@ static void map_instance_type(acms_arena *a, const acms_catalog *cat, const Acms
 }
 
 /* Resources from the explicit request, else the (mapped) type's catalogue entry x memory_scale. */
-static void fill_resources(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env, Acms__V1__Step *s,
+static void fill_resources(acms_arena *a, const acms_catalog *cat, const env_strings *es, Acms__V1__Step *s,
                            adapter_log *log)
 {
+    const Acms__V1__Environment *env = es->env;
     const acms_instance_type *t = acms_catalog_find(cat, S(s->instance_type));
     Acms__V1__Resources *r = adapter_step_resources(a, s);
     double scale = env->memory_scale > 0 ? env->memory_scale : 1.0;
@@ -111,12 +162,11 @@ static void fill_resources(acms_arena *a, const acms_catalog *cat, const Acms__V
         uint64_t mb = (uint64_t)llround((double)cat_mb * scale);
         r->memory_mb = mb ? mb : 1;
         if (scale != 1.0)
-            adapter_log_add(log, STAGE, s->name, "resources.memory_mb", "", u64s(a, r->memory_mb), 1.0, 1,
-                            "%s has %" PRIu64 " MiB in the catalogue, x memory_scale %g of environment %s", t->name,
-                            cat_mb, scale, S(env->name));
+            adapter_log_note(log, STAGE, s->name, "resources.memory_mb", "", u64s(a, r->memory_mb), 1.0, 1,
+                             ACMS_REASON_MEMORY_SCALED, 4, s->instance_type, u64s(a, cat_mb), es->scale, es->name);
         else
-            adapter_log_add(log, STAGE, s->name, "resources.memory_mb", "", u64s(a, r->memory_mb), 1.0, 1,
-                            "%s has %" PRIu64 " MiB in the catalogue", t->name, cat_mb);
+            adapter_log_note(log, STAGE, s->name, "resources.memory_mb", "", u64s(a, r->memory_mb), 1.0, 1,
+                             ACMS_REASON_MEMORY_CATALOGUE, 2, s->instance_type, u64s(a, cat_mb));
     }
 
     double old_cpu = r->vcpu;
@@ -128,8 +178,9 @@ static void fill_resources(acms_arena *a, const acms_catalog *cat, const Acms__V
         }
     } else if (r->vcpu == 0 && t) {
         r->vcpu = t->vcpu;
-        adapter_log_add(log, STAGE, s->name, "resources.vcpu", "", dbls(a, r->vcpu), 1.0, 1,
-                        "%s has %g vCPU in the catalogue", t->name, t->vcpu);
+        const char *vcpu = dbls(a, r->vcpu);
+        adapter_log_note(log, STAGE, s->name, "resources.vcpu", "", vcpu, 1.0, 1, ACMS_REASON_VCPU_CATALOGUE, 2,
+                         s->instance_type, vcpu);
     }
     if (r->gpus == 0 && t && t->gpus > 0) {
         r->gpus = t->gpus;
@@ -168,20 +219,21 @@ static Acms__V1__VpcConfig *vpc_copy(acms_arena *a, const Acms__V1__VpcConfig *f
     return v;
 }
 
-static void adapt_network(acms_arena *a, const Acms__V1__Environment *env, Acms__V1__Step *s, adapter_log *log)
+static void adapt_network(acms_arena *a, const Acms__V1__Environment *env, const char *env_name, Acms__V1__Step *s,
+                          adapter_log *log)
 {
     if (!vpc_present(s->vpc_config) && vpc_present(env->vpc)) {
         s->vpc_config = vpc_copy(a, env->vpc);
-        adapter_log_add(log, STAGE, s->name, "vpc_config", "", vpc_describe(a, s->vpc_config), 1.0, 1,
-                        "no vpc_config given: network of environment %s", S(env->name));
+        adapter_log_note(log, STAGE, s->name, "vpc_config", "", vpc_describe(a, s->vpc_config), 1.0, 1,
+                         ACMS_REASON_DEFAULT_NETWORK, 1, env_name);
     }
     if (env->require_network_isolation && !(s->vpc_config && s->vpc_config->network_isolation)) {
         if (!s->vpc_config)
             s->vpc_config = vpc_copy(a, NULL);
         s->vpc_config->set = 1;
         s->vpc_config->network_isolation = 1;
-        adapter_log_add(log, STAGE, s->name, "vpc_config.network_isolation", "false", "true", 1.0, 1,
-                        "environment %s requires network isolation", S(env->name));
+        adapter_log_note(log, STAGE, s->name, "vpc_config.network_isolation", "false", "true", 1.0, 1,
+                         ACMS_REASON_NETWORK_ISOLATION, 1, env_name);
     }
 }
 
@@ -206,15 +258,15 @@ char *adapter_environment_rewrite_path(acms_arena *a, const Acms__V1__Environmen
     return acms_arena_printf(a, "%s%s", S(best->to_prefix), path + best_len);
 }
 
-static void adapt_storage(acms_arena *a, const Acms__V1__Environment *env, Acms__V1__Step *s, adapter_log *log)
+static void adapt_storage(acms_arena *a, const Acms__V1__Environment *env, const char *env_name, Acms__V1__Step *s,
+                          adapter_log *log)
 {
     char *np = adapter_environment_rewrite_path(a, env, s->output_path);
     if (!np || strcmp(np, s->output_path) == 0)
         return;
     const char *old = s->output_path;
     s->output_path = np;
-    adapter_log_add(log, STAGE, s->name, "output_path", old, np, 1.0, 1, "path_rewrites of environment %s",
-                    S(env->name));
+    adapter_log_note(log, STAGE, s->name, "output_path", old, np, 1.0, 1, ACMS_REASON_PATH_REWRITES, 1, env_name);
 }
 
 /* --- the stage ----------------------------------------------------------------------------------- */
@@ -222,26 +274,31 @@ static void adapt_storage(acms_arena *a, const Acms__V1__Environment *env, Acms_
 void adapter_environment_adapt(acms_arena *a, const acms_catalog *cat, const Acms__V1__Environment *env,
                                Acms__V1__Pipeline *p, adapter_log *log)
 {
+    /* strings every record of this stage may name, copied once: records outlive the profiles */
+    double scale = env->memory_scale > 0 ? env->memory_scale : 1.0;
+    env_strings es = {.env = env, .name = acms_arena_strdup(a, S(env->name))};
+    es.scale = scale != 1.0 ? dbls(a, scale) : "";
+    index_env(a, &es);
     if (p->max_parallel == 0 && env->max_parallel > 0) {
         p->max_parallel = env->max_parallel;
-        adapter_log_add(log, STAGE, "", "max_parallel", "", u64s(a, p->max_parallel), 1.0, 1,
-                        "no max_parallel given: default of environment %s", S(env->name));
+        adapter_log_note(log, STAGE, "", "max_parallel", "", u64s(a, p->max_parallel), 1.0, 1,
+                         ACMS_REASON_DEFAULT_PARALLEL, 1, es.name);
     }
     for (size_t i = 0; i < p->n_steps; i++) {
         Acms__V1__Step *s = p->steps[i];
-        map_instance_type(a, cat, env, s, log);
-        adapt_network(a, env, s, log);
-        adapt_storage(a, env, s, log);
-        fill_resources(a, cat, env, s, log);
+        map_instance_type(a, cat, &es, s, log);
+        adapt_network(a, env, es.name, s, log);
+        adapt_storage(a, env, es.name, s, log);
+        fill_resources(a, cat, &es, s, log);
         if ((!s->executor || !*s->executor) && env->executor && *env->executor) {
             s->executor = acms_arena_strdup(a, env->executor);
-            adapter_log_add(log, STAGE, s->name, "executor", "", s->executor, 1.0, 1,
-                            "no executor given: default of environment %s", S(env->name));
+            adapter_log_note(log, STAGE, s->name, "executor", "", s->executor, 1.0, 1, ACMS_REASON_DEFAULT_EXECUTOR, 1,
+                             es.name);
         }
         if (s->max_attempts == 0 && env->default_max_attempts > 0) {
             s->max_attempts = env->default_max_attempts;
-            adapter_log_add(log, STAGE, s->name, "max_attempts", "", u64s(a, s->max_attempts), 1.0, 1,
-                            "no max_attempts given: default of environment %s", S(env->name));
+            adapter_log_note(log, STAGE, s->name, "max_attempts", "", u64s(a, s->max_attempts), 1.0, 1,
+                             ACMS_REASON_DEFAULT_ATTEMPTS, 1, es.name);
         }
     }
 }

@@ -38,9 +38,10 @@ size_t adapter_prepared_fields(acms_arena *a, const Acms__V1__RuntimeConfigurati
 const char *adapter_log_packed(acms_arena *a, const Acms__V1__RuntimeConfiguration *rc, size_t *len);
 /* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed): publishes the
  * ConfigPrepared when applied. msg: the ConfigSubmitted as received when in is its decoding (its
- * document is forwarded as is), else NULL. ACMS_OK or ACMS_ERR_RETRY. */
+ * document is forwarded as is), else NULL. log: rc's adaptation log as written to Redis
+ * (adapter_log_packed), spliced into the ConfigPrepared unpacked again. ACMS_OK or ACMS_ERR_RETRY. */
 int adapter_prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in, const acms_msg *msg,
-                             Acms__V1__RuntimeConfiguration *rc, int st);
+                             Acms__V1__RuntimeConfiguration *rc, const char *log, size_t log_len, int st);
 /* Writes the rejection (status, reason, verdict) and publishes it. ref: what a submission by
  * reference resolved to (NULL inline). ACMS_OK or ACMS_ERR_RETRY. */
 int adapter_on_rejected(adapter_service *s, acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in,

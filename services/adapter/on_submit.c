@@ -60,25 +60,52 @@ static const uint8_t *submitted_doc_bytes(const acms_msg *msg, size_t *len)
     return raw;
 }
 
-/* Publishes the ConfigPrepared; a document sent on unchanged (no plain-text credential redacted)
- * travels as the bytes it arrived in (raw, may be NULL), not packed again. */
-static int publish_prepared(acms_service *svc, Acms__V1__ConfigPrepared *out, const Acms__V1__Value *submitted,
-                            const uint8_t *raw, size_t raw_len)
+/* A top-level field's number in desc (the schema names it: a rename fails the unit tests). */
+static uint32_t field_id(const ProtobufCMessageDescriptor *desc, const char *name)
 {
-    const char *key = out->meta->run_id;
-    if (raw == NULL || out->document != submitted)
-        return acms_service_publish(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base);
-    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
-        &acms__v1__config_prepared__descriptor, "document");
-    acms_pb_raw_field doc = {.field = f->id, .data = raw, .len = raw_len};
-    out->document = NULL;
-    return acms_service_publish_with_fields(svc, ACMS_TOPIC_CONFIG_PREPARED, key, &out->base, &doc, 1);
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, name);
+    return f ? f->id : 0;
+}
+
+/* Publishes the ConfigPrepared. Its runtime is packed with the adaptation log spliced in as log (the
+ * bytes written to Redis: adapter_log_packed), not packed a second time; a document sent on
+ * unchanged (no plain-text credential redacted) travels as the bytes it arrived in (raw, may be
+ * NULL). The bytes are those protobuf-c packs for out (tests/unit/test_pb_wire.c). */
+static int publish_prepared(acms_service *svc, Acms__V1__ConfigPrepared *out, const Acms__V1__Value *submitted,
+                            const uint8_t *raw, size_t raw_len, const char *log, size_t log_len)
+{
+    const ProtobufCMessageDescriptor *rd = &acms__v1__runtime_configuration__descriptor,
+                                     *pd = &acms__v1__config_prepared__descriptor;
+    uint8_t *rt = NULL, *doc = NULL;
+    size_t rt_len = 0, doc_len = 0;
+    int rc = ACMS_ERR_RETRY;
+    if (acms_pb_pack_spliced(&out->runtime->base, field_id(rd, "adaptation_log"), (const uint8_t *)log, log_len, &rt,
+                             &rt_len) != ACMS_OK)
+        goto out;
+    if (out->document && (raw == NULL || out->document != submitted)) {
+        if (acms_pb_pack(&out->document->base, &doc, &doc_len) != ACMS_OK)
+            goto out;
+        raw = doc;
+        raw_len = doc_len;
+    }
+    acms_pb_raw_field f[2] = {{.field = field_id(pd, "runtime"), .data = rt, .len = rt_len},
+                              {.field = field_id(pd, "document"), .data = raw, .len = raw_len}};
+    Acms__V1__ConfigPrepared shell = *out;
+    shell.runtime = NULL;
+    shell.document = NULL;
+    rc = acms_service_publish_with_fields(svc, ACMS_TOPIC_CONFIG_PREPARED, out->meta->run_id, &shell.base, f,
+                                          out->document ? 2 : 1);
+out:
+    free(rt);
+    free(doc);
+    return rc;
 }
 
 /* After the status-and-log write answered st (1 applied, 0 refused, < 0 failed). msg: the
- * ConfigSubmitted as received when in is its decoding (its document is forwarded as is), else NULL. */
+ * ConfigSubmitted as received when in is its decoding (its document is forwarded as is), else NULL.
+ * log: rc's adaptation log as written (adapter_log_packed). */
 int adapter_prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__ConfigSubmitted *in, const acms_msg *msg,
-                             Acms__V1__RuntimeConfiguration *rc, int st)
+                             Acms__V1__RuntimeConfiguration *rc, const char *log, size_t log_len, int st)
 {
     const Acms__V1__EventMeta *m = in->meta;
     const Acms__V1__RuntimeMetadata *md = rc->metadata;
@@ -97,7 +124,7 @@ int adapter_prepared_publish(acms_service *svc, acms_arena *a, const Acms__V1__C
     out->document = adapter_redacted_document(a, in->document, rc->metadata); /* no plain-text credential */
     size_t raw_len = 0;
     const uint8_t *raw = submitted_doc_bytes(msg, &raw_len);
-    if (publish_prepared(svc, out, in->document, raw, raw_len) != ACMS_OK)
+    if (publish_prepared(svc, out, in->document, raw, raw_len, log, log_len) != ACMS_OK)
         return ACMS_ERR_RETRY;
     acms_metrics_add(acms_service_metrics(svc), "acms_adapter_prepared_total", NULL,
                      "Configurations prepared for execution", 1);
@@ -120,7 +147,7 @@ static int on_prepared(adapter_service *s, acms_service *svc, acms_arena *a, con
     const char *log = adapter_log_packed(a, rc, &len);
     int st = acms_state_run_status_blobs(s->ctx.redis, in->meta->run_id, "prepared", kv, nkv, "adaptations", &log, &len,
                                          1);
-    return adapter_prepared_publish(svc, a, in, msg, rc, st);
+    return adapter_prepared_publish(svc, a, in, msg, rc, log, len, st);
 }
 
 /* ref: what a submission by reference resolved to (NULL inline); the run and the event then name the

@@ -4,6 +4,7 @@
  * change; limits stay within quotas.max_runtime_s; every decision is a record of stage "optimization". */
 #include <string.h>
 
+#include "adapt_reason.h"
 #include "stages.h"
 
 #define STAGE "optimization"
@@ -54,14 +55,15 @@ static void runtime_from_history(acms_arena *a, const Acms__V1__Environment *env
 void adapter_optimizer_optimize(acms_arena *a, const Acms__V1__Environment *env, Acms__V1__Pipeline *p,
                                 const adapter_observed *obs, adapter_log *log)
 {
+    const char *env_name = NULL;
     for (size_t i = 0; i < p->n_steps; i++) {
         Acms__V1__Step *s = p->steps[i];
         if (env->allow_interruptible && !s->interruptible && rerunnable_type(s->type)) {
             s->interruptible = 1;
-            adapter_log_add(log, STAGE, s->name, "interruptible", "false", "true", 0.9, 1,
-                            "environment %s allows interruptible capacity and a %s step can be re-run from its "
-                            "inputs if interrupted (cheaper capacity)",
-                            S(env->name), s->type);
+            if (!env_name)
+                env_name = acms_arena_strdup(a, S(env->name)); /* records outlive the profiles */
+            adapter_log_note(log, STAGE, s->name, "interruptible", "false", "true", 0.9, 1, ACMS_REASON_INTERRUPTIBLE,
+                             2, env_name, s->type);
         }
         const adapter_learned *l = obs && i < obs->nlearned ? &obs->learned[i] : NULL;
         if (l && l->present && adapter_learned_applies(l, s))

@@ -211,7 +211,7 @@ static double learned_safety(const adapter_learned *l)
 
 static const char *u64s(acms_arena *a, uint64_t v)
 {
-    return acms_arena_printf(a, "%" PRIu64, v);
+    return acms_arena_u64(a, v);
 }
 
 static const char *learned_basis(acms_arena *a, const adapter_learned *l)

@@ -23,6 +23,13 @@ Acms__V1__AdaptationRecord *adapter_log_add(adapter_log *log, const char *stage,
                                             int applied, const char *reason_fmt, ...)
     __attribute__((format(printf, 9, 10)));
 
+/* Appends a record whose reason is template id (common/adapt_reason.h) with nargs string arguments,
+ * rendered only when shown. Nothing is copied: stage, step, field, old/new values and the arguments
+ * must live as long as the arena (literals, the pipeline's strings, arena strings). Returns it. */
+Acms__V1__AdaptationRecord *adapter_log_note(adapter_log *log, const char *stage, const char *step, const char *field,
+                                             const char *old_value, const char *new_value, double safety_score,
+                                             int applied, unsigned id, size_t nargs, ...);
+
 /* Sets or replaces tag key=value on a step (arena copies). Returns the previous value or NULL. */
 const char *adapter_step_set_tag(acms_arena *a, Acms__V1__Step *s, const char *key, const char *value);
 /* The step's Resources, created (zeroed) when absent. */

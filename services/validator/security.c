@@ -170,10 +170,22 @@ static void check_findings(const validator_input *in, acms_arena *a, acms_issues
     }
 }
 
+/* Whether name holds one of the words, ASCII case ignored: folded once, then one strstr a word
+ * (names longer than the buffer are compared in place). */
 static int name_sensitive(const char *name)
 {
     static const char *const words[] = {"PASSWORD", "PASSWD",     "SECRET",      "TOKEN",     "API_KEY",
                                         "APIKEY",   "ACCESS_KEY", "PRIVATE_KEY", "CREDENTIAL"};
+    char up[256];
+    size_t n = strlen(name);
+    if (n < sizeof up) {
+        for (size_t i = 0; i <= n; i++)
+            up[i] = name[i] >= 'a' && name[i] <= 'z' ? (char)(name[i] - 'a' + 'A') : name[i];
+        for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+            if (strstr(up, words[k]))
+                return 1;
+        return 0;
+    }
     for (size_t k = 0; k < sizeof words / sizeof *words; k++) {
         size_t wl = strlen(words[k]);
         for (const char *p = name; *p; p++)
@@ -234,67 +246,117 @@ static fval f_bool(int b)
 static const char *fval_str(acms_arena *a, fval *v)
 {
     if (v->str == NULL)
-        v->str = acms_arena_printf(a, "%g", v->num);
+        v->str = acms_arena_g(a, v->num);
     return v->str;
 }
 
-/* (not reformatted: a table of one-line field readers, kept one line each) */
+/* A rule's step field, resolved from its name once per rule (not once per step). */
+typedef enum {
+    SF_UNKNOWN,
+    SF_NAME,
+    SF_TYPE,
+    SF_INSTANCE_TYPE,
+    SF_OUTPUT_PATH,
+    SF_EXECUTOR,
+    SF_WORKDIR,
+    SF_INSTANCE_COUNT,
+    SF_VOLUME_SIZE_GB,
+    SF_MAX_RUNTIME_S,
+    SF_MAX_ATTEMPTS,
+    SF_MEMORY_MB,
+    SF_DATA_SIZE_MB,
+    SF_VCPU,
+    SF_OPTIONAL,
+    SF_INTERRUPTIBLE,
+    SF_ENCRYPT_VOLUME,
+    SF_COMMAND,
+    SF_DEPENDS_ON,
+    SF_VPC,
+    SF_VPC_ISOLATION,
+    SF_VPC_SUBNETS,
+    SF_VPC_GROUPS,
+    SF_RES_MEMORY_MB,
+    SF_RES_VCPU,
+    SF_RES_GPUS,
+    SF_RES_CPU_TIME_S,
+    SF_TAG,
+    SF_ENV
+} step_field_id;
+
+typedef struct field_ref {
+    step_field_id id;
+    const char *key; /* the tag or variable name after "tags." / "env." */
+} field_ref;
+
+/* (not reformatted: tables of one-line entries, kept one line each) */
 /* clang-format off */
-static fval step_field(acms_arena *a, const Acms__V1__Step *s, const char *f)
+static field_ref resolve_field(const char *f)
+{
+    static const struct { const char *name; step_field_id id; } plain[] = {
+        {"name", SF_NAME}, {"type", SF_TYPE}, {"instance_type", SF_INSTANCE_TYPE}, {"output_path", SF_OUTPUT_PATH},
+        {"executor", SF_EXECUTOR}, {"workdir", SF_WORKDIR}, {"instance_count", SF_INSTANCE_COUNT},
+        {"volume_size_gb", SF_VOLUME_SIZE_GB}, {"max_runtime_s", SF_MAX_RUNTIME_S}, {"max_attempts", SF_MAX_ATTEMPTS},
+        {"memory_mb", SF_MEMORY_MB}, {"data_size_mb", SF_DATA_SIZE_MB}, {"vcpu", SF_VCPU}, {"optional", SF_OPTIONAL},
+        {"interruptible", SF_INTERRUPTIBLE}, {"encrypt_volume", SF_ENCRYPT_VOLUME}, {"command", SF_COMMAND},
+        {"depends_on", SF_DEPENDS_ON}, {"vpc_config", SF_VPC},
+        {"vpc_config.network_isolation", SF_VPC_ISOLATION}, {"vpc_config.subnets", SF_VPC_SUBNETS},
+        {"vpc_config.security_group_ids", SF_VPC_GROUPS}, {"resources.memory_mb", SF_RES_MEMORY_MB},
+        {"resources.vcpu", SF_RES_VCPU}, {"resources.gpus", SF_RES_GPUS}, {"resources.cpu_time_s", SF_RES_CPU_TIME_S},
+    };
+    for (size_t k = 0; k < sizeof plain / sizeof *plain; k++)
+        if (!strcmp(f, plain[k].name)) return (field_ref){plain[k].id, NULL};
+    if (!strncmp(f, "tags.", 5)) return (field_ref){SF_TAG, f + 5};
+    if (!strncmp(f, "env.", 4)) return (field_ref){SF_ENV, f + 4};
+    return (field_ref){SF_UNKNOWN, NULL};
+}
+
+static fval step_field(acms_arena *a, const Acms__V1__Step *s, const field_ref *f)
 {
     static const fval unknown = {0, 0, 0, 0, ""};
-    (void)a;
-    if (!strcmp(f, "name")) return f_str(s->name);
-    if (!strcmp(f, "type")) return f_str(s->type);
-    if (!strcmp(f, "instance_type")) return f_str(s->instance_type);
-    if (!strcmp(f, "output_path")) return f_str(s->output_path);
-    if (!strcmp(f, "executor")) return f_str(s->executor);
-    if (!strcmp(f, "workdir")) return f_str(s->workdir);
-    if (!strcmp(f, "instance_count")) return f_num(a, s->instance_count);
-    if (!strcmp(f, "volume_size_gb")) return f_num(a, s->volume_size_gb);
-    if (!strcmp(f, "max_runtime_s")) return f_num(a, s->max_runtime_s);
-    if (!strcmp(f, "max_attempts")) return f_num(a, s->max_attempts);
-    if (!strcmp(f, "memory_mb")) return f_num(a, (double)s->memory_mb);
-    if (!strcmp(f, "data_size_mb")) return f_num(a, (double)s->data_size_mb);
-    if (!strcmp(f, "vcpu")) return f_num(a, s->vcpu);
-    if (!strcmp(f, "optional")) return f_bool(s->optional);
-    if (!strcmp(f, "interruptible")) return f_bool(s->interruptible);
-    if (!strcmp(f, "encrypt_volume")) return f_bool(s->encrypt_volume);
-    if (!strcmp(f, "command")) return f_num(a, (double)s->n_command);
-    if (!strcmp(f, "depends_on")) return f_num(a, (double)s->n_depends_on);
-    if (!strcmp(f, "vpc_config")) {
-        const Acms__V1__VpcConfig *v = s->vpc_config;
-        return f_bool(v && (v->set || v->n_subnets || v->n_security_group_ids || v->network_isolation));
+    const Acms__V1__VpcConfig *v = s->vpc_config;
+    const Acms__V1__Resources *r = s->resources;
+    switch (f->id) {
+    case SF_NAME: return f_str(s->name);
+    case SF_TYPE: return f_str(s->type);
+    case SF_INSTANCE_TYPE: return f_str(s->instance_type);
+    case SF_OUTPUT_PATH: return f_str(s->output_path);
+    case SF_EXECUTOR: return f_str(s->executor);
+    case SF_WORKDIR: return f_str(s->workdir);
+    case SF_INSTANCE_COUNT: return f_num(a, s->instance_count);
+    case SF_VOLUME_SIZE_GB: return f_num(a, s->volume_size_gb);
+    case SF_MAX_RUNTIME_S: return f_num(a, s->max_runtime_s);
+    case SF_MAX_ATTEMPTS: return f_num(a, s->max_attempts);
+    case SF_MEMORY_MB: return f_num(a, (double)s->memory_mb);
+    case SF_DATA_SIZE_MB: return f_num(a, (double)s->data_size_mb);
+    case SF_VCPU: return f_num(a, s->vcpu);
+    case SF_OPTIONAL: return f_bool(s->optional);
+    case SF_INTERRUPTIBLE: return f_bool(s->interruptible);
+    case SF_ENCRYPT_VOLUME: return f_bool(s->encrypt_volume);
+    case SF_COMMAND: return f_num(a, (double)s->n_command);
+    case SF_DEPENDS_ON: return f_num(a, (double)s->n_depends_on);
+    case SF_VPC: return f_bool(v && (v->set || v->n_subnets || v->n_security_group_ids || v->network_isolation));
+    case SF_VPC_ISOLATION: return f_bool(v && v->network_isolation);
+    case SF_VPC_SUBNETS: return f_num(a, v ? (double)v->n_subnets : 0);
+    case SF_VPC_GROUPS: return f_num(a, v ? (double)v->n_security_group_ids : 0);
+    case SF_RES_MEMORY_MB: return f_num(a, r ? (double)r->memory_mb : 0);
+    case SF_RES_VCPU: return f_num(a, r ? r->vcpu : 0);
+    case SF_RES_GPUS: return f_num(a, r ? r->gpus : 0);
+    case SF_RES_CPU_TIME_S: return f_num(a, r ? (double)r->cpu_time_s : 0);
+    case SF_TAG: {
+        const char *t = acms_pb_label(s->tags, s->n_tags, f->key);
+        fval out = f_str(t);
+        out.present = t != NULL;
+        return out;
     }
-    if (!strncmp(f, "vpc_config.", 11)) {
-        const Acms__V1__VpcConfig *v = s->vpc_config;
-        if (!strcmp(f + 11, "network_isolation")) return f_bool(v && v->network_isolation);
-        if (!strcmp(f + 11, "subnets")) return f_num(a, v ? (double)v->n_subnets : 0);
-        if (!strcmp(f + 11, "security_group_ids")) return f_num(a, v ? (double)v->n_security_group_ids : 0);
-        return unknown;
-    }
-    if (!strncmp(f, "resources.", 10)) {
-        const Acms__V1__Resources *r = s->resources;
-        if (!strcmp(f + 10, "memory_mb")) return f_num(a, r ? (double)r->memory_mb : 0);
-        if (!strcmp(f + 10, "vcpu")) return f_num(a, r ? r->vcpu : 0);
-        if (!strcmp(f + 10, "gpus")) return f_num(a, r ? r->gpus : 0);
-        if (!strcmp(f + 10, "cpu_time_s")) return f_num(a, r ? (double)r->cpu_time_s : 0);
-        return unknown;
-    }
-    if (!strncmp(f, "tags.", 5)) {
-        const char *v = acms_pb_label(s->tags, s->n_tags, f + 5);
-        fval r = f_str(v);
-        r.present = v != NULL;
-        return r;
-    }
-    if (!strncmp(f, "env.", 4)) {
+    case SF_ENV:
         for (size_t k = 0; k < s->n_env; k++)
-            if (!strcmp(validator_str(s->env[k]->name), f + 4)) {
-                fval r = f_str(s->env[k]->value);
-                r.present = 1;
-                return r;
+            if (!strcmp(validator_str(s->env[k]->name), f->key)) {
+                fval out = f_str(s->env[k]->value);
+                out.present = 1;
+                return out;
             }
         return f_str(NULL);
+    case SF_UNKNOWN: break;
     }
     return unknown;
 }
@@ -383,15 +445,17 @@ static int rule_requires(const Acms__V1__PolicyRule *r)
 }
 
 /* A policy requires a field the step's executor does not enforce (enforce.h): an error where the
- * environment requires enforcement, a warning elsewhere. */
+ * environment requires enforcement, a warning elsewhere. f: the rule's enforcement field, -1 when
+ * it has none or the rule requires nothing (check_rule resolves both once per rule). */
 static void check_gap(const validator_input *in, acms_arena *a, acms_issues *is, const Acms__V1__Policy *pol,
-                      const Acms__V1__PolicyRule *r, size_t i, const char *code)
+                      const Acms__V1__PolicyRule *r, int f, size_t i, const char *code)
 {
-    int f = acms_enf_field_of(validator_str(r->field));
+    if (f < 0)
+        return;
     const Acms__V1__Step *s = in->pipeline->steps[i];
     const char *ex = acms_enf_step_executor(s, in->env);
     const acms_enf_column *col = acms_enf_executor(ex);
-    if (f < 0 || !col || !rule_requires(r) || col->cell[f].level != ACMS_ENF_NOT)
+    if (!col || col->cell[f].level != ACMS_ENF_NOT)
         return;
     int strict = in->env && in->env->require_enforcement;
     Acms__V1__ValidationIssue *x = validator_step_issue(
@@ -417,11 +481,13 @@ static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is
     const char *field = validator_str(r->field);
     const char *sev = validator_empty(r->severity) ? "error" : r->severity;
     const char *code = validator_empty(r->id) ? "POLICY_VIOLATION" : r->id;
+    const field_ref fr = resolve_field(field);
+    const int enf = rule_requires(r) ? acms_enf_field_of(field) : -1;
     for (size_t i = 0; i < p->n_steps; i++) {
         const Acms__V1__Step *s = p->steps[i];
         if (!acms_policy_rule_applies(r, in->env_name, validator_str(s->type)))
             continue;
-        fval v = step_field(a, s, field);
+        fval v = step_field(a, s, &fr);
         if (!v.known) {
             acms_issue_add(is, "POLICY_BAD_FIELD", "warning",
                            acms_arena_printf(a, "policies.%s.%s", validator_str(pol->name), code), NULL,
@@ -429,7 +495,7 @@ static void check_rule(const validator_input *in, acms_arena *a, acms_issues *is
                            validator_str(pol->name), code, field);
             return;
         }
-        check_gap(in, a, is, pol, r, i, code);
+        check_gap(in, a, is, pol, r, enf, i, code);
         if (!violates(a, r, &v))
             continue;
         const char *why = v.present ? acms_arena_printf(a, "is %s", fval_str(a, &v)) : "is not set";

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "adapt_reason.h"
 #include "adapter_fixture.h"
 
 typedef struct fx {
@@ -65,7 +66,7 @@ static void default_type_and_instance_map(void **state)
     assert_non_null(r);
     assert_string_equal(r->old_value, "ml.p3.2xlarge");
     assert_string_equal(r->new_value, "ml.g4dn.xlarge");
-    assert_non_null(strstr(r->reason, "instance_map"));
+    assert_non_null(strstr(acms_adaptation_reason(f->a, r), "instance_map"));
     assert_int_equal(gpu->resources->gpus, 1);
 }
 
@@ -87,7 +88,7 @@ static void disallowed_type_is_substituted_within_family(void **state)
     const Acms__V1__AdaptationRecord *r = fx_rec(&log, "environment", "prep", "instance_type");
     assert_non_null(r);
     assert_true(r->applied);
-    assert_non_null(strstr(r->reason, "not allowed"));
+    assert_non_null(strstr(acms_adaptation_reason(f->a, r), "not allowed"));
 
     /* No allowed type has a GPU: left unchanged, recorded as not applied, for the validator. */
     assert_string_equal(g->instance_type, "ml.g4dn.xlarge");
@@ -116,13 +117,17 @@ static void resources_from_catalogue_scale_or_request(void **state)
     const Acms__V1__AdaptationRecord *r = fx_rec(&log, "environment", "prep", "resources.memory_mb");
     assert_non_null(r);
     assert_string_equal(r->new_value, "256");
-    assert_non_null(strstr(r->reason, "memory_scale"));
+    assert_string_equal(acms_adaptation_reason(f->a, r),
+                        "ml.m5.xlarge has 16384 MiB in the catalogue, x memory_scale 0.015625 of environment dev");
+    r = fx_rec(&log, "environment", "prep", "resources.vcpu");
+    assert_non_null(r);
+    assert_string_equal(acms_adaptation_reason(f->a, r), "ml.m5.xlarge has 4 vCPU in the catalogue");
 
     assert_int_equal(req->resources->memory_mb, 300);
     assert_true(req->resources->vcpu == 1.5);
     r = fx_rec(&log, "environment", "train", "resources.memory_mb");
     assert_non_null(r);
-    assert_non_null(strstr(r->reason, "explicit"));
+    assert_non_null(strstr(acms_adaptation_reason(f->a, r), "explicit"));
 }
 
 static void network_and_storage(void **state)

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "adapt_reason.h"
 #include "adapter_fixture.h"
 
 #define TS 1764086400000LL
@@ -177,6 +178,37 @@ static void no_config_hash_changes_only_the_hash(void **state)
     free(b[1]);
 }
 
+/* keep_reason_templates (acmsctl validate) leaves reasons as templates; rendered, the configuration is
+ * byte-identical to the services' (which render before adapter_prepare returns and send no template). */
+static void reason_templates_render_as_the_services_write(void **state)
+{
+    fx *f = *state;
+    uint8_t *b[2] = {0};
+    size_t len[2] = {0};
+    for (int i = 0; i < 2; i++) {
+        acms_arena *a = acms_arena_new(0);
+        f->ctx.keep_reason_templates = i;
+        Acms__V1__RuntimeConfiguration *rc = prepare(f, a, "dev", "examples/pipelines/churn-training.yaml");
+        size_t templated = 0;
+        for (size_t k = 0; k < rc->n_adaptation_log; k++)
+            templated += rc->adaptation_log[k]->reason_template != 0;
+        if (i)
+            assert_true(templated > 0);
+        else
+            assert_int_equal(templated, 0);
+        assert_int_equal(acms_adaptation_render(a, rc->adaptation_log, rc->n_adaptation_log), ACMS_OK);
+        for (size_t k = 0; k < rc->n_adaptation_log; k++)
+            assert_true(strlen(rc->adaptation_log[k]->reason) > 0);
+        assert_int_equal(acms_pb_pack(&rc->base, &b[i], &len[i]), ACMS_OK);
+        acms_arena_free(a);
+    }
+    f->ctx.keep_reason_templates = 0;
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(b[0], b[1], len[0]);
+    free(b[0]);
+    free(b[1]);
+}
+
 /* adapter_prepare_kept keeps the pipeline as written (what a fresh conversion of the document gives,
  * byte for byte) and the conversion's issues, while the prepared pipeline is adapted for prod. */
 static void kept_conversion_is_the_document_as_written(void **state)
@@ -263,6 +295,7 @@ int main(void)
         cmocka_unit_test(unresolvable_secret_is_a_finding),
         cmocka_unit_test(same_input_same_bytes),
         cmocka_unit_test(no_config_hash_changes_only_the_hash),
+        cmocka_unit_test(reason_templates_render_as_the_services_write),
         cmocka_unit_test(kept_conversion_is_the_document_as_written),
         cmocka_unit_test(unknown_environment_is_refused),
         cmocka_unit_test(syntax_errors_are_refused),

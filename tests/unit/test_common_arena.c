@@ -174,6 +174,19 @@ static void printf_matches_snprintf(void **state)
     SAME_AS_SNPRINTF(a, "100%% of %c%s", 'a', "b");
     SAME_AS_SNPRINTF(a, "%s and %s", longs, "more"); /* longer than the inline buffer */
     SAME_AS_SNPRINTF(a, "%5s|%-3d|%.2f|%x|%.*s", "ab", 4, 1.005, 255u, 2, "xyz"); /* left to vsnprintf */
+    /* the number renderers give what the formats give */
+    const unsigned long long us[] = {0, 7, 10, 4096, 18446744073709551615ULL};
+    for (size_t i = 0; i < sizeof us / sizeof *us; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%llu", us[i]);
+        assert_string_equal(acms_arena_u64(a, us[i]), want);
+    }
+    const double gs[] = {0.0, -0.0, 2.0, -5.0, 0.0625, 999999.0, 1000000.0, 1e-7, 123456789.0, 1e300, NAN, -INFINITY};
+    for (size_t i = 0; i < sizeof gs / sizeof *gs; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "%g", gs[i]);
+        assert_string_equal(acms_arena_g(a, gs[i]), want);
+    }
     acms_arena_free(a);
 }
 

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "adapt_reason.h"
+#include "doc.h"
 #include "pb.h"
 #include "redis_fixture.h"
 #include "runview.h"
@@ -60,10 +62,17 @@ static const char *packed_log(size_t *len)
     r2.stage = "scaling";
     r2.reason = "fits";
     r2.safety_score = 0.5;
-    Acms__V1__AdaptationRecord *v[] = {&r1, &r2};
+    /* a reason carried as a template: shown as the text it renders to */
+    Acms__V1__AdaptationRecord r3 = ACMS__V1__ADAPTATION_RECORD__INIT;
+    char *args[] = {"dev"};
+    r3.stage = "environment";
+    r3.reason_template = ACMS_REASON_DEFAULT_EXECUTOR;
+    r3.reason_args = args;
+    r3.n_reason_args = 1;
+    Acms__V1__AdaptationRecord *v[] = {&r1, &r2, &r3};
     Acms__V1__RuntimeConfiguration only = ACMS__V1__RUNTIME_CONFIGURATION__INIT;
     only.adaptation_log = v;
-    only.n_adaptation_log = 2;
+    only.n_adaptation_log = 3;
     *len = protobuf_c_message_get_packed_size(&only.base);
     uint8_t *buf = malloc(*len);
     assert_non_null(buf);
@@ -104,10 +113,20 @@ static void test_read_view(void **state)
                             ->valuestring,
                         "why");
     cJSON *ads = cJSON_GetObjectItem(v, "adaptations");
-    assert_int_equal(cJSON_GetArraySize(ads), 3);
+    assert_int_equal(cJSON_GetArraySize(ads), 4);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ads, 1), "stage")->valuestring, "scaling");
     assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(ads, 1), "safety_score")->valuedouble == 0.5);
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ads, 2), "reason")->valuestring, "later");
+    /* byte for byte the JSON of the same record with the reason written out */
+    Acms__V1__AdaptationRecord text = ACMS__V1__ADAPTATION_RECORD__INIT;
+    text.stage = "environment";
+    text.reason = "no executor given: default of environment dev";
+    cJSON *want = acms_json_from_message(&text.base);
+    char *w = cJSON_PrintUnformatted(want), *got = cJSON_PrintUnformatted(cJSON_GetArrayItem(ads, 2));
+    assert_string_equal(got, w);
+    free(w);
+    free(got);
+    cJSON_Delete(want);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ads, 3), "reason")->valuestring, "later");
     cJSON_Delete(v);
     assert_null(acms_runview_read(r, "nope", &unreachable));
     assert_int_equal(unreachable, 0);

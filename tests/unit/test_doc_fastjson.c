@@ -77,6 +77,9 @@ static void small_documents(void **state)
     compare("  {\"a\": 1}\n");
     compare("{\"a\":[],\"b\":{},\"c\":[{}, []]}");
     compare("{\"n\": [0, -0, 1, -12, 3.25, 1e3, -2.5E-3, 1E+2, 12345678901234567890]}");
+    /* integers of up to 15 digits are read without strtod: the same bits as strtod's, -0 included */
+    compare("[0, -0, 7, -7, 100000, 999999999999999, -999999999999999, 123456789012345, 1000000000000000,"
+            " -1000000000000000, 9007199254740993, 0.0, -0.0, 10, 1e1]");
     compare("{\"t\": true, \"f\": false, \"z\": null, \"s\": \"\"}");
     compare("{\"esc\": \"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\", \"u\": \"\\u00e9\\u20ac\\u0041\"}");
     compare("{\"caf\xC3\xA9\": \"\xE2\x82\xAC 5\", \"after\": \"\xF0\x9F\x98\x80x\", \"k\": 1}");

@@ -2,7 +2,10 @@
  * message packed with such bytes as one of its fields (acms_pb_pack_with_fields), as the adapter
  * forwards the submitted document: the bytes found are the sub-message's packing; a ConfigPrepared
  * packed with them is byte-identical to one packed with the decoded document; an absent field, a
- * repeated one (protobuf would merge), a wrong wire type and every truncation are refused. */
+ * repeated one (protobuf would merge), a wrong wire type and every truncation are refused. A
+ * RuntimeConfiguration packed with its adaptation log spliced in as already-packed bytes
+ * (acms_pb_pack_spliced, as the adapter reuses the log it wrote to Redis) is byte-identical to
+ * protobuf-c's packing, with fields on both sides of the log and with none after it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,11 +103,77 @@ static void repeated_or_wrong_type_refused(void **state)
     assert_int_equal(acms_pb_field_bytes(NULL, 0, 3, &raw, &rawlen), ACMS_ERR_NOTFOUND);
 }
 
+
+static Acms__V1__RuntimeConfiguration *runtime_with_log(acms_arena *a, size_t nlog)
+{
+    Acms__V1__RuntimeConfiguration *rc = acms_pb_new(a, &acms__v1__runtime_configuration__descriptor);
+    rc->pipeline = acms_pb_new(a, &acms__v1__pipeline__descriptor);
+    rc->pipeline->name = "churn";
+    rc->metadata = acms_pb_new(a, &acms__v1__runtime_metadata__descriptor);
+    rc->metadata->environment = "prod";
+    rc->metadata->config_hash = "abc123";
+    rc->adaptation_log = acms_arena_alloc(a, (nlog ? nlog : 1) * sizeof *rc->adaptation_log);
+    for (size_t i = 0; i < nlog; i++) {
+        Acms__V1__AdaptationRecord *r = acms_pb_new(a, &acms__v1__adaptation_record__descriptor);
+        r->stage = "scaling";
+        r->field = acms_arena_printf(a, "steps[%zu].resources.memory_mb", i);
+        r->new_value = "2048";
+        r->reason = "learned from 12 runs";
+        r->safety_score = 0.5 + (double)i;
+        r->applied = 1;
+        rc->adaptation_log[i] = r;
+    }
+    rc->n_adaptation_log = nlog;
+    return rc;
+}
+
+/* Packs rc whole and with its log spliced: the same bytes. */
+static void assert_spliced_same(Acms__V1__RuntimeConfiguration *rc)
+{
+    uint8_t *want = NULL, *got = NULL, *log = NULL;
+    size_t wantlen = 0, gotlen = 0, loglen = 0;
+    assert_int_equal(acms_pb_pack(&rc->base, &want, &wantlen), ACMS_OK);
+    Acms__V1__RuntimeConfiguration only = ACMS__V1__RUNTIME_CONFIGURATION__INIT;
+    only.adaptation_log = rc->adaptation_log;
+    only.n_adaptation_log = rc->n_adaptation_log;
+    assert_int_equal(acms_pb_pack(&only.base, &log, &loglen), ACMS_OK);
+    Acms__V1__RuntimeConfiguration rest = *rc;
+    rest.adaptation_log = NULL;
+    rest.n_adaptation_log = 0;
+    assert_int_equal(acms_pb_pack_spliced(&rest.base, 3, log, loglen, &got, &gotlen), ACMS_OK);
+    assert_int_equal(gotlen, wantlen);
+    assert_memory_equal(got, want, wantlen);
+    /* msg's own value of the field is ignored: the bytes given take its place */
+    free(got);
+    assert_int_equal(acms_pb_pack_spliced(&rc->base, 3, log, loglen, &got, &gotlen), ACMS_OK);
+    assert_int_equal(gotlen, wantlen);
+    assert_memory_equal(got, want, wantlen);
+    assert_non_null(rc->pipeline); /* the message itself is unchanged */
+    free(want);
+    free(got);
+    free(log);
+}
+
+static void spliced_log_same_bytes(void **state)
+{
+    (void)state;
+    acms_arena *a = acms_arena_new(0);
+    Acms__V1__RuntimeConfiguration *rc = runtime_with_log(a, 5);
+    assert_spliced_same(rc); /* no field after the log */
+    rc->environment = acms_pb_new(a, &acms__v1__environment__descriptor);
+    rc->environment->name = "prod";
+    rc->environment->region = "eu-west-1";
+    assert_spliced_same(rc); /* the environment (field 4) after it */
+    assert_spliced_same(runtime_with_log(a, 0));
+    acms_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(forwarded_document_same_bytes),
         cmocka_unit_test(repeated_or_wrong_type_refused),
+        cmocka_unit_test(spliced_log_same_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,33 @@ static void test_builtin_plaintext_check_without_metadata(void **state)
     assert_int_equal(vf_count_is(&f->is, "PLAINTEXT_CREDENTIAL"), 1); /* TOKEN is a reference */
 }
 
+/* Sensitive words are found in any ASCII case, anywhere in the name, also in a name longer than
+ * the folding buffer. */
+static void test_builtin_check_ignores_case(void **state)
+{
+    fx *f = *state;
+    validator_input in = prepare(f, "dev");
+    in.meta = NULL;
+    Acms__V1__Step *s = (Acms__V1__Step *)in.pipeline->steps[1];
+    char *long_name = acms_arena_alloc(f->a, 301);
+    memset(long_name, 'x', 300);
+    memcpy(long_name + 290, "_pAsSwD", 7);
+    const char *names[] = {"my_Api_Key", "HOMEDIR", "x_access_key_id", "credentials", long_name};
+    for (size_t k = 0; k < 5; k++) {
+        Acms__V1__EnvVar *e = acms_pb_new(f->a, &acms__v1__env_var__descriptor);
+        e->name = (char *)names[k];
+        e->value = (char *)"plain";
+        s->env = acms_arena_push(f->a, s->env, &s->n_env, sizeof *s->env);
+        s->env[s->n_env - 1] = e;
+    }
+    validator_security(&in, f->a, &f->is);
+    assert_non_null(vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[1].env.my_Api_Key"));
+    assert_non_null(vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[1].env.x_access_key_id"));
+    assert_non_null(vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[1].env.credentials"));
+    assert_null(vf_find_is(&f->is, "PLAINTEXT_CREDENTIAL", "spec.steps[1].env.HOMEDIR"));
+    assert_int_equal(vf_count_is(&f->is, "PLAINTEXT_CREDENTIAL"), 5);
+}
+
 static void test_prod_policies(void **state)
 {
     fx *f = *state;
@@ -251,6 +278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_findings_become_issues_with_fixes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_reference_not_reported_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builtin_plaintext_check_without_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_builtin_check_ignores_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prod_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dev_applies_baseline_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suggested_references_are_checked, setup, teardown),

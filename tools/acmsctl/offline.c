@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "acmsctl.h"
+#include "adapt_reason.h"
 #include "adapter/adapter.h"
 #include "doc.h"
 #include "log.h"
@@ -63,7 +64,12 @@ static int prepare(const ctl_opts *o, offline *st, int hash)
             return CTL_UNREACHABLE;
         in->meta->timestamp_ms = acms_now_ms(); /* drift models are evaluated now */
     }
-    adapter_ctx actx = {.profiles = &st->profiles, .redis = st->redis, .check_secrets = 0, .no_config_hash = !hash};
+    /* validate shows neither the hash nor the adaptation log: reasons stay templates, never rendered */
+    adapter_ctx actx = {.profiles = &st->profiles,
+                        .redis = st->redis,
+                        .check_secrets = 0,
+                        .no_config_hash = !hash,
+                        .keep_reason_templates = !hash};
     int rc = adapter_prepare_kept(&actx, st->a, in, &st->rc, &st->issues, &st->written);
     if (rc == ACMS_OK)
         return CTL_OK;
@@ -123,7 +129,7 @@ static void print_learned(const Acms__V1__AdaptationRecord *r)
     putchar('\n');
 }
 
-static void print_prepared(const ctl_opts *o, const Acms__V1__RuntimeConfiguration *rc)
+static void print_prepared(const ctl_opts *o, acms_arena *a, const Acms__V1__RuntimeConfiguration *rc)
 {
     const Acms__V1__Pipeline *p = rc->pipeline;
     printf("pipeline %s prepared for %s (region %s, executor %s)%s\n\n", p->name, o->env,
@@ -144,8 +150,8 @@ static void print_prepared(const ctl_opts *o, const Acms__V1__RuntimeConfigurati
     for (size_t i = 0; i < rc->n_adaptation_log; i++) {
         const Acms__V1__AdaptationRecord *r = rc->adaptation_log[i];
         printf("  [%s] %s%s%s: %s -> %s  (%s)%s\n", r->stage, r->step, *r->step ? "." : "", r->field,
-               *r->old_value ? r->old_value : "\"\"", *r->new_value ? r->new_value : "\"\"", r->reason,
-               r->applied ? "" : " [recommended, not applied]");
+               *r->old_value ? r->old_value : "\"\"", *r->new_value ? r->new_value : "\"\"",
+               acms_adaptation_reason(a, r), r->applied ? "" : " [recommended, not applied]");
         print_learned(r);
     }
 }
@@ -180,7 +186,7 @@ int ctl_prepare(const ctl_opts *o)
         }
         goto out;
     }
-    print_prepared(o, st.rc);
+    print_prepared(o, st.a, st.rc);
     if (st.rc->metadata) {
         for (size_t i = 0; i < st.rc->metadata->n_secret_findings; i++) {
             const Acms__V1__SecretFinding *f = st.rc->metadata->secret_findings[i];
