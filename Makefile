@@ -13,6 +13,9 @@
 #                   five services, the web console) under run/; its data (run/data) survives down/up; make clean-data
 #                   (or make down WIPE=1) wipes it
 #   make test-asan  the unit and integration suites built with ASan and UBSan (zero findings)
+#   make bench      speed against baselines (bench/README.md); BENCH_BUS=kafka on Apache Kafka
+#   make bench-check bench/run.sh's medians, ratios and goals on fixed inputs, and the shape of
+#                   bench/results/bench*.json (deterministic: no timing, no bus)
 #   make bench-soak retention under load: SOAK_RUNS small runs, Redis memory/RSS/lag over time (bench/)
 #   make test-valgrind  every unit test under valgrind memcheck (-O1 build in build-valgrind/; no leaks)
 #   make k8s-testenv  build the control plane + kwok for test_exec_kubernetes (git-ignored cache)
@@ -112,7 +115,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: k8s-testenv all deps deps-bench kafka test test-doc test-unit test-integration test-asan test-faults test-valgrind fuzz fuzz-bins fuzz-seeds demo up down clean-data clean \
-        install bench bench-learning bench-soak lint fmt fmt-check proto-check check-docs check-shape
+        install bench bench-check bench-learning bench-soak lint fmt fmt-check proto-check check-docs check-shape
 
 all: $(SERVICE_BINS) $(TOOL_BINS)
 
@@ -292,11 +295,15 @@ $(BIN)/acms-bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/benchlib.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/bench/benchlib.o $(LIB) $(LDLIBS)
 
-# BENCH_BUS=kafka: the throughput, latency and dag figures on Apache Kafka (bench/README.md)
+# BENCH_BUS=kafka: the throughput, latency, dag and hops figures on Apache Kafka (bench/README.md)
 bench: $(DEPS_STAMP)
 	@if [ "$${BENCH_BUS:-}" = kafka ]; then $(MAKE) --no-print-directory kafka; fi
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) bench/run.sh
+
+# Deterministic: bench/lib.sh's helpers on fixed inputs and the committed results files' shape
+bench-check:
+	@bash bench/check.sh bench/results/bench.json bench/results/bench-kafka.json
 
 # The learning loop, measured (docs/learning.md, bench/README.md): a stationary workload learning on
 # and off, and a non-stationary one beside two offline baselines, through the real stack; writes

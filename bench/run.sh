@@ -9,17 +9,25 @@
 #                    same consume loop, no decode) on the same devbroker; consumed == produced checked
 #   rss_mb           VmHWM of each of those processes at the end of its throughput run
 #   latency          submit -> validated at BENCH_RATE/s vs two chained null forwarders
-#   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2
-#   hops             BENCH_HOPS_RUNS back-to-back `acmsctl submit --wait` of a 4-step tree on one stack:
-#                    submit -> adapter and submit -> coordinator, p50/p99/max (bench/hops.py); a
-#                    diagnostic of the first hops, beside the bus's own p50 when latency ran
+#   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2; what lies
+#                    outside the coordinator's run, hop by hop (bench/hops.py)
+#   hops             per round BENCH_HOPS_RUNS back-to-back `acmsctl submit --wait` of a 4-step tree on
+#                    one stack: submit -> adapter and -> coordinator, p50/p99 (bench/hops.py), vs the
+#                    bus's own hops at BENCH_HOPS_RATE/s (1 topic; 3 topics through 2 null forwarders); every hop from
+#                    acmsctl's start to its return (bench/hops.py)
 #   spawn            acms-bench-spawn: a `true` attempt through the local executor with its sandbox
 #                    (cgroup + step user; + netns; + tmpfs volume) vs without (the polling path)
 #   fetch_nudge      acms-bench-nudge: a backlog larger than the prefetch queue consumed with the fetch
 #                    nudge vs without (librdkafka's one-second fetch stall), on the mock cluster
+# Every figure goes into the file's "figures" list and the printed table with its bus, ours, the
+# baseline, the ratio, the goal and whether it is met (bench/lib.sh; `make bench-check` checks both).
 # Knobs (environment): BIN, BENCH_ROUNDS (3), BENCH_EVENTS (50000), BENCH_RATE (500),
-# BENCH_LAT_S (6), BENCH_DAG_STEPS (300), BENCH_HOPS_RUNS (60),
-# BENCH_ONLY ("ajv throughput latency dag hops spawn nudge", a subset),
+# BENCH_LAT_S (6), BENCH_LAT_ROUNDS (5, or BENCH_ROUNDS if more),
+# BENCH_LAT_WARM_S (2: an unmeasured run of each latency chain first),
+# BENCH_LAT_LATE_MS (unset: list on stderr each latency event slower than this),
+# BENCH_DAG_STEPS (300), BENCH_HOPS_RUNS (60 a round), BENCH_HOPS_RATE (20),
+# BENCH_ONLY ("ajv throughput latency dag hops spawn nudge", a subset; on Kafka the default is
+# "throughput latency dag hops"),
 # BENCH_TP_SERVICES ("adapter validator", a subset), BENCH_BUS (devbroker, or kafka: Apache Kafka
 # from `make kafka`, one node with the full JIT and a 1 GiB heap; results in bench-kafka.json).
 set -euo pipefail
@@ -35,9 +43,16 @@ RATE=${BENCH_RATE:-500}
 LAT_S=${BENCH_LAT_S:-6}
 DAG_STEPS=${BENCH_DAG_STEPS:-300}
 HOPS_RUNS=${BENCH_HOPS_RUNS:-60}
-ONLY=${BENCH_ONLY:-"ajv throughput latency dag hops spawn nudge"}
-TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
+HOPS_RATE=${BENCH_HOPS_RATE:-20}
 BUS=${BENCH_BUS:-devbroker}
+# on Kafka, only the sections that use the bus (validate, spawn and the in-process nudge touch none)
+ONLY=${BENCH_ONLY:-"ajv throughput latency dag hops spawn nudge"}
+[ "$BUS" = kafka ] && ONLY=${BENCH_ONLY:-"throughput latency dag hops"}
+TP_SERVICES=${BENCH_TP_SERVICES:-"adapter validator"}
+LAT_WARM_S=${BENCH_LAT_WARM_S:-2}
+# latency rounds are cheap (6 s) and one burst of contention moves a p99: a median of 5 by default
+LAT_ROUNDS=${BENCH_LAT_ROUNDS:-$((ROUNDS > 5 ? ROUNDS : 5))}
+LAT_LATE_MS=${BENCH_LAT_LATE_MS:-}
 case "$BUS" in devbroker|kafka) ;; *) echo "bench: BENCH_BUS=$BUS: expected devbroker or kafka" >&2; exit 2 ;; esac
 export ACMS_BUS=$BUS STACK_KAFKA_JVM_OPTS="" STACK_KAFKA_HEAP=${STACK_KAFKA_HEAP:-1g}
 OUT_JSON=bench.json
@@ -54,10 +69,10 @@ log() { echo "bench: $*" >&2; }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 # jget FILE KEY: a top-level number or string of a one-line JSON object
 jget() { "$STACK_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-# median V...
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-# ratio A B [digits]
-ratio() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN { if (b == 0) print "null"; else printf "%.*f\n", d, a / b }'; }
+# shellcheck source=lib.sh
+source "$REPO/bench/lib.sh"
+median() { bench_median "$@"; }
+ratio() { bench_ratio "$@"; }
 # first_is_ours ROUND: odd rounds measure ours first
 first_is_ours() { [ $(($1 % 2)) -eq 1 ]; }
 
@@ -242,17 +257,24 @@ bench_latency() {
     --in bench.latb.prepared --out bench.latb.validated --ready-file "$WORK/fwd2.ready"
   wait_ready adapter-2 && wait_ready validator-2 && wait_file "$WORK/fwd1.ready" && wait_file "$WORK/fwd2.ready" ||
     { log "latency: the chains did not become ready"; return 1; }
+  # an unmeasured run of each chain first: a fresh broker's JIT, the services' first groups
+  if [ "$LAT_WARM_S" != 0 ]; then
+    "$BIN/acms-bench-latency" --in bench.lat.submitted --out bench.lat.validated --rate "$RATE" \
+      --duration-s "$LAT_WARM_S" --run-prefix latw >"$WORK/lat.warm.json" || log "latency warm-up (ours): $(cat "$WORK/lat.warm.json")"
+    "$BIN/acms-bench-latency" --in bench.latb.submitted --out bench.latb.validated --rate "$RATE" \
+      --duration-s "$LAT_WARM_S" --run-prefix latbw >"$WORK/latb.warm.json" || log "latency warm-up (bus): $(cat "$WORK/latb.warm.json")"
+  fi
   local p50=() p99=() b50=() b99=() which res
-  for r in $(seq 1 "$ROUNDS"); do
+  for r in $(seq 1 "$LAT_ROUNDS"); do
     for which in $(if first_is_ours "$r"; then echo "ours base"; else echo "base ours"; fi); do
       res=$WORK/lat.$which.$r.json
       if [ "$which" = ours ]; then
         "$BIN/acms-bench-latency" --in bench.lat.submitted --out bench.lat.validated --rate "$RATE" \
-          --duration-s "$LAT_S" --run-prefix "lat$r" >"$res" || { log "latency ours round $r: $(cat "$res")"; return 1; }
+          --duration-s "$LAT_S" --run-prefix "lat$r" ${LAT_LATE_MS:+--late-ms "$LAT_LATE_MS"} >"$res" || { log "latency ours round $r: $(cat "$res")"; return 1; }
         p50+=("$(jget "$res" p50_ms)"); p99+=("$(jget "$res" p99_ms)")
       else
         "$BIN/acms-bench-latency" --in bench.latb.submitted --out bench.latb.validated --rate "$RATE" \
-          --duration-s "$LAT_S" --run-prefix "latb$r" >"$res" || { log "latency base round $r: $(cat "$res")"; return 1; }
+          --duration-s "$LAT_S" --run-prefix "latb$r" ${LAT_LATE_MS:+--late-ms "$LAT_LATE_MS"} >"$res" || { log "latency base round $r: $(cat "$res")"; return 1; }
         b50+=("$(jget "$res" p50_ms)"); b99+=("$(jget "$res" p99_ms)")
       fi
       log "latency $which round $r: $(cat "$res")"
@@ -278,23 +300,37 @@ stack_cpu() {
   echo "$total"
 }
 
+# stack_cpu_of NAME: CPU seconds of one stack process, "own reaped": its own (user + system) and that
+# of the children it reaped (for the coordinator: the steps).
+stack_cpu_of() {
+  local pid
+  pid=$(stack__pid "$1")
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || { echo "0 0"; return; }
+  awk -v k="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.3f %.3f\n", ($12 + $13) / k, ($14 + $15) / k}' "/proc/$pid/stat"
+}
+
 bench_dag() {
   stack_init "$WORK/dagstack"
   STACK_PARTITIONS=6 stack_start_all >/dev/null 2>&1 || { log "dag: the stack did not start"; return 1; }
   "$BIN/acms-bench-gen" --steps "$DAG_STEPS" --shape tree --format yaml --max-parallel 2 >"$WORK/tree.yaml"
   "$BIN/acms-bench-gen" --steps "$DAG_STEPS" --shape tree --format make >"$WORK/tree.mk"
-  local ours=() theirs=() coord=() ocpu=() mcpu=() r which t0 t1 c0 c1 res tm TIMEFORMAT='%U %S'
+  local ours=() theirs=() coord=() ocpu=() mcpu=() ccpu=() scpu=() r which t0 t1 c0 c1 k0 k1 res tm TIMEFORMAT='%U %S' d=$WORK/dagruns
+  mkdir -p "$d"
   for r in $(seq 1 "$ROUNDS"); do
     for which in $(if first_is_ours "$r"; then echo "ours make"; else echo "make ours"; fi); do
       t0=$(date +%s%N)
       if [ "$which" = ours ]; then
-        res=$WORK/dag.$r.json
-        c0=$(stack_cpu)
+        res=$d/dag.$r.json
+        c0=$(stack_cpu); k0=$(stack_cpu_of coordinator-0)
+        t0=$(date +%s%N) # acmsctl's own wall time: reading the processes' CPU is not part of it
         { tm=$( { time "$BIN/acmsctl" submit "$WORK/tree.yaml" --env dev --wait --format json \
                   --config-dir "$REPO/examples" >"$res" 2>"$WORK/dag.$r.err"; } 2>&1 ); } ||
           { log "dag round $r failed: $(tail -3 "$WORK/dag.$r.err")"; return 1; }
         t1=$(date +%s%N); ours+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
-        c1=$(stack_cpu)
+        echo "$((t0 / 1000000)) $((t1 / 1000000))" >"$d/dag.$r.t"
+        c1=$(stack_cpu); k1=$(stack_cpu_of coordinator-0)
+        ccpu+=("$(awk -v a="${k0% *}" -v b="${k1% *}" 'BEGIN {printf "%.3f", b - a}')")
+        scpu+=("$(awk -v a="${k0#* }" -v b="${k1#* }" 'BEGIN {printf "%.3f", b - a}')")
         ocpu+=("$(echo "$tm" | awk -v a="$c0" -v b="$c1" '{printf "%.3f", b - a + $1 + $2}')")
         coord+=("$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print((int(d["finished_ms"])-int(d["started_ms"]))/1000)' "$res")")
       else
@@ -303,35 +339,106 @@ bench_dag() {
         mcpu+=("$(echo "$tm" | awk '{printf "%.3f", $1 + $2}')")
       fi
     done
-    log "dag round $r: ours ${ours[-1]} s (coordinator ${coord[-1]} s; CPU ${ocpu[-1]} s), make -j2 ${theirs[-1]} s (CPU ${mcpu[-1]} s)"
+    log "dag round $r: ours ${ours[-1]} s (coordinator ${coord[-1]} s; CPU ${ocpu[-1]} s, of which the coordinator ${ccpu[-1]} s and its steps ${scpu[-1]} s), make -j2 ${theirs[-1]} s (CPU ${mcpu[-1]} s)"
   done
   R[dag_ours]=$(median "${ours[@]}"); R[dag_make]=$(median "${theirs[@]}"); R[dag_coord]=$(median "${coord[@]}")
   R[dag_ratio]=$(ratio "${R[dag_ours]}" "${R[dag_make]}")
   R[dag_ours_cpu]=$(median "${ocpu[@]}"); R[dag_make_cpu]=$(median "${mcpu[@]}")
+  cp "$STACK_DIR"/adapter-*.log "$STACK_DIR"/validator-*.log "$d/"
+  R[dag_coord_cpu]=$(median "${ccpu[@]}"); R[dag_steps_cpu]=$(median "${scpu[@]}")
   stack_stop
+  hop_figures dag "$d" dag
+}
+
+# hop_figures NAME DIR PREFIX: bench/hops.py on DIR's runs into R[NAME_<figure>]
+HOP_SEGMENTS="ctl_start to_adapter to_validator to_coordinator to_first_step steps to_terminal to_return outside"
+hop_figures() {
+  local name=$1 res k
+  res=$("$STACK_PY" "$REPO/bench/hops.py" "$2" "$3") || { log "$name: no hop figures"; return 1; }
+  log "$name hops: $res"
+  echo "$res" >"$WORK/$name-hops.json"
+  for k in n stalls_over_500ms adapter_p50_ms adapter_p99_ms adapter_max_ms coordinator_p50_ms coordinator_p99_ms \
+           coordinator_max_ms $(for k in $HOP_SEGMENTS; do echo "${k}_p50_ms ${k}_p99_ms"; done); do
+    R[${name}_$k]=$(jget "$WORK/$name-hops.json" "$k" | sed 's/^None$/null/')
+  done
+}
+# hop_json NAME: the segments' p50 and p99 as a JSON object
+hop_json() {
+  local k out=""
+  for k in $HOP_SEGMENTS; do
+    out="$out${out:+, }\"$k\": {\"p50_ms\": ${R[${1}_${k}_p50_ms]:-null}, \"p99_ms\": ${R[${1}_${k}_p99_ms]:-null}}"
+  done
+  echo "{$out}"
 }
 
 # --- the first hops of back-to-back runs -------------------------------------------------------
+# hops_ours DIR: HOPS_RUNS back-to-back submits of DIR/../p.yaml, then bench/hops.py's figures
+hops_ours() {
+  local d=$1 i t0
+  mkdir -p "$d"
+  : >"$d/runs.txt"
+  for i in $(seq 1 "$HOPS_RUNS"); do
+    t0=$(date +%s%3N)
+    "$BIN/acmsctl" submit "$d/../p.yaml" --env dev --wait --format json --config-dir "$REPO/examples" \
+      >"$d/r.$i.json" 2>"$d/r.$i.err" || log "hops run $i failed: $(tail -1 "$d/r.$i.err")"
+    echo "$t0 $(date +%s%3N)" >"$d/r.$i.t"
+    echo "$i" >>"$d/runs.txt"
+  done
+  cp "$STACK_DIR"/adapter-*.log "$STACK_DIR"/validator-*.log "$d/"
+  "$STACK_PY" "$REPO/bench/hops.py" "$d" r
+}
+
+# hops_base HOPS ROUND: the bus's own hops, HOPS_RUNS events at HOPS_RATE/s from a warm producer to a
+# consumer over 1 topic (submit -> adapter) or 3 topics and 2 null forwarders (submit -> coordinator)
+hops_base() {
+  local out=bench.hop.a
+  [ "$1" = 3 ] && out=bench.hop.c
+  "$BIN/acms-bench-latency" --in bench.hop.a --out "$out" --rate "$HOPS_RATE" \
+    --duration-s "$(awk -v n="$HOPS_RUNS" -v r="$HOPS_RATE" 'BEGIN {print n / r}')" --run-prefix "hop$1r$2"
+}
+
 bench_hops() {
-  local d=$WORK/hops i res
+  local d=$WORK/hops r which res t
+  local -A seg_rounds=()
+  local k a50=() a99=() amax=() c50=() c99=() cmax=() b1_50=() b1_99=() b3_50=() b3_99=() n=0 stalls=0
   mkdir -p "$d"
   stack_init "$WORK/hopstack"
   STACK_PARTITIONS=6 stack_start_all >/dev/null 2>&1 || { log "hops: the stack did not start"; return 1; }
   "$BIN/acms-bench-gen" --steps 4 --shape tree --format yaml --max-parallel 2 >"$d/p.yaml"
-  : >"$d/runs.txt"
-  for i in $(seq 1 "$HOPS_RUNS"); do
-    "$BIN/acmsctl" submit "$d/p.yaml" --env dev --wait --format json --config-dir "$REPO/examples" \
-      >"$d/r.$i.json" 2>"$d/r.$i.err" || log "hops run $i failed: $(tail -1 "$d/r.$i.err")"
-    echo "$i" >>"$d/runs.txt"
+  for t in bench.hop.a bench.hop.b bench.hop.c; do mk_topic "$t" 6; done
+  ACMS_GROUP_ID=bench-hop-1 spawn fwd-hop1 "$STACK_DIR/fwd-hop1.log" "$BIN/acms-bench-forward" \
+    --in bench.hop.a --out bench.hop.b --ready-file "$WORK/fwdh1.ready"
+  ACMS_GROUP_ID=bench-hop-2 spawn fwd-hop2 "$STACK_DIR/fwd-hop2.log" "$BIN/acms-bench-forward" \
+    --in bench.hop.b --out bench.hop.c --ready-file "$WORK/fwdh2.ready"
+  wait_file "$WORK/fwdh1.ready" && wait_file "$WORK/fwdh2.ready" || { log "hops: forwarders not ready"; return 1; }
+  for r in $(seq 1 "$ROUNDS"); do
+    for which in $(if first_is_ours "$r"; then echo "ours base"; else echo "base ours"; fi); do
+      res=$WORK/hops.$which.$r.json
+      if [ "$which" = ours ]; then
+        hops_ours "$d/r$r" >"$res" || { log "hops round $r: no figures"; return 1; }
+        a50+=("$(jget "$res" adapter_p50_ms)"); a99+=("$(jget "$res" adapter_p99_ms)"); amax+=("$(jget "$res" adapter_max_ms)")
+        c50+=("$(jget "$res" coordinator_p50_ms)"); c99+=("$(jget "$res" coordinator_p99_ms)"); cmax+=("$(jget "$res" coordinator_max_ms)")
+        for k in $HOP_SEGMENTS; do seg_rounds[$k]+=" $(jget "$res" "${k}_p50_ms" | sed 's/^None$/null/')"; done
+        n=$((n + $(jget "$res" n))); stalls=$((stalls + $(jget "$res" stalls_over_500ms)))
+      else
+        hops_base 1 "$r" >"$res" || { log "hops bus 1 hop round $r: $(cat "$res")"; return 1; }
+        b1_50+=("$(jget "$res" p50_ms)"); b1_99+=("$(jget "$res" p99_ms)")
+        hops_base 3 "$r" >"$res.3" || { log "hops bus 3 hops round $r: $(cat "$res.3")"; return 1; }
+        b3_50+=("$(jget "$res.3" p50_ms)"); b3_99+=("$(jget "$res.3" p99_ms)")
+        cat "$res.3" >>"$res"
+      fi
+      log "hops $which round $r: $(tr '\n' ' ' <"$res")"
+    done
   done
-  cp "$STACK_DIR"/adapter-*.log "$d/"
+  stop fwd-hop1; stop fwd-hop2
   stack_stop
-  res=$("$STACK_PY" "$REPO/bench/hops.py" "$d") || { log "hops: no figures"; return 1; }
-  log "hops: $res"
-  echo "$res" >"$WORK/hops.json"
-  for k in n stalls_over_500ms adapter_p50_ms adapter_p99_ms adapter_max_ms coordinator_p50_ms coordinator_p99_ms coordinator_max_ms; do
-    R[hops_$k]=$(jget "$WORK/hops.json" "$k" | sed 's/^None$/null/')
-  done
+  R[hops_n]=$n; R[hops_stalls_over_500ms]=$stalls
+  R[hops_adapter_p50_ms]=$(median "${a50[@]}"); R[hops_adapter_p99_ms]=$(median "${a99[@]}")
+  R[hops_coordinator_p50_ms]=$(median "${c50[@]}"); R[hops_coordinator_p99_ms]=$(median "${c99[@]}")
+  R[hops_adapter_max_ms]=$(bench_max "${amax[@]}"); R[hops_coordinator_max_ms]=$(bench_max "${cmax[@]}")
+  R[hops_bus1_p50_ms]=$(median "${b1_50[@]}"); R[hops_bus1_p99_ms]=$(median "${b1_99[@]}")
+  R[hops_bus3_p50_ms]=$(median "${b3_50[@]}"); R[hops_bus3_p99_ms]=$(median "${b3_99[@]}")
+  for k in $HOP_SEGMENTS; do R[hops_${k}_p50_ms]=$(median ${seg_rounds[$k]:-}); done
 }
 
 # --- the local executor's sandbox ---------------------------------------------------------------
@@ -343,6 +450,7 @@ bench_spawn() {
   for m in off sandbox netns volume; do
     R[spawn_${m}_start]=$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))[sys.argv[2]]; print("null" if d is None else d["start_us"])' "$res" "$m")
     R[spawn_${m}_total]=$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))[sys.argv[2]]; print("null" if d is None else d["total_us"])' "$res" "$m")
+    R[spawn_${m}_cpu]=$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))[sys.argv[2]]; print("null" if d is None or "cpu_us" not in d else d["cpu_us"])' "$res" "$m")
   done
   R[spawn_ratio]=$( [ "${R[spawn_sandbox_total]}" = null ] && echo null || ratio "${R[spawn_sandbox_total]}" "${R[spawn_off_total]}")
 }
@@ -364,10 +472,11 @@ print(d)' "$res" "$k")
 for k in val_6_ours val_6_ajv val_6_ratio val_6_bytes val_300_ours val_300_ajv val_300_ratio val_300_bytes \
          tp_adapter_ours tp_adapter_base tp_adapter_ratio tp_validator_ours tp_validator_base tp_validator_ratio \
          rss_adapter rss_validator rss_fwd_adapter rss_fwd_validator tp_partitions_submitted tp_partitions_prepared \
-         lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio dag_ours_cpu dag_make_cpu \
+         lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio dag_ours_cpu dag_make_cpu dag_coord_cpu dag_steps_cpu \
          spawn_off_start spawn_off_total spawn_sandbox_start spawn_sandbox_total spawn_netns_start spawn_netns_total \
-         spawn_volume_start spawn_volume_total spawn_ratio hops_n hops_stalls_over_500ms hops_adapter_p50_ms \
+         spawn_volume_start spawn_volume_total spawn_ratio spawn_off_cpu spawn_sandbox_cpu spawn_netns_cpu spawn_volume_cpu hops_n hops_stalls_over_500ms hops_adapter_p50_ms \
          hops_adapter_p99_ms hops_adapter_max_ms hops_coordinator_p50_ms hops_coordinator_p99_ms hops_coordinator_max_ms \
+         hops_bus1_p50_ms hops_bus1_p99_ms hops_bus3_p50_ms hops_bus3_p99_ms \
          nudge_on_max_gap_ms nudge_on_total_ms nudge_on_nudges nudge_off_max_gap_ms nudge_off_total_ms nudge_ratio_total; do
   R[$k]=null
 done
@@ -392,6 +501,49 @@ if want hops; then timed hops bench_hops; fi
 if want spawn; then timed spawn bench_spawn; fi
 if want nudge; then timed fetch_nudge bench_nudge; fi
 
+# record_figures: every figure of the sections that ran, each beside its baseline, on its bus
+record_figures() {
+  local n=$ROUNDS svc
+  if want ajv; then
+    bench_fig validate_6 none "validate, 6 steps" "us CPU/doc" "${R[val_6_ours]}" "${R[val_6_ajv]}" ajv ratio_max 1.0 "$n"
+    bench_fig validate_300 none "validate, 300 steps" "us CPU/doc" "${R[val_300_ours]}" "${R[val_300_ajv]}" ajv ratio_max 1.0 "$n"
+  fi
+  if want throughput; then
+    for svc in $TP_SERVICES; do
+      bench_fig "tp_$svc" "$BUS" "$svc throughput, $EVENTS events" "events/s" "${R[tp_${svc}_ours]}" \
+        "${R[tp_${svc}_base]}" "null forwarder" ratio_min 0.5 "$n"
+      bench_fig "rss_$svc" "$BUS" "$svc peak RSS, worst round" MiB "${R[rss_$svc]}" "${R[rss_fwd_$svc]}" forwarder max 32 "$n"
+    done
+  fi
+  if want latency; then
+    bench_fig lat_p99 "$BUS" "latency p99 at ${RATE}/s" ms "${R[lat_p99]}" "${R[lat_bus_p99]}" "2 forwarders" ratio_max 3.0 "$LAT_ROUNDS"
+    bench_fig lat_p50 "$BUS" "latency p50 at ${RATE}/s" ms "${R[lat_p50]}" "${R[lat_bus_p50]}" "2 forwarders" none 0 "$LAT_ROUNDS"
+  fi
+  if want dag; then
+    bench_fig dag "$BUS" "dag ${DAG_STEPS} steps, wall" s "${R[dag_ours]}" "${R[dag_make]}" "make -j2" ratio_max 2.0 "$n"
+    bench_fig dag_cpu "$BUS" "dag ${DAG_STEPS} steps, CPU" s "${R[dag_ours_cpu]}" "${R[dag_make_cpu]}" "make -j2" none 0 "$n"
+    bench_fig dag_coord "$BUS" "dag ${DAG_STEPS} steps, coordinator alone" s "${R[dag_coord]}" "${R[dag_make]}" "make -j2" none 0 "$n"
+    bench_fig dag_coord_cpu "$BUS" "dag ${DAG_STEPS} steps, coordinator's own CPU" s "${R[dag_coord_cpu]}" "${R[dag_make_cpu]}" "make -j2" none 0 "$n"
+  fi
+  if want hops; then
+    bench_fig hops_adapter_p99 "$BUS" "submit -> adapter p99" ms "${R[hops_adapter_p99_ms]}" "${R[hops_bus1_p99_ms]}" "bus 1 topic" none 0 "$n"
+    bench_fig hops_adapter_p50 "$BUS" "submit -> adapter p50" ms "${R[hops_adapter_p50_ms]}" "${R[hops_bus1_p50_ms]}" "bus 1 topic" none 0 "$n"
+    bench_fig hops_coordinator_p99 "$BUS" "submit -> coordinator p99" ms "${R[hops_coordinator_p99_ms]}" "${R[hops_bus3_p99_ms]}" "bus 2 forwarders" none 0 "$n"
+    bench_fig hops_coordinator_p50 "$BUS" "submit -> coordinator p50" ms "${R[hops_coordinator_p50_ms]}" "${R[hops_bus3_p50_ms]}" "bus 2 forwarders" none 0 "$n"
+  fi
+  if want spawn; then
+    bench_fig spawn_sandbox none "local attempt, sandbox" us "${R[spawn_sandbox_total]}" "${R[spawn_off_total]}" "no sandbox" none 0 "$n"
+    bench_fig spawn_netns none "local attempt, sandbox + netns" us "${R[spawn_netns_total]}" "${R[spawn_off_total]}" "no sandbox" none 0 "$n"
+    bench_fig spawn_volume none "local attempt, sandbox + tmpfs" us "${R[spawn_volume_total]}" "${R[spawn_off_total]}" "no sandbox" none 0 "$n"
+    bench_fig spawn_sandbox_cpu none "local attempt CPU, sandbox" us "${R[spawn_sandbox_cpu]}" "${R[spawn_off_cpu]}" "no sandbox" none 0 "$n"
+  fi
+  if want nudge; then
+    bench_fig nudge_total mock "backlog with the fetch nudge" ms "${R[nudge_on_total_ms]}" "${R[nudge_off_total_ms]}" "no nudge" none 0 "$n"
+    bench_fig nudge_gap mock "longest gap with the fetch nudge" ms "${R[nudge_on_max_gap_ms]}" "${R[nudge_off_max_gap_ms]}" "no nudge" none 0 "$n"
+  fi
+}
+record_figures
+
 ELAPSED=$(( $(date +%s) - T_START ))
 cat >"$RESULTS/$OUT_JSON" <<EOF
 {
@@ -402,6 +554,9 @@ cat >"$RESULTS/$OUT_JSON" <<EOF
   "elapsed_s": $ELAPSED,
   "failed": "$(echo $FAILED)",
   "sections_s": {$SECTIONS},
+  "figures": [
+$(bench_figs_json)
+  ],
   "throughput": {
     "events": $EVENTS,
     "partitions": {"submitted": ${R[tp_partitions_submitted]}, "prepared": ${R[tp_partitions_prepared]}},
@@ -414,33 +569,21 @@ cat >"$RESULTS/$OUT_JSON" <<EOF
     "steps300": {"bytes": ${R[val_300_bytes]}, "ours_us": ${R[val_300_ours]}, "ajv_us": ${R[val_300_ajv]}, "ratio": ${R[val_300_ratio]}},
     "goal_ratio_max": 1.0
   },
-  "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "ours_cpu_s": ${R[dag_ours_cpu]}, "make_cpu_s": ${R[dag_make_cpu]}, "goal_ratio_max": 2.0},
-  "hops": {"runs": ${R[hops_n]}, "stalls_over_500ms": ${R[hops_stalls_over_500ms]}, "adapter_p50_ms": ${R[hops_adapter_p50_ms]}, "adapter_p99_ms": ${R[hops_adapter_p99_ms]}, "adapter_max_ms": ${R[hops_adapter_max_ms]}, "coordinator_p50_ms": ${R[hops_coordinator_p50_ms]}, "coordinator_p99_ms": ${R[hops_coordinator_p99_ms]}, "coordinator_max_ms": ${R[hops_coordinator_max_ms]}},
-  "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
+  "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "ours_cpu_s": ${R[dag_ours_cpu]}, "make_cpu_s": ${R[dag_make_cpu]}, "coordinator_cpu_s": ${R[dag_coord_cpu]}, "steps_cpu_s": ${R[dag_steps_cpu]}, "goal_ratio_max": 2.0, "hops_ms": $(hop_json dag)},
+  "hops": {"runs": ${R[hops_n]}, "stalls_over_500ms": ${R[hops_stalls_over_500ms]}, "adapter_p50_ms": ${R[hops_adapter_p50_ms]}, "adapter_p99_ms": ${R[hops_adapter_p99_ms]}, "adapter_max_ms": ${R[hops_adapter_max_ms]}, "coordinator_p50_ms": ${R[hops_coordinator_p50_ms]}, "coordinator_p99_ms": ${R[hops_coordinator_p99_ms]}, "coordinator_max_ms": ${R[hops_coordinator_max_ms]}, "hops_ms": $(hop_json hops)},
+  "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "rounds": $LAT_ROUNDS, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
   "rss_mb": {"adapter": ${R[rss_adapter]}, "validator": ${R[rss_validator]}, "forwarder_adapter_run": ${R[rss_fwd_adapter]}, "forwarder_validator_run": ${R[rss_fwd_validator]}, "goal_max": 32},
-  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}}, "ratio_sandbox_total": ${R[spawn_ratio]}},
+  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}, "cpu": ${R[spawn_off_cpu]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}, "cpu": ${R[spawn_sandbox_cpu]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}, "cpu": ${R[spawn_netns_cpu]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}, "cpu": ${R[spawn_volume_cpu]}}, "ratio_sandbox_total": ${R[spawn_ratio]}},
   "fetch_nudge": {"on": {"max_gap_ms": ${R[nudge_on_max_gap_ms]}, "total_ms": ${R[nudge_on_total_ms]}, "nudges": ${R[nudge_on_nudges]}}, "off": {"max_gap_ms": ${R[nudge_off_max_gap_ms]}, "total_ms": ${R[nudge_off_total_ms]}}, "ratio_total": ${R[nudge_ratio_total]}}
 }
 EOF
 
-row() { printf '%-34s %14s %14s %10s %10s\n' "$@"; }
 {
   echo
-  row "figure" "ours" "baseline" "ratio" "goal"
-  row "validate 6 steps (us/doc)" "${R[val_6_ours]}" "${R[val_6_ajv]} ajv" "${R[val_6_ratio]}" "<= 1.0"
-  row "validate 300 steps (us/doc)" "${R[val_300_ours]}" "${R[val_300_ajv]} ajv" "${R[val_300_ratio]}" "<= 1.0"
-  row "adapter throughput (events/s)" "${R[tp_adapter_ours]}" "${R[tp_adapter_base]} fwd" "${R[tp_adapter_ratio]}" ">= 0.5"
-  row "validator throughput (events/s)" "${R[tp_validator_ours]}" "${R[tp_validator_base]} fwd" "${R[tp_validator_ratio]}" ">= 0.5"
-  row "latency p99 (ms) at ${RATE}/s" "${R[lat_p99]}" "${R[lat_bus_p99]} bus" "${R[lat_ratio_p99]}" "<= 3.0"
-  row "latency p50 (ms)" "${R[lat_p50]}" "${R[lat_bus_p50]} bus" "" ""
-  row "dag ${DAG_STEPS} steps (s)" "${R[dag_ours]}" "${R[dag_make]} make" "${R[dag_ratio]}" "<= 2.0"
-  row "dag ${DAG_STEPS} steps, CPU (s)" "${R[dag_ours_cpu]}" "${R[dag_make_cpu]} make" "" ""
-  row "submit -> adapter p99 / max (ms)" "${R[hops_adapter_p99_ms]} / ${R[hops_adapter_max_ms]}" "${R[lat_bus_p50]} bus p50" "" ""
-  row "peak RSS adapter / validator (MiB)" "${R[rss_adapter]} / ${R[rss_validator]}" "" "" "<= 32"
-  row "local attempt, sandbox (us)" "${R[spawn_sandbox_total]}" "${R[spawn_off_total]} off" "${R[spawn_ratio]}" ""
-  row "  + netns / + tmpfs volume (us)" "${R[spawn_netns_total]} / ${R[spawn_volume_total]}" "" "" ""
-  row "backlog, fetch nudge (ms)" "${R[nudge_on_total_ms]}" "${R[nudge_off_total_ms]} off" "${R[nudge_ratio_total]}" ""
-  row "  longest gap (ms)" "${R[nudge_on_max_gap_ms]}" "${R[nudge_off_max_gap_ms]} off" "" ""
+  bench_table
+  for n in dag hops; do
+    [ "${R[${n}_n]:-null}" = null ] || echo "$n, p50 of each hop (ms):$(for k in $HOP_SEGMENTS; do printf ' %s %s' "$k" "${R[${n}_${k}_p50_ms]:-null}"; done)"
+  done
   echo
   echo "bench: wrote $RESULTS/$OUT_JSON (bus: $BUS) in ${ELAPSED}s"
   [ -z "$FAILED" ] || echo "bench: FAILED:$FAILED (their figures are null)"
