@@ -1,18 +1,68 @@
 /* history.c: the validator's reads of what the feedback service learned, from Redis, into plain
  * structs the levels consume (performance.c, suggest.c). Reads are pipelined in batches of
- * HISTORY_BATCH commands; a lost connection makes the whole load ACMS_ERR_RETRY. Keys:
+ * HISTORY_BATCH commands, each sent in hiredis's argv form with its key built by concatenation (no
+ * format string parsed per read); a lost connection makes the whole load ACMS_ERR_RETRY. Keys:
  *   acms:learn:rec:<pipeline>:<step>       memory_mb runtime_s ...
  *   acms:feedback:stats:<pipeline>:<step>  p50_wall_ms p90_wall_ms p90_peak_mb runs ...
  *   acms:learn:fix:<issue_code>            <suggestion_id>:offered <suggestion_id>:resolved */
 #include "validator.h"
 
-#include "keys.h"
 #include "strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define HISTORY_BATCH 512
+
+/* The prefixes of keys.h's ACMS_KEY_LEARN_REC_FMT, ACMS_KEY_FEEDBACK_STATS_FMT and
+ * ACMS_KEY_LEARN_FIX_FMT (test_validator_history checks that both spell the same keys). */
+#define KEY_REC_PREFIX "acms:learn:rec:"
+#define KEY_STATS_PREFIX "acms:feedback:stats:"
+#define KEY_FIX_PREFIX "acms:learn:fix:"
+#define KEY_STACK 256
+
+/* Builds prefix + a (+ ":" + b when b is not NULL) into buf (cap bytes) or, when longer, into a
+ * malloc'd buffer stored in *heap (the caller frees it). Returns the key's length. */
+static size_t build_key(char *buf, size_t cap, char **heap, const char *prefix, const char *a, const char *b)
+{
+    size_t lp = strlen(prefix), la = strlen(a), lb = b ? strlen(b) : 0;
+    size_t len = lp + la + (b ? 1 + lb : 0);
+    char *k = buf;
+    *heap = NULL;
+    if (len + 1 > cap) {
+        k = malloc(len + 1);
+        if (k == NULL)
+            abort();
+        *heap = k;
+    }
+    memcpy(k, prefix, lp);
+    memcpy(k + lp, a, la);
+    if (b) {
+        k[lp + la] = ':';
+        memcpy(k + lp + la + 1, b, lb);
+    }
+    k[len] = '\0';
+    return len;
+}
+
+size_t validator_history_key(char *buf, size_t cap, char **heap, int kind, const char *a, const char *b)
+{
+    const char *prefix = kind == VALIDATOR_HISTORY_REC     ? KEY_REC_PREFIX
+                         : kind == VALIDATOR_HISTORY_STATS ? KEY_STATS_PREFIX
+                                                           : KEY_FIX_PREFIX;
+    return build_key(buf, cap, heap, prefix, a, kind == VALIDATOR_HISTORY_FIX ? NULL : b);
+}
+
+/* Queues HGETALL of the key of kind (see validator_history_key). */
+static void append_hgetall(acms_redis *r, int kind, const char *a, const char *b)
+{
+    char buf[KEY_STACK], *heap;
+    size_t len = validator_history_key(buf, sizeof buf, &heap, kind, a, b);
+    const char *argv[2] = {"HGETALL", heap ? heap : buf};
+    const size_t argvlen[2] = {7, len};
+    acms_redis_appendargv(r, 2, argv, argvlen);
+    free(heap);
+}
 
 static int parse_double(const char *s, double *out)
 {
@@ -137,8 +187,8 @@ static void append_steps(acms_redis *r, const Acms__V1__Pipeline *p, size_t firs
     const char *pipe = validator_str(p->name);
     for (size_t i = first; i < end; i++) {
         const char *step = validator_str(p->steps[i]->name);
-        acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_REC_FMT, pipe, step);
-        acms_redis_append(r, "HGETALL " ACMS_KEY_FEEDBACK_STATS_FMT, pipe, step);
+        append_hgetall(r, VALIDATOR_HISTORY_REC, pipe, step);
+        append_hgetall(r, VALIDATOR_HISTORY_STATS, pipe, step);
     }
 }
 
@@ -197,7 +247,7 @@ int validator_history_load_fixes(acms_redis *r, acms_arena *a, const acms_issues
         const char *code = validator_str(is->v[i]->code);
         if (!*code || !acms_strmap_put(&codes, code, i, NULL))
             continue;
-        acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_FIX_FMT, code);
+        append_hgetall(r, VALIDATOR_HISTORY_FIX, code, NULL);
         if (++cmds == HISTORY_BATCH) {
             if (exec_hashes(r, a, cmds, apply_fix, &ud, 0) != ACMS_OK)
                 return ACMS_ERR_RETRY;

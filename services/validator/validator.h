@@ -137,6 +137,12 @@ int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acm
 int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp, validator_fix_history *fixes,
                               Acms__V1__ValidationResult **out);
 
+/* The Redis key of one history read: kind REC (acms:learn:rec:<a>:<b>), STATS
+ * (acms:feedback:stats:<a>:<b>) or FIX (acms:learn:fix:<a>, b ignored), written into buf (cap bytes)
+ * or, when it does not fit, into a malloc'd buffer returned in *heap (free it). Returns its length. */
+enum { VALIDATOR_HISTORY_REC, VALIDATOR_HISTORY_STATS, VALIDATOR_HISTORY_FIX };
+size_t validator_history_key(char *buf, size_t cap, char **heap, int kind, const char *a, const char *b);
+
 /* Pipelined step-history reads: append queues the two reads of every step of p and returns how many
  * commands it queued (2 x n_steps); collect turns those replies, rep[0 .. 2 x n_steps), into the
  * per-step history (arena), as validator_history_load_steps does. */
