@@ -207,20 +207,55 @@ int validator_history_load_steps(acms_redis *r, acms_arena *a, const Acms__V1__P
     return ACMS_OK;
 }
 
-size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p)
+static void apply_pair(void *ud, size_t k, const char *field, const char *value)
 {
-    size_t n = p ? p->n_steps : 0;
-    if (n)
-        append_steps(r, p, 0, n);
-    return 2 * n;
+    validator_history_apply(ud, k == 0, field, value);
 }
 
-validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p, redisReply **rep)
+void validator_history_reads_init(validator_history_reads *hr, acms_arena *a, size_t expected)
+{
+    acms_strmap_init(&hr->seen, a, expected);
+    hr->n = 0;
+}
+
+/* The rec key of (pipe, step) in the arena: the reads' map key, and the stats key's tail. */
+static char *rec_key(acms_arena *a, const char *pipe, const char *step)
+{
+    size_t cap = strlen(KEY_REC_PREFIX) + strlen(pipe) + 1 + strlen(step) + 1;
+    char *k = acms_arena_alloc_raw(a, cap), *heap;
+    build_key(k, cap, &heap, KEY_REC_PREFIX, pipe, step);
+    return k;
+}
+
+size_t *validator_history_queue(validator_history_reads *hr, acms_redis *r, acms_arena *a, const Acms__V1__Pipeline *p)
+{
+    size_t n = p ? p->n_steps : 0;
+    size_t *idx = acms_arena_alloc_raw(a, (n + 1) * sizeof *idx);
+    for (size_t i = 0; i < n; i++) {
+        char *key = rec_key(a, validator_str(p->name), validator_str(p->steps[i]->name));
+        size_t old;
+        if (acms_strmap_put(&hr->seen, key, hr->n, &old) == 0) {
+            idx[i] = old;
+            continue;
+        }
+        idx[i] = hr->n++;
+        const char *argv[2] = {"HGETALL", key};
+        size_t argvlen[2] = {7, strlen(key)};
+        acms_redis_appendargv(r, 2, argv, argvlen);
+        append_hgetall(r, VALIDATOR_HISTORY_STATS, key + strlen(KEY_REC_PREFIX), NULL);
+    }
+    return idx;
+}
+
+validator_step_history *validator_history_collect(acms_arena *a, const Acms__V1__Pipeline *p, const size_t *idx,
+                                                  redisReply **rep)
 {
     size_t n = p ? p->n_steps : 0;
     validator_step_history *h = acms_arena_alloc(a, (n + 1) * sizeof *h);
-    for (size_t k = 0; k < 2 * n; k++)
-        hash_pairs(rep[k], k, apply_step, h);
+    for (size_t i = 0; i < n; i++) {
+        hash_pairs(rep[2 * idx[i]], 0, apply_pair, &h[i]);
+        hash_pairs(rep[2 * idx[i] + 1], 1, apply_pair, &h[i]);
+    }
     return h;
 }
 
