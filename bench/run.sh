@@ -9,10 +9,12 @@
 #                    same consume loop, no decode) on the same devbroker; consumed == produced checked
 #   rss_mb           VmHWM of each of those processes at the end of its throughput run
 #   latency          submit -> validated at BENCH_RATE/s vs two chained null forwarders
-#   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2
+#   dag_vs_make      300-step binary tree of `true` through the whole stack vs make -j2; what lies
+#                    outside the coordinator's run, hop by hop (bench/hops.py)
 #   hops             per round BENCH_HOPS_RUNS back-to-back `acmsctl submit --wait` of a 4-step tree on
 #                    one stack: submit -> adapter and -> coordinator, p50/p99 (bench/hops.py), vs the
-#                    bus's own hops at BENCH_HOPS_RATE/s (1 topic; 3 topics through 2 null forwarders)
+#                    bus's own hops at BENCH_HOPS_RATE/s (1 topic; 3 topics through 2 null forwarders); every hop from
+#                    acmsctl's start to its return (bench/hops.py)
 #   spawn            acms-bench-spawn: a `true` attempt through the local executor with its sandbox
 #                    (cgroup + step user; + netns; + tmpfs volume) vs without (the polling path)
 #   fetch_nudge      acms-bench-nudge: a backlog larger than the prefetch queue consumed with the fetch
@@ -298,23 +300,37 @@ stack_cpu() {
   echo "$total"
 }
 
+# stack_cpu_of NAME: CPU seconds of one stack process, "own reaped": its own (user + system) and that
+# of the children it reaped (for the coordinator: the steps).
+stack_cpu_of() {
+  local pid
+  pid=$(stack__pid "$1")
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || { echo "0 0"; return; }
+  awk -v k="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.3f %.3f\n", ($12 + $13) / k, ($14 + $15) / k}' "/proc/$pid/stat"
+}
+
 bench_dag() {
   stack_init "$WORK/dagstack"
   STACK_PARTITIONS=6 stack_start_all >/dev/null 2>&1 || { log "dag: the stack did not start"; return 1; }
   "$BIN/acms-bench-gen" --steps "$DAG_STEPS" --shape tree --format yaml --max-parallel 2 >"$WORK/tree.yaml"
   "$BIN/acms-bench-gen" --steps "$DAG_STEPS" --shape tree --format make >"$WORK/tree.mk"
-  local ours=() theirs=() coord=() ocpu=() mcpu=() r which t0 t1 c0 c1 res tm TIMEFORMAT='%U %S'
+  local ours=() theirs=() coord=() ocpu=() mcpu=() ccpu=() scpu=() r which t0 t1 c0 c1 k0 k1 res tm TIMEFORMAT='%U %S' d=$WORK/dagruns
+  mkdir -p "$d"
   for r in $(seq 1 "$ROUNDS"); do
     for which in $(if first_is_ours "$r"; then echo "ours make"; else echo "make ours"; fi); do
       t0=$(date +%s%N)
       if [ "$which" = ours ]; then
-        res=$WORK/dag.$r.json
-        c0=$(stack_cpu)
+        res=$d/dag.$r.json
+        c0=$(stack_cpu); k0=$(stack_cpu_of coordinator-0)
+        t0=$(date +%s%N) # acmsctl's own wall time: reading the processes' CPU is not part of it
         { tm=$( { time "$BIN/acmsctl" submit "$WORK/tree.yaml" --env dev --wait --format json \
                   --config-dir "$REPO/examples" >"$res" 2>"$WORK/dag.$r.err"; } 2>&1 ); } ||
           { log "dag round $r failed: $(tail -3 "$WORK/dag.$r.err")"; return 1; }
         t1=$(date +%s%N); ours+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
-        c1=$(stack_cpu)
+        echo "$((t0 / 1000000)) $((t1 / 1000000))" >"$d/dag.$r.t"
+        c1=$(stack_cpu); k1=$(stack_cpu_of coordinator-0)
+        ccpu+=("$(awk -v a="${k0% *}" -v b="${k1% *}" 'BEGIN {printf "%.3f", b - a}')")
+        scpu+=("$(awk -v a="${k0#* }" -v b="${k1#* }" 'BEGIN {printf "%.3f", b - a}')")
         ocpu+=("$(echo "$tm" | awk -v a="$c0" -v b="$c1" '{printf "%.3f", b - a + $1 + $2}')")
         coord+=("$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print((int(d["finished_ms"])-int(d["started_ms"]))/1000)' "$res")")
       else
@@ -323,27 +339,53 @@ bench_dag() {
         mcpu+=("$(echo "$tm" | awk '{printf "%.3f", $1 + $2}')")
       fi
     done
-    log "dag round $r: ours ${ours[-1]} s (coordinator ${coord[-1]} s; CPU ${ocpu[-1]} s), make -j2 ${theirs[-1]} s (CPU ${mcpu[-1]} s)"
+    log "dag round $r: ours ${ours[-1]} s (coordinator ${coord[-1]} s; CPU ${ocpu[-1]} s, of which the coordinator ${ccpu[-1]} s and its steps ${scpu[-1]} s), make -j2 ${theirs[-1]} s (CPU ${mcpu[-1]} s)"
   done
   R[dag_ours]=$(median "${ours[@]}"); R[dag_make]=$(median "${theirs[@]}"); R[dag_coord]=$(median "${coord[@]}")
   R[dag_ratio]=$(ratio "${R[dag_ours]}" "${R[dag_make]}")
   R[dag_ours_cpu]=$(median "${ocpu[@]}"); R[dag_make_cpu]=$(median "${mcpu[@]}")
+  cp "$STACK_DIR"/adapter-*.log "$STACK_DIR"/validator-*.log "$d/"
+  R[dag_coord_cpu]=$(median "${ccpu[@]}"); R[dag_steps_cpu]=$(median "${scpu[@]}")
   stack_stop
+  hop_figures dag "$d" dag
+}
+
+# hop_figures NAME DIR PREFIX: bench/hops.py on DIR's runs into R[NAME_<figure>]
+HOP_SEGMENTS="ctl_start to_adapter to_validator to_coordinator to_first_step steps to_terminal to_return outside"
+hop_figures() {
+  local name=$1 res k
+  res=$("$STACK_PY" "$REPO/bench/hops.py" "$2" "$3") || { log "$name: no hop figures"; return 1; }
+  log "$name hops: $res"
+  echo "$res" >"$WORK/$name-hops.json"
+  for k in n stalls_over_500ms adapter_p50_ms adapter_p99_ms adapter_max_ms coordinator_p50_ms coordinator_p99_ms \
+           coordinator_max_ms $(for k in $HOP_SEGMENTS; do echo "${k}_p50_ms ${k}_p99_ms"; done); do
+    R[${name}_$k]=$(jget "$WORK/$name-hops.json" "$k" | sed 's/^None$/null/')
+  done
+}
+# hop_json NAME: the segments' p50 and p99 as a JSON object
+hop_json() {
+  local k out=""
+  for k in $HOP_SEGMENTS; do
+    out="$out${out:+, }\"$k\": {\"p50_ms\": ${R[${1}_${k}_p50_ms]:-null}, \"p99_ms\": ${R[${1}_${k}_p99_ms]:-null}}"
+  done
+  echo "{$out}"
 }
 
 # --- the first hops of back-to-back runs -------------------------------------------------------
 # hops_ours DIR: HOPS_RUNS back-to-back submits of DIR/../p.yaml, then bench/hops.py's figures
 hops_ours() {
-  local d=$1 i
+  local d=$1 i t0
   mkdir -p "$d"
   : >"$d/runs.txt"
   for i in $(seq 1 "$HOPS_RUNS"); do
+    t0=$(date +%s%3N)
     "$BIN/acmsctl" submit "$d/../p.yaml" --env dev --wait --format json --config-dir "$REPO/examples" \
       >"$d/r.$i.json" 2>"$d/r.$i.err" || log "hops run $i failed: $(tail -1 "$d/r.$i.err")"
+    echo "$t0 $(date +%s%3N)" >"$d/r.$i.t"
     echo "$i" >>"$d/runs.txt"
   done
-  cp "$STACK_DIR"/adapter-*.log "$d/"
-  "$STACK_PY" "$REPO/bench/hops.py" "$d"
+  cp "$STACK_DIR"/adapter-*.log "$STACK_DIR"/validator-*.log "$d/"
+  "$STACK_PY" "$REPO/bench/hops.py" "$d" r
 }
 
 # hops_base HOPS ROUND: the bus's own hops, HOPS_RUNS events at HOPS_RATE/s from a warm producer to a
@@ -357,7 +399,8 @@ hops_base() {
 
 bench_hops() {
   local d=$WORK/hops r which res t
-  local a50=() a99=() amax=() c50=() c99=() cmax=() b1_50=() b1_99=() b3_50=() b3_99=() n=0 stalls=0
+  local -A seg_rounds=()
+  local k a50=() a99=() amax=() c50=() c99=() cmax=() b1_50=() b1_99=() b3_50=() b3_99=() n=0 stalls=0
   mkdir -p "$d"
   stack_init "$WORK/hopstack"
   STACK_PARTITIONS=6 stack_start_all >/dev/null 2>&1 || { log "hops: the stack did not start"; return 1; }
@@ -375,6 +418,7 @@ bench_hops() {
         hops_ours "$d/r$r" >"$res" || { log "hops round $r: no figures"; return 1; }
         a50+=("$(jget "$res" adapter_p50_ms)"); a99+=("$(jget "$res" adapter_p99_ms)"); amax+=("$(jget "$res" adapter_max_ms)")
         c50+=("$(jget "$res" coordinator_p50_ms)"); c99+=("$(jget "$res" coordinator_p99_ms)"); cmax+=("$(jget "$res" coordinator_max_ms)")
+        for k in $HOP_SEGMENTS; do seg_rounds[$k]+=" $(jget "$res" "${k}_p50_ms" | sed 's/^None$/null/')"; done
         n=$((n + $(jget "$res" n))); stalls=$((stalls + $(jget "$res" stalls_over_500ms)))
       else
         hops_base 1 "$r" >"$res" || { log "hops bus 1 hop round $r: $(cat "$res")"; return 1; }
@@ -394,6 +438,7 @@ bench_hops() {
   R[hops_adapter_max_ms]=$(bench_max "${amax[@]}"); R[hops_coordinator_max_ms]=$(bench_max "${cmax[@]}")
   R[hops_bus1_p50_ms]=$(median "${b1_50[@]}"); R[hops_bus1_p99_ms]=$(median "${b1_99[@]}")
   R[hops_bus3_p50_ms]=$(median "${b3_50[@]}"); R[hops_bus3_p99_ms]=$(median "${b3_99[@]}")
+  for k in $HOP_SEGMENTS; do R[hops_${k}_p50_ms]=$(median ${seg_rounds[$k]:-}); done
 }
 
 # --- the local executor's sandbox ---------------------------------------------------------------
@@ -405,6 +450,7 @@ bench_spawn() {
   for m in off sandbox netns volume; do
     R[spawn_${m}_start]=$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))[sys.argv[2]]; print("null" if d is None else d["start_us"])' "$res" "$m")
     R[spawn_${m}_total]=$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))[sys.argv[2]]; print("null" if d is None else d["total_us"])' "$res" "$m")
+    R[spawn_${m}_cpu]=$("$STACK_PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))[sys.argv[2]]; print("null" if d is None or "cpu_us" not in d else d["cpu_us"])' "$res" "$m")
   done
   R[spawn_ratio]=$( [ "${R[spawn_sandbox_total]}" = null ] && echo null || ratio "${R[spawn_sandbox_total]}" "${R[spawn_off_total]}")
 }
@@ -426,9 +472,9 @@ print(d)' "$res" "$k")
 for k in val_6_ours val_6_ajv val_6_ratio val_6_bytes val_300_ours val_300_ajv val_300_ratio val_300_bytes \
          tp_adapter_ours tp_adapter_base tp_adapter_ratio tp_validator_ours tp_validator_base tp_validator_ratio \
          rss_adapter rss_validator rss_fwd_adapter rss_fwd_validator tp_partitions_submitted tp_partitions_prepared \
-         lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio dag_ours_cpu dag_make_cpu \
+         lat_p50 lat_p99 lat_bus_p50 lat_bus_p99 lat_ratio_p99 dag_ours dag_make dag_coord dag_ratio dag_ours_cpu dag_make_cpu dag_coord_cpu dag_steps_cpu \
          spawn_off_start spawn_off_total spawn_sandbox_start spawn_sandbox_total spawn_netns_start spawn_netns_total \
-         spawn_volume_start spawn_volume_total spawn_ratio hops_n hops_stalls_over_500ms hops_adapter_p50_ms \
+         spawn_volume_start spawn_volume_total spawn_ratio spawn_off_cpu spawn_sandbox_cpu spawn_netns_cpu spawn_volume_cpu hops_n hops_stalls_over_500ms hops_adapter_p50_ms \
          hops_adapter_p99_ms hops_adapter_max_ms hops_coordinator_p50_ms hops_coordinator_p99_ms hops_coordinator_max_ms \
          hops_bus1_p50_ms hops_bus1_p99_ms hops_bus3_p50_ms hops_bus3_p99_ms \
          nudge_on_max_gap_ms nudge_on_total_ms nudge_on_nudges nudge_off_max_gap_ms nudge_off_total_ms nudge_ratio_total; do
@@ -477,6 +523,7 @@ record_figures() {
     bench_fig dag "$BUS" "dag ${DAG_STEPS} steps, wall" s "${R[dag_ours]}" "${R[dag_make]}" "make -j2" ratio_max 2.0 "$n"
     bench_fig dag_cpu "$BUS" "dag ${DAG_STEPS} steps, CPU" s "${R[dag_ours_cpu]}" "${R[dag_make_cpu]}" "make -j2" none 0 "$n"
     bench_fig dag_coord "$BUS" "dag ${DAG_STEPS} steps, coordinator alone" s "${R[dag_coord]}" "${R[dag_make]}" "make -j2" none 0 "$n"
+    bench_fig dag_coord_cpu "$BUS" "dag ${DAG_STEPS} steps, coordinator's own CPU" s "${R[dag_coord_cpu]}" "${R[dag_make_cpu]}" "make -j2" none 0 "$n"
   fi
   if want hops; then
     bench_fig hops_adapter_p99 "$BUS" "submit -> adapter p99" ms "${R[hops_adapter_p99_ms]}" "${R[hops_bus1_p99_ms]}" "bus 1 topic" none 0 "$n"
@@ -488,6 +535,7 @@ record_figures() {
     bench_fig spawn_sandbox none "local attempt, sandbox" us "${R[spawn_sandbox_total]}" "${R[spawn_off_total]}" "no sandbox" none 0 "$n"
     bench_fig spawn_netns none "local attempt, sandbox + netns" us "${R[spawn_netns_total]}" "${R[spawn_off_total]}" "no sandbox" none 0 "$n"
     bench_fig spawn_volume none "local attempt, sandbox + tmpfs" us "${R[spawn_volume_total]}" "${R[spawn_off_total]}" "no sandbox" none 0 "$n"
+    bench_fig spawn_sandbox_cpu none "local attempt CPU, sandbox" us "${R[spawn_sandbox_cpu]}" "${R[spawn_off_cpu]}" "no sandbox" none 0 "$n"
   fi
   if want nudge; then
     bench_fig nudge_total mock "backlog with the fetch nudge" ms "${R[nudge_on_total_ms]}" "${R[nudge_off_total_ms]}" "no nudge" none 0 "$n"
@@ -521,11 +569,11 @@ $(bench_figs_json)
     "steps300": {"bytes": ${R[val_300_bytes]}, "ours_us": ${R[val_300_ours]}, "ajv_us": ${R[val_300_ajv]}, "ratio": ${R[val_300_ratio]}},
     "goal_ratio_max": 1.0
   },
-  "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "ours_cpu_s": ${R[dag_ours_cpu]}, "make_cpu_s": ${R[dag_make_cpu]}, "goal_ratio_max": 2.0},
-  "hops": {"runs": ${R[hops_n]}, "stalls_over_500ms": ${R[hops_stalls_over_500ms]}, "adapter_p50_ms": ${R[hops_adapter_p50_ms]}, "adapter_p99_ms": ${R[hops_adapter_p99_ms]}, "adapter_max_ms": ${R[hops_adapter_max_ms]}, "coordinator_p50_ms": ${R[hops_coordinator_p50_ms]}, "coordinator_p99_ms": ${R[hops_coordinator_p99_ms]}, "coordinator_max_ms": ${R[hops_coordinator_max_ms]}},
+  "dag_vs_make": {"steps": $DAG_STEPS, "ours_s": ${R[dag_ours]}, "coordinator_run_s": ${R[dag_coord]}, "make_s": ${R[dag_make]}, "ratio": ${R[dag_ratio]}, "ours_cpu_s": ${R[dag_ours_cpu]}, "make_cpu_s": ${R[dag_make_cpu]}, "coordinator_cpu_s": ${R[dag_coord_cpu]}, "steps_cpu_s": ${R[dag_steps_cpu]}, "goal_ratio_max": 2.0, "hops_ms": $(hop_json dag)},
+  "hops": {"runs": ${R[hops_n]}, "stalls_over_500ms": ${R[hops_stalls_over_500ms]}, "adapter_p50_ms": ${R[hops_adapter_p50_ms]}, "adapter_p99_ms": ${R[hops_adapter_p99_ms]}, "adapter_max_ms": ${R[hops_adapter_max_ms]}, "coordinator_p50_ms": ${R[hops_coordinator_p50_ms]}, "coordinator_p99_ms": ${R[hops_coordinator_p99_ms]}, "coordinator_max_ms": ${R[hops_coordinator_max_ms]}, "hops_ms": $(hop_json hops)},
   "latency": {"rate_per_s": $RATE, "seconds": $LAT_S, "rounds": $LAT_ROUNDS, "p50_ms": ${R[lat_p50]}, "p99_ms": ${R[lat_p99]}, "bus_p50_ms": ${R[lat_bus_p50]}, "bus_p99_ms": ${R[lat_bus_p99]}, "ratio_p99": ${R[lat_ratio_p99]}, "goal_ratio_max": 3.0},
   "rss_mb": {"adapter": ${R[rss_adapter]}, "validator": ${R[rss_validator]}, "forwarder_adapter_run": ${R[rss_fwd_adapter]}, "forwarder_validator_run": ${R[rss_fwd_validator]}, "goal_max": 32},
-  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}}, "ratio_sandbox_total": ${R[spawn_ratio]}},
+  "spawn_us_per_attempt": {"steps": $DAG_STEPS, "off": {"start": ${R[spawn_off_start]}, "total": ${R[spawn_off_total]}, "cpu": ${R[spawn_off_cpu]}}, "sandbox": {"start": ${R[spawn_sandbox_start]}, "total": ${R[spawn_sandbox_total]}, "cpu": ${R[spawn_sandbox_cpu]}}, "netns": {"start": ${R[spawn_netns_start]}, "total": ${R[spawn_netns_total]}, "cpu": ${R[spawn_netns_cpu]}}, "volume": {"start": ${R[spawn_volume_start]}, "total": ${R[spawn_volume_total]}, "cpu": ${R[spawn_volume_cpu]}}, "ratio_sandbox_total": ${R[spawn_ratio]}},
   "fetch_nudge": {"on": {"max_gap_ms": ${R[nudge_on_max_gap_ms]}, "total_ms": ${R[nudge_on_total_ms]}, "nudges": ${R[nudge_on_nudges]}}, "off": {"max_gap_ms": ${R[nudge_off_max_gap_ms]}, "total_ms": ${R[nudge_off_total_ms]}}, "ratio_total": ${R[nudge_ratio_total]}}
 }
 EOF
@@ -533,6 +581,9 @@ EOF
 {
   echo
   bench_table
+  for n in dag hops; do
+    [ "${R[${n}_n]:-null}" = null ] || echo "$n, p50 of each hop (ms):$(for k in $HOP_SEGMENTS; do printf ' %s %s' "$k" "${R[${n}_${k}_p50_ms]:-null}"; done)"
+  done
   echo
   echo "bench: wrote $RESULTS/$OUT_JSON (bus: $BUS) in ${ELAPSED}s"
   [ -z "$FAILED" ] || echo "bench: FAILED:$FAILED (their figures are null)"

@@ -9,12 +9,14 @@
  *            here), entered by writing cgroup.procs from the child (a migration) or by clone3's
  *            CLONE_INTO_CGROUP (none): what the v2 path saves
  * and prints one JSON object: per mode the median over rounds of the mean time the coordinator's
- * loop spends in coord_exec_start (start_us) and of start-to-reaped (total_us), both per attempt.
+ * loop spends in coord_exec_start (start_us), of start-to-reaped (total_us), and of the CPU time
+ * (user + system) of this process and the steps it reaped (cpu_us), each per attempt.
  * Needs root for the sandbox modes (null otherwise). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,8 +27,22 @@ enum { M_OFF, M_SANDBOX, M_NETNS, M_VOLUME, M_V2_JOIN, M_V2_CLONE3, M_N };
 static const char *const mode_names[M_N] = {"off", "sandbox", "netns", "volume", "v2_join", "v2_clone3"};
 
 typedef struct result {
-    double start_us, total_us;
+    double start_us, total_us, cpu_us;
 } result;
+
+/* CPU time (user + system) of this process and of the children it reaped, in µs. */
+static double cpu_now_us(void)
+{
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    double us = 0;
+    const struct rusage *both[2] = {&self, &kids};
+    for (int i = 0; i < 2; i++)
+        us += (double)(both[i]->ru_utime.tv_sec + both[i]->ru_stime.tv_sec) * 1e6 +
+              (double)(both[i]->ru_utime.tv_usec + both[i]->ru_stime.tv_usec);
+    return us;
+}
 
 /* One round of n attempts in mode m; 0 or -1 (an attempt failed: said on stderr). */
 static int round_of(coord_sandbox *sb, coord_sandbox *v2, int m, size_t n, const char *root, int ep, result *out)
@@ -36,7 +52,7 @@ static int round_of(coord_sandbox *sb, coord_sandbox *v2, int m, size_t n, const
         v2->no_clone_into = m == M_V2_JOIN;
     acms_secret_ctx secrets = {0};
     char *argv[] = {"true"};
-    double start = 0, total = 0;
+    double start = 0, total = 0, cpu0 = cpu_now_us();
     for (size_t i = 0; i < n; i++) {
         char run[64];
         snprintf(run, sizeof run, "bench-%s", mode_names[m]);
@@ -63,6 +79,7 @@ static int round_of(coord_sandbox *sb, coord_sandbox *v2, int m, size_t n, const
     }
     out->start_us = start / (double)n;
     out->total_us = total / (double)n;
+    out->cpu_us = (cpu_now_us() - cpu0) / (double)n;
     return 0;
 }
 
@@ -103,25 +120,26 @@ int main(int argc, char **argv)
     int usable[M_N] = {1, sb.cg.version && sb.user, sb.cg.version && sb.user && sb.netns,
                        sb.cg.version && sb.user && sb.volumes, v2ok, v2ok};
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    double start[M_N][64], total[M_N][64];
+    double start[M_N][64], total[M_N][64], cpu[M_N][64];
     int rc = 0;
     for (size_t r = 0; r < rounds && !rc; r++)
         for (int k = 0; k < M_N && !rc; k++) {
             int m = r % 2 ? M_N - 1 - k : k; /* alternate the order */
-            result res = {0, 0};
+            result res = {0, 0, 0};
             if (!usable[m])
                 continue;
             rc = round_of(&sb, v2ok ? &v2 : NULL, m, n, root, ep, &res);
             start[m][r] = res.start_us;
             total[m][r] = res.total_us;
+            cpu[m][r] = res.cpu_us;
         }
     printf("{\"steps\": %zu, \"rounds\": %zu, \"sandbox\": \"%s\"", n, rounds, sb.label);
     for (int m = 0; m < M_N; m++) {
         if (!usable[m] || rc)
             printf(", \"%s\": null", mode_names[m]);
         else
-            printf(", \"%s\": {\"start_us\": %.0f, \"total_us\": %.0f}", mode_names[m], bench_median(start[m], rounds),
-                   bench_median(total[m], rounds));
+            printf(", \"%s\": {\"start_us\": %.0f, \"total_us\": %.0f, \"cpu_us\": %.0f}", mode_names[m],
+                   bench_median(start[m], rounds), bench_median(total[m], rounds), bench_median(cpu[m], rounds));
     }
     printf("}\n");
     close(ep);

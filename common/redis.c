@@ -289,7 +289,7 @@ static void lost(acms_redis *r)
 }
 
 /* Runs AUTH/SELECT on a fresh context. 0 or -1 (logged, without the password). */
-static int handshake(acms_redis *r, redisContext *c)
+static int handshake(const acms_redis *r, redisContext *c)
 {
     redisReply *rep = NULL;
 
@@ -371,6 +371,18 @@ fail:
         r->backoff_ms = BACKOFF_MAX_MS;
     r->next_try_ms = now + r->backoff_ms;
     return ACMS_ERR_RETRY;
+}
+
+redisContext *acms_redis_connect_other(const acms_redis *r, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv);
+    if (!c || c->err || redisSetTimeout(c, tv) != REDIS_OK || handshake(r, c)) {
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    return c;
 }
 
 acms_redis *acms_redis_new(const char *url, acms_metrics *metrics, char *errstr, size_t errstr_size)

@@ -17,6 +17,10 @@ typedef struct acms_metrics acms_metrics;
  * A server that is down is not an error here: commands retry the connection. NULL only for a bad url. */
 acms_redis *acms_redis_new(const char *url, acms_metrics *metrics, char *errstr, size_t errstr_size);
 void acms_redis_free(acms_redis *r);
+/* A second, plain hiredis connection to r's server with r's credentials and database (AUTH, SELECT),
+ * reads bounded by timeout_ms: for a subscription, which takes no other command. NULL when Redis is
+ * unreachable or refuses. The caller owns it (redisFree); it does not reconnect. */
+redisContext *acms_redis_connect_other(const acms_redis *r, int timeout_ms);
 
 /* One command. Returns the reply (caller frees) or NULL when Redis is unreachable after one
  * reconnect attempt (callers return ACMS_ERR_RETRY). An error reply is returned as such. */

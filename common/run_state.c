@@ -41,10 +41,16 @@
 /* A terminal status: the run's keys expire after the retention (retention.h). */
 #define EXPIRE_RUN "acms_expire_run(ARGV[4], tonumber(ARGV[3]), tonumber(ARGV[5]))\n"
 
+/* A terminal status written: published on the run's end channel (run_state.h), after the write. */
+#define NOTIFY_END                                                                                                     \
+    "redis.call('PUBLISH', '" ACMS_STATE_END_CHANNEL_PREFIX "' .. ARGV[4] .. '" ACMS_STATE_END_CHANNEL_SUFFIX          \
+    "', ARGV[1])\n"
+
 static const char *const status_script = STATUS_WRITE "return 1\n";
-static const char *const status_script_final = ACMS_RETENTION_LUA STATUS_WRITE EXPIRE_RUN "return 1\n";
+static const char *const status_script_final = ACMS_RETENTION_LUA STATUS_WRITE EXPIRE_RUN NOTIFY_END "return 1\n";
 static const char *const status_list_script = STATUS_WRITE LIST_WRITE "return 1\n";
-static const char *const status_list_script_final = ACMS_RETENTION_LUA STATUS_WRITE LIST_WRITE EXPIRE_RUN "return 1\n";
+static const char *const status_list_script_final = ACMS_RETENTION_LUA STATUS_WRITE LIST_WRITE EXPIRE_RUN NOTIFY_END
+    "return 1\n";
 
 int acms_state_rank(const char *status)
 {
@@ -61,6 +67,12 @@ int acms_state_is_terminal(const char *status)
 {
     return status && (!strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "cancelled") ||
                       !strcmp(status, "rejected"));
+}
+
+const char *acms_state_end_channel(char *out, size_t size, const char *run_id)
+{
+    int n = snprintf(out, size, ACMS_STATE_END_CHANNEL_PREFIX "%s" ACMS_STATE_END_CHANNEL_SUFFIX, run_id ? run_id : "");
+    return run_id && n > 0 && (size_t)n < size ? out : NULL;
 }
 
 /* The command of one status write: the status script with the run's fields, or (list set) the

@@ -22,7 +22,9 @@
  * cannot move a run backwards. Every write is one atomic server-side script. The script that writes
  * a terminal status also sets the run's expiry (retention.h, with the handle's
  * acms_redis_run_retention_ms); a run that is gone (expired or deleted) is never created again: the
- * status writes below then return 0 (refused). */
+ * status writes below then return 0 (refused). The same script publishes the terminal status on the
+ * run's end channel (acms_state_end_channel), after the write: whoever subscribed before reading the
+ * status misses no end (acmsctl submit --wait, watch). */
 #ifndef ACMS_RUN_STATE_H
 #define ACMS_RUN_STATE_H
 
@@ -78,5 +80,10 @@ int acms_state_cancel_flag(acms_redis *r, const char *run_id, const char *why);
 /* Rank of a status (0..4), -1 unknown. */
 int acms_state_rank(const char *status);
 int acms_state_is_terminal(const char *status);
+/* The pub/sub channel a run's terminal status is published on (the status is the message):
+ * "acms:run:<run>:ended", into out. out, or NULL when it does not fit. Not a key: nothing is stored. */
+#define ACMS_STATE_END_CHANNEL_PREFIX "acms:run:"
+#define ACMS_STATE_END_CHANNEL_SUFFIX ":ended"
+const char *acms_state_end_channel(char *out, size_t size, const char *run_id);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +44,26 @@ static long env_long(const char *name, long dflt)
         return dflt;
     long x = strtol(v, &end, 10);
     return *end || x < 0 ? dflt : x;
+}
+
+/* The eventfd that makes a newly accepted run's first tick immediate (coord_tick reads it). */
+static void start_wake_init(coord_ctx *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    c->start_fd = c->wake_fd > 0 ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+    ev.data.fd = c->start_fd;
+    if (c->start_fd > 0 && epoll_ctl(c->wake_fd, EPOLL_CTL_ADD, c->start_fd, &ev) < 0) {
+        close(c->start_fd);
+        c->start_fd = -1;
+    }
+}
+
+/* A run was accepted: the consume loop sees the epoll set readable and ticks at once. */
+static void start_wake(const coord_ctx *c)
+{
+    uint64_t one = 1;
+    if (c->start_fd > 0 && write(c->start_fd, &one, sizeof one) < 0)
+        acms_log_debug(NULL, NULL, "start wake: %s", strerror(errno)); /* the timer's tick starts it */
 }
 
 int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_size)
@@ -90,6 +111,7 @@ int coord_init(acms_service *svc, coord_ctx **out, char *errstr, size_t errstr_s
         acms_log_warn(NULL, NULL, "epoll: %s: step ends are noticed on the tick only", strerror(errno));
         c->wake_fd = 0;
     }
+    start_wake_init(c);
     acms_log_info(NULL, NULL, "coordinator %s: work dir %s, lease ttl %d ms%s", c->owner, c->work_root, c->lease_ttl_ms,
                   c->profiles ? "" : ", no instance catalogue (memory retries use the formula)");
     *out = c;
@@ -183,6 +205,7 @@ static int on_validated(coord_ctx *c, acms_service *svc, const acms_msg *m, cons
         return ACMS_OK;
     }
     r->lease_ok_ms = acms_mono_ms();
+    start_wake(c);
     acms_log_info(r->id, event_id,
                   "run accepted: pipeline %s, environment %s, %zu step(s), max_parallel %u, critical path %.0f s",
                   r->pipeline, r->environment, r->n, r->plan->max_parallel, r->plan->critical_s);
@@ -388,6 +411,9 @@ static void wake_drain(coord_ctx *c)
         return;
     while (epoll_wait(c->wake_fd, ev, 64, 0) == 64)
         ;
+    uint64_t n;
+    if (c->start_fd > 0 && read(c->start_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+        acms_log_debug(NULL, NULL, "start wake: %s", strerror(errno));
 }
 
 int coord_tick(coord_ctx *c, acms_service *svc)
@@ -466,6 +492,8 @@ void coord_release(coord_ctx *c)
     }
     free(c->runs);
     coord_sandbox_release(&c->sandbox);
+    if (c->start_fd > 0)
+        close(c->start_fd);
     if (c->wake_fd > 0)
         close(c->wake_fd);
     k8s_exec_free(c->k8s); /* after the runs: their attempts' slots are detached by now */

@@ -27,6 +27,7 @@ struct coord_ctx {
     int64_t next_scan;
     int64_t next_sweep;    /* monotonic ms of the next retention sweep */
     int wake_fd;           /* epoll set of the running local attempts' pidfds (coord_wake_fd) */
+    int start_fd;          /* eventfd in that set: a run just accepted ticks at once, not at the timer */
     coord_sandbox sandbox; /* what local attempts get (probed at start) */
     struct k8s_exec *k8s;  /* kubernetes executor state (threads), made on first use */
     size_t tail_cap;       /* ACMS_LOG_TAIL_KB x 1024 */

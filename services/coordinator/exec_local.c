@@ -245,7 +245,8 @@ static void stderr_tail(const logcap *c, char *out, size_t size)
 /* --- measuring --------------------------------------------------------------------------------- */
 
 /* One sample of the attempt's usage: from its cgroup when it has one (every process, setsid or not,
- * page cache included as the limit counts it), else its process group from /proc. While the attempt
+ * page cache included as the limit counts it; the first at SAMPLE_MS, the last when it ends: the
+ * kernel enforces the limit meanwhile), else its process group from /proc. While the attempt
  * is younger than SAMPLE_MS /proc is read for the leader only (two small files instead of a walk of
  * /proc, which most short steps would pay once): what it started meanwhile is found by the walks
  * that follow, and the RLIMIT_AS backstop bounds it until then. */
@@ -408,7 +409,7 @@ static coord_local *make_attempt_dir(coord_local *l, const coord_exec_req *req, 
         return spawn_failed(l, st, 1, "%s%s", "attempt directory path too long", 0);
     if (mkdir_p(dir) < 0)
         return spawn_failed(l, st, !transient_errno(errno), "mkdir %s: %s", dir, errno);
-    char *abs = realpath(dir, NULL);
+    char *abs = dir[0] == '/' ? NULL : realpath(dir, NULL); /* absolute already: one readlink a component saved */
     int toolong = coord_fmt(l->final.dir, sizeof l->final.dir, "%s", abs ? abs : dir);
     free(abs);
     if (toolong)
@@ -473,12 +474,14 @@ static coord_local *launch(coord_local *l, const coord_exec_req *req, char **env
         ca.as_bytes = (four > plus ? four : plus) * 1024 * 1024;
     }
     int into = 0;
-    pid_t pid = coord_spawn_child(&ca, l->sbx.cg.open ? l->sbx.cg.dir_fd : -1, &into);
+    pid_t pid = coord_spawn_child(&ca, l->sbx.cg.open ? l->sbx.into_fd : -1, &into);
     if (into)
         coord_fmt(l->final.sandbox + strlen(l->final.sandbox), sizeof l->final.sandbox - strlen(l->final.sandbox),
                   " (started in its cgroup: clone3)");
     err = pid < 0 ? errno : 0;
     l->start_mono = acms_mono_ms();
+    if (l->sbx.cg.open)
+        l->last_sample = l->start_mono; /* the kernel holds the limits: the first reading at +SAMPLE_MS */
     coord_attempt_sandbox_started(&l->sbx);
     close(po[1]);
     close(pe[1]);

@@ -2,8 +2,9 @@
  * said in its log and on every attempt) and one attempt's sandbox (cgroup, work directory, what the
  * child does before exec). Invariants: an attempt that asked for network isolation where the
  * environment requires it never runs unisolated; whatever an attempt did not get is named in its
- * note; every cgroup and mount an attempt made is undone by coord_attempt_sandbox_close, or by
- * coord_sandbox_sweep when processes were still dying. */
+ * note; every mount an attempt made is undone by coord_attempt_sandbox_close, and its cgroup goes
+ * back to the pool empty (sandbox_pool.c) or is removed, then or by coord_sandbox_sweep when
+ * processes were still dying. */
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -60,7 +61,7 @@ static void sweep_stale(coord_sandbox *sb)
         memset(&cg, 0, sizeof cg);
         cg.host = &sb->cg;
         cg.open = 1;
-        cg.dir_fd = -1;
+        cg.dir_fd = cg.peak_fd = -1;
         for (int c = 0; c < COORD_CG_NCTRL; c++) {
             cg.procs_fd[c] = -1;
             if (sb->cg.base[c][0])
@@ -130,6 +131,7 @@ int coord_sandbox_init(coord_sandbox *sb, char *errstr, size_t errstr_size)
             sb->user = 1;
         snprintf(sb->user_name, sizeof sb->user_name, "%s", u);
         sb->volumes = 1;
+        sb->pool = -1; /* found out on the first slot */
         sweep_stale(sb);
     }
     host_label(sb, why_net, why_user);
@@ -173,6 +175,7 @@ void coord_sandbox_sweep(coord_sandbox *sb)
 
 void coord_sandbox_release(coord_sandbox *sb)
 {
+    coord_pool_release(sb);
     coord_sandbox_sweep(sb);
     for (size_t i = 0; i < sb->nbusy; i++)
         free(sb->busy[i]);
@@ -227,21 +230,16 @@ static int make_workdir(coord_attempt_sandbox *as, const coord_attempt_spec *spe
     return 0;
 }
 
-/* The attempt's cgroup. ACMS_OK or ACMS_ERR (errstr). */
+/* The attempt's cgroup: a slot of the pool. ACMS_OK or ACMS_ERR (errstr). */
 static int open_cgroup(coord_attempt_sandbox *as, const coord_attempt_spec *spec, char *errstr, size_t errstr_size)
 {
     coord_sandbox *h = as->host;
-    char name[64];
-    snprintf(name, sizeof name, "a%ld-%llu", (long)getpid(), (unsigned long long)++h->seq);
     coord_cg_limits lim = {.memory_mb = spec->memory_mb, .vcpu = spec->vcpu, .pids_max = h->pids_max};
-    if (coord_cg_create(&h->cg, name, &lim, &as->cg, errstr, errstr_size) != ACMS_OK)
+    if (coord_pool_take(h, &lim, &as->cg, errstr, errstr_size) != ACMS_OK)
         return ACMS_ERR;
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         as->child.cg_fds[c] = as->cg.procs_fd[c];
-    if (h->no_clone_into && as->cg.dir_fd >= 0) {
-        close(as->cg.dir_fd);
-        as->cg.dir_fd = -1;
-    }
+    as->into_fd = h->no_clone_into ? -1 : as->cg.dir_fd;
     return ACMS_OK;
 }
 
@@ -249,7 +247,7 @@ int coord_attempt_sandbox_open(coord_attempt_sandbox *as, coord_sandbox *host, c
                                char *workdir, size_t workdir_size, char *errstr, size_t errstr_size, int *permanent)
 {
     memset(as, 0, sizeof *as);
-    as->cg.dir_fd = -1;
+    as->cg.dir_fd = as->cg.peak_fd = as->into_fd = -1;
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         as->child.cg_fds[c] = as->cg.procs_fd[c] = -1;
     *permanent = 0;
@@ -294,7 +292,10 @@ int coord_attempt_sandbox_open(coord_attempt_sandbox *as, coord_sandbox *host, c
 
 void coord_attempt_sandbox_started(coord_attempt_sandbox *as)
 {
-    coord_cg_close_fds(&as->cg);
+    if (!as->cg.pooled) {
+        coord_cg_close_fds(&as->cg);
+        as->into_fd = -1;
+    }
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         as->child.cg_fds[c] = -1;
 }
@@ -303,11 +304,15 @@ void coord_attempt_sandbox_close(coord_attempt_sandbox *as)
 {
     coord_attempt_sandbox_started(as);
     if (as->cg.open) {
-        for (int i = 0; i < 3 && coord_cg_signal(&as->cg, SIGKILL) > 0; i++)
-            ;
-        if (coord_cg_remove(&as->cg) == ACMS_ERR_RETRY && as->host)
-            coord_sandbox_defer(as->host, &as->cg);
+        int n = as->cg.emptied ? 0 : 1; /* emptied: the step's last kill found nothing left */
+        for (int i = 0; i < 3 && n > 0; i++)
+            n = coord_cg_signal(&as->cg, SIGKILL);
+        if (as->host)
+            coord_pool_put(as->host, &as->cg, n);
+        else if (coord_cg_remove(&as->cg) != ACMS_OK)
+            coord_cg_close_fds(&as->cg);
         as->cg.open = 0;
+        as->into_fd = -1;
     }
     if (as->volume[0]) {
         if (coord_volume_unmount(as->volume) < 0)

@@ -3,7 +3,9 @@
  *   - a cgroup (v2, else v1; detected at start): memory limit (the kernel's OOM kill is read back
  *     from the cgroup), CPU quota from vCPU, pids limit; peak memory and CPU time read from it;
  *     every process of the attempt, setsid or not, is in it and is killed with it
- *     (sandbox_cgroup.c);
+ *     (sandbox_cgroup.c). The cgroup is a slot of this coordinator's pool, reused by one attempt
+ *     after another (sandbox_pool.c): an attempt's readings start at its own start (peak reset,
+ *     OOM kills and CPU time as differences), and a slot is reused only once found empty;
  *   - a network namespace with only loopback when the step is network-isolated (sandbox_net.c);
  *   - an unprivileged user and group with a clean environment (sandbox_user.c);
  *   - a size-limited tmpfs as the work directory when volume_size_gb is set (sandbox_volume.c).
@@ -64,8 +66,16 @@ typedef struct coord_cg {
     char dir[COORD_CG_NCTRL][COORD_CG_PATH]; /* "" for a controller that is absent or shares a hierarchy */
     int procs_fd[COORD_CG_NCTRL];            /* cgroup.procs, written "0" by the child; -1 once closed */
     int dir_fd;                              /* v2: the directory, for clone3's CLONE_INTO_CGROUP; -1 */
-    uint64_t memory_limit;                   /* bytes, 0 = none */
+    uint64_t memory_limit;                   /* bytes, 0 = none (what the files hold) */
+    long cpu_quota;                          /* µs per 100 ms period, 0 = none (what the files hold) */
+    uint32_t pids_max;                       /* 0 = none (what the files hold) */
+    int swappiness;                          /* v1: memory.swappiness before a limit set it to 0; -1 */
     uint64_t peak_seen;                      /* largest current usage sampled (without memory.peak) */
+    int pooled;                              /* a slot of the pool: kept after the attempt when empty */
+    int emptied;                             /* a SIGKILL pass found no process in it (none can enter again) */
+    int peak_fd;                             /* v2 slot: memory.peak reset through this descriptor; -1 */
+    uint64_t base_oom;                       /* OOM kills counted before this attempt began */
+    uint64_t base_user, base_sys;            /* CPU counters before it began (v1 ticks, v2 µs) */
 } coord_cg;
 
 typedef struct coord_cg_stats {
@@ -81,16 +91,33 @@ typedef struct coord_cg_stats {
  * child. ACMS_OK, or ACMS_ERR with errstr (nothing left behind). */
 int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_limits *lim, coord_cg *cg, char *errstr,
                     size_t errstr_size);
-/* Applies limits to an existing attempt directory set (coord_cg_create after mkdir; tests). */
+/* Applies limits to an existing attempt directory set (coord_cg_create after mkdir; tests): writes
+ * each limit that differs from what the files hold (memory_limit, cpu_quota, pids_max; a fresh
+ * cgroup holds none), "none" included, memsw before memory when raising. ACMS_OK or ACMS_ERR. */
 int coord_cg_configure(coord_cg *cg, const coord_cg_limits *lim, char *errstr, size_t errstr_size);
+/* Makes <base>/<name> (each v1 hierarchy) with no limit and opens cgroup.procs (and, v2, the
+ * directory). ACMS_OK, or ACMS_ERR with errstr (nothing left behind). */
+int coord_cg_make(const coord_cg_host *h, const char *name, coord_cg *cg, char *errstr, size_t errstr_size);
+/* A slot's attempt begins: the peak is reset (v1 max_usage_in_bytes; v2 memory.peak through a
+ * descriptor of this attempt, kernel >= 6.12) and the OOM-kill and CPU counters are taken as the
+ * zero of coord_cg_read. ACMS_OK, or ACMS_ERR with errstr (v2: the peak cannot be reset here). */
+int coord_cg_begin(coord_cg *cg, char *errstr, size_t errstr_size);
+/* A slot's attempt has ended and the slot is empty: the page cache and kernel memory left charged
+ * to it are reclaimed (v1 memory.force_empty, v2 memory.reclaim) when its usage is above
+ * COORD_CG_RECLAIM_KB, and the attempt's peak descriptor is closed. Below it, what stays charged
+ * (the per-CPU charge batches and kernel objects a short step leaves, 150-450 KiB here) would cost
+ * a reclaim of ~14 ms of retries for nothing it can free; it counts in the next attempt's usage. */
+#define COORD_CG_RECLAIM_KB 2048
+void coord_cg_recycle(coord_cg *cg);
 /* Closes the cgroup.procs descriptors (after the child has joined). */
 void coord_cg_close_fds(coord_cg *cg);
 /* Reads usage; fields it cannot read stay 0. ACMS_OK or ACMS_ERR (the cgroup is gone). */
 int coord_cg_read(coord_cg *cg, coord_cg_stats *st);
 /* Sets the memory limit in place (raising or lowering). ACMS_OK or ACMS_ERR with errstr. */
 int coord_cg_set_memory(coord_cg *cg, uint64_t memory_mb, char *errstr, size_t errstr_size);
-/* Sends sig to every process in the cgroup (SIGKILL through cgroup.kill on v2 when available).
- * Returns the number of processes found (0: empty). */
+/* Sends sig to every process in the cgroup (SIGKILL through cgroup.kill on v2 when available;
+ * sig 0 only counts). Returns the number of processes found (0: empty; -1: cgroup.procs could not
+ * be read, so not known to be empty). */
 int coord_cg_signal(coord_cg *cg, int sig);
 /* Removes the directories. ACMS_OK, ACMS_ERR_RETRY (still busy: dying processes), ACMS_ERR. */
 int coord_cg_remove(coord_cg *cg);
@@ -112,8 +139,11 @@ typedef struct coord_sandbox {
     uint32_t pids_max;
     int no_clone_into; /* v2: join by writing cgroup.procs instead of clone3 (benchmarks) */
     uint64_t seq;      /* attempt cgroup names: a<pid>-<seq> */
-    char label[384];   /* what steps get, in words (log, acmsctl status) */
-    char **busy;       /* attempt cgroups still to remove (processes were dying) */
+    int pool;          /* slots reused: 1 (v1; v2 where memory.peak resets), 0 (one per attempt), -1 unknown */
+    coord_cg *free;    /* empty slots, ready for the next attempt (sandbox_pool.c) */
+    size_t nfree, capfree;
+    char label[384]; /* what steps get, in words (log, acmsctl status) */
+    char **busy;     /* attempt cgroups still to remove (processes were dying) */
     size_t nbusy, capbusy;
 } coord_sandbox;
 
@@ -127,6 +157,24 @@ void coord_sandbox_release(coord_sandbox *sb);
 void coord_sandbox_sweep(coord_sandbox *sb);
 /* Keeps a busy attempt cgroup for coord_sandbox_sweep (takes a copy of cg). */
 void coord_sandbox_defer(coord_sandbox *sb, const coord_cg *cg);
+
+/* --- the pool of slots (sandbox_pool.c) ------------------------------------------------------- */
+
+#define COORD_POOL_MAX 32 /* empty slots kept; beyond it a slot is removed after its attempt */
+
+/* A cgroup for one attempt with limits lim, ready to be joined: a free slot of the pool (limits
+ * rewritten, peak reset, counters taken as zero), else a new one (a<pid>-<seq>, made by mkdir, so
+ * no other coordinator holds it). Where the pool cannot work (v2 before 6.12: no peak reset) the
+ * cgroup is one per attempt, cg->pooled 0. ACMS_OK, or ACMS_ERR with errstr (nothing held). */
+int coord_pool_take(coord_sandbox *sb, const coord_cg_limits *lim, coord_cg *cg, char *errstr, size_t errstr_size);
+/* Gives the attempt's cgroup back once its processes were killed; nprocs: how many were still
+ * found after the kills (-1: unknown, taken as not empty). An empty slot is recycled (coord_cg_recycle) and kept; a slot with a
+ * process left, or beyond COORD_POOL_MAX, is retired: removed now, or by coord_sandbox_sweep
+ * once its processes are gone. A cgroup that is not a slot is removed the same way. */
+void coord_pool_put(coord_sandbox *sb, coord_cg *cg, int nprocs);
+/* Removes every free slot (shutdown); a slot left by a coordinator that died is removed by the
+ * next one's start (a<pid>-*: no such process, or our own pid). */
+void coord_pool_release(coord_sandbox *sb);
 
 /* --- per attempt ------------------------------------------------------------------------------ */
 
@@ -147,6 +195,7 @@ typedef struct coord_attempt_sandbox {
     coord_cg cg;
     char volume[COORD_CG_PATH]; /* mounted tmpfs work directory, "" when none */
     uint64_t volume_gb;
+    int into_fd;     /* v2: the cgroup's directory for clone3's CLONE_INTO_CGROUP, -1 = none */
     char label[384]; /* what this attempt got */
     char note[256];  /* what it asked for and did not get ("" when nothing) */
     coord_child_sandbox child;
@@ -167,10 +216,11 @@ typedef struct coord_attempt_spec {
  * With host == NULL or nothing available, only the label and note are set. */
 int coord_attempt_sandbox_open(coord_attempt_sandbox *as, coord_sandbox *host, const coord_attempt_spec *spec,
                                char *workdir, size_t workdir_size, char *errstr, size_t errstr_size, int *permanent);
-/* After the child has exec'd (or failed): closes the child's descriptors. */
+/* After the child has exec'd (or failed): the child's descriptors are no longer its (a slot keeps
+ * them for the next attempt; a cgroup of its own closes them). */
 void coord_attempt_sandbox_started(coord_attempt_sandbox *as);
-/* Ends the attempt's sandbox: kills what is left, removes the cgroup (or defers it), unmounts the
- * volume. Idempotent. */
+/* Ends the attempt's sandbox: kills what is left, gives the cgroup back to the pool (or removes
+ * it, or defers its removal), unmounts the volume. Idempotent. */
 void coord_attempt_sandbox_close(coord_attempt_sandbox *as);
 
 /* Child side, first thing after setsid: joins the attempt's cgroup (every hierarchy). 0 or

@@ -1,10 +1,14 @@
-/* sandbox_cgroup.c: one cgroup per step attempt, on cgroup v2 or v1. Detection reads
+/* sandbox_cgroup.c: one cgroup for a step attempt, on cgroup v2 or v1. Detection reads
  * /proc/self/mountinfo and /proc/self/cgroup: v2 is used when our hierarchy offers memory, cpu and
  * pids, else v1 when its memory hierarchy is mounted writable. v1 keeps each controller in its own
  * hierarchy (memory, cpu, cpuacct, pids; co-mounted ones share a directory); v2 has one directory.
- * Invariants: an attempt cgroup is named once (a<pid>-<seq>) and never reused; it is removed only
- * after every process in it was killed; the memory limit also bounds swap (memsw / swap.max 0), so
- * a step at its limit is OOM-killed rather than swapped. */
+ * Invariants: a cgroup is named once (a<pid>-<seq>, made by mkdir: never one another coordinator
+ * made) and held by one attempt at a time; a slot reused by a later attempt (sandbox_pool.c) was
+ * found empty after its kills, and each attempt's readings start at its own start (peak reset;
+ * OOM kills and CPU time less the counters at its start); the files hold the limits of the
+ * attempt in it, "none" included; a cgroup is removed only after every process in it was killed;
+ * the memory limit also bounds swap (memsw / swap.max 0), so a step at its limit is OOM-killed
+ * rather than swapped. */
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -377,82 +381,130 @@ static int fail_errno(char *errstr, size_t errstr_size, const char *what, const 
     return ACMS_ERR;
 }
 
-static int set_memory_v1(const char *dir, uint64_t bytes, int memsw, int raising)
+/* The v1 memory limit (0 = none, "-1"): memsw >= limit at every moment, so memsw is raised first
+ * and lowered last. */
+static int set_memory_v1(const char *dir, uint64_t bytes, uint64_t old, int memsw)
 {
     char v[32];
-    snprintf(v, sizeof v, "%" PRIu64, bytes);
+    if (bytes)
+        snprintf(v, sizeof v, "%" PRIu64, bytes);
+    else
+        snprintf(v, sizeof v, "-1");
     if (!memsw)
         return write_in(dir, "memory.limit_in_bytes", v);
-    /* memsw >= limit at every moment: raise memsw first, lower it last */
+    int raising = !bytes || (old && bytes > old);
     if (raising)
         return write_in(dir, "memory.memsw.limit_in_bytes", v) || write_in(dir, "memory.limit_in_bytes", v) ? -1 : 0;
     return write_in(dir, "memory.limit_in_bytes", v) || write_in(dir, "memory.memsw.limit_in_bytes", v) ? -1 : 0;
+}
+
+/* CPU quota in µs per 100 ms period for vcpu cores, 0 = none. */
+static long quota_of(double vcpu)
+{
+    if (vcpu <= 0)
+        return 0;
+    long q = (long)(vcpu * 100000.0);
+    return q < 1000 ? 1000 : q;
 }
 
 static int configure_v2(coord_cg *cg, const coord_cg_limits *lim, char *errstr, size_t errstr_size)
 {
     const char *d = cg->dir[0];
     char v[64];
-    if (lim->memory_mb) {
-        snprintf(v, sizeof v, "%" PRIu64, lim->memory_mb << 20);
+    uint64_t mem = lim->memory_mb << 20;
+    long q = quota_of(lim->vcpu);
+    if (mem != cg->memory_limit) {
+        if (mem)
+            snprintf(v, sizeof v, "%" PRIu64, mem);
+        else
+            snprintf(v, sizeof v, "max");
         if (write_in(d, "memory.max", v) < 0)
             return fail_errno(errstr, errstr_size, "memory.max in", d);
         if (exists_in(d, "memory.swap.max"))
-            (void)write_in(d, "memory.swap.max", "0");
-        (void)write_in(d, "memory.oom.group", "1"); /* an OOM kill ends the whole attempt, as one unit */
+            (void)write_in(d, "memory.swap.max", mem ? "0" : "max");
+        (void)write_in(d, "memory.oom.group", mem ? "1" : "0"); /* an OOM kill ends the whole attempt */
+        cg->memory_limit = mem;
     }
-    if (lim->vcpu > 0) {
-        long q = (long)(lim->vcpu * 100000.0);
-        snprintf(v, sizeof v, "%ld 100000", q < 1000 ? 1000 : q);
+    if (q != cg->cpu_quota) {
+        if (q)
+            snprintf(v, sizeof v, "%ld 100000", q);
+        else
+            snprintf(v, sizeof v, "max 100000");
         if (write_in(d, "cpu.max", v) < 0)
             return fail_errno(errstr, errstr_size, "cpu.max in", d);
+        cg->cpu_quota = q;
     }
-    if (lim->pids_max) {
-        snprintf(v, sizeof v, "%u", lim->pids_max);
+    if (lim->pids_max != cg->pids_max) {
+        if (lim->pids_max)
+            snprintf(v, sizeof v, "%u", lim->pids_max);
+        else
+            snprintf(v, sizeof v, "max");
         if (write_in(d, "pids.max", v) < 0)
             return fail_errno(errstr, errstr_size, "pids.max in", d);
+        cg->pids_max = lim->pids_max;
     }
     return ACMS_OK;
+}
+
+/* v1 memory.swappiness: 0 under a limit (nothing of the step swapped), what it was without. */
+static void swappiness_v1(coord_cg *cg, const char *mem, int limited)
+{
+    uint64_t v;
+    char s[24];
+    if (limited) {
+        if (cg->swappiness < 0 && read_u64(mem, "memory.swappiness", &v))
+            cg->swappiness = (int)v;
+        (void)write_in(mem, "memory.swappiness", "0");
+    } else if (cg->swappiness >= 0) {
+        snprintf(s, sizeof s, "%d", cg->swappiness);
+        (void)write_in(mem, "memory.swappiness", s);
+    }
 }
 
 static int configure_v1(coord_cg *cg, const coord_cg_limits *lim, char *errstr, size_t errstr_size)
 {
     const char *mem = cg_dir(cg, COORD_CG_MEMORY), *cpu = cg_dir(cg, COORD_CG_CPU), *pids = cg_dir(cg, COORD_CG_PIDS);
     char v[64];
-    if (lim->memory_mb && mem[0]) {
-        if (set_memory_v1(mem, lim->memory_mb << 20, cg->host->memsw, 0) < 0)
+    uint64_t bytes = lim->memory_mb << 20;
+    long q = quota_of(lim->vcpu);
+    if (bytes != cg->memory_limit && mem[0]) {
+        if (set_memory_v1(mem, bytes, cg->memory_limit, cg->host->memsw) < 0)
             return fail_errno(errstr, errstr_size, "memory limit in", mem);
-        (void)write_in(mem, "memory.swappiness", "0");
+        swappiness_v1(cg, mem, bytes != 0);
+        cg->memory_limit = bytes;
     }
-    if (lim->vcpu > 0 && cpu[0]) {
-        long q = (long)(lim->vcpu * 100000.0);
-        snprintf(v, sizeof v, "%ld", q < 1000 ? 1000 : q);
+    if (q != cg->cpu_quota && cpu[0]) {
+        snprintf(v, sizeof v, "%ld", q ? q : -1L);
         if (write_in(cpu, "cpu.cfs_period_us", "100000") < 0 || write_in(cpu, "cpu.cfs_quota_us", v) < 0)
             return fail_errno(errstr, errstr_size, "CPU quota in", cpu);
+        cg->cpu_quota = q;
     }
-    if (lim->pids_max && pids[0]) {
-        snprintf(v, sizeof v, "%u", lim->pids_max);
+    if (lim->pids_max != cg->pids_max && pids[0]) {
+        if (lim->pids_max)
+            snprintf(v, sizeof v, "%u", lim->pids_max);
+        else
+            snprintf(v, sizeof v, "max");
         if (write_in(pids, "pids.max", v) < 0)
             return fail_errno(errstr, errstr_size, "pids.max in", pids);
+        cg->pids_max = lim->pids_max;
     }
     return ACMS_OK;
 }
 
 int coord_cg_configure(coord_cg *cg, const coord_cg_limits *lim, char *errstr, size_t errstr_size)
 {
-    int rc = cg->host->version == COORD_CG_V2 ? configure_v2(cg, lim, errstr, errstr_size)
-                                              : configure_v1(cg, lim, errstr, errstr_size);
-    if (rc == ACMS_OK)
-        cg->memory_limit = lim->memory_mb << 20;
-    return rc;
+    if (!cg->memory_limit && !cg->cpu_quota && !cg->pids_max)
+        cg->swappiness = -1; /* a fresh cgroup (or one with no limit): nothing saved yet */
+    return cg->host->version == COORD_CG_V2 ? configure_v2(cg, lim, errstr, errstr_size)
+                                            : configure_v1(cg, lim, errstr, errstr_size);
 }
 
-int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_limits *lim, coord_cg *cg, char *errstr,
-                    size_t errstr_size)
+int coord_cg_make(const coord_cg_host *h, const char *name, coord_cg *cg, char *errstr, size_t errstr_size)
 {
     memset(cg, 0, sizeof *cg);
     cg->host = h;
-    cg->dir_fd = -1;
+    cg->dir_fd = cg->peak_fd = -1;
+    cg->swappiness = -1;
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         cg->procs_fd[c] = -1;
     int n = h->version == COORD_CG_V2 ? 1 : h->version == COORD_CG_V1 ? COORD_CG_NCTRL : 0;
@@ -471,8 +523,6 @@ int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_lim
             goto undo;
         }
     }
-    if (coord_cg_configure(cg, lim, errstr, errstr_size) != ACMS_OK)
-        goto undo;
     if (h->version == COORD_CG_V2)
         cg->dir_fd = open(cg->dir[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* -1: the child joins by writing */
     cg->open = 1;
@@ -485,11 +535,30 @@ undo:
     return ACMS_ERR;
 }
 
+int coord_cg_create(const coord_cg_host *h, const char *name, const coord_cg_limits *lim, coord_cg *cg, char *errstr,
+                    size_t errstr_size)
+{
+    if (coord_cg_make(h, name, cg, errstr, errstr_size) != ACMS_OK)
+        return ACMS_ERR;
+    if (coord_cg_configure(cg, lim, errstr, errstr_size) == ACMS_OK)
+        return ACMS_OK;
+    coord_cg_close_fds(cg);
+    for (int c = 0; c < COORD_CG_NCTRL; c++)
+        if (cg->dir[c][0])
+            rmdir(cg->dir[c]);
+    cg->open = 0;
+    return ACMS_ERR;
+}
+
 void coord_cg_close_fds(coord_cg *cg)
 {
     if (cg->dir_fd > 0) {
         close(cg->dir_fd);
         cg->dir_fd = -1;
+    }
+    if (cg->peak_fd > 0) {
+        close(cg->peak_fd);
+        cg->peak_fd = -1;
     }
     for (int c = 0; c < COORD_CG_NCTRL; c++)
         if (cg->procs_fd[c] >= 0) {
@@ -498,43 +567,120 @@ void coord_cg_close_fds(coord_cg *cg)
         }
 }
 
+/* The raw counters: OOM kills and CPU time (v1: USER_HZ ticks from cpuacct.stat; v2: µs from
+ * cpu.stat). Returns 1 when the CPU counters were read. */
+static int counters(const coord_cg *cg, uint64_t *oom, uint64_t *user, uint64_t *sys)
+{
+    char p[COORD_CG_PATH + 64], buf[1024];
+    int v2 = cg->host->version == COORD_CG_V2;
+    const char *mem = cg_dir(cg, COORD_CG_MEMORY), *acct = v2 ? cg->dir[0] : cg_dir(cg, COORD_CG_CPUACCT);
+    *oom = *user = *sys = 0;
+    if (join(p, sizeof p, mem, v2 ? "memory.events" : "memory.oom_control") == 0 && read_file(p, buf, sizeof buf) > 0)
+        kv_number(buf, "oom_kill", oom);
+    return acct[0] && join(p, sizeof p, acct, v2 ? "cpu.stat" : "cpuacct.stat") == 0 &&
+           read_file(p, buf, sizeof buf) > 0 && kv_number(buf, v2 ? "user_usec" : "user", user) &&
+           kv_number(buf, v2 ? "system_usec" : "system", sys);
+}
+
+/* v2 memory.peak reset for this descriptor only (kernel >= 6.12: writing any text to it). */
+static int reset_peak_v2(coord_cg *cg, char *errstr, size_t errstr_size)
+{
+    char p[COORD_CG_PATH + 64];
+    if (join(p, sizeof p, cg->dir[0], "memory.peak") < 0)
+        return fail_errno(errstr, errstr_size, "memory.peak of", cg->dir[0]);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) {
+        fail_errno(errstr, errstr_size, "reset (kernel >= 6.12)", p);
+        if (fd >= 0)
+            close(fd);
+        return ACMS_ERR;
+    }
+    if (cg->peak_fd > 0)
+        close(cg->peak_fd);
+    cg->peak_fd = fd;
+    return ACMS_OK;
+}
+
+int coord_cg_begin(coord_cg *cg, char *errstr, size_t errstr_size)
+{
+    const char *mem = cg_dir(cg, COORD_CG_MEMORY);
+    if (cg->host->version == COORD_CG_V2) {
+        if (reset_peak_v2(cg, errstr, errstr_size) != ACMS_OK)
+            return ACMS_ERR;
+    } else if (mem[0] && write_in(mem, "memory.max_usage_in_bytes", "0") < 0) {
+        return fail_errno(errstr, errstr_size, "peak reset in", mem);
+    }
+    counters(cg, &cg->base_oom, &cg->base_user, &cg->base_sys);
+    cg->peak_seen = 0;
+    cg->emptied = 0;
+    return ACMS_OK;
+}
+
+void coord_cg_recycle(coord_cg *cg)
+{
+    const char *mem = cg_dir(cg, COORD_CG_MEMORY);
+    uint64_t used = 0;
+    if (cg->peak_fd > 0) {
+        close(cg->peak_fd);
+        cg->peak_fd = -1;
+    }
+    int v2 = cg->host->version == COORD_CG_V2;
+    if (!mem[0] || !read_u64(mem, v2 ? "memory.current" : "memory.usage_in_bytes", &used) ||
+        used <= (uint64_t)COORD_CG_RECLAIM_KB << 10)
+        return;
+    if (v2) {
+        char v[32];
+        snprintf(v, sizeof v, "%" PRIu64, used);
+        (void)write_in(mem, "memory.reclaim", v); /* EAGAIN when not all of it could go: best effort */
+    } else {
+        (void)write_in(mem, "memory.force_empty", "0");
+    }
+}
+
+static uint64_t less(uint64_t v, uint64_t base)
+{
+    return v > base ? v - base : 0;
+}
+
 static void read_v2(coord_cg *cg, coord_cg_stats *st)
 {
     const char *d = cg->dir[0];
-    char p[COORD_CG_PATH + 64], buf[1024];
-    uint64_t v;
+    char buf[64];
+    uint64_t v, oom, us, sy;
     if (read_u64(d, "memory.current", &v))
         st->current_kb = v >> 10;
-    if (read_u64(d, "memory.peak", &v))
+    if (cg->peak_fd > 0) {
+        ssize_t n = pread(cg->peak_fd, buf, sizeof buf - 1, 0);
+        if (n > 0) {
+            buf[n] = '\0';
+            st->peak_kb = strtoull(buf, NULL, 10) >> 10;
+        }
+    } else if (read_u64(d, "memory.peak", &v)) {
         st->peak_kb = v >> 10;
-    if (join(p, sizeof p, d, "memory.events") == 0 && read_file(p, buf, sizeof buf) > 0)
-        kv_number(buf, "oom_kill", &st->oom_kills);
-    uint64_t us = 0, sy = 0;
-    if (join(p, sizeof p, d, "cpu.stat") == 0 && read_file(p, buf, sizeof buf) > 0 &&
-        kv_number(buf, "user_usec", &us) && kv_number(buf, "system_usec", &sy)) {
-        st->user_ms = us / 1000;
-        st->sys_ms = sy / 1000;
+    }
+    int cpu = counters(cg, &oom, &us, &sy);
+    st->oom_kills = less(oom, cg->base_oom);
+    if (cpu) {
+        st->user_ms = less(us, cg->base_user) / 1000;
+        st->sys_ms = less(sy, cg->base_sys) / 1000;
         st->cpu_known = 1;
     }
 }
 
 static void read_v1(coord_cg *cg, coord_cg_stats *st)
 {
-    const char *mem = cg_dir(cg, COORD_CG_MEMORY), *acct = cg_dir(cg, COORD_CG_CPUACCT);
-    char p[COORD_CG_PATH + 64], buf[1024];
-    uint64_t v;
+    const char *mem = cg_dir(cg, COORD_CG_MEMORY);
+    uint64_t v, oom, ut, stt;
     if (read_u64(mem, "memory.usage_in_bytes", &v))
         st->current_kb = v >> 10;
     if (read_u64(mem, "memory.max_usage_in_bytes", &v))
         st->peak_kb = v >> 10;
-    if (join(p, sizeof p, mem, "memory.oom_control") == 0 && read_file(p, buf, sizeof buf) > 0)
-        kv_number(buf, "oom_kill", &st->oom_kills);
-    uint64_t ut = 0, stt = 0;
+    int cpu = counters(cg, &oom, &ut, &stt);
+    st->oom_kills = less(oom, cg->base_oom);
     long hz = sysconf(_SC_CLK_TCK);
-    if (acct[0] && join(p, sizeof p, acct, "cpuacct.stat") == 0 && read_file(p, buf, sizeof buf) > 0 &&
-        kv_number(buf, "user", &ut) && kv_number(buf, "system", &stt)) {
-        st->user_ms = ut * 1000 / (uint64_t)(hz > 0 ? hz : 100);
-        st->sys_ms = stt * 1000 / (uint64_t)(hz > 0 ? hz : 100);
+    if (cpu) {
+        st->user_ms = less(ut, cg->base_user) * 1000 / (uint64_t)(hz > 0 ? hz : 100);
+        st->sys_ms = less(stt, cg->base_sys) * 1000 / (uint64_t)(hz > 0 ? hz : 100);
         st->cpu_known = 1;
     }
 }
@@ -571,7 +717,7 @@ int coord_cg_set_memory(coord_cg *cg, uint64_t memory_mb, char *errstr, size_t e
         snprintf(v, sizeof v, "%" PRIu64, bytes);
         rc = write_in(d, "memory.max", v);
     } else {
-        rc = set_memory_v1(d, bytes, cg->host->memsw, bytes > cg->memory_limit);
+        rc = set_memory_v1(d, bytes, cg->memory_limit, cg->host->memsw);
     }
     if (rc < 0)
         return fail_errno(errstr, errstr_size, "memory limit of", d);
@@ -585,8 +731,10 @@ int coord_cg_signal(coord_cg *cg, int sig)
     if (!d[0])
         d = cg_dir(cg, COORD_CG_PIDS);
     char p[COORD_CG_PATH + 64], buf[16384];
-    if (!cg->open || !d[0] || join(p, sizeof p, d, "cgroup.procs") < 0 || read_file(p, buf, sizeof buf) < 0)
+    if (!cg->open || !d[0])
         return 0;
+    if (join(p, sizeof p, d, "cgroup.procs") < 0 || read_file(p, buf, sizeof buf) < 0)
+        return -1; /* unknown: not taken for empty */
     int n = 0;
     for (char *q = buf; *q;) {
         long pid = strtol(q, &q, 10);
@@ -600,6 +748,8 @@ int coord_cg_signal(coord_cg *cg, int sig)
     }
     if (n && cg->host->version == COORD_CG_V2 && cg->host->kill_file && sig == SIGKILL)
         (void)write_in(d, "cgroup.kill", "1"); /* atomic: nothing can fork past it */
+    if (!n && sig == SIGKILL)
+        cg->emptied = 1;
     return n;
 }
 

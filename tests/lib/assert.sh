@@ -3,13 +3,23 @@ assert_eq() { # actual expected what
   if [ "$1" != "$2" ]; then echo "FAIL: $3: expected '$2', got '$1'" >&2; exit 1; fi
   echo "ok: $3"
 }
+# assert__holds CONDITION-STRING: the condition's status, without pipefail: in `OUT | grep -q X` grep stops
+# at the first match and a writer still writing dies of SIGPIPE, which says nothing of the condition
+assert__holds() {
+  local rc=0 pf=0
+  [[ -o pipefail ]] && pf=1
+  set +o pipefail
+  eval "$1" || rc=$?
+  [ "$pf" = 0 ] || set -o pipefail
+  return "$rc"
+}
 assert_true() { # condition-string what
-  if ! eval "$1"; then echo "FAIL: $2 ($1)" >&2; exit 1; fi
+  if ! assert__holds "$1"; then echo "FAIL: $2 ($1)" >&2; exit 1; fi
   echo "ok: $2"
 }
 wait_for() { # seconds condition-string what
   local deadline=$(( $(date +%s) + $1 ))
-  while ! eval "$2"; do
+  while ! assert__holds "$2"; do
     if [ "$(date +%s)" -ge "$deadline" ]; then echo "FAIL: timed out after $1 s: $3" >&2; exit 1; fi
     sleep 0.2
   done

@@ -4,7 +4,8 @@
  * tests; this covers the hierarchy this host does not run (v2 with memory, as on most production
  * hosts): which mount is chosen, controller delegation, the moving of our processes into a leaf,
  * the values written (memory.max, swap.max, oom.group, cpu.max, pids.max; v1 limit_in_bytes,
- * cfs quota) and the values read back (current, peak, oom_kill, CPU time). */
+ * cfs quota) and the values read back (current, peak, oom_kill, CPU time), and for a v2 slot of the
+ * pool, the limits of the next attempt and readings that count from its start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +227,63 @@ static void test_v2_without_memory_falls_to_v1(void **state)
     assert_int_equal(st.sys_ms, 50 * 1000 / hz);
 }
 
+/* A v2 slot of the pool (sandbox_pool.c), on files shaped like cgroup2: the next attempt's limits
+ * replace the last one's ("max" where it has none), and its readings count from its start: the peak
+ * read through the descriptor it reset, OOM kills and CPU time less the counters at its start. */
+static void test_v2_slot_counts_from_the_attempts_start(void **state)
+{
+    (void)state;
+    coord_cg_host h;
+    memset(&h, 0, sizeof h);
+    h.version = COORD_CG_V2;
+    snprintf(h.base[0], sizeof h.base[0], "%s/cg/acms", root);
+    static const char *const files[] = {"memory.max", "memory.swap.max", "memory.oom.group", "cpu.max", "pids.max"};
+    char line[256], buf[256], err[256] = "";
+    coord_cg cg;
+    memset(&cg, 0, sizeof cg);
+    cg.host = &h;
+    cg.open = cg.pooled = 1;
+    snprintf(cg.dir[0], sizeof cg.dir[0], "%.500s/s", h.base[0]);
+    coord_cg_limits first = {.memory_mb = 512, .vcpu = 1.5, .pids_max = 4096}, next = {.pids_max = 4096};
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < 5; i++) {
+            snprintf(line, sizeof line, "cg/acms/s/%s", files[i]);
+            put(line, "");
+        }
+        assert_int_equal(coord_cg_configure(&cg, round ? &next : &first, err, sizeof err), ACMS_OK);
+    }
+    get("cg/acms/s/memory.max", buf, sizeof buf);
+    assert_string_equal(buf, "max");
+    get("cg/acms/s/memory.swap.max", buf, sizeof buf);
+    assert_string_equal(buf, "max");
+    get("cg/acms/s/memory.oom.group", buf, sizeof buf);
+    assert_string_equal(buf, "0");
+    get("cg/acms/s/cpu.max", buf, sizeof buf);
+    assert_string_equal(buf, "max 100000");
+    get("cg/acms/s/pids.max", buf, sizeof buf); /* unchanged: not written again */
+    assert_string_equal(buf, "");
+
+    put("cg/acms/s/memory.peak", "536870912\n");
+    put("cg/acms/s/memory.events", "oom 1\noom_kill 1\n");
+    put("cg/acms/s/cpu.stat", "usage_usec 3500000\nuser_usec 2500000\nsystem_usec 1000000\n");
+    assert_int_equal(coord_cg_begin(&cg, err, sizeof err), ACMS_OK);
+    assert_true(cg.peak_fd > 0);
+    put("cg/acms/s/memory.current", "1048576\n");
+    put("cg/acms/s/memory.peak", "2097152\n"); /* what the reset descriptor reads */
+    put("cg/acms/s/memory.events", "oom 1\noom_kill 1\n");
+    put("cg/acms/s/cpu.stat", "usage_usec 3800000\nuser_usec 2700000\nsystem_usec 1100000\n");
+    coord_cg_stats st;
+    assert_int_equal(coord_cg_read(&cg, &st), ACMS_OK);
+    assert_int_equal(st.peak_kb, 2048);
+    assert_int_equal(st.oom_kills, 0); /* the kill before this attempt is not its own */
+    assert_int_equal(st.user_ms, 200);
+    assert_int_equal(st.sys_ms, 100);
+    put("cg/acms/s/memory.events", "oom 2\noom_kill 2\n");
+    assert_int_equal(coord_cg_read(&cg, &st), ACMS_OK);
+    assert_int_equal(st.oom_kills, 1);
+    coord_cg_close_fds(&cg);
+}
+
 static void test_nothing_usable_says_why(void **state)
 {
     (void)state;
@@ -249,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_v2_root_cgroup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v2_service_cgroup_moves_into_a_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v2_without_memory_falls_to_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v2_slot_counts_from_the_attempts_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nothing_usable_says_why, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * step runs as the step user with a clean environment and cannot read our environ; an isolated step
  * sees only loopback; volume_size_gb is a tmpfs of that size; a running attempt's memory limit is
  * raised in place. The cgroup v2 file formats are checked on a directory tree shaped like cgroup2
- * (this kernel's v2 hierarchy has no memory controller when v1 holds it). */
+ * (this kernel's v2 hierarchy has no memory controller when v1 holds it). The reuse of a cgroup by
+ * the next attempt (the pool) is tested in test_coord_sandbox_pool.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -108,6 +108,16 @@ int ctl_delete(const ctl_opts *o);
 /* Reads the run (hash, steps, adaptations, stored validation result) into a JSON document; NULL when
  * the run is unknown. *unreachable is set when Redis could not be read. */
 cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable);
+/* The end of a run, learned from its end channel (endwait.c, run_state.h) instead of by polling. */
+typedef struct ctl_endwait ctl_endwait;
+/* Subscribes to the run's end channel on a connection of its own. NULL when Redis refuses: poll. */
+ctl_endwait *ctl_endwait_new(const acms_redis *r, const char *run_id);
+/* Waits up to ms for the run's end notification: 1 it came, 0 ms passed (w NULL: slept ms), -1 the
+ * subscription broke (free w and poll without it). */
+int ctl_endwait_wait(ctl_endwait *w, int ms);
+void ctl_endwait_free(ctl_endwait *w);
+/* How often the status is read while subscribed, in case a notification is lost (ACMS_CTL_END_POLL_MS). */
+int ctl_endwait_fallback_ms(void);
 /* Follows a run until it ends or timeout_s passes, printing progress on stderr unless quiet.
  * Returns the final view (caller frees) or NULL with *rc CTL_UNREACHABLE or CTL_TIMEOUT and *why. */
 cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, int *rc, const char **why);

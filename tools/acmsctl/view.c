@@ -9,6 +9,7 @@
 #include "runview.h"
 #include "run_state.h"
 #include "keys.h"
+#include "log.h"
 
 cJSON *ctl_run_view(acms_redis *r, const char *run_id, int *unreachable)
 {
@@ -45,72 +46,97 @@ static int run_ended(acms_redis *r, const char *run_id)
     return ended;
 }
 
+/* Progress: one line on stderr per change of the run's or a step's status (last: the previous state). */
+static void print_progress(const cJSON *view, const char *run_id, int quiet, char *last, size_t lastsize)
+{
+    char now[8192];
+    size_t off = 0;
+    const cJSON *s;
+    off += (size_t)snprintf(now + off, sizeof now - off, "%s", jstr(view, "status", "?"));
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(view, "steps"))
+    {
+        if (off >= sizeof now - 64)
+            break;
+        off += (size_t)snprintf(now + off, sizeof now - off, "|%s=%s/%g", jstr(s, "name", "?"),
+                                jstr(s, "status", "pending"), jnum(s, "attempt"));
+    }
+    if (!strcmp(now, last))
+        return;
+    if (!quiet) {
+        double done = jnum(view, "steps_done"), total = jnum(view, "steps_total");
+        fprintf(stderr, "[%s] run %.8s %-10s", jstr(view, "pipeline", "?"), run_id, jstr(view, "status", "?"));
+        if (total > 0)
+            fprintf(stderr, " %g/%g steps done", done, total);
+        cJSON_ArrayForEach(s, cJSON_GetObjectItem(view, "steps"))
+        {
+            const char *st = jstr(s, "status", "pending");
+            if (!strcmp(st, "running") || !strcmp(st, "retrying"))
+                fprintf(stderr, "  %s: %s (attempt %g)", jstr(s, "name", "?"), st, jnum(s, "attempt"));
+        }
+        fputc('\n', stderr);
+    }
+    snprintf(last, lastsize, "%s", now);
+}
+
+/* Reads the run once: its view when it has ended (quiet) or always (not quiet), NULL otherwise;
+ * *unreachable when Redis could not be read. */
+static cJSON *read_once(acms_redis *r, const char *run_id, int quiet, int *unreachable)
+{
+    /* quiet: a cheap status read until the end, the whole view once the run has ended */
+    int ended = quiet ? run_ended(r, run_id) : 1;
+    if (ended < 0)
+        *unreachable = 1;
+    return ended > 0 ? ctl_run_view(r, run_id, unreachable) : NULL;
+}
+
 cJSON *ctl_follow(acms_redis *r, const char *run_id, int timeout_s, int quiet, int *rc, const char **why)
 {
     int64_t deadline = acms_mono_ms() + (int64_t)timeout_s * 1000;
     int64_t away_since = 0;
     char last[8192] = "";
+    /* subscribed before the first read: an end written after that read is published to us */
+    ctl_endwait *w = ctl_endwait_new(r, run_id);
+    int notified = 0, fallback = ctl_endwait_fallback_ms();
+    cJSON *view = NULL;
     for (;;) {
         int unreachable = 0;
-        /* quiet: a cheap status read every 20 ms, the whole view once the run has ended */
-        int ended = quiet ? run_ended(r, run_id) : 1;
-        cJSON *view = NULL;
-        if (ended < 0)
-            unreachable = 1;
-        else if (ended)
-            view = ctl_run_view(r, run_id, &unreachable);
-        if (unreachable) {
-            if (!away_since) {
-                away_since = acms_mono_ms();
-            } else if (acms_mono_ms() - away_since > 5000) {
-                *why = "Redis became unreachable";
-                *rc = CTL_UNREACHABLE;
-                return NULL;
-            }
-        } else {
+        view = read_once(r, run_id, quiet, &unreachable);
+        if (!unreachable) {
             away_since = 0;
+        } else if (!away_since) {
+            away_since = acms_mono_ms();
+        } else if (acms_mono_ms() - away_since > 5000) {
+            *why = "Redis became unreachable";
+            *rc = CTL_UNREACHABLE;
+            break;
         }
         if (view) {
-            /* progress: one line per change of run or step status */
-            char now[8192];
-            size_t off = 0;
-            const cJSON *s;
-            off += (size_t)snprintf(now + off, sizeof now - off, "%s", jstr(view, "status", "?"));
-            cJSON_ArrayForEach(s, cJSON_GetObjectItem(view, "steps"))
-            {
-                if (off >= sizeof now - 64)
-                    break;
-                off += (size_t)snprintf(now + off, sizeof now - off, "|%s=%s/%g", jstr(s, "name", "?"),
-                                        jstr(s, "status", "pending"), jnum(s, "attempt"));
-            }
-            if (strcmp(now, last)) {
-                if (!quiet) {
-                    double done = jnum(view, "steps_done"), total = jnum(view, "steps_total");
-                    fprintf(stderr, "[%s] run %.8s %-10s", jstr(view, "pipeline", "?"), run_id,
-                            jstr(view, "status", "?"));
-                    if (total > 0)
-                        fprintf(stderr, " %g/%g steps done", done, total);
-                    cJSON_ArrayForEach(s, cJSON_GetObjectItem(view, "steps"))
-                    {
-                        const char *st = jstr(s, "status", "pending");
-                        if (!strcmp(st, "running") || !strcmp(st, "retrying"))
-                            fprintf(stderr, "  %s: %s (attempt %g)", jstr(s, "name", "?"), st, jnum(s, "attempt"));
-                    }
-                    fputc('\n', stderr);
-                }
-                snprintf(last, sizeof last, "%s", now);
-            }
+            print_progress(view, run_id, quiet, last, sizeof last);
             if (acms_state_is_terminal(jstr(view, "status", "")))
-                return view;
+                break;
             cJSON_Delete(view);
+            view = NULL;
         }
-        if (acms_mono_ms() > deadline) {
+        int64_t left = deadline - acms_mono_ms();
+        if (left < 0) {
             *why = "--timeout passed before the run ended (it goes on; follow it with acmsctl watch)";
             *rc = CTL_TIMEOUT;
-            return NULL;
+            break;
         }
-        usleep(quiet ? 20 * 1000 : 100 * 1000);
+        /* quiet: the end notification, the status read every fallback interval in case it is lost */
+        int ms = !quiet ? 100 : w ? fallback : 20;
+        int got = ctl_endwait_wait(w, left < ms ? (int)left + 1 : ms);
+        if (got < 0) { /* the subscription broke: poll as without one */
+            ctl_endwait_free(w);
+            w = NULL;
+        }
+        notified = got > 0;
     }
+    if (view)
+        acms_log_debug(run_id, NULL, "run ended %s (%s)", jstr(view, "status", "?"),
+                       notified ? "notified" : "status read");
+    ctl_endwait_free(w);
+    return view;
 }
 
 void ctl_print_json(const cJSON *doc)
