@@ -7,6 +7,7 @@
  *   acms:learn:fix:<issue_code>            <suggestion_id>:offered <suggestion_id>:resolved */
 #include "validator.h"
 
+#include "keys.h"
 #include "strmap.h"
 
 #include <stdlib.h>
@@ -14,18 +15,18 @@
 
 #define HISTORY_BATCH 512
 
-/* The prefixes of keys.h's ACMS_KEY_LEARN_REC_FMT, ACMS_KEY_FEEDBACK_STATS_FMT and
- * ACMS_KEY_LEARN_FIX_FMT (test_validator_history checks that both spell the same keys). */
-#define KEY_REC_PREFIX "acms:learn:rec:"
-#define KEY_STATS_PREFIX "acms:feedback:stats:"
-#define KEY_FIX_PREFIX "acms:learn:fix:"
+/* The lengths of the constant prefixes of keys.h's formats (what precedes "%s:%s" or "%s";
+ * test_validator_history checks that the keys built spell the formats' keys). */
+#define REC_PREFIX_LEN (sizeof ACMS_KEY_LEARN_REC_FMT - sizeof "%s:%s")
+#define STATS_PREFIX_LEN (sizeof ACMS_KEY_FEEDBACK_STATS_FMT - sizeof "%s:%s")
+#define FIX_PREFIX_LEN (sizeof ACMS_KEY_LEARN_FIX_FMT - sizeof "%s")
 #define KEY_STACK 256
 
-/* Builds prefix + a (+ ":" + b when b is not NULL) into buf (cap bytes) or, when longer, into a
+/* Builds the lp bytes of prefix + a (+ ":" + b when b is not NULL) into buf (cap bytes) or, when longer, into a
  * malloc'd buffer stored in *heap (the caller frees it). Returns the key's length. */
-static size_t build_key(char *buf, size_t cap, char **heap, const char *prefix, const char *a, const char *b)
+static size_t build_key(char *buf, size_t cap, char **heap, const char *prefix, size_t lp, const char *a, const char *b)
 {
-    size_t lp = strlen(prefix), la = strlen(a), lb = b ? strlen(b) : 0;
+    size_t la = strlen(a), lb = b ? strlen(b) : 0;
     size_t len = lp + la + (b ? 1 + lb : 0);
     char *k = buf;
     *heap = NULL;
@@ -47,10 +48,11 @@ static size_t build_key(char *buf, size_t cap, char **heap, const char *prefix, 
 
 size_t validator_history_key(char *buf, size_t cap, char **heap, int kind, const char *a, const char *b)
 {
-    const char *prefix = kind == VALIDATOR_HISTORY_REC     ? KEY_REC_PREFIX
-                         : kind == VALIDATOR_HISTORY_STATS ? KEY_STATS_PREFIX
-                                                           : KEY_FIX_PREFIX;
-    return build_key(buf, cap, heap, prefix, a, kind == VALIDATOR_HISTORY_FIX ? NULL : b);
+    if (kind == VALIDATOR_HISTORY_REC)
+        return build_key(buf, cap, heap, ACMS_KEY_LEARN_REC_FMT, REC_PREFIX_LEN, a, b);
+    if (kind == VALIDATOR_HISTORY_STATS)
+        return build_key(buf, cap, heap, ACMS_KEY_FEEDBACK_STATS_FMT, STATS_PREFIX_LEN, a, b);
+    return build_key(buf, cap, heap, ACMS_KEY_LEARN_FIX_FMT, FIX_PREFIX_LEN, a, NULL);
 }
 
 /* Queues HGETALL of the key of kind (see validator_history_key). */
@@ -221,9 +223,9 @@ void validator_history_reads_init(validator_history_reads *hr, acms_arena *a, si
 /* The rec key of (pipe, step) in the arena: the reads' map key, and the stats key's tail. */
 static char *rec_key(acms_arena *a, const char *pipe, const char *step)
 {
-    size_t cap = strlen(KEY_REC_PREFIX) + strlen(pipe) + 1 + strlen(step) + 1;
+    size_t cap = REC_PREFIX_LEN + strlen(pipe) + 1 + strlen(step) + 1;
     char *k = acms_arena_alloc_raw(a, cap), *heap;
-    build_key(k, cap, &heap, KEY_REC_PREFIX, pipe, step);
+    build_key(k, cap, &heap, ACMS_KEY_LEARN_REC_FMT, REC_PREFIX_LEN, pipe, step);
     return k;
 }
 
@@ -242,7 +244,7 @@ size_t *validator_history_queue(validator_history_reads *hr, acms_redis *r, acms
         const char *argv[2] = {"HGETALL", key};
         size_t argvlen[2] = {7, strlen(key)};
         acms_redis_appendargv(r, 2, argv, argvlen);
-        append_hgetall(r, VALIDATOR_HISTORY_STATS, key + strlen(KEY_REC_PREFIX), NULL);
+        append_hgetall(r, VALIDATOR_HISTORY_STATS, key + REC_PREFIX_LEN, NULL);
     }
     return idx;
 }
