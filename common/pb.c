@@ -438,6 +438,15 @@ static int wire_varint(const uint8_t *p, size_t end, size_t *off, uint64_t *v)
     return 0;
 }
 
+/* The field numbered id of d: protobuf-c lists a message's fields by number, so where fields 1..id
+ * have no gap it is fields[id - 1] (checked), else protobuf-c's search of its ranges. */
+static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessageDescriptor *d, uint64_t id)
+{
+    if (id >= 1 && id <= d->n_fields && d->fields[id - 1].id == id)
+        return &d->fields[id - 1];
+    return protobuf_c_message_descriptor_get_field(d, (unsigned)id);
+}
+
 /* Walks the wire format of payload as desc without recursion (protobuf-c's unpack recurses once per
  * nested message with no limit: a 40 KB chain of Values exhausts an 8 MiB stack). Returns 1 when
  * sub-messages nest deeper than ACMS_PB_MAX_NESTING, -1 when the wire format is malformed (protobuf-c
@@ -479,8 +488,7 @@ static int wire_too_deep(const ProtobufCMessageDescriptor *desc, const uint8_t *
         case 2: {
             if (!wire_varint(p, end, &off, &v) || v > end - off)
                 return -1;
-            const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(st[top].d,
-                                                                                        (unsigned)(key >> 3));
+            const ProtobufCFieldDescriptor *f = field_of(st[top].d, key >> 3);
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 if (top >= ACMS_PB_MAX_NESTING)
                     return 1;

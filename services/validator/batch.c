@@ -13,7 +13,7 @@
 typedef struct batch_item {
     Acms__V1__ConfigPrepared *in; /* NULL: not (or no longer) in the group */
     validator_step_history *history;
-    size_t first, ncmds; /* its replies in the history pipeline */
+    const size_t *reads; /* its steps' read pairs in the history pipeline (NULL: reads its own) */
     validator_pass vp;
     Acms__V1__ValidationResult *res;
     const char *kv[4];  /* its status write (acms_batch_write points here) */
@@ -85,28 +85,28 @@ static int publish(void *ctx, size_t i, int applied)
 
 static const acms_batch_ops batch_ops = {.join = join, .alone = alone, .status = status, .publish = publish};
 
-/* 1. The history of every step of every member (up to BATCH_MAX_STEPS steps), in one round trip.
+/* 1. The history of every step of every member (up to BATCH_MAX_STEPS steps), in one round trip, each
+ * key read once for the group.
  * ACMS_OK or ACMS_ERR_RETRY. */
 static int load_history(validator_batch *b, size_t n)
 {
-    size_t cmds = 0;
+    validator_history_reads hr;
+    validator_history_reads_init(&hr, b->a, 16 * n);
     for (size_t i = 0; i < n; i++) {
         const Acms__V1__Pipeline *p = b->it[i].in ? b->it[i].in->runtime->pipeline : NULL;
-        if (!p || p->n_steps > BATCH_MAX_STEPS)
-            continue;
-        b->it[i].first = cmds;
-        b->it[i].ncmds = validator_history_append_steps(b->c->redis, p);
-        cmds += b->it[i].ncmds;
+        b->it[i].reads = NULL;
+        if (p && p->n_steps > 0 && p->n_steps <= BATCH_MAX_STEPS)
+            b->it[i].reads = validator_history_queue(&hr, b->c->redis, b->a, p);
     }
+    size_t cmds = 2 * hr.n;
     if (cmds == 0)
         return ACMS_OK;
     redisReply **rep = acms_arena_alloc(b->a, cmds * sizeof *rep);
     if (acms_redis_exec(b->c->redis, rep, cmds) != ACMS_OK)
         return ACMS_ERR_RETRY;
     for (size_t i = 0; i < n; i++)
-        if (b->it[i].in && b->it[i].ncmds > 0)
-            b->it[i].history = validator_history_collect_steps(b->a, b->it[i].in->runtime->pipeline,
-                                                               rep + b->it[i].first);
+        if (b->it[i].in && b->it[i].reads)
+            b->it[i].history = validator_history_collect(b->a, b->it[i].in->runtime->pipeline, b->it[i].reads, rep);
     for (size_t k = 0; k < cmds; k++)
         if (rep[k])
             freeReplyObject(rep[k]);

@@ -1,6 +1,7 @@
 /* history.c: the validator's reads of what the feedback service learned, from Redis, into plain
  * structs the levels consume (performance.c, suggest.c). Reads are pipelined in batches of
- * HISTORY_BATCH commands; a lost connection makes the whole load ACMS_ERR_RETRY. Keys:
+ * HISTORY_BATCH commands, each sent in hiredis's argv form with its key built by concatenation (no
+ * format string parsed per read); a lost connection makes the whole load ACMS_ERR_RETRY. Keys:
  *   acms:learn:rec:<pipeline>:<step>       memory_mb runtime_s ...
  *   acms:feedback:stats:<pipeline>:<step>  p50_wall_ms p90_wall_ms p90_peak_mb runs ...
  *   acms:learn:fix:<issue_code>            <suggestion_id>:offered <suggestion_id>:resolved */
@@ -13,6 +14,57 @@
 #include <string.h>
 
 #define HISTORY_BATCH 512
+
+/* The lengths of the constant prefixes of keys.h's formats (what precedes "%s:%s" or "%s";
+ * test_validator_history checks that the keys built spell the formats' keys). */
+#define REC_PREFIX_LEN (sizeof ACMS_KEY_LEARN_REC_FMT - sizeof "%s:%s")
+#define STATS_PREFIX_LEN (sizeof ACMS_KEY_FEEDBACK_STATS_FMT - sizeof "%s:%s")
+#define FIX_PREFIX_LEN (sizeof ACMS_KEY_LEARN_FIX_FMT - sizeof "%s")
+#define KEY_STACK 256
+
+/* Builds the lp bytes of prefix + a (+ ":" + b when b is not NULL) into buf (cap bytes) or, when longer, into a
+ * malloc'd buffer stored in *heap (the caller frees it). Returns the key's length. */
+static size_t build_key(char *buf, size_t cap, char **heap, const char *prefix, size_t lp, const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = b ? strlen(b) : 0;
+    size_t len = lp + la + (b ? 1 + lb : 0);
+    char *k = buf;
+    *heap = NULL;
+    if (len + 1 > cap) {
+        k = malloc(len + 1);
+        if (k == NULL)
+            abort();
+        *heap = k;
+    }
+    memcpy(k, prefix, lp);
+    memcpy(k + lp, a, la);
+    if (b) {
+        k[lp + la] = ':';
+        memcpy(k + lp + la + 1, b, lb);
+    }
+    k[len] = '\0';
+    return len;
+}
+
+size_t validator_history_key(char *buf, size_t cap, char **heap, int kind, const char *a, const char *b)
+{
+    if (kind == VALIDATOR_HISTORY_REC)
+        return build_key(buf, cap, heap, ACMS_KEY_LEARN_REC_FMT, REC_PREFIX_LEN, a, b);
+    if (kind == VALIDATOR_HISTORY_STATS)
+        return build_key(buf, cap, heap, ACMS_KEY_FEEDBACK_STATS_FMT, STATS_PREFIX_LEN, a, b);
+    return build_key(buf, cap, heap, ACMS_KEY_LEARN_FIX_FMT, FIX_PREFIX_LEN, a, NULL);
+}
+
+/* Queues HGETALL of the key of kind (see validator_history_key). */
+static void append_hgetall(acms_redis *r, int kind, const char *a, const char *b)
+{
+    char buf[KEY_STACK], *heap;
+    size_t len = validator_history_key(buf, sizeof buf, &heap, kind, a, b);
+    const char *argv[2] = {"HGETALL", heap ? heap : buf};
+    const size_t argvlen[2] = {7, len};
+    acms_redis_appendargv(r, 2, argv, argvlen);
+    free(heap);
+}
 
 static int parse_double(const char *s, double *out)
 {
@@ -137,8 +189,8 @@ static void append_steps(acms_redis *r, const Acms__V1__Pipeline *p, size_t firs
     const char *pipe = validator_str(p->name);
     for (size_t i = first; i < end; i++) {
         const char *step = validator_str(p->steps[i]->name);
-        acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_REC_FMT, pipe, step);
-        acms_redis_append(r, "HGETALL " ACMS_KEY_FEEDBACK_STATS_FMT, pipe, step);
+        append_hgetall(r, VALIDATOR_HISTORY_REC, pipe, step);
+        append_hgetall(r, VALIDATOR_HISTORY_STATS, pipe, step);
     }
 }
 
@@ -157,20 +209,55 @@ int validator_history_load_steps(acms_redis *r, acms_arena *a, const Acms__V1__P
     return ACMS_OK;
 }
 
-size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p)
+static void apply_pair(void *ud, size_t k, const char *field, const char *value)
 {
-    size_t n = p ? p->n_steps : 0;
-    if (n)
-        append_steps(r, p, 0, n);
-    return 2 * n;
+    validator_history_apply(ud, k == 0, field, value);
 }
 
-validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p, redisReply **rep)
+void validator_history_reads_init(validator_history_reads *hr, acms_arena *a, size_t expected)
+{
+    acms_strmap_init(&hr->seen, a, expected);
+    hr->n = 0;
+}
+
+/* The rec key of (pipe, step) in the arena: the reads' map key, and the stats key's tail. */
+static char *rec_key(acms_arena *a, const char *pipe, const char *step)
+{
+    size_t cap = REC_PREFIX_LEN + strlen(pipe) + 1 + strlen(step) + 1;
+    char *k = acms_arena_alloc_raw(a, cap), *heap;
+    build_key(k, cap, &heap, ACMS_KEY_LEARN_REC_FMT, REC_PREFIX_LEN, pipe, step);
+    return k;
+}
+
+size_t *validator_history_queue(validator_history_reads *hr, acms_redis *r, acms_arena *a, const Acms__V1__Pipeline *p)
+{
+    size_t n = p ? p->n_steps : 0;
+    size_t *idx = acms_arena_alloc_raw(a, (n + 1) * sizeof *idx);
+    for (size_t i = 0; i < n; i++) {
+        char *key = rec_key(a, validator_str(p->name), validator_str(p->steps[i]->name));
+        size_t old;
+        if (acms_strmap_put(&hr->seen, key, hr->n, &old) == 0) {
+            idx[i] = old;
+            continue;
+        }
+        idx[i] = hr->n++;
+        const char *argv[2] = {"HGETALL", key};
+        size_t argvlen[2] = {7, strlen(key)};
+        acms_redis_appendargv(r, 2, argv, argvlen);
+        append_hgetall(r, VALIDATOR_HISTORY_STATS, key + REC_PREFIX_LEN, NULL);
+    }
+    return idx;
+}
+
+validator_step_history *validator_history_collect(acms_arena *a, const Acms__V1__Pipeline *p, const size_t *idx,
+                                                  redisReply **rep)
 {
     size_t n = p ? p->n_steps : 0;
     validator_step_history *h = acms_arena_alloc(a, (n + 1) * sizeof *h);
-    for (size_t k = 0; k < 2 * n; k++)
-        hash_pairs(rep[k], k, apply_step, h);
+    for (size_t i = 0; i < n; i++) {
+        hash_pairs(rep[2 * idx[i]], 0, apply_pair, &h[i]);
+        hash_pairs(rep[2 * idx[i] + 1], 1, apply_pair, &h[i]);
+    }
     return h;
 }
 
@@ -197,7 +284,7 @@ int validator_history_load_fixes(acms_redis *r, acms_arena *a, const acms_issues
         const char *code = validator_str(is->v[i]->code);
         if (!*code || !acms_strmap_put(&codes, code, i, NULL))
             continue;
-        acms_redis_append(r, "HGETALL " ACMS_KEY_LEARN_FIX_FMT, code);
+        append_hgetall(r, VALIDATOR_HISTORY_FIX, code, NULL);
         if (++cmds == HISTORY_BATCH) {
             if (exec_hashes(r, a, cmds, apply_fix, &ud, 0) != ACMS_OK)
                 return ACMS_ERR_RETRY;

@@ -13,6 +13,7 @@
 #include "issue.h"
 #include "profile.h"
 #include "redis.h"
+#include "strmap.h"
 
 typedef struct validator_ctx {
     const acms_profiles *profiles;
@@ -137,11 +138,25 @@ int validator_validate_levels(const validator_ctx *ctx, acms_arena *a, const Acm
 int validator_validate_finish(const validator_ctx *ctx, acms_arena *a, validator_pass *vp, validator_fix_history *fixes,
                               Acms__V1__ValidationResult **out);
 
-/* Pipelined step-history reads: append queues the two reads of every step of p and returns how many
- * commands it queued (2 x n_steps); collect turns those replies, rep[0 .. 2 x n_steps), into the
- * per-step history (arena), as validator_history_load_steps does. */
-size_t validator_history_append_steps(acms_redis *r, const Acms__V1__Pipeline *p);
-validator_step_history *validator_history_collect_steps(acms_arena *a, const Acms__V1__Pipeline *p, redisReply **rep);
+/* The Redis key of one history read: kind REC (acms:learn:rec:<a>:<b>), STATS
+ * (acms:feedback:stats:<a>:<b>) or FIX (acms:learn:fix:<a>, b ignored), written into buf (cap bytes)
+ * or, when it does not fit, into a malloc'd buffer returned in *heap (free it). Returns its length. */
+enum { VALIDATOR_HISTORY_REC, VALIDATOR_HISTORY_STATS, VALIDATOR_HISTORY_FIX };
+size_t validator_history_key(char *buf, size_t cap, char **heap, int kind, const char *a, const char *b);
+
+/* Pipelined step-history reads of a group of configurations, each key read once: init, then queue
+ * the reads of each member's pipeline p (only the steps whose keys no earlier member queued; the
+ * returned array, in a, gives each step's read pair), exec the 2 * hr->n queued commands, and
+ * collect each member's per-step history (arena) from those replies, as validator_history_load_steps
+ * would read it. */
+typedef struct validator_history_reads {
+    acms_strmap seen; /* rec key -> its read pair */
+    size_t n;         /* read pairs queued */
+} validator_history_reads;
+void validator_history_reads_init(validator_history_reads *hr, acms_arena *a, size_t expected);
+size_t *validator_history_queue(validator_history_reads *hr, acms_redis *r, acms_arena *a, const Acms__V1__Pipeline *p);
+validator_step_history *validator_history_collect(acms_arena *a, const Acms__V1__Pipeline *p, const size_t *idx,
+                                                  redisReply **rep);
 
 /* Level 1. With in->document: converts it (acms_doc_to_pipeline; with in->written, takes that
  * conversion's pipeline and issues instead) and checks formats on the document as written; *doc_pipeline (may be NULL) receives the converted pipeline. Without a document the
