@@ -116,4 +116,19 @@ static inline const char *fx_redis_hget(fx_redis_arena *f, const char *key, cons
     return NULL;
 }
 
+/* cmocka setup and teardown around fx_redis_start / fx_redis_stop: *state is the fx_redis. */
+static inline int fx_redis_setup(void **state)
+{
+    fx_redis *x = calloc(1, sizeof *x);
+    *state = x;
+    return x ? fx_redis_start(x) : -1;
+}
+
+static inline int fx_redis_teardown(void **state)
+{
+    fx_redis_stop(*state);
+    free(*state);
+    return 0;
+}
+
 #endif

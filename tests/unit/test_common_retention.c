@@ -20,20 +20,6 @@
 #include "runview.h"
 #include "run_state.h"
 
-static int setup(void **state)
-{
-    fx_redis *x = calloc(1, sizeof *x);
-    *state = x;
-    return fx_redis_start(x);
-}
-
-static int teardown(void **state)
-{
-    fx_redis_stop(*state);
-    free(*state);
-    return 0;
-}
-
 static long long num(acms_redis *r, const char *fmt, const char *a, const char *b)
 {
     redisReply *rep = acms_redis_cmd(r, fmt, a, b);
@@ -262,11 +248,11 @@ static void marks_outlive_every_topic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(terminal_status_expires_every_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(late_writes_take_the_runs_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(gone_runs_stay_gone, setup, teardown),
-        cmocka_unit_test_setup_teardown(sweep_compacts_to_the_summary, setup, teardown),
-        cmocka_unit_test_setup_teardown(delete_refuses_a_running_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(terminal_status_expires_every_key, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(late_writes_take_the_runs_expiry, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(gone_runs_stay_gone, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(sweep_compacts_to_the_summary, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(delete_refuses_a_running_run, fx_redis_setup, fx_redis_teardown),
         cmocka_unit_test(marks_outlive_every_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,20 +19,6 @@
 #include "runview.h"
 #include "run_state.h"
 
-static int setup(void **state)
-{
-    fx_redis *x = calloc(1, sizeof *x);
-    *state = x;
-    return fx_redis_start(x);
-}
-
-static int teardown(void **state)
-{
-    fx_redis_stop(*state);
-    free(*state);
-    return 0;
-}
-
 static void cmd(acms_redis *r, const char *fmt, const char *a, const char *b)
 {
     redisReply *rep = acms_redis_cmd(r, fmt, a, b);
@@ -258,11 +244,11 @@ static void test_unreachable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_read_view, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_pages_with_ties, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_blobs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_view, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(test_list_pages_with_ties, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(test_status_blobs, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable, fx_redis_setup, fx_redis_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,47 +21,11 @@
 #include <unistd.h>
 
 #include "coordinator/exec.h"
-
-typedef struct fixture {
-    char root[256];
-    coord_sandbox sb;
-    int ready; /* root, cgroups, user */
-    char why[512];
-} fixture;
+#include "sandbox_fixture.h"
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->root, sizeof f->root, "/tmp/acms-test-pool-%ld", (long)getpid());
-    mkdir(f->root, 0711);
-    chmod(f->root, 0711);
-    char err[256] = "";
-    if (coord_sandbox_init(&f->sb, err, sizeof err) != ACMS_OK)
-        fail_msg("sandbox init: %s", err);
-    f->ready = f->sb.root && f->sb.cg.version && f->sb.user;
-    snprintf(f->why, sizeof f->why, "%s", f->sb.label);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    coord_sandbox_release(&f->sb);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup of %s failed\n", f->root);
-    free(f);
-    return 0;
-}
-
-static int need(fixture *f)
-{
-    if (f->ready)
-        return 1;
-    printf("SKIP: the sandbox needs root, cgroups and the step user here: %s\n", f->why);
-    return 0;
+    return sandbox_fixture_setup(state, "pool");
 }
 
 static coord_exec_status run(fixture *f, const char *step, const char *script, uint64_t memory_mb)

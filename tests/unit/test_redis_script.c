@@ -15,20 +15,6 @@
 #include "redis_fixture.h"
 #include "run_state.h"
 
-static int setup(void **state)
-{
-    fx_redis *x = calloc(1, sizeof *x);
-    *state = x;
-    return fx_redis_start(x);
-}
-
-static int teardown(void **state)
-{
-    fx_redis_stop(*state);
-    free(*state);
-    return 0;
-}
-
 /* A second client: what an operator or another service does beside the handle under test. */
 static void other_client(fx_redis *x, const char *cmd)
 {
@@ -149,9 +135,9 @@ static void test_restarted_redis(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_single_write_after_flush, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_after_flush, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restarted_redis, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_write_after_flush, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_after_flush, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(test_restarted_redis, fx_redis_setup, fx_redis_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

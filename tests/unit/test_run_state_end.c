@@ -16,20 +16,6 @@
 #include "redis_fixture.h"
 #include "run_state.h"
 
-static int setup(void **state)
-{
-    fx_redis *x = calloc(1, sizeof *x);
-    *state = x;
-    return fx_redis_start(x);
-}
-
-static int teardown(void **state)
-{
-    fx_redis_stop(*state);
-    free(*state);
-    return 0;
-}
-
 /* A second connection subscribed to the run's end channel. */
 static redisContext *subscribe(const acms_redis *r, const char *run)
 {
@@ -107,8 +93,8 @@ static void channel_name(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(terminal_write_publishes, setup, teardown),
-        cmocka_unit_test_setup_teardown(list_and_queued_forms_publish, setup, teardown),
+        cmocka_unit_test_setup_teardown(terminal_write_publishes, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(list_and_queued_forms_publish, fx_redis_setup, fx_redis_teardown),
         cmocka_unit_test(channel_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

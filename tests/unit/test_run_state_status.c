@@ -42,20 +42,6 @@ static long long llen(acms_redis *r, const char *run, const char *suffix)
     return n;
 }
 
-static int setup(void **state)
-{
-    fx_redis *x = calloc(1, sizeof *x);
-    *state = x;
-    return fx_redis_start(x);
-}
-
-static int teardown(void **state)
-{
-    fx_redis_stop(*state);
-    free(*state);
-    return 0;
-}
-
 static int put(acms_redis *r, const char *run, const char *status, const char *note)
 {
     const char *kv[] = {"note", note};
@@ -207,10 +193,10 @@ static void concurrent_writers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(forward_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(terminal_never_changes, setup, teardown),
-        cmocka_unit_test_setup_teardown(list_only_with_the_status, setup, teardown),
-        cmocka_unit_test_setup_teardown(concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(forward_only, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(terminal_never_changes, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(list_only_with_the_status, fx_redis_setup, fx_redis_teardown),
+        cmocka_unit_test_setup_teardown(concurrent_writers, fx_redis_setup, fx_redis_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
