@@ -56,4 +56,14 @@ static inline int need(fixture *f)
     return 0;
 }
 
+/* slurp: a file's text into buf (empty when it cannot be read), NUL-terminated. */
+static inline void slurp(const char *path, char *buf, size_t size)
+{
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(buf, 1, size - 1, fp) : 0;
+    buf[n] = '\0';
+    if (fp)
+        fclose(fp);
+}
+
 #endif

@@ -75,15 +75,6 @@ static coord_exec_status run(fixture *f, const char *step, const char *script, c
     return st;
 }
 
-static void slurp(const char *path, char *buf, size_t size)
-{
-    FILE *fp = fopen(path, "r");
-    size_t n = fp ? fread(buf, 1, size - 1, fp) : 0;
-    buf[n] = '\0';
-    if (fp)
-        fclose(fp);
-}
-
 static void test_kernel_oom_reported(void **state)
 {
     fixture *f = *state;

@@ -51,15 +51,6 @@ static coord_exec_status run(fixture *f, const char *step, const char *script, u
     return st;
 }
 
-static void slurp(const char *path, char *buf, size_t size)
-{
-    FILE *fp = fopen(path, "r");
-    size_t n = fp ? fread(buf, 1, size - 1, fp) : 0;
-    buf[n] = '\0';
-    if (fp)
-        fclose(fp);
-}
-
 /* The memory cgroup the attempt's step saw (its "cgroup" file, from /proc/self/cgroup). */
 static void memory_cgroup_of(const coord_exec_status *st, char *out, size_t size)
 {
